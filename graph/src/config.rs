@@ -1,0 +1,730 @@
+//! werf.yaml: template step, multi-document split, strict schema, validation with locations.
+//!
+//! The loader runs in three steps, each with file/line/column errors: [`render_template`] (the hook
+//! for Go-template rendering), [`split_documents`] (YAML documents with their first line), then
+//! per document: classify (meta or Dockerfile image) and deserialize strictly (unknown keys are
+//! errors). Validation checks names, duplicates, dependencies and paths that need no Git.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Location, Result};
+
+/// The parsed, validated werf.yaml.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct WerfConfig {
+    /// The file name as shown in messages (relative to the project directory).
+    pub file: String,
+    pub meta: Meta,
+    /// Images in file order.
+    pub images: Vec<ImageConfig>,
+}
+
+impl WerfConfig {
+    /// The image called `name`.
+    pub fn image(&self, name: &str) -> Option<&ImageConfig> {
+        self.images.iter().find(|i| i.name == name)
+    }
+
+    /// A location in this file.
+    pub fn at(&self, line: usize) -> Location {
+        Location {
+            file: self.file.clone(),
+            line,
+            column: 0,
+        }
+    }
+}
+
+/// The meta document (`configVersion: 1`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Meta {
+    pub config_version: u32,
+    pub project: String,
+    #[serde(default)]
+    pub build: BuildMeta,
+    #[serde(default)]
+    pub deploy: DeployMeta,
+    #[serde(default)]
+    pub cleanup: CleanupMeta,
+    #[serde(default)]
+    pub git_worktree: GitWorktreeMeta,
+}
+
+/// `build:` in the meta document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BuildMeta {
+    pub cache_version: Option<String>,
+    #[serde(default)]
+    pub platform: Vec<String>,
+    pub staged: Option<bool>,
+    pub image_spec: Option<Opaque>,
+}
+
+/// `deploy:` in the meta document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeployMeta {
+    pub helm_chart_dir: Option<String>,
+    pub helm_chart_config: Option<HelmChartConfig>,
+    pub helm_release: Option<String>,
+    pub helm_release_slug: Option<bool>,
+    pub namespace: Option<String>,
+    pub namespace_slug: Option<bool>,
+}
+
+/// `deploy.helmChartConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HelmChartConfig {
+    pub app_version: Option<String>,
+}
+
+/// `cleanup:` in the meta document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CleanupMeta {
+    pub disable: Option<bool>,
+    pub disable_kubernetes_based_policy: Option<bool>,
+    pub disable_git_history_based_policy: Option<bool>,
+    #[serde(rename = "disableBuiltWithinLastNHoursPolicy")]
+    pub disable_built_within_last_n_hours_policy: Option<bool>,
+    #[serde(rename = "keepImagesBuiltWithinLastNHours")]
+    pub keep_images_built_within_last_n_hours: Option<u64>,
+    #[serde(default)]
+    pub keep_policies: Vec<KeepPolicy>,
+}
+
+/// One `cleanup.keepPolicies[]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeepPolicy {
+    pub references: Option<References>,
+    pub images_per_reference: Option<Limit>,
+}
+
+/// `keepPolicies[].references`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct References {
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub limit: Option<Limit>,
+}
+
+/// A `last`/`in`/`operator` limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limit {
+    pub last: Option<i64>,
+    #[serde(rename = "in")]
+    pub within: Option<String>,
+    pub operator: Option<LimitOperator>,
+}
+
+/// How `last` and `in` combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LimitOperator {
+    And,
+    Or,
+}
+
+/// `gitWorktree:` in the meta document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitWorktreeMeta {
+    pub force_shallow_clone: Option<bool>,
+    pub allow_unshallow: Option<bool>,
+    pub allow_fetch_origin_branches_and_tags: Option<bool>,
+}
+
+/// A YAML value kept as canonical JSON (sorted keys): compared and hashed, not interpreted.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Opaque(pub String);
+
+impl<'de> Deserialize<'de> for Opaque {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        serde_json::to_string(&v)
+            .map(Opaque)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Dockerfile image.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ImageConfig {
+    pub name: String,
+    /// Line of the image's document in werf.yaml.
+    pub line: usize,
+    pub is_final: bool,
+    /// Context directory relative to the project directory (`""` for the project root).
+    pub context: String,
+    /// Dockerfile path relative to the context.
+    pub dockerfile: String,
+    pub context_add_files: Vec<String>,
+    pub target: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub platform: Vec<String>,
+    pub cache_version: Option<String>,
+    pub dependencies: Vec<Dependency>,
+    pub add_host: Vec<String>,
+    pub network: Option<String>,
+    pub secret_ids: Vec<String>,
+    pub staged: Option<bool>,
+    pub image_spec: Option<Opaque>,
+}
+
+/// One `dependencies[]` entry of a Dockerfile image.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Dependency {
+    pub image: String,
+    #[serde(default)]
+    pub imports: Vec<Import>,
+}
+
+/// One `dependencies[].imports[]` entry: a property of the dependency passed as a build arg.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Import {
+    #[serde(rename = "type")]
+    pub kind: ImportType,
+    pub target_build_arg: String,
+}
+
+/// What an import passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ImportType {
+    ImageName,
+    ImageTag,
+    ImageRepo,
+    ImageDigest,
+    #[serde(rename = "ImageID")]
+    ImageId,
+}
+
+impl ImportType {
+    /// The name as written in werf.yaml.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ImportType::ImageName => "ImageName",
+            ImportType::ImageTag => "ImageTag",
+            ImportType::ImageRepo => "ImageRepo",
+            ImportType::ImageDigest => "ImageDigest",
+            ImportType::ImageId => "ImageID",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawDockerfileImage {
+    image: ImageNames,
+    #[serde(rename = "final")]
+    is_final: Option<bool>,
+    dockerfile: String,
+    context: Option<String>,
+    #[serde(default)]
+    context_add_files: Vec<String>,
+    target: Option<String>,
+    #[serde(default)]
+    args: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    platform: Vec<String>,
+    cache_version: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<Dependency>,
+    #[serde(default)]
+    add_host: Vec<String>,
+    network: Option<String>,
+    #[serde(default)]
+    secrets: Vec<RawSecret>,
+    staged: Option<bool>,
+    image_spec: Option<Opaque>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ImageNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    id: Option<String>,
+    env: Option<String>,
+    src: Option<String>,
+    value: Option<String>,
+}
+
+/// A YAML scalar read as a string (werf's `args` accept numbers and booleans too).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::Str(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// The template step every werf.yaml goes through before YAML parsing.
+///
+/// Go-template rendering (`{{ }}`, Sprig, `.Files`, `env`) arrives with the chart engine; until then
+/// a file that uses template syntax is refused at the first `{{` rather than misread as YAML.
+pub fn render_template<'a>(file: &str, text: &'a str) -> Result<Cow<'a, str>> {
+    match text.find("{{") {
+        None => Ok(Cow::Borrowed(text)),
+        Some(offset) => {
+            let (line, column) = line_col(text, offset);
+            Err(Error::Config {
+                at: Location {
+                    file: file.to_string(),
+                    line,
+                    column,
+                },
+                message: "Go-template expressions in werf.yaml are not supported yet (`{{` found)"
+                    .into(),
+            })
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// One YAML document of a multi-document file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Document<'a> {
+    /// 1-based line of the document's first line in the file.
+    pub first_line: usize,
+    pub text: &'a str,
+}
+
+/// Splits a file on `---` lines; documents holding only comments and blank lines are dropped.
+pub fn split_documents(text: &str) -> Vec<Document<'_>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    let mut line_no = 1usize;
+    fn push<'a>(text: &'a str, from: usize, to: usize, first_line: usize, docs: &mut Vec<Document<'a>>) {
+        let body = &text[from..to];
+        let has_content = body.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        });
+        if has_content {
+            docs.push(Document {
+                first_line,
+                text: body,
+            });
+        }
+    }
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            push(text, start, offset, start_line, &mut docs);
+            start = offset + line.len();
+            start_line = line_no + 1;
+        }
+        offset += line.len();
+        line_no += 1;
+    }
+    push(text, start, text.len(), start_line, &mut docs);
+    docs
+}
+
+fn yaml_error(file: &str, doc: &Document<'_>, err: serde_yaml_ng::Error) -> Error {
+    let full = err.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line() + doc.first_line - 1, l.column()))
+        .unwrap_or((doc.first_line, 0));
+    Error::Config {
+        at: Location {
+            file: file.to_string(),
+            line,
+            column,
+        },
+        message,
+    }
+}
+
+/// Parses and validates werf.yaml text. `file` is the name used in messages.
+pub fn parse(file: &str, text: &str) -> Result<WerfConfig> {
+    let rendered = render_template(file, text)?;
+    let at = |line: usize| Location {
+        file: file.to_string(),
+        line,
+        column: 0,
+    };
+    let mut meta: Option<(Meta, usize)> = None;
+    let mut images: Vec<ImageConfig> = Vec::new();
+    for doc in split_documents(&rendered) {
+        let value: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(doc.text).map_err(|e| yaml_error(file, &doc, e))?;
+        let map = value.as_mapping().ok_or_else(|| Error::Config {
+            at: at(doc.first_line),
+            message: "a werf.yaml document must be a mapping".into(),
+        })?;
+        let has = |k: &str| map.contains_key(k);
+        if has("configVersion") {
+            let parsed: Meta =
+                serde_yaml_ng::from_str(doc.text).map_err(|e| yaml_error(file, &doc, e))?;
+            if let Some((_, first)) = &meta {
+                return Err(Error::Config {
+                    at: at(doc.first_line),
+                    message: format!(
+                        "a second meta document (`configVersion`); the first is at line {first}"
+                    ),
+                });
+            }
+            if parsed.config_version != 1 {
+                return Err(Error::Config {
+                    at: at(key_line(&doc, "configVersion")),
+                    message: format!(
+                        "`configVersion: {}` is not supported; use `configVersion: 1`",
+                        parsed.config_version
+                    ),
+                });
+            }
+            if parsed.project.trim().is_empty() {
+                return Err(Error::Config {
+                    at: at(key_line(&doc, "project")),
+                    message: "`project` must not be empty".into(),
+                });
+            }
+            meta = Some((parsed, doc.first_line));
+        } else if has("dockerfile") {
+            let raw: RawDockerfileImage =
+                serde_yaml_ng::from_str(doc.text).map_err(|e| yaml_error(file, &doc, e))?;
+            images.extend(image_configs(file, &doc, raw)?);
+        } else if has("image") || has("artifact") {
+            let keyword = ["from", "fromImage", "git", "shell", "ansible", "import"]
+                .into_iter()
+                .find(|k| has(k));
+            return Err(Error::Config {
+                at: at(doc.first_line),
+                message: match keyword {
+                    Some(k) => format!("Stapel images (`{k}`) are not supported by werf-rs; describe the image with a `dockerfile`"),
+                    None => "image has no `dockerfile`".into(),
+                },
+            });
+        } else {
+            return Err(Error::Config {
+                at: at(doc.first_line),
+                message: "document is neither the meta document (`configVersion`) nor an image (`image` + `dockerfile`)".into(),
+            });
+        }
+    }
+    let (meta, _) = meta.ok_or_else(|| Error::Config {
+        at: at(1),
+        message: "no meta document: add `configVersion: 1` and `project: NAME`".into(),
+    })?;
+    let config = WerfConfig {
+        file: file.to_string(),
+        meta,
+        images,
+    };
+    validate(&config)?;
+    Ok(config)
+}
+
+/// The line of a top-level `key:` inside a document (the document's first line if not found).
+fn key_line(doc: &Document<'_>, key: &str) -> usize {
+    doc.text
+        .lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| doc.first_line + i)
+        .unwrap_or(doc.first_line)
+}
+
+fn image_configs(
+    file: &str,
+    doc: &Document<'_>,
+    raw: RawDockerfileImage,
+) -> Result<Vec<ImageConfig>> {
+    let line = key_line(doc, "image");
+    let at = |line: usize| Location {
+        file: file.to_string(),
+        line,
+        column: 0,
+    };
+    let names = match raw.image {
+        ImageNames::One(n) => vec![n],
+        ImageNames::Many(ns) => ns,
+    };
+    if names.is_empty() {
+        return Err(Error::Config {
+            at: at(line),
+            message: "`image` must name at least one image".into(),
+        });
+    }
+    for n in &names {
+        validate_image_name(n).map_err(|message| Error::Config {
+            at: at(line),
+            message,
+        })?;
+    }
+    let context = normalize_rel_path(raw.context.as_deref().unwrap_or(".")).map_err(|m| {
+        Error::Config {
+            at: at(key_line(doc, "context")),
+            message: format!("`context`: {m}"),
+        }
+    })?;
+    let dockerfile = normalize_rel_path(&raw.dockerfile).map_err(|m| Error::Config {
+        at: at(key_line(doc, "dockerfile")),
+        message: format!("`dockerfile`: {m}"),
+    })?;
+    if dockerfile.is_empty() {
+        return Err(Error::Config {
+            at: at(key_line(doc, "dockerfile")),
+            message: "`dockerfile` must name a file".into(),
+        });
+    }
+    let mut context_add_files = Vec::new();
+    for f in raw.context_add_files {
+        let p = normalize_rel_path(&f).map_err(|m| Error::Config {
+            at: at(key_line(doc, "contextAddFiles")),
+            message: format!("`contextAddFiles` entry `{f}`: {m}"),
+        })?;
+        if p.is_empty() {
+            return Err(Error::Config {
+                at: at(key_line(doc, "contextAddFiles")),
+                message: "`contextAddFiles` entry must name a path inside the context".into(),
+            });
+        }
+        context_add_files.push(p);
+    }
+    context_add_files.sort();
+    context_add_files.dedup();
+    let mut secret_ids = Vec::new();
+    for s in raw.secrets {
+        let sources = [&s.env, &s.src, &s.value]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if sources != 1 {
+            return Err(Error::Config {
+                at: at(key_line(doc, "secrets")),
+                message: "each `secrets` entry needs exactly one of `env`, `src`, `value`".into(),
+            });
+        }
+        let id = s
+            .id
+            .or_else(|| s.env.clone())
+            .or_else(|| {
+                s.src.as_ref().map(|p| {
+                    p.rsplit('/')
+                        .next()
+                        .expect("rsplit yields at least one part")
+                        .to_string()
+                })
+            })
+            .ok_or_else(|| Error::Config {
+                at: at(key_line(doc, "secrets")),
+                message: "a `secrets` entry with `value` needs an `id`".into(),
+            })?;
+        secret_ids.push(id);
+    }
+    let args: BTreeMap<String, String> = raw
+        .args
+        .into_iter()
+        .map(|(k, v)| (k, v.into_string()))
+        .collect();
+    Ok(names
+        .into_iter()
+        .map(|name| ImageConfig {
+            name,
+            line,
+            is_final: raw.is_final.unwrap_or(true),
+            context: context.clone(),
+            dockerfile: dockerfile.clone(),
+            context_add_files: context_add_files.clone(),
+            target: raw.target.clone(),
+            args: args.clone(),
+            platform: raw.platform.clone(),
+            cache_version: raw.cache_version.clone(),
+            dependencies: raw.dependencies.clone(),
+            add_host: raw.add_host.clone(),
+            network: raw.network.clone(),
+            secret_ids: secret_ids.clone(),
+            staged: raw.staged,
+            image_spec: raw.image_spec.clone(),
+        })
+        .collect())
+}
+
+/// Image names are `/`-separated segments of `[A-Za-z0-9._-]`.
+fn validate_image_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid image name `{name}`: use `/`-separated segments of letters, digits, `.`, `_`, `-`"
+        ))
+    }
+}
+
+/// Normalizes a relative path: `./a//b/` -> `a/b`, `.` -> ``; absolute paths and `..` escapes are errors.
+pub fn normalize_rel_path(p: &str) -> std::result::Result<String, String> {
+    if p.starts_with('/') {
+        return Err(format!("`{p}` must be relative to the project directory"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{p}` points outside the project directory"));
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn validate(config: &WerfConfig) -> Result<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for img in &config.images {
+        if let Some(first) = seen.insert(&img.name, img.line) {
+            return Err(Error::Config {
+                at: config.at(img.line),
+                message: format!(
+                    "image `{}` is defined twice (first at line {first})",
+                    img.name
+                ),
+            });
+        }
+    }
+    for img in &config.images {
+        let mut build_args: HashMap<&str, &str> = HashMap::new();
+        for dep in &img.dependencies {
+            if dep.image == img.name {
+                return Err(Error::Cycle {
+                    at: config.at(img.line),
+                    cycle: vec![img.name.clone(), img.name.clone()],
+                });
+            }
+            if !seen.contains_key(dep.image.as_str()) {
+                return Err(Error::Config {
+                    at: config.at(img.line),
+                    message: format!(
+                        "image `{}` depends on `{}`, which is not defined in werf.yaml",
+                        img.name, dep.image
+                    ),
+                });
+            }
+            for imp in &dep.imports {
+                if let Some(other) = build_args.insert(&imp.target_build_arg, &dep.image) {
+                    return Err(Error::Config {
+                        at: config.at(img.line),
+                        message: format!(
+                            "build arg `{}` of image `{}` is imported from both `{other}` and `{}`",
+                            imp.target_build_arg, img.name, dep.image
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "project: demo\nconfigVersion: 1\n---\nimage: [a, b]\ndockerfile: Dockerfile\ncontext: ./svc/\nargs:\n  N: 3\n---\n# only a comment\n---\nimage: c\ndockerfile: x/Dockerfile\ndependencies:\n- image: a\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
+
+    #[test]
+    fn parses_multi_document_with_image_lists() {
+        let c = parse("werf.yaml", OK).expect("valid config");
+        assert_eq!(c.meta.project, "demo");
+        let names: Vec<_> = c.images.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(c.images[0].context, "svc");
+        assert_eq!(c.images[0].args["N"], "3");
+        assert_eq!(c.images[0].line, 4);
+        assert_eq!(c.images[2].line, 12);
+        assert_eq!(
+            c.images[2].dependencies[0].imports[0].kind,
+            ImportType::ImageName
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text = "project: demo\nconfigVersion: 1\n---\nimage: a\ndockerfile: D\n  \ncontxt: x\n";
+        let err = parse("werf.yaml", text).expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("werf.yaml:7:1: unknown field `contxt`"), "{msg}");
+    }
+
+    #[test]
+    fn template_syntax_is_refused_with_location() {
+        let err = parse("werf.yaml", "project: {{ .Env }}\n").expect_err("template");
+        assert!(err.to_string().starts_with("werf.yaml:1:10:"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_and_unknown_dependency() {
+        let dup = "project: d\nconfigVersion: 1\n---\nimage: a\ndockerfile: D\n---\nimage: a\ndockerfile: D\n";
+        assert!(parse("werf.yaml", dup)
+            .expect_err("dup")
+            .to_string()
+            .contains("defined twice (first at line 4)"));
+        let unk = "project: d\nconfigVersion: 1\n---\nimage: a\ndockerfile: D\ndependencies: [{image: zz}]\n";
+        assert!(parse("werf.yaml", unk)
+            .expect_err("unknown dep")
+            .to_string()
+            .contains("`zz`, which is not defined"));
+    }
+
+    #[test]
+    fn paths_are_normalized_and_checked() {
+        assert_eq!(normalize_rel_path("./a//b/").as_deref(), Ok("a/b"));
+        assert_eq!(normalize_rel_path(".").as_deref(), Ok(""));
+        assert!(normalize_rel_path("../x").is_err());
+        assert!(normalize_rel_path("/x").is_err());
+    }
+}

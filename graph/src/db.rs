@@ -1,0 +1,127 @@
+//! The salsa database: the inputs `src/` sets, and the handles queries read through.
+//!
+//! One [`Project`] input names the commit's root tree, the project folder inside the repository,
+//! the config file and the `contextAddFiles` read from the work tree. Everything else is derived
+//! by tracked queries in [`crate::plan`]. Git objects are read through [`ObjectSource`] (pure:
+//! content-addressed), expensive listings are memoized across processes through [`DigestStore`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::context::{DigestStore, NoStore, WorkFile};
+use crate::objects::{ObjectId, ObjectSource};
+
+/// What queries need besides salsa's storage.
+#[salsa::db]
+pub trait Db: salsa::Database {
+    /// Git objects by id.
+    fn objects(&self) -> &dyn ObjectSource;
+    /// The cross-process memo.
+    fn store(&self) -> &dyn DigestStore;
+    /// Records that a query body ran (engine tests assert on this log).
+    fn log_execution(&self, query: &'static str, key: &str);
+}
+
+/// The inputs of one project at one revision.
+#[salsa::input(debug)]
+pub struct Project {
+    /// The root tree of the commit (or of the `--dev` work-tree snapshot).
+    #[returns(copy)]
+    pub root_tree: ObjectId,
+    /// The project folder inside the repository (`""` at the root).
+    #[returns(ref)]
+    pub prefix: String,
+    /// The config file name inside the project folder (`werf.yaml`).
+    #[returns(ref)]
+    pub config_file: String,
+    /// `contextAddFiles` from the work tree, by repository-relative path.
+    #[returns(ref)]
+    pub work_files: Arc<BTreeMap<String, WorkFile>>,
+}
+
+/// An image, by name.
+#[salsa::interned(debug)]
+pub struct ImageKey<'db> {
+    #[returns(ref)]
+    pub name: String,
+}
+
+/// One Dockerfile stage of an image.
+#[salsa::interned(debug)]
+pub struct StageKey<'db> {
+    #[returns(ref)]
+    pub image: String,
+    #[returns(copy)]
+    pub index: usize,
+}
+
+/// The engine's database.
+#[salsa::db]
+#[derive(Clone)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+    objects: Arc<dyn ObjectSource>,
+    store: Arc<dyn DigestStore>,
+    log: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+impl Database {
+    /// A database reading objects from `objects` and memoizing listings in `store`.
+    pub fn new(objects: Arc<dyn ObjectSource>, store: Arc<dyn DigestStore>) -> Self {
+        Database {
+            storage: salsa::Storage::default(),
+            objects,
+            store,
+            log: None,
+        }
+    }
+
+    /// A database without a persistent memo.
+    pub fn in_memory(objects: Arc<dyn ObjectSource>) -> Self {
+        Self::new(objects, Arc::new(NoStore))
+    }
+
+    /// Turns on the execution log (see [`Database::take_execution_log`]).
+    pub fn with_execution_log(mut self) -> Self {
+        self.log = Some(Arc::default());
+        self
+    }
+
+    /// The `query(key)` entries of every query body that ran since the last call, sorted.
+    pub fn take_execution_log(&self) -> Vec<String> {
+        let mut log = self
+            .log
+            .as_ref()
+            .map(|l| std::mem::take(&mut *l.lock().expect("execution log lock poisoned")))
+            .unwrap_or_default();
+        log.sort();
+        log
+    }
+
+    /// Replaces the object source (e.g. after new objects were written); Git ids stay valid.
+    pub fn set_objects(&mut self, objects: Arc<dyn ObjectSource>) {
+        self.objects = objects;
+    }
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {
+    fn objects(&self) -> &dyn ObjectSource {
+        &*self.objects
+    }
+
+    fn store(&self) -> &dyn DigestStore {
+        &*self.store
+    }
+
+    fn log_execution(&self, query: &'static str, key: &str) {
+        if let Some(log) = &self.log {
+            log.lock()
+                .expect("execution log lock poisoned")
+                .push(format!("{query}({key})"));
+        }
+    }
+}

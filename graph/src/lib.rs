@@ -1,0 +1,33 @@
+//! werf-rs engine: werf.yaml, Dockerfiles and Git trees as one memoized dependency graph.
+//!
+//! Pure: no network, no clock, no environment. The caller (`src/`) sets the [`db::Project`] input
+//! (a commit's root tree, the project folder, `contextAddFiles` hashes) and asks for plans.
+//!
+//! - [`digest`]: the canonical BLAKE3 encoding of DESIGN.md section 3; tags.
+//! - [`objects`]: Git objects by id behind [`objects::ObjectSource`]; an in-memory store.
+//! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
+//! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
+//! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
+//! - [`context`]: COPY sources inside Git trees and their content digests.
+//! - [`dag`]: the image DAG (petgraph), order and cycles.
+//! - [`db`]: the salsa database and its inputs.
+//! - [`plan`]: tracked queries from config to image plans.
+//! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
+//! - [`error`]: the one error type.
+
+pub mod config;
+pub mod context;
+pub mod dag;
+pub mod db;
+pub mod digest;
+pub mod dockerfile;
+pub mod error;
+pub mod objects;
+pub mod pattern;
+pub mod plan;
+pub mod view;
+
+pub use db::{Database, Project};
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use objects::{ObjectId, ObjectSource};

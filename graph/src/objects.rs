@@ -1,0 +1,240 @@
+//! The Git object model the engine reads: tree entries by id, blobs by id, behind a trait.
+//!
+//! Git objects are content-addressed, so reading one by id is a pure function of the id: the engine
+//! may memoize anything computed from an id forever. `src/git` implements [`ObjectSource`] with gix
+//! (plus a work-tree overlay for `--dev`); tests use [`MemoryObjects`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use crate::digest::{hex, unhex};
+use crate::error::{Error, Result};
+
+/// A Git object id (SHA-1, 20 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(pub [u8; 20]);
+
+impl ObjectId {
+    /// Lowercase hex of the id.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// The first 7 hex characters, like `git log --oneline`.
+    pub fn short(&self) -> String {
+        let mut h = self.hex();
+        h.truncate(7);
+        h
+    }
+
+    /// Parses 40 hex characters.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        Some(ObjectId(unhex(s)?.try_into().ok()?))
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.short())
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl serde::Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+/// What a tree entry is, with Git's modes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// `040000`
+    Tree,
+    /// `100644`
+    Blob,
+    /// `100755`
+    Executable,
+    /// `120000`
+    Symlink,
+    /// `160000` (a submodule commit)
+    Commit,
+}
+
+impl EntryKind {
+    /// Git's octal mode string.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            EntryKind::Tree => "040000",
+            EntryKind::Blob => "100644",
+            EntryKind::Executable => "100755",
+            EntryKind::Symlink => "120000",
+            EntryKind::Commit => "160000",
+        }
+    }
+
+    /// True for entries that carry file content (blob, executable, symlink).
+    pub fn is_file(&self) -> bool {
+        matches!(
+            self,
+            EntryKind::Blob | EntryKind::Executable | EntryKind::Symlink
+        )
+    }
+}
+
+/// One entry of a tree.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TreeEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    pub id: ObjectId,
+}
+
+/// A decoded tree: its entries in Git order.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Tree {
+    pub entries: Vec<TreeEntry>,
+}
+
+impl Tree {
+    /// The entry called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&TreeEntry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+}
+
+/// Read access to Git objects by id. Implementations must be deterministic: the same id always
+/// yields the same content.
+pub trait ObjectSource: Send + Sync {
+    /// The tree with this id.
+    fn tree(&self, id: ObjectId) -> Result<Arc<Tree>>;
+    /// The content of the blob with this id.
+    fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>>;
+}
+
+/// An in-memory object store: for tests and for synthetic trees. Ids are derived from content
+/// (BLAKE3, truncated), so equal content gets equal ids as in Git.
+#[derive(Default)]
+pub struct MemoryObjects {
+    trees: RwLock<HashMap<ObjectId, Arc<Tree>>>,
+    blobs: RwLock<HashMap<ObjectId, Arc<[u8]>>>,
+}
+
+impl MemoryObjects {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores a blob and returns its id.
+    pub fn add_blob(&self, content: &[u8]) -> ObjectId {
+        let id = short_id("blob", content);
+        self.blobs
+            .write()
+            .expect("blob map lock poisoned")
+            .insert(id, content.into());
+        id
+    }
+
+    /// Stores a tree (entries are sorted by name) and returns its id.
+    pub fn add_tree(&self, mut entries: Vec<TreeEntry>) -> ObjectId {
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut enc = Vec::new();
+        for e in &entries {
+            enc.extend_from_slice(e.kind.mode().as_bytes());
+            enc.push(b' ');
+            enc.extend_from_slice(e.name.as_bytes());
+            enc.push(0);
+            enc.extend_from_slice(&e.id.0);
+        }
+        let id = short_id("tree", &enc);
+        self.trees
+            .write()
+            .expect("tree map lock poisoned")
+            .insert(id, Arc::new(Tree { entries }));
+        id
+    }
+
+    /// Builds nested trees from `(path, content)` pairs and returns the root tree id. Paths ending
+    /// in `*` are stored as executables (the `*` is dropped).
+    pub fn add_files<'a>(&self, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> ObjectId {
+        #[derive(Default)]
+        struct Dir {
+            files: Vec<(String, EntryKind, ObjectId)>,
+            dirs: std::collections::BTreeMap<String, Dir>,
+        }
+        fn write(store: &MemoryObjects, dir: Dir) -> ObjectId {
+            let mut entries: Vec<TreeEntry> = dir
+                .files
+                .into_iter()
+                .map(|(name, kind, id)| TreeEntry { name, kind, id })
+                .collect();
+            for (name, sub) in dir.dirs {
+                entries.push(TreeEntry {
+                    name,
+                    kind: EntryKind::Tree,
+                    id: write(store, sub),
+                });
+            }
+            store.add_tree(entries)
+        }
+        let mut root = Dir::default();
+        for (path, content) in files {
+            let (path, kind) = match path.strip_suffix('*') {
+                Some(p) => (p, EntryKind::Executable),
+                None => (path, EntryKind::Blob),
+            };
+            let mut parts: Vec<&str> = path.split('/').collect();
+            let name = parts.pop().expect("split yields at least one part");
+            let mut dir = &mut root;
+            for p in parts {
+                dir = dir.dirs.entry(p.to_string()).or_default();
+            }
+            let id = self.add_blob(content);
+            dir.files.push((name.to_string(), kind, id));
+        }
+        write(self, root)
+    }
+}
+
+fn short_id(kind: &str, content: &[u8]) -> ObjectId {
+    let mut h = blake3::Hasher::new();
+    h.update(kind.as_bytes());
+    h.update(content);
+    let mut id = [0u8; 20];
+    id.copy_from_slice(&h.finalize().as_bytes()[..20]);
+    ObjectId(id)
+}
+
+impl ObjectSource for MemoryObjects {
+    fn tree(&self, id: ObjectId) -> Result<Arc<Tree>> {
+        self.trees
+            .read()
+            .expect("tree map lock poisoned")
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::Object {
+                id: id.hex(),
+                message: "no such tree".into(),
+            })
+    }
+
+    fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>> {
+        self.blobs
+            .read()
+            .expect("blob map lock poisoned")
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::Object {
+                id: id.hex(),
+                message: "no such blob".into(),
+            })
+    }
+}

@@ -1,0 +1,1 @@
+//! The dependency graph as nodes and edges, for `werf graph`.
