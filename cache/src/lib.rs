@@ -1,1 +1,246 @@
+//! werf-rs persistent store: content-addressed records shared across runs and processes.
+//!
+//! Layout: `HOME/v1/<namespace>/<2 hex>/<62 hex>`, one file per record. Each record is written to
+//! `HOME/v1/tmp/` and renamed into place, so a reader sees a whole record or none, two processes
+//! writing the same key both succeed, and a killed writer leaves at most a stray temp file (which
+//! [`Store::remove_stale_temp_files`] clears). Each record carries a BLAKE3 checksum of its payload:
+//! a damaged file reads as a miss and is removed, never as data.
+//!
+//! The store knows nothing of what it holds: callers pick namespaces and derive keys from the
+//! content their values depend on, so a hit is always valid.
 
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Version of the on-disk layout; a new layout gets a new folder and ignores the old one.
+pub const LAYOUT: &str = "v1";
+
+const MAGIC: &[u8; 4] = b"WRS1";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cache `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cache namespace `{0}` must be a plain folder name")]
+    Namespace(String),
+}
+
+/// Result with the store's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A 32-byte key (a digest of everything the value depends on).
+pub type Key = [u8; 32];
+
+/// The store rooted at `HOME/v1`.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `home`.
+    pub fn open(home: &Path) -> Result<Self> {
+        let root = home.join(LAYOUT);
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        Ok(Store { root })
+    }
+
+    /// The versioned root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, namespace: &str, key: &Key) -> Result<PathBuf> {
+        if namespace.is_empty() || namespace == "tmp" || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(Error::Namespace(namespace.to_string()));
+        }
+        let hex = hex(key);
+        Ok(self.root.join(namespace).join(&hex[..2]).join(&hex[2..]))
+    }
+
+    /// The record under `key`, or `None` when absent or damaged (a damaged record is removed).
+    pub fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>> {
+        let path = self.path(namespace, key)?;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        match decode(&bytes) {
+            Some(payload) => Ok(Some(payload.to_vec())),
+            None => {
+                // Damaged (torn write after a power loss, disk error): drop it, report a miss.
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the record under `key` atomically (temp file, then rename).
+    pub fn put(&self, namespace: &str, key: &Key, value: &[u8]) -> Result<()> {
+        self.write(namespace, key, value, false)
+    }
+
+    /// Like [`Store::put`], and the data reaches the disk (fsync) before the rename: for records
+    /// that claim work was done.
+    pub fn put_durable(&self, namespace: &str, key: &Key, value: &[u8]) -> Result<()> {
+        self.write(namespace, key, value, true)
+    }
+
+    fn write(&self, namespace: &str, key: &Key, value: &[u8], durable: bool) -> Result<()> {
+        let path = self.path(namespace, key)?;
+        let dir = path.parent().expect("record paths have a parent");
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let tmp_dir = self.root.join("tmp");
+        let mut tmp = tempfile::Builder::new()
+            .prefix("rec-")
+            .tempfile_in(&tmp_dir)
+            .map_err(io_err(&tmp_dir))?;
+        let checksum = blake3::hash(value);
+        tmp.write_all(MAGIC)
+            .and_then(|_| tmp.write_all(checksum.as_bytes()))
+            .and_then(|_| tmp.write_all(value))
+            .map_err(io_err(tmp.path()))?;
+        if durable {
+            tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
+        }
+        tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
+        Ok(())
+    }
+
+    /// Removes the record under `key`, if any.
+    pub fn remove(&self, namespace: &str, key: &Key) -> Result<()> {
+        let path = self.path(namespace, key)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes temp files older than `age` (left by killed writers); returns how many.
+    pub fn remove_stale_temp_files(&self, age: Duration) -> Result<usize> {
+        let tmp = self.root.join("tmp");
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in fs::read_dir(&tmp).map_err(io_err(&tmp))? {
+            let entry = entry.map_err(io_err(&tmp))?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| now.duration_since(t).unwrap_or_default() >= age)
+                .unwrap_or(false);
+            if old && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn decode(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    if rest.len() < 32 {
+        return None;
+    }
+    let (sum, payload) = rest.split_at(32);
+    (blake3::hash(payload).as_bytes() == sum).then_some(payload)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key derived from a name (for records addressed by name, e.g. a project's last plan).
+pub fn key_for_name(namespace_domain: &str, name: &str) -> Key {
+    let mut h = blake3::Hasher::new();
+    h.update(namespace_domain.as_bytes());
+    h.update(&[0]);
+    h.update(name.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_versioned_layout() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let k = key_for_name("t", "a");
+        assert_eq!(s.get("listings", &k).expect("get"), None);
+        s.put("listings", &k, b"value").expect("put");
+        assert_eq!(s.get("listings", &k).expect("get").as_deref(), Some(&b"value"[..]));
+        assert!(home.path().join("v1/listings").is_dir());
+        s.put_durable("listings", &k, b"other").expect("put");
+        assert_eq!(s.get("listings", &k).expect("get").as_deref(), Some(&b"other"[..]));
+        s.remove("listings", &k).expect("remove");
+        assert_eq!(s.get("listings", &k).expect("get"), None);
+    }
+
+    #[test]
+    fn damaged_records_read_as_misses_and_are_removed() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let k = key_for_name("t", "b");
+        s.put("plans", &k, b"0123456789").expect("put");
+        let path = s.path("plans", &k).expect("path");
+        let mut bytes = fs::read(&path).expect("read");
+        bytes.truncate(bytes.len() - 3); // a torn write
+        fs::write(&path, bytes).expect("write");
+        assert_eq!(s.get("plans", &k).expect("get"), None);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn concurrent_writers_never_expose_partial_records() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let k = key_for_name("t", "c");
+        let big_a = vec![b'a'; 1 << 20];
+        let big_b = vec![b'b'; 1 << 20];
+        let (big_a, big_b) = (&big_a, &big_b);
+        std::thread::scope(|scope| {
+            for v in [big_a, big_b] {
+                let s = s.clone();
+                scope.spawn(move || {
+                    for _ in 0..20 {
+                        s.put("plans", &k, v).expect("put");
+                    }
+                });
+            }
+            let s = s.clone();
+            scope.spawn(move || {
+                for _ in 0..200 {
+                    if let Some(v) = s.get("plans", &k).expect("get") {
+                        assert!(&v == big_a || &v == big_b, "partial record seen");
+                    }
+                }
+            });
+        });
+    }
+
+    #[test]
+    fn stale_temp_files_are_cleared_and_bad_namespaces_refused() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        fs::write(s.root().join("tmp/rec-killed"), b"half").expect("write");
+        assert_eq!(s.remove_stale_temp_files(Duration::ZERO).expect("clean"), 1);
+        assert!(matches!(s.get("../x", &[0; 32]), Err(Error::Namespace(_))));
+    }
+}

@@ -361,8 +361,7 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
     let mut stage_deps = BTreeSet::new();
     let mut image_deps: BTreeSet<String> = BTreeSet::new();
     let image_digest = |dep: &str| -> Result<Digest> {
-        let plan = image_plan(db, project, ImageKey::new(db, dep.to_string())).clone()?;
-        Ok(plan.digest)
+        image_digest(db, project, ImageKey::new(db, dep.to_string())).clone()
     };
     let stage_digest = |i: usize| -> Result<Arc<StagePlan>> {
         stage_plan(db, project, StageKey::new(db, name.clone(), i)).clone()
@@ -621,6 +620,14 @@ pub fn image_plan<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) 
         stages: stages.into_values().collect(),
         dependencies: dependencies.into_iter().collect(),
     }))
+}
+
+/// Just the digest of an image: what dependants read, so they are cut off when a dependency's
+/// plan changes (another tree id, a moved line) but its digest does not.
+#[salsa::tracked(returns(ref))]
+pub fn image_digest<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) -> Result<Digest> {
+    db.log_execution("image_digest", image.name(db));
+    image_plan(db, project, image).as_ref().map(|p| p.digest).map_err(Clone::clone)
 }
 
 /// Plans for every image of the project, in werf.yaml order, computed in parallel (rayon).
