@@ -1,1 +1,38 @@
-fn main() {}
+//! werf-rs: converge a Git repository into images, a registry and a Kubernetes release.
+//!
+//! - [`cli`]: commands and flags (clap).
+//! - [`commands`]: one file per command.
+//! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
+//! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
+//! - [`store`]: the engine's persistent memo backed by `werf-cache`.
+//! - [`progress`]: progress drawing on a terminal.
+
+mod cli;
+mod commands;
+mod git;
+mod progress;
+mod project;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WERF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -31,3 +31,5 @@ pub use db::{Database, Project};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use objects::{ObjectId, ObjectSource};
+/// Setting an input field (`project.set_root_tree(&mut db).to(id)`) needs this trait.
+pub use salsa::Setter;

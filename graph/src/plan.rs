@@ -630,17 +630,41 @@ pub fn image_digest<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>
     image_plan(db, project, image).as_ref().map(|p| p.digest).map_err(Clone::clone)
 }
 
+/// Progress of a plan, for the caller to draw (the engine never draws).
+pub trait Reporter: Sync {
+    /// Planning starts for `images` images.
+    fn start(&self, _images: usize) {}
+    /// One image's plan is done (or failed).
+    fn planned(&self, _image: &str, _ok: bool) {}
+}
+
+/// A reporter that reports nothing.
+pub struct Silent;
+
+impl Reporter for Silent {}
+
 /// Plans for every image of the project, in werf.yaml order, computed in parallel (rayon).
 /// A config error (including a cycle) fails the whole plan; other errors stay per image.
 pub fn plan_all(db: &Database, project: Project) -> Result<Vec<(String, Result<Arc<ImagePlan>>)>> {
+    plan_all_with(db, project, &Silent)
+}
+
+/// [`plan_all`] with progress reports.
+pub fn plan_all_with(
+    db: &Database,
+    project: Project,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, Result<Arc<ImagePlan>>)>> {
     let config = config(db, project).clone()?;
     image_dag(db, project).clone()?;
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    reporter.start(names.len());
     Ok(names
         .into_par_iter()
         .map_with(db.clone(), |db, name| {
             let key = ImageKey::new(db, name.clone());
             let plan = image_plan(db, project, key).clone();
+            reporter.planned(&name, plan.is_ok());
             (name, plan)
         })
         .collect())

@@ -1,0 +1,88 @@
+//! Command-line interface: every command and flag, with werf's names and `WERF_*` variables.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// werf-rs: build, publish and deploy a Git repository's images and chart, converging on change.
+#[derive(Debug, Parser)]
+#[command(name = "werf", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The project folder (holds werf.yaml); defaults to the current folder.
+    #[arg(long, global = true, env = "WERF_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Where werf-rs keeps its cache across runs (default: `$WERF_HOME` or `~/.werf-rs`).
+    #[arg(long, global = true, env = "WERF_HOME", value_name = "DIR")]
+    pub home_dir: Option<PathBuf>,
+
+    /// Read the work tree as it is (uncommitted and untracked files included) instead of a commit.
+    #[arg(long, global = true, env = "WERF_DEV", conflicts_with = "commit")]
+    pub dev: bool,
+
+    /// The commit to read (default `HEAD`).
+    #[arg(long, global = true, value_name = "REV")]
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute every image's tag; with `--dry-run`, print the plan and why each tag is what it is.
+    Build(BuildArgs),
+    /// Print the dependency graph: config, images, stages, and the Git trees and files they read.
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Only plan: print each image's tag and the reason, build and push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The container repository images go to (`REGISTRY/PROJECT`); optional with `--dry-run`.
+    #[arg(long, env = "WERF_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Write the build report (werf's JSON shape).
+    #[arg(long, env = "WERF_SAVE_BUILD_REPORT")]
+    pub save_build_report: bool,
+
+    /// Where the build report goes.
+    #[arg(long, env = "WERF_BUILD_REPORT_PATH", value_name = "FILE", default_value = ".werf-build-report.json")]
+    pub build_report_path: PathBuf,
+
+    /// Print every input of every stage, not just a summary.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Only these images (and what they depend on); all by default.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+
+    /// Only this image and what it depends on.
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Json,
+}

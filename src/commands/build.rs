@@ -1,0 +1,277 @@
+//! `werf build`: every image's tag and why it is what it is; the build report in werf's shape.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use werf_graph::plan::{BaseRef, ImagePlan};
+
+use crate::cli::{BuildArgs, Global};
+use crate::project::{load, Loaded};
+
+const LAST_PLAN: &str = "plans";
+
+/// What the last plan of this project recorded, to say what changed since.
+#[derive(Default, Serialize, Deserialize)]
+struct LastPlan {
+    commit: String,
+    images: BTreeMap<String, LastImage>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct LastImage {
+    tag: String,
+    /// `stage LABEL: component` -> digest hex.
+    components: BTreeMap<String, String>,
+}
+
+fn components(plan: &ImagePlan) -> BTreeMap<String, String> {
+    plan.stages
+        .iter()
+        .flat_map(|s| {
+            s.components
+                .iter()
+                .map(move |c| (format!("stage {}: {}", s.label, c.label), c.digest.hex()))
+        })
+        .collect()
+}
+
+/// werf's build report.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Report {
+    images: BTreeMap<String, ReportImage>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReportImage {
+    werf_image_name: String,
+    docker_repo: String,
+    docker_tag: String,
+    docker_image_name: String,
+    docker_image_digest: String,
+    rebuilt: bool,
+    #[serde(rename = "Final")]
+    is_final: bool,
+    size: u64,
+    build_time: String,
+}
+
+/// Runs `werf build`.
+pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+    if !args.dry_run {
+        bail!("`werf build` without `--dry-run` needs the image builder, which this version does not have yet; run `werf build --dry-run` to see the plan");
+    }
+    let loaded = load(global)?;
+    let plans = select(&loaded, &args.images)?;
+    let key = werf_cache::key_for_name(
+        "last-plan",
+        &format!("{}\0{}", loaded.config.meta.project, loaded.repo.prefix),
+    );
+    let last: LastPlan = loaded
+        .store
+        .get(LAST_PLAN, &key)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+
+    let mut out = String::new();
+    let short_commit = &loaded.commit.id[..loaded.commit.id.len().min(7)];
+    let _ = writeln!(
+        out,
+        "Project `{}` at commit {short_commit}{}: {} image{}",
+        loaded.config.meta.project,
+        if loaded.dev {
+            format!(" + work tree ({} changed path{})", loaded.dev_changes, if loaded.dev_changes == 1 { "" } else { "s" })
+        } else {
+            String::new()
+        },
+        plans.len(),
+        if plans.len() == 1 { "" } else { "s" }
+    );
+    let (mut changed, mut same, mut new) = (0, 0, 0);
+    for plan in &plans {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}  tag {}", plan.name, plan.tag);
+        let _ = writeln!(out, "  {}", inputs_line(plan));
+        match last.images.get(&plan.name) {
+            None => {
+                new += 1;
+                let _ = writeln!(out, "  why: first plan of this image");
+            }
+            Some(prev) if prev.tag == plan.tag => {
+                same += 1;
+                let _ = writeln!(out, "  why: same inputs as the last plan (commit {})", &last.commit[..last.commit.len().min(7)]);
+            }
+            Some(prev) => {
+                changed += 1;
+                let now = components(plan);
+                let mut diffs: Vec<String> = Vec::new();
+                for (label, digest) in &now {
+                    match prev.components.get(label) {
+                        Some(d) if d == digest => {}
+                        Some(_) => diffs.push(format!("{label} changed")),
+                        None => diffs.push(format!("{label} added")),
+                    }
+                }
+                for label in prev.components.keys().filter(|l| !now.contains_key(*l)) {
+                    diffs.push(format!("{label} removed"));
+                }
+                let shown = diffs.len().min(4);
+                let more = if diffs.len() > shown { format!("; and {} more", diffs.len() - shown) } else { String::new() };
+                let _ = writeln!(
+                    out,
+                    "  why: changed since the last plan (commit {}, tag {}): {}{more}",
+                    &last.commit[..last.commit.len().min(7)],
+                    &prev.tag[..prev.tag.len().min(12)],
+                    diffs[..shown].join("; ")
+                );
+            }
+        }
+        if args.verbose {
+            for st in &plan.stages {
+                let _ = writeln!(out, "  stage {} (line {}) {}", st.label, st.line, st.digest.short());
+                for c in &st.components {
+                    let _ = writeln!(out, "    {}: {} [{}]", c.label, c.value, c.digest.short());
+                }
+            }
+        }
+    }
+    let registry = match &args.repo {
+        Some(r) => format!("registry `{r}` not checked in dry-run"),
+        None => "registry not checked: no `--repo`".to_string(),
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{} image{}: {changed} changed, {same} unchanged, {new} new since the last plan; all would be built ({registry})",
+        plans.len(),
+        if plans.len() == 1 { "" } else { "s" }
+    );
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+
+    let mut record = LastPlan {
+        commit: loaded.commit.id.clone(),
+        images: std::mem::take(&mut { last }.images),
+    };
+    for plan in &plans {
+        record.images.insert(
+            plan.name.clone(),
+            LastImage {
+                tag: plan.tag.clone(),
+                components: components(plan),
+            },
+        );
+    }
+    loaded.store.put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;
+
+    if args.save_build_report {
+        write_report(&args.build_report_path, &plans, args.repo.as_deref())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The requested images plus what they depend on, in werf.yaml order.
+fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Arc<ImagePlan>>> {
+    let plans = loaded.ok_plans()?;
+    if wanted.is_empty() {
+        return Ok(plans);
+    }
+    let by_name: BTreeMap<String, Arc<ImagePlan>> = plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    let mut frontier: Vec<String> = Vec::new();
+    for w in wanted {
+        if !by_name.contains_key(w) {
+            bail!("image `{w}` is not defined in werf.yaml");
+        }
+        frontier.push(w.clone());
+    }
+    while let Some(n) = frontier.pop() {
+        if keep.insert(n.clone()) {
+            frontier.extend(by_name[&n].dependencies.iter().cloned());
+        }
+    }
+    Ok(plans.into_iter().filter(|p| keep.contains(&p.name)).collect())
+}
+
+fn inputs_line(plan: &ImagePlan) -> String {
+    let s = &plan.sources;
+    let mut parts = vec![format!("Dockerfile `{}` {}", s.dockerfile, s.dockerfile_blob.short())];
+    let ctx = if s.context.is_empty() { "." } else { s.context.as_str() };
+    parts.push(match s.context_tree {
+        Some(t) => format!("context `{ctx}` {}", t.short()),
+        None => format!("context `{ctx}` (contextAddFiles only)"),
+    });
+    if s.dockerignore.is_some() {
+        parts.push(".dockerignore".into());
+    }
+    if !s.work_files.is_empty() {
+        parts.push(format!("{} contextAddFiles", s.work_files.len()));
+    }
+    let target = plan.target_stage();
+    parts.push(format!(
+        "{} stage{} (target `{}`)",
+        plan.stages.len(),
+        if plan.stages.len() == 1 { "" } else { "s" },
+        target.label
+    ));
+    let bases: BTreeSet<String> = plan
+        .stages
+        .iter()
+        .filter_map(|st| match &st.base {
+            BaseRef::External { reference } => Some(reference.clone()),
+            BaseRef::Scratch => Some("scratch".into()),
+            _ => None,
+        })
+        .collect();
+    if !bases.is_empty() {
+        parts.push(format!("base {}", bases.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    let sources: usize = plan.stages.iter().map(|s| s.sources.len()).sum();
+    parts.push(format!("{sources} COPY/ADD source{}", if sources == 1 { "" } else { "s" }));
+    if !plan.dependencies.is_empty() {
+        parts.push(format!(
+            "depends on {}",
+            plan.dependencies.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    format!("inputs: {}", parts.join(", "))
+}
+
+fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Result<()> {
+    let images = plans
+        .iter()
+        .map(|p| {
+            let repo = repo.unwrap_or_default().to_string();
+            let name = if repo.is_empty() { String::new() } else { format!("{repo}:{}", p.tag) };
+            (
+                p.name.clone(),
+                ReportImage {
+                    werf_image_name: p.name.clone(),
+                    docker_repo: repo,
+                    docker_tag: p.tag.clone(),
+                    docker_image_name: name,
+                    docker_image_digest: String::new(),
+                    rebuilt: true,
+                    is_final: p.is_final,
+                    size: 0,
+                    build_time: "0".into(),
+                },
+            )
+        })
+        .collect();
+    let json = serde_json::to_vec_pretty(&Report { images })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write the build report next to `{}`", path.display()))?;
+    tmp.write_all(&json)?;
+    tmp.write_all(b"\n")?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write the build report `{}`", path.display()))?;
+    Ok(())
+}

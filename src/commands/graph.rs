@@ -1,0 +1,128 @@
+//! `werf graph`: the dependency graph as text, Graphviz DOT or JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use werf_graph::view::{self, GraphView, Node, NodeKind};
+
+use crate::cli::{GraphArgs, GraphFormat, Global};
+use crate::project::{load, CONFIG_FILE};
+
+/// Runs `werf graph`.
+pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
+    let loaded = load(global)?;
+    let plans = loaded.ok_plans()?;
+    if let Some(name) = &args.image {
+        if !plans.iter().any(|p| &p.name == name) {
+            bail!("image `{name}` is not defined in werf.yaml");
+        }
+    }
+    let graph = view::build(CONFIG_FILE, loaded.config_blob, &plans, args.image.as_deref());
+    let out = match args.format {
+        GraphFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+        GraphFormat::Dot => dot(&graph),
+        GraphFormat::Text => text(&graph),
+    };
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
+fn kind_name(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Config => "config",
+        NodeKind::Image => "image",
+        NodeKind::Stage => "stage",
+        NodeKind::Dockerfile => "dockerfile",
+        NodeKind::Dockerignore => "dockerignore",
+        NodeKind::Tree => "tree",
+        NodeKind::Listing => "listing",
+        NodeKind::File => "file",
+        NodeKind::WorkFile => "work-file",
+        NodeKind::External => "external",
+    }
+}
+
+fn describe(n: &Node) -> String {
+    if n.digest.is_empty() {
+        format!("{} {}", kind_name(n.kind), n.label)
+    } else {
+        format!("{} {} {}", kind_name(n.kind), n.label, short(&n.digest))
+    }
+}
+
+/// An indented tree per image: each node, then what it depends on.
+fn text(g: &GraphView) -> String {
+    let nodes: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let mut out_edges: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for e in &g.edges {
+        out_edges.entry(&e.from).or_default().push((&e.to, &e.label));
+    }
+    let mut out = String::new();
+    for n in g.nodes.iter().filter(|n| n.kind == NodeKind::Image) {
+        let _ = writeln!(out, "{}", describe(n));
+        let mut seen = BTreeSet::new();
+        walk(&n.id, 1, &nodes, &out_edges, &mut seen, &mut out);
+    }
+    let _ = writeln!(out, "{} nodes, {} edges", g.nodes.len(), g.edges.len());
+    out
+}
+
+fn walk<'a>(
+    id: &'a str,
+    depth: usize,
+    nodes: &BTreeMap<&str, &Node>,
+    edges: &BTreeMap<&'a str, Vec<(&'a str, &'a str)>>,
+    seen: &mut BTreeSet<&'a str>,
+    out: &mut String,
+) {
+    for (to, label) in edges.get(id).map(Vec::as_slice).unwrap_or_default() {
+        let Some(node) = nodes.get(to) else { continue };
+        let _ = writeln!(out, "{}{label}: {}", "  ".repeat(depth), describe(node));
+        // Images are listed at the top level; stages are expanded once.
+        if node.kind == NodeKind::Stage && seen.insert(to) {
+            walk(to, depth + 1, nodes, edges, seen, out);
+        }
+    }
+}
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Graphviz DOT.
+fn dot(g: &GraphView) -> String {
+    let mut out = String::from("digraph werf {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
+    for n in &g.nodes {
+        let shape = match n.kind {
+            NodeKind::Image => "box3d",
+            NodeKind::Stage => "box",
+            NodeKind::Config | NodeKind::Dockerfile | NodeKind::Dockerignore | NodeKind::File | NodeKind::WorkFile => "note",
+            NodeKind::Tree | NodeKind::Listing => "folder",
+            NodeKind::External => "cylinder",
+        };
+        let label = if n.digest.is_empty() {
+            n.label.clone()
+        } else {
+            format!("{}\\n{}", dot_escape(&n.label), short(&n.digest))
+        };
+        let _ = writeln!(out, "  \"{}\" [shape={shape}, label=\"{label}\"];", dot_escape(&n.id));
+    }
+    for e in &g.edges {
+        let _ = writeln!(
+            out,
+            "  \"{}\" -> \"{}\" [label=\"{}\"];",
+            dot_escape(&e.from),
+            dot_escape(&e.to),
+            dot_escape(&e.label)
+        );
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,18 @@
+//! One file per command; each takes parsed arguments and returns the process exit code.
+
+pub mod build;
+pub mod graph;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the chosen command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Build(args) => build::run(&cli.global, args),
+        Command::Graph(args) => graph::run(&cli.global, args),
+    }
+}

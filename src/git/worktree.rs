@@ -1,0 +1,403 @@
+//! The work tree against the commit: which files differ (the dirty check), and a `--dev`
+//! snapshot of the work tree as a synthetic root tree.
+//!
+//! The index is the stat cache, as in Git: a file whose stat data matches its index entry (and is
+//! not racy) has the index's blob id; any other file is hashed. When the index's cache-tree says
+//! the index equals the commit (the usual case right after a commit), the commit's trees need not
+//! be walked at all, so a clean check costs one `lstat` per watched file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gix::bstr::ByteSlice;
+use rayon::prelude::*;
+use werf_graph::objects::{EntryKind, Tree, TreeEntry};
+use werf_graph::{ObjectId, ObjectSource};
+
+use super::{to_graph_id, Error, Repo, Result};
+
+/// How a path in the work tree differs from the commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Present with this content (modified or new).
+    Present { kind: EntryKind, id: ObjectId },
+    /// In the commit, gone from the work tree.
+    Deleted,
+}
+
+/// One path that differs from the commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Repository-relative, `/`-separated.
+    pub path: String,
+    pub state: State,
+    /// True when the commit has no such path.
+    pub added: bool,
+}
+
+/// Hashes a work-tree file as Git would (symlinks by their target).
+pub fn hash_file(abs: &std::path::Path) -> std::io::Result<(EntryKind, ObjectId)> {
+    let meta = std::fs::symlink_metadata(abs)?;
+    let (kind, data) = if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(abs)?;
+        (EntryKind::Symlink, target.as_os_str().as_encoded_bytes().to_vec())
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        let kind = if meta.permissions().mode() & 0o111 != 0 {
+            EntryKind::Executable
+        } else {
+            EntryKind::Blob
+        };
+        (kind, std::fs::read(abs)?)
+    };
+    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)
+        .map_err(std::io::Error::other)?;
+    Ok((kind, to_graph_id(&id)))
+}
+
+fn index_kind(mode: gix::index::entry::Mode) -> Option<EntryKind> {
+    use gix::object::tree::EntryKind as K;
+    Some(match mode.to_tree_entry_mode()?.kind() {
+        K::Tree => return None,
+        K::Blob => EntryKind::Blob,
+        K::BlobExecutable => EntryKind::Executable,
+        K::Link => EntryKind::Symlink,
+        K::Commit => EntryKind::Commit,
+    })
+}
+
+/// Drops prefixes covered by another one (`a` covers `a/b`); `""` covers everything.
+fn minimal_prefixes(prefixes: &[String]) -> Vec<String> {
+    let mut sorted: Vec<&String> = prefixes.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    for p in sorted {
+        let covered = out.iter().any(|q| q.is_empty() || p == q || p.starts_with(&format!("{q}/")));
+        if !covered {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Files under `prefixes` whose work-tree state differs from the commit tree `head`. With
+/// `untracked`, files Git does not track (and does not ignore) count as added.
+pub fn changes(
+    repo: &Repo,
+    objects: &dyn ObjectSource,
+    head: ObjectId,
+    prefixes: &[String],
+    untracked: bool,
+) -> Result<Vec<Change>> {
+    let thread_repo = repo.sync.to_thread_local();
+    let index = thread_repo
+        .index_or_empty()
+        .map_err(|e| Error::Index(e.to_string()))?;
+    let index_equals_head = index
+        .tree()
+        .is_some_and(|t| t.num_entries.is_some() && to_graph_id(&t.id) == head);
+    let timestamp = index.timestamp();
+    let prefixes = minimal_prefixes(prefixes);
+
+    let mut out = Vec::new();
+    for prefix in &prefixes {
+        let range = if prefix.is_empty() {
+            Some(0..index.entries().len())
+        } else {
+            index.prefixed_entries_range(prefix.as_bytes().as_bstr())
+        };
+        let entries = range.map(|r| &index.entries()[r]).unwrap_or_default();
+        let head_files = if index_equals_head {
+            None
+        } else {
+            Some(list_files(objects, head, prefix)?)
+        };
+        let in_index: Vec<(String, &gix::index::Entry)> = entries
+            .iter()
+            .map(|e| (e.path(&index).to_str_lossy().into_owned(), e))
+            .filter(|(p, _)| under(p, prefix))
+            .collect();
+        let found: Vec<Change> = in_index
+            .par_iter()
+            .filter_map(|(path, entry)| {
+                let committed = match &head_files {
+                    None => index_kind(entry.mode).map(|k| (k, to_graph_id(&entry.id))),
+                    Some(files) => files.get(path).copied(),
+                };
+                if entry.stage() != gix::index::entry::Stage::Unconflicted && committed.is_none() {
+                    return None;
+                }
+                let now = work_state(repo, path, Some(entry), timestamp);
+                diff(path, committed, now)
+            })
+            .collect();
+        out.extend(found);
+        if let Some(files) = head_files {
+            // Committed files the index no longer has (`git rm --cached`, or deleted and staged).
+            let indexed: std::collections::HashSet<&str> = in_index.iter().map(|(p, _)| p.as_str()).collect();
+            for (path, committed) in files {
+                if !indexed.contains(path.as_str()) {
+                    let now = work_state(repo, &path, None, timestamp);
+                    out.extend(diff(&path, Some(committed), now));
+                }
+            }
+        }
+    }
+    if untracked {
+        out.extend(untracked_files(repo, &index, &prefixes)?);
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Option<Change> {
+    match (committed, &now) {
+        (Some((k, id)), State::Present { kind, id: now_id }) if k == *kind && id == *now_id => None,
+        (None, State::Deleted) => None,
+        (c, _) => Some(Change {
+            path: path.to_string(),
+            state: now,
+            added: c.is_none(),
+        }),
+    }
+}
+
+/// The state of `path` in the work tree, using the index entry's stat data to avoid hashing.
+fn work_state(repo: &Repo, path: &str, entry: Option<&gix::index::Entry>, timestamp: filetime::FileTime) -> State {
+    let abs = repo.workdir.join(path);
+    let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&abs) else {
+        return State::Deleted;
+    };
+    if meta.is_dir() {
+        return State::Deleted;
+    }
+    if let Some(entry) = entry {
+        let kind_now = if meta.is_symlink() {
+            EntryKind::Symlink
+        } else if meta.is_executable() {
+            EntryKind::Executable
+        } else {
+            EntryKind::Blob
+        };
+        let options = gix::index::entry::stat::Options::default();
+        if let Ok(stat) = gix::index::entry::Stat::from_fs(&meta) {
+            let racy = entry.stat.is_racy(timestamp, options);
+            if index_kind(entry.mode) == Some(kind_now) && !racy && entry.stat.matches(&stat, options) {
+                return State::Present {
+                    kind: kind_now,
+                    id: to_graph_id(&entry.id),
+                };
+            }
+        }
+    }
+    match hash_file(&abs) {
+        Ok((kind, id)) => State::Present { kind, id },
+        Err(_) => State::Deleted,
+    }
+}
+
+/// Every file below `prefix` in the tree `root`: path -> (kind, blob id).
+fn list_files(
+    objects: &dyn ObjectSource,
+    root: ObjectId,
+    prefix: &str,
+) -> Result<BTreeMap<String, (EntryKind, ObjectId)>> {
+    let graph_err = |e: werf_graph::Error| Error::Object {
+        id: root.hex(),
+        message: e.to_string(),
+    };
+    let mut out = BTreeMap::new();
+    let Some(start) = werf_graph::context::lookup(objects, root, prefix).map_err(graph_err)? else {
+        return Ok(out);
+    };
+    let mut stack = vec![(prefix.to_string(), start)];
+    while let Some((path, entry)) = stack.pop() {
+        if entry.kind == EntryKind::Tree {
+            for e in &objects.tree(entry.id).map_err(graph_err)?.entries {
+                let p = if path.is_empty() { e.name.clone() } else { format!("{path}/{}", e.name) };
+                stack.push((p, e.clone()));
+            }
+        } else {
+            out.insert(path, (entry.kind, entry.id));
+        }
+    }
+    Ok(out)
+}
+
+fn untracked_files(repo: &Repo, index: &gix::worktree::Index, prefixes: &[String]) -> Result<Vec<Change>> {
+    let thread_repo = repo.sync.to_thread_local();
+    let options = thread_repo
+        .dirwalk_options()
+        .map_err(|e| Error::Index(e.to_string()))?
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching);
+    let patterns: Vec<gix::bstr::BString> = prefixes.iter().filter(|p| !p.is_empty()).map(|p| p.as_str().into()).collect();
+    let mut out = Vec::new();
+    let mut delegate = gix::dir::walk::delegate::Collect::default();
+    thread_repo
+        .dirwalk(index, patterns, &Default::default(), options, &mut delegate)
+        .map_err(|e| Error::Index(e.to_string()))?;
+    for (entry, _) in delegate.unorded_entries {
+        if entry.status != gix::dir::entry::Status::Untracked {
+            continue;
+        }
+        let path = entry.rela_path.to_str_lossy().into_owned();
+        if !prefixes.iter().any(|p| under(&path, p)) {
+            continue;
+        }
+        let abs = repo.workdir.join(&path);
+        if abs.is_dir() {
+            continue;
+        }
+        let (kind, id) = hash_file(&abs).map_err(|e| Error::WorkFile {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        out.push(Change {
+            path,
+            state: State::Present { kind, id },
+            added: true,
+        });
+    }
+    Ok(out)
+}
+
+/// A snapshot of the work tree: the commit's tree with `changes` applied, as new Git trees.
+pub struct Snapshot {
+    pub root: ObjectId,
+    pub trees: HashMap<ObjectId, Arc<Tree>>,
+    /// Work-tree files by the blob id of their content.
+    pub blobs: HashMap<ObjectId, PathBuf>,
+}
+
+/// Applies `changes` to the tree `head`, hashing new trees exactly as Git would, so a snapshot of
+/// uncommitted changes gets the tree ids (and tags) the same content gets once committed.
+pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes: &[Change]) -> Result<Snapshot> {
+    #[derive(Default)]
+    struct Dir {
+        files: BTreeMap<String, Option<(EntryKind, ObjectId)>>,
+        dirs: BTreeMap<String, Dir>,
+    }
+    let mut root = Dir::default();
+    let mut blobs = HashMap::new();
+    for c in changes {
+        let mut parts: Vec<&str> = c.path.split('/').collect();
+        let name = parts.pop().expect("paths are not empty");
+        let mut dir = &mut root;
+        for p in parts {
+            dir = dir.dirs.entry(p.to_string()).or_default();
+        }
+        let value = match c.state {
+            State::Present { kind, id } => {
+                blobs.insert(id, repo.workdir.join(&c.path));
+                Some((kind, id))
+            }
+            State::Deleted => None,
+        };
+        dir.files.insert(name.to_string(), value);
+    }
+
+    fn write(
+        objects: &dyn ObjectSource,
+        base: Option<ObjectId>,
+        dir: &Dir,
+        trees: &mut HashMap<ObjectId, Arc<Tree>>,
+    ) -> Result<Option<ObjectId>> {
+        let mut entries: BTreeMap<String, TreeEntry> = match base {
+            Some(id) => objects
+                .tree(id)
+                .map_err(|e| Error::Object { id: id.hex(), message: e.to_string() })?
+                .entries
+                .iter()
+                .map(|e| (e.name.clone(), e.clone()))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        for (name, sub) in &dir.dirs {
+            let base = entries.get(name).filter(|e| e.kind == EntryKind::Tree).map(|e| e.id);
+            match write(objects, base, sub, trees)? {
+                Some(id) => {
+                    entries.insert(name.clone(), TreeEntry { name: name.clone(), kind: EntryKind::Tree, id });
+                }
+                None => {
+                    entries.remove(name);
+                }
+            }
+        }
+        for (name, value) in &dir.files {
+            match value {
+                Some((kind, id)) => {
+                    entries.insert(name.clone(), TreeEntry { name: name.clone(), kind: *kind, id: *id });
+                }
+                None => {
+                    entries.remove(name);
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let tree = Tree { entries: entries.into_values().collect() };
+        let id = git_tree_id(&tree);
+        trees.insert(id, Arc::new(tree));
+        Ok(Some(id))
+    }
+
+    let mut trees = HashMap::new();
+    let root_id = match write(objects, Some(head), &root, &mut trees)? {
+        Some(id) => id,
+        None => {
+            let empty = Tree::default();
+            let id = git_tree_id(&empty);
+            trees.insert(id, Arc::new(empty));
+            id
+        }
+    };
+    Ok(Snapshot { root: root_id, trees, blobs })
+}
+
+/// The Git id of a tree object with these entries (Git's order: trees sort as `name/`).
+fn git_tree_id(tree: &Tree) -> ObjectId {
+    let mut entries: Vec<&TreeEntry> = tree.entries.iter().collect();
+    let sort_key = |e: &TreeEntry| {
+        let mut k = e.name.as_bytes().to_vec();
+        if e.kind == EntryKind::Tree {
+            k.push(b'/');
+        }
+        k
+    };
+    entries.sort_by_key(|e| sort_key(e));
+    let mut data = Vec::new();
+    for e in entries {
+        let mode = match e.kind {
+            EntryKind::Tree => "40000",
+            k => k.mode(),
+        };
+        data.extend_from_slice(mode.as_bytes());
+        data.push(b' ');
+        data.extend_from_slice(e.name.as_bytes());
+        data.push(0);
+        data.extend_from_slice(&e.id.0);
+    }
+    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Tree, &data)
+        .expect("SHA-1 hashing of in-memory data does not fail");
+    to_graph_id(&id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_minimized() {
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(minimal_prefixes(&p(&["a/b", "a", "ab", "c/d"])), p(&["a", "ab", "c/d"]));
+        assert_eq!(minimal_prefixes(&p(&["x", ""])), p(&[""]));
+    }
+}
