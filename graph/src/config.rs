@@ -358,15 +358,17 @@ pub fn split_documents(text: &str) -> Vec<Document<'_>> {
 }
 
 fn yaml_error(file: &str, doc: &Document<'_>, err: serde_yaml_ng::Error) -> Error {
-    let full = err.to_string();
-    let message = match full.rfind(" at line ") {
-        Some(i) => full[..i].to_string(),
-        None => full,
-    };
     let (line, column) = err
         .location()
         .map(|l| (l.line() + doc.first_line - 1, l.column()))
         .unwrap_or((doc.first_line, 0));
+    // Positions inside the message are relative to the document: make them file lines, and drop
+    // a trailing one that repeats the reported location.
+    let mut message = shift_line_numbers(&err.to_string(), doc.first_line - 1);
+    let suffix = format!(" at line {line} column {column}");
+    if let Some(stripped) = message.strip_suffix(&suffix) {
+        message = stripped.to_string();
+    }
     Error::Config {
         at: Location {
             file: file.to_string(),
@@ -375,6 +377,24 @@ fn yaml_error(file: &str, doc: &Document<'_>, err: serde_yaml_ng::Error) -> Erro
         },
         message,
     }
+}
+
+/// Adds `offset` to every `line N` in a parser message.
+fn shift_line_numbers(message: &str, offset: usize) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("line ") {
+        out.push_str(&rest[..i + 5]);
+        rest = &rest[i + 5..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Parses and validates werf.yaml text. `file` is the name used in messages.

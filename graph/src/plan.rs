@@ -51,6 +51,16 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
+/// A COPY source as shown in labels: cleaned, `.` for the whole context.
+fn display_source(src: &str) -> String {
+    let clean = clean_source(src);
+    if clean.is_empty() {
+        ".".to_string()
+    } else {
+        clean
+    }
+}
+
 /// werf.yaml's blob id at the project's root tree.
 #[salsa::tracked(returns(ref))]
 pub fn config_blob(db: &dyn Db, project: Project) -> Result<ObjectId> {
@@ -421,7 +431,7 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
                     })?;
                     let n = content.matched.len();
                     components.push(Component::digest(
-                        format!("step {k} files {}", clean_source(src)),
+                        format!("step {k} files {}", display_source(src)),
                         format!("{n} path{}", if n == 1 { "" } else { "s" }),
                         content.digest,
                     ));

@@ -137,7 +137,8 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
             for st in &plan.stages {
                 let _ = writeln!(out, "  stage {} (line {}) {}", st.label, st.line, st.digest.short());
                 for c in &st.components {
-                    let _ = writeln!(out, "    {}: {} [{}]", c.label, c.value, c.digest.short());
+                    let value = if c.value.is_empty() { "(none)" } else { c.value.as_str() };
+                    let _ = writeln!(out, "    {}: {value} [{}]", c.label, c.digest.short());
                 }
             }
         }

@@ -1,0 +1,111 @@
+//! Bad input: each case fails with a message naming file, line and cause, exits non-zero, and
+//! leaves no build report and no plan record behind.
+
+use crate::support::{text, Repo};
+
+const META: &str = "project: bad\nconfigVersion: 1\n";
+
+/// Commits `files`, runs a dry-run build and returns stderr (with paths filtered).
+fn fails(files: &[(&str, &str)], extra: &[&str]) -> String {
+    let mut r = Repo::new(files);
+    r.commit("init");
+    let report = r.home.path().join("report.json");
+    let mut args = vec!["build", "--dry-run", "--save-build-report", "--build-report-path", report.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    let out = r.werf(&args);
+    let (stdout, stderr) = text(&out, &r);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(!report.exists(), "a failed run must not write a build report");
+    assert!(!r.home.path().join("v1/plans").exists(), "a failed run must not record a plan");
+    stderr
+}
+
+fn yaml(rest: &str) -> String {
+    format!("{META}---\n{rest}")
+}
+
+const DF: &str = "FROM alpine:3.19\nCOPY . /app/\n";
+
+#[test]
+fn malformed_yaml_names_line_and_column() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\nargs: [unclosed\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\n\nplatfrom: [linux/amd64]\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn dependency_cycle_is_named() {
+    let y = yaml("image: a\ndockerfile: Dockerfile\ndependencies: [{image: b}]\n---\nimage: b\ndockerfile: Dockerfile\ndependencies: [{image: a}]\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn missing_dockerfile_names_the_path() {
+    let y = yaml("image: app\ncontext: app\ndockerfile: Dockerfile.prod\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("app/Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn missing_context_names_the_path() {
+    let y = yaml("image: app\ncontext: services/app\ndockerfile: Dockerfile\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn missing_copy_source_names_dockerfile_line() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\n");
+    let df = "FROM alpine:3.19\n\nCOPY src/ /src/\n";
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", df), ("other.txt", "x")], &[]));
+}
+
+#[test]
+fn malformed_dockerfile_names_line() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", "FROM alpine\nCOPPY a b\n")], &[]));
+}
+
+#[test]
+fn unknown_target_stage() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\ntarget: prod\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", "FROM alpine AS build\nFROM scratch AS dev\n")], &[]));
+}
+
+#[test]
+fn template_syntax_is_refused_with_location() {
+    let y = yaml("image: app\ndockerfile: {{ .Env }}/Dockerfile\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+}
+
+#[test]
+fn unknown_dependency_and_stapel_images() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\ndependencies: [{image: ghost}]\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+    let y = yaml("image: app\nfrom: alpine\nshell:\n  install: [echo]\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y)], &[]));
+}
+
+#[test]
+fn config_missing_from_the_commit() {
+    insta::assert_snapshot!(fails(&[("README.md", "x")], &[]));
+}
+
+#[test]
+fn unknown_commit() {
+    let y = yaml("image: app\ndockerfile: Dockerfile\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &["--commit", "nosuchref"]));
+}
+
+#[test]
+fn not_a_git_repository() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = crate::support::werf_in(dir.path(), home.path(), &["build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&dir.path().canonicalize().expect("path").display().to_string(), "[DIR]");
+    assert!(stderr.starts_with("Error: `[DIR]` is not inside a Git work tree"), "{stderr}");
+}

@@ -1,0 +1,138 @@
+//! Test support: Git repositories made with the real `git`, and runs of the real `werf` binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// A Git repository in a temp folder with deterministic commit ids.
+pub struct Repo {
+    pub dir: TempDir,
+    pub home: TempDir,
+    commits: u32,
+}
+
+impl Repo {
+    /// A new repository holding `files`, committed once.
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo {
+            dir,
+            home: tempfile::tempdir().expect("tempdir"),
+            commits: 0,
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write(files);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git with fixed identity and dates; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args, self.commits)
+    }
+
+    /// Writes files (a `*` suffix on the path makes it executable).
+    pub fn write(&self, files: &[(&str, &str)]) {
+        for (path, content) in files {
+            let (path, exec) = match path.strip_suffix('*') {
+                Some(p) => (p, true),
+                None => (*path, false),
+            };
+            let abs = self.path().join(path);
+            std::fs::create_dir_all(abs.parent().expect("has parent")).expect("mkdir");
+            std::fs::write(&abs, content).expect("write");
+            if exec {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            }
+        }
+    }
+
+    /// Stages everything and commits.
+    pub fn commit(&mut self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.commits += 1;
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    /// Runs `werf ARGS` in the repository with its own cache home.
+    pub fn werf(&self, args: &[&str]) -> Output {
+        werf_in(self.path(), self.home.path(), args)
+    }
+
+    /// Image tags from a dry-run build report.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        tags_in(self.path(), self.home.path())
+    }
+}
+
+/// Runs git in `dir` with a fixed identity and dates (so commit ids are deterministic).
+pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
+    let date = format!("2026-01-01T00:{:02}:00Z", tick % 60);
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "werf test")
+        .env("GIT_AUTHOR_EMAIL", "test@werf.invalid")
+        .env("GIT_COMMITTER_NAME", "werf test")
+        .env("GIT_COMMITTER_EMAIL", "test@werf.invalid")
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The built binary.
+pub fn werf_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_werf"))
+}
+
+/// Runs werf in `dir` with cache home `home`.
+pub fn werf_in(dir: &Path, home: &Path, args: &[&str]) -> Output {
+    Command::new(werf_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("WERF_HOME", home)
+        .env_remove("WERF_DIR")
+        .env_remove("WERF_DEV")
+        .env_remove("WERF_REPO")
+        .output()
+        .expect("werf runs")
+}
+
+/// Tags from `werf build --dry-run --save-build-report` in `dir`.
+pub fn tags_in(dir: &Path, home: &Path) -> BTreeMap<String, String> {
+    let report = tempfile::NamedTempFile::new().expect("tempfile");
+    let out = werf_in(
+        dir,
+        home,
+        &["build", "--dry-run", "--save-build-report", "--build-report-path", report.path().to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "werf failed: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("json");
+    json["Images"]
+        .as_object()
+        .expect("Images")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["DockerTag"].as_str().expect("DockerTag").to_string()))
+        .collect()
+}
+
+/// stdout and stderr as text, with temp paths replaced for snapshots.
+pub fn text(out: &Output, repo: &Repo) -> (String, String) {
+    let clean = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .replace(&repo.path().display().to_string(), "[REPO]")
+            .replace(&repo.home.path().display().to_string(), "[HOME]")
+    };
+    (clean(&out.stdout), clean(&out.stderr))
+}
