@@ -86,6 +86,8 @@ pub fn load(global: &Global) -> Result<Loaded> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
+    let started = std::time::Instant::now();
+    let phase = |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
     let repo = Repo::discover(&dir)?;
     let commit = repo.commit(global.commit.as_deref())?;
     let home = home(global.home_dir.as_deref());
@@ -102,6 +104,7 @@ pub fn load(global: &Global) -> Result<Loaded> {
         objects = objects.with_overlay(snap.trees, snap.blobs);
     }
 
+    phase("repository opened");
     let db = Database::new(Arc::new(objects), Arc::new(Listings(store.clone())));
     let mut db = db;
     let project = Project::new(&db, root, repo.prefix.clone(), CONFIG_FILE.to_string(), Arc::default());
@@ -113,9 +116,11 @@ pub fn load(global: &Global) -> Result<Loaded> {
         project.set_work_files(&mut db).to(Arc::new(work_files));
     }
 
+    phase("config loaded");
     let progress = PlanProgress::new();
     let plans = plan::plan_all_with(&db, project, &progress)?;
     progress.finish();
+    phase("images planned");
 
     let loaded = Loaded {
         repo,
@@ -132,6 +137,7 @@ pub fn load(global: &Global) -> Result<Loaded> {
     };
     if !global.dev {
         check_clean(&loaded)?;
+        phase("work tree checked");
     }
     Ok(loaded)
 }

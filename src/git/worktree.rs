@@ -69,16 +69,16 @@ fn index_kind(mode: gix::index::entry::Mode) -> Option<EntryKind> {
 
 /// Drops prefixes covered by another one (`a` covers `a/b`); `""` covers everything.
 fn minimal_prefixes(prefixes: &[String]) -> Vec<String> {
-    let mut sorted: Vec<&String> = prefixes.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    let mut out: Vec<String> = Vec::new();
-    for p in sorted {
-        let covered = out.iter().any(|q| q.is_empty() || p == q || p.starts_with(&format!("{q}/")));
-        if !covered {
-            out.push(p.clone());
-        }
+    let all: std::collections::HashSet<&str> = prefixes.iter().map(String::as_str).collect();
+    if all.contains("") {
+        return vec![String::new()];
     }
+    let mut out: Vec<String> = all
+        .iter()
+        .filter(|p| !p.match_indices('/').any(|(i, _)| all.contains(&p[..i])))
+        .map(|p| p.to_string())
+        .collect();
+    out.sort();
     out
 }
 
@@ -102,6 +102,7 @@ pub fn changes(
     let index_equals_head = index
         .tree()
         .is_some_and(|t| t.num_entries.is_some() && to_graph_id(&t.id) == head);
+    tracing::debug!(index_equals_head, entries = index.entries().len(), "index read");
     let timestamp = index.timestamp();
     let prefixes = minimal_prefixes(prefixes);
 
@@ -118,14 +119,15 @@ pub fn changes(
         } else {
             Some(list_files(objects, head, prefix)?)
         };
-        let in_index: Vec<(String, &gix::index::Entry)> = entries
+        let in_index: Vec<(std::borrow::Cow<'_, str>, &gix::index::Entry)> = entries
             .iter()
-            .map(|e| (e.path(&index).to_str_lossy().into_owned(), e))
+            .map(|e| (e.path(&index).to_str_lossy(), e))
             .filter(|(p, _)| under(p, prefix))
             .collect();
         let found: Vec<Change> = in_index
             .par_iter()
             .filter_map(|(path, entry)| {
+                let path: &str = path;
                 let committed = match &head_files {
                     None => index_kind(entry.mode).map(|k| (k, to_graph_id(&entry.id))),
                     Some(files) => files.get(path).copied(),
@@ -140,7 +142,7 @@ pub fn changes(
         out.extend(found);
         if let Some(files) = head_files {
             // Committed files the index no longer has (`git rm --cached`, or deleted and staged).
-            let indexed: std::collections::HashSet<&str> = in_index.iter().map(|(p, _)| p.as_str()).collect();
+            let indexed: std::collections::HashSet<&str> = in_index.iter().map(|(p, _)| p.as_ref()).collect();
             for (path, committed) in files {
                 if !indexed.contains(path.as_str()) {
                     let now = work_state(repo, &path, None, timestamp);
@@ -169,32 +171,48 @@ fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Opt
     }
 }
 
-/// The state of `path` in the work tree, using the index entry's stat data to avoid hashing.
+/// The state of `path` in the work tree, using the index entry's stat data (what Git records:
+/// `st_mtime`, `st_ctime`, inode, size) to avoid hashing.
 fn work_state(repo: &Repo, path: &str, entry: Option<&gix::index::Entry>, timestamp: filetime::FileTime) -> State {
+    use std::os::unix::fs::MetadataExt;
     let abs = repo.workdir.join(path);
-    let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&abs) else {
+    let Ok(meta) = std::fs::symlink_metadata(&abs) else {
         return State::Deleted;
     };
     if meta.is_dir() {
         return State::Deleted;
     }
     if let Some(entry) = entry {
-        let kind_now = if meta.is_symlink() {
+        let kind_now = if meta.file_type().is_symlink() {
             EntryKind::Symlink
-        } else if meta.is_executable() {
+        } else if meta.mode() & 0o111 != 0 {
             EntryKind::Executable
         } else {
             EntryKind::Blob
         };
+        let time = |secs: i64, nsecs: i64| gix::index::entry::stat::Time {
+            secs: secs as u32,
+            nsecs: nsecs as u32,
+        };
+        // Truncations to 32 bits are what Git does with these fields too.
+        let stat = gix::index::entry::Stat {
+            mtime: time(meta.mtime(), meta.mtime_nsec()),
+            ctime: time(meta.ctime(), meta.ctime_nsec()),
+            dev: meta.dev() as u32,
+            ino: meta.ino() as u32,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            size: meta.size() as u32,
+        };
         let options = gix::index::entry::stat::Options::default();
-        if let Ok(stat) = gix::index::entry::Stat::from_fs(&meta) {
-            let racy = entry.stat.is_racy(timestamp, options);
-            if index_kind(entry.mode) == Some(kind_now) && !racy && entry.stat.matches(&stat, options) {
-                return State::Present {
-                    kind: kind_now,
-                    id: to_graph_id(&entry.id),
-                };
-            }
+        if index_kind(entry.mode) == Some(kind_now)
+            && !entry.stat.is_racy(timestamp, options)
+            && entry.stat.matches(&stat, options)
+        {
+            return State::Present {
+                kind: kind_now,
+                id: to_graph_id(&entry.id),
+            };
         }
     }
     match hash_file(&abs) {
