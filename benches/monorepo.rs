@@ -1,1 +1,201 @@
-fn main(){}
+//! The monorepo benchmark (`cargo bench --bench monorepo [-- --images N --files N --repo DIR]`):
+//! generates the synthetic monorepo of DESIGN.md section 7, runs the release `werf` binary on it
+//! and prints a table of wall times and peak memory beside `git ls-tree -r HEAD`, checking that
+//! a one-file change reports exactly the affected images.
+
+#[path = "support/monorepo.rs"]
+mod monorepo;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use monorepo::{generate, git, parse_options, Layout};
+
+/// Wall time and peak resident memory of one child process.
+struct Run {
+    wall: Duration,
+    max_rss_kib: u64,
+}
+
+/// Runs `cmd` to completion with output discarded; measures wall time and peak RSS (wait4).
+fn measure(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child; `status` and `usage` are valid for writes.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4 failed");
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    Run {
+        wall,
+        max_rss_kib: usage.ru_maxrss as u64,
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Bench {
+    repo: PathBuf,
+    home: PathBuf,
+    werf: PathBuf,
+    peak_kib: u64,
+}
+
+impl Bench {
+    fn plan(&mut self, report: Option<&Path>) -> Run {
+        let mut cmd = Command::new(&self.werf);
+        cmd.current_dir(&self.repo).env("WERF_HOME", &self.home).args(["build", "--dry-run"]);
+        if let Some(r) = report {
+            cmd.args(["--save-build-report", "--build-report-path"]).arg(r);
+        }
+        let run = measure(&mut cmd);
+        self.peak_kib = self.peak_kib.max(run.max_rss_kib);
+        run
+    }
+
+    fn tags(&mut self) -> (Run, BTreeMap<String, String>) {
+        let report = self.home.join("report.json");
+        let run = self.plan(Some(&report));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+        let tags = json["Images"]
+            .as_object()
+            .expect("Images")
+            .iter()
+            .map(|(k, v)| (k.clone(), v["DockerTag"].as_str().expect("tag").to_string()))
+            .collect();
+        (run, tags)
+    }
+
+    /// Edits `file`, commits, plans; returns the run and the images whose tag changed.
+    fn change(&mut self, file: &str, before: &BTreeMap<String, String>) -> (Run, BTreeSet<String>, BTreeMap<String, String>) {
+        let abs = self.repo.join(file);
+        let mut content = std::fs::read_to_string(&abs).expect("read");
+        content.push_str("// changed by the bench\n");
+        std::fs::write(&abs, content).expect("write");
+        git(&self.repo, &["commit", "-q", "-am", "bench change"]);
+        let (run, after) = self.tags();
+        let changed = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+        (run, changed, after)
+    }
+}
+
+/// The images whose tags must change when `image`'s context changes: it and its dependants.
+fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::from([image.to_string()]);
+    if let Some(users) = layout.base_users.get(image) {
+        out.extend(users.iter().cloned());
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let options = parse_options(&args);
+    let keep = args.iter().position(|a| a == "--repo").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let repo = keep.clone().unwrap_or_else(|| scratch.path().join("mono"));
+    if repo.exists() {
+        std::fs::remove_dir_all(&repo).expect("clear the repo folder");
+    }
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let gen_start = Instant::now();
+    let layout = generate(&repo, &options);
+    let gen_time = gen_start.elapsed();
+
+    let werf = PathBuf::from(env!("CARGO_BIN_EXE_werf"));
+    let mut b = Bench {
+        repo: repo.clone(),
+        home: scratch.path().join("home"),
+        werf,
+        peak_kib: 0,
+    };
+
+    let ls_tree = median(
+        (0..5)
+            .map(|_| measure(Command::new("git").current_dir(&repo).args(["ls-tree", "-r", "HEAD"])).wall)
+            .collect(),
+    );
+
+    // Cold: a fresh cache each time.
+    let cold = median(
+        (0..3)
+            .map(|i| {
+                b.home = scratch.path().join(format!("cold-{i}"));
+                b.plan(None).wall
+            })
+            .collect(),
+    );
+    b.home = scratch.path().join("warm");
+    let (_, mut tags) = b.tags();
+    let noop = median((0..7).map(|_| b.plan(None).wall).collect());
+
+    // One file in one image's context, three times (different images), each checked exactly.
+    let mut one_change = Vec::new();
+    let mut one_checks = Vec::new();
+    for image in [&layout.images[1], &layout.images[layout.images.len() / 2], &layout.images[0]] {
+        let file = layout.a_source_file[image].clone();
+        let (run, changed, after) = b.change(&file, &tags);
+        let expected = affected(&layout, image);
+        one_checks.push(format!(
+            "{} {}: {} changed{}",
+            if changed == expected { "ok" } else { "WRONG" },
+            image,
+            changed.len(),
+            if changed == expected { String::new() } else { format!(" (expected {expected:?}, got {changed:?})") }
+        ));
+        one_change.push(run.wall);
+        tags = after;
+    }
+
+    // One shared file: exactly the images that COPY that shared folder.
+    let (lib, users) = layout
+        .shared_users
+        .iter()
+        .max_by_key(|(_, u)| u.len())
+        .expect("shared folders exist");
+    let (shared_run, changed, _) = b.change(&layout.a_shared_file[lib].clone(), &tags);
+    let shared_check = if &changed == users {
+        format!("ok: {} images changed = the users of `{lib}`", changed.len())
+    } else {
+        format!("WRONG: {} changed, expected {} ({lib})", changed.len(), users.len())
+    };
+
+    let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    println!();
+    println!(
+        "werf-rs monorepo bench: {} images, {} files, {} shared folders (generated and committed in {:.1} s)",
+        layout.images.len(),
+        layout.files_written,
+        layout.shared_users.len(),
+        gen_time.as_secs_f64()
+    );
+    println!();
+    println!("| case | wall | target | result |");
+    println!("|---|---|---|---|");
+    println!("| `git ls-tree -r HEAD` (the floor) | {} | | median of 5 |", s(ls_tree));
+    println!("| cold plan, empty cache | {} | <= 1.0 s | {} (median of 3) |", s(cold), verdict(cold <= Duration::from_secs(1)));
+    let noop_ok = noop <= Duration::from_millis(200) && noop <= ls_tree * 3;
+    println!("| no-op plan, warm cache | {} | <= 0.2 s and <= 3x floor ({}) | {} (median of 7) |", s(noop), s(ls_tree * 3), verdict(noop_ok));
+    let one = median(one_change);
+    println!(
+        "| one file changed in one image's context | {} | <= 0.25 s | {}; {} |",
+        s(one),
+        verdict(one <= Duration::from_millis(250)),
+        one_checks.join("; ")
+    );
+    println!("| one shared file changed | {} | exactly its dependants | {shared_check} |", s(shared_run.wall));
+    let peak_mib = b.peak_kib as f64 / 1024.0;
+    println!("| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |", verdict(peak_mib <= 200.0));
+    if keep.is_some() {
+        println!("\nrepository kept at `{}`", repo.display());
+    }
+}

@@ -108,18 +108,21 @@ pub fn load(global: &Global) -> Result<Loaded> {
     let db = Database::new(Arc::new(objects), Arc::new(Listings(store.clone())));
     let mut db = db;
     let project = Project::new(&db, root, repo.prefix.clone(), CONFIG_FILE.to_string(), Arc::default());
-    let config = plan::config(&db, project).clone()?;
-    let config_blob = plan::config_blob(&db, project).clone()?;
 
-    let work_files = read_context_add_files(&repo, &config)?;
-    if !work_files.is_empty() {
-        project.set_work_files(&mut db).to(Arc::new(work_files));
-    }
-
-    phase("config loaded");
-    let progress = PlanProgress::new();
-    let plans = plan::plan_all_with(&db, project, &progress)?;
-    progress.finish();
+    // In commit mode the work tree is compared with the commit while images are planned: the scan
+    // covers the project folder (no context reaches outside it) and is filtered by use afterwards.
+    let (planned, scanned) = std::thread::scope(|scope| {
+        let scan = (!global.dev).then(|| {
+            scope.spawn(|| {
+                let objects = GitObjects::new(repo.sync.clone());
+                worktree::changes(&repo, &objects, commit.tree, std::slice::from_ref(&repo.prefix), false)
+            })
+        });
+        let planned = plan_project(&repo, &mut db, project);
+        let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
+        (planned, scanned)
+    });
+    let (config, config_blob, plans) = planned?;
     phase("images planned");
 
     let loaded = Loaded {
@@ -135,11 +138,27 @@ pub fn load(global: &Global) -> Result<Loaded> {
         store,
         plans,
     };
-    if !global.dev {
-        check_clean(&loaded)?;
+    if let Some(changes) = scanned {
+        check_clean(&loaded, changes?)?;
         phase("work tree checked");
     }
     Ok(loaded)
+}
+
+type Planned = (Arc<WerfConfig>, ObjectId, Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>);
+
+/// Config, `contextAddFiles` and the plans of every image.
+fn plan_project(repo: &Repo, db: &mut Database, project: Project) -> Result<Planned> {
+    let config = plan::config(db, project).clone()?;
+    let config_blob = plan::config_blob(db, project).clone()?;
+    let work_files = read_context_add_files(repo, &config)?;
+    if !work_files.is_empty() {
+        project.set_work_files(db).to(Arc::new(work_files));
+    }
+    let progress = PlanProgress::new();
+    let plans = plan::plan_all_with(db, project, &progress)?;
+    progress.finish();
+    Ok((config, config_blob, plans))
 }
 
 /// Reads `contextAddFiles` from the work tree (folders recursively), hashed as Git would.
@@ -188,17 +207,10 @@ fn add_work_files(repo: &Repo, abs: &Path, rel: &str, out: &mut BTreeMap<String,
     Ok(())
 }
 
-/// Fails when a file that werf.yaml or an image uses differs from the commit.
-fn check_clean(loaded: &Loaded) -> Result<()> {
+/// Fails when a file that werf.yaml or an image uses differs from the commit (`changes`: every
+/// difference in the project folder).
+fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>) -> Result<()> {
     let config_path = loaded.config_repo_path();
-    let mut watched = vec![config_path.clone()];
-    for (_, p) in &loaded.plans {
-        if let Ok(p) = p {
-            watched.extend(p.watched_paths());
-        }
-    }
-    let objects = GitObjects::new(loaded.repo.sync.clone());
-    let changes = worktree::changes(&loaded.repo, &objects, loaded.commit.tree, &watched, false)?;
     let mut dirty = Vec::new();
     for c in changes {
         let mut users: Vec<String> = loaded

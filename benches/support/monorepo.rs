@@ -162,8 +162,11 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
     layout.files_written = n;
 
     git(root, &["init", "-q", "-b", "main"]);
+    // No background gc while benches measure; pack once now, as a clone would be packed.
+    git(root, &["config", "gc.auto", "0"]);
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "synthetic monorepo"]);
+    git(root, &["gc", "-q"]);
     layout
 }
 

@@ -14,20 +14,21 @@ use werf_graph::plan::{BaseRef, ImagePlan};
 use crate::cli::{BuildArgs, Global};
 use crate::project::{load, Loaded};
 
+/// Per project: the last plan's commit and image -> tag.
 const LAST_PLAN: &str = "plans";
+/// Per tag: the labelled inputs of that image's digest. A tag determines its inputs, so a record
+/// is written once, when the tag first appears.
+const INPUTS: &str = "inputs";
 
 /// What the last plan of this project recorded, to say what changed since.
 #[derive(Default, Serialize, Deserialize)]
 struct LastPlan {
     commit: String,
-    images: BTreeMap<String, LastImage>,
+    images: BTreeMap<String, String>,
 }
 
-#[derive(Default, Serialize, Deserialize)]
-struct LastImage {
-    tag: String,
-    /// `stage LABEL: component` -> digest hex.
-    components: BTreeMap<String, String>,
+fn inputs_key(tag: &str) -> werf_cache::Key {
+    werf_cache::key_for_name("inputs", tag)
 }
 
 fn components(plan: &ImagePlan) -> BTreeMap<String, String> {
@@ -104,22 +105,30 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                 new += 1;
                 let _ = writeln!(out, "  why: first plan of this image");
             }
-            Some(prev) if prev.tag == plan.tag => {
+            Some(prev) if *prev == plan.tag => {
                 same += 1;
                 let _ = writeln!(out, "  why: same inputs as the last plan (commit {})", &last.commit[..last.commit.len().min(7)]);
             }
-            Some(prev) => {
+            Some(prev_tag) => {
                 changed += 1;
                 let now = components(plan);
+                let prev: BTreeMap<String, String> = loaded
+                    .store
+                    .get(INPUTS, &inputs_key(prev_tag))?
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
                 let mut diffs: Vec<String> = Vec::new();
-                for (label, digest) in &now {
-                    match prev.components.get(label) {
+                if prev.is_empty() {
+                    diffs.push("(the inputs of the previous tag are no longer in the cache)".into());
+                }
+                for (label, digest) in now.iter().filter(|_| !prev.is_empty()) {
+                    match prev.get(label) {
                         Some(d) if d == digest => {}
                         Some(_) => diffs.push(format!("{label} changed")),
                         None => diffs.push(format!("{label} added")),
                     }
                 }
-                for label in prev.components.keys().filter(|l| !now.contains_key(*l)) {
+                for label in prev.keys().filter(|l| !now.contains_key(*l)) {
                     diffs.push(format!("{label} removed"));
                 }
                 let shown = diffs.len().min(4);
@@ -128,7 +137,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                     out,
                     "  why: changed since the last plan (commit {}, tag {}): {}{more}",
                     &last.commit[..last.commit.len().min(7)],
-                    &prev.tag[..prev.tag.len().min(12)],
+                    &prev_tag[..prev_tag.len().min(12)],
                     diffs[..shown].join("; ")
                 );
             }
@@ -158,16 +167,15 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
 
     let mut record = LastPlan {
         commit: loaded.commit.id.clone(),
-        images: std::mem::take(&mut { last }.images),
+        images: last.images,
     };
     for plan in &plans {
-        record.images.insert(
-            plan.name.clone(),
-            LastImage {
-                tag: plan.tag.clone(),
-                components: components(plan),
-            },
-        );
+        if record.images.get(&plan.name) != Some(&plan.tag) {
+            loaded
+                .store
+                .put(INPUTS, &inputs_key(&plan.tag), &serde_json::to_vec(&components(plan))?)?;
+            record.images.insert(plan.name.clone(), plan.tag.clone());
+        }
     }
     loaded.store.put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;
 

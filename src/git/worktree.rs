@@ -105,6 +105,7 @@ pub fn changes(
     tracing::debug!(index_equals_head, entries = index.entries().len(), "index read");
     let timestamp = index.timestamp();
     let prefixes = minimal_prefixes(prefixes);
+    let root = Root::open(repo);
 
     let mut out = Vec::new();
     for prefix in &prefixes {
@@ -135,7 +136,7 @@ pub fn changes(
                 if entry.stage() != gix::index::entry::Stage::Unconflicted && committed.is_none() {
                     return None;
                 }
-                let now = work_state(repo, path, Some(entry), timestamp);
+                let now = work_state(repo, &root, path, Some(entry), timestamp);
                 diff(path, committed, now)
             })
             .collect();
@@ -145,7 +146,7 @@ pub fn changes(
             let indexed: std::collections::HashSet<&str> = in_index.iter().map(|(p, _)| p.as_ref()).collect();
             for (path, committed) in files {
                 if !indexed.contains(path.as_str()) {
-                    let now = work_state(repo, &path, None, timestamp);
+                    let now = work_state(repo, &root, &path, None, timestamp);
                     out.extend(diff(&path, Some(committed), now));
                 }
             }
@@ -171,21 +172,44 @@ fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Opt
     }
 }
 
+/// The work tree root, opened once: files are looked up relative to it, so the kernel does not
+/// walk the root's own path for each of them.
+struct Root {
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl Root {
+    fn open(repo: &Repo) -> Self {
+        use rustix::fs::{Mode, OFlags};
+        Root {
+            fd: rustix::fs::open(&repo.workdir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok(),
+        }
+    }
+
+    fn lstat(&self, repo: &Repo, path: &str) -> Option<rustix::fs::Stat> {
+        use rustix::fs::AtFlags;
+        match &self.fd {
+            Some(fd) => rustix::fs::statat(fd, path, AtFlags::SYMLINK_NOFOLLOW).ok(),
+            None => rustix::fs::lstat(repo.workdir.join(path)).ok(),
+        }
+    }
+}
+
 /// The state of `path` in the work tree, using the index entry's stat data (what Git records:
 /// `st_mtime`, `st_ctime`, inode, size) to avoid hashing.
-fn work_state(repo: &Repo, path: &str, entry: Option<&gix::index::Entry>, timestamp: filetime::FileTime) -> State {
-    use std::os::unix::fs::MetadataExt;
-    let abs = repo.workdir.join(path);
-    let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+fn work_state(repo: &Repo, root: &Root, path: &str, entry: Option<&gix::index::Entry>, timestamp: filetime::FileTime) -> State {
+    use rustix::fs::FileType;
+    let Some(st) = root.lstat(repo, path) else {
         return State::Deleted;
     };
-    if meta.is_dir() {
+    let file_type = FileType::from_raw_mode(st.st_mode);
+    if file_type == FileType::Directory {
         return State::Deleted;
     }
     if let Some(entry) = entry {
-        let kind_now = if meta.file_type().is_symlink() {
+        let kind_now = if file_type == FileType::Symlink {
             EntryKind::Symlink
-        } else if meta.mode() & 0o111 != 0 {
+        } else if st.st_mode & 0o111 != 0 {
             EntryKind::Executable
         } else {
             EntryKind::Blob
@@ -196,13 +220,13 @@ fn work_state(repo: &Repo, path: &str, entry: Option<&gix::index::Entry>, timest
         };
         // Truncations to 32 bits are what Git does with these fields too.
         let stat = gix::index::entry::Stat {
-            mtime: time(meta.mtime(), meta.mtime_nsec()),
-            ctime: time(meta.ctime(), meta.ctime_nsec()),
-            dev: meta.dev() as u32,
-            ino: meta.ino() as u32,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            size: meta.size() as u32,
+            mtime: time(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: time(st.st_ctime as i64, st.st_ctime_nsec as i64),
+            dev: st.st_dev as u32,
+            ino: st.st_ino as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size as u32,
         };
         let options = gix::index::entry::stat::Options::default();
         if index_kind(entry.mode) == Some(kind_now)
@@ -215,7 +239,7 @@ fn work_state(repo: &Repo, path: &str, entry: Option<&gix::index::Entry>, timest
             };
         }
     }
-    match hash_file(&abs) {
+    match hash_file(&repo.workdir.join(path)) {
         Ok((kind, id)) => State::Present { kind, id },
         Err(_) => State::Deleted,
     }
