@@ -7,12 +7,20 @@ use std::path::PathBuf;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args.first().filter(|a| !a.starts_with("--")).map(PathBuf::from) else {
+    let Some(dir) = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+    else {
         eprintln!("usage: gen-monorepo DIR [--images N] [--files N] [--shared N] [--bases N]");
         std::process::exit(2);
     };
     let options = monorepo::parse_options(&args[1..]);
-    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         eprintln!("`{}` exists and is not empty", dir.display());
         std::process::exit(2);
     }

@@ -20,9 +20,17 @@ struct Run {
 }
 
 /// Runs `cmd` to completion with output discarded; measures wall time and peak RSS (wait4).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its rusage"
+)]
 fn measure(cmd: &mut Command) -> Run {
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -30,7 +38,10 @@ fn measure(cmd: &mut Command) -> Run {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4 failed");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
     Run {
         wall,
         max_rss_kib: usage.ru_maxrss as u64,
@@ -52,9 +63,12 @@ struct Bench {
 impl Bench {
     fn plan(&mut self, report: Option<&Path>) -> Run {
         let mut cmd = Command::new(&self.werf);
-        cmd.current_dir(&self.repo).env("WERF_HOME", &self.home).args(["build", "--dry-run"]);
+        cmd.current_dir(&self.repo)
+            .env("WERF_HOME", &self.home)
+            .args(["build", "--dry-run"]);
         if let Some(r) = report {
-            cmd.args(["--save-build-report", "--build-report-path"]).arg(r);
+            cmd.args(["--save-build-report", "--build-report-path"])
+                .arg(r);
         }
         let run = measure(&mut cmd);
         self.peak_kib = self.peak_kib.max(run.max_rss_kib);
@@ -64,7 +78,8 @@ impl Bench {
     fn tags(&mut self) -> (Run, BTreeMap<String, String>) {
         let report = self.home.join("report.json");
         let run = self.plan(Some(&report));
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
         let tags = json["Images"]
             .as_object()
             .expect("Images")
@@ -75,14 +90,22 @@ impl Bench {
     }
 
     /// Edits `file`, commits, plans; returns the run and the images whose tag changed.
-    fn change(&mut self, file: &str, before: &BTreeMap<String, String>) -> (Run, BTreeSet<String>, BTreeMap<String, String>) {
+    fn change(
+        &mut self,
+        file: &str,
+        before: &BTreeMap<String, String>,
+    ) -> (Run, BTreeSet<String>, BTreeMap<String, String>) {
         let abs = self.repo.join(file);
         let mut content = std::fs::read_to_string(&abs).expect("read");
         content.push_str("// changed by the bench\n");
         std::fs::write(&abs, content).expect("write");
         git(&self.repo, &["commit", "-q", "-am", "bench change"]);
         let (run, after) = self.tags();
-        let changed = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+        let changed = after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(v))
+            .map(|(k, _)| k.clone())
+            .collect();
         (run, changed, after)
     }
 }
@@ -97,9 +120,16 @@ fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let options = parse_options(&args);
-    let keep = args.iter().position(|a| a == "--repo").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let keep = args
+        .iter()
+        .position(|a| a == "--repo")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let scratch = tempfile::tempdir().expect("tempdir");
     let repo = keep.clone().unwrap_or_else(|| scratch.path().join("mono"));
     if repo.exists() {
@@ -120,7 +150,14 @@ fn main() {
 
     let ls_tree = median(
         (0..5)
-            .map(|_| measure(Command::new("git").current_dir(&repo).args(["ls-tree", "-r", "HEAD"])).wall)
+            .map(|_| {
+                measure(
+                    Command::new("git")
+                        .current_dir(&repo)
+                        .args(["ls-tree", "-r", "HEAD"]),
+                )
+                .wall
+            })
             .collect(),
     );
 
@@ -140,7 +177,11 @@ fn main() {
     // One file in one image's context, three times (different images), each checked exactly.
     let mut one_change = Vec::new();
     let mut one_checks = Vec::new();
-    for image in [&layout.images[1], &layout.images[layout.images.len() / 2], &layout.images[0]] {
+    for image in [
+        &layout.images[1],
+        &layout.images[layout.images.len() / 2],
+        &layout.images[0],
+    ] {
         let file = layout.a_source_file[image].clone();
         let (run, changed, after) = b.change(&file, &tags);
         let expected = affected(&layout, image);
@@ -149,7 +190,11 @@ fn main() {
             if changed == expected { "ok" } else { "WRONG" },
             image,
             changed.len(),
-            if changed == expected { String::new() } else { format!(" (expected {expected:?}, got {changed:?})") }
+            if changed == expected {
+                String::new()
+            } else {
+                format!(" (expected {expected:?}, got {changed:?})")
+            }
         ));
         one_change.push(run.wall);
         tags = after;
@@ -163,9 +208,16 @@ fn main() {
         .expect("shared folders exist");
     let (shared_run, changed, _) = b.change(&layout.a_shared_file[lib].clone(), &tags);
     let shared_check = if &changed == users {
-        format!("ok: {} images changed = the users of `{lib}`", changed.len())
+        format!(
+            "ok: {} images changed = the users of `{lib}`",
+            changed.len()
+        )
     } else {
-        format!("WRONG: {} changed, expected {} ({lib})", changed.len(), users.len())
+        format!(
+            "WRONG: {} changed, expected {} ({lib})",
+            changed.len(),
+            users.len()
+        )
     };
 
     let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
@@ -181,10 +233,22 @@ fn main() {
     println!();
     println!("| case | wall | target | result |");
     println!("|---|---|---|---|");
-    println!("| `git ls-tree -r HEAD` (the floor) | {} | | median of 5 |", s(ls_tree));
-    println!("| cold plan, empty cache | {} | <= 1.0 s | {} (median of 3) |", s(cold), verdict(cold <= Duration::from_secs(1)));
+    println!(
+        "| `git ls-tree -r HEAD` (the floor) | {} | | median of 5 |",
+        s(ls_tree)
+    );
+    println!(
+        "| cold plan, empty cache | {} | <= 1.0 s | {} (median of 3) |",
+        s(cold),
+        verdict(cold <= Duration::from_secs(1))
+    );
     let noop_ok = noop <= Duration::from_millis(200) && noop <= ls_tree * 3;
-    println!("| no-op plan, warm cache | {} | <= 0.2 s and <= 3x floor ({}) | {} (median of 7) |", s(noop), s(ls_tree * 3), verdict(noop_ok));
+    println!(
+        "| no-op plan, warm cache | {} | <= 0.2 s and <= 3x floor ({}) | {} (median of 7) |",
+        s(noop),
+        s(ls_tree * 3),
+        verdict(noop_ok)
+    );
     let one = median(one_change);
     println!(
         "| one file changed in one image's context | {} | <= 0.25 s | {}; {} |",
@@ -192,9 +256,15 @@ fn main() {
         verdict(one <= Duration::from_millis(250)),
         one_checks.join("; ")
     );
-    println!("| one shared file changed | {} | exactly its dependants | {shared_check} |", s(shared_run.wall));
+    println!(
+        "| one shared file changed | {} | exactly its dependants | {shared_check} |",
+        s(shared_run.wall)
+    );
     let peak_mib = b.peak_kib as f64 / 1024.0;
-    println!("| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |", verdict(peak_mib <= 200.0));
+    println!(
+        "| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |",
+        verdict(peak_mib <= 200.0)
+    );
     if keep.is_some() {
         println!("\nrepository kept at `{}`", repo.display());
     }

@@ -57,7 +57,12 @@ pub struct BuildArgs {
     pub save_build_report: bool,
 
     /// Where the build report goes.
-    #[arg(long, env = "WERF_BUILD_REPORT_PATH", value_name = "FILE", default_value = ".werf-build-report.json")]
+    #[arg(
+        long,
+        env = "WERF_BUILD_REPORT_PATH",
+        value_name = "FILE",
+        default_value = ".werf-build-report.json"
+    )]
     pub build_report_path: PathBuf,
 
     /// Print every input of every stage, not just a summary.

@@ -29,13 +29,9 @@ pub const CONFIG_FILE: &str = "werf.yaml";
 pub struct Loaded {
     pub repo: Repo,
     pub commit: Commit,
-    /// The root tree the plans read (the commit's, or the `--dev` snapshot's).
-    pub root: ObjectId,
     pub dev: bool,
     /// Paths of the `--dev` snapshot that differ from the commit.
     pub dev_changes: usize,
-    pub db: Database,
-    pub project: Project,
     pub config: Arc<WerfConfig>,
     pub config_blob: ObjectId,
     pub store: Store,
@@ -87,11 +83,13 @@ pub fn load(global: &Global) -> Result<Loaded> {
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
     let started = std::time::Instant::now();
-    let phase = |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let phase =
+        |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
     let repo = Repo::discover(&dir)?;
     let commit = repo.commit(global.commit.as_deref())?;
     let home = home(global.home_dir.as_deref());
-    let store = Store::open(&home).with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
+    let store = Store::open(&home)
+        .with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
 
     let mut objects = GitObjects::new(repo.sync.clone());
     let mut root = commit.tree;
@@ -107,7 +105,13 @@ pub fn load(global: &Global) -> Result<Loaded> {
     phase("repository opened");
     let db = Database::new(Arc::new(objects), Arc::new(Listings(store.clone())));
     let mut db = db;
-    let project = Project::new(&db, root, repo.prefix.clone(), CONFIG_FILE.to_string(), Arc::default());
+    let project = Project::new(
+        &db,
+        root,
+        repo.prefix.clone(),
+        CONFIG_FILE.to_string(),
+        Arc::default(),
+    );
 
     // In commit mode the work tree is compared with the commit while images are planned: the scan
     // covers the project folder (no context reaches outside it) and is filtered by use afterwards.
@@ -115,7 +119,13 @@ pub fn load(global: &Global) -> Result<Loaded> {
         let scan = (!global.dev).then(|| {
             scope.spawn(|| {
                 let objects = GitObjects::new(repo.sync.clone());
-                worktree::changes(&repo, &objects, commit.tree, std::slice::from_ref(&repo.prefix), false)
+                worktree::changes(
+                    &repo,
+                    &objects,
+                    commit.tree,
+                    std::slice::from_ref(&repo.prefix),
+                    false,
+                )
             })
         });
         let planned = plan_project(&repo, &mut db, project);
@@ -128,11 +138,8 @@ pub fn load(global: &Global) -> Result<Loaded> {
     let loaded = Loaded {
         repo,
         commit,
-        root,
         dev: global.dev,
         dev_changes,
-        db,
-        project,
         config,
         config_blob,
         store,
@@ -145,7 +152,11 @@ pub fn load(global: &Global) -> Result<Loaded> {
     Ok(loaded)
 }
 
-type Planned = (Arc<WerfConfig>, ObjectId, Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>);
+type Planned = (
+    Arc<WerfConfig>,
+    ObjectId,
+    Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
+);
 
 /// Config, `contextAddFiles` and the plans of every image.
 fn plan_project(repo: &Repo, db: &mut Database, project: Project) -> Result<Planned> {
@@ -183,8 +194,14 @@ fn read_context_add_files(repo: &Repo, config: &WerfConfig) -> Result<BTreeMap<S
     Ok(out)
 }
 
-fn add_work_files(repo: &Repo, abs: &Path, rel: &str, out: &mut BTreeMap<String, WorkFile>) -> Result<()> {
-    let meta = std::fs::symlink_metadata(abs).with_context(|| format!("cannot read `{}`", abs.display()))?;
+fn add_work_files(
+    repo: &Repo,
+    abs: &Path,
+    rel: &str,
+    out: &mut BTreeMap<String, WorkFile>,
+) -> Result<()> {
+    let meta = std::fs::symlink_metadata(abs)
+        .with_context(|| format!("cannot read `{}`", abs.display()))?;
     if meta.is_dir() {
         let mut children: Vec<PathBuf> = std::fs::read_dir(abs)
             .with_context(|| format!("cannot list `{}`", abs.display()))?
@@ -193,14 +210,19 @@ fn add_work_files(repo: &Repo, abs: &Path, rel: &str, out: &mut BTreeMap<String,
             .with_context(|| format!("cannot list `{}`", abs.display()))?;
         children.sort();
         for child in children {
-            let name = child.file_name().expect("read_dir entries have names").to_string_lossy().into_owned();
+            let name = child
+                .file_name()
+                .expect("read_dir entries have names")
+                .to_string_lossy()
+                .into_owned();
             if name == ".git" {
                 continue;
             }
             add_work_files(repo, &child, &format!("{rel}/{name}"), out)?;
         }
     } else {
-        let (kind, id) = worktree::hash_file(abs).with_context(|| format!("cannot read `{}`", abs.display()))?;
+        let (kind, id) =
+            worktree::hash_file(abs).with_context(|| format!("cannot read `{}`", abs.display()))?;
         let _ = repo;
         out.insert(rel.to_string(), WorkFile { kind, id });
     }
@@ -231,7 +253,11 @@ fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>) -> Result<()> {
             (_, true) => "added",
             _ => "modified",
         };
-        dirty.push(format!("`{}` ({how}), used by {}", c.path, users.join(", ")));
+        dirty.push(format!(
+            "`{}` ({how}), used by {}",
+            c.path,
+            users.join(", ")
+        ));
     }
     if dirty.is_empty() {
         return Ok(());

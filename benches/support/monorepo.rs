@@ -94,7 +94,9 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
     }
     // Files per image: what is left after shared folders and per-image fixed files.
     let fixed_per_image = 4; // Dockerfile, package.json, chart template, maybe .dockerignore
-    let per_image = ((o.files.saturating_sub(n)) / o.images.max(1)).saturating_sub(fixed_per_image).max(1);
+    let per_image = ((o.files.saturating_sub(n)) / o.images.max(1))
+        .saturating_sub(fixed_per_image)
+        .max(1);
 
     let mut yaml = String::from("project: mono\nconfigVersion: 1\n");
     let mut chart = String::new();
@@ -122,17 +124,26 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
             for l in &libs {
                 let lib = format!("shared/lib-{l:02}");
                 let _ = writeln!(dockerfile, "COPY {lib}/ /src/{lib}/");
-                layout.shared_users.get_mut(&lib).expect("lib exists").insert(name.clone());
+                layout
+                    .shared_users
+                    .get_mut(&lib)
+                    .expect("lib exists")
+                    .insert(name.clone());
             }
             let _ = writeln!(dockerfile, "COPY {dir}/src/ /src/app/\nRUN go build -o /out/app ./app\n\nFROM alpine:3.19\nCOPY --from=build /out/app /usr/local/bin/app\nENTRYPOINT [\"/usr/local/bin/app\"]");
         } else {
             let _ = writeln!(entry, "context: {dir}\ndockerfile: Dockerfile");
-            let base = (!is_base && o.bases > 0 && i % 5 == 1).then(|| image_name(rng.below(o.bases)));
+            let base =
+                (!is_base && o.bases > 0 && i % 5 == 1).then(|| image_name(rng.below(o.bases)));
             match &base {
                 Some(b) => {
                     let _ = writeln!(entry, "dependencies:\n- image: {b}\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE_IMAGE");
                     let _ = writeln!(dockerfile, "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}");
-                    layout.base_users.entry(b.clone()).or_default().insert(name.clone());
+                    layout
+                        .base_users
+                        .entry(b.clone())
+                        .or_default()
+                        .insert(name.clone());
                 }
                 None => {
                     let _ = writeln!(dockerfile, "FROM alpine:3.19");
@@ -140,7 +151,12 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
             }
             let _ = writeln!(dockerfile, "ARG VERSION=1.0\nENV APP={name} VERSION=$VERSION\nWORKDIR /app\nCOPY src/ /app/src/\nCOPY package.json /app/\nCMD [\"/app/run\"]");
             if i % 2 == 0 {
-                write(root, &format!("{dir}/.dockerignore"), "**/*.md\ntmp/\n", &mut n);
+                write(
+                    root,
+                    &format!("{dir}/.dockerignore"),
+                    "**/*.md\ntmp/\n",
+                    &mut n,
+                );
             }
         }
         write(root, &format!("{dir}/Dockerfile"), &dockerfile, &mut n);
@@ -155,7 +171,12 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
         layout.images.push(name);
     }
     write(root, "werf.yaml", &yaml, &mut n);
-    write(root, ".helm/Chart.yaml", "apiVersion: v2\nname: mono\nversion: 1.0.0\n", &mut n);
+    write(
+        root,
+        ".helm/Chart.yaml",
+        "apiVersion: v2\nname: mono\nversion: 1.0.0\n",
+        &mut n,
+    );
     write(root, "package.json", "{\"name\": \"mono\", \"private\": true, \"workspaces\": [\"services/*\"], \"packageManager\": \"npm@10.0.0\"}\n", &mut n);
     write(root, "turbo.json", "{\"$schema\": \"https://turbo.build/schema.json\", \"tasks\": {\"build\": {\"outputs\": []}}}\n", &mut n);
     write(root, "README.md", "# synthetic monorepo\n", &mut n);
@@ -183,7 +204,11 @@ pub fn git(root: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -66,7 +66,12 @@ impl Store {
     }
 
     fn path(&self, namespace: &str, key: &Key) -> Result<PathBuf> {
-        if namespace.is_empty() || namespace == "tmp" || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if namespace.is_empty()
+            || namespace == "tmp"
+            || !namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             return Err(Error::Namespace(namespace.to_string()));
         }
         let hex = hex(key);
@@ -185,10 +190,16 @@ mod tests {
         let k = key_for_name("t", "a");
         assert_eq!(s.get("listings", &k).expect("get"), None);
         s.put("listings", &k, b"value").expect("put");
-        assert_eq!(s.get("listings", &k).expect("get").as_deref(), Some(&b"value"[..]));
+        assert_eq!(
+            s.get("listings", &k).expect("get").as_deref(),
+            Some(&b"value"[..])
+        );
         assert!(home.path().join("v1/listings").is_dir());
         s.put_durable("listings", &k, b"other").expect("put");
-        assert_eq!(s.get("listings", &k).expect("get").as_deref(), Some(&b"other"[..]));
+        assert_eq!(
+            s.get("listings", &k).expect("get").as_deref(),
+            Some(&b"other"[..])
+        );
         s.remove("listings", &k).expect("remove");
         assert_eq!(s.get("listings", &k).expect("get"), None);
     }

@@ -329,8 +329,13 @@ pub fn split_documents(text: &str) -> Vec<Document<'_>> {
     let mut start = 0usize;
     let mut start_line = 1usize;
     let mut offset = 0usize;
-    let mut line_no = 1usize;
-    fn push<'a>(text: &'a str, from: usize, to: usize, first_line: usize, docs: &mut Vec<Document<'a>>) {
+    fn push<'a>(
+        text: &'a str,
+        from: usize,
+        to: usize,
+        first_line: usize,
+        docs: &mut Vec<Document<'a>>,
+    ) {
         let body = &text[from..to];
         let has_content = body.lines().any(|l| {
             let t = l.trim();
@@ -343,7 +348,7 @@ pub fn split_documents(text: &str) -> Vec<Document<'_>> {
             });
         }
     }
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         let trimmed = line.trim_end();
         if trimmed == "---" || trimmed.starts_with("--- ") {
             push(text, start, offset, start_line, &mut docs);
@@ -351,7 +356,6 @@ pub fn split_documents(text: &str) -> Vec<Document<'_>> {
             start_line = line_no + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     push(text, start, text.len(), start_line, &mut docs);
     docs
@@ -516,12 +520,11 @@ fn image_configs(
             message,
         })?;
     }
-    let context = normalize_rel_path(raw.context.as_deref().unwrap_or(".")).map_err(|m| {
-        Error::Config {
+    let context =
+        normalize_rel_path(raw.context.as_deref().unwrap_or(".")).map_err(|m| Error::Config {
             at: at(key_line(doc, "context")),
             message: format!("`context`: {m}"),
-        }
-    })?;
+        })?;
     let dockerfile = normalize_rel_path(&raw.dockerfile).map_err(|m| Error::Config {
         at: at(key_line(doc, "dockerfile")),
         message: format!("`dockerfile`: {m}"),
@@ -560,21 +563,20 @@ fn image_configs(
                 message: "each `secrets` entry needs exactly one of `env`, `src`, `value`".into(),
             });
         }
-        let id = s
-            .id
-            .or_else(|| s.env.clone())
-            .or_else(|| {
-                s.src.as_ref().map(|p| {
-                    p.rsplit('/')
-                        .next()
-                        .expect("rsplit yields at least one part")
-                        .to_string()
+        let id =
+            s.id.or_else(|| s.env.clone())
+                .or_else(|| {
+                    s.src.as_ref().map(|p| {
+                        p.rsplit('/')
+                            .next()
+                            .expect("rsplit yields at least one part")
+                            .to_string()
+                    })
                 })
-            })
-            .ok_or_else(|| Error::Config {
-                at: at(key_line(doc, "secrets")),
-                message: "a `secrets` entry with `value` needs an `id`".into(),
-            })?;
+                .ok_or_else(|| Error::Config {
+                    at: at(key_line(doc, "secrets")),
+                    message: "a `secrets` entry with `value` needs an `id`".into(),
+                })?;
         secret_ids.push(id);
     }
     let args: BTreeMap<String, String> = raw
@@ -717,7 +719,10 @@ mod tests {
         let text = "project: demo\nconfigVersion: 1\n---\nimage: a\ndockerfile: D\n  \ncontxt: x\n";
         let err = parse("werf.yaml", text).expect_err("unknown key");
         let msg = err.to_string();
-        assert!(msg.starts_with("werf.yaml:7:1: unknown field `contxt`"), "{msg}");
+        assert!(
+            msg.starts_with("werf.yaml:7:1: unknown field `contxt`"),
+            "{msg}"
+        );
     }
 
     #[test]

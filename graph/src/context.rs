@@ -167,9 +167,10 @@ impl Context<'_> {
                 Matched::File { path, mode, id } => {
                     b.str("file", path).str("mode", mode).field("id", &id.0)
                 }
-                Matched::WorkFile { path, mode, id } => {
-                    b.str("work-file", path).str("mode", mode).field("id", &id.0)
-                }
+                Matched::WorkFile { path, mode, id } => b
+                    .str("work-file", path)
+                    .str("mode", mode)
+                    .field("id", &id.0),
             };
         }
         Ok(Some(SourceContent {
@@ -220,7 +221,9 @@ impl Context<'_> {
             let p = r.glob.as_str();
             dir.is_empty()
                 || r.glob.matches(dir)
-                || dir.match_indices('/').any(|(i, _)| r.glob.matches(&dir[..i]))
+                || dir
+                    .match_indices('/')
+                    .any(|(i, _)| r.glob.matches(&dir[..i]))
                 || could_match_below(p, dir)
         })
     }
@@ -378,7 +381,11 @@ mod tests {
     #[test]
     fn unfiltered_folder_is_its_tree_id() {
         let o = MemoryObjects::new();
-        let root = o.add_files([("src/a.go", &b"a"[..]), ("src/b.go", b"b"), ("README", b"r")]);
+        let root = o.add_files([
+            ("src/a.go", &b"a"[..]),
+            ("src/b.go", b"b"),
+            ("README", b"r"),
+        ]);
         let src = lookup(&o, root, "src").expect("lookup").expect("exists");
         let (ig, wf) = (DockerIgnore::default(), BTreeMap::new());
         let c = ctx(&o, root, &ig, &wf);
@@ -399,13 +406,25 @@ mod tests {
         let r2 = o.add_files([("src/a.go", &b"a"[..]), ("src/a.md", b"2")]);
         let ig = DockerIgnore::parse("*.md\n**/*.md\n");
         let wf = BTreeMap::new();
-        let d1 = ctx(&o, r1, &ig, &wf).source("src").expect("ok").expect("some");
-        let d2 = ctx(&o, r2, &ig, &wf).source("src").expect("ok").expect("some");
+        let d1 = ctx(&o, r1, &ig, &wf)
+            .source("src")
+            .expect("ok")
+            .expect("some");
+        let d2 = ctx(&o, r2, &ig, &wf)
+            .source("src")
+            .expect("ok")
+            .expect("some");
         assert_eq!(d1.digest, d2.digest);
         let none = DockerIgnore::default();
-        let g = ctx(&o, r1, &none, &wf).source("src/*.go").expect("ok").expect("some");
+        let g = ctx(&o, r1, &none, &wf)
+            .source("src/*.go")
+            .expect("ok")
+            .expect("some");
         assert_eq!(g.matched.len(), 1);
-        assert!(ctx(&o, r1, &none, &wf).source("nope/*.go").expect("ok").is_none());
+        assert!(ctx(&o, r1, &none, &wf)
+            .source("nope/*.go")
+            .expect("ok")
+            .is_none());
     }
 
     #[test]

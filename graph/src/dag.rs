@@ -43,10 +43,7 @@ impl ImageDag {
             }),
             Err(_) => {
                 let cycle = find_cycle(&graph);
-                let line = config
-                    .image(&cycle[0])
-                    .map(|i| i.line)
-                    .unwrap_or_default();
+                let line = config.image(&cycle[0]).map(|i| i.line).unwrap_or_default();
                 Err(Error::Cycle {
                     at: config.at(line),
                     cycle,
@@ -94,7 +91,8 @@ fn find_cycle(graph: &DiGraph<&str, ()>) -> Vec<String> {
             .min_by_key(|n| graph[*n])
             .expect("every node of a cycle has a predecessor in it");
         if let Some(pos) = path.iter().position(|n| *n == next) {
-            let mut cycle: Vec<String> = path[pos..].iter().map(|n| graph[*n].to_string()).collect();
+            let mut cycle: Vec<String> =
+                path[pos..].iter().map(|n| graph[*n].to_string()).collect();
             cycle.push(graph[next].to_string());
             return cycle;
         }

@@ -292,9 +292,10 @@ pub fn resolve(
     let mut global = Env::new();
     for a in &df.meta_args {
         for (name, default) in arg_decls(file, a)? {
-            let value = build_args.get(&name).cloned().or_else(|| {
-                default.map(|d| process_word(&d, &global, '\\'))
-            });
+            let value = build_args
+                .get(&name)
+                .cloned()
+                .or_else(|| default.map(|d| process_word(&d, &global, '\\')));
             if let Some(v) = value {
                 global.insert(name, v);
             }
@@ -311,13 +312,7 @@ pub fn resolve(
             [img, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
                 (img.clone(), Some(name.to_ascii_lowercase()))
             }
-            _ => {
-                return Err(err(
-                    file,
-                    syn.from.line,
-                    "`FROM` takes `IMAGE [AS NAME]`",
-                ))
-            }
+            _ => return Err(err(file, syn.from.line, "`FROM` takes `IMAGE [AS NAME]`")),
         };
         if let Some(n) = &name {
             if names.iter().flatten().any(|m| m == n) {
@@ -510,7 +505,9 @@ pub fn resolve(
 
 fn stage_by_name(names: &[Option<String>], name: &str) -> Option<usize> {
     let lower = name.to_ascii_lowercase();
-    names.iter().position(|n| n.as_deref() == Some(lower.as_str()))
+    names
+        .iter()
+        .position(|n| n.as_deref() == Some(lower.as_str()))
 }
 
 /// `ARG a=1 b` -> [("a", Some("1")), ("b", None)]
@@ -577,7 +574,10 @@ fn copy_spec(
         return Err(err(
             file,
             ins.line,
-            format!("`{}` needs at least one source and a destination", ins.keyword),
+            format!(
+                "`{}` needs at least one source and a destination",
+                ins.keyword
+            ),
         ));
     }
     let from = ins
@@ -812,7 +812,10 @@ fn normalize_command(rest: &str) -> String {
 
 /// Quotes a value for normalised text when it holds whitespace or quotes.
 fn quote(s: &str) -> String {
-    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    {
         serde_json::to_string(s).expect("strings serialise")
     } else {
         s.to_string()
@@ -868,9 +871,17 @@ mod tests {
     #[test]
     fn target_selects_stage() {
         let df = parse("Dockerfile", "FROM a AS one\nFROM b AS two\nFROM c\n").expect("parses");
-        assert_eq!(resolve(&df, &BTreeMap::new(), Some("two")).expect("ok").target, 1);
+        assert_eq!(
+            resolve(&df, &BTreeMap::new(), Some("two"))
+                .expect("ok")
+                .target,
+            1
+        );
         let e = resolve(&df, &BTreeMap::new(), Some("nope")).expect_err("missing");
-        assert!(e.to_string().contains("target stage `nope` is not defined"), "{e}");
+        assert!(
+            e.to_string().contains("target stage `nope` is not defined"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -886,7 +897,11 @@ mod tests {
     #[test]
     fn comment_and_whitespace_changes_do_not_change_text() {
         let a = parse("D", "FROM a\nRUN x  &&  y\nCOPY  a  b\n").expect("a");
-        let b = parse("D", "# hi\nFROM   a\n\n# there\nRUN x && \\\n  y\ncopy a b\n").expect("b");
+        let b = parse(
+            "D",
+            "# hi\nFROM   a\n\n# there\nRUN x && \\\n  y\ncopy a b\n",
+        )
+        .expect("b");
         let ra = resolve(&a, &BTreeMap::new(), None).expect("a");
         let rb = resolve(&b, &BTreeMap::new(), None).expect("b");
         assert_eq!(ra, rb.with_lines_of(&ra));

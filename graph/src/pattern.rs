@@ -178,7 +178,8 @@ fn rule_matches(glob: &Glob, path: &str) -> bool {
         return true;
     }
     // Parent directories: `a/b/c` is excluded by a rule matching `a` or `a/b`.
-    path.match_indices('/').any(|(i, _)| glob.matches(&path[..i]))
+    path.match_indices('/')
+        .any(|(i, _)| glob.matches(&path[..i]))
 }
 
 /// Cleans a pattern like Go's `filepath.Clean`, without a leading `/` or `./`.

@@ -11,7 +11,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{parse, ImageConfig, ImportType, WerfConfig};
-use crate::context::{clean_source, lookup, read_text, source_covers, Context, SourceContent, WorkFile};
+use crate::context::{
+    clean_source, lookup, read_text, source_covers, Context, SourceContent, WorkFile,
+};
 use crate::dag::ImageDag;
 use crate::db::{Database, Db, ImageKey, Project, StageKey};
 use crate::digest::{Builder, Digest};
@@ -174,7 +176,11 @@ pub fn image_sources<'db>(
     let prefix = project.prefix(db);
     let root = project.root_tree(db);
     let context_repo_path = join(prefix, &img.context);
-    let shown_context = if img.context.is_empty() { "." } else { &img.context };
+    let shown_context = if img.context.is_empty() {
+        "."
+    } else {
+        &img.context
+    };
 
     let mut work_files = BTreeMap::new();
     let all_work = project.work_files(db);
@@ -204,7 +210,10 @@ pub fn image_sources<'db>(
         Some(_) => {
             return Err(Error::Config {
                 at,
-                message: format!("context `{shown_context}` of image `{}` is a file, not a folder", img.name),
+                message: format!(
+                    "context `{shown_context}` of image `{}` is a file, not a folder",
+                    img.name
+                ),
             })
         }
         None if !work_files.is_empty() => None,
@@ -229,7 +238,10 @@ pub fn image_sources<'db>(
                 at,
                 what: "Dockerfile".into(),
                 path: dockerfile,
-                hint: Some(format!("image `{}`, relative to context `{shown_context}`", img.name)),
+                hint: Some(format!(
+                    "image `{}`, relative to context `{shown_context}`",
+                    img.name
+                )),
             })
         }
     };
@@ -267,7 +279,10 @@ pub fn resolved_dockerfile<'db>(
     let mut args = settings.image.args.clone();
     for dep in &settings.image.dependencies {
         for imp in &dep.imports {
-            args.insert(imp.target_build_arg.clone(), placeholder(&dep.image, imp.kind));
+            args.insert(
+                imp.target_build_arg.clone(),
+                placeholder(&dep.image, imp.kind),
+            );
         }
     }
     df::resolve(&parsed, &args, settings.image.target.as_deref()).map(Arc::new)
@@ -284,7 +299,11 @@ pub fn dockerignore<'db>(
     let sources = image_sources(db, project, image).clone()?;
     match &sources.dockerignore {
         None => Ok(Arc::default()),
-        Some((path, id)) => Ok(Arc::new(DockerIgnore::parse(&read_text(db.objects(), *id, path)?))),
+        Some((path, id)) => Ok(Arc::new(DockerIgnore::parse(&read_text(
+            db.objects(),
+            *id,
+            path,
+        )?))),
     }
 }
 
@@ -351,7 +370,11 @@ pub struct StagePlan {
 
 /// The digest of one stage.
 #[salsa::tracked(returns(ref))]
-pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) -> Result<Arc<StagePlan>> {
+pub fn stage_plan<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    stage: StageKey<'db>,
+) -> Result<Arc<StagePlan>> {
     let name = stage.image(db);
     let index = stage.index(db);
     db.log_execution("stage_plan", &format!("{name}#{index}"));
@@ -385,13 +408,21 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
         }
         Base::Stage(i) => {
             let p = stage_digest(*i)?;
-            components.push(Component::digest("base", format!("stage {}", p.label), p.digest));
+            components.push(Component::digest(
+                "base",
+                format!("stage {}", p.label),
+                p.digest,
+            ));
             stage_deps.insert(*i);
             BaseRef::Stage { index: *i }
         }
         Base::External(r) => match placeholder_images(r).first() {
             Some(dep) => {
-                components.push(Component::digest("base", format!("image {dep}"), image_digest(dep)?));
+                components.push(Component::digest(
+                    "base",
+                    format!("image {dep}"),
+                    image_digest(dep)?,
+                ));
                 image_deps.insert(dep.clone());
                 BaseRef::Image { name: dep.clone() }
             }
@@ -425,8 +456,16 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
                         path: src.to_string(),
                         hint: Some(format!(
                             "no such path in context `{}`{}",
-                            if sources.context.is_empty() { "." } else { &sources.context },
-                            if ignore.is_empty() { "" } else { " after `.dockerignore`" }
+                            if sources.context.is_empty() {
+                                "."
+                            } else {
+                                &sources.context
+                            },
+                            if ignore.is_empty() {
+                                ""
+                            } else {
+                                " after `.dockerignore`"
+                            }
                         )),
                     })?;
                     let n = content.matched.len();
@@ -443,29 +482,51 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
             }
             Some(CopyFrom::Stage(i)) => {
                 let p = stage_digest(*i)?;
-                components.push(Component::digest(format!("step {k} from"), format!("stage {}", p.label), p.digest));
+                components.push(Component::digest(
+                    format!("step {k} from"),
+                    format!("stage {}", p.label),
+                    p.digest,
+                ));
                 stage_deps.insert(*i);
             }
             Some(CopyFrom::External(r)) => {
                 if let Some(dep) = placeholder_images(r).first() {
-                    components.push(Component::digest(format!("step {k} from"), format!("image {dep}"), image_digest(dep)?));
+                    components.push(Component::digest(
+                        format!("step {k} from"),
+                        format!("image {dep}"),
+                        image_digest(dep)?,
+                    ));
                     image_deps.insert(dep.clone());
                 }
             }
         }
     }
-    let mut referenced: BTreeSet<String> = st.steps.iter().flat_map(|s| placeholder_images(&s.text)).collect();
+    let mut referenced: BTreeSet<String> = st
+        .steps
+        .iter()
+        .flat_map(|s| placeholder_images(&s.text))
+        .collect();
     referenced.extend(placeholder_images(&st.from_text));
     for dep in referenced {
         if image_deps.insert(dep.clone()) {
-            components.push(Component::digest(format!("image {dep}"), dep.clone(), image_digest(&dep)?));
+            components.push(Component::digest(
+                format!("image {dep}"),
+                dep.clone(),
+                image_digest(&dep)?,
+            ));
         }
     }
 
     if index == resolved.target {
         let img = &settings.image;
-        components.push(Component::text("target", img.target.clone().unwrap_or_default()));
-        let cache_version = [settings.meta_cache_version.as_deref(), img.cache_version.as_deref()];
+        components.push(Component::text(
+            "target",
+            img.target.clone().unwrap_or_default(),
+        ));
+        let cache_version = [
+            settings.meta_cache_version.as_deref(),
+            img.cache_version.as_deref(),
+        ];
         if cache_version.iter().any(Option::is_some) {
             components.push(Component::text(
                 "cacheVersion",
@@ -491,12 +552,21 @@ pub fn stage_plan<'db>(db: &'db dyn Db, project: Project, stage: StageKey<'db>) 
             image_deps.insert(dep.image.clone());
         }
         let optional = [
-            ("addHost", (!img.add_host.is_empty()).then(|| img.add_host.join(","))),
+            (
+                "addHost",
+                (!img.add_host.is_empty()).then(|| img.add_host.join(",")),
+            ),
             ("network", img.network.clone()),
-            ("secrets", (!img.secret_ids.is_empty()).then(|| img.secret_ids.join(","))),
+            (
+                "secrets",
+                (!img.secret_ids.is_empty()).then(|| img.secret_ids.join(",")),
+            ),
             ("imageSpec", img.image_spec.as_ref().map(|o| o.0.clone())),
             ("build.imageSpec", settings.meta_image_spec.clone()),
-            ("contextAddFiles", (!img.context_add_files.is_empty()).then(|| img.context_add_files.join(","))),
+            (
+                "contextAddFiles",
+                (!img.context_add_files.is_empty()).then(|| img.context_add_files.join(",")),
+            ),
         ];
         for (label, value) in optional {
             if let Some(v) = value {
@@ -556,7 +626,8 @@ impl ImagePlan {
         let Some(rel) = (if ctx.is_empty() {
             Some(path)
         } else {
-            path.strip_prefix(ctx.as_str()).and_then(|r| r.strip_prefix('/'))
+            path.strip_prefix(ctx.as_str())
+                .and_then(|r| r.strip_prefix('/'))
         }) else {
             return false;
         };
@@ -566,7 +637,10 @@ impl ImagePlan {
         if self.ignore.is_excluded(rel) {
             return false;
         }
-        self.stages.iter().flat_map(|s| &s.sources).any(|u| source_covers(&clean_source(&u.content.source), rel))
+        self.stages
+            .iter()
+            .flat_map(|s| &s.sources)
+            .any(|u| source_covers(&clean_source(&u.content.source), rel))
     }
 
     fn dockerfile_context_path(&self) -> Option<&str> {
@@ -584,7 +658,10 @@ impl ImagePlan {
         }
         for u in self.stages.iter().flat_map(|s| &s.sources) {
             let src = clean_source(&u.content.source);
-            let literal: Vec<&str> = src.split('/').take_while(|seg| !has_wildcard(seg)).collect();
+            let literal: Vec<&str> = src
+                .split('/')
+                .take_while(|seg| !has_wildcard(seg))
+                .collect();
             out.push(join(ctx, &literal.join("/")));
         }
         out.sort();
@@ -595,7 +672,11 @@ impl ImagePlan {
 
 /// The plan of one image: its target stage's digest is its tag.
 #[salsa::tracked(returns(ref))]
-pub fn image_plan<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) -> Result<Arc<ImagePlan>> {
+pub fn image_plan<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<ImagePlan>> {
     let name = image.name(db);
     db.log_execution("image_plan", name);
     // A cycle must be reported before digests recurse along it.
@@ -617,7 +698,10 @@ pub fn image_plan<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) 
         stages.insert(i, plan);
     }
     let target = stages[&resolved.target].clone();
-    let mut dependencies: BTreeSet<String> = stages.values().flat_map(|s| s.image_deps.iter().cloned()).collect();
+    let mut dependencies: BTreeSet<String> = stages
+        .values()
+        .flat_map(|s| s.image_deps.iter().cloned())
+        .collect();
     dependencies.extend(settings.image.dependencies.iter().map(|d| d.image.clone()));
     Ok(Arc::new(ImagePlan {
         name: name.clone(),
@@ -635,9 +719,16 @@ pub fn image_plan<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) 
 /// Just the digest of an image: what dependants read, so they are cut off when a dependency's
 /// plan changes (another tree id, a moved line) but its digest does not.
 #[salsa::tracked(returns(ref))]
-pub fn image_digest<'db>(db: &'db dyn Db, project: Project, image: ImageKey<'db>) -> Result<Digest> {
+pub fn image_digest<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Digest> {
     db.log_execution("image_digest", image.name(db));
-    image_plan(db, project, image).as_ref().map(|p| p.digest).map_err(Clone::clone)
+    image_plan(db, project, image)
+        .as_ref()
+        .map(|p| p.digest)
+        .map_err(Clone::clone)
 }
 
 /// Progress of a plan, for the caller to draw (the engine never draws).

@@ -59,7 +59,8 @@ pub fn build(
     plans: &[Arc<ImagePlan>],
     only: Option<&str>,
 ) -> GraphView {
-    let by_name: BTreeMap<&str, &Arc<ImagePlan>> = plans.iter().map(|p| (p.name.as_str(), p)).collect();
+    let by_name: BTreeMap<&str, &Arc<ImagePlan>> =
+        plans.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut wanted: BTreeSet<&str> = BTreeSet::new();
     match only {
         None => wanted.extend(by_name.keys()),
@@ -78,7 +79,12 @@ pub fn build(
     let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
     let mut edges: BTreeSet<Edge> = BTreeSet::new();
     let mut node = |id: String, kind: NodeKind, label: String, digest: String| {
-        nodes.entry(id.clone()).or_insert(Node { id: id.clone(), kind, label, digest });
+        nodes.entry(id.clone()).or_insert(Node {
+            id: id.clone(),
+            kind,
+            label,
+            digest,
+        });
         id
     };
     let mut edge = |from: &str, to: &str, label: &str| {
@@ -96,8 +102,15 @@ pub fn build(
         config_blob.hex(),
     );
     for name in wanted {
-        let Some(plan) = by_name.get(name) else { continue };
-        let image = node(format!("image:{name}"), NodeKind::Image, name.to_string(), plan.digest.hex());
+        let Some(plan) = by_name.get(name) else {
+            continue;
+        };
+        let image = node(
+            format!("image:{name}"),
+            NodeKind::Image,
+            name.to_string(),
+            plan.digest.hex(),
+        );
         edge(&image, &config, "declared in");
         let s = &plan.sources;
         let df = node(
@@ -108,7 +121,12 @@ pub fn build(
         );
         edge(&image, &df, "dockerfile");
         if let Some((path, id)) = &s.dockerignore {
-            let di = node(format!("dockerignore:{path}"), NodeKind::Dockerignore, path.clone(), id.hex());
+            let di = node(
+                format!("dockerignore:{path}"),
+                NodeKind::Dockerignore,
+                path.clone(),
+                id.hex(),
+            );
             edge(&image, &di, "filters context");
         }
         let stage_id = |i: usize| format!("stage:{name}#{i}");
@@ -127,7 +145,12 @@ pub fn build(
                 BaseRef::Stage { index } => edge(&sid, &stage_id(*index), "FROM"),
                 BaseRef::Image { name: dep } => edge(&sid, &format!("image:{dep}"), "FROM"),
                 BaseRef::External { reference } => {
-                    let ext = node(format!("external:{reference}"), NodeKind::External, reference.clone(), String::new());
+                    let ext = node(
+                        format!("external:{reference}"),
+                        NodeKind::External,
+                        reference.clone(),
+                        String::new(),
+                    );
                     edge(&sid, &ext, "FROM");
                 }
             }
@@ -146,15 +169,30 @@ pub fn build(
                 for m in &u.content.matched {
                     let repo_path = join(&s.context_repo_path, m.path());
                     let target = match m {
-                        Matched::Tree { id, .. } => node(format!("tree:{repo_path}"), NodeKind::Tree, repo_path.clone(), id.hex()),
+                        Matched::Tree { id, .. } => node(
+                            format!("tree:{repo_path}"),
+                            NodeKind::Tree,
+                            repo_path.clone(),
+                            id.hex(),
+                        ),
                         Matched::Listing { digest, files, .. } => node(
                             format!("listing:{repo_path}@{}", digest.short()),
                             NodeKind::Listing,
                             format!("{repo_path} ({files} files after .dockerignore)"),
                             digest.hex(),
                         ),
-                        Matched::File { id, .. } => node(format!("file:{repo_path}"), NodeKind::File, repo_path.clone(), id.hex()),
-                        Matched::WorkFile { id, .. } => node(format!("work:{repo_path}"), NodeKind::WorkFile, format!("{repo_path} (work tree)"), id.hex()),
+                        Matched::File { id, .. } => node(
+                            format!("file:{repo_path}"),
+                            NodeKind::File,
+                            repo_path.clone(),
+                            id.hex(),
+                        ),
+                        Matched::WorkFile { id, .. } => node(
+                            format!("work:{repo_path}"),
+                            NodeKind::WorkFile,
+                            format!("{repo_path} (work tree)"),
+                            id.hex(),
+                        ),
                     };
                     edge(&sid, &target, &label);
                 }

@@ -64,7 +64,11 @@ impl Fixture {
         let root = tree(&objects, &files(&[]));
         let db = Database::in_memory(objects.clone()).with_execution_log();
         let project = Project::new(&db, root, String::new(), "werf.yaml".into(), Arc::default());
-        Fixture { db, objects, project }
+        Fixture {
+            db,
+            objects,
+            project,
+        }
     }
 
     fn tags(&self) -> BTreeMap<String, String> {
@@ -89,7 +93,14 @@ fn first_plan_runs_every_query_once() {
     let f = Fixture::new();
     f.tags();
     let log = f.db.take_execution_log();
-    for q in ["config(werf.yaml)", "image_dag()", "image_plan(a)", "image_plan(b)", "image_plan(c)", "stage_plan(c#0)"] {
+    for q in [
+        "config(werf.yaml)",
+        "image_dag()",
+        "image_plan(a)",
+        "image_plan(b)",
+        "image_plan(c)",
+        "stage_plan(c#0)",
+    ] {
         assert_eq!(log.iter().filter(|l| *l == q).count(), 1, "{q} in {log:#?}");
     }
     // A second request with no input change runs nothing.
@@ -132,7 +143,11 @@ fn a_file_no_copy_reaches_reruns_lookups_but_changes_no_tag() {
     let log = f.commit(&[("a/docs/readme.md", "other docs\n")]);
     // `a`'s context tree changed, so its stage re-ran; its digest did not, so `c` did not re-run.
     assert!(log.contains(&"stage_plan(a#0)".to_string()), "{log:#?}");
-    assert!(!log.iter().any(|l| l.contains("(c#") || l == "image_plan(c)"), "{log:#?}");
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("(c#") || l == "image_plan(c)"),
+        "{log:#?}"
+    );
     assert_eq!(before, f.tags());
 }
 
@@ -174,7 +189,9 @@ fn parallel_plans_match_sequential_ones() {
     let mut sequential = BTreeMap::new();
     for name in ["c", "b", "a"] {
         let key = werf_graph::db::ImageKey::new(&g.db, name.to_string());
-        let plan = werf_graph::plan::image_plan(&g.db, g.project, key).clone().expect("plan");
+        let plan = werf_graph::plan::image_plan(&g.db, g.project, key)
+            .clone()
+            .expect("plan");
         sequential.insert(name.to_string(), plan.tag.clone());
     }
     assert_eq!(parallel, sequential);

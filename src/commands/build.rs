@@ -88,7 +88,11 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         "Project `{}` at commit {short_commit}{}: {} image{}",
         loaded.config.meta.project,
         if loaded.dev {
-            format!(" + work tree ({} changed path{})", loaded.dev_changes, if loaded.dev_changes == 1 { "" } else { "s" })
+            format!(
+                " + work tree ({} changed path{})",
+                loaded.dev_changes,
+                if loaded.dev_changes == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         },
@@ -107,7 +111,11 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
             }
             Some(prev) if *prev == plan.tag => {
                 same += 1;
-                let _ = writeln!(out, "  why: same inputs as the last plan (commit {})", &last.commit[..last.commit.len().min(7)]);
+                let _ = writeln!(
+                    out,
+                    "  why: same inputs as the last plan (commit {})",
+                    &last.commit[..last.commit.len().min(7)]
+                );
             }
             Some(prev_tag) => {
                 changed += 1;
@@ -119,7 +127,8 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                     .unwrap_or_default();
                 let mut diffs: Vec<String> = Vec::new();
                 if prev.is_empty() {
-                    diffs.push("(the inputs of the previous tag are no longer in the cache)".into());
+                    diffs
+                        .push("(the inputs of the previous tag are no longer in the cache)".into());
                 }
                 for (label, digest) in now.iter().filter(|_| !prev.is_empty()) {
                     match prev.get(label) {
@@ -132,7 +141,11 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                     diffs.push(format!("{label} removed"));
                 }
                 let shown = diffs.len().min(4);
-                let more = if diffs.len() > shown { format!("; and {} more", diffs.len() - shown) } else { String::new() };
+                let more = if diffs.len() > shown {
+                    format!("; and {} more", diffs.len() - shown)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
                     "  why: changed since the last plan (commit {}, tag {}): {}{more}",
@@ -144,9 +157,19 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         }
         if args.verbose {
             for st in &plan.stages {
-                let _ = writeln!(out, "  stage {} (line {}) {}", st.label, st.line, st.digest.short());
+                let _ = writeln!(
+                    out,
+                    "  stage {} (line {}) {}",
+                    st.label,
+                    st.line,
+                    st.digest.short()
+                );
                 for c in &st.components {
-                    let value = if c.value.is_empty() { "(none)" } else { c.value.as_str() };
+                    let value = if c.value.is_empty() {
+                        "(none)"
+                    } else {
+                        c.value.as_str()
+                    };
                     let _ = writeln!(out, "    {}: {value} [{}]", c.label, c.digest.short());
                 }
             }
@@ -171,13 +194,17 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     };
     for plan in &plans {
         if record.images.get(&plan.name) != Some(&plan.tag) {
-            loaded
-                .store
-                .put(INPUTS, &inputs_key(&plan.tag), &serde_json::to_vec(&components(plan))?)?;
+            loaded.store.put(
+                INPUTS,
+                &inputs_key(&plan.tag),
+                &serde_json::to_vec(&components(plan))?,
+            )?;
             record.images.insert(plan.name.clone(), plan.tag.clone());
         }
     }
-    loaded.store.put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;
+    loaded
+        .store
+        .put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;
 
     if args.save_build_report {
         write_report(&args.build_report_path, &plans, args.repo.as_deref())?;
@@ -191,7 +218,8 @@ fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Arc<ImagePlan>>> {
     if wanted.is_empty() {
         return Ok(plans);
     }
-    let by_name: BTreeMap<String, Arc<ImagePlan>> = plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
+    let by_name: BTreeMap<String, Arc<ImagePlan>> =
+        plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let mut frontier: Vec<String> = Vec::new();
     for w in wanted {
@@ -205,13 +233,24 @@ fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Arc<ImagePlan>>> {
             frontier.extend(by_name[&n].dependencies.iter().cloned());
         }
     }
-    Ok(plans.into_iter().filter(|p| keep.contains(&p.name)).collect())
+    Ok(plans
+        .into_iter()
+        .filter(|p| keep.contains(&p.name))
+        .collect())
 }
 
 fn inputs_line(plan: &ImagePlan) -> String {
     let s = &plan.sources;
-    let mut parts = vec![format!("Dockerfile `{}` {}", s.dockerfile, s.dockerfile_blob.short())];
-    let ctx = if s.context.is_empty() { "." } else { s.context.as_str() };
+    let mut parts = vec![format!(
+        "Dockerfile `{}` {}",
+        s.dockerfile,
+        s.dockerfile_blob.short()
+    )];
+    let ctx = if s.context.is_empty() {
+        "."
+    } else {
+        s.context.as_str()
+    };
     parts.push(match s.context_tree {
         Some(t) => format!("context `{ctx}` {}", t.short()),
         None => format!("context `{ctx}` (contextAddFiles only)"),
@@ -239,14 +278,24 @@ fn inputs_line(plan: &ImagePlan) -> String {
         })
         .collect();
     if !bases.is_empty() {
-        parts.push(format!("base {}", bases.into_iter().collect::<Vec<_>>().join(", ")));
+        parts.push(format!(
+            "base {}",
+            bases.into_iter().collect::<Vec<_>>().join(", ")
+        ));
     }
     let sources: usize = plan.stages.iter().map(|s| s.sources.len()).sum();
-    parts.push(format!("{sources} COPY/ADD source{}", if sources == 1 { "" } else { "s" }));
+    parts.push(format!(
+        "{sources} COPY/ADD source{}",
+        if sources == 1 { "" } else { "s" }
+    ));
     if !plan.dependencies.is_empty() {
         parts.push(format!(
             "depends on {}",
-            plan.dependencies.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            plan.dependencies
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     format!("inputs: {}", parts.join(", "))
@@ -257,7 +306,11 @@ fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Re
         .iter()
         .map(|p| {
             let repo = repo.unwrap_or_default().to_string();
-            let name = if repo.is_empty() { String::new() } else { format!("{repo}:{}", p.tag) };
+            let name = if repo.is_empty() {
+                String::new()
+            } else {
+                format!("{repo}:{}", p.tag)
+            };
             (
                 p.name.clone(),
                 ReportImage {
@@ -275,7 +328,10 @@ fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Re
         })
         .collect();
     let json = serde_json::to_vec_pretty(&Report { images })?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write the build report next to `{}`", path.display()))?;
     tmp.write_all(&json)?;

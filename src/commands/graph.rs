@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use werf_graph::view::{self, GraphView, Node, NodeKind};
 
-use crate::cli::{GraphArgs, GraphFormat, Global};
+use crate::cli::{Global, GraphArgs, GraphFormat};
 use crate::project::{load, CONFIG_FILE};
 
 /// Runs `werf graph`.
@@ -20,7 +20,12 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
             bail!("image `{name}` is not defined in werf.yaml");
         }
     }
-    let graph = view::build(CONFIG_FILE, loaded.config_blob, &plans, args.image.as_deref());
+    let graph = view::build(
+        CONFIG_FILE,
+        loaded.config_blob,
+        &plans,
+        args.image.as_deref(),
+    );
     let out = match args.format {
         GraphFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
         GraphFormat::Dot => dot(&graph),
@@ -62,7 +67,10 @@ fn text(g: &GraphView) -> String {
     let nodes: BTreeMap<&str, &Node> = g.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let mut out_edges: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for e in &g.edges {
-        out_edges.entry(&e.from).or_default().push((&e.to, &e.label));
+        out_edges
+            .entry(&e.from)
+            .or_default()
+            .push((&e.to, &e.label));
     }
     let mut out = String::new();
     for n in g.nodes.iter().filter(|n| n.kind == NodeKind::Image) {
@@ -98,12 +106,18 @@ fn dot_escape(s: &str) -> String {
 
 /// Graphviz DOT.
 fn dot(g: &GraphView) -> String {
-    let mut out = String::from("digraph werf {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
+    let mut out = String::from(
+        "digraph werf {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n",
+    );
     for n in &g.nodes {
         let shape = match n.kind {
             NodeKind::Image => "box3d",
             NodeKind::Stage => "box",
-            NodeKind::Config | NodeKind::Dockerfile | NodeKind::Dockerignore | NodeKind::File | NodeKind::WorkFile => "note",
+            NodeKind::Config
+            | NodeKind::Dockerfile
+            | NodeKind::Dockerignore
+            | NodeKind::File
+            | NodeKind::WorkFile => "note",
             NodeKind::Tree | NodeKind::Listing => "folder",
             NodeKind::External => "cylinder",
         };
@@ -112,7 +126,11 @@ fn dot(g: &GraphView) -> String {
         } else {
             format!("{}\\n{}", dot_escape(&n.label), short(&n.digest))
         };
-        let _ = writeln!(out, "  \"{}\" [shape={shape}, label=\"{label}\"];", dot_escape(&n.id));
+        let _ = writeln!(
+            out,
+            "  \"{}\" [shape={shape}, label=\"{label}\"];",
+            dot_escape(&n.id)
+        );
     }
     for e in &g.edges {
         let _ = writeln!(

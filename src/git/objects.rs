@@ -38,7 +38,10 @@ impl GitObjects {
         trees: HashMap<ObjectId, Arc<Tree>>,
         work_blobs: HashMap<ObjectId, PathBuf>,
     ) -> Self {
-        self.trees.write().expect("tree cache lock poisoned").extend(trees);
+        self.trees
+            .write()
+            .expect("tree cache lock poisoned")
+            .extend(trees);
         GitObjects { work_blobs, ..self }
     }
 
@@ -54,7 +57,10 @@ impl GitObjects {
                 r
             });
         let out = f(&repo);
-        self.pool.lock().expect("repository pool lock poisoned").push(repo);
+        self.pool
+            .lock()
+            .expect("repository pool lock poisoned")
+            .push(repo);
         out
     }
 }
@@ -68,11 +74,18 @@ fn object_error(id: ObjectId, e: impl std::fmt::Display) -> GraphError {
 
 impl ObjectSource for GitObjects {
     fn tree(&self, id: ObjectId) -> werf_graph::Result<Arc<Tree>> {
-        if let Some(t) = self.trees.read().expect("tree cache lock poisoned").get(&id) {
+        if let Some(t) = self
+            .trees
+            .read()
+            .expect("tree cache lock poisoned")
+            .get(&id)
+        {
             return Ok(t.clone());
         }
         let tree = self.with_repo(|repo| -> werf_graph::Result<Tree> {
-            let object = repo.find_object(to_gix_id(id)).map_err(|e| object_error(id, e))?;
+            let object = repo
+                .find_object(to_gix_id(id))
+                .map_err(|e| object_error(id, e))?;
             let tree = object.try_into_tree().map_err(|e| object_error(id, e))?;
             let decoded = tree.decode().map_err(|e| object_error(id, e))?;
             let entries = decoded
@@ -107,7 +120,9 @@ impl ObjectSource for GitObjects {
                 .map_err(|e| object_error(id, format!("`{}`: {e}", path.display())));
         }
         self.with_repo(|repo| {
-            let object = repo.find_object(to_gix_id(id)).map_err(|e| object_error(id, e))?;
+            let object = repo
+                .find_object(to_gix_id(id))
+                .map_err(|e| object_error(id, e))?;
             let blob = object.try_into_blob().map_err(|e| object_error(id, e))?;
             Ok(Arc::from(blob.data.as_slice()))
         })

@@ -41,7 +41,10 @@ pub fn hash_file(abs: &std::path::Path) -> std::io::Result<(EntryKind, ObjectId)
     let meta = std::fs::symlink_metadata(abs)?;
     let (kind, data) = if meta.file_type().is_symlink() {
         let target = std::fs::read_link(abs)?;
-        (EntryKind::Symlink, target.as_os_str().as_encoded_bytes().to_vec())
+        (
+            EntryKind::Symlink,
+            target.as_os_str().as_encoded_bytes().to_vec(),
+        )
     } else {
         use std::os::unix::fs::PermissionsExt;
         let kind = if meta.permissions().mode() & 0o111 != 0 {
@@ -83,7 +86,11 @@ fn minimal_prefixes(prefixes: &[String]) -> Vec<String> {
 }
 
 fn under(path: &str, prefix: &str) -> bool {
-    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'))
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with('/'))
 }
 
 /// Files under `prefixes` whose work-tree state differs from the commit tree `head`. With
@@ -102,7 +109,11 @@ pub fn changes(
     let index_equals_head = index
         .tree()
         .is_some_and(|t| t.num_entries.is_some() && to_graph_id(&t.id) == head);
-    tracing::debug!(index_equals_head, entries = index.entries().len(), "index read");
+    tracing::debug!(
+        index_equals_head,
+        entries = index.entries().len(),
+        "index read"
+    );
     let timestamp = index.timestamp();
     let prefixes = minimal_prefixes(prefixes);
     let root = Root::open(repo);
@@ -143,7 +154,8 @@ pub fn changes(
         out.extend(found);
         if let Some(files) = head_files {
             // Committed files the index no longer has (`git rm --cached`, or deleted and staged).
-            let indexed: std::collections::HashSet<&str> = in_index.iter().map(|(p, _)| p.as_ref()).collect();
+            let indexed: std::collections::HashSet<&str> =
+                in_index.iter().map(|(p, _)| p.as_ref()).collect();
             for (path, committed) in files {
                 if !indexed.contains(path.as_str()) {
                     let now = work_state(repo, &root, &path, None, timestamp);
@@ -182,7 +194,12 @@ impl Root {
     fn open(repo: &Repo) -> Self {
         use rustix::fs::{Mode, OFlags};
         Root {
-            fd: rustix::fs::open(&repo.workdir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok(),
+            fd: rustix::fs::open(
+                &repo.workdir,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok(),
         }
     }
 
@@ -197,7 +214,13 @@ impl Root {
 
 /// The state of `path` in the work tree, using the index entry's stat data (what Git records:
 /// `st_mtime`, `st_ctime`, inode, size) to avoid hashing.
-fn work_state(repo: &Repo, root: &Root, path: &str, entry: Option<&gix::index::Entry>, timestamp: filetime::FileTime) -> State {
+fn work_state(
+    repo: &Repo,
+    root: &Root,
+    path: &str,
+    entry: Option<&gix::index::Entry>,
+    timestamp: filetime::FileTime,
+) -> State {
     use rustix::fs::FileType;
     let Some(st) = root.lstat(repo, path) else {
         return State::Deleted;
@@ -214,14 +237,14 @@ fn work_state(repo: &Repo, root: &Root, path: &str, entry: Option<&gix::index::E
         } else {
             EntryKind::Blob
         };
-        let time = |secs: i64, nsecs: i64| gix::index::entry::stat::Time {
+        let time = |secs: i64, nsecs: u64| gix::index::entry::stat::Time {
             secs: secs as u32,
             nsecs: nsecs as u32,
         };
         // Truncations to 32 bits are what Git does with these fields too.
         let stat = gix::index::entry::Stat {
-            mtime: time(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: time(st.st_ctime as i64, st.st_ctime_nsec as i64),
+            mtime: time(st.st_mtime, st.st_mtime_nsec),
+            ctime: time(st.st_ctime, st.st_ctime_nsec),
             dev: st.st_dev as u32,
             ino: st.st_ino as u32,
             uid: st.st_uid,
@@ -263,7 +286,11 @@ fn list_files(
     while let Some((path, entry)) = stack.pop() {
         if entry.kind == EntryKind::Tree {
             for e in &objects.tree(entry.id).map_err(graph_err)?.entries {
-                let p = if path.is_empty() { e.name.clone() } else { format!("{path}/{}", e.name) };
+                let p = if path.is_empty() {
+                    e.name.clone()
+                } else {
+                    format!("{path}/{}", e.name)
+                };
                 stack.push((p, e.clone()));
             }
         } else {
@@ -273,13 +300,21 @@ fn list_files(
     Ok(out)
 }
 
-fn untracked_files(repo: &Repo, index: &gix::worktree::Index, prefixes: &[String]) -> Result<Vec<Change>> {
+fn untracked_files(
+    repo: &Repo,
+    index: &gix::worktree::Index,
+    prefixes: &[String],
+) -> Result<Vec<Change>> {
     let thread_repo = repo.sync.to_thread_local();
     let options = thread_repo
         .dirwalk_options()
         .map_err(|e| Error::Index(e.to_string()))?
         .emit_untracked(gix::dir::walk::EmissionMode::Matching);
-    let patterns: Vec<gix::bstr::BString> = prefixes.iter().filter(|p| !p.is_empty()).map(|p| p.as_str().into()).collect();
+    let patterns: Vec<gix::bstr::BString> = prefixes
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_str().into())
+        .collect();
     let mut out = Vec::new();
     let mut delegate = gix::dir::walk::delegate::Collect::default();
     thread_repo
@@ -320,7 +355,12 @@ pub struct Snapshot {
 
 /// Applies `changes` to the tree `head`, hashing new trees exactly as Git would, so a snapshot of
 /// uncommitted changes gets the tree ids (and tags) the same content gets once committed.
-pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes: &[Change]) -> Result<Snapshot> {
+pub fn snapshot(
+    repo: &Repo,
+    objects: &dyn ObjectSource,
+    head: ObjectId,
+    changes: &[Change],
+) -> Result<Snapshot> {
     #[derive(Default)]
     struct Dir {
         files: BTreeMap<String, Option<(EntryKind, ObjectId)>>,
@@ -354,7 +394,10 @@ pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes
         let mut entries: BTreeMap<String, TreeEntry> = match base {
             Some(id) => objects
                 .tree(id)
-                .map_err(|e| Error::Object { id: id.hex(), message: e.to_string() })?
+                .map_err(|e| Error::Object {
+                    id: id.hex(),
+                    message: e.to_string(),
+                })?
                 .entries
                 .iter()
                 .map(|e| (e.name.clone(), e.clone()))
@@ -362,10 +405,20 @@ pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes
             None => BTreeMap::new(),
         };
         for (name, sub) in &dir.dirs {
-            let base = entries.get(name).filter(|e| e.kind == EntryKind::Tree).map(|e| e.id);
+            let base = entries
+                .get(name)
+                .filter(|e| e.kind == EntryKind::Tree)
+                .map(|e| e.id);
             match write(objects, base, sub, trees)? {
                 Some(id) => {
-                    entries.insert(name.clone(), TreeEntry { name: name.clone(), kind: EntryKind::Tree, id });
+                    entries.insert(
+                        name.clone(),
+                        TreeEntry {
+                            name: name.clone(),
+                            kind: EntryKind::Tree,
+                            id,
+                        },
+                    );
                 }
                 None => {
                     entries.remove(name);
@@ -375,7 +428,14 @@ pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes
         for (name, value) in &dir.files {
             match value {
                 Some((kind, id)) => {
-                    entries.insert(name.clone(), TreeEntry { name: name.clone(), kind: *kind, id: *id });
+                    entries.insert(
+                        name.clone(),
+                        TreeEntry {
+                            name: name.clone(),
+                            kind: *kind,
+                            id: *id,
+                        },
+                    );
                 }
                 None => {
                     entries.remove(name);
@@ -385,7 +445,9 @@ pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes
         if entries.is_empty() {
             return Ok(None);
         }
-        let tree = Tree { entries: entries.into_values().collect() };
+        let tree = Tree {
+            entries: entries.into_values().collect(),
+        };
         let id = git_tree_id(&tree);
         trees.insert(id, Arc::new(tree));
         Ok(Some(id))
@@ -401,7 +463,11 @@ pub fn snapshot(repo: &Repo, objects: &dyn ObjectSource, head: ObjectId, changes
             id
         }
     };
-    Ok(Snapshot { root: root_id, trees, blobs })
+    Ok(Snapshot {
+        root: root_id,
+        trees,
+        blobs,
+    })
 }
 
 /// The Git id of a tree object with these entries (Git's order: trees sort as `name/`).
@@ -439,7 +505,10 @@ mod tests {
     #[test]
     fn prefixes_are_minimized() {
         let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(minimal_prefixes(&p(&["a/b", "a", "ab", "c/d"])), p(&["a", "ab", "c/d"]));
+        assert_eq!(
+            minimal_prefixes(&p(&["a/b", "a", "ab", "c/d"])),
+            p(&["a", "ab", "c/d"])
+        );
         assert_eq!(minimal_prefixes(&p(&["x", ""])), p(&[""]));
     }
 }

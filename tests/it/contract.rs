@@ -4,6 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::support::{git_in, tags_in, Repo};
 
+/// An edit applied to a fresh base repository.
+type Edit = Box<dyn FnOnce(&mut Repo)>;
+
 pub const WERF_YAML: &str = "project: shop
 configVersion: 1
 ---
@@ -63,8 +66,15 @@ fn changed_by(edit: impl FnOnce(&mut Repo)) -> BTreeSet<String> {
     let before = r.tags();
     edit(&mut r);
     let after = r.tags();
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
-    before.keys().filter(|k| before[*k] != after[*k]).cloned().collect()
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    before
+        .keys()
+        .filter(|k| before[*k] != after[*k])
+        .cloned()
+        .collect()
 }
 
 fn set(names: &[&str]) -> BTreeSet<String> {
@@ -80,7 +90,7 @@ fn edit_file(path: &'static str, content: &'static str) -> impl FnOnce(&mut Repo
 
 #[test]
 fn edits_that_must_not_change_any_tag() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Repo)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "comment-only and formatting-only Dockerfile edit",
             Box::new(edit_file(
@@ -134,7 +144,7 @@ fn edits_that_must_not_change_any_tag() {
 
 #[test]
 fn edits_that_must_change_exactly_the_affected_tags() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Repo)>, &[&str])> = vec![
+    let cases: Vec<(&str, Edit, &[&str])> = vec![
         ("a file under a COPY source", Box::new(edit_file("app/src/main.c", "int main() { return 1; }\n")), &["app", "tool"]),
         ("a new file under a COPY source", Box::new(edit_file("app/src/extra.c", "int x;\n")), &["app", "tool"]),
         (
@@ -175,7 +185,16 @@ fn another_clone_in_another_path_gives_the_same_tags() {
     let parent = tempfile::tempdir().expect("tempdir");
     let clone = parent.path().join("deep/elsewhere/clone");
     std::fs::create_dir_all(clone.parent().expect("parent")).expect("mkdir");
-    git_in(parent.path(), &["clone", "-q", r.path().to_str().expect("utf-8"), clone.to_str().expect("utf-8")], 0);
+    git_in(
+        parent.path(),
+        &[
+            "clone",
+            "-q",
+            r.path().to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        ],
+        0,
+    );
     let home = tempfile::tempdir().expect("tempdir");
     assert_eq!(tags_in(&clone, home.path()), tags);
 }
@@ -189,5 +208,7 @@ fn tags_are_56_hex_and_independent_of_the_cache() {
     let fresh_home = tempfile::tempdir().expect("tempdir");
     assert_eq!(tags_in(r.path(), fresh_home.path()), cold);
     let all: BTreeMap<_, _> = cold;
-    assert!(all.values().all(|t| t.len() == 56 && t.chars().all(|c| c.is_ascii_hexdigit())));
+    assert!(all
+        .values()
+        .all(|t| t.len() == 56 && t.chars().all(|c| c.is_ascii_hexdigit())));
 }

@@ -6,7 +6,10 @@ use crate::support::text;
 #[test]
 fn a_dirty_used_file_is_an_error_naming_it_and_its_images() {
     let r = base_repo();
-    r.write(&[("app/src/main.c", "dirty\n"), ("shared/common.txt", "dirty\n")]);
+    r.write(&[
+        ("app/src/main.c", "dirty\n"),
+        ("shared/common.txt", "dirty\n"),
+    ]);
     let out = r.werf(&["build", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(text(&out, &r).1);
@@ -16,7 +19,12 @@ fn a_dirty_used_file_is_an_error_naming_it_and_its_images() {
 fn dirty_files_no_image_uses_are_fine() {
     let r = base_repo();
     let before = r.tags();
-    r.write(&[("README.md", "dirty\n"), ("app/docs/guide.txt", "dirty\n"), ("app/src/notes.md", "ignored\n"), ("untracked/new.txt", "new\n")]);
+    r.write(&[
+        ("README.md", "dirty\n"),
+        ("app/docs/guide.txt", "dirty\n"),
+        ("app/src/notes.md", "ignored\n"),
+        ("untracked/new.txt", "new\n"),
+    ]);
     assert_eq!(r.tags(), before);
 }
 
@@ -43,16 +51,33 @@ fn an_index_only_change_with_the_work_tree_equal_to_the_commit_is_clean() {
 #[test]
 fn dev_mode_tags_equal_the_tags_after_committing() {
     let mut r = base_repo();
-    r.write(&[("app/src/main.c", "int main() { return 2; }\n"), ("app/src/new.c", "int y;\n")]);
+    r.write(&[
+        ("app/src/main.c", "int main() { return 2; }\n"),
+        ("app/src/new.c", "int y;\n"),
+    ]);
     std::fs::remove_file(r.path().join("lib/lib.sh")).expect("rm");
     r.write(&[("lib/lib.sh", "echo moved\n")]);
-    let out = r.werf(&["build", "--dry-run", "--dev", "--save-build-report", "--build-report-path", "../dev-report.json"]);
+    let out = r.werf(&[
+        "build",
+        "--dry-run",
+        "--dev",
+        "--save-build-report",
+        "--build-report-path",
+        "../dev-report.json",
+    ]);
     assert!(out.status.success(), "{}", text(&out, &r).1);
-    let dev: serde_json::Value = serde_json::from_slice(&std::fs::read(r.path().join("../dev-report.json")).expect("report")).expect("json");
+    let dev: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(r.path().join("../dev-report.json")).expect("report"),
+    )
+    .expect("json");
     r.commit("the same changes, committed");
     let committed = r.tags();
     for (name, tag) in &committed {
-        assert_eq!(dev["Images"][name]["DockerTag"].as_str(), Some(tag.as_str()), "{name}");
+        assert_eq!(
+            dev["Images"][name]["DockerTag"].as_str(),
+            Some(tag.as_str()),
+            "{name}"
+        );
     }
 }
 
@@ -65,6 +90,12 @@ fn dev_mode_sees_untracked_files_under_a_copy_source() {
     assert!(out.status.success());
     let stdout = text(&out, &r).0;
     assert!(stdout.contains("+ work tree (1 changed path)"), "{stdout}");
-    assert!(!stdout.contains(&before["lib"]), "lib's tag must change: {stdout}");
-    assert!(stdout.contains(&before["app"]), "app's tag must not change: {stdout}");
+    assert!(
+        !stdout.contains(&before["lib"]),
+        "lib's tag must change: {stdout}"
+    );
+    assert!(
+        stdout.contains(&before["app"]),
+        "app's tag must not change: {stdout}"
+    );
 }

@@ -10,13 +10,29 @@ fn fails(files: &[(&str, &str)], extra: &[&str]) -> String {
     let mut r = Repo::new(files);
     r.commit("init");
     let report = r.home.path().join("report.json");
-    let mut args = vec!["build", "--dry-run", "--save-build-report", "--build-report-path", report.to_str().expect("utf-8")];
+    let mut args = vec![
+        "build",
+        "--dry-run",
+        "--save-build-report",
+        "--build-report-path",
+        report.to_str().expect("utf-8"),
+    ];
     args.extend_from_slice(extra);
     let out = r.werf(&args);
     let (stdout, stderr) = text(&out, &r);
-    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
-    assert!(!report.exists(), "a failed run must not write a build report");
-    assert!(!r.home.path().join("v1/plans").exists(), "a failed run must not record a plan");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !report.exists(),
+        "a failed run must not write a build report"
+    );
+    assert!(
+        !r.home.path().join("v1/plans").exists(),
+        "a failed run must not record a plan"
+    );
     stderr
 }
 
@@ -60,19 +76,34 @@ fn missing_context_names_the_path() {
 fn missing_copy_source_names_dockerfile_line() {
     let y = yaml("image: app\ndockerfile: Dockerfile\n");
     let df = "FROM alpine:3.19\n\nCOPY src/ /src/\n";
-    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", df), ("other.txt", "x")], &[]));
+    insta::assert_snapshot!(fails(
+        &[("werf.yaml", &y), ("Dockerfile", df), ("other.txt", "x")],
+        &[]
+    ));
 }
 
 #[test]
 fn malformed_dockerfile_names_line() {
     let y = yaml("image: app\ndockerfile: Dockerfile\n");
-    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", "FROM alpine\nCOPPY a b\n")], &[]));
+    insta::assert_snapshot!(fails(
+        &[
+            ("werf.yaml", &y),
+            ("Dockerfile", "FROM alpine\nCOPPY a b\n")
+        ],
+        &[]
+    ));
 }
 
 #[test]
 fn unknown_target_stage() {
     let y = yaml("image: app\ndockerfile: Dockerfile\ntarget: prod\n");
-    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", "FROM alpine AS build\nFROM scratch AS dev\n")], &[]));
+    insta::assert_snapshot!(fails(
+        &[
+            ("werf.yaml", &y),
+            ("Dockerfile", "FROM alpine AS build\nFROM scratch AS dev\n")
+        ],
+        &[]
+    ));
 }
 
 #[test]
@@ -97,7 +128,10 @@ fn config_missing_from_the_commit() {
 #[test]
 fn unknown_commit() {
     let y = yaml("image: app\ndockerfile: Dockerfile\n");
-    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &["--commit", "nosuchref"]));
+    insta::assert_snapshot!(fails(
+        &[("werf.yaml", &y), ("Dockerfile", DF)],
+        &["--commit", "nosuchref"]
+    ));
 }
 
 #[test]
@@ -106,6 +140,16 @@ fn not_a_git_repository() {
     let home = tempfile::tempdir().expect("tempdir");
     let out = crate::support::werf_in(dir.path(), home.path(), &["build", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr).replace(&dir.path().canonicalize().expect("path").display().to_string(), "[DIR]");
-    assert!(stderr.starts_with("Error: `[DIR]` is not inside a Git work tree"), "{stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(
+        &dir.path()
+            .canonicalize()
+            .expect("path")
+            .display()
+            .to_string(),
+        "[DIR]",
+    );
+    assert!(
+        stderr.starts_with("Error: `[DIR]` is not inside a Git work tree"),
+        "{stderr}"
+    );
 }

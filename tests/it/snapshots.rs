@@ -42,8 +42,18 @@ fn graph_text_dot_and_json() {
 #[test]
 fn build_report_has_werfs_shape() {
     let r = base_repo();
-    let out = r.werf(&["build", "--dry-run", "--repo", "127.0.0.1:5000/shop", "--save-build-report", "--build-report-path", "../report.json"]);
+    let out = r.werf(&[
+        "build",
+        "--dry-run",
+        "--repo",
+        "127.0.0.1:5000/shop",
+        "--save-build-report",
+        "--build-report-path",
+        "../report.json",
+    ]);
     assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(r.path().join("../report.json")).expect("report")).expect("json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.path().join("../report.json")).expect("report"))
+            .expect("json");
     insta::assert_json_snapshot!("build_report", v);
 }

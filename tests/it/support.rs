@@ -48,7 +48,8 @@ impl Repo {
             std::fs::write(&abs, content).expect("write");
             if exec {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+                std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod");
             }
         }
     }
@@ -87,7 +88,11 @@ pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -115,15 +120,31 @@ pub fn tags_in(dir: &Path, home: &Path) -> BTreeMap<String, String> {
     let out = werf_in(
         dir,
         home,
-        &["build", "--dry-run", "--save-build-report", "--build-report-path", report.path().to_str().expect("utf-8")],
+        &[
+            "build",
+            "--dry-run",
+            "--save-build-report",
+            "--build-report-path",
+            report.path().to_str().expect("utf-8"),
+        ],
     );
-    assert!(out.status.success(), "werf failed: {}", String::from_utf8_lossy(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("json");
+    assert!(
+        out.status.success(),
+        "werf failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("json");
     json["Images"]
         .as_object()
         .expect("Images")
         .iter()
-        .map(|(k, v)| (k.clone(), v["DockerTag"].as_str().expect("DockerTag").to_string()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["DockerTag"].as_str().expect("DockerTag").to_string(),
+            )
+        })
         .collect()
 }
 
