@@ -99,3 +99,35 @@ fn dev_mode_sees_untracked_files_under_a_copy_source() {
         "app's tag must not change: {stdout}"
     );
 }
+
+#[test]
+fn context_add_files_come_from_the_work_tree_and_count_in_the_digest() {
+    let yaml = "project: add\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\ncontextAddFiles: [generated]\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n";
+    let mut r = crate::support::Repo::new(&[
+        ("werf.yaml", yaml),
+        (".gitignore", "generated/\n"),
+        (
+            "app/Dockerfile",
+            "FROM scratch\nCOPY generated/ /gen/\nCOPY main.txt /\n",
+        ),
+        ("app/main.txt", "main\n"),
+        ("plain/Dockerfile", "FROM scratch\nCOPY . /\n"),
+        ("plain/p.txt", "p\n"),
+    ]);
+    r.commit("init");
+    // Missing from the work tree: a clear error naming the entry.
+    let out = r.werf(&["build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains("contextAddFiles entry `generated` of image `app` does not exist"),
+        "{stderr}"
+    );
+    // Untracked (and git-ignored) generated files are read from the work tree, not the commit.
+    r.write(&[("app/generated/a.bin", "v1\n")]);
+    let first = r.tags();
+    r.write(&[("app/generated/a.bin", "v2\n")]);
+    let second = r.tags();
+    assert_ne!(first["app"], second["app"]);
+    assert_eq!(first["plain"], second["plain"]);
+}

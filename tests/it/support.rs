@@ -1,7 +1,7 @@
 //! Test support: Git repositories made with the real `git`, and runs of the real `werf` binary.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use tempfile::TempDir;
@@ -96,14 +96,10 @@ pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The built binary.
-pub fn werf_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_werf"))
-}
-
 /// Runs werf in `dir` with cache home `home`.
 pub fn werf_in(dir: &Path, home: &Path, args: &[&str]) -> Output {
-    Command::new(werf_bin())
+    assert_cmd::Command::cargo_bin("werf")
+        .expect("the werf binary is built for integration tests")
         .args(args)
         .current_dir(dir)
         .env("WERF_HOME", home)
