@@ -65,6 +65,23 @@ pub struct BuildArgs {
     )]
     pub build_report_path: PathBuf,
 
+    /// Images built at once (default: the number of cores).
+    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N")]
+    pub parallel: Option<usize>,
+
+    /// A registry host reached over plain HTTP (loopback hosts always are); repeatable.
+    #[arg(
+        long = "insecure-registry",
+        env = "WERF_INSECURE_REGISTRY",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
+
+    /// What builds images: the native builder (no daemon; no `RUN`).
+    #[arg(long, value_enum, default_value_t = Backend::Native)]
+    pub backend: Backend,
+
     /// Print every input of every stage, not just a summary.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -72,6 +89,12 @@ pub struct BuildArgs {
     /// Only these images (and what they depend on); all by default.
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Native,
+    Buildah,
 }
 
 #[derive(Debug, Args)]

@@ -1,17 +1,21 @@
 //! werf-rs: converge a Git repository into images, a registry and a Kubernetes release.
 //!
 //! - [`cli`]: commands and flags (clap).
+//! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
+//! - [`registry`]: the container registry (oci-client), credentials, existence checks.
 //! - [`commands`]: one file per command.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
 
+mod build;
 mod cli;
 mod commands;
 mod git;
 mod progress;
 mod project;
+mod registry;
 mod store;
 
 use std::process::ExitCode;

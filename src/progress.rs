@@ -47,3 +47,81 @@ impl Reporter for PlanProgress {
         }
     }
 }
+
+/// Build progress: a bar per running image on a terminal, plain lines otherwise.
+pub struct BuildProgress {
+    multi: Option<indicatif::MultiProgress>,
+    bars: std::sync::Mutex<std::collections::HashMap<String, ProgressBar>>,
+}
+
+impl BuildProgress {
+    pub fn new(_images: usize) -> Self {
+        BuildProgress {
+            multi: std::io::stderr()
+                .is_terminal()
+                .then(indicatif::MultiProgress::new),
+            bars: std::sync::Mutex::default(),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl crate::build::Reporter for BuildProgress {
+    fn existing(&self, name: &str, tag: &str) {
+        self.line(format!(
+            "`{name}`: {} already in the registry",
+            &tag[..tag.len().min(12)]
+        ));
+    }
+
+    fn started(&self, name: &str) {
+        match &self.multi {
+            Some(m) => {
+                let bar = m.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .expect("the template is valid"),
+                );
+                bar.set_message(format!("building `{name}`"));
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                self.bars
+                    .lock()
+                    .expect("bars lock poisoned")
+                    .insert(name.to_string(), bar);
+            }
+            None => eprintln!("`{name}`: building"),
+        }
+    }
+
+    fn finished(&self, name: &str, result: &crate::build::ImageResult, uploaded: u64) {
+        if let Some(bar) = self.bars.lock().expect("bars lock poisoned").remove(name) {
+            bar.finish_and_clear();
+        }
+        self.line(format!(
+            "`{name}`: built and pushed {} in {:.2} s ({uploaded} bytes uploaded)",
+            &result.tag[..result.tag.len().min(12)],
+            result.build_time.as_secs_f64()
+        ));
+    }
+
+    fn failed(&self, name: &str, error: &str) {
+        if let Some(bar) = self.bars.lock().expect("bars lock poisoned").remove(name) {
+            bar.finish_and_clear();
+        }
+        self.line(format!("`{name}`: failed: {error}"));
+    }
+}

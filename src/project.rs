@@ -35,6 +35,8 @@ pub struct Loaded {
     pub config: Arc<WerfConfig>,
     pub config_blob: ObjectId,
     pub store: Store,
+    /// Git objects (with the `--dev` overlay).
+    pub objects: Arc<dyn werf_graph::ObjectSource>,
     /// Plans in werf.yaml order.
     pub plans: Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
 }
@@ -103,7 +105,8 @@ pub fn load(global: &Global) -> Result<Loaded> {
     }
 
     phase("repository opened");
-    let db = Database::new(Arc::new(objects), Arc::new(Listings(store.clone())));
+    let objects: Arc<dyn werf_graph::ObjectSource> = Arc::new(objects);
+    let db = Database::new(objects.clone(), Arc::new(Listings(store.clone())));
     let mut db = db;
     let project = Project::new(
         &db,
@@ -143,6 +146,7 @@ pub fn load(global: &Global) -> Result<Loaded> {
         config,
         config_blob,
         store,
+        objects,
         plans,
     };
     if let Some(changes) = scanned {

@@ -126,7 +126,77 @@ pub fn clean_source(source: &str) -> String {
     crate::pattern::clean(source)
 }
 
+/// One file a COPY/ADD source brings into a build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The matched path (context-relative) this file was found under.
+    pub root: String,
+    /// Whether the matched path is a folder (its contents are copied) or the file itself.
+    pub root_is_dir: bool,
+    /// Context-relative path of the file.
+    pub path: String,
+    pub kind: EntryKind,
+    pub id: ObjectId,
+    /// True for `contextAddFiles` (content in the work tree, not in Git).
+    pub work_file: bool,
+}
+
 impl Context<'_> {
+    /// Every file a COPY/ADD source brings in, after `.dockerignore`, in path order.
+    pub fn source_files(&self, source: &str) -> Result<Vec<SourceFile>> {
+        let clean = clean_source(source);
+        let mut roots: Vec<(String, TreeEntry)> = Vec::new();
+        if let Some(tree) = self.tree {
+            if has_wildcard(&clean) {
+                self.glob_paths(tree, "", &Glob::new(&clean), &mut roots)?;
+            } else if let Some(entry) = lookup(self.objects, tree, &clean)? {
+                roots.push((clean.clone(), entry));
+            }
+        }
+        let mut out = Vec::new();
+        for (root, entry) in roots {
+            if entry.kind == EntryKind::Tree {
+                let id = entry.id;
+                self.walk(id, &root, &mut |path, e| {
+                    out.push(SourceFile {
+                        root: root.clone(),
+                        root_is_dir: true,
+                        path: path.to_string(),
+                        kind: e.kind,
+                        id: e.id,
+                        work_file: false,
+                    })
+                })?;
+            } else if !self.ignore.is_excluded(&root) {
+                out.push(SourceFile {
+                    root: root.clone(),
+                    root_is_dir: false,
+                    path: root.clone(),
+                    kind: entry.kind,
+                    id: entry.id,
+                    work_file: false,
+                });
+            }
+        }
+        for (path, wf) in self.work_files {
+            if self.ignore.is_excluded(path) || !source_covers(&clean, path) {
+                continue;
+            }
+            out.retain(|f| &f.path != path);
+            let is_self = path == &clean || has_wildcard(&clean);
+            out.push(SourceFile {
+                root: if is_self { path.clone() } else { clean.clone() },
+                root_is_dir: !is_self,
+                path: path.clone(),
+                kind: wf.kind,
+                id: wf.id,
+                work_file: true,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     /// Resolves one COPY/ADD source. `Ok(None)` means it matches nothing.
     pub fn source(&self, source: &str) -> Result<Option<SourceContent>> {
         let clean = clean_source(source);

@@ -220,6 +220,8 @@ pub struct CopySpec {
     /// Sources after substitution; relative to the context when `from` is `None`.
     pub sources: Vec<String>,
     pub dest: String,
+    /// Flags other than `--from` (`--chmod`, `--chown`, `--link`, ...), values substituted.
+    pub flags: Vec<(String, Option<String>)>,
 }
 
 impl CopySpec {
@@ -240,13 +242,53 @@ fn is_remote(s: &str) -> bool {
         || s.starts_with("git://")
 }
 
+/// A command in exec form (`["a", "b"]`) or shell form (`a b`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CommandForm {
+    Exec(Vec<String>),
+    Shell(String),
+}
+
+/// What a resolved instruction does, for a builder.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Arg(Vec<(String, Option<String>)>),
+    Env(Vec<(String, String)>),
+    Label(Vec<(String, String)>),
+    Copy,
+    Workdir(String),
+    User(String),
+    Expose(Vec<String>),
+    Volume(Vec<String>),
+    StopSignal(String),
+    Cmd(CommandForm),
+    Entrypoint(CommandForm),
+    Shell(Vec<String>),
+    /// `HEALTHCHECK` flags and command (`NONE` disables).
+    Healthcheck {
+        flags: Vec<(String, Option<String>)>,
+        command: CommandForm,
+    },
+    Run(CommandForm),
+    Onbuild(String),
+    Maintainer(String),
+}
+
 /// One resolved instruction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
     pub line: usize,
     /// Normalised text with ARG/ENV substituted where Docker substitutes.
     pub text: String,
+    pub op: Op,
     pub copy: Option<CopySpec>,
+}
+
+fn command_form(rest: &str) -> CommandForm {
+    match json_array(rest) {
+        Some(words) => CommandForm::Exec(words),
+        None => CommandForm::Shell(normalize_command(rest)),
+    }
 }
 
 /// A stage after substitution.
@@ -371,6 +413,7 @@ pub fn resolve(
             let step = match ins.keyword.as_str() {
                 "ARG" => {
                     let mut parts = Vec::new();
+                    let mut decls = Vec::new();
                     for (n, default) in arg_decls(file, ins)? {
                         let value = build_args
                             .get(&n)
@@ -381,6 +424,7 @@ pub fn resolve(
                             Some(v) => parts.push(format!("{n}={}", quote(v))),
                             None => parts.push(n.clone()),
                         }
+                        decls.push((n.clone(), value.clone()));
                         if let Some(v) = value {
                             args.insert(n, v);
                         }
@@ -388,6 +432,7 @@ pub fn resolve(
                     Step {
                         line: ins.line,
                         text: format!("ARG {}", parts.join(" ")),
+                        op: Op::Arg(decls),
                         copy: None,
                     }
                 }
@@ -398,12 +443,16 @@ pub fn resolve(
                         .map(|(k, v)| format!("{k}={}", quote(v)))
                         .collect::<Vec<_>>()
                         .join(" ");
-                    if ins.keyword == "ENV" {
-                        env_vars.extend(pairs);
-                    }
+                    let op = if ins.keyword == "ENV" {
+                        env_vars.extend(pairs.iter().cloned());
+                        Op::Env(pairs)
+                    } else {
+                        Op::Label(pairs)
+                    };
                     Step {
                         line: ins.line,
                         text: format!("{} {text}", ins.keyword),
+                        op,
                         copy: None,
                     }
                 }
@@ -427,6 +476,7 @@ pub fn resolve(
                     Step {
                         line: ins.line,
                         text,
+                        op: Op::Copy,
                         copy: Some(copy),
                     }
                 }
@@ -440,9 +490,29 @@ pub fn resolve(
                     }
                     text.push(' ');
                     text.push_str(&normalize_command(&ins.rest));
+                    let form = command_form(&ins.rest);
+                    let op = match ins.keyword.as_str() {
+                        "RUN" => Op::Run(form),
+                        "CMD" => Op::Cmd(form),
+                        "ENTRYPOINT" => Op::Entrypoint(form),
+                        "SHELL" => match form {
+                            CommandForm::Exec(words) => Op::Shell(words),
+                            CommandForm::Shell(_) => return Err(err(
+                                file,
+                                ins.line,
+                                "`SHELL` needs the JSON form, e.g. `SHELL [\"/bin/sh\", \"-c\"]`",
+                            )),
+                        },
+                        "HEALTHCHECK" => Op::Healthcheck {
+                            flags: ins.flags.clone(),
+                            command: form,
+                        },
+                        _ => Op::Onbuild(ins.rest.clone()),
+                    };
                     Step {
                         line: ins.line,
                         text,
+                        op,
                         copy: None,
                     }
                 }
@@ -456,6 +526,15 @@ pub fn resolve(
                             .map(|w| process_word(w, &vars, '\\'))
                             .collect()
                     };
+                    let joined = words.join(" ");
+                    let op = match ins.keyword.as_str() {
+                        "WORKDIR" => Op::Workdir(joined),
+                        "USER" => Op::User(joined),
+                        "EXPOSE" => Op::Expose(words.clone()),
+                        "VOLUME" => Op::Volume(words.clone()),
+                        "STOPSIGNAL" => Op::StopSignal(joined),
+                        _ => Op::Maintainer(joined),
+                    };
                     Step {
                         line: ins.line,
                         text: format!(
@@ -463,6 +542,7 @@ pub fn resolve(
                             ins.keyword,
                             words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
                         ),
+                        op,
                         copy: None,
                     }
                 }
@@ -601,11 +681,18 @@ fn copy_spec(
         })
         .transpose()?;
     let (dest, sources) = words.split_last().expect("at least two words");
+    let flags = ins
+        .flags
+        .iter()
+        .filter(|(k, _)| k != "from")
+        .map(|(k, v)| (k.clone(), v.as_ref().map(|v| process_word(v, vars, '\\'))))
+        .collect();
     Ok(CopySpec {
         add: ins.keyword == "ADD",
         from,
         sources: sources.to_vec(),
         dest: dest.clone(),
+        flags,
     })
 }
 

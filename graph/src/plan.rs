@@ -29,7 +29,7 @@ pub fn placeholder(image: &str, kind: ImportType) -> String {
 }
 
 /// Images named by placeholders inside `text`.
-fn placeholder_images(text: &str) -> Vec<String> {
+pub fn placeholder_images(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("werf-image(") {
@@ -609,6 +609,11 @@ pub struct ImagePlan {
     pub stages: Vec<Arc<StagePlan>>,
     /// Direct werf-image dependencies.
     pub dependencies: Vec<String>,
+    /// Platforms to build for (`os/arch`), sorted; empty means the default.
+    pub platform: Vec<String>,
+    /// The resolved Dockerfile (dependency build args are placeholders, see [`placeholder`]).
+    #[serde(skip)]
+    pub dockerfile: Arc<Resolved>,
 }
 
 impl ImagePlan {
@@ -713,6 +718,8 @@ pub fn image_plan<'db>(
         target: resolved.target,
         stages: stages.into_values().collect(),
         dependencies: dependencies.into_iter().collect(),
+        platform: settings.platform.clone(),
+        dockerfile: resolved,
     }))
 }
 

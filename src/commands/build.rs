@@ -11,8 +11,10 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use werf_graph::plan::{BaseRef, ImagePlan};
 
-use crate::cli::{BuildArgs, Global};
+use crate::cli::{Backend, BuildArgs, Global};
+use crate::progress::BuildProgress;
 use crate::project::{load, Loaded};
+use crate::registry::Registry;
 
 /// Per project: the last plan's commit and image -> tag.
 const LAST_PLAN: &str = "plans";
@@ -67,7 +69,7 @@ struct ReportImage {
 /// Runs `werf build`.
 pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     if !args.dry_run {
-        bail!("`werf build` without `--dry-run` needs the image builder, which this version does not have yet; run `werf build --dry-run` to see the plan");
+        return build_and_push(global, args);
     }
     let loaded = load(global)?;
     let plans = select(&loaded, &args.images)?;
@@ -212,6 +214,81 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds and pushes the images the registry lacks.
+fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+    let Some(repo) = args.repo.as_deref() else {
+        bail!("`werf build` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to; `--dry-run` only plans");
+    };
+    if args.backend == Backend::Buildah {
+        bail!("the `buildah` backend is not available in this version; the native builder (default) builds every instruction except `RUN`");
+    }
+    let loaded = load(global)?;
+    let plans = select(&loaded, &args.images)?;
+    let registry = Registry::new(&args.insecure_registry, &[crate::registry::host_of(repo)])?;
+    let parallel = args.parallel.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let options = crate::build::Options {
+        repo,
+        parallel,
+        insecure: &args.insecure_registry,
+        project: &loaded.config.meta.project,
+        workdir: loaded.repo.workdir.clone(),
+    };
+    let progress = BuildProgress::new(plans.len());
+    let started = std::time::Instant::now();
+    let results = crate::build::build(
+        &plans,
+        &*loaded.objects,
+        &loaded.store,
+        &registry,
+        &options,
+        &progress,
+    );
+    progress.finish();
+    let results = results?;
+    let built = results.iter().filter(|r| r.rebuilt).count();
+    let stats = &registry.stats;
+    use std::sync::atomic::Ordering::Relaxed;
+    println!(
+        "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        results.len() - built,
+        started.elapsed().as_secs_f64(),
+        stats.requests.load(Relaxed),
+        stats.blobs_uploaded.load(Relaxed),
+        stats.bytes_uploaded.load(Relaxed),
+        stats.blobs_mounted.load(Relaxed),
+    );
+    if args.save_build_report {
+        let images = results
+            .iter()
+            .zip(&plans)
+            .map(|(r, p)| {
+                (
+                    r.name.clone(),
+                    ReportImage {
+                        werf_image_name: r.name.clone(),
+                        docker_repo: repo.to_string(),
+                        docker_tag: r.tag.clone(),
+                        docker_image_name: format!("{repo}:{}", r.tag),
+                        docker_image_digest: r.manifest_digest.clone(),
+                        rebuilt: r.rebuilt,
+                        is_final: p.is_final,
+                        size: r.size.max(0) as u64,
+                        build_time: format!("{:.2}", r.build_time.as_secs_f64()),
+                    },
+                )
+            })
+            .collect();
+        write_json_atomically(&args.build_report_path, &Report { images })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The requested images plus what they depend on, in werf.yaml order.
 fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Arc<ImagePlan>>> {
     let plans = loaded.ok_plans()?;
@@ -327,7 +404,12 @@ fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Re
             )
         })
         .collect();
-    let json = serde_json::to_vec_pretty(&Report { images })?;
+    write_json_atomically(path, &Report { images })
+}
+
+/// Writes JSON next to `path` and renames it into place (no half-written report).
+fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

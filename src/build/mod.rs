@@ -1,0 +1,324 @@
+//! `werf build`: find which images the registry lacks, build exactly those along the image DAG
+//! (an image starts as soon as its dependencies are published; `--parallel` workers, no waves),
+//! and push each one blobs-first, manifest last, so a tag only ever names a complete image.
+//!
+//! - [`oci`]: the OCI model and reproducible layers.
+//! - [`native`]: the daemonless Dockerfile executor.
+
+pub mod native;
+pub mod oci;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use oci_client::RegistryOperation;
+use werf_cache::Store;
+use werf_graph::plan::ImagePlan;
+use werf_graph::ObjectSource;
+
+use crate::registry::{host_of, Registry};
+use native::{LayerRef, Published};
+
+/// Cache namespace: a repository's tags with when they were listed.
+const TAGS: &str = "registry-tags";
+/// Cache namespace: `repo:tag` -> manifest digest, written once an image is fully pushed.
+const MANIFESTS: &str = "manifests";
+
+/// What a build needs besides the plans.
+pub struct Options<'a> {
+    pub repo: &'a str,
+    pub parallel: usize,
+    pub insecure: &'a [String],
+    pub project: &'a str,
+    pub workdir: std::path::PathBuf,
+}
+
+/// How one image ended.
+#[derive(Clone, Debug)]
+pub struct ImageResult {
+    pub name: String,
+    pub tag: String,
+    pub manifest_digest: String,
+    pub size: i64,
+    pub rebuilt: bool,
+    pub build_time: Duration,
+}
+
+/// Progress of a build, drawn by the caller.
+pub trait Reporter: Sync {
+    fn existing(&self, _name: &str, _tag: &str) {}
+    fn started(&self, _name: &str) {}
+    fn finished(&self, _name: &str, _result: &ImageResult, _uploaded: u64) {}
+    fn failed(&self, _name: &str, _error: &str) {}
+}
+
+/// Errors of a build: every failed image with its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Registry(#[from] crate::registry::Error),
+    #[error("{} image{} failed:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|(n, e)| format!("`{n}`: {e}")).collect::<Vec<_>>().join("\n  "))]
+    Images(Vec<(String, String)>),
+    #[error("cache: {0}")]
+    Cache(#[from] werf_cache::Error),
+}
+
+fn key(text: &str) -> werf_cache::Key {
+    werf_cache::key_for_name("registry", text)
+}
+
+/// Builds and pushes what `repo` lacks; returns every plan's result in the order given.
+pub fn build(
+    plans: &[Arc<ImagePlan>],
+    objects: &dyn ObjectSource,
+    store: &Store,
+    registry: &Registry,
+    options: &Options<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ImageResult>, Error> {
+    let repo = options.repo;
+    registry.login(repo, RegistryOperation::Push)?;
+    let tags = registry.list_tags(repo)?;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    store.put(
+        TAGS,
+        &key(repo),
+        &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
+    )?;
+
+    let by_name: HashMap<&str, &Arc<ImagePlan>> =
+        plans.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut results: BTreeMap<String, ImageResult> = BTreeMap::new();
+    let mut pending: Vec<String> = Vec::new();
+    for p in plans {
+        if tags.contains(&p.tag) {
+            let image = format!("{repo}:{}", p.tag);
+            let digest = match store.get(MANIFESTS, &key(&image))? {
+                Some(d) => String::from_utf8_lossy(&d).into_owned(),
+                None => {
+                    let d = registry.manifest_digest(&image)?.unwrap_or_default();
+                    store.put(MANIFESTS, &key(&image), d.as_bytes())?;
+                    d
+                }
+            };
+            reporter.existing(&p.name, &p.tag);
+            results.insert(
+                p.name.clone(),
+                ImageResult {
+                    name: p.name.clone(),
+                    tag: p.tag.clone(),
+                    manifest_digest: digest,
+                    size: 0,
+                    rebuilt: false,
+                    build_time: Duration::ZERO,
+                },
+            );
+        } else {
+            pending.push(p.name.clone());
+        }
+    }
+
+    struct State {
+        pending: Vec<String>,
+        running: usize,
+        published: HashMap<String, Published>,
+        failed: Vec<(String, String)>,
+        done: HashSet<String>,
+    }
+    let state = Mutex::new(State {
+        pending,
+        running: 0,
+        published: HashMap::new(),
+        failed: Vec::new(),
+        done: results.keys().cloned().collect(),
+    });
+    let wake = Condvar::new();
+    let built: Mutex<Vec<ImageResult>> = Mutex::new(Vec::new());
+    let platform_default = "linux/amd64".to_string();
+
+    let worker = || loop {
+        let mut s = state.lock().expect("build state lock poisoned");
+        let next = loop {
+            if !s.failed.is_empty() && s.running == 0 {
+                return;
+            }
+            let ready = if s.failed.is_empty() {
+                s.pending.iter().position(|n| {
+                    by_name[n.as_str()]
+                        .dependencies
+                        .iter()
+                        .all(|d| s.done.contains(d))
+                })
+            } else {
+                None
+            };
+            if let Some(i) = ready {
+                let name = s.pending.remove(i);
+                s.running += 1;
+                break name;
+            }
+            if s.pending.is_empty() && s.running == 0 {
+                return;
+            }
+            if s.running == 0 {
+                // Nothing runnable and nothing running: what is left waits on failed images.
+                return;
+            }
+            s = wake.wait(s).expect("build state lock poisoned");
+        };
+        // Dependencies that already existed in the registry: fetch their manifest and config.
+        let mut images: HashMap<String, Published> = s.published.clone();
+        drop(s);
+        let plan = by_name[next.as_str()];
+        reporter.started(&next);
+        let started = Instant::now();
+        let outcome = (|| -> Result<(ImageResult, Published, u64), String> {
+            for dep in &plan.dependencies {
+                if !images.contains_key(dep) {
+                    let image = format!("{repo}:{}", by_name[dep.as_str()].tag);
+                    let p = native::resolve_external(registry, &image, &platform_default)
+                        .map_err(|e| e.to_string())?;
+                    images.insert(dep.clone(), p);
+                }
+            }
+            if plan.platform.len() > 1 {
+                return Err(format!(
+                    "multi-platform builds ({}) are not supported yet",
+                    plan.platform.join(", ")
+                ));
+            }
+            let platform = plan
+                .platform
+                .first()
+                .cloned()
+                .unwrap_or_else(|| platform_default.clone());
+            let inputs = native::Inputs {
+                project: options.project,
+                plan,
+                objects,
+                workdir: options.workdir.clone(),
+                images: &images,
+                registry,
+                platform,
+            };
+            let out = native::build(&inputs).map_err(|e| e.to_string())?;
+            let uploaded = push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
+            let digest = oci::sha256(&out.manifest_bytes);
+            store
+                .put_durable(
+                    MANIFESTS,
+                    &key(&format!("{repo}:{}", plan.tag)),
+                    digest.as_bytes(),
+                )
+                .map_err(|e| e.to_string())?;
+            let size =
+                out.manifest.layers.iter().map(|l| l.size).sum::<i64>() + out.manifest.config.size;
+            let result = ImageResult {
+                name: next.clone(),
+                tag: plan.tag.clone(),
+                manifest_digest: digest.clone(),
+                size,
+                rebuilt: true,
+                build_time: started.elapsed(),
+            };
+            let published = Published {
+                repo: repo.to_string(),
+                tag: plan.tag.clone(),
+                manifest_digest: digest,
+                manifest: out.manifest,
+                config: out.config,
+                size,
+            };
+            Ok((result, published, uploaded))
+        })();
+        let mut s = state.lock().expect("build state lock poisoned");
+        s.running -= 1;
+        match outcome {
+            Ok((result, published, uploaded)) => {
+                reporter.finished(&next, &result, uploaded);
+                s.published.insert(next.clone(), published);
+                s.done.insert(next.clone());
+                built.lock().expect("results lock poisoned").push(result);
+            }
+            Err(e) => {
+                reporter.failed(&next, &e);
+                s.failed.push((next.clone(), e));
+            }
+        }
+        wake.notify_all();
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..options.parallel.max(1) {
+            scope.spawn(worker);
+        }
+    });
+
+    let s = state.into_inner().expect("build state lock poisoned");
+    if !s.failed.is_empty() {
+        let mut failed = s.failed;
+        for n in &s.pending {
+            failed.push((
+                n.clone(),
+                "not built: a dependency or another image failed first".into(),
+            ));
+        }
+        return Err(Error::Images(failed));
+    }
+    for r in built.into_inner().expect("results lock poisoned") {
+        results.insert(r.name.clone(), r);
+    }
+    Ok(plans.iter().map(|p| results[&p.name].clone()).collect())
+}
+
+/// Pushes one image: blobs the repository lacks (mounted from their source repository when it is
+/// on the same registry, else uploaded), then the config, then the manifest under its tag.
+/// Returns the bytes uploaded.
+fn push(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    built: &native::Built,
+) -> Result<u64, crate::registry::Error> {
+    let mut uploaded = 0u64;
+    for layer in &built.layers {
+        let d = layer.descriptor();
+        if registry.blob_exists(repo, &d.digest)? {
+            continue;
+        }
+        match layer {
+            LayerRef::Local(l) => {
+                uploaded += l.gzip.len() as u64;
+                registry.push_blob(repo, &d.digest, l.gzip.to_vec())?;
+            }
+            LayerRef::Remote {
+                descriptor,
+                repo: source,
+            } => {
+                let same_registry = host_of(source) == host_of(repo);
+                let source_path = source.split_once('/').map(|(_, p)| p).unwrap_or(source);
+                if same_registry && registry.mount_blob(repo, source_path, &descriptor.digest)? {
+                    continue;
+                }
+                let data = registry.pull_blob(
+                    source,
+                    &descriptor.digest,
+                    &descriptor.media_type,
+                    descriptor.size,
+                )?;
+                uploaded += data.len() as u64;
+                registry.push_blob(repo, &descriptor.digest, data)?;
+            }
+        }
+    }
+    let config_digest = &built.manifest.config.digest;
+    if !registry.blob_exists(repo, config_digest)? {
+        uploaded += built.config_bytes.len() as u64;
+        registry.push_blob(repo, config_digest, built.config_bytes.clone())?;
+    }
+    registry.push_manifest(repo, tag, built.manifest_bytes.clone(), oci::MANIFEST)?;
+    Ok(uploaded)
+}

@@ -1,0 +1,722 @@
+//! The native builder: executes a resolved Dockerfile without a daemon, producing reproducible
+//! OCI layers, config and manifest. Base layers stay references (they are mounted or copied
+//! registry-side, never rebuilt); COPY/ADD read Git blobs; `RUN` needs an external backend.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use werf_graph::context::{Context, SourceFile};
+use werf_graph::dockerfile::{CommandForm, CopyFrom, CopySpec, Op};
+use werf_graph::objects::EntryKind;
+use werf_graph::plan::{placeholder_images, BaseRef, ImagePlan};
+use werf_graph::ObjectSource;
+
+use super::oci::{
+    self, apply_layer, build_layer, Descriptor, ImageConfig, Layer, Manifest, Node, Tree,
+};
+use crate::registry::Registry;
+
+/// Errors of the native builder, naming the Dockerfile line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{file}:{line}: `RUN` needs a container runtime; the native builder cannot run it (pass `--backend buildah`)")]
+    Run { file: String, line: usize },
+    #[error("{file}:{line}: {message}")]
+    Instruction {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("base image `{reference}`: {message}")]
+    Base { reference: String, message: String },
+    #[error(transparent)]
+    Registry(#[from] crate::registry::Error),
+    #[error(transparent)]
+    Graph(#[from] werf_graph::Error),
+    #[error("writing a layer: {0}")]
+    Layer(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An image in a registry that a build can use (a werf image already pushed, or a base).
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// `REGISTRY/REPO` it lives in.
+    pub repo: String,
+    pub tag: String,
+    pub manifest_digest: String,
+    pub manifest: Manifest,
+    pub config: ImageConfig,
+    pub size: i64,
+}
+
+impl Published {
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repo, self.tag)
+    }
+}
+
+/// A layer of a stage: built here, or a reference to a blob in a registry repository.
+#[derive(Clone, Debug)]
+pub enum LayerRef {
+    Local(Layer),
+    Remote {
+        descriptor: Descriptor,
+        repo: String,
+    },
+}
+
+impl LayerRef {
+    pub fn descriptor(&self) -> Descriptor {
+        match self {
+            LayerRef::Local(l) => l.descriptor(),
+            LayerRef::Remote { descriptor, .. } => descriptor.clone(),
+        }
+    }
+}
+
+/// What a build produced, ready to push.
+pub struct Built {
+    pub config_bytes: Vec<u8>,
+    pub manifest_bytes: Vec<u8>,
+    pub manifest: Manifest,
+    pub config: ImageConfig,
+    pub layers: Vec<LayerRef>,
+}
+
+#[derive(Clone)]
+struct Stage {
+    config: ImageConfig,
+    layers: Vec<LayerRef>,
+    fs: Option<Arc<Tree>>,
+}
+
+/// Everything a build reads.
+pub struct Inputs<'a> {
+    pub project: &'a str,
+    pub plan: &'a ImagePlan,
+    pub objects: &'a dyn ObjectSource,
+    /// The work tree root (for `contextAddFiles` content).
+    pub workdir: PathBuf,
+    /// werf images this one may use, by name.
+    pub images: &'a HashMap<String, Published>,
+    pub registry: &'a Registry,
+    /// `os/arch` to build for.
+    pub platform: String,
+}
+
+/// Replaces dependency placeholders with the real values of the published images.
+fn substitute(text: &str, images: &HashMap<String, Published>) -> String {
+    let mut out = text.to_string();
+    for name in placeholder_images(text) {
+        let Some(p) = images.get(&name) else { continue };
+        for (kind, value) in [
+            ("ImageName", p.reference()),
+            ("ImageTag", p.tag.clone()),
+            ("ImageRepo", p.repo.clone()),
+            ("ImageDigest", p.manifest_digest.clone()),
+            ("ImageID", p.manifest.config.digest.clone()),
+        ] {
+            out = out.replace(&format!("werf-image({name}).{kind}"), &value);
+        }
+    }
+    out
+}
+
+/// Pulls the manifest and config of an external image for `platform`.
+pub fn resolve_external(registry: &Registry, reference: &str, platform: &str) -> Result<Published> {
+    let err = |message: String| Error::Base {
+        reference: reference.to_string(),
+        message,
+    };
+    let normalized: oci_client::Reference = reference
+        .parse()
+        .map_err(|e: oci_client::ParseError| err(e.to_string()))?;
+    let repo = format!(
+        "{}/{}",
+        normalized.resolve_registry(),
+        normalized.repository()
+    );
+    let (mut bytes, mut digest) = registry.pull_manifest(reference)?;
+    let probe: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+    let media = probe
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if media == oci::OCI_INDEX || media == oci::DOCKER_LIST || probe.get("manifests").is_some() {
+        let index: oci::Index = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+        let (os, arch) = platform.split_once('/').unwrap_or(("linux", "amd64"));
+        let arch = arch.split('/').next().unwrap_or(arch);
+        let chosen = index
+            .manifests
+            .iter()
+            .find(|m| {
+                m.platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == os && p.architecture == arch)
+            })
+            .ok_or_else(|| {
+                err(format!(
+                    "no manifest for platform `{platform}` in the index"
+                ))
+            })?;
+        let (b, d) = registry.pull_manifest(&format!("{repo}@{}", chosen.digest))?;
+        bytes = b;
+        digest = d;
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| err(format!("unreadable manifest: {e}")))?;
+    let config_bytes = registry.pull_blob(
+        &repo,
+        &manifest.config.digest,
+        &manifest.config.media_type,
+        manifest.config.size,
+    )?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes)
+        .map_err(|e| err(format!("unreadable config: {e}")))?;
+    let size = manifest.layers.iter().map(|l| l.size).sum::<i64>() + manifest.config.size;
+    Ok(Published {
+        repo,
+        tag: normalized.tag().unwrap_or("latest").to_string(),
+        manifest_digest: digest,
+        manifest,
+        config,
+        size,
+    })
+}
+
+fn remote_layers(p: &Published) -> Vec<LayerRef> {
+    p.manifest
+        .layers
+        .iter()
+        .map(|d| LayerRef::Remote {
+            descriptor: d.clone(),
+            repo: p.repo.clone(),
+        })
+        .collect()
+}
+
+fn join_abs(workdir: &str, path: &str) -> String {
+    let full = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{path}", workdir.trim_end_matches('/'))
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in full.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+/// Builds one image.
+pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
+    let plan = inputs.plan;
+    let resolved = &plan.dockerfile;
+    let file = plan.sources.dockerfile.clone();
+    let ctx_ignore = plan.ignore.clone();
+    let ctx = Context {
+        objects: inputs.objects,
+        store: &werf_graph::context::NoStore,
+        tree: plan.sources.context_tree,
+        ignore: &ctx_ignore,
+        work_files: &plan.sources.work_files,
+    };
+    let mut stages: BTreeMap<usize, Stage> = BTreeMap::new();
+    let mut externals: HashMap<String, Published> = HashMap::new();
+
+    for st_plan in &plan.stages {
+        let st = &resolved.stages[st_plan.index];
+        let mut stage = match &st_plan.base {
+            BaseRef::Scratch => Stage {
+                config: ImageConfig::scratch(&inputs.platform),
+                layers: Vec::new(),
+                fs: Some(Arc::new(Tree::new())),
+            },
+            BaseRef::Stage { index } => stages[index].clone(),
+            BaseRef::Image { name } => {
+                let p = inputs.images.get(name).ok_or_else(|| Error::Base {
+                    reference: name.clone(),
+                    message: "the werf image is not available".into(),
+                })?;
+                Stage {
+                    config: p.config.clone(),
+                    layers: remote_layers(p),
+                    fs: None,
+                }
+            }
+            BaseRef::External { reference } => {
+                let reference = substitute(reference, inputs.images);
+                let p = match externals.get(&reference) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = resolve_external(inputs.registry, &reference, &inputs.platform)?;
+                        externals.insert(reference.clone(), p.clone());
+                        p
+                    }
+                };
+                Stage {
+                    config: p.config.clone(),
+                    layers: remote_layers(&p),
+                    fs: None,
+                }
+            }
+        };
+        for step in &st.steps {
+            let at = |message: String| Error::Instruction {
+                file: file.clone(),
+                line: step.line,
+                message,
+            };
+            let sub = |s: &str| substitute(s, inputs.images);
+            let cfg = &mut stage.config.config;
+            match &step.op {
+                Op::Arg(_) | Op::Maintainer(_) | Op::Onbuild(_) => {}
+                Op::Env(pairs) => {
+                    for (k, v) in pairs {
+                        stage.config.set_env(k, &sub(v));
+                    }
+                }
+                Op::Label(pairs) => {
+                    let labels = cfg.labels.get_or_insert_with(BTreeMap::new);
+                    for (k, v) in pairs {
+                        labels.insert(k.clone(), sub(v));
+                    }
+                }
+                Op::Workdir(dir) => {
+                    let base = cfg.working_dir.clone().unwrap_or_else(|| "/".into());
+                    cfg.working_dir = Some(format!("/{}", join_abs(&base, &sub(dir))));
+                }
+                Op::User(u) => cfg.user = Some(sub(u)),
+                Op::Expose(ports) => {
+                    let map = cfg.exposed_ports.get_or_insert_with(BTreeMap::new);
+                    for p in ports {
+                        let p = sub(p);
+                        let key = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
+                        map.insert(key, oci::Empty {});
+                    }
+                }
+                Op::Volume(vols) => {
+                    let map = cfg.volumes.get_or_insert_with(BTreeMap::new);
+                    for v in vols {
+                        map.insert(sub(v), oci::Empty {});
+                    }
+                }
+                Op::StopSignal(s) => cfg.stop_signal = Some(sub(s)),
+                Op::Shell(words) => cfg.shell = Some(words.clone()),
+                Op::Cmd(form) | Op::Entrypoint(form) => {
+                    let words = match form {
+                        CommandForm::Exec(w) => w.clone(),
+                        CommandForm::Shell(s) => {
+                            let mut w = cfg
+                                .shell
+                                .clone()
+                                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                            w.push(s.clone());
+                            w
+                        }
+                    };
+                    if matches!(step.op, Op::Cmd(_)) {
+                        cfg.cmd = Some(words);
+                    } else {
+                        cfg.entrypoint = Some(words);
+                        cfg.cmd = None;
+                    }
+                }
+                Op::Healthcheck { flags, command } => {
+                    let mut hc = serde_json::Map::new();
+                    let test = match command {
+                        CommandForm::Shell(s) if s.eq_ignore_ascii_case("none") => {
+                            vec!["NONE".to_string()]
+                        }
+                        CommandForm::Shell(s) => {
+                            let s = s.strip_prefix("CMD").map(str::trim).unwrap_or(s);
+                            vec!["CMD-SHELL".to_string(), s.to_string()]
+                        }
+                        CommandForm::Exec(w) => std::iter::once("CMD".to_string())
+                            .chain(w.iter().cloned())
+                            .collect(),
+                    };
+                    hc.insert("Test".into(), serde_json::json!(test));
+                    for (k, v) in flags {
+                        let key = match k.as_str() {
+                            "interval" => "Interval",
+                            "timeout" => "Timeout",
+                            "start-period" => "StartPeriod",
+                            "retries" => "Retries",
+                            other => {
+                                return Err(at(format!("unknown HEALTHCHECK flag `--{other}`")))
+                            }
+                        };
+                        let v = v.clone().unwrap_or_default();
+                        let value = if key == "Retries" {
+                            serde_json::json!(v
+                                .parse::<u64>()
+                                .map_err(|_| at(format!("`--retries={v}` is not a number")))?)
+                        } else {
+                            serde_json::json!(duration_ns(&v)
+                                .ok_or_else(|| at(format!("`--{k}={v}` is not a duration")))?)
+                        };
+                        hc.insert(key.into(), value);
+                    }
+                    cfg.healthcheck = Some(serde_json::Value::Object(hc));
+                }
+                Op::Run(_) => {
+                    return Err(Error::Run {
+                        file: file.clone(),
+                        line: step.line,
+                    })
+                }
+                Op::Copy => {
+                    let copy = step.copy.as_ref().expect("COPY steps carry their spec");
+                    let workdir = stage
+                        .config
+                        .config
+                        .working_dir
+                        .clone()
+                        .unwrap_or_else(|| "/".into());
+                    let entries =
+                        copy_entries(inputs, &ctx, copy, &workdir, &stages, &mut externals)
+                            .map_err(|e| match e {
+                                Error::Instruction { message, .. } => at(message),
+                                other => other,
+                            })?;
+                    let layer = build_layer(&entries)?;
+                    stage.config.rootfs.diff_ids.push(layer.diff_id.clone());
+                    if let Some(fs) = &mut stage.fs {
+                        let fs = Arc::make_mut(fs);
+                        apply_layer(fs, &layer.gzip)?;
+                    }
+                    stage.layers.push(LayerRef::Local(layer));
+                }
+            }
+        }
+        stages.insert(st_plan.index, stage);
+    }
+
+    let mut target = stages
+        .remove(&plan.target)
+        .expect("the target stage was built");
+    let labels = target
+        .config
+        .config
+        .labels
+        .get_or_insert_with(BTreeMap::new);
+    labels.insert("werf".into(), inputs.project.to_string());
+    labels.insert("werf.io/image".into(), plan.name.clone());
+    labels.insert("werf.io/stage-digest".into(), plan.digest.hex());
+    let config_bytes = serde_json::to_vec(&target.config).expect("configs serialize");
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: oci::MANIFEST.into(),
+        config: Descriptor {
+            media_type: oci::CONFIG.into(),
+            digest: oci::sha256(&config_bytes),
+            size: config_bytes.len() as i64,
+            platform: None,
+        },
+        layers: target.layers.iter().map(LayerRef::descriptor).collect(),
+        annotations: None,
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
+    Ok(Built {
+        config_bytes,
+        manifest_bytes,
+        manifest,
+        config: target.config,
+        layers: target.layers,
+    })
+}
+
+/// `30s`, `1m30s`, `500ms` -> nanoseconds.
+fn duration_ns(s: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            "ms"
+        } else {
+            match c {
+                'h' => "h",
+                'm' => "m",
+                's' => "s",
+                _ => return None,
+            }
+        };
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += n * match unit {
+            "h" => 3_600_000_000_000,
+            "m" => 60_000_000_000,
+            "s" => 1_000_000_000,
+            _ => 1_000_000,
+        };
+    }
+    num.is_empty().then_some(total)
+}
+
+/// The file system of a stage (pulling and unpacking base layers when a `COPY --from` needs it).
+fn stage_fs(inputs: &Inputs<'_>, stage: &Stage) -> Result<Arc<Tree>> {
+    if let Some(fs) = &stage.fs {
+        return Ok(fs.clone());
+    }
+    let mut tree = Tree::new();
+    for l in &stage.layers {
+        match l {
+            LayerRef::Local(layer) => apply_layer(&mut tree, &layer.gzip)?,
+            LayerRef::Remote { descriptor, repo } => {
+                let blob = inputs.registry.pull_blob(
+                    repo,
+                    &descriptor.digest,
+                    &descriptor.media_type,
+                    descriptor.size,
+                )?;
+                apply_layer(&mut tree, &blob)?;
+            }
+        }
+    }
+    Ok(Arc::new(tree))
+}
+
+fn mode_of(kind: EntryKind) -> u32 {
+    if kind == EntryKind::Executable {
+        0o755
+    } else {
+        0o644
+    }
+}
+
+/// The entries a COPY/ADD adds, at their destination paths.
+fn copy_entries(
+    inputs: &Inputs<'_>,
+    ctx: &Context<'_>,
+    copy: &CopySpec,
+    workdir: &str,
+    stages: &BTreeMap<usize, Stage>,
+    externals: &mut HashMap<String, Published>,
+) -> Result<Tree> {
+    let instr = |message: String| Error::Instruction {
+        file: String::new(),
+        line: 0,
+        message,
+    };
+    let sub = |s: &str| substitute(s, inputs.images);
+    let dest_raw = sub(&copy.dest);
+    let dest_is_dir = dest_raw.ends_with('/')
+        || copy.sources.len() > 1
+        || copy
+            .sources
+            .iter()
+            .any(|s| werf_graph::pattern::has_wildcard(s));
+    let dest = join_abs(workdir, &dest_raw);
+    let mut out = Tree::new();
+    let place = |rel_in_root: Option<&str>, name: &str, node: Node, out: &mut Tree| {
+        let path = match rel_in_root {
+            Some(rel) if rel.is_empty() => dest.clone(),
+            Some(rel) => join_abs(&format!("/{dest}"), rel),
+            None if dest_is_dir => join_abs(&format!("/{dest}"), name),
+            None => dest.clone(),
+        };
+        if !path.is_empty() {
+            out.insert(path, node);
+        }
+    };
+
+    match &copy.from {
+        None => {
+            for src in &copy.sources {
+                if src.starts_with("http://")
+                    || src.starts_with("https://")
+                    || src.starts_with("git@")
+                {
+                    return Err(instr(format!(
+                        "`ADD {src}`: remote sources are not supported by the native builder"
+                    )));
+                }
+                let files: Vec<SourceFile> = ctx.source_files(&sub(src))?;
+                if files.is_empty() {
+                    return Err(instr(format!(
+                        "source `{src}` matches no file in the context"
+                    )));
+                }
+                for f in files {
+                    let data: Arc<[u8]> = if f.work_file {
+                        let ctx_path = &inputs.plan.sources.context_repo_path;
+                        let abs = inputs.workdir.join(ctx_path).join(&f.path);
+                        std::fs::read(&abs)
+                            .map_err(|e| instr(format!("cannot read `{}`: {e}", abs.display())))?
+                            .into()
+                    } else {
+                        inputs.objects.blob(f.id)?
+                    };
+                    let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+                    let rel = if f.root_is_dir {
+                        Some(
+                            f.path
+                                .strip_prefix(&f.root)
+                                .unwrap_or(&f.path)
+                                .trim_start_matches('/')
+                                .to_string(),
+                        )
+                    } else {
+                        None
+                    };
+                    if copy.add && !f.root_is_dir && is_tar(&data) {
+                        // ADD unpacks local archives into the destination folder.
+                        let mut unpacked = Tree::new();
+                        apply_layer(&mut unpacked, &data)?;
+                        for (p, node) in unpacked {
+                            out.insert(join_abs(&format!("/{dest}"), &p), node);
+                        }
+                        continue;
+                    }
+                    let node = match f.kind {
+                        EntryKind::Symlink => Node::Symlink {
+                            target: String::from_utf8_lossy(&data).into_owned(),
+                        },
+                        kind => Node::File {
+                            mode: mode_of(kind),
+                            data,
+                        },
+                    };
+                    place(rel.as_deref(), &name, node, &mut out);
+                }
+            }
+        }
+        Some(from) => {
+            let fs = match from {
+                CopyFrom::Stage(i) => stage_fs(inputs, &stages[i])?,
+                CopyFrom::External(r) => {
+                    let r = sub(r);
+                    let p = match externals.get(&r) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let p = resolve_external(inputs.registry, &r, &inputs.platform)?;
+                            externals.insert(r.clone(), p.clone());
+                            p
+                        }
+                    };
+                    stage_fs(
+                        inputs,
+                        &Stage {
+                            config: p.config.clone(),
+                            layers: remote_layers(&p),
+                            fs: None,
+                        },
+                    )?
+                }
+            };
+            for src in &copy.sources {
+                let clean = join_abs("/", &sub(src));
+                let glob = werf_graph::pattern::Glob::new(&clean);
+                let roots: Vec<&String> = fs
+                    .keys()
+                    .filter(|k| {
+                        if werf_graph::pattern::has_wildcard(&clean) {
+                            glob.matches(k)
+                        } else {
+                            **k == clean
+                        }
+                    })
+                    .collect();
+                if roots.is_empty() && !clean.is_empty() {
+                    return Err(instr(format!("`{src}` does not exist in the source image")));
+                }
+                let roots: Vec<String> = if clean.is_empty() {
+                    vec![String::new()]
+                } else {
+                    roots.into_iter().cloned().collect()
+                };
+                for root in roots {
+                    match fs.get(&root) {
+                        Some(Node::Dir { .. }) | None => {
+                            let prefix = if root.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{root}/")
+                            };
+                            for (k, node) in fs.range(prefix.clone()..) {
+                                let Some(rel) = k.strip_prefix(&prefix) else {
+                                    break;
+                                };
+                                place(Some(rel), "", node.clone(), &mut out);
+                            }
+                        }
+                        Some(node) => {
+                            let name = root.rsplit('/').next().unwrap_or(&root).to_string();
+                            place(None, &name, node.clone(), &mut out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    for (k, v) in &copy.flags {
+        match (k.as_str(), v) {
+            ("chmod", Some(mode)) => {
+                let m = u32::from_str_radix(mode, 8)
+                    .map_err(|_| instr(format!("`--chmod={mode}` is not an octal mode")))?;
+                for node in out.values_mut() {
+                    match node {
+                        Node::File { mode, .. } | Node::Dir { mode } => *mode = m,
+                        Node::Symlink { .. } => {}
+                    }
+                }
+            }
+            ("chown", Some(owner))
+                if owner == "0" || owner == "0:0" || owner == "root" || owner == "root:root" => {}
+            ("chown", Some(owner)) => {
+                return Err(instr(format!(
+                    "`--chown={owner}`: the native builder writes files owned by root only"
+                )));
+            }
+            ("link", _) => {}
+            (other, _) => {
+                return Err(instr(format!(
+                    "`--{other}` is not supported by the native builder"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn is_tar(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b]) || (data.len() > 262 && &data[257..262] == b"ustar")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_durations() {
+        assert_eq!(join_abs("/app", "bin/x"), "app/bin/x");
+        assert_eq!(join_abs("/app", "/etc/x"), "etc/x");
+        assert_eq!(join_abs("/app", "."), "app");
+        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(duration_ns("x"), None);
+    }
+}

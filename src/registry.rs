@@ -1,0 +1,460 @@
+//! The container registry through `oci-client`: credentials, existence checks, pushes, pulls.
+//!
+//! Existence follows DESIGN.md section 3: one paginated tag listing per repository per run, then a
+//! manifest HEAD where confirmation is needed. Pushes go blobs first (HEAD, then cross-repository
+//! mount or upload), then the manifest by tag, so a tag appears only for a complete image.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+
+/// Errors of registry access, naming the repository and the operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("registry `{registry}`: {operation} failed: {message}")]
+    Request {
+        registry: String,
+        operation: String,
+        message: String,
+    },
+    #[error("`{0}` is not a valid image reference: {1}")]
+    Reference(String, String),
+    #[error("credentials for `{registry}`: {message}")]
+    Credentials { registry: String, message: String },
+}
+
+/// Result with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Counts of what a run asked of the registry (for reports and the bench).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub bytes_uploaded: AtomicU64,
+    pub blobs_uploaded: AtomicU64,
+    pub blobs_mounted: AtomicU64,
+}
+
+/// A client for the registries a run talks to.
+pub struct Registry {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    insecure: Vec<String>,
+    pub stats: Stats,
+}
+
+/// The host part of `repo` (`127.0.0.1:5000/project` -> `127.0.0.1:5000`).
+pub fn host_of(repo: &str) -> &str {
+    repo.split('/').next().unwrap_or(repo)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    name == "localhost"
+        || name == "127.0.0.1"
+        || name == "::1"
+        || name == "[::1]"
+        || name.starts_with("127.")
+}
+
+impl Registry {
+    /// A client; plain HTTP for loopback hosts and for hosts in `insecure`.
+    pub fn new(insecure: &[String], hosts: &[&str]) -> Result<Self> {
+        let mut plain: Vec<String> = insecure.to_vec();
+        plain.extend(
+            hosts
+                .iter()
+                .filter(|h| is_loopback(h))
+                .map(|h| h.to_string()),
+        );
+        plain.sort();
+        plain.dedup();
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain.clone()),
+            ..Default::default()
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Request {
+                registry: String::new(),
+                operation: "start the HTTP runtime".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Registry {
+            client: Client::new(config),
+            runtime,
+            insecure: plain,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Hosts reached over plain HTTP.
+    pub fn insecure_hosts(&self) -> &[String] {
+        &self.insecure
+    }
+
+    fn count(&self) {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn reference(&self, name: &str) -> Result<Reference> {
+        name.parse::<Reference>()
+            .map_err(|e| Error::Reference(name.to_string(), e.to_string()))
+    }
+
+    fn err(
+        reference: &Reference,
+        operation: impl Into<String>,
+        e: impl std::fmt::Display,
+    ) -> Error {
+        Error::Request {
+            registry: reference.resolve_registry().to_string(),
+            operation: operation.into(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Authenticates for `op` on `repo` with credentials from the Docker config (or anonymously).
+    pub fn login(&self, repo: &str, op: RegistryOperation) -> Result<()> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        let auth = credentials(host_of(repo))?;
+        self.count();
+        self.runtime
+            .block_on(self.client.auth(&reference, &auth, op))
+            .map(|_| ())
+            .map_err(|e| Self::err(&reference, format!("authentication for `{repo}`"), e))?;
+        Ok(())
+    }
+
+    /// Every tag of `repo`, following pagination (`n`/`last`). An unknown repository has none.
+    pub fn list_tags(&self, repo: &str) -> Result<BTreeSet<String>> {
+        const PAGE: usize = 1000;
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        let auth = credentials(host_of(repo))?;
+        let mut tags = BTreeSet::new();
+        let mut last: Option<String> = None;
+        loop {
+            self.count();
+            let page = self.runtime.block_on(self.client.list_tags(
+                &reference,
+                &auth,
+                Some(PAGE),
+                last.as_deref(),
+            ));
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if is_not_found(&e) => break,
+                Err(e) => {
+                    return Err(Self::err(
+                        &reference,
+                        format!("listing the tags of `{repo}`"),
+                        e,
+                    ))
+                }
+            };
+            let n = page.tags.len();
+            last = page.tags.last().cloned();
+            tags.extend(page.tags);
+            if n < PAGE {
+                break;
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The manifest digest of `image` (`repo:tag`), or `None` when it does not exist.
+    pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
+        let reference = self.reference(image)?;
+        let auth = credentials(reference.resolve_registry())?;
+        self.count();
+        match self
+            .runtime
+            .block_on(self.client.fetch_manifest_digest(&reference, &auth))
+        {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(Self::err(&reference, format!("checking `{image}`"), e)),
+        }
+    }
+
+    /// The raw manifest of `image` and its digest.
+    pub fn pull_manifest(&self, image: &str) -> Result<(Vec<u8>, String)> {
+        let reference = self.reference(image)?;
+        let auth = credentials(reference.resolve_registry())?;
+        self.count();
+        let accepted = [
+            oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
+            oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
+            oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE,
+            oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+        ];
+        self.runtime
+            .block_on(self.client.pull_manifest_raw(&reference, &auth, &accepted))
+            .map(|(b, d)| (b.to_vec(), d))
+            .map_err(|e| Self::err(&reference, format!("pulling the manifest of `{image}`"), e))
+    }
+
+    /// The content of a blob of `repo`.
+    pub fn pull_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        media_type: &str,
+        size: i64,
+    ) -> Result<Vec<u8>> {
+        let reference = self.reference(&format!("{repo}@{digest}"))?;
+        let descriptor = OciDescriptor {
+            media_type: media_type.to_string(),
+            digest: digest.to_string(),
+            size,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        self.count();
+        self.runtime
+            .block_on(self.client.pull_blob(&reference, &descriptor, &mut out))
+            .map_err(|e| {
+                Self::err(
+                    &reference,
+                    format!("pulling blob `{digest}` of `{repo}`"),
+                    e,
+                )
+            })?;
+        Ok(out)
+    }
+
+    /// Whether `repo` has the blob.
+    pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        self.count();
+        self.runtime
+            .block_on(self.client.blob_exists(&reference, digest))
+            .map_err(|e| {
+                Self::err(
+                    &reference,
+                    format!("checking blob `{digest}` in `{repo}`"),
+                    e,
+                )
+            })
+    }
+
+    /// Mounts a blob from another repository of the same registry; `false` if the registry
+    /// declined (then the caller uploads).
+    pub fn mount_blob(&self, repo: &str, from_repo: &str, digest: &str) -> Result<bool> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        let source = self.reference(&format!("{from_repo}:latest"))?;
+        self.count();
+        match self
+            .runtime
+            .block_on(self.client.mount_blob(&reference, &source, digest))
+        {
+            Ok(()) => {
+                self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Uploads a blob (the caller has checked that `repo` lacks it).
+    pub fn push_blob(&self, repo: &str, digest: &str, data: Vec<u8>) -> Result<()> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        let len = data.len() as u64;
+        self.count();
+        self.runtime
+            .block_on(self.client.push_blob(&reference, data, digest))
+            .map_err(|e| {
+                Self::err(
+                    &reference,
+                    format!("uploading blob `{digest}` to `{repo}`"),
+                    e,
+                )
+            })?;
+        self.stats.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
+        self.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts a manifest under `repo:tag` (byte-exact, so the digest is ours).
+    pub fn push_manifest(
+        &self,
+        repo: &str,
+        tag: &str,
+        body: Vec<u8>,
+        media_type: &str,
+    ) -> Result<()> {
+        let reference = self.reference(&format!("{repo}:{tag}"))?;
+        self.count();
+        let content_type = media_type
+            .parse()
+            .map_err(|e| Self::err(&reference, "manifest content type", e))?;
+        self.runtime
+            .block_on(
+                self.client
+                    .push_manifest_raw(&reference, body, content_type),
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                Self::err(
+                    &reference,
+                    format!("pushing the manifest of `{repo}:{tag}`"),
+                    e,
+                )
+            })
+    }
+}
+
+fn is_not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                format!("{:?}", e.code).as_str(),
+                "ManifestUnknown" | "NameUnknown" | "BlobUnknown"
+            )
+        }),
+        other => other.to_string().contains("404"),
+    }
+}
+
+/// Credentials for `host` from `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`):
+/// `auths` entries (`auth` base64 or `username`/`password`, `identitytoken`), then
+/// `credHelpers`/`credsStore` through `docker-credential-NAME get`. Anonymous when none apply.
+pub fn credentials(host: &str) -> Result<RegistryAuth> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+    let Some(path) = dir.map(|d| d.join("config.json")) else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let cred_err = |message: String| Error::Credentials {
+        registry: host.to_string(),
+        message,
+    };
+    let config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| cred_err(format!("`{}` is not valid JSON: {e}", path.display())))?;
+    let keys = [
+        host.to_string(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+        format!("https://{host}/v1/"),
+    ];
+    if let Some(auths) = config.get("auths").and_then(|a| a.as_object()) {
+        for k in &keys {
+            let Some(entry) = auths.get(k) else { continue };
+            if let Some(token) = entry.get("identitytoken").and_then(|t| t.as_str()) {
+                return Ok(RegistryAuth::Bearer(token.to_string()));
+            }
+            if let (Some(u), Some(p)) = (
+                entry.get("username").and_then(|v| v.as_str()),
+                entry.get("password").and_then(|v| v.as_str()),
+            ) {
+                return Ok(RegistryAuth::Basic(u.to_string(), p.to_string()));
+            }
+            if let Some(auth) = entry.get("auth").and_then(|v| v.as_str()) {
+                use base64::Engine;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(auth)
+                    .map_err(|e| {
+                        cred_err(format!("`auth` in `{}` is not base64: {e}", path.display()))
+                    })?;
+                let decoded = String::from_utf8(decoded).map_err(|e| cred_err(e.to_string()))?;
+                let (u, p) = decoded
+                    .split_once(':')
+                    .ok_or_else(|| cred_err("`auth` must encode `user:password`".into()))?;
+                return Ok(RegistryAuth::Basic(u.to_string(), p.to_string()));
+            }
+        }
+    }
+    let helper = config
+        .get("credHelpers")
+        .and_then(|h| h.get(host))
+        .or_else(|| config.get("credsStore"))
+        .and_then(|v| v.as_str());
+    if let Some(helper) = helper {
+        return credential_helper(helper, host).map_err(cred_err);
+    }
+    Ok(RegistryAuth::Anonymous)
+}
+
+fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAuth, String> {
+    use std::io::Write;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(host.as_bytes())
+        .map_err(|e| format!("`{program}`: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("`{program}`: {e}"))?;
+    if !out.status.success() {
+        // Helpers answer "credentials not found" with a failure: that means anonymous.
+        return Ok(RegistryAuth::Anonymous);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("`{program}` printed invalid JSON: {e}"))?;
+    let user = v
+        .get("Username")
+        .and_then(|u| u.as_str())
+        .unwrap_or_default();
+    let secret = v.get("Secret").and_then(|s| s.as_str()).unwrap_or_default();
+    Ok(if user == "<token>" {
+        RegistryAuth::Bearer(secret.to_string())
+    } else {
+        RegistryAuth::Basic(user.to_string(), secret.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_plain_http() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(!is_loopback("registry.example.com"));
+        assert_eq!(host_of("127.0.0.1:5000/proj/sub"), "127.0.0.1:5000");
+    }
+
+    #[test]
+    fn docker_config_auth_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths": {"r.example": {"auth": "dXNlcjpwYXNz"}, "t.example": {"identitytoken": "tok"}}}"#,
+        )
+        .expect("write");
+        std::env::set_var("DOCKER_CONFIG", dir.path());
+        assert!(
+            matches!(credentials("r.example"), Ok(RegistryAuth::Basic(u, p)) if u == "user" && p == "pass")
+        );
+        assert!(matches!(credentials("t.example"), Ok(RegistryAuth::Bearer(t)) if t == "tok"));
+        assert!(matches!(
+            credentials("other.example"),
+            Ok(RegistryAuth::Anonymous)
+        ));
+        std::env::remove_var("DOCKER_CONFIG");
+    }
+}
