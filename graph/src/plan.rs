@@ -611,6 +611,10 @@ pub struct ImagePlan {
     pub dependencies: Vec<String>,
     /// Platforms to build for (`os/arch`), sorted; empty means the default.
     pub platform: Vec<String>,
+    /// Build args: werf.yaml `args` and dependency imports (as placeholders, see [`placeholder`]).
+    pub build_args: BTreeMap<String, String>,
+    /// werf.yaml `network` for `RUN`.
+    pub network: Option<String>,
     /// The resolved Dockerfile (dependency build args are placeholders, see [`placeholder`]).
     #[serde(skip)]
     pub dockerfile: Arc<Resolved>,
@@ -719,6 +723,19 @@ pub fn image_plan<'db>(
         stages: stages.into_values().collect(),
         dependencies: dependencies.into_iter().collect(),
         platform: settings.platform.clone(),
+        build_args: {
+            let mut args = settings.image.args.clone();
+            for dep in &settings.image.dependencies {
+                for imp in &dep.imports {
+                    args.insert(
+                        imp.target_build_arg.clone(),
+                        placeholder(&dep.image, imp.kind),
+                    );
+                }
+            }
+            args
+        },
+        network: settings.image.network.clone(),
         dockerfile: resolved,
     }))
 }

@@ -4,7 +4,9 @@
 //!
 //! - [`oci`]: the OCI model and reproducible layers.
 //! - [`native`]: the daemonless Dockerfile executor.
+//! - [`buildah`]: the external backend for images with `RUN`.
 
+pub mod buildah;
 pub mod native;
 pub mod oci;
 
@@ -29,9 +31,20 @@ const MANIFESTS: &str = "manifests";
 pub struct Options<'a> {
     pub repo: &'a str,
     pub parallel: usize,
-    pub insecure: &'a [String],
     pub project: &'a str,
     pub workdir: std::path::PathBuf,
+    /// Images with `RUN` go to buildah (storage under this folder) when set.
+    pub buildah: Option<buildah::Buildah>,
+}
+
+/// Whether any stage the image needs has a `RUN`.
+fn has_run(plan: &ImagePlan) -> bool {
+    plan.stages.iter().any(|s| {
+        plan.dockerfile.stages[s.index]
+            .steps
+            .iter()
+            .any(|st| matches!(st.op, werf_graph::dockerfile::Op::Run(_)))
+    })
 }
 
 /// How one image ended.
@@ -196,18 +209,56 @@ pub fn build(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| platform_default.clone());
-            let inputs = native::Inputs {
-                project: options.project,
-                plan,
-                objects,
-                workdir: options.workdir.clone(),
-                images: &images,
-                registry,
-                platform,
+            let (digest, uploaded, published) = match (&options.buildah, has_run(plan)) {
+                (Some(b), true) => {
+                    let build_args = plan
+                        .build_args
+                        .iter()
+                        .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
+                        .collect();
+                    let inputs = buildah::Inputs {
+                        plan,
+                        objects,
+                        workdir: &options.workdir,
+                        repo,
+                        project: options.project,
+                        insecure: registry.insecure_hosts(),
+                        build_args,
+                        network: plan.network.clone(),
+                    };
+                    let digest = b.build_and_push(&inputs).map_err(|e| e.to_string())?;
+                    let published = native::resolve_external(
+                        registry,
+                        &format!("{repo}:{}", plan.tag),
+                        &platform,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    (digest, 0, published)
+                }
+                _ => {
+                    let inputs = native::Inputs {
+                        project: options.project,
+                        plan,
+                        objects,
+                        workdir: options.workdir.clone(),
+                        images: &images,
+                        registry,
+                        platform,
+                    };
+                    let out = native::build(&inputs).map_err(|e| e.to_string())?;
+                    let uploaded =
+                        push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
+                    let digest = oci::sha256(&out.manifest_bytes);
+                    let published = Published {
+                        repo: repo.to_string(),
+                        tag: plan.tag.clone(),
+                        manifest_digest: digest.clone(),
+                        manifest: out.manifest,
+                        config: out.config,
+                    };
+                    (digest, uploaded, published)
+                }
             };
-            let out = native::build(&inputs).map_err(|e| e.to_string())?;
-            let uploaded = push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
-            let digest = oci::sha256(&out.manifest_bytes);
             store
                 .put_durable(
                     MANIFESTS,
@@ -215,23 +266,20 @@ pub fn build(
                     digest.as_bytes(),
                 )
                 .map_err(|e| e.to_string())?;
-            let size =
-                out.manifest.layers.iter().map(|l| l.size).sum::<i64>() + out.manifest.config.size;
+            let size = published
+                .manifest
+                .layers
+                .iter()
+                .map(|l| l.size)
+                .sum::<i64>()
+                + published.manifest.config.size;
             let result = ImageResult {
                 name: next.clone(),
                 tag: plan.tag.clone(),
-                manifest_digest: digest.clone(),
+                manifest_digest: digest,
                 size,
                 rebuilt: true,
                 build_time: started.elapsed(),
-            };
-            let published = Published {
-                repo: repo.to_string(),
-                tag: plan.tag.clone(),
-                manifest_digest: digest,
-                manifest: out.manifest,
-                config: out.config,
-                size,
             };
             Ok((result, published, uploaded))
         })();

@@ -20,7 +20,7 @@ use crate::registry::Registry;
 /// Errors of the native builder, naming the Dockerfile line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{file}:{line}: `RUN` needs a container runtime; the native builder cannot run it (pass `--backend buildah`)")]
+    #[error("{file}:{line}: `RUN` needs a container runtime, which the native builder does not have (pass `--backend buildah`)")]
     Run { file: String, line: usize },
     #[error("{file}:{line}: {message}")]
     Instruction {
@@ -49,7 +49,6 @@ pub struct Published {
     pub manifest_digest: String,
     pub manifest: Manifest,
     pub config: ImageConfig,
-    pub size: i64,
 }
 
 impl Published {
@@ -108,7 +107,7 @@ pub struct Inputs<'a> {
 }
 
 /// Replaces dependency placeholders with the real values of the published images.
-fn substitute(text: &str, images: &HashMap<String, Published>) -> String {
+pub fn substitute(text: &str, images: &HashMap<String, Published>) -> String {
     let mut out = text.to_string();
     for name in placeholder_images(text) {
         let Some(p) = images.get(&name) else { continue };
@@ -178,14 +177,12 @@ pub fn resolve_external(registry: &Registry, reference: &str, platform: &str) ->
     )?;
     let config: ImageConfig = serde_json::from_slice(&config_bytes)
         .map_err(|e| err(format!("unreadable config: {e}")))?;
-    let size = manifest.layers.iter().map(|l| l.size).sum::<i64>() + manifest.config.size;
     Ok(Published {
         repo,
         tag: normalized.tag().unwrap_or("latest").to_string(),
         manifest_digest: digest,
         manifest,
         config,
-        size,
     })
 }
 
@@ -532,7 +529,7 @@ fn copy_entries(
     let mut out = Tree::new();
     let place = |rel_in_root: Option<&str>, name: &str, node: Node, out: &mut Tree| {
         let path = match rel_in_root {
-            Some(rel) if rel.is_empty() => dest.clone(),
+            Some("") => dest.clone(),
             Some(rel) => join_abs(&format!("/{dest}"), rel),
             None if dest_is_dir => join_abs(&format!("/{dest}"), name),
             None => dest.clone(),

@@ -15,7 +15,6 @@ use sha2::{Digest as _, Sha256};
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
@@ -129,16 +128,6 @@ impl ImageConfig {
         let prefix = format!("{name}=");
         env.retain(|e| !e.starts_with(&prefix));
         env.push(format!("{name}={value}"));
-    }
-
-    /// The value of `NAME` in `Env`.
-    pub fn env(&self, name: &str) -> Option<&str> {
-        let prefix = format!("{name}=");
-        self.config
-            .env
-            .as_ref()?
-            .iter()
-            .find_map(|e| e.strip_prefix(&prefix))
     }
 }
 

@@ -219,9 +219,6 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let Some(repo) = args.repo.as_deref() else {
         bail!("`werf build` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to; `--dry-run` only plans");
     };
-    if args.backend == Backend::Buildah {
-        bail!("the `buildah` backend is not available in this version; the native builder (default) builds every instruction except `RUN`");
-    }
     let loaded = load(global)?;
     let plans = select(&loaded, &args.images)?;
     let registry = Registry::new(&args.insecure_registry, &[crate::registry::host_of(repo)])?;
@@ -233,9 +230,11 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let options = crate::build::Options {
         repo,
         parallel,
-        insecure: &args.insecure_registry,
         project: &loaded.config.meta.project,
         workdir: loaded.repo.workdir.clone(),
+        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
+            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
+        }),
     };
     let progress = BuildProgress::new(plans.len());
     let started = std::time::Instant::now();

@@ -4,9 +4,13 @@
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
 //! - [`snapshots`]: whole-CLI output (insta).
 //! - [`dev`]: the dirty check and `--dev`.
+//! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
+//! - [`registry`]: test support: a real `docker-registry` per test.
 
 mod contract;
 mod dev;
 mod errors;
+mod images;
+mod registry;
 mod snapshots;
 mod support;

@@ -66,6 +66,15 @@ impl Repo {
         werf_in(self.path(), self.home.path(), args)
     }
 
+    /// Like [`Repo::werf`] with extra environment variables.
+    pub fn werf_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = werf_cmd(self.path(), self.home.path(), args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("werf runs")
+    }
+
     /// Image tags from a dry-run build report.
     pub fn tags(&self) -> BTreeMap<String, String> {
         tags_in(self.path(), self.home.path())
@@ -98,16 +107,20 @@ pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
 
 /// Runs werf in `dir` with cache home `home`.
 pub fn werf_in(dir: &Path, home: &Path, args: &[&str]) -> Output {
-    assert_cmd::Command::cargo_bin("werf")
-        .expect("the werf binary is built for integration tests")
-        .args(args)
+    werf_cmd(dir, home, args).output().expect("werf runs")
+}
+
+fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("werf")
+        .expect("the werf binary is built for integration tests");
+    cmd.args(args)
         .current_dir(dir)
         .env("WERF_HOME", home)
+        .env("DOCKER_CONFIG", home.join("no-docker-config"))
         .env_remove("WERF_DIR")
         .env_remove("WERF_DEV")
-        .env_remove("WERF_REPO")
-        .output()
-        .expect("werf runs")
+        .env_remove("WERF_REPO");
+    cmd
 }
 
 /// Tags from `werf build --dry-run --save-build-report` in `dir`.

@@ -1,0 +1,218 @@
+//! The external backend for images with `RUN`: buildah (vfs storage, chroot isolation), fed a
+//! build context materialised from Git (after `.dockerignore`), pushing straight to the registry.
+//! Unlike the native builder its layers are not guaranteed reproducible (`--timestamp 0` helps).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use werf_graph::context::Context;
+use werf_graph::objects::EntryKind;
+use werf_graph::plan::ImagePlan;
+use werf_graph::ObjectSource;
+
+/// Errors of the buildah backend, with buildah's own output.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("buildah is not installed (apt-get install buildah): {0}")]
+    Missing(String),
+    #[error("`buildah {step}` failed ({status}):\n{output}")]
+    Failed {
+        step: String,
+        status: String,
+        output: String,
+    },
+    #[error("materialising the build context: {0}")]
+    Context(String),
+}
+
+/// Where buildah keeps its storage (under the werf-rs home, not the system's).
+pub struct Buildah {
+    pub root: PathBuf,
+}
+
+impl Buildah {
+    fn command(&self) -> Command {
+        let mut c = Command::new("buildah");
+        // Credentials are passed with `--authfile` when there are any; buildah must not fail on
+        // a `DOCKER_CONFIG` folder without a config.
+        c.env_remove("DOCKER_CONFIG");
+        c.arg("--storage-driver")
+            .arg("vfs")
+            .arg("--root")
+            .arg(self.root.join("root"))
+            .arg("--runroot")
+            .arg(self.root.join("run"));
+        c
+    }
+
+    fn run(&self, step: &str, mut cmd: Command) -> Result<String, Error> {
+        let out = cmd.output().map_err(|e| Error::Missing(e.to_string()))?;
+        if !out.status.success() {
+            let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+            output.push_str(&String::from_utf8_lossy(&out.stderr));
+            let tail: Vec<&str> = output.lines().rev().take(15).collect();
+            return Err(Error::Failed {
+                step: step.to_string(),
+                status: out.status.to_string(),
+                output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// What a buildah build reads.
+pub struct Inputs<'a> {
+    pub plan: &'a ImagePlan,
+    pub objects: &'a dyn ObjectSource,
+    pub workdir: &'a Path,
+    pub repo: &'a str,
+    pub project: &'a str,
+    pub insecure: &'a [String],
+    pub build_args: Vec<(String, String)>,
+    pub network: Option<String>,
+}
+
+/// Writes the context (Git files after `.dockerignore`, plus `contextAddFiles`) into `dir`.
+fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
+    let plan = inputs.plan;
+    let ignore = plan.ignore.clone();
+    let ctx = Context {
+        objects: inputs.objects,
+        store: &werf_graph::context::NoStore,
+        tree: plan.sources.context_tree,
+        ignore: &ignore,
+        work_files: &plan.sources.work_files,
+    };
+    let err = |e: String| Error::Context(e);
+    for f in ctx.source_files(".").map_err(|e| err(e.to_string()))? {
+        let target = dir.join(&f.path);
+        std::fs::create_dir_all(target.parent().expect("files have a parent"))
+            .map_err(|e| err(e.to_string()))?;
+        let data: Vec<u8> = if f.work_file {
+            std::fs::read(
+                inputs
+                    .workdir
+                    .join(&plan.sources.context_repo_path)
+                    .join(&f.path),
+            )
+            .map_err(|e| err(e.to_string()))?
+        } else {
+            inputs
+                .objects
+                .blob(f.id)
+                .map_err(|e| err(e.to_string()))?
+                .to_vec()
+        };
+        match f.kind {
+            EntryKind::Symlink => {
+                std::os::unix::fs::symlink(String::from_utf8_lossy(&data).as_ref(), &target)
+                    .map_err(|e| err(e.to_string()))?
+            }
+            kind => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::write(&target, &data).map_err(|e| err(e.to_string()))?;
+                let mode = if kind == EntryKind::Executable {
+                    0o755
+                } else {
+                    0o644
+                };
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Buildah {
+    /// Builds the image with buildah and pushes it as `repo:tag`; returns the manifest digest.
+    pub fn build_and_push(&self, inputs: &Inputs<'_>) -> Result<String, Error> {
+        let plan = inputs.plan;
+        let work = tempfile::tempdir().map_err(|e| Error::Context(e.to_string()))?;
+        let ctx_dir = work.path().join("context");
+        std::fs::create_dir_all(&ctx_dir).map_err(|e| Error::Context(e.to_string()))?;
+        materialise(inputs, &ctx_dir)?;
+        let dockerfile = work.path().join("Dockerfile");
+        let text = inputs
+            .objects
+            .blob(plan.sources.dockerfile_blob)
+            .map_err(|e| Error::Context(e.to_string()))?;
+        std::fs::write(&dockerfile, &text[..]).map_err(|e| Error::Context(e.to_string()))?;
+
+        let local = format!(
+            "localhost/werf-rs/{}:{}",
+            plan.name.replace('/', "-"),
+            plan.tag
+        );
+        let insecure_for = |reference: &str| {
+            inputs
+                .insecure
+                .iter()
+                .any(|h| reference.starts_with(h.as_str()))
+        };
+        let mut bud = self.command();
+        bud.arg("bud")
+            .arg("--isolation")
+            .arg("chroot")
+            .arg("--network")
+            .arg(inputs.network.as_deref().unwrap_or("host"))
+            .arg("--timestamp")
+            .arg("0")
+            .arg("--layers=false")
+            .arg("-f")
+            .arg(&dockerfile)
+            .arg("-t")
+            .arg(&local);
+        if let Some(t) = &plan.dockerfile.stages[plan.target].name {
+            bud.arg("--target").arg(t);
+        }
+        for (k, v) in &inputs.build_args {
+            bud.arg("--build-arg").arg(format!("{k}={v}"));
+        }
+        for (k, v) in [
+            ("werf", inputs.project.to_string()),
+            ("werf.io/image", plan.name.clone()),
+            ("werf.io/stage-digest", plan.digest.hex()),
+        ] {
+            bud.arg("--label").arg(format!("{k}={v}"));
+        }
+        if !inputs.insecure.is_empty() {
+            bud.arg("--tls-verify=false");
+        }
+        if let Some(auth) = authfile() {
+            bud.arg("--authfile").arg(auth);
+        }
+        bud.arg(&ctx_dir);
+        self.run("bud", bud)?;
+
+        let digest_file = work.path().join("digest");
+        let mut push = self.command();
+        let destination = format!("docker://{}:{}", inputs.repo, plan.tag);
+        push.arg("push").arg("--digestfile").arg(&digest_file);
+        if insecure_for(inputs.repo) {
+            push.arg("--tls-verify=false");
+        }
+        if let Some(auth) = authfile() {
+            push.arg("--authfile").arg(auth);
+        }
+        push.arg(&local).arg(&destination);
+        let pushed = self.run("push", push);
+        let mut rmi = self.command();
+        rmi.arg("rmi").arg(&local);
+        let _ = self.run("rmi", rmi);
+        pushed?;
+        std::fs::read_to_string(&digest_file)
+            .map(|d| d.trim().to_string())
+            .map_err(|e| Error::Context(format!("buildah wrote no digest: {e}")))
+    }
+}
+
+/// The Docker config with registry credentials, when there is one (buildah reads the same format).
+fn authfile() -> Option<PathBuf> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
+    let f = dir.join("config.json");
+    f.exists().then_some(f)
+}

@@ -1,0 +1,545 @@
+//! Building and pushing into a real registry (Debian's `docker-registry`), checked independently
+//! with `skopeo` and `umoci`.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::registry::{push_base_image, skopeo, umoci, Registry};
+use crate::support::{git_in, text, werf_in, Repo};
+
+fn files(base_image: Option<&str>) -> Vec<(String, String)> {
+    let mut yaml = String::from(
+        "project: shop\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n---\nimage: tool\ncontext: tool\ndockerfile: Dockerfile\ndependencies:\n- image: app\n  imports:\n  - type: ImageName\n    targetBuildArg: APP_IMAGE\n---\nimage: other\ncontext: other\ndockerfile: Dockerfile\n",
+    );
+    let mut f = vec![
+        ("app/Dockerfile", "FROM scratch AS build\nCOPY src/ /src/\n\nFROM scratch\nCOPY --from=build /src/run.sh /usr/bin/app\nENV MODE=prod\nWORKDIR /srv\nCOPY src/*.txt data/\nCOPY --chmod=600 secret.conf /etc/app/\nADD bundle.tar /opt/\nENTRYPOINT [\"/usr/bin/app\"]\nEXPOSE 8080\nUSER 1000\nLABEL org.example=app\n".to_string()),
+        ("app/src/run.sh", "#!/bin/sh\necho app\n".to_string()),
+        ("app/src/a.txt", "a\n".to_string()),
+        ("app/src/b.txt", "b\n".to_string()),
+        ("app/src/notes.md", "not shipped\n".to_string()),
+        ("app/.dockerignore", "**/*.md\n".to_string()),
+        ("app/secret.conf", "key=1\n".to_string()),
+        ("tool/Dockerfile", "ARG APP_IMAGE\nFROM ${APP_IMAGE}\nCOPY tool.sh /usr/bin/tool\nENV FROM_APP=${APP_IMAGE}\n".to_string()),
+        ("tool/tool.sh", "echo tool\n".to_string()),
+        ("other/Dockerfile", "FROM scratch\nCOPY . /other/\nCMD [\"/other/o.txt\"]\n".to_string()),
+        ("other/o.txt", "o\n".to_string()),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b))
+    .collect::<Vec<_>>();
+    if let Some(base) = base_image {
+        yaml.push_str("---\nimage: based\ncontext: based\ndockerfile: Dockerfile\n");
+        f.push((
+            "based/Dockerfile".into(),
+            format!("FROM {base}\nCOPY hello.txt /hello.txt\n"),
+        ));
+        f.push(("based/hello.txt".into(), "hello\n".into()));
+    }
+    f.push(("werf.yaml".into(), yaml));
+    f
+}
+
+/// A repository with the fixture; `bundle.tar` is made with the real `tar`.
+fn repo(base_image: Option<&str>) -> Repo {
+    let owned = files(base_image);
+    let refs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut r = Repo::new(&refs);
+    std::fs::set_permissions(
+        r.path().join("app/src/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let staging = r.home.path().join("bundle-src");
+    std::fs::create_dir_all(staging.join("lib")).expect("mkdir");
+    std::fs::write(staging.join("lib/x.so"), "elf\n").expect("write");
+    let status = std::process::Command::new("tar")
+        .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-cf"])
+        .arg(r.path().join("app/bundle.tar"))
+        .arg("-C")
+        .arg(&staging)
+        .arg("lib")
+        .status()
+        .expect("tar runs");
+    assert!(status.success());
+    r.commit("init");
+    r
+}
+
+/// Runs a build with a report; returns (exit ok, stdout+stderr, report).
+fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
+    let report = r.home.path().join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let mut args = vec![
+        "build",
+        "--repo",
+        repo,
+        "--save-build-report",
+        "--build-report-path",
+        report.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = r.werf(&args);
+    let (o, e) = text(&out, r);
+    let json = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    (out.status.success(), format!("{o}{e}"), json)
+}
+
+fn rebuilt(report: &Value) -> BTreeMap<String, bool> {
+    report["Images"]
+        .as_object()
+        .expect("Images")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
+        .collect()
+}
+
+#[test]
+fn pushes_what_is_missing_then_nothing_then_exactly_the_affected_images() {
+    let reg = Registry::start();
+    let mut r = repo(None);
+    let repo = reg.repo("shop");
+    let (ok, out, report) = build(&r, &repo, &[]);
+    assert!(ok, "{out}");
+    assert!(rebuilt(&report).values().all(|b| *b), "{report}");
+    let tags: Value = serde_json::from_str(&skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repo}"),
+    ]))
+    .expect("json");
+    for (name, img) in report["Images"].as_object().expect("Images") {
+        let tag = img["DockerTag"].as_str().expect("tag");
+        assert!(
+            tags["Tags"]
+                .as_array()
+                .expect("Tags")
+                .iter()
+                .any(|t| t == tag),
+            "{name} not pushed"
+        );
+        assert!(img["DockerImageDigest"]
+            .as_str()
+            .expect("digest")
+            .starts_with("sha256:"));
+    }
+
+    let (ok, out, report) = build(&r, &repo, &[]);
+    assert!(ok, "{out}");
+    assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
+    assert!(out.contains("0 built and pushed, 3 already in"), "{out}");
+    assert!(
+        out.contains("2 registry requests"),
+        "one auth + one tag listing: {out}"
+    );
+
+    r.write(&[("app/src/a.txt", "changed\n")]);
+    r.commit("change app");
+    let (ok, out, report) = build(&r, &repo, &[]);
+    assert!(ok, "{out}");
+    let expected: BTreeMap<String, bool> = [("app", true), ("other", false), ("tool", true)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(rebuilt(&report), expected);
+}
+
+#[test]
+fn image_content_matches_the_git_tree() {
+    let reg = Registry::start();
+    let r = repo(None);
+    let repo = reg.repo("shop");
+    let (ok, out, report) = build(&r, &repo, &[]);
+    assert!(ok, "{out}");
+    let image = format!(
+        "{repo}:{}",
+        report["Images"]["app"]["DockerTag"].as_str().expect("tag")
+    );
+
+    let inspect: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))
+    .expect("json");
+    assert_eq!(inspect["Labels"]["werf"], "shop");
+    assert_eq!(inspect["Labels"]["werf.io/image"], "app");
+    assert_eq!(inspect["Labels"]["org.example"], "app");
+    assert_eq!(
+        inspect["Digest"],
+        report["Images"]["app"]["DockerImageDigest"]
+    );
+    let config: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--config",
+        &format!("docker://{image}"),
+    ]))
+    .expect("json");
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/usr/bin/app"])
+    );
+    assert_eq!(config["config"]["WorkingDir"], "/srv");
+    assert_eq!(config["config"]["User"], "1000");
+    assert_eq!(config["config"]["Env"], serde_json::json!(["MODE=prod"]));
+    assert!(config["config"]["ExposedPorts"]["8080/tcp"].is_object());
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let layout = work.path().join("layout");
+    skopeo(&[
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{image}"),
+        &format!("oci:{}:app", layout.display()),
+    ]);
+    let bundle = work.path().join("bundle");
+    umoci(&[
+        "unpack",
+        "--image",
+        &format!("{}:app", layout.display()),
+        bundle.to_str().expect("utf-8"),
+    ]);
+    let rootfs = bundle.join("rootfs");
+    let mut found: BTreeMap<String, (u32, String)> = BTreeMap::new();
+    let mut stack = vec![rootfs.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("entry");
+            let meta = e.metadata().expect("meta");
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(&rootfs)
+                    .expect("prefix")
+                    .display()
+                    .to_string();
+                found.insert(
+                    rel,
+                    (
+                        meta.permissions().mode() & 0o777,
+                        std::fs::read_to_string(e.path()).expect("read"),
+                    ),
+                );
+            }
+        }
+    }
+    // Contents and modes exactly as Git holds them (run.sh is 100755 in Git).
+    let git_mode = git_in(r.path(), &["ls-tree", "HEAD", "app/src/run.sh"], 0);
+    assert!(git_mode.starts_with("100755"), "{git_mode}");
+    let expected: BTreeMap<String, (u32, String)> = [
+        ("usr/bin/app", 0o755, "#!/bin/sh\necho app\n"),
+        ("srv/data/a.txt", 0o644, "a\n"),
+        ("srv/data/b.txt", 0o644, "b\n"),
+        ("etc/app/secret.conf", 0o600, "key=1\n"),
+        ("opt/lib/x.so", 0o644, "elf\n"),
+    ]
+    .into_iter()
+    .map(|(p, m, c)| (p.to_string(), (m, c.to_string())))
+    .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn two_clones_into_two_registries_give_identical_manifests() {
+    let (reg_a, reg_b) = (Registry::start(), Registry::start());
+    let r = repo(None);
+    let parent = tempfile::tempdir().expect("tempdir");
+    let clone = parent.path().join("elsewhere/clone");
+    std::fs::create_dir_all(clone.parent().expect("parent")).expect("mkdir");
+    git_in(
+        parent.path(),
+        &[
+            "clone",
+            "-q",
+            r.path().to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        ],
+        0,
+    );
+    let (ok, out, a) = build(&r, &reg_a.repo("shop"), &[]);
+    assert!(ok, "{out}");
+    let home = tempfile::tempdir().expect("tempdir");
+    let report = home.path().join("report.json");
+    let out = werf_in(
+        &clone,
+        home.path(),
+        &[
+            "build",
+            "--repo",
+            &reg_b.repo("team/shop"),
+            "--save-build-report",
+            "--build-report-path",
+            report.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    for name in ["app", "tool", "other"] {
+        assert_eq!(
+            a["Images"][name]["DockerTag"], b["Images"][name]["DockerTag"],
+            "{name}"
+        );
+        if name == "tool" {
+            // tool's ENV holds its dependency's reference, which names the registry.
+            continue;
+        }
+        assert_eq!(
+            a["Images"][name]["DockerImageDigest"], b["Images"][name]["DockerImageDigest"],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn base_image_layers_are_reused_by_reference() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/tiny:1");
+    push_base_image(&base, work.path());
+    let base_layers: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{base}"),
+    ]))
+    .expect("json");
+    let r = repo(Some(&base));
+    let (ok, out, report) = build(&r, &reg.repo("shop"), &["based"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("1 mounted"),
+        "the base layer is mounted, not uploaded: {out}"
+    );
+    let image = format!(
+        "{}:{}",
+        reg.repo("shop"),
+        report["Images"]["based"]["DockerTag"]
+            .as_str()
+            .expect("tag")
+    );
+    let inspect: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))
+    .expect("json");
+    let layers = inspect["Layers"].as_array().expect("Layers");
+    assert_eq!(layers.len(), 2);
+    assert_eq!(
+        layers[0], base_layers["Layers"][0],
+        "the base layer is the base image's own blob"
+    );
+    let config: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--config",
+        &format!("docker://{image}"),
+    ]))
+    .expect("json");
+    assert!(
+        config["config"]["Env"]
+            .as_array()
+            .expect("Env")
+            .iter()
+            .any(|e| e == "BASE=1"),
+        "the base config is inherited"
+    );
+}
+
+#[test]
+fn an_unreachable_registry_is_a_clear_error_and_records_nothing() {
+    let r = repo(None);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (ok, out, report) = build(&r, &format!("127.0.0.1:{closed}/shop"), &[]);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("registry `127.0.0.1:{closed}`")),
+        "{out}"
+    );
+    assert_eq!(report, Value::Null, "no build report");
+    assert!(
+        !r.home.path().join("v1/manifests").exists(),
+        "no image recorded as pushed"
+    );
+}
+
+#[test]
+fn refused_credentials_are_a_clear_error_and_docker_config_credentials_work() {
+    let reg = Registry::start_with_auth();
+    let r = repo(None);
+    let repo = reg.repo("shop");
+    let out = r.werf(&["build", "--repo", &repo]);
+    assert!(!out.status.success());
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains(&format!("registry `{}`", reg.address))
+            && stderr.contains("Not authorized"),
+        "{stderr}"
+    );
+
+    let docker = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
+            reg.address
+        ),
+    )
+    .expect("write");
+    let out = r.werf_env(
+        &["build", "--repo", &repo],
+        &[("DOCKER_CONFIG", docker.path().to_str().expect("utf-8"))],
+    );
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+}
+
+#[test]
+fn a_push_that_died_before_its_manifest_is_completed_by_the_next_run() {
+    let reg = Registry::start();
+    let r = repo(None);
+    let repo = reg.repo("shop");
+    let (ok, out, report) = build(&r, &repo, &["other"]);
+    assert!(ok, "{out}");
+    let tag = report["Images"]["other"]["DockerTag"]
+        .as_str()
+        .expect("tag")
+        .to_string();
+    // Remove the manifest: the blobs stay, as after a push killed between blobs and manifest.
+    skopeo(&[
+        "delete",
+        "--tls-verify=false",
+        &format!("docker://{repo}:{tag}"),
+    ]);
+    let (ok, out, report) = build(&r, &repo, &["other"]);
+    assert!(ok, "{out}");
+    assert_eq!(report["Images"]["other"]["Rebuilt"], true);
+    assert!(
+        out.contains("0 blobs uploaded"),
+        "only the manifest was missing: {out}"
+    );
+    skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{repo}:{tag}"),
+    ]);
+}
+
+#[test]
+fn run_is_a_clear_error_and_other_images_still_publish() {
+    let reg = Registry::start();
+    let mut r = repo(None);
+    r.write(&[(
+        "other/Dockerfile",
+        "FROM scratch\nCOPY . /other/\n\nRUN echo no runtime here\n",
+    )]);
+    r.commit("run");
+    let (ok, out, report) = build(&r, &reg.repo("shop"), &["--parallel", "1"]);
+    assert!(!ok);
+    assert!(
+        out.contains("`other`: other/Dockerfile:4: `RUN` needs a container runtime"),
+        "{out}"
+    );
+    assert_eq!(report, Value::Null);
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}", reg.repo("shop")),
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&tags).expect("json")["Tags"]
+            .as_array()
+            .expect("Tags")
+            .len(),
+        2,
+        "app and tool were still published: {tags}"
+    );
+}
+
+#[test]
+fn run_goes_to_buildah_and_the_result_is_in_the_image() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    crate::registry::push_busybox_image(&base, work.path());
+    let yaml = "project: run\nconfigVersion: 1\n---\nimage: runner\ncontext: runner\ndockerfile: Dockerfile\nargs:\n  GREETING: hello\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n";
+    let dockerfile = format!("FROM {base}\nARG GREETING\nCOPY x.txt /x.txt\nRUN cat /x.txt > /y.txt && echo \"$GREETING from RUN\" >> /y.txt\n");
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml),
+        ("runner/Dockerfile", &dockerfile),
+        ("runner/x.txt", "x\n"),
+        ("plain/Dockerfile", "FROM scratch\nCOPY p.txt /p.txt\n"),
+        ("plain/p.txt", "p\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("run");
+    // Without a backend, RUN is a clear error naming the instruction.
+    let (ok, out, _) = build(&r, &repo, &["runner"]);
+    assert!(!ok);
+    assert!(
+        out.contains("runner/Dockerfile:4: `RUN` needs a container runtime"),
+        "{out}"
+    );
+
+    let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report).values().filter(|b| **b).count(), 2);
+    let image = format!(
+        "{repo}:{}",
+        report["Images"]["runner"]["DockerTag"]
+            .as_str()
+            .expect("tag")
+    );
+    let inspect: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))
+    .expect("json");
+    assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
+    assert_eq!(
+        inspect["Digest"],
+        report["Images"]["runner"]["DockerImageDigest"]
+    );
+    let layout = work.path().join("out");
+    skopeo(&[
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{image}"),
+        &format!("oci:{}:r", layout.display()),
+    ]);
+    let bundle = work.path().join("bundle");
+    umoci(&[
+        "unpack",
+        "--image",
+        &format!("{}:r", layout.display()),
+        bundle.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("rootfs/y.txt")).expect("y.txt"),
+        "x\nhello from RUN\n"
+    );
+
+    // The next build finds both in the registry and builds nothing.
+    let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
+    assert!(ok, "{out}");
+    assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
+}

@@ -1,0 +1,178 @@
+//! Test support: a real Debian `docker-registry` per test on a free 127.0.0.1 port, stopped on drop.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A running registry.
+pub struct Registry {
+    pub address: String,
+    child: Child,
+    /// Holds the storage and config until the registry stops.
+    _dir: TempDir,
+}
+
+/// htpasswd entry for user `werf`, password `secret` (bcrypt).
+const HTPASSWD: &str = "werf:$2b$12$7fHSEmk5dqg5Ip9XjaCkJea7dT6GKusfgz7PXcQjUx50skxINK9C6\n";
+
+impl Registry {
+    /// Starts a registry with anonymous access.
+    pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a registry that requires basic auth (`werf`/`secret`).
+    pub fn start_with_auth() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(auth: bool) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let auth_section = if auth {
+            std::fs::write(dir.path().join("htpasswd"), HTPASSWD).expect("htpasswd");
+            format!(
+                "auth:\n  htpasswd:\n    realm: werf-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            )
+        } else {
+            String::new()
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n{auth_section}",
+            dir.path().join("storage").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::File::create(&config_path)
+            .and_then(|mut f| f.write_all(config.as_bytes()))
+            .expect("config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry is installed (tests/install-deps)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the registry did not start on {address}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Registry {
+            address,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// `ADDRESS/NAME`.
+    pub fn repo(&self, name: &str) -> String {
+        format!("{}/{name}", self.address)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs skopeo (plain HTTP for the test registry); panics on failure and returns stdout.
+pub fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("skopeo is installed");
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs umoci; panics on failure.
+pub fn umoci(args: &[&str]) {
+    let out = Command::new("umoci")
+        .args(args)
+        .output()
+        .expect("umoci is installed");
+    assert!(
+        out.status.success(),
+        "umoci {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes a small base image with umoci (one file, `/etc/base-release`) and pushes it as `image`.
+pub fn push_base_image(image: &str, work: &Path) {
+    let layout = work.join("base-layout");
+    let layout_s = layout.to_str().expect("utf-8");
+    umoci(&["init", "--layout", layout_s]);
+    umoci(&["new", "--image", &format!("{layout_s}:base")]);
+    let rootfs = work.join("base-rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).expect("mkdir");
+    std::fs::write(rootfs.join("etc/base-release"), "tiny base 1\n").expect("write");
+    umoci(&[
+        "insert",
+        "--image",
+        &format!("{layout_s}:base"),
+        rootfs.join("etc").to_str().expect("utf-8"),
+        "/etc",
+    ]);
+    umoci(&[
+        "config",
+        "--image",
+        &format!("{layout_s}:base"),
+        "--config.env",
+        "BASE=1",
+    ]);
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &format!("oci:{layout_s}:base"),
+        &format!("docker://{image}"),
+    ]);
+}
+
+/// Makes a base image with Debian's static busybox as `/bin/sh` (for `RUN`) and pushes it.
+pub fn push_busybox_image(image: &str, work: &Path) {
+    let layout = work.join("busybox-layout");
+    let layout_s = layout.to_str().expect("utf-8");
+    umoci(&["init", "--layout", layout_s]);
+    umoci(&["new", "--image", &format!("{layout_s}:bb")]);
+    let bin = work.join("busybox-root/bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
+    for tool in ["sh", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", bin.join(tool)).expect("symlink");
+    }
+    umoci(&[
+        "insert",
+        "--image",
+        &format!("{layout_s}:bb"),
+        bin.to_str().expect("utf-8"),
+        "/bin",
+    ]);
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &format!("oci:{layout_s}:bb"),
+        &format!("docker://{image}"),
+    ]);
+}
