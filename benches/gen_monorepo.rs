@@ -1,4 +1,5 @@
-//! Generates the synthetic monorepo: `gen-monorepo DIR [--images N] [--files N] [--shared N] [--bases N]`.
+//! Generates the synthetic monorepo:
+//! `gen-monorepo DIR [--images N] [--files N] [--shared N] [--bases N] [--buildable]`.
 
 #[path = "support/monorepo.rs"]
 mod monorepo;
@@ -12,7 +13,7 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .map(PathBuf::from)
     else {
-        eprintln!("usage: gen-monorepo DIR [--images N] [--files N] [--shared N] [--bases N]");
+        eprintln!("usage: gen-monorepo DIR [--images N] [--files N] [--shared N] [--bases N] [--buildable]");
         std::process::exit(2);
     };
     let options = monorepo::parse_options(&args[1..]);

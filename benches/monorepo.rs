@@ -20,14 +20,19 @@ struct Run {
 }
 
 /// Runs `cmd` to completion with output discarded; measures wall time and peak RSS (wait4).
+fn measure(cmd: &mut Command) -> Run {
+    measure_to(cmd, Stdio::null())
+}
+
+/// [`measure`] with stdout sent to `stdout`.
 #[allow(
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also gives its rusage"
 )]
-fn measure(cmd: &mut Command) -> Run {
+fn measure_to(cmd: &mut Command, stdout: Stdio) -> Run {
     let start = Instant::now();
     let child = cmd
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn");
@@ -119,12 +124,62 @@ fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
     out
 }
 
+/// A Debian `docker-registry` on a free loopback port, killed on drop.
+struct LocalRegistry {
+    address: String,
+    child: std::process::Child,
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry(dir: &Path) -> LocalRegistry {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+            dir.join("registry").display()
+        ),
+    )
+    .expect("config");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry is installed (tests/install-deps)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    LocalRegistry { address, child }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let options = parse_options(&args);
+    let mut options = parse_options(&args);
+    // Every image must build natively so the build rows can push them all.
+    options.buildable = true;
+    let skip_build = args.iter().any(|a| a == "--no-build");
     let keep = args
         .iter()
         .position(|a| a == "--repo")
@@ -265,6 +320,38 @@ fn main() {
         "| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |",
         verdict(peak_mib <= 200.0)
     );
+    if !skip_build {
+        let registry = start_registry(scratch.path());
+        let repo_arg = format!("{}/mono", registry.address);
+        let mut build_row = |what: &str| {
+            let log = scratch.path().join("build.log");
+            let file = std::fs::File::create(&log).expect("log");
+            let run = measure_to(
+                Command::new(&b.werf)
+                    .current_dir(&b.repo)
+                    .env("WERF_HOME", &b.home)
+                    .args(["build", "--repo", &repo_arg]),
+                Stdio::from(file),
+            );
+            b.peak_kib = b.peak_kib.max(run.max_rss_kib);
+            let summary = std::fs::read_to_string(&log).expect("log");
+            let summary = summary.lines().last().unwrap_or_default().to_string();
+            println!(
+                "| {what} | {} | | {} |",
+                s(run.wall),
+                summary.replace('|', "/")
+            );
+        };
+        build_row(&format!(
+            "build + push {} images into an empty local registry",
+            layout.images.len()
+        ));
+        build_row("no-op build against the full registry");
+        println!(
+            "| peak memory including builds | {:.0} MiB | <= 200 MiB | |",
+            b.peak_kib as f64 / 1024.0
+        );
+    }
     if keep.is_some() {
         println!("\nrepository kept at `{}`", repo.display());
     }

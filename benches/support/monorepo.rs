@@ -21,6 +21,9 @@ pub struct Options {
     pub files: usize,
     pub shared: usize,
     pub bases: usize,
+    /// Only instructions the native builder runs (no `RUN`, no external bases), so every image
+    /// can be built and pushed here.
+    pub buildable: bool,
 }
 
 impl Default for Options {
@@ -30,6 +33,7 @@ impl Default for Options {
             files: 100_000,
             shared: 40,
             bases: 10,
+            buildable: false,
         }
     }
 }
@@ -120,7 +124,12 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
             let b = rng.below(o.shared.max(1));
             let libs: BTreeSet<usize> = [a, b].into_iter().collect();
             let _ = writeln!(entry, "context: .\ndockerfile: {dir}/Dockerfile");
-            let _ = writeln!(dockerfile, "FROM golang:1.22 AS build\nWORKDIR /src");
+            let builder = if o.buildable {
+                "scratch"
+            } else {
+                "golang:1.22"
+            };
+            let _ = writeln!(dockerfile, "FROM {builder} AS build\nWORKDIR /src");
             for l in &libs {
                 let lib = format!("shared/lib-{l:02}");
                 let _ = writeln!(dockerfile, "COPY {lib}/ /src/{lib}/");
@@ -130,7 +139,11 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
                     .expect("lib exists")
                     .insert(name.clone());
             }
-            let _ = writeln!(dockerfile, "COPY {dir}/src/ /src/app/\nRUN go build -o /out/app ./app\n\nFROM alpine:3.19\nCOPY --from=build /out/app /usr/local/bin/app\nENTRYPOINT [\"/usr/local/bin/app\"]");
+            if o.buildable {
+                let _ = writeln!(dockerfile, "COPY {dir}/src/ /src/app/\n\nFROM scratch\nCOPY --from=build /src/ /srv/\nENTRYPOINT [\"/srv/app/run\"]");
+            } else {
+                let _ = writeln!(dockerfile, "COPY {dir}/src/ /src/app/\nRUN go build -o /out/app ./app\n\nFROM alpine:3.19\nCOPY --from=build /out/app /usr/local/bin/app\nENTRYPOINT [\"/usr/local/bin/app\"]");
+            }
         } else {
             let _ = writeln!(entry, "context: {dir}\ndockerfile: Dockerfile");
             let base =
@@ -146,7 +159,15 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
                         .insert(name.clone());
                 }
                 None => {
-                    let _ = writeln!(dockerfile, "FROM alpine:3.19");
+                    let _ = writeln!(
+                        dockerfile,
+                        "FROM {}",
+                        if o.buildable {
+                            "scratch"
+                        } else {
+                            "alpine:3.19"
+                        }
+                    );
                 }
             }
             let _ = writeln!(dockerfile, "ARG VERSION=1.0\nENV APP={name} VERSION=$VERSION\nWORKDIR /app\nCOPY src/ /app/src/\nCOPY package.json /app/\nCMD [\"/app/run\"]");
@@ -212,7 +233,7 @@ pub fn git(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Parses `--images N --files N --shared N --bases N` from `args` (others are left alone).
+/// Parses `--images N --files N --shared N --bases N --buildable` from `args` (others are left alone).
 pub fn parse_options(args: &[String]) -> Options {
     let mut o = Options::default();
     let mut it = args.iter();
@@ -227,6 +248,7 @@ pub fn parse_options(args: &[String]) -> Options {
             "--files" => o.files = num("--files"),
             "--shared" => o.shared = num("--shared"),
             "--bases" => o.bases = num("--bases"),
+            "--buildable" => o.buildable = true,
             _ => {}
         }
     }
