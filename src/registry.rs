@@ -161,9 +161,12 @@ impl Registry {
                 }
             };
             let n = page.tags.len();
+            let before = tags.len();
             last = page.tags.last().cloned();
             tags.extend(page.tags);
-            if n < PAGE {
+            // A short page is the last one. Some registries (distribution with unsorted tags)
+            // ignore `last` and repeat the same page: a page with nothing new ends the listing.
+            if n < PAGE || tags.len() == before {
                 break;
             }
         }
