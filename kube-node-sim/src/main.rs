@@ -129,7 +129,11 @@ impl Sim {
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}});
             leases
-                .patch(name, &PatchParams::apply("kube-node-sim").force(), &Patch::Apply(&lease))
+                .patch(
+                    name,
+                    &PatchParams::apply("kube-node-sim").force(),
+                    &Patch::Apply(&lease),
+                )
                 .await
                 .with_context(|| format!("renewing the lease of node `{name}`"))?;
         }
@@ -144,7 +148,8 @@ impl Sim {
             }
         }
         let r = self.check_image(image).await;
-        self.images.insert(image.to_string(), (Instant::now(), r.clone()));
+        self.images
+            .insert(image.to_string(), (Instant::now(), r.clone()));
         r
     }
 
@@ -157,10 +162,23 @@ impl Sim {
             },
         };
         let (host, repo) = match name.split_once('/') {
-            Some((h, r)) if h.contains('.') || h.contains(':') || h == "localhost" => (h.to_string(), r.to_string()),
-            _ => ("registry-1.docker.io".to_string(), if name.contains('/') { name.clone() } else { format!("library/{name}") }),
+            Some((h, r)) if h.contains('.') || h.contains(':') || h == "localhost" => {
+                (h.to_string(), r.to_string())
+            }
+            _ => (
+                "registry-1.docker.io".to_string(),
+                if name.contains('/') {
+                    name.clone()
+                } else {
+                    format!("library/{name}")
+                },
+            ),
         };
-        let scheme = if self.args.registry_insecure.iter().any(|h| h == &host) { "http" } else { "https" };
+        let scheme = if self.args.registry_insecure.iter().any(|h| h == &host) {
+            "http"
+        } else {
+            "https"
+        };
         let url = format!("{scheme}://{host}/v2/{repo}/manifests/{reference}");
         let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
         match self.http.head(&url).header("Accept", accept).send().await {
@@ -198,17 +216,25 @@ impl Sim {
 
     async fn reconcile(&mut self) -> Result<()> {
         let pods: Api<Pod> = Api::all(self.client.clone());
-        let list = pods.list(&ListParams::default()).await.context("listing pods")?;
+        let list = pods
+            .list(&ListParams::default())
+            .await
+            .context("listing pods")?;
         let mut alive = HashSet::new();
         for pod in list.items {
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
             if !self.nodes.contains(&node) {
                 continue;
             }
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             alive.insert(uid.clone());
             if let Err(e) = self.reconcile_pod(&pod, &node, &uid).await {
-                tracing::warn!("pod `{}`: {e:#}", pod.metadata.name.clone().unwrap_or_default());
+                tracing::warn!(
+                    "pod `{}`: {e:#}",
+                    pod.metadata.name.clone().unwrap_or_default()
+                );
             }
         }
         self.pods.retain(|uid, _| alive.contains(uid));
@@ -219,20 +245,36 @@ impl Sim {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        let state = self.pods.entry(uid.to_string()).or_insert_with(|| PodState {
-            seen: Instant::now(),
-            deleting_since: None,
-            pull_failures: 0,
-            restarts: 0,
-            next_restart: Instant::now(),
-            last: None,
-            events: HashSet::new(),
-        });
+        let state = self
+            .pods
+            .entry(uid.to_string())
+            .or_insert_with(|| PodState {
+                seen: Instant::now(),
+                deleting_since: None,
+                pull_failures: 0,
+                restarts: 0,
+                next_restart: Instant::now(),
+                last: None,
+                events: HashSet::new(),
+            });
         if pod.metadata.deletion_timestamp.is_some() {
             let since = *state.deleting_since.get_or_insert_with(Instant::now);
-            let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0) as u64;
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .unwrap_or(0)
+                .max(0) as u64;
             if since.elapsed() >= Duration::from_secs(grace.min(self.args.max_grace_seconds)) {
-                match api.delete(&name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await {
+                match api
+                    .delete(
+                        &name,
+                        &DeleteParams {
+                            grace_period_seconds: Some(0),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                {
                     Ok(_) | Err(kube::Error::Api(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -244,7 +286,11 @@ impl Sim {
         let started = seen.elapsed() >= Duration::from_millis(self.args.ready_delay_ms);
         let ip = {
             let next = self.ip_counter + 1;
-            let ip = self.ips.entry(uid.to_string()).or_insert_with(|| format!("10.244.{}.{}", next / 250, next % 250 + 2)).clone();
+            let ip = self
+                .ips
+                .entry(uid.to_string())
+                .or_insert_with(|| format!("10.244.{}.{}", next / 250, next % 250 + 2))
+                .clone();
             if ip.ends_with(&format!(".{}", next % 250 + 2)) {
                 self.ip_counter = next;
             }
@@ -253,7 +299,12 @@ impl Sim {
         // Images first: every container's image must exist in its registry.
         let mut missing: Option<(String, String)> = None;
         let mut image_ids = HashMap::new();
-        for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+        for c in spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(spec.containers.iter())
+        {
             let image = c.image.clone().unwrap_or_default();
             match self.image(&image).await {
                 Ok(id) => {
@@ -266,11 +317,25 @@ impl Sim {
         }
         let state = self.pods.get_mut(uid).expect("state was inserted above");
         let t = now();
-        let start_time = pod.status.as_ref().and_then(|s| s.start_time.clone()).map(|s| s.0.to_string()).unwrap_or_else(|| t.clone());
-        let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let start_time = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.clone())
+            .map(|s| s.0.to_string())
+            .unwrap_or_else(|| t.clone());
+        let restart_policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".into());
         let runs_to_completion = restart_policy != "Always";
         let command_of = |c: &k8s_openapi::api::core::v1::Container| {
-            c.command.iter().flatten().chain(c.args.iter().flatten()).cloned().collect::<Vec<_>>().join(" ")
+            c.command
+                .iter()
+                .flatten()
+                .chain(c.args.iter().flatten())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         let mut events: Vec<(&str, String, String)> = Vec::new();
         let mut ready = false;
@@ -283,14 +348,26 @@ impl Sim {
             let mut s = base.clone();
             let command = command_of(c);
             if let Some((_, err)) = &missing {
-                let reason = if state.pull_failures == 0 { "ErrImagePull" } else { "ImagePullBackOff" };
+                let reason = if state.pull_failures == 0 {
+                    "ErrImagePull"
+                } else {
+                    "ImagePullBackOff"
+                };
                 s["state"] = json!({"waiting": {"reason": reason, "message": err}});
                 s["ready"] = json!(false);
                 s["started"] = json!(false);
-                events.push(("Warning", "Failed".into(), format!("Failed to pull image \"{image}\": {err}")));
+                events.push((
+                    "Warning",
+                    "Failed".into(),
+                    format!("Failed to pull image \"{image}\": {err}"),
+                ));
                 events.push(("Warning", "Failed".into(), format!("Error: {reason}")));
                 if reason == "ImagePullBackOff" {
-                    events.push(("Normal", "BackOff".into(), format!("Back-off pulling image \"{image}\"")));
+                    events.push((
+                        "Normal",
+                        "BackOff".into(),
+                        format!("Back-off pulling image \"{image}\""),
+                    ));
                 }
             } else if !started {
                 s["state"] = json!({"waiting": {"reason": "ContainerCreating"}});
@@ -300,7 +377,8 @@ impl Sim {
                 phase = "Running";
                 if Instant::now() >= state.next_restart {
                     state.restarts += 1;
-                    let backoff = Duration::from_millis((500u64 << state.restarts.min(5)).min(10_000));
+                    let backoff =
+                        Duration::from_millis((500u64 << state.restarts.min(5)).min(10_000));
                     state.next_restart = Instant::now() + backoff;
                 }
                 s["restartCount"] = json!(state.restarts);
@@ -309,8 +387,16 @@ impl Sim {
                 s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": t, "finishedAt": t}});
                 s["ready"] = json!(false);
                 s["started"] = json!(false);
-                events.push(("Normal", "Pulled".into(), format!("Container image \"{image}\" already present on machine")));
-                events.push(("Warning", "BackOff".into(), "Back-off restarting failed container".into()));
+                events.push((
+                    "Normal",
+                    "Pulled".into(),
+                    format!("Container image \"{image}\" already present on machine"),
+                ));
+                events.push((
+                    "Warning",
+                    "BackOff".into(),
+                    "Back-off restarting failed container".into(),
+                ));
             } else if runs_to_completion {
                 let failed = command.contains("exit 1");
                 phase = if failed { "Failed" } else { "Succeeded" };
@@ -318,15 +404,27 @@ impl Sim {
                     "reason": if failed { "Error" } else { "Completed" }, "startedAt": start_time, "finishedAt": t}});
                 s["ready"] = json!(false);
                 s["started"] = json!(false);
-                events.push(("Normal", "Started".into(), format!("Started container {}", c.name)));
+                events.push((
+                    "Normal",
+                    "Started".into(),
+                    format!("Started container {}", c.name),
+                ));
             } else {
                 phase = "Running";
                 ready = true;
                 s["state"] = json!({"running": {"startedAt": start_time}});
                 s["ready"] = json!(true);
                 s["started"] = json!(true);
-                events.push(("Normal", "Pulled".into(), format!("Container image \"{image}\" already present on machine")));
-                events.push(("Normal", "Started".into(), format!("Started container {}", c.name)));
+                events.push((
+                    "Normal",
+                    "Pulled".into(),
+                    format!("Container image \"{image}\" already present on machine"),
+                ));
+                events.push((
+                    "Normal",
+                    "Started".into(),
+                    format!("Started container {}", c.name),
+                ));
             }
             statuses.push(s);
         }
@@ -341,7 +439,11 @@ impl Sim {
             }
             c
         };
-        let not_ready_reason = if phase == "Succeeded" || phase == "Failed" { "PodCompleted" } else { "ContainersNotReady" };
+        let not_ready_reason = if phase == "Succeeded" || phase == "Failed" {
+            "PodCompleted"
+        } else {
+            "ContainersNotReady"
+        };
         let status = json!({
             "phase": phase,
             "conditions": [cond("Initialized", true, ""), cond("Ready", all_ready, not_ready_reason),
@@ -353,9 +455,13 @@ impl Sim {
         let mut comparable = status.clone();
         strip_times(&mut comparable);
         if state.last.as_ref() != Some(&comparable) {
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
-                .await
-                .with_context(|| format!("updating the status of pod `{ns}/{name}`"))?;
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
+            .await
+            .with_context(|| format!("updating the status of pod `{ns}/{name}`"))?;
             state.last = Some(comparable);
         }
         let fresh: Vec<(&str, String, String)> = events
@@ -381,21 +487,32 @@ fn strip_times(v: &mut Value) {
 }
 
 fn rand_suffix() -> u32 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(16) ^ std::process::id()
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     let args = Args::parse();
-    let kubeconfig = Kubeconfig::read_from(&args.kubeconfig).with_context(|| format!("reading `{}`", args.kubeconfig.display()))?;
+    // Both ring (kube) and aws-lc (reqwest) are linked; pick one for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kubeconfig = Kubeconfig::read_from(&args.kubeconfig)
+        .with_context(|| format!("reading `{}`", args.kubeconfig.display()))?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
     let client = Client::try_from(config)?;
-    let nodes = (0..args.nodes).map(|i| format!("{}-{i}", args.node_prefix)).collect();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let nodes = (0..args.nodes)
+        .map(|i| format!("{}-{i}", args.node_prefix))
+        .collect();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
     let mut sim = Sim {
         client,
         args,

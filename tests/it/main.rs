@@ -6,11 +6,15 @@
 //! - [`dev`]: the dirty check and `--dev`.
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
+//! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
+//! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
+mod cluster;
 mod contract;
 mod dev;
 mod errors;
 mod images;
+mod kube_smoke;
 mod registry;
 mod snapshots;
 mod support;
