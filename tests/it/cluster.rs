@@ -90,6 +90,23 @@ fn start() -> Cluster {
 }
 
 impl Cluster {
+    /// A `kube` client for the cluster (user `werf`) and a runtime to drive it.
+    pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let client = rt.block_on(async {
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .expect("config");
+            kube::Client::try_from(config).expect("client")
+        });
+        (rt, client)
+    }
+
     /// Runs the machine's real `kubectl` against the cluster.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl")

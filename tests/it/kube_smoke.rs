@@ -220,3 +220,42 @@ fn the_simulated_node_crashes_completes_and_fails_like_a_kubelet() {
     );
     c.kubectl_ok(&["delete", "namespace", "sim", "--timeout=120s"]);
 }
+
+#[test]
+fn the_kube_client_sees_ready_nodes_and_werf_writes_are_audited() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Node};
+    use kube::api::{Api, PostParams};
+    let c = cluster();
+    let (rt, client) = c.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = rt
+        .block_on(nodes.list(&Default::default()))
+        .expect("list nodes");
+    assert!(list.items.iter().all(|n| n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))));
+    c.kubectl_ok(&["create", "namespace", "audit"]);
+    let cms: Api<ConfigMap> = Api::namespaced(client, "audit");
+    let cm: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "counted"}})).expect("cm");
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    rt.block_on(cms.create(&dry, &cm)).expect("dry-run create");
+    rt.block_on(cms.create(&PostParams::default(), &cm))
+        .expect("create");
+    let writes: Vec<String> = c
+        .writes_by("werf")
+        .into_iter()
+        .filter(|w| w.contains("audit/"))
+        .collect();
+    assert_eq!(
+        writes,
+        ["create configmaps audit/counted"],
+        "the dry run is not counted"
+    );
+    c.kubectl_ok(&["delete", "namespace", "audit", "--timeout=120s"]);
+}
