@@ -5,6 +5,10 @@
 
 #[path = "support/monorepo.rs"]
 mod monorepo;
+/// The tests' registry launcher (a real `docker-registry` on a free port, stopped on drop).
+#[allow(dead_code)]
+#[path = "../tests/it/registry.rs"]
+mod registry;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -122,53 +126,6 @@ fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
         out.extend(users.iter().cloned());
     }
     out
-}
-
-/// A Debian `docker-registry` on a free loopback port, killed on drop.
-struct LocalRegistry {
-    address: String,
-    child: std::process::Child,
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_registry(dir: &Path) -> LocalRegistry {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
-            dir.join("registry").display()
-        ),
-    )
-    .expect("config");
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry is installed (tests/install-deps)");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&address).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    LocalRegistry { address, child }
 }
 
 fn main() {
@@ -321,7 +278,7 @@ fn main() {
         verdict(peak_mib <= 200.0)
     );
     if !skip_build {
-        let registry = start_registry(scratch.path());
+        let registry = registry::Registry::start();
         let repo_arg = format!("{}/mono", registry.address);
         let mut build_row = |what: &str| {
             let log = scratch.path().join("build.log");

@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use werf_cache::Store;
 use werf_graph::config::WerfConfig;
 use werf_graph::context::WorkFile;
+use werf_graph::pattern::join;
 use werf_graph::plan::{self, ImagePlan};
 use werf_graph::{Database, ObjectId, Project, Setter};
 
@@ -67,14 +68,6 @@ impl Loaded {
     /// The config file path relative to the repository root.
     pub fn config_repo_path(&self) -> String {
         join(&self.repo.prefix, CONFIG_FILE)
-    }
-}
-
-fn join(a: &str, b: &str) -> String {
-    if a.is_empty() {
-        b.to_string()
-    } else {
-        format!("{a}/{b}")
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::digest::{Builder, Digest};
 use crate::error::{Error, Result};
 use crate::objects::{EntryKind, ObjectId, ObjectSource, TreeEntry};
-use crate::pattern::{has_wildcard, DockerIgnore, Glob};
+use crate::pattern::{has_wildcard, join, DockerIgnore, Glob};
 
 /// A persistent memo of expensive, content-addressed results (`src/` backs it with `cache/`).
 /// Keys are digests of everything the value depends on, so a hit is always valid.
@@ -388,14 +388,6 @@ fn could_match_below(pattern: &str, dir: &str) -> bool {
     }
     let prefix = pat_segs[..depth].join("/");
     Glob::new(&prefix).matches(dir)
-}
-
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
-    }
 }
 
 /// Whether the source pattern (context-relative, cleaned) covers `path`: the path itself, or a

@@ -182,6 +182,15 @@ fn rule_matches(glob: &Glob, path: &str) -> bool {
         .any(|(i, _)| glob.matches(&path[..i]))
 }
 
+/// Joins two `/`-separated relative paths, either of which may be empty.
+pub fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
 /// Cleans a pattern like Go's `filepath.Clean`, without a leading `/` or `./`.
 pub fn clean(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();

@@ -20,7 +20,7 @@ use crate::digest::{Builder, Digest};
 use crate::dockerfile::{self as df, Base, CopyFrom, Resolved};
 use crate::error::{Error, Location, Result};
 use crate::objects::{EntryKind, ObjectId};
-use crate::pattern::{has_wildcard, DockerIgnore};
+use crate::pattern::{has_wildcard, join, DockerIgnore};
 
 /// The build-arg value standing for a dependency's property while digests are computed: the
 /// dependency's digest enters instead, so registry names and tags never reach a digest.
@@ -43,14 +43,6 @@ pub fn placeholder_images(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (_, true) => a.to_string(),
-        _ => format!("{a}/{b}"),
-    }
 }
 
 /// A COPY source as shown in labels: cleaned, `.` for the whole context.
@@ -110,6 +102,22 @@ pub struct ImageSettings {
     pub platform: Vec<String>,
     pub meta_cache_version: Option<String>,
     pub meta_image_spec: Option<String>,
+}
+
+impl ImageSettings {
+    /// Build args: werf.yaml `args`, then dependency imports as placeholders.
+    pub fn build_args(&self) -> BTreeMap<String, String> {
+        let mut args = self.image.args.clone();
+        for dep in &self.image.dependencies {
+            for imp in &dep.imports {
+                args.insert(
+                    imp.target_build_arg.clone(),
+                    placeholder(&dep.image, imp.kind),
+                );
+            }
+        }
+        args
+    }
 }
 
 /// The settings of one image (backdated when other images' config changes).
@@ -276,16 +284,12 @@ pub fn resolved_dockerfile<'db>(
     let sources = image_sources(db, project, image).clone()?;
     let text = read_text(db.objects(), sources.dockerfile_blob, &sources.dockerfile)?;
     let parsed = df::parse(&sources.dockerfile, &text)?;
-    let mut args = settings.image.args.clone();
-    for dep in &settings.image.dependencies {
-        for imp in &dep.imports {
-            args.insert(
-                imp.target_build_arg.clone(),
-                placeholder(&dep.image, imp.kind),
-            );
-        }
-    }
-    df::resolve(&parsed, &args, settings.image.target.as_deref()).map(Arc::new)
+    df::resolve(
+        &parsed,
+        &settings.build_args(),
+        settings.image.target.as_deref(),
+    )
+    .map(Arc::new)
 }
 
 /// The image's `.dockerignore` rules (empty when there is none).
@@ -629,6 +633,17 @@ impl ImagePlan {
             .expect("the target stage is part of the plan")
     }
 
+    /// The image's build context (Git tree, `.dockerignore`, `contextAddFiles`) for reading files.
+    pub fn context<'a>(&'a self, objects: &'a dyn crate::ObjectSource) -> Context<'a> {
+        Context {
+            objects,
+            store: &crate::context::NoStore,
+            tree: self.sources.context_tree,
+            ignore: &self.ignore,
+            work_files: &self.sources.work_files,
+        }
+    }
+
     /// Whether a change to the repository-relative `path` could change this image's tag.
     pub fn uses_path(&self, path: &str) -> bool {
         let ctx = &self.sources.context_repo_path;
@@ -723,18 +738,7 @@ pub fn image_plan<'db>(
         stages: stages.into_values().collect(),
         dependencies: dependencies.into_iter().collect(),
         platform: settings.platform.clone(),
-        build_args: {
-            let mut args = settings.image.args.clone();
-            for dep in &settings.image.dependencies {
-                for imp in &dep.imports {
-                    args.insert(
-                        imp.target_build_arg.clone(),
-                        placeholder(&dep.image, imp.kind),
-                    );
-                }
-            }
-            args
-        },
+        build_args: settings.build_args(),
         network: settings.image.network.clone(),
         dockerfile: resolved,
     }))

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::context::Matched;
 use crate::objects::ObjectId;
+use crate::pattern::join;
 use crate::plan::{BaseRef, ImagePlan};
 
 /// What a node stands for.
@@ -202,13 +203,5 @@ pub fn build(
     GraphView {
         nodes: nodes.into_values().collect(),
         edges: edges.into_iter().collect(),
-    }
-}
-
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (_, true) => a.to_string(),
-        _ => format!("{a}/{b}"),
     }
 }

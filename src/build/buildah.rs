@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use werf_graph::context::Context;
 use werf_graph::objects::EntryKind;
 use werf_graph::plan::ImagePlan;
 use werf_graph::ObjectSource;
@@ -76,14 +75,7 @@ pub struct Inputs<'a> {
 /// Writes the context (Git files after `.dockerignore`, plus `contextAddFiles`) into `dir`.
 fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
     let plan = inputs.plan;
-    let ignore = plan.ignore.clone();
-    let ctx = Context {
-        objects: inputs.objects,
-        store: &werf_graph::context::NoStore,
-        tree: plan.sources.context_tree,
-        ignore: &ignore,
-        work_files: &plan.sources.work_files,
-    };
+    let ctx = plan.context(inputs.objects);
     let err = |e: String| Error::Context(e);
     for f in ctx.source_files(".").map_err(|e| err(e.to_string()))? {
         let target = dir.join(&f.path);

@@ -197,23 +197,13 @@ fn remote_layers(p: &Published) -> Vec<LayerRef> {
         .collect()
 }
 
+/// `path` resolved against `workdir` (when relative) and cleaned, without the leading `/`.
 fn join_abs(workdir: &str, path: &str) -> String {
-    let full = if path.starts_with('/') {
-        path.to_string()
+    if path.starts_with('/') {
+        werf_graph::pattern::clean(path)
     } else {
-        format!("{}/{path}", workdir.trim_end_matches('/'))
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in full.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
+        werf_graph::pattern::clean(&format!("{workdir}/{path}"))
     }
-    parts.join("/")
 }
 
 /// Builds one image.
@@ -221,14 +211,7 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
     let plan = inputs.plan;
     let resolved = &plan.dockerfile;
     let file = plan.sources.dockerfile.clone();
-    let ctx_ignore = plan.ignore.clone();
-    let ctx = Context {
-        objects: inputs.objects,
-        store: &werf_graph::context::NoStore,
-        tree: plan.sources.context_tree,
-        ignore: &ctx_ignore,
-        work_files: &plan.sources.work_files,
-    };
+    let ctx = plan.context(inputs.objects);
     let mut stages: BTreeMap<usize, Stage> = BTreeMap::new();
     let mut externals: HashMap<String, Published> = HashMap::new();
 

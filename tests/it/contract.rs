@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::{git_in, tags_in, Repo};
+use crate::support::{tags_in, Repo};
 
 /// An edit applied to a fresh base repository.
 type Edit = Box<dyn FnOnce(&mut Repo)>;
@@ -182,19 +182,7 @@ fn edits_that_must_change_exactly_the_affected_tags() {
 fn another_clone_in_another_path_gives_the_same_tags() {
     let r = base_repo();
     let tags = r.tags();
-    let parent = tempfile::tempdir().expect("tempdir");
-    let clone = parent.path().join("deep/elsewhere/clone");
-    std::fs::create_dir_all(clone.parent().expect("parent")).expect("mkdir");
-    git_in(
-        parent.path(),
-        &[
-            "clone",
-            "-q",
-            r.path().to_str().expect("utf-8"),
-            clone.to_str().expect("utf-8"),
-        ],
-        0,
-    );
+    let (_parent, clone) = r.clone_elsewhere();
     let home = tempfile::tempdir().expect("tempdir");
     assert_eq!(tags_in(&clone, home.path()), tags);
 }

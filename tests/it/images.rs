@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::registry::{push_base_image, skopeo, umoci, Registry};
+use crate::registry::{push_base_image, skopeo, unpack, Registry};
 use crate::support::{git_in, text, werf_in, Repo};
 
 fn files(base_image: Option<&str>) -> Vec<(String, String)> {
@@ -193,22 +193,7 @@ fn image_content_matches_the_git_tree() {
     assert!(config["config"]["ExposedPorts"]["8080/tcp"].is_object());
 
     let work = tempfile::tempdir().expect("tempdir");
-    let layout = work.path().join("layout");
-    skopeo(&[
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        &format!("docker://{image}"),
-        &format!("oci:{}:app", layout.display()),
-    ]);
-    let bundle = work.path().join("bundle");
-    umoci(&[
-        "unpack",
-        "--image",
-        &format!("{}:app", layout.display()),
-        bundle.to_str().expect("utf-8"),
-    ]);
-    let rootfs = bundle.join("rootfs");
+    let rootfs = unpack(&image, work.path());
     let mut found: BTreeMap<String, (u32, String)> = BTreeMap::new();
     let mut stack = vec![rootfs.clone()];
     while let Some(d) = stack.pop() {
@@ -254,19 +239,7 @@ fn image_content_matches_the_git_tree() {
 fn two_clones_into_two_registries_give_identical_manifests() {
     let (reg_a, reg_b) = (Registry::start(), Registry::start());
     let r = repo(None);
-    let parent = tempfile::tempdir().expect("tempdir");
-    let clone = parent.path().join("elsewhere/clone");
-    std::fs::create_dir_all(clone.parent().expect("parent")).expect("mkdir");
-    git_in(
-        parent.path(),
-        &[
-            "clone",
-            "-q",
-            r.path().to_str().expect("utf-8"),
-            clone.to_str().expect("utf-8"),
-        ],
-        0,
-    );
+    let (_parent, clone) = r.clone_elsewhere();
     let (ok, out, a) = build(&r, &reg_a.repo("shop"), &[]);
     assert!(ok, "{out}");
     let home = tempfile::tempdir().expect("tempdir");
@@ -518,23 +491,9 @@ fn run_goes_to_buildah_and_the_result_is_in_the_image() {
         inspect["Digest"],
         report["Images"]["runner"]["DockerImageDigest"]
     );
-    let layout = work.path().join("out");
-    skopeo(&[
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        &format!("docker://{image}"),
-        &format!("oci:{}:r", layout.display()),
-    ]);
-    let bundle = work.path().join("bundle");
-    umoci(&[
-        "unpack",
-        "--image",
-        &format!("{}:r", layout.display()),
-        bundle.to_str().expect("utf-8"),
-    ]);
+    let rootfs = unpack(&image, work.path());
     assert_eq!(
-        std::fs::read_to_string(bundle.join("rootfs/y.txt")).expect("y.txt"),
+        std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
         "x\nhello from RUN\n"
     );
 

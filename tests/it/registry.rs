@@ -176,3 +176,23 @@ pub fn push_busybox_image(image: &str, work: &Path) {
         &format!("docker://{image}"),
     ]);
 }
+
+/// Copies `image` out with skopeo and unpacks it with umoci; returns the root file system.
+pub fn unpack(image: &str, work: &Path) -> std::path::PathBuf {
+    let layout = work.join("unpack-layout");
+    skopeo(&[
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{image}"),
+        &format!("oci:{}:x", layout.display()),
+    ]);
+    let bundle = work.join("unpack-bundle");
+    umoci(&[
+        "unpack",
+        "--image",
+        &format!("{}:x", layout.display()),
+        bundle.to_str().expect("utf-8"),
+    ]);
+    bundle.join("rootfs")
+}

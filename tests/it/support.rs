@@ -75,6 +75,19 @@ impl Repo {
         cmd.output().expect("werf runs")
     }
 
+    /// Clones the repository into a nested folder of a new temp dir (kept alive by the result).
+    pub fn clone_elsewhere(&self) -> (TempDir, std::path::PathBuf) {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let clone = parent.path().join("deep/elsewhere/clone");
+        std::fs::create_dir_all(clone.parent().expect("parent")).expect("mkdir");
+        let (from, to) = (
+            self.path().to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        );
+        git_in(parent.path(), &["clone", "-q", from, to], 0);
+        (parent, clone)
+    }
+
     /// Image tags from a dry-run build report.
     pub fn tags(&self) -> BTreeMap<String, String> {
         tags_in(self.path(), self.home.path())
