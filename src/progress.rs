@@ -55,7 +55,7 @@ pub struct BuildProgress {
 }
 
 impl BuildProgress {
-    pub fn new(_images: usize) -> Self {
+    pub fn new() -> Self {
         BuildProgress {
             multi: std::io::stderr()
                 .is_terminal()

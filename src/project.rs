@@ -185,18 +185,13 @@ fn read_context_add_files(repo: &Repo, config: &WerfConfig) -> Result<BTreeMap<S
                     abs.display()
                 );
             }
-            add_work_files(repo, &abs, &rel, &mut out)?;
+            add_work_files(&abs, &rel, &mut out)?;
         }
     }
     Ok(out)
 }
 
-fn add_work_files(
-    repo: &Repo,
-    abs: &Path,
-    rel: &str,
-    out: &mut BTreeMap<String, WorkFile>,
-) -> Result<()> {
+fn add_work_files(abs: &Path, rel: &str, out: &mut BTreeMap<String, WorkFile>) -> Result<()> {
     let meta = std::fs::symlink_metadata(abs)
         .with_context(|| format!("cannot read `{}`", abs.display()))?;
     if meta.is_dir() {
@@ -215,12 +210,11 @@ fn add_work_files(
             if name == ".git" {
                 continue;
             }
-            add_work_files(repo, &child, &format!("{rel}/{name}"), out)?;
+            add_work_files(&child, &format!("{rel}/{name}"), out)?;
         }
     } else {
         let (kind, id) =
             worktree::hash_file(abs).with_context(|| format!("cannot read `{}`", abs.display()))?;
-        let _ = repo;
         out.insert(rel.to_string(), WorkFile { kind, id });
     }
     Ok(())

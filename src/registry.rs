@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
@@ -321,8 +321,10 @@ fn is_not_found(e: &OciDistributionError) -> bool {
         OciDistributionError::ServerError { code, .. } => *code == 404,
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
             matches!(
-                format!("{:?}", e.code).as_str(),
-                "ManifestUnknown" | "NameUnknown" | "BlobUnknown"
+                e.code,
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::NameUnknown
+                    | OciErrorCode::BlobUnknown
             )
         }),
         other => other.to_string().contains("404"),

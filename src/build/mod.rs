@@ -183,10 +183,14 @@ pub fn build(
             }
             s = wake.wait(s).expect("build state lock poisoned");
         };
-        // Dependencies that already existed in the registry: fetch their manifest and config.
-        let mut images: HashMap<String, Published> = s.published.clone();
-        drop(s);
+        // The dependencies built in this run; those that already existed are fetched below.
         let plan = by_name[next.as_str()];
+        let mut images: HashMap<String, Published> = plan
+            .dependencies
+            .iter()
+            .filter_map(|d| s.published.get(d).map(|p| (d.clone(), p.clone())))
+            .collect();
+        drop(s);
         reporter.started(&next);
         let started = Instant::now();
         let outcome = (|| -> Result<(ImageResult, Published, u64), String> {

@@ -236,7 +236,7 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),
     };
-    let progress = BuildProgress::new(plans.len());
+    let progress = BuildProgress::new();
     let started = std::time::Instant::now();
     let results = crate::build::build(
         &plans,
