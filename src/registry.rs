@@ -164,9 +164,10 @@ impl Registry {
             let before = tags.len();
             last = page.tags.last().cloned();
             tags.extend(page.tags);
-            // A short page is the last one. Some registries (distribution with unsorted tags)
-            // ignore `last` and repeat the same page: a page with nothing new ends the listing.
-            if n < PAGE || tags.len() == before {
+            // A short page is the last one. A page longer than asked for comes from a registry
+            // that does not paginate (distribution 2.8 ignores `n` and `last`): it is everything.
+            // A page with nothing new also ends the listing (`last` ignored, same page again).
+            if n != PAGE || tags.len() == before {
                 break;
             }
         }
