@@ -4,7 +4,10 @@
 //! registry (a real manifest HEAD), `ErrImagePull` then `ImagePullBackOff` with events when one
 //! does not, `CrashLoopBackOff` with growing restart counts for commands that contain `crash`,
 //! Succeeded/Failed for pods that run to completion (`exit 1` fails), and removal of pods being
-//! deleted once their (shortened) grace period has passed.
+//! deleted once their (shortened) grace period has passed. It also serves the kubelet's log
+//! endpoint ([`logs`]), so `kubectl logs` shows what each simulated container "printed".
+
+mod logs;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -66,6 +69,8 @@ struct Sim {
     pods: HashMap<String, PodState>,
     ip_counter: u32,
     ips: HashMap<String, String>,
+    logs: logs::Logs,
+    kubelet_port: u16,
 }
 
 fn now() -> String {
@@ -112,7 +117,7 @@ impl Sim {
             "nodeInfo": {"kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2", "operatingSystem": "linux",
                           "architecture": "amd64", "containerRuntimeVersion": "sim://1", "osImage": "kube-node-sim",
                           "kernelVersion": "sim", "machineID": name, "systemUUID": name, "bootID": name},
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}}
         }});
         nodes
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
@@ -221,6 +226,7 @@ impl Sim {
             .await
             .context("listing pods")?;
         let mut alive = HashSet::new();
+        let mut alive_names = HashSet::new();
         for pod in list.items {
             let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
                 continue;
@@ -230,6 +236,10 @@ impl Sim {
             }
             let uid = pod.metadata.uid.clone().unwrap_or_default();
             alive.insert(uid.clone());
+            alive_names.insert((
+                pod.metadata.namespace.clone().unwrap_or_default(),
+                pod.metadata.name.clone().unwrap_or_default(),
+            ));
             if let Err(e) = self.reconcile_pod(&pod, &node, &uid).await {
                 tracing::warn!(
                     "pod `{}`: {e:#}",
@@ -238,6 +248,8 @@ impl Sim {
             }
         }
         self.pods.retain(|uid, _| alive.contains(uid));
+        self.logs
+            .retain(|ns, pod| alive_names.contains(&(ns.to_string(), pod.to_string())));
         Ok(())
     }
 
@@ -353,6 +365,7 @@ impl Sim {
                 } else {
                     "ImagePullBackOff"
                 };
+                self.logs.waiting(&ns, &name, &c.name, reason.to_string());
                 s["state"] = json!({"waiting": {"reason": reason, "message": err}});
                 s["ready"] = json!(false);
                 s["started"] = json!(false);
@@ -377,6 +390,13 @@ impl Sim {
                 phase = "Running";
                 if Instant::now() >= state.next_restart {
                     state.restarts += 1;
+                    self.logs.push(
+                        &ns,
+                        &name,
+                        &c.name,
+                        format!("starting `{command}` (image {image})"),
+                    );
+                    self.logs.push(&ns, &name, &c.name, format!("fatal: crash requested by the command; exiting with code 1 (restart {})", state.restarts));
                     let backoff =
                         Duration::from_millis((500u64 << state.restarts.min(5)).min(10_000));
                     state.next_restart = Instant::now() + backoff;
@@ -400,6 +420,20 @@ impl Sim {
             } else if runs_to_completion {
                 let failed = command.contains("exit 1");
                 phase = if failed { "Failed" } else { "Succeeded" };
+                if state.events.insert(format!("log:done:{}", c.name)) {
+                    self.logs.push(
+                        &ns,
+                        &name,
+                        &c.name,
+                        format!("running `{command}` (image {image})"),
+                    );
+                    self.logs.push(
+                        &ns,
+                        &name,
+                        &c.name,
+                        format!("exit code {}", if failed { 1 } else { 0 }),
+                    );
+                }
                 s["state"] = json!({"terminated": {"exitCode": if failed { 1 } else { 0 },
                     "reason": if failed { "Error" } else { "Completed" }, "startedAt": start_time, "finishedAt": t}});
                 s["ready"] = json!(false);
@@ -412,6 +446,18 @@ impl Sim {
             } else {
                 phase = "Running";
                 ready = true;
+                if state.events.insert(format!("log:started:{}", c.name)) {
+                    self.logs.push(
+                        &ns,
+                        &name,
+                        &c.name,
+                        format!("started container {} from image {image}", c.name),
+                    );
+                    if !command.is_empty() {
+                        self.logs
+                            .push(&ns, &name, &c.name, format!("running `{command}`"));
+                    }
+                }
                 s["state"] = json!({"running": {"startedAt": start_time}});
                 s["ready"] = json!(true);
                 s["started"] = json!(true);
@@ -513,6 +559,8 @@ async fn main() -> Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
+    let logs = logs::Logs::default();
+    let kubelet_port = logs::serve(logs.clone()).await?;
     let mut sim = Sim {
         client,
         args,
@@ -522,6 +570,8 @@ async fn main() -> Result<()> {
         pods: HashMap::new(),
         ip_counter: 0,
         ips: HashMap::new(),
+        logs,
+        kubelet_port,
     };
     sim.register_nodes().await?;
     sim.renew_leases().await?;
