@@ -13,6 +13,7 @@
 //! - [`db`]: the salsa database and its inputs.
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
+//! - [`template`]: Go `text/template` + Sprig, for charts and werf.yaml (in progress).
 //! - [`error`]: the one error type.
 
 pub mod config;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod objects;
 pub mod pattern;
 pub mod plan;
+pub mod template;
 pub mod view;
 
 pub use db::{Database, Project};

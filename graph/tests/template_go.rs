@@ -1,0 +1,168 @@
+//! Differential test: the template engine against Go's own `text/template` + Sprig 3.
+//!
+//! The corpus below is rendered by `tests/gotmpl/main.go` (Go and Debian's Sprig package, set up
+//! by `.ci/run`) and by the Rust engine; outputs must be byte-identical, and a template that
+//! fails in Go must fail in Rust.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value as Json};
+use werf_graph::template::{render, Value};
+
+fn corpus() -> Vec<(&'static str, &'static str, Json)> {
+    let v = json!({
+        "name": "web", "replicas": 3, "big": 1000000, "ratio": 1.5, "tiny": 0.00001, "neg": -2,
+        "enabled": true, "off": false, "empty": "", "nothing": null,
+        "list": ["a", "b", "c"], "nums": [3, 1, 2], "dup": ["x", "y", "x"],
+        "map": {"b": 2, "a": 1, "c": {"d": "deep"}},
+        "text": "line1\nline2", "html": "<a href=\"x\">&</a>",
+        "image": {"repository": "nginx", "tag": "1.25"}
+    });
+    vec![
+        ("text", "plain text, no actions\n", json!({})),
+        ("fields", "{{ .name }}/{{ .image.repository }}:{{ .image.tag }}", v.clone()),
+        ("missing", "[{{ .missing }}][{{ .map.zzz }}][{{ print .missing }}]", v.clone()),
+        ("numbers", "{{ .replicas }} {{ .big }} {{ .ratio }} {{ .tiny }} {{ .neg }} {{ 3 }} {{ 2.50 }} {{ 1e3 }} {{ 0x10 }} {{ 'a' }}", v.clone()),
+        ("bools", "{{ .enabled }} {{ .off }} {{ true }} {{ not .enabled }}", v.clone()),
+        ("trim", "a  {{- .name -}}  b\n  {{- \" c\" }}\n{{ \"d\" -}}\n\ne", v.clone()),
+        ("comment", "x{{/* a comment */}}y{{- /* trimmed */ -}} z", v.clone()),
+        ("if-else", "{{ if .enabled }}on{{ else }}off{{ end }} {{ if .off }}1{{ else if .empty }}2{{ else if .list }}3{{ end }}", v.clone()),
+        ("range-list", "{{ range .list }}[{{ . }}]{{ end }} {{ range $i, $x := .list }}{{ $i }}={{ $x }};{{ end }}", v.clone()),
+        ("range-map", "{{ range $k, $v := .map }}{{ $k }}:{{ $v }} {{ end }}", v.clone()),
+        ("range-else", "{{ range .nothing }}x{{ else }}none{{ end }} {{ range .empty }}{{ else }}empty{{ end }}", v.clone()),
+        ("break-continue", "{{ range .nums }}{{ if eq . 1.0 }}{{ continue }}{{ end }}{{ if eq . 2.0 }}{{ break }}{{ end }}{{ . }}{{ end }}", v.clone()),
+        ("with", "{{ with .image }}{{ .repository }}{{ end }} {{ with .nothing }}x{{ else }}no{{ end }}", v.clone()),
+        ("variables", "{{ $n := .name }}{{ $n }} {{ $n = \"other\" }}{{ $n }} {{ range .list }}{{ $.name }}{{ end }}", v.clone()),
+        ("define", "{{ define \"greet\" }}hi {{ . }}{{ end }}{{ template \"greet\" .name }}|{{ template \"greet\" }}", v.clone()),
+        ("block", "{{ block \"b\" .replicas }}[{{ . }}]{{ end }}", v.clone()),
+        ("and-or", "{{ and .enabled .name }} {{ or .off .empty .name }} {{ and .off .missing.x }} {{ or .name .missing.x }}", v.clone()),
+        ("compare", "{{ eq .name \"web\" }} {{ ne 1 2 }} {{ lt 1 2 }} {{ ge .replicas 3.0 }} {{ eq \"a\" \"b\" \"a\" }} {{ gt \"b\" \"a\" }}", v.clone()),
+        ("len-index-slice", "{{ len .list }} {{ len .name }} {{ index .list 1 }} {{ index .map \"c\" \"d\" }} {{ slice .list 1 }} {{ slice .list 0 2 }}", v.clone()),
+        ("error-slice-string", "{{ slice .name 1 2 }}", v.clone()),
+        ("print", "{{ print 1 2 \"a\" 3 }} {{ print .list }} {{ print .map }} {{ println \"x\" 1 }}", v.clone()),
+        ("printf", "{{ printf \"%s-%d-%v-%q-%x\" .name 5 .ratio \"q\" \"hi\" }} {{ printf \"%5d|%-5s|%05d|%.2f\" 42 \"ab\" 7 3.14159 }} {{ printf \"%d\" .replicas }}", v.clone()),
+        ("escapers", "{{ html .html }} {{ js \"it's <b>\" }} {{ urlquery \"a b&c\" }}", v.clone()),
+        ("pipelines", "{{ .name | upper | quote }} {{ \"x\" | printf \"%s-%s\" \"y\" }} {{ (index .list 0) | upper }} {{ (.image).tag }}", v.clone()),
+        ("sprig-defaults", "{{ default \"d\" .missing }} {{ default \"d\" .name }} {{ default 5 0 }} {{ empty .empty }} {{ empty .list }} {{ coalesce .nothing .empty \"c\" }} {{ ternary \"y\" \"n\" .enabled }}", v.clone()),
+        ("sprig-strings", "{{ upper .name }} {{ lower \"ABC\" }} {{ title \"hello world-x\" }} {{ trim \"  t  \" }} {{ trimPrefix \"ng\" \"nginx\" }} {{ trimSuffix \"x\" \"nginx\" }} {{ trunc 3 \"abcdef\" }} {{ trunc -2 \"abcdef\" }} {{ replace \"a\" \"o\" \"banana\" }} {{ repeat 3 \"ab\" }} {{ substr 1 3 \"abcdef\" }}", v.clone()),
+        ("sprig-predicates", "{{ contains \"in\" \"nginx\" }} {{ hasPrefix \"ng\" \"nginx\" }} {{ hasSuffix \"x\" \"nginx\" }}", v.clone()),
+        ("sprig-quote", "{{ quote .name }} {{ squote .name }} {{ quote 5 }} {{ quote .replicas }} {{ quote \"a\\\"b\" }}", v.clone()),
+        ("sprig-split-join", "{{ join \",\" .list }} {{ splitList \",\" \"a,b,,c\" }} {{ join \"-\" .nums }}", v.clone()),
+        ("sprig-indent", "x:{{ .text | indent 2 }}\ny:{{ .text | nindent 4 }}", v.clone()),
+        ("sprig-math", "{{ add 1 2 3 }} {{ sub 10 .replicas }} {{ mul 2 .ratio }} {{ div 7 2 }} {{ mod 7 3 }} {{ max 1 5 3 }} {{ min 4 2 }} {{ add1 .replicas }} {{ int .ratio }} {{ float64 3 }} {{ int64 \"42\" }}", v.clone()),
+        ("sprig-lists", "{{ list 1 \"a\" .ratio }} {{ first .list }} {{ last .list }} {{ append .list \"d\" }} {{ prepend .list \"z\" }} {{ has \"b\" .list }} {{ without .list \"b\" }} {{ uniq .dup }} {{ until 3 }}", v.clone()),
+        ("sprig-dict", "{{ $d := dict \"k\" \"v\" \"n\" 1 }}{{ $d.k }} {{ get $d \"n\" }} [{{ get $d \"x\" }}] {{ hasKey $d \"k\" }} {{ hasKey $d \"z\" }}", v.clone()),
+        ("sprig-json", "{{ toJson .map }} {{ toJson .list }} {{ toJson .big }} {{ toJson .ratio }} {{ toJson .html }} {{ toJson .nothing }}", v.clone()),
+        ("sprig-encode", "{{ b64enc \"hello werf\" }} {{ sha256sum \"abc\" }} {{ toString 5 }} {{ toString .ratio }}", v.clone()),
+        ("nested-define-include", "{{ define \"a\" }}<{{ template \"b\" . }}>{{ end }}{{ define \"b\" }}{{ .name }}{{ end }}{{ template \"a\" . }}", v.clone()),
+        ("whitespace-lines", "items:\n{{- range .list }}\n  - {{ . }}\n{{- end }}\n", v.clone()),
+        ("error-nil-field", "{{ .missing.deeper }}", v.clone()),
+        ("error-unknown-func", "{{ nosuchfunc 1 }}", v.clone()),
+        ("error-unclosed", "{{ if .enabled }}x", v.clone()),
+        ("error-fail", "{{ fail \"stop here\" }}", v.clone()),
+        ("error-compare", "{{ eq 1 \"a\" }}", v.clone()),
+    ]
+}
+
+fn go_outputs(cases: &[(&str, &str, Json)]) -> Vec<(String, String)> {
+    let input: Vec<Json> = cases
+        .iter()
+        .map(|(n, t, v)| json!({"name": n, "template": t, "values": v}))
+        .collect();
+    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/gotmpl/main.go");
+    let gocache = std::env::temp_dir().join("werf-rs-gocache");
+    let mut child = Command::new("go")
+        .args(["run", harness])
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GO111MODULE", "off")
+        .env("GOFLAGS", "")
+        .env("GOCACHE", gocache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "Go is installed (golang-go; .ci/run installs it with tests/cluster/build-kubernetes)",
+        );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::to_string(&input).expect("json").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("go runs");
+    assert!(
+        out.status.success(),
+        "the Go harness failed (is golang-github-masterminds-sprig-dev installed?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<Json> = serde_json::from_slice(&out.stdout).expect("harness prints JSON");
+    results
+        .iter()
+        .map(|r| {
+            (
+                r["output"].as_str().unwrap_or_default().to_string(),
+                r["error"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rendering_matches_go_text_template_and_sprig() {
+    let cases = corpus();
+    let go = go_outputs(&cases);
+    let mut mismatches = Vec::new();
+    for ((name, text, values), (go_out, go_err)) in cases.iter().zip(go) {
+        let ours = render(name, text, &Value::from_json(values));
+        match (&ours, go_err.is_empty()) {
+            (Ok(out), true) if *out == go_out => {}
+            (Err(_), false) => {}
+            (Ok(out), true) => {
+                mismatches.push(format!("{name}:\n  go:   {go_out:?}\n  rust: {out:?}"))
+            }
+            (Ok(out), false) => mismatches.push(format!(
+                "{name}: Go fails ({go_err}) but Rust printed {out:?}"
+            )),
+            (Err(e), true) => mismatches.push(format!(
+                "{name}: Rust fails ({e}) but Go printed {go_out:?}"
+            )),
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} cases differ from Go:\n{}",
+        mismatches.len(),
+        cases.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn arbitrary_template_text_never_panics() {
+    // A deterministic fuzz: every prefix, and mutations, of a template exercising the grammar.
+    let seed = "{{- define \"x\" }}{{ range $i, $v := .list }}{{ if and $v (eq $i 1) }}{{ printf \"%q\" $v | upper }}{{ else }}{{ . }}{{ end }}{{ end }}{{ end -}}{{ template \"x\" . }}{{/* c */}}{{ (index .m \"k\").f }}";
+    let data = Value::from_json(&json!({"list": ["a", "b"], "m": {"k": {"f": 1}}}));
+    let bytes = seed.as_bytes();
+    let mut state = 0x2545F4914F6CDD1Du64;
+    for len in 0..=bytes.len() {
+        if let Ok(prefix) = std::str::from_utf8(&bytes[..len]) {
+            let _ = render("p", prefix, &data);
+        }
+    }
+    for _ in 0..2000 {
+        let mut m = bytes.to_vec();
+        for _ in 0..3 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state % m.len() as u64) as usize;
+            let b = b"{}()|$.\" -=:,abc123"[(state >> 32) as usize % 19];
+            m[at] = b;
+        }
+        if let Ok(s) = std::str::from_utf8(&m) {
+            let _ = render("m", s, &data);
+        }
+    }
+}
