@@ -56,3 +56,64 @@ pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
     let funcs = funcs::builtins();
     exec::Exec::new(&set, &funcs).render(name, data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Value {
+        Value::from_json(
+            &serde_json::json!({"name": "web", "labels": {"app": "web", "tier": "front"}, "tmpl": "{{ .name }}-{{ len .labels }}"}),
+        )
+    }
+
+    #[test]
+    fn include_renders_a_define_into_a_pipeline() {
+        let t = "{{- define \"labels\" -}}\n{{ range $k, $v := .labels }}{{ $k }}: {{ $v }}\n{{ end }}{{- end -}}\nmetadata:\n  labels:{{ include \"labels\" . | trim | nindent 4 }}\n";
+        assert_eq!(
+            render("chart", t, &data()).expect("renders"),
+            "metadata:\n  labels:\n    app: web\n    tier: front\n"
+        );
+    }
+
+    #[test]
+    fn tpl_renders_a_string_as_a_template_with_the_given_data() {
+        assert_eq!(
+            render("t", "{{ tpl .tmpl . }}", &data()).expect("renders"),
+            "web-2"
+        );
+        let err = render("t", "{{ tpl \"{{ .x\" . }}", &data()).expect_err("bad inner template");
+        assert!(err.to_string().contains("t-tpl"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_template_line_and_column() {
+        let err = render("deploy.yaml", "a\nb {{ .name | nosuch }}", &data())
+            .expect_err("unknown function");
+        assert_eq!(
+            err.to_string(),
+            "template: deploy.yaml:2:6: function \"nosuch\" not defined"
+        );
+        let err = render("x", "{{ fail \"custom message\" }}", &data()).expect_err("fail");
+        assert!(
+            err.to_string()
+                .ends_with("error calling fail: custom message"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn helm_mode_makes_a_field_of_nil_an_error() {
+        let mut set = Set::default();
+        set.parse("h", "{{ .missing.deeper }}").expect("parses");
+        let funcs = funcs::builtins();
+        let mut exec = exec::Exec::new(&set, &funcs);
+        exec.nil_field_is_error = true;
+        let err = exec.render("h", &data()).expect_err("strict");
+        assert!(
+            err.message
+                .contains("nil pointer evaluating interface {}.deeper"),
+            "{err}"
+        );
+    }
+}
