@@ -55,6 +55,8 @@ fn corpus() -> Vec<(&'static str, &'static str, Json)> {
         ("sprig-dict", "{{ $d := dict \"k\" \"v\" \"n\" 1 }}{{ $d.k }} {{ get $d \"n\" }} [{{ get $d \"x\" }}] {{ hasKey $d \"k\" }} {{ hasKey $d \"z\" }}", v.clone()),
         ("sprig-json", "{{ toJson .map }} {{ toJson .list }} {{ toJson .big }} {{ toJson .ratio }} {{ toJson .html }} {{ toJson .nothing }}", v.clone()),
         ("sprig-encode", "{{ b64enc \"hello werf\" }} {{ sha256sum \"abc\" }} {{ toString 5 }} {{ toString .ratio }}", v.clone()),
+        ("toYaml-values", "{{ toYaml . }}", json!({"s": "a: b", "e": "", "t": "true", "n": "1.5", "m": "l1\nl2", "m2": "l1\nl2\n", "big": 1000000, "f": 1.5, "l": [1, "x", {"k": "v", "a": []}, [1, 2]], "o": {}, "sp": " lead", "dash": "-x", "dash2": "- x", "hash": "a #b", "q": "it's", "nil": null, "yes": "yes", "tab": "a\tb", "a10": 1, "a2": 2, "B": 3, "_x": 4, "1": 5, "date": "2024-01-02", "ver": "1.25", "star": "*x", "colon": "a:b", "url": "http://x:80/p"})),
+        ("toYaml-nested", "spec:\n  {{- toYaml .image | nindent 2 }}\n{{ toYaml .list }}\n{{ toYaml .name }}", v.clone()),
         ("nested-define-include", "{{ define \"a\" }}<{{ template \"b\" . }}>{{ end }}{{ define \"b\" }}{{ .name }}{{ end }}{{ template \"a\" . }}", v.clone()),
         ("whitespace-lines", "items:\n{{- range .list }}\n  - {{ . }}\n{{- end }}\n", v.clone()),
         ("error-nil-field", "{{ .missing.deeper }}", v.clone()),

@@ -489,6 +489,10 @@ pub fn builtins() -> Funcs {
         arity(a, 1)?;
         Ok(Value::Str(to_json(&a[0])))
     });
+    f.insert("toYaml", |a| {
+        arity(a, 1)?;
+        Ok(Value::Str(super::yaml::to_yaml(&a[0])))
+    });
     f.insert("b64enc", |a| {
         arity(a, 1)?;
         Ok(Value::Str(base64_encode(strval(&a[0]).as_bytes())))

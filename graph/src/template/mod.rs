@@ -5,6 +5,7 @@
 //!   short-circuit `and`/`or`, `template`, `include`, `tpl`).
 //! - [`value`]: values as Go sees them, truth, `fmt`-style printing (`%v`, `printf`).
 //! - [`funcs`]: Go's builtins and the Sprig functions implemented so far.
+//! - [`yaml`]: Helm's `toYaml` (go-yaml v2's output).
 //!
 //! Checked against Go itself: `tests/gotmpl` renders the same corpus with Go's `text/template`
 //! and Sprig 3 (Debian's packages), and `graph/tests/template_go.rs` compares the outputs.
@@ -13,6 +14,7 @@ pub mod exec;
 pub mod funcs;
 pub mod parse;
 pub mod value;
+pub mod yaml;
 
 use std::fmt;
 
