@@ -40,6 +40,39 @@ pub enum Command {
     Build(BuildArgs),
     /// Print the dependency graph: config, images, stages, and the Git trees and files they read.
     Graph(GraphArgs),
+    /// Render the chart (`.helm/`) with the images' references, as a converge would apply it.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The container repository (`REGISTRY/PROJECT`) image references point to.
+    #[arg(long, env = "WERF_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// The environment (`.Values.werf.env`, `values-ENV.yaml`, the default namespace suffix).
+    #[arg(long, env = "WERF_ENV", value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The release namespace (default: the project, `-ENV` appended with `--env`).
+    #[arg(long, env = "WERF_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The release name (default: like the namespace).
+    #[arg(long, env = "WERF_RELEASE", value_name = "NAME")]
+    pub release: Option<String>,
+
+    /// Extra values files, applied in order.
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+
+    /// Values as `a.b=c` (typed like Helm: numbers, booleans, null); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Values as `a.b=c`, always strings; repeatable.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
 }
 
 #[derive(Debug, Args)]

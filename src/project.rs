@@ -30,6 +30,8 @@ pub const CONFIG_FILE: &str = "werf.yaml";
 pub struct Loaded {
     pub repo: Repo,
     pub commit: Commit,
+    /// The root tree the plans read (the commit's, or the `--dev` snapshot's).
+    pub root: ObjectId,
     pub dev: bool,
     /// Paths of the `--dev` snapshot that differ from the commit.
     pub dev_changes: usize,
@@ -134,6 +136,7 @@ pub fn load(global: &Global) -> Result<Loaded> {
     let loaded = Loaded {
         repo,
         commit,
+        root,
         dev: global.dev,
         dev_changes,
         config,

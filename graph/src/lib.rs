@@ -6,6 +6,7 @@
 //! - [`digest`]: the canonical BLAKE3 encoding of DESIGN.md section 3; tags.
 //! - [`objects`]: Git objects by id behind [`objects::ObjectSource`]; an in-memory store.
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
+//! - [`chart`]: Helm charts from a commit: values, werf values, rendering in Helm's order.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
 //! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
 //! - [`context`]: COPY sources inside Git trees and their content digests.
@@ -16,6 +17,7 @@
 //! - [`template`]: Go `text/template` + Sprig, for charts and werf.yaml (in progress).
 //! - [`error`]: the one error type.
 
+pub mod chart;
 pub mod config;
 pub mod context;
 pub mod dag;

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod graph;
+pub mod render;
 
 use std::process::ExitCode;
 
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Render(args) => render::run(&cli.global, args),
     }
 }

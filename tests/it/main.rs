@@ -4,6 +4,7 @@
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
 //! - [`snapshots`]: whole-CLI output (insta).
 //! - [`dev`]: the dirty check and `--dev`.
+//! - [`render`]: `werf render`, the chart with werf's values.
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
@@ -16,5 +17,6 @@ mod errors;
 mod images;
 mod kube_smoke;
 mod registry;
+mod render;
 mod snapshots;
 mod support;

@@ -493,6 +493,51 @@ pub fn builtins() -> Funcs {
         arity(a, 1)?;
         Ok(Value::Str(super::yaml::to_yaml(&a[0])))
     });
+    // Helm's functions.
+    f.insert("required", |a| {
+        arity(a, 2)?;
+        match &a[1] {
+            Value::Nil => Err(strval(&a[0])),
+            Value::Str(s) if s.is_empty() => Err(strval(&a[0])),
+            v => Ok(v.clone()),
+        }
+    });
+    f.insert("fromYaml", |a| {
+        arity(a, 1)?;
+        let text = string_arg(&a[0])?;
+        Ok(match serde_yaml_ng::from_str::<serde_json::Value>(&text) {
+            Ok(v) => Value::from_json(&v),
+            Err(e) => Value::Map(
+                [("Error".to_string(), Value::Str(e.to_string()))]
+                    .into_iter()
+                    .collect(),
+            ),
+        })
+    });
+    f.insert("fromJson", |a| {
+        arity(a, 1)?;
+        let text = string_arg(&a[0])?;
+        Ok(match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => Value::from_json(&v),
+            Err(e) => Value::Map(
+                [("Error".to_string(), Value::Str(e.to_string()))]
+                    .into_iter()
+                    .collect(),
+            ),
+        })
+    });
+    f.insert("toPrettyJson", |a| {
+        arity(a, 1)?;
+        Ok(Value::Str(
+            serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(&to_json(&a[0]))
+                    .map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?,
+        ))
+    });
+    // `lookup` reads the live cluster in Helm; offline (render, plan) it finds nothing.
+    f.insert("lookup", |_| Ok(Value::Map(BTreeMap::new())));
     f.insert("b64enc", |a| {
         arity(a, 1)?;
         Ok(Value::Str(base64_encode(strval(&a[0]).as_bytes())))
