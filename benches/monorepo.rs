@@ -277,6 +277,26 @@ fn main() {
         "| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |",
         verdict(peak_mib <= 200.0)
     );
+    // Rendering the chart: one Deployment and one Service per image.
+    let render = median(
+        (0..3)
+            .map(|_| {
+                let run = measure(
+                    Command::new(&b.werf)
+                        .current_dir(&b.repo)
+                        .env("WERF_HOME", &b.home)
+                        .args(["render", "--repo", "127.0.0.1:5000/mono"]),
+                );
+                b.peak_kib = b.peak_kib.max(run.max_rss_kib);
+                run.wall
+            })
+            .collect(),
+    );
+    println!(
+        "| `werf render` of the chart ({} Deployments + Services), warm plan cache | {} | | median of 3 |",
+        layout.images.len(),
+        s(render)
+    );
     if !skip_build {
         let registry = registry::Registry::start();
         let repo_arg = format!("{}/mono", registry.address);

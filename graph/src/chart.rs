@@ -231,15 +231,23 @@ pub fn render(
         "Name": chart_name, "Version": meta_field("version"), "AppVersion": meta_field("appVersion"),
         "Description": meta_field("description"), "Type": meta_field("type"), "APIVersion": meta_field("apiVersion"),
     });
+    // The root is built once; each template gets it plus its own `.Template` (values are shared).
+    let Value::Map(base) = Value::from_json(&serde_json::json!({
+        "Values": values,
+        "Chart": chart,
+        "Release": {"Name": options.release, "Namespace": options.namespace, "Revision": 1, "IsInstall": true, "IsUpgrade": false, "Service": "Helm"},
+        "Capabilities": {"KubeVersion": {"Version": "v1.20.2", "Major": "1", "Minor": "20", "GitVersion": "v1.20.2"},
+                         "APIVersions": ["v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "coordination.k8s.io/v1"]},
+    })) else {
+        unreachable!("a JSON object converts to a map")
+    };
     let root_value = |template: &str| {
-        Value::from_json(&serde_json::json!({
-            "Values": values,
-            "Chart": chart,
-            "Release": {"Name": options.release, "Namespace": options.namespace, "Revision": 1, "IsInstall": true, "IsUpgrade": false, "Service": "Helm"},
-            "Capabilities": {"KubeVersion": {"Version": "v1.20.2", "Major": "1", "Minor": "20", "GitVersion": "v1.20.2"},
-                             "APIVersions": ["v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "coordination.k8s.io/v1"]},
-            "Template": {"Name": template, "BasePath": format!("{chart_name}/templates")},
-        }))
+        let mut m = (*base).clone();
+        m.insert(
+            "Template".into(),
+            Value::from_json(&serde_json::json!({"Name": template, "BasePath": format!("{chart_name}/templates")})),
+        );
+        Value::map(m)
     };
 
     let mut files = Vec::new();

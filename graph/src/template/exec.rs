@@ -1,8 +1,6 @@
 //! Executing template trees with Go's semantics: dot and variables, field access, pipelines,
 //! short-circuit `and`/`or`, `range` over lists and maps (sorted keys), `template`/`include`.
 
-use std::collections::BTreeMap;
-
 use super::funcs::{call, Funcs};
 use super::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
 use super::value::Value;
@@ -108,11 +106,15 @@ impl<'a> Exec<'a> {
                     let v = self.pipe(dot, &p)?;
                     let items: Vec<(Value, Value)> = match v {
                         Value::List(l) => l
-                            .into_iter()
+                            .iter()
+                            .cloned()
                             .enumerate()
                             .map(|(i, x)| (Value::Int(i as i64), x))
                             .collect(),
-                        Value::Map(m) => m.into_iter().map(|(k, x)| (Value::Str(k), x)).collect(),
+                        Value::Map(m) => m
+                            .iter()
+                            .map(|(k, x)| (Value::Str(k.clone()), x.clone()))
+                            .collect(),
                         Value::Nil => Vec::new(),
                         Value::Int(n) if n >= 0 => {
                             (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect()
@@ -311,7 +313,7 @@ impl<'a> Exec<'a> {
     fn fields(&self, mut v: Value, path: &[String], pos: Pos) -> Result<Value, Error> {
         for f in path {
             v = match v {
-                Value::Map(mut m) => m.remove(f).unwrap_or(Value::Nil),
+                Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
                 Value::Nil if self.nil_field_is_error => {
                     return Err(self.err(pos, format!("nil pointer evaluating interface {{}}.{f}")));
                 }
@@ -354,9 +356,4 @@ fn describe(a: &Arg) -> String {
         Arg::Ident(i) => i.clone(),
         Arg::Sub(..) => "(...)".into(),
     }
-}
-
-/// Values as maps for `dict`-like helpers.
-pub fn map_of(pairs: &[(String, Value)]) -> Value {
-    Value::Map(pairs.iter().cloned().collect::<BTreeMap<_, _>>())
 }

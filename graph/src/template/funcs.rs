@@ -78,7 +78,7 @@ pub fn empty(v: &Value) -> bool {
 
 fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
     match v {
-        Value::List(l) => Ok(l.clone()),
+        Value::List(l) => Ok(l.to_vec()),
         Value::Nil => Ok(Vec::new()),
         other => Err(format!("cannot use {} as a list", other.kind())),
     }
@@ -236,7 +236,7 @@ pub fn builtins() -> Funcs {
                 let lo = bounds.first().copied().unwrap_or(0);
                 let hi = bounds.get(1).copied().unwrap_or(l.len());
                 l.get(lo..hi)
-                    .map(|x| Value::List(x.to_vec()))
+                    .map(|x| Value::list(x.to_vec()))
                     .ok_or_else(|| format!("index out of range: {hi}"))
             }
             other => Err(format!(
@@ -433,7 +433,7 @@ pub fn builtins() -> Funcs {
     });
     f.insert("splitList", |a| {
         arity(a, 2)?;
-        Ok(Value::List(
+        Ok(Value::list(
             string_arg(&a[1])?
                 .split(&string_arg(&a[0])?)
                 .map(|p| Value::Str(p.into()))
@@ -507,7 +507,7 @@ pub fn builtins() -> Funcs {
         let text = string_arg(&a[0])?;
         Ok(match serde_yaml_ng::from_str::<serde_json::Value>(&text) {
             Ok(v) => Value::from_json(&v),
-            Err(e) => Value::Map(
+            Err(e) => Value::map(
                 [("Error".to_string(), Value::Str(e.to_string()))]
                     .into_iter()
                     .collect(),
@@ -519,7 +519,7 @@ pub fn builtins() -> Funcs {
         let text = string_arg(&a[0])?;
         Ok(match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(v) => Value::from_json(&v),
-            Err(e) => Value::Map(
+            Err(e) => Value::map(
                 [("Error".to_string(), Value::Str(e.to_string()))]
                     .into_iter()
                     .collect(),
@@ -537,7 +537,7 @@ pub fn builtins() -> Funcs {
         ))
     });
     // `lookup` reads the live cluster in Helm; offline (render, plan) it finds nothing.
-    f.insert("lookup", |_| Ok(Value::Map(BTreeMap::new())));
+    f.insert("lookup", |_| Ok(Value::map(BTreeMap::new())));
     f.insert("b64enc", |a| {
         arity(a, 1)?;
         Ok(Value::Str(base64_encode(strval(&a[0]).as_bytes())))
@@ -600,13 +600,13 @@ pub fn builtins() -> Funcs {
     });
     f.insert("until", |a| {
         arity(a, 1)?;
-        Ok(Value::List(
+        Ok(Value::list(
             (0..to_i64(&a[0]).max(0)).map(Value::Int).collect(),
         ))
     });
 
     // Sprig: lists and dicts.
-    f.insert("list", |a| Ok(Value::List(a.to_vec())));
+    f.insert("list", |a| Ok(Value::list(a.to_vec())));
     f.insert("dict", |a| {
         let mut m = BTreeMap::new();
         for pair in a.chunks(2) {
@@ -615,7 +615,7 @@ pub fn builtins() -> Funcs {
                 pair.get(1).cloned().unwrap_or(Value::Str(String::new())),
             );
         }
-        Ok(Value::Map(m))
+        Ok(Value::map(m))
     });
     f.insert("get", |a| {
         arity(a, 2)?;
@@ -645,13 +645,13 @@ pub fn builtins() -> Funcs {
         arity(a, 2)?;
         let mut l = list_arg(&a[0])?;
         l.push(a[1].clone());
-        Ok(Value::List(l))
+        Ok(Value::list(l))
     });
     f.insert("prepend", |a| {
         arity(a, 2)?;
         let mut l = list_arg(&a[0])?;
         l.insert(0, a[1].clone());
-        Ok(Value::List(l))
+        Ok(Value::list(l))
     });
     f.insert("has", |a| {
         arity(a, 2)?;
@@ -661,7 +661,7 @@ pub fn builtins() -> Funcs {
         let Some((l, drop)) = a.split_first() else {
             return Err("wrong number of args".into());
         };
-        Ok(Value::List(
+        Ok(Value::list(
             list_arg(l)?
                 .into_iter()
                 .filter(|x| !drop.contains(x))
@@ -676,7 +676,7 @@ pub fn builtins() -> Funcs {
                 out.push(x);
             }
         }
-        Ok(Value::List(out))
+        Ok(Value::list(out))
     });
     f
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// A value as Go's `text/template` sees it (`interface{}` holding a basic kind, a slice or a map).
 #[derive(Clone, Debug, PartialEq)]
@@ -12,9 +13,10 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(String),
-    List(Vec<Value>),
-    /// Go maps print and range in sorted key order.
-    Map(BTreeMap<String, Value>),
+    /// Shared: copying a value never copies its elements.
+    List(Arc<Vec<Value>>),
+    /// Go maps print and range in sorted key order. Shared like lists.
+    Map(Arc<BTreeMap<String, Value>>),
 }
 
 impl Value {
@@ -25,13 +27,23 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::Str(s.clone()),
-            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => Value::Map(
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::map(
                 o.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
                     .collect(),
             ),
         }
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(entries: BTreeMap<String, Value>) -> Value {
+        Value::Map(Arc::new(entries))
     }
 
     /// To JSON (integers stay integers).
