@@ -156,6 +156,14 @@ fn indent(n: i64, s: &str) -> String {
     format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
 }
 
+/// Helm's `fromYaml`/`fromJson` result: the parsed value, or a map with the error under `Error`.
+fn parsed_or_error(parsed: Result<serde_json::Value, String>) -> Value {
+    match parsed {
+        Ok(v) => Value::from_json(&v),
+        Err(e) => Value::map([("Error".to_string(), Value::Str(e))].into_iter().collect()),
+    }
+}
+
 /// Go's `encoding/json` for template values (floats as Go prints them: `1e+21`, `1000000`).
 pub fn to_json(v: &Value) -> String {
     match v {
@@ -504,27 +512,15 @@ pub fn builtins() -> Funcs {
     });
     f.insert("fromYaml", |a| {
         arity(a, 1)?;
-        let text = string_arg(&a[0])?;
-        Ok(match serde_yaml_ng::from_str::<serde_json::Value>(&text) {
-            Ok(v) => Value::from_json(&v),
-            Err(e) => Value::map(
-                [("Error".to_string(), Value::Str(e.to_string()))]
-                    .into_iter()
-                    .collect(),
-            ),
-        })
+        Ok(parsed_or_error(
+            serde_yaml_ng::from_str(&string_arg(&a[0])?).map_err(|e| e.to_string()),
+        ))
     });
     f.insert("fromJson", |a| {
         arity(a, 1)?;
-        let text = string_arg(&a[0])?;
-        Ok(match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) => Value::from_json(&v),
-            Err(e) => Value::map(
-                [("Error".to_string(), Value::Str(e.to_string()))]
-                    .into_iter()
-                    .collect(),
-            ),
-        })
+        Ok(parsed_or_error(
+            serde_json::from_str(&string_arg(&a[0])?).map_err(|e| e.to_string()),
+        ))
     });
     f.insert("toPrettyJson", |a| {
         arity(a, 1)?;
