@@ -106,9 +106,17 @@ mod tests {
 
     #[test]
     fn from_yaml_and_from_json_parse_or_report_under_error() {
-        let ok = render("f", "{{ (fromYaml \"a: 1\\nb: [x]\").b }} {{ (fromJson \"{\\\"k\\\": 2}\").k }}", &data());
+        let ok = render(
+            "f",
+            "{{ (fromYaml \"a: 1\\nb: [x]\").b }} {{ (fromJson \"{\\\"k\\\": 2}\").k }}",
+            &data(),
+        );
         assert_eq!(ok.expect("renders"), "[x] 2");
-        let bad = render("f", "{{ if (fromYaml \"a: [\").Error }}error{{ end }}", &data());
+        let bad = render(
+            "f",
+            "{{ if (fromYaml \"a: [\").Error }}error{{ end }}",
+            &data(),
+        );
         assert_eq!(bad.expect("renders"), "error");
     }
 
