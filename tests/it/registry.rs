@@ -55,13 +55,26 @@ impl Registry {
         std::fs::File::create(&config_path)
             .and_then(|mut f| f.write_all(config.as_bytes()))
             .expect("config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
+        Command::new("docker-registry")
+            .arg("--version")
+            .output()
+            .expect("docker-registry is installed (tests/install-deps)");
+        // A watchdog shell runs the registry and stops it when this test process ends, so a
+        // registry held by a `static` (never dropped) does not outlive the test binary.
+        let script = format!(
+            "docker-registry serve '{}' >/dev/null 2>&1 & pid=$!; \
+             trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM; \
+             while kill -0 {} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.5; done",
+            config_path.display(),
+            std::process::id()
+        );
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(script)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("docker-registry is installed (tests/install-deps)");
+            .expect("bash runs");
         let started = Instant::now();
         while std::net::TcpStream::connect(&address).is_err() {
             assert!(
@@ -85,7 +98,11 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM (not SIGKILL), so the watchdog's trap stops the registry too.
+        // SAFETY: the pid is our own child, not yet reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
         let _ = self.child.wait();
     }
 }
