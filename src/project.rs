@@ -67,14 +67,39 @@ impl Loaded {
         }
     }
 
+    /// The chart folder relative to the repository root (`deploy.helmChartDir`, default `.helm`).
+    pub fn chart_dir(&self) -> String {
+        join(
+            &self.repo.prefix,
+            self.config
+                .meta
+                .deploy
+                .helm_chart_dir
+                .as_deref()
+                .unwrap_or(".helm"),
+        )
+    }
+
     /// The config file path relative to the repository root.
     pub fn config_repo_path(&self) -> String {
         join(&self.repo.prefix, CONFIG_FILE)
     }
 }
 
+/// What a command reads besides werf.yaml and the images' files (for the dirty check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    Images,
+    ImagesAndChart,
+}
+
 /// Opens the repository, sets the engine's inputs, plans every image and checks for dirty files.
 pub fn load(global: &Global) -> Result<Loaded> {
+    load_for(global, Reads::Images)
+}
+
+/// [`load`] for a command that also reads the chart: uncommitted chart files are errors too.
+pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let dir = match &global.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
@@ -146,7 +171,7 @@ pub fn load(global: &Global) -> Result<Loaded> {
         plans,
     };
     if let Some(changes) = scanned {
-        check_clean(&loaded, changes?)?;
+        check_clean(&loaded, changes?, reads)?;
         phase("work tree checked");
     }
     Ok(loaded)
@@ -225,8 +250,9 @@ fn add_work_files(abs: &Path, rel: &str, out: &mut BTreeMap<String, WorkFile>) -
 
 /// Fails when a file that werf.yaml or an image uses differs from the commit (`changes`: every
 /// difference in the project folder).
-fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>) -> Result<()> {
+fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>, reads: Reads) -> Result<()> {
     let config_path = loaded.config_repo_path();
+    let chart_dir = loaded.chart_dir();
     let mut dirty = Vec::new();
     for c in changes {
         let mut users: Vec<String> = loaded
@@ -236,6 +262,9 @@ fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>) -> Result<()> {
             .filter(|p| p.uses_path(&c.path))
             .map(|p| format!("`{}`", p.name))
             .collect();
+        if reads == Reads::ImagesAndChart && c.path.starts_with(&format!("{chart_dir}/")) {
+            users.insert(0, "the chart".to_string());
+        }
         if c.path == config_path {
             users.insert(0, "the config".to_string());
         }

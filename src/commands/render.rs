@@ -9,11 +9,11 @@ use werf_graph::chart::{self, RenderOptions};
 use werf_graph::pattern::join;
 
 use crate::cli::{Global, RenderArgs};
-use crate::project::load;
+use crate::project::{load_for, Reads};
 
 /// Runs `werf render`.
 pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
-    let loaded = load(global)?;
+    let loaded = load_for(global, Reads::ImagesAndChart)?;
     let plans = loaded.ok_plans()?;
     let project = &loaded.config.meta.project;
     let default_name = match &args.env {

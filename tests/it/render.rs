@@ -71,3 +71,25 @@ fn required_and_syntax_errors_name_the_template() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("render_syntax", text(&out, &r).1);
 }
+
+#[test]
+fn an_uncommitted_chart_file_is_an_error_for_render_but_not_for_build() {
+    let r = repo(&[]);
+    r.write(&[(
+        ".helm/values.yaml",
+        "replicas: 9\nbig: 1\nconfig:\n  key: v\n",
+    )]);
+    let out = r.werf(&["render"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains("`.helm/values.yaml` (modified), used by the chart"),
+        "{stderr}"
+    );
+    let dev = r.werf(&["render", "--dev"]);
+    assert!(dev.status.success(), "{}", text(&dev, &r).1);
+    assert!(
+        r.werf(&["build", "--dry-run"]).status.success(),
+        "build does not read the chart"
+    );
+}
