@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::context::{lookup, read_text};
+use crate::context::{entries_below, lookup, read_text};
 use crate::error::{Error, Location, Result};
 use crate::objects::{EntryKind, ObjectId, ObjectSource};
 use crate::pattern::join;
@@ -136,23 +136,6 @@ pub fn apply_set(
     Ok(())
 }
 
-fn files_below(
-    objects: &dyn ObjectSource,
-    tree: ObjectId,
-    prefix: &str,
-    out: &mut Vec<(String, ObjectId)>,
-) -> Result<()> {
-    for e in &objects.tree(tree)?.entries {
-        let path = join(prefix, &e.name);
-        match e.kind {
-            EntryKind::Tree => files_below(objects, e.id, &path, out)?,
-            k if k.is_file() => out.push((path, e.id)),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// Renders the chart at `chart_dir` (repository-relative) of the tree `root`.
 pub fn render(
     objects: &dyn ObjectSource,
@@ -253,9 +236,12 @@ pub fn render(
     let mut files = Vec::new();
     if let Some(t) = lookup(objects, chart_tree, "templates")?.filter(|e| e.kind == EntryKind::Tree)
     {
-        files_below(objects, t.id, "templates", &mut files)?;
+        files = entries_below(objects, t.id, "templates")?
+            .into_iter()
+            .filter(|(_, e)| e.kind.is_file())
+            .map(|(path, e)| (path, e.id))
+            .collect();
     }
-    files.sort();
     let mut set = Set::default();
     let mut renderable = Vec::new();
     for (rel, id) in &files {

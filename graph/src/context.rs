@@ -63,6 +63,29 @@ pub fn lookup(objects: &dyn ObjectSource, root: ObjectId, path: &str) -> Result<
     Ok(Some(current))
 }
 
+/// Every non-folder entry (files, symlinks, submodule commits) below the tree `tree`, with its
+/// path joined onto `prefix`, in path order.
+pub fn entries_below(
+    objects: &dyn ObjectSource,
+    tree: ObjectId,
+    prefix: &str,
+) -> Result<Vec<(String, TreeEntry)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(prefix.to_string(), tree)];
+    while let Some((dir, id)) = stack.pop() {
+        for e in &objects.tree(id)?.entries {
+            let path = join(&dir, &e.name);
+            if e.kind == EntryKind::Tree {
+                stack.push((path, e.id));
+            } else {
+                out.push((path, e.clone()));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// How one matched path of a COPY source is identified.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -278,25 +278,17 @@ fn list_files(
         id: root.hex(),
         message: e.to_string(),
     };
-    let mut out = BTreeMap::new();
-    let Some(start) = werf_graph::context::lookup(objects, root, prefix).map_err(graph_err)? else {
-        return Ok(out);
-    };
-    let mut stack = vec![(prefix.to_string(), start)];
-    while let Some((path, entry)) = stack.pop() {
-        if entry.kind == EntryKind::Tree {
-            for e in &objects.tree(entry.id).map_err(graph_err)?.entries {
-                let p = if path.is_empty() {
-                    e.name.clone()
-                } else {
-                    format!("{path}/{}", e.name)
-                };
-                stack.push((p, e.clone()));
-            }
-        } else {
-            out.insert(path, (entry.kind, entry.id));
+    let out = match werf_graph::context::lookup(objects, root, prefix).map_err(graph_err)? {
+        None => BTreeMap::new(),
+        Some(e) if e.kind == EntryKind::Tree => {
+            werf_graph::context::entries_below(objects, e.id, prefix)
+                .map_err(graph_err)?
+                .into_iter()
+                .map(|(path, e)| (path, (e.kind, e.id)))
+                .collect()
         }
-    }
+        Some(e) => BTreeMap::from([(prefix.to_string(), (e.kind, e.id))]),
+    };
     Ok(out)
 }
 
