@@ -54,6 +54,7 @@ fn corpus() -> Vec<(&'static str, &'static str, Json)> {
         ("sprig-lists", "{{ list 1 \"a\" .ratio }} {{ first .list }} {{ last .list }} {{ append .list \"d\" }} {{ prepend .list \"z\" }} {{ has \"b\" .list }} {{ without .list \"b\" }} {{ uniq .dup }} {{ until 3 }}", v.clone()),
         ("sprig-dict", "{{ $d := dict \"k\" \"v\" \"n\" 1 }}{{ $d.k }} {{ get $d \"n\" }} [{{ get $d \"x\" }}] {{ hasKey $d \"k\" }} {{ hasKey $d \"z\" }}", v.clone()),
         ("sprig-json", "{{ toJson .map }} {{ toJson .list }} {{ toJson .big }} {{ toJson .ratio }} {{ toJson .html }} {{ toJson .nothing }}", v.clone()),
+        ("toJson-float-forms", "{{ toJson .a }} {{ toJson .b }} {{ toJson .c }} {{ toJson .d }}", json!({"a": 0.0000001, "b": 1e21, "c": 0.000001, "d": 123456789.5})),
         ("sprig-encode", "{{ b64enc \"hello werf\" }} {{ sha256sum \"abc\" }} {{ toString 5 }} {{ toString .ratio }}", v.clone()),
         ("toYaml-values", "{{ toYaml . }}", json!({"s": "a: b", "e": "", "t": "true", "n": "1.5", "m": "l1\nl2", "m2": "l1\nl2\n", "big": 1000000, "f": 1.5, "l": [1, "x", {"k": "v", "a": []}, [1, 2]], "o": {}, "sp": " lead", "dash": "-x", "dash2": "- x", "hash": "a #b", "q": "it's", "nil": null, "yes": "yes", "tab": "a\tb", "a10": 1, "a2": 2, "B": 3, "_x": 4, "1": 5, "date": "2024-01-02", "ver": "1.25", "star": "*x", "colon": "a:b", "url": "http://x:80/p"})),
         ("toYaml-nested", "spec:\n  {{- toYaml .image | nindent 2 }}\n{{ toYaml .list }}\n{{ toYaml .name }}", v.clone()),

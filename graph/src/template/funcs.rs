@@ -173,9 +173,12 @@ pub fn to_json(v: &Value) -> String {
         Value::Float(f) => {
             let a = f.abs();
             if a != 0.0 && !(1e-6..1e21).contains(&a) {
+                // Exponent form, as encoding/json cleans it: `1e-7`, not `1e-07`.
                 let g = super::value::format_float_g(*f);
-                // encoding/json writes e-07, not e-7, and trims e+21 the same way.
-                g
+                match g.split_once("e-0") {
+                    Some((mantissa, digit)) => format!("{mantissa}e-{digit}"),
+                    None => g,
+                }
             } else if f.fract() == 0.0 && a < 1e21 {
                 format!("{}", *f as i128)
             } else {
