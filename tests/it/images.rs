@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::registry::{push_base_image, skopeo, unpack, Registry};
+use crate::registry::{push_base_image, skopeo, skopeo_inspect, unpack, Registry};
 use crate::support::{git_in, text, werf_in, Repo};
 
 fn files(base_image: Option<&str>) -> Vec<(String, String)> {
@@ -163,12 +163,7 @@ fn image_content_matches_the_git_tree() {
         report["Images"]["app"]["DockerTag"].as_str().expect("tag")
     );
 
-    let inspect: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]))
-    .expect("json");
+    let inspect: Value = skopeo_inspect(&image, false);
     assert_eq!(inspect["Labels"]["werf"], "shop");
     assert_eq!(inspect["Labels"]["werf.io/image"], "app");
     assert_eq!(inspect["Labels"]["org.example"], "app");
@@ -176,13 +171,7 @@ fn image_content_matches_the_git_tree() {
         inspect["Digest"],
         report["Images"]["app"]["DockerImageDigest"]
     );
-    let config: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--config",
-        &format!("docker://{image}"),
-    ]))
-    .expect("json");
+    let config: Value = skopeo_inspect(&image, true);
     assert_eq!(
         config["config"]["Entrypoint"],
         serde_json::json!(["/usr/bin/app"])
@@ -284,12 +273,7 @@ fn base_image_layers_are_reused_by_reference() {
     let work = tempfile::tempdir().expect("tempdir");
     let base = reg.repo("base/tiny:1");
     push_base_image(&base, work.path());
-    let base_layers: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{base}"),
-    ]))
-    .expect("json");
+    let base_layers: Value = skopeo_inspect(&base, false);
     let r = repo(Some(&base));
     let (ok, out, report) = build(&r, &reg.repo("shop"), &["based"]);
     assert!(ok, "{out}");
@@ -304,25 +288,14 @@ fn base_image_layers_are_reused_by_reference() {
             .as_str()
             .expect("tag")
     );
-    let inspect: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]))
-    .expect("json");
+    let inspect: Value = skopeo_inspect(&image, false);
     let layers = inspect["Layers"].as_array().expect("Layers");
     assert_eq!(layers.len(), 2);
     assert_eq!(
         layers[0], base_layers["Layers"][0],
         "the base layer is the base image's own blob"
     );
-    let config: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--config",
-        &format!("docker://{image}"),
-    ]))
-    .expect("json");
+    let config: Value = skopeo_inspect(&image, true);
     assert!(
         config["config"]["Env"]
             .as_array()
@@ -480,12 +453,7 @@ fn run_goes_to_buildah_and_the_result_is_in_the_image() {
             .as_str()
             .expect("tag")
     );
-    let inspect: Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]))
-    .expect("json");
+    let inspect: Value = skopeo_inspect(&image, false);
     assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
     assert_eq!(
         inspect["Digest"],

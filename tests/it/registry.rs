@@ -121,6 +121,17 @@ pub fn skopeo(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `skopeo inspect` of an image in a test registry (with `config`, its image config) as JSON.
+pub fn skopeo_inspect(image: &str, config: bool) -> serde_json::Value {
+    let target = format!("docker://{image}");
+    let mut args = vec!["inspect", "--tls-verify=false"];
+    if config {
+        args.push("--config");
+    }
+    args.push(&target);
+    serde_json::from_str(&skopeo(&args)).expect("skopeo prints JSON")
+}
+
 /// Runs umoci; panics on failure.
 pub fn umoci(args: &[&str]) {
     let out = Command::new("umoci")
