@@ -47,10 +47,6 @@ pub enum Error {
     /// A Git object could not be read.
     #[error("cannot read Git object `{id}`: {message}")]
     Object { id: String, message: String },
-
-    /// A file outside Git (`contextAddFiles`) could not be read by the caller.
-    #[error("{at}: {message}")]
-    WorkFile { at: Location, message: String },
 }
 
 /// Result with the engine's error.
