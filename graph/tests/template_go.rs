@@ -59,6 +59,17 @@ fn corpus() -> Vec<(&'static str, &'static str, Json)> {
         ("toYaml-values", "{{ toYaml . }}", json!({"s": "a: b", "e": "", "t": "true", "n": "1.5", "m": "l1\nl2", "m2": "l1\nl2\n", "big": 1000000, "f": 1.5, "l": [1, "x", {"k": "v", "a": []}, [1, 2]], "o": {}, "sp": " lead", "dash": "-x", "dash2": "- x", "hash": "a #b", "q": "it's", "nil": null, "yes": "yes", "tab": "a\tb", "a10": 1, "a2": 2, "B": 3, "_x": 4, "1": 5, "date": "2024-01-02", "ver": "1.25", "star": "*x", "colon": "a:b", "url": "http://x:80/p"})),
         ("toYaml-nested", "spec:\n  {{- toYaml .image | nindent 2 }}\n{{ toYaml .list }}\n{{ toYaml .name }}", v.clone()),
         ("nested-define-include", "{{ define \"a\" }}<{{ template \"b\" . }}>{{ end }}{{ define \"b\" }}{{ .name }}{{ end }}{{ template \"a\" . }}", v.clone()),
+        ("sprig-dict-ops", "{{ $d := dict \"a\" 1 \"b\" (dict \"x\" 1) }}{{ $_ := set $d \"c\" 3 }}{{ $_ := set $d.b \"y\" 2 }}{{ $d }} {{ $_ := unset $d \"a\" }}{{ keys $d | sortAlpha }} {{ values (dict \"k\" \"v\") }} {{ pick .map \"a\" \"c\" }} {{ omit .map \"c\" }} {{ dig \"c\" \"d\" \"dflt\" .map }} {{ dig \"c\" \"z\" \"dflt\" .map }}", v.clone()),
+        ("sprig-merge", "{{ $dst := dict \"a\" 1 \"e\" \"\" \"n\" (dict \"x\" 1) }}{{ $src := dict \"a\" 2 \"b\" 3 \"e\" \"filled\" \"n\" (dict \"x\" 9 \"y\" 8) }}{{ merge $dst $src }} {{ $dst }} {{ mergeOverwrite (dict \"a\" 1 \"k\" (dict \"p\" 1 \"q\" 2)) (dict \"a\" 5 \"k\" (dict \"q\" 7)) }} {{ deepCopy .map }}", v.clone()),
+        ("sprig-lists-more", "{{ untilStep 1 10 3 }} {{ untilStep 5 0 -2 }} {{ rest .list }} {{ initial .list }} {{ reverse .list }} {{ compact (list 1 \"\" 0 \"a\" .nothing) }} {{ concat .list (list 1 2) }} {{ sortAlpha (list \"b\" \"C\" \"a\") }} {{ toStrings .nums }}", v.clone()),
+        ("sprig-strings-more", "{{ split \",\" \"a,b\" }} {{ (split \":\" \"k:v\")._1 }} {{ cat \"a\" 1 .nothing \"b\" }} {{ nospace \" a b \" }} {{ plural \"one\" \"many\" 2 }} {{ abbrev 5 \"hello world\" }} {{ snakecase \"FirstName\" }} {{ kebabcase \"HTTPServer\" }} {{ camelcase \"http_server\" }} {{ atoi \"42\" }}", v.clone()),
+        ("sprig-types", "{{ kindOf .name }} {{ kindOf .list }} {{ kindOf .map }} {{ kindOf .ratio }} {{ kindIs \"string\" .name }} {{ typeOf .list }} {{ typeOf .map }} {{ deepEqual .list (list \"a\" \"b\" \"c\") }}", v.clone()),
+        ("sprig-regex", "{{ regexMatch \"^[a-z]+$\" .name }} {{ regexFind \"[0-9]+\" \"ab12cd34\" }} {{ regexFindAll \"[0-9]\" \"a1b2c3\" 2 }} {{ regexReplaceAll \"a(x*)b\" \"-ab-axxb-\" \"${1}W\" }} {{ regexReplaceAllLiteral \"a(x*)b\" \"-ab-\" \"$1\" }} {{ regexSplit \"z+\" \"pizza\" -1 }}", v.clone()),
+        ("sprig-encodings", "{{ b64dec \"aGVsbG8gd2VyZg==\" }} {{ sha1sum \"abc\" }} {{ adler32sum \"werf\" }}", v.clone()),
+        ("sprig-semver", "{{ semverCompare \">=1.19-0\" \"v1.20.2\" }} {{ semverCompare \"^1.2.3\" \"1.9.0\" }} {{ semverCompare \"~1.2.3\" \"1.3.0\" }} {{ semverCompare \"1.2.x\" \"1.2.7\" }} {{ semverCompare \">1.2\" \"1.2.5\" }} {{ semverCompare \"<=1.2\" \"1.2.9\" }} {{ semverCompare \">=1.19\" \"1.20.0-rc.1\" }} {{ semverCompare \"1.2 - 1.4.5\" \"1.4.5\" }} {{ semverCompare \"<1 || >=3\" \"3.1.0\" }} {{ semverCompare \"^0.2.3\" \"0.3.0\" }}", v.clone()),
+        ("sprig-date", "{{ date \"2006-01-02T15:04:05Z07:00 Mon Jan _2 3PM\" 1700000000 }} {{ dateInZone \"02.01.06 15:04\" 86399 \"UTC\" }}", v.clone()),
+        ("regex-bad-pattern", "{{ regexMatch \"(\" \"x\" }}", v.clone()),
+        ("error-regex", "{{ regexFind \"(\" \"x\" }}", v.clone()),
         ("whitespace-lines", "items:\n{{- range .list }}\n  - {{ . }}\n{{- end }}\n", v.clone()),
         ("error-nil-field", "{{ .missing.deeper }}", v.clone()),
         ("error-unknown-func", "{{ nosuchfunc 1 }}", v.clone()),
@@ -79,6 +90,7 @@ fn go_outputs(cases: &[(&str, &str, Json)]) -> Vec<(String, String)> {
         .args(["run", harness])
         .env("GOPATH", "/usr/share/gocode")
         .env("GO111MODULE", "off")
+        .env("TZ", "UTC")
         .env("GOFLAGS", "")
         .env("GOCACHE", gocache)
         .stdin(Stdio::piped())

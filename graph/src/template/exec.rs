@@ -274,7 +274,18 @@ impl<'a> Exec<'a> {
             }
             _ => {}
         }
-        call(self.funcs, name, &values).map_err(|m| self.err(pos, m))
+        let result = call(self.funcs, name, &values).map_err(|m| self.err(pos, m))?;
+        // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first
+        // argument in place. Values here are shared and immutable, so the changed dict is written
+        // back where a variable holds it (`set $d "k" v`, `set $d.inner "k" v`).
+        if matches!(name, "set" | "unset" | "merge" | "mergeOverwrite") {
+            if let Some(Arg::Var(var, path)) = args.first() {
+                if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
+                    slot.1 = replace_at(&slot.1, path, result.clone());
+                }
+            }
+        }
+        Ok(result)
     }
 
     fn arg(&mut self, dot: &Value, arg: &Arg, pos: Pos) -> Result<Value, Error> {
@@ -327,6 +338,22 @@ impl<'a> Exec<'a> {
             };
         }
         Ok(v)
+    }
+}
+
+/// `root` with the value at `path` (map keys) replaced by `new`.
+fn replace_at(root: &Value, path: &[String], new: Value) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return new;
+    };
+    match root {
+        Value::Map(m) => {
+            let mut m = (**m).clone();
+            let inner = replace_at(m.get(first).unwrap_or(&Value::Nil), rest, new);
+            m.insert(first.clone(), inner);
+            Value::map(m)
+        }
+        other => other.clone(),
     }
 }
 

@@ -1,18 +1,24 @@
-//! A Go `text/template` engine with Sprig's functions, for charts and werf.yaml (in progress).
+//! A Go `text/template` engine with Sprig's and Helm's functions, for charts and werf.yaml.
 //!
 //! - [`parse`]: lexing and parsing into trees (`define`, `block`, trim markers, comments).
 //! - [`exec`]: execution with Go's semantics (dot, variables, `range` over sorted maps,
 //!   short-circuit `and`/`or`, `template`, `include`, `tpl`).
 //! - [`value`]: values as Go sees them, truth, `fmt`-style printing (`%v`, `printf`).
-//! - [`funcs`]: Go's builtins and the Sprig functions implemented so far.
+//! - [`funcs`]: Go's builtins and Sprig's core (strings, numbers, lists, defaults, JSON/YAML).
+//! - [`sprig`]: the rest of Sprig that charts use (dicts, regexes, encodings, case, types).
+//! - [`semver`]: `semverCompare`'s versions and constraints.
+//! - [`date`]: `date`/`dateInZone` over Unix seconds in UTC (never the clock).
 //! - [`yaml`]: Helm's `toYaml` (go-yaml v2's output).
 //!
 //! Checked against Go itself: `tests/gotmpl` renders the same corpus with Go's `text/template`
 //! and Sprig 3 (Debian's packages), and `graph/tests/template_go.rs` compares the outputs.
 
+pub mod date;
 pub mod exec;
 pub mod funcs;
 pub mod parse;
+pub mod semver;
+pub mod sprig;
 pub mod value;
 pub mod yaml;
 
