@@ -242,7 +242,8 @@ pub fn render(
             .map(|(path, e)| (path, e.id))
             .collect();
     }
-    let mut set = Set::default();
+    let table = std::sync::Arc::new(funcs::builtins());
+    let mut set = Set::with_functions(table.clone());
     let mut renderable = Vec::new();
     for (rel, id) in &files {
         let base = rel.rsplit('/').next().unwrap_or(rel);
@@ -261,7 +262,6 @@ pub fn render(
             renderable.push(name);
         }
     }
-    let table = funcs::builtins();
     let mut manifests = Vec::new();
     for name in renderable {
         let mut exec = Exec::new(&set, &table);

@@ -59,9 +59,9 @@ impl std::error::Error for Error {}
 
 /// Parses `text` as template `name` and renders it with `data` (a convenience for one template).
 pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
-    let mut set = Set::default();
+    let funcs = std::sync::Arc::new(funcs::builtins());
+    let mut set = Set::with_functions(funcs.clone());
     set.parse(name, text)?;
-    let funcs = funcs::builtins();
     exec::Exec::new(&set, &funcs).render(name, data)
 }
 
@@ -108,6 +108,16 @@ mod tests {
                 .ends_with("error calling fail: custom message"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn unknown_functions_fail_at_parse_time_even_in_branches_never_taken() {
+        let err = render("p", "{{ if false }}{{ define \"d\" }}{{ nope 1 }}{{ end }}{{ end }}", &data())
+            .expect_err("parse error");
+        assert!(err.to_string().contains("function \"nope\" not defined"), "{err}");
+        let err = render("p", "x\n{{ if false }}{{ (upper (nope)) }}{{ end }}", &data())
+            .expect_err("parse error");
+        assert_eq!(err.pos.line, 2, "{err}");
     }
 
     #[test]

@@ -341,9 +341,66 @@ fn lex_string(s: &str) -> Option<(String, usize)> {
 }
 
 /// Parsed templates by name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Set {
     pub trees: HashMap<String, Arc<Vec<Node>>>,
+    /// When set, a call of a function outside it is a parse error, as in Go (`Funcs` before
+    /// `Parse`); the executor's own functions (`and`, `or`, `include`, `tpl`) are always known.
+    pub functions: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+}
+
+impl Set {
+    /// A set whose templates may call only `funcs` (checked when parsing, as Go does).
+    pub fn with_functions(funcs: Arc<super::funcs::Funcs>) -> Self {
+        Set {
+            trees: HashMap::new(),
+            functions: Some(Arc::new(move |f: &str| funcs.contains_key(f))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Set").field("trees", &self.trees.len()).finish()
+    }
+}
+
+/// The first call of an unknown function in `nodes`, with the pipeline's position.
+fn unknown_function(nodes: &[Node], known: &dyn Fn(&str) -> bool) -> Option<(Pos, String)> {
+    fn in_pipe(p: &Pipe, known: &dyn Fn(&str) -> bool) -> Option<(Pos, String)> {
+        for c in &p.cmds {
+            for a in &c.args {
+                match a {
+                    Arg::Ident(f)
+                        if !matches!(f.as_str(), "and" | "or" | "include" | "tpl") && !known(f) =>
+                    {
+                        return Some((p.pos, f.clone()))
+                    }
+                    Arg::Sub(inner, _) => {
+                        if let Some(hit) = in_pipe(inner, known) {
+                            return Some(hit);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+    for n in nodes {
+        let hit = match n {
+            Node::Action(p) => in_pipe(p, known),
+            Node::If(p, a, b) | Node::Range(p, a, b) | Node::With(p, a, b) => in_pipe(p, known)
+                .or_else(|| unknown_function(a, known))
+                .or_else(|| b.as_deref().and_then(|b| unknown_function(b, known))),
+            Node::Template(_, _, Some(p)) => in_pipe(p, known),
+            _ => None,
+        };
+        if hit.is_some() {
+            return hit;
+        }
+    }
+    None
 }
 
 /// The keyword that ended a list (`end` or `else`) and where.
@@ -369,6 +426,18 @@ impl Set {
         let (nodes, end) = p.list()?;
         if let Some((kw, pos)) = end {
             return Err(Error::at(name, pos, format!("unexpected {{{{{kw}}}}}")));
+        }
+        if let Some(known) = &self.functions {
+            let trees = std::iter::once(&nodes).chain(p.defines.iter().map(|(_, t)| t));
+            for tree in trees {
+                if let Some((pos, f)) = unknown_function(tree, &**known) {
+                    return Err(Error::at(
+                        name,
+                        pos,
+                        format!("function {f:?} not defined"),
+                    ));
+                }
+            }
         }
         for (n, tree) in p.defines {
             self.trees.insert(n, Arc::new(tree));
