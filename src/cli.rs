@@ -32,6 +32,11 @@ pub struct Global {
     /// The commit to read (default `HEAD`).
     #[arg(long, global = true, value_name = "REV")]
     pub commit: Option<String>,
+
+    /// The environment: werf.yaml's `.Env`, `.Values.werf.env`, `values-ENV.yaml`, the default
+    /// namespace suffix.
+    #[arg(long, global = true, env = "WERF_ENV", value_name = "ENV")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,10 +54,6 @@ pub struct RenderArgs {
     /// The container repository (`REGISTRY/PROJECT`) image references point to.
     #[arg(long, env = "WERF_REPO", value_name = "REPO")]
     pub repo: Option<String>,
-
-    /// The environment (`.Values.werf.env`, `values-ENV.yaml`, the default namespace suffix).
-    #[arg(long, env = "WERF_ENV", value_name = "ENV")]
-    pub env: Option<String>,
 
     /// The release namespace (default: the project, `-ENV` appended with `--env`).
     #[arg(long, env = "WERF_NAMESPACE", value_name = "NAMESPACE")]

@@ -30,8 +30,6 @@ pub const CONFIG_FILE: &str = "werf.yaml";
 pub struct Loaded {
     pub repo: Repo,
     pub commit: Commit,
-    /// The root tree the plans read (the commit's, or the `--dev` snapshot's).
-    pub root: ObjectId,
     pub dev: bool,
     /// Paths of the `--dev` snapshot that differ from the commit.
     pub dev_changes: usize,
@@ -42,6 +40,9 @@ pub struct Loaded {
     pub objects: Arc<dyn werf_graph::ObjectSource>,
     /// Plans in werf.yaml order.
     pub plans: Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
+    /// The graph the plans came from (charts render from it too).
+    pub db: Database,
+    pub project: Project,
 }
 
 impl Loaded {
@@ -128,12 +129,18 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let objects: Arc<dyn werf_graph::ObjectSource> = Arc::new(objects);
     let db = Database::new(objects.clone(), Arc::new(Listings(store.clone())));
     let mut db = db;
+    // werf.yaml's template reads `--env` and the environment: both are inputs of the graph.
+    let template_env = werf_graph::config::TemplateEnv {
+        env: global.env.clone(),
+        vars: std::env::vars().collect(),
+    };
     let project = Project::new(
         &db,
         root,
         repo.prefix.clone(),
         CONFIG_FILE.to_string(),
         Arc::default(),
+        Arc::new(template_env),
     );
 
     // In commit mode the work tree is compared with the commit while images are planned: the scan
@@ -161,7 +168,6 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let loaded = Loaded {
         repo,
         commit,
-        root,
         dev: global.dev,
         dev_changes,
         config,
@@ -169,6 +175,8 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         store,
         objects,
         plans,
+        db,
+        project,
     };
     if let Some(changes) = scanned {
         check_clean(&loaded, changes?, reads)?;

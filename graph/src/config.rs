@@ -1,7 +1,7 @@
 //! werf.yaml: template step, multi-document split, strict schema, validation with locations.
 //!
-//! The loader runs in three steps, each with file/line/column errors: [`render_template`] (the hook
-//! for Go-template rendering), [`split_documents`] (YAML documents with their first line), then
+//! The loader runs in three steps, each with file/line/column errors: [`render_template`] (Go
+//! templates with Sprig, `env`, `.Env`, `.Files`), [`split_documents`] (YAML documents with their first line), then
 //! per document: classify (meta or Dockerfile image) and deserialize strictly (unknown keys are
 //! errors). Validation checks names, duplicates, dependencies and paths that need no Git.
 
@@ -286,33 +286,69 @@ impl Scalar {
     }
 }
 
-/// The template step every werf.yaml goes through before YAML parsing.
-///
-/// Go-template rendering (`{{ }}`, Sprig, `.Files`, `env`) arrives with the chart engine; until then
-/// a file that uses template syntax is refused at the first `{{` rather than misread as YAML.
-pub fn render_template<'a>(file: &str, text: &'a str) -> Result<Cow<'a, str>> {
-    match text.find("{{") {
-        None => Ok(Cow::Borrowed(text)),
-        Some(offset) => {
-            let (line, column) = line_col(text, offset);
-            Err(Error::Config {
-                at: Location {
-                    file: file.to_string(),
-                    line,
-                    column,
-                },
-                message: "Go-template expressions in werf.yaml are not supported yet (`{{` found)"
-                    .into(),
-            })
-        }
-    }
+/// What werf.yaml's template may read: `.Env` (werf's `--env`), `env "VAR"` (the process
+/// environment, passed in so the engine stays pure) and `.Files` (the project's files, through
+/// `files`: `Get`, `Exists`, `Glob`).
+#[derive(Default)]
+pub struct TemplateInputs<'a> {
+    pub env: Option<&'a str>,
+    pub vars: Option<&'a BTreeMap<String, String>>,
+    /// Methods of `.Files` (kind `ProjectFiles`): receiver kind, receiver, method, arguments.
+    pub files: Option<crate::template::exec::Methods<'a>>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, column)
+/// The environment werf.yaml's template reads, as one input of the graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TemplateEnv {
+    /// werf's `--env`.
+    pub env: Option<String>,
+    /// Environment variables by name.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The template step every werf.yaml goes through before YAML parsing: Go templates with Sprig,
+/// `env`, `.Env` and `.Files`. Errors name the file, line and column.
+pub fn render_template<'a>(
+    file: &str,
+    text: &'a str,
+    inputs: &TemplateInputs<'_>,
+) -> Result<Cow<'a, str>> {
+    use crate::template::{exec::Exec, funcs, Set, Value};
+    if !text.contains("{{") {
+        return Ok(Cow::Borrowed(text));
+    }
+    let error = |e: crate::template::Error| Error::Config {
+        at: Location {
+            file: file.to_string(),
+            line: e.pos.line,
+            column: e.pos.col,
+        },
+        message: e.message,
+    };
+    let table = std::sync::Arc::new(funcs::builtins());
+    let mut set = Set::with_functions(table.clone());
+    set.parse(file, text).map_err(error)?;
+    let mut exec = Exec::new(&set, &table);
+    exec.environment = inputs.vars;
+    exec.methods = inputs.files;
+    let mut root = std::collections::BTreeMap::new();
+    root.insert(
+        "Env".to_string(),
+        Value::Str(inputs.env.unwrap_or_default().to_string()),
+    );
+    root.insert(
+        "Files".to_string(),
+        Value::map(
+            [(
+                crate::template::exec::OBJECT_KIND.to_string(),
+                Value::Str("ProjectFiles".into()),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+    );
+    let out = exec.render(file, &Value::map(root)).map_err(error)?;
+    Ok(Cow::Owned(out.replace("<no value>", "")))
 }
 
 /// One YAML document of a multi-document file.
@@ -403,7 +439,12 @@ fn shift_line_numbers(message: &str, offset: usize) -> String {
 
 /// Parses and validates werf.yaml text. `file` is the name used in messages.
 pub fn parse(file: &str, text: &str) -> Result<WerfConfig> {
-    let rendered = render_template(file, text)?;
+    parse_with(file, text, &TemplateInputs::default())
+}
+
+/// [`parse`] with what the template step may read.
+pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result<WerfConfig> {
+    let rendered = render_template(file, text, inputs)?;
     let at = |line: usize| Location {
         file: file.to_string(),
         line,
@@ -726,9 +767,26 @@ mod tests {
     }
 
     #[test]
-    fn template_syntax_is_refused_with_location() {
-        let err = parse("werf.yaml", "project: {{ .Env }}\n").expect_err("template");
-        assert!(err.to_string().starts_with("werf.yaml:1:10:"), "{err}");
+    fn the_template_step_renders_env_and_reports_errors_with_location() {
+        let vars: BTreeMap<String, String> = [("APP".to_string(), "shop".to_string())].into();
+        let inputs = TemplateInputs {
+            env: Some("prod"),
+            vars: Some(&vars),
+            files: None,
+        };
+        let text = "project: {{ env \"APP\" }}-{{ .Env }}\nconfigVersion: 1\n{{- range $i := until 2 }}\n---\nimage: img{{ $i }}\ndockerfile: Dockerfile\n{{- end }}\n";
+        let config = parse_with("werf.yaml", text, &inputs).expect("renders");
+        assert_eq!(config.meta.project, "shop-prod");
+        assert_eq!(config.images.len(), 2);
+        let err = parse(
+            "werf.yaml",
+            "project: x\nconfigVersion: 1\nb: {{ .Env | nosuch }}\n",
+        )
+        .expect_err("template");
+        assert!(err.to_string().starts_with("werf.yaml:3:"), "{err}");
+        let err =
+            parse("werf.yaml", "project: {{ required \"set APP\" \"\" }}\n").expect_err("required");
+        assert!(err.to_string().contains("set APP"), "{err}");
     }
 
     #[test]

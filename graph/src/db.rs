@@ -37,6 +37,9 @@ pub struct Project {
     /// `contextAddFiles` from the work tree, by repository-relative path.
     #[returns(ref)]
     pub work_files: Arc<BTreeMap<String, WorkFile>>,
+    /// What werf.yaml's template reads besides files: `--env` and the environment variables.
+    #[returns(ref)]
+    pub template_env: Arc<crate::config::TemplateEnv>,
 }
 
 /// An image, by name.

@@ -6,15 +6,16 @@
 //! - [`digest`]: the canonical BLAKE3 encoding of DESIGN.md section 3; tags.
 //! - [`objects`]: Git objects by id behind [`objects::ObjectSource`]; an in-memory store.
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
-//! - [`chart`]: Helm charts from a commit: values, werf values, rendering in Helm's order.
+//! - [`chart`]: Helm charts from a commit: subcharts, values scoping, `.Files`, rendering steps.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
 //! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
 //! - [`context`]: COPY sources inside Git trees and their content digests.
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
 //! - [`db`]: the salsa database and its inputs.
 //! - [`plan`]: tracked queries from config to image plans.
+//! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
-//! - [`template`]: Go `text/template` + Sprig, for charts and werf.yaml (in progress).
+//! - [`template`]: Go `text/template` + Sprig + Helm's functions, for charts and werf.yaml.
 //! - [`error`]: the one error type.
 
 pub mod chart;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod objects;
 pub mod pattern;
 pub mod plan;
+pub mod render;
 pub mod template;
 pub mod view;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{parse, ImageConfig, ImportType, WerfConfig};
+use crate::config::{parse, parse_with, ImageConfig, ImportType, TemplateInputs, WerfConfig};
 use crate::context::{
     clean_source, lookup, read_text, source_covers, Context, SourceContent, WorkFile,
 };
@@ -83,7 +83,79 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
     db.log_execution("config", file);
     let blob = config_blob(db, project).clone()?;
     let text = read_text(db.objects(), blob, file)?;
-    parse(file, &text).map(Arc::new)
+    if !text.contains("{{") {
+        return parse(file, &text).map(Arc::new);
+    }
+    // A templated werf.yaml may read any project file (`.Files`), so it depends on the tree,
+    // and on the environment it was given.
+    let root = project.root_tree(db);
+    let prefix = project.prefix(db).clone();
+    let env = project.template_env(db).clone();
+    let objects = db.objects();
+    let files = move |kind: &str,
+                      _: &crate::template::Value,
+                      method: &str,
+                      args: &[crate::template::Value]| {
+        project_files_method(objects, root, &prefix, kind, method, args)
+    };
+    let inputs = TemplateInputs {
+        env: env.env.as_deref(),
+        vars: Some(&env.vars),
+        files: Some(&files),
+    };
+    parse_with(file, &text, &inputs).map(Arc::new)
+}
+
+/// werf's `.Files` in werf.yaml: `Get`, `Exists` and `Glob` over the project's committed files.
+fn project_files_method(
+    objects: &dyn crate::objects::ObjectSource,
+    root: ObjectId,
+    prefix: &str,
+    kind: &str,
+    method: &str,
+    args: &[crate::template::Value],
+) -> Option<std::result::Result<crate::template::Value, String>> {
+    use crate::template::Value;
+    if kind != "ProjectFiles" {
+        return None;
+    }
+    let Some(Value::Str(arg)) = args.first() else {
+        return Some(Err(format!("`.Files.{method}` wants a path")));
+    };
+    let read = |rel: &str| -> std::result::Result<Option<String>, String> {
+        match lookup(objects, root, &join(prefix, rel)).map_err(|e| e.to_string())? {
+            Some(e) if e.kind.is_file() => read_text(objects, e.id, rel)
+                .map(|t| Some(t.to_string()))
+                .map_err(|e| e.to_string()),
+            _ => Ok(None),
+        }
+    };
+    Some(match method {
+        "Get" => read(arg).and_then(|t| {
+            t.map(Value::Str)
+                .ok_or_else(|| format!("file `{arg}` is not in the commit"))
+        }),
+        "Exists" => read(arg).map(|t| Value::Bool(t.is_some())),
+        "Glob" => (|| {
+            let glob = crate::pattern::Glob::new(arg);
+            let tree = match lookup(objects, root, prefix).map_err(|e| e.to_string())? {
+                Some(e) => e.id,
+                None => return Ok(Value::map(Default::default())),
+            };
+            let mut out = std::collections::BTreeMap::new();
+            for (path, e) in
+                crate::context::entries_below(objects, tree, "").map_err(|e| e.to_string())?
+            {
+                let path = path.trim_start_matches('/').to_string();
+                if e.kind.is_file() && glob.matches(&path) {
+                    let text = read_text(objects, e.id, &path).map_err(|e| e.to_string())?;
+                    out.insert(path, Value::Str(text.to_string()));
+                }
+            }
+            Ok(Value::map(out))
+        })(),
+        _ => return None,
+    })
 }
 
 /// The image DAG.

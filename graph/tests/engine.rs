@@ -63,7 +63,14 @@ impl Fixture {
         let objects = Arc::new(MemoryObjects::new());
         let root = tree(&objects, &files(&[]));
         let db = Database::in_memory(objects.clone()).with_execution_log();
-        let project = Project::new(&db, root, String::new(), "werf.yaml".into(), Arc::default());
+        let project = Project::new(
+            &db,
+            root,
+            String::new(),
+            "werf.yaml".into(),
+            Arc::default(),
+            Arc::default(),
+        );
         Fixture {
             db,
             objects,

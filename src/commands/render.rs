@@ -1,37 +1,49 @@
 //! `werf render`: the chart's manifests with the images' references, in Helm's order.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use werf_graph::chart::{self, RenderOptions};
-use werf_graph::pattern::join;
+use werf_graph::render::{self, RenderInput};
 
 use crate::cli::{Global, RenderArgs};
-use crate::project::{load_for, Reads};
+use crate::project::{load_for, Loaded, Reads};
 
 /// Runs `werf render`.
 pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
     let plans = loaded.ok_plans()?;
-    let project = &loaded.config.meta.project;
-    let default_name = match &args.env {
+    if args.repo.is_none() && !plans.is_empty() {
+        eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
+    }
+    let options = render_options(global, args, &loaded.config.meta.project)?;
+    let manifests = render(&loaded, options)?;
+    std::io::stdout()
+        .lock()
+        .write_all(chart::to_stream(&manifests).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The chart's manifests for `options`, from the loaded project's graph.
+pub fn render(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<chart::Manifest>>> {
+    let input = RenderInput::new(&loaded.db, options);
+    Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
+}
+
+/// Release, namespace, values and image repository from the command line, with werf's defaults
+/// (`PROJECT` or `PROJECT-ENV` for both names).
+pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Result<RenderOptions> {
+    let default_name = match &global.env {
         Some(env) => format!("{project}-{env}"),
-        None => project.clone(),
+        None => project.to_string(),
     };
     let namespace = args
         .namespace
         .clone()
         .unwrap_or_else(|| default_name.clone());
     let release = args.release.clone().unwrap_or(default_name);
-    if args.repo.is_none() && !plans.is_empty() {
-        eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
-    }
-    let tags: BTreeMap<String, String> = plans
-        .iter()
-        .map(|p| (p.name.clone(), p.tag.clone()))
-        .collect();
     let mut values_files = Vec::new();
     for f in &args.values {
         let text = std::fs::read_to_string(f)
@@ -44,33 +56,14 @@ pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
         .map(|s| (s.clone(), false))
         .chain(args.set_string.iter().map(|s| (s.clone(), true)))
         .collect();
-    let options = RenderOptions {
+    Ok(RenderOptions {
         release,
-        namespace: namespace.clone(),
-        env: args.env.clone(),
+        namespace,
+        env: global.env.clone(),
         values_files,
         set,
-        werf: chart::werf_values(
-            project,
-            args.env.as_deref(),
-            &namespace,
-            args.repo.as_deref(),
-            &tags,
-        ),
-    };
-    let chart_dir = join(
-        &loaded.repo.prefix,
-        loaded
-            .config
-            .meta
-            .deploy
-            .helm_chart_dir
-            .as_deref()
-            .unwrap_or(".helm"),
-    );
-    let manifests = chart::render(&*loaded.objects, loaded.root, &chart_dir, &options)?;
-    std::io::stdout()
-        .lock()
-        .write_all(chart::to_stream(&manifests).as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+        repo: args.repo.clone(),
+        revision: 1,
+        kube_version: None,
+    })
 }

@@ -12,6 +12,16 @@ enum Flow {
     Continue,
 }
 
+/// Computes one entry of a lazy map (see [`Exec::lazy`]).
+pub type Resolver<'a> = &'a dyn Fn(&str) -> Value;
+
+/// Calls a method (`.Files.Get "a"`) of an object value: receiver kind, receiver, method, args;
+/// `None` when the method is unknown.
+pub type Methods<'a> = &'a dyn Fn(&str, &Value, &str, &[Value]) -> Option<Result<Value, String>>;
+
+/// The key that marks a map as an object with methods; its value names the kind (`Files`).
+pub const OBJECT_KIND: &str = "\u{1}kind";
+
 /// Executes templates of one set.
 pub struct Exec<'a> {
     pub set: &'a Set,
@@ -22,6 +32,16 @@ pub struct Exec<'a> {
     /// A field of nil is an error (Helm's `missingkey=zero` behaviour) instead of "no value"
     /// (Go's default).
     pub nil_field_is_error: bool,
+    /// Maps whose entries are computed only when read (placeholder map, resolver): a template
+    /// that reads one entry depends on that entry alone. `containers` are the maps that hold
+    /// placeholders (at any depth); any other use of either materializes it whole.
+    lazy: Vec<(Value, Resolver<'a>)>,
+    containers: Vec<Value>,
+    materialized: std::collections::HashMap<usize, Value>,
+    /// Methods of object values (maps with [`OBJECT_KIND`]).
+    pub methods: Option<Methods<'a>>,
+    /// The environment `env` and `expandenv` read (none: empty).
+    pub environment: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 const MAX_DEPTH: usize = 100_000;
@@ -35,7 +55,54 @@ impl<'a> Exec<'a> {
             vars: Vec::new(),
             depth: 0,
             nil_field_is_error: false,
+            lazy: Vec::new(),
+            containers: Vec::new(),
+            materialized: Default::default(),
+            methods: None,
+            environment: None,
         }
+    }
+
+    /// Makes `placeholder` (a map whose keys are known, values not) lazy: reading its entry `k`
+    /// calls `resolve(k)`. `containers` are the maps (from the root down) that hold it.
+    pub fn lazy(&mut self, placeholder: Value, resolve: Resolver<'a>, containers: &[Value]) {
+        self.lazy.push((placeholder, resolve));
+        self.containers.extend(containers.iter().cloned());
+    }
+
+    fn lazy_resolver(&self, v: &Value) -> Option<Resolver<'a>> {
+        self.lazy
+            .iter()
+            .find(|(p, _)| same_map(p, v))
+            .map(|(_, r)| *r)
+    }
+
+    /// `v` with every lazy entry inside it computed (a plain value any function may use).
+    fn materialize(&mut self, v: Value) -> Value {
+        if self.lazy.is_empty() {
+            return v;
+        }
+        let Value::Map(m) = &v else { return v };
+        let key = std::sync::Arc::as_ptr(m) as usize;
+        if let Some(done) = self.materialized.get(&key) {
+            return done.clone();
+        }
+        let out = if let Some(resolve) = self.lazy_resolver(&v) {
+            Value::map(m.keys().map(|k| (k.clone(), resolve(k))).collect())
+        } else if self.containers.iter().any(|c| same_map(c, &v)) {
+            let entries: Vec<(String, Value)> =
+                m.iter().map(|(k, x)| (k.clone(), x.clone())).collect();
+            Value::map(
+                entries
+                    .into_iter()
+                    .map(|(k, x)| (k, self.materialize(x)))
+                    .collect(),
+            )
+        } else {
+            return v;
+        };
+        self.materialized.insert(key, out.clone());
+        out
     }
 
     /// Renders template `name` with `data` as dot and `$`.
@@ -76,7 +143,7 @@ impl<'a> Exec<'a> {
                 Node::Action(pipe) => {
                     let v = self.pipe(dot, pipe)?;
                     if pipe.decl.is_empty() {
-                        match v {
+                        match self.materialize(v) {
                             Value::Nil => out.push_str("<no value>"),
                             v => out.push_str(&v.to_go_string()),
                         }
@@ -104,7 +171,7 @@ impl<'a> Exec<'a> {
                     let mut p = pipe.clone();
                     let decl = std::mem::take(&mut p.decl);
                     let v = self.pipe(dot, &p)?;
-                    let items: Vec<(Value, Value)> = match v {
+                    let items: Vec<(Value, Value)> = match self.materialize(v) {
                         Value::List(l) => l
                             .iter()
                             .cloned()
@@ -202,6 +269,9 @@ impl<'a> Exec<'a> {
         if let Arg::Ident(name) = first {
             return self.call_function(dot, name, &cmd.args[1..], piped, pos);
         }
+        if let Some(v) = self.method_call(dot, first, &cmd.args[1..], piped.clone(), pos)? {
+            return Ok(v);
+        }
         if cmd.args.len() > 1 || piped.is_some() {
             return Err(self.err(
                 pos,
@@ -209,6 +279,51 @@ impl<'a> Exec<'a> {
             ));
         }
         self.arg(dot, first, pos)
+    }
+
+    /// `.Files.Get "x"`: a field path whose last element is a method of an object value.
+    fn method_call(
+        &mut self,
+        dot: &Value,
+        first: &Arg,
+        args: &[Arg],
+        piped: Option<Value>,
+        pos: Pos,
+    ) -> Result<Option<Value>, Error> {
+        let Some(methods) = self.methods else {
+            return Ok(None);
+        };
+        let (receiver, method) = match first {
+            Arg::Field(path) if !path.is_empty() => {
+                let (m, init) = path.split_last().expect("path is not empty");
+                (self.fields(dot.clone(), init, pos)?, m)
+            }
+            Arg::Var(name, path) if !path.is_empty() => {
+                let (m, init) = path.split_last().expect("path is not empty");
+                let v = self.arg(dot, &Arg::Var(name.clone(), Vec::new()), pos)?;
+                (self.fields(v, init, pos)?, m)
+            }
+            _ => return Ok(None),
+        };
+        let kind = match &receiver {
+            Value::Map(m) => match m.get(OBJECT_KIND) {
+                Some(Value::Str(k)) => k.clone(),
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let mut values = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            let v = self.arg(dot, a, pos)?;
+            values.push(self.materialize(v));
+        }
+        values.extend(piped);
+        match methods(&kind, &receiver, method, &values) {
+            Some(r) => r
+                .map(Some)
+                .map_err(|m| self.err(pos, format!("error calling {method}: {m}"))),
+            None => Err(self.err(pos, format!("can't evaluate field {method} in type {kind}"))),
+        }
     }
 
     fn call_function(
@@ -246,7 +361,75 @@ impl<'a> Exec<'a> {
         if let Some(p) = piped {
             values.push(p);
         }
+        // Lazy maps pass through the calls that only pass data on or read one entry.
         match name {
+            "include" | "tpl" => {}
+            "index" if values.len() == 2 => {
+                if let (Some(resolve), Value::Str(k)) = (self.lazy_resolver(&values[0]), &values[1])
+                {
+                    let known = matches!(&values[0], Value::Map(m) if m.contains_key(k));
+                    return Ok(if known { resolve(k) } else { Value::Nil });
+                }
+            }
+            _ => {
+                for v in values.iter_mut() {
+                    *v = self.materialize(std::mem::replace(v, Value::Nil));
+                }
+            }
+        }
+        match name {
+            "env" | "expandenv" => {
+                let [Value::Str(arg)] = values.as_slice() else {
+                    return Err(self.err(
+                        pos,
+                        format!(
+                            "error calling {name}: wrong number of args: want 1 got {}",
+                            values.len()
+                        ),
+                    ));
+                };
+                let get = |k: &str| {
+                    self.environment
+                        .and_then(|e| e.get(k).cloned())
+                        .unwrap_or_default()
+                };
+                return Ok(Value::Str(if name == "env" {
+                    get(arg)
+                } else {
+                    expand_env(arg, get)
+                }));
+            }
+            "werf_image" => {
+                // werf 1.2: `{{ tuple "backend" . | werf_image }}` is `.Values.werf.image.backend`.
+                let (image, root) = match values.as_slice() {
+                    [Value::List(l)] if l.len() == 2 => (l[0].clone(), l[1].clone()),
+                    [image, root] => (image.clone(), root.clone()),
+                    _ => {
+                        return Err(
+                            self.err(pos, "error calling werf_image: want (tuple \"IMAGE\" $)")
+                        )
+                    }
+                };
+                let Value::Str(image) = image else {
+                    return Err(self.err(
+                        pos,
+                        "error calling werf_image: the image name must be a string",
+                    ));
+                };
+                let images =
+                    self.fields(root, &["Values".into(), "werf".into(), "image".into()], pos)?;
+                let known = matches!(&images, Value::Map(m) if m.contains_key(&image));
+                if !known {
+                    return Err(self.err(
+                        pos,
+                        format!("error calling werf_image: no image `{image}` in werf.yaml"),
+                    ));
+                }
+                return Ok(match self.lazy_resolver(&images) {
+                    Some(resolve) => resolve(&image),
+                    None => self.fields(images, &[image], pos)?,
+                });
+            }
             "include" => {
                 let Some(Value::Str(t)) = values.first() else {
                     return Err(self.err(
@@ -270,6 +453,11 @@ impl<'a> Exec<'a> {
                 set.parse(&tname, text)?;
                 let mut inner = Exec::new(&set, self.funcs);
                 inner.depth = self.depth;
+                inner.nil_field_is_error = self.nil_field_is_error;
+                inner.lazy = self.lazy.clone();
+                inner.containers = self.containers.clone();
+                inner.methods = self.methods;
+                inner.environment = self.environment;
                 return inner.render(&tname, &data).map(Value::Str);
             }
             _ => {}
@@ -323,6 +511,11 @@ impl<'a> Exec<'a> {
 
     fn fields(&self, mut v: Value, path: &[String], pos: Pos) -> Result<Value, Error> {
         for f in path {
+            if let Some(resolve) = self.lazy_resolver(&v) {
+                let known = matches!(&v, Value::Map(m) if m.contains_key(f));
+                v = if known { resolve(f) } else { Value::Nil };
+                continue;
+            }
             v = match v {
                 Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
                 Value::Nil if self.nil_field_is_error => {
@@ -339,6 +532,39 @@ impl<'a> Exec<'a> {
         }
         Ok(v)
     }
+}
+
+/// Whether `a` and `b` are the same map (not equal maps: the same allocation).
+fn same_map(a: &Value, b: &Value) -> bool {
+    matches!((a, b), (Value::Map(x), Value::Map(y)) if std::sync::Arc::ptr_eq(x, y))
+}
+
+/// Sprig's `expandenv` (Go's `os.ExpandEnv`): `$NAME` and `${NAME}` from `get`.
+fn expand_env(s: &str, get: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(braced) = after.strip_prefix('{') {
+            if let Some(end) = braced.find('}') {
+                out.push_str(&get(&braced[..end]));
+                rest = &braced[end + 1..];
+                continue;
+            }
+        }
+        let n = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if n == 0 {
+            out.push('$');
+        } else {
+            out.push_str(&get(&after[..n]));
+        }
+        rest = &after[n..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `root` with the value at `path` (map keys) replaced by `new`.

@@ -112,11 +112,22 @@ mod tests {
 
     #[test]
     fn unknown_functions_fail_at_parse_time_even_in_branches_never_taken() {
-        let err = render("p", "{{ if false }}{{ define \"d\" }}{{ nope 1 }}{{ end }}{{ end }}", &data())
-            .expect_err("parse error");
-        assert!(err.to_string().contains("function \"nope\" not defined"), "{err}");
-        let err = render("p", "x\n{{ if false }}{{ (upper (nope)) }}{{ end }}", &data())
-            .expect_err("parse error");
+        let err = render(
+            "p",
+            "{{ if false }}{{ define \"d\" }}{{ nope 1 }}{{ end }}{{ end }}",
+            &data(),
+        )
+        .expect_err("parse error");
+        assert!(
+            err.to_string().contains("function \"nope\" not defined"),
+            "{err}"
+        );
+        let err = render(
+            "p",
+            "x\n{{ if false }}{{ (upper (nope)) }}{{ end }}",
+            &data(),
+        )
+        .expect_err("parse error");
         assert_eq!(err.pos.line, 2, "{err}");
     }
 

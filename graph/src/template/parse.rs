@@ -341,12 +341,15 @@ fn lex_string(s: &str) -> Option<(String, usize)> {
 }
 
 /// Parsed templates by name.
+/// Which function names a set's templates may call.
+pub type KnownFunctions = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 #[derive(Clone, Default)]
 pub struct Set {
     pub trees: HashMap<String, Arc<Vec<Node>>>,
     /// When set, a call of a function outside it is a parse error, as in Go (`Funcs` before
     /// `Parse`); the executor's own functions (`and`, `or`, `include`, `tpl`) are always known.
-    pub functions: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    pub functions: Option<KnownFunctions>,
 }
 
 impl Set {
@@ -361,7 +364,9 @@ impl Set {
 
 impl std::fmt::Debug for Set {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Set").field("trees", &self.trees.len()).finish()
+        f.debug_struct("Set")
+            .field("trees", &self.trees.len())
+            .finish()
     }
 }
 
@@ -372,7 +377,10 @@ fn unknown_function(nodes: &[Node], known: &dyn Fn(&str) -> bool) -> Option<(Pos
             for a in &c.args {
                 match a {
                     Arg::Ident(f)
-                        if !matches!(f.as_str(), "and" | "or" | "include" | "tpl") && !known(f) =>
+                        if !matches!(
+                            f.as_str(),
+                            "and" | "or" | "include" | "tpl" | "env" | "expandenv" | "werf_image"
+                        ) && !known(f) =>
                     {
                         return Some((p.pos, f.clone()))
                     }
@@ -431,11 +439,7 @@ impl Set {
             let trees = std::iter::once(&nodes).chain(p.defines.iter().map(|(_, t)| t));
             for tree in trees {
                 if let Some((pos, f)) = unknown_function(tree, &**known) {
-                    return Err(Error::at(
-                        name,
-                        pos,
-                        format!("function {f:?} not defined"),
-                    ));
+                    return Err(Error::at(name, pos, format!("function {f:?} not defined")));
                 }
             }
         }

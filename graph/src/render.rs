@@ -1,0 +1,212 @@
+//! Chart rendering as memoized queries: the chart, its values and its parsed templates are each
+//! a node, and every template is a node of its own that depends on exactly the image values it
+//! read, so a changed tag re-renders only the templates that use that image.
+
+use std::sync::Arc;
+
+use crate::chart::{
+    self as steps, Chart, ChartContext, ImageValues, Manifest, Placeholders, RenderOptions,
+};
+use crate::context::lookup;
+use crate::db::{Db, ImageKey, Project};
+use crate::error::{Error, Result};
+use crate::objects::{EntryKind, ObjectId};
+use crate::pattern::join;
+use crate::plan::{config, image_digest};
+use crate::template::{Set, Value};
+
+/// What the command line adds to a render.
+#[salsa::input(debug)]
+pub struct RenderInput {
+    #[returns(ref)]
+    pub options: RenderOptions,
+}
+
+/// A template of the chart, by name (`root/templates/deployment.yaml`).
+#[salsa::interned(debug)]
+pub struct TemplateKey<'db> {
+    #[returns(ref)]
+    pub name: String,
+}
+
+/// The chart folder (repository-relative) and its tree id: a commit that leaves the chart alone
+/// stops here.
+#[salsa::tracked(returns(ref))]
+pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
+    db.log_execution("chart_tree", "");
+    let config = config(db, project).clone()?;
+    let dir = join(
+        project.prefix(db),
+        config
+            .meta
+            .deploy
+            .helm_chart_dir
+            .as_deref()
+            .unwrap_or(".helm"),
+    );
+    match lookup(db.objects(), project.root_tree(db), &dir)? {
+        Some(e) if e.kind == EntryKind::Tree => Ok((dir, e.id)),
+        _ => Err(Error::MissingPath {
+            at: crate::error::Location {
+                file: dir.clone(),
+                line: 0,
+                column: 0,
+            },
+            what: "chart folder".into(),
+            path: dir,
+            hint: None,
+        }),
+    }
+}
+
+/// The chart with its subcharts, read from its tree.
+#[salsa::tracked(returns(ref))]
+pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
+    db.log_execution("chart", "");
+    let (dir, _) = chart_tree(db, project).clone()?;
+    // The tree id above is this query's input; `load` reads the same tree by path.
+    steps::load(db.objects(), project.root_tree(db), &dir).map(Arc::new)
+}
+
+/// Every template parsed into one set.
+#[salsa::tracked(returns(ref))]
+pub fn template_set(db: &dyn Db, project: Project) -> Result<Shared<Set>> {
+    db.log_execution("template_set", "");
+    let chart = chart(db, project).clone()?;
+    steps::template_set(&chart).map(|s| Shared(Arc::new(s)))
+}
+
+/// The lazy image values and the context of the chart and each subchart.
+#[salsa::tracked(returns(ref))]
+pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Contexts>> {
+    db.log_execution("contexts", "");
+    let chart = chart(db, project).clone()?;
+    let config = config(db, project).clone()?;
+    let options = input.options(db);
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    let placeholders = Placeholders::new(&names);
+    let user = steps::user_values(&chart, options)?;
+    let werf = serde_json::json!({
+        "name": config.meta.project,
+        "env": options.env.clone().unwrap_or_default(),
+        "namespace": options.namespace,
+        "repo": options.repo.as_deref().unwrap_or("REPO"),
+    });
+    let contexts = steps::contexts(&chart, user, werf, &placeholders, options);
+    Ok(Shared(Arc::new(Contexts {
+        placeholders,
+        contexts,
+    })))
+}
+
+/// The chart's contexts and the placeholders their lazy maps are.
+#[derive(Debug)]
+pub struct Contexts {
+    pub placeholders: Placeholders,
+    pub contexts: Vec<ChartContext>,
+}
+
+/// A shared query result compared by identity: a re-run makes a new one (these hold template
+/// trees and values, which do not compare cheaply, and change only when their inputs do).
+#[derive(Debug)]
+pub struct Shared<T>(pub Arc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> Eq for Shared<T> {}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Image values read through the graph: each read is a dependency on that image's digest.
+struct GraphImages<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    repo: &'a str,
+}
+
+impl GraphImages<'_> {
+    fn tag_of(&self, name: &str) -> Option<String> {
+        let key = ImageKey::new(self.db, name.to_string());
+        image_digest(self.db, self.project, key)
+            .as_ref()
+            .ok()
+            .map(|d| d.tag())
+    }
+}
+
+impl ImageValues for GraphImages<'_> {
+    fn image(&self, name: &str) -> Value {
+        self.tag_of(name)
+            .map_or(Value::Nil, |t| Value::Str(format!("{}:{t}", self.repo)))
+    }
+
+    fn tag(&self, name: &str) -> Value {
+        self.tag_of(name).map_or(Value::Nil, Value::Str)
+    }
+}
+
+/// One template's manifests.
+#[salsa::tracked(returns(ref))]
+pub fn rendered_template<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    input: RenderInput,
+    template: TemplateKey<'db>,
+) -> Result<Arc<Vec<Manifest>>> {
+    let name = template.name(db);
+    db.log_execution("rendered_template", name);
+    let chart = chart(db, project).clone()?;
+    let set = template_set(db, project).clone()?;
+    let ctxs = contexts(db, project, input).clone()?;
+    let ctx = ctxs
+        .contexts
+        .iter()
+        .filter(|c| name.starts_with(&format!("{}/templates/", c.path)))
+        .max_by_key(|c| c.path.len())
+        .expect("every template belongs to a chart");
+    let images = GraphImages {
+        db,
+        project,
+        repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
+    };
+    steps::render_template(&chart, &set, name, ctx, &ctxs.placeholders, &images).map(Arc::new)
+}
+
+/// Every manifest of the chart, in Helm's install order.
+#[salsa::tracked(returns(ref))]
+pub fn rendered_chart(
+    db: &dyn Db,
+    project: Project,
+    input: RenderInput,
+) -> Result<Arc<Vec<Manifest>>> {
+    db.log_execution("rendered_chart", "");
+    let chart = chart(db, project).clone()?;
+    let ctxs = contexts(db, project, input).clone()?;
+    let mut manifests = Vec::new();
+    for (name, _) in steps::renderable(&chart, &ctxs.contexts) {
+        let key = TemplateKey::new(db, name.to_string());
+        manifests.extend(
+            rendered_template(db, project, input, key)
+                .clone()?
+                .iter()
+                .cloned(),
+        );
+    }
+    steps::install_order(&mut manifests);
+    Ok(Arc::new(manifests))
+}
