@@ -252,6 +252,15 @@ pub fn load(objects: &dyn ObjectSource, root: ObjectId, chart_dir: &str) -> Resu
     load_tree(objects, tree, chart_dir, None, None)
 }
 
+/// Reads the chart whose folder `chart_dir` has the tree `tree`.
+pub fn load_from_tree(
+    objects: &dyn ObjectSource,
+    tree: ObjectId,
+    chart_dir: &str,
+) -> Result<Chart> {
+    load_tree(objects, tree, chart_dir, None, None)
+}
+
 fn load_tree(
     objects: &dyn ObjectSource,
     tree: ObjectId,

@@ -63,9 +63,8 @@ pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
 #[salsa::tracked(returns(ref))]
 pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
     db.log_execution("chart", "");
-    let (dir, _) = chart_tree(db, project).clone()?;
-    // The tree id above is this query's input; `load` reads the same tree by path.
-    steps::load(db.objects(), project.root_tree(db), &dir).map(Arc::new)
+    let (dir, tree) = chart_tree(db, project).clone()?;
+    steps::load_from_tree(db.objects(), tree, &dir).map(Arc::new)
 }
 
 /// Every template parsed into one set.

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use salsa::Setter;
+use werf_graph::chart::RenderOptions;
 use werf_graph::db::{Database, Project};
 use werf_graph::objects::MemoryObjects;
 use werf_graph::plan::plan_all;
+use werf_graph::render::{rendered_chart, RenderInput};
 
 const WERF_YAML: &str = "project: demo
 configVersion: 1
@@ -41,6 +43,13 @@ fn files(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'sta
         ("b/b.txt", "b\n"),
         ("c/Dockerfile", "ARG BASE\nFROM $BASE\nCOPY c.txt /c.txt\n"),
         ("c/c.txt", "c\n"),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 1.0.0\n"),
+        (".helm/templates/_helpers.tpl", "{{ define \"labels\" }}app: {{ .Release.Name }}{{ end }}"),
+        (".helm/templates/a.yaml", "kind: ConfigMap\nmetadata:\n  name: a\n  labels: {{ include \"labels\" . | nindent 4 }}\ndata:\n  image: {{ .Values.werf.image.a }}\n"),
+        (".helm/templates/b.yaml", "kind: ConfigMap\nmetadata:\n  name: b\ndata:\n  tag: {{ index .Values.werf.tag \"b\" }}\n"),
+        (".helm/templates/c.yaml", "kind: ConfigMap\nmetadata:\n  name: c\ndata:\n  {{- with .Values.global.werf }}\n  image: {{ werf_image (tuple \"c\" $) }} {{ .image.c }}\n  {{- end }}\n"),
+        (".helm/templates/all.yaml", "kind: ConfigMap\nmetadata:\n  name: all\ndata:\n  images: {{ toJson .Values.werf.image | quote }}\n"),
+        (".helm/templates/plain.yaml", "kind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  release: {{ .Release.Name }}\n"),
     ]
     .into_iter()
     .collect();
@@ -186,6 +195,77 @@ fn editing_one_images_args_reruns_only_that_image() {
     assert_ne!(before["b"], after["b"]);
     assert_eq!(before["a"], after["a"]);
     assert_eq!(before["c"], after["c"]);
+}
+
+fn render(f: &Fixture, input: RenderInput) -> BTreeMap<String, String> {
+    rendered_chart(&f.db, f.project, input)
+        .clone()
+        .expect("chart renders")
+        .iter()
+        .map(|m| (m.name.clone(), m.text.clone()))
+        .collect()
+}
+
+#[test]
+fn a_changed_tag_re_renders_only_the_templates_that_read_it() {
+    let mut f = Fixture::new();
+    let options = RenderOptions {
+        release: "demo".into(),
+        repo: Some("registry.local/demo".into()),
+        ..Default::default()
+    };
+    let input = RenderInput::new(&f.db, options);
+    f.db.take_execution_log();
+    let before = render(&f, input);
+    let rendered = |log: &[String]| -> Vec<String> {
+        log.iter()
+            .filter_map(|l| l.strip_prefix("rendered_template(demo/templates/"))
+            .map(|l| l.trim_end_matches(')').to_string())
+            .collect()
+    };
+    let log = f.db.take_execution_log();
+    assert_eq!(
+        rendered(&log),
+        ["a.yaml", "all.yaml", "b.yaml", "c.yaml", "plain.yaml"]
+    );
+    let tags = f.tags();
+    assert!(
+        before["a"].contains(&format!("image: registry.local/demo:{}", tags["a"])),
+        "{}",
+        before["a"]
+    );
+    assert!(
+        before["c"].contains(&format!(
+            "registry.local/demo:{0} registry.local/demo:{0}",
+            tags["c"]
+        )),
+        "{}",
+        before["c"]
+    );
+
+    // Nothing changed: nothing runs.
+    render(&f, input);
+    assert_eq!(f.db.take_execution_log(), Vec::<String>::new());
+
+    // `a` changes (and `c`, which depends on it): the templates reading `a` or `c` re-render;
+    // the chart itself is not re-read (its tree did not change).
+    f.commit(&[("a/src/main.go", "package main // changed\n")]);
+    let after = render(&f, input);
+    let log = f.db.take_execution_log();
+    assert_eq!(rendered(&log), ["a.yaml", "all.yaml", "c.yaml"], "{log:#?}");
+    assert!(!log.contains(&"chart()".to_string()), "{log:#?}");
+    assert_eq!(before["b"], after["b"]);
+    assert_eq!(before["plain"], after["plain"]);
+    assert_ne!(before["a"], after["a"]);
+
+    // Only `b`'s tag changes: `b.yaml` and the template that reads every image.
+    f.commit(&[
+        ("a/src/main.go", "package main // changed\n"),
+        ("b/b.txt", "b2\n"),
+    ]);
+    render(&f, input);
+    let log = f.db.take_execution_log();
+    assert_eq!(rendered(&log), ["all.yaml", "b.yaml"], "{log:#?}");
 }
 
 #[test]

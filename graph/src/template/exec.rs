@@ -82,14 +82,22 @@ impl<'a> Exec<'a> {
         if self.lazy.is_empty() {
             return v;
         }
-        let Value::Map(m) = &v else { return v };
-        let key = std::sync::Arc::as_ptr(m) as usize;
+        let key = match &v {
+            Value::Map(m) => std::sync::Arc::as_ptr(m) as usize,
+            Value::List(l) => std::sync::Arc::as_ptr(l) as usize,
+            _ => return v,
+        };
         if let Some(done) = self.materialized.get(&key) {
             return done.clone();
         }
+        let is_container = self.containers.iter().any(|c| same_map(c, &v));
         let out = if let Some(resolve) = self.lazy_resolver(&v) {
+            let Value::Map(m) = &v else { return v };
             Value::map(m.keys().map(|k| (k.clone(), resolve(k))).collect())
-        } else if self.containers.iter().any(|c| same_map(c, &v)) {
+        } else if let (true, Value::List(l)) = (is_container, &v) {
+            let items: Vec<Value> = l.to_vec();
+            Value::list(items.into_iter().map(|x| self.materialize(x)).collect())
+        } else if let (true, Value::Map(m)) = (is_container, &v) {
             let entries: Vec<(String, Value)> =
                 m.iter().map(|(k, x)| (k.clone(), x.clone())).collect();
             Value::map(
@@ -361,9 +369,21 @@ impl<'a> Exec<'a> {
         if let Some(p) = piped {
             values.push(p);
         }
-        // Lazy maps pass through the calls that only pass data on or read one entry.
+        // Lazy maps pass through the calls that only pass data on or read one entry; what
+        // `tuple`/`list`/`dict` wrap around one becomes a container of it.
         match name {
-            "include" | "tpl" => {}
+            "include" | "tpl" | "werf_image" => {}
+            "tuple" | "list" | "dict" if !self.lazy.is_empty() => {
+                let holds = values.iter().any(|v| {
+                    self.lazy_resolver(v).is_some()
+                        || self.containers.iter().any(|c| same_map(c, v))
+                });
+                let result = call(self.funcs, name, &values).map_err(|m| self.err(pos, m))?;
+                if holds {
+                    self.containers.push(result.clone());
+                }
+                return Ok(result);
+            }
             "index" if values.len() == 2 => {
                 if let (Some(resolve), Value::Str(k)) = (self.lazy_resolver(&values[0]), &values[1])
                 {
@@ -534,9 +554,13 @@ impl<'a> Exec<'a> {
     }
 }
 
-/// Whether `a` and `b` are the same map (not equal maps: the same allocation).
+/// Whether `a` and `b` are the same map or list (not equal ones: the same allocation).
 fn same_map(a: &Value, b: &Value) -> bool {
-    matches!((a, b), (Value::Map(x), Value::Map(y)) if std::sync::Arc::ptr_eq(x, y))
+    match (a, b) {
+        (Value::Map(x), Value::Map(y)) => std::sync::Arc::ptr_eq(x, y),
+        (Value::List(x), Value::List(y)) => std::sync::Arc::ptr_eq(x, y),
+        _ => false,
+    }
 }
 
 /// Sprig's `expandenv` (Go's `os.ExpandEnv`): `$NAME` and `${NAME}` from `get`.

@@ -195,6 +195,7 @@ pub fn register(f: &mut Funcs) {
     });
 
     // Lists.
+    f.insert("tuple", |a| Ok(Value::list(a.to_vec())));
     f.insert("untilStep", |a| {
         arity(a, 3)?;
         let (start, stop, step) = (int_of(&a[0]), int_of(&a[1]), int_of(&a[2]));
