@@ -268,33 +268,28 @@ fn load_tree(
     parent_path: Option<&str>,
     alias: Option<&str>,
 ) -> Result<Chart> {
-    let entries = entries_below(objects, tree, "")?;
     let mut texts: BTreeMap<String, std::sync::Arc<str>> = BTreeMap::new();
-    let mut sub_dirs: BTreeMap<String, ObjectId> = BTreeMap::new();
-    for (rel, e) in &entries {
-        let rel = rel.trim_start_matches('/');
-        if let Some(sub) = rel.strip_prefix("charts/") {
-            match sub.split_once('/') {
-                None if e.kind == EntryKind::Tree => {
-                    sub_dirs.insert(sub.to_string(), e.id);
-                }
-                None if sub.ends_with(".tgz") || sub.ends_with(".tar.gz") => {
-                    return Err(Error::Config {
-                        at: Location {
-                            file: join(dir, rel),
-                            line: 0,
-                            column: 0,
-                        },
-                        message: "packaged subcharts are not read: unpack it into `charts/NAME/`"
-                            .into(),
-                    })
-                }
-                _ => {}
-            }
-            continue;
+    for (rel, e) in entries_below(objects, tree, "")? {
+        if !rel.starts_with("charts/") && e.kind.is_file() {
+            texts.insert(rel.clone(), read_text(objects, e.id, &join(dir, &rel))?);
         }
-        if e.kind.is_file() {
-            texts.insert(rel.to_string(), read_text(objects, e.id, &join(dir, rel))?);
+    }
+    let mut sub_dirs: BTreeMap<String, ObjectId> = BTreeMap::new();
+    if let Some(charts) = lookup(objects, tree, "charts")?.filter(|e| e.kind == EntryKind::Tree) {
+        for e in &objects.tree(charts.id)?.entries {
+            if e.kind == EntryKind::Tree {
+                sub_dirs.insert(e.name.clone(), e.id);
+            } else if e.name.ends_with(".tgz") || e.name.ends_with(".tar.gz") {
+                return Err(Error::Config {
+                    at: Location {
+                        file: join(dir, &format!("charts/{}", e.name)),
+                        line: 0,
+                        column: 0,
+                    },
+                    message: "packaged subcharts are not read: unpack it into `charts/NAME/`"
+                        .into(),
+                });
+            }
         }
     }
     let chart_file = join(dir, "Chart.yaml");

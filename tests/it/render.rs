@@ -93,3 +93,76 @@ fn an_uncommitted_chart_file_is_an_error_for_render_but_not_for_build() {
         "build does not read the chart"
     );
 }
+
+#[test]
+fn subcharts_scope_values_share_global_and_read_files() {
+    let r = repo(&[
+        (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\ndependencies:\n- name: cache\n  condition: cache.enabled\n- name: off\n  condition: off.enabled\n"),
+        (".helm/values.yaml", "replicas: 2\nbig: 1000000\nconfig:\n  key: value\nglobal:\n  domain: shop.example\ncache:\n  size: 3\noff:\n  enabled: false\n"),
+        (".helm/files/a.conf", "a=1\n"),
+        (".helm/files/b.conf", "b=2\nb=3\n"),
+        (".helm/templates/files.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: files\ndata:\n  {{- (.Files.Glob \"files/*.conf\").AsConfig | nindent 2 }}\n  first: {{ .Files.Get \"files/a.conf\" | trim | quote }}\n  lines: {{ .Files.Lines \"files/b.conf\" | len | quote }}\n  cacheSize: {{ .Values.cache.size | quote }}\n  cacheMode: {{ .Values.cache.mode | quote }}\n  image: {{ tuple \"app\" . | werf_image }}\n  images: {{ toJson (list .Values.werf.tag) | quote }}\n  setList: {{ toJson .Values.list | quote }}\n  dotted: {{ index .Values \"dotted.key\" }}\n"),
+        (".helm/charts/cache/Chart.yaml", "apiVersion: v2\nname: cache\nversion: 0.1.0\n"),
+        (".helm/charts/cache/values.yaml", "size: 1\nmode: lru\nglobal:\n  domain: cache.default\n  own: mine\n"),
+        (".helm/charts/cache/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}-{{ .Release.Name }}\ndata:\n  size: {{ .Values.size | quote }}\n  mode: {{ .Values.mode }}\n  domain: {{ .Values.global.domain }}\n  own: {{ .Values.global.own | quote }}\n  app: {{ .Values.global.werf.image.app }}\n  template: {{ .Template.Name }}\n"),
+        (".helm/charts/off/Chart.yaml", "apiVersion: v2\nname: off\nversion: 0.1.0\n"),
+        (".helm/charts/off/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: must-not-render\n"),
+    ]);
+    let out = r.werf(&[
+        "render",
+        "--repo",
+        "127.0.0.1:5000/shop",
+        "--set",
+        "cache.mode=arc,list[1].name=x\\,y,dotted\\.key=v",
+    ]);
+    let (stdout, stderr) = text(&out, &r);
+    assert!(out.status.success(), "{stderr}");
+    insta::assert_snapshot!("render_subcharts", stdout);
+}
+
+#[test]
+fn werf_yaml_is_a_template_with_env_and_files() {
+    let r = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: {{ env \"PROJECT_NAME\" | default \"fallback\" }}\nconfigVersion: 1\n{{- range $name := splitList \",\" (.Files.Get \"images.txt\" | trim) }}\n---\nimage: {{ $name }}\ncontext: {{ $name }}\ndockerfile: Dockerfile\n{{- end }}\n{{- if eq .Env \"prod\" }}\n---\nimage: prod-only\ncontext: a\ndockerfile: Dockerfile\n{{- end }}\n",
+        ),
+        ("images.txt", "a,b\n"),
+        ("a/Dockerfile", "FROM alpine:3.19\nCOPY a.txt /a.txt\n"),
+        ("a/a.txt", "a\n"),
+        ("b/Dockerfile", "FROM alpine:3.19\nCOPY b.txt /b.txt\n"),
+        ("b/b.txt", "b\n"),
+    ]);
+    let mut r = r;
+    r.commit("templated config");
+    let graph = |env: &[(&str, &str)], args: &[&str]| {
+        let mut all = vec!["graph", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = r.werf_env(&all, env);
+        assert!(out.status.success(), "{}", text(&out, &r).1);
+        text(&out, &r).0
+    };
+    let plain = graph(&[], &[]);
+    assert!(
+        plain.contains("\"a\"") && plain.contains("\"b\""),
+        "{plain}"
+    );
+    assert!(!plain.contains("prod-only"), "{plain}");
+    let prod = graph(&[("PROJECT_NAME", "shop")], &["--env", "prod"]);
+    assert!(prod.contains("prod-only"), "{prod}");
+
+    // A template error names werf.yaml's line and column.
+    r.write(&[(
+        "werf.yaml",
+        "project: x\nconfigVersion: 1\nx: {{ .Files.Get \"nope.txt\" }}\n",
+    )]);
+    r.commit("bad");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(stderr.contains("werf.yaml:3:"), "{stderr}");
+    assert!(
+        stderr.contains("`nope.txt` is not in the commit"),
+        "{stderr}"
+    );
+}

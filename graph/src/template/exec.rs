@@ -536,6 +536,22 @@ impl<'a> Exec<'a> {
                 v = if known { resolve(f) } else { Value::Nil };
                 continue;
             }
+            // A method without arguments (`(.Files.Glob "x").AsConfig`).
+            if let (Some(methods), Value::Map(m)) = (self.methods, &v) {
+                if let (Some(Value::Str(kind)), false) = (m.get(OBJECT_KIND), m.contains_key(f)) {
+                    v = match methods(kind, &v, f, &[]) {
+                        Some(r) => {
+                            r.map_err(|m| self.err(pos, format!("error calling {f}: {m}")))?
+                        }
+                        None => {
+                            return Err(
+                                self.err(pos, format!("can't evaluate field {f} in type {kind}"))
+                            )
+                        }
+                    };
+                    continue;
+                }
+            }
             v = match v {
                 Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
                 Value::Nil if self.nil_field_is_error => {
