@@ -16,6 +16,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use monorepo::{generate, git, parse_options, Layout};
+use werf_graph::chart::RenderOptions;
+use werf_graph::objects::MemoryObjects;
+use werf_graph::render::{rendered_chart, RenderInput};
+use werf_graph::{Database, Project, Setter};
 
 /// Wall time and peak resident memory of one child process.
 struct Run {
@@ -297,6 +301,7 @@ fn main() {
         layout.images.len(),
         s(render)
     );
+    render_rows(&repo, &layout);
     if !skip_build {
         let registry = registry::Registry::start();
         let repo_arg = format!("{}/mono", registry.address);
@@ -332,4 +337,108 @@ fn main() {
     if keep.is_some() {
         println!("\nrepository kept at `{}`", repo.display());
     }
+}
+
+/// Every committed file of the generated repository (the work tree is clean), by path.
+fn read_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("git ls-files");
+    String::from_utf8(out.stdout)
+        .expect("utf-8 paths")
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            (
+                p.to_string(),
+                std::fs::read(root.join(p)).expect("read file"),
+            )
+        })
+        .collect()
+}
+
+/// The render rows, in process on the engine: cold (plans and every template), warm (nothing
+/// changed: nothing runs), and after one image's file changed (the templates that read it).
+fn render_rows(repo: &Path, layout: &Layout) {
+    let mut files = read_files(repo);
+    let objects = std::sync::Arc::new(MemoryObjects::new());
+    let tree_of = |files: &BTreeMap<String, Vec<u8>>| {
+        objects.add_files(files.iter().map(|(p, c)| (p.as_str(), c.as_slice())))
+    };
+    let root = tree_of(&files);
+    let start = Instant::now();
+    let mut db = Database::in_memory(objects.clone()).with_execution_log();
+    let project = Project::new(
+        &db,
+        root,
+        String::new(),
+        "werf.yaml".into(),
+        Default::default(),
+        Default::default(),
+    );
+    let input = RenderInput::new(
+        &db,
+        RenderOptions {
+            release: "mono".into(),
+            namespace: "mono".into(),
+            repo: Some("127.0.0.1:5000/mono".into()),
+            ..Default::default()
+        },
+    );
+    werf_graph::plan::plan_all(&db, project).expect("plans");
+    let planned = start.elapsed();
+    let manifests = rendered_chart(&db, project, input)
+        .clone()
+        .expect("renders")
+        .len();
+    let cold = start.elapsed();
+    db.take_execution_log();
+    let start = Instant::now();
+    rendered_chart(&db, project, input)
+        .clone()
+        .expect("renders");
+    let warm = start.elapsed();
+    let warm_runs = db.take_execution_log().len();
+
+    let image = &layout.images[1];
+    let file = &layout.a_source_file[image];
+    files
+        .get_mut(file)
+        .expect("the changed file exists")
+        .extend_from_slice(b"\n// changed\n");
+    let changed_root = tree_of(&files);
+    let start = Instant::now();
+    project.set_root_tree(&mut db).to(changed_root);
+    werf_graph::plan::plan_all(&db, project).expect("plans");
+    rendered_chart(&db, project, input)
+        .clone()
+        .expect("renders");
+    let one = start.elapsed();
+    let rerendered: BTreeSet<String> = db
+        .take_execution_log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("rendered_template(mono/templates/"))
+        .map(|l| l.trim_end_matches(".yaml)").to_string())
+        .collect();
+    let expected = affected(layout, image);
+    let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    println!(
+        "| render in process, cold: plans {} + {} templates into {manifests} manifests | {} | | |",
+        s(planned),
+        layout.images.len(),
+        s(cold)
+    );
+    println!(
+        "| render in process, warm (nothing changed) | {} | | {warm_runs} queries ran |",
+        s(warm)
+    );
+    println!(
+        "| render in process, one image's file changed (re-plan + re-render) | {} | only the templates reading changed tags | {}: {} templates re-rendered, {} tags changed |",
+        s(one),
+        if rerendered == expected { "ok" } else { "WRONG" },
+        rerendered.len(),
+        expected.len()
+    );
 }
