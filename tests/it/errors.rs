@@ -107,8 +107,11 @@ fn unknown_target_stage() {
 }
 
 #[test]
-fn template_syntax_is_refused_with_location() {
-    let y = yaml("image: app\ndockerfile: {{ .Env }}/Dockerfile\n");
+fn template_errors_in_werf_yaml_name_line_and_column() {
+    let y = yaml("image: app\ndockerfile: {{ .Env | nosuch }}/Dockerfile\n");
+    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+    let y =
+        yaml("image: app\ndockerfile: {{ required \"set DOCKERFILE\" (env \"DOCKERFILE\") }}\n");
     insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
 }
 
