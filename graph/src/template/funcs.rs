@@ -19,7 +19,7 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> 
     f(args).map_err(|e| format!("error calling {name}: {e}"))
 }
 
-fn arity(args: &[Value], n: usize) -> Result<(), String> {
+pub(super) fn arity(args: &[Value], n: usize) -> Result<(), String> {
     if args.len() == n {
         Ok(())
     } else {
@@ -76,7 +76,7 @@ pub fn empty(v: &Value) -> bool {
     !v.truth()
 }
 
-fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
+pub(super) fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
     match v {
         Value::List(l) => Ok(l.to_vec()),
         Value::Nil => Ok(Vec::new()),

@@ -5,30 +5,14 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use super::funcs::{empty, strval, Funcs};
+use super::funcs::{arity, empty, list_arg as list_of, strval, Funcs};
 use super::value::Value;
-
-fn arity(args: &[Value], n: usize) -> Result<(), String> {
-    if args.len() == n {
-        Ok(())
-    } else {
-        Err(format!("wrong number of args: want {n} got {}", args.len()))
-    }
-}
 
 fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     match v {
         Value::Map(m) => Ok((**m).clone()),
         Value::Nil => Ok(BTreeMap::new()),
         other => Err(format!("cannot use {} as a dict", other.kind())),
-    }
-}
-
-fn list_of(v: &Value) -> Result<Vec<Value>, String> {
-    match v {
-        Value::List(l) => Ok(l.to_vec()),
-        Value::Nil => Ok(Vec::new()),
-        other => Err(format!("cannot use {} as a list", other.kind())),
     }
 }
 
@@ -98,6 +82,15 @@ fn words(s: &str) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+/// The words of `s`, lower-cased and joined with `sep`.
+fn lower_words(s: &str, sep: &str) -> String {
+    words(s)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// Registers the functions of this module.
@@ -315,23 +308,11 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("snakecase", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(
-            words(&strval(&a[0]))
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("_"),
-        ))
+        Ok(Value::Str(lower_words(&strval(&a[0]), "_")))
     });
     f.insert("kebabcase", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(
-            words(&strval(&a[0]))
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("-"),
-        ))
+        Ok(Value::Str(lower_words(&strval(&a[0]), "-")))
     });
     f.insert("camelcase", |a| {
         arity(a, 1)?;
@@ -489,12 +470,7 @@ pub fn register(f: &mut Funcs) {
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Nil => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float64",
-        Value::Str(_) => "string",
-        Value::List(_) => "slice",
-        Value::Map(_) => "map",
+        other => other.kind(),
     }
 }
 
