@@ -47,6 +47,100 @@ pub enum Command {
     Graph(GraphArgs),
     /// Render the chart (`.helm/`) with the images' references, as a converge would apply it.
     Render(RenderArgs),
+    /// Build and publish what the registry lacks, then deploy the chart with only the needed
+    /// changes and wait until everything is up.
+    Converge(ConvergeArgs),
+    /// Show what `converge` would change in the cluster, object by object.
+    Plan(PlanArgs),
+    /// Uninstall the release (its objects and records; `--with-namespace` also the namespace).
+    Dismiss(DismissArgs),
+}
+
+/// How to reach Kubernetes.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// The kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`).
+    #[arg(long = "kube-config", env = "WERF_KUBE_CONFIG", value_name = "FILE")]
+    pub kube_config: Option<PathBuf>,
+
+    /// The kubeconfig context (default: its current context).
+    #[arg(long = "kube-context", env = "WERF_KUBE_CONTEXT", value_name = "NAME")]
+    pub kube_context: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvergeArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// How long tracking may wait for readiness (`20s`, `5m`, or seconds).
+    #[arg(
+        long,
+        env = "WERF_TIMEOUT",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
+
+    /// On failure, apply the last deployed revision again and track it.
+    #[arg(
+        long,
+        visible_alias = "atomic",
+        short = 'R',
+        env = "WERF_AUTO_ROLLBACK"
+    )]
+    pub auto_rollback: bool,
+
+    /// Registries reached over plain HTTP (loopback ones always are).
+    #[arg(
+        long,
+        env = "WERF_INSECURE_REGISTRY",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub insecure_registry: Vec<String>,
+
+    /// Images built at once (default: the number of cores).
+    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N")]
+    pub parallel: Option<usize>,
+
+    /// How `RUN` instructions are built.
+    #[arg(long, value_enum, default_value = "native")]
+    pub backend: Backend,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// Exit with code 2 when the cluster differs from the chart.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DismissArgs {
+    /// The release namespace (default: the project, `-ENV` appended with `--env`).
+    #[arg(long, env = "WERF_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The release name (default: like the namespace).
+    #[arg(long, env = "WERF_RELEASE", value_name = "NAME")]
+    pub release: Option<String>,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// Delete the namespace too.
+    #[arg(long)]
+    pub with_namespace: bool,
 }
 
 #[derive(Debug, Args)]

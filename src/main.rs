@@ -3,6 +3,8 @@
 //! - [`cli`]: commands and flags (clap).
 //! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
+//! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
+//! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
 //! - [`commands`]: one file per command.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
@@ -12,7 +14,9 @@
 mod build;
 mod cli;
 mod commands;
+mod deploy;
 mod git;
+mod kubernetes;
 mod progress;
 mod project;
 mod registry;

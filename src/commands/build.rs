@@ -221,47 +221,13 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     };
     let loaded = load(global)?;
     let plans = select(&loaded, &args.images)?;
-    let registry = Registry::new(&args.insecure_registry, &[crate::registry::host_of(repo)])?;
-    let parallel = args.parallel.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let options = crate::build::Options {
+    let publish_args = Publish {
         repo,
-        parallel,
-        project: &loaded.config.meta.project,
-        workdir: loaded.repo.workdir.clone(),
-        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
-            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
-        }),
+        insecure_registry: &args.insecure_registry,
+        parallel: args.parallel,
+        backend: args.backend,
     };
-    let progress = BuildProgress::new();
-    let started = std::time::Instant::now();
-    let results = crate::build::build(
-        &plans,
-        &*loaded.objects,
-        &loaded.store,
-        &registry,
-        &options,
-        &progress,
-    );
-    progress.finish();
-    let results = results?;
-    let built = results.iter().filter(|r| r.rebuilt).count();
-    let stats = &registry.stats;
-    use std::sync::atomic::Ordering::Relaxed;
-    println!(
-        "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        results.len() - built,
-        started.elapsed().as_secs_f64(),
-        stats.requests.load(Relaxed),
-        stats.blobs_uploaded.load(Relaxed),
-        stats.bytes_uploaded.load(Relaxed),
-        stats.blobs_mounted.load(Relaxed),
-    );
+    let results = publish(global, &loaded, &plans, &publish_args)?;
     if args.save_build_report {
         let images = results
             .iter()
@@ -286,6 +252,66 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         write_json_atomically(&args.build_report_path, &Report { images })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where and how images are published.
+pub struct Publish<'a> {
+    pub repo: &'a str,
+    pub insecure_registry: &'a [String],
+    pub parallel: Option<usize>,
+    pub backend: Backend,
+}
+
+/// Builds and pushes what `repo` lacks of `plans`, printing a one-line summary.
+pub fn publish(
+    global: &Global,
+    loaded: &Loaded,
+    plans: &[Arc<ImagePlan>],
+    args: &Publish<'_>,
+) -> Result<Vec<crate::build::ImageResult>> {
+    let repo = args.repo;
+    let registry = Registry::new(args.insecure_registry, &[crate::registry::host_of(repo)])?;
+    let parallel = args.parallel.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let options = crate::build::Options {
+        repo,
+        parallel,
+        project: &loaded.config.meta.project,
+        workdir: loaded.repo.workdir.clone(),
+        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
+            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
+        }),
+    };
+    let progress = BuildProgress::new();
+    let started = std::time::Instant::now();
+    let results = crate::build::build(
+        plans,
+        &*loaded.objects,
+        &loaded.store,
+        &registry,
+        &options,
+        &progress,
+    );
+    progress.finish();
+    let results = results?;
+    let built = results.iter().filter(|r| r.rebuilt).count();
+    let stats = &registry.stats;
+    use std::sync::atomic::Ordering::Relaxed;
+    println!(
+        "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        results.len() - built,
+        started.elapsed().as_secs_f64(),
+        stats.requests.load(Relaxed),
+        stats.blobs_uploaded.load(Relaxed),
+        stats.bytes_uploaded.load(Relaxed),
+        stats.blobs_mounted.load(Relaxed),
+    );
+    Ok(results)
 }
 
 /// The requested images plus what they depend on, in werf.yaml order.

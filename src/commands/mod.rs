@@ -1,6 +1,7 @@
 //! One file per command; each takes parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod deploy;
 pub mod graph;
 pub mod render;
 
@@ -16,5 +17,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Render(args) => render::run(&cli.global, args),
+        Command::Converge(args) => deploy::converge(&cli.global, args),
+        Command::Plan(args) => deploy::plan(&cli.global, args),
+        Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
     }
 }

@@ -1,0 +1,197 @@
+//! `werf converge`, `werf plan` and `werf dismiss`: the chart from the commit, deployed with only
+//! the needed changes (see [`crate::deploy`]).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{anyhow, Context as _, Result};
+use serde_json::Value;
+
+use super::build::{publish, Publish};
+use super::render::{render, render_options};
+use crate::cli::{ConvergeArgs, DismissArgs, Global, KubeArgs, PlanArgs, RenderArgs};
+use crate::deploy::{self, Action, Release};
+use crate::kubernetes::{Kube, Target};
+use crate::project::{load_for, Loaded, Reads};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn target(args: &KubeArgs) -> Target {
+    Target {
+        kubeconfig: args.kube_config.clone(),
+        context: args.kube_context.clone(),
+    }
+}
+
+/// Release and namespace names as `render` defaults them.
+fn release_of(global: &Global, args: &RenderArgs, project: &str) -> Result<Release> {
+    let options = render_options(global, args, project)?;
+    Ok(Release {
+        name: options.release,
+        namespace: options.namespace,
+    })
+}
+
+/// Renders the chart for the next revision and resolves every object's kind in the cluster.
+async fn desired(
+    kube: &Kube,
+    global: &Global,
+    args: &RenderArgs,
+    loaded: &Loaded,
+    release: &Release,
+) -> Result<Vec<(deploy::object::Desired, kube::discovery::ApiResource)>> {
+    let history = deploy::record::history(kube, &release.namespace, &release.name)
+        .await
+        .with_context(|| format!("cannot read the release record of `{}`", release.name))?;
+    let mut options = render_options(global, args, &loaded.config.meta.project)?;
+    options.revision = history.last().map_or(1, |r| r.revision + 1);
+    options.kube_version = Some(kube.server_version.clone());
+    let manifests = render(loaded, options)?;
+    let mut parsed = Vec::new();
+    for m in manifests.iter() {
+        let v: Value = serde_yaml_ng::from_str(&m.text)
+            .with_context(|| format!("`{}`: the rendered document is not valid YAML", m.source))?;
+        parsed.push((m.source.clone(), v));
+    }
+    Ok(deploy::resolve(kube, &parsed, &release.namespace).await?)
+}
+
+fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
+    Ok(loaded
+        .ok_plans()?
+        .iter()
+        .map(|p| (p.name.clone(), p.tag.clone()))
+        .collect())
+}
+
+/// Runs `werf converge`.
+pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
+    let repo = args.render.repo.as_deref().ok_or_else(|| {
+        anyhow!("`werf converge` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to")
+    })?;
+    let timeout =
+        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let release = release_of(global, &args.render, &loaded.config.meta.project)?;
+    let rt = runtime()?;
+    // The cluster is checked before anything is built: a bad kubeconfig fails fast.
+    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let plans = loaded.ok_plans()?;
+    let publish_args = Publish {
+        repo,
+        insecure_registry: &args.insecure_registry,
+        parallel: args.parallel,
+        backend: args.backend,
+    };
+    publish(global, &loaded, &plans, &publish_args)?;
+    let started = std::time::Instant::now();
+    let before = kube.requests.load(Ordering::Relaxed);
+    let outcome = rt.block_on(async {
+        let desired = desired(&kube, global, &args.render, &loaded, &release).await?;
+        let images = tags(&loaded)?;
+        Ok::<_, anyhow::Error>(
+            deploy::converge(
+                &kube,
+                &release,
+                desired,
+                &images,
+                timeout,
+                args.auto_rollback,
+            )
+            .await?,
+        )
+    })?;
+    println!(
+        "release `{}` in `{}`: revision {}, {} object{} changed, {} deleted ({:.1} s; {} Kubernetes requests)",
+        release.name,
+        release.namespace,
+        outcome.revision,
+        outcome.changed,
+        if outcome.changed == 1 { "" } else { "s" },
+        outcome.deleted,
+        started.elapsed().as_secs_f64(),
+        kube.requests.load(Ordering::Relaxed) - before,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `werf plan`.
+pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
+    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let release = release_of(global, &args.render, &loaded.config.meta.project)?;
+    let rt = runtime()?;
+    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let plan = rt.block_on(async {
+        let desired = desired(&kube, global, &args.render, &loaded, &release).await?;
+        Ok::<_, anyhow::Error>(deploy::plan(&kube, &release, desired).await?)
+    })?;
+    let mut changes = 0;
+    for s in &plan.steps {
+        match &s.action {
+            Action::Unchanged => {}
+            Action::Create => {
+                changes += 1;
+                println!("+ create {}{}", s.id, from(s));
+            }
+            Action::Delete => {
+                changes += 1;
+                println!("- delete {}", s.id);
+            }
+            Action::Update(diff) => {
+                changes += 1;
+                println!("~ update {}{}", s.id, from(s));
+                for l in diff.lines() {
+                    println!("    {l}");
+                }
+            }
+        }
+    }
+    let unchanged = plan.steps.len() - changes;
+    println!(
+        "release `{}` in `{}`: {changes} to change, {unchanged} unchanged",
+        release.name, release.namespace
+    );
+    Ok(if args.exit_code && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn from(s: &deploy::Step) -> String {
+    s.desired
+        .as_ref()
+        .map(|d| format!("  ({})", d.source))
+        .unwrap_or_default()
+}
+
+/// Runs `werf dismiss`.
+pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
+    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let render_args = RenderArgs {
+        repo: None,
+        namespace: args.namespace.clone(),
+        release: args.release.clone(),
+        values: Vec::new(),
+        set: Vec::new(),
+        set_string: Vec::new(),
+    };
+    let release = release_of(global, &render_args, &loaded.config.meta.project)?;
+    let rt = runtime()?;
+    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let deleted = rt.block_on(deploy::dismiss(&kube, &release, args.with_namespace))?;
+    println!(
+        "release `{}` in `{}` dismissed: {deleted} object{} deleted",
+        release.name,
+        release.namespace,
+        if deleted == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,749 @@
+//! Deploy: from rendered manifests to a release that is up, with only the needed changes.
+//!
+//! - [`object`]: an object's identity, order (CRDs, Namespaces, hooks, `werf.io/weight`) and the
+//!   comparisons of desired and live objects.
+//! - [`record`]: the release record (a Secret per revision) and the release lock (a Lease).
+//! - [`track`]: readiness tracking and failure reports.
+//!
+//! Changes are server-side applies by the field manager `werf` (see the README for why). An
+//! object is left alone when it equals the last applied revision and the live object already holds
+//! every field of it; otherwise a dry-run apply tells whether the server would change anything,
+//! and only then is it applied. Objects that left the chart are deleted.
+
+pub mod object;
+pub mod record;
+pub mod track;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use crate::kubernetes::Kube;
+use object::{clean, stage, subset, to_yaml, Desired, HookPhase, ObjectId};
+use record::{Record, Status};
+use track::Tracked;
+
+/// What deploy needs to know about the release.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub name: String,
+    pub namespace: String,
+}
+
+/// What converge does with one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    /// With the diff the server would make (dry run), live to desired.
+    Update(String),
+    Unchanged,
+    Delete,
+}
+
+/// One object's step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub id: ObjectId,
+    pub resource: ApiResource,
+    /// `None` for deletions.
+    pub desired: Option<Desired>,
+    pub action: Action,
+}
+
+/// Everything a converge would do.
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub hooks: Vec<(Desired, ApiResource)>,
+    pub history: Vec<Record>,
+}
+
+impl Plan {
+    /// Whether anything would be written.
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::Unchanged)
+            || self
+                .history
+                .last()
+                .is_none_or(|r| r.status != Status::Deployed)
+    }
+
+    /// The next revision number.
+    pub fn next_revision(&self) -> u64 {
+        self.history.last().map_or(1, |r| r.revision + 1)
+    }
+}
+
+/// Errors of deploy.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Kube(#[from] crate::kubernetes::Error),
+    #[error("`{source_file}`: {message}")]
+    Manifest {
+        source_file: String,
+        message: String,
+    },
+    #[error("{verb} {id}: {source}")]
+    Api {
+        verb: &'static str,
+        id: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("release `{release}` in `{namespace}` is being converged by `{holder}` since {since}: wait for it to finish (a crashed converge's lock expires)")]
+    Locked {
+        release: String,
+        namespace: String,
+        holder: String,
+        since: String,
+    },
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn api_err<'a>(verb: &'static str, id: &'a ObjectId) -> impl FnOnce(kube::Error) -> Error + 'a {
+    move |source| Error::Api {
+        verb,
+        id: id.to_string(),
+        source,
+    }
+}
+
+/// Resolves every manifest's kind (discovery) and identity.
+pub async fn resolve(
+    kube: &Kube,
+    manifests: &[(String, Value)],
+    namespace: &str,
+) -> Result<Vec<(Desired, ApiResource)>> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (source, object) in manifests {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if api_version.is_empty() || kind.is_empty() {
+            return Err(Error::Manifest {
+                source_file: source.clone(),
+                message: "a document without `apiVersion` and `kind`".into(),
+            });
+        }
+        let (ar, namespaced) = kube.resource(api_version, kind, source).await?;
+        let d = Desired::new(object.clone(), source, namespaced, namespace).map_err(|message| {
+            Error::Manifest {
+                source_file: source.clone(),
+                message,
+            }
+        })?;
+        if !seen.insert(d.id.clone()) {
+            return Err(Error::Manifest {
+                source_file: source.clone(),
+                message: format!("{} is defined twice in the chart", d.id),
+            });
+        }
+        out.push((d, ar));
+    }
+    Ok(out)
+}
+
+/// Live objects of the given identities, one list per kind and namespace.
+async fn live_objects(
+    kube: &Kube,
+    ids: &[(ObjectId, ApiResource)],
+) -> Result<HashMap<ObjectId, Value>> {
+    let mut groups: BTreeMap<(String, Option<String>), &ApiResource> = BTreeMap::new();
+    for (id, ar) in ids {
+        groups.insert(
+            (
+                format!("{}/{}", ar.api_version, ar.plural),
+                id.namespace.clone(),
+            ),
+            ar,
+        );
+    }
+    let mut live = HashMap::new();
+    for ((_, ns), ar) in groups {
+        for o in kube.list(ar, ns.as_deref(), None).await? {
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let id = ObjectId {
+                api_version: ar.api_version.clone(),
+                kind: ar.kind.clone(),
+                namespace: ns.clone(),
+                name,
+            };
+            live.insert(id, o);
+        }
+    }
+    Ok(live)
+}
+
+fn diff(live: &Value, desired: &Value) -> String {
+    let (a, b) = (to_yaml(&clean(live)), to_yaml(&clean(desired)));
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(2)
+        .header("live", "desired")
+        .to_string()
+}
+
+/// Decides each object's action: desired vs the last applied revision vs live (with a dry-run
+/// apply when they disagree).
+pub async fn plan(
+    kube: &Kube,
+    release: &Release,
+    desired: Vec<(Desired, ApiResource)>,
+) -> Result<Plan> {
+    let history = record::history(kube, &release.namespace, &release.name)
+        .await
+        .map_err(|source| Error::Api {
+            verb: "read the release record of",
+            id: format!("`{}`", release.name),
+            source,
+        })?;
+    let (hooks, main): (Vec<_>, Vec<_>) = desired.into_iter().partition(|(d, _)| d.hook.is_some());
+    let last_applied: HashMap<&ObjectId, &Value> = history
+        .last()
+        .map(|r| r.objects.iter().map(|(id, o)| (id, o)).collect())
+        .unwrap_or_default();
+    let wanted: BTreeSet<ObjectId> = main.iter().map(|(d, _)| d.id.clone()).collect();
+    // Objects of the last revisions that left the chart: their kinds are resolved from the record.
+    let mut gone: Vec<(ObjectId, ApiResource)> = Vec::new();
+    // Every revision since the last deployed one may have applied objects (a failed one partly).
+    let since = history
+        .iter()
+        .rposition(|r| r.status == Status::Deployed)
+        .unwrap_or(0);
+    let recorded: BTreeSet<&ObjectId> = history[since..]
+        .iter()
+        .flat_map(|r| r.objects.iter().map(|(id, _)| id))
+        .collect();
+    for id in recorded {
+        if !wanted.contains(id) {
+            let (ar, _) = kube
+                .resource(&id.api_version, &id.kind, "the release record")
+                .await?;
+            gone.push((id.clone(), ar));
+        }
+    }
+    let mut ids: Vec<(ObjectId, ApiResource)> = main
+        .iter()
+        .map(|(d, ar)| (d.id.clone(), ar.clone()))
+        .collect();
+    ids.extend(gone.iter().cloned());
+    let live = live_objects(kube, &ids).await?;
+
+    let decide = |(d, ar): (Desired, ApiResource)| {
+        let live = live.get(&d.id).cloned();
+        let last = last_applied.get(&d.id).map(|v| (*v).clone());
+        async move {
+            let action = match &live {
+                None => Action::Create,
+                Some(l) if last.as_ref() == Some(&d.object) && subset(&d.to_apply(true), l) => {
+                    Action::Unchanged
+                }
+                Some(l) => {
+                    let dry = kube
+                        .apply(
+                            &ar,
+                            d.id.namespace.as_deref(),
+                            &d.id.name,
+                            &d.to_apply(true),
+                            true,
+                        )
+                        .await;
+                    match dry {
+                        Ok(after) if clean(&after) == clean(l) => Action::Unchanged,
+                        Ok(after) => Action::Update(diff(l, &after)),
+                        // An immutable field: the dry run fails, the real apply recreates.
+                        Err(kube::Error::Api(s)) if s.code == 422 => Action::Update(format!(
+                            "{}\n(recreate: {})",
+                            diff(l, &d.object),
+                            s.message
+                        )),
+                        Err(e) => return Err(api_err("dry-run apply", &d.id)(e)),
+                    }
+                }
+            };
+            Ok(Step {
+                id: d.id.clone(),
+                resource: ar,
+                desired: Some(d),
+                action,
+            })
+        }
+    };
+    let mut steps: Vec<Step> = futures::stream::iter(main.into_iter().map(decide))
+        .buffered(16)
+        .collect::<Vec<Result<Step>>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    for (id, ar) in gone {
+        if live.contains_key(&id) {
+            steps.push(Step {
+                id,
+                resource: ar,
+                desired: None,
+                action: Action::Delete,
+            });
+        }
+    }
+    Ok(Plan {
+        steps,
+        hooks,
+        history,
+    })
+}
+
+/// Applies one object; an immutable-field rejection becomes delete + create.
+async fn apply_one(kube: &Kube, step: &Step) -> Result<Option<String>> {
+    let d = step
+        .desired
+        .as_ref()
+        .expect("applied steps have a desired object");
+    let ns = d.id.namespace.as_deref();
+    let exists = step.action != Action::Create;
+    match kube
+        .apply(&step.resource, ns, &d.id.name, &d.to_apply(exists), false)
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("immutable") => {
+            kube.delete(&step.resource, ns, &d.id.name).await?;
+            wait_gone(kube, &step.resource, ns, &d.id.name).await?;
+            kube.apply(&step.resource, ns, &d.id.name, &d.to_apply(false), false)
+                .await
+                .map_err(api_err("apply", &d.id))?;
+            Ok(Some(format!(
+                "recreated {} (immutable field: {})",
+                d.id, s.message
+            )))
+        }
+        Err(e) => Err(api_err("apply", &d.id)(e)),
+    }
+}
+
+async fn wait_gone(kube: &Kube, ar: &ApiResource, ns: Option<&str>, name: &str) -> Result<()> {
+    for _ in 0..600 {
+        if kube.get(ar, ns, name).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(Error::Failed(format!(
+        "`{}/{name}` was not deleted within 2 minutes",
+        ar.kind
+    )))
+}
+
+fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
+    Tracked {
+        id: d.id.clone(),
+        resource: ar.clone(),
+        fail_mode: d.fail_mode,
+        non_blocking: d.non_blocking,
+    }
+}
+
+/// Runs hooks of `phase` (weight order), each tracked to completion, with delete policies.
+async fn run_hooks(
+    kube: &Kube,
+    hooks: &[(Desired, ApiResource)],
+    phase: HookPhase,
+    install: bool,
+    timeout: Duration,
+) -> Result<()> {
+    let mut selected: Vec<&(Desired, ApiResource)> = hooks
+        .iter()
+        .filter(|(d, _)| {
+            let h = d.hook.as_ref().expect("hooks have a hook");
+            h.phase == phase && if install { h.on_install } else { h.on_upgrade }
+        })
+        .collect();
+    selected.sort_by_key(|(d, _)| (d.hook.as_ref().map_or(0, |h| h.weight), d.id.clone()));
+    for (d, ar) in selected {
+        let h = d.hook.as_ref().expect("hooks have a hook");
+        let ns = d.id.namespace.as_deref();
+        if h.before_creation {
+            kube.delete(ar, ns, &d.id.name).await?;
+            wait_gone(kube, ar, ns, &d.id.name).await?;
+        }
+        eprintln!("hook {}", d.id);
+        kube.apply(ar, ns, &d.id.name, &d.object, false)
+            .await
+            .map_err(api_err("apply hook", &d.id))?;
+        let result = track::track(kube, &[tracked(d, ar)], timeout).await;
+        if (result.is_ok() && h.on_success) || (result.is_err() && h.on_failure) {
+            kube.delete(ar, ns, &d.id.name).await?;
+        }
+        result.map_err(|e| Error::Failed(format!("hook {}: {}", d.id, e.message)))?;
+    }
+    Ok(())
+}
+
+/// Carries out a plan: CRDs, Namespaces, pre hooks, `werf.io/weight` groups (each tracked to
+/// readiness before the next), post hooks, then deletions. Returns what it reported.
+pub async fn execute(kube: &Kube, plan: &Plan, install: bool, timeout: Duration) -> Result<()> {
+    let mut groups: BTreeMap<(u8, i64), Vec<&Step>> = BTreeMap::new();
+    for s in plan.steps.iter().filter(|s| s.action != Action::Delete) {
+        let d = s
+            .desired
+            .as_ref()
+            .expect("non-deletions have a desired object");
+        let weight = if stage(&d.id.kind) < 2 { 0 } else { d.weight };
+        groups
+            .entry((stage(&d.id.kind), weight))
+            .or_default()
+            .push(s);
+    }
+    let mut hooks_done = false;
+    for ((stage_no, weight), steps) in &groups {
+        if *stage_no == 2 && !hooks_done {
+            run_hooks(kube, &plan.hooks, HookPhase::Pre, install, timeout).await?;
+            hooks_done = true;
+        }
+        let changing: Vec<&&Step> = steps
+            .iter()
+            .filter(|s| s.action != Action::Unchanged)
+            .collect();
+        if !changing.is_empty() {
+            eprintln!(
+                "applying {} object{} (weight {weight})",
+                changing.len(),
+                if changing.len() == 1 { "" } else { "s" }
+            );
+        }
+        let results: Vec<Result<Option<String>>> =
+            futures::stream::iter(changing.iter().map(|s| apply_one(kube, s)))
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        for r in results {
+            if let Some(note) = r? {
+                eprintln!("{note}");
+            }
+        }
+        let items: Vec<Tracked> = steps
+            .iter()
+            .map(|s| tracked(s.desired.as_ref().expect("desired"), &s.resource))
+            .collect();
+        track::track(kube, &items, timeout)
+            .await
+            .map_err(|e| Error::Failed(e.message))?;
+    }
+    if !hooks_done {
+        run_hooks(kube, &plan.hooks, HookPhase::Pre, install, timeout).await?;
+    }
+    run_hooks(kube, &plan.hooks, HookPhase::Post, install, timeout).await?;
+    for s in plan.steps.iter().filter(|s| s.action == Action::Delete) {
+        eprintln!("deleting {} (no longer in the chart)", s.id);
+        kube.delete(&s.resource, s.id.namespace.as_deref(), &s.id.name)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates the release namespace when it is missing.
+pub async fn ensure_namespace(kube: &Kube, namespace: &str) -> Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let ar = ApiResource::erase::<Namespace>(&());
+    if kube.get(&ar, None, namespace).await?.is_some() {
+        return Ok(());
+    }
+    let api: kube::Api<Namespace> = kube::Api::all(kube.client.clone());
+    let ns = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    eprintln!("creating namespace `{namespace}`");
+    kube.create(&api, &ns).await.map_err(|source| Error::Api {
+        verb: "create",
+        id: format!("namespace `{namespace}`"),
+        source,
+    })?;
+    Ok(())
+}
+
+/// The record of a revision from a plan.
+fn record_of(
+    release: &Release,
+    revision: u64,
+    status: Status,
+    description: String,
+    images: &BTreeMap<String, String>,
+    objects: Vec<(ObjectId, Value)>,
+) -> Record {
+    Record {
+        name: release.name.clone(),
+        namespace: release.namespace.clone(),
+        revision,
+        status,
+        description,
+        deployed_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        images: images.clone(),
+        objects,
+    }
+}
+
+async fn save(kube: &Kube, r: &Record) -> Result<()> {
+    record::save(kube, r).await.map_err(|source| Error::Api {
+        verb: "write the release record",
+        id: format!("`{}` revision {}", r.name, r.revision),
+        source,
+    })
+}
+
+/// What a converge did.
+pub struct Outcome {
+    pub revision: u64,
+    pub changed: usize,
+    pub deleted: usize,
+}
+
+/// Converges the release to `desired`: nothing is written when nothing differs; otherwise under
+/// the release lock a new revision is recorded, applied and tracked; on failure with
+/// `auto_rollback` the last deployed revision is applied and tracked again.
+pub async fn converge(
+    kube: &Kube,
+    release: &Release,
+    desired: Vec<(Desired, ApiResource)>,
+    images: &BTreeMap<String, String>,
+    timeout: Duration,
+    auto_rollback: bool,
+) -> Result<Outcome> {
+    let first = plan(kube, release, desired.clone()).await?;
+    let count = |p: &Plan, a: fn(&Action) -> bool| p.steps.iter().filter(|s| a(&s.action)).count();
+    if !first.has_changes() {
+        eprintln!(
+            "release `{}` is up to date (revision {}); checking readiness",
+            release.name,
+            first.history.last().map_or(0, |r| r.revision)
+        );
+        let items: Vec<Tracked> = first
+            .steps
+            .iter()
+            .filter_map(|s| s.desired.as_ref().map(|d| tracked(d, &s.resource)))
+            .collect();
+        track::track(kube, &items, timeout)
+            .await
+            .map_err(|e| Error::Failed(e.message))?;
+        return Ok(Outcome {
+            revision: first.next_revision() - 1,
+            changed: 0,
+            deleted: 0,
+        });
+    }
+    ensure_namespace(kube, &release.namespace).await?;
+    let lock_seconds = i32::try_from(timeout.as_secs() + 120).unwrap_or(i32::MAX);
+    let lock = match record::Lock::take(kube, &release.namespace, &release.name, lock_seconds)
+        .await
+        .map_err(|source| Error::Api {
+            verb: "take the lock of",
+            id: format!("release `{}`", release.name),
+            source,
+        })? {
+        Ok(lock) => lock,
+        Err(held) => {
+            return Err(Error::Locked {
+                release: release.name.clone(),
+                namespace: release.namespace.clone(),
+                holder: held.holder,
+                since: held.since,
+            })
+        }
+    };
+    let result = converge_locked(
+        kube,
+        release,
+        desired,
+        images,
+        timeout,
+        auto_rollback,
+        count,
+    )
+    .await;
+    lock.release().await;
+    result
+}
+
+async fn converge_locked(
+    kube: &Kube,
+    release: &Release,
+    desired: Vec<(Desired, ApiResource)>,
+    images: &BTreeMap<String, String>,
+    timeout: Duration,
+    auto_rollback: bool,
+    count: impl Fn(&Plan, fn(&Action) -> bool) -> usize,
+) -> Result<Outcome> {
+    // Planned again under the lock: another converge may have finished in between.
+    let plan = plan(kube, release, desired).await?;
+    let revision = plan.next_revision();
+    let install = !plan.history.iter().any(|r| r.status == Status::Deployed);
+    let objects: Vec<(ObjectId, Value)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.desired.as_ref().map(|d| (d.id.clone(), d.object.clone())))
+        .collect();
+    for s in &plan.steps {
+        match &s.action {
+            Action::Create => eprintln!("  create  {}", s.id),
+            Action::Update(_) => eprintln!("  update  {}", s.id),
+            Action::Delete => eprintln!("  delete  {}", s.id),
+            Action::Unchanged => {}
+        }
+    }
+    let mut rec = record_of(
+        release,
+        revision,
+        Status::PendingUpgrade,
+        if install {
+            "Install".into()
+        } else {
+            "Upgrade".into()
+        },
+        images,
+        objects,
+    );
+    save(kube, &rec).await?;
+    match execute(kube, &plan, install, timeout).await {
+        Ok(()) => {
+            rec.status = Status::Deployed;
+            save(kube, &rec).await?;
+            Ok(Outcome {
+                revision,
+                changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
+                deleted: count(&plan, |a| *a == Action::Delete),
+            })
+        }
+        Err(e) => {
+            rec.status = Status::Failed;
+            save(kube, &rec).await?;
+            let last_good = plan
+                .history
+                .iter()
+                .rev()
+                .find(|r| r.status == Status::Deployed)
+                .cloned();
+            let Some(good) = last_good.filter(|_| auto_rollback) else {
+                return Err(e);
+            };
+            eprintln!("rolling back to revision {}", good.revision);
+            let mut back = Vec::new();
+            for (id, o) in &good.objects {
+                let (ar, namespaced) = kube
+                    .resource(&id.api_version, &id.kind, "the release record")
+                    .await?;
+                let d = Desired::new(
+                    o.clone(),
+                    &format!("revision {}", good.revision),
+                    namespaced,
+                    &release.namespace,
+                )
+                .map_err(|message| Error::Manifest {
+                    source_file: format!("revision {}", good.revision),
+                    message,
+                })?;
+                back.push((d, ar));
+            }
+            let rollback = plan_after(kube, release, back).await?;
+            let rev = revision + 1;
+            let mut rb = record_of(
+                release,
+                rev,
+                Status::PendingUpgrade,
+                format!("Rollback to {}", good.revision),
+                &good.images,
+                good.objects.clone(),
+            );
+            save(kube, &rb).await?;
+            let rolled = execute(kube, &rollback, false, timeout).await;
+            rb.status = if rolled.is_ok() {
+                Status::Deployed
+            } else {
+                Status::Failed
+            };
+            save(kube, &rb).await?;
+            Err(Error::Failed(match rolled {
+                Ok(()) => format!(
+                    "{e}\nrolled back to revision {} (now revision {rev})",
+                    good.revision
+                ),
+                Err(r) => format!(
+                    "{e}\nthe rollback to revision {} failed too: {r}",
+                    good.revision
+                ),
+            }))
+        }
+    }
+}
+
+/// A plan computed against the current history (after a failed revision was recorded).
+async fn plan_after(
+    kube: &Kube,
+    release: &Release,
+    desired: Vec<(Desired, ApiResource)>,
+) -> Result<Plan> {
+    plan(kube, release, desired).await
+}
+
+/// Deletes every object of the release's last revision and its records (and the namespace).
+pub async fn dismiss(kube: &Kube, release: &Release, with_namespace: bool) -> Result<usize> {
+    let history = record::history(kube, &release.namespace, &release.name)
+        .await
+        .map_err(|source| Error::Api {
+            verb: "read the release record of",
+            id: format!("`{}`", release.name),
+            source,
+        })?;
+    let mut deleted = 0;
+    let objects: BTreeSet<&ObjectId> = history
+        .iter()
+        .flat_map(|r| r.objects.iter().map(|(id, _)| id))
+        .collect();
+    for id in objects {
+        let (ar, _) = kube
+            .resource(&id.api_version, &id.kind, "the release record")
+            .await?;
+        if kube
+            .get(&ar, id.namespace.as_deref(), &id.name)
+            .await?
+            .is_some()
+        {
+            eprintln!("deleting {id}");
+            kube.delete(&ar, id.namespace.as_deref(), &id.name).await?;
+            deleted += 1;
+        }
+    }
+    record::forget(kube, &release.namespace, &release.name)
+        .await
+        .map_err(|source| Error::Api {
+            verb: "delete the release record of",
+            id: format!("`{}`", release.name),
+            source,
+        })?;
+    if with_namespace {
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
+        eprintln!("deleting namespace `{}`", release.namespace);
+        kube.delete(&ar, None, &release.namespace).await?;
+    }
+    Ok(deleted)
+}

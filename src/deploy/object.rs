@@ -1,0 +1,291 @@
+//! One object of a release: its identity, where it goes in the order (CRDs, Namespaces, hooks,
+//! `werf.io/weight`), its tracking annotations, and how desired and live objects are compared.
+
+use serde_json::Value;
+
+/// Identity of an object inside a release.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ObjectId {
+    pub api_version: String,
+    pub kind: String,
+    /// `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{} ({ns})", self.kind, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A Helm hook's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPhase {
+    Pre,
+    Post,
+}
+
+/// A Helm hook (`helm.sh/hook`), with its weight and delete policies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    pub phase: HookPhase,
+    /// For installs (`pre-install`/`post-install`) and/or upgrades.
+    pub on_install: bool,
+    pub on_upgrade: bool,
+    pub weight: i64,
+    pub before_creation: bool,
+    pub on_success: bool,
+    pub on_failure: bool,
+}
+
+/// `werf.io/fail-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    FailImmediately,
+    HopeUntilEnd,
+    Ignore,
+}
+
+/// An object as the chart wants it.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub id: ObjectId,
+    /// The rendered object (with its namespace filled in).
+    pub object: Value,
+    /// The template it came from.
+    pub source: String,
+    pub weight: i64,
+    pub hook: Option<Hook>,
+    pub fail_mode: FailMode,
+    /// `werf.io/track-termination-mode: NonBlocking`.
+    pub non_blocking: bool,
+    /// `werf.io/replicas-on-creation`: `spec.replicas` is set on creation only (an HPA owns it).
+    pub replicas_on_creation: Option<i64>,
+}
+
+fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
+/// The order stage of an object: CRDs, then Namespaces, then everything else.
+pub fn stage(kind: &str) -> u8 {
+    match kind {
+        "CustomResourceDefinition" => 0,
+        "Namespace" => 1,
+        _ => 2,
+    }
+}
+
+impl Desired {
+    /// Reads a rendered manifest. `namespaced` tells whether its kind lives in a namespace;
+    /// `namespace` is the release namespace (the default).
+    pub fn new(
+        mut object: Value,
+        source: &str,
+        namespaced: bool,
+        namespace: &str,
+    ) -> Result<Desired, String> {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .ok_or("no `apiVersion`")?
+            .to_string();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or("no `kind`")?
+            .to_string();
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or("no `metadata.name`")?
+            .to_string();
+        let ns = if namespaced {
+            let ns = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(namespace)
+                .to_string();
+            object["metadata"]["namespace"] = Value::String(ns.clone());
+            Some(ns)
+        } else {
+            None
+        };
+        normalize(&mut object);
+        let parse_int = |k: &str| annotation(&object, k).and_then(|v| v.trim().parse::<i64>().ok());
+        let hook = annotation(&object, "helm.sh/hook").map(|h| {
+            let kinds: Vec<&str> = h.split(',').map(str::trim).collect();
+            let policies: Vec<String> = annotation(&object, "helm.sh/hook-delete-policy")
+                .map(|p| p.split(',').map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default();
+            Hook {
+                phase: if kinds.iter().any(|k| k.starts_with("post-")) {
+                    HookPhase::Post
+                } else {
+                    HookPhase::Pre
+                },
+                on_install: kinds.iter().any(|k| k.ends_with("-install")),
+                on_upgrade: kinds.iter().any(|k| k.ends_with("-upgrade")),
+                weight: parse_int("helm.sh/hook-weight").unwrap_or(0),
+                before_creation: policies.is_empty()
+                    || policies.iter().any(|p| p == "before-hook-creation"),
+                on_success: policies.iter().any(|p| p == "hook-succeeded"),
+                on_failure: policies.iter().any(|p| p == "hook-failed"),
+            }
+        });
+        let fail_mode = match annotation(&object, "werf.io/fail-mode") {
+            Some("HopeUntilEndOfDeployProcess") => FailMode::HopeUntilEnd,
+            Some("IgnoreAndContinueDeployProcess") => FailMode::Ignore,
+            Some("FailWholeDeployProcessImmediately") | None => FailMode::FailImmediately,
+            Some(other) => {
+                return Err(format!(
+                    "`werf.io/fail-mode: {other}` is not one of `FailWholeDeployProcessImmediately`, `HopeUntilEndOfDeployProcess`, `IgnoreAndContinueDeployProcess`"
+                ))
+            }
+        };
+        let non_blocking = match annotation(&object, "werf.io/track-termination-mode") {
+            Some("NonBlocking") => true,
+            Some("WaitUntilResourceReady") | None => false,
+            Some(other) => {
+                return Err(format!(
+                    "`werf.io/track-termination-mode: {other}` is not `WaitUntilResourceReady` or `NonBlocking`"
+                ))
+            }
+        };
+        Ok(Desired {
+            id: ObjectId {
+                api_version,
+                kind,
+                namespace: ns,
+                name,
+            },
+            weight: parse_int("werf.io/weight").unwrap_or(0),
+            replicas_on_creation: parse_int("werf.io/replicas-on-creation"),
+            object,
+            source: source.to_string(),
+            hook,
+            fail_mode,
+            non_blocking,
+        })
+    }
+
+    /// The object to apply when `live` exists (or not): `replicas-on-creation` leaves replicas to
+    /// their owner once the object exists.
+    pub fn to_apply(&self, live_exists: bool) -> Value {
+        let mut o = self.object.clone();
+        if let Some(n) = self.replicas_on_creation {
+            if live_exists {
+                if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("replicas");
+                }
+            } else {
+                o["spec"]["replicas"] = Value::from(n);
+            }
+        }
+        o
+    }
+}
+
+/// What the 1.20 API server needs written out (`protocol: TCP` on Service ports for server-side
+/// apply), and YAML's loose numbers made JSON integers where Kubernetes wants integers.
+fn normalize(object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) == Some("Service") {
+        if let Some(ports) = object
+            .pointer_mut("/spec/ports")
+            .and_then(Value::as_array_mut)
+        {
+            for p in ports {
+                if let Some(m) = p.as_object_mut() {
+                    m.entry("protocol")
+                        .or_insert_with(|| Value::String("TCP".into()));
+                }
+            }
+        }
+    }
+    integers(object);
+}
+
+/// Whole floats become integers (values from YAML via Helm's JSON are all float64).
+fn integers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64() {
+                if n.as_i64().is_none() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integers),
+        Value::Object(o) => o.values_mut().for_each(integers),
+        _ => {}
+    }
+}
+
+/// Whether every field of `desired` has the same value in `live` (what the server adds, and
+/// what controllers write, does not count).
+pub fn subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| {
+            l.get(k).is_some_and(|lv| subset(v, lv)) || (is_empty(v) && l.get(k).is_none())
+        }),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| subset(a, b))
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::String(a), Value::Number(b)) | (Value::Number(b), Value::String(a)) => {
+            a == &b.to_string()
+        }
+        (a, b) => a == b,
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// An object without what the server manages (status, managed fields, versions, timestamps).
+pub fn clean(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(m) = o.as_object_mut() {
+        m.remove("status");
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "managedFields",
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "uid",
+                "selfLink",
+            ] {
+                meta.remove(k);
+            }
+            if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                a.remove("deployment.kubernetes.io/revision");
+                if a.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
+    }
+    o
+}
+
+/// A YAML view of an object for diffs.
+pub fn to_yaml(object: &Value) -> String {
+    serde_yaml_ng::to_string(object).unwrap_or_default()
+}

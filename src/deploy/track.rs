@@ -1,0 +1,445 @@
+//! Readiness tracking: polls the applied objects (one list per kind and namespace) until each is
+//! ready, fails fast on pod failures (image pulls, crash loops, failed Jobs, progress deadlines)
+//! with the failing pod's events and last log lines, and honours `werf.io/fail-mode`,
+//! `werf.io/track-termination-mode` and the timeout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use super::object::{FailMode, ObjectId};
+use crate::kubernetes::Kube;
+
+/// One object to wait for.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    pub id: ObjectId,
+    pub resource: ApiResource,
+    pub fail_mode: FailMode,
+    pub non_blocking: bool,
+}
+
+/// What tracking found.
+#[derive(Clone, Debug, PartialEq)]
+enum State {
+    Ready(String),
+    Progressing(String),
+    Failed(Failure),
+}
+
+/// A failure, with the pod and container that show it (for events and logs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub reason: String,
+    pub pod: Option<(String, String)>,
+}
+
+/// Why tracking ended without everything ready.
+#[derive(Debug)]
+pub struct TrackError {
+    pub message: String,
+}
+
+const POD_FAILURES: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "CrashLoopBackOff",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+fn int(v: &Value, pointer: &str) -> Option<i64> {
+    v.pointer(pointer).and_then(Value::as_i64)
+}
+
+fn condition<'a>(v: &'a Value, kind: &str) -> Option<(&'a str, &'a str, &'a str)> {
+    v.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+        .map(|c| {
+            let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default();
+            (s("status"), s("reason"), s("message"))
+        })
+}
+
+/// The first failing container of `pods`, as a failure.
+fn pod_failure<'a>(pods: impl Iterator<Item = &'a Value>) -> Option<Failure> {
+    for pod in pods {
+        let name = pod
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let statuses = ["/status/initContainerStatuses", "/status/containerStatuses"];
+        for list in statuses {
+            for c in pod
+                .pointer(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let container = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                if let Some(w) = c.pointer("/state/waiting") {
+                    let reason = w.get("reason").and_then(Value::as_str).unwrap_or_default();
+                    if POD_FAILURES.contains(&reason) {
+                        let message = w.get("message").and_then(Value::as_str).unwrap_or_default();
+                        return Some(Failure {
+                            reason: format!(
+                                "pod `{name}` container `{container}`: {reason}: {message}"
+                            ),
+                            pod: Some((name.to_string(), container.to_string())),
+                        });
+                    }
+                }
+            }
+        }
+        if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Failed") {
+            return Some(Failure {
+                reason: format!("pod `{name}` failed"),
+                pod: Some((name.to_string(), String::new())),
+            });
+        }
+    }
+    None
+}
+
+fn owned_by<'a>(items: &'a [Value], kind: &str, uid: &str) -> impl Iterator<Item = &'a Value> {
+    let (kind, uid) = (kind.to_string(), uid.to_string());
+    items.iter().filter(move |o| {
+        o.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter().any(|r| {
+                    r.get("kind").and_then(Value::as_str) == Some(kind.as_str())
+                        && r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
+                })
+            })
+    })
+}
+
+fn uid(o: &Value) -> &str {
+    o.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The state of one live object, with the namespace's ReplicaSets and Pods for its children.
+fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State {
+    let generation = int(o, "/metadata/generation").unwrap_or(0);
+    let observed = int(o, "/status/observedGeneration").unwrap_or(-1);
+    let fresh = observed >= generation;
+    match kind {
+        "Deployment" => {
+            let want = int(o, "/spec/replicas").unwrap_or(1);
+            let updated = int(o, "/status/updatedReplicas").unwrap_or(0);
+            let available = int(o, "/status/availableReplicas").unwrap_or(0);
+            let total = int(o, "/status/replicas").unwrap_or(0);
+            if let Some(("False", "ProgressDeadlineExceeded", m)) = condition(o, "Progressing") {
+                return State::Failed(Failure {
+                    reason: format!("progress deadline exceeded: {m}"),
+                    pod: None,
+                });
+            }
+            // Pods of the current ReplicaSet (the one with the Deployment's revision).
+            let revision = o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision");
+            let current: Vec<&Value> = owned_by(replica_sets, "Deployment", uid(o))
+                .filter(|rs| {
+                    rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                        == revision
+                })
+                .collect();
+            let current_pods = current
+                .iter()
+                .flat_map(|rs| owned_by(pods, "ReplicaSet", uid(rs)));
+            if let Some(f) = pod_failure(current_pods) {
+                return State::Failed(f);
+            }
+            let progress = format!("{available}/{want} available, {updated} updated");
+            if fresh && updated >= want && available >= want && total == want {
+                State::Ready(progress)
+            } else {
+                State::Progressing(progress)
+            }
+        }
+        "StatefulSet" | "DaemonSet" => {
+            let (want, ready, updated) = if kind == "StatefulSet" {
+                (
+                    int(o, "/spec/replicas").unwrap_or(1),
+                    int(o, "/status/readyReplicas").unwrap_or(0),
+                    int(o, "/status/updatedReplicas").unwrap_or(0),
+                )
+            } else {
+                (
+                    int(o, "/status/desiredNumberScheduled").unwrap_or(0),
+                    int(o, "/status/numberReady").unwrap_or(0),
+                    int(o, "/status/updatedNumberScheduled").unwrap_or(0),
+                )
+            };
+            if let Some(f) = pod_failure(owned_by(pods, kind, uid(o))) {
+                return State::Failed(f);
+            }
+            let progress = format!("{ready}/{want} ready, {updated} updated");
+            if fresh && ready >= want && updated >= want {
+                State::Ready(progress)
+            } else {
+                State::Progressing(progress)
+            }
+        }
+        "Job" => {
+            if let Some(("True", reason, m)) = condition(o, "Failed") {
+                let f = pod_failure(owned_by(pods, "Job", uid(o)));
+                return State::Failed(Failure {
+                    reason: format!("job failed: {reason}: {m}"),
+                    pod: f.and_then(|f| f.pod),
+                });
+            }
+            if let Some(("True", ..)) = condition(o, "Complete") {
+                return State::Ready("complete".into());
+            }
+            if let Some(f) = pod_failure(owned_by(pods, "Job", uid(o))) {
+                return State::Failed(f);
+            }
+            let done = int(o, "/status/succeeded").unwrap_or(0);
+            State::Progressing(format!("{done} succeeded"))
+        }
+        "Pod" => {
+            if let Some(f) = pod_failure(std::iter::once(o)) {
+                return State::Failed(f);
+            }
+            match (
+                o.pointer("/status/phase").and_then(Value::as_str),
+                condition(o, "Ready"),
+            ) {
+                (Some("Succeeded"), _) | (_, Some(("True", ..))) => State::Ready("ready".into()),
+                (phase, _) => State::Progressing(phase.unwrap_or("Pending").to_string()),
+            }
+        }
+        _ => {
+            for kind in ["Ready", "Available", "Established"] {
+                if let Some((status, reason, m)) = condition(o, kind) {
+                    return if status == "True" {
+                        State::Ready(kind.to_lowercase())
+                    } else {
+                        State::Progressing(
+                            format!("{kind}={status} {reason} {m}").trim().to_string(),
+                        )
+                    };
+                }
+            }
+            if let Some(("True", reason, m)) = condition(o, "Failed") {
+                return State::Failed(Failure {
+                    reason: format!("{reason}: {m}"),
+                    pod: None,
+                });
+            }
+            State::Ready("present".into())
+        }
+    }
+}
+
+/// Waits until every tracked object is ready (or fails, or `timeout` passes).
+pub async fn track(kube: &Kube, items: &[Tracked], timeout: Duration) -> Result<(), TrackError> {
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
+    let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
+    let mut last_table = Instant::now();
+    let waiting: Vec<&Tracked> = items.iter().filter(|t| !t.non_blocking).collect();
+    loop {
+        let mut by_group: BTreeMap<(String, Option<String>), Vec<&Tracked>> = BTreeMap::new();
+        for t in waiting
+            .iter()
+            .filter(|t| !matches!(last.get(&t.id), Some(State::Ready(_))))
+        {
+            by_group
+                .entry((t.resource.plural.clone(), t.id.namespace.clone()))
+                .or_default()
+                .push(t);
+        }
+        if by_group.is_empty() {
+            break;
+        }
+        let namespaces: Vec<String> = by_group.keys().filter_map(|(_, ns)| ns.clone()).collect();
+        let mut children: HashMap<String, (Vec<Value>, Vec<Value>)> = HashMap::new();
+        for ns in namespaces {
+            if children.contains_key(&ns) {
+                continue;
+            }
+            let rs_ar = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
+            let pod_ar = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+            let rs = kube.list(&rs_ar, Some(&ns), None).await.unwrap_or_default();
+            let pods = kube
+                .list(&pod_ar, Some(&ns), None)
+                .await
+                .unwrap_or_default();
+            children.insert(ns, (rs, pods));
+        }
+        for ((_, ns), group) in &by_group {
+            let live = kube
+                .list(&group[0].resource, ns.as_deref(), None)
+                .await
+                .unwrap_or_default();
+            let by_name: HashMap<&str, &Value> = live
+                .iter()
+                .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?, o)))
+                .collect();
+            let empty = (Vec::new(), Vec::new());
+            let (rs, pods) = ns.as_ref().and_then(|n| children.get(n)).unwrap_or(&empty);
+            for t in group {
+                let s = match by_name.get(t.id.name.as_str()) {
+                    Some(o) => state(&t.id.kind, o, rs, pods),
+                    None => State::Progressing("not found yet".into()),
+                };
+                if last.get(&t.id) != Some(&s) {
+                    match &s {
+                        State::Ready(p) => eprintln!("  ready     {}  {p}", t.id),
+                        State::Progressing(p) if !tty => eprintln!("  waiting   {}  {p}", t.id),
+                        State::Progressing(_) => {}
+                        State::Failed(f) => eprintln!("  FAILED    {}  {}", t.id, f.reason),
+                    }
+                }
+                if let State::Failed(f) = &s {
+                    match t.fail_mode {
+                        FailMode::FailImmediately => {
+                            return Err(TrackError {
+                                message: failure_report(kube, &t.id, f).await,
+                            })
+                        }
+                        FailMode::HopeUntilEnd => {
+                            if !hoped.iter().any(|(id, _)| id == &t.id) {
+                                hoped.push((t.id.clone(), f.clone()));
+                            }
+                        }
+                        FailMode::Ignore => {
+                            last.insert(t.id.clone(), State::Ready("failure ignored".into()));
+                            continue;
+                        }
+                    }
+                }
+                last.insert(t.id.clone(), s);
+            }
+        }
+        if tty && last_table.elapsed() > Duration::from_secs(3) {
+            last_table = Instant::now();
+            eprintln!("  {:<50} STATUS", "RESOURCE");
+            for (id, s) in &last {
+                if let State::Progressing(p) = s {
+                    eprintln!("  {:<50} {p}", id.to_string());
+                }
+            }
+        }
+        let pending: Vec<String> = last
+            .iter()
+            .filter(|(_, s)| !matches!(s, State::Ready(_)))
+            .map(|(id, s)| match s {
+                State::Progressing(p) => format!("{id}: {p}"),
+                State::Failed(f) => format!("{id}: {}", f.reason),
+                State::Ready(_) => unreachable!("filtered"),
+            })
+            .collect();
+        let only_hoped = pending.len() == hoped.len() && !hoped.is_empty();
+        if only_hoped {
+            let (id, f) = &hoped[0];
+            return Err(TrackError {
+                message: failure_report(kube, id, f).await,
+            });
+        }
+        if started.elapsed() >= timeout {
+            return Err(TrackError {
+                message: format!(
+                    "timed out after {:.0?} waiting for:\n  {}",
+                    timeout,
+                    pending.join("\n  ")
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+/// A failure with the pod's events and last log lines.
+async fn failure_report(kube: &Kube, id: &ObjectId, f: &Failure) -> String {
+    let mut out = format!("{id} failed: {}", f.reason);
+    if let (Some((pod, container)), Some(ns)) = (&f.pod, &id.namespace) {
+        let events = kube.events(ns, pod).await;
+        if !events.is_empty() {
+            out.push_str(&format!("\nevents of pod `{pod}`:"));
+            for e in events.iter().rev().take(10).rev() {
+                out.push_str(&format!("\n  {e}"));
+            }
+        }
+        if !container.is_empty() {
+            let logs = kube.logs(ns, pod, container, 20).await;
+            if !logs.trim().is_empty() {
+                out.push_str(&format!("\nlast log lines of `{pod}/{container}`:"));
+                for l in logs.lines() {
+                    out.push_str(&format!("\n  {l}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `--timeout`: `20s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (`20s`, `5m`, `1h` or seconds)"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a duration (`20s`, `5m`, `1h` or seconds)"
+            ))
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_deployment_is_ready_only_when_its_rollout_is_done() {
+        let d = serde_json::json!({"metadata": {"generation": 2, "uid": "d1"}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
+        assert!(matches!(state("Deployment", &d, &[], &[]), State::Ready(_)));
+        let stale = serde_json::json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
+        assert!(matches!(
+            state("Deployment", &stale, &[], &[]),
+            State::Progressing(_)
+        ));
+        let pod = serde_json::json!({"metadata": {"name": "p", "ownerReferences": [{"kind": "ReplicaSet", "uid": "rs1"}]},
+            "status": {"containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}}}]}});
+        let rs = serde_json::json!({"metadata": {"uid": "rs1", "ownerReferences": [{"kind": "Deployment", "uid": "d1"}]}});
+        match state("Deployment", &d, &[rs], &[pod]) {
+            State::Failed(f) => assert!(f.reason.contains("ImagePullBackOff"), "{f:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

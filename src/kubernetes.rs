@@ -1,0 +1,305 @@
+//! Kubernetes access: the client from a kubeconfig, discovery of any kind in a chart, and the few
+//! verbs deploy uses (list, get, server-side apply, delete, logs, events), each counted.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use serde_json::Value;
+
+/// The field manager of every apply.
+pub const FIELD_MANAGER: &str = "werf";
+
+/// Errors of Kubernetes access, each naming what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read kubeconfig `{path}`: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("cannot reach the Kubernetes API at `{url}`: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("the cluster does not serve `{api_version}` `{kind}` (used by `{source_file}`)")]
+    UnknownKind {
+        api_version: String,
+        kind: String,
+        source_file: String,
+    },
+    #[error("{verb} {what}: {source}")]
+    Api {
+        verb: &'static str,
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// How to reach the cluster (`--kube-config`, `--kube-context`).
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+/// A connected cluster: the client, resolved kinds, and a request counter.
+pub struct Kube {
+    pub client: kube::Client,
+    kinds: Mutex<HashMap<(String, String), (ApiResource, ApiCapabilities)>>,
+    /// API requests made through this handle.
+    pub requests: AtomicU64,
+    pub server_version: String,
+}
+
+/// The kubeconfig file: `--kube-config`, else `KUBECONFIG` (first entry), else `~/.kube/config`.
+fn kubeconfig_path(target: &Target) -> PathBuf {
+    if let Some(p) = &target.kubeconfig {
+        return p.clone();
+    }
+    if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        if let Some(first) = std::env::split_paths(&v).next() {
+            return first;
+        }
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".kube/config")
+}
+
+impl Kube {
+    /// Connects and asks the server its version (so an unreachable cluster fails here, clearly).
+    pub async fn connect(target: &Target) -> Result<Kube> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let path = kubeconfig_path(target);
+        let bad = |message: String| Error::Kubeconfig {
+            path: path.display().to_string(),
+            message,
+        };
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&path).map_err(|e| bad(e.to_string()))?;
+        let options = kube::config::KubeConfigOptions {
+            context: target.context.clone(),
+            ..Default::default()
+        };
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        config.read_timeout = Some(Duration::from_secs(60));
+        let url = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+        let version = client
+            .apiserver_version()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Kube {
+            client,
+            kinds: Mutex::default(),
+            requests: AtomicU64::new(1),
+            server_version: version.git_version,
+        })
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The API resource of `apiVersion`/`kind` (one discovery request per new kind).
+    pub async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        source_file: &str,
+    ) -> Result<(ApiResource, bool)> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some((ar, caps)) = self.kinds.lock().expect("kinds lock").get(&key) {
+            return Ok((ar.clone(), caps.scope == Scope::Namespaced));
+        }
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        self.count();
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let found = kube::discovery::pinned_kind(&self.client, &gvk).await;
+        let (ar, caps) = found.map_err(|_| Error::UnknownKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            source_file: source_file.into(),
+        })?;
+        let namespaced = caps.scope == Scope::Namespaced;
+        self.kinds
+            .lock()
+            .expect("kinds lock")
+            .insert(key, (ar.clone(), caps));
+        Ok((ar, namespaced))
+    }
+
+    fn api(&self, ar: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
+    /// Every object of a kind in a namespace (or cluster-wide), as JSON.
+    pub async fn list(
+        &self,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        labels: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        self.count();
+        let mut lp = ListParams::default();
+        if let Some(l) = labels {
+            lp = lp.labels(l);
+        }
+        let list = self
+            .api(ar, namespace)
+            .list(&lp)
+            .await
+            .map_err(|source| Error::Api {
+                verb: "list",
+                what: format!(
+                    "`{}` in `{}`",
+                    ar.plural,
+                    namespace.unwrap_or("the cluster")
+                ),
+                source,
+            })?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|mut o| {
+                o.types = Some(kube::core::TypeMeta {
+                    api_version: ar.api_version.clone(),
+                    kind: ar.kind.clone(),
+                });
+                serde_json::to_value(o).expect("objects serialize")
+            })
+            .collect())
+    }
+
+    /// One object, or `None`.
+    pub async fn get(
+        &self,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>> {
+        self.count();
+        let got = self
+            .api(ar, namespace)
+            .get_opt(name)
+            .await
+            .map_err(|source| Error::Api {
+                verb: "get",
+                what: format!("`{}/{name}`", ar.kind),
+                source,
+            })?;
+        Ok(got.map(|o| serde_json::to_value(o).expect("objects serialize")))
+    }
+
+    /// Server-side apply of `object` by `werf` (forced: werf owns what it applies); `dry_run`
+    /// asks for the result without changing anything.
+    pub async fn apply(
+        &self,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        object: &Value,
+        dry_run: bool,
+    ) -> std::result::Result<Value, kube::Error> {
+        self.count();
+        let mut pp = PatchParams::apply(FIELD_MANAGER).force();
+        if dry_run {
+            pp = pp.dry_run();
+        }
+        let o = self
+            .api(ar, namespace)
+            .patch(name, &pp, &Patch::Apply(object))
+            .await?;
+        Ok(serde_json::to_value(o).expect("objects serialize"))
+    }
+
+    /// Deletes an object (foreground: its dependants go first); a missing one is not an error.
+    pub async fn delete(
+        &self,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<()> {
+        self.count();
+        match self
+            .api(ar, namespace)
+            .delete(name, &DeleteParams::foreground())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(source) => Err(Error::Api {
+                verb: "delete",
+                what: format!("`{}/{name}`", ar.kind),
+                source,
+            }),
+        }
+    }
+
+    /// Creates a typed object; `Ok(false)` when it already exists.
+    pub async fn create<K>(
+        &self,
+        api: &Api<K>,
+        object: &K,
+    ) -> std::result::Result<bool, kube::Error>
+    where
+        K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        self.count();
+        match api.create(&Default::default(), object).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The last `lines` lines of a pod's container log (empty when there is none).
+    pub async fn logs(&self, namespace: &str, pod: &str, container: &str, lines: i64) -> String {
+        self.count();
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let lp = LogParams {
+            container: Some(container.to_string()),
+            tail_lines: Some(lines),
+            ..Default::default()
+        };
+        api.logs(pod, &lp).await.unwrap_or_default()
+    }
+
+    /// Events about an object, oldest first, as `reason: message` lines.
+    pub async fn events(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.count();
+        let api: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.client.clone(), namespace);
+        let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+        let mut events = api.list(&lp).await.map(|l| l.items).unwrap_or_default();
+        events.sort_by_key(|e| e.last_timestamp.clone().map(|t| t.0));
+        events
+            .into_iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
