@@ -271,7 +271,7 @@ pub async fn plan(
                         Err(kube::Error::Api(s)) if s.code == 422 => Action::Update(format!(
                             "{}\n(recreate: {})",
                             diff(l, &d.object),
-                            s.message
+                            short_reason(&s.message)
                         )),
                         Err(e) => return Err(api_err("dry-run apply", &d.id)(e)),
                     }
@@ -308,6 +308,20 @@ pub async fn plan(
     })
 }
 
+/// The API server's validation message without the Go dump of the whole object
+/// (`Job.batch "x" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is
+/// immutable` becomes `... spec.template: field is immutable`).
+fn short_reason(message: &str) -> String {
+    match message.split_once("Invalid value:") {
+        Some((head, tail)) => format!(
+            "{}{}",
+            head,
+            tail.rsplit(": ").next().unwrap_or(tail).trim()
+        ),
+        None => message.to_string(),
+    }
+}
+
 /// Applies one object; an immutable-field rejection becomes delete + create.
 async fn apply_one(kube: &Kube, step: &Step) -> Result<Option<String>> {
     let d = step
@@ -328,8 +342,9 @@ async fn apply_one(kube: &Kube, step: &Step) -> Result<Option<String>> {
                 .await
                 .map_err(api_err("apply", &d.id))?;
             Ok(Some(format!(
-                "recreated {} (immutable field: {})",
-                d.id, s.message
+                "recreated {}: {}",
+                d.id,
+                short_reason(&s.message)
             )))
         }
         Err(e) => Err(api_err("apply", &d.id)(e)),
@@ -377,7 +392,7 @@ async fn run_hooks(
     for (d, ar) in selected {
         let h = d.hook.as_ref().expect("hooks have a hook");
         let ns = d.id.namespace.as_deref();
-        if h.before_creation {
+        if h.before_creation && kube.get(ar, ns, &d.id.name).await?.is_some() {
             kube.delete(ar, ns, &d.id.name).await?;
             wait_gone(kube, ar, ns, &d.id.name).await?;
         }

@@ -8,10 +8,12 @@
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
+//! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
 mod cluster;
 mod contract;
+mod deploy;
 mod dev;
 mod errors;
 mod images;

@@ -1,0 +1,389 @@
+//! `werf converge`, `plan` and `dismiss` against the real control plane and registry: what is
+//! written (from the API server's audit log), readiness, failures, rollback, prune, locking.
+
+use std::time::Duration;
+
+use crate::cluster::{cluster, Cluster};
+use crate::support::{text, Repo};
+
+const WERF_YAML: &str = "project: shop\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n---\nimage: side\ncontext: side\ndockerfile: Dockerfile\n";
+
+const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: app}\n  template:\n    metadata:\n      labels: {app: app}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: app\n        image: {{ .Values.werf.image.app }}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector: {app: app}\n  ports:\n  - port: 80\n";
+
+const SIDE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: side\nspec:\n  selector:\n    matchLabels: {app: side}\n  template:\n    metadata:\n      labels: {app: side}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: side\n        image: {{ index .Values.werf.image \"side\" }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: {{ .Values.mode | default \"fast\" | quote }}\n";
+
+/// A project deployed into its own namespace (tests share one cluster).
+struct Project {
+    repo: Repo,
+    ns: String,
+}
+
+impl Project {
+    fn new(ns: &str, extra: &[(&str, &str)]) -> Project {
+        let mut files = vec![
+            ("werf.yaml", WERF_YAML),
+            ("app/Dockerfile", "FROM scratch\nCOPY app.txt /app.txt\n"),
+            ("app/app.txt", "app v1\n"),
+            ("side/Dockerfile", "FROM scratch\nCOPY side.txt /side.txt\n"),
+            ("side/side.txt", "side v1\n"),
+            (
+                ".helm/Chart.yaml",
+                "apiVersion: v2\nname: shop\nversion: 1.0.0\n",
+            ),
+            (".helm/templates/app.yaml", APP),
+            (".helm/templates/side.yaml", SIDE),
+        ];
+        files.extend_from_slice(extra);
+        let mut repo = Repo::new(&files);
+        repo.commit("init");
+        Project {
+            repo,
+            ns: ns.to_string(),
+        }
+    }
+
+    fn change(&mut self, files: &[(&str, &str)]) {
+        self.repo.write(files);
+        self.repo.commit("change");
+    }
+
+    fn run(&self, c: &Cluster, command: &str, extra: &[&str]) -> (bool, String, String) {
+        let repo = format!("{}/{}", c.registry.address, self.ns);
+        let kubeconfig = c.kubeconfig.display().to_string();
+        let mut args = vec![
+            command,
+            "--kube-config",
+            &kubeconfig,
+            "--namespace",
+            &self.ns,
+            "--release",
+            &self.ns,
+        ];
+        if command != "dismiss" {
+            args.extend_from_slice(&["--repo", &repo]);
+        }
+        if command == "converge" {
+            args.extend_from_slice(&["--timeout", "60s"]);
+        }
+        args.extend_from_slice(extra);
+        let out = self.repo.werf(&args);
+        let (stdout, stderr) = text(&out, &self.repo);
+        (out.status.success(), stdout, stderr)
+    }
+
+    fn converge(&self, c: &Cluster, extra: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(c, "converge", extra);
+        assert!(ok, "converge failed:\n{stdout}\n{stderr}");
+        format!("{stdout}\n{stderr}")
+    }
+}
+
+/// Writes by `werf` in namespace `ns` (or to it) since `from` (an index into the whole list:
+/// tests share the cluster), release bookkeeping (record Secrets and the lock Lease) apart.
+fn object_writes(c: &Cluster, from: usize, ns: &str) -> (Vec<String>, Vec<String>) {
+    let all = c.writes_by("werf");
+    all[from..]
+        .iter()
+        .filter(|w| w.contains(&format!(" {ns}/")) || w.ends_with(&format!(" /{ns}")))
+        .cloned()
+        .partition(|w| !w.contains("werf.release.v1.") && !w.contains("werf-lock."))
+}
+
+#[test]
+fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment() {
+    let c = cluster();
+    let mut p = Project::new("conv", &[]);
+    let out = p.converge(c, &[]);
+    assert!(
+        out.contains("ready     Deployment/app (conv)  2/2 available"),
+        "{out}"
+    );
+    let app = c.get_json(&["deployment", "app", "-n", "conv"]);
+    assert_eq!(app["status"]["availableReplicas"], 2, "{app}");
+    assert!(app["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .is_some_and(|i| i.starts_with(&format!("{}/conv:", c.registry.address))));
+
+    // Nothing changed: not a single write, the release record and lock included.
+    let before = c.writes_by("werf").len();
+    let out = p.converge(c, &[]);
+    assert!(out.contains("is up to date (revision 1)"), "{out}");
+    assert_eq!(object_writes(c, before, "conv"), (vec![], vec![]));
+    let (ok, stdout, _) = p.run(c, "plan", &["--exit-code"]);
+    assert!(ok, "no changes: exit code 0\n{stdout}");
+
+    // One file of one image: one image built, one Deployment patched.
+    p.change(&[("side/side.txt", "side v2\n")]);
+    let (ok, stdout, _) = p.run(c, "plan", &["--exit-code"]);
+    assert!(
+        !ok && stdout.contains("~ update Deployment/side (conv)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 to change"), "{stdout}");
+    let before = c.writes_by("werf").len();
+    let out = p.converge(c, &[]);
+    assert!(out.contains("1 built and pushed, 1 already"), "{out}");
+    let (objects, bookkeeping) = object_writes(c, before, "conv");
+    assert_eq!(objects, ["patch deployments conv/side"], "{out}");
+    // The record: a pending then a deployed revision 2; the lock taken and given back.
+    assert_eq!(
+        bookkeeping,
+        [
+            "create leases conv/werf-lock.conv",
+            "patch secrets conv/werf.release.v1.conv.v2",
+            "patch secrets conv/werf.release.v1.conv.v2",
+            "delete leases conv/werf-lock.conv",
+        ]
+    );
+    let secrets = c.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        "conv",
+        "-l",
+        "owner=werf,name=conv",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        secrets.contains("werf.release.v1.conv.v1") && secrets.contains("werf.release.v1.conv.v2"),
+        "{secrets}"
+    );
+}
+
+#[test]
+fn a_never_pushed_image_fails_with_the_pull_error_and_auto_rollback_restores_the_last_revision() {
+    let c = cluster();
+    let mut p = Project::new("typo", &[]);
+    p.converge(c, &[]);
+    let good = c.get_json(&["deployment", "app", "-n", "typo"])["spec"]["template"]["spec"]
+        ["containers"][0]["image"]
+        .clone();
+    p.change(&[(
+        ".helm/templates/app.yaml",
+        &APP.replace(
+            "image: {{ .Values.werf.image.app }}",
+            "image: {{ .Values.werf.image.app }}-typo",
+        ),
+    )]);
+    let (ok, stdout, stderr) = p.run(c, "converge", &["--auto-rollback"]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("ImagePullBackOff") || stderr.contains("ErrImagePull"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("-typo: not found"),
+        "the pull error is shown: {stderr}"
+    );
+    assert!(stderr.contains("events of pod"), "{stderr}");
+    assert!(
+        stderr.contains("rolled back to revision 1 (now revision 3)"),
+        "{stderr}"
+    );
+    c.wait_for("the rollback to finish", Duration::from_secs(30), || {
+        let d = c.get_json(&["deployment", "app", "-n", "typo"]);
+        d["spec"]["template"]["spec"]["containers"][0]["image"] == good
+            && d["status"]["updatedReplicas"] == 2
+            && d["status"]["availableReplicas"] == 2
+    });
+    // Without --auto-rollback the failure stays, and is recorded as failed.
+    let (ok, _, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok && stderr.contains("-typo: not found"), "{stderr}");
+    let failed = c.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        "typo",
+        "-l",
+        "owner=werf,status=failed",
+        "-o",
+        "name",
+    ]);
+    assert!(failed.contains("werf.release.v1.typo.v4"), "{failed}");
+}
+
+#[test]
+fn a_crashing_container_fails_fast_with_its_log_lines() {
+    let c = cluster();
+    let p = Project::new(
+        "crash",
+        &[(
+            ".helm/templates/worker.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  selector:\n    matchLabels: {app: worker}\n  template:\n    metadata:\n      labels: {app: worker}\n    spec:\n      containers:\n      - name: worker\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"crash on start\"]\n",
+        )],
+    );
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok);
+    assert!(stderr.contains("CrashLoopBackOff"), "{stderr}");
+    assert!(stderr.contains("last log lines of `worker-"), "{stderr}");
+    assert!(
+        stderr.contains("fatal: crash requested by the command"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "failed fast, not at the 60 s timeout"
+    );
+}
+
+#[test]
+fn a_removed_template_prunes_its_object_and_a_job_change_recreates_it() {
+    let c = cluster();
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: seed\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: seed\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"seed v1\"]\n";
+    let mut p = Project::new("prune", &[(".helm/templates/job.yaml", job)]);
+    p.converge(c, &[]);
+    assert!(c
+        .kubectl(&["get", "job", "seed", "-n", "prune"])
+        .status
+        .success());
+    p.change(&[(
+        ".helm/templates/job.yaml",
+        &job.replace("seed v1", "seed v2"),
+    )]);
+    let out = p.converge(c, &[]);
+    assert!(out.contains("recreated Job/seed (prune)"), "{out}");
+    assert!(out.contains("field is immutable"), "{out}");
+    let cmd = c.get_json(&["job", "seed", "-n", "prune"])["spec"]["template"]["spec"]["containers"]
+        [0]["command"][2]
+        .clone();
+    assert_eq!(cmd, "seed v2");
+
+    p.repo.git(&["rm", "-q", ".helm/templates/job.yaml"]);
+    p.repo.commit("drop the job");
+    let before = c.writes_by("werf").len();
+    let out = p.converge(c, &[]);
+    assert!(
+        out.contains("deleting Job/seed (prune) (no longer in the chart)"),
+        "{out}"
+    );
+    let (objects, _) = object_writes(c, before, "prune");
+    assert_eq!(objects, ["delete jobs prune/seed"]);
+    c.wait_for("the job to go", Duration::from_secs(30), || {
+        !c.kubectl(&["get", "job", "seed", "-n", "prune"])
+            .status
+            .success()
+    });
+}
+
+#[test]
+fn weights_and_hooks_order_the_rollout_and_dismiss_removes_the_release() {
+    let c = cluster();
+    let hook = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"migrate\"]\n";
+    let db = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n  annotations:\n    werf.io/weight: \"-10\"\ndata:\n  url: postgres://db\n";
+    let p = Project::new(
+        "order",
+        &[
+            (".helm/templates/hook.yaml", hook),
+            (".helm/templates/db.yaml", db),
+        ],
+    );
+    let before = c.writes_by("werf").len();
+    p.converge(c, &[]);
+    let (writes, _) = object_writes(c, before, "order");
+    // Pre hooks first (deleted on success), then weight -10, then weight 0.
+    assert_eq!(writes[0], "create namespaces /order", "{writes:#?}");
+    assert_eq!(
+        writes[1], "patch jobs order/migrate",
+        "no delete of a hook that does not exist yet: {writes:#?}"
+    );
+    assert_eq!(
+        writes[2], "delete jobs order/migrate",
+        "hook-succeeded: {writes:#?}"
+    );
+    assert_eq!(writes[3], "patch configmaps order/db", "{writes:#?}");
+    let mut rest = writes[4..].to_vec();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "patch configmaps order/settings",
+            "patch deployments order/app",
+            "patch deployments order/side",
+            "patch services order/app",
+        ]
+    );
+
+    let (ok, stdout, stderr) = p.run(c, "dismiss", &["--with-namespace"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("dismissed: 5 objects deleted"), "{stdout}");
+    c.wait_for("the namespace to go", Duration::from_secs(60), || {
+        !c.kubectl(&["get", "namespace", "order"]).status.success()
+    });
+}
+
+#[test]
+fn a_held_lock_refuses_a_second_converge_of_the_release() {
+    let c = cluster();
+    let mut p = Project::new("locked", &[]);
+    p.converge(c, &[]);
+    let lease = "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: werf-lock.locked\n  namespace: locked\nspec:\n  holderIdentity: other-host:42\n  leaseDurationSeconds: 600\n  acquireTime: \"2026-01-01T00:00:00.000000Z\"\n  renewTime: \"2099-01-01T00:00:00.000000Z\"\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("lease.yaml"), lease).expect("write");
+    c.kubectl_ok(&[
+        "apply",
+        "-f",
+        &dir.path().join("lease.yaml").display().to_string(),
+    ]);
+    p.change(&[("app/app.txt", "app v2\n")]);
+    let (ok, _, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("is being converged by `other-host:42`"),
+        "{stderr}"
+    );
+    c.kubectl_ok(&["delete", "lease", "werf-lock.locked", "-n", "locked"]);
+
+    // Two real converges at once: never interleaved; one wins, the other is refused or finds
+    // nothing left to do.
+    p.change(&[("app/app.txt", "app v3\n")]);
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| p.run(c, "converge", &[]));
+        let b = s.spawn(|| p.run(c, "converge", &[]));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    assert!(a.0 || b.0, "one converge succeeds:\n{}\n{}", a.2, b.2);
+    for (ok, _, stderr) in [&a, &b] {
+        assert!(*ok || stderr.contains("is being converged by"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_bad_kubeconfig_and_an_unreachable_cluster_are_clear_errors() {
+    let p = Project::new("unreach", &[]);
+    let out = p
+        .repo
+        .werf(&["plan", "--kube-config", "/nonexistent/kubeconfig"]);
+    let (_, stderr) = text(&out, &p.repo);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot read kubeconfig `/nonexistent/kubeconfig`"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dead = dir.path().join("dead");
+    std::fs::write(&dead, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:9\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n").expect("write");
+    let dead = dead.display().to_string();
+    let out = p.repo.werf(&[
+        "converge",
+        "--repo",
+        "127.0.0.1:9/x",
+        "--kube-config",
+        &dead,
+    ]);
+    let (_, stderr) = text(&out, &p.repo);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API at `https://127.0.0.1:9/`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("built and pushed"),
+        "nothing is built before the cluster answers"
+    );
+    let out = p
+        .repo
+        .werf(&["plan", "--kube-config", &dead, "--kube-context", "missing"]);
+    assert!(text(&out, &p.repo).1.contains("missing"));
+}
