@@ -387,3 +387,80 @@ fn a_bad_kubeconfig_and_an_unreachable_cluster_are_clear_errors() {
         .werf(&["plan", "--kube-config", &dead, "--kube-context", "missing"]);
     assert!(text(&out, &p.repo).1.contains("missing"));
 }
+
+#[test]
+fn manual_changes_are_restored_and_what_controllers_own_is_not_drift() {
+    let c = cluster();
+    let scaled = SIDE.replace(
+        "  name: side\nspec:",
+        "  name: side\n  annotations:\n    werf.io/replicas-on-creation: \"1\"\nspec:",
+    );
+    let p = Project::new("drift", &[(".helm/templates/side.yaml", &scaled)]);
+    p.converge(c, &[]);
+    assert_eq!(
+        c.get_json(&["deployment", "side", "-n", "drift"])["spec"]["replicas"],
+        1
+    );
+    // An autoscaler's change (replicas) and a person's change (a field werf applied).
+    c.kubectl_ok(&["scale", "deployment", "side", "-n", "drift", "--replicas=3"]);
+    c.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "drift",
+        "-p",
+        "{\"data\":{\"mode\":\"slow\"}}",
+    ]);
+    let (ok, stdout, _) = p.run(c, "plan", &["--exit-code"]);
+    assert!(
+        !ok && stdout.contains("~ update ConfigMap/settings (drift)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-  mode: slow") && stdout.contains("+  mode: fast"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 to change"), "{stdout}");
+    let before = c.writes_by("werf").len();
+    p.converge(c, &[]);
+    let (objects, _) = object_writes(c, before, "drift");
+    assert_eq!(objects, ["patch configmaps drift/settings"]);
+    assert_eq!(
+        c.get_json(&["configmap", "settings", "-n", "drift"])["data"]["mode"],
+        "fast"
+    );
+    assert_eq!(
+        c.get_json(&["deployment", "side", "-n", "drift"])["spec"]["replicas"],
+        3
+    );
+}
+
+#[test]
+fn fail_mode_and_termination_mode_annotations_are_honoured() {
+    let c = cluster();
+    let crashing = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: flaky\n  annotations:\n    werf.io/fail-mode: IgnoreAndContinueDeployProcess\nspec:\n  selector:\n    matchLabels: {app: flaky}\n  template:\n    metadata:\n      labels: {app: flaky}\n    spec:\n      containers:\n      - name: flaky\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"crash\"]\n";
+    let unpulled = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: later\n  annotations:\n    werf.io/track-termination-mode: NonBlocking\nspec:\n  selector:\n    matchLabels: {app: later}\n  template:\n    metadata:\n      labels: {app: later}\n    spec:\n      containers:\n      - name: later\n        image: {{ .Values.werf.image.app }}-not-yet\n";
+    let p = Project::new(
+        "modes",
+        &[
+            (".helm/templates/flaky.yaml", crashing),
+            (".helm/templates/later.yaml", unpulled),
+        ],
+    );
+    let out = p.converge(c, &[]);
+    assert!(out.contains("Deployment/flaky (modes)"), "{out}");
+    assert!(
+        !out.contains("Deployment/later (modes)  "),
+        "not tracked: {out}"
+    );
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  annotations:\n    werf.io/fail-mode: Sometimes\n";
+    let mut p = p;
+    p.change(&[(".helm/templates/bad.yaml", bad)]);
+    let (ok, _, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("`shop/templates/bad.yaml`: `werf.io/fail-mode: Sometimes` is not one of"),
+        "{stderr}"
+    );
+}
