@@ -333,6 +333,9 @@ fn main() {
             "| peak memory including builds | {:.0} MiB | <= 200 MiB | |",
             b.peak_kib as f64 / 1024.0
         );
+        if !args.iter().any(|a| a == "--no-converge") {
+            converge_rows(&mut b, &layout, &registry.address, scratch.path());
+        }
     }
     if keep.is_some() {
         println!("\nrepository kept at `{}`", repo.display());
@@ -441,4 +444,104 @@ fn render_rows(repo: &Path, layout: &Layout) {
         rerendered.len(),
         expected.len()
     );
+}
+
+/// Starts `tests/cluster/kube-up` (enough simulated nodes for one pod per image) and returns it
+/// with its kubeconfig once the cluster is ready.
+fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Child, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("node-sim");
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "--release", "-p", "kube-node-sim", "--target-dir"])
+        .arg(&target)
+        .current_dir(root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building kube-node-sim failed");
+    let nodes = (pods / 200 + 1).to_string();
+    let log = std::fs::File::create(dir.join("kube-up.log")).expect("log");
+    let mut child = Command::new(root.join("tests/cluster/kube-up"))
+        .arg(dir.join("kube"))
+        .args(["--registry-insecure", registry, "--nodes", &nodes])
+        .args(["--exit-with", &std::process::id().to_string()])
+        .env("KUBE_NODE_SIM", target.join("release/kube-node-sim"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("kube-up starts");
+    let kubeconfig = dir.join("kube/kubeconfig");
+    let started = Instant::now();
+    while !kubeconfig.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("kube-up exited with {status}; see {}", dir.join("kube-up.log").display());
+        }
+        assert!(started.elapsed() < Duration::from_secs(1200), "the cluster did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (child, kubeconfig)
+}
+
+/// The converge rows: first install of every Deployment and Service, a no-op converge, and one
+/// changed file (one image built and pushed, one Deployment patched); wall time and the API
+/// requests werf made (its own count, printed in its summary).
+fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path) {
+    let (mut cluster, kubeconfig) = start_cluster(registry, scratch, layout.images.len());
+    let repo_arg = format!("{registry}/mono");
+    let mut row = |what: &str, expect: &str| {
+        let log = scratch.join("converge.log");
+        let file = std::fs::File::create(&log).expect("log");
+        let run = measure_to(
+            Command::new(&b.werf)
+                .current_dir(&b.repo)
+                .env("WERF_HOME", &b.home)
+                .args(["converge", "--repo", &repo_arg, "--timeout", "20m", "--kube-config"])
+                .arg(&kubeconfig)
+                .stderr(Stdio::null()),
+            Stdio::from(file),
+        );
+        b.peak_kib = b.peak_kib.max(run.max_rss_kib);
+        let out = std::fs::read_to_string(&log).expect("log");
+        let summary = out
+            .lines()
+            .find(|l| l.starts_with("release `mono`"))
+            .unwrap_or("converge FAILED (no summary)")
+            .to_string();
+        let build = out
+            .lines()
+            .find(|l| l.contains("built and pushed"))
+            .unwrap_or_default()
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        println!(
+            "| {what} | {:.3} s | {expect} | {}; {} |",
+            run.wall.as_secs_f64(),
+            summary.replace('|', "/"),
+            build
+        );
+    };
+    row(
+        &format!(
+            "converge: first install of {} Deployments + Services, tracked to ready",
+            layout.images.len()
+        ),
+        "",
+    );
+    row("converge: no-op", "no writes");
+    let image = &layout.images[layout.images.len() / 2];
+    let file = b.repo.join(&layout.a_source_file[image]);
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    text.push_str("// converge bench change\n");
+    std::fs::write(&file, text).expect("write");
+    git(&b.repo, &["commit", "-qam", "converge bench change"]);
+    row(
+        &format!("converge: one file of `{image}` changed"),
+        "one image built and pushed, one object patched",
+    );
+    let _ = cluster.kill();
+    let _ = cluster.wait();
 }
