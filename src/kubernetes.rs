@@ -28,13 +28,23 @@ pub enum Error {
         kind: String,
         source_file: String,
     },
-    #[error("{verb} {what}: {source}")]
+    #[error("{verb} {what}: {}", describe(source))]
     Api {
         verb: &'static str,
         what: String,
-        #[source]
         source: kube::Error,
     },
+}
+
+/// A kube error in one line: the API server's message and reason, not the whole status dump.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => match s.reason.as_str() {
+            "" => s.message.clone(),
+            reason => format!("{} ({reason}, {})", s.message, s.code),
+        },
+        other => other.to_string(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

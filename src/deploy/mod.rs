@@ -86,11 +86,10 @@ pub enum Error {
         source_file: String,
         message: String,
     },
-    #[error("{verb} {id}: {source}")]
+    #[error("{verb} {id}: {}", crate::kubernetes::describe(source))]
     Api {
         verb: &'static str,
         id: String,
-        #[source]
         source: kube::Error,
     },
     #[error("release `{release}` in `{namespace}` is being converged by `{holder}` since {since}: wait for it to finish (a crashed converge's lock expires)")]
