@@ -455,7 +455,14 @@ fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Chil
         .unwrap_or_else(|| root.join("target"))
         .join("node-sim");
     let status = Command::new("cargo")
-        .args(["build", "--quiet", "--release", "-p", "kube-node-sim", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "kube-node-sim",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(root)
         .status()
@@ -476,9 +483,15 @@ fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Chil
     let started = Instant::now();
     while !kubeconfig.exists() {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("kube-up exited with {status}; see {}", dir.join("kube-up.log").display());
+            panic!(
+                "kube-up exited with {status}; see {}",
+                dir.join("kube-up.log").display()
+            );
         }
-        assert!(started.elapsed() < Duration::from_secs(1200), "the cluster did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(1200),
+            "the cluster did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     (child, kubeconfig)
@@ -497,7 +510,14 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path)
             Command::new(&b.werf)
                 .current_dir(&b.repo)
                 .env("WERF_HOME", &b.home)
-                .args(["converge", "--repo", &repo_arg, "--timeout", "20m", "--kube-config"])
+                .args([
+                    "converge",
+                    "--repo",
+                    &repo_arg,
+                    "--timeout",
+                    "20m",
+                    "--kube-config",
+                ])
                 .arg(&kubeconfig)
                 .stderr(Stdio::null()),
             Stdio::from(file),

@@ -289,3 +289,82 @@ pub fn clean(object: &Value) -> Value {
 pub fn to_yaml(object: &Value) -> String {
     serde_yaml_ng::to_string(object).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn identity_order_and_annotations_come_from_the_manifest() {
+        let d = Desired::new(
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "m", "annotations": {
+                "helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5",
+                "helm.sh/hook-delete-policy": "hook-succeeded", "werf.io/weight": "3"}}}),
+            "t.yaml",
+            true,
+            "ns",
+        )
+        .expect("valid");
+        assert_eq!(d.id.namespace.as_deref(), Some("ns"));
+        assert_eq!(d.object["metadata"]["namespace"], "ns");
+        assert_eq!(d.weight, 3);
+        let h = d.hook.expect("a hook");
+        assert_eq!(
+            (h.phase, h.weight, h.on_install, h.on_upgrade),
+            (HookPhase::Pre, -5, true, true)
+        );
+        assert!(h.on_success && !h.before_creation && !h.on_failure);
+        let cluster = Desired::new(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}),
+            "n.yaml",
+            false,
+            "ns",
+        )
+        .expect("valid");
+        assert_eq!(cluster.id.namespace, None);
+        assert!(Desired::new(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+            "c.yaml",
+            true,
+            "ns"
+        )
+        .is_err());
+        assert_eq!(
+            (
+                stage("CustomResourceDefinition"),
+                stage("Namespace"),
+                stage("Pod")
+            ),
+            (0, 1, 2)
+        );
+    }
+
+    #[test]
+    fn server_defaults_and_controller_fields_are_not_differences() {
+        let desired = json!({"spec": {"replicas": 2, "ports": [{"port": 80}], "empty": {}}});
+        let live = json!({"spec": {"replicas": 2.0, "ports": [{"port": 80, "protocol": "TCP"}], "extra": 1}, "status": {"ready": 1}});
+        assert!(subset(&desired, &live));
+        assert!(!subset(&json!({"spec": {"replicas": 3}}), &live));
+        assert!(!subset(
+            &json!({"spec": {"ports": [{"port": 80}, {"port": 81}]}}),
+            &live
+        ));
+        assert!(
+            subset(&json!({"port": "80"}), &json!({"port": 80})),
+            "int-or-string"
+        );
+    }
+
+    #[test]
+    fn services_get_explicit_protocols_and_replicas_on_creation_leave_replicas_alone() {
+        let s = Desired::new(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80.0}]}}), "s.yaml", true, "ns").expect("valid");
+        assert_eq!(
+            s.object["spec"]["ports"][0],
+            json!({"port": 80, "protocol": "TCP"})
+        );
+        let d = Desired::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "annotations": {"werf.io/replicas-on-creation": "2"}}, "spec": {"replicas": 5}}), "d.yaml", true, "ns").expect("valid");
+        assert_eq!(d.to_apply(false)["spec"]["replicas"], 2);
+        assert!(d.to_apply(true)["spec"].get("replicas").is_none());
+    }
+}
