@@ -108,18 +108,27 @@ fn pod_failure<'a>(pods: impl Iterator<Item = &'a Value>) -> Option<Failure> {
     None
 }
 
-fn owned_by<'a>(items: &'a [Value], kind: &str, uid: &str) -> impl Iterator<Item = &'a Value> {
-    let (kind, uid) = (kind.to_string(), uid.to_string());
-    items.iter().filter(move |o| {
-        o.pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .is_some_and(|refs| {
-                refs.iter().any(|r| {
-                    r.get("kind").and_then(Value::as_str) == Some(kind.as_str())
-                        && r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
-                })
-            })
-    })
+/// Objects by the uid of their owner (one pass over a namespace's ReplicaSets or Pods).
+#[derive(Default)]
+pub struct Owned<'a>(HashMap<&'a str, Vec<&'a Value>>);
+
+impl<'a> Owned<'a> {
+    fn index(items: &'a [Value]) -> Self {
+        let mut map: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for o in items {
+            let refs = o.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+            for r in refs.into_iter().flatten() {
+                if let Some(uid) = r.get("uid").and_then(Value::as_str) {
+                    map.entry(uid).or_default().push(o);
+                }
+            }
+        }
+        Owned(map)
+    }
+
+    fn of(&self, owner: &Value) -> impl Iterator<Item = &'a Value> + '_ {
+        self.0.get(uid(owner)).into_iter().flatten().copied()
+    }
 }
 
 fn uid(o: &Value) -> &str {
@@ -129,7 +138,7 @@ fn uid(o: &Value) -> &str {
 }
 
 /// The state of one live object, with the namespace's ReplicaSets and Pods for its children.
-fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State {
+fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> State {
     let generation = int(o, "/metadata/generation").unwrap_or(0);
     let observed = int(o, "/status/observedGeneration").unwrap_or(-1);
     let fresh = observed >= generation;
@@ -147,7 +156,8 @@ fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State
             }
             // Pods of the current ReplicaSet (the one with the Deployment's revision).
             let revision = o.pointer("/metadata/annotations/deployment.kubernetes.io~1revision");
-            let current: Vec<&Value> = owned_by(replica_sets, "Deployment", uid(o))
+            let current: Vec<&Value> = replica_sets
+                .of(o)
                 .filter(|rs| {
                     rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
                         == revision
@@ -155,7 +165,7 @@ fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State
                 .collect();
             let current_pods = current
                 .iter()
-                .flat_map(|rs| owned_by(pods, "ReplicaSet", uid(rs)));
+                .flat_map(|rs| pods.of(rs));
             if let Some(f) = pod_failure(current_pods) {
                 return State::Failed(f);
             }
@@ -180,7 +190,7 @@ fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State
                     int(o, "/status/updatedNumberScheduled").unwrap_or(0),
                 )
             };
-            if let Some(f) = pod_failure(owned_by(pods, kind, uid(o))) {
+            if let Some(f) = pod_failure(pods.of(o)) {
                 return State::Failed(f);
             }
             let progress = format!("{ready}/{want} ready, {updated} updated");
@@ -192,7 +202,7 @@ fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State
         }
         "Job" => {
             if let Some(("True", reason, m)) = condition(o, "Failed") {
-                let f = pod_failure(owned_by(pods, "Job", uid(o)));
+                let f = pod_failure(pods.of(o));
                 return State::Failed(Failure {
                     reason: format!("job failed: {reason}: {m}"),
                     pod: f.and_then(|f| f.pod),
@@ -201,7 +211,7 @@ fn state(kind: &str, o: &Value, replica_sets: &[Value], pods: &[Value]) -> State
             if let Some(("True", ..)) = condition(o, "Complete") {
                 return State::Ready("complete".into());
             }
-            if let Some(f) = pod_failure(owned_by(pods, "Job", uid(o))) {
+            if let Some(f) = pod_failure(pods.of(o)) {
                 return State::Failed(f);
             }
             let done = int(o, "/status/succeeded").unwrap_or(0);
@@ -288,11 +298,13 @@ pub async fn track(kube: &Kube, items: &[Tracked], timeout: Duration) -> Result<
                 .iter()
                 .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?, o)))
                 .collect();
-            let empty = (Vec::new(), Vec::new());
-            let (rs, pods) = ns.as_ref().and_then(|n| children.get(n)).unwrap_or(&empty);
+            let (rs, pods) = match ns.as_ref().and_then(|n| children.get(n)) {
+                Some((rs, pods)) => (Owned::index(rs), Owned::index(pods)),
+                None => (Owned::default(), Owned::default()),
+            };
             for t in group {
                 let s = match by_name.get(t.id.name.as_str()) {
-                    Some(o) => state(&t.id.kind, o, rs, pods),
+                    Some(o) => state(&t.id.kind, o, &rs, &pods),
                     None => State::Progressing("not found yet".into()),
                 };
                 if last.get(&t.id) != Some(&s) {
@@ -358,7 +370,9 @@ pub async fn track(kube: &Kube, items: &[Tracked], timeout: Duration) -> Result<
                 ),
             });
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Polls list whole kinds: with many objects pending, poll less often.
+        let pause = 500 + 100 * (pending.len() as u64 / 100).min(15);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     Ok(())
 }
@@ -427,17 +441,19 @@ mod tests {
     fn a_deployment_is_ready_only_when_its_rollout_is_done() {
         let d = serde_json::json!({"metadata": {"generation": 2, "uid": "d1"}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
-        assert!(matches!(state("Deployment", &d, &[], &[]), State::Ready(_)));
+        let none = Owned::default();
+        assert!(matches!(state("Deployment", &d, &none, &none), State::Ready(_)));
         let stale = serde_json::json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
         assert!(matches!(
-            state("Deployment", &stale, &[], &[]),
+            state("Deployment", &stale, &none, &none),
             State::Progressing(_)
         ));
         let pod = serde_json::json!({"metadata": {"name": "p", "ownerReferences": [{"kind": "ReplicaSet", "uid": "rs1"}]},
             "status": {"containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}}}]}});
         let rs = serde_json::json!({"metadata": {"uid": "rs1", "ownerReferences": [{"kind": "Deployment", "uid": "d1"}]}});
-        match state("Deployment", &d, &[rs], &[pod]) {
+        let (rs, pod) = ([rs], [pod]);
+        match state("Deployment", &d, &Owned::index(&rs), &Owned::index(&pod)) {
             State::Failed(f) => assert!(f.reason.contains("ImagePullBackOff"), "{f:?}"),
             other => panic!("{other:?}"),
         }
