@@ -58,6 +58,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     pub hooks: Vec<(Desired, ApiResource)>,
     pub history: Vec<Record>,
+    /// The live objects the plan compared against.
+    pub live: HashMap<ObjectId, Value>,
 }
 
 impl Plan {
@@ -304,6 +306,7 @@ pub async fn plan(
         steps,
         hooks,
         history,
+        live,
     })
 }
 
@@ -399,7 +402,7 @@ async fn run_hooks(
         kube.apply(ar, ns, &d.id.name, &d.object, false)
             .await
             .map_err(api_err("apply hook", &d.id))?;
-        let result = track::track(kube, &[tracked(d, ar)], timeout).await;
+        let result = track::track(kube, &[tracked(d, ar)], timeout, None).await;
         if (result.is_ok() && h.on_success) || (result.is_err() && h.on_failure) {
             kube.delete(ar, ns, &d.id.name).await?;
         }
@@ -454,7 +457,7 @@ pub async fn execute(kube: &Kube, plan: &Plan, install: bool, timeout: Duration)
             .iter()
             .map(|s| tracked(s.desired.as_ref().expect("desired"), &s.resource))
             .collect();
-        track::track(kube, &items, timeout)
+        track::track(kube, &items, timeout, None)
             .await
             .map_err(|e| Error::Failed(e.message))?;
     }
@@ -557,7 +560,7 @@ pub async fn converge(
             .iter()
             .filter_map(|s| s.desired.as_ref().map(|d| tracked(d, &s.resource)))
             .collect();
-        track::track(kube, &items, timeout)
+        track::track(kube, &items, timeout, Some(&first.live))
             .await
             .map_err(|e| Error::Failed(e.message))?;
         return Ok(Outcome {
@@ -610,6 +613,17 @@ async fn converge_locked(
 ) -> Result<Outcome> {
     // Planned again under the lock: another converge may have finished in between.
     let plan = plan(kube, release, desired).await?;
+    if !plan.has_changes() {
+        eprintln!(
+            "release `{}` was converged meanwhile; nothing left to do",
+            release.name
+        );
+        return Ok(Outcome {
+            revision: plan.next_revision() - 1,
+            changed: 0,
+            deleted: 0,
+        });
+    }
     let revision = plan.next_revision();
     let install = !plan.history.iter().any(|r| r.status == Status::Deployed);
     let objects: Vec<(ObjectId, Value)> = plan

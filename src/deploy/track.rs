@@ -116,7 +116,9 @@ impl<'a> Owned<'a> {
     fn index(items: &'a [Value]) -> Self {
         let mut map: HashMap<&str, Vec<&Value>> = HashMap::new();
         for o in items {
-            let refs = o.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+            let refs = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array);
             for r in refs.into_iter().flatten() {
                 if let Some(uid) = r.get("uid").and_then(Value::as_str) {
                     map.entry(uid).or_default().push(o);
@@ -163,9 +165,7 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
                         == revision
                 })
                 .collect();
-            let current_pods = current
-                .iter()
-                .flat_map(|rs| pods.of(rs));
+            let current_pods = current.iter().flat_map(|rs| pods.of(rs));
             if let Some(f) = pod_failure(current_pods) {
                 return State::Failed(f);
             }
@@ -252,11 +252,26 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
     }
 }
 
-/// Waits until every tracked object is ready (or fails, or `timeout` passes).
-pub async fn track(kube: &Kube, items: &[Tracked], timeout: Duration) -> Result<(), TrackError> {
+/// Waits until every tracked object is ready (or fails, or `timeout` passes). `known` holds live
+/// objects just read (by the plan): those already ready there are not polled at all.
+pub async fn track(
+    kube: &Kube,
+    items: &[Tracked],
+    timeout: Duration,
+    known: Option<&HashMap<ObjectId, Value>>,
+) -> Result<(), TrackError> {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
+    let none = Owned::default();
+    for t in items {
+        if let Some(o) = known.and_then(|k| k.get(&t.id)) {
+            if let State::Ready(p) = state(&t.id.kind, o, &none, &none) {
+                eprintln!("  ready     {}  {p}", t.id);
+                last.insert(t.id.clone(), State::Ready(p));
+            }
+        }
+    }
     let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
     let mut last_table = Instant::now();
     let waiting: Vec<&Tracked> = items.iter().filter(|t| !t.non_blocking).collect();
@@ -442,7 +457,10 @@ mod tests {
         let d = serde_json::json!({"metadata": {"generation": 2, "uid": "d1"}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
         let none = Owned::default();
-        assert!(matches!(state("Deployment", &d, &none, &none), State::Ready(_)));
+        assert!(matches!(
+            state("Deployment", &d, &none, &none),
+            State::Ready(_)
+        ));
         let stale = serde_json::json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2, "replicas": 2}});
         assert!(matches!(
