@@ -119,6 +119,10 @@ impl Desired {
             object["metadata"]["namespace"] = Value::String(ns.clone());
             Some(ns)
         } else {
+            // A cluster-scoped object has no namespace, whatever the template wrote.
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("namespace");
+            }
             None
         };
         normalize(&mut object);

@@ -3,7 +3,7 @@
 //! with the failing pod's events and last log lines, and honours `werf.io/fail-mode`,
 //! `werf.io/track-termination-mode` and the timeout.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
@@ -144,6 +144,13 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
     let generation = int(o, "/metadata/generation").unwrap_or(0);
     let observed = int(o, "/status/observedGeneration").unwrap_or(-1);
     let fresh = observed >= generation;
+    // Until its controller has seen the latest spec, a workload's pods are the old ones: their
+    // failures (or readiness) say nothing about this rollout.
+    if !fresh && matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet") {
+        return State::Progressing(format!(
+            "waiting for the controller (generation {generation}, observed {observed})"
+        ));
+    }
     match kind {
         "Deployment" => {
             let want = int(o, "/spec/replicas").unwrap_or(1);
@@ -252,6 +259,31 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
     }
 }
 
+/// Up to this many pending objects are fetched one by one (with their pods by selector);
+/// beyond it whole kinds are listed per namespace.
+const FEW: usize = 10;
+
+/// A workload's label selector (`matchLabels`) as a list selector; a Job's own `job-name`.
+fn selector(o: &Value) -> Option<String> {
+    if o.get("kind").and_then(Value::as_str) == Some("Job") {
+        return Some(format!(
+            "job-name={}",
+            o.pointer("/metadata/name")?.as_str()?
+        ));
+    }
+    let labels = o.pointer("/spec/selector/matchLabels")?.as_object()?;
+    if labels.is_empty() {
+        return None;
+    }
+    Some(
+        labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
 /// Waits until every tracked object is ready (or fails, or `timeout` passes). `known` holds live
 /// objects just read (by the plan): those already ready there are not polled at all.
 pub async fn track(
@@ -289,36 +321,79 @@ pub async fn track(
         if by_group.is_empty() {
             break;
         }
-        let namespaces: Vec<String> = by_group.keys().filter_map(|(_, ns)| ns.clone()).collect();
-        let mut children: HashMap<String, (Vec<Value>, Vec<Value>)> = HashMap::new();
-        for ns in namespaces {
-            if children.contains_key(&ns) {
-                continue;
+        // The pending objects: fetched one by one when few, listed by kind when many.
+        let mut fetched: HashMap<&ObjectId, Value> = HashMap::new();
+        for ((_, ns), group) in &by_group {
+            if group.len() <= FEW {
+                for t in group {
+                    if let Ok(Some(o)) = kube.get(&t.resource, ns.as_deref(), &t.id.name).await {
+                        fetched.insert(&t.id, o);
+                    }
+                }
+            } else {
+                let live = kube
+                    .list(&group[0].resource, ns.as_deref(), None)
+                    .await
+                    .unwrap_or_default();
+                let mut by_name: HashMap<String, Value> = live
+                    .into_iter()
+                    .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?.to_string(), o)))
+                    .collect();
+                for t in group {
+                    if let Some(o) = by_name.remove(&t.id.name) {
+                        fetched.insert(&t.id, o);
+                    }
+                }
             }
-            let rs_ar = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
-            let pod_ar = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
-            let rs = kube.list(&rs_ar, Some(&ns), None).await.unwrap_or_default();
-            let pods = kube
-                .list(&pod_ar, Some(&ns), None)
-                .await
-                .unwrap_or_default();
-            children.insert(ns, (rs, pods));
+        }
+        // Their ReplicaSets and Pods: by each workload's selector when few, per namespace when many.
+        let mut children: HashMap<String, (Vec<Value>, Vec<Value>)> = HashMap::new();
+        let workloads: Vec<&&Tracked> = by_group
+            .values()
+            .flatten()
+            .filter(|t| {
+                matches!(
+                    t.id.kind.as_str(),
+                    "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
+                )
+            })
+            .collect();
+        let rs_ar = ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
+        let pod_ar = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+        if workloads.len() <= FEW {
+            for t in &workloads {
+                let (Some(ns), Some(o)) = (&t.id.namespace, fetched.get(&t.id)) else {
+                    continue;
+                };
+                let Some(selector) = selector(o) else {
+                    continue;
+                };
+                let entry = children.entry(ns.clone()).or_default();
+                if t.id.kind == "Deployment" {
+                    let rs = kube.list(&rs_ar, Some(ns), Some(&selector)).await;
+                    entry.0.extend(rs.unwrap_or_default());
+                }
+                let pods = kube.list(&pod_ar, Some(ns), Some(&selector)).await;
+                entry.1.extend(pods.unwrap_or_default());
+            }
+        } else {
+            let namespaces: BTreeSet<&String> = workloads
+                .iter()
+                .filter_map(|t| t.id.namespace.as_ref())
+                .collect();
+            for ns in namespaces {
+                let rs = kube.list(&rs_ar, Some(ns), None).await.unwrap_or_default();
+                let pods = kube.list(&pod_ar, Some(ns), None).await.unwrap_or_default();
+                children.insert(ns.clone(), (rs, pods));
+            }
         }
         for ((_, ns), group) in &by_group {
-            let live = kube
-                .list(&group[0].resource, ns.as_deref(), None)
-                .await
-                .unwrap_or_default();
-            let by_name: HashMap<&str, &Value> = live
-                .iter()
-                .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?, o)))
-                .collect();
             let (rs, pods) = match ns.as_ref().and_then(|n| children.get(n)) {
                 Some((rs, pods)) => (Owned::index(rs), Owned::index(pods)),
                 None => (Owned::default(), Owned::default()),
             };
             for t in group {
-                let s = match by_name.get(t.id.name.as_str()) {
+                let s = match fetched.get(&t.id) {
                     Some(o) => state(&t.id.kind, o, &rs, &pods),
                     None => State::Progressing("not found yet".into()),
                 };
