@@ -562,6 +562,8 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path)
         &format!("converge: one file of `{image}` changed"),
         "one image built and pushed, one object patched",
     );
-    let _ = cluster.kill();
+    // SIGTERM: kube-up stops every process it started (SIGKILL would orphan them).
+    // SAFETY: `cluster` is our running child.
+    unsafe { libc::kill(cluster.id() as libc::pid_t, libc::SIGTERM) };
     let _ = cluster.wait();
 }
