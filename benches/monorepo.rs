@@ -3,6 +3,10 @@
 //! and prints a table of wall times and peak memory beside `git ls-tree -r HEAD`, checking that
 //! a one-file change reports exactly the affected images.
 
+/// The tests' cluster support (for building the node simulator the same way).
+#[allow(dead_code)]
+#[path = "../tests/it/cluster.rs"]
+mod cluster;
 #[path = "support/monorepo.rs"]
 mod monorepo;
 /// The tests' registry launcher (a real `docker-registry` on a free port, stopped on drop).
@@ -450,31 +454,14 @@ fn render_rows(repo: &Path, layout: &Layout) {
 /// with its kubeconfig once the cluster is ready.
 fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Child, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("node-sim");
-    let status = Command::new("cargo")
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "kube-node-sim",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building kube-node-sim failed");
+    let sim = cluster::node_sim();
     let nodes = (pods / 200 + 1).to_string();
     let log = std::fs::File::create(dir.join("kube-up.log")).expect("log");
     let mut child = Command::new(root.join("tests/cluster/kube-up"))
         .arg(dir.join("kube"))
         .args(["--registry-insecure", registry, "--nodes", &nodes])
         .args(["--exit-with", &std::process::id().to_string()])
-        .env("KUBE_NODE_SIM", target.join("release/kube-node-sim"))
+        .env("KUBE_NODE_SIM", sim)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

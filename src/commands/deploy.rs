@@ -47,9 +47,7 @@ async fn desired(
     loaded: &Loaded,
     release: &Release,
 ) -> Result<Vec<(deploy::object::Desired, kube::discovery::ApiResource)>> {
-    let history = deploy::record::history(kube, &release.namespace, &release.name)
-        .await
-        .with_context(|| format!("cannot read the release record of `{}`", release.name))?;
+    let history = deploy::history(kube, release).await?;
     let mut options = render_options(global, args, &loaded.config.meta.project)?;
     options.revision = history.last().map_or(1, |r| r.revision + 1);
     options.kube_version = Some(kube.server_version.clone());

@@ -200,6 +200,17 @@ fn diff(live: &Value, desired: &Value) -> String {
         .to_string()
 }
 
+/// The release's revisions, oldest first.
+pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
+    record::history(kube, &release.namespace, &release.name)
+        .await
+        .map_err(|source| Error::Api {
+            verb: "read the release record of",
+            id: format!("`{}`", release.name),
+            source,
+        })
+}
+
 /// Decides each object's action: desired vs the last applied revision vs live (with a dry-run
 /// apply when they disagree).
 pub async fn plan(
@@ -207,13 +218,7 @@ pub async fn plan(
     release: &Release,
     desired: Vec<(Desired, ApiResource)>,
 ) -> Result<Plan> {
-    let history = record::history(kube, &release.namespace, &release.name)
-        .await
-        .map_err(|source| Error::Api {
-            verb: "read the release record of",
-            id: format!("`{}`", release.name),
-            source,
-        })?;
+    let history = history(kube, release).await?;
     let (hooks, main): (Vec<_>, Vec<_>) = desired.into_iter().partition(|(d, _)| d.hook.is_some());
     let last_applied: HashMap<&ObjectId, &Value> = history
         .last()
@@ -692,7 +697,8 @@ async fn converge_locked(
                 })?;
                 back.push((d, ar));
             }
-            let rollback = plan_after(kube, release, back).await?;
+            // Planned against the history that now holds the failed revision.
+            let rollback = self::plan(kube, release, back).await?;
             let rev = revision + 1;
             let mut rb = record_of(
                 release,
@@ -724,24 +730,9 @@ async fn converge_locked(
     }
 }
 
-/// A plan computed against the current history (after a failed revision was recorded).
-async fn plan_after(
-    kube: &Kube,
-    release: &Release,
-    desired: Vec<(Desired, ApiResource)>,
-) -> Result<Plan> {
-    plan(kube, release, desired).await
-}
-
 /// Deletes every object of the release's last revision and its records (and the namespace).
 pub async fn dismiss(kube: &Kube, release: &Release, with_namespace: bool) -> Result<usize> {
-    let history = record::history(kube, &release.namespace, &release.name)
-        .await
-        .map_err(|source| Error::Api {
-            verb: "read the release record of",
-            id: format!("`{}`", release.name),
-            source,
-        })?;
+    let history = history(kube, release).await?;
     let mut deleted = 0;
     let objects: BTreeSet<&ObjectId> = history
         .iter()

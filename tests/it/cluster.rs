@@ -29,7 +29,7 @@ pub fn cluster() -> &'static Cluster {
 
 /// Builds the node simulator into its own target folder (the test run holds cargo's lock on the
 /// main one) and returns the binary.
-fn node_sim() -> PathBuf {
+pub fn node_sim() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
