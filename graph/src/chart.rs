@@ -230,7 +230,7 @@ pub fn apply_set(
     Ok(())
 }
 
-fn missing(what: &str, path: String) -> Error {
+pub(crate) fn missing(what: &str, path: String) -> Error {
     Error::MissingPath {
         at: Location {
             file: path.clone(),
@@ -243,21 +243,9 @@ fn missing(what: &str, path: String) -> Error {
     }
 }
 
-/// Reads the chart at `chart_dir` (repository-relative) of the tree `root`, with its subcharts.
-pub fn load(objects: &dyn ObjectSource, root: ObjectId, chart_dir: &str) -> Result<Chart> {
-    let tree = match lookup(objects, root, chart_dir)? {
-        Some(e) if e.kind == EntryKind::Tree => e.id,
-        _ => return Err(missing("chart folder", chart_dir.to_string())),
-    };
-    load_tree(objects, tree, chart_dir, None, None)
-}
-
-/// Reads the chart whose folder `chart_dir` has the tree `tree`.
-pub fn load_from_tree(
-    objects: &dyn ObjectSource,
-    tree: ObjectId,
-    chart_dir: &str,
-) -> Result<Chart> {
+/// Reads the chart (with its subcharts) whose folder `chart_dir` (repository-relative) has the
+/// tree `tree`.
+pub fn load(objects: &dyn ObjectSource, tree: ObjectId, chart_dir: &str) -> Result<Chart> {
     load_tree(objects, tree, chart_dir, None, None)
 }
 
@@ -700,7 +688,7 @@ pub trait ImageValues {
 /// Every template of the chart and its subcharts parsed into one set (defines are shared, as in
 /// Helm).
 pub fn template_set(chart: &Chart) -> Result<Set> {
-    let mut set = Set::with_functions(std::sync::Arc::new(funcs::builtins()));
+    let mut set = Set::with_functions(funcs::shared().clone());
     let mut stack = vec![chart];
     while let Some(c) = stack.pop() {
         for (name, text) in &c.templates {
@@ -740,7 +728,7 @@ pub fn render_template(
     placeholders: &Placeholders,
     images: &dyn ImageValues,
 ) -> Result<Vec<Manifest>> {
-    let table = funcs::builtins();
+    let table = funcs::shared();
     let image = |n: &str| images.image(n);
     let tag = |n: &str| images.tag(n);
     let methods = files_method;
@@ -759,7 +747,7 @@ pub fn render_template(
     let root = Value::map(root);
     let mut containers = ctx.containers.clone();
     containers.push(root.clone());
-    let mut exec = Exec::new(set, &table);
+    let mut exec = Exec::new(set, table);
     exec.nil_field_is_error = true;
     exec.methods = Some(&methods);
     exec.lazy(placeholders.image.clone(), &image, &containers);

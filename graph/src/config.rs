@@ -325,10 +325,10 @@ pub fn render_template<'a>(
         },
         message: e.message,
     };
-    let table = std::sync::Arc::new(funcs::builtins());
+    let table = funcs::shared();
     let mut set = Set::with_functions(table.clone());
     set.parse(file, text).map_err(error)?;
-    let mut exec = Exec::new(&set, &table);
+    let mut exec = Exec::new(&set, table);
     exec.environment = inputs.vars;
     exec.methods = inputs.files;
     let mut root = std::collections::BTreeMap::new();

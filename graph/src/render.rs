@@ -9,7 +9,7 @@ use crate::chart::{
 };
 use crate::context::lookup;
 use crate::db::{Db, ImageKey, Project};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::objects::{EntryKind, ObjectId};
 use crate::pattern::join;
 use crate::plan::{config, image_digest};
@@ -46,16 +46,7 @@ pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
     );
     match lookup(db.objects(), project.root_tree(db), &dir)? {
         Some(e) if e.kind == EntryKind::Tree => Ok((dir, e.id)),
-        _ => Err(Error::MissingPath {
-            at: crate::error::Location {
-                file: dir.clone(),
-                line: 0,
-                column: 0,
-            },
-            what: "chart folder".into(),
-            path: dir,
-            hint: None,
-        }),
+        _ => Err(steps::missing("chart folder", dir)),
     }
 }
 
@@ -64,7 +55,7 @@ pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
 pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
     db.log_execution("chart", "");
     let (dir, tree) = chart_tree(db, project).clone()?;
-    steps::load_from_tree(db.objects(), tree, &dir).map(Arc::new)
+    steps::load(db.objects(), tree, &dir).map(Arc::new)
 }
 
 /// Every template parsed into one set.

@@ -201,6 +201,12 @@ pub fn to_json(v: &Value) -> String {
     }
 }
 
+/// The builtins, made once per process (the table never changes), shared by every set and run.
+pub fn shared() -> &'static std::sync::Arc<Funcs> {
+    static TABLE: std::sync::OnceLock<std::sync::Arc<Funcs>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::sync::Arc::new(builtins()))
+}
+
 /// The builtins of Go's `text/template` and the Sprig functions implemented so far.
 pub fn builtins() -> Funcs {
     let mut f: Funcs = HashMap::new();

@@ -59,10 +59,10 @@ impl std::error::Error for Error {}
 
 /// Parses `text` as template `name` and renders it with `data` (a convenience for one template).
 pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
-    let funcs = std::sync::Arc::new(funcs::builtins());
+    let funcs = funcs::shared();
     let mut set = Set::with_functions(funcs.clone());
     set.parse(name, text)?;
-    exec::Exec::new(&set, &funcs).render(name, data)
+    exec::Exec::new(&set, funcs).render(name, data)
 }
 
 #[cfg(test)]
