@@ -52,20 +52,8 @@ fn key_cmp(a: &str, b: &str) -> Ordering {
                 }
             }
         }
-        let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .saturating_mul(10)
-                .saturating_add(ar[ai] as i64 - '0' as i64);
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .saturating_mul(10)
-                .saturating_add(br[bi] as i64 - '0' as i64);
-            bi += 1;
-        }
+        let (ai, an) = digits(&ar, i, an);
+        let (bi, bn) = digits(&br, i, bn);
         if an != bn {
             return an.cmp(&bn);
         }
@@ -75,6 +63,17 @@ fn key_cmp(a: &str, b: &str) -> Ordering {
         return ar[i].cmp(&br[i]);
     }
     ar.len().cmp(&br.len())
+}
+
+/// The digits of `chars` from `i` read onto `n` (saturating), and where they end.
+fn digits(chars: &[char], mut i: usize, mut n: i64) -> (usize, i64) {
+    while i < chars.len() && chars[i].is_ascii_digit() {
+        n = n
+            .saturating_mul(10)
+            .saturating_add(chars[i] as i64 - '0' as i64);
+        i += 1;
+    }
+    (i, n)
 }
 
 fn sorted(m: &std::collections::BTreeMap<String, Value>) -> Vec<(&String, &Value)> {
