@@ -118,7 +118,8 @@ impl Kube {
         })
     }
 
-    fn count(&self) {
+    /// Counts one API request (for requests made with the client directly).
+    pub fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 

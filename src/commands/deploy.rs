@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
 
 use super::build::{publish, Publish};
-use super::render::{render, render_options};
+use super::render::{release_names, render, render_options};
 use crate::cli::{ConvergeArgs, DismissArgs, Global, KubeArgs, PlanArgs, RenderArgs};
 use crate::deploy::{self, Action, Release};
 use crate::kubernetes::{Kube, Target};
@@ -31,13 +31,21 @@ fn target(args: &KubeArgs) -> Target {
 }
 
 /// Release and namespace names as `render` defaults them.
-fn release_of(global: &Global, args: &RenderArgs, project: &str) -> Result<Release> {
-    let options = render_options(global, args, project)?;
-    Ok(Release {
-        name: options.release,
-        namespace: options.namespace,
-    })
+fn release_of(
+    global: &Global,
+    release: &Option<String>,
+    namespace: &Option<String>,
+    project: &str,
+) -> Release {
+    let (name, namespace) = release_names(global, release, namespace, project);
+    Release { name, namespace }
 }
+
+/// The objects the chart wants, and the history they were rendered against.
+type Desired = (
+    Vec<(deploy::object::Desired, kube::discovery::ApiResource)>,
+    Vec<deploy::record::Record>,
+);
 
 /// Renders the chart for the next revision and resolves every object's kind in the cluster.
 async fn desired(
@@ -46,7 +54,7 @@ async fn desired(
     args: &RenderArgs,
     loaded: &Loaded,
     release: &Release,
-) -> Result<Vec<(deploy::object::Desired, kube::discovery::ApiResource)>> {
+) -> Result<Desired> {
     let history = deploy::history(kube, release).await?;
     let mut options = render_options(global, args, &loaded.config.meta.project)?;
     options.revision = history.last().map_or(1, |r| r.revision + 1);
@@ -58,7 +66,8 @@ async fn desired(
             .with_context(|| format!("`{}`: the rendered document is not valid YAML", m.source))?;
         parsed.push((m.source.clone(), v));
     }
-    Ok(deploy::resolve(kube, &parsed, &release.namespace).await?)
+    let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;
+    Ok((desired, history))
 }
 
 fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
@@ -77,7 +86,13 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(global, &args.render, &loaded.config.meta.project)?;
+    let project = &loaded.config.meta.project;
+    let release = release_of(
+        global,
+        &args.render.release,
+        &args.render.namespace,
+        project,
+    );
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
     let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
@@ -92,13 +107,14 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
     let outcome = rt.block_on(async {
-        let desired = desired(&kube, global, &args.render, &loaded, &release).await?;
+        let (desired, history) = desired(&kube, global, &args.render, &loaded, &release).await?;
         let images = tags(&loaded)?;
         Ok::<_, anyhow::Error>(
             deploy::converge(
                 &kube,
                 &release,
                 desired,
+                history,
                 &images,
                 timeout,
                 args.auto_rollback,
@@ -123,12 +139,18 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
 /// Runs `werf plan`.
 pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(global, &args.render, &loaded.config.meta.project)?;
+    let project = &loaded.config.meta.project;
+    let release = release_of(
+        global,
+        &args.render.release,
+        &args.render.namespace,
+        project,
+    );
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
     let plan = rt.block_on(async {
-        let desired = desired(&kube, global, &args.render, &loaded, &release).await?;
-        Ok::<_, anyhow::Error>(deploy::plan(&kube, &release, desired).await?)
+        let (desired, history) = desired(&kube, global, &args.render, &loaded, &release).await?;
+        Ok::<_, anyhow::Error>(deploy::plan(&kube, desired, history).await?)
     })?;
     let mut changes = 0;
     for s in &plan.steps {
@@ -173,15 +195,12 @@ fn from(s: &deploy::Step) -> String {
 /// Runs `werf dismiss`.
 pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let render_args = RenderArgs {
-        repo: None,
-        namespace: args.namespace.clone(),
-        release: args.release.clone(),
-        values: Vec::new(),
-        set: Vec::new(),
-        set_string: Vec::new(),
-    };
-    let release = release_of(global, &render_args, &loaded.config.meta.project)?;
+    let release = release_of(
+        global,
+        &args.release,
+        &args.namespace,
+        &loaded.config.meta.project,
+    );
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
     let deleted = rt.block_on(deploy::dismiss(&kube, &release, args.with_namespace))?;

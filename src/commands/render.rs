@@ -32,18 +32,27 @@ pub fn render(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<chart::
     Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
 }
 
-/// Release, namespace, values and image repository from the command line, with werf's defaults
-/// (`PROJECT` or `PROJECT-ENV` for both names).
-pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Result<RenderOptions> {
+/// The release and namespace names: as given, else `PROJECT` (`PROJECT-ENV` with `--env`).
+pub fn release_names(
+    global: &Global,
+    release: &Option<String>,
+    namespace: &Option<String>,
+    project: &str,
+) -> (String, String) {
     let default_name = match &global.env {
         Some(env) => format!("{project}-{env}"),
         None => project.to_string(),
     };
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| default_name.clone());
-    let release = args.release.clone().unwrap_or(default_name);
+    (
+        release.clone().unwrap_or_else(|| default_name.clone()),
+        namespace.clone().unwrap_or(default_name),
+    )
+}
+
+/// Release, namespace, values and image repository from the command line, with werf's defaults
+/// (`PROJECT` or `PROJECT-ENV` for both names).
+pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Result<RenderOptions> {
+    let (release, namespace) = release_names(global, &args.release, &args.namespace, project);
     let mut values_files = Vec::new();
     for f in &args.values {
         let text = std::fs::read_to_string(f)

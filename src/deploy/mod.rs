@@ -211,14 +211,13 @@ pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
         })
 }
 
-/// Decides each object's action: desired vs the last applied revision vs live (with a dry-run
-/// apply when they disagree).
+/// Decides each object's action: desired vs the last applied revision (from `history`, as
+/// [`history`] read it) vs live (with a dry-run apply when they disagree).
 pub async fn plan(
     kube: &Kube,
-    release: &Release,
     desired: Vec<(Desired, ApiResource)>,
+    history: Vec<Record>,
 ) -> Result<Plan> {
-    let history = history(kube, release).await?;
     let (hooks, main): (Vec<_>, Vec<_>) = desired.into_iter().partition(|(d, _)| d.hook.is_some());
     let last_applied: HashMap<&ObjectId, &Value> = history
         .last()
@@ -543,16 +542,18 @@ pub struct Outcome {
 
 /// Converges the release to `desired`: nothing is written when nothing differs; otherwise under
 /// the release lock a new revision is recorded, applied and tracked; on failure with
-/// `auto_rollback` the last deployed revision is applied and tracked again.
+/// `auto_rollback` the last deployed revision is applied and tracked again. `history` is the
+/// history `desired` was rendered against.
 pub async fn converge(
     kube: &Kube,
     release: &Release,
     desired: Vec<(Desired, ApiResource)>,
+    history: Vec<Record>,
     images: &BTreeMap<String, String>,
     timeout: Duration,
     auto_rollback: bool,
 ) -> Result<Outcome> {
-    let first = plan(kube, release, desired.clone()).await?;
+    let first = plan(kube, desired.clone(), history).await?;
     let count = |p: &Plan, a: fn(&Action) -> bool| p.steps.iter().filter(|s| a(&s.action)).count();
     if !first.has_changes() {
         eprintln!(
@@ -617,7 +618,8 @@ async fn converge_locked(
     count: impl Fn(&Plan, fn(&Action) -> bool) -> usize,
 ) -> Result<Outcome> {
     // Planned again under the lock: another converge may have finished in between.
-    let plan = plan(kube, release, desired).await?;
+    let history = history(kube, release).await?;
+    let plan = plan(kube, desired, history).await?;
     if !plan.has_changes() {
         eprintln!(
             "release `{}` was converged meanwhile; nothing left to do",
@@ -698,7 +700,8 @@ async fn converge_locked(
                 back.push((d, ar));
             }
             // Planned against the history that now holds the failed revision.
-            let rollback = self::plan(kube, release, back).await?;
+            let history = self::history(kube, release).await?;
+            let rollback = self::plan(kube, back, history).await?;
             let rev = revision + 1;
             let mut rb = record_of(
                 release,

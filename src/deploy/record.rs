@@ -88,8 +88,7 @@ pub async fn history(
     release: &str,
 ) -> Result<Vec<Record>, kube::Error> {
     let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
-    kube.requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    kube.count();
     let lp = ListParams::default().labels(&format!("{LABEL_OWNER},name={release}"));
     let list = match api.list(&lp).await {
         Ok(l) => l.items,
@@ -127,8 +126,7 @@ pub async fn save(kube: &Kube, record: &Record) -> Result<(), kube::Error> {
         data: Some([("release".to_string(), ByteString(encode(record)))].into()),
         ..Default::default()
     };
-    kube.requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    kube.count();
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -142,8 +140,7 @@ pub async fn save(kube: &Kube, record: &Record) -> Result<(), kube::Error> {
 pub async fn forget(kube: &Kube, namespace: &str, release: &str) -> Result<(), kube::Error> {
     let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
     for r in history(kube, namespace, release).await? {
-        kube.requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        kube.count();
         match api
             .delete(&secret_name(release, r.revision), &DeleteParams::default())
             .await
@@ -208,8 +205,7 @@ impl Lock {
             return Ok(Ok(Lock { api, name }));
         }
         // Held: take it over only when it expired.
-        kube.requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        kube.count();
         let current = api.get(&name).await?;
         let spec = current.spec.clone().unwrap_or_default();
         let since = spec.acquire_time.as_ref().map(|t| t.0);
@@ -221,8 +217,7 @@ impl Lock {
             .map(|(t, s)| t.as_second() + i64::from(s));
         let expired = expires.is_some_and(|e| e < k8s_openapi::jiff::Timestamp::now().as_second());
         if expired {
-            kube.requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            kube.count();
             let taken = api
                 .replace(
                     &name,

@@ -387,14 +387,20 @@ pub async fn track(
                 children.insert(ns.clone(), (rs, pods));
             }
         }
+        // Indexed once per namespace, shared by every kind's group in it.
+        let indexes: HashMap<&String, (Owned<'_>, Owned<'_>)> = children
+            .iter()
+            .map(|(ns, (rs, pods))| (ns, (Owned::index(rs), Owned::index(pods))))
+            .collect();
+        let no_children = (Owned::default(), Owned::default());
         for ((_, ns), group) in &by_group {
-            let (rs, pods) = match ns.as_ref().and_then(|n| children.get(n)) {
-                Some((rs, pods)) => (Owned::index(rs), Owned::index(pods)),
-                None => (Owned::default(), Owned::default()),
-            };
+            let (rs, pods) = ns
+                .as_ref()
+                .and_then(|n| indexes.get(n))
+                .unwrap_or(&no_children);
             for t in group {
                 let s = match fetched.get(&t.id) {
-                    Some(o) => state(&t.id.kind, o, &rs, &pods),
+                    Some(o) => state(&t.id.kind, o, rs, pods),
                     None => State::Progressing("not found yet".into()),
                 };
                 if last.get(&t.id) != Some(&s) {
