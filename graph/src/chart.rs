@@ -121,15 +121,41 @@ fn yaml_doc(file: &str, text: &str) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    serde_yaml_ng::from_str::<serde_json::Value>(text).map_err(|e| Error::Config {
+    let value = serde_yaml_ng::from_str::<serde_json::Value>(text).map_err(|e| Error::Config {
         at: Location {
             file: file.to_string(),
             line: e.location().map(|l| l.line()).unwrap_or(0),
             column: e.location().map(|l| l.column()).unwrap_or(0),
         },
         message: e.to_string(),
-    })
+    })?;
+    // As Helm: a file of comments only (or `~`) is no values at all; anything but a map is an
+    // error, never a silent replacement of every value.
+    match value {
+        serde_json::Value::Null => Ok(serde_json::Value::Object(Default::default())),
+        v @ serde_json::Value::Object(_) => Ok(v),
+        other => Err(Error::Config {
+            at: Location {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+            },
+            message: format!(
+                "must hold a map of keys, not {}",
+                match other {
+                    serde_json::Value::Array(_) => "a list",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Number(_) => "a number",
+                    _ => "a boolean",
+                }
+            ),
+        }),
+    }
 }
+
+/// The most keys a `--set` path may nest (`a.b.c...`), so a hostile path cannot build a value
+/// deeper than the rest of the engine handles.
+pub const MAX_SET_DEPTH: usize = 100;
 
 /// Splits on unescaped `sep` (`\,` and `\.` stay literal, as in Helm's `strvals`).
 fn split_escaped(s: &str, sep: char) -> Vec<String> {
@@ -189,6 +215,13 @@ pub fn apply_set(
         // Path elements: keys, each optionally with list indices (`a[0][1]`).
         let mut slot = &mut *values;
         let keys = split_escaped(path, '.');
+        let levels = keys.len() + path.matches('[').count();
+        if levels > MAX_SET_DEPTH {
+            return Err(format!(
+                "`--set`: the path of `{}...` nests {levels} levels (at most {MAX_SET_DEPTH})",
+                path.chars().take(40).collect::<String>()
+            ));
+        }
         for (i, key) in keys.iter().enumerate() {
             let (name, indices) = match key.find('[') {
                 Some(b) => (&key[..b], &key[b..]),
@@ -383,7 +416,7 @@ pub fn user_values(chart: &Chart, options: &RenderOptions) -> Result<serde_json:
 fn merge_values(base: &Value, over: &Value) -> Value {
     match (base, over) {
         (Value::Map(b), Value::Map(o)) => {
-            let mut m = (**b).clone();
+            let mut m = b.to_map();
             for (k, v) in o.iter() {
                 let merged = match m.get(k) {
                     Some(old) => merge_values(old, v),
@@ -437,10 +470,10 @@ pub fn contexts(
 ) -> Vec<ChartContext> {
     let mut werf_value = Value::from_json(&werf);
     if let Value::Map(m) = &mut werf_value {
-        let mut m2 = (**m).clone();
+        let mut m2 = m.to_map();
         m2.insert("image".into(), placeholders.image.clone());
         m2.insert("tag".into(), placeholders.tag.clone());
-        *m = std::sync::Arc::new(m2);
+        *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
     }
     let werf_values = Value::map(
         [
@@ -505,9 +538,9 @@ fn scope(chart: &Chart, values: Value, options: &RenderOptions, out: &mut Vec<Ch
         };
         let merged_globals = merge_values(&sub_globals, &globals);
         if let Value::Map(m) = &mut scoped {
-            let mut m2 = (**m).clone();
+            let mut m2 = m.to_map();
             m2.insert("global".into(), merged_globals);
-            *m = std::sync::Arc::new(m2);
+            *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
         } else {
             scoped = Value::map(
                 [("global".to_string(), merged_globals)]
@@ -517,9 +550,9 @@ fn scope(chart: &Chart, values: Value, options: &RenderOptions, out: &mut Vec<Ch
         }
         // The parent sees the subchart's coalesced values too.
         if let Value::Map(m) = &mut values {
-            let mut m2 = (**m).clone();
+            let mut m2 = m.to_map();
             m2.insert(sub.name.clone(), scoped.clone());
-            *m = std::sync::Arc::new(m2);
+            *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
         }
         children.push((sub, scoped));
     }
@@ -557,7 +590,7 @@ fn context_of(chart: &Chart, values: Value, options: &RenderOptions) -> ChartCon
     })) else {
         unreachable!("a JSON object converts to a map")
     };
-    let mut root = (*base).clone();
+    let mut root = base.to_map();
     root.insert("Values".into(), values);
     root.insert("Files".into(), files_object(&chart.files));
     ChartContext {
@@ -733,7 +766,7 @@ pub fn render_template(
     let tag = |n: &str| images.tag(n);
     let methods = files_method;
     let mut root = match &ctx.root {
-        Value::Map(m) => (**m).clone(),
+        Value::Map(m) => m.to_map(),
         _ => BTreeMap::new(),
     };
     let base = name.rsplit_once("/templates/").map_or(name, |(b, _)| b);

@@ -115,6 +115,10 @@ impl<'a> Exec<'a> {
 
     /// Renders template `name` with `data` as dot and `$`.
     pub fn render(&mut self, name: &str, data: &Value) -> Result<String, Error> {
+        super::with_stack(|| self.render_inner(name, data))
+    }
+
+    fn render_inner(&mut self, name: &str, data: &Value) -> Result<String, Error> {
         let tree = self.set.trees.get(name).cloned().ok_or_else(|| {
             Error::at(
                 name,
@@ -145,6 +149,10 @@ impl<'a> Exec<'a> {
     }
 
     fn walk(&mut self, out: &mut String, dot: &Value, nodes: &[Node]) -> Result<Flow, Error> {
+        super::with_stack(|| self.walk_inner(out, dot, nodes))
+    }
+
+    fn walk_inner(&mut self, out: &mut String, dot: &Value, nodes: &[Node]) -> Result<Flow, Error> {
         for node in nodes {
             match node {
                 Node::Text(t) => out.push_str(t),
@@ -246,6 +254,10 @@ impl<'a> Exec<'a> {
     }
 
     fn pipe(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, Error> {
+        super::with_stack(|| self.pipe_inner(dot, pipe))
+    }
+
+    fn pipe_inner(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, Error> {
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
             value = Some(self.cmd(dot, cmd, value, pipe.pos)?);
@@ -614,7 +626,7 @@ fn replace_at(root: &Value, path: &[String], new: Value) -> Value {
     };
     match root {
         Value::Map(m) => {
-            let mut m = (**m).clone();
+            let mut m = m.to_map();
             let inner = replace_at(m.get(first).unwrap_or(&Value::Nil), rest, new);
             m.insert(first.clone(), inner);
             Value::map(m)

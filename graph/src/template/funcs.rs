@@ -16,7 +16,14 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> 
     let f = funcs
         .get(name)
         .ok_or_else(|| format!("function {name:?} not defined"))?;
-    f(args).map_err(|e| format!("error calling {name}: {e}"))
+    let out = f(args).map_err(|e| format!("error calling {name}: {e}"))?;
+    if out.depth() > super::value::MAX_VALUE_DEPTH {
+        return Err(format!(
+            "error calling {name}: the result would be nested more than {} levels deep",
+            super::value::MAX_VALUE_DEPTH
+        ));
+    }
+    Ok(out)
 }
 
 pub(super) fn arity(args: &[Value], n: usize) -> Result<(), String> {
@@ -151,9 +158,39 @@ fn title(s: &str) -> String {
     out
 }
 
-fn indent(n: i64, s: &str) -> String {
-    let pad = " ".repeat(n.max(0) as usize);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+/// The most elements `until`/`untilStep` make: a template asking for more is an error, not an
+/// exhausted memory.
+pub const MAX_LIST: i64 = 1_000_000;
+
+/// The longest string `repeat`/`indent` make (64 MiB).
+pub const MAX_TEXT: u64 = 64 << 20;
+
+/// Checks that `count` copies of `unit` bytes stay within [`MAX_TEXT`].
+pub fn text_within_limit(what: &str, unit: usize, count: i64) -> Result<usize, String> {
+    let count = count.max(0) as u64;
+    match (unit as u64).checked_mul(count) {
+        Some(total) if total <= MAX_TEXT => Ok(count as usize),
+        _ => Err(format!(
+            "`{what}` would make a string of more than {MAX_TEXT} bytes"
+        )),
+    }
+}
+
+/// Checks that a list of `count` elements stays within [`MAX_LIST`].
+pub fn list_within_limit(what: &str, count: i64) -> Result<(), String> {
+    if count > MAX_LIST {
+        return Err(format!(
+            "`{what}` would make a list of {count} elements (at most {MAX_LIST})"
+        ));
+    }
+    Ok(())
+}
+
+fn indent(n: i64, s: &str) -> Result<String, String> {
+    let lines = s.matches('\n').count() + 1;
+    let n = text_within_limit("indent", lines, n)?;
+    let pad = " ".repeat(n);
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
 }
 
 /// Helm's `fromYaml`/`fromJson` result: the parsed value, or a map with the error under `Error`.
@@ -166,6 +203,10 @@ fn parsed_or_error(parsed: Result<serde_json::Value, String>) -> Value {
 
 /// Go's `encoding/json` for template values (floats as Go prints them: `1e+21`, `1000000`).
 pub fn to_json(v: &Value) -> String {
+    super::with_stack(|| to_json_inner(v))
+}
+
+fn to_json_inner(v: &Value) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -414,7 +455,7 @@ pub fn builtins() -> Funcs {
         let s = string_arg(&a[1])?;
         let chars: Vec<char> = s.chars().collect();
         Ok(Value::Str(if n < 0 {
-            let k = (-n) as usize;
+            let k = n.unsigned_abs() as usize;
             if k >= chars.len() {
                 s
             } else {
@@ -467,20 +508,20 @@ pub fn builtins() -> Funcs {
     });
     f.insert("indent", |a| {
         arity(a, 2)?;
-        Ok(Value::Str(indent(to_i64(&a[0]), &string_arg(&a[1])?)))
+        Ok(Value::Str(indent(to_i64(&a[0]), &string_arg(&a[1])?)?))
     });
     f.insert("nindent", |a| {
         arity(a, 2)?;
         Ok(Value::Str(format!(
             "\n{}",
-            indent(to_i64(&a[0]), &string_arg(&a[1])?)
+            indent(to_i64(&a[0]), &string_arg(&a[1])?)?
         )))
     });
     f.insert("repeat", |a| {
         arity(a, 2)?;
-        Ok(Value::Str(
-            string_arg(&a[1])?.repeat(to_i64(&a[0]).max(0) as usize),
-        ))
+        let s = string_arg(&a[1])?;
+        let n = text_within_limit("repeat", s.len(), to_i64(&a[0]))?;
+        Ok(Value::Str(s.repeat(n)))
     });
     f.insert("substr", |a| {
         arity(a, 3)?;
@@ -559,23 +600,28 @@ pub fn builtins() -> Funcs {
     });
 
     // Sprig: numbers (int64 arithmetic, as `toInt64` converts).
-    f.insert("add", |a| Ok(Value::Int(a.iter().map(to_i64).sum())));
+    // Go's int64 arithmetic wraps on overflow (and `MinInt64 / -1` is `MinInt64`): so does ours.
+    f.insert("add", |a| {
+        Ok(Value::Int(a.iter().map(to_i64).fold(0, i64::wrapping_add)))
+    });
     f.insert("add1", |a| {
         arity(a, 1)?;
-        Ok(Value::Int(to_i64(&a[0]) + 1))
+        Ok(Value::Int(to_i64(&a[0]).wrapping_add(1)))
     });
     f.insert("sub", |a| {
         arity(a, 2)?;
-        Ok(Value::Int(to_i64(&a[0]) - to_i64(&a[1])))
+        Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
     });
-    f.insert("mul", |a| Ok(Value::Int(a.iter().map(to_i64).product())));
+    f.insert("mul", |a| {
+        Ok(Value::Int(a.iter().map(to_i64).fold(1, i64::wrapping_mul)))
+    });
     f.insert("div", |a| {
         arity(a, 2)?;
         let d = to_i64(&a[1]);
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_i64(&a[0]) / d))
+        Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
     });
     f.insert("mod", |a| {
         arity(a, 2)?;
@@ -583,7 +629,7 @@ pub fn builtins() -> Funcs {
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_i64(&a[0]) % d))
+        Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
     });
     f.insert("max", |a| {
         Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
@@ -605,9 +651,9 @@ pub fn builtins() -> Funcs {
     });
     f.insert("until", |a| {
         arity(a, 1)?;
-        Ok(Value::list(
-            (0..to_i64(&a[0]).max(0)).map(Value::Int).collect(),
-        ))
+        let n = to_i64(&a[0]);
+        list_within_limit("until", n)?;
+        Ok(Value::list((0..n.max(0)).map(Value::Int).collect()))
     });
 
     // Sprig: lists and dicts.

@@ -27,6 +27,14 @@ use std::fmt;
 pub use parse::{Pos, Set};
 pub use value::Value;
 
+/// Runs a recursive step with enough stack: when less than 256 KiB is left, `f` continues on a
+/// fresh 4 MiB segment. Every recursion of the parser, the executor and the printers goes
+/// through here, so nesting is bounded by the depth limits ([`parse::MAX_DEPTH`],
+/// [`value::MAX_VALUE_DEPTH`], the executor's template depth), never by the thread's stack.
+pub fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, f)
+}
+
 /// A parse or execution error, worded as Go words it: `template: NAME:LINE:COL: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {

@@ -87,14 +87,42 @@ struct Item {
     spaced: bool,
 }
 
-fn pos_at(text: &str, offset: usize) -> Pos {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    Pos { line, col }
+/// The most deeply nested a template may be (control structures, parentheses, `define` bodies
+/// together). Go allows more, but no real chart comes near it, and a limit keeps recursion off
+/// the end of the stack for hostile input.
+pub const MAX_DEPTH: usize = 200;
+
+/// Where each line starts: byte offsets become line and column in `O(log n)`, so positioning
+/// every token of a large template stays linear overall.
+struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines { starts }
+    }
+
+    fn pos(&self, offset: usize) -> Pos {
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line.saturating_sub(1)];
+        Pos {
+            line,
+            col: offset - start + 1,
+        }
+    }
+}
+
+/// The character at byte `j` of `text` (`j` on a character boundary).
+fn char_at(text: &str, j: usize) -> char {
+    text[j..].chars().next().unwrap_or('\0')
 }
 
 fn lex(name: &str, text: &str) -> Result<Vec<Item>, Error> {
+    let lines = Lines::new(text);
+    let pos_at = |_: &str, offset: usize| lines.pos(offset);
     let err = |offset: usize, msg: String| Error::at(name, pos_at(text, offset), msg);
     let mut items: Vec<Item> = Vec::new();
     let mut i = 0;
@@ -157,7 +185,7 @@ fn lex(name: &str, text: &str) -> Result<Vec<Item>, Error> {
             if j >= text.len() {
                 return Err(err(o, "unclosed action".into()));
             }
-            let c = bytes[j] as char;
+            let c = char_at(text, j);
             if text[j..].starts_with(" -}}") {
                 items.push(Item {
                     tok: Tok::Close,
@@ -179,7 +207,7 @@ fn lex(name: &str, text: &str) -> Result<Vec<Item>, Error> {
             }
             if c.is_whitespace() {
                 spaced = true;
-                j += 1;
+                j += c.len_utf8();
                 continue;
             }
             let start = j;
@@ -282,10 +310,12 @@ fn lex(name: &str, text: &str) -> Result<Vec<Item>, Error> {
                     Tok::Num(text[start..j].to_string())
                 }
                 c if c.is_alphabetic() || c == '_' => {
-                    while j < text.len()
-                        && ((bytes[j] as char).is_alphanumeric() || bytes[j] == b'_')
-                    {
-                        j += 1;
+                    while j < text.len() {
+                        let d = char_at(text, j);
+                        if !(d.is_alphanumeric() || d == '_') {
+                            break;
+                        }
+                        j += d.len_utf8();
                     }
                     Tok::Ident(text[start..j].to_string())
                 }
@@ -419,6 +449,8 @@ struct Parser<'a> {
     items: Vec<Item>,
     i: usize,
     defines: Vec<(String, Vec<Node>)>,
+    /// Current nesting, bounded by [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl Set {
@@ -430,6 +462,7 @@ impl Set {
             items,
             i: 0,
             defines: Vec::new(),
+            depth: 0,
         };
         let (nodes, end) = p.list()?;
         if let Some((kw, pos)) = end {
@@ -476,6 +509,26 @@ impl Parser<'_> {
         self.peek().map(|i| i.pos).unwrap_or_default()
     }
 
+    /// Runs `f` one level deeper, failing past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        pos: Pos,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(
+                pos,
+                format!(
+                    "max expression depth exceeded (templates nest at most {MAX_DEPTH} levels)"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let out = super::with_stack(|| f(self));
+        self.depth -= 1;
+        out
+    }
+
     /// Nodes until `{{end}}`/`{{else}}` (returned) or the end of input.
     fn list(&mut self) -> Result<(Vec<Node>, Option<Terminator>), Error> {
         let mut nodes = Vec::new();
@@ -502,13 +555,13 @@ impl Parser<'_> {
                         }
                         "if" | "range" | "with" => {
                             self.i += 1;
-                            nodes.push(self.control(&kw, pos)?);
+                            nodes.push(self.nested(pos, |p| p.control(&kw, pos))?);
                         }
                         "define" => {
                             self.i += 1;
                             let name = self.string_arg(pos, "define")?;
                             self.close(pos)?;
-                            let (body, end) = self.list()?;
+                            let (body, end) = self.nested(pos, Self::list)?;
                             self.expect_end(end, pos, "define")?;
                             self.defines.push((name, body));
                         }
@@ -528,7 +581,7 @@ impl Parser<'_> {
                             };
                             self.close(pos)?;
                             if kw == "block" {
-                                let (body, end) = self.list()?;
+                                let (body, end) = self.nested(pos, Self::list)?;
                                 self.expect_end(end, pos, "block")?;
                                 self.defines.push((name.clone(), body));
                             }
@@ -605,7 +658,7 @@ impl Parser<'_> {
                 };
                 if let Some(n) = chained {
                     self.i += 1;
-                    let nested = self.control(&n, p)?;
+                    let nested = self.nested(p, |parser| parser.control(&n, p))?;
                     Some(vec![nested])
                 } else {
                     self.close(p)?;
@@ -740,7 +793,7 @@ impl Parser<'_> {
                 }
                 Tok::LParen => {
                     self.i += 1;
-                    let inner = self.pipeline(false)?;
+                    let inner = self.nested(item.pos, |p| p.pipeline(false))?;
                     match self.next() {
                         Some(Item {
                             tok: Tok::RParen, ..

@@ -10,7 +10,7 @@ use super::value::Value;
 
 fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     match v {
-        Value::Map(m) => Ok((**m).clone()),
+        Value::Map(m) => Ok(m.to_map()),
         Value::Nil => Ok(BTreeMap::new()),
         other => Err(format!("cannot use {} as a dict", other.kind())),
     }
@@ -32,9 +32,9 @@ fn deep_merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, 
         match dst.get_mut(k) {
             Some(Value::Map(d)) if matches!(s, Value::Map(_)) => {
                 let Value::Map(s) = s else { continue };
-                let mut merged = (**d).clone();
+                let mut merged = d.to_map();
                 deep_merge(&mut merged, s, overwrite);
-                *d = std::sync::Arc::new(merged);
+                *d = std::sync::Arc::new(super::value::Entries::new(merged));
             }
             Some(d) => {
                 if !empty(s) && (overwrite || empty(d)) {
@@ -194,15 +194,12 @@ pub fn register(f: &mut Funcs) {
         let (start, stop, step) = (int_of(&a[0]), int_of(&a[1]), int_of(&a[2]));
         let mut out = Vec::new();
         let mut i = start;
-        if step > 0 {
-            while i < stop {
-                out.push(Value::Int(i));
-                i += step;
-            }
-        } else if step < 0 {
-            while i > stop {
-                out.push(Value::Int(i));
-                i += step;
+        while (step > 0 && i < stop) || (step < 0 && i > stop) {
+            out.push(Value::Int(i));
+            super::funcs::list_within_limit("untilStep", out.len() as i64)?;
+            match i.checked_add(step) {
+                Some(next) => i = next,
+                None => break,
             }
         }
         Ok(Value::list(out))
@@ -301,7 +298,7 @@ pub fn register(f: &mut Funcs) {
             s
         } else {
             s.chars()
-                .take((w - 3) as usize)
+                .take(w.saturating_sub(3) as usize)
                 .chain("...".chars())
                 .collect()
         }))

@@ -14,9 +14,120 @@ pub enum Value {
     Float(f64),
     Str(String),
     /// Shared: copying a value never copies its elements.
-    List(Arc<Vec<Value>>),
+    List(Arc<Items>),
     /// Go maps print and range in sorted key order. Shared like lists.
-    Map(Arc<BTreeMap<String, Value>>),
+    Map(Arc<Entries>),
+}
+
+/// The most deeply nested a value may be (a list of a list of ... ). Values from YAML and JSON
+/// are bounded by their parsers; values built at run time are checked after every function call,
+/// so printing, comparing and serializing a value never recurse past this.
+pub const MAX_VALUE_DEPTH: u32 = 1000;
+
+/// The elements of a list value, with the value's nesting depth. Dropped iteratively.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Items {
+    items: Vec<Value>,
+    depth: u32,
+}
+
+/// The entries of a map value, in key order, with the nesting depth; dropped iteratively.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Entries {
+    entries: BTreeMap<String, Value>,
+    depth: u32,
+}
+
+impl std::ops::Deref for Items {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
+        &self.items
+    }
+}
+
+impl std::ops::Deref for Entries {
+    type Target = BTreeMap<String, Value>;
+    fn deref(&self) -> &BTreeMap<String, Value> {
+        &self.entries
+    }
+}
+
+impl Items {
+    pub fn new(items: Vec<Value>) -> Self {
+        let depth = 1 + items.iter().map(Value::depth).max().unwrap_or(0);
+        Items { items, depth }
+    }
+
+    /// The elements, taken out.
+    pub fn into_vec(mut self) -> Vec<Value> {
+        std::mem::take(&mut self.items)
+    }
+}
+
+impl Entries {
+    pub fn new(entries: BTreeMap<String, Value>) -> Self {
+        let depth = 1 + entries.values().map(Value::depth).max().unwrap_or(0);
+        Entries { entries, depth }
+    }
+
+    /// A copy of the entries.
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        self.entries.clone()
+    }
+
+    /// The entries, taken out.
+    pub fn into_map(mut self) -> BTreeMap<String, Value> {
+        std::mem::take(&mut self.entries)
+    }
+}
+
+fn is_container(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::Map(_))
+}
+
+/// Moves the children of `v`'s container onto `stack` when `v` holds the last reference to it,
+/// so dropping `v` afterwards recurses no further.
+fn detach_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(l) => {
+            if let Some(items) = Arc::get_mut(l) {
+                stack.extend(items.items.drain(..).filter(is_container));
+            }
+        }
+        Value::Map(m) => {
+            if let Some(entries) = Arc::get_mut(m) {
+                stack.extend(
+                    std::mem::take(&mut entries.entries)
+                        .into_values()
+                        .filter(is_container),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn drop_iteratively(children: impl Iterator<Item = Value>) {
+    let mut stack: Vec<Value> = children.filter(is_container).collect();
+    while let Some(mut v) = stack.pop() {
+        detach_children(&mut v, &mut stack);
+    }
+}
+
+impl Drop for Items {
+    fn drop(&mut self) {
+        if self.items.iter().any(is_container) {
+            drop_iteratively(self.items.drain(..));
+        }
+    }
+}
+
+impl Drop for Entries {
+    fn drop(&mut self) {
+        if self.entries.values().any(is_container) {
+            drop_iteratively(std::mem::take(&mut self.entries).into_values());
+        }
+    }
 }
 
 impl Value {
@@ -38,12 +149,12 @@ impl Value {
 
     /// A list value.
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Arc::new(items))
+        Value::List(Arc::new(Items::new(items)))
     }
 
     /// A map value.
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(entries))
+        Value::Map(Arc::new(Entries::new(entries)))
     }
 
     /// To JSON (integers stay integers).
@@ -56,10 +167,25 @@ impl Value {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             Value::Str(s) => s.clone().into(),
-            Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => {
-                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::List(l) => serde_json::Value::Array(
+                l.iter()
+                    .map(|x| super::with_stack(|| x.to_json()))
+                    .collect(),
+            ),
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), super::with_stack(|| v.to_json())))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// How deeply containers nest in this value (0 for a scalar).
+    pub fn depth(&self) -> u32 {
+        match self {
+            Value::List(l) => l.depth,
+            Value::Map(m) => m.depth,
+            _ => 0,
         }
     }
 
@@ -98,6 +224,10 @@ impl Value {
 }
 
 fn write_v(out: &mut String, v: &Value) {
+    super::with_stack(|| write_v_inner(out, v))
+}
+
+fn write_v_inner(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

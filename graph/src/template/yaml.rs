@@ -87,6 +87,10 @@ fn pad(n: usize) -> String {
 }
 
 fn emit_map(out: &mut String, v: &Value, indent: usize) {
+    super::with_stack(|| emit_map_inner(out, v, indent))
+}
+
+fn emit_map_inner(out: &mut String, v: &Value, indent: usize) {
     let Value::Map(m) = v else { return };
     for (i, (k, x)) in sorted(m).into_iter().enumerate() {
         if i > 0 {
@@ -119,6 +123,10 @@ fn emit_after_key(out: &mut String, x: &Value, indent: usize) {
 }
 
 fn emit_list(out: &mut String, v: &Value, indent: usize) {
+    super::with_stack(|| emit_list_inner(out, v, indent))
+}
+
+fn emit_list_inner(out: &mut String, v: &Value, indent: usize) {
     let Value::List(l) = v else { return };
     for (i, x) in l.iter().enumerate() {
         if i > 0 {
