@@ -37,6 +37,27 @@ pub struct Global {
     /// namespace suffix.
     #[arg(long, global = true, env = "WERF_ENV", value_name = "ENV")]
     pub env: Option<String>,
+
+    /// How long connecting to the registry or Kubernetes may take (`10s`, `1m`, seconds).
+    #[arg(long, global = true, env = "WERF_CONNECT_TIMEOUT", value_name = "DURATION",
+          default_value = "10s", value_parser = crate::deploy::track::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+
+    /// How long a registry or Kubernetes request may go without an answer before it is retried
+    /// (idempotent requests, three tries with backoff) or fails.
+    #[arg(long, global = true, env = "WERF_READ_TIMEOUT", value_name = "DURATION",
+          default_value = "60s", value_parser = crate::deploy::track::parse_duration)]
+    pub read_timeout: std::time::Duration,
+}
+
+impl Global {
+    /// The network timeouts of this run.
+    pub fn timeouts(&self) -> crate::kubernetes::Timeouts {
+        crate::kubernetes::Timeouts {
+            connect: self.connect_timeout,
+            read: self.read_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,8 +124,8 @@ pub struct ConvergeArgs {
     )]
     pub insecure_registry: Vec<String>,
 
-    /// Images built at once (default: the number of cores).
-    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N")]
+    /// Images built at once (default: the number of cores; at most 256).
+    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
     pub parallel: Option<usize>,
 
     /// How `RUN` instructions are built.
@@ -193,8 +214,8 @@ pub struct BuildArgs {
     )]
     pub build_report_path: PathBuf,
 
-    /// Images built at once (default: the number of cores).
-    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N")]
+    /// Images built at once (default: the number of cores; at most 256).
+    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
     pub parallel: Option<usize>,
 
     /// A registry host reached over plain HTTP (loopback hosts always are); repeatable.
@@ -241,4 +262,19 @@ pub enum GraphFormat {
     Text,
     Dot,
     Json,
+}
+
+/// The most images built at once: each holds a worker thread and its layers in flight, and no
+/// machine or registry gains from more.
+pub const MAX_PARALLEL: usize = 256;
+
+/// `--parallel N`: 1 to [`MAX_PARALLEL`].
+fn parallel_tasks(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of tasks"))?;
+    if n == 0 || n > MAX_PARALLEL {
+        return Err(format!("must be between 1 and {MAX_PARALLEL}"));
+    }
+    Ok(n)
 }

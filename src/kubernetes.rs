@@ -81,34 +81,89 @@ fn kubeconfig_path(target: &Target) -> PathBuf {
     home.join(".kube/config")
 }
 
+/// Every string under `users` in a kubeconfig (tokens, passwords, keys, exec arguments), to be
+/// masked in messages; `Err` with the parser's message when the text is not YAML.
+fn kubeconfig_secrets(text: &str) -> std::result::Result<crate::redact::Secrets, String> {
+    fn strings(v: &serde_yaml_ng::Value, out: &mut crate::redact::Secrets) {
+        match v {
+            serde_yaml_ng::Value::String(s) => out.add(s),
+            serde_yaml_ng::Value::Sequence(l) => l.iter().for_each(|x| strings(x, out)),
+            serde_yaml_ng::Value::Mapping(m) => m.values().for_each(|x| strings(x, out)),
+            serde_yaml_ng::Value::Tagged(t) => strings(&t.value, out),
+            _ => {}
+        }
+    }
+    let mut secrets = crate::redact::Secrets::default();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
+            .map_err(|e| e.to_string())?;
+        if let Some(users) = v.get("users") {
+            strings(users, &mut secrets);
+        }
+    }
+    Ok(secrets)
+}
+
+/// Connect and read timeouts of the Kubernetes client.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(60),
+        }
+    }
+}
+
 impl Kube {
-    /// Connects and asks the server its version (so an unreachable cluster fails here, clearly).
-    pub async fn connect(target: &Target) -> Result<Kube> {
+    /// Connects with these timeouts and asks the server its version (so an unreachable cluster
+    /// fails here, clearly).
+    pub async fn connect_with(target: &Target, timeouts: Timeouts) -> Result<Kube> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let path = kubeconfig_path(target);
         let bad = |message: String| Error::Kubeconfig {
             path: path.display().to_string(),
             message,
         };
-        let kubeconfig =
-            kube::config::Kubeconfig::read_from(&path).map_err(|e| bad(e.to_string()))?;
+        // A kubeconfig holds tokens, passwords and keys: parser messages are cut down to their
+        // position (they quote the offending text), and every other message is scrubbed of the
+        // file's secret values and of URL userinfo.
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let secrets = kubeconfig_secrets(&text).map_err(|e| {
+            bad(format!(
+                "not valid YAML {}",
+                crate::redact::position_only(&e)
+            ))
+        })?;
+        let scrub = |e: &dyn std::fmt::Display| secrets.scrub(&e.to_string());
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
+            bad(format!(
+                "not a valid kubeconfig {}",
+                crate::redact::position_only(&e.to_string())
+            ))
+        })?;
         let options = kube::config::KubeConfigOptions {
             context: target.context.clone(),
             ..Default::default()
         };
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| bad(e.to_string()))?;
-        config.connect_timeout = Some(Duration::from_secs(5));
-        config.read_timeout = Some(Duration::from_secs(60));
-        let url = config.cluster_url.to_string();
-        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(scrub(&e)))?;
+        config.connect_timeout = Some(timeouts.connect);
+        config.read_timeout = Some(timeouts.read);
+        let url = crate::redact::urls(config.cluster_url.to_string().as_str());
+        let client = kube::Client::try_from(config).map_err(|e| bad(scrub(&e)))?;
         let version = client
             .apiserver_version()
             .await
             .map_err(|e| Error::Unreachable {
                 url: url.clone(),
-                message: e.to_string(),
+                message: scrub(&e),
             })?;
         Ok(Kube {
             client,

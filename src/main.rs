@@ -8,6 +8,7 @@
 //! - [`commands`]: one file per command.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
+//! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
 
@@ -19,6 +20,7 @@ mod git;
 mod kubernetes;
 mod progress;
 mod project;
+mod redact;
 mod registry;
 mod store;
 
@@ -26,7 +28,29 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// How a panic reaches the user: one line, exit code 1, no backtrace. Tests look for this text
+/// in every run's output to fail on any panic.
+pub const PANIC_MESSAGE: &str = "internal error (a bug in werf-rs; please report it)";
+
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("Error: {PANIC_MESSAGE}: {what}{at}");
+        std::process::exit(1);
+    }));
+    if cfg!(debug_assertions) && std::env::var_os("WERF_DEBUG_PANIC").is_some() {
+        // Lets the tests prove that a panic ends as one line and exit code 1 (debug builds only).
+        panic!("requested by WERF_DEBUG_PANIC");
+    }
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -5,7 +5,6 @@
 //! snapshots the work tree (modified, deleted and untracked files) as Git trees.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
@@ -17,6 +16,7 @@ use werf_graph::plan::{self, ImagePlan};
 use werf_graph::{Database, ObjectId, Project, Setter};
 
 use crate::cli::Global;
+use crate::git::beneath::{Kind, WorkTree};
 use crate::git::objects::GitObjects;
 use crate::git::worktree::{self, State};
 use crate::git::{Commit, Repo};
@@ -114,25 +114,39 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let store = Store::open(&home)
         .with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
 
-    let mut objects = GitObjects::new(repo.sync.clone());
+    let work = Arc::new(
+        WorkTree::open(&repo.workdir)
+            .with_context(|| format!("cannot open the work tree `{}`", repo.workdir.display()))?,
+    );
+    let mut objects = GitObjects::new(repo.sync.clone()).with_work_tree(work.clone());
     let mut root = commit.tree;
     let mut dev_changes = 0;
     if global.dev {
         let changes = worktree::changes(&repo, &objects, commit.tree, &[String::new()], true)?;
         dev_changes = changes.len();
-        let snap = worktree::snapshot(&repo, &objects, commit.tree, &changes)?;
+        let snap = worktree::snapshot(&objects, commit.tree, &changes)?;
         root = snap.root;
         objects = objects.with_overlay(snap.trees, snap.blobs);
     }
 
     phase("repository opened");
-    let objects: Arc<dyn werf_graph::ObjectSource> = Arc::new(objects);
+    let git_objects = Arc::new(objects);
+    let objects: Arc<dyn werf_graph::ObjectSource> = git_objects.clone();
     let db = Database::new(objects.clone(), Arc::new(Listings(store.clone())));
     let mut db = db;
     // werf.yaml's template reads `--env` and the environment: both are inputs of the graph.
     let template_env = werf_graph::config::TemplateEnv {
         env: global.env.clone(),
-        vars: std::env::vars().collect(),
+        // Read as bytes: a variable whose name or value is not UTF-8 is not an error (and must not
+        // panic, as `std::env::vars` does); templates see it with invalid bytes replaced.
+        vars: std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect(),
     };
     let project = Project::new(
         &db,
@@ -145,8 +159,15 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
 
     // In commit mode the work tree is compared with the commit while images are planned: the scan
     // covers the project folder (no context reaches outside it) and is filtered by use afterwards.
+    // Only HEAD's commit is checked out: `--commit` of any other commit reads Git alone, and the
+    // work tree (which holds another commit's files) says nothing about it.
+    let reads_checkout = !global.dev
+        && match &global.commit {
+            None => true,
+            Some(_) => repo.commit(None).is_ok_and(|head| head.id == commit.id),
+        };
     let (planned, scanned) = std::thread::scope(|scope| {
-        let scan = (!global.dev).then(|| {
+        let scan = reads_checkout.then(|| {
             scope.spawn(|| {
                 let objects = GitObjects::new(repo.sync.clone());
                 worktree::changes(
@@ -158,7 +179,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
                 )
             })
         });
-        let planned = plan_project(&repo, &mut db, project);
+        let planned = plan_project(&repo, &work, &git_objects, &mut db, project);
         let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
         (planned, scanned)
     });
@@ -192,11 +213,19 @@ type Planned = (
 );
 
 /// Config, `contextAddFiles` and the plans of every image.
-fn plan_project(repo: &Repo, db: &mut Database, project: Project) -> Result<Planned> {
+fn plan_project(
+    repo: &Repo,
+    work: &WorkTree,
+    objects: &GitObjects,
+    db: &mut Database,
+    project: Project,
+) -> Result<Planned> {
     let config = plan::config(db, project).clone()?;
     let config_blob = plan::config_blob(db, project).clone()?;
-    let work_files = read_context_add_files(repo, &config)?;
+    let work_files = read_context_add_files(repo, work, &config)?;
     if !work_files.is_empty() {
+        // Builders read these as blobs: beneath the root, checked against the same ids.
+        objects.add_work_blobs(work_files.iter().map(|(rel, f)| (f.id, rel.clone())));
         project.set_work_files(db).to(Arc::new(work_files));
     }
     let progress = PlanProgress::new();
@@ -205,53 +234,55 @@ fn plan_project(repo: &Repo, db: &mut Database, project: Project) -> Result<Plan
     Ok((config, config_blob, plans))
 }
 
-/// Reads `contextAddFiles` from the work tree (folders recursively), hashed as Git would.
-fn read_context_add_files(repo: &Repo, config: &WerfConfig) -> Result<BTreeMap<String, WorkFile>> {
+/// Reads `contextAddFiles` from the work tree (folders recursively), hashed as Git would:
+/// beneath the repository root, links as links (never followed), special files refused.
+fn read_context_add_files(
+    repo: &Repo,
+    work: &WorkTree,
+    config: &WerfConfig,
+) -> Result<BTreeMap<String, WorkFile>> {
     let mut out = BTreeMap::new();
     for img in &config.images {
         for entry in &img.context_add_files {
             let rel = join(&join(&repo.prefix, &img.context), entry);
-            let abs = repo.workdir.join(&rel);
-            if !abs.exists() && std::fs::symlink_metadata(&abs).is_err() {
-                bail!(
-                    "{CONFIG_FILE}:{}: contextAddFiles entry `{}` of image `{}` does not exist in the work tree (`{}`)",
-                    img.line,
-                    entry,
-                    img.name,
-                    abs.display()
-                );
+            let at = || {
+                format!(
+                    "{CONFIG_FILE}:{}: contextAddFiles entry `{entry}` of image `{}`",
+                    img.line, img.name
+                )
+            };
+            if rel.is_empty() || rel == ".." || rel.starts_with("../") {
+                bail!("{}: `{rel}` is outside the repository", at());
             }
-            add_work_files(&abs, &rel, &mut out)?;
+            match work.kind(&rel).with_context(at)? {
+                None => bail!(
+                    "{}: does not exist in the work tree (`{}`)",
+                    at(),
+                    repo.workdir.join(&rel).display()
+                ),
+                Some(_) => add_work_files(work, &rel, &mut out).with_context(at)?,
+            }
         }
     }
     Ok(out)
 }
 
-fn add_work_files(abs: &Path, rel: &str, out: &mut BTreeMap<String, WorkFile>) -> Result<()> {
-    let meta = std::fs::symlink_metadata(abs)
-        .with_context(|| format!("cannot read `{}`", abs.display()))?;
-    if meta.is_dir() {
-        let mut children: Vec<PathBuf> = std::fs::read_dir(abs)
-            .with_context(|| format!("cannot list `{}`", abs.display()))?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("cannot list `{}`", abs.display()))?;
-        children.sort();
-        for child in children {
-            let name = child
-                .file_name()
-                .expect("read_dir entries have names")
-                .to_string_lossy()
-                .into_owned();
-            if name == ".git" {
-                continue;
+fn add_work_files(work: &WorkTree, rel: &str, out: &mut BTreeMap<String, WorkFile>) -> Result<()> {
+    match work.kind(rel)? {
+        Some(Kind::Dir) => {
+            for name in work.list(rel)? {
+                if name == ".git" {
+                    continue;
+                }
+                add_work_files(work, &format!("{rel}/{name}"), out)?;
             }
-            add_work_files(&child, &format!("{rel}/{name}"), out)?;
         }
-    } else {
-        let (kind, id) =
-            worktree::hash_file(abs).with_context(|| format!("cannot read `{}`", abs.display()))?;
-        out.insert(rel.to_string(), WorkFile { kind, id });
+        Some(_) => {
+            if let Some((kind, id)) = worktree::hash_file(work, rel)? {
+                out.insert(rel.to_string(), WorkFile { kind, id });
+            }
+        }
+        None => {}
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -64,8 +65,13 @@ fn is_loopback(host: &str) -> bool {
 }
 
 impl Registry {
-    /// A client; plain HTTP for loopback hosts and for hosts in `insecure`.
-    pub fn new(insecure: &[String], hosts: &[&str]) -> Result<Self> {
+    /// A client; plain HTTP for loopback hosts and for hosts in `insecure`. A registry that stops
+    /// answering fails a request after `timeouts.read` without data (retried, see [`retry`]).
+    pub fn new(
+        insecure: &[String],
+        hosts: &[&str],
+        timeouts: crate::kubernetes::Timeouts,
+    ) -> Result<Self> {
         let mut plain: Vec<String> = insecure.to_vec();
         plain.extend(
             hosts
@@ -77,6 +83,8 @@ impl Registry {
         plain.dedup();
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain.clone()),
+            connect_timeout: Some(timeouts.connect),
+            read_timeout: Some(timeouts.read),
             ..Default::default()
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -142,13 +150,15 @@ impl Registry {
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
         loop {
-            self.count();
-            let page = self.runtime.block_on(self.client.list_tags(
-                &reference,
-                &auth,
-                Some(PAGE),
-                last.as_deref(),
-            ));
+            let page = retry(|| {
+                self.count();
+                self.runtime.block_on(self.client.list_tags(
+                    &reference,
+                    &auth,
+                    Some(PAGE),
+                    last.as_deref(),
+                ))
+            });
             let page = match page {
                 Ok(p) => p,
                 Err(e) if is_not_found(&e) => break,
@@ -178,11 +188,11 @@ impl Registry {
     pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
         let reference = self.reference(image)?;
         let auth = credentials(reference.resolve_registry())?;
-        self.count();
-        match self
-            .runtime
-            .block_on(self.client.fetch_manifest_digest(&reference, &auth))
-        {
+        match retry(|| {
+            self.count();
+            self.runtime
+                .block_on(self.client.fetch_manifest_digest(&reference, &auth))
+        }) {
             Ok(d) => Ok(Some(d)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(Self::err(&reference, format!("checking `{image}`"), e)),
@@ -193,17 +203,19 @@ impl Registry {
     pub fn pull_manifest(&self, image: &str) -> Result<(Vec<u8>, String)> {
         let reference = self.reference(image)?;
         let auth = credentials(reference.resolve_registry())?;
-        self.count();
         let accepted = [
             oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
             oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
             oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE,
             oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE,
         ];
-        self.runtime
-            .block_on(self.client.pull_manifest_raw(&reference, &auth, &accepted))
-            .map(|(b, d)| (b.to_vec(), d))
-            .map_err(|e| Self::err(&reference, format!("pulling the manifest of `{image}`"), e))
+        retry(|| {
+            self.count();
+            self.runtime
+                .block_on(self.client.pull_manifest_raw(&reference, &auth, &accepted))
+        })
+        .map(|(b, d)| (b.to_vec(), d))
+        .map_err(|e| Self::err(&reference, format!("pulling the manifest of `{image}`"), e))
     }
 
     /// The content of a blob of `repo`.
@@ -222,32 +234,37 @@ impl Registry {
             ..Default::default()
         };
         let mut out = Vec::new();
-        self.count();
-        self.runtime
-            .block_on(self.client.pull_blob(&reference, &descriptor, &mut out))
-            .map_err(|e| {
-                Self::err(
-                    &reference,
-                    format!("pulling blob `{digest}` of `{repo}`"),
-                    e,
-                )
-            })?;
+        retry(|| {
+            out.clear();
+            self.count();
+            self.runtime
+                .block_on(self.client.pull_blob(&reference, &descriptor, &mut out))
+        })
+        .map_err(|e| {
+            Self::err(
+                &reference,
+                format!("pulling blob `{digest}` of `{repo}`"),
+                e,
+            )
+        })?;
         Ok(out)
     }
 
     /// Whether `repo` has the blob.
     pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
         let reference = self.reference(&format!("{repo}:latest"))?;
-        self.count();
-        self.runtime
-            .block_on(self.client.blob_exists(&reference, digest))
-            .map_err(|e| {
-                Self::err(
-                    &reference,
-                    format!("checking blob `{digest}` in `{repo}`"),
-                    e,
-                )
-            })
+        retry(|| {
+            self.count();
+            self.runtime
+                .block_on(self.client.blob_exists(&reference, digest))
+        })
+        .map_err(|e| {
+            Self::err(
+                &reference,
+                format!("checking blob `{digest}` in `{repo}`"),
+                e,
+            )
+        })
     }
 
     /// Mounts a blob from another repository of the same registry; `false` if the registry
@@ -268,20 +285,40 @@ impl Registry {
         }
     }
 
-    /// Uploads a blob (the caller has checked that `repo` lacks it).
+    /// Uploads a blob (the caller has checked that `repo` lacks it). Another process uploading
+    /// the same blob at the same time makes the registry refuse one of the two uploads
+    /// (`DIGEST_INVALID`, `BLOB_UNKNOWN`): then the blob is looked for again and the upload
+    /// retried, so concurrent builds of one commit both succeed.
     pub fn push_blob(&self, repo: &str, digest: &str, data: Vec<u8>) -> Result<()> {
         let reference = self.reference(&format!("{repo}:latest"))?;
         let len = data.len() as u64;
-        self.count();
-        self.runtime
-            .block_on(self.client.push_blob(&reference, data, digest))
-            .map_err(|e| {
-                Self::err(
-                    &reference,
-                    format!("uploading blob `{digest}` to `{repo}`"),
-                    e,
-                )
-            })?;
+        let data = bytes::Bytes::from(data);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count();
+            let pushed =
+                self.runtime
+                    .block_on(self.client.push_blob(&reference, data.clone(), digest));
+            match pushed {
+                Ok(_) => break,
+                Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
+                    tracing::debug!("uploading `{digest}` again after: {e}");
+                    std::thread::sleep(backoff(attempt));
+                    if blob_race(&e) && self.blob_exists(repo, digest)? {
+                        // The other upload finished it.
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    return Err(Self::err(
+                        &reference,
+                        format!("uploading blob `{digest}` to `{repo}`"),
+                        e,
+                    ))
+                }
+            }
+        }
         self.stats.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
         self.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -296,23 +333,95 @@ impl Registry {
         media_type: &str,
     ) -> Result<()> {
         let reference = self.reference(&format!("{repo}:{tag}"))?;
-        self.count();
-        let content_type = media_type
-            .parse()
-            .map_err(|e| Self::err(&reference, "manifest content type", e))?;
-        self.runtime
-            .block_on(
-                self.client
-                    .push_manifest_raw(&reference, body, content_type),
+        // A PUT of the same bytes is idempotent; `MANIFEST_BLOB_UNKNOWN` right after a concurrent
+        // upload of a blob settles is retried too.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let content_type = media_type
+                .parse()
+                .map_err(|e| Self::err(&reference, "manifest content type", e))?;
+            self.count();
+            let put = self.runtime.block_on(self.client.push_manifest_raw(
+                &reference,
+                body.clone(),
+                content_type,
+            ));
+            match put {
+                Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
+                    tracing::debug!("pushing the manifest of `{repo}:{tag}` again after: {e}");
+                    std::thread::sleep(backoff(attempt));
+                }
+                other => break other,
+            }
+        }
+        .map(|_| ())
+        .map_err(|e| {
+            Self::err(
+                &reference,
+                format!("pushing the manifest of `{repo}:{tag}`"),
+                e,
             )
-            .map(|_| ())
-            .map_err(|e| {
-                Self::err(
-                    &reference,
-                    format!("pushing the manifest of `{repo}:{tag}`"),
-                    e,
-                )
-            })
+        })
+    }
+}
+
+/// Tries of an idempotent request before its error is reported.
+const ATTEMPTS: u32 = 3;
+
+/// The pause before try `attempt + 1`: 200 ms, then 400 ms, ...
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200 << attempt.saturating_sub(1).min(5))
+}
+
+/// Runs an idempotent request, again after a pause when it failed for a reason that may pass
+/// (a timeout, a refused or dropped connection, a 5xx or 429 answer).
+fn retry<T>(
+    mut op: impl FnMut() -> std::result::Result<T, OciDistributionError>,
+) -> std::result::Result<T, OciDistributionError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op() {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tracing::debug!("registry request failed, retrying: {e}");
+                std::thread::sleep(backoff(attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a failed request may succeed when tried again.
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => {
+            r.is_timeout() || r.is_connect() || r.is_request() || r.is_body()
+        }
+        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
+        OciDistributionError::IoError(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether the registry refused an upload because another one of the same blob raced it.
+fn blob_race(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::DigestInvalid
+                    | OciErrorCode::BlobUnknown
+                    | OciErrorCode::BlobUploadUnknown
+                    | OciErrorCode::BlobUploadInvalid
+                    | OciErrorCode::ManifestBlobUnknown
+            )
+        }),
+        _ => false,
     }
 }
 

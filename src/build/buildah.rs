@@ -64,7 +64,6 @@ impl Buildah {
 pub struct Inputs<'a> {
     pub plan: &'a ImagePlan,
     pub objects: &'a dyn ObjectSource,
-    pub workdir: &'a Path,
     pub repo: &'a str,
     pub project: &'a str,
     pub insecure: &'a [String],
@@ -72,49 +71,73 @@ pub struct Inputs<'a> {
     pub network: Option<String>,
 }
 
-/// Writes the context (Git files after `.dockerignore`, plus `contextAddFiles`) into `dir`.
+/// Writes the context (Git files after `.dockerignore`, plus `contextAddFiles`) into `dir`, a
+/// fresh folder: every file is created new (`O_EXCL | O_NOFOLLOW`) below folders made here, so
+/// nothing is ever written through a link, inside `dir` or out of it.
 fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let plan = inputs.plan;
     let ctx = plan.context(inputs.objects);
     let err = |e: String| Error::Context(e);
     for f in ctx.source_files(".").map_err(|e| err(e.to_string()))? {
         let target = dir.join(&f.path);
-        std::fs::create_dir_all(target.parent().expect("files have a parent"))
-            .map_err(|e| err(e.to_string()))?;
-        let data: Vec<u8> = if f.work_file {
-            std::fs::read(
-                inputs
-                    .workdir
-                    .join(&plan.sources.context_repo_path)
-                    .join(&f.path),
-            )
-            .map_err(|e| err(e.to_string()))?
-        } else {
-            inputs
-                .objects
-                .blob(f.id)
-                .map_err(|e| err(e.to_string()))?
-                .to_vec()
-        };
+        // Parents: made here, or folders made here before; never a link.
+        let mut parent = dir.to_path_buf();
+        let parts: Vec<&str> = f.path.split('/').collect();
+        for comp in &parts[..parts.len() - 1] {
+            parent.push(comp);
+            match std::fs::symlink_metadata(&parent) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(err(format!(
+                        "`{}` would be written through `{comp}`, which is not a folder",
+                        f.path
+                    )))
+                }
+                Err(_) => {
+                    std::fs::create_dir(&parent).map_err(|e| err(format!("`{}`: {e}", f.path)))?
+                }
+            }
+        }
+        if f.kind == EntryKind::Commit {
+            // A submodule: an empty folder, as `git archive` writes it.
+            std::fs::create_dir(&target).map_err(|e| err(format!("`{}`: {e}", f.path)))?;
+            continue;
+        }
+        let data = inputs.objects.blob(f.id).map_err(|e| err(e.to_string()))?;
         match f.kind {
             EntryKind::Symlink => {
                 std::os::unix::fs::symlink(String::from_utf8_lossy(&data).as_ref(), &target)
-                    .map_err(|e| err(e.to_string()))?
+                    .map_err(|e| err(format!("`{}`: {e}", f.path)))?
             }
             kind => {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::write(&target, &data).map_err(|e| err(e.to_string()))?;
                 let mode = if kind == EntryKind::Executable {
                     0o755
                 } else {
                     0o644
                 };
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
-                    .map_err(|e| err(e.to_string()))?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc_o_nofollow())
+                    .mode(mode)
+                    .open(&target)
+                    .map_err(|e| err(format!("`{}`: {e}", f.path)))?;
+                file.write_all(&data)
+                    .map_err(|e| err(format!("`{}`: {e}", f.path)))?;
+                // The umask may have narrowed the mode; set it on the open file, not a path.
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| err(format!("`{}`: {e}", f.path)))?;
             }
         }
     }
     Ok(())
+}
+
+/// `O_NOFOLLOW` as the `open` flag bits.
+fn libc_o_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
 }
 
 impl Buildah {

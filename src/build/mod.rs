@@ -32,7 +32,6 @@ pub struct Options<'a> {
     pub repo: &'a str,
     pub parallel: usize,
     pub project: &'a str,
-    pub workdir: std::path::PathBuf,
     /// Images with `RUN` go to buildah (storage under this folder) when set.
     pub buildah: Option<buildah::Buildah>,
 }
@@ -223,7 +222,6 @@ pub fn build(
                     let inputs = buildah::Inputs {
                         plan,
                         objects,
-                        workdir: &options.workdir,
                         repo,
                         project: options.project,
                         insecure: registry.insecure_hosts(),
@@ -244,7 +242,6 @@ pub fn build(
                         project: options.project,
                         plan,
                         objects,
-                        workdir: options.workdir.clone(),
                         images: &images,
                         registry,
                         platform,

@@ -3,7 +3,6 @@
 //! registry-side, never rebuilt); COPY/ADD read Git blobs; `RUN` needs an external backend.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use werf_graph::context::{Context, SourceFile};
@@ -97,8 +96,6 @@ pub struct Inputs<'a> {
     pub project: &'a str,
     pub plan: &'a ImagePlan,
     pub objects: &'a dyn ObjectSource,
-    /// The work tree root (for `contextAddFiles` content).
-    pub workdir: PathBuf,
     /// werf images this one may use, by name.
     pub images: &'a HashMap<String, Published>,
     pub registry: &'a Registry,
@@ -540,15 +537,6 @@ fn copy_entries(
                     )));
                 }
                 for f in files {
-                    let data: Arc<[u8]> = if f.work_file {
-                        let ctx_path = &inputs.plan.sources.context_repo_path;
-                        let abs = inputs.workdir.join(ctx_path).join(&f.path);
-                        std::fs::read(&abs)
-                            .map_err(|e| instr(format!("cannot read `{}`: {e}", abs.display())))?
-                            .into()
-                    } else {
-                        inputs.objects.blob(f.id)?
-                    };
                     let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
                     let rel = if f.root_is_dir {
                         Some(
@@ -561,6 +549,15 @@ fn copy_entries(
                     } else {
                         None
                     };
+                    if f.kind == EntryKind::Commit {
+                        // A submodule: an empty folder, as `git archive` writes it (the digest
+                        // covers its commit id).
+                        place(rel.as_deref(), &name, Node::Dir { mode: 0o755 }, &mut out);
+                        continue;
+                    }
+                    // Work-tree files (`contextAddFiles`, `--dev`) are blobs of the object source
+                    // too: read beneath the repository root and checked against their id.
+                    let data: Arc<[u8]> = inputs.objects.blob(f.id)?;
                     if copy.add && !f.root_is_dir && is_tar(&data) {
                         // ADD unpacks local archives into the destination folder.
                         let mut unpacked = Tree::new();

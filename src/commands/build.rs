@@ -270,7 +270,11 @@ pub fn publish(
     args: &Publish<'_>,
 ) -> Result<Vec<crate::build::ImageResult>> {
     let repo = args.repo;
-    let registry = Registry::new(args.insecure_registry, &[crate::registry::host_of(repo)])?;
+    let registry = Registry::new(
+        args.insecure_registry,
+        &[crate::registry::host_of(repo)],
+        global.timeouts(),
+    )?;
     let parallel = args.parallel.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -280,7 +284,6 @@ pub fn publish(
         repo,
         parallel,
         project: &loaded.config.meta.project,
-        workdir: loaded.repo.workdir.clone(),
         buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),

@@ -95,7 +95,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     );
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
-    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plans = loaded.ok_plans()?;
     let publish_args = Publish {
         repo,
@@ -147,7 +147,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
         project,
     );
     let rt = runtime()?;
-    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plan = rt.block_on(async {
         let (desired, history) = desired(&kube, global, &args.render, &loaded, &release).await?;
         Ok::<_, anyhow::Error>(deploy::plan(&kube, desired, history).await?)
@@ -202,7 +202,7 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
         &loaded.config.meta.project,
     );
     let rt = runtime()?;
-    let kube = rt.block_on(Kube::connect(&target(&args.kube)))?;
+    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let deleted = rt.block_on(deploy::dismiss(&kube, &release, args.with_namespace))?;
     println!(
         "release `{}` in `{}` dismissed: {deleted} object{} deleted",

@@ -1,10 +1,12 @@
 //! Git reading through gix: the repository, the commit to converge, objects, the work tree.
 //!
+//! - [`beneath`]: the work tree opened beneath its root (no link followed, special files refused).
 //! - [`objects`]: [`werf_graph::ObjectSource`] over the object database, with a cache of decoded
 //!   trees and an overlay of synthetic trees for `--dev` snapshots.
 //! - [`worktree`]: which used files differ from the commit (the dirty check) and the `--dev`
 //!   snapshot of the work tree as a tree id.
 
+pub mod beneath;
 pub mod objects;
 pub mod worktree;
 
@@ -27,6 +29,8 @@ pub enum Error {
     WorkFile { path: String, message: String },
     #[error("Git object `{id}`: {message}")]
     Object { id: String, message: String },
+    #[error(transparent)]
+    Beneath(#[from] beneath::Error),
 }
 
 /// Result with this module's error.

@@ -2,13 +2,13 @@
 //! work-tree blobs of a `--dev` snapshot overlay the repository's objects.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use werf_graph::error::Error as GraphError;
 use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
+use super::beneath::{blob_id, Content, WorkTree};
 use super::to_gix_id;
 
 /// Objects of one repository, usable from many threads.
@@ -17,8 +17,10 @@ pub struct GitObjects {
     /// Thread-local handles are not `Sync`; a small pool hands them out.
     pool: Mutex<Vec<gix::Repository>>,
     trees: RwLock<HashMap<ObjectId, Arc<Tree>>>,
-    /// Work-tree files of a `--dev` snapshot, by the blob id their content hashes to.
-    work_blobs: HashMap<ObjectId, PathBuf>,
+    /// Work-tree files (of a `--dev` snapshot, or `contextAddFiles`), repository-relative, by the
+    /// blob id their content hashed to; read beneath the work tree root and checked again.
+    work_blobs: RwLock<HashMap<ObjectId, String>>,
+    work: Option<Arc<WorkTree>>,
 }
 
 impl GitObjects {
@@ -28,21 +30,39 @@ impl GitObjects {
             sync,
             pool: Mutex::default(),
             trees: RwLock::default(),
-            work_blobs: HashMap::new(),
+            work_blobs: RwLock::default(),
+            work: None,
         }
+    }
+
+    /// Reads work-tree blobs beneath `work`.
+    pub fn with_work_tree(self, work: Arc<WorkTree>) -> Self {
+        GitObjects {
+            work: Some(work),
+            ..self
+        }
+    }
+
+    /// Makes work-tree files (repository-relative) readable as blobs by their content's id.
+    pub fn add_work_blobs(&self, blobs: impl IntoIterator<Item = (ObjectId, String)>) {
+        self.work_blobs
+            .write()
+            .expect("work blob lock poisoned")
+            .extend(blobs);
     }
 
     /// Adds synthetic trees (already hashed as Git would) and work-tree blobs.
     pub fn with_overlay(
         self,
         trees: HashMap<ObjectId, Arc<Tree>>,
-        work_blobs: HashMap<ObjectId, PathBuf>,
+        work_blobs: HashMap<ObjectId, String>,
     ) -> Self {
         self.trees
             .write()
             .expect("tree cache lock poisoned")
             .extend(trees);
-        GitObjects { work_blobs, ..self }
+        self.add_work_blobs(work_blobs);
+        self
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
@@ -63,6 +83,16 @@ impl GitObjects {
             .push(repo);
         out
     }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        parts.push(s.to_string());
+        next = s.source();
+    }
+    parts.join(": ")
 }
 
 fn object_error(id: ObjectId, e: impl std::fmt::Display) -> GraphError {
@@ -91,8 +121,19 @@ impl ObjectSource for GitObjects {
             let entries = decoded
                 .entries
                 .iter()
-                .map(|e| TreeEntry {
-                    name: e.filename.to_string(),
+                .map(|e| {
+                    // A lossy name could make two different paths one: refuse instead.
+                    let name = std::str::from_utf8(e.filename).map_err(|_| {
+                        object_error(
+                            id,
+                            format!(
+                                "the entry `{}` has a name that is not UTF-8 (werf-rs reads UTF-8 paths only)",
+                                String::from_utf8_lossy(e.filename)
+                            ),
+                        )
+                    })?;
+                    Ok(TreeEntry {
+                    name: name.to_string(),
                     kind: match e.mode.kind() {
                         gix::object::tree::EntryKind::Tree => EntryKind::Tree,
                         gix::object::tree::EntryKind::Blob => EntryKind::Blob,
@@ -102,7 +143,8 @@ impl ObjectSource for GitObjects {
                     },
                     id: super::to_graph_id(e.oid),
                 })
-                .collect();
+                })
+                .collect::<werf_graph::Result<_>>()?;
             Ok(Tree { entries })
         })?;
         let tree = Arc::new(tree);
@@ -114,10 +156,30 @@ impl ObjectSource for GitObjects {
     }
 
     fn blob(&self, id: ObjectId) -> werf_graph::Result<Arc<[u8]>> {
-        if let Some(path) = self.work_blobs.get(&id) {
-            return std::fs::read(path)
-                .map(Arc::from)
-                .map_err(|e| object_error(id, format!("`{}`: {e}", path.display())));
+        let work_path = self
+            .work_blobs
+            .read()
+            .expect("work blob lock poisoned")
+            .get(&id)
+            .cloned();
+        if let (Some(path), Some(work)) = (work_path, &self.work) {
+            // Read again beneath the root and checked against the id the digest used: the layer
+            // always holds the bytes the tag was computed from.
+            let content = work
+                .read(&path)
+                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?
+                .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
+            if blob_id(&content) != id {
+                return Err(object_error(
+                    id,
+                    format!("`{path}` changed while werf was reading it; run again"),
+                ));
+            }
+            let data = match content {
+                Content::File { data, .. } => data,
+                Content::Symlink(target) => target,
+            };
+            return Ok(Arc::from(data));
         }
         self.with_repo(|repo| {
             let object = repo

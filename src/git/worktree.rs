@@ -7,7 +7,6 @@
 //! be walked at all, so a clean check costs one `lstat` per watched file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use gix::bstr::ByteSlice;
@@ -15,6 +14,7 @@ use rayon::prelude::*;
 use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
+use super::beneath::{blob_id, Content, WorkTree};
 use super::{to_graph_id, Error, Repo, Result};
 
 /// How a path in the work tree differs from the commit.
@@ -36,27 +36,28 @@ pub struct Change {
     pub added: bool,
 }
 
-/// Hashes a work-tree file as Git would (symlinks by their target).
-pub fn hash_file(abs: &std::path::Path) -> std::io::Result<(EntryKind, ObjectId)> {
-    let meta = std::fs::symlink_metadata(abs)?;
-    let (kind, data) = if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(abs)?;
-        (
-            EntryKind::Symlink,
-            target.as_os_str().as_encoded_bytes().to_vec(),
-        )
-    } else {
-        use std::os::unix::fs::PermissionsExt;
-        let kind = if meta.permissions().mode() & 0o111 != 0 {
-            EntryKind::Executable
-        } else {
-            EntryKind::Blob
-        };
-        (kind, std::fs::read(abs)?)
+/// Hashes the work-tree file `rel` as Git would (a symlink by its target text, never followed);
+/// `Ok(None)` when it is missing or a folder.
+pub fn hash_file(work: &WorkTree, rel: &str) -> Result<Option<(EntryKind, ObjectId)>> {
+    let Some(content) = work.read(rel)? else {
+        return Ok(None);
     };
-    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &data)
-        .map_err(std::io::Error::other)?;
-    Ok((kind, to_graph_id(&id)))
+    let kind = match &content {
+        Content::Symlink(_) => EntryKind::Symlink,
+        Content::File {
+            executable: true, ..
+        } => EntryKind::Executable,
+        Content::File { .. } => EntryKind::Blob,
+    };
+    Ok(Some((kind, blob_id(&content))))
+}
+
+/// The commit a submodule's work tree has checked out, as `git add` would record it; `None` when
+/// it is not initialised (an empty folder), which Git counts as unchanged.
+fn submodule_head(repo: &Repo, rel: &str) -> Option<ObjectId> {
+    let sub = gix::open(repo.workdir.join(rel)).ok()?;
+    let id = sub.head_id().ok()?;
+    Some(to_graph_id(&id))
 }
 
 fn index_kind(mode: gix::index::entry::Mode) -> Option<EntryKind> {
@@ -116,7 +117,10 @@ pub fn changes(
     );
     let timestamp = index.timestamp();
     let prefixes = minimal_prefixes(prefixes);
-    let root = Root::open(repo);
+    let root = WorkTree::open(&repo.workdir).map_err(|e| Error::WorkFile {
+        path: repo.workdir.display().to_string(),
+        message: e.to_string(),
+    })?;
 
     let mut out = Vec::new();
     for prefix in &prefixes {
@@ -136,36 +140,36 @@ pub fn changes(
             .map(|e| (e.path(&index).to_str_lossy(), e))
             .filter(|(p, _)| under(p, prefix))
             .collect();
-        let found: Vec<Change> = in_index
+        let found: Vec<Option<Change>> = in_index
             .par_iter()
-            .filter_map(|(path, entry)| {
+            .map(|(path, entry)| {
                 let path: &str = path;
                 let committed = match &head_files {
                     None => index_kind(entry.mode).map(|k| (k, to_graph_id(&entry.id))),
                     Some(files) => files.get(path).copied(),
                 };
                 if entry.stage() != gix::index::entry::Stage::Unconflicted && committed.is_none() {
-                    return None;
+                    return Ok(None);
                 }
-                let now = work_state(repo, &root, path, Some(entry), timestamp);
-                diff(path, committed, now)
+                let now = work_state(repo, &root, path, Some(entry), committed, timestamp)?;
+                Ok(diff(path, committed, now))
             })
-            .collect();
-        out.extend(found);
+            .collect::<Result<_>>()?;
+        out.extend(found.into_iter().flatten());
         if let Some(files) = head_files {
             // Committed files the index no longer has (`git rm --cached`, or deleted and staged).
             let indexed: std::collections::HashSet<&str> =
                 in_index.iter().map(|(p, _)| p.as_ref()).collect();
             for (path, committed) in files {
                 if !indexed.contains(path.as_str()) {
-                    let now = work_state(repo, &root, &path, None, timestamp);
+                    let now = work_state(repo, &root, &path, None, Some(committed), timestamp)?;
                     out.extend(diff(&path, Some(committed), now));
                 }
             }
         }
     }
     if untracked {
-        out.extend(untracked_files(repo, &index, &prefixes)?);
+        out.extend(untracked_files(repo, &root, &index, &prefixes)?);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out.dedup_by(|a, b| a.path == b.path);
@@ -184,50 +188,39 @@ fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Opt
     }
 }
 
-/// The work tree root, opened once: files are looked up relative to it, so the kernel does not
-/// walk the root's own path for each of them.
-struct Root {
-    fd: Option<rustix::fd::OwnedFd>,
-}
-
-impl Root {
-    fn open(repo: &Repo) -> Self {
-        use rustix::fs::{Mode, OFlags};
-        Root {
-            fd: rustix::fs::open(
-                &repo.workdir,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .ok(),
-        }
-    }
-
-    fn lstat(&self, repo: &Repo, path: &str) -> Option<rustix::fs::Stat> {
-        use rustix::fs::AtFlags;
-        match &self.fd {
-            Some(fd) => rustix::fs::statat(fd, path, AtFlags::SYMLINK_NOFOLLOW).ok(),
-            None => rustix::fs::lstat(repo.workdir.join(path)).ok(),
-        }
-    }
-}
-
 /// The state of `path` in the work tree, using the index entry's stat data (what Git records:
-/// `st_mtime`, `st_ctime`, inode, size) to avoid hashing.
+/// `st_mtime`, `st_ctime`, inode, size) to avoid hashing. A path beyond a symbolic link is gone
+/// (as Git sees it); a special file in place of a tracked one is an error naming it.
 fn work_state(
     repo: &Repo,
-    root: &Root,
+    root: &WorkTree,
     path: &str,
     entry: Option<&gix::index::Entry>,
+    committed: Option<(EntryKind, ObjectId)>,
     timestamp: filetime::FileTime,
-) -> State {
+) -> Result<State> {
     use rustix::fs::FileType;
-    let Some(st) = root.lstat(repo, path) else {
-        return State::Deleted;
+    let st = match root.stat(path) {
+        Ok(Some(st)) => st,
+        Ok(None) | Err(super::beneath::Error::BeyondLink { .. }) => return Ok(State::Deleted),
+        Err(e) => return Err(e.into()),
     };
     let file_type = FileType::from_raw_mode(st.st_mode);
+    if matches!(committed, Some((EntryKind::Commit, _))) {
+        // A submodule: its checked-out commit, or (not initialised) the recorded one.
+        if file_type != FileType::Directory {
+            return Ok(State::Deleted);
+        }
+        let id = submodule_head(repo, path)
+            .or(committed.map(|(_, id)| id))
+            .expect("committed is some here");
+        return Ok(State::Present {
+            kind: EntryKind::Commit,
+            id,
+        });
+    }
     if file_type == FileType::Directory {
-        return State::Deleted;
+        return Ok(State::Deleted);
     }
     if let Some(entry) = entry {
         let kind_now = if file_type == FileType::Symlink {
@@ -256,16 +249,16 @@ fn work_state(
             && !entry.stat.is_racy(timestamp, options)
             && entry.stat.matches(&stat, options)
         {
-            return State::Present {
+            return Ok(State::Present {
                 kind: kind_now,
                 id: to_graph_id(&entry.id),
-            };
+            });
         }
     }
-    match hash_file(&repo.workdir.join(path)) {
-        Ok((kind, id)) => State::Present { kind, id },
-        Err(_) => State::Deleted,
-    }
+    Ok(match hash_file(root, path)? {
+        Some((kind, id)) => State::Present { kind, id },
+        None => State::Deleted,
+    })
 }
 
 /// Every file below `prefix` in the tree `root`: path -> (kind, blob id).
@@ -294,6 +287,7 @@ fn list_files(
 
 fn untracked_files(
     repo: &Repo,
+    root: &WorkTree,
     index: &gix::worktree::Index,
     prefixes: &[String],
 ) -> Result<Vec<Change>> {
@@ -316,18 +310,20 @@ fn untracked_files(
         if entry.status != gix::dir::entry::Status::Untracked {
             continue;
         }
-        let path = entry.rela_path.to_str_lossy().into_owned();
+        let path = entry
+            .rela_path
+            .to_str()
+            .map_err(|_| Error::WorkFile {
+                path: entry.rela_path.to_str_lossy().into_owned(),
+                message: "the name is not UTF-8 (werf-rs reads UTF-8 paths only)".into(),
+            })?
+            .to_string();
         if !prefixes.iter().any(|p| under(&path, p)) {
             continue;
         }
-        let abs = repo.workdir.join(&path);
-        if abs.is_dir() {
-            continue;
-        }
-        let (kind, id) = hash_file(&abs).map_err(|e| Error::WorkFile {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let Some((kind, id)) = hash_file(root, &path)? else {
+            continue; // a folder
+        };
         out.push(Change {
             path,
             state: State::Present { kind, id },
@@ -341,14 +337,13 @@ fn untracked_files(
 pub struct Snapshot {
     pub root: ObjectId,
     pub trees: HashMap<ObjectId, Arc<Tree>>,
-    /// Work-tree files by the blob id of their content.
-    pub blobs: HashMap<ObjectId, PathBuf>,
+    /// Work-tree files (repository-relative) by the blob id of their content.
+    pub blobs: HashMap<ObjectId, String>,
 }
 
 /// Applies `changes` to the tree `head`, hashing new trees exactly as Git would, so a snapshot of
 /// uncommitted changes gets the tree ids (and tags) the same content gets once committed.
 pub fn snapshot(
-    repo: &Repo,
     objects: &dyn ObjectSource,
     head: ObjectId,
     changes: &[Change],
@@ -369,7 +364,9 @@ pub fn snapshot(
         }
         let value = match c.state {
             State::Present { kind, id } => {
-                blobs.insert(id, repo.workdir.join(&c.path));
+                if kind != EntryKind::Commit {
+                    blobs.insert(id, c.path.clone());
+                }
                 Some((kind, id))
             }
             State::Deleted => None,
