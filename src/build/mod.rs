@@ -3,9 +3,11 @@
 //! and push each one blobs-first, manifest last, so a tag only ever names a complete image.
 //!
 //! - [`oci`]: the OCI model and reproducible layers.
+//! - [`archive`]: `ADD` of local archives, unpacked as Docker does, never outside the destination.
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
 
+pub mod archive;
 pub mod buildah;
 pub mod native;
 pub mod oci;

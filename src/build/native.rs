@@ -558,14 +558,17 @@ fn copy_entries(
                     // Work-tree files (`contextAddFiles`, `--dev`) are blobs of the object source
                     // too: read beneath the repository root and checked against their id.
                     let data: Arc<[u8]> = inputs.objects.blob(f.id)?;
-                    if copy.add && !f.root_is_dir && is_tar(&data) {
-                        // ADD unpacks local archives into the destination folder.
-                        let mut unpacked = Tree::new();
-                        apply_layer(&mut unpacked, &data)?;
-                        for (p, node) in unpacked {
-                            out.insert(join_abs(&format!("/{dest}"), &p), node);
+                    if copy.add && !f.root_is_dir && f.kind != EntryKind::Symlink {
+                        // ADD unpacks local archives into the destination folder, as Docker does.
+                        let unpacked =
+                            super::archive::unpack(&data, &super::archive::Limits::default())
+                                .map_err(|e| instr(format!("`ADD {src}` (`{}`): {e}", f.path)))?;
+                        if let Some(unpacked) = unpacked {
+                            for (p, node) in unpacked {
+                                out.insert(join_abs(&format!("/{dest}"), &p), node);
+                            }
+                            continue;
                         }
-                        continue;
                     }
                     let node = match f.kind {
                         EntryKind::Symlink => Node::Symlink {
@@ -677,10 +680,6 @@ fn copy_entries(
         }
     }
     Ok(out)
-}
-
-fn is_tar(data: &[u8]) -> bool {
-    data.starts_with(&[0x1f, 0x8b]) || (data.len() > 262 && &data[257..262] == b"ustar")
 }
 
 #[cfg(test)]
