@@ -3,8 +3,10 @@
 //! Layout: `HOME/v1/<namespace>/<2 hex>/<62 hex>`, one file per record. Each record is written to
 //! `HOME/v1/tmp/` and renamed into place, so a reader sees a whole record or none, two processes
 //! writing the same key both succeed, and a killed writer leaves at most a stray temp file (which
-//! [`Store::remove_stale_temp_files`] clears). Each record carries a BLAKE3 checksum of its payload:
-//! a damaged file reads as a miss and is removed, never as data.
+//! [`Store::open`] clears once it is an hour old). Each record carries a BLAKE3 checksum of its
+//! namespace, key and payload: a damaged file, or a record moved or copied to another key, reads
+//! as a miss and is removed, never as another key's data. [`Store::lock`] serialises
+//! read-modify-write updates across processes.
 //!
 //! The store knows nothing of what it holds: callers pick namespaces and derive keys from the
 //! content their values depend on, so a hit is always valid.
@@ -17,7 +19,11 @@ use std::time::{Duration, SystemTime};
 /// Version of the on-disk layout; a new layout gets a new folder and ignores the old one.
 pub const LAYOUT: &str = "v1";
 
-const MAGIC: &[u8; 4] = b"WRS1";
+/// Records of the first format (checksum of the payload alone) read as misses.
+const MAGIC: &[u8; 4] = b"WRS2";
+
+/// Temp files older than this are a killed writer's leftovers.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +63,26 @@ impl Store {
         let root = home.join(LAYOUT);
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        Ok(Store { root })
+        let store = Store { root };
+        // Best effort: a folder that cannot be cleaned now is cleaned by a later run.
+        let _ = store.remove_stale_temp_files(STALE_TEMP);
+        Ok(store)
+    }
+
+    /// Takes the exclusive lock `name` (a file under `locks/`), waiting for another process that
+    /// holds it; released when the guard is dropped (or the holder dies).
+    pub fn lock(&self, name: &str) -> Result<Lock> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join(hex(&key_for_name("lock", name)));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        file.lock().map_err(io_err(&path))?;
+        Ok(Lock { _file: file })
     }
 
     /// The versioned root folder.
@@ -86,7 +111,7 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err(&path)(e)),
         };
-        match decode(&bytes) {
+        match decode(namespace, key, &bytes) {
             Some(payload) => Ok(Some(payload.to_vec())),
             None => {
                 // Damaged (torn write after a power loss, disk error): drop it, report a miss.
@@ -116,7 +141,7 @@ impl Store {
             .prefix("rec-")
             .tempfile_in(&tmp_dir)
             .map_err(io_err(&tmp_dir))?;
-        let checksum = blake3::hash(value);
+        let checksum = checksum(namespace, key, value);
         tmp.write_all(MAGIC)
             .and_then(|_| tmp.write_all(checksum.as_bytes()))
             .and_then(|_| tmp.write_all(value))
@@ -157,13 +182,29 @@ impl Store {
     }
 }
 
-fn decode(bytes: &[u8]) -> Option<&[u8]> {
+/// A held [`Store::lock`].
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// The checksum binds the payload to where it belongs.
+fn checksum(namespace: &str, key: &Key, value: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(namespace.as_bytes());
+    h.update(&[0]);
+    h.update(key);
+    h.update(value);
+    h.finalize()
+}
+
+fn decode<'a>(namespace: &str, key: &Key, bytes: &'a [u8]) -> Option<&'a [u8]> {
     let rest = bytes.strip_prefix(MAGIC)?;
     if rest.len() < 32 {
         return None;
     }
     let (sum, payload) = rest.split_at(32);
-    (blake3::hash(payload).as_bytes() == sum).then_some(payload)
+    (checksum(namespace, key, payload).as_bytes() == sum).then_some(payload)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -244,6 +285,54 @@ mod tests {
                 }
             });
         });
+    }
+
+    #[test]
+    fn a_record_moved_to_another_key_is_a_miss() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let (a, b) = (key_for_name("t", "a"), key_for_name("t", "b"));
+        s.put("manifests", &a, b"sha256:aaaa").expect("put");
+        s.put("manifests", &b, b"sha256:bbbb").expect("put");
+        let (pa, pb) = (
+            s.path("manifests", &a).expect("path"),
+            s.path("manifests", &b).expect("path"),
+        );
+        // Swap the two files: each now sits under the other's key.
+        let (da, db) = (fs::read(&pa).expect("read"), fs::read(&pb).expect("read"));
+        fs::write(&pa, db).expect("write");
+        fs::write(&pb, da).expect("write");
+        assert_eq!(s.get("manifests", &a).expect("get"), None);
+        assert_eq!(s.get("manifests", &b).expect("get"), None);
+        // The same key in another namespace is another record too.
+        s.put("manifests", &a, b"x").expect("put");
+        fs::create_dir_all(s.path("plans", &a).expect("path").parent().expect("parent"))
+            .expect("mkdir");
+        fs::copy(&pa, s.path("plans", &a).expect("path")).expect("copy");
+        assert_eq!(s.get("plans", &a).expect("get"), None);
+    }
+
+    #[test]
+    fn locks_exclude_each_other() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let counter = std::sync::Mutex::new((0u32, 0u32));
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        let _held = s.lock("plans").expect("lock");
+                        let mut c = counter.lock().expect("mutex");
+                        c.0 += 1;
+                        c.1 = c.1.max(c.0);
+                        drop(c);
+                        std::thread::yield_now();
+                        counter.lock().expect("mutex").0 -= 1;
+                    }
+                });
+            }
+        });
+        assert_eq!(counter.lock().expect("mutex").1, 1, "two holders at once");
     }
 
     #[test]

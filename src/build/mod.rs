@@ -26,14 +26,15 @@ use native::{LayerRef, Published};
 
 /// Cache namespace: a repository's tags with when they were listed.
 const TAGS: &str = "registry-tags";
-/// Cache namespace: `repo:tag` -> manifest digest, written once an image is fully pushed.
-const MANIFESTS: &str = "manifests";
 
 /// What a build needs besides the plans.
 pub struct Options<'a> {
     pub repo: &'a str,
     pub parallel: usize,
     pub project: &'a str,
+    /// Whether the results carry the manifest digests of images already in the registry (asked
+    /// of the registry, one HEAD each); built images always carry theirs.
+    pub report_digests: bool,
     /// Images with `RUN` go to buildah (storage under this folder) when set.
     pub buildah: Option<buildah::Buildah>,
 }
@@ -108,17 +109,17 @@ pub fn build(
         plans.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut results: BTreeMap<String, ImageResult> = BTreeMap::new();
     let mut pending: Vec<String> = Vec::new();
+    let existing: Vec<&Arc<ImagePlan>> = plans.iter().filter(|p| tags.contains(&p.tag)).collect();
+    let digests = if options.report_digests {
+        current_digests(registry, repo, &existing)?
+    } else {
+        HashMap::new()
+    };
     for p in plans {
         if tags.contains(&p.tag) {
-            let image = format!("{repo}:{}", p.tag);
-            let digest = match store.get(MANIFESTS, &key(&image))? {
-                Some(d) => String::from_utf8_lossy(&d).into_owned(),
-                None => {
-                    let d = registry.manifest_digest(&image)?.unwrap_or_default();
-                    store.put(MANIFESTS, &key(&image), d.as_bytes())?;
-                    d
-                }
-            };
+            // A tag can be moved in the registry by anyone: a digest that is reported is the
+            // registry's answer of this run, never a cached one.
+            let digest = digests.get(&p.tag).cloned().unwrap_or_default();
             reporter.existing(&p.name, &p.tag);
             results.insert(
                 p.name.clone(),
@@ -195,6 +196,28 @@ pub fn build(
         reporter.started(&next);
         let started = Instant::now();
         let outcome = (|| -> Result<(ImageResult, Published, u64), String> {
+            // Two runs on this machine building the same image take turns; the second finds it
+            // pushed and builds nothing (runs elsewhere are covered by the registry retries).
+            let image = format!("{repo}:{}", plan.tag);
+            let _held = store
+                .lock(&format!("build {image}"))
+                .map_err(|e| e.to_string())?;
+            if let Some(digest) = registry
+                .manifest_digest(&image)
+                .map_err(|e| e.to_string())?
+            {
+                let published = native::resolve_external(registry, &image, &platform_default)
+                    .map_err(|e| e.to_string())?;
+                let result = ImageResult {
+                    name: next.clone(),
+                    tag: plan.tag.clone(),
+                    manifest_digest: digest,
+                    size: 0,
+                    rebuilt: false,
+                    build_time: started.elapsed(),
+                };
+                return Ok((result, published, 0));
+            }
             for dep in &plan.dependencies {
                 if !images.contains_key(dep) {
                     let image = format!("{repo}:{}", by_name[dep.as_str()].tag);
@@ -262,13 +285,6 @@ pub fn build(
                     (digest, uploaded, published)
                 }
             };
-            store
-                .put_durable(
-                    MANIFESTS,
-                    &key(&format!("{repo}:{}", plan.tag)),
-                    digest.as_bytes(),
-                )
-                .map_err(|e| e.to_string())?;
             let size = published
                 .manifest
                 .layers
@@ -323,6 +339,44 @@ pub fn build(
         results.insert(r.name.clone(), r);
     }
     Ok(plans.iter().map(|p| results[&p.name].clone()).collect())
+}
+
+/// The manifest digests of existing images, asked of the registry (a HEAD each, 8 at a time).
+fn current_digests(
+    registry: &Registry,
+    repo: &str,
+    existing: &[&Arc<ImagePlan>],
+) -> Result<HashMap<String, String>, crate::registry::Error> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found: Mutex<HashMap<String, String>> = Mutex::default();
+    let failed: Mutex<Option<crate::registry::Error>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..existing.len().min(8) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(p) = existing.get(i) else { return };
+                match registry.manifest_digest(&format!("{repo}:{}", p.tag)) {
+                    Ok(d) => {
+                        found
+                            .lock()
+                            .expect("digests lock poisoned")
+                            .insert(p.tag.clone(), d.unwrap_or_default());
+                    }
+                    Err(e) => {
+                        failed
+                            .lock()
+                            .expect("digests lock poisoned")
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().expect("digests lock poisoned") {
+        return Err(e);
+    }
+    Ok(found.into_inner().expect("digests lock poisoned"))
 }
 
 /// Pushes one image: blobs the repository lacks (mounted from their source repository when it is

@@ -190,9 +190,19 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     );
     std::io::stdout().lock().write_all(out.as_bytes())?;
 
+    // Read again and merged under the project's lock: a concurrent plan of other images keeps
+    // its records.
+    let _held = loaded
+        .store
+        .lock(&format!("last plan {}", loaded.config.meta.project))?;
+    let latest: LastPlan = loaded
+        .store
+        .get(LAST_PLAN, &key)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(last);
     let mut record = LastPlan {
         commit: loaded.commit.id.clone(),
-        images: last.images,
+        images: latest.images,
     };
     for plan in &plans {
         if record.images.get(&plan.name) != Some(&plan.tag) {
@@ -226,6 +236,7 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         insecure_registry: &args.insecure_registry,
         parallel: args.parallel,
         backend: args.backend,
+        report_digests: args.save_build_report,
     };
     let results = publish(global, &loaded, &plans, &publish_args)?;
     if args.save_build_report {
@@ -260,6 +271,8 @@ pub struct Publish<'a> {
     pub insecure_registry: &'a [String],
     pub parallel: Option<usize>,
     pub backend: Backend,
+    /// Report the registry's digest of images that were already there (a HEAD each).
+    pub report_digests: bool,
 }
 
 /// Builds and pushes what `repo` lacks of `plans`, printing a one-line summary.
@@ -284,6 +297,7 @@ pub fn publish(
         repo,
         parallel,
         project: &loaded.config.meta.project,
+        report_digests: args.report_digests,
         buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),

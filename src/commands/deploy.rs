@@ -102,6 +102,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         insecure_registry: &args.insecure_registry,
         parallel: args.parallel,
         backend: args.backend,
+        report_digests: false,
     };
     publish(global, &loaded, &plans, &publish_args)?;
     let started = std::time::Instant::now();
