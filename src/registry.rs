@@ -121,12 +121,24 @@ impl Registry {
     fn err(
         reference: &Reference,
         operation: impl Into<String>,
-        e: impl std::fmt::Display,
+        e: impl std::error::Error,
     ) -> Error {
+        // The HTTP client's own message is often only "error sending request": the causes
+        // below it say what happened (`operation timed out`, `connection refused`).
+        let mut message = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            next = cause.source();
+        }
         Error::Request {
             registry: reference.resolve_registry().to_string(),
             operation: operation.into(),
-            message: e.to_string(),
+            message: crate::redact::urls(&message),
         }
     }
 

@@ -36,6 +36,27 @@ fn fails(files: &[(&str, &str)], extra: &[&str]) -> String {
     stderr
 }
 
+/// The control for `fails`' "no plan record" check: a successful plan does write under
+/// `v1/plans`, so that folder's absence after a failure means no record, not a renamed folder.
+#[test]
+fn a_successful_plan_records_where_failures_are_checked() {
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml("image: app\ndockerfile: Dockerfile\n")),
+        ("Dockerfile", DF),
+    ]);
+    r.commit("init");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = std::fs::read_dir(r.home.path().join("v1/plans"))
+        .expect("the plan namespace exists")
+        .count();
+    assert_eq!(records, 1, "one record folder for the one project key");
+}
+
 fn yaml(rest: &str) -> String {
     format!("{META}---\n{rest}")
 }

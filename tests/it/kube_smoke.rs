@@ -231,6 +231,10 @@ fn the_kube_client_sees_ready_nodes_and_werf_writes_are_audited() {
     let list = rt
         .block_on(nodes.list(&Default::default()))
         .expect("list nodes");
+    assert!(
+        !list.items.is_empty(),
+        "the node simulator registered no node"
+    );
     assert!(list.items.iter().all(|n| n
         .status
         .as_ref()

@@ -1,6 +1,8 @@
 //! Integration tests of the `werf` binary against real Git repositories.
 //!
 //! - [`contract`]: which edits change which tags (DESIGN.md section 3).
+//! - [`hostile`]: hostile and odd input: links, archives, special files, submodules, deep
+//!   nesting, a stalled registry, concurrent builds, planted secrets, panics.
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
 //! - [`snapshots`]: whole-CLI output (insta).
 //! - [`dev`]: the dirty check and `--dev`.
@@ -16,6 +18,7 @@ mod contract;
 mod deploy;
 mod dev;
 mod errors;
+mod hostile;
 mod images;
 mod kube_smoke;
 mod registry;

@@ -94,6 +94,25 @@ impl Registry {
     pub fn repo(&self, name: &str) -> String {
         format!("{}/{name}", self.address)
     }
+
+    /// Sends `signal` to the `docker-registry` process itself (the watchdog shell's child).
+    pub fn signal_server(&self, signal: libc::c_int) {
+        let pid = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .expect("the watchdog's children");
+        let server: libc::pid_t = children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .find(|p: &libc::pid_t| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "docker-registry")
+            })
+            .expect("the registry process");
+        // SAFETY: a process we started, still running.
+        unsafe {
+            libc::kill(server, signal);
+        }
+    }
 }
 
 impl Drop for Registry {

@@ -72,7 +72,7 @@ impl Repo {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("werf runs")
+        no_panic(cmd.output().expect("werf runs"))
     }
 
     /// Clones the repository into a nested folder of a new temp dir (kept alive by the result).
@@ -120,12 +120,24 @@ pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
 
 /// Runs werf in `dir` with cache home `home`.
 pub fn werf_in(dir: &Path, home: &Path, args: &[&str]) -> Output {
-    werf_cmd(dir, home, args).output().expect("werf runs")
+    no_panic(werf_cmd(dir, home, args).output().expect("werf runs"))
 }
 
-fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("werf")
-        .expect("the werf binary is built for integration tests");
+/// What the binary prints when it panics (`src/main.rs`); `hostile.rs` proves the text is right.
+pub const PANIC_MESSAGE: &str = "internal error (a bug in werf-rs; please report it)";
+
+/// Fails the test on any panic of the binary, whatever the test expected of the run.
+pub fn no_panic(out: Output) -> Output {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(PANIC_MESSAGE) && !stderr.contains("panicked at"),
+        "werf panicked: {stderr}"
+    );
+    out
+}
+
+pub fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_werf"));
     cmd.args(args)
         .current_dir(dir)
         .env("WERF_HOME", home)
