@@ -133,8 +133,11 @@ fn a_fifo_in_the_work_tree_is_refused_by_name_not_waited_on() {
     );
 }
 
+/// An archive member: name, type, link target.
+type Member<'a> = (&'a str, tar::EntryType, &'a str);
+
 /// A tar whose member names are written raw (tar tools refuse to make these).
-fn hostile_tar(members: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+fn hostile_tar(members: &[Member<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, kind, link) in members {
         let mut h = tar::Header::new_gnu();
@@ -158,7 +161,7 @@ fn hostile_tar(members: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
 #[test]
 fn add_archives_unpack_as_docker_does_and_never_escape() {
     let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let cases: [(&[(&str, tar::EntryType, &str)], &str); 3] = [
+    let cases: [(&[Member<'_>], &str); 3] = [
         (
             &[("a/../../../etc/passwd", tar::EntryType::Regular, "")],
             "archive member `a/../../../etc/passwd` climbs out of the destination",
@@ -284,7 +287,7 @@ fn a_decompression_bomb_is_an_error_naming_the_line() {
 
 #[test]
 fn values_files_as_helm_reads_them() {
-    let yaml = format!("{META}");
+    let yaml = META.to_string();
     let chart = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
     let tpl = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {{ .Values.a | quote }}\n";
     let mut r = Repo::new(&[
