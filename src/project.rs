@@ -256,7 +256,7 @@ fn read_context_add_files(
             }
             match work.kind(&rel).with_context(at)? {
                 None => bail!(
-                    "{}: does not exist in the work tree (`{}`)",
+                    "{} does not exist in the work tree (`{}`)",
                     at(),
                     repo.workdir.join(&rel).display()
                 ),
