@@ -262,6 +262,113 @@ impl Registry {
         Ok(out)
     }
 
+    /// The content of a blob of `repo`, written to an unnamed temp file (not held in memory) and
+    /// returned rewound.
+    pub fn pull_blob_to_file(
+        &self,
+        repo: &str,
+        digest: &str,
+        media_type: &str,
+        size: i64,
+    ) -> Result<std::fs::File> {
+        use std::io::Seek;
+        let reference = self.reference(&format!("{repo}@{digest}"))?;
+        let descriptor = OciDescriptor {
+            media_type: media_type.to_string(),
+            digest: digest.to_string(),
+            size,
+            ..Default::default()
+        };
+        let io_err = |e: std::io::Error| {
+            Self::err(
+                &reference,
+                format!("spooling blob `{digest}` of `{repo}`"),
+                e,
+            )
+        };
+        let mut file = tempfile::tempfile().map_err(io_err)?;
+        retry(|| {
+            file.set_len(0)?;
+            file.rewind()?;
+            let mut out = tokio::fs::File::from_std(file.try_clone()?);
+            self.count();
+            self.runtime.block_on(async {
+                self.client
+                    .pull_blob(&reference, &descriptor, &mut out)
+                    .await?;
+                tokio::io::AsyncWriteExt::flush(&mut out).await?;
+                Ok(())
+            })
+        })
+        .map_err(|e| {
+            Self::err(
+                &reference,
+                format!("pulling blob `{digest}` of `{repo}`"),
+                e,
+            )
+        })?;
+        file.rewind().map_err(io_err)?;
+        Ok(file)
+    }
+
+    /// Uploads a blob of `size` bytes from `file` (streamed in chunks, never read whole); retried
+    /// like [`Registry::push_blob`].
+    pub fn push_blob_file(
+        &self,
+        repo: &str,
+        digest: &str,
+        file: std::sync::Arc<std::fs::File>,
+        size: u64,
+    ) -> Result<()> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count();
+            let stream =
+                futures::stream::unfold((file.clone(), 0u64), move |(file, pos)| async move {
+                    use std::os::unix::fs::FileExt;
+                    if pos >= size {
+                        return None;
+                    }
+                    let mut buf = vec![0u8; (size - pos).min(8 << 20) as usize];
+                    match file.read_exact_at(&mut buf, pos) {
+                        Ok(()) => {
+                            let n = buf.len() as u64;
+                            Some((Ok(bytes::Bytes::from(buf)), (file, pos + n)))
+                        }
+                        Err(e) => Some((Err(OciDistributionError::IoError(e)), (file, size))),
+                    }
+                });
+            let pushed = self.runtime.block_on(self.client.push_blob_stream(
+                &reference,
+                stream,
+                digest,
+                Some(size),
+            ));
+            match pushed {
+                Ok(_) => break,
+                Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
+                    tracing::debug!("uploading `{digest}` again after: {e}");
+                    std::thread::sleep(backoff(attempt));
+                    if blob_race(&e) && self.blob_exists(repo, digest)? {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    return Err(Self::err(
+                        &reference,
+                        format!("uploading blob `{digest}` to `{repo}`"),
+                        e,
+                    ))
+                }
+            }
+        }
+        self.stats.bytes_uploaded.fetch_add(size, Ordering::Relaxed);
+        self.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Whether `repo` has the blob.
     pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
         let reference = self.reference(&format!("{repo}:latest"))?;

@@ -117,6 +117,25 @@ pub trait ObjectSource: Send + Sync {
     fn tree(&self, id: ObjectId) -> Result<Arc<Tree>>;
     /// The content of the blob with this id.
     fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>>;
+    /// The size of the blob with this id (without reading it, where the source can).
+    fn blob_size(&self, id: ObjectId) -> Result<u64> {
+        Ok(self.blob(id)?.len() as u64)
+    }
+    /// The content of the blob as a stream, for builders that must not hold a large file whole
+    /// (a source that can stream overrides this; the engine itself never calls it).
+    fn blob_reader(&self, id: ObjectId) -> Result<Box<dyn std::io::Read + Send>> {
+        let data = self.blob(id)?;
+        Ok(Box::new(std::io::Cursor::new(ArcBytes(data))))
+    }
+}
+
+/// Shared bytes as `AsRef<[u8]>` (for a `Cursor`).
+struct ArcBytes(Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// An in-memory object store: for tests and for synthetic trees. Ids are derived from content

@@ -9,9 +9,10 @@
 //! bomb into an error naming the instruction instead of an exhausted memory.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::oci::{Node, Tree};
+use super::layer::{Node, Spool, Tree};
 
 /// Bounds on what one archive may unpack to.
 #[derive(Clone, Copy, Debug)]
@@ -107,77 +108,61 @@ impl Compression {
     }
 }
 
-/// A writer that fails once more than `limit` bytes went in.
-struct Capped {
-    out: Vec<u8>,
-    limit: u64,
+/// Counts the packed bytes read from the source.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
 }
 
-impl std::io::Write for Capped {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.out.len() as u64 + buf.len() as u64 > self.limit {
-            return Err(std::io::Error::other(CAP_HIT));
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Which limit an unpacked stream hit (carried inside an `io::Error`).
+#[derive(Debug)]
+struct Hit(&'static str);
+
+impl std::fmt::Display for Hit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Hit {}
+
+/// The unpacked stream, failing past the size limit or the expansion ratio.
+struct Bounded<R> {
+    inner: R,
+    unpacked: u64,
+    packed: Arc<AtomicU64>,
+    limits: Limits,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.unpacked += n as u64;
+        if self.unpacked > self.limits.total_bytes {
+            return Err(std::io::Error::other(Hit("size")));
         }
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        let packed = self.packed.load(Ordering::Relaxed).max(1);
+        if self.unpacked > self.limits.ratio_floor
+            && self.unpacked > self.limits.ratio.saturating_mul(packed)
+        {
+            return Err(std::io::Error::other(Hit("ratio")));
+        }
+        Ok(n)
     }
 }
 
-const CAP_HIT: &str = "werf: archive size limit";
-
-fn cap_hit(e: &std::io::Error) -> bool {
+fn hit(e: &std::io::Error) -> Option<&'static str> {
     e.get_ref()
-        .is_some_and(|inner| inner.to_string() == CAP_HIT)
-}
-
-/// `data` decompressed, within the limits (the ratio checked as it grows).
-fn decompress(data: &[u8], format: Compression, limits: &Limits) -> Result<Vec<u8>, Error> {
-    let packed = data.len() as u64;
-    let ratio_cap = limits
-        .ratio
-        .saturating_mul(packed.max(1))
-        .max(limits.ratio_floor);
-    let limit = limits.total_bytes.min(ratio_cap);
-    let over = |limit: u64| {
-        if limit == limits.total_bytes {
-            Error::TooLarge { limit }
-        } else {
-            Error::Bomb {
-                ratio: limits.ratio,
-                packed,
-            }
-        }
-    };
-    let mut out = Capped {
-        out: Vec::new(),
-        limit,
-    };
-    let result = match format {
-        Compression::None => return Ok(data.to_vec()),
-        Compression::Gzip => std::io::copy(&mut flate2::read::MultiGzDecoder::new(data), &mut out),
-        Compression::Bzip2 => std::io::copy(&mut bzip2::read::MultiBzDecoder::new(data), &mut out),
-        Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(data) {
-            Ok(mut d) => std::io::copy(&mut d, &mut out),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        },
-        Compression::Xz => lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out)
-            .map(|_| 0)
-            .map_err(|e| match e {
-                lzma_rs::error::Error::IoError(io) => io,
-                other => std::io::Error::other(format!("{other:?}")),
-            }),
-    };
-    match result {
-        Ok(_) => Ok(out.out),
-        Err(e) if cap_hit(&e) => Err(over(limit)),
-        Err(source) => Err(Error::Damaged {
-            format: format.name(),
-            source,
-        }),
-    }
+        .and_then(|inner| inner.downcast_ref::<Hit>())
+        .map(|h| h.0)
 }
 
 /// Whether `data` starts with a tar header (ustar magic, or a v7 header whose checksum holds).
@@ -239,25 +224,83 @@ fn link_stays_inside(member: &str, target: &str) -> bool {
     clean_member(&joined).is_some()
 }
 
-/// The archive `data` unpacked (paths relative to the destination), or `Ok(None)` when it is
-/// not a tar archive (then `ADD` copies it as it is).
-pub fn unpack(data: &[u8], limits: &Limits) -> Result<Option<Tree>, Error> {
-    let format = Compression::detect(data);
-    let raw = match format {
-        Compression::None if !is_tar(data) => return Ok(None),
-        Compression::None => std::borrow::Cow::Borrowed(data),
-        f => {
-            let raw = decompress(data, f, limits)?;
-            if !is_tar(&raw) {
-                return Ok(None);
-            }
-            std::borrow::Cow::Owned(raw)
-        }
+/// The archive read from `source` unpacked (paths relative to the destination; file contents in
+/// `spool`), or `Ok(None)` when it is not a tar archive (then `ADD` copies it as it is). Streams:
+/// neither the archive nor what it unpacks to is held in memory.
+pub fn unpack(
+    source: Box<dyn Read + Send + '_>,
+    spool: &Arc<Spool>,
+    limits: &Limits,
+) -> Result<Option<Tree>, Error> {
+    let packed = Arc::new(AtomicU64::new(0));
+    let mut source = std::io::BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: source,
+            count: packed.clone(),
+        },
+    );
+    let format = Compression::detect(std::io::BufRead::fill_buf(&mut source).map_err(Error::Tar)?);
+    let fail = |e: std::io::Error, packed: &AtomicU64| match hit(&e) {
+        Some("size") => Error::TooLarge {
+            limit: limits.total_bytes,
+        },
+        Some(_) => Error::Bomb {
+            ratio: limits.ratio,
+            packed: packed.load(Ordering::Relaxed),
+        },
+        None if format == Compression::None => Error::Tar(e),
+        None => Error::Damaged {
+            format: format.name(),
+            source: e,
+        },
     };
+    std::thread::scope(|scope| {
+        let decoded: Box<dyn Read + Send + '_> = match format {
+            Compression::None => Box::new(source),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(source)),
+            Compression::Zstd => Box::new(
+                ruzstd::decoding::StreamingDecoder::new(source)
+                    .map_err(|e| fail(std::io::Error::other(e.to_string()), &packed))?,
+            ),
+            Compression::Xz => {
+                // lzma-rs decodes into a writer: it runs beside us, into a pipe.
+                let (reader, mut writer) = std::io::pipe().map_err(Error::Tar)?;
+                let mut source = source;
+                scope.spawn(move || {
+                    let _ = lzma_rs::xz_decompress(&mut source, &mut writer);
+                });
+                Box::new(reader)
+            }
+        };
+        let mut bounded = Bounded {
+            inner: decoded,
+            unpacked: 0,
+            packed: packed.clone(),
+            limits: *limits,
+        };
+        let mut head = Vec::with_capacity(512);
+        (&mut bounded)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(|e| fail(e, &packed))?;
+        if !is_tar(&head) {
+            return Ok(None);
+        }
+        let stream = std::io::Cursor::new(head).chain(bounded);
+        extract(stream, spool, limits).map_err(|e| match e {
+            Error::Tar(io) => fail(io, &packed),
+            other => other,
+        })
+    })
+}
+
+/// Reads the tar stream into a tree, checking every member.
+fn extract(stream: impl Read, spool: &Arc<Spool>, limits: &Limits) -> Result<Option<Tree>, Error> {
     let mut tree = Tree::new();
-    let mut archive = tar::Archive::new(&raw[..]);
+    let mut archive = tar::Archive::new(stream);
     let mut entries: u64 = 0;
-    let mut total: u64 = 0;
     for entry in archive.entries().map_err(Error::Tar)? {
         let mut entry = entry.map_err(Error::Tar)?;
         entries += 1;
@@ -318,18 +361,13 @@ pub fn unpack(data: &[u8], limits: &Limits) -> Result<Option<Tree>, Error> {
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                total = total.saturating_add(entry.size());
-                if total > limits.total_bytes {
-                    return Err(Error::TooLarge {
+                let data = spool
+                    .append(&mut entry, u64::MAX)
+                    .map_err(Error::Tar)?
+                    .ok_or(Error::TooLarge {
                         limit: limits.total_bytes,
-                    });
-                }
-                let mut data = Vec::with_capacity(entry.size().min(1 << 20) as usize);
-                entry.read_to_end(&mut data).map_err(Error::Tar)?;
-                Node::File {
-                    mode,
-                    data: Arc::from(data),
-                }
+                    })?;
+                Node::File { mode, data }
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
             other => {
@@ -358,6 +396,11 @@ pub fn unpack(data: &[u8], limits: &Limits) -> Result<Option<Tree>, Error> {
 mod tests {
     use super::*;
 
+    fn run(data: &[u8], limits: &Limits) -> Result<Option<Tree>, Error> {
+        let spool = Spool::new().expect("spool");
+        unpack(Box::new(data), &spool, limits)
+    }
+
     fn tar_of(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, data, link) in entries {
@@ -378,11 +421,11 @@ mod tests {
     #[test]
     fn members_stay_under_the_destination() {
         let t = tar_of(&[("/etc/passwd", tar::EntryType::Regular, b"x", "")]);
-        let tree = unpack(&t, &Limits::default()).expect("ok").expect("tar");
+        let tree = run(&t, &Limits::default()).expect("ok").expect("tar");
         assert!(tree.contains_key("etc/passwd"));
         let t = tar_of(&[("a/../../etc/passwd", tar::EntryType::Regular, b"x", "")]);
         assert!(matches!(
-            unpack(&t, &Limits::default()),
+            run(&t, &Limits::default()),
             Err(Error::Breakout { .. })
         ));
         let t = tar_of(&[
@@ -390,25 +433,26 @@ mod tests {
             ("l/passwd", tar::EntryType::Regular, b"x", ""),
         ]);
         assert!(matches!(
-            unpack(&t, &Limits::default()),
+            run(&t, &Limits::default()),
             Err(Error::ThroughLink { .. })
         ));
         let t = tar_of(&[("l", tar::EntryType::Symlink, b"", "../../etc")]);
         assert!(matches!(
-            unpack(&t, &Limits::default()),
+            run(&t, &Limits::default()),
             Err(Error::LinkBreakout { .. })
         ));
         let t = tar_of(&[("h", tar::EntryType::Link, b"", "/etc/shadow")]);
         assert!(matches!(
-            unpack(&t, &Limits::default()),
+            run(&t, &Limits::default()),
             Err(Error::HardLink { .. })
         ));
         let t = tar_of(&[
             ("f", tar::EntryType::Regular, b"data", ""),
             ("h", tar::EntryType::Link, b"", "f"),
         ]);
-        let tree = unpack(&t, &Limits::default()).expect("ok").expect("tar");
+        let tree = run(&t, &Limits::default()).expect("ok").expect("tar");
         assert_eq!(tree.get("h"), tree.get("f"));
+        assert!(matches!(tree.get("f"), Some(Node::File { .. })));
     }
 
     #[test]
@@ -418,20 +462,20 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&t).expect("gz");
         let gz = gz.finish().expect("gz");
-        assert!(unpack(&gz, &Limits::default()).expect("ok").is_some());
+        assert!(run(&gz, &Limits::default()).expect("ok").is_some());
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(&t).expect("bz");
         let bz = bz.finish().expect("bz");
-        assert!(unpack(&bz, &Limits::default()).expect("ok").is_some());
+        assert!(run(&bz, &Limits::default()).expect("ok").is_some());
         let mut xz = Vec::new();
         lzma_rs::xz_compress(&mut &t[..], &mut xz).expect("xz");
-        assert!(unpack(&xz, &Limits::default()).expect("ok").is_some());
+        assert!(run(&xz, &Limits::default()).expect("ok").is_some());
         // A gzip of plain text is copied as it is.
         let mut plain = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         plain.write_all(b"just text").expect("gz");
         let plain = plain.finish().expect("gz");
-        assert!(unpack(&plain, &Limits::default()).expect("ok").is_none());
-        assert!(unpack(b"not an archive", &Limits::default())
+        assert!(run(&plain, &Limits::default()).expect("ok").is_none());
+        assert!(run(b"not an archive", &Limits::default())
             .expect("ok")
             .is_none());
     }
@@ -449,12 +493,12 @@ mod tests {
             ratio_floor: 1 << 20,
             ..Limits::default()
         };
-        assert!(matches!(unpack(&gz, &limits), Err(Error::Bomb { .. })));
+        assert!(matches!(run(&gz, &limits), Err(Error::Bomb { .. })));
         let limits = Limits {
             total_bytes: 1 << 20,
             ..Limits::default()
         };
-        assert!(matches!(unpack(&t, &limits), Err(Error::TooLarge { .. })));
+        assert!(matches!(run(&t, &limits), Err(Error::TooLarge { .. })));
         let many: Vec<(String, tar::EntryType, &[u8], &str)> = (0..20)
             .map(|i| (format!("f{i}"), tar::EntryType::Regular, &b""[..], ""))
             .collect();
@@ -467,7 +511,7 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            unpack(&tar_of(&many), &limits),
+            run(&tar_of(&many), &limits),
             Err(Error::TooManyEntries { limit: 10 })
         ));
     }

@@ -75,7 +75,6 @@ pub struct Inputs<'a> {
 /// fresh folder: every file is created new (`O_EXCL | O_NOFOLLOW`) below folders made here, so
 /// nothing is ever written through a link, inside `dir` or out of it.
 fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
-    use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let plan = inputs.plan;
     let ctx = plan.context(inputs.objects);
@@ -105,9 +104,9 @@ fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
             std::fs::create_dir(&target).map_err(|e| err(format!("`{}`: {e}", f.path)))?;
             continue;
         }
-        let data = inputs.objects.blob(f.id).map_err(|e| err(e.to_string()))?;
         match f.kind {
             EntryKind::Symlink => {
+                let data = inputs.objects.blob(f.id).map_err(|e| err(e.to_string()))?;
                 std::os::unix::fs::symlink(String::from_utf8_lossy(&data).as_ref(), &target)
                     .map_err(|e| err(format!("`{}`: {e}", f.path)))?
             }
@@ -124,7 +123,11 @@ fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
                     .mode(mode)
                     .open(&target)
                     .map_err(|e| err(format!("`{}`: {e}", f.path)))?;
-                file.write_all(&data)
+                let mut data = inputs
+                    .objects
+                    .blob_reader(f.id)
+                    .map_err(|e| err(e.to_string()))?;
+                std::io::copy(&mut data, &mut file)
                     .map_err(|e| err(format!("`{}`: {e}", f.path)))?;
                 // The umask may have narrowed the mode; set it on the open file, not a path.
                 file.set_permissions(std::fs::Permissions::from_mode(mode))

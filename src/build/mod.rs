@@ -2,13 +2,15 @@
 //! (an image starts as soon as its dependencies are published; `--parallel` workers, no waves),
 //! and push each one blobs-first, manifest last, so a tag only ever names a complete image.
 //!
-//! - [`oci`]: the OCI model and reproducible layers.
+//! - [`oci`]: the OCI model (manifests, configs, descriptors).
+//! - [`layer`]: reproducible layers, streamed through temp files (bounded memory).
 //! - [`archive`]: `ADD` of local archives, unpacked as Docker does, never outside the destination.
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
 
 pub mod archive;
 pub mod buildah;
+pub mod layer;
 pub mod native;
 pub mod oci;
 
@@ -396,8 +398,9 @@ fn push(
         }
         match layer {
             LayerRef::Local(l) => {
-                uploaded += l.gzip.len() as u64;
-                registry.push_blob(repo, &d.digest, l.gzip.to_vec())?;
+                uploaded += l.size;
+                let (file, size) = l.file();
+                registry.push_blob_file(repo, &d.digest, file, size)?;
             }
             LayerRef::Remote {
                 descriptor,
@@ -408,14 +411,15 @@ fn push(
                 if same_registry && registry.mount_blob(repo, source_path, &descriptor.digest)? {
                     continue;
                 }
-                let data = registry.pull_blob(
+                let data = registry.pull_blob_to_file(
                     source,
                     &descriptor.digest,
                     &descriptor.media_type,
                     descriptor.size,
                 )?;
-                uploaded += data.len() as u64;
-                registry.push_blob(repo, &descriptor.digest, data)?;
+                let size = data.metadata().map(|m| m.len()).unwrap_or(0);
+                uploaded += size;
+                registry.push_blob_file(repo, &descriptor.digest, Arc::new(data), size)?;
             }
         }
     }

@@ -11,9 +11,8 @@ use werf_graph::objects::EntryKind;
 use werf_graph::plan::{placeholder_images, BaseRef, ImagePlan};
 use werf_graph::ObjectSource;
 
-use super::oci::{
-    self, apply_layer, build_layer, Descriptor, ImageConfig, Layer, Manifest, Node, Tree,
-};
+use super::layer::{apply_layer, build_layer, Content, Layer, Node, Spool, Tree};
+use super::oci::{self, Descriptor, ImageConfig, Manifest};
 use crate::registry::Registry;
 
 /// Errors of the native builder, naming the Dockerfile line.
@@ -210,6 +209,8 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
     let file = plan.sources.dockerfile.clone();
     let ctx = plan.context(inputs.objects);
     let mut stages: BTreeMap<usize, Stage> = BTreeMap::new();
+    // Files unpacked from archives and base layers go here, not to memory.
+    let spool = Spool::new()?;
     let mut externals: HashMap<String, Published> = HashMap::new();
 
     for st_plan in &plan.stages {
@@ -366,17 +367,23 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
                         .working_dir
                         .clone()
                         .unwrap_or_else(|| "/".into());
-                    let entries =
-                        copy_entries(inputs, &ctx, copy, &workdir, &stages, &mut externals)
-                            .map_err(|e| match e {
-                                Error::Instruction { message, .. } => at(message),
-                                other => other,
-                            })?;
-                    let layer = build_layer(&entries)?;
+                    let entries = copy_entries(
+                        inputs,
+                        &ctx,
+                        copy,
+                        &workdir,
+                        &stages,
+                        &mut externals,
+                        &spool,
+                    )
+                    .map_err(|e| match e {
+                        Error::Instruction { message, .. } => at(message),
+                        other => other,
+                    })?;
+                    let layer = build_layer(&entries, inputs.objects)?;
                     stage.config.rootfs.diff_ids.push(layer.diff_id.clone());
                     if let Some(fs) = &mut stage.fs {
-                        let fs = Arc::make_mut(fs);
-                        apply_layer(fs, &layer.gzip)?;
+                        merge_into(Arc::make_mut(fs), entries);
                     }
                     stage.layers.push(LayerRef::Local(layer));
                 }
@@ -452,27 +459,51 @@ fn duration_ns(s: &str) -> Option<u64> {
     num.is_empty().then_some(total)
 }
 
-/// The file system of a stage (pulling and unpacking base layers when a `COPY --from` needs it).
-fn stage_fs(inputs: &Inputs<'_>, stage: &Stage) -> Result<Arc<Tree>> {
+/// `entries` (a layer's content) laid over `fs`: a file or link replaces what was below it.
+fn merge_into(fs: &mut Tree, entries: Tree) {
+    for (path, node) in entries {
+        if !matches!(node, Node::Dir { .. }) {
+            let below = format!("{path}/");
+            fs.retain(|k, _| !k.starts_with(&below));
+        }
+        fs.insert(path, node);
+    }
+}
+
+/// The file system of a stage (pulling and unpacking base layers when a `COPY --from` needs it;
+/// their files go to `spool`, not memory).
+fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Arc<Tree>> {
     if let Some(fs) = &stage.fs {
         return Ok(fs.clone());
     }
     let mut tree = Tree::new();
     for l in &stage.layers {
         match l {
-            LayerRef::Local(layer) => apply_layer(&mut tree, &layer.gzip)?,
+            LayerRef::Local(layer) => apply_layer(&mut tree, layer.reader(), spool)?,
             LayerRef::Remote { descriptor, repo } => {
-                let blob = inputs.registry.pull_blob(
+                let blob = inputs.registry.pull_blob_to_file(
                     repo,
                     &descriptor.digest,
                     &descriptor.media_type,
                     descriptor.size,
                 )?;
-                apply_layer(&mut tree, &blob)?;
+                apply_layer(&mut tree, blob, spool)?;
             }
         }
     }
     Ok(Arc::new(tree))
+}
+
+/// An error with its causes, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }
 
 fn mode_of(kind: EntryKind) -> u32 {
@@ -491,6 +522,7 @@ fn copy_entries(
     workdir: &str,
     stages: &BTreeMap<usize, Stage>,
     externals: &mut HashMap<String, Published>,
+    spool: &Arc<Spool>,
 ) -> Result<Tree> {
     let instr = |message: String| Error::Instruction {
         file: String::new(),
@@ -556,13 +588,16 @@ fn copy_entries(
                         continue;
                     }
                     // Work-tree files (`contextAddFiles`, `--dev`) are blobs of the object source
-                    // too: read beneath the repository root and checked against their id.
-                    let data: Arc<[u8]> = inputs.objects.blob(f.id)?;
+                    // too: read beneath the repository root and checked against their id. Files
+                    // stay references until the layer is written (streamed, never held whole).
                     if copy.add && !f.root_is_dir && f.kind != EntryKind::Symlink {
                         // ADD unpacks local archives into the destination folder, as Docker does.
-                        let unpacked =
-                            super::archive::unpack(&data, &super::archive::Limits::default())
-                                .map_err(|e| instr(format!("`ADD {src}` (`{}`): {e}", f.path)))?;
+                        let unpacked = super::archive::unpack(
+                            inputs.objects.blob_reader(f.id)?,
+                            spool,
+                            &super::archive::Limits::default(),
+                        )
+                        .map_err(|e| instr(format!("`ADD {src}` (`{}`): {}", f.path, chain(&e))))?;
                         if let Some(unpacked) = unpacked {
                             for (p, node) in unpacked {
                                 out.insert(join_abs(&format!("/{dest}"), &p), node);
@@ -572,11 +607,15 @@ fn copy_entries(
                     }
                     let node = match f.kind {
                         EntryKind::Symlink => Node::Symlink {
-                            target: String::from_utf8_lossy(&data).into_owned(),
+                            target: String::from_utf8_lossy(&inputs.objects.blob(f.id)?)
+                                .into_owned(),
                         },
                         kind => Node::File {
                             mode: mode_of(kind),
-                            data,
+                            data: Content::Blob {
+                                id: f.id,
+                                size: inputs.objects.blob_size(f.id)?,
+                            },
                         },
                     };
                     place(rel.as_deref(), &name, node, &mut out);
@@ -585,7 +624,7 @@ fn copy_entries(
         }
         Some(from) => {
             let fs = match from {
-                CopyFrom::Stage(i) => stage_fs(inputs, &stages[i])?,
+                CopyFrom::Stage(i) => stage_fs(inputs, &stages[i], spool)?,
                 CopyFrom::External(r) => {
                     let r = sub(r);
                     let p = match externals.get(&r) {
@@ -603,6 +642,7 @@ fn copy_entries(
                             layers: remote_layers(&p),
                             fs: None,
                         },
+                        spool,
                     )?
                 }
             };

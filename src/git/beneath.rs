@@ -245,6 +245,33 @@ impl WorkTree {
         }
     }
 
+    /// The regular file `rel`, opened for reading (beneath the root, no link followed), with its
+    /// size; `Ok(None)` when it is missing or not a regular file.
+    pub fn open_file(&self, rel: &str) -> Result<Option<(std::fs::File, u64)>> {
+        let io = |e: std::io::Error| Error::Io {
+            path: rel.to_string(),
+            source: e,
+        };
+        let Some((dir, name)) = self.parent(rel)? else {
+            return Ok(None);
+        };
+        let fd = match rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(None),
+            Err(e) => return Err(io(e.into())),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| io(e.into()))?;
+        match kind_of(rel, &st)? {
+            Kind::File { .. } => Ok(Some((std::fs::File::from(fd), st.st_size.max(0) as u64))),
+            _ => Ok(None),
+        }
+    }
+
     /// The names in the folder `rel` (`""` for the root), sorted; no link followed.
     pub fn list(&self, rel: &str) -> Result<Vec<String>> {
         let io = |e: std::io::Error| Error::Io {

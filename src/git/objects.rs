@@ -102,7 +102,144 @@ fn object_error(id: ObjectId, e: impl std::fmt::Display) -> GraphError {
     }
 }
 
+/// Blobs larger than this are streamed (through `git cat-file`) instead of read whole.
+const STREAM_ABOVE: u64 = 16 << 20;
+
+/// Reads a stream while hashing it as a Git blob of `len` bytes; at the end, a stream whose
+/// bytes do not hash to `expected` is an error (the file changed while it was read).
+struct Checked<R> {
+    inner: R,
+    hasher: sha1::Sha1,
+    expected: ObjectId,
+    path: String,
+    checked: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha1::Digest as _;
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.checked {
+            self.checked = true;
+            let digest = std::mem::take(&mut self.hasher).finalize();
+            if digest.as_slice() != self.expected.0 {
+                return Err(std::io::Error::other(format!(
+                    "`{}` changed while werf was reading it; run again",
+                    self.path
+                )));
+            }
+        } else {
+            self.hasher.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// `git cat-file blob ID`'s output; a failed `git` is an error at the end of the stream.
+struct CatFile {
+    child: std::process::Child,
+    stdout: std::process::ChildStdout,
+    id: ObjectId,
+    waited: bool,
+}
+
+impl std::io::Read for CatFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.waited {
+            self.waited = true;
+            let status = self.child.wait()?;
+            if !status.success() {
+                return Err(std::io::Error::other(format!(
+                    "`git cat-file blob {}` failed ({status})",
+                    self.id.hex()
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for CatFile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GitObjects {
+    fn work_path(&self, id: ObjectId) -> Option<String> {
+        self.work_blobs
+            .read()
+            .expect("work blob lock poisoned")
+            .get(&id)
+            .cloned()
+    }
+}
+
 impl ObjectSource for GitObjects {
+    fn blob_size(&self, id: ObjectId) -> werf_graph::Result<u64> {
+        if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
+            let st = work
+                .stat(&path)
+                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?
+                .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
+            return Ok(st.st_size.max(0) as u64);
+        }
+        self.with_repo(|repo| {
+            repo.find_header(to_gix_id(id))
+                .map(|h| h.size())
+                .map_err(|e| object_error(id, e))
+        })
+    }
+
+    fn blob_reader(&self, id: ObjectId) -> werf_graph::Result<Box<dyn std::io::Read + Send>> {
+        use sha1::Digest as _;
+        if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
+            let opened = work
+                .open_file(&path)
+                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?;
+            let Some((file, len)) = opened else {
+                // A link (or something that replaced the file): small, read whole and checked.
+                let data = self.blob(id)?;
+                return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
+            };
+            let mut hasher = sha1::Sha1::new();
+            hasher.update(format!("blob {len}\0").as_bytes());
+            return Ok(Box::new(Checked {
+                inner: std::io::Read::take(file, len),
+                hasher,
+                expected: id,
+                path,
+                checked: false,
+            }));
+        }
+        if self.blob_size(id)? <= STREAM_ABOVE {
+            let data = self.blob(id)?;
+            return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
+        }
+        let git_dir = self.sync.git_dir().to_path_buf();
+        let mut child = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&git_dir)
+            .args(["cat-file", "blob", &id.hex()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| object_error(id, format!("cannot run `git cat-file`: {e}")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| object_error(id, "`git cat-file` has no output"))?;
+        Ok(Box::new(CatFile {
+            child,
+            stdout,
+            id,
+            waited: false,
+        }))
+    }
+
     fn tree(&self, id: ObjectId) -> werf_graph::Result<Arc<Tree>> {
         if let Some(t) = self
             .trees
@@ -156,13 +293,7 @@ impl ObjectSource for GitObjects {
     }
 
     fn blob(&self, id: ObjectId) -> werf_graph::Result<Arc<[u8]>> {
-        let work_path = self
-            .work_blobs
-            .read()
-            .expect("work blob lock poisoned")
-            .get(&id)
-            .cloned();
-        if let (Some(path), Some(work)) = (work_path, &self.work) {
+        if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
             // Read again beneath the root and checked against the id the digest used: the layer
             // always holds the bytes the tag was computed from.
             let content = work
