@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/cluster.rs"]
 mod cluster;
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "support/monorepo.rs"]
 mod monorepo;
 /// The tests' registry launcher (a real `docker-registry` on a free port, stopped on drop).
@@ -19,56 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use measure::{measure, measure_to, median, Run};
 use monorepo::{generate, git, parse_options, Layout};
 use werf_graph::chart::RenderOptions;
 use werf_graph::objects::MemoryObjects;
 use werf_graph::render::{rendered_chart, RenderInput};
 use werf_graph::{Database, Project, Setter};
-
-/// Wall time and peak resident memory of one child process.
-struct Run {
-    wall: Duration,
-    max_rss_kib: u64,
-}
-
-/// Runs `cmd` to completion with output discarded; measures wall time and peak RSS (wait4).
-fn measure(cmd: &mut Command) -> Run {
-    measure_to(cmd, Stdio::null())
-}
-
-/// [`measure`] with stdout sent to `stdout`.
-#[allow(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also gives its rusage"
-)]
-fn measure_to(cmd: &mut Command, stdout: Stdio) -> Run {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(stdout)
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child; `status` and `usage` are valid for writes.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(r, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
-    Run {
-        wall,
-        max_rss_kib: usage.ru_maxrss as u64,
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 struct Bench {
     repo: PathBuf,

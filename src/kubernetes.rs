@@ -36,6 +36,15 @@ pub enum Error {
     },
 }
 
+/// Whether a failed request may succeed when tried again.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code >= 500 || s.code == 429,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// A kube error in one line: the API server's message and reason, not the whole status dump.
 pub fn describe(e: &kube::Error) -> String {
     match e {
@@ -209,6 +218,27 @@ impl Kube {
         Ok((ar, namespaced))
     }
 
+    /// Runs an idempotent read (counted each try), again after a pause when it failed for a
+    /// reason that may pass: a 5xx or 429 answer, a dropped connection, a timeout.
+    async fn read_retrying<T, F, Fut>(&self, mut op: F) -> std::result::Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.count();
+            match op().await {
+                Err(e) if attempt < 3 && transient(&e) => {
+                    tracing::debug!("Kubernetes read failed, retrying: {e}");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn api(&self, ar: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
         match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
@@ -223,14 +253,13 @@ impl Kube {
         namespace: Option<&str>,
         labels: Option<&str>,
     ) -> Result<Vec<Value>> {
-        self.count();
         let mut lp = ListParams::default();
         if let Some(l) = labels {
             lp = lp.labels(l);
         }
+        let api = self.api(ar, namespace);
         let list = self
-            .api(ar, namespace)
-            .list(&lp)
+            .read_retrying(|| api.list(&lp))
             .await
             .map_err(|source| Error::Api {
                 verb: "list",
@@ -261,10 +290,9 @@ impl Kube {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>> {
-        self.count();
+        let api = self.api(ar, namespace);
         let got = self
-            .api(ar, namespace)
-            .get_opt(name)
+            .read_retrying(|| api.get_opt(name))
             .await
             .map_err(|source| Error::Api {
                 verb: "get",

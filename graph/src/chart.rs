@@ -121,6 +121,14 @@ fn yaml_doc(file: &str, text: &str) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
+    crate::nesting::check_yaml(text).map_err(|(line, message)| Error::Config {
+        at: Location {
+            file: file.to_string(),
+            line,
+            column: 0,
+        },
+        message,
+    })?;
     let value = serde_yaml_ng::from_str::<serde_json::Value>(text).map_err(|e| Error::Config {
         at: Location {
             file: file.to_string(),

@@ -450,6 +450,10 @@ pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result
         line,
         column: 0,
     };
+    crate::nesting::check_yaml(&rendered).map_err(|(line, message)| Error::Config {
+        at: at(line),
+        message,
+    })?;
     let mut meta: Option<(Meta, usize)> = None;
     let mut images: Vec<ImageConfig> = Vec::new();
     for doc in split_documents(&rendered) {

@@ -8,6 +8,7 @@
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
 //! - [`chart`]: Helm charts from a commit: subcharts, values scoping, `.Files`, rendering steps.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
+//! - [`nesting`]: a pre-scan refusing YAML nested past the deserializers' limit.
 //! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
 //! - [`context`]: COPY sources inside Git trees and their content digests.
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
@@ -26,6 +27,7 @@ pub mod db;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
+pub mod nesting;
 pub mod objects;
 pub mod pattern;
 pub mod plan;

@@ -102,7 +102,7 @@ fn object_error(id: ObjectId, e: impl std::fmt::Display) -> GraphError {
     }
 }
 
-/// Blobs larger than this are streamed (through `git cat-file`) instead of read whole.
+/// Blobs larger than this are streamed (when loose) instead of read whole.
 const STREAM_ABOVE: u64 = 16 << 20;
 
 /// Reads a stream while hashing it as a Git blob of `len` bytes; at the end, a stream whose
@@ -135,39 +135,67 @@ impl<R: std::io::Read> std::io::Read for Checked<R> {
     }
 }
 
-/// `git cat-file blob ID`'s output; a failed `git` is an error at the end of the stream.
-struct CatFile {
-    child: std::process::Child,
-    stdout: std::process::ChildStdout,
-    id: ObjectId,
-    waited: bool,
-}
-
-impl std::io::Read for CatFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.stdout.read(buf)?;
-        if n == 0 && !buf.is_empty() && !self.waited {
-            self.waited = true;
-            let status = self.child.wait()?;
-            if !status.success() {
-                return Err(std::io::Error::other(format!(
-                    "`git cat-file blob {}` failed ({status})",
-                    self.id.hex()
-                )));
-            }
-        }
-        Ok(n)
-    }
-}
-
-impl Drop for CatFile {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl GitObjects {
+    /// A large blob stored whole (not as a delta) in a pack, streamed from the pack file and
+    /// checked against its id; `Ok(None)` when no pack holds it whole.
+    fn packed_stream(
+        &self,
+        id: ObjectId,
+    ) -> werf_graph::Result<Option<Box<dyn std::io::Read + Send>>> {
+        use sha1::Digest as _;
+        use std::io::{Read, Seek};
+        let pack_dir = self
+            .with_repo(|r| r.common_dir().to_path_buf())
+            .join("objects/pack");
+        let Ok(listing) = std::fs::read_dir(&pack_dir) else {
+            return Ok(None);
+        };
+        for entry in listing.flatten() {
+            let idx_path = entry.path();
+            if idx_path.extension().is_none_or(|e| e != "idx") {
+                continue;
+            }
+            let Ok(index) = gix::odb::pack::index::File::at(&idx_path, gix::hash::Kind::Sha1)
+            else {
+                continue;
+            };
+            let Some(at) = index.lookup(to_gix_id(id)) else {
+                continue;
+            };
+            let offset = index.pack_offset_at_index(at);
+            let pack_path = idx_path.with_extension("pack");
+            let fail =
+                |e: std::io::Error| object_error(id, format!("`{}`: {e}", pack_path.display()));
+            let mut pack = std::fs::File::open(&pack_path).map_err(fail)?;
+            pack.seek(std::io::SeekFrom::Start(offset)).map_err(fail)?;
+            // The entry header: type in bits 4-6 of the first byte, then the size as a varint.
+            let mut byte = [0u8; 1];
+            pack.read_exact(&mut byte).map_err(fail)?;
+            let kind = (byte[0] >> 4) & 7;
+            let mut size = (byte[0] & 15) as u64;
+            let mut shift = 4;
+            while byte[0] & 0x80 != 0 && shift < 64 {
+                pack.read_exact(&mut byte).map_err(fail)?;
+                size |= ((byte[0] & 0x7f) as u64) << shift;
+                shift += 7;
+            }
+            if kind != 3 {
+                return Ok(None); // a delta: read whole
+            }
+            let inflated = flate2::read::ZlibDecoder::new(std::io::BufReader::new(pack));
+            let mut hasher = sha1::Sha1::new();
+            hasher.update(format!("blob {size}\0").as_bytes());
+            return Ok(Some(Box::new(Checked {
+                inner: inflated.take(size),
+                hasher,
+                expected: id,
+                path: format!("Git object {}", id.hex()),
+                checked: false,
+            })));
+        }
+        Ok(None)
+    }
+
     fn work_path(&self, id: ObjectId) -> Option<String> {
         self.work_blobs
             .read()
@@ -214,30 +242,48 @@ impl ObjectSource for GitObjects {
                 checked: false,
             }));
         }
-        if self.blob_size(id)? <= STREAM_ABOVE {
-            let data = self.blob(id)?;
-            return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
+        if self.blob_size(id)? > STREAM_ABOVE {
+            // A loose object streams straight from its zlib file (checked against its id as it
+            // goes); a packed one is read whole, as `git cat-file` itself does.
+            let hex = id.hex();
+            let path = self
+                .with_repo(|r| r.common_dir().to_path_buf())
+                .join("objects")
+                .join(&hex[..2])
+                .join(&hex[2..]);
+            if let Ok(file) = std::fs::File::open(&path) {
+                let mut inflated = flate2::read::ZlibDecoder::new(std::io::BufReader::new(file));
+                let mut header = Vec::new();
+                let mut byte = [0u8; 1];
+                loop {
+                    let n = std::io::Read::read(&mut inflated, &mut byte)
+                        .map_err(|e| object_error(id, format!("`{}`: {e}", path.display())))?;
+                    if n == 0 || byte[0] == 0 || header.len() > 64 {
+                        break;
+                    }
+                    header.push(byte[0]);
+                }
+                let len: u64 = std::str::from_utf8(&header)
+                    .ok()
+                    .and_then(|h| h.strip_prefix("blob "))
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| object_error(id, "a loose object without a blob header"))?;
+                let mut hasher = sha1::Sha1::new();
+                hasher.update(format!("blob {len}\0").as_bytes());
+                return Ok(Box::new(Checked {
+                    inner: std::io::Read::take(inflated, len),
+                    hasher,
+                    expected: id,
+                    path: format!("Git object {hex}"),
+                    checked: false,
+                }));
+            }
         }
-        let git_dir = self.sync.git_dir().to_path_buf();
-        let mut child = std::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(&git_dir)
-            .args(["cat-file", "blob", &id.hex()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| object_error(id, format!("cannot run `git cat-file`: {e}")))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| object_error(id, "`git cat-file` has no output"))?;
-        Ok(Box::new(CatFile {
-            child,
-            stdout,
-            id,
-            waited: false,
-        }))
+        if let Some(stream) = self.packed_stream(id)? {
+            return Ok(stream);
+        }
+        let data = self.blob(id)?;
+        Ok(Box::new(std::io::Cursor::new(data.to_vec())))
     }
 
     fn tree(&self, id: ObjectId) -> werf_graph::Result<Arc<Tree>> {

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
-use super::beneath::{blob_id, Content, WorkTree};
+use super::beneath::{blob_id, Kind, WorkTree};
 use super::{to_graph_id, Error, Repo, Result};
 
 /// How a path in the work tree differs from the commit.
@@ -36,20 +36,50 @@ pub struct Change {
     pub added: bool,
 }
 
-/// Hashes the work-tree file `rel` as Git would (a symlink by its target text, never followed);
-/// `Ok(None)` when it is missing or a folder.
+/// Hashes the work-tree file `rel` as Git would (a symlink by its target text, never followed),
+/// streaming, so a large file is never held in memory; `Ok(None)` when it is missing or a folder.
 pub fn hash_file(work: &WorkTree, rel: &str) -> Result<Option<(EntryKind, ObjectId)>> {
-    let Some(content) = work.read(rel)? else {
+    use sha1::Digest as _;
+    let kind = match work.kind(rel)? {
+        None | Some(Kind::Dir) => return Ok(None),
+        Some(Kind::Symlink) => {
+            let Some(content) = work.read(rel)? else {
+                return Ok(None);
+            };
+            return Ok(Some((EntryKind::Symlink, blob_id(&content))));
+        }
+        Some(Kind::File { executable: true }) => EntryKind::Executable,
+        Some(Kind::File { .. }) => EntryKind::Blob,
+    };
+    let Some((mut file, len)) = work.open_file(rel)? else {
         return Ok(None);
     };
-    let kind = match &content {
-        Content::Symlink(_) => EntryKind::Symlink,
-        Content::File {
-            executable: true, ..
-        } => EntryKind::Executable,
-        Content::File { .. } => EntryKind::Blob,
+    let io = |e: std::io::Error| {
+        Error::Beneath(super::beneath::Error::Io {
+            path: rel.to_string(),
+            source: e,
+        })
     };
-    Ok(Some((kind, blob_id(&content))))
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 256 << 10];
+    let mut seen = 0u64;
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    if seen != len {
+        return Err(io(std::io::Error::other(
+            "changed while werf was reading it",
+        )));
+    }
+    let mut id = [0u8; 20];
+    id.copy_from_slice(&hasher.finalize());
+    Ok(Some((kind, ObjectId(id))))
 }
 
 /// The commit a submodule's work tree has checked out, as `git add` would record it; `None` when

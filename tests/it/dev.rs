@@ -1,7 +1,7 @@
 //! The commit is the truth: dirty used files are an error; `--dev` reads the work tree.
 
 use crate::contract::base_repo;
-use crate::support::text;
+use crate::support::{snap_err, text};
 
 #[test]
 fn a_dirty_used_file_is_an_error_naming_it_and_its_images() {
@@ -12,7 +12,7 @@ fn a_dirty_used_file_is_an_error_naming_it_and_its_images() {
     ]);
     let out = r.werf(&["build", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!(text(&out, &r).1);
+    insta::assert_snapshot!(snap_err(&out, &r));
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn staged_changes_and_staged_deletions_are_dirty_too() {
     r.git(&["rm", "-q", "lib/lib.sh"]);
     let out = r.werf(&["build", "--dry-run"]);
     assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!(text(&out, &r).1);
+    insta::assert_snapshot!(snap_err(&out, &r));
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn fails(files: &[(&str, &str)], extra: &[&str]) -> String {
         !r.home.path().join("v1/plans").exists(),
         "a failed run must not record a plan"
     );
-    stderr
+    format!("{}\n{stderr}", crate::support::exit_line(&out))
 }
 
 /// The control for `fails`' "no plan record" check: a successful plan does write under

@@ -308,6 +308,19 @@ fn values_files_as_helm_reads_them() {
             "{empty} must not wipe the chart's values"
         );
     }
+    // Nested deeper than any parser should follow: refused with its line, before parsing.
+    std::fs::write(
+        r.path().join("deep.yaml"),
+        format!("a: ok\nb: {}{}\n", "[".repeat(200_000), "]".repeat(200_000)),
+    )
+    .expect("write");
+    let out = r.werf(&["render", "--values", "deep.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = out_text(&out, &r);
+    assert!(
+        all.contains("deep.yaml:2: collections nest more than 128 levels deep"),
+        "{all}"
+    );
     let out = r.werf(&["render", "--values", "list.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let all = out_text(&out, &r);
@@ -556,4 +569,54 @@ fn planted_secrets_never_reach_the_output() {
         "{all}"
     );
     assert!(!all.contains(secret), "{all}");
+}
+
+#[test]
+fn large_files_stream_from_loose_and_packed_objects_and_arrive_whole() {
+    // 20 MiB each (above the 16 MiB streaming threshold): one loose, one packed whole.
+    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        (
+            "Dockerfile",
+            "FROM scratch\nCOPY loose.bin packed.bin /data/\n",
+        ),
+    ]);
+    let make = |name: &str, seed: u64| -> Vec<u8> {
+        let mut state = seed;
+        (0..20u64 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect::<Vec<u8>>()
+            .tap_write(&r.path().join(name))
+    };
+    let loose = make("loose.bin", 7);
+    let packed = make("packed.bin", 11);
+    r.git(&["-c", "core.bigFileThreshold=1m", "add", "packed.bin"]);
+    r.commit("big files");
+    let reg = Registry::start();
+    let repo = reg.repo("big");
+    let out = r.werf(&["build", "--repo", &repo]);
+    assert!(out.status.success(), "{}", out_text(&out, &r));
+    let tag = r.tags()["app"].clone();
+    let work = tempfile::tempdir().expect("tempdir");
+    let rootfs = unpack(&format!("{repo}:{tag}"), work.path());
+    assert!(std::fs::read(rootfs.join("data/loose.bin")).expect("loose") == loose);
+    assert!(std::fs::read(rootfs.join("data/packed.bin")).expect("packed") == packed);
+}
+
+/// Writes bytes to a file and hands them back (for fixtures made inline).
+trait TapWrite {
+    fn tap_write(self, path: &std::path::Path) -> Self;
+}
+
+impl TapWrite for Vec<u8> {
+    fn tap_write(self, path: &std::path::Path) -> Self {
+        std::fs::write(path, &self).expect("write");
+        self
+    }
 }

@@ -1,7 +1,7 @@
 //! `werf render`: the chart from the commit with werf's image values, in Helm's order.
 
 use crate::contract::base_files;
-use crate::support::{text, Repo};
+use crate::support::{snap_err, snap_out, text, Repo};
 
 const CHART: &[(&str, &str)] = &[
     (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\nappVersion: \"2.1\"\n"),
@@ -33,7 +33,7 @@ fn render_prints_the_chart_with_werf_image_values_in_helms_order() {
     let r = repo(&[]);
     let out = r.werf(&["render", "--repo", "127.0.0.1:5000/shop"]);
     assert!(out.status.success(), "{}", text(&out, &r).1);
-    insta::assert_snapshot!("render_default", text(&out, &r).0);
+    insta::assert_snapshot!("render_default", snap_out(&out, &r));
 }
 
 #[test]
@@ -62,14 +62,14 @@ fn required_and_syntax_errors_name_the_template() {
     let r = repo(&[(".helm/templates/needs.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ required \"set .Values.name, please\" .Values.name }}\n")]);
     let out = r.werf(&["render"]);
     assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!("render_required", text(&out, &r).1);
+    insta::assert_snapshot!("render_required", snap_err(&out, &r));
     let r = repo(&[(
         ".helm/templates/bad.yaml",
         "kind: ConfigMap\ndata:\n  x: {{ if .Values.x }}\n",
     )]);
     let out = r.werf(&["render"]);
     assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!("render_syntax", text(&out, &r).1);
+    insta::assert_snapshot!("render_syntax", snap_err(&out, &r));
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn subcharts_scope_values_share_global_and_read_files() {
     ]);
     let (stdout, stderr) = text(&out, &r);
     assert!(out.status.success(), "{stderr}");
-    insta::assert_snapshot!("render_subcharts", stdout);
+    insta::assert_snapshot!("render_subcharts", snap_out(&out, &r));
 }
 
 #[test]

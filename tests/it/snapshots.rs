@@ -2,20 +2,20 @@
 //! commit ids deterministic, so they are part of the snapshot on purpose.
 
 use crate::contract::base_repo;
-use crate::support::text;
+use crate::support::snap_out;
 
 #[test]
 fn build_dry_run_first_then_unchanged_then_changed() {
     let mut r = base_repo();
     let first = r.werf(&["build", "--dry-run"]);
     assert!(first.status.success());
-    insta::assert_snapshot!("build_first", text(&first, &r).0);
+    insta::assert_snapshot!("build_first", snap_out(&first, &r));
     let again = r.werf(&["build", "--dry-run"]);
-    insta::assert_snapshot!("build_again", text(&again, &r).0);
+    insta::assert_snapshot!("build_again", snap_out(&again, &r));
     r.write(&[("app/src/main.c", "int main() { return 3; }\n")]);
     r.commit("change app");
     let changed = r.werf(&["build", "--dry-run", "app"]);
-    insta::assert_snapshot!("build_changed_app", text(&changed, &r).0);
+    insta::assert_snapshot!("build_changed_app", snap_out(&changed, &r));
 }
 
 #[test]
@@ -23,7 +23,7 @@ fn build_verbose_lists_every_input() {
     let r = base_repo();
     let out = r.werf(&["build", "--dry-run", "-v", "tool"]);
     assert!(out.status.success());
-    insta::assert_snapshot!("build_verbose_tool", text(&out, &r).0);
+    insta::assert_snapshot!("build_verbose_tool", snap_out(&out, &r));
 }
 
 #[test]
@@ -31,9 +31,9 @@ fn graph_text_dot_and_json() {
     let r = base_repo();
     let t = r.werf(&["graph"]);
     assert!(t.status.success());
-    insta::assert_snapshot!("graph_text", text(&t, &r).0);
+    insta::assert_snapshot!("graph_text", snap_out(&t, &r));
     let d = r.werf(&["graph", "--format", "dot", "--image", "tool"]);
-    insta::assert_snapshot!("graph_dot_tool", text(&d, &r).0);
+    insta::assert_snapshot!("graph_dot_tool", snap_out(&d, &r));
     let j = r.werf(&["graph", "--format", "json", "--image", "lib"]);
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).expect("json");
     insta::assert_json_snapshot!("graph_json_lib", v);

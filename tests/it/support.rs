@@ -191,3 +191,21 @@ pub fn text(out: &Output, repo: &Repo) -> (String, String) {
     };
     (clean(&out.stdout), clean(&out.stderr))
 }
+
+/// The exit code as a snapshot's first line.
+pub fn exit_line(out: &Output) -> String {
+    match out.status.code() {
+        Some(code) => format!("[exit code {code}]"),
+        None => "[killed by a signal]".to_string(),
+    }
+}
+
+/// stdout for a CLI snapshot: the exit code first, then the text (paths filtered).
+pub fn snap_out(out: &Output, repo: &Repo) -> String {
+    format!("{}\n{}", exit_line(out), text(out, repo).0)
+}
+
+/// stderr for a CLI snapshot: the exit code first, then the text (paths filtered).
+pub fn snap_err(out: &Output, repo: &Repo) -> String {
+    format!("{}\n{}", exit_line(out), text(out, repo).1)
+}

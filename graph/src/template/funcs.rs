@@ -562,8 +562,11 @@ pub fn builtins() -> Funcs {
     });
     f.insert("fromYaml", |a| {
         arity(a, 1)?;
+        let text = string_arg(&a[0])?;
         Ok(parsed_or_error(
-            serde_yaml_ng::from_str(&string_arg(&a[0])?).map_err(|e| e.to_string()),
+            crate::nesting::check_yaml(&text)
+                .map_err(|(line, m)| format!("line {line}: {m}"))
+                .and_then(|_| serde_yaml_ng::from_str(&text).map_err(|e| e.to_string())),
         ))
     });
     f.insert("fromJson", |a| {
