@@ -52,8 +52,8 @@ pub struct Global {
 
 impl Global {
     /// The network timeouts of this run.
-    pub fn timeouts(&self) -> crate::kubernetes::Timeouts {
-        crate::kubernetes::Timeouts {
+    pub fn timeouts(&self) -> crate::net::Timeouts {
+        crate::net::Timeouts {
             connect: self.connect_timeout,
             read: self.read_timeout,
         }

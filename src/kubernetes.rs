@@ -113,26 +113,10 @@ fn kubeconfig_secrets(text: &str) -> std::result::Result<crate::redact::Secrets,
     Ok(secrets)
 }
 
-/// Connect and read timeouts of the Kubernetes client.
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    pub connect: Duration,
-    pub read: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(5),
-            read: Duration::from_secs(60),
-        }
-    }
-}
-
 impl Kube {
     /// Connects with these timeouts and asks the server its version (so an unreachable cluster
     /// fails here, clearly).
-    pub async fn connect_with(target: &Target, timeouts: Timeouts) -> Result<Kube> {
+    pub async fn connect_with(target: &Target, timeouts: crate::net::Timeouts) -> Result<Kube> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let path = kubeconfig_path(target);
         let bad = |message: String| Error::Kubeconfig {

@@ -3,6 +3,7 @@
 //! - [`cli`]: commands and flags (clap).
 //! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
+//! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
 //! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
 //! - [`commands`]: one file per command.
@@ -18,6 +19,7 @@ mod commands;
 mod deploy;
 mod git;
 mod kubernetes;
+mod net;
 mod progress;
 mod project;
 mod redact;

@@ -70,7 +70,7 @@ impl Registry {
     pub fn new(
         insecure: &[String],
         hosts: &[&str],
-        timeouts: crate::kubernetes::Timeouts,
+        timeouts: crate::net::Timeouts,
     ) -> Result<Self> {
         let mut plain: Vec<String> = insecure.to_vec();
         plain.extend(

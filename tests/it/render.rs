@@ -115,7 +115,7 @@ fn subcharts_scope_values_share_global_and_read_files() {
         "--set",
         "cache.mode=arc,list[1].name=x\\,y,dotted\\.key=v",
     ]);
-    let (stdout, stderr) = text(&out, &r);
+    let stderr = text(&out, &r).1;
     assert!(out.status.success(), "{stderr}");
     insta::assert_snapshot!("render_subcharts", snap_out(&out, &r));
 }
