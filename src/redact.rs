@@ -26,6 +26,18 @@ pub fn urls(text: &str) -> String {
     out
 }
 
+/// An image reference without `user:password@` in front of its host (a `--repo` written like a
+/// URL with credentials), and URLs in it without userinfo.
+pub fn reference(text: &str) -> String {
+    let text = urls(text);
+    match text.split_once('@') {
+        Some((before, after)) if !before.contains('/') && before.contains(':') => {
+            format!("{MASK}@{after}")
+        }
+        _ => text,
+    }
+}
+
 /// Secret values known to a run (tokens, passwords, keys), masked wherever they would be printed.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets(Vec<String>);
@@ -83,6 +95,15 @@ mod tests {
         );
         assert_eq!(urls("no url here"), "no url here");
         assert_eq!(urls("https://host:443"), "https://host:443");
+    }
+
+    #[test]
+    fn references_lose_their_credentials() {
+        assert_eq!(
+            reference("admin:s3cret@registry.example/app:1"),
+            "[REDACTED]@registry.example/app:1"
+        );
+        assert_eq!(reference("host/app@sha256:ab"), "host/app@sha256:ab");
     }
 
     #[test]

@@ -114,8 +114,12 @@ impl Registry {
     }
 
     fn reference(&self, name: &str) -> Result<Reference> {
-        name.parse::<Reference>()
-            .map_err(|e| Error::Reference(name.to_string(), e.to_string()))
+        name.parse::<Reference>().map_err(|e| {
+            Error::Reference(
+                crate::redact::reference(name),
+                crate::redact::reference(&e.to_string()),
+            )
+        })
     }
 
     fn err(

@@ -5,7 +5,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::registry::{unpack, Registry};
+use crate::registry::{push_base_image, skopeo_inspect, unpack, Registry};
 use crate::support::{text, werf_cmd, Repo, PANIC_MESSAGE};
 
 const META: &str = "project: hostile\nconfigVersion: 1\n";
@@ -569,6 +569,23 @@ fn planted_secrets_never_reach_the_output() {
         "{all}"
     );
     assert!(!all.contains(secret), "{all}");
+
+    // Credentials written into `--repo`.
+    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
+    r.write(&[
+        ("werf.yaml", &yaml),
+        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
+    ]);
+    r.commit("an image");
+    let out = r.werf(&[
+        "build",
+        "--repo",
+        &format!("admin:{secret}@127.0.0.1:9/app"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = out_text(&out, &r);
+    assert!(all.contains("is not a valid image reference"), "{all}");
+    assert!(!all.contains(secret), "{all}");
 }
 
 #[test]
@@ -619,4 +636,91 @@ impl TapWrite for Vec<u8> {
         std::fs::write(path, &self).expect("write");
         self
     }
+}
+
+#[test]
+fn swapped_cache_records_are_misses_not_another_images_tags() {
+    // Two images whose contexts are filtered by `.dockerignore`: their listing digests are
+    // cached (tree + filter -> digest), so there are records to swap.
+    let yaml = format!(
+        "{META}---\nimage: a\ncontext: a\ndockerfile: Dockerfile\n---\nimage: b\ncontext: b\ndockerfile: Dockerfile\n"
+    );
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        ("a/Dockerfile", "FROM scratch\nCOPY . /a/\n"),
+        ("a/.dockerignore", "*.md\n"),
+        ("a/x.txt", "a\n"),
+        ("a/n.md", "ignored\n"),
+        ("b/Dockerfile", "FROM scratch\nCOPY . /b/\n"),
+        ("b/.dockerignore", "*.md\n"),
+        ("b/y.txt", "b\n"),
+        ("b/n.md", "ignored\n"),
+    ]);
+    r.commit("init");
+    let fresh = r.tags();
+    let records: Vec<std::path::PathBuf> = walk(&r.home.path().join("v1/listings"));
+    assert!(records.len() >= 2, "listing records to swap: {records:?}");
+    let (p, q) = (&records[0], &records[1]);
+    let (dp, dq) = (
+        std::fs::read(p).expect("read"),
+        std::fs::read(q).expect("read"),
+    );
+    std::fs::write(p, dq).expect("write");
+    std::fs::write(q, dp).expect("write");
+    assert_eq!(r.tags(), fresh, "swapped records must read as misses");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_moved_tag_reports_the_registrys_digest_not_a_cached_one() {
+    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
+    ]);
+    r.commit("init");
+    let reg = Registry::start();
+    let repo = reg.repo("moved");
+    let report = r.home.path().join("report.json");
+    let build = || {
+        let out = r.werf(&[
+            "build",
+            "--repo",
+            &repo,
+            "--save-build-report",
+            "--build-report-path",
+            report.to_str().expect("utf-8"),
+        ]);
+        assert!(out.status.success(), "{}", out_text(&out, &r));
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+        v["Images"]["app"]["DockerImageDigest"]
+            .as_str()
+            .expect("digest")
+            .to_string()
+    };
+    let first = build();
+    let tag = r.tags()["app"].clone();
+    // Someone pushes another image under the same tag.
+    let work = tempfile::tempdir().expect("tempdir");
+    push_base_image(&format!("{repo}:{tag}"), work.path());
+    let moved = skopeo_inspect(&format!("{repo}:{tag}"), false)["Digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    assert_ne!(moved, first);
+    assert_eq!(build(), moved);
 }
