@@ -459,9 +459,17 @@ fn duration_ns(s: &str) -> Option<u64> {
     num.is_empty().then_some(total)
 }
 
-/// `entries` (a layer's content) laid over `fs`: a file or link replaces what was below it.
+/// `entries` (a layer's content) laid over `fs`, as unpacking the layer would: parent folders
+/// that the layer writes implicitly (0755) appear where missing, and a file or link replaces
+/// what was below it.
 fn merge_into(fs: &mut Tree, entries: Tree) {
     for (path, node) in entries {
+        let mut p = path.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            fs.entry(parent.to_string())
+                .or_insert(Node::Dir { mode: 0o755 });
+            p = parent;
+        }
         if !matches!(node, Node::Dir { .. }) {
             let below = format!("{path}/");
             fs.retain(|k, _| !k.starts_with(&below));
@@ -725,6 +733,20 @@ fn copy_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merged_layer_brings_its_parent_folders() {
+        let mut fs = Tree::new();
+        let mut layer = Tree::new();
+        layer.insert(
+            "src/app/main.c".into(),
+            Node::Symlink { target: "x".into() },
+        );
+        merge_into(&mut fs, layer);
+        assert_eq!(fs.get("src"), Some(&Node::Dir { mode: 0o755 }));
+        assert_eq!(fs.get("src/app"), Some(&Node::Dir { mode: 0o755 }));
+        assert!(fs.contains_key("src/app/main.c"));
+    }
 
     #[test]
     fn paths_and_durations() {

@@ -479,3 +479,35 @@ fn run_goes_to_buildah_and_the_result_is_in_the_image() {
         "{report}"
     );
 }
+
+#[test]
+fn copy_from_a_stage_folder_copies_what_the_stage_wrote_below_it() {
+    let reg = Registry::start();
+    let mut r = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: shop\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n",
+        ),
+        (
+            "Dockerfile",
+            "FROM scratch AS build\nCOPY src/ /src/\n\nFROM scratch\nCOPY --from=build /src/ /all/\n",
+        ),
+        ("src/a.txt", "a\n"),
+        ("src/deep/b.txt", "b\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("shop");
+    let (ok, out, report) = build(&r, &repo, &[]);
+    assert!(ok, "{out}");
+    let tag = report["Images"]["app"]["DockerTag"].as_str().expect("tag");
+    let work = tempfile::tempdir().expect("tempdir");
+    let rootfs = unpack(&format!("{repo}:{tag}"), work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("all/a.txt")).expect("a"),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("all/deep/b.txt")).expect("b"),
+        "b\n"
+    );
+}
