@@ -72,6 +72,12 @@ impl Store {
     /// Takes the exclusive lock `name` (a file under `locks/`), waiting for another process that
     /// holds it; released when the guard is dropped (or the holder dies).
     pub fn lock(&self, name: &str) -> Result<Lock> {
+        self.lock_noting_wait(name).map(|(lock, _)| lock)
+    }
+
+    /// [`Store::lock`], also saying whether another holder had to be waited for (then what it
+    /// guarded may have changed meanwhile).
+    pub fn lock_noting_wait(&self, name: &str) -> Result<(Lock, bool)> {
         let dir = self.root.join("locks");
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(hex(&key_for_name("lock", name)));
@@ -81,8 +87,15 @@ impl Store {
             .write(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        file.lock().map_err(io_err(&path))?;
-        Ok(Lock { _file: file })
+        let waited = match file.try_lock() {
+            Ok(()) => false,
+            Err(fs::TryLockError::WouldBlock) => {
+                file.lock().map_err(io_err(&path))?;
+                true
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
+        };
+        Ok((Lock { _file: file }, waited))
     }
 
     /// The versioned root folder.

@@ -198,16 +198,21 @@ pub fn build(
         reporter.started(&next);
         let started = Instant::now();
         let outcome = (|| -> Result<(ImageResult, Published, u64), String> {
-            // Two runs on this machine building the same image take turns; the second finds it
-            // pushed and builds nothing (runs elsewhere are covered by the registry retries).
+            // Two runs on this machine building the same image take turns; one that had to wait
+            // looks again and builds nothing if the other pushed it (runs on other machines are
+            // covered by the registry retries).
             let image = format!("{repo}:{}", plan.tag);
-            let _held = store
-                .lock(&format!("build {image}"))
+            let (_held, waited) = store
+                .lock_noting_wait(&format!("build {image}"))
                 .map_err(|e| e.to_string())?;
-            if let Some(digest) = registry
-                .manifest_digest(&image)
-                .map_err(|e| e.to_string())?
-            {
+            let pushed_meanwhile = if waited {
+                registry
+                    .manifest_digest(&image)
+                    .map_err(|e| e.to_string())?
+            } else {
+                None
+            };
+            if let Some(digest) = pushed_meanwhile {
                 let published = native::resolve_external(registry, &image, &platform_default)
                     .map_err(|e| e.to_string())?;
                 let result = ImageResult {

@@ -50,6 +50,16 @@ pub enum Content {
 #[derive(Debug)]
 pub struct WorkTree {
     root: OwnedFd,
+    /// Tells apart the work trees a thread's folder cache may hold a folder of.
+    id: u64,
+}
+
+thread_local! {
+    /// The folder the last [`WorkTree::stat`] on this thread opened (work tree id, path, fd):
+    /// a scan visits files folder by folder, so most lookups reuse it instead of resolving the
+    /// folder again. Opened without following links, like every other lookup.
+    static LAST_FOLDER: std::cell::RefCell<Option<(u64, String, OwnedFd)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 fn special_kind(t: FileType) -> Option<&'static str> {
@@ -71,7 +81,9 @@ impl WorkTree {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(WorkTree { root })
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(WorkTree { root, id })
     }
 
     /// The folder holding `rel` (opened beneath the root, no link followed) and `rel`'s name.
@@ -182,10 +194,30 @@ impl WorkTree {
 
     /// `lstat` of `rel` beneath the root; `Ok(None)` when it (or a parent folder) is missing.
     pub fn stat(&self, rel: &str) -> Result<Option<rustix::fs::Stat>> {
-        let Some((dir, name)) = self.parent(rel)? else {
-            return Ok(None);
-        };
-        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        let (folder, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        LAST_FOLDER.with(|last| {
+            let mut last = last.borrow_mut();
+            let cached = matches!(&*last, Some((id, f, _)) if *id == self.id && f == folder);
+            if !cached {
+                let Some((dir, _)) = self.parent(rel)? else {
+                    return Ok(None);
+                };
+                *last = Some((self.id, folder.to_string(), dir));
+            }
+            let Some((_, _, dir)) = &*last else {
+                return Ok(None);
+            };
+            if cached && (name.is_empty() || name == "." || name == ".." || name.contains('\0')) {
+                return Err(Error::BadPath {
+                    path: rel.to_string(),
+                });
+            }
+            Self::stat_in(dir, name, rel)
+        })
+    }
+
+    fn stat_in(dir: &OwnedFd, name: &str, rel: &str) -> Result<Option<rustix::fs::Stat>> {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(st)),
             Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
             Err(e) => Err(Error::Io {
