@@ -44,7 +44,7 @@ pub struct Global {
     pub connect_timeout: std::time::Duration,
 
     /// How long a registry or Kubernetes request may go without an answer before it is retried
-    /// (idempotent requests, three tries with backoff) or fails.
+    /// (idempotent registry requests: five tries with backoff; Kubernetes reads: three) or fails.
     #[arg(long, global = true, env = "WERF_READ_TIMEOUT", value_name = "DURATION",
           default_value = "60s", value_parser = crate::deploy::track::parse_duration)]
     pub read_timeout: std::time::Duration,

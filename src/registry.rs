@@ -374,20 +374,32 @@ impl Registry {
     }
 
     /// Whether `repo` has the blob.
+    ///
+    /// A blob whose upload another build committed at the same moment can be left answering
+    /// 500 (distribution's repository link is half-written until an upload of it completes):
+    /// such a blob counts as missing, so the caller uploads it, which repairs the link.
     pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
         let reference = self.reference(&format!("{repo}:latest"))?;
-        retry(|| {
-            self.count();
-            self.runtime
-                .block_on(self.client.blob_exists(&reference, digest))
-        })
-        .map_err(|e| {
-            Self::err(
+        let checked = retry_if(
+            || {
+                self.count();
+                self.runtime
+                    .block_on(self.client.blob_exists(&reference, digest))
+            },
+            |e| transient(e) && !server_error(e),
+        );
+        match checked {
+            Ok(found) => Ok(found),
+            Err(e) if server_error(&e) => {
+                tracing::debug!("blob `{digest}` counts as missing after: {e}");
+                Ok(false)
+            }
+            Err(e) => Err(Self::err(
                 &reference,
                 format!("checking blob `{digest}` in `{repo}`"),
                 e,
-            )
-        })
+            )),
+        }
     }
 
     /// Mounts a blob from another repository of the same registry; `false` if the registry
@@ -489,10 +501,11 @@ impl Registry {
     }
 }
 
-/// Tries of an idempotent request before its error is reported.
-const ATTEMPTS: u32 = 3;
+/// Tries of an idempotent request before its error is reported. (Debian's distribution answers
+/// 500 for a blob another upload is committing at that moment; under load that lasts a while.)
+const ATTEMPTS: u32 = 5;
 
-/// The pause before try `attempt + 1`: 200 ms, then 400 ms, ...
+/// The pause before try `attempt + 1`: 200 ms, 400 ms, 800 ms, 1.6 s (3 s in all).
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200 << attempt.saturating_sub(1).min(5))
 }
@@ -500,13 +513,21 @@ fn backoff(attempt: u32) -> Duration {
 /// Runs an idempotent request, again after a pause when it failed for a reason that may pass
 /// (a timeout, a refused or dropped connection, a 5xx or 429 answer).
 fn retry<T>(
+    op: impl FnMut() -> std::result::Result<T, OciDistributionError>,
+) -> std::result::Result<T, OciDistributionError> {
+    retry_if(op, transient)
+}
+
+/// [`retry`] for the errors `again` picks.
+fn retry_if<T>(
     mut op: impl FnMut() -> std::result::Result<T, OciDistributionError>,
+    again: impl Fn(&OciDistributionError) -> bool,
 ) -> std::result::Result<T, OciDistributionError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match op() {
-            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+            Err(e) if attempt < ATTEMPTS && again(&e) => {
                 tracing::debug!("registry request failed, retrying: {e}");
                 std::thread::sleep(backoff(attempt));
             }
@@ -519,7 +540,12 @@ fn retry<T>(
 fn transient(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RequestError(r) => {
-            r.is_timeout() || r.is_connect() || r.is_request() || r.is_body()
+            r.is_timeout()
+                || r.is_connect()
+                || r.is_request()
+                || r.is_body()
+                || r.status()
+                    .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
         }
         OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
         OciDistributionError::RegistryError { envelope, .. } => envelope
@@ -527,6 +553,15 @@ fn transient(e: &OciDistributionError) -> bool {
             .iter()
             .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
         OciDistributionError::IoError(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether the registry answered with a 5xx status.
+fn server_error(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code >= 500,
+        OciDistributionError::RequestError(r) => r.status().is_some_and(|s| s.is_server_error()),
         _ => false,
     }
 }

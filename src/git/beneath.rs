@@ -192,6 +192,13 @@ impl WorkTree {
         }
     }
 
+    /// `lstat` of `rel` relative to the root in one call, letting the kernel resolve the folders
+    /// on the way (a link among them is followed): only for comparing with what the index
+    /// recorded, never for deciding what a build reads. `None` on any failure.
+    pub fn stat_fast(&self, rel: &str) -> Option<rustix::fs::Stat> {
+        rustix::fs::statat(&self.root, rel, AtFlags::SYMLINK_NOFOLLOW).ok()
+    }
+
     /// `lstat` of `rel` beneath the root; `Ok(None)` when it (or a parent folder) is missing.
     pub fn stat(&self, rel: &str) -> Result<Option<rustix::fs::Stat>> {
         let (folder, name) = rel.rsplit_once('/').unwrap_or(("", rel));

@@ -218,9 +218,53 @@ fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Opt
     }
 }
 
-/// The state of `path` in the work tree, using the index entry's stat data (what Git records:
-/// `st_mtime`, `st_ctime`, inode, size) to avoid hashing. A path beyond a symbolic link is gone
-/// (as Git sees it); a special file in place of a tracked one is an error naming it.
+/// What the index says of `path` when its stat data (what Git records: `st_mtime`, `st_ctime`,
+/// inode, size) still matches the file and the entry is not racy: its blob id, unhashed.
+fn index_says(
+    entry: &gix::index::Entry,
+    st: &rustix::fs::Stat,
+    timestamp: filetime::FileTime,
+) -> Option<State> {
+    use rustix::fs::FileType;
+    let file_type = FileType::from_raw_mode(st.st_mode);
+    let kind_now = if file_type == FileType::Symlink {
+        EntryKind::Symlink
+    } else if file_type == FileType::RegularFile && st.st_mode & 0o111 != 0 {
+        EntryKind::Executable
+    } else if file_type == FileType::RegularFile {
+        EntryKind::Blob
+    } else {
+        return None;
+    };
+    let time = |secs: i64, nsecs: u64| gix::index::entry::stat::Time {
+        secs: secs as u32,
+        nsecs: nsecs as u32,
+    };
+    // Truncations to 32 bits are what Git does with these fields too.
+    let stat = gix::index::entry::Stat {
+        mtime: time(st.st_mtime, st.st_mtime_nsec),
+        ctime: time(st.st_ctime, st.st_ctime_nsec),
+        dev: st.st_dev as u32,
+        ino: st.st_ino as u32,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u32,
+    };
+    let options = gix::index::entry::stat::Options::default();
+    (index_kind(entry.mode) == Some(kind_now)
+        && !entry.stat.is_racy(timestamp, options)
+        && entry.stat.matches(&stat, options))
+    .then(|| State::Present {
+        kind: kind_now,
+        id: to_graph_id(&entry.id),
+    })
+}
+
+/// The state of `path` in the work tree. The common case (the file is as the index recorded it)
+/// costs one `lstat` relative to the root; anything else is looked at beneath the root without
+/// following links: a path beyond a symbolic link is gone (as Git sees it), and a special file
+/// in place of a tracked one is an error naming it. (Nothing is read from the work tree here
+/// for a build: in commit mode builds read Git.)
 fn work_state(
     repo: &Repo,
     root: &WorkTree,
@@ -230,60 +274,32 @@ fn work_state(
     timestamp: filetime::FileTime,
 ) -> Result<State> {
     use rustix::fs::FileType;
+    if let (Some(entry), Some(st)) = (entry, root.stat_fast(path)) {
+        if let Some(state) = index_says(entry, &st, timestamp) {
+            return Ok(state);
+        }
+    }
     let st = match root.stat(path) {
         Ok(Some(st)) => st,
         Ok(None) | Err(super::beneath::Error::BeyondLink { .. }) => return Ok(State::Deleted),
         Err(e) => return Err(e.into()),
     };
     let file_type = FileType::from_raw_mode(st.st_mode);
-    if matches!(committed, Some((EntryKind::Commit, _))) {
+    if let Some((EntryKind::Commit, recorded)) = committed {
         // A submodule: its checked-out commit, or (not initialised) the recorded one.
         if file_type != FileType::Directory {
             return Ok(State::Deleted);
         }
-        let id = submodule_head(repo, path)
-            .or(committed.map(|(_, id)| id))
-            .expect("committed is some here");
         return Ok(State::Present {
             kind: EntryKind::Commit,
-            id,
+            id: submodule_head(repo, path).unwrap_or(recorded),
         });
     }
     if file_type == FileType::Directory {
         return Ok(State::Deleted);
     }
-    if let Some(entry) = entry {
-        let kind_now = if file_type == FileType::Symlink {
-            EntryKind::Symlink
-        } else if st.st_mode & 0o111 != 0 {
-            EntryKind::Executable
-        } else {
-            EntryKind::Blob
-        };
-        let time = |secs: i64, nsecs: u64| gix::index::entry::stat::Time {
-            secs: secs as u32,
-            nsecs: nsecs as u32,
-        };
-        // Truncations to 32 bits are what Git does with these fields too.
-        let stat = gix::index::entry::Stat {
-            mtime: time(st.st_mtime, st.st_mtime_nsec),
-            ctime: time(st.st_ctime, st.st_ctime_nsec),
-            dev: st.st_dev as u32,
-            ino: st.st_ino as u32,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            size: st.st_size as u32,
-        };
-        let options = gix::index::entry::stat::Options::default();
-        if index_kind(entry.mode) == Some(kind_now)
-            && !entry.stat.is_racy(timestamp, options)
-            && entry.stat.matches(&stat, options)
-        {
-            return Ok(State::Present {
-                kind: kind_now,
-                id: to_graph_id(&entry.id),
-            });
-        }
+    if let Some(state) = entry.and_then(|e| index_says(e, &st, timestamp)) {
+        return Ok(state);
     }
     Ok(match hash_file(root, path)? {
         Some((kind, id)) => State::Present { kind, id },
