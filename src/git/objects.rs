@@ -278,9 +278,9 @@ impl ObjectSource for GitObjects {
                     checked: false,
                 }));
             }
-        }
-        if let Some(stream) = self.packed_stream(id)? {
-            return Ok(stream);
+            if let Some(stream) = self.packed_stream(id)? {
+                return Ok(stream);
+            }
         }
         let data = self.blob(id)?;
         Ok(Box::new(std::io::Cursor::new(data.to_vec())))
