@@ -203,10 +203,15 @@ fn parsed_or_error(parsed: Result<serde_json::Value, String>) -> Value {
 
 /// Go's `encoding/json` for template values (floats as Go prints them: `1e+21`, `1000000`).
 pub fn to_json(v: &Value) -> String {
-    super::with_stack(|| to_json_inner(v))
+    super::with_stack(|| to_json_inner(v, true))
 }
 
-fn to_json_inner(v: &Value) -> String {
+/// `toRawJson`: like [`to_json`] without escaping `<`, `>` and `&` (`SetEscapeHTML(false)`).
+pub fn to_raw_json(v: &Value) -> String {
+    super::with_stack(|| to_json_inner(v, false))
+}
+
+fn to_json_inner(v: &Value, html: bool) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -226,16 +231,27 @@ fn to_json_inner(v: &Value) -> String {
                 format!("{f}")
             }
         }
-        Value::Str(s) => serde_json::to_string(s)
+        Value::Str(s) if html => serde_json::to_string(s)
             .expect("strings serialize")
             .replace('<', "\\u003c")
             .replace('>', "\\u003e")
             .replace('&', "\\u0026"),
-        Value::List(l) => format!("[{}]", l.iter().map(to_json).collect::<Vec<_>>().join(",")),
+        Value::Str(s) => serde_json::to_string(s).expect("strings serialize"),
+        Value::List(l) => format!(
+            "[{}]",
+            l.iter()
+                .map(|x| super::with_stack(|| to_json_inner(x, html)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
-                .map(|(k, x)| format!("{}:{}", to_json(&Value::Str(k.clone())), to_json(x)))
+                .map(|(k, x)| format!(
+                    "{}:{}",
+                    to_json_inner(&Value::Str(k.clone()), html),
+                    super::with_stack(|| to_json_inner(x, html))
+                ))
                 .collect::<Vec<_>>()
                 .join(",")
         ),
@@ -733,5 +749,7 @@ pub fn builtins() -> Funcs {
         Ok(Value::list(out))
     });
     super::sprig::register(&mut f);
+    super::paths::register(&mut f);
+    super::musts::register(&mut f);
     f
 }

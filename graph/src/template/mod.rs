@@ -6,6 +6,8 @@
 //! - [`value`]: values as Go sees them, truth, `fmt`-style printing (`%v`, `printf`).
 //! - [`funcs`]: Go's builtins and Sprig's core (strings, numbers, lists, defaults, JSON/YAML).
 //! - [`sprig`]: the rest of Sprig that charts use (dicts, regexes, encodings, case, types).
+//! - [`paths`]: `base`, `dir`, `ext`, `clean`, `isAbs` (Go's `path`) and their `os*` forms.
+//! - [`musts`]: the `must*` forms, `typeIs`, `any`/`all`, `splitn`, `chunk`, `toRawJson`, ....
 //! - [`semver`]: `semverCompare`'s versions and constraints.
 //! - [`date`]: `date`/`dateInZone` over Unix seconds in UTC (never the clock).
 //! - [`yaml`]: Helm's `toYaml` (go-yaml v2's output).
@@ -16,7 +18,9 @@
 pub mod date;
 pub mod exec;
 pub mod funcs;
+pub mod musts;
 pub mod parse;
+pub mod paths;
 pub mod semver;
 pub mod sprig;
 pub mod value;
