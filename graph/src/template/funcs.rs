@@ -16,7 +16,14 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> 
     let f = funcs
         .get(name)
         .ok_or_else(|| format!("function {name:?} not defined"))?;
-    let out = f(args).map_err(|e| format!("error calling {name}: {e}"))?;
+    // Go checks argument types before the call, and words those errors without the call.
+    let out = f(args).map_err(|e| {
+        if e.starts_with("wrong type for value;") {
+            e
+        } else {
+            format!("error calling {name}: {e}")
+        }
+    })?;
     if out.depth() > super::value::MAX_VALUE_DEPTH {
         return Err(format!(
             "error calling {name}: the result would be nested more than {} levels deep",
@@ -54,7 +61,7 @@ pub fn strval(v: &Value) -> String {
 }
 
 /// Sprig's `toInt64` (spf13/cast): floats truncate, numeric strings parse, the rest is 0.
-fn to_i64(v: &Value) -> i64 {
+pub(super) fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
         Value::Float(f) => *f as i64,
@@ -68,7 +75,7 @@ fn to_i64(v: &Value) -> i64 {
     }
 }
 
-fn to_f64(v: &Value) -> f64 {
+pub(super) fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Int(i) => *i as f64,
         Value::Float(f) => *f,

@@ -1,13 +1,14 @@
 //! Sprig's `must*` forms and a few small functions charts reach for: `typeIs`/`typeIsLike`,
-//! `any`/`all`, `initials`, `swapcase`, `trimall`, `splitn`, `regexQuoteMeta`, `chunk`,
-//! `toRawJson`.
+//! `any`/`all`, `initials`, `swapcase`, `untitle`, `trimall`, `splitn`, `regexQuoteMeta`,
+//! `chunk`, `pluck`, `toRawJson`, `b32enc`/`b32dec`, and the float functions `ceil`, `floor`,
+//! `round`, `biggest`, `toDecimal`.
 //!
 //! In Sprig the plain form panics where the `must` form returns an error; Go's template engine
 //! turns such a panic into the same execution error, so here both forms share one function.
 
 use std::collections::BTreeMap;
 
-use super::funcs::{arity, empty, list_arg, strval, Funcs};
+use super::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, Funcs};
 use super::value::Value;
 
 /// `mustX` -> `X`, for every `X` the table has.
@@ -155,6 +156,91 @@ pub fn register(f: &mut Funcs) {
         arity(a, 1)?;
         Ok(Value::Str(super::funcs::to_raw_json(&a[0])))
     });
+    f.insert("untitle", |a| {
+        arity(a, 1)?;
+        // goutils' Uncapitalize: the first letter of every whitespace-separated word.
+        let mut out = String::new();
+        let mut at_start = true;
+        for c in strval(&a[0]).chars() {
+            if at_start && !c.is_whitespace() {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+            at_start = c.is_whitespace();
+        }
+        Ok(Value::Str(out))
+    });
+    f.insert("pluck", |a| {
+        let Some((key, dicts)) = a.split_first() else {
+            return Err("wrong number of args for pluck: want at least 1 got 0".into());
+        };
+        let key = strval(key);
+        let mut out = Vec::new();
+        for d in dicts {
+            match d {
+                Value::Map(m) => out.extend(m.get(&key).cloned()),
+                other => {
+                    return Err(format!(
+                        "wrong type for value; expected map[string]interface {{}}; got {}",
+                        go_type(other)
+                    ))
+                }
+            }
+        }
+        Ok(Value::list(out))
+    });
+    f.insert("b32enc", |a| {
+        arity(a, 1)?;
+        Ok(Value::Str(
+            data_encoding::BASE32.encode(strval(&a[0]).as_bytes()),
+        ))
+    });
+    f.insert("b32dec", |a| {
+        arity(a, 1)?;
+        // Sprig returns the decoding error's text as the value.
+        Ok(Value::Str(
+            match data_encoding::BASE32.decode(strval(&a[0]).as_bytes()) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => format!("illegal base32 data at input byte {}", e.position),
+            },
+        ))
+    });
+    f.insert("ceil", |a| {
+        arity(a, 1)?;
+        Ok(Value::Float(to_f64(&a[0]).ceil()))
+    });
+    f.insert("floor", |a| {
+        arity(a, 1)?;
+        Ok(Value::Float(to_f64(&a[0]).floor()))
+    });
+    f.insert("round", |a| {
+        if a.len() < 2 || a.len() > 3 {
+            return Err(format!(
+                "wrong number of args for round: want 2 or 3 got {}",
+                a.len()
+            ));
+        }
+        // Sprig's steps exactly: digits = 10^places * value; up at or past `roundOn` (0.5).
+        let round_on = a.get(2).map(to_f64).unwrap_or(0.5);
+        let pow = 10f64.powf(to_i64(&a[1]) as f64);
+        let digit = pow * to_f64(&a[0]);
+        let frac = digit.fract();
+        let rounded = if frac >= round_on {
+            digit.ceil()
+        } else {
+            digit.floor()
+        };
+        Ok(Value::Float(rounded / pow))
+    });
+    f.insert("toDecimal", |a| {
+        arity(a, 1)?;
+        let text = strval(&a[0]);
+        Ok(Value::Int(i64::from_str_radix(&text, 8).unwrap_or(0)))
+    });
+    if let Some(max) = f.get("max").copied() {
+        f.insert("biggest", max);
+    }
     for (must, plain) in MUSTS {
         if let Some(func) = f.get(plain).copied() {
             f.insert(must, func);
