@@ -864,7 +864,11 @@ fn split_documents(text: &str) -> Vec<String> {
             .lines()
             .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
         if has_content {
-            docs.push(doc.trim_matches('\n').to_string());
+            // As Helm: each document is trimmed of surrounding whitespace, then ends with one
+            // newline, which a literal block scalar at its end keeps (`data: |`).
+            let mut trimmed = doc.trim().to_string();
+            trimmed.push('\n');
+            docs.push(trimmed);
         }
         doc.clear();
     };
@@ -888,7 +892,23 @@ pub fn to_stream(manifests: &[Manifest]) -> String {
         out.push_str(&m.source);
         out.push('\n');
         out.push_str(&m.text);
-        out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_scalar_at_the_end_of_a_document_keeps_its_newline() {
+        let docs = split_documents(
+            "# a comment\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: |\n    hello\n---\n\n  \nkind: B\ndata:\n  b: |\n    last",
+        );
+        assert_eq!(docs.len(), 2, "{docs:?}");
+        for (doc, key, want) in [(&docs[0], "a", "hello\n"), (&docs[1], "b", "last\n")] {
+            let v: serde_json::Value = serde_yaml_ng::from_str(doc).expect("yaml");
+            assert_eq!(v["data"][key], want, "{doc:?}");
+        }
+    }
 }
