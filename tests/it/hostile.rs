@@ -10,6 +10,22 @@ use crate::support::{text, werf_cmd, Repo, PANIC_MESSAGE};
 
 const META: &str = "project: hostile\nconfigVersion: 1\n";
 
+/// werf.yaml with one image, `app`, built from `Dockerfile`.
+fn app_yaml() -> String {
+    format!("{META}---\nimage: app\ndockerfile: Dockerfile\n")
+}
+
+/// A Dockerfile that copies the whole context.
+const COPY_ALL: &str = "FROM scratch\nCOPY . /app/\n";
+
+/// A repository (not yet committed) with the one-image werf.yaml, `dockerfile` and `extra`.
+fn app_repo(dockerfile: &str, extra: &[(&str, &str)]) -> Repo {
+    let yaml = app_yaml();
+    let mut files = vec![("werf.yaml", yaml.as_str()), ("Dockerfile", dockerfile)];
+    files.extend_from_slice(extra);
+    Repo::new(&files)
+}
+
 fn out_text(out: &std::process::Output, r: &Repo) -> String {
     let (o, e) = text(out, r);
     format!("{o}{e}")
@@ -69,11 +85,7 @@ fn a_committed_link_out_of_the_repository_is_never_followed() {
 #[test]
 fn an_untracked_link_in_dev_mode_is_a_link_in_the_image_and_its_tag() {
     let host = host_secret();
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     std::os::unix::fs::symlink(host.path().join("id_rsa"), r.path().join("key")).expect("link");
     let reg = Registry::start();
@@ -111,11 +123,7 @@ fn an_untracked_link_in_dev_mode_is_a_link_in_the_image_and_its_tag() {
 
 #[test]
 fn a_fifo_in_the_work_tree_is_refused_by_name_not_waited_on() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     let status = std::process::Command::new("mkfifo")
         .arg(r.path().join("pipe"))
@@ -160,7 +168,7 @@ fn hostile_tar(members: &[Member<'_>]) -> Vec<u8> {
 
 #[test]
 fn add_archives_unpack_as_docker_does_and_never_escape() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
+    let yaml = app_yaml();
     let cases: [(&[Member<'_>], &str); 3] = [
         (
             &[("a/../../../etc/passwd", tar::EntryType::Regular, "")],
@@ -179,10 +187,7 @@ fn add_archives_unpack_as_docker_does_and_never_escape() {
         ),
     ];
     for (members, expected) in cases {
-        let mut r = Repo::new(&[
-            ("werf.yaml", &yaml),
-            ("Dockerfile", "FROM scratch\n\nADD bad.tar /dest/\n"),
-        ]);
+        let mut r = app_repo("FROM scratch\n\nADD bad.tar /dest/\n", &[]);
         std::fs::write(r.path().join("bad.tar"), hostile_tar(members)).expect("write");
         r.commit("hostile archive");
         let reg = Registry::start();
@@ -263,11 +268,7 @@ fn add_archives_unpack_as_docker_does_and_never_escape() {
 
 #[test]
 fn a_decompression_bomb_is_an_error_naming_the_line() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nADD bomb.tar.gz /x/\n"),
-    ]);
+    let mut r = app_repo("FROM scratch\nADD bomb.tar.gz /x/\n", &[]);
     // 200 MiB of zeros in a tar, gzip'd to about 200 KiB: over the 1,000x ratio past 64 MiB.
     let status = std::process::Command::new("sh")
         .arg("-c")
@@ -333,11 +334,7 @@ fn a_submodule_in_a_context_is_its_commit() {
     let sub = Repo::new(&[("lib.txt", "v1\n")]);
     let mut sub = sub;
     sub.commit("sub");
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.git(&[
         "-c",
         "protocol.file.allow=always",
@@ -374,12 +371,7 @@ fn a_submodule_in_a_context_is_its_commit() {
 
 #[test]
 fn another_commit_is_read_from_git_alone() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-        ("a.txt", "one\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[("a.txt", "one\n")]);
     r.commit("one");
     let first = r.git(&["rev-parse", "HEAD"]).trim().to_string();
     r.write(&[("a.txt", "two\n")]);
@@ -394,11 +386,7 @@ fn another_commit_is_read_from_git_alone() {
 
 #[test]
 fn a_non_utf8_environment_is_read_not_panicked_on() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     let mut cmd = werf_cmd(r.path(), r.home.path(), &["build", "--dry-run"]);
     cmd.env(
@@ -454,11 +442,7 @@ fn deep_nesting_in_templates_and_set_paths_is_a_clear_error() {
 
 #[test]
 fn a_stalled_registry_fails_the_build_after_the_read_timeout() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     let reg = Registry::start();
     reg.signal_server(libc::SIGSTOP);
@@ -571,11 +555,8 @@ fn planted_secrets_never_reach_the_output() {
     assert!(!all.contains(secret), "{all}");
 
     // Credentials written into `--repo`.
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    r.write(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let yaml = app_yaml();
+    r.write(&[("werf.yaml", &yaml), ("Dockerfile", COPY_ALL)]);
     r.commit("an image");
     let out = r.werf(&[
         "build",
@@ -591,14 +572,7 @@ fn planted_secrets_never_reach_the_output() {
 #[test]
 fn large_files_stream_from_loose_and_packed_objects_and_arrive_whole() {
     // 20 MiB each (above the 16 MiB streaming threshold): one loose, one packed whole.
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        (
-            "Dockerfile",
-            "FROM scratch\nCOPY loose.bin packed.bin /data/\n",
-        ),
-    ]);
+    let mut r = app_repo("FROM scratch\nCOPY loose.bin packed.bin /data/\n", &[]);
     let make = |name: &str, seed: u64| -> Vec<u8> {
         let mut state = seed;
         (0..20u64 << 20)
@@ -686,11 +660,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_moved_tag_reports_the_registrys_digest_not_a_cached_one() {
-    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
-    let mut r = Repo::new(&[
-        ("werf.yaml", &yaml),
-        ("Dockerfile", "FROM scratch\nCOPY . /app/\n"),
-    ]);
+    let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     let reg = Registry::start();
     let repo = reg.repo("moved");
