@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, Funcs};
+use super::sprig::{go_type, int_of};
 use super::value::Value;
 
 /// `mustX` -> `X`, for every `X` the table has.
@@ -39,19 +40,6 @@ const MUSTS: &[(&str, &str)] = &[
     ("mustToRawJson", "toRawJson"),
     ("mustChunk", "chunk"),
 ];
-
-/// Go's `%T` of a value as Sprig's `typeOf` prints it.
-fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float64",
-        Value::Str(_) => "string",
-        Value::List(_) => "[]interface {}",
-        Value::Map(_) => "map[string]interface {}",
-    }
-}
 
 /// Registers the functions; call after the plain forms are in the table.
 pub fn register(f: &mut Funcs) {
@@ -100,11 +88,7 @@ pub fn register(f: &mut Funcs) {
     f.insert("splitn", |a| {
         arity(a, 3)?;
         let (sep, n, s) = (strval(&a[0]), &a[1], strval(&a[2]));
-        let n = match n {
-            Value::Int(i) => *i,
-            Value::Float(x) => *x as i64,
-            other => strval(other).trim().parse().unwrap_or(0),
-        };
+        let n = int_of(n);
         let parts: Vec<String> = match n {
             0 => Vec::new(),
             n if n < 0 => s.split(sep.as_str()).map(str::to_string).collect(),
@@ -135,11 +119,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("chunk", |a| {
         arity(a, 2)?;
-        let size = match &a[0] {
-            Value::Int(i) => *i,
-            Value::Float(x) => *x as i64,
-            other => strval(other).trim().parse().unwrap_or(0),
-        };
+        let size = int_of(&a[0]);
         let items = list_arg(&a[1])?;
         if size < 1 {
             // Sprig sizes its result as (len-1)/size+1: Go panics making it.

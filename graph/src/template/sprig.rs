@@ -16,7 +16,7 @@ fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     }
 }
 
-fn int_of(v: &Value) -> i64 {
+pub(super) fn int_of(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
         Value::Float(f) => *f as i64,
@@ -342,18 +342,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("typeOf", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(
-            match &a[0] {
-                Value::Nil => "<nil>",
-                Value::Bool(_) => "bool",
-                Value::Int(_) => "int",
-                Value::Float(_) => "float64",
-                Value::Str(_) => "string",
-                Value::List(_) => "[]interface {}",
-                Value::Map(_) => "map[string]interface {}",
-            }
-            .into(),
-        ))
+        Ok(Value::Str(go_type(&a[0]).into()))
     });
     f.insert("deepEqual", |a| {
         arity(a, 2)?;
@@ -464,6 +453,19 @@ pub fn register(f: &mut Funcs) {
 }
 
 /// Go's `reflect.Kind` name of a value.
+/// Go's `%T` of a value, as `typeOf` prints it.
+pub(super) fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Str(_) => "string",
+        Value::List(_) => "[]interface {}",
+        Value::Map(_) => "map[string]interface {}",
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Nil => "invalid",
