@@ -6,6 +6,7 @@
 //! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
 //! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
+//! - [`errors`]: an error and its causes on one line.
 //! - [`commands`]: one file per command.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
@@ -17,6 +18,7 @@ mod build;
 mod cli;
 mod commands;
 mod deploy;
+mod errors;
 mod git;
 mod kubernetes;
 mod net;

@@ -129,20 +129,10 @@ impl Registry {
     ) -> Error {
         // The HTTP client's own message is often only "error sending request": the causes
         // below it say what happened (`operation timed out`, `connection refused`).
-        let mut message = e.to_string();
-        let mut next = e.source();
-        while let Some(cause) = next {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            next = cause.source();
-        }
         Error::Request {
             registry: reference.resolve_registry().to_string(),
             operation: operation.into(),
-            message: crate::redact::urls(&message),
+            message: crate::redact::urls(&crate::errors::chain(&e)),
         }
     }
 
@@ -325,10 +315,7 @@ impl Registry {
         size: u64,
     ) -> Result<()> {
         let reference = self.reference(&format!("{repo}:latest"))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.count();
+        self.upload(repo, digest, size, || {
             let stream =
                 futures::stream::unfold((file.clone(), 0u64), move |(file, pos)| async move {
                     use std::os::unix::fs::FileExt;
@@ -344,33 +331,13 @@ impl Registry {
                         Err(e) => Some((Err(OciDistributionError::IoError(e)), (file, size))),
                     }
                 });
-            let pushed = self.runtime.block_on(self.client.push_blob_stream(
+            self.runtime.block_on(self.client.push_blob_stream(
                 &reference,
                 stream,
                 digest,
                 Some(size),
-            ));
-            match pushed {
-                Ok(_) => break,
-                Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
-                    tracing::debug!("uploading `{digest}` again after: {e}");
-                    std::thread::sleep(backoff(attempt));
-                    if blob_race(&e) && self.blob_exists(repo, digest)? {
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    return Err(Self::err(
-                        &reference,
-                        format!("uploading blob `{digest}` to `{repo}`"),
-                        e,
-                    ))
-                }
-            }
-        }
-        self.stats.bytes_uploaded.fetch_add(size, Ordering::Relaxed);
-        self.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+            ))
+        })
     }
 
     /// Whether `repo` has the blob.
@@ -428,14 +395,28 @@ impl Registry {
         let reference = self.reference(&format!("{repo}:latest"))?;
         let len = data.len() as u64;
         let data = bytes::Bytes::from(data);
+        self.upload(repo, digest, len, || {
+            self.runtime
+                .block_on(self.client.push_blob(&reference, data.clone(), digest))
+        })
+    }
+
+    /// Runs one upload of `size` bytes (counted each try) until it succeeds: again after a pause
+    /// when it failed for a reason that may pass or because another upload of the same blob
+    /// raced it, unless the blob turns out to be there by then.
+    fn upload(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        mut put: impl FnMut() -> std::result::Result<String, OciDistributionError>,
+    ) -> Result<()> {
+        let reference = self.reference(&format!("{repo}:latest"))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.count();
-            let pushed =
-                self.runtime
-                    .block_on(self.client.push_blob(&reference, data.clone(), digest));
-            match pushed {
+            match put() {
                 Ok(_) => break,
                 Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
                     tracing::debug!("uploading `{digest}` again after: {e}");
@@ -454,7 +435,7 @@ impl Registry {
                 }
             }
         }
-        self.stats.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
+        self.stats.bytes_uploaded.fetch_add(size, Ordering::Relaxed);
         self.stats.blobs_uploaded.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

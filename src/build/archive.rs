@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::layer::{Node, Spool, Tree};
+use super::layer::{place, Node, Spool, Tree};
 
 /// Bounds on what one archive may unpack to.
 #[derive(Clone, Copy, Debug)]
@@ -382,12 +382,7 @@ fn extract(stream: impl Read, spool: &Arc<Spool>, limits: &Limits) -> Result<Opt
                 })
             }
         };
-        if !matches!(node, Node::Dir { .. }) {
-            // A file or link replaces what was below the same path.
-            let below = format!("{member}/");
-            tree.retain(|k, _| !k.starts_with(&below));
-        }
-        tree.insert(member, node);
+        place(&mut tree, member, node);
     }
     Ok(Some(tree))
 }

@@ -97,6 +97,35 @@ pub enum Node {
 /// A file system as a sorted map of absolute-less paths (`usr/bin/app`).
 pub type Tree = BTreeMap<String, Node>;
 
+/// The folders above `path`, nearest first (`a/b/c` -> `a/b`, `a`).
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(path.rsplit_once('/').map(|(p, _)| p), |p| {
+        p.rsplit_once('/').map(|(q, _)| q)
+    })
+}
+
+/// Removes every entry below the folder `dir` (`dir/...`): they sort together, so this costs
+/// what is removed, not a pass over the whole tree.
+pub fn remove_below(tree: &mut Tree, dir: &str) {
+    let prefix = format!("{dir}/");
+    let below: Vec<String> = tree
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in below {
+        tree.remove(&k);
+    }
+}
+
+/// Puts `node` at `path` as unpacking a layer does: a file or link replaces what was below it.
+pub fn place(tree: &mut Tree, path: String, node: Node) {
+    if !matches!(node, Node::Dir { .. }) {
+        remove_below(tree, &path);
+    }
+    tree.insert(path, node);
+}
+
 /// An unnamed temp file that unpacked files are appended to (gone when the last user drops it,
 /// or when the process dies).
 #[derive(Debug)]
@@ -226,15 +255,11 @@ fn digest_of(h: Sha256) -> String {
 /// streaming file contents from where they are.
 pub fn build_layer(entries: &Tree, objects: &dyn ObjectSource) -> std::io::Result<Layer> {
     let mut parents: Tree = Tree::new();
-    for path in entries.keys() {
-        let mut p = path.as_str();
-        while let Some((parent, _)) = p.rsplit_once('/') {
-            if !entries.contains_key(parent) {
-                parents
-                    .entry(parent.to_string())
-                    .or_insert(Node::Dir { mode: 0o755 });
-            }
-            p = parent;
+    for parent in entries.keys().flat_map(|p| ancestors(p)) {
+        if !entries.contains_key(parent) {
+            parents
+                .entry(parent.to_string())
+                .or_insert(Node::Dir { mode: 0o755 });
         }
     }
     let mut all: Vec<(&String, &Node)> = entries.iter().chain(parents.iter()).collect();
@@ -367,8 +392,7 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
         }
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         if name == ".wh..wh..opq" {
-            let prefix = format!("{dir}/");
-            tree.retain(|k, _| !k.starts_with(&prefix));
+            remove_below(tree, dir);
             continue;
         }
         if let Some(hidden) = name.strip_prefix(".wh.") {
@@ -377,8 +401,8 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
             } else {
                 format!("{dir}/{hidden}")
             };
-            let prefix = format!("{target}/");
-            tree.retain(|k, _| k != &target && !k.starts_with(&prefix));
+            remove_below(tree, &target);
+            tree.remove(&target);
             continue;
         }
         let mode = entry.header().mode().unwrap_or(0o644);
@@ -407,11 +431,7 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
                 Node::File { mode, data }
             }
         };
-        if !matches!(node, Node::Dir { .. }) {
-            let prefix = format!("{path}/");
-            tree.retain(|k, _| !k.starts_with(&prefix));
-        }
-        tree.insert(path, node);
+        place(tree, path, node);
     }
     Ok(())
 }
@@ -461,6 +481,18 @@ mod tests {
         let wl = build_layer(&wh, &objects).expect("layer");
         apply_layer(&mut back, wl.reader(), &spool).expect("apply");
         assert!(!back.contains_key("app/link"));
+    }
+
+    #[test]
+    fn placing_a_file_replaces_what_was_below_its_path_only() {
+        let mut t = Tree::new();
+        for p in ["a", "a/x", "a/y/z", "a-b", "ab"] {
+            t.insert(p.into(), Node::Dir { mode: 0o755 });
+        }
+        place(&mut t, "a".into(), file(b"f", 0o644));
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["a", "a-b", "ab"]);
+        assert_eq!(ancestors("a/b/c").collect::<Vec<_>>(), ["a/b", "a"]);
+        assert_eq!(ancestors("a").count(), 0);
     }
 
     #[test]

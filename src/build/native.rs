@@ -11,7 +11,7 @@ use werf_graph::objects::EntryKind;
 use werf_graph::plan::{placeholder_images, BaseRef, ImagePlan};
 use werf_graph::ObjectSource;
 
-use super::layer::{apply_layer, build_layer, Content, Layer, Node, Spool, Tree};
+use super::layer::{ancestors, apply_layer, build_layer, place, Content, Layer, Node, Spool, Tree};
 use super::oci::{self, Descriptor, ImageConfig, Manifest};
 use crate::registry::Registry;
 
@@ -464,17 +464,11 @@ fn duration_ns(s: &str) -> Option<u64> {
 /// what was below it.
 fn merge_into(fs: &mut Tree, entries: Tree) {
     for (path, node) in entries {
-        let mut p = path.as_str();
-        while let Some((parent, _)) = p.rsplit_once('/') {
+        for parent in ancestors(&path) {
             fs.entry(parent.to_string())
                 .or_insert(Node::Dir { mode: 0o755 });
-            p = parent;
         }
-        if !matches!(node, Node::Dir { .. }) {
-            let below = format!("{path}/");
-            fs.retain(|k, _| !k.starts_with(&below));
-        }
-        fs.insert(path, node);
+        place(fs, path, node);
     }
 }
 
@@ -500,18 +494,6 @@ fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Ar
         }
     }
     Ok(Arc::new(tree))
-}
-
-/// An error with its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
 }
 
 fn mode_of(kind: EntryKind) -> u32 {
@@ -605,7 +587,13 @@ fn copy_entries(
                             spool,
                             &super::archive::Limits::default(),
                         )
-                        .map_err(|e| instr(format!("`ADD {src}` (`{}`): {}", f.path, chain(&e))))?;
+                        .map_err(|e| {
+                            instr(format!(
+                                "`ADD {src}` (`{}`): {}",
+                                f.path,
+                                crate::errors::chain(&e)
+                            ))
+                        })?;
                         if let Some(unpacked) = unpacked {
                             for (p, node) in unpacked {
                                 out.insert(join_abs(&format!("/{dest}"), &p), node);

@@ -372,6 +372,15 @@ fn kind_of(rel: &str, st: &rustix::fs::Stat) -> Result<Kind> {
     })
 }
 
+/// A SHA-1 hasher primed with Git's header of a blob of `len` bytes: feed it the content and
+/// it gives the blob's id.
+pub fn blob_hasher(len: u64) -> sha1::Sha1 {
+    use sha1::Digest as _;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("blob {len}\0").as_bytes());
+    hasher
+}
+
 /// The Git blob id of `content` (a link hashes as its target text, as Git does).
 pub fn blob_id(content: &Content) -> werf_graph::ObjectId {
     let data = match content {

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use sha1::Digest as _;
+
 use werf_graph::error::Error as GraphError;
 use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
-use super::beneath::{blob_id, Content, WorkTree};
+use super::beneath::{blob_hasher, blob_id, Content, WorkTree};
 use super::to_gix_id;
 
 /// Objects of one repository, usable from many threads.
@@ -85,16 +87,6 @@ impl GitObjects {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut next = e.source();
-    while let Some(s) = next {
-        parts.push(s.to_string());
-        next = s.source();
-    }
-    parts.join(": ")
-}
-
 fn object_error(id: ObjectId, e: impl std::fmt::Display) -> GraphError {
     GraphError::Object {
         id: id.hex(),
@@ -115,9 +107,21 @@ struct Checked<R> {
     checked: bool,
 }
 
+impl<R: std::io::Read> Checked<std::io::Take<R>> {
+    /// The `len` bytes of `inner`, checked against `expected` as they are read.
+    fn new(inner: R, len: u64, expected: ObjectId, path: String) -> Self {
+        Checked {
+            inner: inner.take(len),
+            hasher: blob_hasher(len),
+            expected,
+            path,
+            checked: false,
+        }
+    }
+}
+
 impl<R: std::io::Read> std::io::Read for Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha1::Digest as _;
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() && !self.checked {
             self.checked = true;
@@ -142,7 +146,6 @@ impl GitObjects {
         &self,
         id: ObjectId,
     ) -> werf_graph::Result<Option<Box<dyn std::io::Read + Send>>> {
-        use sha1::Digest as _;
         use std::io::{Read, Seek};
         let pack_dir = self
             .with_repo(|r| r.common_dir().to_path_buf())
@@ -183,15 +186,12 @@ impl GitObjects {
                 return Ok(None); // a delta: read whole
             }
             let inflated = flate2::read::ZlibDecoder::new(std::io::BufReader::new(pack));
-            let mut hasher = sha1::Sha1::new();
-            hasher.update(format!("blob {size}\0").as_bytes());
-            return Ok(Some(Box::new(Checked {
-                inner: inflated.take(size),
-                hasher,
-                expected: id,
-                path: format!("Git object {}", id.hex()),
-                checked: false,
-            })));
+            return Ok(Some(Box::new(Checked::new(
+                inflated,
+                size,
+                id,
+                format!("Git object {}", id.hex()),
+            ))));
         }
         Ok(None)
     }
@@ -210,7 +210,7 @@ impl ObjectSource for GitObjects {
         if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
             let st = work
                 .stat(&path)
-                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?
+                .map_err(|e| object_error(id, crate::errors::chain(&e)))?
                 .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
             return Ok(st.st_size.max(0) as u64);
         }
@@ -222,25 +222,16 @@ impl ObjectSource for GitObjects {
     }
 
     fn blob_reader(&self, id: ObjectId) -> werf_graph::Result<Box<dyn std::io::Read + Send>> {
-        use sha1::Digest as _;
         if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
             let opened = work
                 .open_file(&path)
-                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?;
+                .map_err(|e| object_error(id, crate::errors::chain(&e)))?;
             let Some((file, len)) = opened else {
                 // A link (or something that replaced the file): small, read whole and checked.
                 let data = self.blob(id)?;
                 return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
             };
-            let mut hasher = sha1::Sha1::new();
-            hasher.update(format!("blob {len}\0").as_bytes());
-            return Ok(Box::new(Checked {
-                inner: std::io::Read::take(file, len),
-                hasher,
-                expected: id,
-                path,
-                checked: false,
-            }));
+            return Ok(Box::new(Checked::new(file, len, id, path)));
         }
         if self.blob_size(id)? > STREAM_ABOVE {
             // A loose object streams straight from its zlib file (checked against its id as it
@@ -268,15 +259,12 @@ impl ObjectSource for GitObjects {
                     .and_then(|h| h.strip_prefix("blob "))
                     .and_then(|n| n.parse().ok())
                     .ok_or_else(|| object_error(id, "a loose object without a blob header"))?;
-                let mut hasher = sha1::Sha1::new();
-                hasher.update(format!("blob {len}\0").as_bytes());
-                return Ok(Box::new(Checked {
-                    inner: std::io::Read::take(inflated, len),
-                    hasher,
-                    expected: id,
-                    path: format!("Git object {hex}"),
-                    checked: false,
-                }));
+                return Ok(Box::new(Checked::new(
+                    inflated,
+                    len,
+                    id,
+                    format!("Git object {hex}"),
+                )));
             }
             if let Some(stream) = self.packed_stream(id)? {
                 return Ok(stream);
@@ -344,7 +332,7 @@ impl ObjectSource for GitObjects {
             // always holds the bytes the tag was computed from.
             let content = work
                 .read(&path)
-                .map_err(|e| object_error(id, format!("{e}: {}", error_chain(&e))))?
+                .map_err(|e| object_error(id, crate::errors::chain(&e)))?
                 .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
             if blob_id(&content) != id {
                 return Err(object_error(

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
-use super::beneath::{blob_id, Kind, WorkTree};
+use super::beneath::{blob_hasher, blob_id, Kind, WorkTree};
 use super::{to_graph_id, Error, Repo, Result};
 
 /// How a path in the work tree differs from the commit.
@@ -60,8 +60,7 @@ pub fn hash_file(work: &WorkTree, rel: &str) -> Result<Option<(EntryKind, Object
             source: e,
         })
     };
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(format!("blob {len}\0").as_bytes());
+    let mut hasher = blob_hasher(len);
     let mut buf = vec![0u8; 256 << 10];
     let mut seen = 0u64;
     loop {
