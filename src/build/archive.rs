@@ -361,12 +361,7 @@ fn extract(stream: impl Read, spool: &Arc<Spool>, limits: &Limits) -> Result<Opt
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let data = spool
-                    .append(&mut entry, u64::MAX)
-                    .map_err(Error::Tar)?
-                    .ok_or(Error::TooLarge {
-                        limit: limits.total_bytes,
-                    })?;
+                let data = spool.append(&mut entry).map_err(Error::Tar)?;
                 Node::File { mode, data }
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,

@@ -142,33 +142,39 @@ impl Spool {
         }))
     }
 
-    /// Appends what `from` yields (at most `limit` bytes, else `Ok(None)`), returning the content.
-    pub fn append(
-        self: &Arc<Self>,
-        from: &mut dyn Read,
-        limit: u64,
-    ) -> std::io::Result<Option<Content>> {
+    /// Appends what `from` yields, returning the content. (Sizes are bounded by the callers'
+    /// readers: the archive limits, a layer's own size.)
+    pub fn append(self: &Arc<Self>, from: &mut dyn Read) -> std::io::Result<Content> {
         let mut len = self.len.lock().expect("spool lock poisoned");
         let offset = *len;
-        let mut buf = vec![0u8; 256 << 10];
-        let mut written = 0u64;
-        loop {
-            let n = from.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            if written + n as u64 > limit {
-                return Ok(None);
-            }
-            self.file.write_all_at(&buf[..n], offset + written)?;
-            written += n as u64;
-        }
+        let mut to = AtWriter {
+            file: &self.file,
+            pos: offset,
+        };
+        let written = std::io::copy(from, &mut to)?;
         *len = offset + written;
-        Ok(Some(Content::Spool {
+        Ok(Content::Spool {
             spool: self.clone(),
             offset,
             len: written,
-        }))
+        })
+    }
+}
+
+/// Positional writes into a file from `pos` on.
+struct AtWriter<'a> {
+    file: &'a std::fs::File,
+    pos: u64,
+}
+
+impl Write for AtWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -425,9 +431,7 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
                 }
             }
             _ => {
-                let data = spool
-                    .append(&mut entry, u64::MAX)?
-                    .ok_or_else(|| std::io::Error::other("spool limit"))?;
+                let data = spool.append(&mut entry)?;
                 Node::File { mode, data }
             }
         };
@@ -443,10 +447,7 @@ mod tests {
 
     fn file(data: &[u8], mode: u32) -> Node {
         let spool = Spool::new().expect("spool");
-        let data = spool
-            .append(&mut &data[..], u64::MAX)
-            .expect("append")
-            .expect("within the limit");
+        let data = spool.append(&mut &data[..]).expect("append");
         Node::File { mode, data }
     }
 
@@ -499,10 +500,7 @@ mod tests {
     fn a_content_of_the_wrong_length_is_an_error_not_a_corrupt_layer() {
         let objects = MemoryObjects::new();
         let spool = Spool::new().expect("spool");
-        let short = spool
-            .append(&mut &b"abc"[..], u64::MAX)
-            .expect("append")
-            .expect("within the limit");
+        let short = spool.append(&mut &b"abc"[..]).expect("append");
         let Content::Spool { spool, offset, .. } = short else {
             panic!("a spool content")
         };
