@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use measure::{measure, median};
-use werf_graph::template::{render, Value};
+use gotemplate::{render, Value};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()

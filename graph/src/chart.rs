@@ -10,8 +10,8 @@ use crate::context::{entries_below, lookup, read_text};
 use crate::error::{Error, Location, Result};
 use crate::objects::{EntryKind, ObjectId, ObjectSource};
 use crate::pattern::{join, Glob};
-use crate::template::exec::{Exec, OBJECT_KIND};
-use crate::template::{funcs, Set, Value};
+use gotemplate::exec::{Exec, OBJECT_KIND};
+use gotemplate::{funcs, Set, Value};
 
 /// A rendered document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ fn yaml_doc(file: &str, text: &str) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    crate::nesting::check_yaml(text).map_err(|(line, message)| Error::Config {
+    gotemplate::nesting::check_yaml(text).map_err(|(line, message)| Error::Config {
         at: Location {
             file: file.to_string(),
             line,
@@ -481,7 +481,7 @@ pub fn contexts(
         let mut m2 = m.to_map();
         m2.insert("image".into(), placeholders.image.clone());
         m2.insert("tag".into(), placeholders.tag.clone());
-        *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
+        *m = std::sync::Arc::new(gotemplate::value::Entries::new(m2));
     }
     let werf_values = Value::map(
         [
@@ -548,7 +548,7 @@ fn scope(chart: &Chart, values: Value, options: &RenderOptions, out: &mut Vec<Ch
         if let Value::Map(m) = &mut scoped {
             let mut m2 = m.to_map();
             m2.insert("global".into(), merged_globals);
-            *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
+            *m = std::sync::Arc::new(gotemplate::value::Entries::new(m2));
         } else {
             scoped = Value::map(
                 [("global".to_string(), merged_globals)]
@@ -560,7 +560,7 @@ fn scope(chart: &Chart, values: Value, options: &RenderOptions, out: &mut Vec<Ch
         if let Value::Map(m) = &mut values {
             let mut m2 = m.to_map();
             m2.insert(sub.name.clone(), scoped.clone());
-            *m = std::sync::Arc::new(crate::template::value::Entries::new(m2));
+            *m = std::sync::Arc::new(gotemplate::value::Entries::new(m2));
         }
         children.push((sub, scoped));
     }
@@ -684,7 +684,7 @@ pub fn files_method(
                 (base, Value::Str(encode(text)))
             })
             .collect();
-        super::template::yaml::to_yaml(&Value::map(m))
+        gotemplate::yaml::to_yaml(&Value::map(m))
     };
     Some(match method {
         "Get" | "GetBytes" => arg(0).map(|p| Value::Str(text_of(&p))),
@@ -844,7 +844,7 @@ fn source_file(chart: &Chart, name: &str) -> String {
     join(&chart.dir, rel)
 }
 
-fn template_error(chart: &Chart, e: crate::template::Error) -> Error {
+fn template_error(chart: &Chart, e: gotemplate::Error) -> Error {
     Error::Config {
         at: Location {
             file: source_file(chart, &e.template),

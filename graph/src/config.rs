@@ -294,7 +294,7 @@ pub struct TemplateInputs<'a> {
     pub env: Option<&'a str>,
     pub vars: Option<&'a BTreeMap<String, String>>,
     /// Methods of `.Files` (kind `ProjectFiles`): receiver kind, receiver, method, arguments.
-    pub files: Option<crate::template::exec::Methods<'a>>,
+    pub files: Option<gotemplate::exec::Methods<'a>>,
 }
 
 /// The environment werf.yaml's template reads, as one input of the graph.
@@ -313,11 +313,11 @@ pub fn render_template<'a>(
     text: &'a str,
     inputs: &TemplateInputs<'_>,
 ) -> Result<Cow<'a, str>> {
-    use crate::template::{exec::Exec, funcs, Set, Value};
+    use gotemplate::{exec::Exec, funcs, Set, Value};
     if !text.contains("{{") {
         return Ok(Cow::Borrowed(text));
     }
-    let error = |e: crate::template::Error| Error::Config {
+    let error = |e: gotemplate::Error| Error::Config {
         at: Location {
             file: file.to_string(),
             line: e.pos.line,
@@ -340,7 +340,7 @@ pub fn render_template<'a>(
         "Files".to_string(),
         Value::map(
             [(
-                crate::template::exec::OBJECT_KIND.to_string(),
+                gotemplate::exec::OBJECT_KIND.to_string(),
                 Value::Str("ProjectFiles".into()),
             )]
             .into_iter()
@@ -450,7 +450,7 @@ pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result
         line,
         column: 0,
     };
-    crate::nesting::check_yaml(&rendered).map_err(|(line, message)| Error::Config {
+    gotemplate::nesting::check_yaml(&rendered).map_err(|(line, message)| Error::Config {
         at: at(line),
         message,
     })?;

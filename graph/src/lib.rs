@@ -8,7 +8,6 @@
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
 //! - [`chart`]: Helm charts from a commit: subcharts, values scoping, `.Files`, rendering steps.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
-//! - [`nesting`]: a pre-scan refusing YAML nested past the deserializers' limit.
 //! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
 //! - [`context`]: COPY sources inside Git trees and their content digests.
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
@@ -16,7 +15,6 @@
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
-//! - [`template`]: Go `text/template` + Sprig + Helm's functions, for charts and werf.yaml.
 //! - [`error`]: the one error type.
 
 pub mod chart;
@@ -27,12 +25,10 @@ pub mod db;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
-pub mod nesting;
 pub mod objects;
 pub mod pattern;
 pub mod plan;
 pub mod render;
-pub mod template;
 pub mod view;
 
 pub use db::{Database, Project};

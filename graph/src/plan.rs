@@ -93,9 +93,9 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
     let env = project.template_env(db).clone();
     let objects = db.objects();
     let files = move |kind: &str,
-                      _: &crate::template::Value,
+                      _: &gotemplate::Value,
                       method: &str,
-                      args: &[crate::template::Value]| {
+                      args: &[gotemplate::Value]| {
         project_files_method(objects, root, &prefix, kind, method, args)
     };
     let inputs = TemplateInputs {
@@ -113,9 +113,9 @@ fn project_files_method(
     prefix: &str,
     kind: &str,
     method: &str,
-    args: &[crate::template::Value],
-) -> Option<std::result::Result<crate::template::Value, String>> {
-    use crate::template::Value;
+    args: &[gotemplate::Value],
+) -> Option<std::result::Result<gotemplate::Value, String>> {
+    use gotemplate::Value;
     if kind != "ProjectFiles" {
         return None;
     }

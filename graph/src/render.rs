@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::objects::{EntryKind, ObjectId};
 use crate::pattern::join;
 use crate::plan::{config, image_digest};
-use crate::template::{Set, Value};
+use gotemplate::{Set, Value};
 
 /// What the command line adds to a render.
 #[salsa::input(debug)]

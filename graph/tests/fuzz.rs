@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use werf_graph::template::{render, Value};
+use gotemplate::{render, Value};
 
 fn config() -> ProptestConfig {
     ProptestConfig {

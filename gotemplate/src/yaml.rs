@@ -3,8 +3,8 @@
 
 use std::cmp::Ordering;
 
-use super::funcs::to_json;
-use super::value::{format_float_g, Value};
+use crate::funcs::to_json;
+use crate::value::{format_float_g, Value};
 
 /// `toYaml` without the trailing newline (as Helm trims it).
 pub fn to_yaml(v: &Value) -> String {
@@ -87,7 +87,7 @@ fn pad(n: usize) -> String {
 }
 
 fn emit_map(out: &mut String, v: &Value, indent: usize) {
-    super::with_stack(|| emit_map_inner(out, v, indent))
+    crate::with_stack(|| emit_map_inner(out, v, indent))
 }
 
 fn emit_map_inner(out: &mut String, v: &Value, indent: usize) {
@@ -123,7 +123,7 @@ fn emit_after_key(out: &mut String, x: &Value, indent: usize) {
 }
 
 fn emit_list(out: &mut String, v: &Value, indent: usize) {
-    super::with_stack(|| emit_list_inner(out, v, indent))
+    crate::with_stack(|| emit_list_inner(out, v, indent))
 }
 
 fn emit_list_inner(out: &mut String, v: &Value, indent: usize) {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value as Json};
-use werf_graph::template::{render, Value};
+use gotemplate::{render, Value};
 
 fn corpus() -> Vec<(&'static str, &'static str, Json)> {
     let v = json!({

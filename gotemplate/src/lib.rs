@@ -1,4 +1,6 @@
-//! A Go `text/template` engine with Sprig's and Helm's functions, for charts and werf.yaml.
+//! Go's `text/template` with Sprig 3's functions and Helm 4's, as a pure library: it knows
+//! nothing of werf, charts or Kubernetes. Callers add their own functions (werf's `werf_image`,
+//! Helm's `include`/`tpl`) as context functions ([`funcs::Func::Context`]).
 //!
 //! - [`parse`]: lexing and parsing into trees (`define`, `block`, trim markers, comments).
 //! - [`exec`]: execution with Go's semantics (dot, variables, `range` over sorted maps,
@@ -11,14 +13,16 @@
 //! - [`semver`]: `semverCompare`'s versions and constraints.
 //! - [`date`]: `date`/`dateInZone` over Unix seconds in UTC (never the clock).
 //! - [`yaml`]: Helm's `toYaml` (go-yaml v2's output).
+//! - [`nesting`]: a pre-scan refusing YAML nested past the deserializers' limit.
 //!
 //! Checked against Go itself: `tests/gotmpl` renders the same corpus with Go's `text/template`
-//! and Sprig 3 (Debian's packages), and `graph/tests/template_go.rs` compares the outputs.
+//! and Sprig 3 (Debian's packages), and `tests/go.rs` compares the outputs.
 
 pub mod date;
 pub mod exec;
 pub mod funcs;
 pub mod musts;
+pub mod nesting;
 pub mod parse;
 pub mod paths;
 pub mod semver;

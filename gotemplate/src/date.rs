@@ -1,7 +1,7 @@
 //! Sprig's `date`/`dateInZone` for Unix seconds: Go's reference-time layouts (`2006-01-02
 //! 15:04:05`), UTC only, so rendering never depends on the clock or the machine's zone.
 
-use super::value::Value;
+use crate::value::Value;
 
 const MONTHS: [&str; 12] = [
     "January",

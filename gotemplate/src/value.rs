@@ -169,12 +169,12 @@ impl Value {
             Value::Str(s) => s.clone().into(),
             Value::List(l) => serde_json::Value::Array(
                 l.iter()
-                    .map(|x| super::with_stack(|| x.to_json()))
+                    .map(|x| crate::with_stack(|| x.to_json()))
                     .collect(),
             ),
             Value::Map(m) => serde_json::Value::Object(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), super::with_stack(|| v.to_json())))
+                    .map(|(k, v)| (k.clone(), crate::with_stack(|| v.to_json())))
                     .collect(),
             ),
         }
@@ -224,7 +224,7 @@ impl Value {
 }
 
 fn write_v(out: &mut String, v: &Value) {
-    super::with_stack(|| write_v_inner(out, v))
+    crate::with_stack(|| write_v_inner(out, v))
 }
 
 fn write_v_inner(out: &mut String, v: &Value) {

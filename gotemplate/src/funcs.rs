@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::value::{go_quote, sprintf, Value};
+use crate::value::{go_quote, sprintf, Value};
 
 /// A template function.
 pub type Func = fn(&[Value]) -> Result<Value, String>;
@@ -24,10 +24,10 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> 
             format!("error calling {name}: {e}")
         }
     })?;
-    if out.depth() > super::value::MAX_VALUE_DEPTH {
+    if out.depth() > crate::value::MAX_VALUE_DEPTH {
         return Err(format!(
             "error calling {name}: the result would be nested more than {} levels deep",
-            super::value::MAX_VALUE_DEPTH
+            crate::value::MAX_VALUE_DEPTH
         ));
     }
     Ok(out)
@@ -210,12 +210,12 @@ fn parsed_or_error(parsed: Result<serde_json::Value, String>) -> Value {
 
 /// Go's `encoding/json` for template values (floats as Go prints them: `1e+21`, `1000000`).
 pub fn to_json(v: &Value) -> String {
-    super::with_stack(|| to_json_inner(v, true))
+    crate::with_stack(|| to_json_inner(v, true))
 }
 
 /// `toRawJson`: like [`to_json`] without escaping `<`, `>` and `&` (`SetEscapeHTML(false)`).
 pub fn to_raw_json(v: &Value) -> String {
-    super::with_stack(|| to_json_inner(v, false))
+    crate::with_stack(|| to_json_inner(v, false))
 }
 
 fn to_json_inner(v: &Value, html: bool) -> String {
@@ -227,7 +227,7 @@ fn to_json_inner(v: &Value, html: bool) -> String {
             let a = f.abs();
             if a != 0.0 && !(1e-6..1e21).contains(&a) {
                 // Exponent form, as encoding/json cleans it: `1e-7`, not `1e-07`.
-                let g = super::value::format_float_g(*f);
+                let g = crate::value::format_float_g(*f);
                 match g.split_once("e-0") {
                     Some((mantissa, digit)) => format!("{mantissa}e-{digit}"),
                     None => g,
@@ -247,7 +247,7 @@ fn to_json_inner(v: &Value, html: bool) -> String {
         Value::List(l) => format!(
             "[{}]",
             l.iter()
-                .map(|x| super::with_stack(|| to_json_inner(x, html)))
+                .map(|x| crate::with_stack(|| to_json_inner(x, html)))
                 .collect::<Vec<_>>()
                 .join(",")
         ),
@@ -257,7 +257,7 @@ fn to_json_inner(v: &Value, html: bool) -> String {
                 .map(|(k, x)| format!(
                     "{}:{}",
                     to_json_inner(&Value::Str(k.clone()), html),
-                    super::with_stack(|| to_json_inner(x, html))
+                    crate::with_stack(|| to_json_inner(x, html))
                 ))
                 .collect::<Vec<_>>()
                 .join(",")
@@ -572,7 +572,7 @@ pub fn builtins() -> Funcs {
     });
     f.insert("toYaml", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(super::yaml::to_yaml(&a[0])))
+        Ok(Value::Str(crate::yaml::to_yaml(&a[0])))
     });
     // Helm's functions.
     f.insert("required", |a| {
@@ -620,7 +620,7 @@ pub fn builtins() -> Funcs {
     f.insert("sha256sum", |a| {
         arity(a, 1)?;
         use sha2::Digest as _;
-        Ok(Value::Str(super::sprig::hex(&sha2::Sha256::digest(
+        Ok(Value::Str(crate::sprig::hex(&sha2::Sha256::digest(
             strval(&a[0]).as_bytes(),
         ))))
     });
@@ -755,8 +755,8 @@ pub fn builtins() -> Funcs {
         }
         Ok(Value::list(out))
     });
-    super::sprig::register(&mut f);
-    super::paths::register(&mut f);
-    super::musts::register(&mut f);
+    crate::sprig::register(&mut f);
+    crate::paths::register(&mut f);
+    crate::musts::register(&mut f);
     f
 }

@@ -5,7 +5,7 @@
 //! so a recursion that only fits the main thread's 8 MiB still fails here.
 
 use serde_json::json;
-use werf_graph::template::{render, Value};
+use gotemplate::{render, Value};
 
 /// Runs `f` on a fresh thread with the default stack size.
 fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -1,8 +1,8 @@
 //! Sprig's path functions, as Go's `path` package (and `path/filepath` on Unix, for the `os*`
 //! forms) computes them: `base`, `dir`, `ext`, `clean`, `isAbs`.
 
-use super::funcs::{arity, strval, Funcs};
-use super::value::Value;
+use crate::funcs::{arity, strval, Funcs};
+use crate::value::Value;
 
 /// Go's `path.Clean`: the shortest equivalent path, lexically.
 pub fn clean(path: &str) -> String {

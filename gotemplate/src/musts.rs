@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, Funcs};
-use super::sprig::{go_type, int_of};
-use super::value::Value;
+use crate::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, Funcs};
+use crate::sprig::{go_type, int_of};
+use crate::value::Value;
 
 /// `mustX` -> `X`, for every `X` the table has.
 const MUSTS: &[(&str, &str)] = &[
@@ -134,7 +134,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("toRawJson", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(super::funcs::to_raw_json(&a[0])))
+        Ok(Value::Str(crate::funcs::to_raw_json(&a[0])))
     });
     f.insert("untitle", |a| {
         arity(a, 1)?;

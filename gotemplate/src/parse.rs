@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::Error;
+use crate::Error;
 
 /// A line and column (1-based) in a template.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -384,7 +384,7 @@ pub struct Set {
 
 impl Set {
     /// A set whose templates may call only `funcs` (checked when parsing, as Go does).
-    pub fn with_functions(funcs: Arc<super::funcs::Funcs>) -> Self {
+    pub fn with_functions(funcs: Arc<crate::funcs::Funcs>) -> Self {
         Set {
             trees: HashMap::new(),
             functions: Some(Arc::new(move |f: &str| funcs.contains_key(f))),
@@ -524,7 +524,7 @@ impl Parser<'_> {
             ));
         }
         self.depth += 1;
-        let out = super::with_stack(|| f(self));
+        let out = crate::with_stack(|| f(self));
         self.depth -= 1;
         out
     }

@@ -1,12 +1,12 @@
 //! Sprig's dictionary, list, regex, encoding, case, semver and date functions (the rest of what
-//! charts use beyond [`super::funcs`]'s core), registered into the same table.
+//! charts use beyond [`crate::funcs`]'s core), registered into the same table.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use super::funcs::{arity, empty, list_arg as list_of, strval, Funcs};
-use super::value::Value;
+use crate::funcs::{arity, empty, list_arg as list_of, strval, Funcs};
+use crate::value::Value;
 
 fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     match v {
@@ -34,7 +34,7 @@ fn deep_merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, 
                 let Value::Map(s) = s else { continue };
                 let mut merged = d.to_map();
                 deep_merge(&mut merged, s, overwrite);
-                *d = std::sync::Arc::new(super::value::Entries::new(merged));
+                *d = std::sync::Arc::new(crate::value::Entries::new(merged));
             }
             Some(d) => {
                 if !empty(s) && (overwrite || empty(d)) {
@@ -196,7 +196,7 @@ pub fn register(f: &mut Funcs) {
         let mut i = start;
         while (step > 0 && i < stop) || (step < 0 && i > stop) {
             out.push(Value::Int(i));
-            super::funcs::list_within_limit("untilStep", out.len() as i64)?;
+            crate::funcs::list_within_limit("untilStep", out.len() as i64)?;
             match i.checked_add(step) {
                 Some(next) => i = next,
                 None => break,
@@ -440,15 +440,15 @@ pub fn register(f: &mut Funcs) {
     // Versions and dates.
     f.insert("semverCompare", |a| {
         arity(a, 2)?;
-        super::semver::matches(&strval(&a[0]), &strval(&a[1])).map(Value::Bool)
+        crate::semver::matches(&strval(&a[0]), &strval(&a[1])).map(Value::Bool)
     });
     f.insert("date", |a| {
         arity(a, 2)?;
-        super::date::format(&strval(&a[0]), &a[1], "UTC").map(Value::Str)
+        crate::date::format(&strval(&a[0]), &a[1], "UTC").map(Value::Str)
     });
     f.insert("dateInZone", |a| {
         arity(a, 3)?;
-        super::date::format(&strval(&a[0]), &a[1], &strval(&a[2])).map(Value::Str)
+        crate::date::format(&strval(&a[0]), &a[1], &strval(&a[2])).map(Value::Str)
     });
 }
 

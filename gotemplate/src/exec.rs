@@ -1,10 +1,10 @@
 //! Executing template trees with Go's semantics: dot and variables, field access, pipelines,
 //! short-circuit `and`/`or`, `range` over lists and maps (sorted keys), `template`/`include`.
 
-use super::funcs::{call, Funcs};
-use super::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
-use super::value::Value;
-use super::Error;
+use crate::funcs::{call, Funcs};
+use crate::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
+use crate::value::Value;
+use crate::Error;
 
 enum Flow {
     Normal,
@@ -115,7 +115,7 @@ impl<'a> Exec<'a> {
 
     /// Renders template `name` with `data` as dot and `$`.
     pub fn render(&mut self, name: &str, data: &Value) -> Result<String, Error> {
-        super::with_stack(|| self.render_inner(name, data))
+        crate::with_stack(|| self.render_inner(name, data))
     }
 
     fn render_inner(&mut self, name: &str, data: &Value) -> Result<String, Error> {
@@ -149,7 +149,7 @@ impl<'a> Exec<'a> {
     }
 
     fn walk(&mut self, out: &mut String, dot: &Value, nodes: &[Node]) -> Result<Flow, Error> {
-        super::with_stack(|| self.walk_inner(out, dot, nodes))
+        crate::with_stack(|| self.walk_inner(out, dot, nodes))
     }
 
     fn walk_inner(&mut self, out: &mut String, dot: &Value, nodes: &[Node]) -> Result<Flow, Error> {
@@ -254,7 +254,7 @@ impl<'a> Exec<'a> {
     }
 
     fn pipe(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, Error> {
-        super::with_stack(|| self.pipe_inner(dot, pipe))
+        crate::with_stack(|| self.pipe_inner(dot, pipe))
     }
 
     fn pipe_inner(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, Error> {
