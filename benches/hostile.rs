@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use measure::{measure, median};
 use gotemplate::{render, Value};
+use measure::{measure, median};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()

@@ -1,7 +1,7 @@
 //! Executing template trees with Go's semantics: dot and variables, field access, pipelines,
 //! short-circuit `and`/`or`, `range` over lists and maps (sorted keys), `template`/`include`.
 
-use crate::funcs::{call, Funcs};
+use crate::funcs::{call, check_depth, CallError, Func, Funcs};
 use crate::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
 use crate::value::Value;
 use crate::Error;
@@ -40,8 +40,8 @@ pub struct Exec<'a> {
     materialized: std::collections::HashMap<usize, Value>,
     /// Methods of object values (maps with [`OBJECT_KIND`]).
     pub methods: Option<Methods<'a>>,
-    /// The environment `env` and `expandenv` read (none: empty).
-    pub environment: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// Where the function being called was called (what a context function's errors name).
+    pos: Pos,
 }
 
 const MAX_DEPTH: usize = 100_000;
@@ -59,7 +59,7 @@ impl<'a> Exec<'a> {
             containers: Vec::new(),
             materialized: Default::default(),
             methods: None,
-            environment: None,
+            pos: Pos::default(),
         }
     }
 
@@ -144,6 +144,50 @@ impl<'a> Exec<'a> {
         r.map(|_| out)
     }
 
+    /// This set with `text` parsed into it as template `name` (for Helm's `tpl`); errors are
+    /// parse errors.
+    pub fn parse_text(&self, name: &str, text: &str) -> Result<Set, Error> {
+        let mut set = self.set.clone();
+        set.parse(name, text)?;
+        Ok(set)
+    }
+
+    /// Renders template `name` of `set` (this set with more templates: [`Exec::parse_text`])
+    /// with this executor's settings, lazy maps and depth.
+    pub fn render_with(&mut self, set: &Set, name: &str, data: &Value) -> Result<String, Error> {
+        let mut inner = Exec::new(set, self.funcs);
+        inner.depth = self.depth;
+        inner.nil_field_is_error = self.nil_field_is_error;
+        inner.lazy = self.lazy.clone();
+        inner.containers = self.containers.clone();
+        inner.methods = self.methods;
+        inner.render(name, data)
+    }
+
+    /// The template being executed.
+    pub fn template_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Field `path` of `v`, as `.a.b` reads it (lazy entries computed), with errors placed at
+    /// the call being made.
+    pub fn field_path(&self, v: Value, path: &[String]) -> Result<Value, Error> {
+        self.fields(v, path, self.pos)
+    }
+
+    /// Entry `key` of `map` when `map` is lazy (see [`Exec::lazy`]): `Some(Nil)` for a key it
+    /// does not have, `None` when `map` is not lazy.
+    pub fn lazy_entry(&self, map: &Value, key: &str) -> Option<Value> {
+        let resolve = self.lazy_resolver(map)?;
+        let known = matches!(map, Value::Map(m) if m.contains_key(key));
+        Some(if known { resolve(key) } else { Value::Nil })
+    }
+
+    /// `v` as a plain value: every lazy entry inside it computed.
+    pub fn plain(&mut self, v: Value) -> Value {
+        self.materialize(v)
+    }
+
     fn err(&self, pos: Pos, msg: impl Into<String>) -> Error {
         Error::at(&self.name, pos, msg.into())
     }
@@ -199,7 +243,7 @@ impl<'a> Exec<'a> {
                             .map(|(k, x)| (Value::Str(k.clone()), x.clone()))
                             .collect(),
                         Value::Nil => Vec::new(),
-                        Value::Int(n) if n >= 0 => {
+                        Value::Int(n) | Value::Int64(n) if n >= 0 => {
                             (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect()
                         }
                         other => {
@@ -381,10 +425,24 @@ impl<'a> Exec<'a> {
         if let Some(p) = piped {
             values.push(p);
         }
+        // Context functions take their arguments as they are (lazy maps stay lazy: `include`
+        // passes them on, `werf_image` reads one entry).
+        if let Some(Func::Context(f)) = self.funcs.get(name) {
+            let f = f.clone();
+            let saved = std::mem::replace(&mut self.pos, pos);
+            let r = f(self, &values);
+            self.pos = saved;
+            return match r {
+                Ok(v) => check_depth(name, v).map_err(|m| self.err(pos, m)),
+                Err(CallError::Message(m)) => {
+                    Err(self.err(pos, format!("error calling {name}: {m}")))
+                }
+                Err(CallError::Template(e)) => Err(e),
+            };
+        }
         // Lazy maps pass through the calls that only pass data on or read one entry; what
         // `tuple`/`list`/`dict` wrap around one becomes a container of it.
         match name {
-            "include" | "tpl" | "werf_image" => {}
             "tuple" | "list" | "dict" if !self.lazy.is_empty() => {
                 let holds = values.iter().any(|v| {
                     self.lazy_resolver(v).is_some()
@@ -408,91 +466,6 @@ impl<'a> Exec<'a> {
                     *v = self.materialize(std::mem::replace(v, Value::Nil));
                 }
             }
-        }
-        match name {
-            "env" | "expandenv" => {
-                let [Value::Str(arg)] = values.as_slice() else {
-                    return Err(self.err(
-                        pos,
-                        format!(
-                            "error calling {name}: wrong number of args: want 1 got {}",
-                            values.len()
-                        ),
-                    ));
-                };
-                let get = |k: &str| {
-                    self.environment
-                        .and_then(|e| e.get(k).cloned())
-                        .unwrap_or_default()
-                };
-                return Ok(Value::Str(if name == "env" {
-                    get(arg)
-                } else {
-                    expand_env(arg, get)
-                }));
-            }
-            "werf_image" => {
-                // werf 1.2: `{{ tuple "backend" . | werf_image }}` is `.Values.werf.image.backend`.
-                let (image, root) = match values.as_slice() {
-                    [Value::List(l)] if l.len() == 2 => (l[0].clone(), l[1].clone()),
-                    [image, root] => (image.clone(), root.clone()),
-                    _ => {
-                        return Err(
-                            self.err(pos, "error calling werf_image: want (tuple \"IMAGE\" $)")
-                        )
-                    }
-                };
-                let Value::Str(image) = image else {
-                    return Err(self.err(
-                        pos,
-                        "error calling werf_image: the image name must be a string",
-                    ));
-                };
-                let images =
-                    self.fields(root, &["Values".into(), "werf".into(), "image".into()], pos)?;
-                let known = matches!(&images, Value::Map(m) if m.contains_key(&image));
-                if !known {
-                    return Err(self.err(
-                        pos,
-                        format!("error calling werf_image: no image `{image}` in werf.yaml"),
-                    ));
-                }
-                return Ok(match self.lazy_resolver(&images) {
-                    Some(resolve) => resolve(&image),
-                    None => self.fields(images, &[image], pos)?,
-                });
-            }
-            "include" => {
-                let Some(Value::Str(t)) = values.first() else {
-                    return Err(self.err(
-                        pos,
-                        "error calling include: the first argument must be a template name",
-                    ));
-                };
-                let data = values.get(1).cloned().unwrap_or(Value::Nil);
-                return self.render(t, &data).map(Value::Str);
-            }
-            "tpl" => {
-                let Some(Value::Str(text)) = values.first() else {
-                    return Err(self.err(
-                        pos,
-                        "error calling tpl: the first argument must be a string",
-                    ));
-                };
-                let data = values.get(1).cloned().unwrap_or(Value::Nil);
-                let mut set = self.set.clone();
-                let tname = format!("{}-tpl", self.name);
-                set.parse(&tname, text)?;
-                let mut inner = Exec::new(&set, self.funcs);
-                inner.depth = self.depth;
-                inner.nil_field_is_error = self.nil_field_is_error;
-                inner.lazy = self.lazy.clone();
-                inner.containers = self.containers.clone();
-                inner.methods = self.methods;
-                inner.environment = self.environment;
-                return inner.render(&tname, &data).map(Value::Str);
-            }
-            _ => {}
         }
         let result = call(self.funcs, name, &values).map_err(|m| self.err(pos, m))?;
         // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first
@@ -591,34 +564,6 @@ fn same_map(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Sprig's `expandenv` (Go's `os.ExpandEnv`): `$NAME` and `${NAME}` from `get`.
-fn expand_env(s: &str, get: impl Fn(&str) -> String) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(braced) = after.strip_prefix('{') {
-            if let Some(end) = braced.find('}') {
-                out.push_str(&get(&braced[..end]));
-                rest = &braced[end + 1..];
-                continue;
-            }
-        }
-        let n = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(after.len());
-        if n == 0 {
-            out.push('$');
-        } else {
-            out.push_str(&get(&after[..n]));
-        }
-        rest = &after[n..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// `root` with the value at `path` (map keys) replaced by `new`.
 fn replace_at(root: &Value, path: &[String], new: Value) -> Value {
     let Some((first, rest)) = path.split_first() else {
@@ -639,6 +584,9 @@ fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Str(_) => "string",
         Value::Int(_) => "int",
+        Value::Int64(_) => "int64",
+        Value::Bytes(_) => "[]uint8",
+        Value::Time(_) => "time.Time",
         Value::Float(_) => "float64",
         Value::Bool(_) => "bool",
         Value::List(_) => "[]interface {}",

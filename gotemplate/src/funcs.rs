@@ -1,21 +1,124 @@
-//! Functions: Go's builtins (`len`, `index`, `printf`, `eq`, ...) and Sprig's, with Sprig's own
-//! conversions (`strval`, `toInt64`, `empty`), so results match Go + Sprig 3.
+//! Functions: the table a set's templates call ([`Funcs`]), Go's builtins (`len`, `index`,
+//! `printf`, `eq`, ...) and Sprig's core, with Sprig's own conversions (`strval`, `toInt64`,
+//! `empty`), so results match Go + Sprig 3.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
+use crate::exec::Exec;
 use crate::value::{go_quote, sprintf, Value};
 
-/// A template function.
-pub type Func = fn(&[Value]) -> Result<Value, String>;
+/// A function of values alone.
+pub type Pure = fn(&[Value]) -> Result<Value, String>;
 
-/// Functions by name.
-pub type Funcs = HashMap<&'static str, Func>;
+/// A function that drives the executor it is called from (Helm's `include` and `tpl` render
+/// templates; werf's `werf_image` reads lazy values) or closes over the caller's data (werf's
+/// `env`). Its arguments arrive as they are: lazy maps are not materialized for it.
+pub type Contextual =
+    Arc<dyn Fn(&mut Exec<'_>, &[Value]) -> Result<Value, CallError> + Send + Sync>;
 
-/// Calls `name` with Go's error wording.
+/// Why a function call failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// Worded as the function's own error: `error calling NAME: MESSAGE`.
+    Message(String),
+    /// An error inside a template the function rendered (`include`), reported as it is.
+    Template(crate::Error),
+}
+
+impl From<String> for CallError {
+    fn from(m: String) -> Self {
+        CallError::Message(m)
+    }
+}
+
+impl From<&str> for CallError {
+    fn from(m: &str) -> Self {
+        CallError::Message(m.to_string())
+    }
+}
+
+impl From<crate::Error> for CallError {
+    fn from(e: crate::Error) -> Self {
+        CallError::Template(e)
+    }
+}
+
+/// One entry of a function table.
+#[derive(Clone)]
+pub enum Func {
+    Pure(Pure),
+    Context(Contextual),
+}
+
+/// Functions by name: what a set's templates may call. Layers add to a copy: Sprig's table,
+/// then Helm's ([`crate::helm`]), then the caller's own.
+#[derive(Clone, Default)]
+pub struct Funcs {
+    table: HashMap<String, Func>,
+}
+
+impl Funcs {
+    /// Adds (or replaces) a pure function.
+    pub fn insert(&mut self, name: &str, f: Pure) {
+        self.table.insert(name.to_string(), Func::Pure(f));
+    }
+
+    /// Adds (or replaces) a context function.
+    pub fn insert_context(
+        &mut self,
+        name: &str,
+        f: impl Fn(&mut Exec<'_>, &[Value]) -> Result<Value, CallError> + Send + Sync + 'static,
+    ) {
+        self.table
+            .insert(name.to_string(), Func::Context(Arc::new(f)));
+    }
+
+    /// Makes `alias` call what `existing` calls (`mustFirst` is `first`'s strict form here).
+    pub fn alias(&mut self, alias: &str, existing: &str) {
+        if let Some(f) = self.table.get(existing).cloned() {
+            self.table.insert(alias.to_string(), f);
+        }
+    }
+
+    /// Copies `names` from `other` (a layer picking some of another's functions).
+    pub fn take_from(&mut self, other: &Funcs, names: &[&str]) {
+        for name in names {
+            if let Some(f) = other.get(name) {
+                self.table.insert((*name).to_string(), f.clone());
+            }
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.table.remove(name);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Func> {
+        self.table.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.table.contains_key(name)
+    }
+
+    /// The names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.table.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Calls pure function `name` with Go's error wording.
 pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> {
-    let f = funcs
-        .get(name)
-        .ok_or_else(|| format!("function {name:?} not defined"))?;
+    let f = match funcs.get(name) {
+        Some(Func::Pure(f)) => f,
+        Some(Func::Context(_)) => {
+            return Err(format!("function {name:?} needs an executor"));
+        }
+        None => return Err(format!("function {name:?} not defined")),
+    };
     // Go checks argument types before the call, and words those errors without the call.
     let out = f(args).map_err(|e| {
         if e.starts_with("wrong type for value;") {
@@ -24,6 +127,11 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> 
             format!("error calling {name}: {e}")
         }
     })?;
+    check_depth(name, out)
+}
+
+/// A result nested deeper than values may be is an error (see [`crate::value::MAX_VALUE_DEPTH`]).
+pub fn check_depth(name: &str, out: Value) -> Result<Value, String> {
     if out.depth() > crate::value::MAX_VALUE_DEPTH {
         return Err(format!(
             "error calling {name}: the result would be nested more than {} levels deep",
@@ -41,7 +149,7 @@ pub(super) fn arity(args: &[Value], n: usize) -> Result<(), String> {
     }
 }
 
-fn string_arg(v: &Value) -> Result<String, String> {
+pub(crate) fn string_arg(v: &Value) -> Result<String, String> {
     match v {
         Value::Str(s) => Ok(s.clone()),
         other => Err(format!(
@@ -63,7 +171,7 @@ pub fn strval(v: &Value) -> String {
 /// Sprig's `toInt64` (spf13/cast): floats truncate, numeric strings parse, the rest is 0.
 pub(super) fn to_i64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => *b as i64,
         Value::Str(s) => s
@@ -77,7 +185,7 @@ pub(super) fn to_i64(v: &Value) -> i64 {
 
 pub(super) fn to_f64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => *b as i64 as f64,
         Value::Str(s) => s.trim().parse().unwrap_or(0.0),
@@ -100,7 +208,7 @@ pub(super) fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
 
 fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => Ok(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => {
             x.partial_cmp(y).ok_or_else(|| "NaN comparison".into())
         }
@@ -119,7 +227,7 @@ fn eq(args: &[Value]) -> Result<Value, String> {
         let same = match (a, b) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
-            (Value::Int(_), Value::Int(_))
+            (Value::Int(_) | Value::Int64(_), Value::Int(_) | Value::Int64(_))
             | (Value::Float(_), Value::Float(_))
             | (Value::Str(_), Value::Str(_)) => cmp_basic(a, b)? == std::cmp::Ordering::Equal,
             (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
@@ -201,13 +309,6 @@ fn indent(n: i64, s: &str) -> Result<String, String> {
 }
 
 /// Helm's `fromYaml`/`fromJson` result: the parsed value, or a map with the error under `Error`.
-fn parsed_or_error(parsed: Result<serde_json::Value, String>) -> Value {
-    match parsed {
-        Ok(v) => Value::from_json(&v),
-        Err(e) => Value::map([("Error".to_string(), Value::Str(e))].into_iter().collect()),
-    }
-}
-
 /// Go's `encoding/json` for template values (floats as Go prints them: `1e+21`, `1000000`).
 pub fn to_json(v: &Value) -> String {
     crate::with_stack(|| to_json_inner(v, true))
@@ -222,7 +323,8 @@ fn to_json_inner(v: &Value, html: bool) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Bytes(_) | Value::Time(_) => serde_json::to_string(&v.to_json()).unwrap_or_default(),
         Value::Float(f) => {
             let a = f.abs();
             if a != 0.0 && !(1e-6..1e21).contains(&a) {
@@ -265,15 +367,16 @@ fn to_json_inner(v: &Value, html: bool) -> String {
     }
 }
 
-/// The builtins, made once per process (the table never changes), shared by every set and run.
-pub fn shared() -> &'static std::sync::Arc<Funcs> {
-    static TABLE: std::sync::OnceLock<std::sync::Arc<Funcs>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| std::sync::Arc::new(builtins()))
+/// Go's builtins and Sprig's functions, made once per process (the table never changes).
+pub fn shared() -> &'static Arc<Funcs> {
+    static TABLE: std::sync::OnceLock<Arc<Funcs>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Arc::new(builtins()))
 }
 
-/// The builtins of Go's `text/template` and the Sprig functions implemented so far.
+/// The builtins of Go's `text/template` and Sprig 3's `TxtFuncMap` without `env` and
+/// `expandenv` (the process environment is the caller's to give, as a context function).
 pub fn builtins() -> Funcs {
-    let mut f: Funcs = HashMap::new();
+    let mut f = Funcs::default();
     // Go builtins.
     f.insert("not", |a| {
         arity(a, 1)?;
@@ -295,7 +398,7 @@ pub fn builtins() -> Funcs {
         let mut v = first.clone();
         for k in keys {
             v = match (&v, k) {
-                (Value::List(l), Value::Int(i)) => l
+                (Value::List(l), Value::Int(i) | Value::Int64(i)) => l
                     .get(*i as usize)
                     .cloned()
                     .ok_or_else(|| format!("error calling index: index out of range: {i}"))?,
@@ -570,33 +673,18 @@ pub fn builtins() -> Funcs {
         arity(a, 1)?;
         Ok(Value::Str(to_json(&a[0])))
     });
-    f.insert("toYaml", |a| {
-        arity(a, 1)?;
-        Ok(Value::Str(crate::yaml::to_yaml(&a[0])))
-    });
-    // Helm's functions.
-    f.insert("required", |a| {
-        arity(a, 2)?;
-        match &a[1] {
-            Value::Nil => Err(strval(&a[0])),
-            Value::Str(s) if s.is_empty() => Err(strval(&a[0])),
-            v => Ok(v.clone()),
-        }
-    });
-    f.insert("fromYaml", |a| {
-        arity(a, 1)?;
-        let text = string_arg(&a[0])?;
-        Ok(parsed_or_error(
-            crate::nesting::check_yaml(&text)
-                .map_err(|(line, m)| format!("line {line}: {m}"))
-                .and_then(|_| serde_yaml_ng::from_str(&text).map_err(|e| e.to_string())),
-        ))
-    });
     f.insert("fromJson", |a| {
         arity(a, 1)?;
-        Ok(parsed_or_error(
-            serde_json::from_str(&string_arg(&a[0])?).map_err(|e| e.to_string()),
-        ))
+        // Sprig's: nil when the text is not JSON (`mustFromJson` says why).
+        Ok(serde_json::from_str(&string_arg(&a[0])?)
+            .map(|v| Value::from_json(&v))
+            .unwrap_or(Value::Nil))
+    });
+    f.insert("mustFromJson", |a| {
+        arity(a, 1)?;
+        serde_json::from_str(&string_arg(&a[0])?)
+            .map(|v| Value::from_json(&v))
+            .map_err(|e| crate::helm::go_json_error(&e, "interface {}"))
     });
     f.insert("toPrettyJson", |a| {
         arity(a, 1)?;
@@ -608,8 +696,6 @@ pub fn builtins() -> Funcs {
             .map_err(|e| e.to_string())?,
         ))
     });
-    // `lookup` reads the live cluster in Helm; offline (render, plan) it finds nothing.
-    f.insert("lookup", |_| Ok(Value::map(BTreeMap::new())));
     f.insert("b64enc", |a| {
         arity(a, 1)?;
         use base64::Engine as _;
@@ -628,18 +714,22 @@ pub fn builtins() -> Funcs {
     // Sprig: numbers (int64 arithmetic, as `toInt64` converts).
     // Go's int64 arithmetic wraps on overflow (and `MinInt64 / -1` is `MinInt64`): so does ours.
     f.insert("add", |a| {
-        Ok(Value::Int(a.iter().map(to_i64).fold(0, i64::wrapping_add)))
+        Ok(Value::Int64(
+            a.iter().map(to_i64).fold(0, i64::wrapping_add),
+        ))
     });
     f.insert("add1", |a| {
         arity(a, 1)?;
-        Ok(Value::Int(to_i64(&a[0]).wrapping_add(1)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_add(1)))
     });
     f.insert("sub", |a| {
         arity(a, 2)?;
-        Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
     });
     f.insert("mul", |a| {
-        Ok(Value::Int(a.iter().map(to_i64).fold(1, i64::wrapping_mul)))
+        Ok(Value::Int64(
+            a.iter().map(to_i64).fold(1, i64::wrapping_mul),
+        ))
     });
     f.insert("div", |a| {
         arity(a, 2)?;
@@ -647,7 +737,7 @@ pub fn builtins() -> Funcs {
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_div(d)))
     });
     f.insert("mod", |a| {
         arity(a, 2)?;
@@ -655,13 +745,13 @@ pub fn builtins() -> Funcs {
         if d == 0 {
             return Err("runtime error: integer divide by zero".into());
         }
-        Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+        Ok(Value::Int64(to_i64(&a[0]).wrapping_rem(d)))
     });
     f.insert("max", |a| {
-        Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_i64).max().unwrap_or(0)))
     });
     f.insert("min", |a| {
-        Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(to_i64).min().unwrap_or(0)))
     });
     f.insert("int", |a| {
         arity(a, 1)?;
@@ -669,7 +759,7 @@ pub fn builtins() -> Funcs {
     });
     f.insert("int64", |a| {
         arity(a, 1)?;
-        Ok(Value::Int(to_i64(&a[0])))
+        Ok(Value::Int64(to_i64(&a[0])))
     });
     f.insert("float64", |a| {
         arity(a, 1)?;
@@ -756,6 +846,7 @@ pub fn builtins() -> Funcs {
         Ok(Value::list(out))
     });
     crate::sprig::register(&mut f);
+    crate::times::register(&mut f);
     crate::paths::register(&mut f);
     crate::musts::register(&mut f);
     f

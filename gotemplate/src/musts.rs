@@ -216,14 +216,10 @@ pub fn register(f: &mut Funcs) {
     f.insert("toDecimal", |a| {
         arity(a, 1)?;
         let text = strval(&a[0]);
-        Ok(Value::Int(i64::from_str_radix(&text, 8).unwrap_or(0)))
+        Ok(Value::Int64(i64::from_str_radix(&text, 8).unwrap_or(0)))
     });
-    if let Some(max) = f.get("max").copied() {
-        f.insert("biggest", max);
-    }
+    f.alias("biggest", "max");
     for (must, plain) in MUSTS {
-        if let Some(func) = f.get(plain).copied() {
-            f.insert(must, func);
-        }
+        f.alias(must, plain);
     }
 }

@@ -378,7 +378,7 @@ pub type KnownFunctions = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub struct Set {
     pub trees: HashMap<String, Arc<Vec<Node>>>,
     /// When set, a call of a function outside it is a parse error, as in Go (`Funcs` before
-    /// `Parse`); the executor's own functions (`and`, `or`, `include`, `tpl`) are always known.
+    /// `Parse`); the executor's own `and` and `or` are always known.
     pub functions: Option<KnownFunctions>,
 }
 
@@ -387,7 +387,7 @@ impl Set {
     pub fn with_functions(funcs: Arc<crate::funcs::Funcs>) -> Self {
         Set {
             trees: HashMap::new(),
-            functions: Some(Arc::new(move |f: &str| funcs.contains_key(f))),
+            functions: Some(Arc::new(move |f: &str| funcs.contains(f))),
         }
     }
 }
@@ -406,12 +406,7 @@ fn unknown_function(nodes: &[Node], known: &dyn Fn(&str) -> bool) -> Option<(Pos
         for c in &p.cmds {
             for a in &c.args {
                 match a {
-                    Arg::Ident(f)
-                        if !matches!(
-                            f.as_str(),
-                            "and" | "or" | "include" | "tpl" | "env" | "expandenv" | "werf_image"
-                        ) && !known(f) =>
-                    {
+                    Arg::Ident(f) if !matches!(f.as_str(), "and" | "or") && !known(f) => {
                         return Some((p.pos, f.clone()))
                     }
                     Arg::Sub(inner, _) => {

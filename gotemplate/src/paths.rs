@@ -84,9 +84,7 @@ pub fn register(f: &mut Funcs) {
         ("osClean", "clean"),
         ("osIsAbs", "isAbs"),
     ] {
-        if let Some(func) = f.get(plain).copied() {
-            f.insert(os, func);
-        }
+        f.alias(os, plain);
     }
 }
 

@@ -18,7 +18,7 @@ fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
 
 pub(super) fn int_of(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Str(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
@@ -442,14 +442,51 @@ pub fn register(f: &mut Funcs) {
         arity(a, 2)?;
         crate::semver::matches(&strval(&a[0]), &strval(&a[1])).map(Value::Bool)
     });
-    f.insert("date", |a| {
-        arity(a, 2)?;
-        crate::date::format(&strval(&a[0]), &a[1], "UTC").map(Value::Str)
+}
+
+/// Sprig's `env` and `expandenv` over `vars` (the caller's environment: the engine never reads
+/// the process's own).
+pub fn environment(f: &mut Funcs, vars: std::sync::Arc<BTreeMap<String, String>>) {
+    let get = vars.clone();
+    f.insert_context("env", move |_, a| {
+        arity(a, 1)?;
+        Ok(Value::Str(
+            get.get(&strval(&a[0])).cloned().unwrap_or_default(),
+        ))
     });
-    f.insert("dateInZone", |a| {
-        arity(a, 3)?;
-        crate::date::format(&strval(&a[0]), &a[1], &strval(&a[2])).map(Value::Str)
+    f.insert_context("expandenv", move |_, a| {
+        arity(a, 1)?;
+        let get = |k: &str| vars.get(k).cloned().unwrap_or_default();
+        Ok(Value::Str(expand_env(&strval(&a[0]), get)))
     });
+}
+
+/// Sprig's `expandenv` (Go's `os.ExpandEnv`): `$NAME` and `${NAME}` from `get`.
+fn expand_env(s: &str, get: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(braced) = after.strip_prefix('{') {
+            if let Some(end) = braced.find('}') {
+                out.push_str(&get(&braced[..end]));
+                rest = &braced[end + 1..];
+                continue;
+            }
+        }
+        let n = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if n == 0 {
+            out.push('$');
+        } else {
+            out.push_str(&get(&after[..n]));
+        }
+        rest = &after[n..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Go's `reflect.Kind` name of a value.
@@ -459,10 +496,13 @@ pub(super) fn go_type(v: &Value) -> &'static str {
         Value::Nil => "<nil>",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
+        Value::Int64(_) => "int64",
         Value::Float(_) => "float64",
         Value::Str(_) => "string",
         Value::List(_) => "[]interface {}",
         Value::Map(_) => "map[string]interface {}",
+        Value::Bytes(_) => "[]uint8",
+        Value::Time(_) => "time.Time",
     }
 }
 

@@ -10,13 +10,20 @@ pub enum Value {
     /// Go's nil (a missing map key, a JSON null).
     Nil,
     Bool(bool),
+    /// Go's `int`: template literals, `len`, `atoi`, `int`.
     Int(i64),
+    /// Go's `int64`: what Sprig's arithmetic returns (`add`, `int64`, ...).
+    Int64(i64),
     Float(f64),
     Str(String),
     /// Shared: copying a value never copies its elements.
     List(Arc<Items>),
     /// Go maps print and range in sorted key order. Shared like lists.
     Map(Arc<Entries>),
+    /// Go's `[]byte`: a file of `.Files.GetBytes`, binary or not.
+    Bytes(Arc<[u8]>),
+    /// Go's `time.Time` (`now`, `toDate`), with its zone.
+    Time(Arc<crate::date::Time>),
 }
 
 /// The most deeply nested a value may be (a list of a list of ... ). Values from YAML and JSON
@@ -162,7 +169,7 @@ impl Value {
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => (*b).into(),
-            Value::Int(i) => (*i).into(),
+            Value::Int(i) | Value::Int64(i) => (*i).into(),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
@@ -177,6 +184,12 @@ impl Value {
                     .map(|(k, v)| (k.clone(), crate::with_stack(|| v.to_json())))
                     .collect(),
             ),
+            // As encoding/json writes them: base64, and RFC 3339 with nanoseconds.
+            Value::Bytes(b) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(b).into()
+            }
+            Value::Time(t) => t.rfc3339_nano().into(),
         }
     }
 
@@ -194,11 +207,14 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            // A struct is always true.
+            Value::Time(_) => true,
         }
     }
 
@@ -208,10 +224,12 @@ impl Value {
             Value::Nil => "nil",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
-            Value::List(_) => "slice",
+            Value::List(_) | Value::Bytes(_) => "slice",
             Value::Map(_) => "map",
+            Value::Time(_) => "struct",
         }
     }
 
@@ -231,7 +249,7 @@ fn write_v_inner(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => out.push_str(&format_float_g(*f)),
@@ -258,6 +276,17 @@ fn write_v_inner(out: &mut String, v: &Value) {
             }
             out.push(']');
         }
+        Value::Bytes(b) => {
+            out.push('[');
+            for (i, x) in b.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                let _ = write!(out, "{x}");
+            }
+            out.push(']');
+        }
+        Value::Time(t) => out.push_str(&t.go_string()),
     }
 }
 
@@ -395,15 +424,17 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             },
             ('v', v) => v.to_go_string(),
             ('s', v @ (Value::List(_) | Value::Map(_))) => v.to_go_string(),
-            ('d', Value::Int(i)) => i.to_string(),
+            ('d', Value::Int(i) | Value::Int64(i)) => i.to_string(),
             ('d', v @ Value::Float(_)) => format!("%!d(float64={})", v.to_go_string()),
             ('q', Value::Str(s)) => go_quote(s),
             ('x', Value::Str(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
             ('X', Value::Str(s)) => s.bytes().map(|b| format!("{b:02X}")).collect(),
-            ('x', Value::Int(i)) => format!("{i:x}"),
-            ('X', Value::Int(i)) => format!("{i:X}"),
+            ('x', Value::Int(i) | Value::Int64(i)) => format!("{i:x}"),
+            ('X', Value::Int(i) | Value::Int64(i)) => format!("{i:X}"),
             ('f' | 'F', Value::Float(f)) => format!("{:.*}", precision.unwrap_or(6), f),
-            ('f' | 'F', Value::Int(i)) => format!("%!f(int={i})"),
+            ('f' | 'F', v @ (Value::Int(_) | Value::Int64(_))) => {
+                format!("%!f({}={})", v.kind(), v.to_go_string())
+            }
             ('t', Value::Bool(b)) => b.to_string(),
             ('s', Value::Nil) | ('d', Value::Nil) => format!("%!{verb}(<nil>)"),
             (_, v) => format!("%!{verb}({}={})", v.kind(), v.to_go_string()),

@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use serde_json::{json, Value as Json};
 use gotemplate::{render, Value};
+use serde_json::{json, Value as Json};
 
 fn corpus() -> Vec<(&'static str, &'static str, Json)> {
     let v = json!({

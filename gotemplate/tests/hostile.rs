@@ -4,8 +4,8 @@
 //! Each test runs on a thread with the default 2 MiB stack (what rayon and `std::thread` give),
 //! so a recursion that only fits the main thread's 8 MiB still fails here.
 
-use serde_json::json;
 use gotemplate::{render, Value};
+use serde_json::json;
 
 /// Runs `f` on a fresh thread with the default stack size.
 fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -11,7 +11,8 @@ use crate::error::{Error, Location, Result};
 use crate::objects::{EntryKind, ObjectId, ObjectSource};
 use crate::pattern::{join, Glob};
 use gotemplate::exec::{Exec, OBJECT_KIND};
-use gotemplate::{funcs, Set, Value};
+use gotemplate::funcs::{CallError, Funcs};
+use gotemplate::{Set, Value};
 
 /// A rendered document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -720,6 +721,42 @@ pub fn files_method(
     })
 }
 
+/// What chart templates may call: Sprig's and Helm's functions, and werf's `werf_image`.
+pub fn functions() -> &'static std::sync::Arc<Funcs> {
+    static TABLE: std::sync::OnceLock<std::sync::Arc<Funcs>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut f = gotemplate::helm::funcs();
+        f.insert_context("werf_image", werf_image);
+        std::sync::Arc::new(f)
+    })
+}
+
+/// werf 1.2's `{{ tuple "backend" . | werf_image }}`: `.Values.werf.image.backend`, read lazily
+/// (the template depends on that image alone).
+fn werf_image(exec: &mut Exec<'_>, args: &[Value]) -> std::result::Result<Value, CallError> {
+    let (image, root) = match args {
+        [Value::List(l)] if l.len() == 2 => (l[0].clone(), l[1].clone()),
+        [image, root] => (image.clone(), root.clone()),
+        _ => return Err("want (tuple \"IMAGE\" $)".into()),
+    };
+    let Value::Str(image) = image else {
+        return Err("the image name must be a string".into());
+    };
+    let path = [
+        "Values".to_string(),
+        "werf".to_string(),
+        "image".to_string(),
+    ];
+    let images = exec.field_path(root, &path)?;
+    if !matches!(&images, Value::Map(m) if m.contains_key(&image)) {
+        return Err(format!("no image `{image}` in werf.yaml").into());
+    }
+    Ok(match exec.lazy_entry(&images, &image) {
+        Some(v) => v,
+        None => exec.field_path(images, &[image])?,
+    })
+}
+
 /// How templates read image values: `repo:tag` and `tag` of an image by name.
 pub trait ImageValues {
     fn image(&self, name: &str) -> Value;
@@ -729,7 +766,7 @@ pub trait ImageValues {
 /// Every template of the chart and its subcharts parsed into one set (defines are shared, as in
 /// Helm).
 pub fn template_set(chart: &Chart) -> Result<Set> {
-    let mut set = Set::with_functions(funcs::shared().clone());
+    let mut set = Set::with_functions(functions().clone());
     let mut stack = vec![chart];
     while let Some(c) = stack.pop() {
         for (name, text) in &c.templates {
@@ -769,7 +806,7 @@ pub fn render_template(
     placeholders: &Placeholders,
     images: &dyn ImageValues,
 ) -> Result<Vec<Manifest>> {
-    let table = funcs::shared();
+    let table = functions();
     let image = |n: &str| images.image(n);
     let tag = |n: &str| images.tag(n);
     let methods = files_method;

@@ -325,11 +325,22 @@ pub fn render_template<'a>(
         },
         message: e.message,
     };
-    let table = funcs::shared();
+    // werf's table: Sprig (without `expandenv`), `env` over the environment it was given, and
+    // Helm's `include`, `tpl`, `required`, `fromYaml`, `toYaml`.
+    let mut table = funcs::builtins();
+    table.take_from(
+        gotemplate::helm::shared(),
+        &["include", "tpl", "required", "fromYaml", "toYaml"],
+    );
+    gotemplate::sprig::environment(
+        &mut table,
+        std::sync::Arc::new(inputs.vars.cloned().unwrap_or_default()),
+    );
+    table.remove("expandenv");
+    let table = std::sync::Arc::new(table);
     let mut set = Set::with_functions(table.clone());
     set.parse(file, text).map_err(error)?;
-    let mut exec = Exec::new(&set, table);
-    exec.environment = inputs.vars;
+    let mut exec = Exec::new(&set, &table);
     exec.methods = inputs.files;
     let mut root = std::collections::BTreeMap::new();
     root.insert(

@@ -92,12 +92,10 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
     let prefix = project.prefix(db).clone();
     let env = project.template_env(db).clone();
     let objects = db.objects();
-    let files = move |kind: &str,
-                      _: &gotemplate::Value,
-                      method: &str,
-                      args: &[gotemplate::Value]| {
-        project_files_method(objects, root, &prefix, kind, method, args)
-    };
+    let files =
+        move |kind: &str, _: &gotemplate::Value, method: &str, args: &[gotemplate::Value]| {
+            project_files_method(objects, root, &prefix, kind, method, args)
+        };
     let inputs = TemplateInputs {
         env: env.env.as_deref(),
         vars: Some(&env.vars),

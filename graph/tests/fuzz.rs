@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use proptest::prelude::*;
 use gotemplate::{render, Value};
+use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
     ProptestConfig {

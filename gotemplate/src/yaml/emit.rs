@@ -1,5 +1,5 @@
-//! Helm's `toYaml`: the value through JSON, then emitted the way go-yaml v2 emits it (key order,
-//! YAML 1.1 quoting, literal blocks for multi-line strings), so output matches Helm byte for byte.
+//! `toYaml` and `toYamlPretty`: the value through JSON, then emitted the way go-yaml v2 (or v3)
+//! emits it (key order, YAML 1.1 quoting, literal blocks for multi-line strings), byte for byte.
 
 use std::cmp::Ordering;
 
@@ -8,10 +8,27 @@ use crate::value::{format_float_g, Value};
 
 /// `toYaml` without the trailing newline (as Helm trims it).
 pub fn to_yaml(v: &Value) -> String {
+    emit(v, Style::V2)
+}
+
+/// Helm 4's `toYamlPretty`: go-yaml v3 with an indent of two, so a list under a key is indented
+/// below it; without the trailing newline.
+pub fn to_yaml_pretty(v: &Value) -> String {
+    emit(v, Style::Pretty)
+}
+
+/// Where a list under a key starts: at the key's column (go-yaml v2) or two further (v3).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    V2,
+    Pretty,
+}
+
+fn emit(v: &Value, style: Style) -> String {
     let mut out = String::new();
     match v {
-        Value::Map(m) if !m.is_empty() => emit_map(&mut out, v, 0),
-        Value::List(l) if !l.is_empty() => emit_list(&mut out, v, 0),
+        Value::Map(m) if !m.is_empty() => emit_map(&mut out, v, 0, style),
+        Value::List(l) if !l.is_empty() => emit_list(&mut out, v, 0, style),
         other => {
             out.push_str(&scalar(other, 0));
             out.push('\n');
@@ -86,11 +103,11 @@ fn pad(n: usize) -> String {
     " ".repeat(n)
 }
 
-fn emit_map(out: &mut String, v: &Value, indent: usize) {
-    crate::with_stack(|| emit_map_inner(out, v, indent))
+fn emit_map(out: &mut String, v: &Value, indent: usize, style: Style) {
+    crate::with_stack(|| emit_map_inner(out, v, indent, style))
 }
 
-fn emit_map_inner(out: &mut String, v: &Value, indent: usize) {
+fn emit_map_inner(out: &mut String, v: &Value, indent: usize, style: Style) {
     let Value::Map(m) = v else { return };
     for (i, (k, x)) in sorted(m).into_iter().enumerate() {
         if i > 0 {
@@ -98,21 +115,26 @@ fn emit_map_inner(out: &mut String, v: &Value, indent: usize) {
         }
         out.push_str(&string_scalar(k, indent));
         out.push(':');
-        emit_after_key(out, x, indent);
+        emit_after_key(out, x, indent, style);
     }
 }
 
-fn emit_after_key(out: &mut String, x: &Value, indent: usize) {
+fn emit_after_key(out: &mut String, x: &Value, indent: usize, style: Style) {
     match x {
         Value::Map(m) if !m.is_empty() => {
             out.push('\n');
             out.push_str(&pad(indent + 2));
-            emit_map(out, x, indent + 2);
+            emit_map(out, x, indent + 2, style);
         }
         Value::List(l) if !l.is_empty() => {
+            let at = if style == Style::Pretty {
+                indent + 2
+            } else {
+                indent
+            };
             out.push('\n');
-            out.push_str(&pad(indent));
-            emit_list(out, x, indent);
+            out.push_str(&pad(at));
+            emit_list(out, x, at, style);
         }
         other => {
             out.push(' ');
@@ -122,11 +144,11 @@ fn emit_after_key(out: &mut String, x: &Value, indent: usize) {
     }
 }
 
-fn emit_list(out: &mut String, v: &Value, indent: usize) {
-    crate::with_stack(|| emit_list_inner(out, v, indent))
+fn emit_list(out: &mut String, v: &Value, indent: usize, style: Style) {
+    crate::with_stack(|| emit_list_inner(out, v, indent, style))
 }
 
-fn emit_list_inner(out: &mut String, v: &Value, indent: usize) {
+fn emit_list_inner(out: &mut String, v: &Value, indent: usize, style: Style) {
     let Value::List(l) = v else { return };
     for (i, x) in l.iter().enumerate() {
         if i > 0 {
@@ -134,8 +156,8 @@ fn emit_list_inner(out: &mut String, v: &Value, indent: usize) {
         }
         out.push_str("- ");
         match x {
-            Value::Map(m) if !m.is_empty() => emit_map(out, x, indent + 2),
-            Value::List(inner) if !inner.is_empty() => emit_list(out, x, indent + 2),
+            Value::Map(m) if !m.is_empty() => emit_map(out, x, indent + 2, style),
+            Value::List(inner) if !inner.is_empty() => emit_list(out, x, indent + 2, style),
             other => {
                 out.push_str(&scalar(other, indent + 2));
                 out.push('\n');
@@ -148,7 +170,11 @@ fn scalar(v: &Value, indent: usize) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Bytes(_) | Value::Time(_) => match v.to_json() {
+            serde_json::Value::String(s) => string_scalar(&s, indent),
+            _ => String::new(),
+        },
         Value::Float(f) => {
             // Through JSON: integral values come back as YAML integers.
             let j = to_json(&Value::Float(*f));
