@@ -19,8 +19,7 @@ pub type Resolver<'a> = &'a dyn Fn(&str) -> Value;
 /// `None` when the method is unknown.
 pub type Methods<'a> = &'a dyn Fn(&str, &Value, &str, &[Value]) -> Option<Result<Value, String>>;
 
-/// The key that marks a map as an object with methods; its value names the kind (`Files`).
-pub const OBJECT_KIND: &str = "\u{1}kind";
+pub use crate::value::OBJECT_KIND;
 
 /// Executes templates of one set.
 pub struct Exec<'a> {
@@ -354,9 +353,6 @@ impl<'a> Exec<'a> {
         piped: Option<Value>,
         pos: Pos,
     ) -> Result<Option<Value>, Error> {
-        let Some(methods) = self.methods else {
-            return Ok(None);
-        };
         let (receiver, method) = match first {
             Arg::Field(path) if !path.is_empty() => {
                 let (m, init) = path.split_last().expect("path is not empty");
@@ -365,6 +361,11 @@ impl<'a> Exec<'a> {
             Arg::Var(name, path) if !path.is_empty() => {
                 let (m, init) = path.split_last().expect("path is not empty");
                 let v = self.arg(dot, &Arg::Var(name.clone(), Vec::new()), pos)?;
+                (self.fields(v, init, pos)?, m)
+            }
+            Arg::Sub(p, path) if !path.is_empty() => {
+                let (m, init) = path.split_last().expect("path is not empty");
+                let v = self.pipe(dot, p)?;
                 (self.fields(v, init, pos)?, m)
             }
             _ => return Ok(None),
@@ -382,12 +383,27 @@ impl<'a> Exec<'a> {
             values.push(self.materialize(v));
         }
         values.extend(piped);
-        match methods(&kind, &receiver, method, &values) {
+        match self.call_method(&kind, &receiver, method, &values) {
             Some(r) => r
                 .map(Some)
                 .map_err(|m| self.err(pos, format!("error calling {method}: {m}"))),
             None => Err(self.err(pos, format!("can't evaluate field {method} in type {kind}"))),
         }
+    }
+
+    /// A method of an object value: the engine's own objects (`*semver.Version`), then the
+    /// caller's ([`Exec::methods`]).
+    fn call_method(
+        &self,
+        kind: &str,
+        receiver: &Value,
+        method: &str,
+        args: &[Value],
+    ) -> Option<Result<Value, String>> {
+        if kind == crate::semver::KIND {
+            return crate::semver::method(receiver, method, args);
+        }
+        self.methods.and_then(|m| m(kind, receiver, method, args))
     }
 
     fn call_function(
@@ -522,9 +538,9 @@ impl<'a> Exec<'a> {
                 continue;
             }
             // A method without arguments (`(.Files.Glob "x").AsConfig`).
-            if let (Some(methods), Value::Map(m)) = (self.methods, &v) {
+            if let Value::Map(m) = &v {
                 if let (Some(Value::Str(kind)), false) = (m.get(OBJECT_KIND), m.contains_key(f)) {
-                    v = match methods(kind, &v, f, &[]) {
+                    v = match self.call_method(kind, &v, f, &[]) {
                         Some(r) => {
                             r.map_err(|m| self.err(pos, format!("error calling {f}: {m}")))?
                         }

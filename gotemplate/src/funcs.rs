@@ -353,6 +353,9 @@ fn to_json_inner(v: &Value, html: bool) -> String {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
+        Value::Map(_) if crate::semver::display(v).is_some() => {
+            serde_json::to_string(&v.to_json()).unwrap_or_default()
+        }
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
@@ -847,7 +850,38 @@ pub fn builtins() -> Funcs {
     });
     crate::sprig::register(&mut f);
     crate::times::register(&mut f);
+    crate::crypto::register(&mut f);
+    crate::numbers::register(&mut f);
+    crate::text::register(&mut f);
+    crate::random::register(&mut f);
+    crate::urls::register(&mut f);
+    f.insert("semver", |a| {
+        arity(a, 1)?;
+        crate::semver::object(&strval(&a[0]))
+    });
+    f.insert("sha512sum", |a| {
+        arity(a, 1)?;
+        use sha2::Digest as _;
+        Ok(Value::Str(crate::sprig::hex(&sha2::Sha512::digest(
+            strval(&a[0]).as_bytes(),
+        ))))
+    });
+    f.alias("push", "append");
+    // Go's `call`: there are no function values in these templates, so it can only fail, with
+    // Go's words.
+    f.insert("call", |a| match a.first() {
+        None | Some(Value::Nil) => Err("call of nil".into()),
+        Some(v) => Err(format!(
+            "non-function {} of type {}",
+            match v {
+                Value::Str(s) => go_quote(s),
+                other => other.to_go_string(),
+            },
+            crate::sprig::go_type(v)
+        )),
+    });
     crate::paths::register(&mut f);
     crate::musts::register(&mut f);
+    f.alias("mustPush", "mustAppend");
     f
 }

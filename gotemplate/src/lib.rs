@@ -10,8 +10,13 @@
 //! - [`sprig`]: the rest of Sprig that charts use (dicts, regexes, encodings, case, types).
 //! - [`paths`]: `base`, `dir`, `ext`, `clean`, `isAbs` (Go's `path`) and their `os*` forms.
 //! - [`musts`]: the `must*` forms, `typeIs`, `any`/`all`, `splitn`, `chunk`, `toRawJson`, ....
-//! - [`semver`]: `semverCompare`'s versions and constraints.
+//! - [`semver`]: `semverCompare`'s versions and constraints; the `semver` object.
+//! - [`numbers`]: Sprig's decimal float math (`addf`, `divf`, ...) and `seq`.
+//! - [`text`]: `wrap`, `wrapWith`, `abbrevboth`.
+//! - [`random`]: `randAlphaNum` and friends, `randInt`, `shuffle`, `uuidv4`.
+//! - [`urls`]: `urlParse`, `urlJoin` (Go's `net/url`), offline `getHostByName`.
 //! - [`date`]: Go's `time`: instants with zones, layouts, durations (chrono-tz's database).
+//! - [`crypto`]: keys, certificates, bcrypt, `derivePassword`, AES (RustCrypto, rcgen).
 //! - [`times`]: Sprig's date functions (`now`, `date`, `dateInZone`, `toDate`, `ago`, ...).
 //! - [`helm`]: Helm 4's layer: `toYaml`, `fromYaml`, `toToml`, ..., `include`, `tpl`, `required`.
 //! - [`yaml`]: YAML as Helm writes it (`toYaml`) and reads it (YAML 1.1, numbers as float64).
@@ -21,18 +26,23 @@
 //! Checked against Go itself: `tests/gotmpl` renders the same corpus with Go's `text/template`
 //! and Sprig 3 (Debian's packages), and `tests/go.rs` compares the outputs.
 
+pub mod crypto;
 pub mod date;
 pub mod exec;
 pub mod funcs;
 pub mod helm;
 pub mod musts;
 pub mod nesting;
+pub mod numbers;
 pub mod parse;
 pub mod paths;
+pub mod random;
 pub mod semver;
 pub mod sprig;
+pub mod text;
 pub mod times;
 pub mod toml;
+pub mod urls;
 pub mod value;
 pub mod yaml;
 

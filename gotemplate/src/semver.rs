@@ -1,7 +1,14 @@
-//! Sprig's `semverCompare`: Masterminds semver 3 versions and constraints (`>=1.2 <2`, `~1.2`,
-//! `^0.3`, `1.2.x`, `1 - 2`, `||`), prerelease rules included.
+//! Sprig's `semverCompare` and `semver`: Masterminds semver 3 versions and constraints
+//! (`>=1.2 <2`, `~1.2`, `^0.3`, `1.2.x`, `1 - 2`, `||`), prerelease rules included, and the
+//! `*semver.Version` object with its methods (`Major`, `IncMinor`, `LessThan`, ...).
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::value::{Value, OBJECT_KIND};
+
+/// The kind of the object `semver` returns (Go's type name, as `typeOf` prints it).
+pub const KIND: &str = "*semver.Version";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Version {
@@ -145,6 +152,127 @@ fn check(t: &Term, v: &Version) -> bool {
     }
 }
 
+/// A version with what Masterminds keeps besides the comparison fields.
+struct Full {
+    v: Version,
+    metadata: String,
+    original: String,
+}
+
+impl Full {
+    fn parse(text: &str) -> Option<Full> {
+        let v = Version::parse(text)?;
+        let metadata = text
+            .split_once('+')
+            .map(|(_, m)| m.to_string())
+            .unwrap_or_default();
+        Some(Full {
+            v,
+            metadata,
+            original: text.to_string(),
+        })
+    }
+
+    /// `String()`: `MAJOR.MINOR.PATCH[-PRE][+META]`.
+    fn text(&self) -> String {
+        let [a, b, c] = self.v.nums;
+        let mut s = format!("{a}.{b}.{c}");
+        if !self.v.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.v.pre.join("."));
+        }
+        if !self.metadata.is_empty() {
+            s.push('+');
+            s.push_str(&self.metadata);
+        }
+        s
+    }
+
+    fn to_value(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert(OBJECT_KIND.to_string(), Value::Str(KIND.into()));
+        m.insert("text".into(), Value::Str(self.text()));
+        m.insert("original".into(), Value::Str(self.original.clone()));
+        Value::map(m)
+    }
+
+    fn from_value(v: &Value) -> Option<Full> {
+        let Value::Map(m) = v else { return None };
+        if m.get(OBJECT_KIND) != Some(&Value::Str(KIND.into())) {
+            return None;
+        }
+        let text = |k: &str| match m.get(k) {
+            Some(Value::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let mut full = Full::parse(&text("text"))?;
+        full.original = text("original");
+        Some(full)
+    }
+
+    /// A new version from these numbers, no prerelease or metadata (what `Inc*` return).
+    fn bumped(&self, nums: [u64; 3]) -> Value {
+        let text = format!("{}.{}.{}", nums[0], nums[1], nums[2]);
+        Full {
+            v: Version {
+                nums,
+                pre: Vec::new(),
+            },
+            metadata: String::new(),
+            original: text,
+        }
+        .to_value()
+    }
+}
+
+/// Sprig's `semver`: the version object, or Masterminds' error.
+pub fn object(text: &str) -> Result<Value, String> {
+    Full::parse(text)
+        .map(|f| f.to_value())
+        .ok_or_else(|| "invalid semantic version".to_string())
+}
+
+/// What `%v` and JSON show of a version object: its `String()`.
+pub fn display(v: &Value) -> Option<String> {
+    Full::from_value(v).map(|f| f.text())
+}
+
+/// A method of a version object.
+pub fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    let me = Full::from_value(receiver)?;
+    let other = || {
+        args.first()
+            .and_then(Full::from_value)
+            .ok_or_else(|| format!("wrong type for value; expected *semver.Version; method {name}"))
+    };
+    let [major, minor, patch] = me.v.nums;
+    Some(match name {
+        "Major" => Ok(Value::Int64(major as i64)),
+        "Minor" => Ok(Value::Int64(minor as i64)),
+        "Patch" => Ok(Value::Int64(patch as i64)),
+        "Prerelease" => Ok(Value::Str(me.v.pre.join("."))),
+        "Metadata" => Ok(Value::Str(me.metadata.clone())),
+        "Original" => Ok(Value::Str(me.original.clone())),
+        "String" => Ok(Value::Str(me.text())),
+        "Compare" => other().map(|o| {
+            Value::Int(match me.v.cmp(&o.v) {
+                Ordering::Less => -1,
+                Ordering::Equal => 0,
+                Ordering::Greater => 1,
+            })
+        }),
+        "LessThan" => other().map(|o| Value::Bool(me.v.cmp(&o.v) == Ordering::Less)),
+        "GreaterThan" => other().map(|o| Value::Bool(me.v.cmp(&o.v) == Ordering::Greater)),
+        "Equal" => other().map(|o| Value::Bool(me.v.cmp(&o.v) == Ordering::Equal)),
+        // A prerelease `IncPatch` only drops the prerelease, as Masterminds does.
+        "IncPatch" if !me.v.pre.is_empty() => Ok(me.bumped(me.v.nums)),
+        "IncPatch" => Ok(me.bumped([major, minor, patch + 1])),
+        "IncMinor" => Ok(me.bumped([major, minor + 1, 0])),
+        "IncMajor" => Ok(me.bumped([major + 1, 0, 0])),
+        _ => return None,
+    })
+}
+
 /// Whether `version` satisfies `constraint`, with Masterminds' errors for bad input.
 pub fn matches(constraint: &str, version: &str) -> Result<bool, String> {
     let v = Version::parse(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
@@ -222,5 +350,25 @@ mod tests {
         }
         assert!(matches(">=1", "banana").is_err());
         assert!(matches(">=?", "1.0.0").is_err());
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    #[test]
+    fn the_version_object_answers_as_masterminds_does() {
+        // Printed by Helm 4 for the same template.
+        let template = r#"{{ push (list 1) 2 }}|{{ (semver "1.2.3").Original }}|{{ (semver "v1.2").String }}|{{ (semver "1.2.3-a+b").Metadata }}|{{ (semver "1.2.3").LessThan (semver "1.3.0") }}|{{ ((semver "1.2.3").IncPatch) }}|{{ semver "1.2.3" | toJson }}|{{ semver "1.2.3-beta.1+build" }}|{{ (semver "1.2.3").Major }}|{{ (semver "v1.2").Minor }}|{{ (semver "1.2.3").Prerelease }}|{{ semver "1.2.3" | typeOf }}|{{ (semver "1.2.3").Compare (semver "1.3.0") }}|{{ ((semver "1.2.3").IncMinor).String }}"#;
+        assert_eq!(
+            crate::render("t", template, &crate::Value::Nil).expect("renders"),
+            r#"[1 2]|1.2.3|1.2.0|b|true|1.2.4|"1.2.3"|1.2.3-beta.1+build|1|2||*semver.Version|-1|1.3.0"#
+        );
+        let e = crate::render("t", r#"{{ semver "nope" }}"#, &crate::Value::Nil).expect_err("bad");
+        assert_eq!(e.message, "error calling semver: invalid semantic version");
+        let e = crate::render("t", r#"{{ call "x" 1 }}"#, &crate::Value::Nil).expect_err("call");
+        assert_eq!(
+            e.message,
+            r#"error calling call: non-function "x" of type string"#
+        );
     }
 }

@@ -500,6 +500,7 @@ pub(super) fn go_type(v: &Value) -> &'static str {
         Value::Float(_) => "float64",
         Value::Str(_) => "string",
         Value::List(_) => "[]interface {}",
+        Value::Map(_) if crate::semver::display(v).is_some() => crate::semver::KIND,
         Value::Map(_) => "map[string]interface {}",
         Value::Bytes(_) => "[]uint8",
         Value::Time(_) => "time.Time",

@@ -26,6 +26,10 @@ pub enum Value {
     Time(Arc<crate::date::Time>),
 }
 
+/// The key that marks a map as an object with methods; its value names the kind (`Files`,
+/// `*semver.Version`).
+pub const OBJECT_KIND: &str = "\u{1}kind";
+
 /// The most deeply nested a value may be (a list of a list of ... ). Values from YAML and JSON
 /// are bounded by their parsers; values built at run time are checked after every function call,
 /// so printing, comparing and serializing a value never recurse past this.
@@ -179,6 +183,9 @@ impl Value {
                     .map(|x| crate::with_stack(|| x.to_json()))
                     .collect(),
             ),
+            Value::Map(_) if crate::semver::display(self).is_some() => {
+                crate::semver::display(self).unwrap_or_default().into()
+            }
             Value::Map(m) => serde_json::Value::Object(
                 m.iter()
                     .map(|(k, v)| (k.clone(), crate::with_stack(|| v.to_json())))
@@ -263,6 +270,9 @@ fn write_v_inner(out: &mut String, v: &Value) {
                 write_v(out, x);
             }
             out.push(']');
+        }
+        Value::Map(_) if crate::semver::display(v).is_some() => {
+            out.push_str(&crate::semver::display(v).unwrap_or_default());
         }
         Value::Map(m) => {
             out.push_str("map[");
