@@ -166,6 +166,36 @@ impl Kube {
         })
     }
 
+    /// The server's API group versions (`v1`, `apps/v1`, ...), for `.Capabilities.APIVersions`:
+    /// two discovery requests.
+    pub async fn api_versions(&self) -> Result<Vec<String>> {
+        self.count();
+        let core = self
+            .client
+            .list_core_api_versions()
+            .await
+            .map_err(|source| Error::Api {
+                verb: "discover",
+                what: "the core API versions".into(),
+                source,
+            })?;
+        self.count();
+        let groups = self
+            .client
+            .list_api_groups()
+            .await
+            .map_err(|source| Error::Api {
+                verb: "discover",
+                what: "the API groups".into(),
+                source,
+            })?;
+        let mut out = core.versions;
+        for g in groups.groups {
+            out.extend(g.versions.into_iter().map(|v| v.group_version));
+        }
+        Ok(out)
+    }
+
     /// Counts one API request (for requests made with the client directly).
     pub fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);

@@ -329,6 +329,9 @@ impl<'a> Exec<'a> {
         pos: Pos,
     ) -> Result<Value, Error> {
         let first = &cmd.args[0];
+        if let Arg::Nil = first {
+            return Err(self.err(pos, "nil is not a command"));
+        }
         if let Arg::Ident(name) = first {
             return self.call_function(dot, name, &cmd.args[1..], piped, pos);
         }
@@ -375,6 +378,8 @@ impl<'a> Exec<'a> {
                 Some(Value::Str(k)) => k.clone(),
                 _ => return Ok(None),
             },
+            // A list may be an object too (`.Capabilities.APIVersions.Has`): the caller knows.
+            Value::List(_) => "list".to_string(),
             _ => return Ok(None),
         };
         let mut values = Vec::with_capacity(args.len() + 1);
@@ -387,6 +392,8 @@ impl<'a> Exec<'a> {
             Some(r) => r
                 .map(Some)
                 .map_err(|m| self.err(pos, format!("error calling {method}: {m}"))),
+            // A plain list: the usual field error follows.
+            None if kind == "list" => Ok(None),
             None => Err(self.err(pos, format!("can't evaluate field {method} in type {kind}"))),
         }
     }
@@ -520,7 +527,8 @@ impl<'a> Exec<'a> {
             Arg::Int(i) => Ok(Value::Int(*i)),
             Arg::Float(f) => Ok(Value::Float(*f)),
             Arg::Bool(b) => Ok(Value::Bool(*b)),
-            Arg::Nil => Err(self.err(pos, "nil is not a command")),
+            // `nil` is a value as an argument; as a command it is an error (see `cmd`).
+            Arg::Nil => Ok(Value::Nil),
             Arg::Sub(p, path) => {
                 let v = self.pipe(dot, p)?;
                 self.fields(v, path, pos)
@@ -538,6 +546,12 @@ impl<'a> Exec<'a> {
                 continue;
             }
             // A method without arguments (`(.Files.Glob "x").AsConfig`).
+            if let Value::List(_) = &v {
+                if let Some(r) = self.call_method("list", &v, f, &[]) {
+                    v = r.map_err(|m| self.err(pos, format!("error calling {f}: {m}")))?;
+                    continue;
+                }
+            }
             if let Value::Map(m) = &v {
                 if let (Some(Value::Str(kind)), false) = (m.get(OBJECT_KIND), m.contains_key(f)) {
                     v = match self.call_method(kind, &v, f, &[]) {

@@ -168,6 +168,20 @@ pub fn strval(v: &Value) -> String {
     }
 }
 
+/// Sprig's `strslice`: a list's elements as strings, nils left out; any other value alone.
+pub(crate) fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(l) => l
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(strval)
+            .collect(),
+        Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
+        Value::Nil => Vec::new(),
+        other => vec![strval(other)],
+    }
+}
+
 /// Sprig's `toInt64` (spf13/cast): floats truncate, numeric strings parse, the rest is 0.
 pub(super) fn to_i64(v: &Value) -> i64 {
     match v {
@@ -359,6 +373,7 @@ fn to_json_inner(v: &Value, html: bool) -> String {
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
+                .filter(|(k, _)| !crate::value::hidden(k))
                 .map(|(k, x)| format!(
                     "{}:{}",
                     to_json_inner(&Value::Str(k.clone()), html),
@@ -630,10 +645,7 @@ pub fn builtins() -> Funcs {
     f.insert("join", |a| {
         arity(a, 2)?;
         let sep = string_arg(&a[0])?;
-        Ok(Value::Str(match &a[1] {
-            Value::List(l) => l.iter().map(strval).collect::<Vec<_>>().join(&sep),
-            other => strval(other),
-        }))
+        Ok(Value::Str(strslice(&a[1]).join(&sep)))
     });
     f.insert("indent", |a| {
         arity(a, 2)?;

@@ -37,7 +37,7 @@ pub fn funcs() -> Funcs {
             Ok(serde_json::Value::Object(m)) => Value::from_json(&serde_json::Value::Object(m)),
             Ok(serde_json::Value::Null) => Value::map(Default::default()),
             Ok(other) => error_map(unmarshal_error(&other, "map[string]interface {}")),
-            Err(e) => error_map(e.to_string()),
+            Err(e) => error_map(yaml_error(&e)),
         })
     });
     f.insert("fromYamlArray", |a| {
@@ -49,7 +49,7 @@ pub fn funcs() -> Funcs {
             }
             Ok(serde_json::Value::Null) => Value::list(Vec::new()),
             Ok(other) => error_list(unmarshal_error(&other, "[]interface {}")),
-            Err(e) => error_list(e.to_string()),
+            Err(e) => error_list(yaml_error(&e)),
         })
     });
     f.insert("fromJson", |a| {
@@ -153,6 +153,15 @@ fn error_map(message: String) -> Value {
 
 fn error_list(message: String) -> Value {
     Value::list(vec![Value::Str(message)])
+}
+
+/// sigs.k8s.io/yaml's wording of a YAML error.
+fn yaml_error(e: &crate::yaml::load::LoadError) -> String {
+    if e.line > 0 {
+        format!("error converting YAML to JSON: {e}")
+    } else {
+        e.to_string()
+    }
 }
 
 /// sigs.k8s.io/yaml's error when a document is not of the kind asked for.

@@ -236,7 +236,7 @@ pub fn register(f: &mut Funcs) {
     f.insert("sortAlpha", |a| {
         arity(a, 1)?;
         let mut l: Vec<String> = match &a[0] {
-            Value::List(l) => l.iter().map(strval).collect(),
+            v @ (Value::List(_) | Value::Bytes(_)) => crate::funcs::strslice(v),
             other => vec![strval(other)],
         };
         l.sort();
@@ -245,9 +245,9 @@ pub fn register(f: &mut Funcs) {
     f.insert("toStrings", |a| {
         arity(a, 1)?;
         Ok(Value::list(
-            list_of(&a[0])?
-                .iter()
-                .map(|v| Value::Str(strval(v)))
+            crate::funcs::strslice(&a[0])
+                .into_iter()
+                .map(Value::Str)
                 .collect(),
         ))
     });

@@ -37,7 +37,7 @@ fn table_body(out: &mut String, m: &BTreeMap<String, Value>, path: &[String], de
 fn table_body_inner(out: &mut String, m: &BTreeMap<String, Value>, path: &[String], depth: usize) {
     let indent = "  ".repeat(depth);
     for (k, v) in m {
-        if matches!(v, Value::Nil) || is_table(v) {
+        if matches!(v, Value::Nil) || is_table(v) || crate::value::hidden(k) {
             continue;
         }
         out.push_str(&indent);
@@ -49,7 +49,7 @@ fn table_body_inner(out: &mut String, m: &BTreeMap<String, Value>, path: &[Strin
     // Tables nest one level deeper than their parent's keys, except at the top.
     let header_depth = if path.is_empty() { 0 } else { depth };
     let header_indent = "  ".repeat(header_depth);
-    for (k, v) in m {
+    for (k, v) in m.iter().filter(|(k, _)| !crate::value::hidden(k)) {
         let mut sub = path.to_vec();
         sub.push(k.clone());
         let header = sub.iter().map(|p| key(p)).collect::<Vec<_>>().join(".");
@@ -135,7 +135,7 @@ fn inline_inner(v: &Value) -> String {
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
-                .filter(|(_, x)| !matches!(x, Value::Nil))
+                .filter(|(k, x)| !matches!(x, Value::Nil) && !crate::value::hidden(k))
                 .map(|(k, x)| format!("{} = {}", key(k), inline(x)))
                 .collect::<Vec<_>>()
                 .join(", ")

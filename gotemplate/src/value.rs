@@ -30,6 +30,15 @@ pub enum Value {
 /// `*semver.Version`).
 pub const OBJECT_KIND: &str = "\u{1}kind";
 
+/// An object's text for `%v` (Go's `Stringer`), such as `.Capabilities.KubeVersion`'s
+/// `v1.36.0`. Keys that start with `\u{1}` are the engine's own: never printed or serialized.
+pub const OBJECT_TEXT: &str = "\u{1}text";
+
+/// Whether `key` is one of the engine's hidden keys ([`OBJECT_KIND`], [`OBJECT_TEXT`]).
+pub fn hidden(key: &str) -> bool {
+    key.starts_with('\u{1}')
+}
+
 /// The most deeply nested a value may be (a list of a list of ... ). Values from YAML and JSON
 /// are bounded by their parsers; values built at run time are checked after every function call,
 /// so printing, comparing and serializing a value never recurse past this.
@@ -188,6 +197,7 @@ impl Value {
             }
             Value::Map(m) => serde_json::Value::Object(
                 m.iter()
+                    .filter(|(k, _)| !hidden(k))
                     .map(|(k, v)| (k.clone(), crate::with_stack(|| v.to_json())))
                     .collect(),
             ),
@@ -274,9 +284,14 @@ fn write_v_inner(out: &mut String, v: &Value) {
         Value::Map(_) if crate::semver::display(v).is_some() => {
             out.push_str(&crate::semver::display(v).unwrap_or_default());
         }
+        Value::Map(m) if m.contains_key(OBJECT_TEXT) => {
+            if let Some(Value::Str(text)) = m.get(OBJECT_TEXT) {
+                out.push_str(text);
+            }
+        }
         Value::Map(m) => {
             out.push_str("map[");
-            for (i, (k, x)) in m.iter().enumerate() {
+            for (i, (k, x)) in m.iter().filter(|(k, _)| !hidden(k)).enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }

@@ -1,9 +1,10 @@
-//! Chart rendering as memoized queries: the chart, its values and its parsed templates are each
-//! a node, and every template is a node of its own that depends on exactly the image values it
+//! Chart rendering as memoized queries: the chart, its values (with dependency processing), the
+//! enabled templates and their parsed set are each a node, and every template is a node of its own that depends on exactly the image values it
 //! read, so a changed tag re-renders only the templates that use that image.
 
 use std::sync::Arc;
 
+use crate::chart::output::Template;
 use crate::chart::{
     self as steps, Chart, ChartContext, ImageValues, Manifest, Placeholders, RenderOptions,
 };
@@ -58,15 +59,8 @@ pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
     steps::load(db.objects(), tree, &dir).map(Arc::new)
 }
 
-/// Every template parsed into one set.
-#[salsa::tracked(returns(ref))]
-pub fn template_set(db: &dyn Db, project: Project) -> Result<Shared<Set>> {
-    db.log_execution("template_set", "");
-    let chart = chart(db, project).clone()?;
-    steps::template_set(&chart).map(|s| Shared(Arc::new(s)))
-}
-
-/// The lazy image values and the context of the chart and each subchart.
+/// The lazy image values and the context of the chart and each enabled subchart (dependency
+/// processing and values depend on the command line's values).
 #[salsa::tracked(returns(ref))]
 pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Contexts>> {
     db.log_execution("contexts", "");
@@ -82,11 +76,28 @@ pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Sha
         "namespace": options.namespace,
         "repo": options.repo.as_deref().unwrap_or("REPO"),
     });
-    let contexts = steps::contexts(&chart, user, werf, &placeholders, options);
+    let contexts = steps::contexts(&chart, user, werf, &placeholders, options)?;
     Ok(Shared(Arc::new(Contexts {
         placeholders,
         contexts,
     })))
+}
+
+/// The templates of the enabled charts, under their names: a values change that enables no
+/// other subchart stops here.
+#[salsa::tracked(returns(ref))]
+pub fn templates(db: &dyn Db, project: Project, input: RenderInput) -> Result<Arc<Vec<Template>>> {
+    db.log_execution("templates", "");
+    let ctxs = contexts(db, project, input).clone()?;
+    Ok(Arc::new(steps::output::templates(&ctxs.contexts)))
+}
+
+/// Every template parsed into one set.
+#[salsa::tracked(returns(ref))]
+pub fn template_set(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Set>> {
+    db.log_execution("template_set", "");
+    let templates = templates(db, project, input).clone()?;
+    steps::template_set(&templates).map(|s| Shared(Arc::new(s)))
 }
 
 /// The chart's contexts and the placeholders their lazy maps are.
@@ -160,8 +171,8 @@ pub fn rendered_template<'db>(
 ) -> Result<Arc<Vec<Manifest>>> {
     let name = template.name(db);
     db.log_execution("rendered_template", name);
-    let chart = chart(db, project).clone()?;
-    let set = template_set(db, project).clone()?;
+    let templates = templates(db, project, input).clone()?;
+    let set = template_set(db, project, input).clone()?;
     let ctxs = contexts(db, project, input).clone()?;
     let ctx = ctxs
         .contexts
@@ -174,7 +185,7 @@ pub fn rendered_template<'db>(
         project,
         repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
     };
-    steps::render_template(&chart, &set, name, ctx, &ctxs.placeholders, &images).map(Arc::new)
+    steps::render_template(&templates, &set, name, ctx, &ctxs.placeholders, &images).map(Arc::new)
 }
 
 /// Every manifest of the chart, in Helm's install order.
@@ -185,10 +196,9 @@ pub fn rendered_chart(
     input: RenderInput,
 ) -> Result<Arc<Vec<Manifest>>> {
     db.log_execution("rendered_chart", "");
-    let chart = chart(db, project).clone()?;
-    let ctxs = contexts(db, project, input).clone()?;
+    let templates = templates(db, project, input).clone()?;
     let mut manifests = Vec::new();
-    for (name, _) in steps::renderable(&chart, &ctxs.contexts) {
+    for name in steps::renderable(&templates) {
         let key = TemplateKey::new(db, name.to_string());
         manifests.extend(
             rendered_template(db, project, input, key)

@@ -59,11 +59,23 @@ async fn desired(
     let mut options = render_options(global, args, &loaded.config.meta.project)?;
     options.revision = history.last().map_or(1, |r| r.revision + 1);
     options.kube_version = Some(kube.server_version.clone());
+    options.api_versions = Some(kube.api_versions().await?);
     let manifests = render(loaded, options)?;
     let mut parsed = Vec::new();
     for m in manifests.iter() {
-        let v: Value = serde_yaml_ng::from_str(&m.text)
-            .with_context(|| format!("`{}`: the rendered document is not valid YAML", m.source))?;
+        // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no
+        // object, as for Helm.
+        let v = gotemplate::yaml::load::load_all_with(
+            &m.text,
+            gotemplate::yaml::load::Numbers::AsWritten,
+        )
+        .map_err(|e| anyhow::anyhow!("`{}`: the rendered document is not valid YAML: {e}", m.source))?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+        if v.is_null() {
+            continue;
+        }
         parsed.push((m.source.clone(), v));
     }
     let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;

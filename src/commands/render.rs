@@ -74,5 +74,6 @@ pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Resu
         repo: args.repo.clone(),
         revision: 1,
         kube_version: None,
+        api_versions: None,
     })
 }

@@ -94,7 +94,8 @@ fn digits(chars: &[char], mut i: usize, mut n: i64) -> (usize, i64) {
 }
 
 fn sorted(m: &std::collections::BTreeMap<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    let mut entries: Vec<(&String, &Value)> =
+        m.iter().filter(|(k, _)| !crate::value::hidden(k)).collect();
     entries.sort_by(|a, b| key_cmp(a.0, b.0));
     entries
 }

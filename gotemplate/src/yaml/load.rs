@@ -79,11 +79,25 @@ enum Frame {
     Map(Vec<(Node, Node)>, Option<Node>, usize),
 }
 
-/// Every document of `text`, each converted as Helm converts it.
+/// How numbers come out of the JSON step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbers {
+    /// As `json.Unmarshal` into `interface{}` gives them: every number a float64 (values).
+    Float64,
+    /// As written: integers stay integers (manifests, which the API server types itself).
+    AsWritten,
+}
+
+/// Every document of `text`, each converted as Helm converts it (numbers as float64).
 pub fn load_all(text: &str) -> Result<Vec<Json>, LoadError> {
+    load_all_with(text, Numbers::Float64)
+}
+
+/// Every document of `text`, numbers as `numbers` says.
+pub fn load_all_with(text: &str, numbers: Numbers) -> Result<Vec<Json>, LoadError> {
     parse_documents(text)?
         .into_iter()
-        .map(|doc| to_json(&doc))
+        .map(|doc| to_json(&doc, numbers))
         .collect()
 }
 
@@ -156,9 +170,19 @@ fn parse_documents(text: &str) -> Result<Vec<Node>, LoadError> {
     let mut done: Option<Node> = None;
     loop {
         let (event, mark) = parser.next_token().map_err(|e| {
-            // go-yaml words scanner errors without libyaml's context and points at the line.
-            let info = e.info().to_string();
-            error_at(e.marker().line(), e.marker().col() + 1, info)
+            // go-yaml words errors with libyaml's problem only (not its context), on a line that
+            // exists.
+            let info = e.info();
+            let problem = info
+                .strip_prefix("while parsing ")
+                .and_then(|rest| rest.split_once(", "))
+                .map_or(info, |(_, p)| p);
+            let problem = match problem.strip_prefix("expected ") {
+                Some(rest) => format!("did not find expected {rest}"),
+                None => problem.to_string(),
+            };
+            let lines = text.lines().count().max(1);
+            error_at(e.marker().line().min(lines), e.marker().col() + 1, problem)
         })?;
         let (line, column) = (mark.line(), mark.col() + 1);
         let node = match event {
@@ -440,11 +464,11 @@ fn go_parse_float(s: &str) -> Option<f64> {
 
 /// The JSON step: keys become strings (as sigs.k8s.io/yaml words them), merge keys are applied,
 /// numbers become float64 (json.Unmarshal into interface{}), and infinities are errors.
-fn to_json(node: &Node) -> Result<Json, LoadError> {
-    crate::with_stack(|| to_json_inner(node))
+fn to_json(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
+    crate::with_stack(|| to_json_inner(node, numbers))
 }
 
-fn to_json_inner(node: &Node) -> Result<Json, LoadError> {
+fn to_json_inner(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
     let unsupported = |what: &str| LoadError {
         line: 0,
         column: 0,
@@ -453,6 +477,8 @@ fn to_json_inner(node: &Node) -> Result<Json, LoadError> {
     Ok(match node {
         Node::Null => Json::Null,
         Node::Bool(b) => Json::Bool(*b),
+        Node::Int(i) if numbers == Numbers::AsWritten => Json::from(*i),
+        Node::Uint(u) if numbers == Numbers::AsWritten => Json::from(*u),
         Node::Int(i) => float(*i as f64),
         Node::Uint(u) => float(*u as f64),
         Node::Float(f) if f.is_nan() => return Err(unsupported("NaN")),
@@ -462,10 +488,15 @@ fn to_json_inner(node: &Node) -> Result<Json, LoadError> {
         Node::Float(f) => float(*f),
         Node::Str(s) => Json::String(s.clone()),
         Node::Merge => Json::String("<<".into()),
-        Node::Seq(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Node::Seq(items) => Json::Array(
+            items
+                .iter()
+                .map(|x| to_json(x, numbers))
+                .collect::<Result<_, _>>()?,
+        ),
         Node::Map(entries) => {
             let mut out = Map::new();
-            apply_entries(entries, &mut out)?;
+            apply_entries(entries, &mut out, numbers)?;
             Json::Object(out)
         }
     })
@@ -473,7 +504,11 @@ fn to_json_inner(node: &Node) -> Result<Json, LoadError> {
 
 /// A map's entries in order, as go-yaml v2 sets them: a merge key copies the merged map's
 /// entries (the earlier of several merged maps wins), later keys overwrite earlier ones.
-fn apply_entries(entries: &[(Node, Node)], out: &mut Map<String, Json>) -> Result<(), LoadError> {
+fn apply_entries(
+    entries: &[(Node, Node)],
+    out: &mut Map<String, Json>,
+    numbers: Numbers,
+) -> Result<(), LoadError> {
     for (k, v) in entries {
         if matches!(k, Node::Merge) {
             let merged: Vec<&Node> = match v {
@@ -491,12 +526,12 @@ fn apply_entries(entries: &[(Node, Node)], out: &mut Map<String, Json>) -> Resul
             };
             for m in merged {
                 if let Node::Map(inner) = m {
-                    crate::with_stack(|| apply_entries(inner, out))?;
+                    crate::with_stack(|| apply_entries(inner, out, numbers))?;
                 }
             }
             continue;
         }
-        out.insert(key_string(k, v)?, to_json(v)?);
+        out.insert(key_string(k, v)?, to_json(v, numbers)?);
     }
     Ok(())
 }
@@ -574,7 +609,8 @@ mod tests {
         let err = load_values("a: .inf\n").expect_err("infinity");
         assert!(err.message.ends_with("unsupported value: +Inf"), "{err}");
         let err = load_values("a: [1, 2\n").expect_err("syntax");
-        assert_eq!(err.line, 2, "{err}");
+        // As go-yaml words it (Helm 4 printed the same).
+        assert_eq!(err.to_string(), "yaml: line 1: did not find expected ',' or ']'");
     }
 
     #[test]

@@ -1,0 +1,146 @@
+//! The methods of the objects charts see: `.Files` (`Get`, `GetBytes`, `Glob`, `Lines`,
+//! `AsConfig`, `AsSecrets`, over the chart's files as bytes), `.Capabilities.APIVersions.Has`,
+//! `.Capabilities.KubeVersion.GitVersion` and `.Capabilities.HelmVersion`'s fields.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use gotemplate::value::OBJECT_KIND;
+use gotemplate::Value;
+
+use crate::pattern::Glob;
+
+/// `.Files`: an object whose `files` entry maps each path to its bytes.
+pub fn files(files: &BTreeMap<String, Arc<[u8]>>) -> Value {
+    let entries = files
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+        .collect();
+    files_value(entries)
+}
+
+fn files_value(entries: BTreeMap<String, Value>) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert(OBJECT_KIND.to_string(), Value::Str("Files".into()));
+    m.insert("files".to_string(), Value::map(entries));
+    Value::map(m)
+}
+
+fn bytes_of(v: &Value) -> &[u8] {
+    match v {
+        Value::Bytes(b) => b,
+        Value::Str(s) => s.as_bytes(),
+        _ => &[],
+    }
+}
+
+/// A method of a chart object; `None` when the object has no such method. `api_versions` is
+/// the list that `.Capabilities.APIVersions` is.
+pub fn method(
+    api_versions: &Value,
+    kind: &str,
+    receiver: &Value,
+    name: &str,
+    args: &[Value],
+) -> Option<Result<Value, String>> {
+    match kind {
+        "Files" => files_method(receiver, name, args),
+        "list" if name == "Has" && same_list(receiver, api_versions) => Some(match args {
+            [Value::Str(v)] => Ok(Value::Bool(
+                matches!(receiver, Value::List(l) if l.iter().any(|x| matches!(x, Value::Str(s) if s == v))),
+            )),
+            [other] => Err(format!(
+                "wrong type for value; expected string; got {}",
+                other.kind()
+            )),
+            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len())),
+        }),
+        "KubeVersion" if name == "GitVersion" => Some(Ok(field(receiver, "Version"))),
+        "BuildInfo" => {
+            let f = match name {
+                "Version" => "version",
+                "GoVersion" => "go_version",
+                "KubeClientVersion" => "kube_client_version",
+                "GitCommit" | "GitTreeState" => return Some(Ok(Value::Str(String::new()))),
+                _ => return None,
+            };
+            Some(Ok(field(receiver, f)))
+        }
+        _ => None,
+    }
+}
+
+fn same_list(a: &Value, b: &Value) -> bool {
+    matches!((a, b), (Value::List(x), Value::List(y)) if Arc::ptr_eq(x, y))
+}
+
+fn field(v: &Value, key: &str) -> Value {
+    match v {
+        Value::Map(m) => m.get(key).cloned().unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    }
+}
+
+/// Helm's `.Files` methods (`pkg/engine/files.go`).
+fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    let files = match field(receiver, "files") {
+        Value::Map(f) => f,
+        _ => Arc::default(),
+    };
+    let arg = |i: usize| match args.get(i) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(other) => Err(format!(
+            "wrong type for value; expected string; got {}",
+            other.kind()
+        )),
+        None => Err(format!("wrong number of args for {method}: want 1 got 0")),
+    };
+    let by_base = |encode: &dyn Fn(&[u8]) -> String| {
+        let m: BTreeMap<String, Value> = files
+            .iter()
+            .map(|(k, v)| {
+                let base = k.rsplit('/').next().unwrap_or(k).to_string();
+                (base, Value::Str(encode(bytes_of(v))))
+            })
+            .collect();
+        gotemplate::yaml::to_yaml(&Value::map(m))
+    };
+    Some(match method {
+        "Get" => arg(0).map(|p| {
+            Value::Str(
+                files
+                    .get(&p)
+                    .map(|v| String::from_utf8_lossy(bytes_of(v)).into_owned())
+                    .unwrap_or_default(),
+            )
+        }),
+        "GetBytes" => arg(0).map(|p| match files.get(&p) {
+            Some(v) => Value::Bytes(Arc::from(bytes_of(v))),
+            None => Value::Bytes(Arc::from(&[][..])),
+        }),
+        "Lines" => arg(0).map(|p| {
+            let Some(v) = files.get(&p) else {
+                return Value::list(Vec::new());
+            };
+            let text = String::from_utf8_lossy(bytes_of(v)).into_owned();
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            Value::list(text.split('\n').map(|l| Value::Str(l.into())).collect())
+        }),
+        "Glob" => arg(0).map(|pattern| {
+            let glob = Glob::new(&pattern);
+            files_value(
+                files
+                    .iter()
+                    .filter(|(k, _)| glob.matches(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        }),
+        "AsConfig" => Ok(Value::Str(by_base(&|b| String::from_utf8_lossy(b).into_owned()))),
+        "AsSecrets" => Ok(Value::Str(by_base(&|b| {
+            base64::engine::general_purpose::STANDARD.encode(b)
+        }))),
+        _ => return None,
+    })
+}

@@ -1,0 +1,355 @@
+//! Values as Helm computes them: the user's values (werf's `values-ENV.yaml`, `--values` files,
+//! `--set`), merged in order; then Helm's coalescing with each chart's defaults (the user's
+//! values win, a user's `null` deletes the key, maps merge key by key, a subchart's values live
+//! under its name and receive the parent's `global`).
+
+use serde_json::{Map, Value as Json};
+
+use super::deps::Instance;
+use super::{chart_error, Chart};
+use crate::error::{Error, Location, Result};
+use crate::pattern::join;
+use super::RenderOptions;
+
+/// The most keys a `--set` path may nest (`a.b.c...`), so a hostile path cannot build a value
+/// deeper than the rest of the engine handles.
+pub const MAX_SET_DEPTH: usize = 100;
+
+/// A values file as Helm reads it (YAML 1.1, documents merged), with errors naming the file.
+pub fn values_file(file: &str, text: &str) -> Result<Map<String, Json>> {
+    gotemplate::nesting::check_yaml(text)
+        .map_err(|(line, message)| chart_error(file, line, 0, message))?;
+    gotemplate::yaml::load::load_values(text)
+        .map_err(|e| chart_error(file, e.line, e.column, e.message))
+}
+
+/// The user's values for the root chart: `values-ENV.yaml`, `--values`, `--set`, merged in
+/// that order (later wins; maps merge key by key, as Helm merges value files).
+pub fn user_values(chart: &Chart, options: &RenderOptions) -> Result<Map<String, Json>> {
+    let mut values = Map::new();
+    if let Some(env) = &options.env {
+        let file = format!("values-{env}.yaml");
+        if let Some(data) = chart.files.get(&file) {
+            let text = String::from_utf8_lossy(data);
+            merge_files(&mut values, values_file(&join(&chart.dir, &file), &text)?);
+        }
+    }
+    for (file, text) in &options.values_files {
+        merge_files(&mut values, values_file(file, text)?);
+    }
+    let mut as_json = Json::Object(values);
+    for (expr, as_string) in &options.set {
+        apply_set(&mut as_json, expr, *as_string).map_err(|message| Error::Config {
+            at: Location {
+                file: "--set".into(),
+                line: 0,
+                column: 0,
+            },
+            message,
+        })?;
+    }
+    match as_json {
+        Json::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// Helm's `mergeMaps` of value files: maps merge key by key, anything else is replaced.
+fn merge_files(base: &mut Map<String, Json>, over: Map<String, Json>) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Json::Object(b)), Json::Object(o)) => merge_files(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Helm's `CoalesceValues` (`merge` false) and `MergeValues` (`merge` true): `dest` (the
+/// user's) over the chart's defaults, then each subchart's defaults under its name, with the
+/// parent's `global` copied in.
+pub fn coalesce(inst: &Instance, mut dest: Map<String, Json>, merge: bool) -> Result<Map<String, Json>> {
+    coalesce_values(inst, &mut dest, merge);
+    coalesce_deps(inst, dest, merge)
+}
+
+fn coalesce_values(inst: &Instance, v: &mut Map<String, Json>, merge: bool) {
+    for (key, val) in &inst.values {
+        match v.get_mut(key) {
+            Some(Json::Null) if !merge => {
+                // A user's null removes the default.
+                v.remove(key);
+            }
+            Some(Json::Object(dest)) => {
+                if let Json::Object(src) = val {
+                    let child = inst.children.iter().any(|c| &c.name == key);
+                    coalesce_tables(dest, src.clone(), merge || child);
+                }
+            }
+            Some(_) => {}
+            None => {
+                v.insert(key.clone(), val.clone());
+            }
+        }
+    }
+}
+
+fn coalesce_deps(inst: &Instance, mut dest: Map<String, Json>, merge: bool) -> Result<Map<String, Json>> {
+    for sub in &inst.children {
+        let mut sub_values = match dest.remove(&sub.name) {
+            None | Some(Json::Null) => Map::new(),
+            Some(Json::Object(m)) => m,
+            Some(other) => {
+                return Err(chart_error(
+                    &join(&inst.chart.dir, "values.yaml"),
+                    0,
+                    0,
+                    format!(
+                        "type mismatch on {}: %!t({}={})",
+                        sub.name,
+                        go_kind(&other),
+                        other
+                    ),
+                ))
+            }
+        };
+        coalesce_globals(&mut sub_values, &dest);
+        let coalesced = gotemplate::with_stack(|| coalesce(sub, sub_values, merge))?;
+        dest.insert(sub.name.clone(), Json::Object(coalesced));
+    }
+    Ok(dest)
+}
+
+fn go_kind(v: &Json) -> &'static str {
+    match v {
+        Json::String(_) => "string",
+        Json::Number(_) => "float64",
+        Json::Bool(_) => "bool",
+        Json::Array(_) => "[]interface {}",
+        _ => "interface {}",
+    }
+}
+
+/// Helm's `coalesceGlobals`: the parent's `global` over the subchart's (maps merged, the
+/// parent's keys winning).
+fn coalesce_globals(dest: &mut Map<String, Json>, src: &Map<String, Json>) {
+    let mut dg = match dest.get("global") {
+        None => Map::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    let sg = match src.get("global") {
+        None => Map::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    for (key, val) in sg {
+        match val {
+            Json::Object(vv) => {
+                let mut vv = vv;
+                match dg.get(&key) {
+                    None => {
+                        dg.insert(key, Json::Object(vv));
+                    }
+                    Some(Json::Object(existing)) => {
+                        coalesce_tables(&mut vv, existing.clone(), true);
+                        dg.insert(key, Json::Object(vv));
+                    }
+                    Some(_) => {}
+                }
+            }
+            other => {
+                if !matches!(dg.get(&key), Some(Json::Object(_))) {
+                    dg.insert(key, other);
+                }
+            }
+        }
+    }
+    dest.insert("global".into(), Json::Object(dg));
+}
+
+/// Helm's `coalesceTablesFullKey`: `dst` is authoritative, `src` fills what it lacks; unless
+/// merging, a null in `dst` removes the key.
+pub fn coalesce_tables(dst: &mut Map<String, Json>, mut src: Map<String, Json>, merge: bool) {
+    for (key, val) in dst.iter() {
+        if val.is_null() {
+            src.insert(key.clone(), Json::Null);
+        }
+    }
+    for (key, val) in src {
+        match dst.get_mut(&key) {
+            Some(Json::Null) if !merge => {
+                dst.remove(&key);
+            }
+            None => {
+                dst.insert(key, val);
+            }
+            Some(Json::Object(dv)) => {
+                if let Json::Object(sv) = val {
+                    gotemplate::with_stack(|| coalesce_tables(dv, sv, merge));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Splits on unescaped `sep` (`\,` and `\.` stay literal, as in Helm's `strvals`).
+fn split_escaped(s: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) if n == sep || n == '\\' => parts.last_mut().expect("one part").push(n),
+                Some(n) => {
+                    let last = parts.last_mut().expect("one part");
+                    last.push('\\');
+                    last.push(n);
+                }
+                None => parts.last_mut().expect("one part").push('\\'),
+            },
+            c if c == sep => parts.push(String::new()),
+            c => parts.last_mut().expect("one part").push(c),
+        }
+    }
+    parts
+}
+
+/// Applies one `--set` expression (`a.b=c,d[0].e=f`, `\,` and `\.` escaped, `{a,b}` lists);
+/// values are typed as Helm's `strvals` types them (integers are int64) unless `as_string`.
+pub fn apply_set(values: &mut Json, expr: &str, as_string: bool) -> std::result::Result<(), String> {
+    for part in split_escaped(expr, ',') {
+        let Some((path, raw)) = part.split_once('=') else {
+            return Err(format!("`--set {expr}`: expected `key=value` in `{part}`"));
+        };
+        let scalar = |raw: &str| {
+            if as_string {
+                Json::String(raw.to_string())
+            } else if raw == "true" || raw == "false" {
+                Json::Bool(raw == "true")
+            } else if raw == "null" {
+                Json::Null
+            } else if let Ok(i) = raw.parse::<i64>() {
+                Json::from(i)
+            } else {
+                Json::String(raw.to_string())
+            }
+        };
+        let value = match raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            Some(list) if !as_string => Json::Array(
+                list.split(';')
+                    .filter(|x| !x.is_empty())
+                    .map(scalar)
+                    .collect(),
+            ),
+            _ => scalar(raw),
+        };
+        // Path elements: keys, each optionally with list indices (`a[0][1]`).
+        let mut slot = &mut *values;
+        let keys = split_escaped(path, '.');
+        let levels = keys.len() + path.matches('[').count();
+        if levels > MAX_SET_DEPTH {
+            return Err(format!(
+                "`--set`: the path of `{}...` nests {levels} levels (at most {MAX_SET_DEPTH})",
+                path.chars().take(40).collect::<String>()
+            ));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let (name, indices) = match key.find('[') {
+                Some(b) => (&key[..b], &key[b..]),
+                None => (key.as_str(), ""),
+            };
+            if name.is_empty() {
+                return Err(format!("`--set {expr}`: empty key in `{path}`"));
+            }
+            if !slot.is_object() {
+                *slot = Json::Object(Default::default());
+            }
+            slot = slot
+                .as_object_mut()
+                .expect("made an object")
+                .entry(name.to_string())
+                .or_insert(Json::Null);
+            for idx in indices.split('[').filter(|x| !x.is_empty()) {
+                let n: usize = idx
+                    .strip_suffix(']')
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| format!("`--set {expr}`: bad list index `[{idx}` in `{key}`"))?;
+                if n > 65_536 {
+                    return Err(format!("`--set {expr}`: list index {n} is too large"));
+                }
+                if !slot.is_array() {
+                    *slot = Json::Array(Vec::new());
+                }
+                let list = slot.as_array_mut().expect("made a list");
+                if list.len() <= n {
+                    list.resize(n + 1, Json::Null);
+                }
+                slot = &mut list[n];
+            }
+            if i + 1 == keys.len() {
+                *slot = value.clone();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The map at a dotted path (`a.b.c`) of `values`, as Helm's `Values.Table`.
+pub fn table<'v>(values: &'v Map<String, Json>, path: &str) -> Option<&'v Map<String, Json>> {
+    let mut current = values;
+    for key in path.split('.').filter(|k| !k.is_empty()) {
+        match current.get(key) {
+            Some(Json::Object(m)) => current = m,
+            _ => return None,
+        }
+    }
+    Some(current)
+}
+
+/// The value at a dotted path, as Helm's `Values.PathValue` (the last element need not be a
+/// map).
+pub fn path_value<'v>(values: &'v Map<String, Json>, path: &str) -> Option<&'v Json> {
+    let (head, last) = match path.rsplit_once('.') {
+        Some((h, l)) => (h, l),
+        None => ("", path),
+    };
+    table(values, head)?.get(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Json) -> Map<String, Json> {
+        match v {
+            Json::Object(m) => m,
+            _ => panic!("a map"),
+        }
+    }
+
+    #[test]
+    fn user_values_win_nulls_delete_and_tables_merge() {
+        let mut dst = map(json!({"a": 1, "gone": null, "t": {"x": 1, "drop": null}}));
+        coalesce_tables(
+            &mut dst,
+            map(json!({"a": 2, "b": 3, "gone": 4, "t": {"y": 2, "drop": 5}})),
+            false,
+        );
+        assert_eq!(Json::Object(dst), json!({"a": 1, "b": 3, "t": {"x": 1, "y": 2}}));
+        let mut kept = map(json!({"gone": null}));
+        coalesce_tables(&mut kept, map(json!({"gone": 4})), true);
+        assert_eq!(Json::Object(kept), json!({"gone": null}), "merging keeps nulls");
+    }
+
+    #[test]
+    fn set_types_integers_as_int64() {
+        let mut v = json!({});
+        apply_set(&mut v, "a=1,b=x,c=true,d={1;2}", false).expect("applies");
+        assert!(v["a"].is_i64());
+        assert_eq!(v, json!({"a": 1, "b": "x", "c": true, "d": [1, 2]}));
+    }
+}

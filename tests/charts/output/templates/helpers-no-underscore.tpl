@@ -1,0 +1,1 @@
+{{- define "output.unused" }}not rendered{{ end -}}

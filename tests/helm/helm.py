@@ -1,0 +1,59 @@
+"""Helm 4 as the reference for the differential tests: renders charts and probes functions with
+Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
+
+  helm.py render CHART_DIR RELEASE NAMESPACE [VALUES_YAML]
+      {"manifest": "...", "templates": {path: text}}  or  {"error": "..."}
+      `manifest` is what `helm template` prints for the chart's non-hook documents (a client-side
+      dry-run install with in-memory storage); `templates` is each template's rendered text.
+  helm.py functions NAMES_FILE
+      {"defined": [names Helm 4's engine accepts in a template]}
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from helm_python.chart import Chart, values_from_yaml
+from helm_python.config import Config
+
+
+def render(chart_dir, release, namespace, values_file=None):
+    values = {}
+    if values_file:
+        with open(values_file, encoding="utf-8") as f:
+            values = values_from_yaml(f.read())
+    try:
+        with Chart.load(chart_dir) as chart:
+            templates = chart.render(values, name=release, namespace=namespace)
+        config = Config(storage_driver="memory", namespace=namespace)
+        summary = config.install(chart_dir, release, values, dry_run="client", namespace=namespace)
+        return {"manifest": summary["manifest"], "templates": templates}
+    except Exception as e:  # Helm's error, reported as data for the comparison
+        return {"error": str(e)}
+
+
+def functions(names_file):
+    with open(names_file, encoding="utf-8") as f:
+        names = f.read().split()
+    defined = []
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "templates"))
+        with open(os.path.join(d, "Chart.yaml"), "w") as f:
+            f.write("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+        for name in names:
+            with open(os.path.join(d, "templates", "t.yaml"), "w") as f:
+                f.write("{{ if false }}{{ %s }}{{ end }}" % name)
+            try:
+                with Chart.load(d) as chart:
+                    chart.render({}, name="probe")
+                defined.append(name)
+            except Exception:
+                pass
+    return {"defined": defined}
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    result = {"render": render, "functions": functions}[command](*args)
+    json.dump(result, sys.stdout)
