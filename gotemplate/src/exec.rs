@@ -41,6 +41,8 @@ pub struct Exec<'a> {
     pub methods: Option<Methods<'a>>,
     /// Where the function being called was called (what a context function's errors name).
     pos: Pos,
+    /// The argument evaluated last: Go places an argument's type error there.
+    last_arg: Pos,
 }
 
 const MAX_DEPTH: usize = 100_000;
@@ -59,6 +61,7 @@ impl<'a> Exec<'a> {
             materialized: Default::default(),
             methods: None,
             pos: Pos::default(),
+            last_arg: Pos::default(),
         }
     }
 
@@ -187,6 +190,15 @@ impl<'a> Exec<'a> {
         self.materialize(v)
     }
 
+    /// A function's error: Go places argument type errors at the argument evaluated last.
+    fn call_err(&self, pos: Pos, msg: String) -> Error {
+        if msg.starts_with("wrong type for value;") {
+            self.err(self.last_arg, msg)
+        } else {
+            self.err(pos, msg)
+        }
+    }
+
     fn err(&self, pos: Pos, msg: impl Into<String>) -> Error {
         Error::at(&self.name, pos, msg.into())
     }
@@ -204,7 +216,7 @@ impl<'a> Exec<'a> {
                     if pipe.decl.is_empty() {
                         match self.materialize(v) {
                             Value::Nil => out.push_str("<no value>"),
-                            v => out.push_str(&v.to_go_string()),
+                            v => out.push_str(&v.to_action_string()),
                         }
                     }
                 }
@@ -239,6 +251,7 @@ impl<'a> Exec<'a> {
                             .collect(),
                         Value::Map(m) => m
                             .iter()
+                            .filter(|(k, _)| !crate::value::hidden(k))
                             .map(|(k, x)| (Value::Str(k.clone()), x.clone()))
                             .collect(),
                         Value::Nil => Vec::new(),
@@ -333,7 +346,7 @@ impl<'a> Exec<'a> {
             return Err(self.err(pos, "nil is not a command"));
         }
         if let Arg::Ident(name) = first {
-            return self.call_function(dot, name, &cmd.args[1..], piped, pos);
+            return self.call_function(dot, name, &cmd.args[1..], &cmd.pos[1..], piped, pos);
         }
         if let Some(v) = self.method_call(dot, first, &cmd.args[1..], piped.clone(), pos)? {
             return Ok(v);
@@ -344,7 +357,8 @@ impl<'a> Exec<'a> {
                 format!("can't give argument to non-function {}", describe(first)),
             ));
         }
-        self.arg(dot, first, pos)
+        let at = cmd.pos.first().copied().unwrap_or(pos);
+        self.arg(dot, first, at)
     }
 
     /// `.Files.Get "x"`: a field path whose last element is a method of an object value.
@@ -418,9 +432,11 @@ impl<'a> Exec<'a> {
         dot: &Value,
         name: &str,
         args: &[Arg],
+        arg_pos: &[Pos],
         piped: Option<Value>,
         pos: Pos,
     ) -> Result<Value, Error> {
+        self.last_arg = pos;
         // `and` and `or` stop at the first argument that decides them, as in Go 1.18+.
         if name == "and" || name == "or" {
             if args.is_empty() && piped.is_none() {
@@ -442,8 +458,10 @@ impl<'a> Exec<'a> {
             return Ok(last);
         }
         let mut values = Vec::with_capacity(args.len() + 1);
-        for a in args {
-            values.push(self.arg(dot, a, pos)?);
+        for (i, a) in args.iter().enumerate() {
+            let at = arg_pos.get(i).copied().unwrap_or(pos);
+            self.last_arg = at;
+            values.push(self.arg(dot, a, at)?);
         }
         if let Some(p) = piped {
             values.push(p);
@@ -471,7 +489,7 @@ impl<'a> Exec<'a> {
                     self.lazy_resolver(v).is_some()
                         || self.containers.iter().any(|c| same_map(c, v))
                 });
-                let result = call(self.funcs, name, &values).map_err(|m| self.err(pos, m))?;
+                let result = call(self.funcs, name, &values).map_err(|m| self.call_err(pos, m))?;
                 if holds {
                     self.containers.push(result.clone());
                 }
@@ -490,7 +508,7 @@ impl<'a> Exec<'a> {
                 }
             }
         }
-        let result = call(self.funcs, name, &values).map_err(|m| self.err(pos, m))?;
+        let result = call(self.funcs, name, &values).map_err(|m| self.call_err(pos, m))?;
         // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first
         // argument in place. Values here are shared and immutable, so the changed dict is written
         // back where a variable holds it (`set $d "k" v`, `set $d.inner "k" v`).
@@ -522,7 +540,7 @@ impl<'a> Exec<'a> {
                     .ok_or_else(|| self.err(pos, format!("undefined variable: {name}")))?;
                 self.fields(v, path, pos)
             }
-            Arg::Ident(name) => self.call_function(dot, name, &[], None, pos),
+            Arg::Ident(name) => self.call_function(dot, name, &[], &[], None, pos),
             Arg::Str(s) => Ok(Value::Str(s.clone())),
             Arg::Int(i) => Ok(Value::Int(*i)),
             Arg::Float(f) => Ok(Value::Float(*f)),

@@ -154,7 +154,7 @@ pub(crate) fn string_arg(v: &Value) -> Result<String, String> {
         Value::Str(s) => Ok(s.clone()),
         other => Err(format!(
             "wrong type for value; expected string; got {}",
-            other.kind()
+            crate::sprig::go_type(other)
         )),
     }
 }
@@ -165,6 +165,15 @@ pub fn strval(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Nil => String::new(),
         other => other.to_go_string(),
+    }
+}
+
+/// The bytes of a string argument of Sprig's byte-oriented functions (`b64enc`, the checksums).
+/// A file that is not UTF-8 text comes from `.Files.Get` as bytes (Go's string holds any bytes).
+pub(crate) fn string_bytes(v: &Value) -> Result<Vec<u8>, String> {
+    match v {
+        Value::Bytes(b) => Ok(b.to_vec()),
+        other => string_arg(other).map(String::into_bytes),
     }
 }
 
@@ -370,6 +379,12 @@ fn to_json_inner(v: &Value, html: bool) -> String {
         Value::Map(_) if crate::semver::display(v).is_some() => {
             serde_json::to_string(&v.to_json()).unwrap_or_default()
         }
+        Value::Map(m) if m.contains_key(crate::value::OBJECT_JSON) => {
+            match m.get(crate::value::OBJECT_JSON) {
+                Some(Value::Str(json)) => json.clone(),
+                _ => String::new(),
+            }
+        }
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
@@ -405,7 +420,8 @@ pub fn builtins() -> Funcs {
         Ok(Value::Int(match &a[0] {
             Value::Str(s) => s.len() as i64,
             Value::List(l) => l.len() as i64,
-            Value::Map(m) => m.len() as i64,
+            Value::Bytes(b) => b.len() as i64,
+            Value::Map(m) => m.keys().filter(|k| !crate::value::hidden(k)).count() as i64,
             other => return Err(format!("len of type {}", other.kind())),
         }))
     });
@@ -715,14 +731,14 @@ pub fn builtins() -> Funcs {
         arity(a, 1)?;
         use base64::Engine as _;
         Ok(Value::Str(
-            base64::engine::general_purpose::STANDARD.encode(strval(&a[0]).as_bytes()),
+            base64::engine::general_purpose::STANDARD.encode(string_bytes(&a[0])?),
         ))
     });
     f.insert("sha256sum", |a| {
         arity(a, 1)?;
         use sha2::Digest as _;
         Ok(Value::Str(crate::sprig::hex(&sha2::Sha256::digest(
-            strval(&a[0]).as_bytes(),
+            string_bytes(&a[0])?,
         ))))
     });
 
@@ -875,7 +891,7 @@ pub fn builtins() -> Funcs {
         arity(a, 1)?;
         use sha2::Digest as _;
         Ok(Value::Str(crate::sprig::hex(&sha2::Sha512::digest(
-            strval(&a[0]).as_bytes(),
+            string_bytes(&a[0])?,
         ))))
     });
     f.alias("push", "append");

@@ -118,8 +118,18 @@ fn include(exec: &mut Exec<'_>, args: &[Value]) -> Result<Value, CallError> {
         .into());
     };
     let Value::Str(name) = name else {
-        return Err(format!("wrong type for value; expected string; got {}", name.kind()).into());
+        return Err(format!(
+            "wrong type for value; expected string; got {}",
+            crate::sprig::go_type(name)
+        )
+        .into());
     };
+    if !exec.set.trees.contains_key(name.as_str()) {
+        // Helm's wording (its templates are parsed into one named `gotpl`).
+        return Err(
+            format!("template: no template {name:?} associated with template \"gotpl\"").into(),
+        );
+    }
     Ok(Value::Str(exec.render(name, data)?))
 }
 
@@ -129,15 +139,15 @@ fn tpl(exec: &mut Exec<'_>, args: &[Value]) -> Result<Value, CallError> {
         return Err(format!("wrong number of args for tpl: want 2 got {}", args.len()).into());
     };
     let Value::Str(text) = text else {
-        return Err(format!("wrong type for value; expected string; got {}", text.kind()).into());
-    };
-    let set = exec.parse_text("gotpl", text).map_err(|e| {
-        // Go words parse errors with the line alone.
-        format!(
-            "cannot parse template {text:?}: template: {}:{}: {}",
-            e.template, e.pos.line, e.message
+        return Err(format!(
+            "wrong type for value; expected string; got {}",
+            crate::sprig::go_type(text)
         )
-    })?;
+        .into());
+    };
+    let set = exec
+        .parse_text("gotpl", text)
+        .map_err(|e| format!("cannot parse template {text:?}: {e}"))?;
     exec.render_with(&set, "gotpl", data)
         .map(Value::Str)
         .map_err(|e| format!("error during tpl function execution for {text:?}: {e}").into())

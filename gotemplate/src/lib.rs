@@ -59,12 +59,16 @@ pub fn with_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, f)
 }
 
-/// A parse or execution error, worded as Go words it: `template: NAME:LINE:COL: message`.
+/// A parse or execution error, worded as Go words it: `template: NAME:LINE:COL: message` for
+/// execution (COL is Go's: the byte offset in the line, from 0), `template: NAME:LINE: message`
+/// for parsing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub template: String,
     pub pos: Pos,
     pub message: String,
+    /// A parse error (Go names the line only).
+    pub parse: bool,
 }
 
 impl Error {
@@ -73,17 +77,30 @@ impl Error {
             template: template.to_string(),
             pos,
             message,
+            parse: false,
         }
+    }
+
+    /// The column as Go reports it (execution errors only).
+    pub fn column(&self) -> Option<usize> {
+        (!self.parse).then(|| self.pos.col.saturating_sub(1))
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "template: {}:{}:{}: {}",
-            self.template, self.pos.line, self.pos.col, self.message
-        )
+        match self.column() {
+            Some(col) => write!(
+                f,
+                "template: {}:{}:{col}: {}",
+                self.template, self.pos.line, self.message
+            ),
+            None => write!(
+                f,
+                "template: {}:{}: {}",
+                self.template, self.pos.line, self.message
+            ),
+        }
     }
 }
 
@@ -138,7 +155,7 @@ mod tests {
             .expect_err("unknown function");
         assert_eq!(
             err.to_string(),
-            "template: deploy.yaml:2:6: function \"nosuch\" not defined"
+            "template: deploy.yaml:2: function \"nosuch\" not defined"
         );
         let err = render("x", "{{ fail \"custom message\" }}", &data()).expect_err("fail");
         assert!(

@@ -35,6 +35,8 @@ pub enum Arg {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cmd {
     pub args: Vec<Arg>,
+    /// Where each argument is, as Go places its node (a field chain at its second field).
+    pub pos: Vec<Pos>,
 }
 
 /// A pipeline with optional variable declarations (`$x :=`) or assignment (`$x =`).
@@ -451,6 +453,13 @@ struct Parser<'a> {
 impl Set {
     /// Parses `text` as template `name`; its `define`/`block` templates join the set too.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        self.parse_tree(name, text).map_err(|mut e| {
+            e.parse = true;
+            e
+        })
+    }
+
+    fn parse_tree(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let items = lex(name, text)?;
         let mut p = Parser {
             name,
@@ -742,6 +751,8 @@ impl Parser<'_> {
 
     fn command(&mut self) -> Result<Cmd, Error> {
         let mut args = Vec::new();
+        let mut pos: Vec<Pos> = Vec::new();
+        let mut chained: Vec<bool> = Vec::new();
         while let Some(item) = self.peek().cloned() {
             let arg = match item.tok {
                 Tok::Close | Tok::RParen | Tok::Pipe => break,
@@ -750,6 +761,13 @@ impl Parser<'_> {
                     self.i += 1;
                     let last = args.pop().expect("an operand precedes");
                     args.push(attach(last, f));
+                    // Go places a chain at its first attached field.
+                    if chained.last() == Some(&false) {
+                        if let (Some(p), Some(c)) = (pos.last_mut(), chained.last_mut()) {
+                            *p = item.pos;
+                            *c = true;
+                        }
+                    }
                     continue;
                 }
                 Tok::Dot => {
@@ -800,8 +818,10 @@ impl Parser<'_> {
                 other => return Err(self.err(item.pos, format!("unexpected {other:?} in operand"))),
             };
             args.push(arg);
+            pos.push(item.pos);
+            chained.push(false);
         }
-        Ok(Cmd { args })
+        Ok(Cmd { args, pos })
     }
 }
 
@@ -825,7 +845,10 @@ fn attach(arg: Arg, field: String) -> Arg {
                 pos: Pos::default(),
                 decl: vec![],
                 assign: false,
-                cmds: vec![Cmd { args: vec![other] }],
+                cmds: vec![Cmd {
+                    args: vec![other],
+                    pos: vec![Pos::default()],
+                }],
             }),
             vec![field],
         ),

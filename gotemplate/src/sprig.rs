@@ -424,13 +424,13 @@ pub fn register(f: &mut Funcs) {
         arity(a, 1)?;
         use sha1::Digest as _;
         Ok(Value::Str(hex(&sha1::Sha1::digest(
-            strval(&a[0]).as_bytes(),
+            crate::funcs::string_bytes(&a[0])?,
         ))))
     });
     f.insert("adler32sum", |a| {
         arity(a, 1)?;
         let (mut s1, mut s2) = (1u32, 0u32);
-        for b in strval(&a[0]).bytes() {
+        for b in crate::funcs::string_bytes(&a[0])? {
             s1 = (s1 + b as u32) % 65521;
             s2 = (s2 + s1) % 65521;
         }
@@ -491,7 +491,7 @@ fn expand_env(s: &str, get: impl Fn(&str) -> String) -> String {
 
 /// Go's `reflect.Kind` name of a value.
 /// Go's `%T` of a value, as `typeOf` prints it.
-pub(super) fn go_type(v: &Value) -> &'static str {
+pub fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Nil => "<nil>",
         Value::Bool(_) => "bool",

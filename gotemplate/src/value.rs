@@ -30,9 +30,17 @@ pub enum Value {
 /// `*semver.Version`).
 pub const OBJECT_KIND: &str = "\u{1}kind";
 
-/// An object's text for `%v` (Go's `Stringer`), such as `.Capabilities.KubeVersion`'s
-/// `v1.36.0`. Keys that start with `\u{1}` are the engine's own: never printed or serialized.
+/// What `{{ . }}` prints of an object (Go's `String()` through its address), such as
+/// `.Capabilities.KubeVersion`'s `v1.36.0`. Keys that start with `\u{1}` are the engine's own:
+/// never printed, ranged over or serialized.
 pub const OBJECT_TEXT: &str = "\u{1}text";
+
+/// What `%v` prints of an object's value (a struct: `{v1.36.0 v1.36.0 1 36}`); without it,
+/// [`OBJECT_TEXT`].
+pub const OBJECT_VALUE: &str = "\u{1}value";
+
+/// An object's JSON, in its struct's field order (`toJson`).
+pub const OBJECT_JSON: &str = "\u{1}json";
 
 /// Whether `key` is one of the engine's hidden keys ([`OBJECT_KIND`], [`OBJECT_TEXT`]).
 pub fn hidden(key: &str) -> bool {
@@ -250,6 +258,16 @@ impl Value {
         }
     }
 
+    /// What an action (`{{ . }}`) prints: an object's `String()` where it has one, else `%v`.
+    pub fn to_action_string(&self) -> String {
+        if let Value::Map(m) = self {
+            if let Some(Value::Str(text)) = m.get(OBJECT_TEXT) {
+                return text.clone();
+            }
+        }
+        self.to_go_string()
+    }
+
     /// `%v` formatting (`fmt.Sprint` of one value).
     pub fn to_go_string(&self) -> String {
         let mut s = String::new();
@@ -284,8 +302,8 @@ fn write_v_inner(out: &mut String, v: &Value) {
         Value::Map(_) if crate::semver::display(v).is_some() => {
             out.push_str(&crate::semver::display(v).unwrap_or_default());
         }
-        Value::Map(m) if m.contains_key(OBJECT_TEXT) => {
-            if let Some(Value::Str(text)) = m.get(OBJECT_TEXT) {
+        Value::Map(m) if m.contains_key(OBJECT_VALUE) || m.contains_key(OBJECT_TEXT) => {
+            if let Some(Value::Str(text)) = m.get(OBJECT_VALUE).or_else(|| m.get(OBJECT_TEXT)) {
                 out.push_str(text);
             }
         }

@@ -129,8 +129,9 @@ fn go_outputs(cases: &[(&str, &str, Json)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The line and the first words of the cause (`error calling div:`, `unexpected EOF`) of an
-/// error, without Go's `executing "NAME" at <...>:` context, which our engine does not print.
+/// The line and column and the first words of the cause (`error calling div:`, `unexpected
+/// EOF`) of an error, without Go's `executing "NAME" at <...>:` context, which our engine does
+/// not print.
 fn failure_class(message: &str) -> (String, String) {
     let rest = message.strip_prefix("template: ").unwrap_or(message);
     // NAME:LINE[:COL]: cause
@@ -138,6 +139,12 @@ fn failure_class(message: &str) -> (String, String) {
     let _name = parts.next();
     let line = parts.next().unwrap_or_default().trim().to_string();
     let tail: String = parts.collect::<Vec<_>>().join(":");
+    let col: String = tail.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let line = if col.is_empty() {
+        line
+    } else {
+        format!("{line}:{col}")
+    };
     let tail = tail
         .trim_start_matches(|c: char| c.is_ascii_digit())
         .trim_start_matches(':');
@@ -160,6 +167,10 @@ fn same_failure(ours: &str, go: &str) -> bool {
 #[test]
 fn failure_classes_compare_cause_and_line() {
     assert!(same_failure(
+        "template: t:1:3: error calling div: runtime error: integer divide by zero",
+        "template: t:1:3: executing \"t\" at <div 1 0>: error calling div: runtime error: integer divide by zero",
+    ));
+    assert!(!same_failure(
         "template: t:1:4: error calling div: runtime error: integer divide by zero",
         "template: t:1:3: executing \"t\" at <div 1 0>: error calling div: runtime error: integer divide by zero",
     ));

@@ -40,7 +40,7 @@ fn go_integer_edge_cases_wrap_as_go_does() {
     );
     assert_eq!(
         render_json("{{ div 1 0 }}", json!({})).expect_err("divide by zero"),
-        "template: t:1:4: error calling div: runtime error: integer divide by zero"
+        "template: t:1:3: error calling div: runtime error: integer divide by zero"
     );
 }
 
@@ -176,5 +176,14 @@ fn positions_in_a_large_template_stay_exact() {
     let mut text = "line {{ .a }}\n".repeat(200_000);
     text.push_str("  {{ nope }}");
     let e = render_json(&text, json!({"a": 1})).expect_err("unknown function");
-    assert!(e.starts_with("template: t:200001:6:"), "{e}");
+    // A parse error names the line, as Go's do.
+    assert!(
+        e.starts_with("template: t:200001: function \"nope\""),
+        "{e}"
+    );
+    let mut text = "line {{ .a }}\n".repeat(200_000);
+    text.push_str("  {{ fail \"here\" }}");
+    let e = render_json(&text, json!({"a": 1})).expect_err("fail");
+    // An execution error names Go's column too (the byte offset of `fail`, from 0).
+    assert!(e.starts_with("template: t:200001:5:"), "{e}");
 }

@@ -321,7 +321,7 @@ pub fn render_template<'a>(
         at: Location {
             file: file.to_string(),
             line: e.pos.line,
-            column: e.pos.col,
+            column: e.column().unwrap_or(0),
         },
         message: e.message,
     };

@@ -69,7 +69,12 @@ async fn desired(
             &m.text,
             gotemplate::yaml::load::Numbers::AsWritten,
         )
-        .map_err(|e| anyhow::anyhow!("`{}`: the rendered document is not valid YAML: {e}", m.source))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "`{}`: the rendered document is not valid YAML: {e}",
+                m.source
+            )
+        })?
         .into_iter()
         .next()
         .unwrap_or(Value::Null);

@@ -48,8 +48,12 @@ struct HelmRender {
 /// Helm 4's rendering of `chart` (release `r` in namespace `ns`), or its error.
 fn helm(chart: &Path, values: Option<&Path>) -> Result<HelmRender, String> {
     let mut cmd = Command::new(python());
-    cmd.arg(root().join("tests/helm/helm.py"))
-        .args(["render", chart.to_str().expect("utf-8"), "r", "ns"]);
+    cmd.arg(root().join("tests/helm/helm.py")).args([
+        "render",
+        chart.to_str().expect("utf-8"),
+        "r",
+        "ns",
+    ]);
     if let Some(v) = values {
         cmd.arg(v);
     }
@@ -139,10 +143,16 @@ fn compare(name: &str, values: Option<&str>) -> Vec<(String, String)> {
     let reference = helm(&chart, values.as_deref())
         .unwrap_or_else(|e| panic!("{name}: Helm 4 failed where it should render: {e}"));
     let (ok, stdout, stderr) = werf(&chart, values.as_deref());
-    assert!(ok, "{name}: werf render failed where Helm 4 renders: {stderr}");
+    assert!(
+        ok,
+        "{name}: werf render failed where Helm 4 renders: {stderr}"
+    );
     let ours = pieces(&stdout);
     let theirs = pieces(&reference.manifest);
-    assert!(!theirs.is_empty(), "{name}: Helm rendered nothing; the case tests nothing");
+    assert!(
+        !theirs.is_empty(),
+        "{name}: Helm rendered nothing; the case tests nothing"
+    );
     // Manifests: ours begin with Helm's, piece for piece, text for text.
     let (ours_manifest, ours_hooks) = ours.split_at(theirs.len().min(ours.len()));
     let strip = |p: &[(String, String)]| -> Vec<(String, String)> {
@@ -181,7 +191,10 @@ fn compare(name: &str, values: Option<&str>) -> Vec<(String, String)> {
         .iter()
         .map(|(s, t)| (s.clone(), yaml(t).to_string()))
         .collect();
-    assert_eq!(our_hooks, helm_hooks, "{name}: the hooks differ from Helm 4's");
+    assert_eq!(
+        our_hooks, helm_hooks,
+        "{name}: the hooks differ from Helm 4's"
+    );
     ours
 }
 
@@ -189,14 +202,33 @@ fn compare(name: &str, values: Option<&str>) -> Vec<(String, String)> {
 fn compare_failure(name: &str, values: Option<&str>, cause: &str) {
     let chart = root().join("tests/charts").join(name);
     let values = values.map(|v| root().join("tests/charts").join(v));
+    let name = &format!(
+        "{name} {}",
+        values
+            .as_deref()
+            .map(|v| v.display().to_string())
+            .unwrap_or_default()
+    );
     let theirs = match helm(&chart, values.as_deref()) {
         Err(e) => e,
-        Ok(r) => panic!("{name}: Helm 4 rendered where a failure was expected: {}", r.manifest),
+        Ok(r) => panic!(
+            "{name}: Helm 4 rendered where a failure was expected: {}",
+            r.manifest
+        ),
     };
     let (ok, _, ours) = werf(&chart, values.as_deref());
-    assert!(!ok, "{name}: werf render succeeded where Helm 4 fails with: {theirs}");
-    assert!(theirs.contains(cause), "{name}: Helm's failure is not about `{cause}`: {theirs}");
-    assert!(ours.contains(cause), "{name}: our failure is not about `{cause}`: {ours}\nHelm: {theirs}");
+    assert!(
+        !ok,
+        "{name}: werf render succeeded where Helm 4 fails with: {theirs}"
+    );
+    assert!(
+        theirs.contains(cause),
+        "{name}: Helm's failure is not about `{cause}`: {theirs}"
+    );
+    assert!(
+        ours.contains(cause),
+        "{name}: our failure is not about `{cause}`: {ours}\nHelm: {theirs}"
+    );
     if let Some(place) = place_of(&theirs) {
         assert!(
             ours.contains(&place),
@@ -229,7 +261,10 @@ fn cert(text: &str) -> x509_parser::certificate::X509Certificate<'static> {
         .1
 }
 
-fn signed_by(c: &x509_parser::certificate::X509Certificate<'_>, issuer: &x509_parser::certificate::X509Certificate<'_>) {
+fn signed_by(
+    c: &x509_parser::certificate::X509Certificate<'_>,
+    issuer: &x509_parser::certificate::X509Certificate<'_>,
+) {
     assert_eq!(c.issuer(), issuer.subject());
     c.verify_signature(Some(issuer.public_key()))
         .expect("the signature verifies with the issuer's key");
@@ -256,13 +291,21 @@ fn same_shape(name: &str, ours: &serde_json::Value, theirs: &serde_json::Value) 
             assert!(v.chars().all(ok), "{k}: {v}");
         };
         let id: Vec<&str> = s("uuid").split('-').collect();
-        assert_eq!(id.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
-        assert!(id[2].starts_with('4') && "89ab".contains(&id[3][..1]), "{id:?}");
+        assert_eq!(
+            id.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(
+            id[2].starts_with('4') && "89ab".contains(&id[3][..1]),
+            "{id:?}"
+        );
         alphabet("alnum-16", 16, |c| c.is_ascii_alphanumeric());
         alphabet("alpha-12", 12, |c| c.is_ascii_alphabetic());
         alphabet("numeric-8", 8, |c| c.is_ascii_digit());
         alphabet("ascii-20", 20, |c| (' '..='~').contains(&c));
-        let bytes = base64::engine::general_purpose::STANDARD.decode(s("bytes-24")).expect("base64");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s("bytes-24"))
+            .expect("base64");
         assert_eq!(bytes.len(), 24);
         let n: i64 = s("int-5-10").parse().expect("int");
         assert!((5..10).contains(&n), "{n}");
@@ -271,10 +314,14 @@ fn same_shape(name: &str, ours: &serde_json::Value, theirs: &serde_json::Value) 
         assert_eq!(chars, ['e', 'h', 'l', 'l', 'o']);
         assert!(s("bcrypt-secret").starts_with("$2a$10$"));
         assert!(bcrypt::verify("secret", s("bcrypt-secret")).expect("a bcrypt hash"));
-        let (user, hash) = s("htpasswd-user-secret").split_once(':').expect("user:hash");
+        let (user, hash) = s("htpasswd-user-secret")
+            .split_once(':')
+            .expect("user:hash");
         assert_eq!(user, "user");
         assert!(bcrypt::verify("secret", hash).expect("a bcrypt hash"));
-        let aes = base64::engine::general_purpose::STANDARD.decode(s("aes-44")).expect("base64");
+        let aes = base64::engine::general_purpose::STANDARD
+            .decode(s("aes-44"))
+            .expect("base64");
         assert_eq!((s("aes-44").len(), aes.len()), (44, 32), "IV and one block");
         let ca = cert(s("ca-cert"));
         assert!(ca.is_ca());
@@ -291,8 +338,19 @@ fn same_shape(name: &str, ours: &serde_json::Value, theirs: &serde_json::Value) 
             .iter()
             .map(|n| n.to_string())
             .collect();
-        assert_eq!(sans, ["DNSName(svc.local)", "DNSName(svc)", "IPAddress(0a:00:00:01)"]);
-        let days = leaf.validity().time_to_expiration().expect("valid now").whole_days();
+        assert_eq!(
+            sans,
+            [
+                "DNSName(svc.local)",
+                "DNSName(svc)",
+                "IPAddress(0a:00:00:01)"
+            ]
+        );
+        let days = leaf
+            .validity()
+            .time_to_expiration()
+            .expect("valid now")
+            .whole_days();
         assert!((9..=10).contains(&days), "{days}");
         let own = cert(s("self-cert"));
         signed_by(&own, &own);
@@ -305,23 +363,98 @@ fn same_shape(name: &str, ours: &serde_json::Value, theirs: &serde_json::Value) 
         signed_by(&cert(s("keyed-leaf-cert")), &keyed_ca);
         let keyed_self = cert(s("keyed-self-cert"));
         signed_by(&keyed_self, &keyed_self);
-        assert_eq!(s("custom-cert"), s("self-cert"), "buildCustomCert keeps the certificate");
+        assert_eq!(
+            s("custom-cert"),
+            s("self-cert"),
+            "buildCustomCert keeps the certificate"
+        );
         assert_eq!(s("now-year"), d["now-year"].as_str().unwrap_or_default());
         assert!(["0s", "1s"].contains(&s("ago")), "{}", s("ago"));
     }
-    assert_eq!(ours["stringData"]["now-year"], theirs["stringData"]["now-year"]);
+    assert_eq!(
+        ours["stringData"]["now-year"],
+        theirs["stringData"]["now-year"]
+    );
 }
 
 #[test]
 fn every_function_renders_as_helm_4_renders_it() {
     let ours = compare("functions", None);
-    assert!(ours.iter().any(|(s, _)| is_random(s)), "the random template rendered");
+    assert!(
+        ours.iter().any(|(s, _)| is_random(s)),
+        "the random template rendered"
+    );
 }
 
 #[test]
 fn documents_whitespace_order_and_hooks_match_helm_4() {
     let ours = compare("output", None);
-    assert!(ours.iter().any(|(_, t)| t.contains("helm.sh/hook")), "hooks are printed");
+    assert!(
+        ours.iter().any(|(_, t)| t.contains("helm.sh/hook")),
+        "hooks are printed"
+    );
+}
+
+#[test]
+fn dependencies_values_and_files_load_as_helm_4_loads_them() {
+    let ours = compare("deps", None);
+    let sources: BTreeSet<&str> = ours.iter().map(|(s, _)| s.as_str()).collect();
+    // Aliases render as copies, a packaged subchart renders, a disabled one and a library's own
+    // templates do not.
+    for present in [
+        "deps/charts/first/templates/cm.yaml",
+        "deps/charts/sub-b/templates/svc.yaml",
+    ] {
+        assert!(sources.contains(present), "{present}: {sources:?}");
+    }
+    assert!(
+        !sources
+            .iter()
+            .any(|s| s.contains("sub-c") || s.contains("lib/templates")),
+        "{sources:?}"
+    );
+}
+
+#[test]
+fn failures_match_helm_4_s_cause_and_place() {
+    let cases = [
+        ("fail", "custom failure"),
+        ("required", "set image.tag, please"),
+        ("nil", "nil pointer evaluating interface {}.deep"),
+        ("include", "no template \"nope\" associated with"),
+        (
+            "tpl",
+            "error during tpl function execution for \"{{ .Values.missing.deeper }}\"",
+        ),
+        (
+            "type",
+            "wrong type for value; expected string; got []interface {}",
+        ),
+        ("yaml", "YAML parse error on failures/templates/cases.yaml"),
+        ("schema-type", "- at '/port': got string, want integer"),
+        (
+            "schema-required",
+            "- at '/port': maximum: got 70,000, want 65,535",
+        ),
+    ];
+    for (case, cause) in cases {
+        compare_failure(
+            "failures",
+            Some(&format!("failure-values/{case}.yaml")),
+            cause,
+        );
+    }
+    compare_failure("parse-error", None, "missing value for if");
+    compare_failure(
+        "missing-dep",
+        None,
+        "found in Chart.yaml, but missing in charts/ directory: absent",
+    );
+    compare_failure(
+        "bad-values",
+        None,
+        "line 2: did not find expected ',' or ']'",
+    );
 }
 
 #[test]
@@ -345,5 +478,8 @@ fn the_function_table_is_helm_4_s() {
         .lines()
         .filter(|l| !l.is_empty())
         .collect();
-    assert_eq!(defined, listed, "Helm 4 defines exactly the listed functions");
+    assert_eq!(
+        defined, listed,
+        "Helm 4 defines exactly the listed functions"
+    );
 }

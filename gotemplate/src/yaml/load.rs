@@ -610,7 +610,10 @@ mod tests {
         assert!(err.message.ends_with("unsupported value: +Inf"), "{err}");
         let err = load_values("a: [1, 2\n").expect_err("syntax");
         // As go-yaml words it (Helm 4 printed the same).
-        assert_eq!(err.to_string(), "yaml: line 1: did not find expected ',' or ']'");
+        assert_eq!(
+            err.to_string(),
+            "yaml: line 1: did not find expected ',' or ']'"
+        );
     }
 
     #[test]

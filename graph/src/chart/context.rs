@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gotemplate::value::{OBJECT_KIND, OBJECT_TEXT};
+use gotemplate::value::{OBJECT_JSON, OBJECT_KIND, OBJECT_TEXT, OBJECT_VALUE};
 use gotemplate::Value;
 use serde_json::{Map, Value as Json};
 
@@ -238,22 +238,47 @@ impl Common {
                 .collect();
             (major, minor)
         };
+        // Helm's `KubeVersion` struct: `String()` is the version; `%v` of the value and JSON
+        // show its fields in order.
         let kube_version = object(
             "KubeVersion",
-            Some(&kube),
             [
+                (OBJECT_TEXT, Value::Str(kube.clone())),
+                (
+                    OBJECT_VALUE,
+                    Value::Str(format!("{{{kube} {kube} {major} {minor}}}")),
+                ),
+                (
+                    OBJECT_JSON,
+                    Value::Str(format!(
+                        r#"{{"Version":"{kube}","Major":"{major}","Minor":"{minor}"}}"#
+                    )),
+                ),
                 ("Version", Value::Str(kube.clone())),
-                ("Major", Value::Str(major)),
-                ("Minor", Value::Str(minor)),
+                ("Major", Value::Str(major.clone())),
+                ("Minor", Value::Str(minor.clone())),
             ],
         );
+        // Helm's `BuildInfo`: no `String()`; its JSON names are lower-case.
         let helm_version = object(
             "BuildInfo",
-            Some(&format!("{{{HELM_VERSION}    {KUBE_CLIENT_VERSION}}}")),
             [
+                (
+                    OBJECT_VALUE,
+                    Value::Str(format!("{{{HELM_VERSION}    {KUBE_CLIENT_VERSION}}}")),
+                ),
+                (
+                    OBJECT_JSON,
+                    Value::Str(format!(
+                        r#"{{"version":"{HELM_VERSION}","go_version":"","kube_client_version":"{KUBE_CLIENT_VERSION}"}}"#
+                    )),
+                ),
                 ("version", Value::Str(HELM_VERSION.into())),
                 ("go_version", Value::Str(String::new())),
-                ("kube_client_version", Value::Str(KUBE_CLIENT_VERSION.into())),
+                (
+                    "kube_client_version",
+                    Value::Str(KUBE_CLIENT_VERSION.into()),
+                ),
             ],
         );
         let api_versions = Value::list(match &options.api_versions {
@@ -280,16 +305,13 @@ impl Common {
     }
 }
 
-/// An object value: its kind, what `%v` prints, and its fields.
-fn object<const N: usize>(kind: &str, text: Option<&str>, fields: [(&str, Value); N]) -> Value {
+/// An object value: its kind and its fields (hidden ones included).
+fn object<const N: usize>(kind: &str, fields: [(&str, Value); N]) -> Value {
     let mut m: BTreeMap<String, Value> = fields
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     m.insert(OBJECT_KIND.to_string(), Value::Str(kind.into()));
-    if let Some(t) = text {
-        m.insert(OBJECT_TEXT.to_string(), Value::Str(t.into()));
-    }
     Value::map(m)
 }
 
@@ -316,7 +338,10 @@ fn build(inst: &Instance, values: Value, common: &Common, out: &mut Vec<ChartCon
     }
     let mut root = BTreeMap::new();
     root.insert("Chart".to_string(), chart_object(inst, at == 0));
-    root.insert("Files".to_string(), super::objects::files(&inst.chart.files));
+    root.insert(
+        "Files".to_string(),
+        super::objects::files(&inst.chart.files),
+    );
     root.insert("Release".to_string(), common.release.clone());
     root.insert("Capabilities".to_string(), common.capabilities.clone());
     root.insert("Values".to_string(), values);
@@ -329,7 +354,14 @@ fn build(inst: &Instance, values: Value, common: &Common, out: &mut Vec<ChartCon
 /// `.Chart`: Chart.yaml under Go's field names, with Go's zero values for what it leaves out.
 fn chart_object(inst: &Instance, is_root: bool) -> Value {
     let meta = &inst.chart.meta;
-    let text = |k: &str| Value::Str(meta.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string());
+    let text = |k: &str| {
+        Value::Str(
+            meta.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
     let list = |k: &str| match meta.get(k) {
         Some(Json::Array(a)) => Value::list(a.iter().map(typed).collect()),
         _ => Value::list(Vec::new()),
@@ -338,12 +370,18 @@ fn chart_object(inst: &Instance, is_root: bool) -> Value {
         Some(Json::Array(a)) => Value::list(
             a.iter()
                 .map(|m| {
-                    let f = |k: &str| Value::Str(m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string());
+                    let f = |k: &str| {
+                        Value::Str(m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string())
+                    };
                     Value::map(
-                        [("Name", f("name")), ("Email", f("email")), ("URL", f("url"))]
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect(),
+                        [
+                            ("Name", f("name")),
+                            ("Email", f("email")),
+                            ("URL", f("url")),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
                     )
                 })
                 .collect(),
@@ -367,7 +405,14 @@ fn chart_object(inst: &Instance, is_root: bool) -> Value {
         ("AppVersion", text("appVersion")),
         ("Condition", text("condition")),
         ("Dependencies", dependencies),
-        ("Deprecated", Value::Bool(meta.get("deprecated").and_then(|v| v.as_bool()).unwrap_or(false))),
+        (
+            "Deprecated",
+            Value::Bool(
+                meta.get("deprecated")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            ),
+        ),
         ("Description", text("description")),
         ("Home", text("home")),
         ("Icon", text("icon")),
@@ -381,12 +426,24 @@ fn chart_object(inst: &Instance, is_root: bool) -> Value {
         ("Type", text("type")),
         ("Version", text("version")),
     ];
-    Value::map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// One of `.Chart.Dependencies`, as Helm's `Dependency` struct reads in a template.
 fn dependency_object(dep: &Json) -> Value {
-    let text = |k: &str| Value::Str(dep.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string());
+    let text = |k: &str| {
+        Value::Str(
+            dep.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
     let list = |k: &str| match dep.get(k) {
         Some(Json::Array(a)) => Value::list(a.iter().map(typed).collect()),
         _ => Value::list(Vec::new()),
@@ -397,11 +454,23 @@ fn dependency_object(dep: &Json) -> Value {
         ("Repository", text("repository")),
         ("Condition", text("condition")),
         ("Tags", list("tags")),
-        ("Enabled", Value::Bool(dep.get("enabled").and_then(|v| v.as_bool()).unwrap_or(false))),
+        (
+            "Enabled",
+            Value::Bool(
+                dep.get("enabled")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            ),
+        ),
         ("ImportValues", list("import-values")),
         ("Alias", text("alias")),
     ];
-    Value::map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// Pushes every map of `v` that holds one of `lazy` at some depth; true when `v` does. Maps

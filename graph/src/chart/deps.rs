@@ -126,8 +126,10 @@ fn enable(inst: &mut Instance, values: &Map<String, Json>, path: &str) -> Result
     };
     let loaded = std::mem::take(&mut inst.children);
     let declared = |c: &Instance| {
-        deps.iter()
-            .any(|d| c.chart.name == field(d, "name") && compatible(field(d, "version"), c.chart.field("version")))
+        deps.iter().any(|d| {
+            c.chart.name == field(d, "name")
+                && compatible(field(d, "version"), c.chart.field("version"))
+        })
     };
     let mut children: Vec<Instance> = loaded.iter().filter(|c| !declared(c)).cloned().collect();
     let mut records = Vec::new();
@@ -182,7 +184,12 @@ fn enable(inst: &mut Instance, values: &Map<String, Json>, path: &str) -> Result
 fn tags_enable(dep: &Json, values: &Map<String, Json>) -> Option<bool> {
     let tags = table(values, "tags")?;
     let (mut has_true, mut has_false) = (false, false);
-    for t in dep.get("tags").and_then(|t| t.as_array()).into_iter().flatten() {
+    for t in dep
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
         match t.as_str().and_then(|k| tags.get(k)) {
             Some(Json::Bool(true)) => has_true = true,
             Some(Json::Bool(false)) => has_false = true,
@@ -198,10 +205,12 @@ fn condition_enables(dep: &Json, values: &Map<String, Json>, path: &str) -> Opti
         .trim()
         .split(',')
         .filter(|c| !c.is_empty())
-        .find_map(|c| match super::values::path_value(values, &format!("{path}{c}")) {
-            Some(Json::Bool(b)) => Some(*b),
-            _ => None,
-        })
+        .find_map(
+            |c| match super::values::path_value(values, &format!("{path}{c}")) {
+                Some(Json::Bool(b)) => Some(*b),
+                _ => None,
+            },
+        )
 }
 
 /// Helm's `processDependencyImportValues` with merging: children first, then each chart takes
@@ -219,7 +228,12 @@ fn import_values(inst: &mut Instance) -> Result<()> {
     for dep in deps {
         let name = field(&dep, "name").to_string();
         let mut normalized = Vec::new();
-        for iv in dep.get("import-values").and_then(|v| v.as_array()).into_iter().flatten() {
+        for iv in dep
+            .get("import-values")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             match iv {
                 Json::Object(m) => {
                     let text = |k: &str| match m.get(k) {

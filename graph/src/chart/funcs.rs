@@ -28,7 +28,11 @@ fn werf_image(exec: &mut Exec<'_>, args: &[Value]) -> Result<Value, CallError> {
     let Value::Str(image) = image else {
         return Err("the image name must be a string".into());
     };
-    let path = ["Values".to_string(), "werf".to_string(), "image".to_string()];
+    let path = [
+        "Values".to_string(),
+        "werf".to_string(),
+        "image".to_string(),
+    ];
     let images = exec.field_path(root, &path)?;
     if !matches!(&images, Value::Map(m) if m.contains_key(&image)) {
         return Err(format!("no image `{image}` in werf.yaml").into());

@@ -109,20 +109,26 @@ mod tests {
 
     #[test]
     fn rules_apply_as_helm_applies_them() {
-        let rules = Rules::parse("# comment\n*.bak\n/secret.txt\ndocs/\nnested/*.tmp\n")
-            .expect("parses");
-        assert!(rules.ignores("a/b/file.bak", false), "base-name match anywhere");
+        let rules =
+            Rules::parse("# comment\n*.bak\n/secret.txt\ndocs/\nnested/*.tmp\n").expect("parses");
+        assert!(
+            rules.ignores("a/b/file.bak", false),
+            "base-name match anywhere"
+        );
         assert!(rules.ignores("secret.txt", false));
-        assert!(!rules.ignores("sub/secret.txt", false), "anchored at the root");
+        assert!(
+            !rules.ignores("sub/secret.txt", false),
+            "anchored at the root"
+        );
         assert!(rules.ignores("docs", true));
         assert!(!rules.ignores("docs", false), "folders only");
         assert!(rules.ignores("nested/x.tmp", false));
         assert!(!rules.ignores("nested/deeper/x.tmp", false));
-        assert!(rules.ignores("templates/.hidden.yaml", false), "the default rule");
-        assert!(!rules.ignores("templates/deployment.yaml", false));
-        assert_eq!(
-            Rules::parse("ok\na/**/b\n").expect_err("double star").0,
-            2
+        assert!(
+            rules.ignores("templates/.hidden.yaml", false),
+            "the default rule"
         );
+        assert!(!rules.ignores("templates/deployment.yaml", false));
+        assert_eq!(Rules::parse("ok\na/**/b\n").expect_err("double star").0, 2);
     }
 }

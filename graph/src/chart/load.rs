@@ -23,9 +23,8 @@ pub fn load(objects: &dyn ObjectSource, tree: ObjectId, dir: &str) -> Result<Cha
     let rules = match crate::context::lookup(objects, tree, ".helmignore")? {
         Some(e) if e.kind.is_file() => {
             let text = objects.blob(e.id)?;
-            Rules::parse(&String::from_utf8_lossy(&text)).map_err(|(line, m)| {
-                chart_error(&join(dir, ".helmignore"), line, 0, m)
-            })?
+            Rules::parse(&String::from_utf8_lossy(&text))
+                .map_err(|(line, m)| chart_error(&join(dir, ".helmignore"), line, 0, m))?
         }
         _ => Rules::defaults(),
     };
@@ -70,9 +69,8 @@ fn without_bom(data: Arc<[u8]>) -> Arc<[u8]> {
 /// A chart from its files (chart-relative paths), as Helm's `LoadFiles`.
 pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart> {
     let text = |name: &str, data: &[u8]| -> Result<String> {
-        String::from_utf8(data.to_vec()).map_err(|_| {
-            chart_error(&join(dir, name), 0, 0, "is not UTF-8 text".into())
-        })
+        String::from_utf8(data.to_vec())
+            .map_err(|_| chart_error(&join(dir, name), 0, 0, "is not UTF-8 text".into()))
     };
     let mut meta = None;
     let mut values = serde_json::Map::new();
@@ -86,20 +84,25 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
         match name.as_str() {
             "Chart.yaml" => meta = Some(text(&name, &data)?),
             "values.yaml" => {
-                values = gotemplate::yaml::load::load_values(&text(&name, &data)?).map_err(|e| {
-                    chart_error(
-                        &join(dir, &name),
-                        e.line,
-                        e.column,
-                        format!("cannot load values.yaml: {}", e.message),
-                    )
-                })?
-            }
-            "values.schema.json" => {
-                let parsed: serde_json::Value =
-                    serde_json::from_slice(&data).map_err(|e| {
-                        chart_error(&join(dir, &name), e.line(), e.column(), e.to_string())
+                values =
+                    gotemplate::yaml::load::load_values(&text(&name, &data)?).map_err(|e| {
+                        chart_error(
+                            &join(dir, &name),
+                            e.line,
+                            e.column,
+                            format!("cannot load values.yaml: {e}"),
+                        )
                     })?;
+                // Helm 4 drops a chart's own null defaults (so a parent's `null` for a
+                // subchart key does not delete the subchart's default).
+                trim_nulls(&mut values);
+            }
+            // Read by `helm dependency`, not part of `.Files`.
+            "Chart.lock" | "requirements.lock" => {}
+            "values.schema.json" => {
+                let parsed: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
+                    chart_error(&join(dir, &name), e.line(), e.column(), e.to_string())
+                })?;
                 schema = Some(parsed);
             }
             "requirements.yaml" => requirements = Some(text(&name, &data)?),
@@ -135,7 +138,14 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
         .get("name")
         .and_then(|n| n.as_str())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| chart_error(&chart_file, 0, 0, "validation: chart.metadata.name is required".into()))?
+        .ok_or_else(|| {
+            chart_error(
+                &chart_file,
+                0,
+                0,
+                "validation: chart.metadata.name is required".into(),
+            )
+        })?
         .to_string();
     let mut subcharts = Vec::new();
     for (sub, files) in subfiles {
@@ -160,6 +170,15 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
     })
 }
 
+fn trim_nulls(m: &mut serde_json::Map<String, serde_json::Value>) {
+    m.retain(|_, v| !v.is_null());
+    for v in m.values_mut() {
+        if let serde_json::Value::Object(inner) = v {
+            gotemplate::with_stack(|| trim_nulls(inner));
+        }
+    }
+}
+
 /// `Chart.yaml` as Helm's metadata: numbers where strings belong become strings (`1.10` is
 /// `1.1`), a v1 chart's `requirements.yaml` supplies its dependencies.
 fn metadata(file: &str, text: &str, requirements: Option<&str>) -> Result<serde_json::Value> {
@@ -171,7 +190,13 @@ fn metadata(file: &str, text: &str, requirements: Option<&str>) -> Result<serde_
     let serde_json::Value::Object(m) = &mut meta else {
         return Err(chart_error(file, 1, 1, "must hold a map of keys".into()));
     };
-    for key in ["version", "appVersion", "kubeVersion", "name", "description"] {
+    for key in [
+        "version",
+        "appVersion",
+        "kubeVersion",
+        "name",
+        "description",
+    ] {
         if let Some(serde_json::Value::Number(n)) = m.get(key) {
             let text = gotemplate::value::format_float_g(n.as_f64().unwrap_or(0.0));
             m.insert(key.to_string(), serde_json::Value::String(text));
@@ -205,13 +230,18 @@ fn unpack(path: &str, data: &[u8]) -> Result<BTreeMap<String, Arc<[u8]>>> {
             .map_err(|e| bad(format!("bad member name: {e}")))?
             .to_string_lossy()
             .replace('\\', "/");
-        let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let parts: Vec<&str> = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         if name.starts_with('/') || parts.contains(&"..") {
             return Err(bad(format!(
                 "chart illegally contains content outside the base directory: {name:?}"
             )));
         }
-        let Some((_, rest)) = parts.split_first() else { continue };
+        let Some((_, rest)) = parts.split_first() else {
+            continue;
+        };
         if rest.is_empty() {
             continue;
         }

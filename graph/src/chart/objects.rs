@@ -11,7 +11,8 @@ use gotemplate::Value;
 
 use crate::pattern::Glob;
 
-/// `.Files`: an object whose `files` entry maps each path to its bytes.
+/// `.Files`: as Go's `engine.files`, a map from each path to its bytes (so `range` and `index`
+/// work on it), marked as an object for its methods.
 pub fn files(files: &BTreeMap<String, Arc<[u8]>>) -> Value {
     let entries = files
         .iter()
@@ -20,11 +21,9 @@ pub fn files(files: &BTreeMap<String, Arc<[u8]>>) -> Value {
     files_value(entries)
 }
 
-fn files_value(entries: BTreeMap<String, Value>) -> Value {
-    let mut m = BTreeMap::new();
-    m.insert(OBJECT_KIND.to_string(), Value::Str("Files".into()));
-    m.insert("files".to_string(), Value::map(entries));
-    Value::map(m)
+fn files_value(mut entries: BTreeMap<String, Value>) -> Value {
+    entries.insert(OBJECT_KIND.to_string(), Value::Str("Files".into()));
+    Value::map(entries)
 }
 
 fn bytes_of(v: &Value) -> &[u8] {
@@ -52,9 +51,12 @@ pub fn method(
             )),
             [other] => Err(format!(
                 "wrong type for value; expected string; got {}",
-                other.kind()
+                gotemplate::sprig::go_type(other)
             )),
-            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len())),
+            _ => Err(format!(
+                "wrong number of args for Has: want 1 got {}",
+                args.len()
+            )),
         }),
         "KubeVersion" if name == "GitVersion" => Some(Ok(field(receiver, "Version"))),
         "BuildInfo" => {
@@ -71,6 +73,50 @@ pub fn method(
     }
 }
 
+/// gobwas/glob's alternatives: `a.{conf,ini}` is `a.conf` or `a.ini` (nested braces expand too;
+/// at most 1,000 patterns, so a hostile pattern cannot explode).
+fn braces(pattern: &str) -> Vec<String> {
+    let mut out = vec![pattern.to_string()];
+    let mut i = 0;
+    while i < out.len() && out.len() <= 1000 {
+        let p = out[i].clone();
+        let Some(open) = p.find('{') else {
+            i += 1;
+            continue;
+        };
+        let mut depth = 0;
+        let mut close = None;
+        let mut commas = Vec::new();
+        for (j, c) in p[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(open + j);
+                        break;
+                    }
+                }
+                ',' if depth == 1 => commas.push(open + j),
+                _ => {}
+            }
+        }
+        let Some(close) = close else {
+            i += 1;
+            continue;
+        };
+        let mut bounds = vec![open];
+        bounds.extend(commas);
+        bounds.push(close);
+        let expanded: Vec<String> = bounds
+            .windows(2)
+            .map(|w| format!("{}{}{}", &p[..open], &p[w[0] + 1..w[1]], &p[close + 1..]))
+            .collect();
+        out.splice(i..=i, expanded);
+    }
+    out
+}
+
 fn same_list(a: &Value, b: &Value) -> bool {
     matches!((a, b), (Value::List(x), Value::List(y)) if Arc::ptr_eq(x, y))
 }
@@ -84,15 +130,19 @@ fn field(v: &Value, key: &str) -> Value {
 
 /// Helm's `.Files` methods (`pkg/engine/files.go`).
 fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result<Value, String>> {
-    let files = match field(receiver, "files") {
-        Value::Map(f) => f,
-        _ => Arc::default(),
+    let files: BTreeMap<String, Value> = match receiver {
+        Value::Map(f) => f
+            .iter()
+            .filter(|(k, _)| !gotemplate::value::hidden(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => BTreeMap::new(),
     };
     let arg = |i: usize| match args.get(i) {
         Some(Value::Str(s)) => Ok(s.clone()),
         Some(other) => Err(format!(
             "wrong type for value; expected string; got {}",
-            other.kind()
+            gotemplate::sprig::go_type(other)
         )),
         None => Err(format!("wrong number of args for {method}: want 1 got 0")),
     };
@@ -107,13 +157,14 @@ fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result
         gotemplate::yaml::to_yaml(&Value::map(m))
     };
     Some(match method {
-        "Get" => arg(0).map(|p| {
-            Value::Str(
-                files
-                    .get(&p)
-                    .map(|v| String::from_utf8_lossy(bytes_of(v)).into_owned())
-                    .unwrap_or_default(),
-            )
+        // A Go string holds any bytes: a file that is not UTF-8 comes back as its bytes, which
+        // `b64enc` and the checksums read as they are.
+        "Get" => arg(0).map(|p| match files.get(&p) {
+            None => Value::Str(String::new()),
+            Some(v) => match std::str::from_utf8(bytes_of(v)) {
+                Ok(text) => Value::Str(text.to_string()),
+                Err(_) => Value::Bytes(Arc::from(bytes_of(v))),
+            },
         }),
         "GetBytes" => arg(0).map(|p| match files.get(&p) {
             Some(v) => Value::Bytes(Arc::from(bytes_of(v))),
@@ -128,16 +179,18 @@ fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result
             Value::list(text.split('\n').map(|l| Value::Str(l.into())).collect())
         }),
         "Glob" => arg(0).map(|pattern| {
-            let glob = Glob::new(&pattern);
+            let globs: Vec<Glob> = braces(&pattern).iter().map(|p| Glob::new(p)).collect();
             files_value(
                 files
                     .iter()
-                    .filter(|(k, _)| glob.matches(k))
+                    .filter(|(k, _)| globs.iter().any(|g| g.matches(k)))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             )
         }),
-        "AsConfig" => Ok(Value::Str(by_base(&|b| String::from_utf8_lossy(b).into_owned()))),
+        "AsConfig" => Ok(Value::Str(by_base(&|b| {
+            String::from_utf8_lossy(b).into_owned()
+        }))),
         "AsSecrets" => Ok(Value::Str(by_base(&|b| {
             base64::engine::general_purpose::STANDARD.encode(b)
         }))),

@@ -139,7 +139,7 @@ fn template_error(templates: &[Template], e: gotemplate::Error) -> Error {
         at: Location {
             file,
             line: e.pos.line,
-            column: e.pos.col,
+            column: e.column().unwrap_or(0),
         },
         message: e.message,
     }
@@ -172,7 +172,10 @@ pub fn render_template(
         Value::map(
             [
                 ("Name".to_string(), Value::Str(name.to_string())),
-                ("BasePath".to_string(), Value::Str(format!("{base}/templates"))),
+                (
+                    "BasePath".to_string(),
+                    Value::Str(format!("{base}/templates")),
+                ),
             ]
             .into_iter()
             .collect(),
@@ -197,14 +200,8 @@ pub fn render_template(
         .map_or_else(|| name.to_string(), |t| t.file.clone());
     let mut manifests = Vec::new();
     for doc in split_documents(&out) {
-        let head = gotemplate::yaml::load::load(&doc).map_err(|e| {
-            chart_error(
-                &file,
-                0,
-                0,
-                format!("YAML parse error on {name}: {e}"),
-            )
-        })?;
+        let head = gotemplate::yaml::load::load(&doc)
+            .map_err(|e| chart_error(&file, 0, 0, format!("YAML parse error on {name}: {e}")))?;
         let text_at = |p: &str| {
             head.pointer(p)
                 .and_then(|k| k.as_str())

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::deps::Instance;
 use super::chart_error;
+use super::deps::Instance;
 use crate::error::Result;
 use crate::pattern::join;
 
@@ -89,10 +89,22 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
             "missing property '{}'",
             property.as_str().unwrap_or_default()
         ),
-        K::Minimum { limit } => format!("minimum: got {got}, want {limit}"),
-        K::Maximum { limit } => format!("maximum: got {got}, want {limit}"),
-        K::ExclusiveMinimum { limit } => format!("exclusiveMinimum: got {got}, want {limit}"),
-        K::ExclusiveMaximum { limit } => format!("exclusiveMaximum: got {got}, want {limit}"),
+        K::Minimum { limit } => format!("minimum: got {}, want {}", number(got), number(limit)),
+        K::Maximum { limit } => format!("maximum: got {}, want {}", number(got), number(limit)),
+        K::ExclusiveMinimum { limit } => {
+            format!(
+                "exclusiveMinimum: got {}, want {}",
+                number(got),
+                number(limit)
+            )
+        }
+        K::ExclusiveMaximum { limit } => {
+            format!(
+                "exclusiveMaximum: got {}, want {}",
+                number(got),
+                number(limit)
+            )
+        }
         K::MinLength { limit } => format!(
             "minLength: got {}, want {limit}",
             got.as_str().map_or(0, |s| s.chars().count())
@@ -101,7 +113,10 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
             "maxLength: got {}, want {limit}",
             got.as_str().map_or(0, |s| s.chars().count())
         ),
-        K::Pattern { pattern } => format!("'{}' does not match pattern '{pattern}'", got.as_str().unwrap_or_default()),
+        K::Pattern { pattern } => format!(
+            "'{}' does not match pattern '{pattern}'",
+            got.as_str().unwrap_or_default()
+        ),
         K::Enum { options } => format!("value must be one of {}", options_text(options)),
         K::AdditionalProperties { unexpected } => format!(
             "additional properties {} not allowed",
@@ -113,6 +128,28 @@ fn message(e: &jsonschema::ValidationError<'_>) -> String {
         ),
         _ => e.to_string(),
     }
+}
+
+/// A number as the validator prints it: whole numbers with thousands grouped (`70,000`).
+fn number(v: &Json) -> String {
+    let Some(f) = v.as_f64() else {
+        return v.to_string();
+    };
+    if f.fract() != 0.0 || f.abs() >= 1e15 {
+        return gotemplate::value::format_float_g(f);
+    }
+    let digits = (f.abs() as u64).to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if f < 0.0 {
+        out.insert(0, '-');
+    }
+    out
 }
 
 fn options_text(options: &Json) -> String {

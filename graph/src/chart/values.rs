@@ -6,10 +6,10 @@
 use serde_json::{Map, Value as Json};
 
 use super::deps::Instance;
+use super::RenderOptions;
 use super::{chart_error, Chart};
 use crate::error::{Error, Location, Result};
 use crate::pattern::join;
-use super::RenderOptions;
 
 /// The most keys a `--set` path may nest (`a.b.c...`), so a hostile path cannot build a value
 /// deeper than the rest of the engine handles.
@@ -69,7 +69,11 @@ fn merge_files(base: &mut Map<String, Json>, over: Map<String, Json>) {
 /// Helm's `CoalesceValues` (`merge` false) and `MergeValues` (`merge` true): `dest` (the
 /// user's) over the chart's defaults, then each subchart's defaults under its name, with the
 /// parent's `global` copied in.
-pub fn coalesce(inst: &Instance, mut dest: Map<String, Json>, merge: bool) -> Result<Map<String, Json>> {
+pub fn coalesce(
+    inst: &Instance,
+    mut dest: Map<String, Json>,
+    merge: bool,
+) -> Result<Map<String, Json>> {
     coalesce_values(inst, &mut dest, merge);
     coalesce_deps(inst, dest, merge)
 }
@@ -95,7 +99,11 @@ fn coalesce_values(inst: &Instance, v: &mut Map<String, Json>, merge: bool) {
     }
 }
 
-fn coalesce_deps(inst: &Instance, mut dest: Map<String, Json>, merge: bool) -> Result<Map<String, Json>> {
+fn coalesce_deps(
+    inst: &Instance,
+    mut dest: Map<String, Json>,
+    merge: bool,
+) -> Result<Map<String, Json>> {
     for sub in &inst.children {
         let mut sub_values = match dest.remove(&sub.name) {
             None | Some(Json::Null) => Map::new(),
@@ -170,8 +178,14 @@ fn coalesce_globals(dest: &mut Map<String, Json>, src: &Map<String, Json>) {
 }
 
 /// Helm's `coalesceTablesFullKey`: `dst` is authoritative, `src` fills what it lacks; unless
-/// merging, a null in `dst` removes the key.
+/// merging, a null in `dst` over a non-null default removes the key.
 pub fn coalesce_tables(dst: &mut Map<String, Json>, mut src: Map<String, Json>, merge: bool) {
+    // Helm 4 deletes a key only when the user nulls a default that was not null itself.
+    let defaulted: std::collections::HashSet<String> = src
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
     for (key, val) in dst.iter() {
         if val.is_null() {
             src.insert(key.clone(), Json::Null);
@@ -179,9 +193,10 @@ pub fn coalesce_tables(dst: &mut Map<String, Json>, mut src: Map<String, Json>, 
     }
     for (key, val) in src {
         match dst.get_mut(&key) {
-            Some(Json::Null) if !merge => {
+            Some(Json::Null) if !merge && defaulted.contains(&key) => {
                 dst.remove(&key);
             }
+            Some(Json::Null) => {}
             None => {
                 dst.insert(key, val);
             }
@@ -219,7 +234,11 @@ fn split_escaped(s: &str, sep: char) -> Vec<String> {
 
 /// Applies one `--set` expression (`a.b=c,d[0].e=f`, `\,` and `\.` escaped, `{a,b}` lists);
 /// values are typed as Helm's `strvals` types them (integers are int64) unless `as_string`.
-pub fn apply_set(values: &mut Json, expr: &str, as_string: bool) -> std::result::Result<(), String> {
+pub fn apply_set(
+    values: &mut Json,
+    expr: &str,
+    as_string: bool,
+) -> std::result::Result<(), String> {
     for part in split_escaped(expr, ',') {
         let Some((path, raw)) = part.split_once('=') else {
             return Err(format!("`--set {expr}`: expected `key=value` in `{part}`"));
@@ -339,10 +358,17 @@ mod tests {
             map(json!({"a": 2, "b": 3, "gone": 4, "t": {"y": 2, "drop": 5}})),
             false,
         );
-        assert_eq!(Json::Object(dst), json!({"a": 1, "b": 3, "t": {"x": 1, "y": 2}}));
+        assert_eq!(
+            Json::Object(dst),
+            json!({"a": 1, "b": 3, "t": {"x": 1, "y": 2}})
+        );
         let mut kept = map(json!({"gone": null}));
         coalesce_tables(&mut kept, map(json!({"gone": 4})), true);
-        assert_eq!(Json::Object(kept), json!({"gone": null}), "merging keeps nulls");
+        assert_eq!(
+            Json::Object(kept),
+            json!({"gone": null}),
+            "merging keeps nulls"
+        );
     }
 
     #[test]

@@ -1,0 +1,1 @@
+{{- define "shared.greeting" -}}child loses{{- end -}}
