@@ -75,6 +75,42 @@ pub enum Command {
     Plan(PlanArgs),
     /// Uninstall the release (its objects and records; `--with-namespace` also the namespace).
     Dismiss(DismissArgs),
+    /// Helm's own commands, as werf embeds them.
+    #[command(subcommand)]
+    Helm(HelmCommand),
+}
+
+/// `werf helm ...`.
+#[derive(Debug, Subcommand)]
+pub enum HelmCommand {
+    /// Chart dependencies (`Chart.yaml`'s `dependencies`).
+    #[command(subcommand)]
+    Dependency(DependencyCommand),
+}
+
+/// `werf helm dependency ...`.
+#[derive(Debug, Subcommand)]
+pub enum DependencyCommand {
+    /// Resolve every dependency's newest allowed version from its repository (`oci://`,
+    /// `https://` with `index.yaml`, or `file://`) into `charts/`, and write `Chart.lock`.
+    Update(DependencyArgs),
+    /// Download the versions `Chart.lock` names (which must match `Chart.yaml`) into `charts/`.
+    Build(DependencyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DependencyArgs {
+    /// The chart folder (default: `.helm`).
+    pub chart: Option<PathBuf>,
+
+    /// Registries reached over plain HTTP (loopback addresses always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "WERF_INSECURE_REGISTRY",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
 }
 
 /// How to reach Kubernetes.

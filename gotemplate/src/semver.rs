@@ -225,6 +225,11 @@ impl Full {
     }
 }
 
+/// How two versions order (`None` when either does not parse).
+pub fn compare(a: &str, b: &str) -> Option<Ordering> {
+    Some(Version::parse(a)?.cmp(&Version::parse(b)?))
+}
+
 /// Sprig's `semver`: the version object, or Masterminds' error.
 pub fn object(text: &str) -> Result<Value, String> {
     Full::parse(text)

@@ -92,6 +92,18 @@ pub fn templates(db: &dyn Db, project: Project, input: RenderInput) -> Result<Ar
     Ok(Arc::new(steps::output::templates(&ctxs.contexts)))
 }
 
+/// The custom resource definitions of the enabled charts (`crds/`).
+#[salsa::tracked(returns(ref))]
+pub fn crds(
+    db: &dyn Db,
+    project: Project,
+    input: RenderInput,
+) -> Result<Arc<Vec<(String, String)>>> {
+    db.log_execution("crds", "");
+    let ctxs = contexts(db, project, input).clone()?;
+    Ok(Arc::new(steps::output::crds(&ctxs.contexts)))
+}
+
 /// Every template parsed into one set.
 #[salsa::tracked(returns(ref))]
 pub fn template_set(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Set>> {

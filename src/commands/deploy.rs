@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
 
 use super::build::{publish, Publish};
-use super::render::{release_names, render, render_options};
+use super::render::{crds, release_names, render, render_options};
 use crate::cli::{ConvergeArgs, DismissArgs, Global, KubeArgs, PlanArgs, RenderArgs};
 use crate::deploy::{self, Action, Release};
 use crate::kubernetes::{Kube, Target};
@@ -48,18 +48,25 @@ type Desired = (
 );
 
 /// Renders the chart for the next revision and resolves every object's kind in the cluster.
+/// With `crds_timeout`, the chart's `crds/` are created first (converge), so its custom resources
+/// resolve.
 async fn desired(
     kube: &Kube,
     global: &Global,
     args: &RenderArgs,
     loaded: &Loaded,
     release: &Release,
+    crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
     let history = deploy::history(kube, release).await?;
     let mut options = render_options(global, args, &loaded.config.meta.project)?;
     options.revision = history.last().map_or(1, |r| r.revision + 1);
     options.kube_version = Some(kube.server_version.clone());
     options.api_versions = Some(kube.api_versions().await?);
+    if let Some(timeout) = crds_timeout {
+        let definitions = crds(loaded, options.clone())?;
+        deploy::crds::install(kube, &definitions, timeout).await?;
+    }
     let manifests = render(loaded, options)?;
     let mut parsed = Vec::new();
     for m in manifests.iter() {
@@ -125,7 +132,15 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
     let outcome = rt.block_on(async {
-        let (desired, history) = desired(&kube, global, &args.render, &loaded, &release).await?;
+        let (desired, history) = desired(
+            &kube,
+            global,
+            &args.render,
+            &loaded,
+            &release,
+            Some(timeout),
+        )
+        .await?;
         let images = tags(&loaded)?;
         Ok::<_, anyhow::Error>(
             deploy::converge(
@@ -167,7 +182,8 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plan = rt.block_on(async {
-        let (desired, history) = desired(&kube, global, &args.render, &loaded, &release).await?;
+        let (desired, history) =
+            desired(&kube, global, &args.render, &loaded, &release, None).await?;
         Ok::<_, anyhow::Error>(deploy::plan(&kube, desired, history).await?)
     })?;
     let mut changes = 0;

@@ -1,6 +1,7 @@
 //! One file per command; each takes parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod dependency;
 pub mod deploy;
 pub mod graph;
 pub mod render;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DependencyCommand, HelmCommand};
 
 /// Runs the chosen command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -20,5 +21,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Converge(args) => deploy::converge(&cli.global, args),
         Command::Plan(args) => deploy::plan(&cli.global, args),
         Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
+        Command::Helm(HelmCommand::Dependency(DependencyCommand::Update(args))) => {
+            dependency::update(&cli.global, args)
+        }
+        Command::Helm(HelmCommand::Dependency(DependencyCommand::Build(args))) => {
+            dependency::build(&cli.global, args)
+        }
     }
 }

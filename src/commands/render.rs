@@ -32,6 +32,12 @@ pub fn render(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<chart::
     Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
 }
 
+/// The chart's custom resource definitions for `options` (`crds/` of the enabled charts).
+pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, String)>>> {
+    let input = RenderInput::new(&loaded.db, options);
+    Ok(render::crds(&loaded.db, loaded.project, input).clone()?)
+}
+
 /// The release and namespace names: as given, else `PROJECT` (`PROJECT-ENV` with `--env`).
 pub fn release_names(
     global: &Global,

@@ -1,5 +1,6 @@
 //! Deploy: from rendered manifests to a release that is up, with only the needed changes.
 //!
+//! - [`crds`]: the chart's `crds/`, created first and never pruned, as Helm does.
 //! - [`object`]: an object's identity, order (CRDs, Namespaces, hooks, `werf.io/weight`) and the
 //!   comparisons of desired and live objects.
 //! - [`record`]: the release record (a Secret per revision) and the release lock (a Lease).
@@ -10,6 +11,7 @@
 //! every field of it; otherwise a dry-run apply tells whether the server would change anything,
 //! and only then is it applied. Objects that left the chart are deleted.
 
+pub mod crds;
 pub mod object;
 pub mod record;
 pub mod track;

@@ -7,6 +7,10 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
       dry-run install with in-memory storage); `templates` is each template's rendered text.
   helm.py functions NAMES_FILE
       {"defined": [names Helm 4's engine accepts in a template]}
+  helm.py package CHART_DIR DEST_DIR        {"archive": path}
+  helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
+  helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
+  helm.py dependency-update CHART_DIR        {} (`helm dependency update`)
 """
 
 import json
@@ -53,7 +57,42 @@ def functions(names_file):
     return {"defined": defined}
 
 
+def package(chart_dir, dest):
+    from helm_python.chart import package as helm_package
+
+    return {"archive": helm_package(chart_dir, destination=dest)}
+
+
+def push(archive, remote):
+    from helm_python import registry
+
+    registry.push(archive, remote, plain_http=True)
+    return {}
+
+
+def index(directory):
+    from helm_python import registry
+
+    registry.repo_index_generate(directory)
+    return {}
+
+
+def dependency_update(chart_dir):
+    from helm_python import registry
+
+    registry.dependency_update(chart_dir, plain_http=True)
+    return {}
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    result = {"render": render, "functions": functions}[command](*args)
+    commands = {
+        "render": render,
+        "functions": functions,
+        "package": package,
+        "push": push,
+        "index": index,
+        "dependency-update": dependency_update,
+    }
+    result = commands[command](*args)
     json.dump(result, sys.stdout)

@@ -459,3 +459,48 @@ fn fail_mode_and_termination_mode_annotations_are_honoured() {
         "{stderr}"
     );
 }
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              size: {type: integer}\n";
+
+const WIDGET: &str = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: small\nspec:\n  size: {{ .Values.size | default 1 }}\n";
+
+#[test]
+fn crds_are_created_first_and_never_pruned() {
+    let c = cluster();
+    let mut p = Project::new(
+        "crds",
+        &[
+            (".helm/crds/widgets.yaml", CRD),
+            (".helm/templates/widget.yaml", WIDGET),
+        ],
+    );
+    // The chart's own Widget resolves only because its definition was created first.
+    let out = p.converge(c, &[]);
+    assert!(
+        out.contains("create  CustomResourceDefinition widgets.example.com (crds/)"),
+        "{out}"
+    );
+    let widget = c.get_json(&["widget", "small", "-n", "crds"]);
+    assert_eq!(widget["spec"]["size"], 1, "{widget}");
+    // An existing definition is left as it is: a second converge creates nothing.
+    let out = p.converge(c, &["--set", "size=2"]);
+    assert!(!out.contains("(crds/)"), "{out}");
+    assert_eq!(
+        c.get_json(&["widget", "small", "-n", "crds"])["spec"]["size"],
+        2
+    );
+    // The Widget leaves the chart and is pruned; the definition stays.
+    let mut files = vec![];
+    files.push((".helm/templates/widget.yaml", "{{/* gone */}}\n"));
+    p.change(&files);
+    p.repo.git(&["rm", "-q", "-r", ".helm/crds"]);
+    p.repo.commit("no crds");
+    p.converge(c, &[]);
+    let gone = c.kubectl(&["get", "widget", "small", "-n", "crds"]);
+    assert!(!gone.status.success(), "the Widget was pruned");
+    let crd = c.get_json(&["crd", "widgets.example.com"]);
+    assert_eq!(
+        crd["metadata"]["name"], "widgets.example.com",
+        "the definition stays"
+    );
+}

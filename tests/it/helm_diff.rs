@@ -18,12 +18,12 @@ use base64::Engine as _;
 
 use crate::support::{git_in, werf_in};
 
-fn root() -> &'static Path {
+pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The venv's python, set up once per test binary by the project's own script.
-fn python() -> &'static Path {
+pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let out = Command::new("bash")

@@ -8,6 +8,7 @@
 //! - [`dev`]: the dirty check and `--dev`.
 //! - [`render`]: `werf render`, the chart with werf's values.
 //! - [`helm_diff`]: charts rendered by Helm 4 itself and by `werf render`, compared.
+//! - [`helm_deps`]: `werf helm dependency update|build` against OCI and HTTP repositories.
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
@@ -19,6 +20,7 @@ mod contract;
 mod deploy;
 mod dev;
 mod errors;
+mod helm_deps;
 mod helm_diff;
 mod hostile;
 mod images;

@@ -4,6 +4,7 @@
 //! - [`load`]: a chart and its subcharts (folders and packaged `.tgz`) from a Git tree, binary
 //!   files included, `.helmignore` applied.
 //! - [`ignore`]: `.helmignore` rules.
+//! - [`lock`]: `Chart.lock` (Helm's digest) and picking a dependency's version.
 //! - [`deps`]: dependencies as Helm processes them: `condition`, `tags`, `alias` copies,
 //!   `import-values`, library charts, declared charts missing from `charts/`.
 //! - [`values`]: user values (`values-ENV.yaml`, `--values`, `--set`) and Helm's coalescing
@@ -21,6 +22,7 @@ pub mod deps;
 pub mod funcs;
 pub mod ignore;
 pub mod load;
+pub mod lock;
 pub mod objects;
 pub mod output;
 pub mod schema;

@@ -266,6 +266,25 @@ pub fn install_order(manifests: &mut [Manifest]) {
     });
 }
 
+/// The custom resource definitions of the enabled charts (`crds/*.yaml|yml|json`, parents first,
+/// files in path order), as (file, document) pairs: installed before the release, never
+/// templated, never pruned, as Helm does with them.
+pub fn crds(contexts: &[ChartContext]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for ctx in contexts {
+        for (rel, data) in &ctx.chart.files {
+            let manifest = [".yaml", ".yml", ".json"].iter().any(|e| rel.ends_with(e));
+            if rel.starts_with("crds/") && manifest {
+                let text = String::from_utf8_lossy(data);
+                for doc in split_documents(&text) {
+                    out.push((join(&ctx.chart.dir, rel), doc));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Helm's `helm template` output: each document after `---` and its `# Source:` line.
 pub fn to_stream(manifests: &[Manifest]) -> String {
     let mut out = String::new();

@@ -1,0 +1,237 @@
+//! `werf helm dependency update|build` against real repositories: an OCI registry holding charts
+//! that Helm 4 pushed, a static HTTP server with an `index.yaml` that Helm 4 wrote, and a local
+//! `file://` chart; checked against Helm 4's own `dependency update` of the same chart.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helm_diff::{python, root};
+use crate::registry::Registry;
+use crate::support::{text, Repo};
+
+/// Runs `tests/helm/helm.py ARGS` (Helm 4 itself).
+fn helm(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(root().join("tests/helm/helm.py"))
+        .args(args)
+        .output()
+        .expect("helm.py runs");
+    assert!(
+        out.status.success(),
+        "helm.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// A static HTTP server over a folder (Python's), stopped on drop.
+struct Http {
+    url: String,
+    child: Child,
+}
+
+impl Http {
+    fn serve(dir: &Path) -> Http {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the HTTP server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Http {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chart(dir: &Path, name: &str, version: &str) {
+    std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\ndata:\n  version: \"{version}\"\n"),
+    )
+    .expect("template");
+}
+
+fn lock_without_time(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("Chart.lock")
+        .lines()
+        .filter(|l| !l.starts_with("generated:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn dependencies_come_from_oci_http_and_local_charts_as_helm_4_fetches_them() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let (src, pkg, web) = (
+        work.path().join("src"),
+        work.path().join("pkg"),
+        work.path().join("web"),
+    );
+    std::fs::create_dir_all(&web).expect("mkdir");
+    for v in ["1.0.0", "1.2.0", "2.0.0"] {
+        chart(&src.join(format!("oci-lib-{v}")), "oci-lib", v);
+        let archive = helm(&[
+            "package",
+            src.join(format!("oci-lib-{v}")).to_str().expect("utf-8"),
+            pkg.to_str().expect("utf-8"),
+        ]);
+        helm(&[
+            "push",
+            archive["archive"].as_str().expect("path"),
+            &format!("oci://{}/charts", registry.address),
+        ]);
+    }
+    for v in ["0.3.0", "0.3.1", "0.4.0"] {
+        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
+        helm(&[
+            "package",
+            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
+            web.to_str().expect("utf-8"),
+        ]);
+    }
+    helm(&["index", web.to_str().expect("utf-8")]);
+    let http = Http::serve(&web);
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: oci-lib\n  version: \"^1.0.0\"\n  repository: oci://{}/charts\n- name: web-lib\n  version: \"~0.3.0\"\n  repository: {}\n  alias: web\n- name: local-lib\n  version: \">=0.1.0\"\n  repository: file://../libs/local-lib\n",
+        registry.address, http.url
+    );
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: app\nconfigVersion: 1\n"),
+        (".helm/Chart.yaml", &chart_yaml),
+        (
+            ".helm/templates/own.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n",
+        ),
+        (
+            "libs/local-lib/Chart.yaml",
+            "apiVersion: v2\nname: local-lib\nversion: 0.1.5\n",
+        ),
+        (
+            "libs/local-lib/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
+        ),
+    ]);
+    repo.commit("chart");
+
+    // Helm 4's own update of a copy of the same chart, for comparison.
+    let reference = work.path().join("reference");
+    std::fs::create_dir_all(reference.join(".helm/templates")).expect("mkdir");
+    std::fs::write(reference.join(".helm/Chart.yaml"), &chart_yaml).expect("copy");
+    std::fs::create_dir_all(reference.join("libs")).expect("mkdir");
+    std::fs::create_dir_all(reference.join("libs/local-lib/templates")).expect("mkdir");
+    std::fs::write(
+        reference.join("libs/local-lib/Chart.yaml"),
+        "apiVersion: v2\nname: local-lib\nversion: 0.1.5\n",
+    )
+    .expect("copy");
+    std::fs::write(
+        reference.join("libs/local-lib/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
+    )
+    .expect("copy");
+    helm(&[
+        "dependency-update",
+        reference.join(".helm").to_str().expect("utf-8"),
+    ]);
+
+    let out = repo.werf(&["helm", "dependency", "update"]);
+    assert!(out.status.success(), "{}", text(&out, &repo).1);
+    let charts = repo.path().join(".helm/charts");
+    let mut names: Vec<String> = std::fs::read_dir(&charts)
+        .expect("charts/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "local-lib-0.1.5.tgz",
+            "oci-lib-1.2.0.tgz",
+            "web-lib-0.3.1.tgz"
+        ]
+    );
+    // The lock is Helm's, digest included (only the time differs).
+    assert_eq!(
+        lock_without_time(&charts.join("../Chart.lock")),
+        lock_without_time(&reference.join(".helm/Chart.lock"))
+    );
+    // Downloaded archives are Helm's bytes; the local one is a package Helm 4 loads.
+    for downloaded in ["oci-lib-1.2.0.tgz", "web-lib-0.3.1.tgz"] {
+        assert_eq!(
+            std::fs::read(charts.join(downloaded)).expect("ours"),
+            std::fs::read(reference.join(".helm/charts").join(downloaded)).expect("Helm's"),
+            "{downloaded}"
+        );
+    }
+    repo.commit("dependencies");
+    let out = repo.werf(&["render", "--release", "r"]);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stderr}");
+    for source in [
+        "app/charts/oci-lib/templates/cm.yaml",
+        "app/charts/web/templates/cm.yaml",
+        "app/charts/local-lib/templates/cm.yaml",
+    ] {
+        assert!(
+            stdout.contains(&format!("# Source: {source}\n")),
+            "{source}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("version: \"1.2.0\""), "{stdout}");
+
+    // `build` restores exactly the locked versions.
+    let kept = std::fs::read(charts.join("oci-lib-1.2.0.tgz")).expect("archive");
+    std::fs::remove_dir_all(&charts).expect("rm charts");
+    let out = repo.werf(&["helm", "dependency", "build"]);
+    assert!(out.status.success(), "{}", text(&out, &repo).1);
+    assert_eq!(
+        std::fs::read(charts.join("oci-lib-1.2.0.tgz")).expect("rebuilt"),
+        kept
+    );
+
+    // A lock that no longer matches Chart.yaml is refused.
+    repo.write(&[(".helm/Chart.yaml", &chart_yaml.replace("^1.0.0", "^2.0.0"))]);
+    let out = repo.werf(&["helm", "dependency", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out, &repo).1.contains("out of sync"),
+        "{}",
+        text(&out, &repo).1
+    );
+    let out = repo.werf(&["helm", "dependency", "update"]);
+    assert!(out.status.success(), "{}", text(&out, &repo).1);
+    assert!(
+        charts.join("oci-lib-2.0.0.tgz").exists() && !charts.join("oci-lib-1.2.0.tgz").exists()
+    );
+}
