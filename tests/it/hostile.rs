@@ -326,7 +326,11 @@ fn values_files_as_helm_reads_them() {
     assert_eq!(out.status.code(), Some(1));
     let all = out_text(&out, &r);
     assert!(all.contains("list.yaml"), "{all}");
-    assert!(all.contains("must hold a map of keys, not a list"), "{all}");
+    // Helm's words for it.
+    assert!(
+        all.contains("cannot unmarshal array into Go value of type map[string]interface {}"),
+        "{all}"
+    );
 }
 
 #[test]

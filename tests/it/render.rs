@@ -97,16 +97,16 @@ fn an_uncommitted_chart_file_is_an_error_for_render_but_not_for_build() {
 #[test]
 fn subcharts_scope_values_share_global_and_read_files() {
     let r = repo(&[
-        (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\ndependencies:\n- name: cache\n  condition: cache.enabled\n- name: off\n  condition: off.enabled\n"),
-        (".helm/values.yaml", "replicas: 2\nbig: 1000000\nconfig:\n  key: value\nglobal:\n  domain: shop.example\ncache:\n  size: 3\noff:\n  enabled: false\n"),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\ndependencies:\n- name: cache\n  condition: cache.enabled\n- name: spare\n  condition: spare.enabled\n"),
+        (".helm/values.yaml", "replicas: 2\nbig: 1000000\nconfig:\n  key: value\nglobal:\n  domain: shop.example\ncache:\n  size: 3\nspare:\n  enabled: false\n"),
         (".helm/files/a.conf", "a=1\n"),
         (".helm/files/b.conf", "b=2\nb=3\n"),
         (".helm/templates/files.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: files\ndata:\n  {{- (.Files.Glob \"files/*.conf\").AsConfig | nindent 2 }}\n  first: {{ .Files.Get \"files/a.conf\" | trim | quote }}\n  lines: {{ .Files.Lines \"files/b.conf\" | len | quote }}\n  cacheSize: {{ .Values.cache.size | quote }}\n  cacheMode: {{ .Values.cache.mode | quote }}\n  image: {{ tuple \"app\" . | werf_image }}\n  images: {{ toJson (list .Values.werf.tag) | quote }}\n  setList: {{ toJson .Values.list | quote }}\n  dotted: {{ index .Values \"dotted.key\" }}\n"),
         (".helm/charts/cache/Chart.yaml", "apiVersion: v2\nname: cache\nversion: 0.1.0\n"),
         (".helm/charts/cache/values.yaml", "size: 1\nmode: lru\nglobal:\n  domain: cache.default\n  own: mine\n"),
         (".helm/charts/cache/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}-{{ .Release.Name }}\ndata:\n  size: {{ .Values.size | quote }}\n  mode: {{ .Values.mode }}\n  domain: {{ .Values.global.domain }}\n  own: {{ .Values.global.own | quote }}\n  app: {{ .Values.global.werf.image.app }}\n  template: {{ .Template.Name }}\n"),
-        (".helm/charts/off/Chart.yaml", "apiVersion: v2\nname: off\nversion: 0.1.0\n"),
-        (".helm/charts/off/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: must-not-render\n"),
+        (".helm/charts/spare/Chart.yaml", "apiVersion: v2\nname: spare\nversion: 0.1.0\n"),
+        (".helm/charts/spare/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: must-not-render\n"),
     ]);
     let out = r.werf(&[
         "render",

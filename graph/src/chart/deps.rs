@@ -285,3 +285,93 @@ fn path_to_map(path: &str, data: Map<String, Json>) -> Map<String, Json> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chart(name: &str, meta: Json, values: Json, subcharts: Vec<Arc<Chart>>) -> Arc<Chart> {
+        let Json::Object(values) = values else {
+            panic!("a map")
+        };
+        let mut meta = meta;
+        meta["name"] = json!(name);
+        meta["version"] = json!("1.0.0");
+        Arc::new(Chart {
+            dir: name.into(),
+            name: name.into(),
+            meta,
+            values,
+            schema: None,
+            templates: Vec::new(),
+            files: Default::default(),
+            subcharts,
+        })
+    }
+
+    fn names(inst: &Instance) -> Vec<String> {
+        inst.walk().iter().map(|i| i.path.clone()).collect()
+    }
+
+    #[test]
+    fn tags_then_conditions_decide_and_aliases_copy() {
+        let sub = chart("sub", json!({}), json!({"x": 1}), vec![]);
+        let root = chart(
+            "root",
+            json!({"dependencies": [
+                {"name": "sub", "version": "1.x", "condition": "sub.enabled", "tags": ["t"]},
+                {"name": "sub", "version": "1.x", "alias": "copy", "tags": ["t"]},
+                {"name": "sub", "version": "2.x", "alias": "wrong-version"},
+            ]}),
+            json!({"tags": {"t": false}, "sub": {"enabled": true}}),
+            vec![sub],
+        );
+        let inst = process(&root, &Map::new()).expect("processes");
+        // `sub`: its condition (true) wins over its tag (false); `copy`: the false tag disables
+        // it; `wrong-version` matches no chart of charts/.
+        assert_eq!(names(&inst), ["root", "root/charts/sub"]);
+        let user = json!({"tags": {"t": true}, "sub": {"enabled": false}});
+        let Json::Object(user) = user else {
+            unreachable!()
+        };
+        let inst = process(&root, &user).expect("processes");
+        assert_eq!(names(&inst), ["root", "root/charts/copy"]);
+    }
+
+    #[test]
+    fn import_values_bring_exports_and_tables_up_with_the_parent_winning() {
+        let sub = chart(
+            "sub",
+            json!({}),
+            json!({"exports": {"shared": {"a": 1, "b": 2}}, "deep": {"c": 3}}),
+            vec![],
+        );
+        let root = chart(
+            "root",
+            json!({"dependencies": [{"name": "sub", "version": "1.0.0", "import-values": ["shared", {"child": "deep", "parent": "here.there"}]}]}),
+            json!({"b": "parent"}),
+            vec![sub],
+        );
+        let inst = process(&root, &Map::new()).expect("processes");
+        assert_eq!(inst.values["a"], json!(1));
+        assert_eq!(inst.values["b"], json!("parent"));
+        assert_eq!(inst.values["here"], json!({"there": {"c": 3}}));
+    }
+
+    #[test]
+    fn a_declared_dependency_missing_from_charts_is_an_error() {
+        let root = chart(
+            "root",
+            json!({"dependencies": [{"name": "absent", "version": "1.0.0", "condition": "off"}]}),
+            json!({"off": false}),
+            vec![],
+        );
+        let e = process(&root, &Map::new()).expect_err("missing");
+        assert!(
+            e.to_string()
+                .contains("missing in charts/ directory: absent"),
+            "{e}"
+        );
+    }
+}

@@ -134,19 +134,27 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
     let chart_file = join(dir, "Chart.yaml");
     let meta_text = meta.ok_or_else(|| missing("chart file", chart_file.clone()))?;
     let meta = metadata(&chart_file, &meta_text, requirements.as_deref())?;
-    let name = meta
-        .get("name")
-        .and_then(|n| n.as_str())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            chart_error(
+    let name = match meta.get("name") {
+        Some(serde_json::Value::String(n)) if !n.is_empty() => n.clone(),
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::String(_)) => {
+            return Err(chart_error(
                 &chart_file,
                 0,
                 0,
                 "validation: chart.metadata.name is required".into(),
-            )
-        })?
-        .to_string();
+            ))
+        }
+        Some(other) => {
+            return Err(chart_error(
+                &chart_file,
+                0,
+                0,
+                format!(
+                    "`name` is {other}, not a string (YAML 1.1, as Helm reads it, makes `off`, `no` and `y` booleans: quote the name)"
+                ),
+            ))
+        }
+    };
     let mut subcharts = Vec::new();
     for (sub, files) in subfiles {
         let sub_dir = join(dir, &format!("charts/{sub}"));
