@@ -6,6 +6,8 @@
 //! Helm's call timed inside its process too. Prints a table with
 //! the ratio; asserts only that both print the same manifests.
 
+/// Only `median` is used here.
+#[allow(dead_code)]
 #[path = "support/measure.rs"]
 mod measure;
 
