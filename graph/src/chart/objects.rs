@@ -197,3 +197,42 @@ fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_braces_expand_as_gobwas_does() {
+        assert_eq!(braces("a.{conf,ini}"), ["a.conf", "a.ini"]);
+        assert_eq!(braces("{x,y}/{1,2}"), ["x/1", "x/2", "y/1", "y/2"]);
+        assert_eq!(braces("plain/*"), ["plain/*"]);
+        assert_eq!(braces("open{"), ["open{"]);
+        // A hostile pattern stops growing at the cap.
+        let bomb = "{a,b}".repeat(40);
+        assert!(braces(&bomb).len() <= 2000);
+    }
+
+    #[test]
+    fn files_keep_their_bytes() {
+        let mut m = BTreeMap::new();
+        m.insert("bin".to_string(), Arc::<[u8]>::from(&[0xff, 0x00, 0x41][..]));
+        m.insert("t.txt".to_string(), Arc::<[u8]>::from(&b"x\ny\n"[..]));
+        let f = files(&m);
+        let none = Value::Nil;
+        let call = |name: &str, arg: &str| {
+            method(&none, "Files", &f, name, &[Value::Str(arg.into())])
+                .expect("a method")
+                .expect("succeeds")
+        };
+        assert_eq!(call("GetBytes", "bin"), Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..])));
+        assert_eq!(call("Get", "bin"), Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..])));
+        assert_eq!(call("Get", "t.txt"), Value::Str("x\ny\n".into()));
+        assert_eq!(
+            call("Lines", "t.txt"),
+            Value::list(vec![Value::Str("x".into()), Value::Str("y".into())])
+        );
+        let secrets = method(&none, "Files", &f, "AsSecrets", &[]).expect("method").expect("ok");
+        assert_eq!(secrets, Value::Str("bin: /wBB\nt.txt: eAp5Cg==".into()));
+    }
+}
