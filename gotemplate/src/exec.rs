@@ -466,6 +466,24 @@ impl<'a> Exec<'a> {
         if let Some(p) = piped {
             values.push(p);
         }
+        // Go's `call`: there are no function values here, so it fails, naming its first operand
+        // as Go prints the node.
+        if name == "call" {
+            let message = match (values.first(), args.first()) {
+                (None | Some(Value::Nil), _) => "call of nil".to_string(),
+                (Some(v), Some(node)) => format!(
+                    "non-function {} of type {}",
+                    describe(node),
+                    crate::sprig::go_type(v)
+                ),
+                (Some(v), None) => format!(
+                    "non-function {} of type {}",
+                    v.to_go_string(),
+                    crate::sprig::go_type(v)
+                ),
+            };
+            return Err(self.err(pos, format!("error calling call: {message}")));
+        }
         // Context functions take their arguments as they are (lazy maps stay lazy: `include`
         // passes them on, `werf_image` reads one entry).
         if let Some(Func::Context(f)) = self.funcs.get(name) {

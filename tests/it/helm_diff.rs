@@ -431,6 +431,10 @@ fn failures_match_helm_4_s_cause_and_place() {
             "wrong type for value; expected string; got []interface {}",
         ),
         ("yaml", "YAML parse error on failures/templates/cases.yaml"),
+        (
+            "call",
+            "error calling call: non-function .Values.case of type string",
+        ),
         ("schema-type", "- at '/port': got string, want integer"),
         (
             "schema-required",

@@ -216,7 +216,10 @@ mod tests {
     #[test]
     fn files_keep_their_bytes() {
         let mut m = BTreeMap::new();
-        m.insert("bin".to_string(), Arc::<[u8]>::from(&[0xff, 0x00, 0x41][..]));
+        m.insert(
+            "bin".to_string(),
+            Arc::<[u8]>::from(&[0xff, 0x00, 0x41][..]),
+        );
         m.insert("t.txt".to_string(), Arc::<[u8]>::from(&b"x\ny\n"[..]));
         let f = files(&m);
         let none = Value::Nil;
@@ -225,14 +228,22 @@ mod tests {
                 .expect("a method")
                 .expect("succeeds")
         };
-        assert_eq!(call("GetBytes", "bin"), Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..])));
-        assert_eq!(call("Get", "bin"), Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..])));
+        assert_eq!(
+            call("GetBytes", "bin"),
+            Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..]))
+        );
+        assert_eq!(
+            call("Get", "bin"),
+            Value::Bytes(Arc::from(&[0xff, 0x00, 0x41][..]))
+        );
         assert_eq!(call("Get", "t.txt"), Value::Str("x\ny\n".into()));
         assert_eq!(
             call("Lines", "t.txt"),
             Value::list(vec![Value::Str("x".into()), Value::Str("y".into())])
         );
-        let secrets = method(&none, "Files", &f, "AsSecrets", &[]).expect("method").expect("ok");
+        let secrets = method(&none, "Files", &f, "AsSecrets", &[])
+            .expect("method")
+            .expect("ok");
         assert_eq!(secrets, Value::Str("bin: /wBB\nt.txt: eAp5Cg==".into()));
     }
 }
