@@ -351,6 +351,7 @@ fn render_rows(repo: &Path, layout: &Layout) {
             repo: Some("127.0.0.1:5000/mono".into()),
             ..Default::default()
         },
+        werf_graph::chart::Cluster::offline(),
     );
     werf_graph::plan::plan_all(&db, project).expect("plans");
     let planned = start.elapsed();

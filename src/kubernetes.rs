@@ -69,8 +69,8 @@ pub struct Target {
 pub struct Kube {
     pub client: kube::Client,
     kinds: Mutex<HashMap<(String, String), (ApiResource, ApiCapabilities)>>,
-    /// API requests made through this handle.
-    pub requests: AtomicU64,
+    /// API requests made through this handle (shared with its [`ClusterLookup`]).
+    pub requests: std::sync::Arc<AtomicU64>,
     pub server_version: String,
 }
 
@@ -161,7 +161,7 @@ impl Kube {
         Ok(Kube {
             client,
             kinds: Mutex::default(),
-            requests: AtomicU64::new(1),
+            requests: std::sync::Arc::new(AtomicU64::new(1)),
             server_version: version.git_version,
         })
     }
@@ -194,6 +194,16 @@ impl Kube {
             out.extend(g.versions.into_iter().map(|v| v.group_version));
         }
         Ok(out)
+    }
+
+    /// What chart templates' `lookup` reads: this cluster, from a render running inside this
+    /// runtime.
+    pub fn lookup(&self) -> werf_graph::chart::Cluster {
+        werf_graph::chart::Cluster(Some(std::sync::Arc::new(ClusterLookup {
+            client: self.client.clone(),
+            requests: self.requests.clone(),
+            handle: tokio::runtime::Handle::current(),
+        })))
     }
 
     /// Counts one API request (for requests made with the client directly).
@@ -409,5 +419,56 @@ impl Kube {
                 )
             })
             .collect()
+    }
+}
+
+/// Helm's `lookup` against the API server: an object by name, or a list (name empty), as JSON; an
+/// object or a kind the server does not have is nothing (Helm's empty map).
+pub struct ClusterLookup {
+    client: kube::Client,
+    requests: std::sync::Arc<AtomicU64>,
+    handle: tokio::runtime::Handle,
+}
+
+impl werf_graph::chart::Lookup for ClusterLookup {
+    fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> std::result::Result<Option<serde_json::Value>, String> {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        // Templates render synchronously inside the async converge: wait here without stalling
+        // the runtime's other workers.
+        tokio::task::block_in_place(|| {
+            self.handle.block_on(async {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let Ok((ar, caps)) = kube::discovery::pinned_kind(&self.client, &gvk).await else {
+                    return Ok(None);
+                };
+                let api: Api<DynamicObject> =
+                    if caps.scope == Scope::Namespaced && !namespace.is_empty() {
+                        Api::namespaced_with(self.client.clone(), namespace, &ar)
+                    } else {
+                        Api::all_with(self.client.clone(), &ar)
+                    };
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let found = if name.is_empty() {
+                    api.list(&Default::default())
+                        .await
+                        .map(|l| Some(serde_json::to_value(l).unwrap_or_default()))
+                } else {
+                    api.get_opt(name)
+                        .await
+                        .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
+                };
+                found.map_err(|e| format!("lookup of {kind} `{name}`: {}", describe(&e)))
+            })
+        })
     }
 }

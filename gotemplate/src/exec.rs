@@ -19,6 +19,10 @@ pub type Resolver<'a> = &'a dyn Fn(&str) -> Value;
 /// `None` when the method is unknown.
 pub type Methods<'a> = &'a dyn Fn(&str, &Value, &str, &[Value]) -> Option<Result<Value, String>>;
 
+/// Functions the caller answers for one run (before the table): name, arguments; `None` when
+/// it does not answer for `name`.
+pub type RunFunctions<'a> = &'a dyn Fn(&str, &[Value]) -> Option<Result<Value, String>>;
+
 pub use crate::value::OBJECT_KIND;
 
 /// Executes templates of one set.
@@ -39,6 +43,8 @@ pub struct Exec<'a> {
     materialized: std::collections::HashMap<usize, Value>,
     /// Methods of object values (maps with [`OBJECT_KIND`]).
     pub methods: Option<Methods<'a>>,
+    /// Functions answered by the caller for this run (Helm's `lookup` against a live cluster).
+    pub run_functions: Option<RunFunctions<'a>>,
     /// Where the function being called was called (what a context function's errors name).
     pos: Pos,
     /// The argument evaluated last: Go places an argument's type error there.
@@ -60,6 +66,7 @@ impl<'a> Exec<'a> {
             containers: Vec::new(),
             materialized: Default::default(),
             methods: None,
+            run_functions: None,
             pos: Pos::default(),
             last_arg: Pos::default(),
         }
@@ -163,6 +170,7 @@ impl<'a> Exec<'a> {
         inner.lazy = self.lazy.clone();
         inner.containers = self.containers.clone();
         inner.methods = self.methods;
+        inner.run_functions = self.run_functions;
         inner.render(name, data)
     }
 
@@ -525,6 +533,9 @@ impl<'a> Exec<'a> {
                     *v = self.materialize(std::mem::replace(v, Value::Nil));
                 }
             }
+        }
+        if let Some(answer) = self.run_functions.and_then(|f| f(name, &values)) {
+            return answer.map_err(|m| self.call_err(pos, format!("error calling {name}: {m}")));
         }
         let result = call(self.funcs, name, &values).map_err(|m| self.call_err(pos, m))?;
         // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::chart::output::Template;
 use crate::chart::{
-    self as steps, Chart, ChartContext, ImageValues, Manifest, Placeholders, RenderOptions,
+    self as steps, Chart, ChartContext, Cluster, Manifest, Placeholders, RenderHost, RenderOptions,
 };
 use crate::context::lookup;
 use crate::db::{Db, ImageKey, Project};
@@ -16,11 +16,14 @@ use crate::pattern::join;
 use crate::plan::{config, image_digest};
 use gotemplate::{Set, Value};
 
-/// What the command line adds to a render.
+/// What the command line adds to a render, and the cluster `lookup` reads (a template that
+/// calls `lookup` depends on it; the others do not).
 #[salsa::input(debug)]
 pub struct RenderInput {
     #[returns(ref)]
     pub options: RenderOptions,
+    #[returns(ref)]
+    pub cluster: Cluster,
 }
 
 /// A template of the chart, by name (`root/templates/deployment.yaml`).
@@ -145,10 +148,12 @@ impl<T> std::ops::Deref for Shared<T> {
     }
 }
 
-/// Image values read through the graph: each read is a dependency on that image's digest.
+/// Image values read through the graph: each read is a dependency on that image's digest; a
+/// `lookup` is a dependency on the cluster input.
 struct GraphImages<'a> {
     db: &'a dyn Db,
     project: Project,
+    input: RenderInput,
     repo: &'a str,
 }
 
@@ -162,7 +167,7 @@ impl GraphImages<'_> {
     }
 }
 
-impl ImageValues for GraphImages<'_> {
+impl RenderHost for GraphImages<'_> {
     fn image(&self, name: &str) -> Value {
         self.tag_of(name)
             .map_or(Value::Nil, |t| Value::Str(format!("{}:{t}", self.repo)))
@@ -170,6 +175,10 @@ impl ImageValues for GraphImages<'_> {
 
     fn tag(&self, name: &str) -> Value {
         self.tag_of(name).map_or(Value::Nil, Value::Str)
+    }
+
+    fn lookup(&self, args: &[Value]) -> std::result::Result<Value, String> {
+        self.input.cluster(self.db).lookup(args)
     }
 }
 
@@ -195,6 +204,7 @@ pub fn rendered_template<'db>(
     let images = GraphImages {
         db,
         project,
+        input,
         repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
     };
     steps::render_template(&templates, &set, name, ctx, &ctxs.placeholders, &images).map(Arc::new)

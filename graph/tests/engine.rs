@@ -214,7 +214,7 @@ fn a_changed_tag_re_renders_only_the_templates_that_read_it() {
         repo: Some("registry.local/demo".into()),
         ..Default::default()
     };
-    let input = RenderInput::new(&f.db, options);
+    let input = RenderInput::new(&f.db, options, werf_graph::chart::Cluster::offline());
     f.db.take_execution_log();
     let before = render(&f, input);
     let rendered = |log: &[String]| -> Vec<String> {

@@ -67,7 +67,8 @@ async fn desired(
         let definitions = crds(loaded, options.clone())?;
         deploy::crds::install(kube, &definitions, timeout).await?;
     }
-    let manifests = render(loaded, options)?;
+    // `lookup` reads this cluster, as Helm's install and upgrade do.
+    let manifests = render(loaded, options, kube.lookup())?;
     let mut parsed = Vec::new();
     for m in manifests.iter() {
         // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use werf_graph::chart::{self, RenderOptions};
+use werf_graph::chart::{self, Cluster, RenderOptions};
 use werf_graph::render::{self, RenderInput};
 
 use crate::cli::{Global, RenderArgs};
@@ -19,22 +19,28 @@ pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
     }
     let options = render_options(global, args, &loaded.config.meta.project)?;
-    let manifests = render(&loaded, options)?;
+    // As `helm template`: no cluster, so `lookup` finds nothing.
+    let manifests = render(&loaded, options, Cluster::offline())?;
     std::io::stdout()
         .lock()
         .write_all(chart::to_stream(&manifests).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The chart's manifests for `options`, from the loaded project's graph.
-pub fn render(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<chart::Manifest>>> {
-    let input = RenderInput::new(&loaded.db, options);
+/// The chart's manifests for `options`, from the loaded project's graph; `lookup` reads
+/// `cluster`.
+pub fn render(
+    loaded: &Loaded,
+    options: RenderOptions,
+    cluster: Cluster,
+) -> Result<Arc<Vec<chart::Manifest>>> {
+    let input = RenderInput::new(&loaded.db, options, cluster);
     Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
 }
 
 /// The chart's custom resource definitions for `options` (`crds/` of the enabled charts).
 pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, String)>>> {
-    let input = RenderInput::new(&loaded.db, options);
+    let input = RenderInput::new(&loaded.db, options, Cluster::offline());
     Ok(render::crds(&loaded.db, loaded.project, input).clone()?)
 }
 

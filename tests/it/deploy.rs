@@ -511,3 +511,32 @@ fn crds_are_created_first_and_never_pruned() {
         "the definition stays"
     );
 }
+
+const DB_SECRET: &str = "{{- $existing := lookup \"v1\" \"Secret\" .Release.Namespace \"db\" }}\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {{ if $existing }}{{ index $existing.data \"password\" | b64dec }}{{ else }}{{ randAlphaNum 16 }}{{ end }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seen\ndata:\n  namespace: {{ dig \"metadata\" \"name\" \"none\" (lookup \"v1\" \"Namespace\" \"\" \"default\") | quote }}\n  missing: {{ lookup \"v1\" \"Secret\" .Release.Namespace \"absent\" | len | quote }}\n";
+
+#[test]
+fn lookup_reads_the_cluster_on_converge_so_a_generated_password_stays() {
+    let c = cluster();
+    let p = Project::new("look", &[(".helm/templates/db.yaml", DB_SECRET)]);
+    p.converge(c, &[]);
+    let password = |c: &Cluster| {
+        c.get_json(&["secret", "db", "-n", "look"])["data"]["password"]
+            .as_str()
+            .expect("a password")
+            .to_string()
+    };
+    let first = password(c);
+    // The second converge reads the Secret back through `lookup`: same password, no write.
+    let out = p.converge(c, &[]);
+    assert!(out.contains("is up to date (revision 1)"), "{out}");
+    assert_eq!(password(c), first);
+    let seen = c.get_json(&["configmap", "seen", "-n", "look"]);
+    assert_eq!(seen["data"]["namespace"], "default", "{seen}");
+    assert_eq!(seen["data"]["missing"], "0", "{seen}");
+    // `werf render` has no cluster, as `helm template`: the lookups find nothing.
+    let out = p
+        .repo
+        .werf(&["render", "--namespace", "look", "--release", "look"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("namespace: \"none\""), "{stdout}");
+}

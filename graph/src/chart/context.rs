@@ -113,10 +113,15 @@ impl Placeholders {
     }
 }
 
-/// How templates read image values: `repo:tag` and `tag` of an image by name.
-pub trait ImageValues {
+/// What a render reads from outside the chart: image values (`repo:tag` and `tag` of an image
+/// by name) and, for `lookup`, the cluster.
+pub trait RenderHost {
     fn image(&self, name: &str) -> Value;
     fn tag(&self, name: &str) -> Value;
+    /// Helm's `lookup` (offline: an empty map, as `helm template`).
+    fn lookup(&self, args: &[Value]) -> Result<Value, String> {
+        super::cluster::Cluster::offline().lookup(args)
+    }
 }
 
 /// The contexts of the chart and its enabled subcharts, for the user's values `user`; `werf` is

@@ -10,6 +10,7 @@
 //! - [`values`]: user values (`values-ENV.yaml`, `--values`, `--set`) and Helm's coalescing
 //!   (defaults, `null` deletes a key, `global` flows down).
 //! - [`schema`]: `values.schema.json` validation of each chart's values.
+//! - [`cluster`]: what `lookup` reads of a live cluster (a trait the binary implements).
 //! - [`context`]: what templates see: `.Values`, `.Chart`, `.Release`, `.Capabilities`,
 //!   `.Files`, `.Template`, `.Subcharts`, and werf's lazy image values.
 //! - [`objects`]: the methods of `.Files` and `.Capabilities.APIVersions`.
@@ -17,6 +18,7 @@
 //! - [`output`]: the template set in Helm's parse order, rendering one template, splitting
 //!   documents as Helm 4 splits them, install order, hooks, the `helm template` stream.
 
+pub mod cluster;
 pub mod context;
 pub mod deps;
 pub mod funcs;
@@ -33,7 +35,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Location};
 
-pub use context::{contexts, ChartContext, ImageValues, Placeholders};
+pub use cluster::{Cluster, Lookup};
+pub use context::{contexts, ChartContext, Placeholders, RenderHost};
 pub use load::load;
 pub use output::{install_order, render_template, renderable, template_set, to_stream};
 pub use values::{apply_set, user_values, MAX_SET_DEPTH};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use gotemplate::exec::Exec;
 use gotemplate::{Set, Value};
 
-use super::context::{ChartContext, ImageValues, Placeholders};
+use super::context::{ChartContext, Placeholders, RenderHost};
 use super::{chart_error, Manifest};
 use crate::error::{Error, Location, Result};
 use crate::pattern::join;
@@ -153,7 +153,7 @@ pub fn render_template(
     name: &str,
     ctx: &ChartContext,
     placeholders: &Placeholders,
-    images: &dyn ImageValues,
+    images: &dyn RenderHost,
 ) -> Result<Vec<Manifest>> {
     let table = super::funcs::functions();
     let image = |n: &str| images.image(n);
@@ -188,6 +188,11 @@ pub fn render_template(
     let mut exec = Exec::new(set, table);
     exec.nil_field_is_error = true;
     exec.methods = Some(&methods);
+    let run_functions = |name: &str, args: &[Value]| match name {
+        "lookup" => Some(images.lookup(args)),
+        _ => None,
+    };
+    exec.run_functions = Some(&run_functions);
     exec.lazy(placeholders.image.clone(), &image, &containers);
     exec.lazy(placeholders.tag.clone(), &tag, &[]);
     let out = exec
