@@ -54,7 +54,7 @@ pub fn build(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
         return update(global, args);
     };
     let requested = requested(&chart)?;
-    let lock = lock::parse(&text).map_err(|e| anyhow!("`{}`: {e}", lock_file.display()))?;
+    let lock = lock::parse(&text).with_context(|| format!("reading `{}`", lock_file.display()))?;
     if lock::digest(&requested, &lock.dependencies) != lock.digest {
         bail!(
             "the lock file (`{}`) is out of sync with the dependencies file (`Chart.yaml`): run `werf helm dependency update`",

@@ -128,10 +128,9 @@ pub fn to_yaml(locked: &[Locked], digest: &str, generated: &str) -> String {
 }
 
 /// Reads `Chart.lock`.
-pub fn parse(text_: &str) -> Result<Lock, String> {
+pub fn parse(text_: &str) -> Result<Lock, gotemplate::yaml::load::LoadError> {
     let v =
-        gotemplate::yaml::load::load_all_with(text_, gotemplate::yaml::load::Numbers::AsWritten)
-            .map_err(|e| e.to_string())?
+        gotemplate::yaml::load::load_all_with(text_, gotemplate::yaml::load::Numbers::AsWritten)?
             .into_iter()
             .next()
             .unwrap_or(Json::Null);
