@@ -75,6 +75,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Uninstall the release (its objects and records; `--with-namespace` also the namespace).
     Dismiss(DismissArgs),
+    /// Deploy an earlier revision of the release again, as its next revision.
+    Rollback(RollbackArgs),
     /// Helm's own commands, as werf embeds them.
     #[command(subcommand)]
     Helm(HelmCommand),
@@ -167,6 +169,53 @@ pub struct ConvergeArgs {
     /// How `RUN` instructions are built.
     #[arg(long, value_enum, default_value = "native")]
     pub backend: Backend,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// How many revisions of a release are kept.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Revisions of the release kept in the cluster (0: all), as Helm's `--history-max`.
+    #[arg(
+        long = "releases-history-max",
+        visible_alias = "history-max",
+        env = "WERF_RELEASES_HISTORY_MAX",
+        default_value_t = 5,
+        value_name = "N"
+    )]
+    pub max: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The revision to deploy again (default: the deployed one before the current).
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u64>,
+
+    /// The release namespace (default: as `converge` computes it).
+    #[arg(long, env = "WERF_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The release name (default: as `converge` computes it).
+    #[arg(long, env = "WERF_RELEASE", value_name = "NAME")]
+    pub release: Option<String>,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// How long tracking may wait for readiness (`20s`, `5m`, or seconds).
+    #[arg(
+        long,
+        env = "WERF_TIMEOUT",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -198,12 +247,22 @@ pub struct DismissArgs {
     /// Delete the namespace too.
     #[arg(long)]
     pub with_namespace: bool,
+
+    /// How long delete hooks may take (`20s`, `5m`, or seconds).
+    #[arg(
+        long,
+        env = "WERF_TIMEOUT",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The container repository (`REGISTRY/PROJECT`) image references point to.
-    #[arg(long, env = "WERF_REPO", value_name = "REPO")]
+    /// The container repository (`REGISTRY/PROJECT`) image references point to (needed only
+    /// when werf.yaml has images; `--docker-repo` is werf's older spelling).
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
     pub repo: Option<String>,
 
     /// The release namespace (default: the project, `-ENV` appended with `--env`).
@@ -234,7 +293,7 @@ pub struct BuildArgs {
     pub dry_run: bool,
 
     /// The container repository images go to (`REGISTRY/PROJECT`); optional with `--dry-run`.
-    #[arg(long, env = "WERF_REPO", value_name = "REPO")]
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
     pub repo: Option<String>,
 
     /// Write the build report (werf's JSON shape).

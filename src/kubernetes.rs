@@ -12,8 +12,11 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
-/// The field manager of every apply.
-pub const FIELD_MANAGER: &str = "werf";
+/// The field manager of every apply: Helm's own (the Helm CLI pins `helm`). Releases are Helm
+/// releases; sharing the manager is what lets `helm upgrade` and `helm rollback` (which apply
+/// without forcing) change fields werf-rs applied, and lets werf-rs take over a release Helm
+/// deployed without leaving fields owned twice.
+pub const FIELD_MANAGER: &str = "helm";
 
 /// Errors of Kubernetes access, each naming what it was doing.
 #[derive(Debug, thiserror::Error)]

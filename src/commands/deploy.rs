@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::build::{publish, Publish};
 use super::render::{crds, release_names, render, render_options};
-use crate::cli::{ConvergeArgs, DismissArgs, Global, KubeArgs, PlanArgs, RenderArgs};
+use crate::cli::{ConvergeArgs, DismissArgs, Global, KubeArgs, PlanArgs, RenderArgs, RollbackArgs};
 use crate::deploy::{self, Action, Release};
 use crate::kubernetes::{Kube, Target};
 use crate::project::{load_for, Loaded, Reads};
@@ -41,11 +41,45 @@ fn release_of(
     Release { name, namespace }
 }
 
-/// The objects the chart wants, and the history they were rendered against.
+/// The objects the chart wants, the history they were rendered against, and what the next
+/// revision records.
 type Desired = (
     Vec<(deploy::object::Desired, kube::discovery::ApiResource)>,
-    Vec<deploy::record::Record>,
+    Vec<deploy::release::Record>,
+    deploy::Content,
 );
+
+/// What a revision records of the chart and values (Helm's `chart` and `config`).
+fn content(
+    loaded: &Loaded,
+    options: &werf_graph::chart::RenderOptions,
+    manifest: String,
+) -> Result<deploy::Content> {
+    let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
+    let mut config = werf_graph::chart::user_values(&chart, options)?;
+    if let Some(repo) = &options.repo {
+        let images: serde_json::Map<String, Value> = tags(loaded)?
+            .into_iter()
+            .map(|(name, tag)| (name, Value::String(format!("{repo}:{tag}"))))
+            .collect();
+        if !images.is_empty() {
+            config.insert("werf".into(), serde_json::json!({ "image": images }));
+        }
+    }
+    Ok(deploy::Content {
+        chart: serde_json::json!({
+            "metadata": chart.meta,
+            "lock": null,
+            "templates": [],
+            "values": chart.values,
+            "schema": null,
+            "files": [],
+        }),
+        config: Value::Object(config),
+        manifest,
+        notes: String::new(),
+    })
+}
 
 /// Renders the chart for the next revision and resolves every object's kind in the cluster.
 /// With `crds_timeout`, the chart's `crds/` are created first (converge), so its custom resources
@@ -60,7 +94,7 @@ async fn desired(
 ) -> Result<Desired> {
     let history = deploy::history(kube, release).await?;
     let mut options = render_options(global, args, &loaded.config.meta.project)?;
-    options.revision = history.last().map_or(1, |r| r.revision + 1);
+    options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
     options.api_versions = Some(kube.api_versions().await?);
     if let Some(timeout) = crds_timeout {
@@ -68,8 +102,9 @@ async fn desired(
         deploy::crds::install(kube, &definitions, timeout).await?;
     }
     // `lookup` reads this cluster, as Helm's install and upgrade do.
-    let manifests = render(loaded, options, kube.lookup())?;
+    let manifests = render(loaded, options.clone(), kube.lookup())?;
     let mut parsed = Vec::new();
+    let mut recorded = Vec::new();
     for m in manifests.iter() {
         // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no
         // object, as for Helm.
@@ -89,10 +124,14 @@ async fn desired(
         if v.is_null() {
             continue;
         }
+        if !m.hook {
+            recorded.push((m.source.as_str(), m.text.as_str()));
+        }
         parsed.push((m.source.clone(), v));
     }
     let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;
-    Ok((desired, history))
+    let content = content(loaded, &options, deploy::release::join_manifest(recorded))?;
+    Ok((desired, history, content))
 }
 
 fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
@@ -105,9 +144,6 @@ fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
 
 /// Runs `werf converge`.
 pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
-    let repo = args.render.repo.as_deref().ok_or_else(|| {
-        anyhow!("`werf converge` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to")
-    })?;
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
@@ -122,18 +158,28 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plans = loaded.ok_plans()?;
-    let publish_args = Publish {
-        repo,
-        insecure_registry: &args.insecure_registry,
-        parallel: args.parallel,
-        backend: args.backend,
-        report_digests: false,
-    };
-    publish(global, &loaded, &plans, &publish_args)?;
+    // A project without images of its own needs no repository (as werf).
+    if !plans.is_empty() {
+        let repo = args.render.repo.as_deref().ok_or_else(|| {
+            anyhow!(
+                "`werf converge` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish werf.yaml's {} image{} to",
+                plans.len(),
+                if plans.len() == 1 { "" } else { "s" }
+            )
+        })?;
+        let publish_args = Publish {
+            repo,
+            insecure_registry: &args.insecure_registry,
+            parallel: args.parallel,
+            backend: args.backend,
+            report_digests: false,
+        };
+        publish(global, &loaded, &plans, &publish_args)?;
+    }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
     let outcome = rt.block_on(async {
-        let (desired, history) = desired(
+        let (desired, history, content) = desired(
             &kube,
             global,
             &args.render,
@@ -142,18 +188,13 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
             Some(timeout),
         )
         .await?;
-        let images = tags(&loaded)?;
+        let settings = deploy::lifecycle::Settings {
+            timeout,
+            auto_rollback: args.auto_rollback,
+            history_max: args.history.max,
+        };
         Ok::<_, anyhow::Error>(
-            deploy::converge(
-                &kube,
-                &release,
-                desired,
-                history,
-                &images,
-                timeout,
-                args.auto_rollback,
-            )
-            .await?,
+            deploy::converge(&kube, &release, desired, history, &content, &settings).await?,
         )
     })?;
     println!(
@@ -183,7 +224,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plan = rt.block_on(async {
-        let (desired, history) =
+        let (desired, history, _) =
             desired(&kube, global, &args.render, &loaded, &release, None).await?;
         Ok::<_, anyhow::Error>(deploy::plan(&kube, desired, history).await?)
     })?;
@@ -236,14 +277,52 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
         &args.namespace,
         &loaded.config.meta.project,
     );
+    let timeout =
+        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
-    let deleted = rt.block_on(deploy::dismiss(&kube, &release, args.with_namespace))?;
+    let deleted = rt.block_on(deploy::dismiss(
+        &kube,
+        &release,
+        args.with_namespace,
+        timeout,
+    ))?;
     println!(
         "release `{}` in `{}` dismissed: {deleted} object{} deleted",
         release.name,
         release.namespace,
         if deleted == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `werf rollback`.
+pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
+    let timeout =
+        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let release = release_of(
+        global,
+        &args.release,
+        &args.namespace,
+        &loaded.config.meta.project,
+    );
+    let rt = runtime()?;
+    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+    let settings = deploy::lifecycle::Settings {
+        timeout,
+        auto_rollback: false,
+        history_max: args.history.max,
+    };
+    let outcome = rt.block_on(deploy::rollback(&kube, &release, args.revision, &settings))?;
+    println!(
+        "release `{}` in `{}` rolled back: revision {}, {} object{} changed, {} deleted",
+        release.name,
+        release.namespace,
+        outcome.revision,
+        outcome.changed,
+        if outcome.changed == 1 { "" } else { "s" },
+        outcome.deleted,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Converge(args) => deploy::converge(&cli.global, args),
         Command::Plan(args) => deploy::plan(&cli.global, args),
         Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
+        Command::Rollback(args) => deploy::rollback(&cli.global, args),
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Update(args))) => {
             dependency::update(&cli.global, args)
         }

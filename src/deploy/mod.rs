@@ -3,7 +3,10 @@
 //! - [`crds`]: the chart's `crds/`, created first and never pruned, as Helm does.
 //! - [`object`]: an object's identity, order (CRDs, Namespaces, hooks, `werf.io/weight`) and the
 //!   comparisons of desired and live objects.
-//! - [`record`]: the release record (a Secret per revision) and the release lock (a Lease).
+//! - [`release`]: Helm's release record and the decisions made from a history (lock, supersede,
+//!   `--history-max`), pure.
+//! - [`record`]: the records in the cluster (a Secret per revision, as Helm stores them).
+//! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
 //! - [`track`]: readiness tracking and failure reports.
 //!
 //! Changes are server-side applies by the field manager `werf` (see the README for why). An
@@ -12,8 +15,10 @@
 //! and only then is it applied. Objects that left the chart are deleted.
 
 pub mod crds;
+pub mod lifecycle;
 pub mod object;
 pub mod record;
+pub mod release;
 pub mod track;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,8 +29,10 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use crate::kubernetes::Kube;
-use object::{clean, stage, subset, to_yaml, Desired, HookPhase, ObjectId};
-use record::{Record, Status};
+use object::{clean, keeps, stage, subset, to_yaml, Desired, HookPhase, ObjectId, Operation};
+use release::{Record, Status};
+
+pub use lifecycle::{converge, dismiss, rollback, Content};
 use track::Tracked;
 
 /// What deploy needs to know about the release.
@@ -71,12 +78,12 @@ impl Plan {
             || self
                 .history
                 .last()
-                .is_none_or(|r| r.status != Status::Deployed)
+                .is_none_or(|r| r.status() != Status::Deployed)
     }
 
     /// The next revision number.
     pub fn next_revision(&self) -> u64 {
-        self.history.last().map_or(1, |r| r.revision + 1)
+        self.history.last().map_or(1, |r| r.revision() + 1)
     }
 }
 
@@ -96,12 +103,15 @@ pub enum Error {
         id: String,
         source: kube::Error,
     },
-    #[error("release `{release}` in `{namespace}` is being converged by `{holder}` since {since}: wait for it to finish (a crashed converge's lock expires)")]
+    #[error(transparent)]
+    Record(#[from] record::Error),
+    #[error("release `{release}` in `{namespace}` is being converged by `{holder}` since {since} (revision {revision} is pending): wait for it to finish (a crashed converge's lock expires)")]
     Locked {
         release: String,
         namespace: String,
         holder: String,
         since: String,
+        revision: u64,
     },
     #[error("{0}")]
     Failed(String),
@@ -202,15 +212,53 @@ fn diff(live: &Value, desired: &Value) -> String {
         .to_string()
 }
 
-/// The release's revisions, oldest first.
+/// The release's revisions, oldest first, each with the objects of its manifest.
 pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
-    record::history(kube, &release.namespace, &release.name)
-        .await
-        .map_err(|source| Error::Api {
-            verb: "read the release record of",
-            id: format!("`{}`", release.name),
-            source,
-        })
+    let mut records = record::history(kube, &release.namespace, &release.name).await?;
+    for r in &mut records {
+        r.objects = objects_of(kube, r, &release.namespace).await?;
+    }
+    Ok(records)
+}
+
+/// The objects of a record's manifest, read as the chart's manifests are (so that an unchanged
+/// object equals its recorded one). Objects of kinds the cluster no longer serves are left out:
+/// none of them can exist.
+async fn objects_of(kube: &Kube, r: &Record, namespace: &str) -> Result<Vec<(ObjectId, Value)>> {
+    let mut out = Vec::new();
+    let origin = format!("revision {} of release `{}`", r.revision(), r.name());
+    for (source, text) in release::documents(r.manifest()) {
+        let object = gotemplate::yaml::load::load_all_with(
+            &text,
+            gotemplate::yaml::load::Numbers::AsWritten,
+        )
+        .map_err(|e| Error::Manifest {
+            source_file: format!("{source} ({origin})"),
+            message: format!("not valid YAML: {e}"),
+        })?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+        let (Some(api_version), Some(kind)) = (
+            object.get("apiVersion").and_then(Value::as_str),
+            object.get("kind").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let namespaced = match kube.resource(api_version, kind, &origin).await {
+            Ok((_, namespaced)) => namespaced,
+            Err(crate::kubernetes::Error::UnknownKind { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let d = Desired::new(object, &source, namespaced, namespace).map_err(|message| {
+            Error::Manifest {
+                source_file: format!("{source} ({origin})"),
+                message,
+            }
+        })?;
+        out.push((d.id, d.object));
+    }
+    Ok(out)
 }
 
 /// Decides each object's action: desired vs the last applied revision (from `history`, as
@@ -231,14 +279,15 @@ pub async fn plan(
     // Every revision since the last deployed one may have applied objects (a failed one partly).
     let since = history
         .iter()
-        .rposition(|r| r.status == Status::Deployed)
+        .rposition(|r| r.status() == Status::Deployed)
         .unwrap_or(0);
-    let recorded: BTreeSet<&ObjectId> = history[since..]
+    // `helm.sh/resource-policy: keep` in the recorded object: never pruned.
+    let recorded: BTreeMap<&ObjectId, &Value> = history[since..]
         .iter()
-        .flat_map(|r| r.objects.iter().map(|(id, _)| id))
+        .flat_map(|r| r.objects.iter().map(|(id, o)| (id, o)))
         .collect();
-    for id in recorded {
-        if !wanted.contains(id) {
+    for (id, object) in recorded {
+        if !wanted.contains(id) && !keeps(object) {
             let (ar, _) = kube
                 .resource(&id.api_version, &id.kind, "the release record")
                 .await?;
@@ -299,7 +348,7 @@ pub async fn plan(
         .into_iter()
         .collect::<Result<_>>()?;
     for (id, ar) in gone {
-        if live.contains_key(&id) {
+        if live.get(&id).is_some_and(|l| !keeps(l)) {
             steps.push(Step {
                 id,
                 resource: ar,
@@ -372,7 +421,7 @@ async fn wait_gone(kube: &Kube, ar: &ApiResource, ns: Option<&str>, name: &str) 
     )))
 }
 
-fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
+pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
     Tracked {
         id: d.id.clone(),
         resource: ar.clone(),
@@ -382,23 +431,22 @@ fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
 }
 
 /// Runs hooks of `phase` (weight order), each tracked to completion, with delete policies.
-async fn run_hooks(
+pub(crate) async fn run_hooks(
     kube: &Kube,
     hooks: &[(Desired, ApiResource)],
     phase: HookPhase,
-    install: bool,
+    operation: Operation,
     timeout: Duration,
 ) -> Result<()> {
     let mut selected: Vec<&(Desired, ApiResource)> = hooks
         .iter()
-        .filter(|(d, _)| {
-            let h = d.hook.as_ref().expect("hooks have a hook");
-            h.phase == phase && if install { h.on_install } else { h.on_upgrade }
-        })
+        .filter(|(d, _)| d.hook.as_ref().is_some_and(|h| h.runs_on(phase, operation)))
         .collect();
     selected.sort_by_key(|(d, _)| (d.hook.as_ref().map_or(0, |h| h.weight), d.id.clone()));
     for (d, ar) in selected {
-        let h = d.hook.as_ref().expect("hooks have a hook");
+        let Some(h) = d.hook.as_ref() else {
+            continue;
+        };
         let ns = d.id.namespace.as_deref();
         if h.before_creation && kube.get(ar, ns, &d.id.name).await?.is_some() {
             kube.delete(ar, ns, &d.id.name).await?;
@@ -419,7 +467,12 @@ async fn run_hooks(
 
 /// Carries out a plan: CRDs, Namespaces, pre hooks, `werf.io/weight` groups (each tracked to
 /// readiness before the next), post hooks, then deletions. Returns what it reported.
-pub async fn execute(kube: &Kube, plan: &Plan, install: bool, timeout: Duration) -> Result<()> {
+pub async fn execute(
+    kube: &Kube,
+    plan: &Plan,
+    operation: Operation,
+    timeout: Duration,
+) -> Result<()> {
     let mut groups: BTreeMap<(u8, i64), Vec<&Step>> = BTreeMap::new();
     for s in plan.steps.iter().filter(|s| s.action != Action::Delete) {
         let d = s
@@ -435,7 +488,7 @@ pub async fn execute(kube: &Kube, plan: &Plan, install: bool, timeout: Duration)
     let mut hooks_done = false;
     for ((stage_no, weight), steps) in &groups {
         if *stage_no == 2 && !hooks_done {
-            run_hooks(kube, &plan.hooks, HookPhase::Pre, install, timeout).await?;
+            run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
             hooks_done = true;
         }
         let changing: Vec<&&Step> = steps
@@ -468,9 +521,9 @@ pub async fn execute(kube: &Kube, plan: &Plan, install: bool, timeout: Duration)
             .map_err(|e| Error::Failed(e.message))?;
     }
     if !hooks_done {
-        run_hooks(kube, &plan.hooks, HookPhase::Pre, install, timeout).await?;
+        run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
     }
-    run_hooks(kube, &plan.hooks, HookPhase::Post, install, timeout).await?;
+    run_hooks(kube, &plan.hooks, HookPhase::Post, operation, timeout).await?;
     for s in plan.steps.iter().filter(|s| s.action == Action::Delete) {
         eprintln!("deleting {} (no longer in the chart)", s.id);
         kube.delete(&s.resource, s.id.namespace.as_deref(), &s.id.name)
@@ -501,273 +554,4 @@ pub async fn ensure_namespace(kube: &Kube, namespace: &str) -> Result<()> {
         source,
     })?;
     Ok(())
-}
-
-/// The record of a revision from a plan.
-fn record_of(
-    release: &Release,
-    revision: u64,
-    status: Status,
-    description: String,
-    images: &BTreeMap<String, String>,
-    objects: Vec<(ObjectId, Value)>,
-) -> Record {
-    Record {
-        name: release.name.clone(),
-        namespace: release.namespace.clone(),
-        revision,
-        status,
-        description,
-        deployed_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        images: images.clone(),
-        objects,
-    }
-}
-
-async fn save(kube: &Kube, r: &Record) -> Result<()> {
-    record::save(kube, r).await.map_err(|source| Error::Api {
-        verb: "write the release record",
-        id: format!("`{}` revision {}", r.name, r.revision),
-        source,
-    })
-}
-
-/// What a converge did.
-pub struct Outcome {
-    pub revision: u64,
-    pub changed: usize,
-    pub deleted: usize,
-}
-
-/// Converges the release to `desired`: nothing is written when nothing differs; otherwise under
-/// the release lock a new revision is recorded, applied and tracked; on failure with
-/// `auto_rollback` the last deployed revision is applied and tracked again. `history` is the
-/// history `desired` was rendered against.
-pub async fn converge(
-    kube: &Kube,
-    release: &Release,
-    desired: Vec<(Desired, ApiResource)>,
-    history: Vec<Record>,
-    images: &BTreeMap<String, String>,
-    timeout: Duration,
-    auto_rollback: bool,
-) -> Result<Outcome> {
-    let first = plan(kube, desired.clone(), history).await?;
-    let count = |p: &Plan, a: fn(&Action) -> bool| p.steps.iter().filter(|s| a(&s.action)).count();
-    if !first.has_changes() {
-        eprintln!(
-            "release `{}` is up to date (revision {}); checking readiness",
-            release.name,
-            first.history.last().map_or(0, |r| r.revision)
-        );
-        let items: Vec<Tracked> = first
-            .steps
-            .iter()
-            .filter_map(|s| s.desired.as_ref().map(|d| tracked(d, &s.resource)))
-            .collect();
-        track::track(kube, &items, timeout, Some(&first.live))
-            .await
-            .map_err(|e| Error::Failed(e.message))?;
-        return Ok(Outcome {
-            revision: first.next_revision() - 1,
-            changed: 0,
-            deleted: 0,
-        });
-    }
-    ensure_namespace(kube, &release.namespace).await?;
-    let lock_seconds = i32::try_from(timeout.as_secs() + 120).unwrap_or(i32::MAX);
-    let lock = match record::Lock::take(kube, &release.namespace, &release.name, lock_seconds)
-        .await
-        .map_err(|source| Error::Api {
-            verb: "take the lock of",
-            id: format!("release `{}`", release.name),
-            source,
-        })? {
-        Ok(lock) => lock,
-        Err(held) => {
-            return Err(Error::Locked {
-                release: release.name.clone(),
-                namespace: release.namespace.clone(),
-                holder: held.holder,
-                since: held.since,
-            })
-        }
-    };
-    let result = converge_locked(
-        kube,
-        release,
-        desired,
-        images,
-        timeout,
-        auto_rollback,
-        count,
-    )
-    .await;
-    lock.release().await;
-    result
-}
-
-async fn converge_locked(
-    kube: &Kube,
-    release: &Release,
-    desired: Vec<(Desired, ApiResource)>,
-    images: &BTreeMap<String, String>,
-    timeout: Duration,
-    auto_rollback: bool,
-    count: impl Fn(&Plan, fn(&Action) -> bool) -> usize,
-) -> Result<Outcome> {
-    // Planned again under the lock: another converge may have finished in between.
-    let history = history(kube, release).await?;
-    let plan = plan(kube, desired, history).await?;
-    if !plan.has_changes() {
-        eprintln!(
-            "release `{}` was converged meanwhile; nothing left to do",
-            release.name
-        );
-        return Ok(Outcome {
-            revision: plan.next_revision() - 1,
-            changed: 0,
-            deleted: 0,
-        });
-    }
-    let revision = plan.next_revision();
-    let install = !plan.history.iter().any(|r| r.status == Status::Deployed);
-    let objects: Vec<(ObjectId, Value)> = plan
-        .steps
-        .iter()
-        .filter_map(|s| s.desired.as_ref().map(|d| (d.id.clone(), d.object.clone())))
-        .collect();
-    for s in &plan.steps {
-        match &s.action {
-            Action::Create => eprintln!("  create  {}", s.id),
-            Action::Update(_) => eprintln!("  update  {}", s.id),
-            Action::Delete => eprintln!("  delete  {}", s.id),
-            Action::Unchanged => {}
-        }
-    }
-    let mut rec = record_of(
-        release,
-        revision,
-        Status::PendingUpgrade,
-        if install {
-            "Install".into()
-        } else {
-            "Upgrade".into()
-        },
-        images,
-        objects,
-    );
-    save(kube, &rec).await?;
-    match execute(kube, &plan, install, timeout).await {
-        Ok(()) => {
-            rec.status = Status::Deployed;
-            save(kube, &rec).await?;
-            Ok(Outcome {
-                revision,
-                changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
-                deleted: count(&plan, |a| *a == Action::Delete),
-            })
-        }
-        Err(e) => {
-            rec.status = Status::Failed;
-            save(kube, &rec).await?;
-            let last_good = plan
-                .history
-                .iter()
-                .rev()
-                .find(|r| r.status == Status::Deployed)
-                .cloned();
-            let Some(good) = last_good.filter(|_| auto_rollback) else {
-                return Err(e);
-            };
-            eprintln!("rolling back to revision {}", good.revision);
-            let mut back = Vec::new();
-            for (id, o) in &good.objects {
-                let (ar, namespaced) = kube
-                    .resource(&id.api_version, &id.kind, "the release record")
-                    .await?;
-                let d = Desired::new(
-                    o.clone(),
-                    &format!("revision {}", good.revision),
-                    namespaced,
-                    &release.namespace,
-                )
-                .map_err(|message| Error::Manifest {
-                    source_file: format!("revision {}", good.revision),
-                    message,
-                })?;
-                back.push((d, ar));
-            }
-            // Planned against the history that now holds the failed revision.
-            let history = self::history(kube, release).await?;
-            let rollback = self::plan(kube, back, history).await?;
-            let rev = revision + 1;
-            let mut rb = record_of(
-                release,
-                rev,
-                Status::PendingUpgrade,
-                format!("Rollback to {}", good.revision),
-                &good.images,
-                good.objects.clone(),
-            );
-            save(kube, &rb).await?;
-            let rolled = execute(kube, &rollback, false, timeout).await;
-            rb.status = if rolled.is_ok() {
-                Status::Deployed
-            } else {
-                Status::Failed
-            };
-            save(kube, &rb).await?;
-            Err(Error::Failed(match rolled {
-                Ok(()) => format!(
-                    "{e}\nrolled back to revision {} (now revision {rev})",
-                    good.revision
-                ),
-                Err(r) => format!(
-                    "{e}\nthe rollback to revision {} failed too: {r}",
-                    good.revision
-                ),
-            }))
-        }
-    }
-}
-
-/// Deletes every object of the release's last revision and its records (and the namespace).
-pub async fn dismiss(kube: &Kube, release: &Release, with_namespace: bool) -> Result<usize> {
-    let history = history(kube, release).await?;
-    let mut deleted = 0;
-    let objects: BTreeSet<&ObjectId> = history
-        .iter()
-        .flat_map(|r| r.objects.iter().map(|(id, _)| id))
-        .collect();
-    for id in objects {
-        let (ar, _) = kube
-            .resource(&id.api_version, &id.kind, "the release record")
-            .await?;
-        if kube
-            .get(&ar, id.namespace.as_deref(), &id.name)
-            .await?
-            .is_some()
-        {
-            eprintln!("deleting {id}");
-            kube.delete(&ar, id.namespace.as_deref(), &id.name).await?;
-            deleted += 1;
-        }
-    }
-    record::forget(kube, &release.namespace, &release.name)
-        .await
-        .map_err(|source| Error::Api {
-            verb: "delete the release record of",
-            id: format!("`{}`", release.name),
-            source,
-        })?;
-    if with_namespace {
-        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
-        eprintln!("deleting namespace `{}`", release.namespace);
-        kube.delete(&ar, None, &release.namespace).await?;
-    }
-    Ok(deleted)
 }

@@ -31,17 +31,62 @@ pub enum HookPhase {
     Post,
 }
 
+/// The release operation hooks run for (`pre-install`, `post-rollback`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Install,
+    Upgrade,
+    Rollback,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Install => "install",
+            Operation::Upgrade => "upgrade",
+            Operation::Rollback => "rollback",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
 /// A Helm hook (`helm.sh/hook`), with its weight and delete policies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hook {
-    pub phase: HookPhase,
-    /// For installs (`pre-install`/`post-install`) and/or upgrades.
-    pub on_install: bool,
-    pub on_upgrade: bool,
+    /// Helm's event names (`pre-install`, `post-upgrade`, ...).
+    pub events: Vec<String>,
     pub weight: i64,
     pub before_creation: bool,
     pub on_success: bool,
     pub on_failure: bool,
+}
+
+impl Hook {
+    /// Whether the hook runs in `phase` of `operation`.
+    pub fn runs_on(&self, phase: HookPhase, operation: Operation) -> bool {
+        let prefix = match phase {
+            HookPhase::Pre => "pre",
+            HookPhase::Post => "post",
+        };
+        let event = format!("{prefix}-{}", operation.as_str());
+        self.events.iter().any(|e| *e == event)
+    }
+
+    /// The delete policies, as Helm names them.
+    pub fn delete_policies(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.before_creation {
+            out.push("before-hook-creation");
+        }
+        if self.on_success {
+            out.push("hook-succeeded");
+        }
+        if self.on_failure {
+            out.push("hook-failed");
+        }
+        out
+    }
 }
 
 /// `werf.io/fail-mode`.
@@ -74,6 +119,11 @@ fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(key))
         .and_then(Value::as_str)
+}
+
+/// Whether an object says `helm.sh/resource-policy: keep`.
+pub fn keeps(object: &Value) -> bool {
+    annotation(object, "helm.sh/resource-policy").is_some_and(|p| p.trim() == "keep")
 }
 
 /// The order stage of an object: CRDs, then Namespaces, then everything else.
@@ -133,13 +183,7 @@ impl Desired {
                 .map(|p| p.split(',').map(|x| x.trim().to_string()).collect())
                 .unwrap_or_default();
             Hook {
-                phase: if kinds.iter().any(|k| k.starts_with("post-")) {
-                    HookPhase::Post
-                } else {
-                    HookPhase::Pre
-                },
-                on_install: kinds.iter().any(|k| k.ends_with("-install")),
-                on_upgrade: kinds.iter().any(|k| k.ends_with("-upgrade")),
+                events: kinds.iter().map(|k| k.to_string()).collect(),
                 weight: parse_int("helm.sh/hook-weight").unwrap_or(0),
                 before_creation: policies.is_empty()
                     || policies.iter().any(|p| p == "before-hook-creation"),
@@ -314,10 +358,13 @@ mod tests {
         assert_eq!(d.object["metadata"]["namespace"], "ns");
         assert_eq!(d.weight, 3);
         let h = d.hook.expect("a hook");
-        assert_eq!(
-            (h.phase, h.weight, h.on_install, h.on_upgrade),
-            (HookPhase::Pre, -5, true, true)
-        );
+        assert_eq!(h.weight, -5);
+        assert!(h.runs_on(HookPhase::Pre, Operation::Install));
+        assert!(h.runs_on(HookPhase::Pre, Operation::Upgrade));
+        assert!(!h.runs_on(HookPhase::Post, Operation::Upgrade));
+        assert!(!h.runs_on(HookPhase::Pre, Operation::Rollback));
+        assert_eq!(h.delete_policies(), ["hook-succeeded"]);
+        assert!(!keeps(&d.object));
         assert!(h.on_success && !h.before_creation && !h.on_failure);
         let cluster = Desired::new(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}),

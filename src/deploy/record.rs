@@ -1,244 +1,198 @@
-//! The release record in the cluster: one Secret per revision (`werf.release.v1.NAME.vN`) with the
-//! applied manifests, the image tags and a status, so history, prune and rollback work from any
-//! machine; and the lock (a Lease) that keeps two converges of one release from interleaving.
+//! The release records in the cluster, as Helm stores them (see [`super::release`]): reading a
+//! release's history, creating a revision (the create that succeeds once is the release lock),
+//! rewriting a revision's status, renewing a pending revision's lock, deleting revisions.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
 
 use base64::Engine as _;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::json;
 
-use super::object::ObjectId;
-use crate::kubernetes::{Kube, FIELD_MANAGER};
+use super::release::{secret_name, Holder, Record, ANNOTATION_EXPIRES, ANNOTATION_HOLDER};
+use crate::kubernetes::Kube;
 
-/// A revision's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Being applied (a converge that died leaves this behind: never counted as deployed).
-    PendingUpgrade,
-    /// The newest deployed revision is the live one; older deployed ones are superseded.
-    Deployed,
-    Failed,
+/// Why the records could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{verb} `{secret}`: {}", crate::kubernetes::describe(source))]
+    Api {
+        verb: &'static str,
+        secret: String,
+        source: kube::Error,
+    },
+    #[error("the release record `{secret}` cannot be read")]
+    Decode {
+        secret: String,
+        #[source]
+        source: super::release::DecodeError,
+    },
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::PendingUpgrade => "pending-upgrade",
-            Status::Deployed => "deployed",
-            Status::Failed => "failed",
-        }
-    }
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn now_seconds() -> i64 {
+    k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
-/// One revision of a release.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
-    pub name: String,
-    pub namespace: String,
-    pub revision: u64,
-    pub status: Status,
-    pub description: String,
-    /// Unix seconds.
-    pub deployed_at: u64,
-    /// Image tags by image name.
-    pub images: BTreeMap<String, String>,
-    /// The applied objects (hooks excluded), by identity.
-    pub objects: Vec<(ObjectId, Value)>,
+/// Now as Go writes a `time.Time` in JSON (RFC 3339 with nanoseconds).
+pub fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-const LABEL_OWNER: &str = "owner=werf";
-
-fn secret_name(release: &str, revision: u64) -> String {
-    format!("werf.release.v1.{release}.v{revision}")
-}
-
-fn encode(record: &Record) -> Vec<u8> {
-    let json = serde_json::to_vec(record).expect("records serialize");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&json).expect("writing to memory");
-    let bytes = gz.finish().expect("writing to memory");
-    base64::engine::general_purpose::STANDARD
-        .encode(bytes)
-        .into_bytes()
-}
-
-fn decode(data: &[u8]) -> Option<Record> {
-    let gz = base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .ok()?;
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_end(&mut json)
-        .ok()?;
-    serde_json::from_slice(&json).ok()
-}
-
-/// The revisions of `release` in `namespace`, oldest first.
-pub async fn history(
-    kube: &Kube,
-    namespace: &str,
-    release: &str,
-) -> Result<Vec<Record>, kube::Error> {
+/// The revisions of `release` in `namespace`, oldest first (one list request).
+pub async fn history(kube: &Kube, namespace: &str, release: &str) -> Result<Vec<Record>> {
     let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
     kube.count();
-    let lp = ListParams::default().labels(&format!("{LABEL_OWNER},name={release}"));
+    let lp = ListParams::default().labels(&format!("owner=helm,name={release}"));
     let list = match api.list(&lp).await {
         Ok(l) => l.items,
         Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
-        Err(e) => return Err(e),
+        Err(source) => {
+            return Err(Error::Api {
+                verb: "list",
+                secret: format!("sh.helm.release.v1.{release}.*"),
+                source,
+            })
+        }
     };
-    let mut records: Vec<Record> = list
-        .into_iter()
-        .filter_map(|s| decode(&s.data?.get("release")?.0))
-        .collect();
-    records.sort_by_key(|r| r.revision);
+    let mut records = Vec::new();
+    for s in list {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let Some(data) = s.data.as_ref().and_then(|d| d.get("release")) else {
+            continue;
+        };
+        let mut r = Record::decode(&data.0).map_err(|source| Error::Decode {
+            secret: name.clone(),
+            source,
+        })?;
+        let annotations = s.metadata.annotations.unwrap_or_default();
+        r.holder = annotations.get(ANNOTATION_HOLDER).map(|h| Holder {
+            holder: h.clone(),
+            expires: annotations
+                .get(ANNOTATION_EXPIRES)
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(0),
+        });
+        r.created = s.metadata.creation_timestamp.map_or(0, |t| t.0.as_second());
+        records.push(r);
+    }
+    records.sort_by_key(Record::revision);
     Ok(records)
 }
 
-/// Writes (creates or replaces) a revision's Secret.
-pub async fn save(kube: &Kube, record: &Record) -> Result<(), kube::Error> {
-    let api: Api<Secret> = Api::namespaced(kube.client.clone(), &record.namespace);
-    let name = secret_name(&record.name, record.revision);
-    let secret = Secret {
+fn secret(record: &Record, namespace: &str, holder: Option<&Holder>) -> Secret {
+    let annotations: BTreeMap<String, String> = holder
+        .map(|h| {
+            [
+                (ANNOTATION_HOLDER.to_string(), h.holder.clone()),
+                (ANNOTATION_EXPIRES.to_string(), h.expires.to_string()),
+            ]
+            .into()
+        })
+        .unwrap_or_default();
+    Secret {
         metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(record.namespace.clone()),
-            labels: Some(
-                [
-                    ("owner".to_string(), "werf".to_string()),
-                    ("name".to_string(), record.name.clone()),
-                    ("version".to_string(), record.revision.to_string()),
-                    ("status".to_string(), record.status.as_str().to_string()),
-                ]
-                .into(),
-            ),
+            name: Some(secret_name(record.name(), record.revision())),
+            namespace: Some(namespace.to_string()),
+            labels: Some(record.labels(now_seconds()).into_iter().collect()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..Default::default()
         },
-        type_: Some("werf.io/release.v1".into()),
-        data: Some([("release".to_string(), ByteString(encode(record)))].into()),
+        type_: Some("helm.sh/release.v1".into()),
+        data: Some([("release".to_string(), ByteString(record.encode()))].into()),
         ..Default::default()
-    };
-    kube.count();
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&secret),
-    )
-    .await?;
-    Ok(())
+    }
 }
 
-/// Deletes every revision's Secret.
-pub async fn forget(kube: &Kube, namespace: &str, release: &str) -> Result<(), kube::Error> {
+/// Creates a new revision held by `holder`; `false` when that revision exists already (another
+/// operation took it: the release is locked).
+pub async fn create(
+    kube: &Kube,
+    namespace: &str,
+    record: &Record,
+    holder: &Holder,
+) -> Result<bool> {
     let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
-    for r in history(kube, namespace, release).await? {
-        kube.count();
-        match api
-            .delete(&secret_name(release, r.revision), &DeleteParams::default())
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
+    kube.create(&api, &secret(record, namespace, Some(holder)))
+        .await
+        .map_err(|source| Error::Api {
+            verb: "create",
+            secret: secret_name(record.name(), record.revision()),
+            source,
+        })
+}
+
+/// Rewrites a revision (its status and data); the lock annotations go.
+pub async fn update(kube: &Kube, namespace: &str, record: &Record) -> Result<()> {
+    let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
+    let name = secret_name(record.name(), record.revision());
+    let s = secret(record, namespace, None);
+    let patch = json!({
+        "metadata": {
+            "labels": s.metadata.labels,
+            "annotations": {ANNOTATION_HOLDER: null, ANNOTATION_EXPIRES: null},
+        },
+        "data": {"release": base64::engine::general_purpose::STANDARD.encode(record.encode())},
+    });
+    kube.count();
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Api {
+            verb: "update",
+            secret: name,
+            source,
+        })?;
     Ok(())
 }
 
-/// A held release lock; [`Lock::release`] gives it back (a crashed holder's lock expires).
-pub struct Lock {
-    api: Api<Lease>,
-    name: String,
+/// Moves a pending revision's lock expiry on (a long converge stays the holder).
+pub async fn renew(
+    kube: &Kube,
+    namespace: &str,
+    release: &str,
+    revision: u64,
+    expires: i64,
+) -> Result<()> {
+    let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
+    let name = secret_name(release, revision);
+    let patch = json!({"metadata": {"annotations": {ANNOTATION_EXPIRES: expires.to_string()}}});
+    kube.count();
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Api {
+            verb: "renew the lock of",
+            secret: name,
+            source,
+        })?;
+    Ok(())
 }
 
-/// Why a lock was not taken.
-pub struct Held {
-    pub holder: String,
-    pub since: String,
-}
-
-fn now_micro() -> MicroTime {
-    MicroTime(k8s_openapi::jiff::Timestamp::now())
-}
-
-impl Lock {
-    /// Takes the lock of `release`, valid for `seconds` (a holder that dies frees it then).
-    pub async fn take(
-        kube: &Kube,
-        namespace: &str,
-        release: &str,
-        seconds: i32,
-    ) -> Result<Result<Lock, Held>, kube::Error> {
-        let api: Api<Lease> = Api::namespaced(kube.client.clone(), namespace);
-        let name = format!("werf-lock.{release}");
-        let holder = format!(
-            "{}:{}",
-            std::fs::read_to_string("/etc/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "host".into()),
-            std::process::id()
-        );
-        let lease = |resource_version: Option<String>| Lease {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.to_string()),
-                resource_version,
-                ..Default::default()
-            },
-            spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
-                holder_identity: Some(holder.clone()),
-                lease_duration_seconds: Some(seconds),
-                acquire_time: Some(now_micro()),
-                renew_time: Some(now_micro()),
-                ..Default::default()
-            }),
-        };
-        if kube.create(&api, &lease(None)).await? {
-            return Ok(Ok(Lock { api, name }));
-        }
-        // Held: take it over only when it expired.
-        kube.count();
-        let current = api.get(&name).await?;
-        let spec = current.spec.clone().unwrap_or_default();
-        let since = spec.acquire_time.as_ref().map(|t| t.0);
-        let expires = spec
-            .renew_time
-            .as_ref()
-            .map(|t| t.0)
-            .zip(spec.lease_duration_seconds)
-            .map(|(t, s)| t.as_second() + i64::from(s));
-        let expired = expires.is_some_and(|e| e < k8s_openapi::jiff::Timestamp::now().as_second());
-        if expired {
-            kube.count();
-            let taken = api
-                .replace(
-                    &name,
-                    &Default::default(),
-                    &lease(current.metadata.resource_version.clone()),
-                )
-                .await;
-            match taken {
-                Ok(_) => return Ok(Ok(Lock { api, name })),
-                Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Err(Held {
-            holder: spec.holder_identity.unwrap_or_default(),
-            since: since.map(|t| t.to_string()).unwrap_or_default(),
-        }))
+/// Deletes one revision (gone already is fine).
+pub async fn delete(kube: &Kube, namespace: &str, release: &str, revision: u64) -> Result<()> {
+    let api: Api<Secret> = Api::namespaced(kube.client.clone(), namespace);
+    let name = secret_name(release, revision);
+    kube.count();
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(source) => Err(Error::Api {
+            verb: "delete",
+            secret: name,
+            source,
+        }),
     }
+}
 
-    /// Gives the lock back.
-    pub async fn release(self) {
-        let _ = self.api.delete(&self.name, &DeleteParams::default()).await;
-    }
+/// This process as a lock holder (`host:pid`).
+pub fn holder_identity() -> String {
+    format!(
+        "{}:{}",
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into()),
+        std::process::id()
+    )
 }

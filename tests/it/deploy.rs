@@ -79,14 +79,15 @@ impl Project {
 }
 
 /// Writes by `werf` in namespace `ns` (or to it) since `from` (an index into the whole list:
-/// tests share the cluster), release bookkeeping (record Secrets and the lock Lease) apart.
+/// tests share the cluster), release bookkeeping (the record Secrets, which are also the lock)
+/// apart.
 fn object_writes(c: &Cluster, from: usize, ns: &str) -> (Vec<String>, Vec<String>) {
     let all = c.writes_by("werf");
     all[from..]
         .iter()
         .filter(|w| w.contains(&format!(" {ns}/")) || w.ends_with(&format!(" /{ns}")))
         .cloned()
-        .partition(|w| !w.contains("werf.release.v1.") && !w.contains("werf-lock."))
+        .partition(|w| !w.contains("sh.helm.release.v1.") && !w.contains("lease"))
 }
 
 #[test]
@@ -125,29 +126,29 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
     assert!(out.contains("1 built and pushed, 1 already"), "{out}");
     let (objects, bookkeeping) = object_writes(c, before, "conv");
     assert_eq!(objects, ["patch deployments conv/side"], "{out}");
-    // The record: a pending then a deployed revision 2; the lock taken and given back.
+    // The record is the lock: revision 2 created pending (a create succeeds once), rewritten
+    // deployed, and revision 1 rewritten superseded; three writes, no Lease.
     assert_eq!(
         bookkeeping,
         [
-            "create leases conv/werf-lock.conv",
-            "patch secrets conv/werf.release.v1.conv.v2",
-            "patch secrets conv/werf.release.v1.conv.v2",
-            "delete leases conv/werf-lock.conv",
+            "create secrets conv/sh.helm.release.v1.conv.v2",
+            "patch secrets conv/sh.helm.release.v1.conv.v2",
+            "patch secrets conv/sh.helm.release.v1.conv.v1",
         ]
     );
-    let secrets = c.kubectl_ok(&[
+    let statuses = c.kubectl_ok(&[
         "get",
         "secrets",
         "-n",
         "conv",
         "-l",
-        "owner=werf,name=conv",
+        "owner=helm,name=conv",
         "-o",
-        "name",
+        "jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.status} {end}",
     ]);
-    assert!(
-        secrets.contains("werf.release.v1.conv.v1") && secrets.contains("werf.release.v1.conv.v2"),
-        "{secrets}"
+    assert_eq!(
+        statuses.trim(),
+        "sh.helm.release.v1.conv.v1=superseded sh.helm.release.v1.conv.v2=deployed"
     );
 }
 
@@ -196,11 +197,11 @@ fn a_never_pushed_image_fails_with_the_pull_error_and_auto_rollback_restores_the
         "-n",
         "typo",
         "-l",
-        "owner=werf,status=failed",
+        "owner=helm,status=failed",
         "-o",
         "name",
     ]);
-    assert!(failed.contains("werf.release.v1.typo.v4"), "{failed}");
+    assert!(failed.contains("sh.helm.release.v1.typo.v4"), "{failed}");
 }
 
 #[test]
@@ -308,27 +309,74 @@ fn weights_and_hooks_order_the_rollout_and_dismiss_removes_the_release() {
     });
 }
 
+/// A pending revision `revision` of release `ns` as another converge leaves it: Helm's record
+/// with werf-rs's lock annotations, the lock expiring at `expires` (Unix seconds).
+fn pending_revision(c: &Cluster, ns: &str, revision: u64, expires: i64) {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let release = serde_json::json!({
+        "name": ns, "namespace": ns, "version": revision, "apply_method": "ssa",
+        "info": {"first_deployed": "2026-01-01T00:00:00Z", "last_deployed": "2026-01-01T00:00:00Z",
+                 "description": "Preparing upgrade", "status": "pending-upgrade", "notes": ""},
+        "chart": {"metadata": {"name": "shop", "version": "1.0.0"}}, "config": {},
+        "manifest": "", "hooks": [],
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(release.to_string().as_bytes())
+        .expect("memory");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data = b64.encode(b64.encode(gz.finish().expect("memory")));
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {
+            "name": format!("sh.helm.release.v1.{ns}.v{revision}"), "namespace": ns,
+            "labels": {"owner": "helm", "name": ns, "status": "pending-upgrade", "version": revision.to_string()},
+            "annotations": {"werf.io/converge-holder": "other-host:42", "werf.io/converge-lock-expires": expires.to_string()},
+        },
+        "data": {"release": data},
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pending.json");
+    std::fs::write(&file, secret.to_string()).expect("write");
+    c.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
+}
+
 #[test]
-fn a_held_lock_refuses_a_second_converge_of_the_release() {
+fn a_pending_revision_is_the_lock_until_it_expires() {
     let c = cluster();
     let mut p = Project::new("locked", &[]);
     p.converge(c, &[]);
-    let lease = "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: werf-lock.locked\n  namespace: locked\nspec:\n  holderIdentity: other-host:42\n  leaseDurationSeconds: 600\n  acquireTime: \"2026-01-01T00:00:00.000000Z\"\n  renewTime: \"2099-01-01T00:00:00.000000Z\"\n";
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("lease.yaml"), lease).expect("write");
-    c.kubectl_ok(&[
-        "apply",
-        "-f",
-        &dir.path().join("lease.yaml").display().to_string(),
-    ]);
+    // Another converge holds revision 2, its lock valid for long.
+    pending_revision(c, "locked", 2, 4_000_000_000);
     p.change(&[("app/app.txt", "app v2\n")]);
+    let before = c.writes_by("werf").len();
     let (ok, _, stderr) = p.run(c, "converge", &[]);
     assert!(!ok);
     assert!(
-        stderr.contains("is being converged by `other-host:42`"),
+        stderr.contains("is being converged by `other-host:42`")
+            && stderr.contains("(revision 2 is pending)"),
         "{stderr}"
     );
-    c.kubectl_ok(&["delete", "lease", "werf-lock.locked", "-n", "locked"]);
+    // Refused before anything was written (the images were published; no object, no record).
+    assert_eq!(object_writes(c, before, "locked"), (vec![], vec![]));
+
+    // The holder died: once its lock expired, the next converge marks it failed and goes on as
+    // revision 3.
+    pending_revision(c, "locked", 2, 1_000_000_000);
+    let out = p.converge(c, &[]);
+    assert!(out.contains("marking it failed"), "{out}");
+    assert!(out.contains("revision 3"), "{out}");
+    let statuses = c.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        "locked",
+        "-l",
+        "owner=helm,name=locked",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.labels.version}={.metadata.labels.status} {end}",
+    ]);
+    assert_eq!(statuses.trim(), "1=superseded 2=failed 3=deployed");
 
     // Two real converges at once: never interleaved; one wins, the other is refused or finds
     // nothing left to do.
@@ -342,6 +390,17 @@ fn a_held_lock_refuses_a_second_converge_of_the_release() {
     for (ok, _, stderr) in [&a, &b] {
         assert!(*ok || stderr.contains("is being converged by"), "{stderr}");
     }
+    let deployed = c.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        "locked",
+        "-l",
+        "owner=helm,name=locked,status=deployed",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(deployed.lines().count(), 1, "{deployed}");
 }
 
 #[test]

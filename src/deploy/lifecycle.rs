@@ -1,0 +1,602 @@
+//! Release operations on top of [`super::plan`] and [`super::execute`]: `converge` (install or
+//! upgrade), `rollback` and `dismiss` (uninstall), with the release record kept as Helm keeps it.
+//!
+//! Bookkeeping is at the minimum Helm's format allows: the new revision's Secret is created
+//! `pending-*` (the create succeeds once, so it is also the release lock; no Lease), rewritten
+//! `deployed` or `failed` at the end, and the revision it supersedes is rewritten `superseded`.
+//! A no-op converge writes nothing. A converge that outlives its lock renews it; one that died
+//! blocks the next only until its lock expires, and is then marked `failed`.
+
+use std::time::Duration;
+
+use kube::discovery::ApiResource;
+use serde_json::{json, Value};
+
+use super::object::{keeps, to_yaml, Desired, HookPhase, ObjectId, Operation};
+use super::release::{self, Holder, LockState, NewRevision, Record, Status};
+use super::{
+    ensure_namespace, execute, plan, record, run_hooks, Action, Error, Plan, Release, Result,
+};
+use crate::kubernetes::Kube;
+
+/// What a new revision records besides its objects: Helm's chart object, the user's values, the
+/// joined manifest of the non-hook documents and the chart's notes.
+pub struct Content {
+    pub chart: Value,
+    pub config: Value,
+    pub manifest: String,
+    pub notes: String,
+}
+
+/// How operations run.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub timeout: Duration,
+    pub auto_rollback: bool,
+    /// Revisions kept (0: all), as `--history-max`.
+    pub history_max: usize,
+}
+
+/// What a converge or rollback did.
+pub struct Outcome {
+    pub revision: u64,
+    pub changed: usize,
+    pub deleted: usize,
+}
+
+fn now() -> i64 {
+    k8s_openapi::jiff::Timestamp::now().as_second()
+}
+
+fn lock_seconds(settings: &Settings) -> i64 {
+    i64::try_from(settings.timeout.as_secs()).unwrap_or(i64::MAX / 2) + 120
+}
+
+/// Helm's hook objects for a revision's record.
+fn hook_records(hooks: &[(Desired, ApiResource)]) -> Vec<Value> {
+    hooks
+        .iter()
+        .filter_map(|(d, _)| {
+            let h = d.hook.as_ref()?;
+            Some(json!({
+                "name": d.id.name,
+                "kind": d.id.kind,
+                "path": d.source,
+                "manifest": to_yaml(&d.object),
+                "events": h.events,
+                "weight": h.weight,
+                "delete_policies": h.delete_policies(),
+            }))
+        })
+        .collect()
+}
+
+/// A description that fits a record (an error with many log lines is cut).
+fn failed_description(what: &str, name: &str, e: &Error) -> String {
+    let mut text = format!("{what} \"{name}\" failed: {e}");
+    if text.len() > 4096 {
+        let mut cut = 4096;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(" ...");
+    }
+    text
+}
+
+/// Marks a pending revision whose holder stopped renewing as failed.
+async fn mark_stale(
+    kube: &Kube,
+    release: &Release,
+    history: &mut [Record],
+    revision: u64,
+) -> Result<()> {
+    if let Some(r) = history.iter_mut().find(|r| r.revision() == revision) {
+        eprintln!(
+            "revision {revision} of release `{}` was left pending by a converge that stopped; marking it failed",
+            release.name
+        );
+        r.set_status(
+            Status::Failed,
+            "The operation holding this revision stopped before it finished",
+            &record::now_rfc3339(),
+        );
+        record::update(kube, &release.namespace, r).await?;
+    }
+    Ok(())
+}
+
+fn locked(release: &Release, revision: u64, holder: String, since: String) -> Error {
+    Error::Locked {
+        release: release.name.clone(),
+        namespace: release.namespace.clone(),
+        holder,
+        since,
+        revision,
+    }
+}
+
+/// Checks the lock of a history read just now; a stale pending revision is marked failed.
+async fn check_lock(kube: &Kube, release: &Release, history: &mut [Record]) -> Result<()> {
+    match release::lock_state(history, now()) {
+        LockState::Free => Ok(()),
+        LockState::Stale { revision } => mark_stale(kube, release, history, revision).await,
+        LockState::Held {
+            revision,
+            holder,
+            since,
+        } => Err(locked(release, revision, holder, since)),
+    }
+}
+
+/// Runs `work` while renewing the lock of the pending `revision` every half lock period.
+async fn renewing<T>(
+    kube: &Kube,
+    release: &Release,
+    revision: u64,
+    seconds: i64,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let renew = async {
+        let period = Duration::from_secs(u64::try_from(seconds / 2).unwrap_or(60).max(1));
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = record::renew(
+                kube,
+                &release.namespace,
+                &release.name,
+                revision,
+                now() + seconds,
+            )
+            .await
+            {
+                eprintln!("warning: {e}");
+            }
+        }
+    };
+    tokio::select! {
+        out = work => out,
+        never = renew => never,
+    }
+}
+
+/// After a revision is deployed: the ones it supersedes, then `--history-max`.
+async fn finish(
+    kube: &Kube,
+    release: &Release,
+    mut history: Vec<Record>,
+    done: Record,
+    settings: &Settings,
+) -> Result<()> {
+    let superseded = release::superseded_by(&history, done.revision());
+    for r in history
+        .iter_mut()
+        .filter(|r| superseded.contains(&r.revision()))
+    {
+        let at = r.last_deployed().to_string();
+        r.set_status(Status::Superseded, "Superseded", &at);
+        record::update(kube, &release.namespace, r).await?;
+    }
+    history.push(done);
+    for old in release::beyond_history(&history, settings.history_max) {
+        record::delete(kube, &release.namespace, &release.name, old).await?;
+    }
+    Ok(())
+}
+
+fn count(p: &Plan, a: fn(&Action) -> bool) -> usize {
+    p.steps.iter().filter(|s| a(&s.action)).count()
+}
+
+fn report_steps(plan: &Plan) {
+    for s in &plan.steps {
+        match &s.action {
+            Action::Create => eprintln!("  create  {}", s.id),
+            Action::Update(_) => eprintln!("  update  {}", s.id),
+            Action::Delete => eprintln!("  delete  {}", s.id),
+            Action::Unchanged => {}
+        }
+    }
+}
+
+/// Converges the release to `desired`: nothing is written when nothing differs; otherwise the
+/// next revision is recorded (the lock), applied and tracked; on failure with `auto_rollback` the
+/// last deployed revision is rolled back to. `history` is what `desired` was rendered against.
+pub async fn converge(
+    kube: &Kube,
+    release: &Release,
+    desired: Vec<(Desired, ApiResource)>,
+    history: Vec<Record>,
+    content: &Content,
+    settings: &Settings,
+) -> Result<Outcome> {
+    let mut plan = plan(kube, desired.clone(), history).await?;
+    if !plan.has_changes() {
+        eprintln!(
+            "release `{}` is up to date (revision {}); checking readiness",
+            release.name,
+            plan.history.last().map_or(0, Record::revision)
+        );
+        let items: Vec<_> = plan
+            .steps
+            .iter()
+            .filter_map(|s| s.desired.as_ref().map(|d| super::tracked(d, &s.resource)))
+            .collect();
+        super::track::track(kube, &items, settings.timeout, Some(&plan.live))
+            .await
+            .map_err(|e| Error::Failed(e.message))?;
+        return Ok(Outcome {
+            revision: plan.next_revision() - 1,
+            changed: 0,
+            deleted: 0,
+        });
+    }
+    ensure_namespace(kube, &release.namespace).await?;
+    let seconds = lock_seconds(settings);
+    let holder = record::holder_identity();
+    let mut attempt = 0;
+    let (mut rec, operation) = loop {
+        attempt += 1;
+        check_lock(kube, release, &mut plan.history).await?;
+        if !plan.has_changes() {
+            eprintln!(
+                "release `{}` was converged meanwhile; nothing left to do",
+                release.name
+            );
+            return Ok(Outcome {
+                revision: plan.next_revision() - 1,
+                changed: 0,
+                deleted: 0,
+            });
+        }
+        let revision = plan.next_revision();
+        let operation = if release::is_install(&plan.history) {
+            Operation::Install
+        } else {
+            Operation::Upgrade
+        };
+        let stamp = record::now_rfc3339();
+        let first = plan
+            .history
+            .first()
+            .map_or(stamp.clone(), |r| r.first_deployed().to_string());
+        let rec = Record::new(NewRevision {
+            name: &release.name,
+            namespace: &release.namespace,
+            revision,
+            status: if operation == Operation::Install {
+                Status::PendingInstall
+            } else {
+                Status::PendingUpgrade
+            },
+            description: if operation == Operation::Install {
+                "Initial install underway".into()
+            } else {
+                "Preparing upgrade".into()
+            },
+            now: &stamp,
+            first_deployed: &first,
+            chart: content.chart.clone(),
+            config: content.config.clone(),
+            manifest: content.manifest.clone(),
+            hooks: hook_records(&plan.hooks),
+            notes: content.notes.clone(),
+        });
+        let lock = Holder {
+            holder: holder.clone(),
+            expires: now() + seconds,
+        };
+        if record::create(kube, &release.namespace, &rec, &lock).await? {
+            break (rec, operation);
+        }
+        // Another operation created this revision first: read again, and plan again.
+        let mut again = super::history(kube, release).await?;
+        if attempt >= 3 {
+            check_lock(kube, release, &mut again).await?;
+            return Err(Error::Failed(format!(
+                "release `{}`: revision {revision} was taken by another operation three times; try again",
+                release.name
+            )));
+        }
+        plan = super::plan(kube, desired.clone(), again).await?;
+    };
+    let revision = rec.revision();
+    report_steps(&plan);
+    let result = renewing(
+        kube,
+        release,
+        revision,
+        seconds,
+        execute(kube, &plan, operation, settings.timeout),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            rec.set_status(
+                Status::Deployed,
+                if operation == Operation::Install {
+                    "Install complete"
+                } else {
+                    "Upgrade complete"
+                },
+                &record::now_rfc3339(),
+            );
+            record::update(kube, &release.namespace, &rec).await?;
+            finish(kube, release, plan.history.clone(), rec, settings).await?;
+            Ok(Outcome {
+                revision,
+                changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
+                deleted: count(&plan, |a| *a == Action::Delete),
+            })
+        }
+        Err(e) => {
+            let what = if operation == Operation::Install {
+                "Release"
+            } else {
+                "Upgrade"
+            };
+            rec.set_status(
+                Status::Failed,
+                &failed_description(what, &release.name, &e),
+                &record::now_rfc3339(),
+            );
+            record::update(kube, &release.namespace, &rec).await?;
+            let good = release::last_deployed(&plan.history).cloned();
+            let Some(good) = good.filter(|_| settings.auto_rollback) else {
+                return Err(e);
+            };
+            eprintln!("rolling back to revision {}", good.revision());
+            let mut now_history = plan.history.clone();
+            now_history.push(rec);
+            match roll_back(kube, release, &good, now_history, settings).await {
+                Ok(o) => Err(Error::Failed(format!(
+                    "{e}\nrolled back to revision {} (now revision {})",
+                    good.revision(),
+                    o.revision
+                ))),
+                Err(r) => Err(Error::Failed(format!(
+                    "{e}\nthe rollback to revision {} failed too: {r}",
+                    good.revision()
+                ))),
+            }
+        }
+    }
+}
+
+/// A recorded object (or hook) read back as a desired one.
+async fn desired_of(
+    kube: &Kube,
+    release: &Release,
+    source: &str,
+    object: Value,
+) -> Result<(Desired, ApiResource)> {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let (ar, namespaced) = kube.resource(&api_version, &kind, source).await?;
+    let d = Desired::new(object, source, namespaced, &release.namespace).map_err(|message| {
+        Error::Manifest {
+            source_file: source.to_string(),
+            message,
+        }
+    })?;
+    Ok((d, ar))
+}
+
+/// The hooks a record keeps (Helm stores each one's manifest).
+async fn recorded_hooks(
+    kube: &Kube,
+    release: &Release,
+    r: &Record,
+) -> Result<Vec<(Desired, ApiResource)>> {
+    let mut out = Vec::new();
+    for h in r.hooks() {
+        let path = h
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or("a hook")
+            .to_string();
+        let text = h
+            .get("manifest")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let object =
+            gotemplate::yaml::load::load_all_with(text, gotemplate::yaml::load::Numbers::AsWritten)
+                .map_err(|e| Error::Manifest {
+                    source_file: path.clone(),
+                    message: format!("not valid YAML: {e}"),
+                })?
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+        if object.is_null() {
+            continue;
+        }
+        let (d, ar) = desired_of(kube, release, &path, object).await?;
+        if d.hook.is_some() {
+            out.push((d, ar));
+        }
+    }
+    Ok(out)
+}
+
+/// Deploys `target`'s objects as the next revision (`pending-rollback`, then `deployed`), with
+/// its rollback hooks; objects recorded since and not in `target` are pruned (`keep` stays).
+async fn roll_back(
+    kube: &Kube,
+    release: &Release,
+    target: &Record,
+    history: Vec<Record>,
+    settings: &Settings,
+) -> Result<Outcome> {
+    let origin = format!("revision {}", target.revision());
+    let mut back = Vec::new();
+    for (_, object) in &target.objects {
+        back.push(desired_of(kube, release, &origin, object.clone()).await?);
+    }
+    back.extend(recorded_hooks(kube, release, target).await?);
+    let plan = plan(kube, back, history).await?;
+    let revision = plan.next_revision();
+    let mut rec = target.renumbered(revision);
+    let stamp = record::now_rfc3339();
+    let description = format!("Rollback to {}", target.revision());
+    rec.set_status(Status::PendingRollback, &description, &stamp);
+    let seconds = lock_seconds(settings);
+    let lock = Holder {
+        holder: record::holder_identity(),
+        expires: now() + seconds,
+    };
+    if !record::create(kube, &release.namespace, &rec, &lock).await? {
+        let mut again = super::history(kube, release).await?;
+        check_lock(kube, release, &mut again).await?;
+        return Err(Error::Failed(format!(
+            "release `{}`: revision {revision} was taken by another operation",
+            release.name
+        )));
+    }
+    report_steps(&plan);
+    let result = renewing(
+        kube,
+        release,
+        revision,
+        seconds,
+        execute(kube, &plan, Operation::Rollback, settings.timeout),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            rec.set_status(Status::Deployed, &description, &record::now_rfc3339());
+            record::update(kube, &release.namespace, &rec).await?;
+            finish(kube, release, plan.history.clone(), rec, settings).await?;
+            Ok(Outcome {
+                revision,
+                changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
+                deleted: count(&plan, |a| *a == Action::Delete),
+            })
+        }
+        Err(e) => {
+            rec.set_status(
+                Status::Failed,
+                &failed_description("Rollback", &release.name, &e),
+                &record::now_rfc3339(),
+            );
+            record::update(kube, &release.namespace, &rec).await?;
+            Err(e)
+        }
+    }
+}
+
+/// `werf rollback`: deploys revision `to` again (default: the deployed revision before the
+/// current one) as the next revision, as `helm rollback` does.
+pub async fn rollback(
+    kube: &Kube,
+    release: &Release,
+    to: Option<u64>,
+    settings: &Settings,
+) -> Result<Outcome> {
+    let mut history = super::history(kube, release).await?;
+    if history.is_empty() {
+        return Err(Error::Failed(format!(
+            "release `{}` in `{}` has no revisions",
+            release.name, release.namespace
+        )));
+    }
+    check_lock(kube, release, &mut history).await?;
+    let target = match to {
+        Some(n) => history
+            .iter()
+            .find(|r| r.revision() == n)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                    "release `{}` has no revision {n} (revisions: {})",
+                    release.name,
+                    history
+                        .iter()
+                        .map(|r| r.revision().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?,
+        None => {
+            let current = history.last().map_or(0, Record::revision);
+            history
+                .iter()
+                .rev()
+                .find(|r| {
+                    r.revision() < current
+                        && matches!(r.status(), Status::Deployed | Status::Superseded)
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Failed(format!(
+                        "release `{}` has no earlier revision to roll back to",
+                        release.name
+                    ))
+                })?
+        }
+    };
+    roll_back(kube, release, &target, history, settings).await
+}
+
+/// `werf dismiss`: delete hooks around the deletion of every recorded object (those marked
+/// `helm.sh/resource-policy: keep` stay), then the records. Returns the objects deleted.
+pub async fn dismiss(
+    kube: &Kube,
+    release: &Release,
+    with_namespace: bool,
+    timeout: Duration,
+) -> Result<usize> {
+    let history = super::history(kube, release).await?;
+    let hooks = match history
+        .iter()
+        .rev()
+        .find(|r| !r.status().is_pending())
+        .or(history.last())
+    {
+        Some(last) => recorded_hooks(kube, release, last).await?,
+        None => Vec::new(),
+    };
+    run_hooks(kube, &hooks, HookPhase::Pre, Operation::Delete, timeout).await?;
+    let mut deleted = 0;
+    let mut objects: std::collections::BTreeMap<&ObjectId, &Value> =
+        std::collections::BTreeMap::new();
+    for r in &history {
+        for (id, o) in &r.objects {
+            objects.insert(id, o);
+        }
+    }
+    for (id, recorded) in objects {
+        let (ar, _) = kube
+            .resource(&id.api_version, &id.kind, "the release record")
+            .await?;
+        let Some(live) = kube.get(&ar, id.namespace.as_deref(), &id.name).await? else {
+            continue;
+        };
+        if keeps(recorded) || keeps(&live) {
+            eprintln!("keeping {id} (helm.sh/resource-policy: keep)");
+            continue;
+        }
+        eprintln!("deleting {id}");
+        kube.delete(&ar, id.namespace.as_deref(), &id.name).await?;
+        deleted += 1;
+    }
+    run_hooks(kube, &hooks, HookPhase::Post, Operation::Delete, timeout).await?;
+    for r in &history {
+        record::delete(kube, &release.namespace, &release.name, r.revision()).await?;
+    }
+    if with_namespace {
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
+        eprintln!("deleting namespace `{}`", release.namespace);
+        kube.delete(&ar, None, &release.namespace).await?;
+    }
+    Ok(deleted)
+}
