@@ -11,6 +11,14 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
   helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
   helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
   helm.py dependency-update CHART_DIR        {} (`helm dependency update`)
+
+Releases in a cluster (run as `helm`, the venv's python under that name, so that server-side
+apply uses the Helm CLI's field manager):
+  helm.py install KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   the release summary
+  helm.py upgrade KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   the release summary
+  helm.py history KUBECONFIG NAMESPACE RELEASE    {"revisions": [{revision, status, ...}]}
+  helm.py rollback KUBECONFIG NAMESPACE RELEASE [REVISION]               {}
+  helm.py uninstall KUBECONFIG NAMESPACE RELEASE  {}
 """
 
 import json
@@ -84,6 +92,37 @@ def dependency_update(chart_dir):
     return {}
 
 
+def _config(kubeconfig, namespace):
+    return Config(kubeconfig_path=kubeconfig, namespace=namespace)
+
+
+def install(kubeconfig, namespace, chart_dir, release, values="{}"):
+    config = _config(kubeconfig, namespace)
+    return config.install(
+        chart_dir, release, json.loads(values), namespace=namespace, create_namespace=True
+    )
+
+
+def upgrade(kubeconfig, namespace, chart_dir, release, values="{}"):
+    config = _config(kubeconfig, namespace)
+    return config.upgrade(chart_dir, release, json.loads(values), namespace=namespace)
+
+
+def history(kubeconfig, namespace, release):
+    return {"revisions": list(_config(kubeconfig, namespace).history(release))}
+
+
+def rollback(kubeconfig, namespace, release, revision=None):
+    version = int(revision) if revision else None
+    _config(kubeconfig, namespace).rollback(release, version=version)
+    return {}
+
+
+def uninstall(kubeconfig, namespace, release):
+    _config(kubeconfig, namespace).uninstall(release)
+    return {}
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     commands = {
@@ -93,6 +132,11 @@ if __name__ == "__main__":
         "push": push,
         "index": index,
         "dependency-update": dependency_update,
+        "install": install,
+        "upgrade": upgrade,
+        "history": history,
+        "rollback": rollback,
+        "uninstall": uninstall,
     }
     result = commands[command](*args)
     json.dump(result, sys.stdout)

@@ -13,6 +13,7 @@
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
+//! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
 mod cluster;
@@ -26,6 +27,7 @@ mod hostile;
 mod images;
 mod kube_smoke;
 mod registry;
+mod releases;
 mod render;
 mod snapshots;
 mod support;

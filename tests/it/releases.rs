@@ -1,0 +1,174 @@
+//! Releases shared with Helm 4 on the real cluster: Helm installs, werf-rs upgrades, Helm sees the
+//! revision and rolls it back, werf-rs converges again and rolls back; `keep` survives prune and
+//! dismiss; a project without images needs no `--repo`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::cluster::{cluster, Cluster};
+use crate::helm_diff::{python, root};
+use crate::support::{text, Repo};
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n";
+const KEPT: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    helm.sh/resource-policy: keep\ndata:\n  a: b\n";
+
+/// Helm 4 (the library, run under the CLI's name) on release `release` in `ns`.
+fn helm(c: &Cluster, command: &str, ns: &str, args: &[&str]) -> Value {
+    let cli = python().with_file_name("helm");
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let out = Command::new(cli)
+        .arg(root().join("tests/helm/helm.py"))
+        .args([command, &kubeconfig, ns])
+        .args(args)
+        .output()
+        .expect("helm.py runs");
+    assert!(
+        out.status.success(),
+        "helm.py {command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("helm.py answers JSON")
+}
+
+/// `(revision, status)` of each revision, as Helm 4 lists the history.
+fn history(c: &Cluster, ns: &str) -> Vec<(u64, String)> {
+    helm(c, "history", ns, &[ns])["revisions"]
+        .as_array()
+        .expect("revisions")
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_u64().expect("revision"),
+                r["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn werf(c: &Cluster, repo: &Repo, ns: &str, command: &str, extra: &[&str]) -> String {
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let mut args = vec![
+        command,
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+    ];
+    args.extend_from_slice(extra);
+    let out = repo.werf(&args);
+    let (stdout, stderr) = text(&out, repo);
+    assert!(
+        out.status.success(),
+        "werf {command} failed:\n{stdout}\n{stderr}"
+    );
+    format!("{stdout}\n{stderr}")
+}
+
+fn greeting(c: &Cluster, ns: &str) -> String {
+    c.get_json(&["configmap", "cm", "-n", ns])["data"]["greeting"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn helm_installs_werf_upgrades_helm_rolls_back_and_werf_goes_on() {
+    let c = cluster();
+    let ns = "shared";
+    let mut repo = Repo::new(&[
+        // No images: no `--repo` anywhere below.
+        ("werf.yaml", "project: shared\nconfigVersion: 1\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: shared\nversion: 1.0.0\n",
+        ),
+        (".helm/values.yaml", "greeting: one\n"),
+        (".helm/templates/cm.yaml", CM),
+        (".helm/templates/kept.yaml", KEPT),
+    ]);
+    repo.commit("init");
+    let chart = repo.path().join(".helm").display().to_string();
+    let installed = helm(c, "install", ns, &[&chart, ns]);
+    assert_eq!(installed["revision"], 1, "{installed}");
+    assert_eq!(greeting(c, ns), "one");
+
+    // werf-rs reads Helm's release and upgrades it as revision 2: the record is the lock, the
+    // object is patched, revision 1 becomes superseded.
+    repo.write(&[(".helm/values.yaml", "greeting: two\n")]);
+    repo.commit("two");
+    let before = c.writes_by("werf").len();
+    let out = werf(c, &repo, ns, "converge", &["--timeout", "60s"]);
+    assert!(out.contains("revision 2, 1 object changed"), "{out}");
+    let writes: Vec<String> = c.writes_by("werf")[before..]
+        .iter()
+        .filter(|w| w.contains(&format!(" {ns}/")))
+        .cloned()
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "create secrets shared/sh.helm.release.v1.shared.v2",
+            "patch configmaps shared/cm",
+            "patch secrets shared/sh.helm.release.v1.shared.v2",
+            "patch secrets shared/sh.helm.release.v1.shared.v1",
+        ]
+    );
+    assert_eq!(greeting(c, ns), "two");
+    assert_eq!(
+        history(c, ns),
+        [(1, "superseded".into()), (2, "deployed".into())]
+    );
+
+    // Helm rolls back what werf-rs deployed (no field-ownership conflict).
+    helm(c, "rollback", ns, &[ns, "1"]);
+    assert_eq!(greeting(c, ns), "one");
+    assert_eq!(history(c, ns).last(), Some(&(3, "deployed".into())));
+
+    // werf-rs goes on from Helm's revision 3.
+    let out = werf(c, &repo, ns, "converge", &["--timeout", "60s"]);
+    assert!(out.contains("revision 4, 1 object changed"), "{out}");
+    assert_eq!(greeting(c, ns), "two");
+    // And rolls back itself, to Helm's revision 1 (its manifest, values and chart).
+    let out = werf(c, &repo, ns, "rollback", &["--revision", "1"]);
+    assert!(out.contains("rolled back: revision 5"), "{out}");
+    assert_eq!(greeting(c, ns), "one");
+    let h = history(c, ns);
+    assert_eq!(h.len(), 5, "{h:?}");
+    assert_eq!(h.last(), Some(&(5, "deployed".into())));
+    assert_eq!(
+        h.iter().filter(|(_, s)| s == "deployed").count(),
+        1,
+        "{h:?}"
+    );
+
+    // `keep`: leaving the chart does not prune it, dismiss does not delete it.
+    repo.write(&[(".helm/values.yaml", "greeting: three\n")]);
+    repo.git(&["rm", "-q", ".helm/templates/kept.yaml"]);
+    repo.commit("three");
+    let out = werf(c, &repo, ns, "converge", &["--timeout", "60s"]);
+    assert!(
+        out.contains("revision 6, 1 object changed, 0 deleted"),
+        "{out}"
+    );
+    assert_eq!(
+        c.get_json(&["configmap", "kept", "-n", ns])["data"]["a"],
+        "b"
+    );
+    // History is bounded (werf's default, 5 revisions).
+    assert_eq!(history(c, ns).first().map(|r| r.0), Some(2));
+    let out = werf(c, &repo, ns, "dismiss", &[]);
+    assert!(out.contains("1 object deleted"), "{out}");
+    assert!(!c
+        .kubectl(&["get", "configmap", "cm", "-n", ns])
+        .status
+        .success());
+    assert_eq!(
+        c.get_json(&["configmap", "kept", "-n", ns])["data"]["a"],
+        "b"
+    );
+    let left = c.kubectl_ok(&["get", "secrets", "-n", ns, "-l", "owner=helm", "-o", "name"]);
+    assert_eq!(left.trim(), "", "the records are gone");
+}
