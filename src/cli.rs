@@ -88,6 +88,56 @@ pub enum HelmCommand {
     /// Chart dependencies (`Chart.yaml`'s `dependencies`).
     #[command(subcommand)]
     Dependency(DependencyCommand),
+    /// werf's encrypted secrets (secret values files and secret files).
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+/// `werf helm secret ...`.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Print a new AES-128 key (32 hex characters) for `WERF_SECRET_KEY` or `.werf_secret_key`.
+    GenerateSecretKey,
+    /// Secret values files: each value encrypted on its own, keys stay readable.
+    #[command(subcommand)]
+    Values(SecretAction),
+    /// Secret files (`.helm/secret/*`): the whole file encrypted.
+    #[command(subcommand)]
+    File(SecretAction),
+    /// Re-encrypt `.helm/secret-values.yaml`, `.helm/secret/*` and the given values files from
+    /// the key in `WERF_OLD_SECRET_KEY` to the current key.
+    RotateSecretKey(RotateArgs),
+}
+
+/// What to do with a secret.
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Encrypt FILE (or standard input).
+    Encrypt(SecretIo),
+    /// Decrypt FILE (or standard input).
+    Decrypt(SecretIo),
+    /// Decrypt FILE into an editor (`$EDITOR`, else `vi`), then encrypt what was saved.
+    Edit(SecretEdit),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretIo {
+    /// The input (default: standard input).
+    pub file: Option<PathBuf>,
+    /// Where the result goes (default: standard output); written whole or not at all.
+    #[arg(short = 'o', long = "output-file-path", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretEdit {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// More secret values files to re-encrypt.
+    pub files: Vec<PathBuf>,
 }
 
 /// `werf helm dependency ...`.
@@ -276,6 +326,11 @@ pub struct RenderArgs {
     /// Extra values files, applied in order.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
+
+    /// werf-encrypted values files, applied after `--values` (the key from `WERF_SECRET_KEY`,
+    /// `.werf_secret_key` or `~/.werf/global_secret_key`); repeatable.
+    #[arg(long = "secret-values", value_name = "FILE")]
+    pub secret_values: Vec<PathBuf>,
 
     /// Values as `a.b=c` (typed like Helm: numbers, booleans, null); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -11,6 +11,7 @@
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
+//! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
 
@@ -26,6 +27,7 @@ mod progress;
 mod project;
 mod redact;
 mod registry;
+mod secret;
 mod store;
 
 use std::process::ExitCode;

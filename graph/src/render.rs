@@ -180,6 +180,10 @@ impl RenderHost for GraphImages<'_> {
     fn lookup(&self, args: &[Value]) -> std::result::Result<Value, String> {
         self.input.cluster(self.db).lookup(args)
     }
+
+    fn secret_file(&self, args: &[Value]) -> std::result::Result<Value, String> {
+        crate::chart::context::secret_file(&self.input.options(self.db).secret_files, args)
+    }
 }
 
 /// One template's manifests.

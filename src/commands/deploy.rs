@@ -93,7 +93,7 @@ async fn desired(
     crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
     let history = deploy::history(kube, release).await?;
-    let mut options = render_options(global, args, &loaded.config.meta.project)?;
+    let mut options = render_options(global, args, loaded)?;
     options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
     options.api_versions = Some(kube.api_versions().await?);

@@ -5,6 +5,7 @@ pub mod dependency;
 pub mod deploy;
 pub mod graph;
 pub mod render;
+pub mod secret;
 
 use std::process::ExitCode;
 
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Build(args))) => {
             dependency::build(&cli.global, args)
         }
+        Command::Helm(HelmCommand::Secret(command)) => secret::run(&cli.global, command),
     }
 }

@@ -10,6 +10,7 @@ use werf_graph::render::{self, RenderInput};
 
 use crate::cli::{Global, RenderArgs};
 use crate::project::{load_for, Loaded, Reads};
+use crate::secret;
 
 /// Runs `werf render`.
 pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
@@ -18,7 +19,7 @@ pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
     if args.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
     }
-    let options = render_options(global, args, &loaded.config.meta.project)?;
+    let options = render_options(global, args, &loaded)?;
     // As `helm template`: no cluster, so `lookup` finds nothing.
     let manifests = render(&loaded, options, Cluster::offline())?;
     std::io::stdout()
@@ -63,7 +64,12 @@ pub fn release_names(
 
 /// Release, namespace, values and image repository from the command line, with werf's defaults
 /// (`PROJECT` or `PROJECT-ENV` for both names).
-pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Result<RenderOptions> {
+pub fn render_options(
+    global: &Global,
+    args: &RenderArgs,
+    loaded: &Loaded,
+) -> Result<RenderOptions> {
+    let project = &loaded.config.meta.project;
     let (release, namespace) = release_names(global, &args.release, &args.namespace, project);
     let mut values_files = Vec::new();
     for f in &args.values {
@@ -77,7 +83,7 @@ pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Resu
         .map(|s| (s.clone(), false))
         .chain(args.set_string.iter().map(|s| (s.clone(), true)))
         .collect();
-    Ok(RenderOptions {
+    let mut options = RenderOptions {
         release,
         namespace,
         env: global.env.clone(),
@@ -87,5 +93,62 @@ pub fn render_options(global: &Global, args: &RenderArgs, project: &str) -> Resu
         revision: 1,
         kube_version: None,
         api_versions: None,
-    })
+        secret_files: Default::default(),
+    };
+    add_secrets(loaded, args, &mut options)?;
+    Ok(options)
+}
+
+/// werf's encrypted secrets in a render: the chart's `secret-values.yaml` (after `values.yaml`,
+/// before `--values`) and each `--secret-values` file (after `--values`), decrypted into values;
+/// `.helm/secret/*` decrypted for `werf_secret_file`. The key is only looked for when there is
+/// something to decrypt.
+fn add_secrets(loaded: &Loaded, args: &RenderArgs, options: &mut RenderOptions) -> Result<()> {
+    let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
+    let chart_values = chart.files.get("secret-values.yaml");
+    let files: Vec<(&String, &Arc<[u8]>)> = chart
+        .files
+        .iter()
+        .filter(|(name, _)| name.starts_with("secret/"))
+        .collect();
+    if chart_values.is_none() && files.is_empty() && args.secret_values.is_empty() {
+        return Ok(());
+    }
+    let project_dir = loaded.repo.workdir.join(&loaded.repo.prefix);
+    let key = secret::key::find("WERF_SECRET_KEY", &project_dir)?;
+    let decrypt_values = |name: String, text: &str| -> Result<(String, String)> {
+        let tree = secret::values::parse(text).with_context(|| format!("reading `{name}`"))?;
+        let plain =
+            secret::values::decrypt(&key, tree).with_context(|| format!("decrypting `{name}`"))?;
+        Ok((
+            format!("{name} (decrypted)"),
+            secret::values::to_yaml(&plain),
+        ))
+    };
+    let mut values = Vec::new();
+    if let Some(data) = chart_values {
+        let name = format!("{}/secret-values.yaml", chart.dir);
+        values.push(decrypt_values(name, &String::from_utf8_lossy(data))?);
+    }
+    values.append(&mut options.values_files);
+    for f in &args.secret_values {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read secret values file `{}`", f.display()))?;
+        values.push(decrypt_values(f.display().to_string(), &text)?);
+    }
+    options.values_files = values;
+    for (name, data) in files {
+        let text = String::from_utf8_lossy(data);
+        let (plain, _) = secret::cipher::decrypt(&key, &text)
+            .with_context(|| format!("decrypting `{}/{name}`", chart.dir))?;
+        let plain = String::from_utf8(plain).with_context(|| {
+            format!(
+                "`{}/{name}`: the decrypted file is not UTF-8 text",
+                chart.dir
+            )
+        })?;
+        let short = name.trim_start_matches("secret/").to_string();
+        options.secret_files.insert(short, plain);
+    }
+    Ok(())
 }

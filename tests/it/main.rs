@@ -13,6 +13,7 @@
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
+//! - [`secrets`]: werf's encrypted secrets against Go's crypto, and in `werf render`.
 //! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
@@ -29,5 +30,6 @@ mod kube_smoke;
 mod registry;
 mod releases;
 mod render;
+mod secrets;
 mod snapshots;
 mod support;

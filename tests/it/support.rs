@@ -144,7 +144,11 @@ pub fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> Command {
         .env("DOCKER_CONFIG", home.join("no-docker-config"))
         .env_remove("WERF_DIR")
         .env_remove("WERF_DEV")
-        .env_remove("WERF_REPO");
+        .env_remove("WERF_REPO")
+        // No secret key from the machine (`~/.werf/global_secret_key` is under this HOME).
+        .env_remove("WERF_SECRET_KEY")
+        .env_remove("WERF_OLD_SECRET_KEY")
+        .env("HOME", home);
     cmd
 }
 

@@ -122,6 +122,25 @@ pub trait RenderHost {
     fn lookup(&self, args: &[Value]) -> Result<Value, String> {
         super::cluster::Cluster::offline().lookup(args)
     }
+    /// werf's `werf_secret_file "NAME"`: `.helm/secret/NAME`, decrypted.
+    fn secret_file(&self, args: &[Value]) -> Result<Value, String> {
+        let _ = args;
+        Err("no secret files in this render".into())
+    }
+}
+
+/// `werf_secret_file` over decrypted files by name.
+pub fn secret_file(
+    files: &std::collections::BTreeMap<String, String>,
+    args: &[Value],
+) -> Result<Value, String> {
+    let [Value::Str(name)] = args else {
+        return Err("want one argument, the file's name under `.helm/secret/`".into());
+    };
+    files
+        .get(name.trim_start_matches("./"))
+        .map(|text| Value::Str(text.clone()))
+        .ok_or_else(|| format!("no secret file `.helm/secret/{name}`"))
 }
 
 /// The contexts of the chart and its enabled subcharts, for the user's values `user`; `werf` is

@@ -1,5 +1,6 @@
 //! The functions chart templates may call: Sprig's and Helm 4's (`gotemplate::helm`), and
-//! werf's `werf_image`, a context function reading the lazy image values.
+//! werf's `werf_image`, a context function reading the lazy image values, and
+//! `werf_secret_file`, answered by the render's host.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +14,10 @@ pub fn functions() -> &'static Arc<Funcs> {
     TABLE.get_or_init(|| {
         let mut f = gotemplate::helm::funcs();
         f.insert_context("werf_image", werf_image);
+        // Answered by the render's host (see `output::render_template`); here only known.
+        f.insert("werf_secret_file", |_| {
+            Err("werf_secret_file: no secret files in this render".into())
+        });
         Arc::new(f)
     })
 }

@@ -73,6 +73,8 @@ pub struct RenderOptions {
     pub kube_version: Option<String>,
     /// `.Capabilities.APIVersions` from the cluster (Helm 4's default set offline).
     pub api_versions: Option<Vec<String>>,
+    /// werf's secret files (`.helm/secret/NAME`), decrypted, for `werf_secret_file "NAME"`.
+    pub secret_files: BTreeMap<String, String>,
 }
 
 /// A chart as read from its files: its own templates and files, its subcharts as they are in

@@ -190,6 +190,7 @@ pub fn render_template(
     exec.methods = Some(&methods);
     let run_functions = |name: &str, args: &[Value]| match name {
         "lookup" => Some(images.lookup(args)),
+        "werf_secret_file" => Some(images.secret_file(args)),
         _ => None,
     };
     exec.run_functions = Some(&run_functions);
