@@ -30,15 +30,15 @@ fn target(args: &KubeArgs) -> Target {
     }
 }
 
-/// Release and namespace names as `render` defaults them.
+/// Release and namespace names as `render` computes them.
 fn release_of(
     global: &Global,
     release: &Option<String>,
     namespace: &Option<String>,
-    project: &str,
-) -> Release {
-    let (name, namespace) = release_names(global, release, namespace, project);
-    Release { name, namespace }
+    loaded: &Loaded,
+) -> Result<Release> {
+    let (name, namespace) = release_names(global, release, namespace, loaded)?;
+    Ok(Release { name, namespace })
 }
 
 /// The objects the chart wants, the history they were rendered against, and what the next
@@ -147,13 +147,12 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let project = &loaded.config.meta.project;
     let release = release_of(
         global,
         &args.render.release,
         &args.render.namespace,
-        project,
-    );
+        &loaded,
+    )?;
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
@@ -214,13 +213,12 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
 /// Runs `werf plan`.
 pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let project = &loaded.config.meta.project;
     let release = release_of(
         global,
         &args.render.release,
         &args.render.namespace,
-        project,
-    );
+        &loaded,
+    )?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let plan = rt.block_on(async {
@@ -271,12 +269,7 @@ fn from(s: &deploy::Step) -> String {
 /// Runs `werf dismiss`.
 pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(
-        global,
-        &args.release,
-        &args.namespace,
-        &loaded.config.meta.project,
-    );
+    let release = release_of(global, &args.release, &args.namespace, &loaded)?;
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let rt = runtime()?;
@@ -301,12 +294,7 @@ pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(
-        global,
-        &args.release,
-        &args.namespace,
-        &loaded.config.meta.project,
-    );
+    let release = release_of(global, &args.release, &args.namespace, &loaded)?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let settings = deploy::lifecycle::Settings {

@@ -45,21 +45,29 @@ pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, 
     Ok(render::crds(&loaded.db, loaded.project, input).clone()?)
 }
 
-/// The release and namespace names: as given, else `PROJECT` (`PROJECT-ENV` with `--env`).
+/// The release and namespace names as werf computes them: `--release`/`--namespace`, else
+/// werf.yaml's `deploy.helmRelease`/`deploy.namespace` templates (default `PROJECT`, or
+/// `PROJECT-ENV` with `--env`), slugged unless werf.yaml turns that off.
 pub fn release_names(
     global: &Global,
     release: &Option<String>,
     namespace: &Option<String>,
-    project: &str,
-) -> (String, String) {
-    let default_name = match &global.env {
-        Some(env) => format!("{project}-{env}"),
-        None => project.to_string(),
+    loaded: &Loaded,
+) -> Result<(String, String)> {
+    let meta = &loaded.config.meta;
+    let settings = crate::deploy::names::Settings {
+        project: &meta.project,
+        env: global.env.as_deref(),
+        release_template: meta.deploy.helm_release.as_deref(),
+        release_slug: meta.deploy.helm_release_slug,
+        namespace_template: meta.deploy.namespace.as_deref(),
+        namespace_slug: meta.deploy.namespace_slug,
     };
-    (
-        release.clone().unwrap_or_else(|| default_name.clone()),
-        namespace.clone().unwrap_or(default_name),
-    )
+    let ns = crate::deploy::names::namespace(namespace.as_deref(), &settings)
+        .context("werf.yaml `deploy.namespace`")?;
+    let name = crate::deploy::names::release(release.as_deref(), &ns, &settings)
+        .context("werf.yaml `deploy.helmRelease`")?;
+    Ok((name, ns))
 }
 
 /// Release, namespace, values and image repository from the command line, with werf's defaults
@@ -69,8 +77,7 @@ pub fn render_options(
     args: &RenderArgs,
     loaded: &Loaded,
 ) -> Result<RenderOptions> {
-    let project = &loaded.config.meta.project;
-    let (release, namespace) = release_names(global, &args.release, &args.namespace, project);
+    let (release, namespace) = release_names(global, &args.release, &args.namespace, loaded)?;
     let mut values_files = Vec::new();
     for f in &args.values {
         let text = std::fs::read_to_string(f)

@@ -7,6 +7,7 @@
 //!   `--history-max`), pure.
 //! - [`record`]: the records in the cluster (a Secret per revision, as Helm stores them).
 //! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
+//! - [`names`]: release and namespace names as werf computes them (templates, slugs), pure.
 //! - [`track`]: readiness tracking and failure reports.
 //!
 //! Changes are server-side applies by the field manager `werf` (see the README for why). An
@@ -16,6 +17,7 @@
 
 pub mod crds;
 pub mod lifecycle;
+pub mod names;
 pub mod object;
 pub mod record;
 pub mod release;

@@ -70,7 +70,7 @@ impl Hook {
             HookPhase::Post => "post",
         };
         let event = format!("{prefix}-{}", operation.as_str());
-        self.events.iter().any(|e| *e == event)
+        self.events.contains(&event)
     }
 
     /// The delete policies, as Helm names them.
