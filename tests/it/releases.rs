@@ -172,3 +172,109 @@ fn helm_installs_werf_upgrades_helm_rolls_back_and_werf_goes_on() {
     let left = c.kubectl_ok(&["get", "secrets", "-n", ns, "-l", "owner=helm", "-o", "name"]);
     assert_eq!(left.trim(), "", "the records are gone");
 }
+
+#[test]
+fn werf_yaml_names_the_release_and_secret_values_deploy_decrypted_and_never_show() {
+    const KEY: &str = "bc3458408a5687e60b9417adb84e4ad0";
+    let c = cluster();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {{ .Values.db.password | quote }}\n  user: admin\n";
+    let encrypt = |text: &str, repo: &Repo| -> String {
+        let mut cmd = crate::support::werf_cmd(
+            repo.path(),
+            repo.home.path(),
+            &["helm", "secret", "values", "encrypt"],
+        );
+        let mut child = cmd
+            .env("WERF_SECRET_KEY", KEY)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("werf runs");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("werf runs");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let mut repo = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: named\nconfigVersion: 1\ndeploy:\n  helmRelease: \"[[ project ]]-app\"\n  namespace: \"[[ project ]]-[[ env ]]\"\n",
+        ),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: named\nversion: 1.0.0\n"),
+        (".helm/templates/secret.yaml", secret),
+    ]);
+    let sealed = encrypt("db:\n  password: first-pass-1\n", &repo);
+    repo.write(&[(".helm/secret-values.yaml", &sealed)]);
+    repo.commit("init");
+    // The namespace `named-Stage_1` is not a DNS label: werf's slug makes it one.
+    let ns = "named-stage-1-".to_string();
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let args = [
+        "--kube-config",
+        &kubeconfig,
+        "--env",
+        "Stage_1",
+        "--timeout",
+        "60s",
+    ];
+    let out = repo.werf_env(
+        &[&["converge"][..], &args[..]].concat(),
+        &[("WERF_SECRET_KEY", KEY)],
+    );
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("release `named-app` in `"))
+        .unwrap_or_else(|| panic!("the release line: {stdout}"));
+    let namespace = line
+        .split('`')
+        .nth(3)
+        .expect("the namespace in the release line")
+        .to_string();
+    assert!(
+        namespace.starts_with(&ns) && namespace.len() > ns.len(),
+        "{namespace}"
+    );
+    let data = c.get_json(&["secret", "db", "-n", &namespace])["data"]["password"].clone();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data.as_str().expect("password"))
+        .expect("base64");
+    assert_eq!(decoded, b"first-pass-1");
+
+    // A new secret value: plan names the changed key, never a value (plain or base64).
+    let sealed = encrypt("db:\n  password: second-pass-2\n", &repo);
+    repo.write(&[(".helm/secret-values.yaml", &sealed)]);
+    repo.commit("rotate");
+    let plan_args = ["--kube-config", &kubeconfig, "--env", "Stage_1"];
+    let out = repo.werf_env(
+        &[&["plan"][..], &plan_args[..]].concat(),
+        &[("WERF_SECRET_KEY", KEY)],
+    );
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("~ update Secret/db"), "{stdout}");
+    assert!(
+        stdout.contains("+    password: (hidden, changed)"),
+        "{stdout}"
+    );
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for leak in [
+        "first-pass-1".to_string(),
+        "second-pass-2".to_string(),
+        b64("first-pass-1"),
+        b64("second-pass-2"),
+    ] {
+        assert!(
+            !stdout.contains(&leak) && !stderr.contains(&leak),
+            "{leak} shown:\n{stdout}\n{stderr}"
+        );
+    }
+}
