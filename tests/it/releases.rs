@@ -262,7 +262,7 @@ fn werf_yaml_names_the_release_and_secret_values_deploy_decrypted_and_never_show
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("~ update Secret/db"), "{stdout}");
     assert!(
-        stdout.contains("+    password: (hidden, changed)"),
+        stdout.contains("+  password: (hidden, changed)"),
         "{stdout}"
     );
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
