@@ -414,6 +414,7 @@ fn render_rows(repo: &Path, layout: &Layout) {
 fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Child, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sim = cluster::node_sim();
+    // 200 pods a node (the node simulator's limit is 250).
     let nodes = (pods / 200 + 1).to_string();
     let log = std::fs::File::create(dir.join("kube-up.log")).expect("log");
     let mut child = Command::new(root.join("tests/cluster/kube-up"))
@@ -443,13 +444,110 @@ fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Chil
     (child, kubeconfig)
 }
 
+/// Write requests (create, update, patch, delete; dry runs excluded) to namespace `ns` in the
+/// API server's audit log.
+fn writes_in(audit: &Path, ns: &str) -> usize {
+    let text = std::fs::read_to_string(audit).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            matches!(
+                e["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete" | "deletecollection")
+            ) && e["objectRef"]["namespace"] == ns
+                && !e["requestURI"].as_str().unwrap_or_default().contains("dryRun=")
+        })
+        .count()
+}
+
+/// Helm 4 (the library from PyPI, run as the Helm CLI) installing and upgrading the same
+/// manifests werf deployed (rendered by `werf render` into a plain chart) into its own namespace
+/// of the same cluster, waiting as `--wait=watcher`; beside werf's first install and no-op.
+fn helm_rows(
+    b: &Bench,
+    registry: &str,
+    scratch: &Path,
+    kubeconfig: &Path,
+    audit: &Path,
+    werf_rows: &[(Duration, usize)],
+) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = Command::new("bash")
+        .arg(root.join("tests/helm/venv-up"))
+        .output()
+        .expect("venv-up runs");
+    assert!(venv.status.success(), "tests/helm/venv-up failed");
+    let python = PathBuf::from(String::from_utf8_lossy(&venv.stdout).trim());
+    let helm_cli = python.with_file_name("helm");
+    let ns = "helm-bench";
+    let rendered = Command::new(&b.werf)
+        .current_dir(&b.repo)
+        .env("WERF_HOME", &b.home)
+        .args(["render", "--repo", &format!("{registry}/mono")])
+        .args(["--namespace", ns, "--release", ns])
+        .output()
+        .expect("werf render runs");
+    assert!(rendered.status.success(), "werf render failed");
+    let manifests = String::from_utf8(rendered.stdout).expect("UTF-8");
+    assert!(
+        !manifests.contains("{{"),
+        "the rendered manifests hold template actions"
+    );
+    let chart = scratch.join("helm-chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: helm-bench\nversion: 1.0.0\n",
+    )
+    .expect("write");
+    std::fs::write(chart.join("templates/manifests.yaml"), manifests).expect("write");
+    let helm = |command: &str| -> (Duration, usize, bool) {
+        let before = writes_in(audit, ns);
+        let started = Instant::now();
+        let out = Command::new(&helm_cli)
+            .arg(root.join("tests/helm/helm.py"))
+            .arg(command)
+            .arg(kubeconfig)
+            .arg(ns)
+            .arg(&chart)
+            .arg(ns)
+            .env("HELM_WAIT", "watcher")
+            .env("HELM_TIMEOUT", "3600")
+            .output()
+            .expect("helm.py runs");
+        let wall = started.elapsed();
+        (wall, writes_in(audit, ns) - before, out.status.success())
+    };
+    let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    for ((what, command), (werf_wall, werf_writes)) in [
+        ("first install of the same manifests", "install"),
+        ("no-op upgrade", "upgrade"),
+    ]
+    .into_iter()
+    .zip(werf_rows.iter().copied())
+    {
+        let (wall, writes, ok) = helm(command);
+        println!(
+            "| Helm 4 `{command}` --wait=watcher: {what} | {} | werf {} ({:.1}x faster); {werf_writes} vs {writes} API writes | {} |",
+            s(wall),
+            s(werf_wall),
+            wall.as_secs_f64() / werf_wall.as_secs_f64().max(1e-9),
+            if ok { "ok" } else { "FAILED" },
+        );
+    }
+}
+
 /// The converge rows: first install of every Deployment and Service, a no-op converge, and one
 /// changed file (one image built and pushed, one Deployment patched); wall time and the API
 /// requests werf made (its own count, printed in its summary).
 fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path) {
-    let (mut cluster, kubeconfig) = start_cluster(registry, scratch, layout.images.len());
+    // Room for werf's release and Helm's copy of it side by side.
+    let (mut cluster, kubeconfig) = start_cluster(registry, scratch, 2 * layout.images.len());
+    let audit = scratch.join("kube/audit.log");
     let repo_arg = format!("{registry}/mono");
+    let mut werf_rows: Vec<(Duration, usize)> = Vec::new();
     let mut row = |what: &str, expect: &str| {
+        let before = writes_in(&audit, "mono");
         let log = scratch.join("converge.log");
         let file = std::fs::File::create(&log).expect("log");
         let run = measure_to(
@@ -483,8 +581,10 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path)
             .next()
             .unwrap_or_default()
             .to_string();
+        let writes = writes_in(&audit, "mono") - before;
+        werf_rows.push((run.wall, writes));
         println!(
-            "| {what} | {:.3} s | {expect} | {}; {} |",
+            "| {what} | {:.3} s | {expect} | {}; {}; {writes} API writes |",
             run.wall.as_secs_f64(),
             summary.replace('|', "/"),
             build
@@ -508,6 +608,7 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path)
         &format!("converge: one file of `{image}` changed"),
         "one image built and pushed, one object patched",
     );
+    helm_rows(b, registry, scratch, &kubeconfig, &audit, &werf_rows);
     // SIGTERM: kube-up stops every process it started (SIGKILL would orphan them).
     // SAFETY: `cluster` is our running child.
     unsafe { libc::kill(cluster.id() as libc::pid_t, libc::SIGTERM) };

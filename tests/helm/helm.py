@@ -14,8 +14,9 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
 
 Releases in a cluster (run as `helm`, the venv's python under that name, so that server-side
 apply uses the Helm CLI's field manager):
-  helm.py install KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   the release summary
-  helm.py upgrade KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   the release summary
+  helm.py install KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   {revision, status}
+  helm.py upgrade KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   {revision, status}
+      (HELM_WAIT=watcher and HELM_TIMEOUT=SECONDS make them wait, as `--wait=watcher`)
   helm.py history KUBECONFIG NAMESPACE RELEASE    {"revisions": [{revision, status, ...}]}
   helm.py rollback KUBECONFIG NAMESPACE RELEASE [REVISION]               {}
   helm.py uninstall KUBECONFIG NAMESPACE RELEASE  {}
@@ -96,16 +97,32 @@ def _config(kubeconfig, namespace):
     return Config(kubeconfig_path=kubeconfig, namespace=namespace)
 
 
+def _waiting():
+    # HELM_WAIT (`watcher`, `legacy`) and HELM_TIMEOUT (seconds) for the benchmarks.
+    wait = os.environ.get("HELM_WAIT") or None
+    timeout = int(os.environ["HELM_TIMEOUT"]) if os.environ.get("HELM_TIMEOUT") else None
+    return {"wait": wait, "timeout": timeout}
+
+
 def install(kubeconfig, namespace, chart_dir, release, values="{}"):
     config = _config(kubeconfig, namespace)
-    return config.install(
-        chart_dir, release, json.loads(values), namespace=namespace, create_namespace=True
+    summary = config.install(
+        chart_dir,
+        release,
+        json.loads(values),
+        namespace=namespace,
+        create_namespace=True,
+        **_waiting(),
     )
+    return {k: summary[k] for k in ("revision", "status")}
 
 
 def upgrade(kubeconfig, namespace, chart_dir, release, values="{}"):
     config = _config(kubeconfig, namespace)
-    return config.upgrade(chart_dir, release, json.loads(values), namespace=namespace)
+    summary = config.upgrade(
+        chart_dir, release, json.loads(values), namespace=namespace, **_waiting()
+    )
+    return {k: summary[k] for k in ("revision", "status")}
 
 
 def history(kubeconfig, namespace, release):
