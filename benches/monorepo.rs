@@ -455,7 +455,10 @@ fn writes_in(audit: &Path, ns: &str) -> usize {
                 e["verb"].as_str(),
                 Some("create" | "update" | "patch" | "delete" | "deletecollection")
             ) && e["objectRef"]["namespace"] == ns
-                && !e["requestURI"].as_str().unwrap_or_default().contains("dryRun=")
+                && !e["requestURI"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("dryRun=")
         })
         .count()
 }

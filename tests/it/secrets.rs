@@ -283,3 +283,103 @@ fn render_deploys_secret_values_and_files_decrypted() {
         "{stderr}"
     );
 }
+
+#[test]
+fn edit_re_encrypts_what_the_editor_saved_and_rotation_is_all_or_nothing() {
+    let repo = Repo::new(&[("werf.yaml", "project: s\nconfigVersion: 1\n")]);
+    // An "editor" that appends a value to the decrypted file it is given.
+    let editor = repo.home.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf 'added: 42\\n' >> \"$1\"\n").expect("write");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let file = repo.path().join("values.yaml");
+    std::fs::write(&file, go("encrypt-values", KEY, b"user: admin\n")).expect("write");
+    let out = crate::support::werf_cmd(
+        repo.path(),
+        repo.home.path(),
+        &["helm", "secret", "values", "edit", "values.yaml"],
+    )
+    .env("WERF_SECRET_KEY", KEY)
+    .env("EDITOR", &editor)
+    .output()
+    .expect("werf runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sealed = std::fs::read(&file).expect("read");
+    assert!(!String::from_utf8_lossy(&sealed).contains("admin"));
+    let plain: Value = serde_json::from_slice(&go("decrypt-values", KEY, &sealed)).expect("JSON");
+    assert_eq!(plain, json!({"user": "admin", "added": 42}));
+
+    // Rotation: the chart's values and files and an extra values file, old key to new.
+    let new_key = "fedcba9876543210fedcba9876543210";
+    let chart = repo.path().join(".helm");
+    std::fs::create_dir_all(chart.join("secret/tls")).expect("mkdir");
+    let values = go("encrypt-values", KEY, b"db:\n  password: pw\n");
+    let cert = go("encrypt-file-cbc", KEY, b"CERT\n");
+    std::fs::write(chart.join("secret-values.yaml"), &values).expect("write");
+    std::fs::write(chart.join("secret/tls/cert.pem"), &cert).expect("write");
+    // One file under a third key: nothing may be rewritten.
+    let stray = go("encrypt-values", OTHER_KEY, b"x: y\n");
+    std::fs::write(repo.path().join("extra.yaml"), &stray).expect("write");
+    let rotate = |extra: &str| {
+        crate::support::werf_cmd(
+            repo.path(),
+            repo.home.path(),
+            &["helm", "secret", "rotate-secret-key", extra],
+        )
+        .env("WERF_OLD_SECRET_KEY", KEY)
+        .env("WERF_SECRET_KEY", new_key)
+        .output()
+        .expect("werf runs")
+    };
+    let out = rotate("extra.yaml");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("decrypting `extra.yaml`"), "{stderr}");
+    assert_eq!(
+        std::fs::read(chart.join("secret-values.yaml")).expect("read"),
+        values
+    );
+    assert_eq!(
+        std::fs::read(chart.join("secret/tls/cert.pem")).expect("read"),
+        cert
+    );
+
+    std::fs::write(
+        repo.path().join("extra.yaml"),
+        go("encrypt-values", KEY, b"x: y\n"),
+    )
+    .expect("write");
+    let out = rotate("extra.yaml");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &std::path::Path| std::fs::read(p).expect("read");
+    let v: Value = serde_json::from_slice(&go(
+        "decrypt-values",
+        new_key,
+        &read(&chart.join("secret-values.yaml")),
+    ))
+    .expect("JSON");
+    assert_eq!(v, json!({"db": {"password": "pw"}}));
+    assert_eq!(
+        go(
+            "decrypt-file",
+            new_key,
+            &read(&chart.join("secret/tls/cert.pem"))
+        ),
+        b"CERT\n"
+    );
+    let v: Value = serde_json::from_slice(&go(
+        "decrypt-values",
+        new_key,
+        &read(&repo.path().join("extra.yaml")),
+    ))
+    .expect("JSON");
+    assert_eq!(v, json!({"x": "y"}));
+}
