@@ -502,7 +502,7 @@ pub async fn rollback(
     to: Option<u64>,
     settings: &Settings,
 ) -> Result<Outcome> {
-    let mut history = super::history(kube, release).await?;
+    let mut history = super::history_all(kube, release).await?;
     if history.is_empty() {
         return Err(Error::Failed(format!(
             "release `{}` in `{}` has no revisions",
@@ -555,7 +555,7 @@ pub async fn dismiss(
     with_namespace: bool,
     timeout: Duration,
 ) -> Result<usize> {
-    let history = super::history(kube, release).await?;
+    let history = super::history_all(kube, release).await?;
     let hooks = match history
         .iter()
         .rev()

@@ -246,10 +246,25 @@ fn diff(live: &Value, desired: &Value) -> String {
         .to_string()
 }
 
-/// The release's revisions, oldest first, each with the objects of its manifest.
+/// The release's revisions, oldest first; the objects of their manifests are read for the
+/// revisions a plan compares with and prunes from (the last one, and every one since the last
+/// deployed), not for older ones.
 pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
     let mut records = record::history(kube, &release.namespace, &release.name).await?;
-    for r in &mut records {
+    let since = records
+        .iter()
+        .rposition(|r| r.status() == Status::Deployed)
+        .unwrap_or(0);
+    for r in records.iter_mut().skip(since) {
+        r.objects = objects_of(kube, r, &release.namespace).await?;
+    }
+    Ok(records)
+}
+
+/// The release's revisions, each with the objects of its manifest (rollback, dismiss).
+pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
+    let mut records = record::history(kube, &release.namespace, &release.name).await?;
+    for r in records.iter_mut() {
         r.objects = objects_of(kube, r, &release.namespace).await?;
     }
     Ok(records)
@@ -461,6 +476,7 @@ pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
         resource: ar.clone(),
         fail_mode: d.fail_mode,
         non_blocking: d.non_blocking,
+        logs: d.logs.clone(),
     }
 }
 

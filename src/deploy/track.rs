@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::object::{FailMode, ObjectId};
+use super::object::{FailMode, LogPolicy, ObjectId};
 use crate::kubernetes::Kube;
 
 /// One object to wait for.
@@ -20,6 +20,7 @@ pub struct Tracked {
     pub resource: ApiResource,
     pub fail_mode: FailMode,
     pub non_blocking: bool,
+    pub logs: LogPolicy,
 }
 
 /// What tracking found.
@@ -415,7 +416,7 @@ pub async fn track(
                     match t.fail_mode {
                         FailMode::FailImmediately => {
                             return Err(TrackError {
-                                message: failure_report(kube, &t.id, f).await,
+                                message: failure_report(kube, &t.id, f, &t.logs).await,
                             })
                         }
                         FailMode::HopeUntilEnd => {
@@ -453,8 +454,13 @@ pub async fn track(
         let only_hoped = pending.len() == hoped.len() && !hoped.is_empty();
         if only_hoped {
             let (id, f) = &hoped[0];
+            let logs = items
+                .iter()
+                .find(|t| &t.id == id)
+                .map(|t| t.logs.clone())
+                .unwrap_or_default();
             return Err(TrackError {
-                message: failure_report(kube, id, f).await,
+                message: failure_report(kube, id, f, &logs).await,
             });
         }
         if started.elapsed() >= timeout {
@@ -474,7 +480,7 @@ pub async fn track(
 }
 
 /// A failure with the pod's events and last log lines.
-async fn failure_report(kube: &Kube, id: &ObjectId, f: &Failure) -> String {
+async fn failure_report(kube: &Kube, id: &ObjectId, f: &Failure, policy: &LogPolicy) -> String {
     let mut out = format!("{id} failed: {}", f.reason);
     if let (Some((pod, container)), Some(ns)) = (&f.pod, &id.namespace) {
         let events = kube.events(ns, pod).await;
@@ -484,11 +490,14 @@ async fn failure_report(kube: &Kube, id: &ObjectId, f: &Failure) -> String {
                 out.push_str(&format!("\n  {e}"));
             }
         }
-        if !container.is_empty() {
-            let logs = kube.logs(ns, pod, container, 20).await;
-            if !logs.trim().is_empty() {
+        if !container.is_empty() && policy.shows(container) {
+            let logs = kube.logs(ns, pod, container, 200).await;
+            let mut lines = policy.filter(container, &logs);
+            let keep = lines.len().saturating_sub(20);
+            lines.drain(..keep);
+            if !lines.is_empty() {
                 out.push_str(&format!("\nlast log lines of `{pod}/{container}`:"));
-                for l in logs.lines() {
+                for l in lines {
                     out.push_str(&format!("\n  {l}"));
                 }
             }
