@@ -477,6 +477,7 @@ pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
         fail_mode: d.fail_mode,
         non_blocking: d.non_blocking,
         logs: d.logs.clone(),
+        no_activity: d.no_activity,
     }
 }
 

@@ -199,6 +199,8 @@ pub struct Desired {
     pub replicas_on_creation: Option<i64>,
     /// Which logs a failure report shows.
     pub logs: LogPolicy,
+    /// `werf.io/no-activity-timeout` (default 4 minutes, as werf).
+    pub no_activity: std::time::Duration,
 }
 
 fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
@@ -298,8 +300,14 @@ impl Desired {
             }
         };
         let logs = LogPolicy::of(&object)?;
+        let no_activity = match annotation(&object, "werf.io/no-activity-timeout") {
+            Some(t) => super::track::parse_duration(t)
+                .map_err(|e| format!("`werf.io/no-activity-timeout`: {e}"))?,
+            None => std::time::Duration::from_secs(240),
+        };
         Ok(Desired {
             logs,
+            no_activity,
             id: ObjectId {
                 api_version,
                 kind,

@@ -21,6 +21,8 @@ pub struct Tracked {
     pub fail_mode: FailMode,
     pub non_blocking: bool,
     pub logs: LogPolicy,
+    /// `werf.io/no-activity-timeout`: progressing without any change this long is a failure.
+    pub no_activity: Duration,
 }
 
 /// What tracking found.
@@ -306,6 +308,8 @@ pub async fn track(
         }
     }
     let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
+    // When each object's progress last changed.
+    let mut changed_at: HashMap<ObjectId, Instant> = HashMap::new();
     let mut last_table = Instant::now();
     let waiting: Vec<&Tracked> = items.iter().filter(|t| !t.non_blocking).collect();
     loop {
@@ -327,7 +331,11 @@ pub async fn track(
         for ((_, ns), group) in &by_group {
             if group.len() <= FEW {
                 for t in group {
-                    if let Ok(Some(o)) = kube.get(&t.resource, ns.as_deref(), &t.id.name).await {
+                    if let Some(o) = kube
+                        .get(&t.resource, ns.as_deref(), &t.id.name)
+                        .await
+                        .map_err(api_error)?
+                    {
                         fetched.insert(&t.id, o);
                     }
                 }
@@ -335,7 +343,7 @@ pub async fn track(
                 let live = kube
                     .list(&group[0].resource, ns.as_deref(), None)
                     .await
-                    .unwrap_or_default();
+                    .map_err(api_error)?;
                 let mut by_name: HashMap<String, Value> = live
                     .into_iter()
                     .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?.to_string(), o)))
@@ -372,10 +380,10 @@ pub async fn track(
                 let entry = children.entry(ns.clone()).or_default();
                 if t.id.kind == "Deployment" {
                     let rs = kube.list(&rs_ar, Some(ns), Some(&selector)).await;
-                    entry.0.extend(rs.unwrap_or_default());
+                    entry.0.extend(rs.map_err(api_error)?);
                 }
                 let pods = kube.list(&pod_ar, Some(ns), Some(&selector)).await;
-                entry.1.extend(pods.unwrap_or_default());
+                entry.1.extend(pods.map_err(api_error)?);
             }
         } else {
             let namespaces: BTreeSet<&String> = workloads
@@ -383,8 +391,11 @@ pub async fn track(
                 .filter_map(|t| t.id.namespace.as_ref())
                 .collect();
             for ns in namespaces {
-                let rs = kube.list(&rs_ar, Some(ns), None).await.unwrap_or_default();
-                let pods = kube.list(&pod_ar, Some(ns), None).await.unwrap_or_default();
+                let rs = kube.list(&rs_ar, Some(ns), None).await.map_err(api_error)?;
+                let pods = kube
+                    .list(&pod_ar, Some(ns), None)
+                    .await
+                    .map_err(api_error)?;
                 children.insert(ns.clone(), (rs, pods));
             }
         }
@@ -403,6 +414,28 @@ pub async fn track(
                 let s = match fetched.get(&t.id) {
                     Some(o) => state(&t.id.kind, o, rs, pods),
                     None => State::Progressing("not found yet".into()),
+                };
+                let s = match s {
+                    State::Progressing(p) => {
+                        if last.get(&t.id) != Some(&State::Progressing(p.clone())) {
+                            changed_at.insert(t.id.clone(), Instant::now());
+                        }
+                        let since = changed_at
+                            .get(&t.id)
+                            .map_or(Duration::ZERO, |c| c.elapsed());
+                        if since >= t.no_activity {
+                            State::Failed(Failure {
+                                reason: format!(
+                                    "no activity for {:.0?} (werf.io/no-activity-timeout): {p}",
+                                    t.no_activity
+                                ),
+                                pod: None,
+                            })
+                        } else {
+                            State::Progressing(p)
+                        }
+                    }
+                    other => other,
                 };
                 if last.get(&t.id) != Some(&s) {
                     match &s {
@@ -477,6 +510,14 @@ pub async fn track(
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     Ok(())
+}
+
+/// An API error while tracking: reported as it is (a 403 or a 500 is not "not ready yet"); reads
+/// were already retried where a retry may help.
+fn api_error(e: crate::kubernetes::Error) -> TrackError {
+    TrackError {
+        message: format!("tracking stopped: {e}"),
+    }
 }
 
 /// A failure with the pod's events and last log lines.

@@ -278,3 +278,42 @@ fn werf_yaml_names_the_release_and_secret_values_deploy_decrypted_and_never_show
         );
     }
 }
+
+#[test]
+fn a_rollout_without_activity_fails_after_its_no_activity_timeout() {
+    let c = cluster();
+    let ns = "stalled";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: stuck\n  annotations:\n    werf.io/no-activity-timeout: 3s\nspec:\n  selector:\n    matchLabels: {app: stuck}\n  template:\n    metadata:\n      labels: {app: stuck}\n    spec:\n      nodeSelector: {no-such-label: \"anywhere\"}\n      containers:\n      - name: app\n        image: registry.invalid/never:1\n";
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: stalled\nconfigVersion: 1\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: stalled\nversion: 1.0.0\n",
+        ),
+        (".helm/templates/stuck.yaml", deployment),
+    ]);
+    repo.commit("init");
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let out = repo.werf(&[
+        "converge",
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+        "--timeout",
+        "120s",
+    ]);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "Deployment/stuck (stalled) failed: no activity for 3s (werf.io/no-activity-timeout)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("timed out after"), "{stderr}");
+    // Recorded as failed, in Helm's format.
+    assert_eq!(history(c, ns), [(1, "failed".into())]);
+}
