@@ -245,6 +245,52 @@ impl Kube {
         Ok((ar, namespaced))
     }
 
+    /// A kind named as werf's external dependencies name it (`deployment`, `deployments`,
+    /// `Deployment`; with `version` and `group` when given), by discovery; and whether it is
+    /// namespaced.
+    pub async fn resource_by_name(
+        &self,
+        kind: &str,
+        group: Option<&str>,
+        version: Option<&str>,
+        source_file: &str,
+    ) -> Result<(ApiResource, bool)> {
+        let mut discovery = kube::Discovery::new(self.client.clone());
+        if let Some(g) = group {
+            discovery = discovery.filter(&[g]);
+        }
+        self.count();
+        let discovery = discovery.run().await.map_err(|source| Error::Api {
+            verb: "discover",
+            what: format!("the kind `{kind}`"),
+            source,
+        })?;
+        let wanted = kind.to_ascii_lowercase();
+        for g in discovery.groups() {
+            if group.is_some_and(|want| want != g.name()) {
+                continue;
+            }
+            for (ar, caps) in g.recommended_resources() {
+                if version.is_some_and(|v| v != ar.version) {
+                    continue;
+                }
+                let names = [ar.kind.to_ascii_lowercase(), ar.plural.clone()];
+                if names.contains(&wanted) {
+                    return Ok((ar, caps.scope == Scope::Namespaced));
+                }
+            }
+        }
+        Err(Error::UnknownKind {
+            api_version: [group, version]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("/"),
+            kind: kind.to_string(),
+            source_file: source_file.to_string(),
+        })
+    }
+
     /// Runs an idempotent read (counted each try), again after a pause when it failed for a
     /// reason that may pass: a 5xx or 429 answer, a dropped connection, a timeout.
     async fn read_retrying<T, F, Fut>(&self, mut op: F) -> std::result::Result<T, kube::Error>

@@ -536,40 +536,28 @@ pub async fn execute(
             .or_default()
             .push(s);
     }
+    let release: BTreeSet<ObjectId> = groups.values().flatten().map(|s| s.id.clone()).collect();
+    let mut done: BTreeSet<ObjectId> = BTreeSet::new();
     let mut hooks_done = false;
     for ((stage_no, weight), steps) in &groups {
         if *stage_no == 2 && !hooks_done {
             run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
             hooks_done = true;
         }
-        let changing: Vec<&&Step> = steps
+        let members: Vec<(&ObjectId, &[object::Dependency])> = steps
             .iter()
-            .filter(|s| s.action != Action::Unchanged)
+            .map(|s| {
+                let deps = s.desired.as_ref().map_or(&[][..], |d| &d.depends_on[..]);
+                (&s.id, deps)
+            })
             .collect();
-        if !changing.is_empty() {
-            eprintln!(
-                "applying {} object{} (weight {weight})",
-                changing.len(),
-                if changing.len() == 1 { "" } else { "s" }
-            );
+        let rounds = object::rounds(&members, &done, &release).map_err(Error::Failed)?;
+        for round in rounds {
+            let round: Vec<&Step> = round.into_iter().map(|i| steps[i]).collect();
+            wait_external(kube, &round, timeout).await?;
+            apply_and_track(kube, &round, *weight, timeout).await?;
+            done.extend(round.iter().map(|s| s.id.clone()));
         }
-        let results: Vec<Result<Option<String>>> =
-            futures::stream::iter(changing.iter().map(|s| apply_one(kube, s)))
-                .buffer_unordered(16)
-                .collect()
-                .await;
-        for r in results {
-            if let Some(note) = r? {
-                eprintln!("{note}");
-            }
-        }
-        let items: Vec<Tracked> = steps
-            .iter()
-            .map(|s| tracked(s.desired.as_ref().expect("desired"), &s.resource))
-            .collect();
-        track::track(kube, &items, timeout, None)
-            .await
-            .map_err(|e| Error::Failed(e.message))?;
     }
     if !hooks_done {
         run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
@@ -581,6 +569,84 @@ pub async fn execute(
             .await?;
     }
     Ok(())
+}
+
+/// Applies the changing steps of one round in parallel, then tracks the whole round to readiness.
+async fn apply_and_track(
+    kube: &Kube,
+    round: &[&Step],
+    weight: i64,
+    timeout: Duration,
+) -> Result<()> {
+    let changing: Vec<&&Step> = round
+        .iter()
+        .filter(|s| s.action != Action::Unchanged)
+        .collect();
+    if !changing.is_empty() {
+        eprintln!(
+            "applying {} object{} (weight {weight})",
+            changing.len(),
+            if changing.len() == 1 { "" } else { "s" }
+        );
+    }
+    let results: Vec<Result<Option<String>>> =
+        futures::stream::iter(changing.iter().map(|s| apply_one(kube, s)))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+    for r in results {
+        if let Some(note) = r? {
+            eprintln!("{note}");
+        }
+    }
+    let items: Vec<Tracked> = round
+        .iter()
+        .filter_map(|s| s.desired.as_ref().map(|d| tracked(d, &s.resource)))
+        .collect();
+    track::track(kube, &items, timeout, None)
+        .await
+        .map_err(|e| Error::Failed(e.message))
+}
+
+/// Waits until the objects outside the release that a round's members name
+/// (`ID.external-dependency.werf.io/*`) exist and are ready.
+async fn wait_external(kube: &Kube, round: &[&Step], timeout: Duration) -> Result<()> {
+    let mut items: Vec<Tracked> = Vec::new();
+    for s in round {
+        let Some(d) = &s.desired else { continue };
+        for e in &d.external {
+            let source = format!("{} (`{}.external-dependency.werf.io/resource`)", d.id, e.id);
+            let (ar, namespaced) = kube
+                .resource_by_name(&e.kind, e.group.as_deref(), e.version.as_deref(), &source)
+                .await?;
+            let id = ObjectId {
+                api_version: ar.api_version.clone(),
+                kind: ar.kind.clone(),
+                namespace: namespaced.then(|| {
+                    e.namespace
+                        .clone()
+                        .or_else(|| d.id.namespace.clone())
+                        .unwrap_or_default()
+                }),
+                name: e.name.clone(),
+            };
+            eprintln!("  waiting for {id} (external dependency of {})", d.id);
+            items.push(Tracked {
+                id,
+                resource: ar,
+                fail_mode: object::FailMode::FailImmediately,
+                non_blocking: false,
+                logs: Default::default(),
+                no_activity: d.no_activity,
+            });
+        }
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    track::track(kube, &items, timeout, None)
+        .await
+        .map_err(|e| Error::Failed(e.message))
 }
 
 /// Creates the release namespace when it is missing.

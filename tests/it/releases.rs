@@ -317,3 +317,86 @@ fn a_rollout_without_activity_fails_after_its_no_activity_timeout() {
     // Recorded as failed, in Helm's format.
     assert_eq!(history(c, ns), [(1, "failed".into())]);
 }
+
+#[test]
+fn deploy_dependencies_order_objects_and_external_ones_are_waited_for() {
+    let c = cluster();
+    let ns = "deps";
+    let deployment = |name: &str, annotations: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  annotations:\n    werf.io/skip-logs: \"false\"\n{annotations}spec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: app\n        image: {{{{ .Values.werf.image.app }}}}\n")
+    };
+    let worker = deployment(
+        "worker",
+        "    werf.io/deploy-dependency-db: state=ready,kind=Deployment,name=db\n    queue.external-dependency.werf.io/resource: configmap/ext\n    queue.external-dependency.werf.io/namespace: deps-external\n",
+    );
+    let db = deployment("db", "");
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: deps\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n"),
+        ("app/Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n"),
+        ("app/a.txt", "a\n"),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: deps\nversion: 1.0.0\n"),
+        (".helm/templates/worker.yaml", &worker),
+        (".helm/templates/db.yaml", &db),
+    ]);
+    repo.commit("init");
+    c.kubectl_ok(&["create", "namespace", "deps-external"]);
+    c.kubectl_ok(&["create", "configmap", "ext", "-n", "deps-external"]);
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let repo_arg = format!("{}/deps", c.registry.address);
+    let args = [
+        "converge",
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+        "--repo",
+        &repo_arg,
+        "--timeout",
+        "60s",
+    ];
+    let before = c.writes_by("werf").len();
+    let out = repo.werf(&args);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // `db` is applied and ready before `worker` is applied; the external ConfigMap was awaited.
+    let writes = c.writes_by("werf")[before..].to_vec();
+    let at = |w: &str| {
+        writes
+            .iter()
+            .position(|x| x == w)
+            .unwrap_or_else(|| panic!("{w} in {writes:?}"))
+    };
+    assert!(
+        at("patch deployments deps/db") < at("patch deployments deps/worker"),
+        "{writes:?}"
+    );
+    let ready_db = stderr
+        .find("ready     Deployment/db (deps)")
+        .expect("db tracked");
+    let waited = stderr
+        .find("waiting for ConfigMap/ext (deps-external) (external dependency of Deployment/worker (deps))")
+        .expect("the external dependency awaited");
+    assert!(ready_db < waited, "{stderr}");
+
+    // A dependency on nothing in the release is a clear error, before anything is applied.
+    repo.write(&[(".helm/templates/db.yaml", "")]);
+    repo.commit("no db");
+    let before = c.writes_by("werf").len();
+    let out = repo.werf(&args);
+    let (_, stderr) = text(&out, &repo);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "`werf.io/deploy-dependency-db` names Deployment `db`, which is not in the release"
+        ),
+        "{stderr}"
+    );
+    let applied: Vec<String> = c.writes_by("werf")[before..]
+        .iter()
+        .filter(|w| w.contains("deployments deps/"))
+        .cloned()
+        .collect();
+    assert_eq!(applied, Vec::<String>::new());
+}
