@@ -299,13 +299,22 @@ pub async fn track(
     let tty = std::io::stderr().is_terminal();
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
     let none = Owned::default();
+    let mut already = 0;
     for t in items {
         if let Some(o) = known.and_then(|k| k.get(&t.id)) {
             if let State::Ready(p) = state(&t.id.kind, o, &none, &none) {
-                eprintln!("  ready     {}  {p}", t.id);
+                already += 1;
                 last.insert(t.id.clone(), State::Ready(p));
             }
         }
+    }
+    // One line for what was ready already (a no-op converge prints no line per object).
+    if already > 0 {
+        eprintln!(
+            "  ready     {already} of {} object{} already",
+            items.len(),
+            if items.len() == 1 { "" } else { "s" }
+        );
     }
     let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
     // When each object's progress last changed.

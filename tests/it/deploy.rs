@@ -109,6 +109,9 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
     let before = c.writes_by("werf").len();
     let out = p.converge(c, &[]);
     assert!(out.contains("is up to date (revision 1)"), "{out}");
+    // One summary line, not a line per object.
+    assert!(out.contains("ready     4 of 4 objects already"), "{out}");
+    assert_eq!(out.matches("  ready     ").count(), 1, "{out}");
     assert_eq!(object_writes(c, before, "conv"), (vec![], vec![]));
     let (ok, stdout, _) = p.run(c, "plan", &["--exit-code"]);
     assert!(ok, "no changes: exit code 0\n{stdout}");
