@@ -478,6 +478,7 @@ pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
         non_blocking: d.non_blocking,
         logs: d.logs.clone(),
         no_activity: d.no_activity,
+        failures_per_replica: d.failures_per_replica,
     }
 }
 
@@ -638,6 +639,7 @@ async fn wait_external(kube: &Kube, round: &[&Step], timeout: Duration) -> Resul
                 non_blocking: false,
                 logs: Default::default(),
                 no_activity: d.no_activity,
+                failures_per_replica: 0,
             });
         }
     }

@@ -408,6 +408,8 @@ pub struct Desired {
     pub logs: LogPolicy,
     /// `werf.io/no-activity-timeout` (default 4 minutes, as werf).
     pub no_activity: std::time::Duration,
+    /// `werf.io/failures-allowed-per-replica` (default 1, as werf).
+    pub failures_per_replica: u32,
     /// `werf.io/deploy-dependency-*`: objects of the release applied (and tracked) first.
     pub depends_on: Vec<Dependency>,
     /// `*.external-dependency.werf.io/*`: objects outside the release waited for first.
@@ -517,7 +519,15 @@ impl Desired {
             None => std::time::Duration::from_secs(240),
         };
         let (depends_on, external) = dependencies(&object)?;
+        let failures_per_replica = match annotation(&object, "werf.io/failures-allowed-per-replica")
+        {
+            Some(n) => n.trim().parse::<u32>().map_err(|_| {
+                format!("`werf.io/failures-allowed-per-replica: {n}` is not a whole number")
+            })?,
+            None => 1,
+        };
         Ok(Desired {
+            failures_per_replica,
             logs,
             no_activity,
             depends_on,

@@ -23,6 +23,9 @@ pub struct Tracked {
     pub logs: LogPolicy,
     /// `werf.io/no-activity-timeout`: progressing without any change this long is a failure.
     pub no_activity: Duration,
+    /// `werf.io/failures-allowed-per-replica` (werf's default: 1): container restarts of a crash
+    /// loop tolerated per replica before the object fails.
+    pub failures_per_replica: u32,
 }
 
 /// What tracking found.
@@ -38,6 +41,8 @@ enum State {
 pub struct Failure {
     pub reason: String,
     pub pod: Option<(String, String)>,
+    /// For a crash loop, the container's restart count (each restart is one failure).
+    pub restarts: Option<i64>,
 }
 
 /// Why tracking ended without everything ready.
@@ -96,6 +101,9 @@ fn pod_failure<'a>(pods: impl Iterator<Item = &'a Value>) -> Option<Failure> {
                                 "pod `{name}` container `{container}`: {reason}: {message}"
                             ),
                             pod: Some((name.to_string(), container.to_string())),
+                            restarts: (reason == "CrashLoopBackOff").then(|| {
+                                c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)
+                            }),
                         });
                     }
                 }
@@ -105,6 +113,7 @@ fn pod_failure<'a>(pods: impl Iterator<Item = &'a Value>) -> Option<Failure> {
             return Some(Failure {
                 reason: format!("pod `{name}` failed"),
                 pod: Some((name.to_string(), String::new())),
+                restarts: None,
             });
         }
     }
@@ -164,6 +173,7 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
                 return State::Failed(Failure {
                     reason: format!("progress deadline exceeded: {m}"),
                     pod: None,
+                    restarts: None,
                 });
             }
             // Pods of the current ReplicaSet (the one with the Deployment's revision).
@@ -216,6 +226,7 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
                 return State::Failed(Failure {
                     reason: format!("job failed: {reason}: {m}"),
                     pod: f.and_then(|f| f.pod),
+                    restarts: None,
                 });
             }
             if let Some(("True", ..)) = condition(o, "Complete") {
@@ -255,6 +266,7 @@ fn state(kind: &str, o: &Value, replica_sets: &Owned<'_>, pods: &Owned<'_>) -> S
                 return State::Failed(Failure {
                     reason: format!("{reason}: {m}"),
                     pod: None,
+                    restarts: None,
                 });
             }
             State::Ready("present".into())
@@ -319,6 +331,8 @@ pub async fn track(
     let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
     // When each object's progress last changed.
     let mut changed_at: HashMap<ObjectId, Instant> = HashMap::new();
+    // The distinct pod failures seen per object (a new back-off, another pod, another reason).
+    let mut failures_seen: HashMap<ObjectId, BTreeSet<String>> = HashMap::new();
     let mut last_table = Instant::now();
     let waiting: Vec<&Tracked> = items.iter().filter(|t| !t.non_blocking).collect();
     loop {
@@ -424,6 +438,32 @@ pub async fn track(
                     Some(o) => state(&t.id.kind, o, rs, pods),
                     None => State::Progressing("not found yet".into()),
                 };
+                // Crash-loop restarts within `werf.io/failures-allowed-per-replica` are progress
+                // (a pull or configuration error fails at once: retrying does not mend it).
+                let s = match s {
+                    State::Failed(f) if f.restarts.is_some() => {
+                        let replicas = fetched
+                            .get(&t.id)
+                            .and_then(|o| int(o, "/spec/replicas"))
+                            .unwrap_or(1)
+                            .max(1);
+                        let allowed = i64::from(t.failures_per_replica) * replicas;
+                        let seen = failures_seen.entry(t.id.clone()).or_default();
+                        if let (Some((pod, container)), Some(n)) = (&f.pod, f.restarts) {
+                            seen.insert(format!("{pod}/{container}#{n}"));
+                        }
+                        let count = i64::try_from(seen.len()).unwrap_or(i64::MAX);
+                        if count > allowed {
+                            State::Failed(f)
+                        } else {
+                            State::Progressing(format!(
+                                "{} ({count} of {allowed} failures allowed)",
+                                f.reason
+                            ))
+                        }
+                    }
+                    other => other,
+                };
                 let s = match s {
                     State::Progressing(p) => {
                         if last.get(&t.id) != Some(&State::Progressing(p.clone())) {
@@ -439,6 +479,7 @@ pub async fn track(
                                     t.no_activity
                                 ),
                                 pod: None,
+                                restarts: None,
                             })
                         } else {
                             State::Progressing(p)

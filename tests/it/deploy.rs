@@ -225,6 +225,32 @@ fn a_crashing_container_fails_fast_with_its_log_lines() {
         stderr.contains("fatal: crash requested by the command"),
         "{stderr}"
     );
+    // werf's default: one restart per replica is tolerated, the second fails the rollout.
+    assert!(stderr.contains("(1 of 1 failures allowed)"), "{stderr}");
+    assert!(
+        stderr.contains("exiting with code 1 (restart 2)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("(restart 3)"), "{stderr}");
+}
+
+#[test]
+fn failures_allowed_per_replica_tolerates_that_many_restarts() {
+    let c = cluster();
+    let p = Project::new(
+        "tolerant",
+        &[(
+            ".helm/templates/worker.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\n  annotations:\n    werf.io/failures-allowed-per-replica: \"3\"\nspec:\n  selector:\n    matchLabels: {app: worker}\n  template:\n    metadata:\n      labels: {app: worker}\n    spec:\n      containers:\n      - name: worker\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"crash on start\"]\n",
+        )],
+    );
+    let (ok, _, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok);
+    assert!(stderr.contains("(3 of 3 failures allowed)"), "{stderr}");
+    assert!(
+        stderr.contains("exiting with code 1 (restart 4)"),
+        "{stderr}"
+    );
 }
 
 #[test]
