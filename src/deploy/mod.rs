@@ -1,6 +1,8 @@
 //! Deploy: from rendered manifests to a release that is up, with only the needed changes.
 //!
 //! - [`crds`]: the chart's `crds/`, created first and never pruned, as Helm does.
+//! - [`dependency`]: werf's deploy dependencies (in and outside the release), pure.
+//! - [`logs`]: which container logs a failure report shows, pure.
 //! - [`object`]: an object's identity, order (CRDs, Namespaces, hooks, `werf.io/weight`) and the
 //!   comparisons of desired and live objects.
 //! - [`release`]: Helm's release record and the decisions made from a history (lock, supersede,
@@ -16,7 +18,9 @@
 //! and only then is it applied. Objects that left the chart are deleted.
 
 pub mod crds;
+pub mod dependency;
 pub mod lifecycle;
+pub mod logs;
 pub mod names;
 pub mod object;
 pub mod record;
@@ -545,14 +549,14 @@ pub async fn execute(
             run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
             hooks_done = true;
         }
-        let members: Vec<(&ObjectId, &[object::Dependency])> = steps
+        let members: Vec<(&ObjectId, &[dependency::Dependency])> = steps
             .iter()
             .map(|s| {
                 let deps = s.desired.as_ref().map_or(&[][..], |d| &d.depends_on[..]);
                 (&s.id, deps)
             })
             .collect();
-        let rounds = object::rounds(&members, &done, &release).map_err(Error::Failed)?;
+        let rounds = dependency::rounds(&members, &done, &release).map_err(Error::Failed)?;
         for round in rounds {
             let round: Vec<&Step> = round.into_iter().map(|i| steps[i]).collect();
             wait_external(kube, &round, timeout).await?;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::object::{FailMode, LogPolicy, ObjectId};
+use super::logs::LogPolicy;
+use super::object::{FailMode, ObjectId};
 use crate::kubernetes::Kube;
 
 /// One object to wait for.
