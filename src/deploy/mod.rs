@@ -410,12 +410,14 @@ pub async fn plan(
             });
         }
     }
-    Ok(Plan {
+    let plan = Plan {
         steps,
         hooks,
         history,
         live,
-    })
+    };
+    apply_order(&plan)?;
+    Ok(plan)
 }
 
 /// The API server's validation message without the Go dump of the whole object
@@ -521,20 +523,18 @@ pub(crate) async fn run_hooks(
     Ok(())
 }
 
-/// Carries out a plan: CRDs, Namespaces, pre hooks, `werf.io/weight` groups (each tracked to
-/// readiness before the next), post hooks, then deletions. Returns what it reported.
-pub async fn execute(
-    kube: &Kube,
-    plan: &Plan,
-    operation: Operation,
-    timeout: Duration,
-) -> Result<()> {
+/// One apply group: its `(stage, weight)` and its dependency rounds of steps.
+pub type Group<'p> = ((u8, i64), Vec<Vec<&'p Step>>);
+
+/// The plan's applies in order: `(stage, weight)` groups, each as rounds of steps (by
+/// `werf.io/deploy-dependency-*`). Pure; an impossible order is an error before anything is
+/// written (plan reports it, converge refuses it).
+pub fn apply_order(plan: &Plan) -> Result<Vec<Group<'_>>> {
     let mut groups: BTreeMap<(u8, i64), Vec<&Step>> = BTreeMap::new();
     for s in plan.steps.iter().filter(|s| s.action != Action::Delete) {
-        let d = s
-            .desired
-            .as_ref()
-            .expect("non-deletions have a desired object");
+        let Some(d) = s.desired.as_ref() else {
+            continue;
+        };
         let weight = if stage(&d.id.kind) < 2 { 0 } else { d.weight };
         groups
             .entry((stage(&d.id.kind), weight))
@@ -543,12 +543,8 @@ pub async fn execute(
     }
     let release: BTreeSet<ObjectId> = groups.values().flatten().map(|s| s.id.clone()).collect();
     let mut done: BTreeSet<ObjectId> = BTreeSet::new();
-    let mut hooks_done = false;
-    for ((stage_no, weight), steps) in &groups {
-        if *stage_no == 2 && !hooks_done {
-            run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
-            hooks_done = true;
-        }
+    let mut out = Vec::new();
+    for (key, steps) in groups {
         let members: Vec<(&ObjectId, &[dependency::Dependency])> = steps
             .iter()
             .map(|s| {
@@ -557,11 +553,36 @@ pub async fn execute(
             })
             .collect();
         let rounds = dependency::rounds(&members, &done, &release).map_err(Error::Failed)?;
+        done.extend(steps.iter().map(|s| s.id.clone()));
+        out.push((
+            key,
+            rounds
+                .into_iter()
+                .map(|r| r.into_iter().map(|i| steps[i]).collect())
+                .collect(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Carries out a plan: CRDs, Namespaces, pre hooks, `werf.io/weight` groups (each tracked to
+/// readiness before the next, in dependency rounds), post hooks, then deletions.
+pub async fn execute(
+    kube: &Kube,
+    plan: &Plan,
+    operation: Operation,
+    timeout: Duration,
+) -> Result<()> {
+    let order = apply_order(plan)?;
+    let mut hooks_done = false;
+    for ((stage_no, weight), rounds) in &order {
+        if *stage_no == 2 && !hooks_done {
+            run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
+            hooks_done = true;
+        }
         for round in rounds {
-            let round: Vec<&Step> = round.into_iter().map(|i| steps[i]).collect();
-            wait_external(kube, &round, timeout).await?;
-            apply_and_track(kube, &round, *weight, timeout).await?;
-            done.extend(round.iter().map(|s| s.id.clone()));
+            wait_external(kube, round, timeout).await?;
+            apply_and_track(kube, round, *weight, timeout).await?;
         }
     }
     if !hooks_done {

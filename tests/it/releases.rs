@@ -393,10 +393,28 @@ fn deploy_dependencies_order_objects_and_external_ones_are_waited_for() {
         ),
         "{stderr}"
     );
-    let applied: Vec<String> = c.writes_by("werf")[before..]
+    // Refused before anything was written, the release record included.
+    let written: Vec<String> = c.writes_by("werf")[before..]
         .iter()
-        .filter(|w| w.contains("deployments deps/"))
+        .filter(|w| w.contains(" deps/"))
         .cloned()
         .collect();
-    assert_eq!(applied, Vec::<String>::new());
+    assert_eq!(written, Vec::<String>::new());
+    assert_eq!(history(c, ns), [(1, "deployed".into())]);
+    // `plan` reports the same.
+    let plan_args = [
+        "plan",
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+        "--repo",
+        &repo_arg,
+    ];
+    let out = repo.werf(&plan_args);
+    let (_, stderr) = text(&out, &repo);
+    assert!(!out.status.success());
+    assert!(stderr.contains("which is not in the release"), "{stderr}");
 }
