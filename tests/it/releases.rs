@@ -12,6 +12,8 @@ use crate::support::{text, Repo};
 
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n";
 const KEPT: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    helm.sh/resource-policy: keep\ndata:\n  a: b\n";
+/// Hooks that leave a trace: a ConfigMap made on rollback and one made before deletion.
+const HOOKS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rolled-back\n  annotations:\n    helm.sh/hook: pre-rollback\n    helm.sh/hook-delete-policy: before-hook-creation\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: goodbye\n  annotations:\n    helm.sh/hook: pre-delete\n    helm.sh/hook-delete-policy: before-hook-creation\ndata: {}\n";
 
 /// Helm 4 (the library, run under the CLI's name) on release `release` in `ns`.
 fn helm(c: &Cluster, command: &str, ns: &str, args: &[&str]) -> Value {
@@ -88,6 +90,7 @@ fn helm_installs_werf_upgrades_helm_rolls_back_and_werf_goes_on() {
         (".helm/values.yaml", "greeting: one\n"),
         (".helm/templates/cm.yaml", CM),
         (".helm/templates/kept.yaml", KEPT),
+        (".helm/templates/hooks.yaml", HOOKS),
     ]);
     repo.commit("init");
     let chart = repo.path().join(".helm").display().to_string();
@@ -132,7 +135,14 @@ fn helm_installs_werf_upgrades_helm_rolls_back_and_werf_goes_on() {
     assert!(out.contains("revision 4, 1 object changed"), "{out}");
     assert_eq!(greeting(c, ns), "two");
     // And rolls back itself, to Helm's revision 1 (its manifest, values and chart).
+    // Helm's rollback ran the pre-rollback hook; ours must run it again from Helm's record.
+    c.kubectl_ok(&["delete", "configmap", "rolled-back", "-n", ns]);
     let out = werf(c, &repo, ns, "rollback", &["--revision", "1"]);
+    assert!(out.contains("hook ConfigMap/rolled-back (shared)"), "{out}");
+    assert!(c
+        .kubectl(&["get", "configmap", "rolled-back", "-n", ns])
+        .status
+        .success());
     assert!(out.contains("rolled back: revision 5"), "{out}");
     assert_eq!(greeting(c, ns), "one");
     let h = history(c, ns);
@@ -159,8 +169,18 @@ fn helm_installs_werf_upgrades_helm_rolls_back_and_werf_goes_on() {
     );
     // History is bounded (werf's default, 5 revisions).
     assert_eq!(history(c, ns).first().map(|r| r.0), Some(2));
+    assert!(!c
+        .kubectl(&["get", "configmap", "goodbye", "-n", ns])
+        .status
+        .success());
     let out = werf(c, &repo, ns, "dismiss", &[]);
     assert!(out.contains("1 object deleted"), "{out}");
+    // The pre-delete hook ran (its delete policy leaves it).
+    assert!(out.contains("hook ConfigMap/goodbye (shared)"), "{out}");
+    assert!(c
+        .kubectl(&["get", "configmap", "goodbye", "-n", ns])
+        .status
+        .success());
     assert!(!c
         .kubectl(&["get", "configmap", "cm", "-n", ns])
         .status
