@@ -11,6 +11,7 @@
 //! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
 //! - [`names`]: release and namespace names as werf computes them (templates, slugs), pure.
 //! - [`track`]: readiness tracking and failure reports.
+//! - [`watch`]: change notifications (watches) that wake tracking instead of a timer.
 //!
 //! Changes are server-side applies by the field manager `werf` (see the README for why). An
 //! object is left alone when it equals the last applied revision and the live object already holds
@@ -26,6 +27,7 @@ pub mod object;
 pub mod record;
 pub mod release;
 pub mod track;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

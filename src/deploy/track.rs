@@ -1,7 +1,7 @@
-//! Readiness tracking: polls the applied objects (one list per kind and namespace) until each is
-//! ready, fails fast on pod failures (image pulls, crash loops, failed Jobs, progress deadlines)
-//! with the failing pod's events and last log lines, and honours `werf.io/fail-mode`,
-//! `werf.io/track-termination-mode` and the timeout.
+//! Readiness tracking: reads the applied objects (one list per kind and namespace) when a watch
+//! says something changed ([`super::watch`]), until each is ready; fails fast on pod failures
+//! (image pulls, crash loops, failed Jobs, progress deadlines) with the failing pod's events and
+//! last log lines; honours werf's tracking annotations and the timeout.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::IsTerminal as _;
@@ -336,6 +336,37 @@ pub async fn track(
     let mut failures_seen: HashMap<ObjectId, BTreeSet<String>> = HashMap::new();
     let mut last_table = Instant::now();
     let waiting: Vec<&Tracked> = items.iter().filter(|t| !t.non_blocking).collect();
+    // What to watch: each kind and namespace tracked, and the ReplicaSets and Pods of the
+    // namespaces holding workloads.
+    let mut targets: BTreeMap<(String, Option<String>), (ApiResource, Option<String>)> =
+        BTreeMap::new();
+    for t in waiting
+        .iter()
+        .filter(|t| !matches!(last.get(&t.id), Some(State::Ready(_))))
+    {
+        let key = (
+            format!("{}/{}", t.resource.api_version, t.resource.plural),
+            t.id.namespace.clone(),
+        );
+        targets.insert(key, (t.resource.clone(), t.id.namespace.clone()));
+        if matches!(
+            t.id.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
+        ) {
+            for ar in [
+                ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&()),
+                ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+            ] {
+                let key = (
+                    format!("{}/{}", ar.api_version, ar.plural),
+                    t.id.namespace.clone(),
+                );
+                targets.insert(key, (ar, t.id.namespace.clone()));
+            }
+        }
+    }
+    let targets: Vec<(ApiResource, Option<String>)> = targets.into_values().collect();
+    let mut changes = super::watch::Changes::watch(kube, &targets);
     loop {
         let mut by_group: BTreeMap<(String, Option<String>), Vec<&Tracked>> = BTreeMap::new();
         for t in waiting
@@ -556,9 +587,28 @@ pub async fn track(
                 ),
             });
         }
-        // Polls list whole kinds: with many objects pending, poll less often.
-        let pause = 500 + 100 * (pending.len() as u64 / 100).min(15);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if waiting
+            .iter()
+            .all(|t| matches!(last.get(&t.id), Some(State::Ready(_))))
+        {
+            break;
+        }
+        // Read again when a watch says something changed, or when a deadline (the timeout, an
+        // object's no-activity timeout) comes; a quiet cluster is re-read at most every 30 s.
+        let mut deadline = started + timeout;
+        for t in &waiting {
+            if let (Some(State::Progressing(_)), Some(since)) =
+                (last.get(&t.id), changed_at.get(&t.id))
+            {
+                deadline = deadline.min(*since + t.no_activity);
+            }
+        }
+        let deadline = deadline.min(Instant::now() + Duration::from_secs(30));
+        // Many objects changing at once: let the burst settle before reading them all again.
+        let settle = Duration::from_millis(50 + (pending.len() as u64).min(950));
+        changes
+            .next(tokio::time::Instant::from_std(deadline), settle)
+            .await;
     }
     Ok(())
 }

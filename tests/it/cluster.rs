@@ -145,6 +145,25 @@ impl Cluster {
         }
     }
 
+    /// Read requests (get, list, watch) by `user` in the audit log, as `verb resource namespace`.
+    pub fn reads_by(&self, user: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
+            .filter(|e| matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+            .map(|e| {
+                let o = &e["objectRef"];
+                format!(
+                    "{} {} {}",
+                    e["verb"].as_str().unwrap_or_default(),
+                    o["resource"].as_str().unwrap_or_default(),
+                    o["namespace"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// Write requests (create, update, patch, delete) by `user` in the audit log, dry runs
     /// excluded, as `verb resource namespace/name`.
     pub fn writes_by(&self, user: &str) -> Vec<String> {

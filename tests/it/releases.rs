@@ -303,7 +303,7 @@ fn werf_yaml_names_the_release_and_secret_values_deploy_decrypted_and_never_show
 fn a_rollout_without_activity_fails_after_its_no_activity_timeout() {
     let c = cluster();
     let ns = "stalled";
-    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: stuck\n  annotations:\n    werf.io/no-activity-timeout: 3s\nspec:\n  selector:\n    matchLabels: {app: stuck}\n  template:\n    metadata:\n      labels: {app: stuck}\n    spec:\n      nodeSelector: {no-such-label: \"anywhere\"}\n      containers:\n      - name: app\n        image: registry.invalid/never:1\n";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: stuck\n  annotations:\n    werf.io/no-activity-timeout: 8s\nspec:\n  selector:\n    matchLabels: {app: stuck}\n  template:\n    metadata:\n      labels: {app: stuck}\n    spec:\n      nodeSelector: {no-such-label: \"anywhere\"}\n      containers:\n      - name: app\n        image: registry.invalid/never:1\n";
     let mut repo = Repo::new(&[
         ("werf.yaml", "project: stalled\nconfigVersion: 1\n"),
         (
@@ -314,6 +314,7 @@ fn a_rollout_without_activity_fails_after_its_no_activity_timeout() {
     ]);
     repo.commit("init");
     let kubeconfig = c.kubeconfig.display().to_string();
+    let before = c.reads_by("werf").len();
     let out = repo.werf(&[
         "converge",
         "--kube-config",
@@ -325,11 +326,24 @@ fn a_rollout_without_activity_fails_after_its_no_activity_timeout() {
         "--timeout",
         "120s",
     ]);
+    // Tracking watched instead of polling: over 8 quiet seconds the Deployment was read a handful
+    // of times (the first read, after the watches synchronised, at the deadline), where polling
+    // every half second would have read it 16 times.
+    let reads = c.reads_by("werf")[before..].to_vec();
+    let polled = reads
+        .iter()
+        .filter(|r| *r == "get deployments stalled" || *r == "list deployments stalled")
+        .count();
+    assert!(
+        reads.iter().any(|r| r == "watch deployments stalled"),
+        "{reads:?}"
+    );
+    assert!((1..=8).contains(&polled), "{polled} reads: {reads:?}");
     let (stdout, stderr) = text(&out, &repo);
     assert!(!out.status.success(), "{stdout}\n{stderr}");
     assert!(
         stderr.contains(
-            "Deployment/stuck (stalled) failed: no activity for 3s (werf.io/no-activity-timeout)"
+            "Deployment/stuck (stalled) failed: no activity for 8s (werf.io/no-activity-timeout)"
         ),
         "{stderr}"
     );
