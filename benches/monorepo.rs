@@ -1,4 +1,5 @@
-//! The monorepo benchmark (`cargo bench --bench monorepo [-- --images N --files N --repo DIR]`):
+//! The monorepo benchmark (`cargo bench --bench monorepo [-- --images N --files N --repo DIR
+//! --no-converge --no-helm]`):
 //! generates the synthetic monorepo of DESIGN.md section 7, runs the release `werf` binary on it
 //! and prints a table of wall times and peak memory beside `git ls-tree -r HEAD`, checking that
 //! a one-file change reports exactly the affected images.
@@ -296,7 +297,14 @@ fn main() {
             b.peak_kib as f64 / 1024.0
         );
         if !args.iter().any(|a| a == "--no-converge") {
-            converge_rows(&mut b, &layout, &registry.address, scratch.path());
+            let with_helm = !args.iter().any(|a| a == "--no-helm");
+            converge_rows(
+                &mut b,
+                &layout,
+                &registry.address,
+                scratch.path(),
+                with_helm,
+            );
         }
     }
     if keep.is_some() {
@@ -545,7 +553,7 @@ fn helm_rows(
 /// The converge rows: first install of every Deployment and Service, a no-op converge, and one
 /// changed file (one image built and pushed, one Deployment patched); wall time and the API
 /// requests werf made (its own count, printed in its summary).
-fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path) {
+fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path, with_helm: bool) {
     // Room for werf's release and Helm's copy of it side by side.
     let (mut cluster, kubeconfig) = start_cluster(registry, scratch, 2 * layout.images.len());
     let audit = scratch.join("kube/audit.log");
@@ -613,7 +621,9 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path)
         &format!("converge: one file of `{image}` changed"),
         "one image built and pushed, one object patched",
     );
-    helm_rows(b, registry, scratch, &kubeconfig, &audit, &werf_rows);
+    if with_helm {
+        helm_rows(b, registry, scratch, &kubeconfig, &audit, &werf_rows);
+    }
     // SIGTERM: kube-up stops every process it started (SIGKILL would orphan them).
     // SAFETY: `cluster` is our running child.
     unsafe { libc::kill(cluster.id() as libc::pid_t, libc::SIGTERM) };
