@@ -10,6 +10,7 @@
 //! - [`record`]: the records in the cluster (a Secret per revision, as Helm stores them).
 //! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
 //! - [`names`]: release and namespace names as werf computes them (templates, slugs), pure.
+//! - [`table`]: tracking's status lines, with a table redrawn in place on a terminal.
 //! - [`track`]: readiness tracking and failure reports.
 //! - [`watch`]: change notifications (watches) that wake tracking instead of a timer.
 //!
@@ -26,6 +27,7 @@ pub mod names;
 pub mod object;
 pub mod record;
 pub mod release;
+pub mod table;
 pub mod track;
 pub mod watch;
 

@@ -309,7 +309,9 @@ pub async fn track(
     known: Option<&HashMap<ObjectId, Value>>,
 ) -> Result<(), TrackError> {
     let started = Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    let mut lines =
+        super::table::StatusLines::new(std::io::stderr(), std::io::stderr().is_terminal());
+    let tty = lines.tty();
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
     let none = Owned::default();
     let mut already = 0;
@@ -323,11 +325,11 @@ pub async fn track(
     }
     // One line for what was ready already (a no-op converge prints no line per object).
     if already > 0 {
-        eprintln!(
+        lines.line(&format!(
             "  ready     {already} of {} object{} already",
             items.len(),
             if items.len() == 1 { "" } else { "s" }
-        );
+        ));
     }
     let mut hoped: Vec<(ObjectId, Failure)> = Vec::new();
     // When each object's progress last changed.
@@ -521,10 +523,14 @@ pub async fn track(
                 };
                 if last.get(&t.id) != Some(&s) {
                     match &s {
-                        State::Ready(p) => eprintln!("  ready     {}  {p}", t.id),
-                        State::Progressing(p) if !tty => eprintln!("  waiting   {}  {p}", t.id),
+                        State::Ready(p) => lines.line(&format!("  ready     {}  {p}", t.id)),
+                        State::Progressing(p) if !tty => {
+                            lines.line(&format!("  waiting   {}  {p}", t.id))
+                        }
                         State::Progressing(_) => {}
-                        State::Failed(f) => eprintln!("  FAILED    {}  {}", t.id, f.reason),
+                        State::Failed(f) => {
+                            lines.line(&format!("  FAILED    {}  {}", t.id, f.reason))
+                        }
                     }
                 }
                 if let State::Failed(f) = &s {
@@ -548,14 +554,16 @@ pub async fn track(
                 last.insert(t.id.clone(), s);
             }
         }
-        if tty && last_table.elapsed() > Duration::from_secs(3) {
+        if tty && last_table.elapsed() > Duration::from_secs(1) {
             last_table = Instant::now();
-            eprintln!("  {:<50} STATUS", "RESOURCE");
-            for (id, s) in &last {
-                if let State::Progressing(p) = s {
-                    eprintln!("  {:<50} {p}", id.to_string());
-                }
-            }
+            let rows: Vec<(String, String)> = last
+                .iter()
+                .filter_map(|(id, s)| match s {
+                    State::Progressing(p) => Some((id.to_string(), p.clone())),
+                    _ => None,
+                })
+                .collect();
+            lines.table(&rows);
         }
         let pending: Vec<String> = last
             .iter()
@@ -610,6 +618,8 @@ pub async fn track(
             .next(tokio::time::Instant::from_std(deadline), settle)
             .await;
     }
+    // Everything is ready: the table of what was progressing goes.
+    lines.table(&[]);
     Ok(())
 }
 
