@@ -4,6 +4,7 @@
 //! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
 //! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
+//! - [`runtime`]: the process's one tokio runtime.
 //! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
 //! - [`errors`]: an error and its causes on one line.
@@ -27,6 +28,7 @@ mod progress;
 mod project;
 mod redact;
 mod registry;
+mod runtime;
 mod secret;
 mod store;
 

@@ -45,7 +45,7 @@ pub struct Stats {
 /// A client for the registries a run talks to.
 pub struct Registry {
     client: Client,
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
     pub stats: Stats,
 }
@@ -87,15 +87,11 @@ impl Registry {
             read_timeout: Some(timeouts.read),
             ..Default::default()
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Request {
-                registry: String::new(),
-                operation: "start the HTTP runtime".into(),
-                message: e.to_string(),
-            })?;
+        let runtime = crate::runtime::get().map_err(|e| Error::Request {
+            registry: String::new(),
+            operation: "start the HTTP runtime".into(),
+            message: e.to_string(),
+        })?;
         Ok(Registry {
             client: Client::new(config),
             runtime,

@@ -150,7 +150,7 @@ fn replace_archives(
 /// Reaches the repositories.
 struct Fetcher {
     registry: Registry,
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     http: reqwest::Client,
 }
 
@@ -174,10 +174,7 @@ impl Fetcher {
             .read_timeout(timeouts.read)
             .build()
             .context("starting the HTTP client")?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the HTTP runtime")?;
+        let runtime = crate::runtime::get().context("starting the async runtime")?;
         Ok(Fetcher {
             registry,
             runtime,

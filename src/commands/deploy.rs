@@ -15,12 +15,9 @@ use crate::deploy::{self, Action, Release};
 use crate::kubernetes::{Kube, Target};
 use crate::project::{load_for, Loaded, Reads};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+/// The process's runtime.
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    crate::runtime::get().context("cannot start the async runtime")
 }
 
 fn target(args: &KubeArgs) -> Target {
