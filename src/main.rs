@@ -9,6 +9,7 @@
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
 //! - [`errors`]: an error and its causes on one line.
 //! - [`commands`]: one file per command.
+//! - [`pipeline`]: what the commands share: publish, render, the desired objects.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
@@ -24,6 +25,7 @@ mod errors;
 mod git;
 mod kubernetes;
 mod net;
+mod pipeline;
 mod progress;
 mod project;
 mod redact;

@@ -11,10 +11,9 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use werf_graph::plan::{BaseRef, ImagePlan};
 
-use crate::cli::{Backend, BuildArgs, Global};
-use crate::progress::BuildProgress;
+use crate::cli::{BuildArgs, Global};
+use crate::pipeline::publish::{publish, Publish};
 use crate::project::{load, Loaded};
-use crate::registry::Registry;
 
 /// Per project: the last plan's commit and image -> tag.
 const LAST_PLAN: &str = "plans";
@@ -263,72 +262,6 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         write_json_atomically(&args.build_report_path, &Report { images })?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where and how images are published.
-pub struct Publish<'a> {
-    pub repo: &'a str,
-    pub insecure_registry: &'a [String],
-    pub parallel: Option<usize>,
-    pub backend: Backend,
-    /// Report the registry's digest of images that were already there (a HEAD each).
-    pub report_digests: bool,
-}
-
-/// Builds and pushes what `repo` lacks of `plans`, printing a one-line summary.
-pub fn publish(
-    global: &Global,
-    loaded: &Loaded,
-    plans: &[Arc<ImagePlan>],
-    args: &Publish<'_>,
-) -> Result<Vec<crate::build::ImageResult>> {
-    let repo = args.repo;
-    let registry = Registry::new(
-        args.insecure_registry,
-        &[crate::registry::host_of(repo)],
-        global.timeouts(),
-    )?;
-    let parallel = args.parallel.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let options = crate::build::Options {
-        repo,
-        parallel,
-        project: &loaded.config.meta.project,
-        report_digests: args.report_digests,
-        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
-            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
-        }),
-    };
-    let progress = BuildProgress::new();
-    let started = std::time::Instant::now();
-    let results = crate::build::build(
-        plans,
-        &*loaded.objects,
-        &loaded.store,
-        &registry,
-        &options,
-        &progress,
-    );
-    progress.finish();
-    let results = results?;
-    let built = results.iter().filter(|r| r.rebuilt).count();
-    let stats = &registry.stats;
-    use std::sync::atomic::Ordering::Relaxed;
-    println!(
-        "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        results.len() - built,
-        started.elapsed().as_secs_f64(),
-        stats.requests.load(Relaxed),
-        stats.blobs_uploaded.load(Relaxed),
-        stats.bytes_uploaded.load(Relaxed),
-        stats.blobs_mounted.load(Relaxed),
-    );
-    Ok(results)
 }
 
 /// The requested images plus what they depend on, in werf.yaml order.

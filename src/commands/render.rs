@@ -2,15 +2,13 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
-use werf_graph::chart::{self, Cluster, RenderOptions};
-use werf_graph::render::{self, RenderInput};
+use anyhow::Result;
+use werf_graph::chart::{self, Cluster};
 
 use crate::cli::{Global, RenderArgs};
-use crate::project::{load_for, Loaded, Reads};
-use crate::secret;
+use crate::pipeline::render::{render, render_options};
+use crate::project::{load_for, Reads};
 
 /// Runs `werf render`.
 pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
@@ -26,136 +24,4 @@ pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
         .lock()
         .write_all(chart::to_stream(&manifests).as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The chart's manifests for `options`, from the loaded project's graph; `lookup` reads
-/// `cluster`.
-pub fn render(
-    loaded: &Loaded,
-    options: RenderOptions,
-    cluster: Cluster,
-) -> Result<Arc<Vec<chart::Manifest>>> {
-    let input = RenderInput::new(&loaded.db, options, cluster);
-    Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
-}
-
-/// The chart's custom resource definitions for `options` (`crds/` of the enabled charts).
-pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, String)>>> {
-    let input = RenderInput::new(&loaded.db, options, Cluster::offline());
-    Ok(render::crds(&loaded.db, loaded.project, input).clone()?)
-}
-
-/// The release and namespace names as werf computes them: `--release`/`--namespace`, else
-/// werf.yaml's `deploy.helmRelease`/`deploy.namespace` templates (default `PROJECT`, or
-/// `PROJECT-ENV` with `--env`), slugged unless werf.yaml turns that off.
-pub fn release_names(
-    global: &Global,
-    release: &Option<String>,
-    namespace: &Option<String>,
-    loaded: &Loaded,
-) -> Result<(String, String)> {
-    let meta = &loaded.config.meta;
-    let settings = crate::deploy::names::Settings {
-        project: &meta.project,
-        env: global.env.as_deref(),
-        release_template: meta.deploy.helm_release.as_deref(),
-        release_slug: meta.deploy.helm_release_slug,
-        namespace_template: meta.deploy.namespace.as_deref(),
-        namespace_slug: meta.deploy.namespace_slug,
-    };
-    let ns = crate::deploy::names::namespace(namespace.as_deref(), &settings)
-        .context("werf.yaml `deploy.namespace`")?;
-    let name = crate::deploy::names::release(release.as_deref(), &ns, &settings)
-        .context("werf.yaml `deploy.helmRelease`")?;
-    Ok((name, ns))
-}
-
-/// Release, namespace, values and image repository from the command line, with werf's defaults
-/// (`PROJECT` or `PROJECT-ENV` for both names).
-pub fn render_options(
-    global: &Global,
-    args: &RenderArgs,
-    loaded: &Loaded,
-) -> Result<RenderOptions> {
-    let (release, namespace) = release_names(global, &args.release, &args.namespace, loaded)?;
-    let mut values_files = Vec::new();
-    for f in &args.values {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read values file `{}`", f.display()))?;
-        values_files.push((f.display().to_string(), text));
-    }
-    let set = args
-        .set
-        .iter()
-        .map(|s| (s.clone(), false))
-        .chain(args.set_string.iter().map(|s| (s.clone(), true)))
-        .collect();
-    let mut options = RenderOptions {
-        release,
-        namespace,
-        env: global.env.clone(),
-        values_files,
-        set,
-        repo: args.repo.clone(),
-        revision: 1,
-        kube_version: None,
-        api_versions: None,
-        secret_files: Default::default(),
-    };
-    add_secrets(loaded, args, &mut options)?;
-    Ok(options)
-}
-
-/// werf's encrypted secrets in a render: the chart's `secret-values.yaml` (after `values.yaml`,
-/// before `--values`) and each `--secret-values` file (after `--values`), decrypted into values;
-/// `.helm/secret/*` decrypted for `werf_secret_file`. The key is only looked for when there is
-/// something to decrypt.
-fn add_secrets(loaded: &Loaded, args: &RenderArgs, options: &mut RenderOptions) -> Result<()> {
-    let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
-    let chart_values = chart.files.get("secret-values.yaml");
-    let files: Vec<(&String, &Arc<[u8]>)> = chart
-        .files
-        .iter()
-        .filter(|(name, _)| name.starts_with("secret/"))
-        .collect();
-    if chart_values.is_none() && files.is_empty() && args.secret_values.is_empty() {
-        return Ok(());
-    }
-    let project_dir = loaded.repo.workdir.join(&loaded.repo.prefix);
-    let key = secret::key::find("WERF_SECRET_KEY", &project_dir)?;
-    let decrypt_values = |name: String, text: &str| -> Result<(String, String)> {
-        let tree = secret::values::parse(text).with_context(|| format!("reading `{name}`"))?;
-        let plain =
-            secret::values::decrypt(&key, tree).with_context(|| format!("decrypting `{name}`"))?;
-        Ok((
-            format!("{name} (decrypted)"),
-            secret::values::to_yaml(&plain),
-        ))
-    };
-    let mut values = Vec::new();
-    if let Some(data) = chart_values {
-        let name = format!("{}/secret-values.yaml", chart.dir);
-        values.push(decrypt_values(name, &String::from_utf8_lossy(data))?);
-    }
-    values.append(&mut options.values_files);
-    for f in &args.secret_values {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read secret values file `{}`", f.display()))?;
-        values.push(decrypt_values(f.display().to_string(), &text)?);
-    }
-    options.values_files = values;
-    for (name, data) in files {
-        let text = String::from_utf8_lossy(data);
-        let (plain, _) = secret::cipher::decrypt(&key, &text)
-            .with_context(|| format!("decrypting `{}/{name}`", chart.dir))?;
-        let plain = String::from_utf8(plain).with_context(|| {
-            format!(
-                "`{}/{name}`: the decrypted file is not UTF-8 text",
-                chart.dir
-            )
-        })?;
-        let short = name.trim_start_matches("secret/").to_string();
-        options.secret_files.insert(short, plain);
-    }
-    Ok(())
 }

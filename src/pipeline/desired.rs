@@ -1,0 +1,138 @@
+//! What a deploy command needs before it changes anything: the runtime and the cluster target,
+//! the release's names, and the desired objects rendered for the next revision (with the CRDs
+//! created first on converge) together with what that revision will record.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use serde_json::Value;
+
+use super::render::{crds, release_names, render, render_options};
+use crate::cli::{Global, KubeArgs, RenderArgs};
+use crate::deploy::{self, Release};
+use crate::kubernetes::{Kube, Target};
+use crate::project::Loaded;
+
+/// The process's runtime.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    crate::runtime::get().context("cannot start the async runtime")
+}
+
+pub fn target(args: &KubeArgs) -> Target {
+    Target {
+        kubeconfig: args.kube_config.clone(),
+        context: args.kube_context.clone(),
+    }
+}
+
+/// Release and namespace names as `render` computes them.
+pub fn release_of(
+    global: &Global,
+    release: &Option<String>,
+    namespace: &Option<String>,
+    loaded: &Loaded,
+) -> Result<Release> {
+    let (name, namespace) = release_names(global, release, namespace, loaded)?;
+    Ok(Release { name, namespace })
+}
+
+/// The objects the chart wants, the history they were rendered against, and what the next
+/// revision records.
+pub type Desired = (
+    Vec<(deploy::object::Desired, kube::discovery::ApiResource)>,
+    Vec<deploy::release::Record>,
+    deploy::Content,
+);
+
+/// What a revision records of the chart and values (Helm's `chart` and `config`).
+pub fn content(
+    loaded: &Loaded,
+    options: &werf_graph::chart::RenderOptions,
+    manifest: String,
+) -> Result<deploy::Content> {
+    let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
+    let mut config = werf_graph::chart::user_values(&chart, options)?;
+    if let Some(repo) = &options.repo {
+        let images: serde_json::Map<String, Value> = tags(loaded)?
+            .into_iter()
+            .map(|(name, tag)| (name, Value::String(format!("{repo}:{tag}"))))
+            .collect();
+        if !images.is_empty() {
+            config.insert("werf".into(), serde_json::json!({ "image": images }));
+        }
+    }
+    Ok(deploy::Content {
+        chart: serde_json::json!({
+            "metadata": chart.meta,
+            "lock": null,
+            "templates": [],
+            "values": chart.values,
+            "schema": null,
+            "files": [],
+        }),
+        config: Value::Object(config),
+        manifest,
+        notes: String::new(),
+    })
+}
+
+/// Renders the chart for the next revision and resolves every object's kind in the cluster.
+/// With `crds_timeout`, the chart's `crds/` are created first (converge), so its custom resources
+/// resolve.
+pub async fn desired(
+    kube: &Kube,
+    global: &Global,
+    args: &RenderArgs,
+    loaded: &Loaded,
+    release: &Release,
+    crds_timeout: Option<std::time::Duration>,
+) -> Result<Desired> {
+    let history = deploy::history(kube, release).await?;
+    let mut options = render_options(global, args, loaded)?;
+    options.revision = history.last().map_or(1, |r| r.revision() + 1);
+    options.kube_version = Some(kube.server_version.clone());
+    options.api_versions = Some(kube.api_versions().await?);
+    if let Some(timeout) = crds_timeout {
+        let definitions = crds(loaded, options.clone())?;
+        deploy::crds::install(kube, &definitions, timeout).await?;
+    }
+    // `lookup` reads this cluster, as Helm's install and upgrade do.
+    let manifests = render(loaded, options.clone(), kube.lookup())?;
+    let mut parsed = Vec::new();
+    let mut recorded = Vec::new();
+    for m in manifests.iter() {
+        // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no
+        // object, as for Helm.
+        let v = gotemplate::yaml::load::load_all_with(
+            &m.text,
+            gotemplate::yaml::load::Numbers::AsWritten,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "`{}`: the rendered document is not valid YAML: {e}",
+                m.source
+            )
+        })?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+        if v.is_null() {
+            continue;
+        }
+        if !m.hook {
+            recorded.push((m.source.as_str(), m.text.as_str()));
+        }
+        parsed.push((m.source.clone(), v));
+    }
+    let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;
+    let content = content(loaded, &options, deploy::release::join_manifest(recorded))?;
+    Ok((desired, history, content))
+}
+
+pub fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
+    Ok(loaded
+        .ok_plans()?
+        .iter()
+        .map(|p| (p.name.clone(), p.tag.clone()))
+        .collect())
+}

@@ -1,0 +1,11 @@
+//! The converge pipeline the commands share: publish the images, render the chart, and make the
+//! desired objects of the next revision; the commands (`build`, `render`, `plan`, `converge`,
+//! `rollback`, `dismiss`) call these instead of borrowing from one another.
+//!
+//! - [`publish`]: build and push what the registry lacks.
+//! - [`render`]: render options (names, values, secrets), manifests and CRDs.
+//! - [`desired`]: the runtime, the cluster target, the release, and the desired objects.
+
+pub mod desired;
+pub mod publish;
+pub mod render;

@@ -1,0 +1,77 @@
+//! Publishing: build and push what the registry lacks of the plans, with a one-line summary.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use werf_graph::plan::ImagePlan;
+
+use crate::cli::{Backend, Global};
+use crate::progress::BuildProgress;
+use crate::project::Loaded;
+use crate::registry::Registry;
+
+/// Where and how images are published.
+pub struct Publish<'a> {
+    pub repo: &'a str,
+    pub insecure_registry: &'a [String],
+    pub parallel: Option<usize>,
+    pub backend: Backend,
+    /// Report the registry's digest of images that were already there (a HEAD each).
+    pub report_digests: bool,
+}
+
+/// Builds and pushes what `repo` lacks of `plans`, printing a one-line summary.
+pub fn publish(
+    global: &Global,
+    loaded: &Loaded,
+    plans: &[Arc<ImagePlan>],
+    args: &Publish<'_>,
+) -> Result<Vec<crate::build::ImageResult>> {
+    let repo = args.repo;
+    let registry = Registry::new(
+        args.insecure_registry,
+        &[crate::registry::host_of(repo)],
+        global.timeouts(),
+    )?;
+    let parallel = args.parallel.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let options = crate::build::Options {
+        repo,
+        parallel,
+        project: &loaded.config.meta.project,
+        report_digests: args.report_digests,
+        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
+            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
+        }),
+    };
+    let progress = BuildProgress::new();
+    let started = std::time::Instant::now();
+    let results = crate::build::build(
+        plans,
+        &*loaded.objects,
+        &loaded.store,
+        &registry,
+        &options,
+        &progress,
+    );
+    progress.finish();
+    let results = results?;
+    let built = results.iter().filter(|r| r.rebuilt).count();
+    let stats = &registry.stats;
+    use std::sync::atomic::Ordering::Relaxed;
+    println!(
+        "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        results.len() - built,
+        started.elapsed().as_secs_f64(),
+        stats.requests.load(Relaxed),
+        stats.blobs_uploaded.load(Relaxed),
+        stats.bytes_uploaded.load(Relaxed),
+        stats.blobs_mounted.load(Relaxed),
+    );
+    Ok(results)
+}
