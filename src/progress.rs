@@ -125,3 +125,12 @@ impl crate::build::Reporter for BuildProgress {
         self.line(format!("`{name}`: failed: {error}"));
     }
 }
+
+/// Deploy's events as lines on stderr.
+pub struct DeployLines;
+
+impl crate::deploy::report::Reporter for DeployLines {
+    fn event(&self, event: crate::deploy::report::Event<'_>) {
+        eprintln!("{event}");
+    }
+}

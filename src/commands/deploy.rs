@@ -59,6 +59,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         )
         .await?;
         let settings = deploy::lifecycle::Settings {
+            reporter: &crate::progress::DeployLines,
             timeout,
             auto_rollback: args.auto_rollback,
             history_max: args.history.max,
@@ -147,6 +148,7 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let deleted = rt.block_on(deploy::dismiss(
         &kube,
+        &crate::progress::DeployLines,
         &release,
         args.with_namespace,
         timeout,
@@ -169,6 +171,7 @@ pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let settings = deploy::lifecycle::Settings {
+        reporter: &crate::progress::DeployLines,
         timeout,
         auto_rollback: false,
         history_max: args.history.max,

@@ -11,7 +11,12 @@ use super::{Error, Result};
 use crate::kubernetes::Kube;
 
 /// Creates the missing ones of `crds` ((file, document) pairs); returns how many were created.
-pub async fn install(kube: &Kube, crds: &[(String, String)], timeout: Duration) -> Result<usize> {
+pub async fn install(
+    kube: &Kube,
+    reporter: &dyn super::report::Reporter,
+    crds: &[(String, String)],
+    timeout: Duration,
+) -> Result<usize> {
     let mut created = Vec::new();
     for (file, text) in crds {
         let object =
@@ -56,7 +61,7 @@ pub async fn install(kube: &Kube, crds: &[(String, String)], timeout: Duration) 
             source,
         })?;
         if made {
-            eprintln!("  create  {kind} {name} (crds/)");
+            reporter.event(super::report::Event::CrdCreated { kind, name });
             created.push((api, name.to_string()));
         }
     }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::object::{keeps, to_yaml, Desired, HookPhase, ObjectId, Operation};
 use super::release::{self, Holder, LockState, NewRevision, Record, Status};
+use super::report::{Event, Reporter};
 use super::{
     ensure_namespace, execute, plan, record, run_hooks, Action, Error, Plan, Release, Result,
 };
@@ -28,9 +29,10 @@ pub struct Content {
     pub notes: String,
 }
 
-/// How operations run.
-#[derive(Clone, Copy, Debug)]
-pub struct Settings {
+/// How operations run, and where they report.
+#[derive(Clone, Copy)]
+pub struct Settings<'r> {
+    pub reporter: &'r dyn Reporter,
     pub timeout: Duration,
     pub auto_rollback: bool,
     /// Revisions kept (0: all), as `--history-max`.
@@ -48,7 +50,7 @@ fn now() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
-fn lock_seconds(settings: &Settings) -> i64 {
+fn lock_seconds(settings: &Settings<'_>) -> i64 {
     i64::try_from(settings.timeout.as_secs()).unwrap_or(i64::MAX / 2) + 120
 }
 
@@ -88,15 +90,16 @@ fn failed_description(what: &str, name: &str, e: &Error) -> String {
 /// Marks a pending revision whose holder stopped renewing as failed.
 async fn mark_stale(
     kube: &Kube,
+    reporter: &dyn Reporter,
     release: &Release,
     history: &mut [Record],
     revision: u64,
 ) -> Result<()> {
     if let Some(r) = history.iter_mut().find(|r| r.revision() == revision) {
-        eprintln!(
-            "revision {revision} of release `{}` was left pending by a converge that stopped; marking it failed",
-            release.name
-        );
+        reporter.event(Event::Stale {
+            release: &release.name,
+            revision,
+        });
         r.set_status(
             Status::Failed,
             "The operation holding this revision stopped before it finished",
@@ -118,10 +121,17 @@ fn locked(release: &Release, revision: u64, holder: String, since: String) -> Er
 }
 
 /// Checks the lock of a history read just now; a stale pending revision is marked failed.
-async fn check_lock(kube: &Kube, release: &Release, history: &mut [Record]) -> Result<()> {
+async fn check_lock(
+    kube: &Kube,
+    reporter: &dyn Reporter,
+    release: &Release,
+    history: &mut [Record],
+) -> Result<()> {
     match release::lock_state(history, now()) {
         LockState::Free => Ok(()),
-        LockState::Stale { revision } => mark_stale(kube, release, history, revision).await,
+        LockState::Stale { revision } => {
+            mark_stale(kube, reporter, release, history, revision).await
+        }
         LockState::Held {
             revision,
             holder,
@@ -133,6 +143,7 @@ async fn check_lock(kube: &Kube, release: &Release, history: &mut [Record]) -> R
 /// Runs `work` while renewing the lock of the pending `revision` every half lock period.
 async fn renewing<T>(
     kube: &Kube,
+    reporter: &dyn Reporter,
     release: &Release,
     revision: u64,
     seconds: i64,
@@ -151,7 +162,7 @@ async fn renewing<T>(
             )
             .await
             {
-                eprintln!("warning: {e}");
+                reporter.event(Event::Warning(e.to_string()));
             }
         }
     };
@@ -167,7 +178,7 @@ async fn finish(
     release: &Release,
     mut history: Vec<Record>,
     done: Record,
-    settings: &Settings,
+    settings: &Settings<'_>,
 ) -> Result<()> {
     let superseded = release::superseded_by(&history, done.revision());
     for r in history
@@ -189,14 +200,15 @@ fn count(p: &Plan, a: fn(&Action) -> bool) -> usize {
     p.steps.iter().filter(|s| a(&s.action)).count()
 }
 
-fn report_steps(plan: &Plan) {
+fn report_steps(reporter: &dyn Reporter, plan: &Plan) {
     for s in &plan.steps {
-        match &s.action {
-            Action::Create => eprintln!("  create  {}", s.id),
-            Action::Update(_) => eprintln!("  update  {}", s.id),
-            Action::Delete => eprintln!("  delete  {}", s.id),
-            Action::Unchanged => {}
-        }
+        let verb = match &s.action {
+            Action::Create => "create",
+            Action::Update(_) => "update",
+            Action::Delete => "delete",
+            Action::Unchanged => continue,
+        };
+        reporter.event(Event::Step { verb, id: &s.id });
     }
 }
 
@@ -209,15 +221,14 @@ pub async fn converge(
     desired: Vec<(Desired, ApiResource)>,
     history: Vec<Record>,
     content: &Content,
-    settings: &Settings,
+    settings: &Settings<'_>,
 ) -> Result<Outcome> {
     let mut plan = plan(kube, desired.clone(), history).await?;
     if !plan.has_changes() {
-        eprintln!(
-            "release `{}` is up to date (revision {}); checking readiness",
-            release.name,
-            plan.history.last().map_or(0, Record::revision)
-        );
+        settings.reporter.event(Event::UpToDate {
+            release: &release.name,
+            revision: plan.history.last().map_or(0, Record::revision),
+        });
         let items: Vec<_> = plan
             .steps
             .iter()
@@ -232,18 +243,17 @@ pub async fn converge(
             deleted: 0,
         });
     }
-    ensure_namespace(kube, &release.namespace).await?;
+    ensure_namespace(kube, settings.reporter, &release.namespace).await?;
     let seconds = lock_seconds(settings);
     let holder = record::holder_identity();
     let mut attempt = 0;
     let (mut rec, operation) = loop {
         attempt += 1;
-        check_lock(kube, release, &mut plan.history).await?;
+        check_lock(kube, settings.reporter, release, &mut plan.history).await?;
         if !plan.has_changes() {
-            eprintln!(
-                "release `{}` was converged meanwhile; nothing left to do",
-                release.name
-            );
+            settings.reporter.event(Event::ConvergedMeanwhile {
+                release: &release.name,
+            });
             return Ok(Outcome {
                 revision: plan.next_revision() - 1,
                 changed: 0,
@@ -293,7 +303,7 @@ pub async fn converge(
         // Another operation created this revision first: read again, and plan again.
         let mut again = super::history(kube, release).await?;
         if attempt >= 3 {
-            check_lock(kube, release, &mut again).await?;
+            check_lock(kube, settings.reporter, release, &mut again).await?;
             return Err(Error::Failed(format!(
                 "release `{}`: revision {revision} was taken by another operation three times; try again",
                 release.name
@@ -302,13 +312,14 @@ pub async fn converge(
         plan = super::plan(kube, desired.clone(), again).await?;
     };
     let revision = rec.revision();
-    report_steps(&plan);
+    report_steps(settings.reporter, &plan);
     let result = renewing(
         kube,
+        settings.reporter,
         release,
         revision,
         seconds,
-        execute(kube, &plan, operation, settings.timeout),
+        execute(kube, settings.reporter, &plan, operation, settings.timeout),
     )
     .await;
     match result {
@@ -346,7 +357,9 @@ pub async fn converge(
             let Some(good) = good.filter(|_| settings.auto_rollback) else {
                 return Err(e);
             };
-            eprintln!("rolling back to revision {}", good.revision());
+            settings.reporter.event(Event::RollingBack {
+                to: good.revision(),
+            });
             let mut now_history = plan.history.clone();
             now_history.push(rec);
             match roll_back(kube, release, &good, now_history, settings).await {
@@ -435,7 +448,7 @@ async fn roll_back(
     release: &Release,
     target: &Record,
     history: Vec<Record>,
-    settings: &Settings,
+    settings: &Settings<'_>,
 ) -> Result<Outcome> {
     let origin = format!("revision {}", target.revision());
     let mut back = Vec::new();
@@ -456,19 +469,26 @@ async fn roll_back(
     };
     if !record::create(kube, &release.namespace, &rec, &lock).await? {
         let mut again = super::history(kube, release).await?;
-        check_lock(kube, release, &mut again).await?;
+        check_lock(kube, settings.reporter, release, &mut again).await?;
         return Err(Error::Failed(format!(
             "release `{}`: revision {revision} was taken by another operation",
             release.name
         )));
     }
-    report_steps(&plan);
+    report_steps(settings.reporter, &plan);
     let result = renewing(
         kube,
+        settings.reporter,
         release,
         revision,
         seconds,
-        execute(kube, &plan, Operation::Rollback, settings.timeout),
+        execute(
+            kube,
+            settings.reporter,
+            &plan,
+            Operation::Rollback,
+            settings.timeout,
+        ),
     )
     .await;
     match result {
@@ -500,7 +520,7 @@ pub async fn rollback(
     kube: &Kube,
     release: &Release,
     to: Option<u64>,
-    settings: &Settings,
+    settings: &Settings<'_>,
 ) -> Result<Outcome> {
     let mut history = super::history_all(kube, release).await?;
     if history.is_empty() {
@@ -509,7 +529,7 @@ pub async fn rollback(
             release.name, release.namespace
         )));
     }
-    check_lock(kube, release, &mut history).await?;
+    check_lock(kube, settings.reporter, release, &mut history).await?;
     let target = match to {
         Some(n) => history
             .iter()
@@ -551,6 +571,7 @@ pub async fn rollback(
 /// `helm.sh/resource-policy: keep` stay), then the records. Returns the objects deleted.
 pub async fn dismiss(
     kube: &Kube,
+    reporter: &dyn Reporter,
     release: &Release,
     with_namespace: bool,
     timeout: Duration,
@@ -565,7 +586,15 @@ pub async fn dismiss(
         Some(last) => recorded_hooks(kube, release, last).await?,
         None => Vec::new(),
     };
-    run_hooks(kube, &hooks, HookPhase::Pre, Operation::Delete, timeout).await?;
+    run_hooks(
+        kube,
+        reporter,
+        &hooks,
+        HookPhase::Pre,
+        Operation::Delete,
+        timeout,
+    )
+    .await?;
     let mut deleted = 0;
     let mut objects: std::collections::BTreeMap<&ObjectId, &Value> =
         std::collections::BTreeMap::new();
@@ -582,20 +611,31 @@ pub async fn dismiss(
             continue;
         };
         if keeps(recorded) || keeps(&live) {
-            eprintln!("keeping {id} (helm.sh/resource-policy: keep)");
+            reporter.event(Event::Keeping(id));
             continue;
         }
-        eprintln!("deleting {id}");
+        reporter.event(Event::Deleting { id, why: "" });
         kube.delete(&ar, id.namespace.as_deref(), &id.name).await?;
         deleted += 1;
     }
-    run_hooks(kube, &hooks, HookPhase::Post, Operation::Delete, timeout).await?;
+    run_hooks(
+        kube,
+        reporter,
+        &hooks,
+        HookPhase::Post,
+        Operation::Delete,
+        timeout,
+    )
+    .await?;
     for r in &history {
         record::delete(kube, &release.namespace, &release.name, r.revision()).await?;
     }
     if with_namespace {
         let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
-        eprintln!("deleting namespace `{}`", release.namespace);
+        reporter.event(Event::Namespace {
+            verb: "deleting",
+            name: &release.namespace,
+        });
         kube.delete(&ar, None, &release.namespace).await?;
     }
     Ok(deleted)

@@ -10,6 +10,7 @@
 //! - [`record`]: the records in the cluster (a Secret per revision, as Helm stores them).
 //! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
 //! - [`names`]: release and namespace names as werf computes them (templates, slugs), pure.
+//! - [`report`]: deploy's events and the `Reporter` trait the binary draws them with.
 //! - [`table`]: tracking's status lines, with a table redrawn in place on a terminal.
 //! - [`track`]: readiness tracking and failure reports.
 //! - [`watch`]: change notifications (watches) that wake tracking instead of a timer.
@@ -27,6 +28,7 @@ pub mod names;
 pub mod object;
 pub mod record;
 pub mod release;
+pub mod report;
 pub mod table;
 pub mod track;
 pub mod watch;
@@ -41,6 +43,7 @@ use serde_json::Value;
 use crate::kubernetes::Kube;
 use object::{clean, keeps, stage, subset, to_yaml, Desired, HookPhase, ObjectId, Operation};
 use release::{Record, Status};
+use report::{Event, Reporter};
 
 pub use lifecycle::{converge, dismiss, rollback, Content};
 use track::Tracked;
@@ -495,6 +498,7 @@ pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
 /// Runs hooks of `phase` (weight order), each tracked to completion, with delete policies.
 pub(crate) async fn run_hooks(
     kube: &Kube,
+    reporter: &dyn Reporter,
     hooks: &[(Desired, ApiResource)],
     phase: HookPhase,
     operation: Operation,
@@ -514,7 +518,7 @@ pub(crate) async fn run_hooks(
             kube.delete(ar, ns, &d.id.name).await?;
             wait_gone(kube, ar, ns, &d.id.name).await?;
         }
-        eprintln!("hook {}", d.id);
+        reporter.event(Event::Hook(&d.id));
         kube.apply(ar, ns, &d.id.name, &d.object, false)
             .await
             .map_err(api_err("apply hook", &d.id))?;
@@ -573,6 +577,7 @@ pub fn apply_order(plan: &Plan) -> Result<Vec<Group<'_>>> {
 /// readiness before the next, in dependency rounds), post hooks, then deletions.
 pub async fn execute(
     kube: &Kube,
+    reporter: &dyn Reporter,
     plan: &Plan,
     operation: Operation,
     timeout: Duration,
@@ -581,20 +586,47 @@ pub async fn execute(
     let mut hooks_done = false;
     for ((stage_no, weight), rounds) in &order {
         if *stage_no == 2 && !hooks_done {
-            run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
+            run_hooks(
+                kube,
+                reporter,
+                &plan.hooks,
+                HookPhase::Pre,
+                operation,
+                timeout,
+            )
+            .await?;
             hooks_done = true;
         }
         for round in rounds {
-            wait_external(kube, round, timeout).await?;
-            apply_and_track(kube, round, *weight, timeout).await?;
+            wait_external(kube, reporter, round, timeout).await?;
+            apply_and_track(kube, reporter, round, *weight, timeout).await?;
         }
     }
     if !hooks_done {
-        run_hooks(kube, &plan.hooks, HookPhase::Pre, operation, timeout).await?;
+        run_hooks(
+            kube,
+            reporter,
+            &plan.hooks,
+            HookPhase::Pre,
+            operation,
+            timeout,
+        )
+        .await?;
     }
-    run_hooks(kube, &plan.hooks, HookPhase::Post, operation, timeout).await?;
+    run_hooks(
+        kube,
+        reporter,
+        &plan.hooks,
+        HookPhase::Post,
+        operation,
+        timeout,
+    )
+    .await?;
     for s in plan.steps.iter().filter(|s| s.action == Action::Delete) {
-        eprintln!("deleting {} (no longer in the chart)", s.id);
+        reporter.event(Event::Deleting {
+            id: &s.id,
+            why: " (no longer in the chart)",
+        });
         kube.delete(&s.resource, s.id.namespace.as_deref(), &s.id.name)
             .await?;
     }
@@ -604,6 +636,7 @@ pub async fn execute(
 /// Applies the changing steps of one round in parallel, then tracks the whole round to readiness.
 async fn apply_and_track(
     kube: &Kube,
+    reporter: &dyn Reporter,
     round: &[&Step],
     weight: i64,
     timeout: Duration,
@@ -613,11 +646,10 @@ async fn apply_and_track(
         .filter(|s| s.action != Action::Unchanged)
         .collect();
     if !changing.is_empty() {
-        eprintln!(
-            "applying {} object{} (weight {weight})",
-            changing.len(),
-            if changing.len() == 1 { "" } else { "s" }
-        );
+        reporter.event(Event::Applying {
+            count: changing.len(),
+            weight,
+        });
     }
     let results: Vec<Result<Option<String>>> =
         futures::stream::iter(changing.iter().map(|s| apply_one(kube, s)))
@@ -626,7 +658,7 @@ async fn apply_and_track(
             .await;
     for r in results {
         if let Some(note) = r? {
-            eprintln!("{note}");
+            reporter.event(Event::Recreated(&note));
         }
     }
     let items: Vec<Tracked> = round
@@ -640,7 +672,12 @@ async fn apply_and_track(
 
 /// Waits until the objects outside the release that a round's members name
 /// (`ID.external-dependency.werf.io/*`) exist and are ready.
-async fn wait_external(kube: &Kube, round: &[&Step], timeout: Duration) -> Result<()> {
+async fn wait_external(
+    kube: &Kube,
+    reporter: &dyn Reporter,
+    round: &[&Step],
+    timeout: Duration,
+) -> Result<()> {
     let mut items: Vec<Tracked> = Vec::new();
     for s in round {
         let Some(d) = &s.desired else { continue };
@@ -660,7 +697,7 @@ async fn wait_external(kube: &Kube, round: &[&Step], timeout: Duration) -> Resul
                 }),
                 name: e.name.clone(),
             };
-            eprintln!("  waiting for {id} (external dependency of {})", d.id);
+            reporter.event(Event::WaitingExternal { id: &id, of: &d.id });
             items.push(Tracked {
                 id,
                 resource: ar,
@@ -681,7 +718,7 @@ async fn wait_external(kube: &Kube, round: &[&Step], timeout: Duration) -> Resul
 }
 
 /// Creates the release namespace when it is missing.
-pub async fn ensure_namespace(kube: &Kube, namespace: &str) -> Result<()> {
+pub async fn ensure_namespace(kube: &Kube, reporter: &dyn Reporter, namespace: &str) -> Result<()> {
     use k8s_openapi::api::core::v1::Namespace;
     let ar = ApiResource::erase::<Namespace>(&());
     if kube.get(&ar, None, namespace).await?.is_some() {
@@ -695,7 +732,10 @@ pub async fn ensure_namespace(kube: &Kube, namespace: &str) -> Result<()> {
         },
         ..Default::default()
     };
-    eprintln!("creating namespace `{namespace}`");
+    reporter.event(Event::Namespace {
+        verb: "creating",
+        name: namespace,
+    });
     kube.create(&api, &ns).await.map_err(|source| Error::Api {
         verb: "create",
         id: format!("namespace `{namespace}`"),

@@ -94,7 +94,7 @@ pub async fn desired(
     options.api_versions = Some(kube.api_versions().await?);
     if let Some(timeout) = crds_timeout {
         let definitions = crds(loaded, options.clone())?;
-        deploy::crds::install(kube, &definitions, timeout).await?;
+        deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
     // `lookup` reads this cluster, as Helm's install and upgrade do.
     let manifests = render(loaded, options.clone(), kube.lookup())?;
