@@ -88,9 +88,7 @@ pub async fn install(
                 break;
             }
             if Instant::now() > deadline {
-                return Err(Error::Failed(format!(
-                    "the custom resource definition `{name}` was not established in time"
-                )));
+                return Err(Error::NotEstablished(name.clone()));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

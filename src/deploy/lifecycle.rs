@@ -236,7 +236,7 @@ pub async fn converge(
             .collect();
         super::track::track(kube, &items, settings.timeout, Some(&plan.live))
             .await
-            .map_err(|e| Error::Failed(e.message))?;
+            .map_err(Error::Tracking)?;
         return Ok(Outcome {
             revision: plan.next_revision() - 1,
             changed: 0,
@@ -304,10 +304,10 @@ pub async fn converge(
         let mut again = super::history(kube, release).await?;
         if attempt >= 3 {
             check_lock(kube, settings.reporter, release, &mut again).await?;
-            return Err(Error::Failed(format!(
-                "release `{}`: revision {revision} was taken by another operation three times; try again",
-                release.name
-            )));
+            return Err(Error::RevisionTaken {
+                release: release.name.clone(),
+                revision,
+            });
         }
         plan = super::plan(kube, desired.clone(), again).await?;
     };
@@ -363,15 +363,16 @@ pub async fn converge(
             let mut now_history = plan.history.clone();
             now_history.push(rec);
             match roll_back(kube, release, &good, now_history, settings).await {
-                Ok(o) => Err(Error::Failed(format!(
-                    "{e}\nrolled back to revision {} (now revision {})",
-                    good.revision(),
-                    o.revision
-                ))),
-                Err(r) => Err(Error::Failed(format!(
-                    "{e}\nthe rollback to revision {} failed too: {r}",
-                    good.revision()
-                ))),
+                Ok(o) => Err(Error::RolledBack {
+                    failure: Box::new(e),
+                    to: good.revision(),
+                    now: o.revision,
+                }),
+                Err(r) => Err(Error::RollbackFailed {
+                    failure: Box::new(e),
+                    to: good.revision(),
+                    rollback: Box::new(r),
+                }),
             }
         }
     }
@@ -470,10 +471,10 @@ async fn roll_back(
     if !record::create(kube, &release.namespace, &rec, &lock).await? {
         let mut again = super::history(kube, release).await?;
         check_lock(kube, settings.reporter, release, &mut again).await?;
-        return Err(Error::Failed(format!(
-            "release `{}`: revision {revision} was taken by another operation",
-            release.name
-        )));
+        return Err(Error::RevisionTaken {
+            release: release.name.clone(),
+            revision,
+        });
     }
     report_steps(settings.reporter, &plan);
     let result = renewing(
@@ -524,10 +525,10 @@ pub async fn rollback(
 ) -> Result<Outcome> {
     let mut history = super::history_all(kube, release).await?;
     if history.is_empty() {
-        return Err(Error::Failed(format!(
-            "release `{}` in `{}` has no revisions",
-            release.name, release.namespace
-        )));
+        return Err(Error::NoRevisions {
+            release: release.name.clone(),
+            namespace: release.namespace.clone(),
+        });
     }
     check_lock(kube, settings.reporter, release, &mut history).await?;
     let target = match to {
@@ -535,16 +536,14 @@ pub async fn rollback(
             .iter()
             .find(|r| r.revision() == n)
             .cloned()
-            .ok_or_else(|| {
-                Error::Failed(format!(
-                    "release `{}` has no revision {n} (revisions: {})",
-                    release.name,
-                    history
-                        .iter()
-                        .map(|r| r.revision().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+            .ok_or_else(|| Error::NoSuchRevision {
+                release: release.name.clone(),
+                revision: n,
+                available: history
+                    .iter()
+                    .map(|r| r.revision().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?,
         None => {
             let current = history.last().map_or(0, Record::revision);
@@ -556,12 +555,7 @@ pub async fn rollback(
                         && matches!(r.status(), Status::Deployed | Status::Superseded)
                 })
                 .cloned()
-                .ok_or_else(|| {
-                    Error::Failed(format!(
-                        "release `{}` has no earlier revision to roll back to",
-                        release.name
-                    ))
-                })?
+                .ok_or_else(|| Error::NoEarlierRevision(release.name.clone()))?
         }
     };
     roll_back(kube, release, &target, history, settings).await

@@ -41,7 +41,9 @@ use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use crate::kubernetes::Kube;
-use object::{clean, keeps, stage, subset, to_yaml, Desired, HookPhase, ObjectId, Operation};
+use object::{
+    clean, keeps, stage, subset, to_yaml, Desired, HookPhase, ObjectId, Operation, Stage,
+};
 use release::{Record, Status};
 use report::{Event, Reporter};
 
@@ -126,8 +128,46 @@ pub enum Error {
         since: String,
         revision: u64,
     },
+    /// Tracking found a failure, or ran out of time.
+    #[error(transparent)]
+    Tracking(#[from] track::TrackError),
+    #[error("hook {id}: {source}")]
+    Hook {
+        id: String,
+        #[source]
+        source: track::TrackError,
+    },
+    /// The apply order the dependency annotations ask for is impossible.
     #[error("{0}")]
-    Failed(String),
+    Order(String),
+    #[error("`{kind}/{name}` was not deleted within 2 minutes")]
+    NotDeleted { kind: String, name: String },
+    #[error("the custom resource definition `{0}` was not established in time")]
+    NotEstablished(String),
+    #[error("{failure}\nrolled back to revision {to} (now revision {now})")]
+    RolledBack {
+        failure: Box<Error>,
+        to: u64,
+        now: u64,
+    },
+    #[error("{failure}\nthe rollback to revision {to} failed too: {rollback}")]
+    RollbackFailed {
+        failure: Box<Error>,
+        to: u64,
+        rollback: Box<Error>,
+    },
+    #[error("release `{release}` in `{namespace}` has no revisions")]
+    NoRevisions { release: String, namespace: String },
+    #[error("release `{release}` has no revision {revision} (revisions: {available})")]
+    NoSuchRevision {
+        release: String,
+        revision: u64,
+        available: String,
+    },
+    #[error("release `{0}` has no earlier revision to roll back to")]
+    NoEarlierRevision(String),
+    #[error("release `{release}`: revision {revision} was taken by another operation; try again")]
+    RevisionTaken { release: String, revision: u64 },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -477,10 +517,10 @@ async fn wait_gone(kube: &Kube, ar: &ApiResource, ns: Option<&str>, name: &str) 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(Error::Failed(format!(
-        "`{}/{name}` was not deleted within 2 minutes",
-        ar.kind
-    )))
+    Err(Error::NotDeleted {
+        kind: ar.kind.clone(),
+        name: name.to_string(),
+    })
 }
 
 pub(crate) fn tracked(d: &Desired, ar: &ApiResource) -> Tracked {
@@ -526,24 +566,31 @@ pub(crate) async fn run_hooks(
         if (result.is_ok() && h.on_success) || (result.is_err() && h.on_failure) {
             kube.delete(ar, ns, &d.id.name).await?;
         }
-        result.map_err(|e| Error::Failed(format!("hook {}: {}", d.id, e.message)))?;
+        result.map_err(|source| Error::Hook {
+            id: d.id.to_string(),
+            source,
+        })?;
     }
     Ok(())
 }
 
 /// One apply group: its `(stage, weight)` and its dependency rounds of steps.
-pub type Group<'p> = ((u8, i64), Vec<Vec<&'p Step>>);
+pub type Group<'p> = ((Stage, i64), Vec<Vec<&'p Step>>);
 
 /// The plan's applies in order: `(stage, weight)` groups, each as rounds of steps (by
 /// `werf.io/deploy-dependency-*`). Pure; an impossible order is an error before anything is
 /// written (plan reports it, converge refuses it).
 pub fn apply_order(plan: &Plan) -> Result<Vec<Group<'_>>> {
-    let mut groups: BTreeMap<(u8, i64), Vec<&Step>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Stage, i64), Vec<&Step>> = BTreeMap::new();
     for s in plan.steps.iter().filter(|s| s.action != Action::Delete) {
         let Some(d) = s.desired.as_ref() else {
             continue;
         };
-        let weight = if stage(&d.id.kind) < 2 { 0 } else { d.weight };
+        let weight = if stage(&d.id.kind) == Stage::Resources {
+            d.weight
+        } else {
+            0
+        };
         groups
             .entry((stage(&d.id.kind), weight))
             .or_default()
@@ -560,7 +607,7 @@ pub fn apply_order(plan: &Plan) -> Result<Vec<Group<'_>>> {
                 (&s.id, deps)
             })
             .collect();
-        let rounds = dependency::rounds(&members, &done, &release).map_err(Error::Failed)?;
+        let rounds = dependency::rounds(&members, &done, &release).map_err(Error::Order)?;
         done.extend(steps.iter().map(|s| s.id.clone()));
         out.push((
             key,
@@ -585,7 +632,7 @@ pub async fn execute(
     let order = apply_order(plan)?;
     let mut hooks_done = false;
     for ((stage_no, weight), rounds) in &order {
-        if *stage_no == 2 && !hooks_done {
+        if *stage_no == Stage::Resources && !hooks_done {
             run_hooks(
                 kube,
                 reporter,
@@ -667,7 +714,7 @@ async fn apply_and_track(
         .collect();
     track::track(kube, &items, timeout, None)
         .await
-        .map_err(|e| Error::Failed(e.message))
+        .map_err(Error::Tracking)
 }
 
 /// Waits until the objects outside the release that a round's members name
@@ -714,7 +761,7 @@ async fn wait_external(
     }
     track::track(kube, &items, timeout, None)
         .await
-        .map_err(|e| Error::Failed(e.message))
+        .map_err(Error::Tracking)
 }
 
 /// Creates the release namespace when it is missing.

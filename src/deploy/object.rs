@@ -140,12 +140,21 @@ pub fn keeps(object: &Value) -> bool {
     annotation(object, "helm.sh/resource-policy").is_some_and(|p| p.trim() == "keep")
 }
 
-/// The order stage of an object: CRDs, then Namespaces, then everything else.
-pub fn stage(kind: &str) -> u8 {
+/// Where an object goes in the apply order: CRDs, then Namespaces, then everything else (in
+/// `werf.io/weight` groups, after the pre hooks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Crds,
+    Namespaces,
+    Resources,
+}
+
+/// The stage of an object of `kind`.
+pub fn stage(kind: &str) -> Stage {
     match kind {
-        "CustomResourceDefinition" => 0,
-        "Namespace" => 1,
-        _ => 2,
+        "CustomResourceDefinition" => Stage::Crds,
+        "Namespace" => Stage::Namespaces,
+        _ => Stage::Resources,
     }
 }
 
@@ -420,8 +429,9 @@ mod tests {
                 stage("Namespace"),
                 stage("Pod")
             ),
-            (0, 1, 2)
+            (Stage::Crds, Stage::Namespaces, Stage::Resources)
         );
+        assert!(Stage::Crds < Stage::Namespaces && Stage::Namespaces < Stage::Resources);
     }
 
     #[test]

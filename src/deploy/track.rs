@@ -47,7 +47,8 @@ pub struct Failure {
 }
 
 /// Why tracking ended without everything ready.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct TrackError {
     pub message: String,
 }
