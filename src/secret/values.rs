@@ -576,10 +576,30 @@ mod tests {
         let plain = parse(text).expect("parses");
         let sealed = encrypt(&key, plain.clone()).expect("encrypts");
         let sealed_text = to_yaml(&sealed);
-        assert!(
-            !sealed_text.contains("hunter2") && !sealed_text.contains("5432"),
-            "{sealed_text}"
-        );
+        // Every non-null leaf is ciphertext now (the hex of format version 2), none its
+        // plaintext; `hunter2` has letters hex lacks, so it cannot appear by chance.
+        assert!(!sealed_text.contains("hunter2"), "{sealed_text}");
+        let mut leaves = Vec::new();
+        map_leaves(sealed.clone(), "", &mut |s, path| {
+            leaves.push((path.to_string(), s.clone()));
+            Ok(s)
+        })
+        .expect("walks");
+        assert_eq!(leaves.len(), 9, "{leaves:?}");
+        for (path, s) in &leaves {
+            if path == "db.empty" {
+                assert_eq!(s.tag, "!!null");
+            } else {
+                assert!(
+                    s.tag == "!!str" && s.value.starts_with("0200"),
+                    "{path}: {s:?}"
+                );
+                assert!(
+                    hex::decode(&s.value).is_ok_and(|b| b.len() > 2 + 12 + 16),
+                    "{path}"
+                );
+            }
+        }
         assert!(sealed_text.contains("empty: null"), "{sealed_text}");
         let back = decrypt(&key, parse(&sealed_text).expect("parses")).expect("decrypts");
         // The same document (an empty null is written `null`).
