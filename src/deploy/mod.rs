@@ -15,7 +15,7 @@
 //! - [`track`]: readiness tracking and failure reports.
 //! - [`watch`]: change notifications (watches) that wake tracking instead of a timer.
 //!
-//! Changes are server-side applies by the field manager `werf` (see the README for why). An
+//! Changes are server-side applies by the field manager `helm` (see the README for why). An
 //! object is left alone when it equals the last applied revision and the live object already holds
 //! every field of it; otherwise a dry-run apply tells whether the server would change anything,
 //! and only then is it applied. Objects that left the chart are deleted.
