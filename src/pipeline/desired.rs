@@ -87,7 +87,10 @@ pub async fn desired(
     release: &Release,
     crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
-    let history = deploy::history(kube, release).await?;
+    // The records first (the next revision number), their objects once the chart is rendered.
+    let mut history = deploy::record::history(kube, &release.namespace, &release.name)
+        .await
+        .map_err(deploy::Error::from)?;
     let mut options = render_options(global, args, loaded)?;
     options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
@@ -100,6 +103,7 @@ pub async fn desired(
     let manifests = render(loaded, options.clone(), kube.lookup())?;
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
+    let mut by_text: Vec<(&str, Value)> = Vec::new();
     for m in manifests.iter() {
         // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no
         // object, as for Helm.
@@ -121,9 +125,14 @@ pub async fn desired(
         }
         if !m.hook {
             recorded.push((m.source.as_str(), m.text.as_str()));
+            by_text.push((m.text.trim_end(), v.clone()));
         }
         parsed.push((m.source.clone(), v));
     }
+    // The last revision's documents are mostly these: not parsed twice.
+    let known: std::collections::HashMap<&str, &Value> =
+        by_text.iter().map(|(t, v)| (*t, v)).collect();
+    deploy::fill_objects(kube, release, &mut history, &known).await?;
     let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;
     let content = content(loaded, &options, deploy::release::join_manifest(recorded))?;
     Ok((desired, history, content))
