@@ -39,6 +39,16 @@ pub enum Error {
     },
 }
 
+/// Whether a discovery error says the group, version or kind does not exist (rather than that
+/// the server could not be asked).
+fn unknown_kind(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 404,
+        kube::Error::Discovery(_) => true,
+        _ => false,
+    }
+}
+
 /// Whether a failed request may succeed when tried again.
 fn transient(e: &kube::Error) -> bool {
     match e {
@@ -229,14 +239,28 @@ impl Kube {
             Some((g, v)) => (g, v),
             None => ("", api_version),
         };
-        self.count();
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let found = kube::discovery::pinned_kind(&self.client, &gvk).await;
-        let (ar, caps) = found.map_err(|_| Error::UnknownKind {
-            api_version: api_version.into(),
-            kind: kind.into(),
-            source_file: source_file.into(),
-        })?;
+        // A transient failure is retried; only "no such group, version or kind" means unknown.
+        let found = self
+            .read_retrying(|| kube::discovery::pinned_kind(&self.client, &gvk))
+            .await;
+        let (ar, caps) = match found {
+            Ok(found) => found,
+            Err(e) if unknown_kind(&e) => {
+                return Err(Error::UnknownKind {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                    source_file: source_file.into(),
+                })
+            }
+            Err(source) => {
+                return Err(Error::Api {
+                    verb: "discover",
+                    what: format!("`{api_version}` `{kind}` (used by `{source_file}`)"),
+                    source,
+                })
+            }
+        };
         let namespaced = caps.scope == Scope::Namespaced;
         self.kinds
             .lock()

@@ -452,3 +452,49 @@ fn deploy_dependencies_order_objects_and_external_ones_are_waited_for() {
     assert!(!out.status.success());
     assert!(stderr.contains("which is not in the release"), "{stderr}");
 }
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_named_with_its_template() {
+    let c = cluster();
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: kinds\nconfigVersion: 1\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: kinds\nversion: 1.0.0\n",
+        ),
+        (
+            ".helm/templates/widget.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+        ),
+    ]);
+    repo.commit("init");
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let plan = [
+        "plan",
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        "kinds",
+        "--release",
+        "kinds",
+    ];
+    let out = repo.werf(&plan);
+    let (_, stderr) = text(&out, &repo);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the cluster does not serve `example.com/v1` `Widget` (used by `kinds/templates/widget.yaml`)"),
+        "{stderr}"
+    );
+    // A known group and version, an unknown kind.
+    repo.write(&[(
+        ".helm/templates/widget.yaml",
+        "apiVersion: apps/v1\nkind: Nonsense\nmetadata:\n  name: w\n",
+    )]);
+    repo.commit("apps");
+    let out = repo.werf(&plan);
+    let (_, stderr) = text(&out, &repo);
+    assert!(
+        stderr.contains("the cluster does not serve `apps/v1` `Nonsense`"),
+        "{stderr}"
+    );
+}
