@@ -464,7 +464,9 @@ fn a_kind_the_cluster_does_not_serve_is_named_with_its_template() {
         ),
         (
             ".helm/templates/widget.yaml",
-            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+            // No other test serves this group (the CRD test installs
+            // `widgets.example.com` into the shared cluster).
+            "apiVersion: unserved.werf.test/v1\nkind: Widget\nmetadata:\n  name: w\n",
         ),
     ]);
     repo.commit("init");
@@ -482,7 +484,7 @@ fn a_kind_the_cluster_does_not_serve_is_named_with_its_template() {
     let (_, stderr) = text(&out, &repo);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("the cluster does not serve `example.com/v1` `Widget` (used by `kinds/templates/widget.yaml`)"),
+        stderr.contains("the cluster does not serve `unserved.werf.test/v1` `Widget` (used by `kinds/templates/widget.yaml`)"),
         "{stderr}"
     );
     // A known group and version, an unknown kind.
