@@ -48,6 +48,10 @@ pub struct Global {
     #[arg(long, global = true, env = "WERF_READ_TIMEOUT", value_name = "DURATION",
           default_value = "60s", value_parser = crate::deploy::track::parse_duration)]
     pub read_timeout: std::time::Duration,
+
+    /// Do not trim the home folder at the end of the command (see `werf host cleanup`).
+    #[arg(long, global = true, env = "WERF_DISABLE_AUTO_HOST_CLEANUP")]
+    pub disable_auto_host_cleanup: bool,
 }
 
 impl Global {
@@ -77,9 +81,155 @@ pub enum Command {
     Dismiss(DismissArgs),
     /// Deploy an earlier revision of the release again, as its next revision.
     Rollback(RollbackArgs),
+    /// Delete the images in `--repo` that no kept Git reference, no Kubernetes workload and no
+    /// fresh build needs (tags recomputed from Git history; no metadata tags).
+    Cleanup(CleanupArgs),
+    /// Delete every werf-rs image tag of `--repo`.
+    Purge(PurgeArgs),
     /// Helm's own commands, as werf embeds them.
     #[command(subcommand)]
     Helm(HelmCommand),
+    /// This machine's werf-rs files.
+    #[command(subcommand)]
+    Host(HostCommand),
+}
+
+/// `werf host ...`.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Bound the home folder (the cache, buildah's storage, temp files of killed runs) by age
+    /// and size; runs by itself at the end of a command at most once an hour.
+    Cleanup(HostCleanupArgs),
+}
+
+/// `werf host cleanup`.
+#[derive(Debug, Args)]
+pub struct HostCleanupArgs {
+    /// Above this percentage of the volume holding the home folder in use, werf-rs's own files
+    /// are trimmed until it is the margin below.
+    #[arg(long = "allowed-disk-usage-percentage", env = "WERF_ALLOWED_DISK_USAGE_PERCENTAGE",
+          value_name = "PERCENT", default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub allowed_percentage: u8,
+
+    /// The margin below the allowed percentage to trim down to.
+    #[arg(long = "allowed-disk-usage-margin-percentage", value_name = "PERCENT", default_value_t = 5,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub margin_percentage: u8,
+
+    /// The home folder may hold at most this much (`500M`, `10G`, bytes).
+    #[arg(long = "max-size", env = "WERF_HOST_MAX_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+
+    /// Cache records unused for longer than this go (`720h`).
+    #[arg(long = "max-age", value_name = "DURATION", default_value = "720h",
+          value_parser = crate::deploy::track::parse_duration)]
+    pub max_age: std::time::Duration,
+
+    /// Print what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A size: bytes, or a number with `K`, `M`, `G` or `T` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("`{s}` is not a size (`500M`, `10G`, bytes)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size (`500M`, `10G`, bytes)"))
+}
+
+/// Where a cleanup looks for images in use.
+#[derive(Debug, Args)]
+pub struct CleanupKubeArgs {
+    /// The kubeconfig to read contexts from (default `$KUBECONFIG` or `~/.kube/config`).
+    #[arg(long = "kube-config", env = "WERF_KUBE_CONFIG", value_name = "FILE")]
+    pub kube_config: Option<PathBuf>,
+
+    /// Scan only this context (repeatable); default: every context of the kubeconfig.
+    #[arg(long = "kube-context", value_name = "NAME")]
+    pub kube_context: Vec<String>,
+
+    /// Scan only the namespace each context names, not every namespace.
+    #[arg(
+        long = "scan-context-namespace-only",
+        env = "WERF_SCAN_CONTEXT_NAMESPACE_ONLY"
+    )]
+    pub scan_context_namespace_only: bool,
+
+    /// Do not look at Kubernetes at all (images in use may then be deleted).
+    #[arg(long = "without-kube", env = "WERF_WITHOUT_KUBE")]
+    pub without_kube: bool,
+}
+
+/// `werf cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The image repository.
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
+    pub repo: String,
+
+    /// Print exactly what would be deleted; delete nothing.
+    #[arg(long, env = "WERF_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Write every tag with kept/deleted and why, as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_cleanup_report: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub kube: CleanupKubeArgs,
+
+    /// Registries reached over plain HTTP.
+    #[arg(
+        long = "insecure-registry",
+        env = "WERF_INSECURE_REGISTRY",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
+}
+
+/// `werf purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The image repository.
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
+    pub repo: String,
+
+    /// Delete even images that workloads in the clusters use.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print what would be deleted; delete nothing.
+    #[arg(long, env = "WERF_DRY_RUN")]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub kube: CleanupKubeArgs,
+
+    /// Registries reached over plain HTTP.
+    #[arg(
+        long = "insecure-registry",
+        env = "WERF_INSECURE_REGISTRY",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
 }
 
 /// `werf helm ...`.

@@ -88,7 +88,7 @@ pub struct Kube {
 }
 
 /// The kubeconfig file: `--kube-config`, else `KUBECONFIG` (first entry), else `~/.kube/config`.
-fn kubeconfig_path(target: &Target) -> PathBuf {
+pub fn kubeconfig_path(target: &Target) -> PathBuf {
     if let Some(p) = &target.kubeconfig {
         return p.clone();
     }
@@ -101,6 +101,36 @@ fn kubeconfig_path(target: &Target) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default();
     home.join(".kube/config")
+}
+
+/// The contexts of the kubeconfig `target` names, each with the namespace it sets.
+pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
+    let path = kubeconfig_path(target);
+    let bad = |message: String| Error::Kubeconfig {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
+        bad(format!(
+            "not a valid kubeconfig {}",
+            crate::redact::position_only(&e.to_string())
+        ))
+    })?;
+    let out: Vec<(String, Option<String>)> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.context.as_ref().and_then(|x| x.namespace.clone()),
+            )
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(bad("it names no context".into()));
+    }
+    Ok(out)
 }
 
 /// Every string under `users` in a kubeconfig (tokens, passwords, keys, exec arguments), to be

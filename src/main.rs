@@ -2,6 +2,7 @@
 //!
 //! - [`cli`]: commands and flags (clap).
 //! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
+//! - [`cleanup`]: registry cleanup and purge, and the bound on this machine's home folder.
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
 //! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
 //! - [`runtime`]: the process's one tokio runtime.
@@ -18,6 +19,7 @@
 //! - [`progress`]: progress drawing on a terminal.
 
 mod build;
+mod cleanup;
 mod cli;
 mod commands;
 mod deploy;
@@ -70,11 +72,37 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
-    match commands::run(cli) {
+    // Every command marks itself running in the home folder (so a host cleanup spares what it
+    // holds), and trims the home folder at the end at most once an hour, as werf does.
+    let home = store::home(cli.global.home_dir.as_deref());
+    let auto_trim =
+        !cli.global.disable_auto_host_cleanup && !matches!(cli.command, cli::Command::Host(_));
+    let running = werf_cache::Store::open(&home)
+        .ok()
+        .and_then(|s| s.running().ok().map(|guard| (s, guard)));
+    let code = match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    if let Some((store, guard)) = running {
+        drop(guard);
+        if auto_trim {
+            match cleanup::host::auto(&home, &store) {
+                Ok(Some(done)) if done.records_removed > 0 || done.buildah_removed > 0 => {
+                    eprintln!(
+                        "host cleanup: removed {} cache records and {} bytes of buildah storage from `{}`",
+                        done.records_removed,
+                        done.buildah_removed,
+                        home.display()
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("Warning: host cleanup: {e}"),
+            }
+        }
     }
+    code
 }

@@ -90,6 +90,8 @@ impl Loaded {
 /// What a command reads besides werf.yaml and the images' files (for the dirty check).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reads {
+    /// werf.yaml and Git history only (`cleanup`): the work tree is not compared.
+    History,
     Images,
     ImagesAndChart,
 }
@@ -162,6 +164,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     // Only HEAD's commit is checked out: `--commit` of any other commit reads Git alone, and the
     // work tree (which holds another commit's files) says nothing about it.
     let reads_checkout = !global.dev
+        && reads != Reads::History
         && match &global.commit {
             None => true,
             Some(_) => repo.commit(None).is_ok_and(|head| head.id == commit.id),

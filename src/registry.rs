@@ -47,6 +47,7 @@ pub struct Registry {
     client: Client,
     runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
+    timeouts: crate::net::Timeouts,
     pub stats: Stats,
 }
 
@@ -96,6 +97,7 @@ impl Registry {
             client: Client::new(config),
             runtime,
             insecure: plain,
+            timeouts,
             stats: Stats::default(),
         })
     }
@@ -475,6 +477,163 @@ impl Registry {
                 e,
             )
         })
+    }
+}
+
+/// What a manifest delete found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// The registry removed it (and every tag naming it).
+    Deleted,
+    /// It was not there (deleted meanwhile by another run).
+    Gone,
+}
+
+impl Registry {
+    /// `DELETE /v2/NAME/manifests/DIGEST` (Docker Registry API). Answers a Basic or Bearer
+    /// challenge with the Docker config's credentials (a Bearer token is asked for with the
+    /// `delete` action). A registry that does not allow deletes is a clear error.
+    pub fn delete_manifest(&self, repo: &str, digest: &str) -> Result<Deleted> {
+        let reference = self.reference(&format!("{repo}@{digest}"))?;
+        let registry = reference.resolve_registry().to_string();
+        let name = reference.repository().to_string();
+        let scheme = if self.insecure.iter().any(|h| h == &registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{registry}/v2/{name}/manifests/{digest}");
+        let fail = |message: String| Error::Request {
+            registry: registry.clone(),
+            operation: format!("deleting `{repo}@{digest}`"),
+            message,
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.timeouts.connect)
+            .read_timeout(self.timeouts.read)
+            .build()
+            .map_err(|e| fail(crate::errors::chain(&e)))?;
+        let auth = credentials(host_of(repo))?;
+        let mut header: Option<String> = match &auth {
+            RegistryAuth::Bearer(t) => Some(format!("Bearer {t}")),
+            _ => None,
+        };
+        let mut answered_challenge = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count();
+            let mut req = http.delete(&url);
+            if let Some(h) = &header {
+                req = req.header(reqwest::header::AUTHORIZATION, h);
+            }
+            let sent = self.runtime.block_on(req.send());
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) => {
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                Err(e) => return Err(fail(crate::redact::urls(&crate::errors::chain(&e)))),
+            };
+            let status = resp.status();
+            match status.as_u16() {
+                200..=299 => return Ok(Deleted::Deleted),
+                404 => return Ok(Deleted::Gone),
+                401 if !answered_challenge => {
+                    answered_challenge = true;
+                    let challenge = resp
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    header = Some(self.answer(&http, &challenge, &name, &auth).map_err(fail)?);
+                }
+                405 => {
+                    return Err(fail(
+                        "the registry does not allow deletes (405; for CNCF distribution set `storage.delete.enabled: true`)".into(),
+                    ))
+                }
+                s if attempt < ATTEMPTS && (s >= 500 || s == 429) => {
+                    std::thread::sleep(backoff(attempt));
+                }
+                _ => {
+                    let body = self.runtime.block_on(resp.text()).unwrap_or_default();
+                    let body: String = body.trim().chars().take(300).collect();
+                    return Err(fail(format!("the registry answered {status}: {body}")));
+                }
+            }
+        }
+    }
+
+    /// The `Authorization` header answering a `WWW-Authenticate` challenge for a delete.
+    fn answer(
+        &self,
+        http: &reqwest::Client,
+        challenge: &str,
+        name: &str,
+        auth: &RegistryAuth,
+    ) -> std::result::Result<String, String> {
+        use base64::Engine as _;
+        let (kind, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        let basic = |u: &str, p: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        };
+        if kind.eq_ignore_ascii_case("basic") {
+            return match auth {
+                RegistryAuth::Basic(u, p) => Ok(basic(u, p)),
+                _ => Err(
+                    "the registry asks for credentials and the Docker config has none for it"
+                        .into(),
+                ),
+            };
+        }
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(format!("unsupported authentication challenge `{kind}`"));
+        }
+        let param = |key: &str| {
+            params.split(',').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        let realm = param("realm").ok_or("a Bearer challenge without `realm`")?;
+        let mut query = vec![(
+            "scope".to_string(),
+            param("scope").unwrap_or_else(|| format!("repository:{name}:delete")),
+        )];
+        if let Some(service) = param("service") {
+            query.push(("service".into(), service));
+        }
+        let mut req = http.get(&realm).query(&query);
+        if let RegistryAuth::Basic(u, p) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, basic(u, p));
+        }
+        self.count();
+        let resp = self
+            .runtime
+            .block_on(req.send())
+            .map_err(|e| crate::redact::urls(&crate::errors::chain(&e)))?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "the token service refused a delete token ({})",
+                resp.status()
+            ));
+        }
+        let body: serde_json::Value = self
+            .runtime
+            .block_on(resp.json())
+            .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .ok_or("the token service answered without a token")?;
+        Ok(format!("Bearer {token}"))
     }
 }
 

@@ -10,6 +10,10 @@
 //!
 //! The store knows nothing of what it holds: callers pick namespaces and derive keys from the
 //! content their values depend on, so a hit is always valid.
+//!
+//! - [`usage`]: what the store holds on disk, eviction by age and size, the running-process lock.
+
+pub mod usage;
 
 use std::fs;
 use std::io::{self, Write};

@@ -90,6 +90,11 @@ impl Database {
         self
     }
 
+    /// Turns on the execution log of a database already in use.
+    pub fn enable_execution_log(&mut self) {
+        self.log.get_or_insert_with(Arc::default);
+    }
+
     /// The `query(key)` entries of every query body that ran since the last call, sorted.
     pub fn take_execution_log(&self) -> Vec<String> {
         let mut log = self

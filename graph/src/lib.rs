@@ -14,10 +14,12 @@
 //! - [`db`]: the salsa database and its inputs.
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
+//! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
 //! - [`error`]: the one error type.
 
 pub mod chart;
+pub mod cleanup;
 pub mod config;
 pub mod context;
 pub mod dag;

@@ -106,6 +106,8 @@ pub fn build(
         &key(repo),
         &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
     )?;
+    // When each tag first appeared, for the cleanup's fresh rule (no metadata in the registry).
+    crate::cleanup::taglog::update(store, repo, |l| l.listed(&tags, now as i64))?;
 
     let by_name: HashMap<&str, &Arc<ImagePlan>> =
         plans.iter().map(|p| (p.name.as_str(), p)).collect();
@@ -332,6 +334,16 @@ pub fn build(
     });
 
     let s = state.into_inner().expect("build state lock poisoned");
+    let built = built.into_inner().expect("results lock poisoned");
+    let pushed_at = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    crate::cleanup::taglog::update(store, repo, |l| {
+        for r in built.iter().chain(results.values()) {
+            l.pushed(&r.tag, &r.manifest_digest, pushed_at);
+        }
+    })?;
     if !s.failed.is_empty() {
         let mut failed = s.failed;
         for n in &s.pending {
@@ -342,7 +354,7 @@ pub fn build(
         }
         return Err(Error::Images(failed));
     }
-    for r in built.into_inner().expect("results lock poisoned") {
+    for r in built {
         results.insert(r.name.clone(), r);
     }
     Ok(plans.iter().map(|p| results[&p.name].clone()).collect())

@@ -1,6 +1,7 @@
 //! One file per command; each takes parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod cleanup;
 pub mod dependency;
 pub mod deploy;
 pub mod graph;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, DependencyCommand, HelmCommand};
+use crate::cli::{Cli, Command, DependencyCommand, HelmCommand, HostCommand};
 
 /// Runs the chosen command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -23,6 +24,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => deploy::plan(&cli.global, args),
         Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
         Command::Rollback(args) => deploy::rollback(&cli.global, args),
+        Command::Cleanup(args) => cleanup::cleanup(&cli.global, args),
+        Command::Purge(args) => cleanup::purge(&cli.global, args),
+        Command::Host(HostCommand::Cleanup(args)) => cleanup::host_cleanup(&cli.global, args),
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Update(args))) => {
             dependency::update(&cli.global, args)
         }

@@ -1,0 +1,172 @@
+//! Carrying a cleanup out in the registry: re-list, look up digests, check, delete.
+//!
+//! The same steps run with `--dry-run` except the deletes themselves, so a dry run reports
+//! exactly what a real run deletes. Before anything is deleted the repository is listed again:
+//! a tag that appeared meanwhile (a concurrent build) was not in the plan and is not touched, a
+//! tag already gone is reported as such. Each tag to delete is asked for its manifest digest (a
+//! HEAD); the digests of kept tags come from the tag log, or a HEAD when unknown; a manifest a
+//! kept tag shares, or a workload uses by digest, stays. Deletes go by digest, once per digest;
+//! a delete that finds nothing is a tag another cleanup removed first. A cleanup killed half-way
+//! has deleted whole manifests only, and the next run computes the rest again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use werf_graph::cleanup::decide::{protect_shared, Decision, Use};
+use werf_graph::cleanup::is_image_tag;
+
+use super::taglog::TagLog;
+use super::Result;
+use crate::registry::{Deleted, Registry};
+
+/// What happened to a tag the policies did not keep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Deleted by this run (or would be, in a dry run).
+    Deleted,
+    /// Already gone before this run could delete it.
+    Gone,
+}
+
+/// The result of carrying out the decisions.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Tag -> fate, for every tag left to delete after the checks.
+    pub fates: BTreeMap<String, Fate>,
+    /// Tag -> manifest digest, for the tags asked.
+    pub digests: BTreeMap<String, String>,
+}
+
+/// Asks `f` for each item, 8 at a time; the first error wins.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> crate::registry::Result<R> + Sync,
+) -> crate::registry::Result<Vec<R>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let failed: Mutex<Option<crate::registry::Error>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..items.len().min(8) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { return };
+                if failed.lock().expect("lock").is_some() {
+                    return;
+                }
+                match f(item) {
+                    Ok(r) => out.lock().expect("lock")[i] = Some(r),
+                    Err(e) => {
+                        failed.lock().expect("lock").get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().expect("lock") {
+        return Err(e);
+    }
+    Ok(out
+        .into_inner()
+        .expect("lock")
+        .into_iter()
+        .map(|r| r.expect("every item answered"))
+        .collect())
+}
+
+/// Checks and deletes what `decisions` do not keep (`dry_run`: everything but the deletes).
+/// Decisions gain the reasons the checks find.
+pub fn carry_out(
+    registry: &Registry,
+    repo: &str,
+    decisions: &mut [Decision],
+    log: &TagLog,
+    digest_uses: &BTreeMap<String, Vec<Use>>,
+    dry_run: bool,
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    if decisions.iter().all(|d| d.keep()) {
+        return Ok(outcome);
+    }
+    let listed = registry.list_tags(repo)?;
+    for d in decisions.iter().filter(|d| !d.keep()) {
+        if !listed.contains(&d.tag) {
+            outcome.fates.insert(d.tag.clone(), Fate::Gone);
+        }
+    }
+    let candidates: Vec<String> = decisions
+        .iter()
+        .filter(|d| !d.keep() && !outcome.fates.contains_key(&d.tag))
+        .map(|d| d.tag.clone())
+        .collect();
+    let heads = parallel(&candidates, |t| {
+        registry.manifest_digest(&format!("{repo}:{t}"))
+    })?;
+    for (tag, digest) in candidates.iter().zip(heads) {
+        match digest {
+            Some(d) => {
+                outcome.digests.insert(tag.clone(), d);
+            }
+            None => {
+                outcome.fates.insert(tag.clone(), Fate::Gone);
+            }
+        }
+    }
+    // The kept tags' digests: werf-rs tags from the log when known, the rest asked.
+    let mut kept: BTreeMap<String, String> = BTreeMap::new();
+    let mut ask: Vec<String> = Vec::new();
+    for d in decisions
+        .iter()
+        .filter(|d| d.keep() && listed.contains(&d.tag))
+    {
+        match log.tags.get(&d.tag).and_then(|e| e.digest.clone()) {
+            Some(digest) if is_image_tag(&d.tag) => {
+                kept.entry(digest).or_insert_with(|| d.tag.clone());
+            }
+            _ => ask.push(d.tag.clone()),
+        }
+    }
+    if !outcome.digests.is_empty() {
+        let asked = parallel(&ask, |t| registry.manifest_digest(&format!("{repo}:{t}")))?;
+        for (tag, digest) in ask.iter().zip(asked) {
+            if let Some(d) = digest {
+                kept.entry(d).or_insert_with(|| tag.clone());
+            }
+        }
+    }
+    protect_shared(decisions, &outcome.digests, &kept, digest_uses);
+    let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in decisions.iter().filter(|d| !d.keep()) {
+        if let Some(digest) = outcome.digests.get(&d.tag) {
+            by_digest
+                .entry(digest.clone())
+                .or_default()
+                .push(d.tag.clone());
+        }
+    }
+    let digests: Vec<(&String, &Vec<String>)> = by_digest.iter().collect();
+    let results = if dry_run {
+        digests.iter().map(|_| Deleted::Deleted).collect()
+    } else {
+        parallel(&digests, |(digest, _)| {
+            registry.delete_manifest(repo, digest)
+        })?
+    };
+    for ((_, tags), result) in digests.iter().zip(results) {
+        for t in tags.iter() {
+            outcome.fates.insert(
+                t.clone(),
+                match result {
+                    Deleted::Deleted => Fate::Deleted,
+                    Deleted::Gone => Fate::Gone,
+                },
+            );
+        }
+    }
+    Ok(outcome)
+}
+
+/// Tags to forget in the tag log after a real run.
+pub fn removed(outcome: &Outcome) -> BTreeSet<String> {
+    outcome.fates.keys().cloned().collect()
+}

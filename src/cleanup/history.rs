@@ -1,0 +1,224 @@
+//! Branches and tags as werf reads them, and each commit's tags from the engine.
+//!
+//! References: the `origin/*` remote branches (without `origin/HEAD`) and every tag, peeled to
+//! their commit. The [`EngineSource`] answers the history walk: a commit's committer time and
+//! parents from Git, and its image tags by pointing the engine's project at the commit's tree and
+//! planning every image. The salsa database lives across commits, so a tree that repeats costs
+//! nothing and an image whose files did not change is cut off early; a commit whose werf.yaml
+//! does not plan has no images (nothing in the registry can come from it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use werf_graph::cleanup::history::{Commit, Source};
+use werf_graph::cleanup::policy::RefKind;
+use werf_graph::cleanup::refs::GitRef;
+use werf_graph::{Database, ObjectId, Project, Setter};
+
+use super::{Error, Result};
+use crate::git::{to_graph_id, Repo};
+
+fn git_err(what: impl Into<String>) -> impl FnOnce(String) -> Error {
+    let what = what.into();
+    move |message| Error::Git { what, message }
+}
+
+/// The repository's `origin/*` branches and tags.
+pub fn references(repo: &Repo) -> Result<Vec<GitRef>> {
+    let r = repo.sync.to_thread_local();
+    let platform = r
+        .references()
+        .map_err(|e| git_err("listing references")(e.to_string()))?;
+    let mut out = Vec::new();
+    let branches = platform
+        .remote_branches()
+        .map_err(|e| git_err("listing remote branches")(e.to_string()))?;
+    for reference in branches {
+        let mut reference =
+            reference.map_err(|e| git_err("reading a remote branch")(e.to_string()))?;
+        let full = reference.name().as_bstr().to_string();
+        let Some(name) = full.strip_prefix("refs/remotes/origin/") else {
+            continue;
+        };
+        if name == "HEAD" {
+            continue;
+        }
+        let name = name.to_string();
+        let commit = reference
+            .peel_to_commit()
+            .map_err(|e| git_err(format!("branch `origin/{name}`"))(e.to_string()))?;
+        let time = commit
+            .time()
+            .map_err(|e| git_err(format!("branch `origin/{name}`"))(e.to_string()))?
+            .seconds;
+        out.push(GitRef {
+            kind: RefKind::Branch,
+            name,
+            head: commit.id.to_string(),
+            time,
+        });
+    }
+    let tags = platform
+        .tags()
+        .map_err(|e| git_err("listing tags")(e.to_string()))?;
+    for reference in tags {
+        let mut reference = reference.map_err(|e| git_err("reading a tag")(e.to_string()))?;
+        let full = reference.name().as_bstr().to_string();
+        let name = full.strip_prefix("refs/tags/").unwrap_or(&full).to_string();
+        let what = format!("tag `{name}`");
+        // An annotated tag is dated by its tagger, a lightweight one by its commit.
+        let direct = reference
+            .try_id()
+            .map(|id| id.detach())
+            .ok_or_else(|| git_err(what.clone())("a symbolic tag".into()))?;
+        let object = r
+            .find_object(direct)
+            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let tagger_time = if object.kind == gix::object::Kind::Tag {
+            let tag = object.into_tag();
+            let tagger = tag
+                .tagger()
+                .map_err(|e| git_err(what.clone())(e.to_string()))?;
+            match tagger {
+                Some(t) => Some(
+                    t.time()
+                        .map_err(|e| git_err(what.clone())(e.to_string()))?
+                        .seconds,
+                ),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let commit = match reference.peel_to_commit() {
+            Ok(c) => c,
+            // A tag of a tree or blob has no images.
+            Err(_) => continue,
+        };
+        let time = match tagger_time {
+            Some(t) => t,
+            None => {
+                commit
+                    .time()
+                    .map_err(|e| git_err(what.clone())(e.to_string()))?
+                    .seconds
+            }
+        };
+        out.push(GitRef {
+            kind: RefKind::Tag,
+            name,
+            head: commit.id.to_string(),
+            time,
+        });
+    }
+    Ok(out)
+}
+
+/// What the engine did for the walks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Commits whose tags were asked for.
+    pub commits: usize,
+    /// Distinct trees planned (a tree seen again is answered from the memo).
+    pub trees: usize,
+    /// Image plans asked for (images × trees planned).
+    pub image_plans: usize,
+    /// Image plans the engine recomputed (the rest were memo hits).
+    pub image_plans_recomputed: usize,
+    /// Commits whose werf.yaml did not plan.
+    pub failed_commits: usize,
+}
+
+/// The walk's view of Git and the engine.
+pub struct EngineSource<'a> {
+    repo: gix::Repository,
+    db: &'a mut Database,
+    project: Project,
+    commits: HashMap<String, Commit>,
+    trees: HashMap<String, ObjectId>,
+    by_tree: HashMap<ObjectId, Arc<BTreeMap<String, String>>>,
+    pub stats: Stats,
+}
+
+impl<'a> EngineSource<'a> {
+    /// A source over `repo`, planning with `db` (its execution log must be on for the stats).
+    pub fn new(repo: &Repo, db: &'a mut Database, project: Project) -> Self {
+        EngineSource {
+            repo: repo.sync.to_thread_local(),
+            db,
+            project,
+            commits: HashMap::new(),
+            trees: HashMap::new(),
+            by_tree: HashMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn read(&mut self, id: &str) -> Result<()> {
+        if self.commits.contains_key(id) {
+            return Ok(());
+        }
+        let what = format!("commit `{id}`");
+        let oid = gix::ObjectId::from_hex(id.as_bytes())
+            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let time = commit
+            .time()
+            .map_err(|e| git_err(what.clone())(e.to_string()))?
+            .seconds;
+        let tree = commit
+            .tree_id()
+            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let parents = commit.parent_ids().map(|p| p.to_string()).collect();
+        self.trees.insert(id.to_string(), to_graph_id(&tree));
+        self.commits
+            .insert(id.to_string(), Commit { time, parents });
+        Ok(())
+    }
+}
+
+impl Source for EngineSource<'_> {
+    type Error = Error;
+
+    fn commit(&mut self, id: &str) -> Result<Commit> {
+        self.read(id)?;
+        Ok(self.commits[id].clone())
+    }
+
+    fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>> {
+        self.read(id)?;
+        self.stats.commits += 1;
+        let tree = self.trees[id];
+        if let Some(t) = self.by_tree.get(&tree) {
+            return Ok(t.clone());
+        }
+        self.stats.trees += 1;
+        self.project.set_root_tree(self.db).to(tree);
+        let tags: BTreeMap<String, String> = match werf_graph::plan::plan_all(self.db, self.project)
+        {
+            Ok(plans) => {
+                self.stats.image_plans += plans.len();
+                plans
+                    .into_iter()
+                    .filter_map(|(name, p)| p.ok().map(|p| (name, p.tag.clone())))
+                    .collect()
+            }
+            Err(_) => {
+                self.stats.failed_commits += 1;
+                BTreeMap::new()
+            }
+        };
+        self.stats.image_plans_recomputed += self
+            .db
+            .take_execution_log()
+            .iter()
+            .filter(|e| e.starts_with("image_plan("))
+            .count();
+        let tags = Arc::new(tags);
+        self.by_tree.insert(tree, tags.clone());
+        Ok(tags)
+    }
+}
