@@ -48,6 +48,8 @@ pub struct Registry {
     runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
     timeouts: crate::net::Timeouts,
+    /// The plain HTTP client for what `oci-client` does not do (deletes).
+    http: std::sync::OnceLock<reqwest::Client>,
     pub stats: Stats,
 }
 
@@ -98,6 +100,7 @@ impl Registry {
             runtime,
             insecure: plain,
             timeouts,
+            http: std::sync::OnceLock::new(),
             stats: Stats::default(),
         })
     }
@@ -508,11 +511,19 @@ impl Registry {
             operation: format!("deleting `{repo}@{digest}`"),
             message,
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.timeouts.connect)
-            .read_timeout(self.timeouts.read)
-            .build()
-            .map_err(|e| fail(crate::errors::chain(&e)))?;
+        let http = match self.http.get() {
+            Some(c) => c.clone(),
+            None => {
+                // The client's timers belong to the runtime: build it inside it.
+                let _inside = self.runtime.enter();
+                let c = reqwest::Client::builder()
+                    .connect_timeout(self.timeouts.connect)
+                    .read_timeout(self.timeouts.read)
+                    .build()
+                    .map_err(|e| fail(crate::errors::chain(&e)))?;
+                self.http.get_or_init(|| c).clone()
+            }
+        };
         let auth = credentials(host_of(repo))?;
         let mut header: Option<String> = match &auth {
             RegistryAuth::Bearer(t) => Some(format!("Bearer {t}")),
@@ -527,7 +538,7 @@ impl Registry {
             if let Some(h) = &header {
                 req = req.header(reqwest::header::AUTHORIZATION, h);
             }
-            let sent = self.runtime.block_on(req.send());
+            let sent = self.runtime.block_on(async move { req.send().await });
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) => {
@@ -559,7 +570,7 @@ impl Registry {
                     std::thread::sleep(backoff(attempt));
                 }
                 _ => {
-                    let body = self.runtime.block_on(resp.text()).unwrap_or_default();
+                    let body = self.runtime.block_on(async move { resp.text().await }).unwrap_or_default();
                     let body: String = body.trim().chars().take(300).collect();
                     return Err(fail(format!("the registry answered {status}: {body}")));
                 }
@@ -616,7 +627,7 @@ impl Registry {
         self.count();
         let resp = self
             .runtime
-            .block_on(req.send())
+            .block_on(async move { req.send().await })
             .map_err(|e| crate::redact::urls(&crate::errors::chain(&e)))?;
         if !resp.status().is_success() {
             return Err(format!(
@@ -626,7 +637,7 @@ impl Registry {
         }
         let body: serde_json::Value = self
             .runtime
-            .block_on(resp.json())
+            .block_on(async move { resp.json().await })
             .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
         let token = body
             .get("token")

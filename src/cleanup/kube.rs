@@ -57,7 +57,7 @@ pub fn images_in_use(
     };
     let available = crate::kubernetes::contexts(&target).map_err(|source| Error::Kube {
         context: "(kubeconfig)".into(),
-        source: Box::new(source),
+        cause: Box::new(source),
     })?;
     let chosen: Vec<(String, Option<String>)> = if scope.contexts.is_empty() {
         available
@@ -69,7 +69,7 @@ pub fn images_in_use(
                 None => {
                     return Err(Error::Kube {
                         context: c.clone(),
-                        source: Box::new(crate::kubernetes::Error::Kubeconfig {
+                        cause: Box::new(crate::kubernetes::Error::Kubeconfig {
                             path: crate::kubernetes::kubeconfig_path(&target)
                                 .display()
                                 .to_string(),
@@ -88,9 +88,9 @@ pub fn images_in_use(
     let mut uses: BTreeMap<String, Vec<Use>> = BTreeMap::new();
     let mut requests = 0;
     for (context, namespace) in chosen {
-        let wrap = |source| Error::Kube {
+        let wrap = |cause| Error::Kube {
             context: context.clone(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         };
         let target = Target {
             kubeconfig: scope.kubeconfig.map(|p| p.to_path_buf()),
@@ -104,9 +104,14 @@ pub fn images_in_use(
             .then(|| namespace.clone().unwrap_or_else(|| "default".into()));
         for (group, version, kind, path) in KINDS {
             let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-            let objects = runtime
-                .block_on(kube.list(&ar, ns.as_deref(), None))
-                .map_err(wrap)?;
+            let objects = match runtime.block_on(kube.list(&ar, ns.as_deref(), None)) {
+                Ok(o) => o,
+                // A kind the cluster does not serve has no objects (not partial knowledge).
+                Err(crate::kubernetes::Error::Api { source, .. }) if not_served(&source) => {
+                    continue
+                }
+                Err(e) => return Err(wrap(e)),
+            };
             for o in &objects {
                 if *kind == "Job" && finished(o) {
                     continue;
@@ -137,6 +142,11 @@ pub fn images_in_use(
         requests += kube.requests.load(std::sync::atomic::Ordering::Relaxed);
     }
     Ok((uses, requests))
+}
+
+/// Whether a list failed because the cluster does not serve the kind at all.
+fn not_served(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
 /// Whether a Job is complete or failed.

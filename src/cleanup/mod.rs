@@ -26,11 +26,11 @@ pub enum Error {
     Engine(#[from] werf_graph::Error),
     #[error(transparent)]
     Registry(#[from] crate::registry::Error),
-    #[error("Kubernetes context `{context}`: {source} (a cleanup never deletes on partial knowledge; pass `--without-kube` to skip the Kubernetes policy)")]
+    /// The cause is shown in the message, not chained: its own chain repeats kube's dump.
+    #[error("Kubernetes context `{context}`: {cause} (a cleanup never deletes on partial knowledge; pass `--without-kube` to skip the Kubernetes policy)")]
     Kube {
         context: String,
-        #[source]
-        source: Box<crate::kubernetes::Error>,
+        cause: Box<crate::kubernetes::Error>,
     },
     #[error("cache: {0}")]
     Cache(#[from] werf_cache::Error),

@@ -81,6 +81,8 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
     let registry = registry(global, repo, &args.insecure_registry)?;
     let tags = registry.list_tags(repo)?;
     let store = loaded.store.clone();
+    // What was known before this listing: a tag first seen now has no record of its age.
+    let first_seen = taglog::read(&store, repo)?.first_seen();
     let log = taglog::update(&store, repo, |l| l.listed(&tags, now))?;
 
     let mut kept = Vec::new();
@@ -122,7 +124,6 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
             &source.stats,
         ));
     }
-    let first_seen = log.first_seen();
     let mut decisions = decide(&Inputs {
         tags: &tags,
         history: &kept,

@@ -15,8 +15,10 @@
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
 //! - [`secrets`]: werf's encrypted secrets against Go's crypto, and in `werf render`.
 //! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
+//! - [`cleanup`]: `werf cleanup`/`purge`/`host cleanup` against a registry that deletes, and the cluster.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
+mod cleanup;
 mod cluster;
 mod contract;
 mod deploy;

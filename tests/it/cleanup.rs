@@ -1,0 +1,621 @@
+//! `werf cleanup`, `werf purge` and `werf host cleanup` against a real registry with deletes
+//! enabled and the real cluster; `skopeo list-tags` is the independent reader.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use crate::cluster::cluster;
+use crate::registry::{skopeo, Registry};
+use crate::support::{werf_in, Repo};
+
+const WERF_YAML: &str = "project: tidy
+configVersion: 1
+cleanup:
+  keepImagesBuiltWithinLastNHours: 0
+  keepPolicies:
+  - references:
+      branch: main
+    imagesPerReference:
+      last: 2
+  - references:
+      branch: /^feature-/
+      limit:
+        in: 72h
+  - references:
+      tag: /^v/
+      limit:
+        last: 1
+---
+image: app
+dockerfile: Dockerfile
+context: app
+---
+image: base
+dockerfile: Dockerfile
+context: base
+";
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Runs git in `dir` with the committer date `days` ago.
+fn git_ago(dir: &Path, days: i64, args: &[&str]) -> String {
+    let date = format!("{} +0000", unix_now() - days * 86_400);
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "werf test")
+        .env("GIT_AUTHOR_EMAIL", "test@werf.invalid")
+        .env("GIT_COMMITTER_NAME", "werf test")
+        .env("GIT_COMMITTER_EMAIL", "test@werf.invalid")
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Commits everything `days` ago; returns the commit id.
+fn commit_ago(repo: &Repo, days: i64, message: &str) -> String {
+    git_ago(repo.path(), days, &["add", "-A"]);
+    git_ago(
+        repo.path(),
+        days,
+        &["commit", "-q", "--allow-empty", "-m", message],
+    );
+    git_ago(repo.path(), days, &["rev-parse", "HEAD"])
+}
+
+/// The image tags at `commit`, from a dry-run build report.
+fn tags_at(repo: &Repo, commit: &str) -> BTreeMap<String, String> {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = werf_in(
+        repo.path(),
+        repo.home.path(),
+        &[
+            "--commit",
+            commit,
+            "build",
+            "--dry-run",
+            "--save-build-report",
+            "--build-report-path",
+            report.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    json["Images"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["DockerTag"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn build_at(repo: &Repo, commit: &str, registry: &str) {
+    let out = werf_in(
+        repo.path(),
+        repo.home.path(),
+        &["--commit", commit, "build", "--repo", registry],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn list_tags(repo: &str) -> BTreeSet<String> {
+    let out = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repo}"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Tag -> action from a saved report.
+fn actions(path: &Path) -> BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tag"].as_str().unwrap().to_string(),
+                t["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn reasons(path: &Path, tag: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tag"] == tag)
+        .unwrap_or_else(|| panic!("{tag} is in the report"))["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect()
+}
+
+struct History {
+    repo: Repo,
+    /// Name -> the app tag it stands for (`v1`, `v2`, `v3`, `hot`, `f-old`, `f-new`).
+    app: BTreeMap<&'static str, String>,
+    base: String,
+}
+
+/// main: c1 (app v1) - c2 (app v2) - c3 (app v3) - c4 (README only);
+/// tags `v0.1` at c1 and `v0.2` at c2; `feature-old` (10 days) and `feature-new` (1 day);
+/// `hotfix` (10 days, matched by no policy). Every commit built into `registry`.
+fn history(registry: &str) -> History {
+    let repo = Repo::new(&[
+        ("werf.yaml", WERF_YAML),
+        ("app/Dockerfile", "FROM scratch\nCOPY . /\n"),
+        ("app/v.txt", "1\n"),
+        ("base/Dockerfile", "FROM scratch\nCOPY . /\n"),
+        ("base/b.txt", "b\n"),
+    ]);
+    let c1 = commit_ago(&repo, 30, "c1");
+    git_ago(repo.path(), 30, &["tag", "v0.1"]);
+    repo.write(&[("app/v.txt", "2\n")]);
+    let c2 = commit_ago(&repo, 20, "c2");
+    git_ago(repo.path(), 20, &["tag", "-a", "v0.2", "-m", "v0.2"]);
+    repo.write(&[("app/v.txt", "3\n")]);
+    let c3 = commit_ago(&repo, 5, "c3");
+    repo.write(&[("README.md", "readme\n")]);
+    let c4 = commit_ago(&repo, 4, "c4");
+    git_ago(
+        repo.path(),
+        0,
+        &["update-ref", "refs/remotes/origin/main", &c4],
+    );
+    let side = |name: &str, from: &str, days: i64, content: &str| {
+        git_ago(repo.path(), days, &["checkout", "-q", "-b", name, from]);
+        repo.write(&[("app/v.txt", content)]);
+        let c = commit_ago(&repo, days, name);
+        git_ago(
+            repo.path(),
+            0,
+            &["update-ref", &format!("refs/remotes/origin/{name}"), &c],
+        );
+        git_ago(repo.path(), 0, &["checkout", "-q", "main"]);
+        c
+    };
+    let f_old = side("feature-old", &c1, 10, "f-old\n");
+    let f_new = side("feature-new", &c3, 1, "f-new\n");
+    let hot = side("hotfix", &c2, 10, "hot\n");
+    let mut app = BTreeMap::new();
+    for (name, c) in [
+        ("v1", &c1),
+        ("v2", &c2),
+        ("v3", &c3),
+        ("f-old", &f_old),
+        ("f-new", &f_new),
+        ("hot", &hot),
+    ] {
+        build_at(&repo, c, registry);
+        app.insert(name, tags_at(&repo, c)["app"].clone());
+    }
+    build_at(&repo, &c4, registry);
+    assert_eq!(
+        tags_at(&repo, &c4)["app"],
+        app["v3"],
+        "a README edit changes no tag"
+    );
+    let base = tags_at(&repo, &c1)["base"].clone();
+    assert_eq!(tags_at(&repo, &c4)["base"], base);
+    let distinct: BTreeSet<&String> = app.values().collect();
+    assert_eq!(distinct.len(), 6, "{app:?}");
+    History { repo, app, base }
+}
+
+#[test]
+fn each_policy_keeps_what_it_names_dry_run_equals_the_real_run_and_purge_respects_the_cluster() {
+    let reg = Registry::start();
+    let registry = reg.repo("tidy");
+    let h = history(&registry);
+    let app = |n: &str| h.app[n].clone();
+    // A tag werf-rs did not make, sharing the hotfix image's manifest.
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{registry}:{}", app("hot")),
+        &format!("docker://{registry}:pinned"),
+    ]);
+    // A workload in the cluster uses v1.
+    let c = cluster();
+    let ns = "cleanup-users";
+    c.kubectl_ok(&["create", "namespace", ns]);
+    c.kubectl_ok(&[
+        "-n",
+        ns,
+        "create",
+        "deployment",
+        "old-app",
+        &format!("--image={registry}:{}", app("v1")),
+        "--replicas=0",
+    ]);
+    let before = list_tags(&registry);
+    assert_eq!(before.len(), 8, "{before:?}"); // six app tags, base, pinned
+
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let dry_report = dir.path().join("dry.json");
+    let real_report = dir.path().join("real.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["cleanup", "--repo", &registry, "--kube-config", &kubeconfig];
+        args.extend_from_slice(extra);
+        werf_in(h.repo.path(), h.repo.home.path(), &args)
+    };
+    let out = run(&[
+        "--dry-run",
+        "--save-cleanup-report",
+        dry_report.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(list_tags(&registry), before, "a dry run deletes nothing");
+    assert!(
+        // No kept reference reaches the old feature branch, so no walk names its image.
+        stdout.contains(&format!("would delete `{registry}:{}`\n", app("f-old"))),
+        "{stdout}"
+    );
+
+    let out = run(&["--save-cleanup-report", real_report.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dry = actions(&dry_report);
+    let real = actions(&real_report);
+    let as_real: BTreeMap<String, String> = dry
+        .iter()
+        .map(|(t, a)| (t.clone(), a.replace("would-delete", "deleted")))
+        .collect();
+    assert_eq!(
+        as_real, real,
+        "the dry run said exactly what the real run did"
+    );
+
+    let deleted: BTreeSet<String> = real
+        .iter()
+        .filter(|(_, a)| *a == "deleted")
+        .map(|(t, _)| t.clone())
+        .collect();
+    // Only the old feature branch's image: main keeps v3 and v2 (its last two), feature-new
+    // keeps its own, tag policy keeps v0.2's (= v2), the cluster keeps v1, `pinned` keeps the
+    // hotfix image's manifest.
+    assert_eq!(deleted, [app("f-old")].into_iter().collect::<BTreeSet<_>>());
+    let after = list_tags(&registry);
+    let expected: BTreeSet<String> = before.difference(&deleted).cloned().collect();
+    assert_eq!(after, expected, "skopeo sees exactly the kept tags");
+
+    let why = |t: &str| reasons(&real_report, t).join(" | ");
+    assert!(
+        why(&app("v3")).contains("branch `main` needs it for image `app`"),
+        "{}",
+        why(&app("v3"))
+    );
+    assert!(
+        why(&app("v2")).contains("branch `main` needs it"),
+        "{}",
+        why(&app("v2"))
+    );
+    assert!(
+        why(&app("v2")).contains("tag `v0.2` needs it"),
+        "{}",
+        why(&app("v2"))
+    );
+    assert!(
+        !why(&app("v2")).contains("tag `v0.1`"),
+        "{}",
+        why(&app("v2"))
+    );
+    assert!(
+        why(&app("f-new")).contains("branch `feature-new`"),
+        "{}",
+        why(&app("f-new"))
+    );
+    assert!(
+        why(&app("v1")).contains(&format!("used by Deployment `{ns}/old-app`")),
+        "{}",
+        why(&app("v1"))
+    );
+    assert!(
+        why(&app("hot")).contains("its manifest is also kept tag `pinned`'s"),
+        "{}",
+        why(&app("hot"))
+    );
+    assert_eq!(why("pinned"), "not a werf-rs image tag");
+    assert!(
+        why(&h.base).contains("branch `main` needs it for image `base`"),
+        "{}",
+        why(&h.base)
+    );
+
+    // A second run finds nothing more to delete.
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("7 tags in"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(list_tags(&registry), expected);
+
+    // Purge refuses while the cluster uses an image, then deletes every werf-rs tag but the one
+    // `pinned` shares.
+    let purge = |extra: &[&str]| {
+        let mut args = vec!["purge", "--repo", &registry, "--kube-config", &kubeconfig];
+        args.extend_from_slice(extra);
+        werf_in(h.repo.path(), h.repo.home.path(), &args)
+    };
+    let out = purge(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 image of"), "{stderr}");
+    assert!(stderr.contains("pass `--force`"), "{stderr}");
+    assert_eq!(
+        list_tags(&registry),
+        expected,
+        "a refused purge deletes nothing"
+    );
+    let out = purge(&["--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        list_tags(&registry),
+        ["pinned".to_string(), app("hot")]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    );
+    c.kubectl_ok(&["delete", "namespace", ns, "--wait=false"]);
+}
+
+#[test]
+fn an_unknown_tag_is_fresh_an_unreachable_cluster_stops_and_a_half_done_run_is_finished() {
+    let reg = Registry::start();
+    let registry = reg.repo("tidy2");
+    let h = history(&registry);
+    let before = list_tags(&registry);
+    let run = |home: &Path, extra: &[&str]| {
+        let mut args = vec!["cleanup", "--repo", &registry];
+        args.extend_from_slice(extra);
+        werf_in(h.repo.path(), home, &args)
+    };
+
+    // An unreachable cluster: a clear error naming the context, nothing deleted.
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: far-away\n  context:\n    cluster: gone\n    user: u\nusers:\n- name: u\n  user:\n    token: s3cr3t-token\ncurrent-context: far-away\n"
+        ),
+    )
+    .unwrap();
+    let out = run(
+        h.repo.home.path(),
+        &[
+            "--kube-config",
+            kubeconfig.to_str().unwrap(),
+            "--connect-timeout",
+            "2s",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Kubernetes context `far-away`"), "{stderr}");
+    assert!(stderr.contains("--without-kube"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t-token"), "{stderr}");
+    assert_eq!(list_tags(&registry), before);
+
+    // Another machine (a new home) has no record of when any tag appeared: all fresh.
+    let other_home = tempfile::tempdir().unwrap();
+    let report = dir.path().join("fresh.json");
+    let out = run(
+        other_home.path(),
+        &[
+            "--without-kube",
+            "--save-cleanup-report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(list_tags(&registry), before);
+    assert!(reasons(&report, &h.app["f-old"])
+        .contains(&"fresh: no record of when it appeared".to_string()));
+
+    // A run killed half-way: one of the tags to delete is already gone (as if the previous run
+    // deleted it and died); this run deletes the rest.
+    let dry = dir.path().join("dry.json");
+    let out = run(
+        h.repo.home.path(),
+        &[
+            "--without-kube",
+            "--dry-run",
+            "--save-cleanup-report",
+            dry.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doomed: BTreeSet<String> = actions(&dry)
+        .into_iter()
+        .filter(|(_, a)| a == "would-delete")
+        .map(|(t, _)| t)
+        .collect();
+    // Without the cluster, v1 goes too; hotfix was never kept.
+    let want: BTreeSet<String> = [
+        h.app["f-old"].clone(),
+        h.app["v1"].clone(),
+        h.app["hot"].clone(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(doomed, want);
+    skopeo(&[
+        "delete",
+        "--tls-verify=false",
+        &format!("docker://{registry}:{}", h.app["v1"]),
+    ]);
+    let out = run(h.repo.home.path(), &["--without-kube"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: BTreeSet<String> = before.difference(&want).cloned().collect();
+    assert_eq!(list_tags(&registry), expected);
+}
+
+#[test]
+fn host_cleanup_bounds_the_home_folder_and_reports_what_it_removed() {
+    let repo = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: host\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n",
+        ),
+        ("Dockerfile", "FROM scratch\nCOPY . /\n"),
+    ]);
+    let mut repo = repo;
+    repo.commit("init");
+    let out = repo.werf(&["build", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Records are `v1/<namespace>/<2 hex>/<62 hex>` (not temp files, locks or stamps).
+    let records = |home: &Path| {
+        let root = home.join("v1").display().to_string();
+        walkdir(home.join("v1"))
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&root).map(String::from))
+            .filter(|p| {
+                p.split('/').count() == 4 && !p.starts_with("/tmp/") && !p.starts_with("/locks/")
+            })
+            .count()
+    };
+    let before = records(repo.home.path());
+    assert!(
+        before > 0,
+        "the build left cache records: {:?}",
+        walkdir(repo.home.path().to_path_buf())
+    );
+    let out = repo.werf(&[
+        "host",
+        "cleanup",
+        "--dry-run",
+        "--max-size",
+        "0",
+        "--allowed-disk-usage-percentage",
+        "100",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("would remove {before} cache records")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(records(repo.home.path()), before);
+    let out = repo.werf(&[
+        "host",
+        "cleanup",
+        "--max-size",
+        "0",
+        "--allowed-disk-usage-percentage",
+        "100",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(records(repo.home.path()), 0);
+    // The next plan recomputes what it needs and gives the same tag.
+    let out = repo.werf(&["build", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(records(repo.home.path()) > 0);
+}
+
+fn walkdir(dir: std::path::PathBuf) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
