@@ -117,8 +117,6 @@ pub fn references(repo: &Repo) -> Result<Vec<GitRef>> {
 /// What the engine did for the walks.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
-    /// Commits whose tags were asked for.
-    pub commits: usize,
     /// Distinct trees planned (a tree seen again is answered from the memo).
     pub trees: usize,
     /// Image plans asked for (images × trees planned).
@@ -161,10 +159,11 @@ impl<'a> EngineSource<'a> {
         let what = format!("commit `{id}`");
         let oid = gix::ObjectId::from_hex(id.as_bytes())
             .map_err(|e| git_err(what.clone())(e.to_string()))?;
-        let commit = self
-            .repo
-            .find_commit(oid)
-            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let commit = self.repo.find_commit(oid).map_err(|e| {
+            git_err(what.clone())(format!(
+                "{e} (a shallow clone? a cleanup needs the whole history of its references: `git fetch --unshallow`)"
+            ))
+        })?;
         let time = commit
             .time()
             .map_err(|e| git_err(what.clone())(e.to_string()))?
@@ -190,7 +189,6 @@ impl Source for EngineSource<'_> {
 
     fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>> {
         self.read(id)?;
-        self.stats.commits += 1;
         let tree = self.trees[id];
         if let Some(t) = self.by_tree.get(&tree) {
             return Ok(t.clone());

@@ -175,7 +175,7 @@ struct History {
     base: String,
 }
 
-/// main: c1 (app v1) - c2 (app v2) - c3 (app v3) - c4 (README only);
+/// main: c1 (app v1) - c2 (app v2) - c3 (app v3) - 24 docs commits - c4 (README only);
 /// tags `v0.1` at c1 and `v0.2` at c2; `feature-old` (10 days) and `feature-new` (1 day);
 /// `hotfix` (10 days, matched by no policy). Every commit built into `registry`.
 fn history(registry: &str) -> History {
@@ -193,6 +193,12 @@ fn history(registry: &str) -> History {
     git_ago(repo.path(), 20, &["tag", "-a", "v0.2", "-m", "v0.2"]);
     repo.write(&[("app/v.txt", "3\n")]);
     let c3 = commit_ago(&repo, 5, "c3");
+    // Dozens of commits that change no image: the walk reads them all, the engine plans each
+    // tree once and cuts every image off early.
+    for i in 0..24 {
+        repo.write(&[("docs/notes.md", &format!("note {i}\n"))]);
+        commit_ago(&repo, 5, &format!("docs {i}"));
+    }
     repo.write(&[("README.md", "readme\n")]);
     let c4 = commit_ago(&repo, 4, "c4");
     git_ago(
@@ -523,6 +529,124 @@ fn an_unknown_tag_is_fresh_an_unreachable_cluster_stops_and_a_half_done_run_is_f
     );
     let expected: BTreeSet<String> = before.difference(&want).cloned().collect();
     assert_eq!(list_tags(&registry), expected);
+}
+
+#[test]
+fn two_cleanups_and_a_build_at_once_delete_only_what_the_policies_drop() {
+    let reg = Registry::start();
+    let registry = reg.repo("tidy3");
+    let h = history(&registry);
+    let before = list_tags(&registry);
+    // A new commit on main, built while two cleanups run. Whichever order things happen in,
+    // the result is the same: a cleanup that lists before the push never sees the new tag (and
+    // keeps v3 and v2 for main), one that lists after keeps it for main (with v3; v2 stays for
+    // tag `v0.2`); two runs deleting the same manifest both succeed.
+    h.repo.write(&[("app/v.txt", "4\n")]);
+    let c5 = commit_ago(&h.repo, 0, "c5");
+    git_ago(
+        h.repo.path(),
+        0,
+        &["update-ref", "refs/remotes/origin/main", &c5],
+    );
+    let new_tag = tags_at(&h.repo, &c5)["app"].clone();
+    assert!(!before.contains(&new_tag));
+    let spawn = |args: &[&str]| {
+        crate::support::werf_cmd(h.repo.path(), h.repo.home.path(), args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let cleanup = ["cleanup", "--repo", registry.as_str(), "--without-kube"];
+    let build = ["build", "--repo", registry.as_str()];
+    let children = [spawn(&cleanup), spawn(&build), spawn(&cleanup)];
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without the cluster: v1 (no kept reference), the old feature branch and the hotfix go.
+    let dropped: BTreeSet<String> = [&h.app["v1"], &h.app["f-old"], &h.app["hot"]]
+        .into_iter()
+        .cloned()
+        .collect();
+    let mut expected: BTreeSet<String> = before.difference(&dropped).cloned().collect();
+    expected.insert(new_tag);
+    assert_eq!(list_tags(&registry), expected);
+}
+
+#[test]
+fn purge_answers_the_registrys_credentials_challenge_and_a_registry_without_deletes_is_named() {
+    let reg = Registry::start_with_auth();
+    let registry = reg.repo("locked");
+    let mut repo = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: locked\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n",
+        ),
+        ("Dockerfile", "FROM scratch\nCOPY . /\n"),
+    ]);
+    repo.commit("init");
+    let docker = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
+            reg.address
+        ),
+    )
+    .unwrap();
+    let env = [("DOCKER_CONFIG", docker.path().to_str().unwrap())];
+    let out = repo.werf_env(&["build", "--repo", &registry], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = repo.werf_env(&["purge", "--repo", &registry, "--without-kube"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 tag in"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let listed = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        "--creds",
+        "werf:secret",
+        &format!("docker://{registry}"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert!(
+        v["Tags"].as_array().is_none_or(|t| t.is_empty()),
+        "{listed}"
+    );
+
+    // A registry that does not allow deletes: a clear error, the tag still there.
+    let plain = Registry::start_without_deletes();
+    let registry = plain.repo("kept");
+    let out = repo.werf(&["build", "--repo", &registry]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = repo.werf(&["purge", "--repo", &registry, "--without-kube"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the registry does not allow deletes"),
+        "{stderr}"
+    );
+    assert_eq!(list_tags(&registry).len(), 1);
 }
 
 #[test]

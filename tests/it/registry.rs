@@ -22,15 +22,20 @@ const HTPASSWD: &str = "werf:$2b$12$7fHSEmk5dqg5Ip9XjaCkJea7dT6GKusfgz7PXcQjUx50
 impl Registry {
     /// Starts a registry with anonymous access.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, true)
     }
 
     /// Starts a registry that requires basic auth (`werf`/`secret`).
     pub fn start_with_auth() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, true)
     }
 
-    fn start_with(auth: bool) -> Self {
+    /// A registry that refuses deletes (distribution's default).
+    pub fn start_without_deletes() -> Self {
+        Self::start_with(false, false)
+    }
+
+    fn start_with(auth: bool, delete: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
             .expect("free port")
@@ -48,7 +53,7 @@ impl Registry {
             String::new()
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n{auth_section}",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: {address}\n{auth_section}",
             dir.path().join("storage").display()
         );
         let config_path = dir.path().join("config.yml");
