@@ -74,11 +74,13 @@ fn main() -> ExitCode {
         .init();
     // Every command marks itself running in the home folder (so a host cleanup spares what it
     // holds), and trims the home folder at the end at most once an hour, as werf does.
+    // `werf host ...` itself does not mark itself running: it must see only the others.
     let home = store::home(cli.global.home_dir.as_deref());
-    let auto_trim =
-        !cli.global.disable_auto_host_cleanup && !matches!(cli.command, cli::Command::Host(_));
-    let running = werf_cache::Store::open(&home)
-        .ok()
+    let host_command = matches!(cli.command, cli::Command::Host(_));
+    let auto_trim = !cli.global.disable_auto_host_cleanup && !host_command;
+    let running = (!host_command)
+        .then(|| werf_cache::Store::open(&home).ok())
+        .flatten()
         .and_then(|s| s.running().ok().map(|guard| (s, guard)));
     let code = match commands::run(cli) {
         Ok(code) => code,

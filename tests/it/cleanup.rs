@@ -718,6 +718,73 @@ fn host_cleanup_bounds_the_home_folder_and_reports_what_it_removed() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(records(repo.home.path()), 0);
+    // Buildah's storage is spared while another werf-rs process runs (here one waiting on its
+    // editor), and removed once none does.
+    let buildah = repo.home.path().join("buildah/root");
+    std::fs::create_dir_all(&buildah).unwrap();
+    std::fs::write(buildah.join("layer"), vec![7u8; 4096]).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("editing");
+    let editor = scratch.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!("#!/bin/sh\ntouch '{}'\nsleep 3\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut editing = crate::support::werf_cmd(
+        repo.path(),
+        repo.home.path(),
+        &["helm", "secret", "values", "edit", "secret-values.yaml"],
+    )
+    .env("EDITOR", &editor)
+    .env("WERF_SECRET_KEY", "0123456789abcdef0123456789abcdef")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    while !marker.exists() {
+        assert!(
+            editing.try_wait().unwrap().is_none(),
+            "the edit ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let trim = [
+        "host",
+        "cleanup",
+        "--max-size",
+        "0",
+        "--allowed-disk-usage-percentage",
+        "100",
+    ];
+    let out = repo.werf(&trim);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 bytes of buildah storage (spared: other werf-rs processes are running)"),
+        "{stdout}"
+    );
+    assert!(buildah.join("layer").exists());
+    assert!(editing.wait().unwrap().success());
+    let out = repo.werf(&trim);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("4096 bytes of buildah storage, "),
+        "{stdout}"
+    );
+    assert!(!repo.home.path().join("buildah").exists());
+
     // The next plan recomputes what it needs and gives the same tag.
     let out = repo.werf(&["build", "--dry-run"]);
     assert!(
