@@ -36,7 +36,7 @@ pub struct Loaded {
     pub config: Arc<WerfConfig>,
     pub config_blob: ObjectId,
     pub store: Store,
-    /// Git objects (with the `--dev` overlay).
+    /// Git objects (with the `--dev` overlay and the engine's synthetic objects).
     pub objects: Arc<dyn werf_graph::ObjectSource>,
     /// Plans in werf.yaml order.
     pub plans: Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
@@ -189,6 +189,9 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let (config, config_blob, plans) = planned?;
     phase("images planned");
 
+    // Builders read through the engine's layer: a Stapel image's context and Dockerfile are
+    // synthetic objects made while planning.
+    let objects = db.layered_objects();
     let loaded = Loaded {
         repo,
         commit,

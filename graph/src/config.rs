@@ -178,6 +178,9 @@ pub struct ImageConfig {
     pub secret_ids: Vec<String>,
     pub staged: Option<bool>,
     pub image_spec: Option<Opaque>,
+    /// A Stapel image (then `context` and `dockerfile` are unused: the image is translated into
+    /// a Dockerfile over a synthetic context, see [`crate::stapel`]).
+    pub stapel: Option<std::sync::Arc<crate::stapel::Stapel>>,
 }
 
 /// One `dependencies[]` entry of a Dockerfile image.
@@ -507,16 +510,7 @@ pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result
                 serde_yaml_ng::from_str(doc.text).map_err(|e| yaml_error(file, &doc, e))?;
             images.extend(image_configs(file, &doc, raw)?);
         } else if has("image") || has("artifact") {
-            let keyword = ["from", "fromImage", "git", "shell", "ansible", "import"]
-                .into_iter()
-                .find(|k| has(k));
-            return Err(Error::Config {
-                at: at(doc.first_line),
-                message: match keyword {
-                    Some(k) => format!("Stapel images (`{k}`) are not supported by werf-rs; describe the image with a `dockerfile`"),
-                    None => "image has no `dockerfile`".into(),
-                },
-            });
+            images.extend(stapel_configs(file, &doc, has("artifact"))?);
         } else {
             return Err(Error::Config {
                 at: at(doc.first_line),
@@ -659,6 +653,80 @@ fn image_configs(
             secret_ids: secret_ids.clone(),
             staged: raw.staged,
             image_spec: raw.image_spec.clone(),
+            stapel: None,
+        })
+        .collect())
+}
+
+/// The images of a Stapel document.
+fn stapel_configs(
+    file: &str,
+    doc: &Document<'_>,
+    is_artifact_doc: bool,
+) -> Result<Vec<ImageConfig>> {
+    let raw: crate::stapel::schema::RawStapel =
+        serde_yaml_ng::from_str(doc.text).map_err(|e| yaml_error(file, doc, e))?;
+    let line = key_line(doc, if is_artifact_doc { "artifact" } else { "image" });
+    let at = |line: usize| Location {
+        file: file.to_string(),
+        line,
+        column: 0,
+    };
+    let c = crate::stapel::schema::convert(raw).map_err(|(field, message)| {
+        let top = field
+            .split(['.', '['])
+            .next()
+            .unwrap_or(field.as_str())
+            .to_string();
+        Error::Config {
+            at: at(key_line(doc, &top)),
+            message: format!("`{field}`: {message}"),
+        }
+    })?;
+    if c.names.is_empty() {
+        return Err(Error::Config {
+            at: at(line),
+            message: "`image` must name at least one image".into(),
+        });
+    }
+    for n in &c.names {
+        validate_image_name(n).map_err(|message| Error::Config {
+            at: at(line),
+            message,
+        })?;
+    }
+    // Every werf image the translation reads is a dependency whose name fills a build arg.
+    let mut dependencies = c.dependencies.clone();
+    for (i, name) in c.stapel.images().into_iter().enumerate() {
+        dependencies.push(Dependency {
+            image: name,
+            imports: vec![Import {
+                kind: ImportType::ImageName,
+                target_build_arg: format!("WERF_STAPEL_IMAGE_{i}"),
+            }],
+        });
+    }
+    let stapel = std::sync::Arc::new(c.stapel);
+    Ok(c.names
+        .into_iter()
+        .map(|name| ImageConfig {
+            name,
+            line,
+            is_final: c.is_final.unwrap_or(!c.is_artifact),
+            context: String::new(),
+            dockerfile: String::new(),
+            context_add_files: Vec::new(),
+            target: None,
+            args: BTreeMap::new(),
+            platform: c.platform.clone(),
+            cache_version: None,
+            dependencies: dependencies.clone(),
+            add_host: Vec::new(),
+            network: None,
+            secret_ids: Vec::new(),
+            staged: None,
+            image_spec: c.image_spec.clone(),
+            stapel: Some(stapel.clone()),
         })
         .collect())
 }

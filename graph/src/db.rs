@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::context::{DigestStore, NoStore, WorkFile};
-use crate::objects::{ObjectId, ObjectSource};
+use crate::objects::{Layered, ObjectId, ObjectSource};
 
 /// What queries need besides salsa's storage.
 #[salsa::db]
 pub trait Db: salsa::Database {
-    /// Git objects by id.
+    /// Git objects by id (with the synthetic layer).
     fn objects(&self) -> &dyn ObjectSource;
+    /// Where queries put the objects they make (content-addressed, see [`Layered`]).
+    fn synthetic(&self) -> &crate::objects::MemoryObjects;
     /// The cross-process memo.
     fn store(&self) -> &dyn DigestStore;
     /// Records that a query body ran (engine tests assert on this log).
@@ -63,7 +65,7 @@ pub struct StageKey<'db> {
 #[derive(Clone)]
 pub struct Database {
     storage: salsa::Storage<Self>,
-    objects: Arc<dyn ObjectSource>,
+    objects: Arc<Layered>,
     store: Arc<dyn DigestStore>,
     log: Option<Arc<Mutex<Vec<String>>>>,
 }
@@ -73,7 +75,7 @@ impl Database {
     pub fn new(objects: Arc<dyn ObjectSource>, store: Arc<dyn DigestStore>) -> Self {
         Database {
             storage: salsa::Storage::default(),
-            objects,
+            objects: Arc::new(Layered::new(objects)),
             store,
             log: None,
         }
@@ -108,7 +110,15 @@ impl Database {
 
     /// Replaces the object source (e.g. after new objects were written); Git ids stay valid.
     pub fn set_objects(&mut self, objects: Arc<dyn ObjectSource>) {
-        self.objects = objects;
+        self.objects = Arc::new(Layered {
+            synthetic: self.objects.synthetic.clone(),
+            inner: objects,
+        });
+    }
+
+    /// The objects queries read, synthetic layer included (builders read through this too).
+    pub fn layered_objects(&self) -> Arc<dyn ObjectSource> {
+        self.objects.clone()
     }
 }
 
@@ -119,6 +129,10 @@ impl salsa::Database for Database {}
 impl Db for Database {
     fn objects(&self) -> &dyn ObjectSource {
         &*self.objects
+    }
+
+    fn synthetic(&self) -> &crate::objects::MemoryObjects {
+        &self.objects.synthetic
     }
 
     fn store(&self) -> &dyn DigestStore {

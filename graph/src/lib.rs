@@ -15,6 +15,7 @@
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
+//! - [`stapel`]: Stapel images (git mappings, shell stages, imports) as Dockerfile stages.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
 //! - [`error`]: the one error type.
 
@@ -31,6 +32,7 @@ pub mod objects;
 pub mod pattern;
 pub mod plan;
 pub mod render;
+pub mod stapel;
 pub mod view;
 
 pub use db::{Database, Project};

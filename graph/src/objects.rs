@@ -223,6 +223,78 @@ impl MemoryObjects {
     }
 }
 
+/// Synthetic objects over another source: what the engine makes (the selected files of a Stapel
+/// git mapping, a Dockerfile written for a Stapel image) read beside the real Git objects.
+/// Synthetic ids are content-derived, so the layer stays a pure function of ids.
+pub struct Layered {
+    pub synthetic: Arc<MemoryObjects>,
+    pub inner: Arc<dyn ObjectSource>,
+}
+
+impl Layered {
+    /// `inner` with an empty synthetic layer.
+    pub fn new(inner: Arc<dyn ObjectSource>) -> Self {
+        Layered {
+            synthetic: Arc::new(MemoryObjects::new()),
+            inner,
+        }
+    }
+}
+
+impl ObjectSource for Layered {
+    fn tree(&self, id: ObjectId) -> Result<Arc<Tree>> {
+        if let Some(t) = self
+            .synthetic
+            .trees
+            .read()
+            .expect("tree map lock poisoned")
+            .get(&id)
+        {
+            return Ok(t.clone());
+        }
+        self.inner.tree(id)
+    }
+
+    fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>> {
+        if let Some(b) = self
+            .synthetic
+            .blobs
+            .read()
+            .expect("blob map lock poisoned")
+            .get(&id)
+        {
+            return Ok(b.clone());
+        }
+        self.inner.blob(id)
+    }
+
+    fn blob_size(&self, id: ObjectId) -> Result<u64> {
+        if let Some(b) = self
+            .synthetic
+            .blobs
+            .read()
+            .expect("blob map lock poisoned")
+            .get(&id)
+        {
+            return Ok(b.len() as u64);
+        }
+        self.inner.blob_size(id)
+    }
+
+    fn blob_reader(&self, id: ObjectId) -> Result<Box<dyn std::io::Read + Send>> {
+        if let Some(b) = self
+            .synthetic
+            .blobs
+            .read()
+            .expect("blob map lock poisoned")
+            .get(&id)
+        {
+            return Ok(Box::new(std::io::Cursor::new(ArcBytes(b.clone()))));
+        }
+        self.inner.blob_reader(id)
+    }
+}
+
 fn short_id(kind: &str, content: &[u8]) -> ObjectId {
     let mut h = blake3::Hasher::new();
     h.update(kind.as_bytes());

@@ -234,6 +234,10 @@ pub struct ImageSources {
     pub dockerignore: Option<(String, ObjectId)>,
     /// `contextAddFiles`, by context-relative path.
     pub work_files: BTreeMap<String, WorkFile>,
+    /// A Stapel image (its context and Dockerfile are synthetic).
+    pub stapel: bool,
+    /// For a Stapel image: the repository paths its git mappings add.
+    pub stapel_paths: Vec<String>,
 }
 
 /// Looks up the context tree, the Dockerfile and `.dockerignore` of an image.
@@ -253,6 +257,31 @@ pub fn image_sources<'db>(
     };
     let prefix = project.prefix(db);
     let root = project.root_tree(db);
+    if let Some(stapel) = &img.stapel {
+        // The Stapel stages as a Dockerfile over a synthetic context (see `crate::stapel`).
+        let t = crate::stapel::translate::translate(
+            db.objects(),
+            db.synthetic(),
+            root,
+            &img.name,
+            stapel,
+        )?;
+        let dockerfile_blob = db.synthetic().add_blob(t.dockerfile.as_bytes());
+        return Ok(Arc::new(ImageSources {
+            context: String::new(),
+            context_repo_path: String::new(),
+            context_tree: Some(t.context),
+            dockerfile: format!(
+                "{} (image `{}`, as Dockerfile stages)",
+                settings.file, img.name
+            ),
+            dockerfile_blob,
+            dockerignore: None,
+            work_files: BTreeMap::new(),
+            stapel: true,
+            stapel_paths: t.paths,
+        }));
+    }
     let context_repo_path = join(prefix, &img.context);
     let shown_context = if img.context.is_empty() {
         "."
@@ -339,6 +368,8 @@ pub fn image_sources<'db>(
         dockerfile_blob,
         dockerignore,
         work_files,
+        stapel: false,
+        stapel_paths: Vec::new(),
     }))
 }
 
@@ -703,6 +734,11 @@ impl ImagePlan {
             .expect("the target stage is part of the plan")
     }
 
+    /// Whether this is a Stapel image (its context is synthetic: see [`crate::stapel`]).
+    pub fn is_stapel(&self) -> bool {
+        self.sources.stapel
+    }
+
     /// The image's build context (Git tree, `.dockerignore`, `contextAddFiles`) for reading files.
     pub fn context<'a>(&'a self, objects: &'a dyn crate::ObjectSource) -> Context<'a> {
         Context {
@@ -716,6 +752,13 @@ impl ImagePlan {
 
     /// Whether a change to the repository-relative `path` could change this image's tag.
     pub fn uses_path(&self, path: &str) -> bool {
+        if self.is_stapel() {
+            return self
+                .sources
+                .stapel_paths
+                .iter()
+                .any(|p| p.is_empty() || path == p || path.starts_with(&format!("{p}/")));
+        }
         let ctx = &self.sources.context_repo_path;
         let Some(rel) = (if ctx.is_empty() {
             Some(path)
@@ -745,6 +788,12 @@ impl ImagePlan {
 
     /// Repository-relative folders and files a dirty check must look at for this image.
     pub fn watched_paths(&self) -> Vec<String> {
+        if self.is_stapel() {
+            let mut out = self.sources.stapel_paths.clone();
+            out.sort();
+            out.dedup();
+            return out;
+        }
         let ctx = &self.sources.context_repo_path;
         let mut out = vec![join(ctx, ".dockerignore")];
         if let Some(d) = self.dockerfile_context_path() {

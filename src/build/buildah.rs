@@ -49,15 +49,50 @@ impl Buildah {
         if !out.status.success() {
             let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
             output.push_str(&String::from_utf8_lossy(&out.stderr));
-            let tail: Vec<&str> = output.lines().rev().take(15).collect();
             return Err(Error::Failed {
                 step: step.to_string(),
                 status: out.status.to_string(),
-                output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+                output: failure_output(&output),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// The part of buildah's output that says what failed: the stage and instruction it was at
+/// (buildah's last `STEP` line, and the `FROM ... AS NAME` before it), then what followed.
+fn failure_output(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    fn is_step(l: &str) -> bool {
+        l.contains("STEP ") && l.contains(": ")
+    }
+    let Some(last) = lines.iter().rposition(|l| is_step(l)) else {
+        let tail: Vec<&str> = lines.iter().rev().take(15).rev().copied().collect();
+        return tail.join("\n");
+    };
+    let stage = lines[..=last]
+        .iter()
+        .rev()
+        .filter(|l| is_step(l))
+        .find_map(|l| {
+            l.rsplit_once(" AS ")
+                .map(|(_, name)| name.trim().to_string())
+        });
+    let step = lines[last]
+        .split_once(": ")
+        .map(|(_, s)| s)
+        .unwrap_or(lines[last]);
+    let mut out = match stage {
+        Some(name) => format!("in stage `{name}`, at `{step}`:"),
+        None => format!("at `{step}`:"),
+    };
+    let after: Vec<&str> = lines[last + 1..].to_vec();
+    let shown = &after[after.len().saturating_sub(15)..];
+    for l in shown {
+        out.push_str("\n  ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// What a buildah build reads.
@@ -233,4 +268,16 @@ fn authfile() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
     let f = dir.join("config.json");
     f.exists().then_some(f)
+}
+
+#[cfg(test)]
+mod failure_tests {
+    #[test]
+    fn the_failing_stage_and_step_are_named() {
+        let out = "[1/3] STEP 1/1: FROM x AS from\n[2/3] STEP 1/2: FROM from AS install\n[2/3] STEP 2/2: RUN [\"/bin/sh\",\"-ec\",\"cat /nope\"]\ncat: can't open '/nope'\nsubprocess exited with status 1\n";
+        assert_eq!(
+            super::failure_output(out),
+            "in stage `install`, at `RUN [\"/bin/sh\",\"-ec\",\"cat /nope\"]`:\n  cat: can't open '/nope'\n  subprocess exited with status 1"
+        );
+    }
 }

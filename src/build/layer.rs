@@ -259,7 +259,18 @@ fn digest_of(h: Sha256) -> String {
 
 /// Writes `entries` as a reproducible gzipped tar (parent folders added as 0755 when missing),
 /// streaming file contents from where they are.
+#[cfg(test)]
 pub fn build_layer(entries: &Tree, objects: &dyn ObjectSource) -> std::io::Result<Layer> {
+    build_layer_owned(entries, objects, None)
+}
+
+/// [`build_layer`] with `entries` (not the parent folders added for them) owned by
+/// `owner` (uid, gid) instead of root (`COPY --chown`).
+pub fn build_layer_owned(
+    entries: &Tree,
+    objects: &dyn ObjectSource,
+    owner: Option<(u64, u64)>,
+) -> std::io::Result<Layer> {
     let mut parents: Tree = Tree::new();
     for parent in entries.keys().flat_map(|p| ancestors(p)) {
         if !entries.contains_key(parent) {
@@ -291,8 +302,12 @@ pub fn build_layer(entries: &Tree, objects: &dyn ObjectSource) -> std::io::Resul
     for (path, node) in all {
         let mut h = tar::Header::new_gnu();
         h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
+        let (uid, gid) = match owner {
+            Some(o) if entries.contains_key(path.as_str()) => o,
+            _ => (0, 0),
+        };
+        h.set_uid(uid);
+        h.set_gid(gid);
         match node {
             Node::Dir { mode } => {
                 h.set_entry_type(tar::EntryType::Directory);

@@ -11,7 +11,9 @@ use werf_graph::objects::EntryKind;
 use werf_graph::plan::{placeholder_images, BaseRef, ImagePlan};
 use werf_graph::ObjectSource;
 
-use super::layer::{ancestors, apply_layer, build_layer, place, Content, Layer, Node, Spool, Tree};
+use super::layer::{
+    ancestors, apply_layer, build_layer_owned, place, Content, Layer, Node, Spool, Tree,
+};
 use super::oci::{self, Descriptor, ImageConfig, Manifest};
 use crate::registry::Registry;
 
@@ -380,7 +382,15 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
                         Error::Instruction { message, .. } => at(message),
                         other => other,
                     })?;
-                    let layer = build_layer(&entries, inputs.objects)?;
+                    let owner = copy
+                        .flags
+                        .iter()
+                        .find(|(k, _)| k == "chown")
+                        .and_then(|(_, v)| v.as_deref())
+                        .map(numeric_owner)
+                        .transpose()
+                        .map_err(at)?;
+                    let layer = build_layer_owned(&entries, inputs.objects, owner)?;
                     stage.config.rootfs.diff_ids.push(layer.diff_id.clone());
                     if let Some(fs) = &mut stage.fs {
                         merge_into(Arc::make_mut(fs), entries);
@@ -501,6 +511,22 @@ fn mode_of(kind: EntryKind) -> u32 {
         0o755
     } else {
         0o644
+    }
+}
+
+/// `--chown=UID[:GID]` as numbers (`root` is 0; other names would need the image's
+/// `/etc/passwd`, which the native builder does not read).
+fn numeric_owner(owner: &str) -> std::result::Result<(u64, u64), String> {
+    let id = |s: &str| match s {
+        "root" => Some(0),
+        s => s.parse::<u64>().ok(),
+    };
+    let (u, g) = owner.split_once(':').unwrap_or((owner, owner));
+    match (id(u), id(g)) {
+        (Some(u), Some(g)) => Ok((u, g)),
+        _ => Err(format!(
+            "`--chown={owner}`: the native builder takes numeric owners (`1000:1000`); names need `--backend buildah`"
+        )),
     }
 }
 
@@ -700,13 +726,8 @@ fn copy_entries(
                     }
                 }
             }
-            ("chown", Some(owner))
-                if owner == "0" || owner == "0:0" || owner == "root" || owner == "root:root" => {}
-            ("chown", Some(owner)) => {
-                return Err(instr(format!(
-                    "`--chown={owner}`: the native builder writes files owned by root only"
-                )));
-            }
+            // Applied when the layer is written (see `numeric_owner`).
+            ("chown", Some(_)) => {}
             ("link", _) => {}
             (other, _) => {
                 return Err(instr(format!(

@@ -14,6 +14,7 @@
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
 //! - [`secrets`]: werf's encrypted secrets against Go's crypto, and in `werf render`.
+//! - [`stapel`]: Stapel images built with buildah and natively, read back with skopeo and umoci.
 //! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
 //! - [`cleanup`]: `werf cleanup`/`purge`/`host cleanup` against a registry that deletes, and the cluster.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
@@ -34,4 +35,5 @@ mod releases;
 mod render;
 mod secrets;
 mod snapshots;
+mod stapel;
 mod support;

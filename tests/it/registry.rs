@@ -203,6 +203,11 @@ pub fn push_base_image(image: &str, work: &Path) {
 
 /// Makes a base image with Debian's static busybox as `/bin/sh` (for `RUN`) and pushes it.
 pub fn push_busybox_image(image: &str, work: &Path) {
+    push_busybox_image_with(image, work, &["sh", "cat", "echo"]);
+}
+
+/// [`push_busybox_image`] with these applets linked in `/bin`.
+pub fn push_busybox_image_with(image: &str, work: &Path, tools: &[&str]) {
     let layout = work.join("busybox-layout");
     let layout_s = layout.to_str().expect("utf-8");
     umoci(&["init", "--layout", layout_s]);
@@ -210,7 +215,7 @@ pub fn push_busybox_image(image: &str, work: &Path) {
     let bin = work.join("busybox-root/bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-    for tool in ["sh", "cat", "echo"] {
+    for tool in tools {
         std::os::unix::fs::symlink("busybox", bin.join(tool)).expect("symlink");
     }
     umoci(&[

@@ -1,0 +1,300 @@
+//! The digest contract for Stapel images: which edits change which werf stage's digest, and
+//! which must not (amends, other clones: the digest is a function of content only).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use salsa::Setter;
+use werf_graph::db::{Database, Project};
+use werf_graph::objects::MemoryObjects;
+use werf_graph::plan::plan_all;
+
+const WERF_YAML: &str = "project: shop
+configVersion: 1
+---
+artifact: assets
+from: alpine:3.19
+git:
+- add: /assets
+  to: /src
+  excludePaths: [docs]
+  stageDependencies:
+    install: [package.json]
+    setup: ['**/*.css']
+shell:
+  beforeInstall: [apk add nodejs]
+  install: [cd /src && npm ci]
+  setup: [cd /src && npm run build]
+  installCacheVersion: '1'
+---
+image: app
+fromImage: base
+git:
+- add: /app
+  to: /app
+  includePaths: ['**/*.py']
+import:
+- artifact: assets
+  add: /src/dist
+  to: /app/static
+  after: setup
+docker:
+  WORKDIR: /app
+---
+image: base
+dockerfile: Dockerfile
+";
+
+fn files(over: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut f: BTreeMap<&str, &str> = [
+        ("werf.yaml", WERF_YAML),
+        ("Dockerfile", "FROM alpine:3.19\nRUN apk add python3\n"),
+        ("assets/package.json", "{\"name\": \"a\"}\n"),
+        ("assets/src/main.js", "main\n"),
+        ("assets/src/style.css", "body {}\n"),
+        ("assets/docs/readme.md", "docs\n"),
+        ("app/main.py", "print(1)\n"),
+        ("app/notes.txt", "notes\n"),
+    ]
+    .into_iter()
+    .collect();
+    f.extend(over.iter().copied());
+    f.into_iter().collect()
+}
+
+/// Image -> werf stage label -> digest (short).
+type Stages = BTreeMap<String, BTreeMap<String, String>>;
+
+struct Fixture {
+    db: Database,
+    objects: Arc<MemoryObjects>,
+    project: Project,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let objects = Arc::new(MemoryObjects::new());
+        let root = objects.add_files(files(&[]).iter().map(|(p, c)| (*p, c.as_bytes())));
+        let db = Database::in_memory(objects.clone());
+        let project = Project::new(
+            &db,
+            root,
+            String::new(),
+            "werf.yaml".into(),
+            Arc::default(),
+            Arc::default(),
+        );
+        Fixture {
+            db,
+            objects,
+            project,
+        }
+    }
+
+    fn set(&mut self, over: &[(&'static str, &'static str)]) {
+        let root = self
+            .objects
+            .add_files(files(over).iter().map(|(p, c)| (*p, c.as_bytes())));
+        self.project.set_root_tree(&mut self.db).to(root);
+    }
+
+    fn stages(&self) -> Stages {
+        plan_all(&self.db, self.project)
+            .unwrap()
+            .into_iter()
+            .map(|(name, p)| {
+                let p = p.unwrap_or_else(|e| panic!("{name}: {e}"));
+                (
+                    name,
+                    p.stages
+                        .iter()
+                        .map(|s| (s.label.clone(), s.digest.short()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `image/stage` for every stage whose digest differs.
+fn changed(a: &Stages, b: &Stages) -> Vec<String> {
+    let mut out = Vec::new();
+    for (image, stages) in b {
+        for (label, d) in stages {
+            if a.get(image).and_then(|s| s.get(label)) != Some(d) {
+                out.push(format!("{image}/{label}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_stages_are_werfs_in_werfs_order() {
+    let f = Fixture::new();
+    let s = f.stages();
+    assert_eq!(
+        s["assets"].keys().collect::<Vec<_>>(),
+        [
+            "before-install",
+            "from",
+            "git-latest-patch",
+            "install",
+            "setup"
+        ]
+    );
+    assert_eq!(
+        s["app"].keys().collect::<Vec<_>>(),
+        [
+            "dependencies-after-setup",
+            "docker-instructions",
+            "from",
+            "git-archive",
+            "import-0"
+        ]
+    );
+}
+
+/// What an edit is, the files it writes, and the `image/stage`s whose digest it must change.
+type Case = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<&'static str>,
+);
+
+#[test]
+fn each_edit_reaches_exactly_the_stages_its_content_enters() {
+    let mut f = Fixture::new();
+    let before = f.stages();
+    let cases: Vec<Case> = vec![
+        (
+            "a source file: only the latest patch (and the importer of the artifact)",
+            vec![("assets/src/main.js", "main 2\n")],
+            vec![
+                "assets/git-latest-patch",
+                "app/import-0",
+                "app/dependencies-after-setup",
+                "app/docker-instructions",
+            ],
+        ),
+        (
+            "package.json: install and everything after",
+            vec![("assets/package.json", "{\"name\": \"b\"}\n")],
+            vec![
+                "assets/install",
+                "assets/setup",
+                "assets/git-latest-patch",
+                "app/import-0",
+                "app/dependencies-after-setup",
+                "app/docker-instructions",
+            ],
+        ),
+        (
+            "a setup dependency: setup and after, not install",
+            vec![("assets/src/style.css", "body { color: red }\n")],
+            vec![
+                "assets/setup",
+                "assets/git-latest-patch",
+                "app/import-0",
+                "app/dependencies-after-setup",
+                "app/docker-instructions",
+            ],
+        ),
+        (
+            "an excluded file: nothing",
+            vec![("assets/docs/readme.md", "docs 2\n")],
+            vec![],
+        ),
+        (
+            "a file the include does not select: nothing",
+            vec![("app/notes.txt", "notes 2\n")],
+            vec![],
+        ),
+        (
+            "an included file: the app's git archive and after",
+            vec![("app/main.py", "print(2)\n")],
+            vec![
+                "app/git-archive",
+                "app/dependencies-after-setup",
+                "app/docker-instructions",
+            ],
+        ),
+        (
+            "the Dockerfile base image: every app stage",
+            vec![(
+                "Dockerfile",
+                "FROM alpine:3.19\nRUN apk add python3 py3-pip\n",
+            )],
+            vec![
+                "app/from",
+                "app/git-archive",
+                "app/dependencies-after-setup",
+                "app/docker-instructions",
+            ],
+        ),
+    ];
+    for (what, over, want) in cases {
+        f.set(&over);
+        let after = f.stages();
+        let mut got = changed(&before, &after);
+        // The base image's own stage is not a Stapel stage.
+        got.retain(|g| !g.starts_with("base/"));
+        let mut want: Vec<String> = want.into_iter().map(String::from).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{what}");
+        f.set(&[]);
+        assert_eq!(f.stages(), before, "back to the start after {what}");
+    }
+}
+
+#[test]
+fn commands_and_cache_versions_enter_their_stage() {
+    let mut f = Fixture::new();
+    let before = f.stages();
+    let edited = WERF_YAML.replace("installCacheVersion: '1'", "installCacheVersion: '2'");
+    let leaked: &'static str = Box::leak(edited.into_boxed_str());
+    f.set(&[("werf.yaml", leaked)]);
+    let mut got = changed(&before, &f.stages());
+    got.retain(|g| g.starts_with("assets/"));
+    got.sort();
+    assert_eq!(
+        got,
+        ["assets/git-latest-patch", "assets/install", "assets/setup"]
+    );
+    let edited = WERF_YAML.replace("npm run build", "npm run build:prod");
+    let leaked: &'static str = Box::leak(edited.into_boxed_str());
+    f.set(&[("werf.yaml", leaked)]);
+    let mut got = changed(&before, &f.stages());
+    got.retain(|g| g.starts_with("assets/"));
+    got.sort();
+    assert_eq!(got, ["assets/git-latest-patch", "assets/setup"]);
+}
+
+#[test]
+fn another_clone_with_the_same_content_gives_the_same_digests() {
+    // A fresh database over a store holding other objects too: same content, same digests.
+    let a = Fixture::new().stages();
+    let mut other = Fixture::new();
+    other.objects.add_files([("unrelated/file", &b"x"[..])]);
+    other.set(&[]);
+    assert_eq!(other.stages(), a);
+}
+
+#[test]
+fn unsupported_and_bad_stapel_is_a_clear_error_with_its_line() {
+    let cases = [
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nansible:\n  install: []\n", "werf.yaml:6: `ansible`: `ansible` stages (image `x`) are not supported"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- url: https://example.com/r.git\n  to: /r\n", "werf.yaml:6: `git[0].url`: remote git repositories (image `x`) are not supported"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nshell:\n  instal: [x]\n", "werf.yaml:7"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\ngit:\n- to: /a\n", "`from`: image `x` needs `from`, `fromImage` or `fromArtifact`"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /\n  to: relative\n", "`git[0].to`: `relative` must be an absolute path in the image"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nmount:\n- fromPath: /etc\n  to: /etc\n", "`mount[0].fromPath`: mounting a host folder is not supported"),
+    ];
+    for (yaml, want) in cases {
+        let e = werf_graph::config::parse("werf.yaml", yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}\nwant: {want}");
+    }
+}

@@ -1,0 +1,263 @@
+//! Stapel images built into a real registry (buildah for shell stages, the native builder for
+//! the rest) and read back with skopeo and umoci; mixed with Dockerfile images both ways.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+
+use serde_json::Value;
+
+use crate::registry::{push_busybox_image_with, skopeo_inspect, unpack, Registry};
+use crate::support::{text, Repo};
+
+fn werf_yaml(base: &str) -> String {
+    format!(
+        "project: shop
+configVersion: 1
+---
+artifact: assets
+from: {base}
+git:
+- add: /assets
+  to: /src
+  excludePaths: [docs]
+  stageDependencies:
+    install: [package.json]
+    setup: ['*.js']
+shell:
+  install:
+  - cat /src/package.json > /deps.txt
+  setup:
+  - mkdir -p /out
+  - cp /src/main.js /out/main.js
+  - cat /deps.txt >> /out/main.js
+---
+image: app
+fromImage: base
+git:
+- add: /app
+  to: /app
+  owner: '1000'
+  group: '1000'
+  includePaths: ['**/*.py']
+import:
+- artifact: assets
+  add: /out
+  to: /app/static
+  after: setup
+docker:
+  WORKDIR: /app
+  ENV:
+    MODE: prod
+  CMD: [sh, -c, 'cat /app/main.py']
+---
+image: base
+dockerfile: Dockerfile
+---
+image: edge
+dockerfile: edge.Dockerfile
+dependencies:
+- image: app
+  imports:
+  - type: ImageName
+    targetBuildArg: APP
+"
+    )
+}
+
+fn build(r: &Repo, repo: &str) -> (bool, String, Value) {
+    let report = r.home.path().join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let out = r.werf(&[
+        "build",
+        "--repo",
+        repo,
+        "--backend",
+        "buildah",
+        "--save-build-report",
+        "--build-report-path",
+        report.to_str().unwrap(),
+    ]);
+    let (o, e) = text(&out, r);
+    let json = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    (out.status.success(), format!("{o}{e}"), json)
+}
+
+fn rebuilt(report: &Value) -> BTreeMap<String, bool> {
+    report["Images"]
+        .as_object()
+        .expect("Images")
+        .iter()
+        .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
+        .collect()
+}
+
+#[test]
+fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat", "echo", "mkdir", "cp"]);
+    let yaml = werf_yaml(&base);
+    let dockerfile = format!("FROM {base}\nCOPY base.txt /base.txt\n");
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        ("Dockerfile", &dockerfile),
+        ("base.txt", "base\n"),
+        (
+            "edge.Dockerfile",
+            "ARG APP\nFROM ${APP}\nCOPY edge.txt /edge.txt\n",
+        ),
+        ("edge.txt", "edge\n"),
+        ("assets/package.json", "{\"name\": \"a\"}\n"),
+        ("assets/main.js", "console.log(1)\n"),
+        ("assets/docs/readme.md", "docs\n"),
+        ("app/main.py", "print(1)\n"),
+        ("app/lib/util.py", "x = 1\n"),
+        ("app/notes.txt", "notes\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("shop");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert_eq!(
+        rebuilt(&report),
+        [
+            ("app", true),
+            ("assets", true),
+            ("base", true),
+            ("edge", true)
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    );
+    let tag = |name: &str| {
+        report["Images"][name]["DockerTag"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // The app image: the base's file, the mapping's selection with its owner, the artifact's
+    // output (made by its shell stages from the files its stages depend on), docker settings.
+    let app = format!("{repo}:{}", tag("app"));
+    let config = skopeo_inspect(&app, true);
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    assert!(
+        config["config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("MODE=prod")),
+        "{config}"
+    );
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["sh", "-c", "cat /app/main.py"])
+    );
+    let rootfs = unpack(&app, work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("base.txt")).unwrap(),
+        "base\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/main.py")).unwrap(),
+        "print(1)\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/lib/util.py")).unwrap(),
+        "x = 1\n"
+    );
+    assert!(
+        !rootfs.join("app/notes.txt").exists(),
+        "includePaths selects only *.py"
+    );
+    let meta = std::fs::metadata(rootfs.join("app/main.py")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/static/main.js")).unwrap(),
+        "console.log(1)\n{\"name\": \"a\"}\n"
+    );
+    // The Dockerfile image on top of the Stapel one.
+    let edge = format!("{repo}:{}", tag("edge"));
+    std::fs::create_dir_all(work.path().join("edge")).unwrap();
+    let edge_root = unpack(&edge, &work.path().join("edge"));
+    assert_eq!(
+        std::fs::read_to_string(edge_root.join("edge.txt")).unwrap(),
+        "edge\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(edge_root.join("app/main.py")).unwrap(),
+        "print(1)\n"
+    );
+
+    // Nothing changed: nothing built.
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
+
+    // A file no stage selects changes no image.
+    r.write(&[
+        ("app/notes.txt", "notes 2\n"),
+        ("assets/docs/readme.md", "docs 2\n"),
+    ]);
+    r.commit("unselected");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
+
+    // The artifact's source: the artifact, the app importing it and the image on top.
+    r.write(&[("assets/main.js", "console.log(2)\n")]);
+    r.commit("source");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert_eq!(
+        rebuilt(&report),
+        [
+            ("app", true),
+            ("assets", true),
+            ("base", false),
+            ("edge", true)
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    );
+    let app = format!(
+        "{repo}:{}",
+        report["Images"]["app"]["DockerTag"].as_str().unwrap()
+    );
+    std::fs::create_dir_all(work.path().join("second")).unwrap();
+    let rootfs = unpack(&app, &work.path().join("second"));
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/static/main.js")).unwrap(),
+        "console.log(2)\n{\"name\": \"a\"}\n"
+    );
+
+    // Another clone plans the same tags.
+    let (_keep, clone) = r.clone_elsewhere();
+    let other = crate::support::tags_in(&clone, r.home.path());
+    let here = r.tags();
+    assert_eq!(other, here);
+}
+
+#[test]
+fn a_failing_shell_command_names_the_image_stage_and_command_and_keeps_the_output() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat", "echo"]);
+    let yaml = format!(
+        "project: fail\nconfigVersion: 1\n---\nimage: broken\nfrom: {base}\nshell:\n  install:\n  - echo about to fail\n  - cat /no/such/file\n"
+    );
+    let mut r = Repo::new(&[("werf.yaml", &yaml)]);
+    r.commit("init");
+    let (ok, out, _) = build(&r, &reg.repo("fail"));
+    assert!(!ok, "{out}");
+    assert!(out.contains("`broken`"), "{out}");
+    assert!(out.contains("install"), "{out}");
+    assert!(out.contains("cat /no/such/file"), "{out}");
+    assert!(out.contains("about to fail"), "{out}");
+}
