@@ -178,9 +178,30 @@ pub struct ImageConfig {
     pub secret_ids: Vec<String>,
     pub staged: Option<bool>,
     pub image_spec: Option<Opaque>,
-    /// A Stapel image (then `context` and `dockerfile` are unused: the image is translated into
-    /// a Dockerfile over a synthetic context, see [`crate::stapel`]).
-    pub stapel: Option<std::sync::Arc<crate::stapel::Stapel>>,
+    /// One stage of a Stapel image (then `context` and `dockerfile` are unused: the stage is a
+    /// Dockerfile over a synthetic context, see [`crate::stapel`]).
+    pub stapel: Option<StapelStage>,
+}
+
+/// Which stage of which Stapel image an [`ImageConfig`] is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct StapelStage {
+    #[serde(skip)]
+    pub stapel: std::sync::Arc<crate::stapel::Stapel>,
+    /// The image's name in werf.yaml.
+    pub image: String,
+    /// werf's stage name (`install`).
+    pub stage: String,
+    /// The image's last stage: the image itself.
+    pub last: bool,
+}
+
+impl ImageConfig {
+    /// Whether this is a stage of a Stapel image other than its last (an image werf.yaml does
+    /// not name: reports and values leave it out).
+    pub fn is_internal(&self) -> bool {
+        self.stapel.as_ref().is_some_and(|s| !s.last)
+    }
 }
 
 /// One `dependencies[]` entry of a Dockerfile image.
@@ -695,40 +716,97 @@ fn stapel_configs(
             message,
         })?;
     }
-    // Every werf image the translation reads is a dependency whose name fills a build arg.
-    let mut dependencies = c.dependencies.clone();
-    for (i, name) in c.stapel.images().into_iter().enumerate() {
-        dependencies.push(Dependency {
-            image: name,
-            imports: vec![Import {
-                kind: ImportType::ImageName,
-                target_build_arg: format!("WERF_STAPEL_IMAGE_{i}"),
-            }],
-        });
-    }
     let stapel = std::sync::Arc::new(c.stapel);
-    Ok(c.names
-        .into_iter()
-        .map(|name| ImageConfig {
-            name,
-            line,
-            is_final: c.is_final.unwrap_or(!c.is_artifact),
-            context: String::new(),
-            dockerfile: String::new(),
-            context_add_files: Vec::new(),
-            target: None,
-            args: BTreeMap::new(),
-            platform: c.platform.clone(),
-            cache_version: None,
-            dependencies: dependencies.clone(),
-            add_host: Vec::new(),
-            network: None,
-            secret_ids: Vec::new(),
-            staged: None,
-            image_spec: c.image_spec.clone(),
-            stapel: Some(stapel.clone()),
-        })
-        .collect())
+    let images = stapel.images();
+    let stage_names = crate::stapel::translate::stage_names(&stapel);
+    let arg = |name: &str| {
+        crate::stapel::translate::image_arg(
+            images
+                .iter()
+                .position(|i| i == name)
+                .expect("every image read is numbered"),
+        )
+    };
+    let name_import = |image: &str, build_arg: String| Dependency {
+        image: image.to_string(),
+        imports: vec![Import {
+            kind: ImportType::ImageName,
+            target_build_arg: build_arg,
+        }],
+    };
+    let mut out = Vec::new();
+    for name in &c.names {
+        for (k, stage) in stage_names.iter().enumerate() {
+            let last = k + 1 == stage_names.len();
+            // What this stage reads: the stage before (or the base), its imports, its
+            // dependencies' values.
+            let mut dependencies = Vec::new();
+            if k == 0 {
+                if let crate::stapel::schema::Base::Image(b) = &stapel.base {
+                    dependencies.push(name_import(b, arg(b)));
+                }
+            } else {
+                dependencies.push(name_import(
+                    &stage_image_name(name, stage_names[k - 1]),
+                    crate::stapel::translate::PREV_ARG.to_string(),
+                ));
+            }
+            for slot in crate::stapel::schema::Slot::ALL {
+                if slot.stage_name() != *stage {
+                    continue;
+                }
+                for imp in stapel.imports.iter().filter(|i| i.slot == slot) {
+                    dependencies.push(name_import(&imp.image, arg(&imp.image)));
+                }
+                for (s, image, env, kind) in &stapel.dependency_env {
+                    if *s == slot {
+                        dependencies.push(Dependency {
+                            image: image.clone(),
+                            imports: vec![Import {
+                                kind: *kind,
+                                target_build_arg: env.clone(),
+                            }],
+                        });
+                    }
+                }
+            }
+            out.push(ImageConfig {
+                name: if last {
+                    name.clone()
+                } else {
+                    stage_image_name(name, stage)
+                },
+                line,
+                is_final: last && c.is_final.unwrap_or(!c.is_artifact),
+                context: String::new(),
+                dockerfile: String::new(),
+                context_add_files: Vec::new(),
+                target: None,
+                args: BTreeMap::new(),
+                platform: c.platform.clone(),
+                cache_version: None,
+                dependencies,
+                add_host: Vec::new(),
+                network: None,
+                secret_ids: Vec::new(),
+                staged: None,
+                image_spec: if last { c.image_spec.clone() } else { None },
+                stapel: Some(StapelStage {
+                    stapel: stapel.clone(),
+                    image: name.clone(),
+                    stage: stage.to_string(),
+                    last,
+                }),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The internal image holding stage `stage` of Stapel image `image` (the last stage is the image
+/// itself).
+pub fn stage_image_name(image: &str, stage: &str) -> String {
+    format!("{image}/stapel-stage/{stage}")
 }
 
 /// Image names are `/`-separated segments of `[A-Za-z0-9._-]`.

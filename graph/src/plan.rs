@@ -257,29 +257,29 @@ pub fn image_sources<'db>(
     };
     let prefix = project.prefix(db);
     let root = project.root_tree(db);
-    if let Some(stapel) = &img.stapel {
-        // The Stapel stages as a Dockerfile over a synthetic context (see `crate::stapel`).
-        let t = crate::stapel::translate::translate(
-            db.objects(),
-            db.synthetic(),
-            root,
-            &img.name,
-            stapel,
-        )?;
-        let dockerfile_blob = db.synthetic().add_blob(t.dockerfile.as_bytes());
+    if let Some(st) = &img.stapel {
+        // The Stapel stage as a Dockerfile over a synthetic context (see `crate::stapel`).
+        let t = stapel_translation(db, project, ImageKey::new(db, st.image.clone())).clone()?;
+        let stage = t
+            .stages
+            .iter()
+            .find(|s| s.name == st.stage)
+            .expect("the translation has every stage the config names");
+        let dockerfile_blob = db.synthetic().add_blob(stage.dockerfile.as_bytes());
+        let _ = prefix;
         return Ok(Arc::new(ImageSources {
             context: String::new(),
             context_repo_path: String::new(),
             context_tree: Some(t.context),
             dockerfile: format!(
-                "{} (image `{}`, as Dockerfile stages)",
-                settings.file, img.name
+                "{} (image `{}`, stage `{}`)",
+                settings.file, st.image, st.stage
             ),
             dockerfile_blob,
             dockerignore: None,
             work_files: BTreeMap::new(),
             stapel: true,
-            stapel_paths: t.paths,
+            stapel_paths: t.paths.clone(),
         }));
     }
     let context_repo_path = join(prefix, &img.context);
@@ -371,6 +371,35 @@ pub fn image_sources<'db>(
         stapel: false,
         stapel_paths: Vec::new(),
     }))
+}
+
+/// A Stapel image's stages written as Dockerfiles over its synthetic context (one translation
+/// for all its stages).
+#[salsa::tracked(returns(ref))]
+pub fn stapel_translation<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<crate::stapel::translate::Translated>> {
+    let name = image.name(db);
+    db.log_execution("stapel_translation", name);
+    let config = config(db, project).clone()?;
+    let stage = config
+        .images
+        .iter()
+        .find_map(|i| i.stapel.as_ref().filter(|s| &s.image == name))
+        .ok_or_else(|| Error::Config {
+            at: config.at(0),
+            message: format!("image `{name}` is not a Stapel image"),
+        })?;
+    crate::stapel::translate::translate(
+        db.objects(),
+        db.synthetic(),
+        project.root_tree(db),
+        name,
+        &stage.stapel,
+    )
+    .map(Arc::new)
 }
 
 /// The image's Dockerfile, parsed and resolved with its args, dependency imports and target.
@@ -723,6 +752,9 @@ pub struct ImagePlan {
     /// The resolved Dockerfile (dependency build args are placeholders, see [`placeholder`]).
     #[serde(skip)]
     pub dockerfile: Arc<Resolved>,
+    /// For a stage of a Stapel image: the image's name, werf's stage name, and whether it is the
+    /// last stage (the image itself).
+    pub stapel_stage: Option<(String, String, bool)>,
 }
 
 impl ImagePlan {
@@ -732,6 +764,11 @@ impl ImagePlan {
             .iter()
             .find(|s| s.index == self.target)
             .expect("the target stage is part of the plan")
+    }
+
+    /// Whether this is a Stapel image's stage other than its last (werf.yaml does not name it).
+    pub fn is_internal(&self) -> bool {
+        self.stapel_stage.as_ref().is_some_and(|s| !s.2)
     }
 
     /// Whether this is a Stapel image (its context is synthetic: see [`crate::stapel`]).
@@ -860,6 +897,11 @@ pub fn image_plan<'db>(
         build_args: settings.build_args(),
         network: settings.image.network.clone(),
         dockerfile: resolved,
+        stapel_stage: settings
+            .image
+            .stapel
+            .as_ref()
+            .map(|s| (s.image.clone(), s.stage.clone(), s.last)),
     }))
 }
 

@@ -70,7 +70,12 @@ pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Sha
     let chart = chart(db, project).clone()?;
     let config = config(db, project).clone()?;
     let options = input.options(db);
-    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    let names: Vec<String> = config
+        .images
+        .iter()
+        .filter(|i| !i.is_internal())
+        .map(|i| i.name.clone())
+        .collect();
     let placeholders = Placeholders::new(&names);
     let user = steps::user_values(&chart, options)?;
     let werf = serde_json::json!({

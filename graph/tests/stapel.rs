@@ -98,21 +98,18 @@ impl Fixture {
         self.project.set_root_tree(&mut self.db).to(root);
     }
 
+    /// Each Stapel image's stages (each its own image) by werf's stage name.
     fn stages(&self) -> Stages {
-        plan_all(&self.db, self.project)
-            .unwrap()
-            .into_iter()
-            .map(|(name, p)| {
-                let p = p.unwrap_or_else(|e| panic!("{name}: {e}"));
-                (
-                    name,
-                    p.stages
-                        .iter()
-                        .map(|s| (s.label.clone(), s.digest.short()))
-                        .collect(),
-                )
-            })
-            .collect()
+        let mut out = Stages::new();
+        for (name, p) in plan_all(&self.db, self.project).unwrap() {
+            let p = p.unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let Some((image, stage, _)) = &p.stapel_stage {
+                out.entry(image.clone())
+                    .or_default()
+                    .insert(stage.clone(), p.digest.short());
+            }
+        }
+        out
     }
 }
 
@@ -132,27 +129,51 @@ fn changed(a: &Stages, b: &Stages) -> Vec<String> {
 #[test]
 fn the_stages_are_werfs_in_werfs_order() {
     let f = Fixture::new();
-    let s = f.stages();
+    let plans: BTreeMap<String, _> = plan_all(&f.db, f.project)
+        .unwrap()
+        .into_iter()
+        .map(|(n, p)| (n, p.unwrap()))
+        .collect();
+    // Each stage is an image `FROM` the stage before: follow the chain from the image back.
+    let chain = |image: &str| {
+        let mut out = Vec::new();
+        let mut at = plans[image].clone();
+        loop {
+            out.push(at.stapel_stage.clone().unwrap().1);
+            match at
+                .dependencies
+                .iter()
+                .find(|d| d.contains("/stapel-stage/"))
+            {
+                Some(prev) => at = plans[prev.as_str()].clone(),
+                None => break,
+            }
+        }
+        out.reverse();
+        out
+    };
     assert_eq!(
-        s["assets"].keys().collect::<Vec<_>>(),
+        chain("assets"),
         [
-            "before-install",
             "from",
-            "git-latest-patch",
+            "beforeInstall",
             "install",
-            "setup"
+            "setup",
+            "gitLatestPatch"
         ]
     );
     assert_eq!(
-        s["app"].keys().collect::<Vec<_>>(),
+        chain("app"),
         [
-            "dependencies-after-setup",
-            "docker-instructions",
             "from",
-            "git-archive",
-            "import-0"
+            "gitArchive",
+            "dependenciesAfterSetup",
+            "dockerInstructions"
         ]
     );
+    // The image's tag is its last stage's digest; earlier stages are not werf.yaml's images.
+    assert!(plans["assets"].stapel_stage.as_ref().unwrap().2);
+    assert!(plans["assets/stapel-stage/install"].is_internal());
 }
 
 /// What an edit is, the files it writes, and the `image/stage`s whose digest it must change.
@@ -168,13 +189,12 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
     let before = f.stages();
     let cases: Vec<Case> = vec![
         (
-            "a source file: only the latest patch (and the importer of the artifact)",
+            "a source file: only the latest patch (and the importer's stages from its import on)",
             vec![("assets/src/main.js", "main 2\n")],
             vec![
-                "assets/git-latest-patch",
-                "app/import-0",
-                "app/dependencies-after-setup",
-                "app/docker-instructions",
+                "assets/gitLatestPatch",
+                "app/dependenciesAfterSetup",
+                "app/dockerInstructions",
             ],
         ),
         (
@@ -183,10 +203,9 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
             vec![
                 "assets/install",
                 "assets/setup",
-                "assets/git-latest-patch",
-                "app/import-0",
-                "app/dependencies-after-setup",
-                "app/docker-instructions",
+                "assets/gitLatestPatch",
+                "app/dependenciesAfterSetup",
+                "app/dockerInstructions",
             ],
         ),
         (
@@ -194,10 +213,9 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
             vec![("assets/src/style.css", "body { color: red }\n")],
             vec![
                 "assets/setup",
-                "assets/git-latest-patch",
-                "app/import-0",
-                "app/dependencies-after-setup",
-                "app/docker-instructions",
+                "assets/gitLatestPatch",
+                "app/dependenciesAfterSetup",
+                "app/dockerInstructions",
             ],
         ),
         (
@@ -214,9 +232,9 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
             "an included file: the app's git archive and after",
             vec![("app/main.py", "print(2)\n")],
             vec![
-                "app/git-archive",
-                "app/dependencies-after-setup",
-                "app/docker-instructions",
+                "app/gitArchive",
+                "app/dependenciesAfterSetup",
+                "app/dockerInstructions",
             ],
         ),
         (
@@ -227,9 +245,9 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
             )],
             vec![
                 "app/from",
-                "app/git-archive",
-                "app/dependencies-after-setup",
-                "app/docker-instructions",
+                "app/gitArchive",
+                "app/dependenciesAfterSetup",
+                "app/dockerInstructions",
             ],
         ),
     ];
@@ -260,7 +278,7 @@ fn commands_and_cache_versions_enter_their_stage() {
     got.sort();
     assert_eq!(
         got,
-        ["assets/git-latest-patch", "assets/install", "assets/setup"]
+        ["assets/gitLatestPatch", "assets/install", "assets/setup"]
     );
     let edited = WERF_YAML.replace("npm run build", "npm run build:prod");
     let leaked: &'static str = Box::leak(edited.into_boxed_str());
@@ -268,7 +286,7 @@ fn commands_and_cache_versions_enter_their_stage() {
     let mut got = changed(&before, &f.stages());
     got.retain(|g| g.starts_with("assets/"));
     got.sort();
-    assert_eq!(got, ["assets/git-latest-patch", "assets/setup"]);
+    assert_eq!(got, ["assets/gitLatestPatch", "assets/setup"]);
 }
 
 #[test]

@@ -213,6 +213,9 @@ impl Buildah {
             .arg("--timestamp")
             .arg("0")
             .arg("--layers=false")
+            // The native builder writes no history; an image with history for only some of its
+            // layers cannot be a base for buildah again (a Stapel stage over another stage).
+            .arg("--omit-history")
             .arg("-f")
             .arg(&dockerfile)
             .arg("-t")

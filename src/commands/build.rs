@@ -50,7 +50,7 @@ struct Report {
     images: BTreeMap<String, ReportImage>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct ReportImage {
     werf_image_name: String,
@@ -63,6 +63,48 @@ struct ReportImage {
     is_final: bool,
     size: u64,
     build_time: String,
+    /// A Stapel image's stages, each stored under its own tag, in werf's order (the last is the
+    /// image itself).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stages: Vec<ReportStage>,
+}
+
+/// One stage of a Stapel image in the report.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReportStage {
+    name: String,
+    docker_tag: String,
+    rebuilt: bool,
+}
+
+/// The report's images: those werf.yaml names, each Stapel image with its stages (`entries`:
+/// plan, tag, rebuilt).
+fn report_images(
+    entries: &[(&Arc<ImagePlan>, String, bool, ReportImage)],
+) -> BTreeMap<String, ReportImage> {
+    let mut stages: BTreeMap<&str, Vec<ReportStage>> = BTreeMap::new();
+    for (p, tag, rebuilt, _) in entries {
+        if let Some((image, stage, _)) = &p.stapel_stage {
+            stages.entry(image).or_default().push(ReportStage {
+                name: stage.clone(),
+                docker_tag: tag.clone(),
+                rebuilt: *rebuilt,
+            });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (p, _, _, image) in entries {
+        if p.is_internal() {
+            continue;
+        }
+        let mut image = image.clone();
+        if let Some(s) = stages.remove(p.name.as_str()) {
+            image.stages = s;
+        }
+        out.insert(p.name.clone(), image);
+    }
+    out
 }
 
 /// Runs `werf build`.
@@ -239,12 +281,14 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     };
     let results = publish(global, &loaded, &plans, &publish_args)?;
     if args.save_build_report {
-        let images = results
+        let entries: Vec<_> = results
             .iter()
             .zip(&plans)
             .map(|(r, p)| {
                 (
-                    r.name.clone(),
+                    p,
+                    r.tag.clone(),
+                    r.rebuilt,
                     ReportImage {
                         werf_image_name: r.name.clone(),
                         docker_repo: repo.to_string(),
@@ -255,10 +299,12 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                         is_final: p.is_final,
                         size: r.size.max(0) as u64,
                         build_time: format!("{:.2}", r.build_time.as_secs_f64()),
+                        stages: Vec::new(),
                     },
                 )
             })
             .collect();
+        let images = report_images(&entries);
         write_json_atomically(&args.build_report_path, &Report { images })?;
     }
     Ok(ExitCode::SUCCESS)
@@ -354,7 +400,7 @@ fn inputs_line(plan: &ImagePlan) -> String {
 }
 
 fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Result<()> {
-    let images = plans
+    let entries: Vec<_> = plans
         .iter()
         .map(|p| {
             let repo = repo.unwrap_or_default().to_string();
@@ -364,7 +410,9 @@ fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Re
                 format!("{repo}:{}", p.tag)
             };
             (
-                p.name.clone(),
+                p,
+                p.tag.clone(),
+                true,
                 ReportImage {
                     werf_image_name: p.name.clone(),
                     docker_repo: repo,
@@ -375,10 +423,12 @@ fn write_report(path: &Path, plans: &[Arc<ImagePlan>], repo: Option<&str>) -> Re
                     is_final: p.is_final,
                     size: 0,
                     build_time: "0".into(),
+                    stages: Vec::new(),
                 },
             )
         })
         .collect();
+    let images = report_images(&entries);
     write_json_atomically(path, &Report { images })
 }
 

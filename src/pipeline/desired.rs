@@ -138,10 +138,12 @@ pub async fn desired(
     Ok((desired, history, content))
 }
 
+/// The tag of every image werf.yaml names (a Stapel image's earlier stages are not values).
 pub fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
     Ok(loaded
         .ok_plans()?
         .iter()
+        .filter(|p| !p.is_internal())
         .map(|p| (p.name.clone(), p.tag.clone()))
         .collect())
 }

@@ -94,6 +94,25 @@ fn rebuilt(report: &Value) -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// Stage -> rebuilt, for a Stapel image of the report, in werf's order.
+fn stages(report: &Value, image: &str) -> Vec<(String, bool)> {
+    report["Images"][image]["Stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{image} has stages: {report}"))
+        .iter()
+        .map(|s| {
+            (
+                s["Name"].as_str().unwrap().to_string(),
+                s["Rebuilt"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn owned(v: &[(&str, bool)]) -> Vec<(String, bool)> {
+    v.iter().map(|(k, b)| (k.to_string(), *b)).collect()
+}
+
 #[test]
 fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     let reg = Registry::start();
@@ -208,7 +227,8 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
 
-    // The artifact's source: the artifact, the app importing it and the image on top.
+    // The artifact's source (a setup dependency): from `setup` on, on top of the stored
+    // `install` stage; the app from the stage importing it; the image on top.
     r.write(&[("assets/main.js", "console.log(2)\n")]);
     r.commit("source");
     let (ok, out, report) = build(&r, &repo);
@@ -225,6 +245,24 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     );
+    assert_eq!(
+        stages(&report, "assets"),
+        owned(&[
+            ("from", false),
+            ("install", false),
+            ("setup", true),
+            ("gitLatestPatch", true)
+        ])
+    );
+    assert_eq!(
+        stages(&report, "app"),
+        owned(&[
+            ("from", false),
+            ("gitArchive", false),
+            ("dependenciesAfterSetup", true),
+            ("dockerInstructions", true)
+        ])
+    );
     let app = format!(
         "{repo}:{}",
         report["Images"]["app"]["DockerTag"].as_str().unwrap()
@@ -234,6 +272,21 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert_eq!(
         std::fs::read_to_string(rootfs.join("app/static/main.js")).unwrap(),
         "console.log(2)\n{\"name\": \"a\"}\n"
+    );
+
+    // An install dependency: install and after.
+    r.write(&[("assets/package.json", "{\"name\": \"b\"}\n")]);
+    r.commit("deps");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert_eq!(
+        stages(&report, "assets"),
+        owned(&[
+            ("from", false),
+            ("install", true),
+            ("setup", true),
+            ("gitLatestPatch", true)
+        ])
     );
 
     // Another clone plans the same tags.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Dependency, Import, ImportType, Opaque};
+use crate::config::{ImportType, Opaque};
 
 /// A string or a list of strings (`shell.install`, `includePaths`, ...).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -336,8 +336,6 @@ pub(crate) struct Converted {
     pub platform: Vec<String>,
     pub image_spec: Option<Opaque>,
     pub stapel: Stapel,
-    /// `dependencies[]` in the Dockerfile images' form (env names as build args).
-    pub dependencies: Vec<Dependency>,
 }
 
 /// A path in the image: absolute, cleaned.
@@ -532,25 +530,15 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
         });
     }
     let mut dependency_env = Vec::new();
-    let mut dependencies = Vec::new();
     for (i, d) in raw.dependencies.into_iter().enumerate() {
         let field = |k: &str| format!("dependencies[{i}].{k}");
         let at = match (d.before.as_deref(), d.after.as_deref()) {
             (None, None) => Slot::BeforeInstall,
             (b, a) => slot(&field("before"), b, a)?,
         };
-        let mut imports = Vec::new();
         for imp in d.imports {
-            dependency_env.push((at, d.image.clone(), imp.target_env.clone(), imp.kind));
-            imports.push(Import {
-                kind: imp.kind,
-                target_build_arg: imp.target_env,
-            });
+            dependency_env.push((at, d.image.clone(), imp.target_env, imp.kind));
         }
-        dependencies.push(Dependency {
-            image: d.image,
-            imports,
-        });
     }
     let mut mounts = Vec::new();
     for (i, m) in raw.mount.into_iter().enumerate() {
@@ -637,6 +625,5 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
             mounts,
             docker,
         },
-        dependencies,
     })
 }

@@ -1,5 +1,7 @@
-//! A Stapel image as a multi-stage Dockerfile over a synthetic context, one Dockerfile stage per
-//! werf stage (empty stages are left out, as werf skips them):
+//! A Stapel image as a chain of one-stage Dockerfiles over a synthetic context, one per werf
+//! stage. Each stage is its own image `FROM` the one before (so each is stored in the registry
+//! under its own digest and reused), and the last is the image itself. The stages that exist
+//! follow from the config alone ([`stage_names`]; werf leaves out stages with nothing to do):
 //!
 //! `from`, `beforeInstall`, `dependenciesBeforeInstall`, `gitArchive`, `install`,
 //! `dependenciesAfterInstall`, `beforeSetup`, `dependenciesBeforeSetup`, `setup`,
@@ -22,28 +24,78 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::ImportType;
 use crate::error::Result;
 use crate::objects::{EntryKind, MemoryObjects, ObjectId, ObjectSource, TreeEntry};
 
 use super::schema::{Base, Mount, ShellStage, Slot, Stapel};
 use super::select::{select, Selection};
 
-/// A Stapel image written as a Dockerfile.
+/// The build arg naming the previous stage's image.
+pub const PREV_ARG: &str = "WERF_STAPEL_PREV";
+
+/// The build arg naming werf image number `i` of this image (see [`Stapel::images`]).
+pub fn image_arg(i: usize) -> String {
+    format!("WERF_STAPEL_IMAGE_{i}")
+}
+
+/// The stages of `stapel` in werf's order, as the config alone decides them.
+pub fn stage_names(stapel: &Stapel) -> Vec<&'static str> {
+    let deps = |stage: ShellStage| {
+        stapel
+            .git
+            .iter()
+            .any(|m| m.stage_dependencies.contains_key(&stage))
+    };
+    let shell = |stage: ShellStage| stapel.shell.contains_key(&stage) || deps(stage);
+    let slot = |slot: Slot| {
+        stapel.imports.iter().any(|i| i.slot == slot)
+            || stapel.dependency_env.iter().any(|d| d.0 == slot)
+    };
+    let mut out = vec!["from"];
+    let candidates: [(&'static str, bool); 11] = [
+        (
+            "beforeInstall",
+            stapel.shell.contains_key(&ShellStage::BeforeInstall),
+        ),
+        (Slot::BeforeInstall.stage_name(), slot(Slot::BeforeInstall)),
+        (
+            "gitArchive",
+            stapel.git.iter().any(|m| m.stage_dependencies.is_empty()),
+        ),
+        ("install", shell(ShellStage::Install)),
+        (Slot::AfterInstall.stage_name(), slot(Slot::AfterInstall)),
+        ("beforeSetup", shell(ShellStage::BeforeSetup)),
+        (Slot::BeforeSetup.stage_name(), slot(Slot::BeforeSetup)),
+        ("setup", shell(ShellStage::Setup)),
+        (Slot::AfterSetup.stage_name(), slot(Slot::AfterSetup)),
+        (
+            "gitLatestPatch",
+            !stapel.disable_git_after_patch
+                && stapel.git.iter().any(|m| !m.stage_dependencies.is_empty()),
+        ),
+        ("dockerInstructions", !stapel.docker.is_empty()),
+    ];
+    out.extend(candidates.into_iter().filter(|(_, on)| *on).map(|(n, _)| n));
+    out
+}
+
+/// One stage as a Dockerfile.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StageText {
+    /// werf's name (`install`).
+    pub name: &'static str,
+    pub dockerfile: String,
+}
+
+/// A Stapel image written as Dockerfiles.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Translated {
-    pub dockerfile: String,
-    /// The synthetic context root.
+    /// The synthetic context root every stage reads from.
     pub context: ObjectId,
     /// Repository paths the image reads (each mapping's `add`), for the dirty check.
     pub paths: Vec<String>,
-    /// Build args the builder fills: arg -> (werf image, what).
-    pub image_args: BTreeMap<String, (String, ImportType)>,
-}
-
-/// The build arg naming werf image number `i` of this image.
-fn image_arg(i: usize) -> String {
-    format!("WERF_STAPEL_IMAGE_{i}")
+    /// In [`stage_names`] order.
+    pub stages: Vec<StageText>,
 }
 
 fn shell_json(commands: &[String]) -> String {
@@ -61,7 +113,7 @@ fn chown(owner: &Option<String>, group: &Option<String>) -> String {
     }
 }
 
-/// Writes `image`'s stages over the commit `root` (project folder `prefix`).
+/// Writes `image`'s stages over the commit `root`.
 pub fn translate(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
@@ -69,7 +121,6 @@ pub fn translate(
     image: &str,
     stapel: &Stapel,
 ) -> Result<Translated> {
-    // The werf images this image reads, numbered in a fixed order.
     let images = stapel.images();
     let arg_of = |name: &str| -> String {
         image_arg(
@@ -79,10 +130,6 @@ pub fn translate(
                 .expect("every image read is numbered"),
         )
     };
-    let mut image_args = BTreeMap::new();
-    for name in &images {
-        image_args.insert(arg_of(name), (name.clone(), ImportType::ImageName));
-    }
 
     // The context: each mapping's whole selection and its per-stage dependencies.
     let mut context_entries: Vec<TreeEntry> = Vec::new();
@@ -104,6 +151,13 @@ pub fn translate(
             });
             Some(if dir { format!("{name}/") } else { name })
         };
+        let to_dir = |src: &str| {
+            if src.ends_with('/') {
+                format!("{}/", m.to.trim_end_matches('/'))
+            } else {
+                m.to.clone()
+            }
+        };
         let all = select(
             objects,
             synthetic,
@@ -113,13 +167,6 @@ pub fn translate(
             &m.exclude_paths,
             None,
         )?;
-        let to_dir = |src: &str| {
-            if src.ends_with('/') {
-                format!("{}/", m.to.trim_end_matches('/'))
-            } else {
-                m.to.clone()
-            }
-        };
         if let Some(src) = add_entry(format!("git-{n}-all"), all) {
             copies_all.push((
                 !m.stage_dependencies.is_empty(),
@@ -148,22 +195,10 @@ pub fn translate(
     }
     let context = synthetic.add_tree(context_entries);
 
-    // Stages, each a list of instructions; empty ones are left out.
-    let mut stages: Vec<(&'static str, Vec<String>)> = Vec::new();
-    let mut aliases: Vec<String> = Vec::new();
-    let mut from_stage = Vec::new();
-    if let Some(v) = &stapel.from_cache_version {
-        from_stage.push(format!("ARG WERF_FROM_CACHE_VERSION={}", quote_arg(v)));
-    }
-    if let Some(v) = &stapel.cache_version {
-        from_stage.push(format!("ARG WERF_CACHE_VERSION={}", quote_arg(v)));
-    }
-    let base = match &stapel.base {
-        Base::External(r) => r.clone(),
-        Base::Image(n) => format!("${{{}}}", arg_of(n)),
-    };
-    let slot_body = |slot: Slot, aliases: &mut Vec<String>| -> Vec<String> {
+    // Each stage's own instructions, and the aliases of imported images it needs.
+    let slot_body = |slot: Slot| -> (Vec<String>, Vec<String>) {
         let mut body = Vec::new();
+        let mut aliases = Vec::new();
         for (i, imp) in stapel
             .imports
             .iter()
@@ -179,20 +214,16 @@ pub fn translate(
                 imp.to
             ));
         }
-        for (s, _image, env, _kind) in stapel.dependency_env.iter() {
+        for (s, _image, env, _kind) in &stapel.dependency_env {
             if *s == slot {
                 body.push(format!("ARG {env}"));
                 body.push(format!("ENV {env}=${{{env}}}"));
             }
         }
-        body
+        (body, aliases)
     };
     let shell_body = |stage: ShellStage| -> Vec<String> {
         let mut body = Vec::new();
-        let Some(commands) = stapel.shell.get(&stage) else {
-            // A stage without commands still takes its dependencies' files.
-            return stage_copies.get(&stage).cloned().unwrap_or_default();
-        };
         if let Some(v) = &stapel.shell_cache_version {
             body.push(format!("ARG WERF_SHELL_CACHE_VERSION={}", quote_arg(v)));
         }
@@ -200,90 +231,104 @@ pub fn translate(
             body.push(format!("ARG WERF_STAGE_CACHE_VERSION={}", quote_arg(v)));
         }
         body.extend(stage_copies.get(&stage).cloned().unwrap_or_default());
-        let mounts: String = stapel
-            .mounts
-            .iter()
-            .map(|m| match m {
-                Mount::TmpDir { to } => format!("--mount=type=tmpfs,target={to} "),
-                Mount::BuildDir { to } => {
-                    format!("--mount=type=cache,target={to},id=werf-build-dir-{image} ")
-                }
-            })
-            .collect();
-        body.push(format!("RUN {mounts}{}", shell_json(commands)));
+        if let Some(commands) = stapel.shell.get(&stage) {
+            let mounts: String = stapel
+                .mounts
+                .iter()
+                .map(|m| match m {
+                    Mount::TmpDir { to } => format!("--mount=type=tmpfs,target={to} "),
+                    Mount::BuildDir { to } => {
+                        format!("--mount=type=cache,target={to},id=werf-build-dir-{image} ")
+                    }
+                })
+                .collect();
+            body.push(format!("RUN {mounts}{}", shell_json(commands)));
+        }
         body
     };
-    stages.push(("from", from_stage));
-    stages.push(("beforeInstall", shell_body(ShellStage::BeforeInstall)));
-    stages.push((
-        Slot::BeforeInstall.stage_name(),
-        slot_body(Slot::BeforeInstall, &mut aliases),
-    ));
-    stages.push((
-        "gitArchive",
-        copies_all
-            .iter()
-            .filter(|(deps, _)| !deps)
-            .map(|(_, c)| c.clone())
-            .collect(),
-    ));
-    stages.push(("install", shell_body(ShellStage::Install)));
-    stages.push((
-        Slot::AfterInstall.stage_name(),
-        slot_body(Slot::AfterInstall, &mut aliases),
-    ));
-    stages.push(("beforeSetup", shell_body(ShellStage::BeforeSetup)));
-    stages.push((
-        Slot::BeforeSetup.stage_name(),
-        slot_body(Slot::BeforeSetup, &mut aliases),
-    ));
-    stages.push(("setup", shell_body(ShellStage::Setup)));
-    stages.push((
-        Slot::AfterSetup.stage_name(),
-        slot_body(Slot::AfterSetup, &mut aliases),
-    ));
-    if !stapel.disable_git_after_patch {
-        stages.push((
-            "gitLatestPatch",
-            copies_all
-                .iter()
-                .filter(|(deps, _)| *deps)
-                .map(|(_, c)| c.clone())
-                .collect(),
-        ));
-    }
-    stages.push(("dockerInstructions", stapel.docker.clone()));
 
-    let mut out = String::new();
-    for name in &images {
-        out.push_str(&format!("ARG {}\n", arg_of(name)));
-    }
-    for a in &aliases {
-        out.push_str(a);
-        out.push('\n');
-    }
-    let mut previous: Option<String> = None;
-    for (name, body) in stages {
-        // `from` always exists; others only with instructions.
-        if name != "from" && body.is_empty() {
-            continue;
+    let mut stages = Vec::new();
+    for (k, name) in stage_names(stapel).into_iter().enumerate() {
+        let (body, aliases): (Vec<String>, Vec<String>) = match name {
+            "from" => {
+                let mut b = Vec::new();
+                if let Some(v) = &stapel.from_cache_version {
+                    b.push(format!("ARG WERF_FROM_CACHE_VERSION={}", quote_arg(v)));
+                }
+                if let Some(v) = &stapel.cache_version {
+                    b.push(format!("ARG WERF_CACHE_VERSION={}", quote_arg(v)));
+                }
+                (b, Vec::new())
+            }
+            "beforeInstall" => (shell_body(ShellStage::BeforeInstall), Vec::new()),
+            "install" => (shell_body(ShellStage::Install), Vec::new()),
+            "beforeSetup" => (shell_body(ShellStage::BeforeSetup), Vec::new()),
+            "setup" => (shell_body(ShellStage::Setup), Vec::new()),
+            "gitArchive" => (
+                copies_all
+                    .iter()
+                    .filter(|(deps, _)| !deps)
+                    .map(|(_, c)| c.clone())
+                    .collect(),
+                Vec::new(),
+            ),
+            "gitLatestPatch" => (
+                copies_all
+                    .iter()
+                    .filter(|(deps, _)| *deps)
+                    .map(|(_, c)| c.clone())
+                    .collect(),
+                Vec::new(),
+            ),
+            "dockerInstructions" => (stapel.docker.clone(), Vec::new()),
+            other => {
+                let slot = Slot::ALL
+                    .into_iter()
+                    .find(|s| s.stage_name() == other)
+                    .expect("every stage name is known");
+                slot_body(slot)
+            }
+        };
+        let mut text = String::new();
+        let base = if k == 0 {
+            match &stapel.base {
+                Base::External(r) => r.clone(),
+                Base::Image(n) => {
+                    text.push_str(&format!("ARG {}\n", arg_of(n)));
+                    format!("${{{}}}", arg_of(n))
+                }
+            }
+        } else {
+            text.push_str(&format!("ARG {PREV_ARG}\n"));
+            format!("${{{PREV_ARG}}}")
+        };
+        for a in &aliases {
+            // `FROM ${ARG} AS import-N`: declare the arg first.
+            let arg = a
+                .trim_start_matches("FROM ${")
+                .split('}')
+                .next()
+                .unwrap_or_default();
+            text.push_str(&format!("ARG {arg}\n"));
         }
-        let label = stage_label(name);
-        match &previous {
-            None => out.push_str(&format!("FROM {base} AS {label}\n")),
-            Some(p) => out.push_str(&format!("FROM {p} AS {label}\n")),
+        for a in &aliases {
+            text.push_str(a);
+            text.push('\n');
         }
+        text.push_str(&format!("FROM {base} AS {}\n", stage_label(name)));
         for line in body {
-            out.push_str(&line);
-            out.push('\n');
+            text.push_str(&line);
+            text.push('\n');
         }
-        previous = Some(label);
+        stages.push(StageText {
+            name,
+            dockerfile: text,
+        });
     }
     Ok(Translated {
-        dockerfile: out,
         context,
         paths,
-        image_args,
+        stages,
     })
 }
 
