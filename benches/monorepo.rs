@@ -1,5 +1,5 @@
 //! The monorepo benchmark (`cargo bench --bench monorepo [-- --images N --files N --repo DIR
-//! --no-converge --no-helm]`):
+//! --stapel --no-build --no-converge --no-helm]`; `--stapel` makes most services Stapel images):
 //! generates the synthetic monorepo of DESIGN.md section 7, runs the release `werf` binary on it
 //! and prints a table of wall times and peak memory beside `git ls-tree -r HEAD`, checking that
 //! a one-file change reports exactly the affected images.

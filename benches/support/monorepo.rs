@@ -24,6 +24,9 @@ pub struct Options {
     /// Only instructions the native builder runs (no `RUN`, no external bases), so every image
     /// can be built and pushed here.
     pub buildable: bool,
+    /// Services that neither use shared folders nor a base image are Stapel images (a git
+    /// mapping with `stageDependencies.install` on the service's `package.json`).
+    pub stapel: bool,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             shared: 40,
             bases: 10,
             buildable: false,
+            stapel: false,
         }
     }
 }
@@ -144,6 +148,20 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
             } else {
                 let _ = writeln!(dockerfile, "COPY {dir}/src/ /src/app/\nRUN go build -o /out/app ./app\n\nFROM alpine:3.19\nCOPY --from=build /out/app /usr/local/bin/app\nENTRYPOINT [\"/usr/local/bin/app\"]");
             }
+        } else if o.stapel && !is_base && !(o.bases > 0 && i % 5 == 1) {
+            let from = if o.buildable {
+                "scratch"
+            } else {
+                "alpine:3.19"
+            };
+            entry = format!("---\nimage: {name}\nfrom: {from}\ngit:\n- add: /{dir}\n  to: /app\n  excludePaths: ['**/*.md', tmp]\n  stageDependencies:\n    install: [package.json]\n");
+            if !o.buildable {
+                entry.push_str("shell:\n  install: [cd /app && npm ci]\n");
+            }
+            let _ = writeln!(
+                entry,
+                "docker:\n  WORKDIR: /app\n  ENV:\n    APP: {name}\n  CMD: [/app/run]"
+            );
         } else {
             let _ = writeln!(entry, "context: {dir}\ndockerfile: Dockerfile");
             let base =
@@ -180,7 +198,9 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
                 );
             }
         }
-        write(root, &format!("{dir}/Dockerfile"), &dockerfile, &mut n);
+        if !dockerfile.is_empty() {
+            write(root, &format!("{dir}/Dockerfile"), &dockerfile, &mut n);
+        }
         yaml.push_str(&entry);
         let _ = writeln!(chart, "{name}");
         write(
@@ -249,6 +269,7 @@ pub fn parse_options(args: &[String]) -> Options {
             "--shared" => o.shared = num("--shared"),
             "--bases" => o.bases = num("--bases"),
             "--buildable" => o.buildable = true,
+            "--stapel" => o.stapel = true,
             _ => {}
         }
     }

@@ -395,6 +395,7 @@ pub fn stapel_translation<'db>(
     crate::stapel::translate::translate(
         db.objects(),
         db.synthetic(),
+        db.store(),
         project.root_tree(db),
         name,
         &stage.stapel,

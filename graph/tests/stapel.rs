@@ -152,24 +152,14 @@ fn the_stages_are_werfs_in_werfs_order() {
         out.reverse();
         out
     };
+    // werf's `from` only relabels the base: it is folded into the first stage.
     assert_eq!(
         chain("assets"),
-        [
-            "from",
-            "beforeInstall",
-            "install",
-            "setup",
-            "gitLatestPatch"
-        ]
+        ["beforeInstall", "install", "setup", "gitLatestPatch"]
     );
     assert_eq!(
         chain("app"),
-        [
-            "from",
-            "gitArchive",
-            "dependenciesAfterSetup",
-            "dockerInstructions"
-        ]
+        ["gitArchive", "dependenciesAfterSetup", "dockerInstructions"]
     );
     // The image's tag is its last stage's digest; earlier stages are not werf.yaml's images.
     assert!(plans["assets"].stapel_stage.as_ref().unwrap().2);
@@ -244,7 +234,6 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
                 "FROM alpine:3.19\nRUN apk add python3 py3-pip\n",
             )],
             vec![
-                "app/from",
                 "app/gitArchive",
                 "app/dependenciesAfterSetup",
                 "app/dockerInstructions",

@@ -248,7 +248,6 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert_eq!(
         stages(&report, "assets"),
         owned(&[
-            ("from", false),
             ("install", false),
             ("setup", true),
             ("gitLatestPatch", true)
@@ -257,7 +256,6 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert_eq!(
         stages(&report, "app"),
         owned(&[
-            ("from", false),
             ("gitArchive", false),
             ("dependenciesAfterSetup", true),
             ("dockerInstructions", true)
@@ -281,12 +279,7 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert_eq!(
         stages(&report, "assets"),
-        owned(&[
-            ("from", false),
-            ("install", true),
-            ("setup", true),
-            ("gitLatestPatch", true)
-        ])
+        owned(&[("install", true), ("setup", true), ("gitLatestPatch", true)])
     );
 
     // Another clone plans the same tags.

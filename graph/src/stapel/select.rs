@@ -7,7 +7,8 @@
 //! and stored as a synthetic tree whose id is derived from its entries, so equal selections give
 //! equal ids in any clone and on any branch.
 
-use crate::context::lookup;
+use crate::context::{lookup, DigestStore};
+use crate::digest::Builder;
 use crate::error::Result;
 use crate::objects::{EntryKind, MemoryObjects, ObjectId, ObjectSource, TreeEntry};
 use crate::pattern::Glob;
@@ -51,44 +52,141 @@ pub enum Selection {
     Tree(ObjectId),
 }
 
-/// The entries of `tree` that `keep` keeps (paths relative to `tree`), as a synthetic tree;
-/// `None` when nothing is kept.
+/// Whether `glob` could match a path below the folder `dir` (segment by segment; a `**` can
+/// match anything).
+fn could_match_below(glob: &Glob, dir: &str) -> bool {
+    let pattern: Vec<&str> = glob.as_str().split('/').collect();
+    let dirs: Vec<&str> = dir.split('/').collect();
+    for (i, d) in dirs.iter().enumerate() {
+        match pattern.get(i) {
+            None => return false,
+            Some(p) if p.contains("**") => return true,
+            Some(p) => {
+                if !Glob::new(p).matches(d) {
+                    return false;
+                }
+            }
+        }
+    }
+    pattern.len() > dirs.len()
+}
+
+/// The compiled filters of one selection.
+struct Filters {
+    include: Vec<Glob>,
+    exclude: Vec<Glob>,
+    only: Option<Vec<Glob>>,
+}
+
+/// The entries of `tree` (at `dir`) the filters keep, as a synthetic tree; `None` when nothing
+/// is kept. Folders are decided once: an excluded folder is not read, a folder an include (or
+/// `only`) glob names covers everything below it, and a folder wholly kept with no exclude rule
+/// is its own Git tree (nothing below it is read). `inc`/`only`: an ancestor already matched.
+#[allow(clippy::too_many_arguments)]
 fn filter(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
+    made: &mut Vec<(ObjectId, Vec<TreeEntry>)>,
     tree: ObjectId,
     dir: &str,
-    keep: &dyn Fn(&str) -> bool,
+    f: &Filters,
+    inc: bool,
+    only: bool,
 ) -> Result<Option<ObjectId>> {
     let mut entries = Vec::new();
-    for e in &objects.tree(tree)?.entries {
+    let mut unchanged = true;
+    let source = objects.tree(tree)?;
+    for e in &source.entries {
         let path = if dir.is_empty() {
             e.name.clone()
         } else {
             format!("{dir}/{}", e.name)
         };
+        if f.exclude.iter().any(|g| g.matches(&path)) {
+            unchanged = false;
+            continue;
+        }
+        let inc = inc || f.include.is_empty() || f.include.iter().any(|g| g.matches(&path));
+        let only = only
+            || f.only
+                .as_ref()
+                .is_none_or(|o| o.iter().any(|g| g.matches(&path)));
         if e.kind == EntryKind::Tree {
-            if let Some(id) = filter(objects, synthetic, e.id, &path, keep)? {
-                entries.push(TreeEntry {
-                    name: e.name.clone(),
-                    kind: EntryKind::Tree,
-                    id,
-                });
+            if inc && only && f.exclude.is_empty() {
+                entries.push(e.clone());
+                continue;
             }
-        } else if keep(&path) {
+            // A folder no include (or `only`) glob can reach below is not read.
+            let reachable = |globs: &[Glob]| globs.iter().any(|g| could_match_below(g, &path));
+            if (!inc && !reachable(&f.include))
+                || (!only && !f.only.as_deref().is_some_and(reachable))
+            {
+                unchanged = false;
+                continue;
+            }
+            match filter(objects, synthetic, made, e.id, &path, f, inc, only)? {
+                Some(id) => {
+                    unchanged &= id == e.id;
+                    entries.push(TreeEntry {
+                        name: e.name.clone(),
+                        kind: EntryKind::Tree,
+                        id,
+                    });
+                }
+                None => unchanged = false,
+            }
+        } else if inc && only {
             entries.push(e.clone());
+        } else {
+            unchanged = false;
         }
     }
     if entries.is_empty() {
         return Ok(None);
     }
-    Ok(Some(synthetic.add_tree(entries)))
+    if unchanged {
+        return Ok(Some(tree));
+    }
+    let id = synthetic.add_tree(entries.clone());
+    made.push((id, entries));
+    Ok(Some(id))
+}
+
+/// A tree entry as the memo keeps it: name, Git mode, id (hex).
+type MemoEntry = (String, String, String);
+
+/// A selection as the cross-run memo keeps it: the result and the synthetic trees it made.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Memo {
+    /// `None` for nothing, else (`tree`, unused, id).
+    result: Option<MemoEntry>,
+    trees: Vec<(String, Vec<MemoEntry>)>,
+}
+
+fn kind_name(k: EntryKind) -> &'static str {
+    k.mode()
+}
+
+fn kind_of(mode: &str) -> Option<EntryKind> {
+    [
+        EntryKind::Tree,
+        EntryKind::Blob,
+        EntryKind::Executable,
+        EntryKind::Symlink,
+        EntryKind::Commit,
+    ]
+    .into_iter()
+    .find(|k| k.mode() == mode)
 }
 
 /// The files below `add` in `root` that `include`/`exclude` (and, when given, `only`) select.
+/// Filtered selections are memoized across runs in `store`, keyed by the Git tree id and the
+/// filters (the synthetic trees are stored with them, so a warm run reads no Git tree).
+#[allow(clippy::too_many_arguments)]
 pub fn select(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
+    store: &dyn DigestStore,
     root: ObjectId,
     add: &str,
     include: &[String],
@@ -98,32 +196,115 @@ pub fn select(
     let Some(entry) = lookup(objects, root, add)? else {
         return Ok(Selection::Empty);
     };
-    let include = globs(include);
-    let exclude = globs(exclude);
-    let only = only.map(globs);
+    let f = Filters {
+        include: globs(include),
+        exclude: globs(exclude),
+        only: only.map(globs),
+    };
     if entry.kind != EntryKind::Tree {
         let name = entry.name.clone();
-        let kept = (include.is_empty() || covered(&include, &name))
-            && !covered(&exclude, &name)
-            && only.as_ref().is_none_or(|o| covered(o, &name));
+        let kept = (f.include.is_empty() || covered(&f.include, &name))
+            && !covered(&f.exclude, &name)
+            && f.only.as_ref().is_none_or(|o| covered(o, &name));
         return Ok(if kept {
             Selection::File(entry)
         } else {
             Selection::Empty
         });
     }
-    if include.is_empty() && exclude.is_empty() && only.is_none() {
+    if f.include.is_empty() && f.exclude.is_empty() && f.only.is_none() {
         return Ok(Selection::Tree(entry.id));
     }
-    let keep = |path: &str| {
-        (include.is_empty() || covered(&include, path))
-            && !covered(&exclude, path)
-            && only.as_ref().is_none_or(|o| covered(o, path))
-    };
-    Ok(match filter(objects, synthetic, entry.id, "", &keep)? {
+    // Literal paths are a few lookups: cheaper than a memo read.
+    let literal = |list: &[String]| list.iter().all(|p| !crate::pattern::has_wildcard(p));
+    if f.exclude.is_empty()
+        && literal(include)
+        && only.is_none_or(literal)
+        && (include.len() + only.map_or(0, |o| o.len())) <= 8
+    {
+        let mut made = Vec::new();
+        return Ok(
+            match filter(
+                objects, synthetic, &mut made, entry.id, "", &f, false, false,
+            )? {
+                Some(id) => Selection::Tree(id),
+                None => Selection::Empty,
+            },
+        );
+    }
+    let mut key = Builder::new("stapel-selection/v1");
+    key.field("tree", entry.id.hex().as_bytes());
+    for (label, list) in [("include", include), ("exclude", exclude)] {
+        for p in list {
+            key.field(label, p.as_bytes());
+        }
+    }
+    for p in only.unwrap_or_default() {
+        key.field("only", p.as_bytes());
+    }
+    key.field("only-set", if only.is_some() { b"1" } else { b"0" });
+    let key = key.finish();
+    if let Some(memo) = store
+        .get(&key)
+        .and_then(|b| serde_json::from_slice::<Memo>(&b).ok())
+    {
+        if let Some(sel) = restore(synthetic, &memo) {
+            return Ok(sel);
+        }
+    }
+    let mut made = Vec::new();
+    let sel = match filter(
+        objects, synthetic, &mut made, entry.id, "", &f, false, false,
+    )? {
         Some(id) => Selection::Tree(id),
         None => Selection::Empty,
-    })
+    };
+    let memo = Memo {
+        result: match &sel {
+            Selection::Tree(id) => Some(("tree".into(), String::new(), id.hex())),
+            _ => None,
+        },
+        trees: made
+            .into_iter()
+            .map(|(id, entries)| {
+                (
+                    id.hex(),
+                    entries
+                        .into_iter()
+                        .map(|e| (e.name, kind_name(e.kind).to_string(), e.id.hex()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&memo) {
+        store.put(&key, &bytes);
+    }
+    Ok(sel)
+}
+
+/// Puts a memo's synthetic trees back; `None` when it does not read (then it is recomputed).
+fn restore(synthetic: &MemoryObjects, memo: &Memo) -> Option<Selection> {
+    for (id, entries) in &memo.trees {
+        let entries: Option<Vec<TreeEntry>> = entries
+            .iter()
+            .map(|(name, mode, id)| {
+                Some(TreeEntry {
+                    name: name.clone(),
+                    kind: kind_of(mode)?,
+                    id: ObjectId::from_hex(id)?,
+                })
+            })
+            .collect();
+        // Ids are derived from entries: a record that does not hash to its id is not used.
+        if synthetic.add_tree(entries?).hex() != *id {
+            return None;
+        }
+    }
+    match &memo.result {
+        None => Some(Selection::Empty),
+        Some((_, _, id)) => ObjectId::from_hex(id).map(Selection::Tree),
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +341,7 @@ mod tests {
             select(
                 &store,
                 &synth,
+                &crate::context::NoStore,
                 root,
                 "app",
                 &v(inc),
@@ -209,5 +391,69 @@ mod tests {
         fn blob(&self, id: ObjectId) -> Result<std::sync::Arc<[u8]>> {
             self.0.blob(id).or_else(|_| self.1.blob(id))
         }
+    }
+
+    /// A memo in memory.
+    #[derive(Default)]
+    struct Memory(std::sync::Mutex<std::collections::HashMap<crate::Digest, Vec<u8>>>);
+
+    impl DigestStore for Memory {
+        fn get(&self, key: &crate::Digest) -> Option<Vec<u8>> {
+            self.0.lock().unwrap().get(key).cloned()
+        }
+        fn put(&self, key: &crate::Digest, value: &[u8]) {
+            self.0.lock().unwrap().insert(*key, value.to_vec());
+        }
+    }
+
+    #[test]
+    fn folders_no_glob_can_reach_are_not_read() {
+        let g = |p: &str| Glob::new(p);
+        assert!(!could_match_below(&g("package.json"), "src"));
+        assert!(could_match_below(&g("src/*.js"), "src"));
+        assert!(!could_match_below(&g("src/*.js"), "src/lib"));
+        assert!(could_match_below(&g("src/**/*.js"), "src/lib/deep"));
+        assert!(could_match_below(&g("**/*.css"), "anything"));
+        assert!(could_match_below(&g("s*/x"), "src"));
+        assert!(!could_match_below(&g("t*/x"), "src"));
+    }
+
+    #[test]
+    fn a_memoized_selection_comes_back_without_reading_git_trees() {
+        let store = MemoryObjects::new();
+        let root = store.add_files([
+            ("app/a.py", &b"a"[..]),
+            ("app/lib/b.py", b"b"),
+            ("app/lib/c.txt", b"c"),
+        ]);
+        let memo = Memory::default();
+        let inc = vec!["**/*.py".to_string()];
+        let first = MemoryObjects::new();
+        let a = select(&store, &first, &memo, root, "app", &inc, &[], None).unwrap();
+        // A new process: its synthetic layer is empty, and the Git side knows only the root
+        // and `app` (a lookup), not `app/lib`.
+        let app = store.tree(root).unwrap().get("app").unwrap().clone();
+        let shallow = MemoryObjects::new();
+        let shallow_root = shallow.add_tree(vec![app.clone()]);
+        assert_eq!(shallow_root, root);
+        let app_tree = store.tree(app.id).unwrap();
+        assert_eq!(shallow.add_tree(app_tree.entries.clone()), app.id);
+        let second = MemoryObjects::new();
+        let b = select(&shallow, &second, &memo, root, "app", &inc, &[], None).unwrap();
+        assert_eq!(a, b);
+        let Selection::Tree(id) = b else {
+            panic!("a tree")
+        };
+        let lib = second.tree(id).unwrap().get("lib").unwrap().id;
+        assert_eq!(
+            second
+                .tree(lib)
+                .unwrap()
+                .entries
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b.py"]
+        );
     }
 }

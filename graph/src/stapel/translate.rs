@@ -3,7 +3,8 @@
 //! under its own digest and reused), and the last is the image itself. The stages that exist
 //! follow from the config alone ([`stage_names`]; werf leaves out stages with nothing to do):
 //!
-//! `from`, `beforeInstall`, `dependenciesBeforeInstall`, `gitArchive`, `install`,
+//! (`from`, folded into the first), `beforeInstall`, `dependenciesBeforeInstall`, `gitArchive`,
+//! `install`,
 //! `dependenciesAfterInstall`, `beforeSetup`, `dependenciesBeforeSetup`, `setup`,
 //! `dependenciesAfterSetup`, `gitLatestPatch`, `dockerInstructions`.
 //!
@@ -51,7 +52,6 @@ pub fn stage_names(stapel: &Stapel) -> Vec<&'static str> {
         stapel.imports.iter().any(|i| i.slot == slot)
             || stapel.dependency_env.iter().any(|d| d.0 == slot)
     };
-    let mut out = vec!["from"];
     let candidates: [(&'static str, bool); 11] = [
         (
             "beforeInstall",
@@ -75,8 +75,19 @@ pub fn stage_names(stapel: &Stapel) -> Vec<&'static str> {
         ),
         ("dockerInstructions", !stapel.docker.is_empty()),
     ];
-    out.extend(candidates.into_iter().filter(|(_, on)| *on).map(|(n, _)| n));
-    out
+    let out: Vec<&'static str> = candidates
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect();
+    // werf's `from` stage only relabels the base: it is folded into the first stage (which
+    // starts `FROM` the base and carries the from cache versions); an image with nothing but a
+    // base is its `from` stage.
+    if out.is_empty() {
+        vec!["from"]
+    } else {
+        out
+    }
 }
 
 /// One stage as a Dockerfile.
@@ -117,6 +128,7 @@ fn chown(owner: &Option<String>, group: &Option<String>) -> String {
 pub fn translate(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
+    store: &dyn crate::context::DigestStore,
     root: ObjectId,
     image: &str,
     stapel: &Stapel,
@@ -161,6 +173,7 @@ pub fn translate(
         let all = select(
             objects,
             synthetic,
+            store,
             root,
             &m.add,
             &m.include_paths,
@@ -177,6 +190,7 @@ pub fn translate(
             let sel = select(
                 objects,
                 synthetic,
+                store,
                 root,
                 &m.add,
                 &m.include_paths,
@@ -247,19 +261,17 @@ pub fn translate(
         body
     };
 
+    let mut from_body = Vec::new();
+    if let Some(v) = &stapel.from_cache_version {
+        from_body.push(format!("ARG WERF_FROM_CACHE_VERSION={}", quote_arg(v)));
+    }
+    if let Some(v) = &stapel.cache_version {
+        from_body.push(format!("ARG WERF_CACHE_VERSION={}", quote_arg(v)));
+    }
     let mut stages = Vec::new();
     for (k, name) in stage_names(stapel).into_iter().enumerate() {
-        let (body, aliases): (Vec<String>, Vec<String>) = match name {
-            "from" => {
-                let mut b = Vec::new();
-                if let Some(v) = &stapel.from_cache_version {
-                    b.push(format!("ARG WERF_FROM_CACHE_VERSION={}", quote_arg(v)));
-                }
-                if let Some(v) = &stapel.cache_version {
-                    b.push(format!("ARG WERF_CACHE_VERSION={}", quote_arg(v)));
-                }
-                (b, Vec::new())
-            }
+        let (mut body, aliases): (Vec<String>, Vec<String>) = match name {
+            "from" => (Vec::new(), Vec::new()),
             "beforeInstall" => (shell_body(ShellStage::BeforeInstall), Vec::new()),
             "install" => (shell_body(ShellStage::Install), Vec::new()),
             "beforeSetup" => (shell_body(ShellStage::BeforeSetup), Vec::new()),
@@ -289,6 +301,10 @@ pub fn translate(
                 slot_body(slot)
             }
         };
+        if k == 0 {
+            // The folded `from` stage: its cache versions open the first stage.
+            body.splice(0..0, from_body.iter().cloned());
+        }
         let mut text = String::new();
         let base = if k == 0 {
             match &stapel.base {
