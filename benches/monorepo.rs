@@ -103,7 +103,8 @@ fn main() {
     let mut options = parse_options(&args);
     // Every image must build natively so the build rows can push them all.
     options.buildable = true;
-    let skip_build = args.iter().any(|a| a == "--no-build");
+    // Stapel services have shell stages (buildah): the build rows are for the Dockerfile variant.
+    let skip_build = args.iter().any(|a| a == "--no-build" || a == "--stapel");
     let keep = args
         .iter()
         .position(|a| a == "--repo")

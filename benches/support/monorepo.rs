@@ -25,7 +25,8 @@ pub struct Options {
     /// can be built and pushed here.
     pub buildable: bool,
     /// Services that neither use shared folders nor a base image are Stapel images (a git
-    /// mapping with `stageDependencies.install` on the service's `package.json`).
+    /// mapping with `stageDependencies.install` on the service's `package.json` and an install
+    /// command: not buildable natively).
     pub stapel: bool,
 }
 
@@ -155,9 +156,8 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
                 "alpine:3.19"
             };
             entry = format!("---\nimage: {name}\nfrom: {from}\ngit:\n- add: /{dir}\n  to: /app\n  excludePaths: ['**/*.md', tmp]\n  stageDependencies:\n    install: [package.json]\n");
-            if !o.buildable {
-                entry.push_str("shell:\n  install: [cd /app && npm ci]\n");
-            }
+            // The install stage depends on the manifest only; the plan rows never run it.
+            entry.push_str("shell:\n  install: [cd /app && npm ci]\n");
             let _ = writeln!(
                 entry,
                 "docker:\n  WORKDIR: /app\n  ENV:\n    APP: {name}\n  CMD: [/app/run]"

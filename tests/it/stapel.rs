@@ -30,6 +30,13 @@ shell:
   - mkdir -p /out
   - cp /src/main.js /out/main.js
   - cat /deps.txt >> /out/main.js
+  - echo scratch > /tmp/scratch/f
+  - cp /tmp/scratch/f /out/scratch.txt
+mount:
+- from: tmp_dir
+  to: /tmp/scratch
+- from: build_dir
+  to: /var/cache/build
 ---
 image: app
 fromImage: base
@@ -134,6 +141,7 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
         ("assets/main.js", "console.log(1)\n"),
         ("assets/docs/readme.md", "docs\n"),
         ("app/main.py", "print(1)\n"),
+        ("app/run.py*", "#!/usr/bin/env python3\n"),
         ("app/lib/util.py", "x = 1\n"),
         ("app/notes.txt", "notes\n"),
     ]);
@@ -195,6 +203,27 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     );
     let meta = std::fs::metadata(rootfs.join("app/main.py")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    let run = std::fs::metadata(rootfs.join("app/run.py")).unwrap();
+    assert_eq!(
+        run.permissions().mode() & 0o777,
+        0o755,
+        "Git's executable bit"
+    );
+    // A `tmp_dir` mount is there while the stage runs, and not in the image.
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/static/scratch.txt")).unwrap(),
+        "scratch\n"
+    );
+    std::fs::create_dir_all(work.path().join("assets")).unwrap();
+    let assets = format!("{repo}:{}", tag("assets"));
+    let assets_root = unpack(&assets, &work.path().join("assets"));
+    assert!(assets_root.join("out/main.js").exists());
+    assert!(
+        !assets_root.join("tmp/scratch/f").exists(),
+        "tmp_dir is not in the image"
+    );
     assert_eq!(
         std::fs::read_to_string(rootfs.join("app/static/main.js")).unwrap(),
         "console.log(1)\n{\"name\": \"a\"}\n"
