@@ -266,7 +266,6 @@ pub fn image_sources<'db>(
             .find(|s| s.name == st.stage)
             .expect("the translation has every stage the config names");
         let dockerfile_blob = db.synthetic().add_blob(stage.dockerfile.as_bytes());
-        let _ = prefix;
         return Ok(Arc::new(ImageSources {
             context: String::new(),
             context_repo_path: String::new(),

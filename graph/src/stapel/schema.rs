@@ -218,11 +218,12 @@ impl ShellStage {
         }
     }
 
-    fn parse(s: &str) -> Option<(ShellStage, bool)> {
-        // Imports and dependencies name `install` or `setup` with `before`/`after`.
+    /// The stage an import or dependency is placed around (`before`/`after` name `install` or
+    /// `setup`).
+    fn around(s: &str) -> Option<ShellStage> {
         match s {
-            "install" => Some((ShellStage::Install, true)),
-            "setup" => Some((ShellStage::Setup, true)),
+            "install" => Some(ShellStage::Install),
+            "setup" => Some(ShellStage::Setup),
             _ => None,
         }
     }
@@ -367,14 +368,14 @@ fn slot(field: &str, before: Option<&str>, after: Option<&str>) -> Result<Slot, 
         )
     };
     match (before, after) {
-        (Some(b), None) => match ShellStage::parse(b) {
-            Some((ShellStage::Install, _)) => Ok(Slot::BeforeInstall),
-            Some((ShellStage::Setup, _)) => Ok(Slot::BeforeSetup),
+        (Some(b), None) => match ShellStage::around(b) {
+            Some(ShellStage::Install) => Ok(Slot::BeforeInstall),
+            Some(ShellStage::Setup) => Ok(Slot::BeforeSetup),
             _ => Err(bad(b)),
         },
-        (None, Some(a)) => match ShellStage::parse(a) {
-            Some((ShellStage::Install, _)) => Ok(Slot::AfterInstall),
-            Some((ShellStage::Setup, _)) => Ok(Slot::AfterSetup),
+        (None, Some(a)) => match ShellStage::around(a) {
+            Some(ShellStage::Install) => Ok(Slot::AfterInstall),
+            Some(ShellStage::Setup) => Ok(Slot::AfterSetup),
             _ => Err(bad(a)),
         },
         (Some(_), Some(_)) => Err((field.into(), "takes `before` or `after`, not both".into())),
@@ -424,6 +425,8 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
             ))
         }
     };
+    // `fromLatest` asks werf to re-resolve the base tag; here the base enters digests by
+    // reference as written either way, so it changes nothing.
     let _ = raw.from_latest;
     let mut git = Vec::new();
     for (i, g) in raw.git.into_iter().enumerate() {
