@@ -552,9 +552,23 @@ pub struct GraphArgs {
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub format: GraphFormat,
 
-    /// Only this image and what it depends on.
+    /// Only this image and what it depends on (and the templates reading it).
     #[arg(long, value_name = "NAME")]
     pub image: Option<String>,
+
+    /// Chart values and names as `render` takes them; `--repo` also marks each image as in the
+    /// registry or missing (one tag listing).
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Registries reached over plain HTTP (loopback addresses always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "WERF_INSECURE_REGISTRY",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -160,10 +160,17 @@ struct GraphImages<'a> {
     project: Project,
     input: RenderInput,
     repo: &'a str,
+    /// The images read, and whether the cluster was (for `werf graph`).
+    read: std::sync::Mutex<(std::collections::BTreeSet<String>, bool)>,
 }
 
 impl GraphImages<'_> {
     fn tag_of(&self, name: &str) -> Option<String> {
+        self.read
+            .lock()
+            .expect("read set lock poisoned")
+            .0
+            .insert(name.to_string());
         let key = ImageKey::new(self.db, name.to_string());
         image_digest(self.db, self.project, key)
             .as_ref()
@@ -183,12 +190,23 @@ impl RenderHost for GraphImages<'_> {
     }
 
     fn lookup(&self, args: &[Value]) -> std::result::Result<Value, String> {
+        self.read.lock().expect("read set lock poisoned").1 = true;
         self.input.cluster(self.db).lookup(args)
     }
 
     fn secret_file(&self, args: &[Value]) -> std::result::Result<Value, String> {
         crate::chart::context::secret_file(&self.input.options(self.db).secret_files, args)
     }
+}
+
+/// What one template rendered, and what it read outside the chart.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RenderedTemplate {
+    pub manifests: Vec<Manifest>,
+    /// The images whose values (`.Values.werf.image.NAME`, tags, `werf_image`) it read.
+    pub images: std::collections::BTreeSet<String>,
+    /// Whether it called `lookup` (read the cluster).
+    pub lookup: bool,
 }
 
 /// One template's manifests.
@@ -198,7 +216,7 @@ pub fn rendered_template<'db>(
     project: Project,
     input: RenderInput,
     template: TemplateKey<'db>,
-) -> Result<Arc<Vec<Manifest>>> {
+) -> Result<Arc<RenderedTemplate>> {
     let name = template.name(db);
     db.log_execution("rendered_template", name);
     let templates = templates(db, project, input).clone()?;
@@ -215,8 +233,35 @@ pub fn rendered_template<'db>(
         project,
         input,
         repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
+        read: Default::default(),
     };
-    steps::render_template(&templates, &set, name, ctx, &ctxs.placeholders, &images).map(Arc::new)
+    let manifests =
+        steps::render_template(&templates, &set, name, ctx, &ctxs.placeholders, &images)?;
+    let (read, lookup) = images.read.into_inner().expect("read set lock poisoned");
+    Ok(Arc::new(RenderedTemplate {
+        manifests,
+        images: read,
+        lookup,
+    }))
+}
+
+/// Every renderable template with what it rendered and read, in the chart's order (for
+/// `werf graph`).
+pub fn rendered_templates(
+    db: &dyn Db,
+    project: Project,
+    input: RenderInput,
+) -> Result<Vec<(Template, Arc<RenderedTemplate>)>> {
+    let templates = templates(db, project, input).clone()?;
+    let mut out = Vec::new();
+    for name in steps::renderable(&templates) {
+        let key = TemplateKey::new(db, name.to_string());
+        let rendered = rendered_template(db, project, input, key).clone()?;
+        if let Some(t) = templates.iter().find(|t| t.name == name) {
+            out.push((t.clone(), rendered));
+        }
+    }
+    Ok(out)
 }
 
 /// Every manifest of the chart, in Helm's install order.
@@ -234,6 +279,7 @@ pub fn rendered_chart(
         manifests.extend(
             rendered_template(db, project, input, key)
                 .clone()?
+                .manifests
                 .iter()
                 .cloned(),
         );

@@ -1,15 +1,20 @@
 //! The dependency graph as nodes and edges, for `werf graph`: config, images, stages, and the Git
-//! trees, files and external references they read, each with the digest or object id that names it.
+//! trees, files and external references they read; the chart, its templates with the image
+//! values each one read, and the objects they render; each with the digest or object id that
+//! names it, and, where the caller knows it, its state (registry, cluster).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::chart::output::Template;
 use crate::context::Matched;
+use crate::digest::Digest;
 use crate::objects::ObjectId;
 use crate::pattern::join;
 use crate::plan::{BaseRef, ImagePlan};
+use crate::render::RenderedTemplate;
 
 /// What a node stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -25,6 +30,11 @@ pub enum NodeKind {
     File,
     WorkFile,
     External,
+    Chart,
+    Template,
+    Object,
+    /// The live cluster, read by `lookup`.
+    Cluster,
 }
 
 /// A node: a stable id, its kind, a label and the hash that identifies its content.
@@ -33,9 +43,12 @@ pub struct Node {
     pub id: String,
     pub kind: NodeKind,
     pub label: String,
-    /// Digest (images, stages, listings) or Git object id (config, trees, files); empty for
-    /// external references, which are named by their reference.
+    /// Digest (images, stages, listings, templates, objects) or Git object id (config, trees,
+    /// files, the chart); empty for external references, which are named by their reference.
     pub digest: String,
+    /// What the registry or the cluster says of it, when asked (`present`, `missing`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// `from` depends on `to`.
@@ -85,6 +98,7 @@ pub fn build(
             kind,
             label,
             digest,
+            state: None,
         });
         id
     };
@@ -168,6 +182,13 @@ pub fn build(
             for u in &st.sources {
                 let label = format!("COPY {} (line {})", u.content.source, u.line);
                 for m in &u.content.matched {
+                    if s.stapel {
+                        // A Stapel stage's sources are a git mapping's selections.
+                        let (id, label) = stapel_selection(name, &s.stapel_paths, m);
+                        let target = node(id, NodeKind::Listing, label, matched_digest(m));
+                        edge(&sid, &target, &format!("COPY (line {})", u.line));
+                        continue;
+                    }
                     let repo_path = join(&s.context_repo_path, m.path());
                     let target = match m {
                         Matched::Tree { id, .. } => node(
@@ -203,5 +224,128 @@ pub fn build(
     GraphView {
         nodes: nodes.into_values().collect(),
         edges: edges.into_iter().collect(),
+    }
+}
+
+/// The id and label of a Stapel selection (`git-N-all`, `git-N-install`) of image `image`.
+fn stapel_selection(image: &str, adds: &[String], m: &Matched) -> (String, String) {
+    let src = m.path().trim_end_matches('/');
+    let mut parts = src.splitn(3, '-');
+    let (n, what) = match (parts.next(), parts.next(), parts.next()) {
+        (Some("git"), Some(n), Some(what)) => (n.parse::<usize>().ok(), what),
+        _ => (None, src),
+    };
+    let add = n
+        .and_then(|n| adds.get(n))
+        .map(|a| {
+            if a.is_empty() {
+                "/".to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .unwrap_or_default();
+    let what = if what == "all" {
+        "all selected files".to_string()
+    } else {
+        format!("the files `{what}` depends on")
+    };
+    (
+        format!("selection:{image}:{src}"),
+        format!("git[{}] `{add}`: {what}", n.unwrap_or_default()),
+    )
+}
+
+fn matched_digest(m: &Matched) -> String {
+    match m {
+        Matched::Tree { id, .. } | Matched::File { id, .. } | Matched::WorkFile { id, .. } => {
+            id.hex()
+        }
+        Matched::Listing { digest, .. } => digest.hex(),
+    }
+}
+
+/// Adds the chart (its tree `chart_tree` at `chart_dir`), each rendered template with the
+/// images whose values it read, and the objects it rendered. With `only`, just the templates
+/// reading that image (and their objects).
+pub fn add_chart(
+    view: &mut GraphView,
+    chart_dir: &str,
+    chart_tree: ObjectId,
+    templates: &[(Template, Arc<RenderedTemplate>)],
+    only: Option<&str>,
+) {
+    let mut nodes: BTreeMap<String, Node> =
+        view.nodes.drain(..).map(|n| (n.id.clone(), n)).collect();
+    let mut edges: BTreeSet<Edge> = view.edges.drain(..).collect();
+    let mut node = |id: String, kind: NodeKind, label: String, digest: String| {
+        nodes.entry(id.clone()).or_insert(Node {
+            id: id.clone(),
+            kind,
+            label,
+            digest,
+            state: None,
+        });
+        id
+    };
+    let mut edge = |from: &str, to: &str, label: &str| {
+        edges.insert(Edge {
+            from: from.to_string(),
+            to: to.to_string(),
+            label: label.to_string(),
+        });
+    };
+    let chart = node(
+        format!("chart:{chart_dir}"),
+        NodeKind::Chart,
+        chart_dir.to_string(),
+        chart_tree.hex(),
+    );
+    for (t, rendered) in templates {
+        if only.is_some_and(|o| !rendered.images.contains(o)) {
+            continue;
+        }
+        let tid = node(
+            format!("template:{}", t.name),
+            NodeKind::Template,
+            t.name.clone(),
+            Digest::of_bytes("template", t.text.as_bytes()).hex(),
+        );
+        edge(&tid, &chart, "in chart");
+        for image in &rendered.images {
+            edge(&tid, &format!("image:{image}"), "reads image values");
+        }
+        if rendered.lookup {
+            let cluster = node(
+                "cluster:lookup".into(),
+                NodeKind::Cluster,
+                "the cluster (lookup)".into(),
+                String::new(),
+            );
+            edge(&tid, &cluster, "lookup");
+        }
+        for m in rendered.manifests.iter().filter(|m| !m.kind.is_empty()) {
+            let oid = node(
+                format!("object:{}/{}", m.kind, m.name),
+                NodeKind::Object,
+                format!(
+                    "{} {}{}",
+                    m.kind,
+                    m.name,
+                    if m.hook { " (hook)" } else { "" }
+                ),
+                Digest::of_bytes("object", m.text.as_bytes()).hex(),
+            );
+            edge(&oid, &tid, "rendered by");
+        }
+    }
+    view.nodes = nodes.into_values().collect();
+    view.edges = edges.into_iter().collect();
+}
+
+/// Sets the state of node `id` (no-op for an unknown id).
+pub fn set_state(view: &mut GraphView, id: &str, state: impl Into<String>) {
+    if let Some(n) = view.nodes.iter_mut().find(|n| n.id == id) {
+        n.state = Some(state.into());
     }
 }

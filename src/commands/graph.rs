@@ -8,8 +8,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use werf_graph::view::{self, GraphView, Node, NodeKind};
 
+use werf_graph::chart::Cluster;
+use werf_graph::render::RenderInput;
+
 use crate::cli::{Global, GraphArgs, GraphFormat};
+use crate::pipeline::render::render_options;
 use crate::project::{load, CONFIG_FILE};
+use crate::registry::Registry;
 
 /// Runs `werf graph`.
 pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
@@ -20,12 +25,36 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
             bail!("image `{name}` is not defined in werf.yaml");
         }
     }
-    let graph = view::build(
+    let mut graph = view::build(
         CONFIG_FILE,
         loaded.config_blob,
         &plans,
         args.image.as_deref(),
     );
+    // The chart, when the project has one: templates, the image values each read, objects.
+    if let Ok((dir, tree)) = werf_graph::render::chart_tree(&loaded.db, loaded.project).clone() {
+        let options = render_options(global, &args.render, &loaded)?;
+        let input = RenderInput::new(&loaded.db, options, Cluster::offline());
+        let templates = werf_graph::render::rendered_templates(&loaded.db, loaded.project, input)?;
+        view::add_chart(&mut graph, &dir, tree, &templates, args.image.as_deref());
+    }
+    // With `--repo`, what the registry holds (one tag listing).
+    if let Some(repo) = &args.render.repo {
+        let registry = Registry::new(
+            &args.insecure_registry,
+            &[crate::registry::host_of(repo)],
+            global.timeouts(),
+        )?;
+        let tags = registry.list_tags(repo)?;
+        for p in &plans {
+            let state = if tags.contains(&p.tag) {
+                "in the registry"
+            } else {
+                "missing: would build"
+            };
+            view::set_state(&mut graph, &format!("image:{}", p.name), state);
+        }
+    }
     let out = match args.format {
         GraphFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
         GraphFormat::Dot => dot(&graph),
@@ -51,15 +80,23 @@ fn kind_name(kind: NodeKind) -> &'static str {
         NodeKind::File => "file",
         NodeKind::WorkFile => "work-file",
         NodeKind::External => "external",
+        NodeKind::Chart => "chart",
+        NodeKind::Template => "template",
+        NodeKind::Object => "object",
+        NodeKind::Cluster => "cluster",
     }
 }
 
 fn describe(n: &Node) -> String {
-    if n.digest.is_empty() {
+    let mut out = if n.digest.is_empty() {
         format!("{} {}", kind_name(n.kind), n.label)
     } else {
         format!("{} {} {}", kind_name(n.kind), n.label, short(&n.digest))
+    };
+    if let Some(state) = &n.state {
+        out.push_str(&format!(" [{state}]"));
     }
+    out
 }
 
 /// An indented tree per image: each node, then what it depends on.
@@ -74,6 +111,12 @@ fn text(g: &GraphView) -> String {
     }
     let mut out = String::new();
     for n in g.nodes.iter().filter(|n| n.kind == NodeKind::Image) {
+        let _ = writeln!(out, "{}", describe(n));
+        let mut seen = BTreeSet::new();
+        walk(&n.id, 1, &nodes, &out_edges, &mut seen, &mut out);
+    }
+    // Then each object, with the template that renders it and what that template read.
+    for n in g.nodes.iter().filter(|n| n.kind == NodeKind::Object) {
         let _ = writeln!(out, "{}", describe(n));
         let mut seen = BTreeSet::new();
         walk(&n.id, 1, &nodes, &out_edges, &mut seen, &mut out);
@@ -93,8 +136,8 @@ fn walk<'a>(
     for (to, label) in edges.get(id).map(Vec::as_slice).unwrap_or_default() {
         let Some(node) = nodes.get(to) else { continue };
         let _ = writeln!(out, "{}{label}: {}", "  ".repeat(depth), describe(node));
-        // Images are listed at the top level; stages are expanded once.
-        if node.kind == NodeKind::Stage && seen.insert(to) {
+        // Images are listed at the top level; stages and templates are expanded once.
+        if matches!(node.kind, NodeKind::Stage | NodeKind::Template) && seen.insert(to) {
             walk(to, depth + 1, nodes, edges, seen, out);
         }
     }
@@ -118,8 +161,10 @@ fn dot(g: &GraphView) -> String {
             | NodeKind::Dockerignore
             | NodeKind::File
             | NodeKind::WorkFile => "note",
-            NodeKind::Tree | NodeKind::Listing => "folder",
-            NodeKind::External => "cylinder",
+            NodeKind::Tree | NodeKind::Listing | NodeKind::Chart => "folder",
+            NodeKind::External | NodeKind::Cluster => "cylinder",
+            NodeKind::Template => "note",
+            NodeKind::Object => "component",
         };
         let label = if n.digest.is_empty() {
             n.label.clone()

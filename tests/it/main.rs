@@ -4,6 +4,7 @@
 //! - [`hostile`]: hostile and odd input: links, archives, special files, submodules, deep
 //!   nesting, a stalled registry, concurrent builds, planted secrets, panics.
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
+//! - [`graph`]: `werf graph` from files to objects, registry state, its JSON schema.
 //! - [`snapshots`]: whole-CLI output (insta).
 //! - [`dev`]: the dirty check and `--dev`.
 //! - [`render`]: `werf render`, the chart with werf's values.
@@ -25,6 +26,7 @@ mod contract;
 mod deploy;
 mod dev;
 mod errors;
+mod graph;
 mod helm_deps;
 mod helm_diff;
 mod hostile;
