@@ -569,6 +569,15 @@ pub struct GraphArgs {
         value_delimiter = ','
     )]
     pub insecure_registry: Vec<String>,
+
+    /// Explain why NODE (`image:NAME`, `object:KIND/NAME`, or an image name) changed since
+    /// `--since`, down to the files whose edit caused it.
+    #[arg(long, value_name = "NODE")]
+    pub why: Option<String>,
+
+    /// The revision `--why` compares with (default `HEAD~1`).
+    #[arg(long, value_name = "REV", requires = "why")]
+    pub since: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -16,6 +16,7 @@
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
 //! - [`stapel`]: Stapel images (git mappings, shell stages, imports) as Dockerfile stages.
+//! - [`why`]: why a tag or an object changed between two revisions, down to files and fields.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
 //! - [`error`]: the one error type.
 
@@ -34,6 +35,7 @@ pub mod plan;
 pub mod render;
 pub mod stapel;
 pub mod view;
+pub mod why;
 
 pub use db::{Database, Project};
 pub use digest::Digest;

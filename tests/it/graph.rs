@@ -173,3 +173,51 @@ fn with_a_repo_each_image_says_whether_the_registry_has_it() {
     assert!(text.contains("[in the registry]"), "{text}");
     assert!(text.contains("object Deployment app"), "{text}");
 }
+
+#[test]
+fn why_traces_an_object_back_to_the_file_edit_that_changed_it() {
+    let mut r = project();
+    r.write(&[("app/x.txt", "x, edited\n")]);
+    r.commit("edit");
+    let why = |node: &str| {
+        let out = r.werf(&["graph", "--why", node]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = why("object:Deployment/app");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("Deployment `app` changed: spec.template.spec.containers[0].image"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rendered by `view/templates/app.yaml`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("which reads the values of image `app`"),
+        "{out}"
+    );
+    assert!(out.contains("app/x.txt modified"), "{out}");
+    // The Stapel image through its stages, down to the same file (a repository path, not the
+    // synthetic context's).
+    let (code, out, err) = why("image:tool");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("because image `tool/stapel-stage/install` changed"),
+        "{out}"
+    );
+    assert!(out.contains("        app/x.txt modified"), "{out}");
+    // What the edit did not reach says so.
+    let (_, out, _) = why("object:ConfigMap/plain");
+    assert!(out.contains("ConfigMap `plain` is unchanged"), "{out}");
+    let (code, _, err) = why("object:Secret/none");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("the chart renders no `Secret` named `none`"),
+        "{err}"
+    );
+}
