@@ -575,9 +575,14 @@ pub struct GraphArgs {
     #[arg(long, value_name = "NODE")]
     pub why: Option<String>,
 
-    /// The revision `--why` compares with (default `HEAD~1`).
-    #[arg(long, value_name = "REV", requires = "why")]
+    /// The revision `--why` (and the page's why of each changed node) compares with (default
+    /// `HEAD~1` for `--why`).
+    #[arg(long, value_name = "REV")]
     pub since: Option<String>,
+
+    /// Serve the page on this loopback address (default `127.0.0.1:8090`) until interrupted.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8090")]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -585,6 +590,8 @@ pub enum GraphFormat {
     Text,
     Dot,
     Json,
+    /// One self-contained page (no network): search, filter, details, path highlighting.
+    Html,
 }
 
 /// The most images built at once: each holds a worker thread and its layers in flight, and no

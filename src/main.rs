@@ -12,6 +12,7 @@
 //! - [`commands`]: one file per command.
 //! - [`pipeline`]: what the commands share: publish, render, the desired objects.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
+//! - [`graph_page`]: `werf graph`'s self-contained page and its loopback server.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
 //! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
@@ -25,6 +26,7 @@ mod commands;
 mod deploy;
 mod errors;
 mod git;
+mod graph_page;
 mod kubernetes;
 mod net;
 mod pipeline;

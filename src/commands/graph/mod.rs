@@ -1,14 +1,17 @@
-//! `werf graph`: the dependency graph as text, Graphviz DOT or JSON.
+//! `werf graph`: the dependency graph as text, Graphviz DOT, JSON or a page, and `--why`.
+//!
+//! - [`why`]: two revisions planned and rendered by the engine, and the chains between them.
+
+mod why;
+
+use why::Revisions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use std::sync::Arc;
-
-use anyhow::{bail, Context as _, Result};
-use werf_graph::plan::ImagePlan;
+use anyhow::{bail, Result};
 use werf_graph::view::{self, GraphView, Node, NodeKind};
 
 use werf_graph::chart::Cluster;
@@ -61,160 +64,52 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
             view::set_state(&mut graph, &format!("image:{}", p.name), state);
         }
     }
+    if args.format == GraphFormat::Html || args.serve.is_some() {
+        // The page explains every changed node when it is told against what (`--since`).
+        let explanations = if args.since.is_some() {
+            let mut loaded = loaded;
+            Revisions::load(global, args, &mut loaded)?.all_changed()
+        } else {
+            Default::default()
+        };
+        let page = crate::graph_page::page::render(&project_name(global), &graph, &explanations);
+        if let Some(addr) = &args.serve {
+            let (listener, local) = crate::graph_page::serve::bind(*addr)?;
+            eprintln!("serving the graph on http://{local}/ (Ctrl-C to stop)");
+            crate::graph_page::serve::serve(listener, &page);
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::io::stdout().lock().write_all(page.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let out = match args.format {
         GraphFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
         GraphFormat::Dot => dot(&graph),
         GraphFormat::Text => text(&graph),
+        GraphFormat::Html => unreachable!("handled above"),
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The page's title: the project folder's name.
+fn project_name(global: &Global) -> String {
+    global
+        .dir
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into())
+}
+
 /// `werf graph --why NODE`: the chain from the edited files to NODE, against `--since`.
 fn why(global: &Global, args: &GraphArgs, target: &str) -> Result<ExitCode> {
-    use werf_graph::Setter;
     let mut loaded = load(global)?;
-    let since = args.since.as_deref().unwrap_or("HEAD~1");
-    let old_commit = loaded
-        .repo
-        .commit(Some(since))
-        .with_context(|| format!("`--since {since}`"))?;
-    let plans_at = |db: &werf_graph::Database, project| -> BTreeMap<String, Arc<ImagePlan>> {
-        werf_graph::plan::plan_all(db, project)
-            .map(|all| {
-                all.into_iter()
-                    .filter_map(|(n, p)| p.ok().map(|p| (n, p)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let has_chart = werf_graph::render::chart_tree(&loaded.db, loaded.project).is_ok();
-    let options = if has_chart {
-        Some(render_options(global, &args.render, &loaded)?)
-    } else {
-        None
-    };
-    let render_at =
-        |db: &werf_graph::Database, project, options: &Option<werf_graph::chart::RenderOptions>| {
-            options.as_ref().and_then(|o| {
-                let input = RenderInput::new(db, o.clone(), Cluster::offline());
-                werf_graph::render::rendered_templates(db, project, input).ok()
-            })
-        };
-    let new_plans = plans_at(&loaded.db, loaded.project);
-    let new_templates = render_at(&loaded.db, loaded.project, &options);
-    let project = loaded.project;
-    project.set_root_tree(&mut loaded.db).to(old_commit.tree);
-    let old_plans = plans_at(&loaded.db, project);
-    let old_templates = render_at(&loaded.db, project, &options);
-    project.set_root_tree(&mut loaded.db).to(loaded.commit.tree);
-
-    let objects = loaded.objects.clone();
-    let repo_path_of = |plan: &ImagePlan, path: &str| {
-        let path = path.trim_end_matches('/');
-        if plan.is_stapel() {
-            // `git-N-WHAT/rest` is below mapping N's `add`.
-            let (head, rest) = path.split_once('/').unwrap_or((path, ""));
-            let n = head
-                .strip_prefix("git-")
-                .and_then(|h| h.split('-').next())
-                .and_then(|n| n.parse::<usize>().ok());
-            if let Some(add) = n.and_then(|n| plan.sources.stapel_paths.get(n)) {
-                return werf_graph::pattern::join(add, rest);
-            }
-        }
-        werf_graph::pattern::join(&plan.sources.context_repo_path, path)
-    };
-    let explain_image = |name: &str, indent: &str, out: &mut String| -> Result<()> {
-        let Some(new) = new_plans.get(name) else {
-            bail!("image `{name}` is not defined in werf.yaml");
-        };
-        for line in werf_graph::why::image(
-            &*objects,
-            old_plans.get(name).map(|p| &**p),
-            new,
-            &repo_path_of,
-        )? {
-            let _ = writeln!(out, "{indent}{line}");
-        }
-        // A dependency whose tag changed explains this one's.
-        for dep in &new.dependencies {
-            if let (Some(o), Some(n)) = (old_plans.get(dep), new_plans.get(dep)) {
-                if o.tag != n.tag {
-                    let _ = writeln!(out, "{indent}  because image `{dep}` changed:");
-                    for line in werf_graph::why::image(&*objects, Some(o), n, &repo_path_of)? {
-                        let _ = writeln!(out, "{indent}    {line}");
-                    }
-                }
-            }
-        }
-        Ok(())
-    };
-    let short_old = &old_commit.id[..old_commit.id.len().min(7)];
-    let mut out = format!("since {since} ({short_old}):\n");
-    let target = target.trim();
-    if let Some(object) = target.strip_prefix("object:") {
-        let (kind, name) = object
-            .split_once('/')
-            .with_context(|| format!("`{target}`: name an object as `object:KIND/NAME`"))?;
-        let find = |templates: &Option<
-            Vec<(
-                werf_graph::chart::output::Template,
-                Arc<werf_graph::render::RenderedTemplate>,
-            )>,
-        >| {
-            templates.iter().flatten().find_map(|(t, r)| {
-                r.manifests
-                    .iter()
-                    .find(|m| m.kind == kind && m.name == name)
-                    .map(|m| (t.clone(), r.clone(), m.text.clone()))
-            })
-        };
-        let Some((template, rendered, text)) = find(&new_templates) else {
-            bail!("the chart renders no `{kind}` named `{name}`");
-        };
-        match find(&old_templates) {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "{kind} `{name}` is new (rendered by `{}`)",
-                    template.name
-                );
-            }
-            Some((_, _, old_text)) if old_text == text => {
-                let _ = writeln!(
-                    out,
-                    "{kind} `{name}` is unchanged (rendered by `{}`)",
-                    template.name
-                );
-            }
-            Some((_, _, old_text)) => {
-                let parse =
-                    |t: &str| serde_yaml_ng::from_str::<serde_json::Value>(t).unwrap_or_default();
-                let fields = werf_graph::why::field_paths(&parse(&old_text), &parse(&text));
-                let _ = writeln!(out, "{kind} `{name}` changed: {}", fields.join(", "));
-                let _ = writeln!(out, "  rendered by `{}`", template.name);
-                let mut explained = false;
-                for image in &rendered.images {
-                    if let (Some(o), Some(n)) = (old_plans.get(image), new_plans.get(image)) {
-                        if o.tag != n.tag {
-                            let _ = writeln!(out, "  which reads the values of image `{image}`:");
-                            explain_image(image, "    ", &mut out)?;
-                            explained = true;
-                        }
-                    }
-                }
-                if !explained {
-                    let _ = writeln!(
-                        out,
-                        "  no image it reads changed: the template or the values did"
-                    );
-                }
-            }
-        }
-    } else {
-        let name = target.strip_prefix("image:").unwrap_or(target);
-        explain_image(name, "", &mut out)?;
+    let revisions = Revisions::load(global, args, &mut loaded)?;
+    let mut out = format!("since {}:\n", revisions.since);
+    for line in revisions.explain(target.trim())? {
+        out.push_str(&line);
+        out.push('\n');
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,170 @@
+//! The graph page in a real browser: Debian's Chromium, driven through ChromeDriver over
+//! WebDriver (fantoccini): search an image, click it, read its why, follow the highlighted path
+//! to its Deployment. A screenshot is saved in the test's temp folder.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::support::Repo;
+
+/// ChromeDriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (tests/install-deps)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const WERF_YAML: &str = "project: page
+configVersion: 1
+---
+image: app
+context: app
+dockerfile: Dockerfile
+---
+image: other
+context: other
+dockerfile: Dockerfile
+";
+
+#[test]
+fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
+    let mut r = Repo::new(&[
+        ("werf.yaml", WERF_YAML),
+        ("app/Dockerfile", "FROM scratch\nCOPY x.txt /x.txt\n"),
+        ("app/x.txt", "x\n"),
+        ("other/Dockerfile", "FROM scratch\nCOPY y.txt /y.txt\n"),
+        ("other/y.txt", "y\n"),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: page\nversion: 1.0.0\n"),
+        (
+            ".helm/templates/app.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n      - image: {{ .Values.werf.image.app }}\n",
+        ),
+        (
+            ".helm/templates/other.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\nspec:\n  template:\n    spec:\n      containers:\n      - image: {{ .Values.werf.image.other }}\n",
+        ),
+    ]);
+    r.commit("init");
+    r.write(&[("app/x.txt", "x, edited\n")]);
+    r.commit("edit");
+    let out = r.werf(&["graph", "--format", "html", "--since", "HEAD~1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let work = tempfile::tempdir().unwrap();
+    let page = work.path().join("graph.html");
+    std::fs::write(&page, &out.stdout).unwrap();
+
+    let driver = Driver::start();
+    let profile = work.path().join("profile");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // ChromeDriver is reached over plain HTTP; rustls still wants one crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    runtime.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1400,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let c = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a browser session");
+        c.goto(&format!("file://{}", page.display())).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("body[data-ready='true']"))
+            .await
+            .expect("the page becomes ready");
+        // Collapsed by default: images and objects, no stages.
+        let shown = c.find_all(Locator::Css("g.node")).await.unwrap().len();
+        let stages = c.find_all(Locator::Css("g.node.stage")).await.unwrap().len();
+        assert!(shown >= 4, "{shown} nodes shown");
+        assert_eq!(stages, 0);
+
+        // Search: the match is marked, unrelated images are filtered out.
+        c.find(Locator::Id("search")).await.unwrap().send_keys("app").await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("g.node.match[data-id='image:app']"))
+            .await
+            .expect("the searched image is marked");
+        assert!(c
+            .find_all(Locator::Css("g.node[data-id='image:other']"))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Click it: its inputs, digest and why, and the objects an edit to it reaches.
+        c.find(Locator::Css("g.node[data-id='image:app']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let details = c.find(Locator::Id("details")).await.unwrap().text().await.unwrap();
+        assert!(details.starts_with("image app"), "{details}");
+        assert!(details.contains("digest "), "{details}");
+        assert!(details.contains("why:"), "{details}");
+        assert!(details.contains("app/x.txt modified"), "{details}");
+        assert!(details.contains("objects an edit here reaches:"), "{details}");
+        assert!(details.contains("Deployment app"), "{details}");
+        // The path to the Deployment is highlighted; the other Deployment is not on it.
+        let deployment = c
+            .find(Locator::Css("g.node[data-id='object:Deployment/app']"))
+            .await
+            .unwrap();
+        let class = deployment.attr("class").await.unwrap().unwrap_or_default();
+        assert!(class.split(' ').any(|c| c == "hl"), "{class}");
+        // Follow it: the Deployment's why names the image and the file.
+        deployment.click().await.unwrap();
+        let details = c.find(Locator::Id("details")).await.unwrap().text().await.unwrap();
+        assert!(details.contains("Deployment `app` changed: spec.template.spec.containers[0].image"), "{details}");
+        assert!(details.contains("app/x.txt modified"), "{details}");
+
+        let png = c.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(work.path().join("graph.png"), png).unwrap();
+        c.close().await.unwrap();
+    });
+}
