@@ -266,6 +266,7 @@ fn main() {
         s(render)
     );
     render_rows(&repo, &layout);
+    graph_rows(&b, &layout);
     if !skip_build {
         let registry = registry::Registry::start();
         let repo_arg = format!("{}/mono", registry.address);
@@ -629,4 +630,117 @@ fn converge_rows(b: &mut Bench, layout: &Layout, registry: &str, scratch: &Path,
     // SAFETY: `cluster` is our running child.
     unsafe { libc::kill(cluster.id() as libc::pid_t, libc::SIGTERM) };
     let _ = cluster.wait();
+}
+
+/// `werf graph --format html` at this size: construction time, page size, and page load to
+/// interactive in headless Chromium (ChromeDriver), then a search and a click that must answer.
+fn graph_rows(b: &Bench, layout: &Layout) {
+    let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    let page = b.home.with_file_name("graph.html");
+    let file = std::fs::File::create(&page).expect("page file");
+    let run = measure_to(
+        Command::new(&b.werf)
+            .current_dir(&b.repo)
+            .env("WERF_HOME", &b.home)
+            .args(["graph", "--format", "html"]),
+        Stdio::from(file),
+    );
+    let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "| `werf graph --format html` ({} images, {} objects) | {} | | {:.1} MiB page |",
+        layout.images.len(),
+        2 * layout.images.len(),
+        s(run.wall),
+        size as f64 / (1 << 20) as f64
+    );
+    if Command::new("chromedriver").arg("--version").output().is_err() {
+        println!("| page load in headless Chromium | | <= 2 s | skipped: no chromedriver |");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let profile = tempfile::tempdir().expect("profile");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (load, respond, nodes) = runtime.block_on(async {
+        use fantoccini::{ClientBuilder, Locator};
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--disable-quic", "--window-size=1400,900",
+                         format!("--user-data-dir={}", profile.path().display())],
+            }),
+        );
+        let c = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("browser");
+        let t = Instant::now();
+        c.goto(&format!("file://{}", page.display())).await.expect("goto");
+        c.wait()
+            .for_element(Locator::Css("body[data-ready='true']"))
+            .await
+            .expect("ready");
+        let load = t.elapsed();
+        let nodes = c.find_all(Locator::Css("g.node")).await.expect("nodes").len();
+        let t = Instant::now();
+        let name = &layout.images[layout.images.len() / 2];
+        c.find(Locator::Id("search"))
+            .await
+            .expect("search")
+            .send_keys(name)
+            .await
+            .expect("type");
+        c.find(Locator::Css(&format!("g.node[data-id='image:{name}']")))
+            .await
+            .expect("the image is shown")
+            .click()
+            .await
+            .expect("click");
+        let details = c
+            .find(Locator::Id("details"))
+            .await
+            .expect("details")
+            .text()
+            .await
+            .expect("text");
+        assert!(details.contains(&format!("image {name}")), "{details}");
+        let respond = t.elapsed();
+        c.close().await.expect("close");
+        (load, respond, nodes)
+    });
+    let _ = driver.kill();
+    let _ = driver.wait();
+    println!(
+        "| page load to interactive in headless Chromium | {} | <= 2 s | {} nodes drawn (stages and files collapsed) |",
+        s(load),
+        nodes
+    );
+    println!(
+        "| search an image, click it, read its details | {} | | answered |",
+        s(respond)
+    );
 }
