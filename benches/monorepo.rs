@@ -653,7 +653,11 @@ fn graph_rows(b: &Bench, layout: &Layout) {
         s(run.wall),
         size as f64 / (1 << 20) as f64
     );
-    if Command::new("chromedriver").arg("--version").output().is_err() {
+    if Command::new("chromedriver")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         println!("| page load in headless Chromium | | <= 2 s | skipped: no chromedriver |");
         return;
     }
@@ -670,7 +674,10 @@ fn graph_rows(b: &Bench, layout: &Layout) {
         .expect("chromedriver");
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -48,7 +48,10 @@ mod tests {
             edges: vec![],
         };
         let page = render("<demo>", &graph, &BTreeMap::new());
-        assert!(!page.contains("</script><script>alert(1)"), "the label cannot close the data script");
+        assert!(
+            !page.contains("</script><script>alert(1)"),
+            "the label cannot close the data script"
+        );
         assert!(page.contains("werf graph: &lt;demo&gt;"));
         for outside in ["http://", "https://", "src=\"//"] {
             let hits: Vec<&str> = page

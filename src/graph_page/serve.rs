@@ -22,7 +22,9 @@ pub fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
         return Err(Error::NotLoopback(addr));
     }
     let listener = TcpListener::bind(addr).map_err(|source| Error::Listen { addr, source })?;
-    let local = listener.local_addr().map_err(|source| Error::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| Error::Listen { addr, source })?;
     Ok((listener, local))
 }
 

@@ -31,7 +31,10 @@ impl Driver {
             .expect("chromedriver is installed (tests/install-deps)");
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Driver { child, port }
@@ -79,7 +82,11 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
     r.write(&[("app/x.txt", "x, edited\n")]);
     r.commit("edit");
     let out = r.werf(&["graph", "--format", "html", "--since", "HEAD~1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let work = tempfile::tempdir().unwrap();
     let page = work.path().join("graph.html");
     std::fs::write(&page, &out.stdout).unwrap();

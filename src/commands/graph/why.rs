@@ -107,7 +107,9 @@ impl Revisions {
             if let (Some(o), Some(n)) = (self.old_plans.get(dep), self.new_plans.get(dep)) {
                 if o.tag != n.tag {
                     out.push(format!("{indent}  because image `{dep}` changed:"));
-                    for line in werf_graph::why::image(&*self.objects, Some(o), n, &Self::repo_path)? {
+                    for line in
+                        werf_graph::why::image(&*self.objects, Some(o), n, &Self::repo_path)?
+                    {
                         out.push(format!("{indent}    {line}"));
                     }
                 }
@@ -116,7 +118,11 @@ impl Revisions {
         Ok(out)
     }
 
-    fn find(templates: &Templates, kind: &str, name: &str) -> Option<(Template, Arc<RenderedTemplate>, String)> {
+    fn find(
+        templates: &Templates,
+        kind: &str,
+        name: &str,
+    ) -> Option<(Template, Arc<RenderedTemplate>, String)> {
         templates.iter().flatten().find_map(|(t, r)| {
             r.manifests
                 .iter()
@@ -133,21 +139,25 @@ impl Revisions {
         };
         let mut out = Vec::new();
         match Self::find(&self.old_templates, kind, name) {
-            None => out.push(format!("{kind} `{name}` is new (rendered by `{}`)", template.name)),
+            None => out.push(format!(
+                "{kind} `{name}` is new (rendered by `{}`)",
+                template.name
+            )),
             Some((_, _, old)) if old == text => out.push(format!(
                 "{kind} `{name}` is unchanged (rendered by `{}`)",
                 template.name
             )),
             Some((_, _, old)) => {
-                let parse = |t: &str| {
-                    serde_yaml_ng::from_str::<serde_json::Value>(t).unwrap_or_default()
-                };
+                let parse =
+                    |t: &str| serde_yaml_ng::from_str::<serde_json::Value>(t).unwrap_or_default();
                 let fields = werf_graph::why::field_paths(&parse(&old), &parse(&text));
                 out.push(format!("{kind} `{name}` changed: {}", fields.join(", ")));
                 out.push(format!("  rendered by `{}`", template.name));
                 let mut explained = false;
                 for image in &rendered.images {
-                    if let (Some(o), Some(n)) = (self.old_plans.get(image), self.new_plans.get(image)) {
+                    if let (Some(o), Some(n)) =
+                        (self.old_plans.get(image), self.new_plans.get(image))
+                    {
                         if o.tag != n.tag {
                             out.push(format!("  which reads the values of image `{image}`:"));
                             out.extend(self.explain_image(image, "    ")?);
