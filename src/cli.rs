@@ -535,6 +535,11 @@ pub struct BuildArgs {
     #[arg(long, short = 'v')]
     pub verbose: bool,
 
+    /// With `--dry-run`: for each changed image, the stage inputs that changed since the last
+    /// plan, down to the files (as `werf graph --why`).
+    #[arg(long, requires = "dry_run")]
+    pub explain: bool,
+
     /// Only these images (and what they depend on); all by default.
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,

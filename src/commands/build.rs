@@ -112,7 +112,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     if !args.dry_run {
         return build_and_push(global, args);
     }
-    let loaded = load(global)?;
+    let mut loaded = load(global)?;
     let plans = select(&loaded, &args.images)?;
     let key = werf_cache::key_for_name(
         "last-plan",
@@ -123,6 +123,12 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         .get(LAST_PLAN, &key)?
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    // `--explain`: the last plan's commit planned by the same engine, to name the files.
+    let old_plans = if args.explain {
+        explain_base(&mut loaded, &last.commit)
+    } else {
+        BTreeMap::new()
+    };
 
     let mut out = String::new();
     let short_commit = &loaded.commit.id[..loaded.commit.id.len().min(7)];
@@ -196,6 +202,18 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
                     &prev_tag[..prev_tag.len().min(12)],
                     diffs[..shown].join("; ")
                 );
+                if args.explain {
+                    let lines = werf_graph::why::image(
+                        &*loaded.objects,
+                        old_plans.get(&plan.name).map(|p| &**p),
+                        plan,
+                        &|p, path| p.repo_path(path),
+                    )?;
+                    // The first line repeats the tags.
+                    for line in lines.iter().skip(1) {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                }
             }
         }
         if args.verbose {
@@ -308,6 +326,27 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         write_json_atomically(&args.build_report_path, &Report { images })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plans at `commit` (the last plan's), for `--explain`; empty when it cannot be read. The
+/// engine is left where it was (the commit, or the `--dev` snapshot).
+fn explain_base(loaded: &mut Loaded, commit: &str) -> BTreeMap<String, Arc<ImagePlan>> {
+    use werf_graph::Setter;
+    let Ok(base) = loaded.repo.commit(Some(commit)) else {
+        return BTreeMap::new();
+    };
+    let project = loaded.project;
+    let now = project.root_tree(&loaded.db);
+    project.set_root_tree(&mut loaded.db).to(base.tree);
+    let plans = werf_graph::plan::plan_all(&loaded.db, project)
+        .map(|all| {
+            all.into_iter()
+                .filter_map(|(n, p)| p.ok().map(|p| (n, p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    project.set_root_tree(&mut loaded.db).to(now);
+    plans
 }
 
 /// The requested images plus what they depend on, in werf.yaml order.

@@ -156,11 +156,16 @@
     draw();
   }
 
+  // One redraw when typing pauses, not one per key (a redraw is the whole SVG).
+  let pending = null;
   document.getElementById("search").addEventListener("input", (ev) => {
-    state.filter = ev.target.value.trim().toLowerCase();
-    draw();
-    const first = svg.querySelector(".node.match");
-    if (first) first.scrollIntoView({ block: "center", inline: "center" });
+    clearTimeout(pending);
+    pending = setTimeout(() => {
+      state.filter = ev.target.value.trim().toLowerCase();
+      draw();
+      const first = svg.querySelector(".node.match");
+      if (first) first.scrollIntoView({ block: "center", inline: "center" });
+    }, 120);
   });
   document.getElementById("files").addEventListener("change", (ev) => { state.files = ev.target.checked; draw(); });
   window.werfGraph = { select, draw, state };

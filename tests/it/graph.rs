@@ -177,8 +177,28 @@ fn with_a_repo_each_image_says_whether_the_registry_has_it() {
 #[test]
 fn why_traces_an_object_back_to_the_file_edit_that_changed_it() {
     let mut r = project();
+    // A plan to explain against (`build --dry-run` records it).
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     r.write(&[("app/x.txt", "x, edited\n")]);
     r.commit("edit");
+    // `build --dry-run --explain`: the same chain, against the last plan.
+    let out = r.werf(&["build", "--dry-run", "--explain"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let app = text
+        .split("\n\n")
+        .find(|block| block.starts_with("app "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(app.contains("      app/x.txt modified"), "{app}");
     let why = |node: &str| {
         let out = r.werf(&["graph", "--why", node]);
         (

@@ -46,7 +46,8 @@ fn render_at(db: &Database, project: Project, options: &Option<RenderOptions>) -
 }
 
 impl Revisions {
-    /// Plans and renders HEAD and `--since` (default `HEAD~1`); the engine is left at HEAD.
+    /// Plans and renders what was loaded (HEAD, or the `--dev` snapshot) and `--since` (default
+    /// `HEAD~1`); the engine is left where it was.
     pub fn load(global: &Global, args: &GraphArgs, loaded: &mut Loaded) -> Result<Self> {
         let since = args.since.as_deref().unwrap_or("HEAD~1");
         let old_commit = loaded
@@ -60,12 +61,13 @@ impl Revisions {
             None
         };
         let project = loaded.project;
+        let now = project.root_tree(&loaded.db);
         let new_plans = plans_at(&loaded.db, project);
         let new_templates = render_at(&loaded.db, project, &options);
         project.set_root_tree(&mut loaded.db).to(old_commit.tree);
         let old_plans = plans_at(&loaded.db, project);
         let old_templates = render_at(&loaded.db, project, &options);
-        project.set_root_tree(&mut loaded.db).to(loaded.commit.tree);
+        project.set_root_tree(&mut loaded.db).to(now);
         Ok(Revisions {
             since: format!("{since} ({})", &old_commit.id[..old_commit.id.len().min(7)]),
             new_plans,
@@ -76,21 +78,8 @@ impl Revisions {
         })
     }
 
-    /// A path of an image's context as a repository path (a Stapel selection `git-N-WHAT/rest`
-    /// is below mapping N's `add`).
     fn repo_path(plan: &ImagePlan, path: &str) -> String {
-        let path = path.trim_end_matches('/');
-        if plan.is_stapel() {
-            let (head, rest) = path.split_once('/').unwrap_or((path, ""));
-            let n = head
-                .strip_prefix("git-")
-                .and_then(|h| h.split('-').next())
-                .and_then(|n| n.parse::<usize>().ok());
-            if let Some(add) = n.and_then(|n| plan.sources.stapel_paths.get(n)) {
-                return werf_graph::pattern::join(add, rest);
-            }
-        }
-        werf_graph::pattern::join(&plan.sources.context_repo_path, path)
+        plan.repo_path(path)
     }
 
     /// Why image `name`'s tag is what it is now, and the dependencies whose tags changed.
