@@ -588,6 +588,14 @@ pub struct GraphArgs {
     /// Serve the page on this loopback address (default `127.0.0.1:8090`) until interrupted.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8090")]
     pub serve: Option<std::net::SocketAddr>,
+
+    /// Mark each object with its live state in the cluster (absent, equal, differs), as `plan`
+    /// computes it.
+    #[arg(long)]
+    pub live: bool,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -89,7 +89,10 @@
       const p = pos.get(n.id);
       const g = document.createElementNS(NS, "g");
       let cls = "node " + n.kind;
-      if (n.state) cls += n.state.startsWith("in the registry") ? " state-present" : " state-missing";
+      if (n.state) {
+        const fine = n.state.startsWith("in the registry") || n.state.startsWith("live: equal");
+        cls += fine ? " state-present" : " state-missing";
+      }
       if (state.filter && hit(n)) cls += " match";
       if (state.selected === n.id) cls += " selected";
       if (state.highlighted.has(n.id)) cls += " hl";

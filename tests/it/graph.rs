@@ -241,3 +241,69 @@ fn why_traces_an_object_back_to_the_file_edit_that_changed_it() {
         "{err}"
     );
 }
+
+#[test]
+fn live_marks_each_object_as_plan_sees_it_in_the_cluster() {
+    let c = crate::cluster::cluster();
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let mut r = Repo::new(&[
+        ("werf.yaml", "project: live-view\nconfigVersion: 1\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: live-view\nversion: 1.0.0\n",
+        ),
+        (
+            ".helm/templates/a.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  v: \"1\"\n",
+        ),
+        (
+            ".helm/templates/b.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  v: \"1\"\n",
+        ),
+    ]);
+    r.commit("init");
+    let ns = "graph-live";
+    let target = [
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+    ];
+    let mut converge = vec!["converge"];
+    converge.extend_from_slice(&target);
+    let out = r.werf(&converge);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One object changes, one is new, one stays.
+    r.write(&[
+        (
+            ".helm/templates/a.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  v: \"2\"\n",
+        ),
+        (
+            ".helm/templates/c.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: \"1\"\n",
+        ),
+    ]);
+    r.commit("change");
+    let mut args = vec!["--live"];
+    args.extend_from_slice(&target);
+    let g = json(&r, &args);
+    let state = |id: &str| {
+        node(&g, id).unwrap_or_else(|| panic!("{id}"))["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(state("object:ConfigMap/b"), "live: equal");
+    assert_eq!(state("object:ConfigMap/c"), "absent: would create");
+    let a = state("object:ConfigMap/a");
+    assert!(a.starts_with("live: differs"), "{a}");
+    assert!(a.contains('2'), "{a}");
+    c.kubectl_ok(&["delete", "namespace", ns, "--wait=false"]);
+}

@@ -64,6 +64,10 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
             view::set_state(&mut graph, &format!("image:{}", p.name), state);
         }
     }
+    // With `--live`, each object as `plan` sees it against the cluster.
+    if args.live {
+        live_states(global, args, &loaded, &mut graph)?;
+    }
     if args.format == GraphFormat::Html || args.serve.is_some() {
         // The page explains every changed node when it is told against what (`--since`).
         let explanations = if args.since.is_some() {
@@ -90,6 +94,48 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks each object node with its live state: `absent: would create`, `live: equal`, or
+/// `live: differs` with the first changed lines of the server's dry-run diff.
+fn live_states(
+    global: &Global,
+    args: &GraphArgs,
+    loaded: &crate::project::Loaded,
+    graph: &mut GraphView,
+) -> Result<()> {
+    use crate::deploy::{self, Action};
+    use crate::pipeline::desired::{desired, release_of, runtime, target};
+    let release = release_of(global, &args.render.release, &args.render.namespace, loaded)?;
+    let rt = runtime()?;
+    let kube = rt.block_on(crate::kubernetes::Kube::connect_with(
+        &target(&args.kube),
+        global.timeouts(),
+    ))?;
+    let plan = rt.block_on(async {
+        let (wanted, history, _) =
+            desired(&kube, global, &args.render, loaded, &release, None).await?;
+        Ok::<_, anyhow::Error>(deploy::plan(&kube, wanted, history).await?)
+    })?;
+    for step in &plan.steps {
+        let id = format!("object:{}/{}", step.id.kind, step.id.name);
+        let state = match &step.action {
+            Action::Create => "absent: would create".to_string(),
+            Action::Unchanged => "live: equal".to_string(),
+            Action::Delete => continue,
+            Action::Update(diff) => {
+                let changed: Vec<&str> = diff
+                    .lines()
+                    .filter(|l| l.starts_with('+') || l.starts_with('-'))
+                    .filter(|l| !l.starts_with("+++") && !l.starts_with("---"))
+                    .take(3)
+                    .collect();
+                format!("live: differs ({})", changed.join(" | "))
+            }
+        };
+        view::set_state(graph, &id, state);
+    }
+    Ok(())
 }
 
 /// The page's title: the project folder's name.
