@@ -769,18 +769,14 @@ impl ImagePlan {
     /// A path of this image's build context as a repository path (a Stapel selection
     /// `git-N-WHAT/rest` is below mapping N's `add`).
     pub fn repo_path(&self, path: &str) -> String {
-        let path = path.trim_end_matches('/');
         if self.is_stapel() {
-            let (head, rest) = path.split_once('/').unwrap_or((path, ""));
-            let n = head
-                .strip_prefix("git-")
-                .and_then(|h| h.split('-').next())
-                .and_then(|n| n.parse::<usize>().ok());
-            if let Some(add) = n.and_then(|n| self.sources.stapel_paths.get(n)) {
-                return join(add, rest);
+            if let Some((n, _, rest)) = crate::stapel::translate::parse_source(path) {
+                if let Some(add) = self.sources.stapel_paths.get(n) {
+                    return join(add, rest);
+                }
             }
         }
-        join(&self.sources.context_repo_path, path)
+        join(&self.sources.context_repo_path, path.trim_end_matches('/'))
     }
 
     /// Whether this is a Stapel image's stage other than its last (werf.yaml does not name it).

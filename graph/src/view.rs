@@ -66,6 +66,50 @@ pub struct GraphView {
     pub edges: Vec<Edge>,
 }
 
+/// A graph being built: nodes by id (the first insertion of an id wins), edges as a set.
+#[derive(Default)]
+struct Draft {
+    nodes: BTreeMap<String, Node>,
+    edges: BTreeSet<Edge>,
+}
+
+impl Draft {
+    fn from(view: GraphView) -> Self {
+        Draft {
+            nodes: view.nodes.into_iter().map(|n| (n.id.clone(), n)).collect(),
+            edges: view.edges.into_iter().collect(),
+        }
+    }
+
+    /// Adds the node (unless its id is there) and returns its id.
+    fn node(&mut self, id: String, kind: NodeKind, label: String, digest: String) -> String {
+        self.nodes.entry(id.clone()).or_insert(Node {
+            id: id.clone(),
+            kind,
+            label,
+            digest,
+            state: None,
+        });
+        id
+    }
+
+    /// `from` depends on `to`.
+    fn edge(&mut self, from: &str, to: &str, label: &str) {
+        self.edges.insert(Edge {
+            from: from.to_string(),
+            to: to.to_string(),
+            label: label.to_string(),
+        });
+    }
+
+    fn finish(self) -> GraphView {
+        GraphView {
+            nodes: self.nodes.into_values().collect(),
+            edges: self.edges.into_iter().collect(),
+        }
+    }
+}
+
 /// Builds the graph of `plans`; with `only`, of that image and what it depends on.
 pub fn build(
     config_file: &str,
@@ -90,27 +134,9 @@ pub fn build(
         }
     }
 
-    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-    let mut edges: BTreeSet<Edge> = BTreeSet::new();
-    let mut node = |id: String, kind: NodeKind, label: String, digest: String| {
-        nodes.entry(id.clone()).or_insert(Node {
-            id: id.clone(),
-            kind,
-            label,
-            digest,
-            state: None,
-        });
-        id
-    };
-    let mut edge = |from: &str, to: &str, label: &str| {
-        edges.insert(Edge {
-            from: from.to_string(),
-            to: to.to_string(),
-            label: label.to_string(),
-        });
-    };
+    let mut g = Draft::default();
 
-    let config = node(
+    let config = g.node(
         format!("config:{config_file}"),
         NodeKind::Config,
         config_file.to_string(),
@@ -120,63 +146,63 @@ pub fn build(
         let Some(plan) = by_name.get(name) else {
             continue;
         };
-        let image = node(
+        let image = g.node(
             format!("image:{name}"),
             NodeKind::Image,
             name.to_string(),
             plan.digest.hex(),
         );
-        edge(&image, &config, "declared in");
+        g.edge(&image, &config, "declared in");
         let s = &plan.sources;
-        let df = node(
+        let df = g.node(
             format!("dockerfile:{}", s.dockerfile),
             NodeKind::Dockerfile,
             s.dockerfile.clone(),
             s.dockerfile_blob.hex(),
         );
-        edge(&image, &df, "dockerfile");
+        g.edge(&image, &df, "dockerfile");
         if let Some((path, id)) = &s.dockerignore {
-            let di = node(
+            let di = g.node(
                 format!("dockerignore:{path}"),
                 NodeKind::Dockerignore,
                 path.clone(),
                 id.hex(),
             );
-            edge(&image, &di, "filters context");
+            g.edge(&image, &di, "filters context");
         }
         let stage_id = |i: usize| format!("stage:{name}#{i}");
         for st in &plan.stages {
-            let sid = node(
+            let sid = g.node(
                 stage_id(st.index),
                 NodeKind::Stage,
                 format!("{name} stage {}", st.label),
                 st.digest.hex(),
             );
             if st.index == plan.target {
-                edge(&image, &sid, "target stage");
+                g.edge(&image, &sid, "target stage");
             }
             match &st.base {
                 BaseRef::Scratch => {}
-                BaseRef::Stage { index } => edge(&sid, &stage_id(*index), "FROM"),
-                BaseRef::Image { name: dep } => edge(&sid, &format!("image:{dep}"), "FROM"),
+                BaseRef::Stage { index } => g.edge(&sid, &stage_id(*index), "FROM"),
+                BaseRef::Image { name: dep } => g.edge(&sid, &format!("image:{dep}"), "FROM"),
                 BaseRef::External { reference } => {
-                    let ext = node(
+                    let ext = g.node(
                         format!("external:{reference}"),
                         NodeKind::External,
                         reference.clone(),
                         String::new(),
                     );
-                    edge(&sid, &ext, "FROM");
+                    g.edge(&sid, &ext, "FROM");
                 }
             }
             for d in &st.stage_deps {
                 if st.base != (BaseRef::Stage { index: *d }) {
-                    edge(&sid, &stage_id(*d), "COPY --from");
+                    g.edge(&sid, &stage_id(*d), "COPY --from");
                 }
             }
             for dep in &st.image_deps {
                 if st.base != (BaseRef::Image { name: dep.clone() }) {
-                    edge(&sid, &format!("image:{dep}"), "uses image");
+                    g.edge(&sid, &format!("image:{dep}"), "uses image");
                 }
             }
             for u in &st.sources {
@@ -185,55 +211,51 @@ pub fn build(
                     if s.stapel {
                         // A Stapel stage's sources are a git mapping's selections.
                         let (id, label) = stapel_selection(name, &s.stapel_paths, m);
-                        let target = node(id, NodeKind::Listing, label, matched_digest(m));
-                        edge(&sid, &target, &format!("COPY (line {})", u.line));
+                        let target = g.node(id, NodeKind::Listing, label, matched_digest(m));
+                        g.edge(&sid, &target, &format!("COPY (line {})", u.line));
                         continue;
                     }
                     let repo_path = join(&s.context_repo_path, m.path());
                     let target = match m {
-                        Matched::Tree { id, .. } => node(
+                        Matched::Tree { id, .. } => g.node(
                             format!("tree:{repo_path}"),
                             NodeKind::Tree,
                             repo_path.clone(),
                             id.hex(),
                         ),
-                        Matched::Listing { digest, files, .. } => node(
+                        Matched::Listing { digest, files, .. } => g.node(
                             format!("listing:{repo_path}@{}", digest.short()),
                             NodeKind::Listing,
                             format!("{repo_path} ({files} files after .dockerignore)"),
                             digest.hex(),
                         ),
-                        Matched::File { id, .. } => node(
+                        Matched::File { id, .. } => g.node(
                             format!("file:{repo_path}"),
                             NodeKind::File,
                             repo_path.clone(),
                             id.hex(),
                         ),
-                        Matched::WorkFile { id, .. } => node(
+                        Matched::WorkFile { id, .. } => g.node(
                             format!("work:{repo_path}"),
                             NodeKind::WorkFile,
                             format!("{repo_path} (work tree)"),
                             id.hex(),
                         ),
                     };
-                    edge(&sid, &target, &label);
+                    g.edge(&sid, &target, &label);
                 }
             }
         }
     }
-    GraphView {
-        nodes: nodes.into_values().collect(),
-        edges: edges.into_iter().collect(),
-    }
+    g.finish()
 }
 
 /// The id and label of a Stapel selection (`git-N-all`, `git-N-install`) of image `image`.
 fn stapel_selection(image: &str, adds: &[String], m: &Matched) -> (String, String) {
     let src = m.path().trim_end_matches('/');
-    let mut parts = src.splitn(3, '-');
-    let (n, what) = match (parts.next(), parts.next(), parts.next()) {
-        (Some("git"), Some(n), Some(what)) => (n.parse::<usize>().ok(), what),
-        _ => (None, src),
+    let (n, what) = match crate::stapel::translate::parse_source(src) {
+        Some((n, what, _)) => (Some(n), what),
+        None => (None, src),
     };
     let add = n
         .and_then(|n| adds.get(n))
@@ -275,27 +297,8 @@ pub fn add_chart(
     templates: &[(Template, Arc<RenderedTemplate>)],
     only: Option<&str>,
 ) {
-    let mut nodes: BTreeMap<String, Node> =
-        view.nodes.drain(..).map(|n| (n.id.clone(), n)).collect();
-    let mut edges: BTreeSet<Edge> = view.edges.drain(..).collect();
-    let mut node = |id: String, kind: NodeKind, label: String, digest: String| {
-        nodes.entry(id.clone()).or_insert(Node {
-            id: id.clone(),
-            kind,
-            label,
-            digest,
-            state: None,
-        });
-        id
-    };
-    let mut edge = |from: &str, to: &str, label: &str| {
-        edges.insert(Edge {
-            from: from.to_string(),
-            to: to.to_string(),
-            label: label.to_string(),
-        });
-    };
-    let chart = node(
+    let mut g = Draft::from(std::mem::take(view));
+    let chart = g.node(
         format!("chart:{chart_dir}"),
         NodeKind::Chart,
         chart_dir.to_string(),
@@ -305,27 +308,27 @@ pub fn add_chart(
         if only.is_some_and(|o| !rendered.images.contains(o)) {
             continue;
         }
-        let tid = node(
+        let tid = g.node(
             format!("template:{}", t.name),
             NodeKind::Template,
             t.name.clone(),
             Digest::of_bytes("template", t.text.as_bytes()).hex(),
         );
-        edge(&tid, &chart, "in chart");
+        g.edge(&tid, &chart, "in chart");
         for image in &rendered.images {
-            edge(&tid, &format!("image:{image}"), "reads image values");
+            g.edge(&tid, &format!("image:{image}"), "reads image values");
         }
         if rendered.lookup {
-            let cluster = node(
+            let cluster = g.node(
                 "cluster:lookup".into(),
                 NodeKind::Cluster,
                 "the cluster (lookup)".into(),
                 String::new(),
             );
-            edge(&tid, &cluster, "lookup");
+            g.edge(&tid, &cluster, "lookup");
         }
         for m in rendered.manifests.iter().filter(|m| !m.kind.is_empty()) {
-            let oid = node(
+            let oid = g.node(
                 format!("object:{}/{}", m.kind, m.name),
                 NodeKind::Object,
                 format!(
@@ -336,11 +339,10 @@ pub fn add_chart(
                 ),
                 Digest::of_bytes("object", m.text.as_bytes()).hex(),
             );
-            edge(&oid, &tid, "rendered by");
+            g.edge(&oid, &tid, "rendered by");
         }
     }
-    view.nodes = nodes.into_values().collect();
-    view.edges = edges.into_iter().collect();
+    *view = g.finish();
 }
 
 /// Sets the state of node `id` (no-op for an unknown id).

@@ -180,7 +180,7 @@ pub fn translate(
             &m.exclude_paths,
             None,
         )?;
-        if let Some(src) = add_entry(format!("git-{n}-all"), all) {
+        if let Some(src) = add_entry(source_name(n, "all"), all) {
             copies_all.push((
                 !m.stage_dependencies.is_empty(),
                 format!("COPY {}{src} {}", chown(&m.owner, &m.group), to_dir(&src)),
@@ -197,7 +197,7 @@ pub fn translate(
                 &m.exclude_paths,
                 Some(globs),
             )?;
-            let name = format!("git-{n}-{}", stage.name().to_ascii_lowercase());
+            let name = source_name(n, &stage.name().to_ascii_lowercase());
             if let Some(src) = add_entry(name, sel) {
                 stage_copies.entry(*stage).or_default().push(format!(
                     "COPY {}{src} {}",
@@ -346,6 +346,21 @@ pub fn translate(
         paths,
         stages,
     })
+}
+
+/// The context entry holding mapping `n`'s selection `what` (`all`, or the lower-cased shell
+/// stage whose dependencies it holds).
+fn source_name(n: usize, what: &str) -> String {
+    format!("git-{n}-{what}")
+}
+
+/// A path of a Stapel stage's context (`git-N-WHAT/rest`) as (mapping N, WHAT, rest below the
+/// selection); `None` for anything else.
+pub fn parse_source(path: &str) -> Option<(usize, &str, &str)> {
+    let path = path.trim_end_matches('/');
+    let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+    let (n, what) = head.strip_prefix("git-")?.split_once('-')?;
+    Some((n.parse().ok()?, what, rest))
 }
 
 /// A Dockerfile stage name for werf's stage (lower case, `-` for word breaks).
