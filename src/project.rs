@@ -81,10 +81,32 @@ impl Loaded {
         )
     }
 
+    /// Runs `f` with the engine pointed at `tree` (another commit's root), then points it back
+    /// where it was (the commit, or the `--dev` snapshot).
+    pub fn at_tree<T>(&mut self, tree: ObjectId, f: impl FnOnce(&Database, Project) -> T) -> T {
+        let project = self.project;
+        let now = project.root_tree(&self.db);
+        project.set_root_tree(&mut self.db).to(tree);
+        let out = f(&self.db, project);
+        project.set_root_tree(&mut self.db).to(now);
+        out
+    }
+
     /// The config file path relative to the repository root.
     pub fn config_repo_path(&self) -> String {
         join(&self.repo.prefix, CONFIG_FILE)
     }
+}
+
+/// The images of `project` that plan, by name (those that fail to plan are left out).
+pub fn plans_by_name(db: &Database, project: Project) -> BTreeMap<String, Arc<ImagePlan>> {
+    plan::plan_all(db, project)
+        .map(|all| {
+            all.into_iter()
+                .filter_map(|(n, p)| p.ok().map(|p| (n, p)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What a command reads besides werf.yaml and the images' files (for the dirty check).

@@ -331,22 +331,10 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
 /// The plans at `commit` (the last plan's), for `--explain`; empty when it cannot be read. The
 /// engine is left where it was (the commit, or the `--dev` snapshot).
 fn explain_base(loaded: &mut Loaded, commit: &str) -> BTreeMap<String, Arc<ImagePlan>> {
-    use werf_graph::Setter;
     let Ok(base) = loaded.repo.commit(Some(commit)) else {
         return BTreeMap::new();
     };
-    let project = loaded.project;
-    let now = project.root_tree(&loaded.db);
-    project.set_root_tree(&mut loaded.db).to(base.tree);
-    let plans = werf_graph::plan::plan_all(&loaded.db, project)
-        .map(|all| {
-            all.into_iter()
-                .filter_map(|(n, p)| p.ok().map(|p| (n, p)))
-                .collect()
-        })
-        .unwrap_or_default();
-    project.set_root_tree(&mut loaded.db).to(now);
-    plans
+    loaded.at_tree(base.tree, crate::project::plans_by_name)
 }
 
 /// The requested images plus what they depend on, in werf.yaml order.

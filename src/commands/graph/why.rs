@@ -9,11 +9,11 @@ use werf_graph::chart::output::Template;
 use werf_graph::chart::{Cluster, RenderOptions};
 use werf_graph::plan::ImagePlan;
 use werf_graph::render::{RenderInput, RenderedTemplate};
-use werf_graph::{Database, ObjectSource, Project, Setter};
+use werf_graph::{Database, ObjectSource, Project};
 
 use crate::cli::{Global, GraphArgs};
 use crate::pipeline::render::render_options;
-use crate::project::Loaded;
+use crate::project::{plans_by_name, Loaded};
 
 type Templates = Option<Vec<(Template, Arc<RenderedTemplate>)>>;
 
@@ -26,16 +26,6 @@ pub struct Revisions {
     new_templates: Templates,
     old_templates: Templates,
     objects: Arc<dyn ObjectSource>,
-}
-
-fn plans_at(db: &Database, project: Project) -> BTreeMap<String, Arc<ImagePlan>> {
-    werf_graph::plan::plan_all(db, project)
-        .map(|all| {
-            all.into_iter()
-                .filter_map(|(n, p)| p.ok().map(|p| (n, p)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn render_at(db: &Database, project: Project, options: &Option<RenderOptions>) -> Templates {
@@ -61,13 +51,11 @@ impl Revisions {
             None
         };
         let project = loaded.project;
-        let now = project.root_tree(&loaded.db);
-        let new_plans = plans_at(&loaded.db, project);
+        let new_plans = plans_by_name(&loaded.db, project);
         let new_templates = render_at(&loaded.db, project, &options);
-        project.set_root_tree(&mut loaded.db).to(old_commit.tree);
-        let old_plans = plans_at(&loaded.db, project);
-        let old_templates = render_at(&loaded.db, project, &options);
-        project.set_root_tree(&mut loaded.db).to(now);
+        let (old_plans, old_templates) = loaded.at_tree(old_commit.tree, |db, project| {
+            (plans_by_name(db, project), render_at(db, project, &options))
+        });
         Ok(Revisions {
             since: format!("{since} ({})", &old_commit.id[..old_commit.id.len().min(7)]),
             new_plans,
