@@ -106,8 +106,6 @@ pub fn build(
         &key(repo),
         &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
     )?;
-    // When each tag first appeared, for the cleanup's fresh rule (no metadata in the registry).
-    crate::cleanup::taglog::update(store, repo, |l| l.listed(&tags, now as i64))?;
 
     let by_name: HashMap<&str, &Arc<ImagePlan>> =
         plans.iter().map(|p| (p.name.as_str(), p)).collect();
@@ -339,7 +337,10 @@ pub fn build(
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
+    // When each tag first appeared (the listing's tags at its time, pushed ones now), for the
+    // cleanup's fresh rule: no metadata in the registry. One update of the log per build.
     crate::cleanup::taglog::update(store, repo, |l| {
+        l.listed(&tags, now as i64);
         for r in built.iter().chain(results.values()) {
             l.pushed(&r.tag, &r.manifest_digest, pushed_at);
         }
@@ -366,36 +367,14 @@ fn current_digests(
     repo: &str,
     existing: &[&Arc<ImagePlan>],
 ) -> Result<HashMap<String, String>, crate::registry::Error> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let found: Mutex<HashMap<String, String>> = Mutex::default();
-    let failed: Mutex<Option<crate::registry::Error>> = Mutex::default();
-    std::thread::scope(|scope| {
-        for _ in 0..existing.len().min(8) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(p) = existing.get(i) else { return };
-                match registry.manifest_digest(&format!("{repo}:{}", p.tag)) {
-                    Ok(d) => {
-                        found
-                            .lock()
-                            .expect("digests lock poisoned")
-                            .insert(p.tag.clone(), d.unwrap_or_default());
-                    }
-                    Err(e) => {
-                        failed
-                            .lock()
-                            .expect("digests lock poisoned")
-                            .get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failed.into_inner().expect("digests lock poisoned") {
-        return Err(e);
-    }
-    Ok(found.into_inner().expect("digests lock poisoned"))
+    let digests = crate::registry::parallel(existing, |p| {
+        registry.manifest_digest(&format!("{repo}:{}", p.tag))
+    })?;
+    Ok(existing
+        .iter()
+        .zip(digests)
+        .map(|(p, d)| (p.tag.clone(), d.unwrap_or_default()))
+        .collect())
 }
 
 /// Pushes one image: blobs the repository lacks (mounted from their source repository when it is

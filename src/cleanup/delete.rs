@@ -10,14 +10,13 @@
 //! has deleted whole manifests only, and the next run computes the rest again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use werf_graph::cleanup::decide::{protect_shared, Decision, Use};
 use werf_graph::cleanup::is_image_tag;
 
 use super::taglog::TagLog;
 use super::Result;
-use crate::registry::{Deleted, Registry};
+use crate::registry::{parallel, Deleted, Registry};
 
 /// What happened to a tag the policies did not keep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,43 +34,6 @@ pub struct Outcome {
     pub fates: BTreeMap<String, Fate>,
     /// Tag -> manifest digest, for the tags asked.
     pub digests: BTreeMap<String, String>,
-}
-
-/// Asks `f` for each item, 8 at a time; the first error wins.
-fn parallel<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> crate::registry::Result<R> + Sync,
-) -> crate::registry::Result<Vec<R>> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    let failed: Mutex<Option<crate::registry::Error>> = Mutex::default();
-    std::thread::scope(|scope| {
-        for _ in 0..items.len().min(8) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { return };
-                if failed.lock().expect("lock").is_some() {
-                    return;
-                }
-                match f(item) {
-                    Ok(r) => out.lock().expect("lock")[i] = Some(r),
-                    Err(e) => {
-                        failed.lock().expect("lock").get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failed.into_inner().expect("lock") {
-        return Err(e);
-    }
-    Ok(out
-        .into_inner()
-        .expect("lock")
-        .into_iter()
-        .map(|r| r.expect("every item answered"))
-        .collect())
 }
 
 /// Checks and deletes what `decisions` do not keep (`dry_run`: everything but the deletes).

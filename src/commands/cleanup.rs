@@ -82,8 +82,11 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
     let tags = registry.list_tags(repo)?;
     let store = loaded.store.clone();
     // What was known before this listing: a tag first seen now has no record of its age.
-    let first_seen = taglog::read(&store, repo)?.first_seen();
-    let log = taglog::update(&store, repo, |l| l.listed(&tags, now))?;
+    let mut first_seen = BTreeMap::new();
+    let log = taglog::update(&store, repo, |l| {
+        first_seen = l.first_seen();
+        l.listed(&tags, now);
+    })?;
 
     let mut kept = Vec::new();
     let mut images: BTreeMap<String, String> = BTreeMap::new();
