@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use crate::cluster::cluster;
 use crate::registry::{skopeo, Registry};
@@ -43,28 +42,12 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// Runs git in `dir` with the committer date `days` ago.
+/// Runs git in `dir` with the committer date `days` ago; returns stdout, trimmed.
 fn git_ago(dir: &Path, days: i64, args: &[&str]) -> String {
     let date = format!("{} +0000", unix_now() - days * 86_400);
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "werf test")
-        .env("GIT_AUTHOR_EMAIL", "test@werf.invalid")
-        .env("GIT_COMMITTER_NAME", "werf test")
-        .env("GIT_COMMITTER_EMAIL", "test@werf.invalid")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    crate::support::git_dated(dir, args, &date)
+        .trim()
+        .to_string()
 }
 
 /// Commits everything `days` ago; returns the commit id.

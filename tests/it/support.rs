@@ -96,7 +96,12 @@ impl Repo {
 
 /// Runs git in `dir` with a fixed identity and dates (so commit ids are deterministic).
 pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
-    let date = format!("2026-01-01T00:{:02}:00Z", tick % 60);
+    git_dated(dir, args, &format!("2026-01-01T00:{:02}:00Z", tick % 60))
+}
+
+/// Runs git in `dir` with a fixed identity and author and committer `date` (any form Git
+/// reads); panics on failure and returns stdout.
+pub fn git_dated(dir: &Path, args: &[&str], date: &str) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -104,8 +109,8 @@ pub fn git_in(dir: &Path, args: &[&str], tick: u32) -> String {
         .env("GIT_AUTHOR_EMAIL", "test@werf.invalid")
         .env("GIT_COMMITTER_NAME", "werf test")
         .env("GIT_COMMITTER_EMAIL", "test@werf.invalid")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
