@@ -429,6 +429,16 @@ pub struct PlanArgs {
     /// Exit with code 2 when the cluster differs from the chart.
     #[arg(long)]
     pub exit_code: bool,
+
+    /// Under each object that changes, the chain that changed it: its fields, its template, the
+    /// image values it reads and the files whose edit changed those images, since the commit the
+    /// deployed revision was rendered from (or `--since`).
+    #[arg(long)]
+    pub explain: bool,
+
+    /// The revision `--explain` compares with (default: the deployed revision's commit).
+    #[arg(long, value_name = "REV", requires = "explain")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,13 +4,14 @@
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::cli::{ConvergeArgs, DismissArgs, Global, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
 use crate::pipeline::desired::{desired, release_of, runtime, target};
 use crate::pipeline::publish::{publish, Publish};
+use crate::pipeline::why::Revisions;
 use crate::project::{load_for, Reads};
 
 /// Runs `werf converge`.
@@ -84,7 +85,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
 
 /// Runs `werf plan`.
 pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
-    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
         global,
         &args.render.release,
@@ -93,11 +94,37 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     )?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
-    let plan = rt.block_on(async {
+    let (plan, deployed_commit) = rt.block_on(async {
         let (desired, history, _) =
             desired(&kube, global, &args.render, &loaded, &release, None).await?;
-        Ok::<_, anyhow::Error>(deploy::plan(&kube, desired, history).await?)
+        let commit = deploy::release::last_deployed(&history).and_then(|r| r.commit.clone());
+        Ok::<_, anyhow::Error>((deploy::plan(&kube, desired, history).await?, commit))
     })?;
+    // `--explain`: the deployed revision's commit (or `--since`) planned and rendered beside.
+    let revisions = if args.explain {
+        let since = match (&args.since, &deployed_commit) {
+            (Some(since), _) => since.clone(),
+            (None, Some(commit)) => commit.clone(),
+            (None, None) => bail!(
+                "`--explain`: the deployed revision of release `{}` records no commit (it was not deployed by `werf converge` from a commit); name one with `--since REV`",
+                release.name
+            ),
+        };
+        Some(Revisions::load(global, &args.render, &since, &mut loaded)?)
+    } else {
+        None
+    };
+    let explain = |s: &deploy::Step| {
+        if let Some(r) = &revisions {
+            match r.explain_object(&s.id.kind, &s.id.name) {
+                Ok(lines) => lines.iter().for_each(|l| println!("    {l}")),
+                Err(e) => println!("    why: {e:#}"),
+            }
+        }
+    };
+    if let Some(r) = &revisions {
+        println!("explained since {}", r.since);
+    }
     let mut changes = 0;
     for s in &plan.steps {
         match &s.action {
@@ -105,6 +132,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
             Action::Create => {
                 changes += 1;
                 println!("+ create {}{}", s.id, from(s));
+                explain(s);
             }
             Action::Delete => {
                 changes += 1;
@@ -116,6 +144,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
                 for l in diff.lines() {
                     println!("    {l}");
                 }
+                explain(s);
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct Content {
     pub config: Value,
     pub manifest: String,
     pub notes: String,
+    /// The commit rendered (none for a `--dev` work tree).
+    pub commit: Option<String>,
 }
 
 /// How operations run, and where they report.
@@ -292,6 +294,7 @@ pub async fn converge(
             manifest: content.manifest.clone(),
             hooks: hook_records(&plan.hooks),
             notes: content.notes.clone(),
+            commit: content.commit.clone(),
         });
         let lock = Holder {
             holder: holder.clone(),

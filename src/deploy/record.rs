@@ -11,7 +11,9 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 
-use super::release::{secret_name, Holder, Record, ANNOTATION_EXPIRES, ANNOTATION_HOLDER};
+use super::release::{
+    secret_name, Holder, Record, ANNOTATION_COMMIT, ANNOTATION_EXPIRES, ANNOTATION_HOLDER,
+};
 use crate::kubernetes::Kube;
 
 /// Why the records could not be read or written.
@@ -76,6 +78,7 @@ pub async fn history(kube: &Kube, namespace: &str, release: &str) -> Result<Vec<
                 .and_then(|e| e.parse().ok())
                 .unwrap_or(0),
         });
+        r.commit = annotations.get(ANNOTATION_COMMIT).cloned();
         r.created = s.metadata.creation_timestamp.map_or(0, |t| t.0.as_second());
         records.push(r);
     }
@@ -84,7 +87,7 @@ pub async fn history(kube: &Kube, namespace: &str, release: &str) -> Result<Vec<
 }
 
 fn secret(record: &Record, namespace: &str, holder: Option<&Holder>) -> Secret {
-    let annotations: BTreeMap<String, String> = holder
+    let mut annotations: BTreeMap<String, String> = holder
         .map(|h| {
             [
                 (ANNOTATION_HOLDER.to_string(), h.holder.clone()),
@@ -93,6 +96,9 @@ fn secret(record: &Record, namespace: &str, holder: Option<&Holder>) -> Secret {
             .into()
         })
         .unwrap_or_default();
+    if let Some(commit) = &record.commit {
+        annotations.insert(ANNOTATION_COMMIT.to_string(), commit.clone());
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(secret_name(record.name(), record.revision())),

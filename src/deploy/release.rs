@@ -77,6 +77,9 @@ pub struct Holder {
 
 pub const ANNOTATION_HOLDER: &str = "werf.io/converge-holder";
 pub const ANNOTATION_EXPIRES: &str = "werf.io/converge-lock-expires";
+/// The commit a revision was rendered from (absent for `--dev` work trees and Helm's own
+/// revisions); `plan --explain` compares with it.
+pub const ANNOTATION_COMMIT: &str = "werf.io/commit";
 
 /// One revision of a release: Helm's release object, kept whole in `raw`.
 #[derive(Clone, Debug)]
@@ -89,6 +92,8 @@ pub struct Record {
     /// The objects of `manifest` with their identities (resolved against the cluster by
     /// [`super::history`]).
     pub objects: Vec<(ObjectId, Value)>,
+    /// The commit this revision was rendered from ([`ANNOTATION_COMMIT`]).
+    pub commit: Option<String>,
 }
 
 /// Why a stored record cannot be read.
@@ -124,6 +129,8 @@ pub struct NewRevision<'a> {
     /// Helm's hook objects.
     pub hooks: Vec<Value>,
     pub notes: String,
+    /// The commit rendered (none for a `--dev` work tree).
+    pub commit: Option<String>,
 }
 
 impl Record {
@@ -154,6 +161,7 @@ impl Record {
             holder: None,
             created: 0,
             objects: Vec::new(),
+            commit: n.commit,
         }
     }
 
@@ -272,6 +280,7 @@ impl Record {
             holder: None,
             created: 0,
             objects: Vec::new(),
+            commit: None,
         })
     }
 }
@@ -441,6 +450,7 @@ mod tests {
             manifest: String::new(),
             hooks: vec![],
             notes: String::new(),
+            commit: None,
         })
     }
 

@@ -73,6 +73,7 @@ pub fn content(
         config: Value::Object(config),
         manifest,
         notes: String::new(),
+        commit: (!loaded.dev).then(|| loaded.commit.id.clone()),
     })
 }
 

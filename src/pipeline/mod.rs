@@ -5,7 +5,9 @@
 //! - [`publish`]: build and push what the registry lacks.
 //! - [`render`]: render options (names, values, secrets), manifests and CRDs.
 //! - [`desired`]: the runtime, the cluster target, the release, and the desired objects.
+//! - [`why`]: two revisions side by side, and the chain from an edited file to an image or object.
 
 pub mod desired;
 pub mod publish;
 pub mod render;
+pub mod why;

@@ -124,6 +124,17 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
         "{stdout}"
     );
     assert!(stdout.contains("1 to change"), "{stdout}");
+    // `--explain`: from the deployed revision's commit (recorded on its Secret) to the edit.
+    let (ok, stdout, stderr) = p.run(c, "plan", &["--explain"]);
+    assert!(ok, "{stderr}");
+    for line in [
+        "Deployment `side` changed: spec.template.spec.containers[0].image",
+        "which reads the values of image `side`:",
+        "side/side.txt",
+    ] {
+        assert!(stdout.contains(line), "{line}:\n{stdout}");
+    }
+    assert!(!stdout.contains("Deployment `app`"), "{stdout}");
     let before = c.writes_by("werf").len();
     let out = p.converge(c, &[]);
     assert!(out.contains("1 built and pushed, 1 already"), "{out}");
@@ -505,6 +516,17 @@ fn manual_changes_are_restored_and_what_controllers_own_is_not_drift() {
         "{stdout}"
     );
     assert!(stdout.contains("1 to change"), "{stdout}");
+    // `--explain`: from the deployed revision's commit (recorded on its Secret) to the edit.
+    let (ok, stdout, stderr) = p.run(c, "plan", &["--explain"]);
+    assert!(ok, "{stderr}");
+    for line in [
+        "Deployment `side` changed: spec.template.spec.containers[0].image",
+        "which reads the values of image `side`:",
+        "side/side.txt",
+    ] {
+        assert!(stdout.contains(line), "{line}:\n{stdout}");
+    }
+    assert!(!stdout.contains("Deployment `app`"), "{stdout}");
     let before = c.writes_by("werf").len();
     p.converge(c, &[]);
     let (objects, _) = object_writes(c, before, "drift");

@@ -1,10 +1,5 @@
-//! `werf graph`: the dependency graph as text, Graphviz DOT, JSON or a page, and `--why`.
-//!
-//! - [`why`]: two revisions planned and rendered by the engine, and the chains between them.
-
-mod why;
-
-use why::Revisions;
+//! `werf graph`: the dependency graph as text, Graphviz DOT, JSON or a page, and `--why` (the
+//! chains come from [`crate::pipeline::why`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -19,6 +14,7 @@ use werf_graph::render::RenderInput;
 
 use crate::cli::{Global, GraphArgs, GraphFormat};
 use crate::pipeline::render::render_options;
+use crate::pipeline::why::Revisions;
 use crate::project::{load, CONFIG_FILE};
 use crate::registry::Registry;
 
@@ -70,9 +66,9 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
     }
     if args.format == GraphFormat::Html || args.serve.is_some() {
         // The page explains every changed node when it is told against what (`--since`).
-        let explanations = if args.since.is_some() {
+        let explanations = if let Some(since) = &args.since {
             let mut loaded = loaded;
-            Revisions::load(global, args, &mut loaded)?.all_changed()
+            Revisions::load(global, &args.render, since, &mut loaded)?.all_changed()
         } else {
             Default::default()
         };
@@ -151,7 +147,8 @@ fn project_name(global: &Global) -> String {
 /// `werf graph --why NODE`: the chain from the edited files to NODE, against `--since`.
 fn why(global: &Global, args: &GraphArgs, target: &str) -> Result<ExitCode> {
     let mut loaded = load(global)?;
-    let revisions = Revisions::load(global, args, &mut loaded)?;
+    let since = args.since.as_deref().unwrap_or("HEAD~1");
+    let revisions = Revisions::load(global, &args.render, since, &mut loaded)?;
     let mut out = format!("since {}:\n", revisions.since);
     for line in revisions.explain(target.trim())? {
         out.push_str(&line);

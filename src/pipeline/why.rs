@@ -1,5 +1,6 @@
-//! Two revisions (HEAD and `--since`) planned and rendered by the same engine, and the chain
-//! from an edited file to an image's tag or an object's fields (`werf graph --why`, the page).
+//! Two revisions (HEAD and a base) planned and rendered by the same engine, and the chain from an
+//! edited file to an image's tag or an object's fields (`werf graph --why`, the page, `plan
+//! --explain`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use werf_graph::plan::ImagePlan;
 use werf_graph::render::{RenderInput, RenderedTemplate};
 use werf_graph::{Database, ObjectSource, Project};
 
-use crate::cli::{Global, GraphArgs};
+use crate::cli::{Global, RenderArgs};
 use crate::pipeline::render::render_options;
 use crate::project::{plans_by_name, Loaded};
 
@@ -36,17 +37,21 @@ fn render_at(db: &Database, project: Project, options: &Option<RenderOptions>) -
 }
 
 impl Revisions {
-    /// Plans and renders what was loaded (HEAD, or the `--dev` snapshot) and `--since` (default
-    /// `HEAD~1`); the engine is left where it was.
-    pub fn load(global: &Global, args: &GraphArgs, loaded: &mut Loaded) -> Result<Self> {
-        let since = args.since.as_deref().unwrap_or("HEAD~1");
+    /// Plans and renders what was loaded (HEAD, or the `--dev` snapshot) and the revision
+    /// `since`; the engine is left where it was.
+    pub fn load(
+        global: &Global,
+        render: &RenderArgs,
+        since: &str,
+        loaded: &mut Loaded,
+    ) -> Result<Self> {
         let old_commit = loaded
             .repo
             .commit(Some(since))
-            .with_context(|| format!("`--since {since}`"))?;
+            .with_context(|| format!("the base revision `{since}`"))?;
         let has_chart = werf_graph::render::chart_tree(&loaded.db, loaded.project).is_ok();
         let options = if has_chart {
-            Some(render_options(global, &args.render, loaded)?)
+            Some(render_options(global, render, loaded)?)
         } else {
             None
         };
