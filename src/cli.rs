@@ -15,7 +15,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Global {
     /// The project folder (holds werf.yaml); defaults to the current folder.
     #[arg(long, global = true, env = "WERF_DIR", value_name = "DIR")]
@@ -77,6 +77,9 @@ pub enum Command {
     Converge(ConvergeArgs),
     /// Show what `converge` would change in the cluster, object by object.
     Plan(PlanArgs),
+    /// Watch the work tree and converge it on every save, in one long-lived process: only the
+    /// images whose tags moved are built, only the objects that differ are applied.
+    Dev(DevArgs),
     /// Uninstall the release (its objects and records; `--with-namespace` also the namespace).
     Dismiss(DismissArgs),
     /// Deploy an earlier revision of the release again, as its next revision.
@@ -439,6 +442,52 @@ pub struct PlanArgs {
     /// The revision `--explain` compares with (default: the deployed revision's commit).
     #[arg(long, value_name = "REV", requires = "explain")]
     pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Chart values and names as `render` takes them; with `--repo`, images are built and pushed
+    /// there.
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// The cluster: with `--kube-config` or `--kube-context` the release is converged on every
+    /// save; without either, `werf dev` prints what would change.
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    /// How long tracking may wait for readiness in each cycle (`20s`, `5m`, or seconds).
+    #[arg(
+        long,
+        env = "WERF_TIMEOUT",
+        default_value = "2m",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
+
+    /// Registries reached over plain HTTP (loopback ones always are).
+    #[arg(
+        long,
+        env = "WERF_INSECURE_REGISTRY",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub insecure_registry: Vec<String>,
+
+    /// Images built at once (default: the number of cores; at most 256).
+    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
+    pub parallel: Option<usize>,
+
+    /// How `RUN` instructions are built.
+    #[arg(long, value_enum, default_value = "native")]
+    pub backend: Backend,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
+
+    /// A burst of saves is one cycle once the tree has been quiet this long (milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub debounce_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
 //! - [`errors`]: an error and its causes on one line.
 //! - [`commands`]: one file per command.
+//! - [`dev`]: `werf dev`'s watch-and-converge loop.
 //! - [`pipeline`]: what the commands share: publish, render, the desired objects.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`graph_page`]: `werf graph`'s self-contained page and its loopback server.
@@ -24,6 +25,7 @@ mod cleanup;
 mod cli;
 mod commands;
 mod deploy;
+mod dev;
 mod errors;
 mod git;
 mod graph_page;
@@ -68,8 +70,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WERF_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off")),
+            tracing_subscriber::EnvFilter::try_from_env("WERF_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,kube_client=off,notify=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .without_time()

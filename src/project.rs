@@ -38,6 +38,8 @@ pub struct Loaded {
     pub store: Store,
     /// Git objects (with the `--dev` overlay and the engine's synthetic objects).
     pub objects: Arc<dyn werf_graph::ObjectSource>,
+    /// The repository's objects beneath the engine's layer (`werf dev` adds snapshots to them).
+    pub git: Arc<GitObjects>,
     /// Plans in werf.yaml order.
     pub plans: Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
     /// The graph the plans came from (charts render from it too).
@@ -90,6 +92,27 @@ impl Loaded {
         let out = f(&self.db, project);
         project.set_root_tree(&mut self.db).to(now);
         out
+    }
+
+    /// Points the engine at `tree` for good (`werf dev`'s next snapshot); [`Loaded::replan`]
+    /// then re-runs only what the difference reaches.
+    pub fn set_root(&mut self, tree: ObjectId) {
+        let project = self.project;
+        if project.root_tree(&self.db) != tree {
+            project.set_root_tree(&mut self.db).to(tree);
+        }
+    }
+
+    /// Config and plans again from the engine (after [`Loaded::set_root`]). On an error (a
+    /// broken werf.yaml) the previous config and plans are kept.
+    pub fn replan(&mut self) -> Result<()> {
+        let config = plan::config(&self.db, self.project).clone()?;
+        let config_blob = plan::config_blob(&self.db, self.project).clone()?;
+        let plans = plan::plan_all(&self.db, self.project)?;
+        self.config = config;
+        self.config_blob = config_blob;
+        self.plans = plans;
+        Ok(())
     }
 
     /// The config file path relative to the repository root.
@@ -223,6 +246,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         config_blob,
         store,
         objects,
+        git: git_objects,
         plans,
         db,
         project,

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 use crate::cli::{ConvergeArgs, DismissArgs, Global, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
-use crate::pipeline::desired::{desired, release_of, runtime, target};
+use crate::pipeline::desired::{converge_release, desired, release_of, runtime, target};
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::why::Revisions;
 use crate::project::{load_for, Reads};
@@ -49,26 +49,20 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
-    let outcome = rt.block_on(async {
-        let (desired, history, content) = desired(
-            &kube,
-            global,
-            &args.render,
-            &loaded,
-            &release,
-            Some(timeout),
-        )
-        .await?;
-        let settings = deploy::lifecycle::Settings {
-            reporter: &crate::progress::DeployLines,
-            timeout,
-            auto_rollback: args.auto_rollback,
-            history_max: args.history.max,
-        };
-        Ok::<_, anyhow::Error>(
-            deploy::converge(&kube, &release, desired, history, &content, &settings).await?,
-        )
-    })?;
+    let settings = deploy::lifecycle::Settings {
+        reporter: &crate::progress::DeployLines,
+        timeout,
+        auto_rollback: args.auto_rollback,
+        history_max: args.history.max,
+    };
+    let outcome = rt.block_on(converge_release(
+        &kube,
+        global,
+        &args.render,
+        &loaded,
+        &release,
+        &settings,
+    ))?;
     println!(
         "release `{}` in `{}`: revision {}, {} object{} changed, {} deleted ({:.1} s; {} Kubernetes requests)",
         release.name,

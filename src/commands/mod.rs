@@ -4,6 +4,7 @@ pub mod build;
 pub mod cleanup;
 pub mod dependency;
 pub mod deploy;
+pub mod dev;
 pub mod graph;
 pub mod render;
 pub mod secret;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Render(args) => render::run(&cli.global, args),
         Command::Converge(args) => deploy::converge(&cli.global, args),
         Command::Plan(args) => deploy::plan(&cli.global, args),
+        Command::Dev(args) => dev::run(&cli.global, args),
         Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
         Command::Rollback(args) => deploy::rollback(&cli.global, args),
         Command::Cleanup(args) => cleanup::cleanup(&cli.global, args),

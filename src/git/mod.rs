@@ -1,12 +1,14 @@
 //! Git reading through gix: the repository, the commit to converge, objects, the work tree.
 //!
 //! - [`beneath`]: the work tree opened beneath its root (no link followed, special files refused).
+//! - [`excludes`]: which folders Git ignores (what `werf dev` does not watch).
 //! - [`objects`]: [`werf_graph::ObjectSource`] over the object database, with a cache of decoded
 //!   trees and an overlay of synthetic trees for `--dev` snapshots.
 //! - [`worktree`]: which used files differ from the commit (the dirty check) and the `--dev`
 //!   snapshot of the work tree as a tree id.
 
 pub mod beneath;
+pub mod excludes;
 pub mod objects;
 pub mod worktree;
 

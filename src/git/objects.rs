@@ -59,12 +59,22 @@ impl GitObjects {
         trees: HashMap<ObjectId, Arc<Tree>>,
         work_blobs: HashMap<ObjectId, String>,
     ) -> Self {
+        self.add_overlay(trees, work_blobs);
+        self
+    }
+
+    /// [`GitObjects::with_overlay`] on objects in use (`werf dev` adds a snapshot per save; ids
+    /// are content hashes, so what was added stays valid).
+    pub fn add_overlay(
+        &self,
+        trees: HashMap<ObjectId, Arc<Tree>>,
+        work_blobs: HashMap<ObjectId, String>,
+    ) {
         self.trees
             .write()
             .expect("tree cache lock poisoned")
             .extend(trees);
         self.add_work_blobs(work_blobs);
-        self
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {

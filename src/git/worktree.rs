@@ -115,7 +115,8 @@ fn minimal_prefixes(prefixes: &[String]) -> Vec<String> {
     out
 }
 
-fn under(path: &str, prefix: &str) -> bool {
+/// `path` is `prefix` or below it (`""` holds everything).
+pub fn under(path: &str, prefix: &str) -> bool {
     prefix.is_empty()
         || path == prefix
         || path

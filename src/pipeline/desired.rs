@@ -148,3 +148,17 @@ pub fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
         .map(|p| (p.name.clone(), p.tag.clone()))
         .collect())
 }
+
+/// Renders, plans against the cluster and converges `release` (the chart's objects, tracked).
+pub async fn converge_release(
+    kube: &Kube,
+    global: &Global,
+    args: &RenderArgs,
+    loaded: &Loaded,
+    release: &Release,
+    settings: &deploy::lifecycle::Settings<'_>,
+) -> Result<deploy::lifecycle::Outcome> {
+    let (desired, history, content) =
+        desired(kube, global, args, loaded, release, Some(settings.timeout)).await?;
+    Ok(deploy::converge(kube, release, desired, history, &content, settings).await?)
+}

@@ -81,7 +81,7 @@ impl Project {
 /// Writes by `werf` in namespace `ns` (or to it) since `from` (an index into the whole list:
 /// tests share the cluster), release bookkeeping (the record Secrets, which are also the lock)
 /// apart.
-fn object_writes(c: &Cluster, from: usize, ns: &str) -> (Vec<String>, Vec<String>) {
+pub fn object_writes(c: &Cluster, from: usize, ns: &str) -> (Vec<String>, Vec<String>) {
     let all = c.writes_by("werf");
     all[from..]
         .iter()

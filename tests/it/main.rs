@@ -7,6 +7,8 @@
 //! - [`graph`]: `werf graph` from files to objects, registry state, its JSON schema.
 //! - [`snapshots`]: whole-CLI output (insta).
 //! - [`dev`]: the dirty check and `--dev`.
+//! - [`dev_loop`]: `werf dev`, a long-running process driven by saves, against the registry and
+//!   the cluster.
 //! - [`render`]: `werf render`, the chart with werf's values.
 //! - [`helm_diff`]: charts rendered by Helm 4 itself and by `werf render`, compared.
 //! - [`helm_deps`]: `werf helm dependency update|build` against OCI and HTTP repositories.
@@ -27,6 +29,7 @@ mod cluster;
 mod contract;
 mod deploy;
 mod dev;
+mod dev_loop;
 mod errors;
 mod graph;
 mod helm_deps;
