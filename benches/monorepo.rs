@@ -8,6 +8,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/cluster.rs"]
 mod cluster;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "support/measure.rs"]
 mod measure;
 #[path = "support/monorepo.rs"]
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kube::{start_cluster, writes_in};
 use measure::{measure, measure_to, median, Run};
 use monorepo::{generate, git, parse_options, Layout};
 use werf_graph::chart::RenderOptions;
@@ -153,6 +156,7 @@ fn main() {
     b.home = scratch.path().join("warm");
     let (_, mut tags) = b.tags();
     let noop = median((0..7).map(|_| b.plan(None).wall).collect());
+    let turbo = turbo_dry_run(&repo);
 
     // One file in one image's context, three times (different images), each checked exactly.
     let mut one_change = Vec::new();
@@ -229,6 +233,15 @@ fn main() {
         s(ls_tree * 3),
         verdict(noop_ok)
     );
+    match &turbo {
+        Ok(t) => println!(
+            "| `turbo run build --dry=json` (turbo {TURBO_VERSION}, each service a package) | {} | we are faster | {} (median of 3; our no-op plan is {:.1}x faster) |",
+            s(*t),
+            verdict(noop < *t),
+            t.as_secs_f64() / noop.as_secs_f64().max(1e-9)
+        ),
+        Err(e) => println!("| `turbo run build --dry=json` | | | not measured: {e} |"),
+    }
     let one = median(one_change);
     println!(
         "| one file changed in one image's context | {} | <= 0.25 s | {}; {} |",
@@ -312,6 +325,65 @@ fn main() {
     if keep.is_some() {
         println!("\nrepository kept at `{}`", repo.display());
     }
+}
+
+/// The turbo release measured beside us (npm package `turbo`, installed on first use).
+const TURBO_VERSION: &str = "2.11.11";
+
+/// `turbo run build --dry=json` on the repository (each service folder is a package), median of
+/// 3 after one warm-up; turbo is installed under `~/.cache/werf-rs/turbo` by npm if missing.
+fn turbo_dry_run(repo: &Path) -> Result<Duration, String> {
+    let home = std::env::var_os("HOME").ok_or("no HOME")?;
+    let prefix = Path::new(&home).join(".cache/werf-rs/turbo");
+    let turbo = prefix.join("node_modules/.bin/turbo");
+    if !turbo.exists() {
+        std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("turbo@{TURBO_VERSION}"))
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("npm: {e}"))?;
+        if !status.success() {
+            return Err(format!("`npm install turbo@{TURBO_VERSION}` failed"));
+        }
+    }
+    let run = || {
+        let started = Instant::now();
+        let out = Command::new(&turbo)
+            .current_dir(repo)
+            .args(["run", "build", "--dry=json"])
+            .env("TURBO_TELEMETRY_DISABLED", "1")
+            .env("TURBO_NO_UPDATE_NOTIFIER", "1")
+            .env("DO_NOT_TRACK", "1")
+            .output()
+            .map_err(|e| format!("turbo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "turbo failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+            ));
+        }
+        // The answer must be a plan of every package's build.
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("turbo's --dry=json is not JSON: {e}"))?;
+        let tasks = plan["tasks"].as_array().map_or(0, Vec::len);
+        Ok((started.elapsed(), tasks))
+    };
+    run()?;
+    let mut walls = Vec::new();
+    for _ in 0..3 {
+        let (wall, tasks) = run()?;
+        if tasks == 0 {
+            return Err("turbo planned no task".into());
+        }
+        walls.push(wall);
+    }
+    Ok(median(walls))
 }
 
 /// Every committed file of the generated repository (the work tree is clean), by path.
@@ -417,62 +489,6 @@ fn render_rows(repo: &Path, layout: &Layout) {
         rerendered.len(),
         expected.len()
     );
-}
-
-/// Starts `tests/cluster/kube-up` (enough simulated nodes for one pod per image) and returns it
-/// with its kubeconfig once the cluster is ready.
-fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::Child, PathBuf) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sim = cluster::node_sim();
-    // 200 pods a node (the node simulator's limit is 250).
-    let nodes = (pods / 200 + 1).to_string();
-    let log = std::fs::File::create(dir.join("kube-up.log")).expect("log");
-    let mut child = Command::new(root.join("tests/cluster/kube-up"))
-        .arg(dir.join("kube"))
-        .args(["--registry-insecure", registry, "--nodes", &nodes])
-        .args(["--exit-with", &std::process::id().to_string()])
-        .env("KUBE_NODE_SIM", sim)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("kube-up starts");
-    let kubeconfig = dir.join("kube/kubeconfig");
-    let started = Instant::now();
-    while !kubeconfig.exists() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "kube-up exited with {status}; see {}",
-                dir.join("kube-up.log").display()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1200),
-            "the cluster did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (child, kubeconfig)
-}
-
-/// Write requests (create, update, patch, delete; dry runs excluded) the tools made (the
-/// kubeconfig's user `werf`, which Helm uses too; controllers' writes are not counted) to
-/// namespace `ns`, from the API server's audit log.
-fn writes_in(audit: &Path, ns: &str) -> usize {
-    let text = std::fs::read_to_string(audit).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| {
-            matches!(
-                e["verb"].as_str(),
-                Some("create" | "update" | "patch" | "delete" | "deletecollection")
-            ) && e["objectRef"]["namespace"] == ns
-                && e["user"]["username"] == "werf"
-                && !e["requestURI"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("dryRun=")
-        })
-        .count()
 }
 
 /// Helm 4 (the library from PyPI, run as the Helm CLI) installing and upgrading the same

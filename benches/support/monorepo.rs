@@ -221,6 +221,8 @@ pub fn generate(root: &Path, o: &Options) -> Layout {
     write(root, "package.json", "{\"name\": \"mono\", \"private\": true, \"workspaces\": [\"services/*\"], \"packageManager\": \"npm@10.0.0\"}\n", &mut n);
     write(root, "turbo.json", "{\"$schema\": \"https://turbo.build/schema.json\", \"tasks\": {\"build\": {\"outputs\": []}}}\n", &mut n);
     write(root, "README.md", "# synthetic monorepo\n", &mut n);
+    // What turbo writes when it plans the same repository stays out of Git.
+    write(root, ".gitignore", ".turbo/\nnode_modules/\n", &mut n);
     layout.files_written = n;
 
     git(root, &["init", "-q", "-b", "main"]);
