@@ -132,10 +132,10 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
                 changes += 1;
                 println!("- delete {}", s.id);
             }
-            Action::Update(diff) => {
+            Action::Update(change) => {
                 changes += 1;
                 println!("~ update {}{}", s.id, from(s));
-                for l in diff.lines() {
+                for l in change.diff.lines() {
                     println!("    {l}");
                 }
                 explain(s);

@@ -57,12 +57,20 @@ pub struct Release {
     pub namespace: String,
 }
 
+/// How an object would change: the server's dry run against the live object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Unified diff, live to desired (Secret values hidden).
+    pub diff: String,
+    /// The field paths that differ (`data.v`, `spec.template.spec.containers[0].image`).
+    pub fields: Vec<String>,
+}
+
 /// What converge does with one object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Create,
-    /// With the diff the server would make (dry run), live to desired.
-    Update(String),
+    Update(Change),
     Unchanged,
     Delete,
 }
@@ -286,15 +294,18 @@ fn hide_secret_values(live: &mut Value, desired: &mut Value) {
     }
 }
 
-fn diff(live: &Value, desired: &Value) -> String {
+fn diff(live: &Value, desired: &Value) -> Change {
     let (mut live, mut desired) = (clean(live), clean(desired));
     hide_secret_values(&mut live, &mut desired);
     let (a, b) = (to_yaml(&live), to_yaml(&desired));
-    similar::TextDiff::from_lines(&a, &b)
-        .unified_diff()
-        .context_radius(2)
-        .header("live", "desired")
-        .to_string()
+    Change {
+        diff: similar::TextDiff::from_lines(&a, &b)
+            .unified_diff()
+            .context_radius(2)
+            .header("live", "desired")
+            .to_string(),
+        fields: werf_graph::why::field_paths(&live, &desired),
+    }
 }
 
 /// The release's revisions, oldest first; the objects of their manifests are read for the
@@ -444,11 +455,15 @@ pub async fn plan(
                         Ok(after) if clean(&after) == clean(l) => Action::Unchanged,
                         Ok(after) => Action::Update(diff(l, &after)),
                         // An immutable field: the dry run fails, the real apply recreates.
-                        Err(kube::Error::Api(s)) if s.code == 422 => Action::Update(format!(
-                            "{}\n(recreate: {})",
-                            diff(l, &d.object),
-                            short_reason(&s.message)
-                        )),
+                        Err(kube::Error::Api(s)) if s.code == 422 => {
+                            let mut change = diff(l, &d.object);
+                            change.diff = format!(
+                                "{}\n(recreate: {})",
+                                change.diff,
+                                short_reason(&s.message)
+                            );
+                            Action::Update(change)
+                        }
                         Err(e) => return Err(api_err("dry-run apply", &d.id)(e)),
                     }
                 }

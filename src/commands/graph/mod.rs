@@ -119,14 +119,18 @@ fn live_states(
             Action::Create => "absent: would create".to_string(),
             Action::Unchanged => "live: equal".to_string(),
             Action::Delete => continue,
-            Action::Update(diff) => {
-                let changed: Vec<&str> = diff
-                    .lines()
-                    .filter(|l| l.starts_with('+') || l.starts_with('-'))
-                    .filter(|l| !l.starts_with("+++") && !l.starts_with("---"))
-                    .take(3)
-                    .collect();
-                format!("live: differs ({})", changed.join(" | "))
+            Action::Update(change) => {
+                let shown = &change.fields[..change.fields.len().min(5)];
+                let more = change.fields.len() - shown.len();
+                format!(
+                    "live: differs ({}{})",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", +{more} more")
+                    } else {
+                        String::new()
+                    }
+                )
             }
         };
         view::set_state(graph, &id, state);
