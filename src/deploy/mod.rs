@@ -837,7 +837,14 @@ mod tests {
             "data": {"same": "c2FtZQ==", "changed": "b2xk", "gone": "eA=="}});
         let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
             "data": {"same": "c2FtZQ==", "changed": "bmV3LXBhc3N3b3Jk", "added": "eQ=="}});
-        let d = diff(&live, &desired);
+        let change = diff(&live, &desired);
+        // Keys are named, values never: the field paths are keys.
+        assert_eq!(
+            change.fields,
+            ["data.added", "data.changed", "data.gone"],
+            "{change:?}"
+        );
+        let d = change.diff;
         assert!(
             d.contains("-  changed: (hidden)") && d.contains("+  changed: (hidden, changed)"),
             "{d}"
@@ -854,6 +861,8 @@ mod tests {
             &json!({"kind": "ConfigMap", "data": {"a": "1"}}),
             &json!({"kind": "ConfigMap", "data": {"a": "2"}}),
         );
+        assert_eq!(cm.fields, ["data.a"]);
+        let cm = cm.diff;
         assert!(
             cm.contains("+  a: '2'") || cm.contains("+  a: \"2\""),
             "{cm}"
