@@ -356,12 +356,22 @@ pub struct ConvergeArgs {
     )]
     pub auto_rollback: bool,
 
-    /// Registries reached over plain HTTP (loopback ones always are).
+    #[command(flatten)]
+    pub publish: PublishFlags,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// How images are built and pushed (`build`, `converge`, `dev`).
+#[derive(Debug, Args)]
+pub struct PublishFlags {
+    /// Registry hosts reached over plain HTTP (loopback hosts always are); repeatable.
     #[arg(
-        long,
+        long = "insecure-registry",
         env = "WERF_INSECURE_REGISTRY",
-        value_delimiter = ',',
-        value_name = "HOST:PORT"
+        value_name = "HOST",
+        value_delimiter = ','
     )]
     pub insecure_registry: Vec<String>,
 
@@ -369,12 +379,9 @@ pub struct ConvergeArgs {
     #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
     pub parallel: Option<usize>,
 
-    /// How `RUN` instructions are built.
-    #[arg(long, value_enum, default_value = "native")]
+    /// What builds `RUN` instructions: the native builder (no daemon, no `RUN`) or buildah.
+    #[arg(long, value_enum, default_value_t = Backend::Native)]
     pub backend: Backend,
-
-    #[command(flatten)]
-    pub history: HistoryArgs,
 }
 
 /// How many revisions of a release are kept.
@@ -465,22 +472,8 @@ pub struct DevArgs {
     )]
     pub timeout: String,
 
-    /// Registries reached over plain HTTP (loopback ones always are).
-    #[arg(
-        long,
-        env = "WERF_INSECURE_REGISTRY",
-        value_delimiter = ',',
-        value_name = "HOST:PORT"
-    )]
-    pub insecure_registry: Vec<String>,
-
-    /// Images built at once (default: the number of cores; at most 256).
-    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
-    pub parallel: Option<usize>,
-
-    /// How `RUN` instructions are built.
-    #[arg(long, value_enum, default_value = "native")]
-    pub backend: Backend,
+    #[command(flatten)]
+    pub publish: PublishFlags,
 
     #[command(flatten)]
     pub history: HistoryArgs,
@@ -573,22 +566,8 @@ pub struct BuildArgs {
     )]
     pub build_report_path: PathBuf,
 
-    /// Images built at once (default: the number of cores; at most 256).
-    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
-    pub parallel: Option<usize>,
-
-    /// A registry host reached over plain HTTP (loopback hosts always are); repeatable.
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
-
-    /// What builds images: the native builder (no daemon; no `RUN`).
-    #[arg(long, value_enum, default_value_t = Backend::Native)]
-    pub backend: Backend,
+    #[command(flatten)]
+    pub publish: PublishFlags,
 
     /// Print every input of every stage, not just a summary.
     #[arg(long, short = 'v')]

@@ -292,9 +292,7 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let plans = select(&loaded, &args.images)?;
     let publish_args = Publish {
         repo,
-        insecure_registry: &args.insecure_registry,
-        parallel: args.parallel,
-        backend: args.backend,
+        flags: &args.publish,
         report_digests: args.save_build_report,
     };
     let results = publish(global, &loaded, &plans, &publish_args)?;

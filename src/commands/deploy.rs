@@ -40,9 +40,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         })?;
         let publish_args = Publish {
             repo,
-            insecure_registry: &args.insecure_registry,
-            parallel: args.parallel,
-            backend: args.backend,
+            flags: &args.publish,
             report_digests: false,
         };
         publish(global, &loaded, &plans, &publish_args)?;

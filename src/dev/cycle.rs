@@ -144,9 +144,7 @@ impl<'a> Session<'a> {
             if !plans.is_empty() && (self.cycles == 0 || !tag_changes.is_empty()) {
                 let publish_args = Publish {
                     repo,
-                    insecure_registry: &self.args.insecure_registry,
-                    parallel: self.args.parallel,
-                    backend: self.args.backend,
+                    flags: &self.args.publish,
                     report_digests: false,
                 };
                 publish(self.global, &self.loaded, &plans, &publish_args)?;

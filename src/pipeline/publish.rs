@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use werf_graph::plan::ImagePlan;
 
-use crate::cli::{Backend, Global};
+use crate::cli::{Backend, Global, PublishFlags};
 use crate::progress::BuildProgress;
 use crate::project::Loaded;
 use crate::registry::Registry;
@@ -13,9 +13,7 @@ use crate::registry::Registry;
 /// Where and how images are published.
 pub struct Publish<'a> {
     pub repo: &'a str,
-    pub insecure_registry: &'a [String],
-    pub parallel: Option<usize>,
-    pub backend: Backend,
+    pub flags: &'a PublishFlags,
     /// Report the registry's digest of images that were already there (a HEAD each).
     pub report_digests: bool,
 }
@@ -29,11 +27,11 @@ pub fn publish(
 ) -> Result<Vec<crate::build::ImageResult>> {
     let repo = args.repo;
     let registry = Registry::new(
-        args.insecure_registry,
+        &args.flags.insecure_registry,
         &[crate::registry::host_of(repo)],
         global.timeouts(),
     )?;
-    let parallel = args.parallel.unwrap_or_else(|| {
+    let parallel = args.flags.parallel.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
@@ -43,7 +41,7 @@ pub fn publish(
         parallel,
         project: &loaded.config.meta.project,
         report_digests: args.report_digests,
-        buildah: (args.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
+        buildah: (args.flags.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),
     };

@@ -516,17 +516,6 @@ fn manual_changes_are_restored_and_what_controllers_own_is_not_drift() {
         "{stdout}"
     );
     assert!(stdout.contains("1 to change"), "{stdout}");
-    // `--explain`: from the deployed revision's commit (recorded on its Secret) to the edit.
-    let (ok, stdout, stderr) = p.run(c, "plan", &["--explain"]);
-    assert!(ok, "{stderr}");
-    for line in [
-        "Deployment `side` changed: spec.template.spec.containers[0].image",
-        "which reads the values of image `side`:",
-        "side/side.txt",
-    ] {
-        assert!(stdout.contains(line), "{line}:\n{stdout}");
-    }
-    assert!(!stdout.contains("Deployment `app`"), "{stdout}");
     let before = c.writes_by("werf").len();
     p.converge(c, &[]);
     let (objects, _) = object_writes(c, before, "drift");
