@@ -481,6 +481,10 @@ pub struct DevArgs {
     /// A burst of saves is one cycle once the tree has been quiet this long (milliseconds).
     #[arg(long, value_name = "MS", default_value_t = 50)]
     pub debounce_ms: u64,
+
+    /// Also print which engine queries re-ran in each cycle, by query.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

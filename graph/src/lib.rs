@@ -12,6 +12,7 @@
 //! - [`context`]: COPY sources inside Git trees and their content digests.
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
 //! - [`db`]: the salsa database and its inputs.
+//! - [`paths`]: the root tree by path, each folder's entry depending on its parent's only.
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
@@ -30,6 +31,7 @@ pub mod digest;
 pub mod dockerfile;
 pub mod error;
 pub mod objects;
+pub mod paths;
 pub mod pattern;
 pub mod plan;
 pub mod render;

@@ -104,10 +104,25 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// The entry called `name`, if any.
+    /// The entry called `name`, if any: a binary search in Git order (a folder sorts as if its
+    /// name ended in `/`), tried as a file and as a folder; a tree that is not in Git order is
+    /// still searched whole, so the answer never depends on the order.
     pub fn get(&self, name: &str) -> Option<&TreeEntry> {
+        for as_tree in [false, true] {
+            let found = self.entries.binary_search_by(|e| {
+                git_order_key(&e.name, e.kind == EntryKind::Tree).cmp(git_order_key(name, as_tree))
+            });
+            if let Ok(i) = found {
+                return Some(&self.entries[i]);
+            }
+        }
         self.entries.iter().find(|e| e.name == name)
     }
+}
+
+/// The bytes Git sorts a tree entry by: its name, then `/` for a folder.
+fn git_order_key(name: &str, tree: bool) -> impl Iterator<Item = u8> + '_ {
+    name.bytes().chain(tree.then_some(b'/'))
 }
 
 /// Read access to Git objects by id. Implementations must be deterministic: the same id always
@@ -327,5 +342,39 @@ impl ObjectSource for MemoryObjects {
                 id: id.hex(),
                 message: "no such blob".into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, kind: EntryKind) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind,
+            id: ObjectId([0; 20]),
+        }
+    }
+
+    #[test]
+    fn get_finds_files_and_folders_in_git_order_and_in_any_order() {
+        // Git order: `a.b` < `a/` (the folder `a`) < `a0`.
+        let tree = Tree {
+            entries: vec![
+                entry("a.b", EntryKind::Blob),
+                entry("a", EntryKind::Tree),
+                entry("a0", EntryKind::Executable),
+            ],
+        };
+        assert_eq!(tree.get("a").map(|e| e.kind), Some(EntryKind::Tree));
+        assert_eq!(tree.get("a.b").map(|e| e.kind), Some(EntryKind::Blob));
+        assert_eq!(tree.get("a0").map(|e| e.kind), Some(EntryKind::Executable));
+        assert!(tree.get("b").is_none());
+        let unsorted = Tree {
+            entries: vec![entry("z", EntryKind::Blob), entry("a", EntryKind::Blob)],
+        };
+        assert_eq!(unsorted.get("a").map(|e| e.name.as_str()), Some("a"));
+        assert_eq!(unsorted.get("z").map(|e| e.name.as_str()), Some("z"));
     }
 }

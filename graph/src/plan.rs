@@ -55,13 +55,31 @@ fn display_source(src: &str) -> String {
     }
 }
 
+/// Each image's position in werf.yaml, by name (finding an image is then constant time, not a
+/// scan of every image: planning stays linear in the number of images).
+#[salsa::tracked(returns(ref))]
+pub fn image_positions(
+    db: &dyn Db,
+    project: Project,
+) -> Result<Arc<std::collections::HashMap<String, usize>>> {
+    let config = config(db, project).clone()?;
+    Ok(Arc::new(
+        config
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| (img.name.clone(), i))
+            .collect(),
+    ))
+}
+
 /// werf.yaml's blob id at the project's root tree.
 #[salsa::tracked(returns(ref))]
 pub fn config_blob(db: &dyn Db, project: Project) -> Result<ObjectId> {
     let file = project.config_file(db);
     db.log_execution("config_blob", file);
     let path = join(project.prefix(db), file);
-    match lookup(db.objects(), project.root_tree(db), &path)? {
+    match crate::paths::entry(db, project, &path)? {
         Some(e) if e.kind.is_file() => Ok(e.id),
         _ => Err(Error::MissingPath {
             at: Location {
@@ -200,10 +218,15 @@ pub fn image_settings<'db>(
     let name = image.name(db);
     db.log_execution("image_settings", name);
     let config = config(db, project).clone()?;
-    let img = config.image(name).ok_or_else(|| Error::Config {
-        at: config.at(0),
-        message: format!("image `{name}` is not defined"),
-    })?;
+    let img = image_positions(db, project)
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get(name))
+        .and_then(|&i| config.images.get(i))
+        .ok_or_else(|| Error::Config {
+            at: config.at(0),
+            message: format!("image `{name}` is not defined"),
+        })?;
     let mut platform = if img.platform.is_empty() {
         config.meta.build.platform.clone()
     } else {
@@ -256,7 +279,6 @@ pub fn image_sources<'db>(
         column: 0,
     };
     let prefix = project.prefix(db);
-    let root = project.root_tree(db);
     if let Some(st) = &img.stapel {
         // The Stapel stage as a Dockerfile over a synthetic context (see `crate::stapel`).
         let t = stapel_translation(db, project, ImageKey::new(db, st.image.clone())).clone()?;
@@ -311,7 +333,7 @@ pub fn image_sources<'db>(
         }
     }
 
-    let context_tree = match lookup(db.objects(), root, &context_repo_path)? {
+    let context_tree = match crate::paths::entry(db, project, &context_repo_path)? {
         Some(e) if e.kind == EntryKind::Tree => Some(e.id),
         Some(_) => {
             return Err(Error::Config {

@@ -8,7 +8,6 @@ use crate::chart::output::Template;
 use crate::chart::{
     self as steps, Chart, ChartContext, Cluster, Manifest, Placeholders, RenderHost, RenderOptions,
 };
-use crate::context::lookup;
 use crate::db::{Db, ImageKey, Project};
 use crate::error::Result;
 use crate::objects::{EntryKind, ObjectId};
@@ -48,7 +47,7 @@ pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
             .as_deref()
             .unwrap_or(".helm"),
     );
-    match lookup(db.objects(), project.root_tree(db), &dir)? {
+    match crate::paths::entry(db, project, &dir)? {
         Some(e) if e.kind == EntryKind::Tree => Ok((dir, e.id)),
         _ => Err(steps::missing("chart folder", dir)),
     }
@@ -253,12 +252,14 @@ pub fn rendered_templates(
     input: RenderInput,
 ) -> Result<Vec<(Template, Arc<RenderedTemplate>)>> {
     let templates = templates(db, project, input).clone()?;
+    let by_name: std::collections::HashMap<&str, &Template> =
+        templates.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut out = Vec::new();
     for name in steps::renderable(&templates) {
         let key = TemplateKey::new(db, name.to_string());
         let rendered = rendered_template(db, project, input, key).clone()?;
-        if let Some(t) = templates.iter().find(|t| t.name == name) {
-            out.push((t.clone(), rendered));
+        if let Some(t) = by_name.get(name) {
+            out.push(((*t).clone(), rendered));
         }
     }
     Ok(out)

@@ -109,7 +109,11 @@ impl<'a> Session<'a> {
         self.loaded.replan()?;
         let plans = self.loaded.ok_plans()?;
         let replan = started.elapsed();
-        let queries = self.loaded.db.take_execution_log().len();
+        let log = self.loaded.db.take_execution_log();
+        let queries = log.len();
+        if self.args.verbose && self.cycles > 0 {
+            println!("  re-ran: {}", summary::by_query(&log));
+        }
         let by_name: BTreeMap<String, Arc<ImagePlan>> =
             plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
         let tags: BTreeMap<String, String> = plans

@@ -119,6 +119,26 @@ pub fn readers(
         .collect()
 }
 
+/// The engine's execution log (`query(key)` entries) counted by query: `image_plan ×2, ...`,
+/// most first.
+pub fn by_query(log: &[String]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in log {
+        let query = entry.split_once('(').map_or(entry.as_str(), |(q, _)| q);
+        *counts.entry(query).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if counts.is_empty() {
+        return "nothing".into();
+    }
+    counts
+        .iter()
+        .map(|(q, n)| format!("{q} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +205,16 @@ mod tests {
         );
         assert_eq!(readers("api", &changed, &new), ["Deployment/api"]);
         assert!(readers("web", &changed, &new).is_empty());
+    }
+
+    #[test]
+    fn the_log_is_counted_by_query_most_first() {
+        let log: Vec<String> = ["image_plan(a)", "stage_plan(a:0)", "stage_plan(b:0)"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(by_query(&log), "stage_plan ×2, image_plan ×1");
+        assert_eq!(by_query(&[]), "nothing");
     }
 
     #[test]
