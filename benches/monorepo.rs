@@ -205,7 +205,17 @@ fn main() {
     };
 
     let s = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    // The absolute targets (DESIGN.md section 7) are for 1,000 images / 100,000 files; at other
+    // sizes only the ones relative to the floor are judged.
+    let at_target_size = layout.images.len() == 1000;
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    let absolute = |ok: bool| {
+        if at_target_size {
+            verdict(ok)
+        } else {
+            "(target is for 1,000 images)"
+        }
+    };
     println!();
     println!(
         "werf-rs monorepo bench: {} images, {} files, {} shared folders (generated and committed in {:.1} s)",
@@ -224,9 +234,9 @@ fn main() {
     println!(
         "| cold plan, empty cache | {} | <= 1.0 s | {} (median of 3) |",
         s(cold),
-        verdict(cold <= Duration::from_secs(1))
+        absolute(cold <= Duration::from_secs(1))
     );
-    let noop_ok = noop <= Duration::from_millis(200) && noop <= ls_tree * 3;
+    let noop_ok = (noop <= Duration::from_millis(200) || !at_target_size) && noop <= ls_tree * 3;
     println!(
         "| no-op plan, warm cache | {} | <= 0.2 s and <= 3x floor ({}) | {} (median of 7) |",
         s(noop),
@@ -246,7 +256,7 @@ fn main() {
     println!(
         "| one file changed in one image's context | {} | <= 0.25 s | {}; {} |",
         s(one),
-        verdict(one <= Duration::from_millis(250)),
+        absolute(one <= Duration::from_millis(250)),
         one_checks.join("; ")
     );
     println!(
@@ -256,7 +266,7 @@ fn main() {
     let peak_mib = b.peak_kib as f64 / 1024.0;
     println!(
         "| peak memory over all runs | {peak_mib:.0} MiB | <= 200 MiB | {} |",
-        verdict(peak_mib <= 200.0)
+        absolute(peak_mib <= 200.0)
     );
     // Rendering the chart: one Deployment and one Service per image.
     let render = median(
@@ -737,12 +747,29 @@ fn graph_rows(b: &Bench, layout: &Layout) {
             .send_keys(name)
             .await
             .expect("type");
-        c.find(Locator::Css(&format!("g.node[data-id='image:{name}']")))
-            .await
-            .expect("the image is shown")
-            .click()
-            .await
-            .expect("click");
+        // The search redraws once its pause is over: a node found before that redraw is stale,
+        // so it is found again.
+        let node = format!("g.node[data-id='image:{name}']");
+        for attempt in 0.. {
+            let clicked = match c.find(Locator::Css(&node)).await {
+                Ok(e) => e.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(_) => break,
+                Err(fantoccini::error::CmdError::Standard(w))
+                    if attempt < 50
+                        && matches!(
+                            w.error,
+                            fantoccini::error::ErrorStatus::StaleElementReference
+                                | fantoccini::error::ErrorStatus::NoSuchElement
+                        ) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(e) => panic!("click `{name}`: {e}"),
+            }
+        }
         let details = c
             .find(Locator::Id("details"))
             .await
