@@ -109,7 +109,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let explain = |s: &deploy::Step| {
         if let Some(r) = &revisions {
             match r.explain_object(&s.id.kind, &s.id.name) {
-                Ok(lines) => lines.iter().for_each(|l| println!("    {l}")),
+                Ok(lines) => lines.iter().for_each(|l| println!("    why: {l}")),
                 Err(e) => println!("    why: {e:#}"),
             }
         }
