@@ -417,7 +417,7 @@ pub fn stapel_translation<'db>(
         db.objects(),
         db.synthetic(),
         db.store(),
-        project.root_tree(db),
+        &|path| crate::paths::entry(db, project, path),
         name,
         &stage.stapel,
     )

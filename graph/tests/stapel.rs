@@ -305,3 +305,34 @@ fn unsupported_and_bad_stapel_is_a_clear_error_with_its_line() {
         assert!(e.contains(want), "{e}\nwant: {want}");
     }
 }
+
+#[test]
+fn a_save_outside_every_mapping_translates_no_stapel_image_again() {
+    let mut f = Fixture::new();
+    f.db.enable_execution_log();
+    let before = f.stages();
+    let _ = f.db.take_execution_log();
+    f.set(&[("NOTES.md", "a file no mapping adds\n")]);
+    let after = f.stages();
+    let log = f.db.take_execution_log();
+    assert!(
+        !log.iter().any(|l| l.starts_with("stapel_translation(")),
+        "{log:#?}"
+    );
+    assert_eq!(before, after);
+    // An edit inside one mapping translates that image again, and only that one.
+    f.set(&[
+        ("NOTES.md", "a file no mapping adds\n"),
+        ("app/main.py", "print(2)\n"),
+    ]);
+    f.stages();
+    let log = f.db.take_execution_log();
+    assert!(
+        log.contains(&"stapel_translation(app)".to_string()),
+        "{log:#?}"
+    );
+    assert!(
+        !log.contains(&"stapel_translation(assets)".to_string()),
+        "{log:#?}"
+    );
+}

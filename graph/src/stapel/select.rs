@@ -7,7 +7,7 @@
 //! and stored as a synthetic tree whose id is derived from its entries, so equal selections give
 //! equal ids in any clone and on any branch.
 
-use crate::context::{lookup, DigestStore};
+use crate::context::DigestStore;
 use crate::digest::Builder;
 use crate::error::Result;
 use crate::objects::{EntryKind, MemoryObjects, ObjectId, ObjectSource, TreeEntry};
@@ -187,13 +187,12 @@ pub fn select(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
     store: &dyn DigestStore,
-    root: ObjectId,
-    add: &str,
+    at: Option<TreeEntry>,
     include: &[String],
     exclude: &[String],
     only: Option<&[String]>,
 ) -> Result<Selection> {
-    let Some(entry) = lookup(objects, root, add)? else {
+    let Some(entry) = at else {
         return Ok(Selection::Empty);
     };
     let f = Filters {
@@ -310,6 +309,7 @@ fn restore(synthetic: &MemoryObjects, memo: &Memo) -> Option<Selection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::lookup;
 
     fn paths(objects: &dyn ObjectSource, s: &Selection) -> Vec<String> {
         match s {
@@ -342,8 +342,7 @@ mod tests {
                 &store,
                 &synth,
                 &crate::context::NoStore,
-                root,
-                "app",
+                lookup(&store, root, "app").unwrap(),
                 &v(inc),
                 &v(exc),
                 only.as_deref(),
@@ -429,7 +428,8 @@ mod tests {
         let memo = Memory::default();
         let inc = vec!["**/*.py".to_string()];
         let first = MemoryObjects::new();
-        let a = select(&store, &first, &memo, root, "app", &inc, &[], None).unwrap();
+        let at = lookup(&store, root, "app").unwrap();
+        let a = select(&store, &first, &memo, at.clone(), &inc, &[], None).unwrap();
         // A new process: its synthetic layer is empty, and the Git side knows only the root
         // and `app` (a lookup), not `app/lib`.
         let app = store.tree(root).unwrap().get("app").unwrap().clone();
@@ -439,7 +439,7 @@ mod tests {
         let app_tree = store.tree(app.id).unwrap();
         assert_eq!(shallow.add_tree(app_tree.entries.clone()), app.id);
         let second = MemoryObjects::new();
-        let b = select(&shallow, &second, &memo, root, "app", &inc, &[], None).unwrap();
+        let b = select(&shallow, &second, &memo, at, &inc, &[], None).unwrap();
         assert_eq!(a, b);
         let Selection::Tree(id) = b else {
             panic!("a tree")

@@ -124,12 +124,14 @@ fn chown(owner: &Option<String>, group: &Option<String>) -> String {
     }
 }
 
-/// Writes `image`'s stages over the commit `root`.
+/// Writes `image`'s stages over the commit, whose entries `entry_at` finds by repository path
+/// (the engine passes [`crate::paths::entry`], so a save outside every mapping's `add` does
+/// not translate the image again).
 pub fn translate(
     objects: &dyn ObjectSource,
     synthetic: &MemoryObjects,
     store: &dyn crate::context::DigestStore,
-    root: ObjectId,
+    entry_at: &dyn Fn(&str) -> Result<Option<TreeEntry>>,
     image: &str,
     stapel: &Stapel,
 ) -> Result<Translated> {
@@ -150,6 +152,7 @@ pub fn translate(
     let mut paths = Vec::new();
     for (n, m) in stapel.git.iter().enumerate() {
         paths.push(m.add.clone());
+        let at = entry_at(&m.add)?;
         let mut add_entry = |name: String, sel: Selection| -> Option<String> {
             let (kind, id, dir) = match sel {
                 Selection::Empty => return None,
@@ -174,8 +177,7 @@ pub fn translate(
             objects,
             synthetic,
             store,
-            root,
-            &m.add,
+            at.clone(),
             &m.include_paths,
             &m.exclude_paths,
             None,
@@ -191,8 +193,7 @@ pub fn translate(
                 objects,
                 synthetic,
                 store,
-                root,
-                &m.add,
+                at.clone(),
                 &m.include_paths,
                 &m.exclude_paths,
                 Some(globs),
