@@ -239,6 +239,35 @@ fn each_save_is_the_minimal_build_and_patch_and_broken_states_keep_the_loop() {
     assert!(status.success(), "{rest:#?}");
     assert!(!has(&rest, "[dev] changed"), "{rest:#?}");
     assert!(has(&rest, "[dev] stopped"), "{rest:#?}");
+
+    // What `werf dev` deployed is a work tree, not a commit: `plan --explain` says so and asks
+    // for `--since`, which then explains against that revision.
+    let target = [
+        "--repo",
+        &registry,
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+    ];
+    let mut args = vec!["--dev", "plan", "--explain"];
+    args.extend_from_slice(&target);
+    let out = repo.werf(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("records no commit"), "{stderr}");
+    assert!(stderr.contains("--since REV"), "{stderr}");
+    args.extend_from_slice(&["--since", "HEAD"]);
+    let out = repo.werf(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("explained since HEAD"), "{stdout}");
 }
 
 #[test]
