@@ -188,7 +188,7 @@ impl<'a> Session<'a> {
                     let template = objects
                         .get(id)
                         .or_else(|| self.objects.get(id))
-                        .map_or("", |r| r.template.as_str());
+                        .map_or("", |r| &*r.template);
                     println!("  would {} {id} ({template})", how.verb());
                 }
             }
@@ -241,7 +241,7 @@ impl<'a> Session<'a> {
             let template = objects
                 .get(id)
                 .or_else(|| self.objects.get(id))
-                .map_or("", |r| r.template.as_str());
+                .map_or("", |r| &*r.template);
             println!("  why: {template} → {id}");
         }
     }
@@ -273,13 +273,17 @@ impl<'a> Session<'a> {
         };
         let mut out = BTreeMap::new();
         for (t, r) in werf_graph::render::rendered_templates(db, self.loaded.project, input)? {
-            for m in r.manifests.iter().filter(|m| !m.kind.is_empty()) {
+            let template: Arc<str> = t.name.as_str().into();
+            for (index, m) in r.manifests.iter().enumerate() {
+                if m.kind.is_empty() {
+                    continue;
+                }
                 out.insert(
                     format!("{}/{}", m.kind, m.name),
                     Rendered {
-                        text: m.text.clone(),
-                        template: t.name.clone(),
-                        images: r.images.clone(),
+                        from: r.clone(),
+                        index,
+                        template: template.clone(),
                     },
                 );
             }

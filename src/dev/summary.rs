@@ -3,6 +3,9 @@
 //! saved file to an image and the objects reading it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use werf_graph::render::RenderedTemplate;
 
 /// An image whose tag is not the previous cycle's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,15 +31,34 @@ pub fn changed_tags(
         .collect()
 }
 
-/// One rendered object as a cycle keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One rendered object as a cycle keeps it: a reference into its template's render, which is
+/// the engine's memo (nothing is copied, and a template that did not render again is the same
+/// allocation, so its objects compare without reading their text).
+#[derive(Clone, Debug)]
 pub struct Rendered {
+    pub from: Arc<RenderedTemplate>,
+    /// Which of the template's manifests.
+    pub index: usize,
+    /// The template's name.
+    pub template: Arc<str>,
+}
+
+impl Rendered {
     /// The document's text.
-    pub text: String,
-    /// The template that rendered it.
-    pub template: String,
-    /// The images whose values that template read.
-    pub images: BTreeSet<String>,
+    pub fn text(&self) -> &str {
+        &self.from.manifests[self.index].text
+    }
+
+    /// The images whose values the template read.
+    pub fn images(&self) -> &BTreeSet<String> {
+        &self.from.images
+    }
+
+    /// Same text: the same render (no comparison needed), or equal text.
+    pub fn same_as(&self, other: &Rendered) -> bool {
+        (Arc::ptr_eq(&self.from, &other.from) && self.index == other.index)
+            || self.text() == other.text()
+    }
 }
 
 /// What happened to an object between two cycles.
@@ -66,7 +88,7 @@ pub fn changed_objects(
         .iter()
         .filter_map(|(id, r)| match old.get(id) {
             None => Some((id.clone(), How::Created)),
-            Some(o) if o.text != r.text => Some((id.clone(), How::Updated)),
+            Some(o) if !o.same_as(r) => Some((id.clone(), How::Updated)),
             Some(_) => None,
         })
         .collect();
@@ -114,7 +136,7 @@ pub fn readers(
 ) -> Vec<String> {
     changed
         .iter()
-        .filter(|(id, _)| now.get(id).is_some_and(|r| r.images.contains(image)))
+        .filter(|(id, _)| now.get(id).is_some_and(|r| r.images().contains(image)))
         .map(|(id, _)| id.clone())
         .collect()
 }
@@ -142,6 +164,7 @@ pub fn by_query(log: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use werf_graph::chart::Manifest;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -152,9 +175,19 @@ mod tests {
 
     fn obj(text: &str, images: &[&str]) -> Rendered {
         Rendered {
-            text: text.into(),
+            from: Arc::new(RenderedTemplate {
+                manifests: vec![Manifest {
+                    source: "t.yaml".into(),
+                    kind: "K".into(),
+                    name: "n".into(),
+                    text: text.into(),
+                    hook: false,
+                }],
+                images: images.iter().map(|s| s.to_string()).collect(),
+                lookup: false,
+            }),
+            index: 0,
             template: "t.yaml".into(),
-            images: images.iter().map(|s| s.to_string()).collect(),
         }
     }
 
