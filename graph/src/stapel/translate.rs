@@ -173,38 +173,26 @@ pub fn translate(
                 m.to.clone()
             }
         };
-        let all = select(
-            objects,
-            synthetic,
-            store,
-            at.clone(),
-            &m.include_paths,
-            &m.exclude_paths,
-            None,
-        )?;
-        if let Some(src) = add_entry(source_name(n, "all"), all) {
-            copies_all.push((
-                !m.stage_dependencies.is_empty(),
-                format!("COPY {}{src} {}", chown(&m.owner, &m.group), to_dir(&src)),
-            ));
-        }
-        for (stage, globs) in &m.stage_dependencies {
-            let sel = select(
+        // The mapping's selection, narrowed to `only` (a stage's dependencies) when given.
+        let selection = |only: Option<&[String]>| {
+            select(
                 objects,
                 synthetic,
                 store,
                 at.clone(),
                 &m.include_paths,
                 &m.exclude_paths,
-                Some(globs),
-            )?;
+                only,
+            )
+        };
+        let copy = |src: &str| format!("COPY {}{src} {}", chown(&m.owner, &m.group), to_dir(src));
+        if let Some(src) = add_entry(source_name(n, "all"), selection(None)?) {
+            copies_all.push((!m.stage_dependencies.is_empty(), copy(&src)));
+        }
+        for (stage, globs) in &m.stage_dependencies {
             let name = source_name(n, &stage.name().to_ascii_lowercase());
-            if let Some(src) = add_entry(name, sel) {
-                stage_copies.entry(*stage).or_default().push(format!(
-                    "COPY {}{src} {}",
-                    chown(&m.owner, &m.group),
-                    to_dir(&src)
-                ));
+            if let Some(src) = add_entry(name, selection(Some(globs))?) {
+                stage_copies.entry(*stage).or_default().push(copy(&src));
             }
         }
     }
