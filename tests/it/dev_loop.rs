@@ -142,21 +142,17 @@ fn each_save_is_the_minimal_build_and_patch_and_broken_states_keep_the_loop() {
     let ns = "devloop";
     let registry = format!("{}/{ns}", c.registry.address);
     let kubeconfig = c.kubeconfig.display().to_string();
-    let mut dev = Dev::start(
-        &repo,
-        &[
-            "--repo",
-            &registry,
-            "--kube-config",
-            &kubeconfig,
-            "--namespace",
-            ns,
-            "--release",
-            ns,
-            "--timeout",
-            "60s",
-        ],
-    );
+    let target = [
+        "--repo",
+        &registry,
+        "--kube-config",
+        &kubeconfig,
+        "--namespace",
+        ns,
+        "--release",
+        ns,
+    ];
+    let mut dev = Dev::start(&repo, &[&target[..], &["--timeout", "60s"]].concat());
     let first = dev.cycle();
     assert!(has(&first, "2 images: 2 built and pushed"), "{first:#?}");
     assert!(has(&first, "release `devloop`: revision 1"), "{first:#?}");
@@ -242,16 +238,6 @@ fn each_save_is_the_minimal_build_and_patch_and_broken_states_keep_the_loop() {
 
     // What `werf dev` deployed is a work tree, not a commit: `plan --explain` says so and asks
     // for `--since`, which then explains against that revision.
-    let target = [
-        "--repo",
-        &registry,
-        "--kube-config",
-        &kubeconfig,
-        "--namespace",
-        ns,
-        "--release",
-        ns,
-    ];
     let mut args = vec!["--dev", "plan", "--explain"];
     args.extend_from_slice(&target);
     let out = repo.werf(&args);
