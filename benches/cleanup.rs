@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use measure::{measure, measure_to};
-use monorepo::{generate, git, parse_options};
+use monorepo::{bench_args, generate, git, parse_options};
 
 const CHANGING: usize = 20;
 
@@ -42,10 +42,7 @@ fn report(path: &Path) -> serde_json::Value {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = bench_args();
     let mut options = parse_options(&args);
     options.buildable = true;
     let commits: usize = args

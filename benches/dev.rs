@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kube::start_cluster;
 use measure::{measure_to, median};
-use monorepo::{generate, parse_options};
+use monorepo::{bench_args, generate, parse_options};
 
 /// A running `werf dev`: its stdout lines with the instant each arrived.
 struct Dev {
@@ -93,10 +93,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = bench_args();
     let mut options = parse_options(&args);
     options.buildable = true;
     let scratch = tempfile::tempdir().expect("tempdir");

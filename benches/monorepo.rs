@@ -4,6 +4,9 @@
 //! and prints a table of wall times and peak memory beside `git ls-tree -r HEAD`, checking that
 //! a one-file change reports exactly the affected images.
 
+/// ChromeDriver and a headless session, as the browser test starts them.
+#[path = "../tests/it/chromium.rs"]
+mod chromium;
 /// The tests' cluster support (for building the node simulator the same way).
 #[allow(dead_code)]
 #[path = "../tests/it/cluster.rs"]
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use kube::{start_cluster, writes_in};
 use measure::{measure, measure_to, median, Run};
-use monorepo::{generate, git, parse_options, Layout};
+use monorepo::{bench_args, generate, git, parse_options, Layout};
 use werf_graph::chart::RenderOptions;
 use werf_graph::objects::MemoryObjects;
 use werf_graph::render::{rendered_chart, RenderInput};
@@ -99,10 +102,7 @@ fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = bench_args();
     let mut options = parse_options(&args);
     // Every image must build natively so the build rows can push them all.
     options.buildable = true;
@@ -687,58 +687,29 @@ fn graph_rows(b: &Bench, layout: &Layout) {
         println!("| page load in headless Chromium | | <= 2 s | skipped: no chromedriver |");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let driver = chromium::Driver::start();
     let profile = tempfile::tempdir().expect("profile");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let (load, respond, nodes) = runtime.block_on(async {
-        use fantoccini::{ClientBuilder, Locator};
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run", "--disable-quic", "--window-size=1400,900",
-                         format!("--user-data-dir={}", profile.path().display())],
-            }),
-        );
-        let c = ClientBuilder::rustls()
-            .expect("rustls")
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("browser");
+        use fantoccini::Locator;
+        let c = driver.session(profile.path()).await;
         let t = Instant::now();
-        c.goto(&format!("file://{}", page.display())).await.expect("goto");
+        c.goto(&format!("file://{}", page.display()))
+            .await
+            .expect("goto");
         c.wait()
             .for_element(Locator::Css("body[data-ready='true']"))
             .await
             .expect("ready");
         let load = t.elapsed();
-        let nodes = c.find_all(Locator::Css("g.node")).await.expect("nodes").len();
+        let nodes = c
+            .find_all(Locator::Css("g.node"))
+            .await
+            .expect("nodes")
+            .len();
         let t = Instant::now();
         let name = &layout.images[layout.images.len() / 2];
         c.find(Locator::Id("search"))
@@ -782,8 +753,7 @@ fn graph_rows(b: &Bench, layout: &Layout) {
         c.close().await.expect("close");
         (load, respond, nodes)
     });
-    let _ = driver.kill();
-    let _ = driver.wait();
+    drop(driver);
     println!(
         "| page load to interactive in headless Chromium | {} | <= 2 s | {} nodes drawn (stages and files collapsed) |",
         s(load),

@@ -255,6 +255,14 @@ pub fn git(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The bench's own arguments (cargo adds `--bench`).
+pub fn bench_args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect()
+}
+
 /// Parses `--images N --files N --shared N --bases N --buildable` from `args` (others are left alone).
 pub fn parse_options(args: &[String]) -> Options {
     let mut o = Options::default();

@@ -2,51 +2,10 @@
 //! WebDriver (fantoccini): search an image, click it, read its why, follow the highlighted path
 //! to its Deployment. A screenshot is saved in the test's temp folder.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use fantoccini::Locator;
 
-use fantoccini::{ClientBuilder, Locator};
-
+use crate::chromium::Driver;
 use crate::support::Repo;
-
-/// ChromeDriver on a free port, stopped on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (tests/install-deps)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const WERF_YAML: &str = "project: page
 configVersion: 1
@@ -97,28 +56,8 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
         .enable_all()
         .build()
         .unwrap();
-    // ChromeDriver is reached over plain HTTP; rustls still wants one crypto provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=1400,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
-        );
-        let c = ClientBuilder::rustls()
-            .expect("rustls")
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .expect("a browser session");
+        let c = driver.session(&profile).await;
         c.goto(&format!("file://{}", page.display())).await.unwrap();
         c.wait()
             .for_element(Locator::Css("body[data-ready='true']"))
@@ -126,12 +65,21 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
             .expect("the page becomes ready");
         // Collapsed by default: images and objects, no stages.
         let shown = c.find_all(Locator::Css("g.node")).await.unwrap().len();
-        let stages = c.find_all(Locator::Css("g.node.stage")).await.unwrap().len();
+        let stages = c
+            .find_all(Locator::Css("g.node.stage"))
+            .await
+            .unwrap()
+            .len();
         assert!(shown >= 4, "{shown} nodes shown");
         assert_eq!(stages, 0);
 
         // Search: the match is marked, unrelated images are filtered out.
-        c.find(Locator::Id("search")).await.unwrap().send_keys("app").await.unwrap();
+        c.find(Locator::Id("search"))
+            .await
+            .unwrap()
+            .send_keys("app")
+            .await
+            .unwrap();
         c.wait()
             .for_element(Locator::Css("g.node.match[data-id='image:app']"))
             .await
@@ -149,12 +97,21 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
             .click()
             .await
             .unwrap();
-        let details = c.find(Locator::Id("details")).await.unwrap().text().await.unwrap();
+        let details = c
+            .find(Locator::Id("details"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(details.starts_with("image app"), "{details}");
         assert!(details.contains("digest "), "{details}");
         assert!(details.contains("why:"), "{details}");
         assert!(details.contains("app/x.txt modified"), "{details}");
-        assert!(details.contains("objects an edit here reaches:"), "{details}");
+        assert!(
+            details.contains("objects an edit here reaches:"),
+            "{details}"
+        );
         assert!(details.contains("Deployment app"), "{details}");
         // The path to the Deployment is highlighted; the other Deployment is not on it.
         let deployment = c
@@ -165,8 +122,17 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
         assert!(class.split(' ').any(|c| c == "hl"), "{class}");
         // Follow it: the Deployment's why names the image and the file.
         deployment.click().await.unwrap();
-        let details = c.find(Locator::Id("details")).await.unwrap().text().await.unwrap();
-        assert!(details.contains("Deployment `app` changed: spec.template.spec.containers[0].image"), "{details}");
+        let details = c
+            .find(Locator::Id("details"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            details.contains("Deployment `app` changed: spec.template.spec.containers[0].image"),
+            "{details}"
+        );
         assert!(details.contains("app/x.txt modified"), "{details}");
 
         let png = c.screenshot().await.unwrap();

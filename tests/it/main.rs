@@ -20,10 +20,12 @@
 //! - [`stapel`]: Stapel images built with buildah and natively, read back with skopeo and umoci.
 //! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
 //! - [`browser`]: `werf graph --format html` in a real Chromium through WebDriver.
+//! - [`chromium`]: test support: ChromeDriver on a free port and a headless session.
 //! - [`cleanup`]: `werf cleanup`/`purge`/`host cleanup` against a registry that deletes, and the cluster.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
 mod browser;
+mod chromium;
 mod cleanup;
 mod cluster;
 mod contract;
