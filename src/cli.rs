@@ -379,9 +379,50 @@ pub struct PublishFlags {
     #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
     pub parallel: Option<usize>,
 
-    /// What builds `RUN` instructions: the native builder (no daemon, no `RUN`) or buildah.
+    /// What builds `RUN` instructions: the native builder (no daemon, no `RUN`), buildah, or
+    /// BuildKit daemons (`--buildkit-addr`).
     #[arg(long, value_enum, default_value_t = Backend::Native)]
     pub backend: Backend,
+
+    /// A BuildKit daemon for `--backend buildkit`, as buildx spells it: `unix:///PATH`,
+    /// `tcp://HOST:PORT`, `docker://` (dockerd's embedded BuildKit) or
+    /// `docker://unix:///PATH`. Repeatable: images are spread over the fleet. Default
+    /// `docker://`.
+    #[arg(
+        long = "buildkit-addr",
+        env = "WERF_BUILDKIT_ADDR",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub buildkit_addr: Vec<String>,
+
+    /// CA certificate the `tcp://` daemons' certificates are checked against (turns TLS on).
+    #[arg(long = "buildkit-tls-ca", value_name = "FILE")]
+    pub buildkit_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate for `tcp://` daemons.
+    #[arg(
+        long = "buildkit-tls-cert",
+        value_name = "FILE",
+        requires = "buildkit_tls_ca"
+    )]
+    pub buildkit_tls_cert: Option<std::path::PathBuf>,
+
+    /// Client key for `tcp://` daemons.
+    #[arg(
+        long = "buildkit-tls-key",
+        value_name = "FILE",
+        requires = "buildkit_tls_cert"
+    )]
+    pub buildkit_tls_key: Option<std::path::PathBuf>,
+
+    /// The name the daemons' certificates carry (default: the address's host).
+    #[arg(
+        long = "buildkit-tls-server-name",
+        value_name = "NAME",
+        requires = "buildkit_tls_ca"
+    )]
+    pub buildkit_tls_server_name: Option<String>,
 }
 
 /// How many revisions of a release are kept.
@@ -591,6 +632,7 @@ pub struct BuildArgs {
 pub enum Backend {
     Native,
     Buildah,
+    Buildkit,
 }
 
 #[derive(Debug, Args)]

@@ -111,10 +111,20 @@ impl crate::build::Reporter for BuildProgress {
         if let Some(bar) = self.bars.lock().expect("bars lock poisoned").remove(name) {
             bar.finish_and_clear();
         }
+        let on = match &result.builder {
+            Some(daemon) => format!(" on `{daemon}`"),
+            None => String::new(),
+        };
         self.line(format!(
-            "`{name}`: built and pushed {} in {:.2} s ({uploaded} bytes uploaded)",
+            "`{name}`: built and pushed {}{on} in {:.2} s ({uploaded} bytes uploaded)",
             &result.tag[..result.tag.len().min(12)],
             result.build_time.as_secs_f64()
+        ));
+    }
+
+    fn lost_daemon(&self, name: &str, daemon: &str) {
+        self.line(format!(
+            "`{name}`: BuildKit daemon `{daemon}` was lost; building again on another"
         ));
     }
 

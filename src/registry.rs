@@ -450,7 +450,12 @@ impl Registry {
         body: Vec<u8>,
         media_type: &str,
     ) -> Result<()> {
-        let reference = self.reference(&format!("{repo}:{tag}"))?;
+        // A `sha256:` "tag" pushes the manifest by digest, untagged.
+        let reference = if tag.starts_with("sha256:") {
+            self.reference(&format!("{repo}@{tag}"))?
+        } else {
+            self.reference(&format!("{repo}:{tag}"))?
+        };
         // A PUT of the same bytes is idempotent; `MANIFEST_BLOB_UNKNOWN` right after a concurrent
         // upload of a blob settles is retried too.
         let mut attempt = 0;

@@ -771,6 +771,10 @@ pub struct ImagePlan {
     pub build_args: BTreeMap<String, String>,
     /// werf.yaml `network` for `RUN`.
     pub network: Option<String>,
+    /// werf.yaml `addHost` for `RUN` (`host:ip`).
+    pub add_host: Vec<String>,
+    /// werf.yaml `secrets` by id, for `RUN --mount=type=secret`.
+    pub secret_ids: Vec<String>,
     /// The resolved Dockerfile (dependency build args are placeholders, see [`placeholder`]).
     #[serde(skip)]
     pub dockerfile: Arc<Resolved>,
@@ -931,6 +935,8 @@ pub fn image_plan<'db>(
         platform: settings.platform.clone(),
         build_args: settings.build_args(),
         network: settings.image.network.clone(),
+        add_host: settings.image.add_host.clone(),
+        secret_ids: settings.image.secret_ids.clone(),
         dockerfile: resolved,
         stapel_stage: settings
             .image

@@ -7,9 +7,11 @@
 //! - [`archive`]: `ADD` of local archives, unpacked as Docker does, never outside the destination.
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
+//! - [`buildkit`]: images with `RUN` solved by one or many BuildKit daemons.
 
 pub mod archive;
 pub mod buildah;
+pub mod buildkit;
 pub mod layer;
 pub mod native;
 pub mod oci;
@@ -39,6 +41,8 @@ pub struct Options<'a> {
     pub report_digests: bool,
     /// Images with `RUN` go to buildah (storage under this folder) when set.
     pub buildah: Option<buildah::Buildah>,
+    /// Images with `RUN` go to these BuildKit daemons when set.
+    pub buildkit: Option<buildkit::Fleet>,
 }
 
 /// Whether any stage the image needs has a `RUN`.
@@ -60,6 +64,8 @@ pub struct ImageResult {
     pub size: i64,
     pub rebuilt: bool,
     pub build_time: Duration,
+    /// The BuildKit daemon that built it (`--backend buildkit`).
+    pub builder: Option<String>,
 }
 
 /// Progress of a build, drawn by the caller.
@@ -68,6 +74,8 @@ pub trait Reporter: Sync {
     fn started(&self, _name: &str) {}
     fn finished(&self, _name: &str, _result: &ImageResult, _uploaded: u64) {}
     fn failed(&self, _name: &str, _error: &str) {}
+    /// The BuildKit daemon building `name` was lost; it is built again on another.
+    fn lost_daemon(&self, _name: &str, _daemon: &str) {}
 }
 
 /// Errors of a build: every failed image with its cause.
@@ -132,6 +140,7 @@ pub fn build(
                     size: 0,
                     rebuilt: false,
                     build_time: Duration::ZERO,
+                    builder: None,
                 },
             );
         } else {
@@ -222,6 +231,7 @@ pub fn build(
                     size: 0,
                     rebuilt: false,
                     build_time: started.elapsed(),
+                    builder: None,
                 };
                 return Ok((result, published, 0));
             }
@@ -244,7 +254,36 @@ pub fn build(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| platform_default.clone());
+            let mut builder = None;
             let (digest, uploaded, published) = match (&options.buildah, has_run(plan)) {
+                _ if options.buildkit.is_some() && has_run(plan) => {
+                    let fleet = options.buildkit.as_ref().expect("checked above");
+                    let build_args = plan
+                        .build_args
+                        .iter()
+                        .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
+                        .collect();
+                    let inputs = buildkit::Inputs {
+                        plan,
+                        objects,
+                        registry,
+                        repo,
+                        project: options.project,
+                        build_args,
+                        platform: &platform,
+                    };
+                    let built = fleet
+                        .build_and_push(&inputs, &|daemon| reporter.lost_daemon(&next, daemon))
+                        .map_err(|e| crate::errors::chain(&e))?;
+                    builder = Some(built.daemon);
+                    let published = native::resolve_external(
+                        registry,
+                        &format!("{repo}:{}", plan.tag),
+                        &platform,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    (built.manifest_digest, 0, published)
+                }
                 (Some(b), true) => {
                     let build_args = plan
                         .build_args
@@ -306,6 +345,7 @@ pub fn build(
                 size,
                 rebuilt: true,
                 build_time: started.elapsed(),
+                builder,
             };
             Ok((result, published, uploaded))
         })();
@@ -325,8 +365,13 @@ pub fn build(
         }
         wake.notify_all();
     };
+    // `--parallel` bounds the builds per BuildKit daemon: a fleet takes that many per daemon.
+    let workers = match &options.buildkit {
+        Some(fleet) => options.parallel.max(1).max(fleet.capacity()),
+        None => options.parallel.max(1),
+    };
     std::thread::scope(|scope| {
-        for _ in 0..options.parallel.max(1) {
+        for _ in 0..workers {
             scope.spawn(worker);
         }
     });

@@ -36,6 +36,22 @@ pub fn publish(
             .map(|n| n.get())
             .unwrap_or(2)
     });
+    let flags = args.flags;
+    let buildkit = match flags.backend {
+        Backend::Buildkit => Some(crate::build::buildkit::Fleet::connect(
+            &crate::build::buildkit::addresses(&flags.buildkit_addr),
+            crate::build::buildkit::tls(
+                flags.buildkit_tls_ca.clone(),
+                flags.buildkit_tls_cert.clone(),
+                flags.buildkit_tls_key.clone(),
+                flags.buildkit_tls_server_name.clone(),
+            )
+            .as_ref(),
+            parallel,
+            &|w| eprintln!("warning: {w}"),
+        )?),
+        _ => None,
+    };
     let options = crate::build::Options {
         repo,
         parallel,
@@ -44,6 +60,7 @@ pub fn publish(
         buildah: (args.flags.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),
+        buildkit,
     };
     let progress = BuildProgress::new();
     let started = std::time::Instant::now();

@@ -12,6 +12,8 @@
 //! - [`render`]: `werf render`, the chart with werf's values.
 //! - [`helm_diff`]: charts rendered by Helm 4 itself and by `werf render`, compared.
 //! - [`helm_deps`]: `werf helm dependency update|build` against OCI and HTTP repositories.
+//! - [`buildkit`]: `--backend buildkit` on real BuildKit daemons: one, a fleet, one lost.
+//! - [`dockerd`]: test support: a real dockerd (embedded BuildKit) per test.
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
@@ -25,6 +27,7 @@
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
 mod browser;
+mod buildkit;
 mod chromium;
 mod cleanup;
 mod cluster;
@@ -32,6 +35,7 @@ mod contract;
 mod deploy;
 mod dev;
 mod dev_loop;
+mod dockerd;
 mod errors;
 mod graph;
 mod helm_deps;

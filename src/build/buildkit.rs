@@ -1,0 +1,554 @@
+//! The BuildKit backend: images with `RUN` are solved by one or many BuildKit daemons (a
+//! fleet), each image on the least loaded daemon still there, again on another when its daemon
+//! is lost mid-build. Tags stay ours: the daemon executes, the tag is the engine's digest.
+//!
+//! The context is exactly the files the digest covers, sent as a content-addressed image (one
+//! reproducible layer, pushed to the repository by digest, untagged): every daemon pulls it
+//! from the registry like a base image, so no client session is needed, and a fleet shares it.
+//! dockerd's BuildKit exports into dockerd's image store, which then pushes the tag; a
+//! buildkitd pushes it itself.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+use werf_buildkit::address::Address;
+use werf_buildkit::connect::{Connected, Tls};
+use werf_buildkit::solve::{Exporter, Request};
+use werf_graph::objects::EntryKind;
+use werf_graph::plan::ImagePlan;
+use werf_graph::ObjectSource;
+
+use super::layer::{build_layer_owned, Content, Node, Tree};
+use super::oci::{self, Descriptor, ImageConfig, Manifest};
+use crate::registry::Registry;
+
+/// Errors of the BuildKit backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Address(#[from] werf_buildkit::address::Error),
+    #[error("no BuildKit daemon could be reached:\n  {}", .0.join("\n  "))]
+    NoDaemon(Vec<String>),
+    #[error("every BuildKit daemon was lost (the last: `{0}`)")]
+    AllLost(String),
+    #[error("on `{daemon}`: {source}")]
+    Solve {
+        daemon: String,
+        #[source]
+        source: werf_buildkit::solve::Error,
+    },
+    #[error("the build context: {0}")]
+    Context(String),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::Error),
+    #[error("dockerd at `{socket}` pushing `{image}`: {message}")]
+    Push {
+        socket: String,
+        image: String,
+        message: String,
+    },
+    #[error("`{0}` with `--backend buildkit`: BuildKit asks the client's session for secrets, which werf-rs does not open yet")]
+    Secrets(String),
+    #[error("async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+struct Daemon {
+    address: Address,
+    connected: Connected,
+}
+
+#[derive(Default)]
+struct Load {
+    running: usize,
+    lost: bool,
+}
+
+/// The daemons builds are spread over.
+pub struct Fleet {
+    daemons: Vec<Daemon>,
+    /// Builds at once per daemon (`--parallel`).
+    per_daemon: usize,
+    load: Mutex<Vec<Load>>,
+    wake: Condvar,
+}
+
+/// What a daemon's build reads.
+pub struct Inputs<'a> {
+    pub plan: &'a ImagePlan,
+    pub objects: &'a dyn ObjectSource,
+    pub registry: &'a Registry,
+    pub repo: &'a str,
+    pub project: &'a str,
+    pub build_args: Vec<(String, String)>,
+    pub platform: &'a str,
+}
+
+/// A finished build: the manifest digest and the daemon that made it.
+pub struct Built {
+    pub manifest_digest: String,
+    pub daemon: String,
+}
+
+impl Fleet {
+    /// Reaches every daemon of `addresses`; those that do not answer are reported through
+    /// `warn` and left out, and none answering is an error.
+    pub fn connect(
+        addresses: &[String],
+        tls: Option<&Tls>,
+        per_daemon: usize,
+        warn: &dyn Fn(&str),
+    ) -> Result<Fleet, Error> {
+        let parsed: Vec<Address> = addresses
+            .iter()
+            .map(|a| Address::parse(a))
+            .collect::<Result<_, _>>()?;
+        let rt = crate::runtime::get().map_err(Error::Runtime)?;
+        let mut daemons = Vec::new();
+        let mut failures = Vec::new();
+        for address in parsed {
+            match rt.block_on(werf_buildkit::connect::connect(&address, tls)) {
+                Ok(connected) => daemons.push(Daemon { address, connected }),
+                Err(e) => {
+                    let message = crate::errors::chain(&e);
+                    warn(&format!("BuildKit daemon left out: {message}"));
+                    failures.push(message);
+                }
+            }
+        }
+        if daemons.is_empty() {
+            return Err(Error::NoDaemon(failures));
+        }
+        let load = daemons.iter().map(|_| Load::default()).collect();
+        Ok(Fleet {
+            daemons,
+            per_daemon: per_daemon.max(1),
+            load: Mutex::new(load),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// How many builds the fleet runs at once.
+    pub fn capacity(&self) -> usize {
+        self.daemons.len() * self.per_daemon
+    }
+
+    /// The least loaded daemon still there with room, waiting for room; `None` when all are
+    /// lost.
+    fn acquire(&self) -> Option<usize> {
+        let mut load = self.load.lock().expect("fleet lock poisoned");
+        loop {
+            if load.iter().all(|l| l.lost) {
+                return None;
+            }
+            if let Some(i) = pick(&load, self.per_daemon) {
+                load[i].running += 1;
+                return Some(i);
+            }
+            load = self.wake.wait(load).expect("fleet lock poisoned");
+        }
+    }
+
+    fn release(&self, i: usize, lost: bool) {
+        let mut load = self.load.lock().expect("fleet lock poisoned");
+        load[i].running -= 1;
+        load[i].lost |= lost;
+        self.wake.notify_all();
+    }
+
+    /// Builds `inputs.plan` on the fleet and pushes it as `repo:tag`. A daemon lost mid-build
+    /// is left out from then on and the image is built again on another (`retry` hears of it).
+    pub fn build_and_push(
+        &self,
+        inputs: &Inputs<'_>,
+        retry: &dyn Fn(&str),
+    ) -> Result<Built, Error> {
+        let plan = inputs.plan;
+        if !plan.secret_ids.is_empty() {
+            return Err(Error::Secrets(format!(
+                "secrets ({})",
+                plan.secret_ids.join(", ")
+            )));
+        }
+        let context = push_context(inputs)?;
+        let request = request(inputs, &context)?;
+        let rt = crate::runtime::get().map_err(Error::Runtime)?;
+        let mut last_lost = String::new();
+        loop {
+            let Some(i) = self.acquire() else {
+                return Err(Error::AllLost(last_lost));
+            };
+            let daemon = &self.daemons[i];
+            let shown = daemon.address.to_string();
+            let mut request = request.clone();
+            let name = format!("{}:{}", inputs.repo, plan.tag);
+            request.exporter = match &daemon.connected.docker {
+                Some(_) => Exporter::Moby { name: name.clone() },
+                None => Exporter::Push {
+                    name: name.clone(),
+                    insecure: inputs
+                        .registry
+                        .insecure_hosts()
+                        .iter()
+                        .any(|h| inputs.repo.starts_with(h.as_str())),
+                },
+            };
+            let solved = rt.block_on(werf_buildkit::solve::solve(
+                daemon.connected.channel.clone(),
+                request,
+                &|_| {},
+            ));
+            let outcome = match solved {
+                Ok(solved) => match &daemon.connected.docker {
+                    Some(socket) => {
+                        docker_push(socket, inputs.repo, &plan.tag).map_err(|message| Error::Push {
+                            socket: socket.display().to_string(),
+                            image: name.clone(),
+                            message,
+                        })
+                    }
+                    None => solved
+                        .exporter_response
+                        .get("containerimage.digest")
+                        .cloned()
+                        .ok_or_else(|| Error::Push {
+                            socket: shown.clone(),
+                            image: name.clone(),
+                            message: "the daemon named no pushed digest".into(),
+                        }),
+                },
+                Err(e) => Err(Error::Solve {
+                    daemon: shown.clone(),
+                    source: e,
+                }),
+            };
+            let lost = matches!(&outcome, Err(Error::Solve { source, .. }) if source.is_lost());
+            self.release(i, lost);
+            if lost {
+                retry(&shown);
+                last_lost = shown;
+                continue;
+            }
+            return outcome.map(|manifest_digest| Built {
+                manifest_digest,
+                daemon: shown,
+            });
+        }
+    }
+}
+
+/// The least loaded daemon still there with fewer than `per_daemon` builds (the first of equals).
+fn pick(load: &[Load], per_daemon: usize) -> Option<usize> {
+    load.iter()
+        .enumerate()
+        .filter(|(_, l)| !l.lost && l.running < per_daemon)
+        .min_by_key(|(i, l)| (l.running, *i))
+        .map(|(i, _)| i)
+}
+
+/// The solve request for `plan` over the context image `context` (exporter set per daemon).
+fn request(inputs: &Inputs<'_>, context: &str) -> Result<Request, Error> {
+    let plan = inputs.plan;
+    let mut attrs = BTreeMap::new();
+    for (k, v) in &inputs.build_args {
+        attrs.insert(format!("build-arg:{k}"), v.clone());
+    }
+    if let Some(t) = &plan.dockerfile.stages[plan.target].name {
+        attrs.insert("target".into(), t.clone());
+    }
+    for (k, v) in labels(inputs) {
+        attrs.insert(format!("label:{k}"), v);
+    }
+    attrs.insert("platform".into(), inputs.platform.to_string());
+    // As with buildah, `RUN` shares the host's network unless werf.yaml says otherwise.
+    let network = plan.network.clone().unwrap_or_else(|| "host".into());
+    let mut entitlements = Vec::new();
+    if network == "host" {
+        entitlements.push("network.host".to_string());
+    }
+    attrs.insert("force-network-mode".into(), network);
+    if !plan.add_host.is_empty() {
+        // werf.yaml spells `host:ip`, BuildKit's frontend `host=ip`.
+        let hosts: Vec<String> = plan
+            .add_host
+            .iter()
+            .map(|h| h.replacen(':', "=", 1))
+            .collect();
+        attrs.insert("add-hosts".into(), hosts.join(","));
+    }
+    let dockerfile = inputs
+        .objects
+        .blob(plan.sources.dockerfile_blob)
+        .map_err(|e| Error::Context(e.to_string()))?
+        .to_vec();
+    Ok(Request {
+        dockerfile,
+        context: context.to_string(),
+        frontend_attrs: attrs,
+        // Set per daemon.
+        exporter: Exporter::Moby {
+            name: String::new(),
+        },
+        entitlements,
+    })
+}
+
+/// The labels every image of ours carries (as the native builder and buildah write them).
+fn labels(inputs: &Inputs<'_>) -> [(String, String); 3] {
+    [
+        ("werf".into(), inputs.project.to_string()),
+        ("werf.io/image".into(), inputs.plan.name.clone()),
+        ("werf.io/stage-digest".into(), inputs.plan.digest.hex()),
+    ]
+}
+
+/// The context files (Git files after `.dockerignore`, plus `contextAddFiles`) as a tree.
+fn context_tree(inputs: &Inputs<'_>) -> Result<Tree, Error> {
+    let ctx = inputs.plan.context(inputs.objects);
+    let err = |e: String| Error::Context(e);
+    let mut tree = Tree::new();
+    for f in ctx.source_files(".").map_err(|e| err(e.to_string()))? {
+        let node = match f.kind {
+            // A submodule: an empty folder, as `git archive` writes it.
+            EntryKind::Commit => Node::Dir { mode: 0o755 },
+            EntryKind::Symlink => {
+                let data = inputs.objects.blob(f.id).map_err(|e| err(e.to_string()))?;
+                Node::Symlink {
+                    target: String::from_utf8_lossy(&data).into_owned(),
+                }
+            }
+            EntryKind::Tree => continue,
+            kind => Node::File {
+                mode: if kind == EntryKind::Executable {
+                    0o755
+                } else {
+                    0o644
+                },
+                data: Content::Blob {
+                    id: f.id,
+                    size: inputs
+                        .objects
+                        .blob_size(f.id)
+                        .map_err(|e| err(e.to_string()))?,
+                },
+            },
+        };
+        tree.insert(f.path, node);
+    }
+    Ok(tree)
+}
+
+/// Pushes the context as an untagged image (one reproducible layer) and returns
+/// `repo@sha256:...`. The same files are the same digest, so a context already there is not
+/// uploaded again.
+fn push_context(inputs: &Inputs<'_>) -> Result<String, Error> {
+    let tree = context_tree(inputs)?;
+    let layer = build_layer_owned(&tree, inputs.objects, None)
+        .map_err(|e| Error::Context(e.to_string()))?;
+    let mut config = ImageConfig::scratch(inputs.platform);
+    config.rootfs.diff_ids.push(layer.diff_id.clone());
+    let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: oci::MANIFEST.into(),
+        config: Descriptor {
+            media_type: oci::CONFIG.into(),
+            digest: oci::sha256(&config_bytes),
+            size: config_bytes.len() as i64,
+            platform: None,
+        },
+        layers: vec![layer.descriptor()],
+        annotations: None,
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
+    let digest = oci::sha256(&manifest_bytes);
+    let (registry, repo) = (inputs.registry, inputs.repo);
+    if !registry.blob_exists(repo, &layer.digest)? {
+        let (file, size) = layer.file();
+        registry.push_blob_file(repo, &layer.digest, file, size)?;
+    }
+    if !registry.blob_exists(repo, &manifest.config.digest)? {
+        registry.push_blob(repo, &manifest.config.digest, config_bytes)?;
+    }
+    registry.push_manifest(repo, &digest, manifest_bytes, oci::MANIFEST)?;
+    Ok(format!("{repo}@{digest}"))
+}
+
+/// One HTTP/1.1 request to dockerd's API socket; returns the status code and the body.
+fn docker_api(socket: &Path, request: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no HTTP answer"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw[split + 4..].to_vec();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((status, if chunked { dechunk(&body) } else { body }))
+}
+
+/// The bytes of a chunked HTTP body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let end = (start + size).min(body.len());
+        out.extend_from_slice(&body[start..end]);
+        body = body.get(end + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// What a push's JSON progress stream says: the pushed manifest digest, or the error.
+fn push_outcome(body: &[u8]) -> Result<String, String> {
+    let mut digest = None;
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(e.to_string());
+        }
+        if let Some(d) = v.pointer("/aux/Digest").and_then(|d| d.as_str()) {
+            digest = Some(d.to_string());
+        }
+    }
+    digest.ok_or_else(|| "dockerd named no pushed digest".to_string())
+}
+
+/// `X-Registry-Auth` for `repo`'s registry, from the Docker config werf-rs reads.
+fn registry_auth(repo: &str) -> String {
+    use base64::Engine as _;
+    let host = crate::registry::host_of(repo);
+    let json = match crate::registry::credentials(host) {
+        Ok(oci_client::secrets::RegistryAuth::Basic(user, password)) => {
+            serde_json::json!({"username": user, "password": password, "serveraddress": host})
+        }
+        Ok(oci_client::secrets::RegistryAuth::Bearer(token)) => {
+            serde_json::json!({"registrytoken": token, "serveraddress": host})
+        }
+        _ => serde_json::json!({}),
+    };
+    base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
+}
+
+/// dockerd pushes the image it holds as `repo:tag`, then forgets the tag (its build cache
+/// keeps the layers); returns the manifest digest.
+fn docker_push(socket: &Path, repo: &str, tag: &str) -> Result<String, String> {
+    let name = encode(repo);
+    let push = format!(
+        "POST /v1.41/images/{name}/push?tag={tag} HTTP/1.1\r\nHost: docker\r\nX-Registry-Auth: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        registry_auth(repo)
+    );
+    let (status, body) = docker_api(socket, &push).map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        ));
+    }
+    let digest = push_outcome(&body)?;
+    let forget = format!(
+        "DELETE /v1.41/images/{name}:{tag} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+    );
+    let _ = docker_api(socket, &forget);
+    Ok(digest)
+}
+
+/// A reference as a path segment of dockerd's API (`/` stays, as the API expects).
+fn encode(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '.' | '-' | '_' | ':' => c.to_string(),
+            c => format!("%{:02X}", c as u32),
+        })
+        .collect()
+}
+
+/// The daemons named for `--buildkit-addr`, or dockerd's default socket when none are.
+pub fn addresses(given: &[String]) -> Vec<String> {
+    if given.is_empty() {
+        vec!["docker://".to_string()]
+    } else {
+        given.to_vec()
+    }
+}
+
+/// `--buildkit-tls-*` as connection settings (none without a CA).
+pub fn tls(
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    server_name: Option<String>,
+) -> Option<Tls> {
+    ca.map(|ca| Tls {
+        ca,
+        cert,
+        key,
+        server_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunked_push_stream_gives_its_digest_or_its_error() {
+        let body = b"1d\r\n{\"status\":\"Pushed\",\"id\":\"a\"}\r\n\r\n45\r\n{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:ab\",\"Size\":9}}\n\r\n0\r\n\r\n";
+        let plain = dechunk(body);
+        assert!(
+            plain.starts_with(b"{\"status\""),
+            "{:?}",
+            String::from_utf8_lossy(&plain)
+        );
+        assert_eq!(push_outcome(&plain).unwrap(), "sha256:ab");
+        let failed = b"{\"status\":\"Preparing\"}\n{\"errorDetail\":{\"message\":\"denied\"},\"error\":\"denied: no\"}\n";
+        assert_eq!(push_outcome(failed).unwrap_err(), "denied: no");
+        assert_eq!(
+            push_outcome(b"{}\n").unwrap_err(),
+            "dockerd named no pushed digest"
+        );
+    }
+
+    #[test]
+    fn references_keep_their_separators_in_api_paths() {
+        assert_eq!(encode("127.0.0.1:5000/app/x"), "127.0.0.1:5000/app/x");
+        assert_eq!(encode("a b"), "a%20b");
+    }
+
+    #[test]
+    fn the_least_loaded_daemon_still_there_is_picked() {
+        let l = |running, lost| Load { running, lost };
+        assert_eq!(pick(&[l(0, false), l(0, false)], 2), Some(0));
+        assert_eq!(pick(&[l(1, false), l(0, false)], 2), Some(1));
+        assert_eq!(pick(&[l(0, true), l(1, false)], 2), Some(1));
+        assert_eq!(pick(&[l(2, false), l(2, false)], 2), None, "all full");
+        assert_eq!(pick(&[l(0, true), l(0, true)], 2), None, "all lost");
+    }
+
+    #[test]
+    fn no_address_means_the_local_docker_daemon() {
+        assert_eq!(addresses(&[]), vec!["docker://"]);
+        assert_eq!(addresses(&["tcp://b:1".into()]), vec!["tcp://b:1"]);
+    }
+}

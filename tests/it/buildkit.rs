@@ -1,0 +1,246 @@
+//! `--backend buildkit` against real BuildKit daemons (dockerd's embedded BuildKit reached
+//! through its `/grpc` endpoint): RUN output read back from the pushed image with skopeo and
+//! umoci, our tags, a fleet of two daemons, and a daemon killed mid-build.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use serde_json::Value;
+
+use crate::dockerd::Dockerd;
+use crate::registry::{push_busybox_image_with, skopeo_inspect, unpack, Registry};
+use crate::support::{text, Repo};
+
+/// `werf build` with a build report; (success, stdout + stderr, report).
+fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
+    let report = r.home.path().join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let mut args = vec![
+        "build",
+        "--repo",
+        repo,
+        "--save-build-report",
+        "--build-report-path",
+        report.to_str().expect("utf-8"),
+        "--backend",
+        "buildkit",
+    ];
+    args.extend_from_slice(extra);
+    let out = r.werf(&args);
+    let (o, e) = text(&out, r);
+    let json = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    (out.status.success(), format!("{o}{e}"), json)
+}
+
+/// The images the report says were built, sorted.
+fn rebuilt(report: &Value) -> Vec<String> {
+    let images = report["Images"].as_object().expect("Images");
+    assert!(!images.is_empty(), "{report}");
+    images
+        .iter()
+        .filter(|(_, v)| v["Rebuilt"].as_bool().expect("Rebuilt"))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn tag(report: &Value, image: &str) -> String {
+    report["Images"][image]["DockerTag"]
+        .as_str()
+        .expect("tag")
+        .to_string()
+}
+
+#[test]
+fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
+    let reg = Registry::start();
+    let daemon = Dockerd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat", "echo"]);
+    let yaml = format!(
+        "project: bk\nconfigVersion: 1\n---\nimage: runner\ncontext: runner\ndockerfile: Dockerfile\nargs:\n  GREETING: hello\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n---\nimage: shelled\nfrom: {base}\ngit:\n- add: /stapel\n  to: /app\nshell:\n  install:\n  - cat /app/s.txt > /installed\n"
+    );
+    let dockerfile = format!("FROM {base}\nARG GREETING\nCOPY x.txt /x.txt\nRUN cat /x.txt > /y.txt && echo \"$GREETING from RUN\" >> /y.txt\n");
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        ("runner/Dockerfile", &dockerfile),
+        ("runner/x.txt", "x\n"),
+        ("plain/Dockerfile", "FROM scratch\nCOPY p.txt /p.txt\n"),
+        ("plain/p.txt", "p\n"),
+        ("stapel/s.txt", "from git\n"),
+    ]);
+    r.commit("init");
+    let planned = r.tags();
+    let repo = reg.repo("bk");
+    let addr = daemon.address();
+    let (ok, out, report) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(ok, "{out}\n{}", daemon.log());
+    assert_eq!(rebuilt(&report), ["plain", "runner", "shelled"], "{out}");
+    // Tags are the engine's, whatever builds: the same as the dry run's plan.
+    for image in ["runner", "plain", "shelled"] {
+        assert_eq!(tag(&report, image), planned[image], "{image}");
+    }
+    // RUN went to the daemon; the image without RUN was built natively.
+    assert!(
+        out.contains(&format!(
+            "`runner`: built and pushed {} on `{addr}`",
+            &planned["runner"][..12]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "`plain`: built and pushed {} in",
+            &planned["plain"][..12]
+        )),
+        "{out}"
+    );
+
+    let image = format!("{repo}:{}", tag(&report, "runner"));
+    let inspect = skopeo_inspect(&image, false);
+    assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
+    assert_eq!(inspect["Labels"]["werf"], "bk");
+    assert_eq!(
+        inspect["Digest"],
+        report["Images"]["runner"]["DockerImageDigest"]
+    );
+    let rootfs = unpack(&image, work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
+        "x\nhello from RUN\n"
+    );
+    let shelled = format!("{repo}:{}", tag(&report, "shelled"));
+    std::fs::create_dir(work.path().join("s")).expect("mkdir");
+    let rootfs = unpack(&shelled, &work.path().join("s"));
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("installed")).expect("installed"),
+        "from git\n"
+    );
+
+    // Nothing is missing: nothing is sent to the daemon.
+    let (ok, out, report) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), Vec::<String>::new(), "{out}");
+
+    // One edit: only the image it reaches.
+    r.write(&[("runner/x.txt", "x2\n")]);
+    r.commit("edit");
+    let (ok, out, report) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["runner"], "{out}");
+
+    // A failing step names the image, the step and keeps its output.
+    r.write(&[(
+        "runner/Dockerfile",
+        &format!("FROM {base}\nRUN echo before-the-failure; cat /nope\n"),
+    )]);
+    r.commit("break");
+    let (ok, out, _) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`runner`:"), "{out}");
+    assert!(
+        out.contains("RUN echo before-the-failure; cat /nope"),
+        "{out}"
+    );
+    assert!(out.contains("  before-the-failure\n"), "{out}");
+    assert!(out.contains("can't open '/nope'"), "{out}");
+}
+
+/// Serves the builds' `wget`: the first request (on the first daemon) kills that daemon and
+/// is never answered; the second (the same image on the other daemon) gets `done`.
+fn serve_and_kill(listener: TcpListener, first: &Dockerd) {
+    let (mut a, _) = listener.accept().expect("the first build reaches us");
+    let mut buf = [0u8; 512];
+    let _ = a.read(&mut buf);
+    first.kill();
+    drop(a);
+    let (mut b, _) = listener.accept().expect("the build again, elsewhere");
+    let _ = b.read(&mut buf);
+    b.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\ndone\n")
+        .expect("answer");
+}
+
+#[test]
+fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
+    let reg = Registry::start();
+    let (one, two) = (Dockerd::start(), Dockerd::start());
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "echo", "wget"]);
+    let images: String = (0..4)
+        .map(|i| format!("---\nimage: s{i}\ncontext: s{i}\ndockerfile: Dockerfile\n"))
+        .collect();
+    let mut files: Vec<(String, String)> = vec![(
+        "werf.yaml".into(),
+        format!("project: fleet\nconfigVersion: 1\n{images}"),
+    )];
+    for i in 0..4 {
+        files.push((
+            format!("s{i}/Dockerfile"),
+            format!("FROM {base}\nRUN echo {i} > /n\n"),
+        ));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut r = Repo::new(&files);
+    r.commit("init");
+    let repo = reg.repo("fleet");
+    let fleet = [
+        "--buildkit-addr",
+        &one.address(),
+        "--buildkit-addr",
+        &two.address(),
+        "--parallel",
+        "1",
+    ];
+    let (ok, out, report) = build(&r, &repo, &fleet);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["s0", "s1", "s2", "s3"]);
+    for d in [&one, &two] {
+        assert!(
+            out.contains(&format!("on `{}`", d.address())),
+            "each daemon builds some: {out}"
+        );
+    }
+
+    // One more image, whose build waits on us: the first daemon is killed while it runs it.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    let mut yaml = files[0].1.to_string();
+    yaml.push_str(&format!(
+        "---\nimage: slow\ncontext: slow\ndockerfile: Dockerfile\nargs:\n  PORT: \"{port}\"\n"
+    ));
+    r.write(&[
+        ("werf.yaml", &yaml),
+        (
+            "slow/Dockerfile",
+            &format!("FROM {base}\nARG PORT\nRUN wget -q -O /got http://127.0.0.1:$PORT/\n"),
+        ),
+    ]);
+    r.commit("slow");
+    let (ok, out, report) = std::thread::scope(|s| {
+        s.spawn(|| serve_and_kill(listener, &one));
+        build(&r, &repo, &fleet)
+    });
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["slow"], "{out}");
+    assert!(
+        out.contains(&format!(
+            "`slow`: BuildKit daemon `{}` was lost; building again on another",
+            one.address()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("on `{}`", two.address())), "{out}");
+    let image = format!("{repo}:{}", tag(&report, "slow"));
+    let rootfs = unpack(&image, work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("got")).expect("got"),
+        "done\n"
+    );
+}
