@@ -1,6 +1,7 @@
 //! Generates the client of BuildKit's Control service (`control.proto`), reusing buildkit-rs's
 //! generated types for everything the service's messages refer to (LLB ops, workers, source
-//! policies, RPC status), so one set of LLB types serves both.
+//! policies, RPC status), so one set of LLB types serves both; and the server side of the
+//! session's secrets service (the daemon calls the client).
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=build.rs");
@@ -20,5 +21,8 @@ fn main() -> std::io::Result<()> {
         .compile(
             &["proto/github.com/moby/buildkit/api/services/control/control.proto"],
             &["proto"],
-        )
+        )?;
+    tonic_build::configure()
+        .build_client(false)
+        .compile(&["proto/werf/secrets.proto"], &["proto"])
 }

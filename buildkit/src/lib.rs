@@ -4,10 +4,12 @@
 //! - [`connect`]: a gRPC channel to one daemon (dockerd's `/grpc` upgrade included).
 //! - [`llb`]: LLB definitions (image sources, files from bytes).
 //! - [`solve`]: a Dockerfile solved by the daemon's frontend, with its status stream.
+//! - [`session`]: a client session on dockerd serving secrets to `RUN` steps.
 //! - [`proto`]: the generated Control service client.
 
 pub mod address;
 pub mod connect;
 pub mod llb;
 pub mod proto;
+pub mod session;
 pub mod solve;

@@ -7,4 +7,9 @@ pub mod control {
     include!(concat!(env!("OUT_DIR"), "/moby.buildkit.v1.rs"));
 }
 
+/// The session's secrets service (`moby.buildkit.secrets.v1`), server side.
+pub mod secrets {
+    include!(concat!(env!("OUT_DIR"), "/moby.buildkit.secrets.v1.rs"));
+}
+
 pub use buildkit_rs_proto::pb;

@@ -53,6 +53,8 @@ pub struct Request {
     pub exporter: Exporter,
     /// Entitlements asked for (`network.host`).
     pub entitlements: Vec<String>,
+    /// The client session the daemon calls back (secrets), if one is open.
+    pub session: Option<String>,
 }
 
 /// What a successful solve answered.
@@ -66,8 +68,8 @@ pub struct Solved {
     pub run_steps: usize,
 }
 
-/// A solve reference unique to this process.
-fn next_ref() -> String {
+/// An id no other solve or session of this process has (`werf-PID-TIME-N`).
+pub fn unique_id() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -137,7 +139,7 @@ pub async fn solve(
     request: Request,
     on_step: &(dyn Fn(&str) + Sync),
 ) -> Result<Solved, Error> {
-    let reference = next_ref();
+    let reference = unique_id();
     let mut control = ControlClient::new(channel);
 
     let mut inputs = HashMap::new();
@@ -172,7 +174,7 @@ pub async fn solve(
         definition: None,
         exporter: exporter.into(),
         exporter_attrs,
-        session: String::new(),
+        session: request.session.clone().unwrap_or_default(),
         frontend: "dockerfile.v0".into(),
         frontend_attrs,
         cache: Some(CacheOptions::default()),

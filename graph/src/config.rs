@@ -176,6 +176,10 @@ pub struct ImageConfig {
     pub add_host: Vec<String>,
     pub network: Option<String>,
     pub secret_ids: Vec<String>,
+    /// Where each secret's value comes from, by id (read at build time, never part of a
+    /// digest or of any output).
+    #[serde(skip)]
+    pub secrets: Vec<SecretSource>,
     pub staged: Option<bool>,
     pub image_spec: Option<Opaque>,
     /// One stage of a Stapel image (then `context` and `dockerfile` are unused: the stage is a
@@ -287,6 +291,35 @@ struct RawSecret {
     env: Option<String>,
     src: Option<String>,
     value: Option<String>,
+}
+
+/// A werf.yaml `secrets` entry: an id and where its value is read from.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SecretSource {
+    pub id: String,
+    pub from: SecretFrom,
+}
+
+/// Where a secret's value is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum SecretFrom {
+    /// An environment variable of the werf process.
+    Env(String),
+    /// A file, relative to the project folder.
+    File(String),
+    /// The value written in werf.yaml.
+    Value(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = match &self.from {
+            SecretFrom::Env(v) => format!("env `{v}`"),
+            SecretFrom::File(p) => format!("file `{p}`"),
+            SecretFrom::Value(_) => "a value".to_string(),
+        };
+        write!(f, "secret `{}` from {from}", self.id)
+    }
 }
 
 /// A YAML scalar read as a string (werf's `args` accept numbers and booleans too).
@@ -623,17 +656,20 @@ fn image_configs(
     context_add_files.sort();
     context_add_files.dedup();
     let mut secret_ids = Vec::new();
+    let mut secrets = Vec::new();
     for s in raw.secrets {
-        let sources = [&s.env, &s.src, &s.value]
-            .iter()
-            .filter(|v| v.is_some())
-            .count();
-        if sources != 1 {
-            return Err(Error::Config {
-                at: at(key_line(doc, "secrets")),
-                message: "each `secrets` entry needs exactly one of `env`, `src`, `value`".into(),
-            });
-        }
+        let from = match (s.env.clone(), s.src.clone(), s.value.clone()) {
+            (Some(e), None, None) => SecretFrom::Env(e),
+            (None, Some(p), None) => SecretFrom::File(p),
+            (None, None, Some(v)) => SecretFrom::Value(v),
+            _ => {
+                return Err(Error::Config {
+                    at: at(key_line(doc, "secrets")),
+                    message: "each `secrets` entry needs exactly one of `env`, `src`, `value`"
+                        .into(),
+                })
+            }
+        };
         let id =
             s.id.or_else(|| s.env.clone())
                 .or_else(|| {
@@ -648,6 +684,10 @@ fn image_configs(
                     at: at(key_line(doc, "secrets")),
                     message: "a `secrets` entry with `value` needs an `id`".into(),
                 })?;
+        secrets.push(SecretSource {
+            id: id.clone(),
+            from,
+        });
         secret_ids.push(id);
     }
     let args: BTreeMap<String, String> = raw
@@ -672,6 +712,7 @@ fn image_configs(
             add_host: raw.add_host.clone(),
             network: raw.network.clone(),
             secret_ids: secret_ids.clone(),
+            secrets: secrets.clone(),
             staged: raw.staged,
             image_spec: raw.image_spec.clone(),
             stapel: None,
@@ -789,6 +830,7 @@ fn stapel_configs(
                 add_host: Vec::new(),
                 network: None,
                 secret_ids: Vec::new(),
+                secrets: Vec::new(),
                 staged: None,
                 image_spec: if last { c.image_spec.clone() } else { None },
                 stapel: Some(StapelStage {

@@ -773,8 +773,10 @@ pub struct ImagePlan {
     pub network: Option<String>,
     /// werf.yaml `addHost` for `RUN` (`host:ip`).
     pub add_host: Vec<String>,
-    /// werf.yaml `secrets` by id, for `RUN --mount=type=secret`.
-    pub secret_ids: Vec<String>,
+    /// werf.yaml `secrets`, for `RUN --mount=type=secret` (never serialized: a value may be
+    /// written in werf.yaml).
+    #[serde(skip)]
+    pub secrets: Vec<crate::config::SecretSource>,
     /// The resolved Dockerfile (dependency build args are placeholders, see [`placeholder`]).
     #[serde(skip)]
     pub dockerfile: Arc<Resolved>,
@@ -936,7 +938,7 @@ pub fn image_plan<'db>(
         build_args: settings.build_args(),
         network: settings.image.network.clone(),
         add_host: settings.image.add_host.clone(),
-        secret_ids: settings.image.secret_ids.clone(),
+        secrets: settings.image.secrets.clone(),
         dockerfile: resolved,
         stapel_stage: settings
             .image

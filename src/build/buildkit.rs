@@ -49,8 +49,12 @@ pub enum Error {
         image: String,
         message: String,
     },
-    #[error("`{0}` with `--backend buildkit`: BuildKit asks the client's session for secrets, which werf-rs does not open yet")]
-    Secrets(String),
+    #[error("secrets ({0}) with the BuildKit daemon `{1}`: werf-rs opens client sessions on dockerd only (`docker://`), not on buildkitd")]
+    SecretsNeedDocker(String, String),
+    #[error("secret `{id}`: {reason}")]
+    Secret { id: String, reason: String },
+    #[error(transparent)]
+    Session(#[from] werf_buildkit::session::Error),
     #[error("async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -84,6 +88,8 @@ pub struct Inputs<'a> {
     pub project: &'a str,
     pub build_args: Vec<(String, String)>,
     pub platform: &'a str,
+    /// The project folder (`secrets[].src` is relative to it).
+    pub project_dir: &'a Path,
 }
 
 /// A finished build: the manifest digest and the daemon that made it.
@@ -166,12 +172,7 @@ impl Fleet {
         retry: &dyn Fn(&str),
     ) -> Result<Built, Error> {
         let plan = inputs.plan;
-        if !plan.secret_ids.is_empty() {
-            return Err(Error::Secrets(format!(
-                "secrets ({})",
-                plan.secret_ids.join(", ")
-            )));
-        }
+        let secrets = read_secrets(inputs)?;
         let context = push_context(inputs)?;
         let request = request(inputs, &context)?;
         let rt = crate::runtime::get().map_err(Error::Runtime)?;
@@ -195,11 +196,34 @@ impl Fleet {
                         .any(|h| inputs.repo.starts_with(h.as_str())),
                 },
             };
-            let solved = rt.block_on(werf_buildkit::solve::solve(
-                daemon.connected.channel.clone(),
-                request,
-                &|_| {},
-            ));
+            let solved = rt.block_on(async {
+                // Secrets go through a client session the daemon calls back during the solve.
+                let _session = match (&daemon.connected.docker, secrets.is_empty()) {
+                    (_, true) => None,
+                    (Some(socket), false) => {
+                        let id = werf_buildkit::solve::unique_id();
+                        let s = werf_buildkit::session::open_docker(socket, &id, secrets.clone())
+                            .await?;
+                        request.session = Some(id);
+                        Some(s)
+                    }
+                    (None, false) => {
+                        let ids: Vec<&str> = secrets.keys().map(|k| k.as_str()).collect();
+                        return Err(Error::SecretsNeedDocker(ids.join(", "), shown.clone()));
+                    }
+                };
+                Ok(
+                    werf_buildkit::solve::solve(daemon.connected.channel.clone(), request, &|_| {})
+                        .await,
+                )
+            });
+            let solved = match solved {
+                Ok(s) => s,
+                Err(e) => {
+                    self.release(i, false);
+                    return Err(e);
+                }
+            };
             let outcome = match solved {
                 Ok(solved) => match &daemon.connected.docker {
                     Some(socket) => {
@@ -292,7 +316,41 @@ fn request(inputs: &Inputs<'_>, context: &str) -> Result<Request, Error> {
             name: String::new(),
         },
         entitlements,
+        session: None,
     })
+}
+
+/// The values of the image's `secrets` by id, read now (never shown).
+fn read_secrets(
+    inputs: &Inputs<'_>,
+) -> Result<std::collections::HashMap<String, werf_buildkit::session::Secret>, Error> {
+    use werf_buildkit::session::Secret;
+    use werf_graph::config::SecretFrom;
+    let mut out = std::collections::HashMap::new();
+    for s in &inputs.plan.secrets {
+        let bad = |reason: String| Error::Secret {
+            id: s.id.clone(),
+            reason,
+        };
+        let value = match &s.from {
+            SecretFrom::Env(name) => std::env::var_os(name)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| bad(format!("the environment variable `{name}` is not set")))?,
+            SecretFrom::File(path) => {
+                let full = match path.strip_prefix("~/") {
+                    Some(rest) => std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_default()
+                        .join(rest),
+                    None => inputs.project_dir.join(path),
+                };
+                std::fs::read(&full).map_err(|e| bad(format!("`{}`: {e}", full.display())))?
+            }
+            SecretFrom::Value(v) => v.as_bytes().to_vec(),
+        };
+        out.insert(s.id.clone(), Secret(value));
+    }
+    Ok(out)
 }
 
 /// The labels every image of ours carries (as the native builder and buildah write them).

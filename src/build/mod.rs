@@ -43,6 +43,8 @@ pub struct Options<'a> {
     pub buildah: Option<buildah::Buildah>,
     /// Images with `RUN` go to these BuildKit daemons when set.
     pub buildkit: Option<buildkit::Fleet>,
+    /// The project folder (where werf.yaml `secrets[].src` files are).
+    pub project_dir: std::path::PathBuf,
 }
 
 /// Whether any stage the image needs has a `RUN`.
@@ -271,6 +273,7 @@ pub fn build(
                         project: options.project,
                         build_args,
                         platform: &platform,
+                        project_dir: &options.project_dir,
                     };
                     let built = fleet
                         .build_and_push(&inputs, &|daemon| reporter.lost_daemon(&next, daemon))

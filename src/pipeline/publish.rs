@@ -61,6 +61,7 @@ pub fn publish(
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),
         buildkit,
+        project_dir: loaded.repo.workdir.join(&loaded.repo.prefix),
     };
     let progress = BuildProgress::new();
     let started = std::time::Instant::now();

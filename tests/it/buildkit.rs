@@ -13,6 +13,10 @@ use crate::support::{text, Repo};
 
 /// `werf build` with a build report; (success, stdout + stderr, report).
 fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
+    build_env(r, repo, extra, &[])
+}
+
+fn build_env(r: &Repo, repo: &str, extra: &[&str], env: &[(&str, &str)]) -> (bool, String, Value) {
     let report = r.home.path().join("report.json");
     let _ = std::fs::remove_file(&report);
     let mut args = vec![
@@ -26,7 +30,7 @@ fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
         "buildkit",
     ];
     args.extend_from_slice(extra);
-    let out = r.werf(&args);
+    let out = r.werf_env(&args, env);
     let (o, e) = text(&out, r);
     let json = std::fs::read(&report)
         .ok()
@@ -147,6 +151,52 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
     );
     assert!(out.contains("  before-the-failure\n"), "{out}");
     assert!(out.contains("can't open '/nope'"), "{out}");
+}
+
+#[test]
+fn secrets_reach_run_steps_through_a_client_session_and_no_output() {
+    let reg = Registry::start();
+    let daemon = Dockerd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat"]);
+    let yaml = "project: sec\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nsecrets:\n- id: token\n  value: value-from-werf-yaml\n- env: WERF_TEST_BK_SECRET\n- src: secret.txt\n";
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml),
+        (
+            "app/Dockerfile",
+            &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id=WERF_TEST_BK_SECRET --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/WERF_TEST_BK_SECRET /run/secrets/secret.txt > /seen\n"),
+        ),
+        ("secret.txt", "value-from-a-file\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("sec");
+    let addr = daemon.address();
+
+    // A secret that cannot be read is a clear error naming it, before anything is built.
+    let (ok, out, _) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("secret `WERF_TEST_BK_SECRET`: the environment variable `WERF_TEST_BK_SECRET` is not set"),
+        "{out}"
+    );
+
+    let env = [("WERF_TEST_BK_SECRET", "value-from-env")];
+    let (ok, out, report) = build_env(&r, &repo, &["--buildkit-addr", &addr], &env);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["app"]);
+    for value in [
+        "value-from-werf-yaml",
+        "value-from-env",
+        "value-from-a-file",
+    ] {
+        assert!(!out.contains(value), "a secret value in the output: {out}");
+    }
+    let rootfs = unpack(&format!("{repo}:{}", tag(&report, "app")), work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("seen")).expect("seen"),
+        "value-from-werf-yamlvalue-from-envvalue-from-a-file\n"
+    );
 }
 
 /// Serves the builds' `wget`: the first request (on the first daemon) kills that daemon and
