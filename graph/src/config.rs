@@ -576,11 +576,12 @@ pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result
         at: at(1),
         message: "no meta document: add `configVersion: 1` and `project: NAME`".into(),
     })?;
-    let config = WerfConfig {
+    let mut config = WerfConfig {
         file: file.to_string(),
         meta,
         images,
     };
+    resolve_stage_sources(&mut config)?;
     validate(&config)?;
     Ok(config)
 }
@@ -797,7 +798,8 @@ fn stapel_configs(
                     continue;
                 }
                 for imp in stapel.imports.iter().filter(|i| i.slot == slot) {
-                    dependencies.push(name_import(&imp.image, arg(&imp.image)));
+                    // `IMAGE@STAGE` until [`resolve_stage_sources`] names the stage's image.
+                    dependencies.push(name_import(&imp.source(), arg(&imp.source())));
                 }
                 for (s, image, env, kind) in &stapel.dependency_env {
                     if *s == slot {
@@ -843,6 +845,86 @@ fn stapel_configs(
         }
     }
     Ok(out)
+}
+
+/// The image an import of `image` as it was after werf stage `stage` reads: the stage image of
+/// the last stage of `image` at or before `stage` in werf's order (the image itself when that is
+/// its last stage), or its base image when it has no stage that early. `stages` are `image`'s
+/// (werf stage name, image name) in order.
+pub fn stage_source(
+    image: &str,
+    stage: &str,
+    stages: &[(&str, &str)],
+    base: &crate::stapel::schema::Base,
+) -> std::result::Result<String, String> {
+    use crate::stapel::translate::STAGE_ORDER;
+    let order = |s: &str| STAGE_ORDER.iter().position(|o| *o == s);
+    let wanted = order(stage).ok_or_else(|| format!("`{stage}` is not a werf stage"))?;
+    if stages.is_empty() {
+        return Err(format!(
+            "`stage: {stage}` imports a stage of `{image}`, which is not a Stapel image"
+        ));
+    }
+    if let Some((_, name)) = stages
+        .iter()
+        .rev()
+        .find(|(s, _)| order(s).is_some_and(|o| o <= wanted))
+    {
+        return Ok(name.to_string());
+    }
+    match base {
+        crate::stapel::schema::Base::Image(b) => Ok(b.clone()),
+        crate::stapel::schema::Base::External(r) => Err(format!(
+            "`{image}` has no stage up to `{stage}`: import from its base `{r}` instead"
+        )),
+    }
+}
+
+/// Names the images that `IMAGE@STAGE` dependencies (imports with `stage`) read.
+fn resolve_stage_sources(config: &mut WerfConfig) -> Result<()> {
+    let mut resolved: Vec<(usize, usize, String)> = Vec::new();
+    for (i, img) in config.images.iter().enumerate() {
+        for (d, dep) in img.dependencies.iter().enumerate() {
+            let Some((source, stage)) = dep.image.split_once('@') else {
+                continue;
+            };
+            let stages: Vec<(&str, &str)> = config
+                .images
+                .iter()
+                .filter_map(|o| {
+                    o.stapel
+                        .as_ref()
+                        .filter(|s| s.image == source)
+                        .map(|s| (s.stage.as_str(), o.name.as_str()))
+                })
+                .collect();
+            let base = config
+                .images
+                .iter()
+                .find_map(|o| o.stapel.as_ref().filter(|s| s.image == source))
+                .map(|s| s.stapel.base.clone())
+                .unwrap_or(crate::stapel::schema::Base::External(String::new()));
+            let exists = config.images.iter().any(|o| o.name == source);
+            if !exists {
+                return Err(Error::Config {
+                    at: config.at(img.line),
+                    message: format!(
+                        "image `{}` imports from `{source}`, which is not defined in werf.yaml",
+                        img.name
+                    ),
+                });
+            }
+            let name = stage_source(source, stage, &stages, &base).map_err(|m| Error::Config {
+                at: config.at(img.line),
+                message: format!("image `{}`: {m}", img.name),
+            })?;
+            resolved.push((i, d, name));
+        }
+    }
+    for (i, d, name) in resolved {
+        config.images[i].dependencies[d].image = name;
+    }
+    Ok(())
 }
 
 /// The internal image holding stage `stage` of Stapel image `image` (the last stage is the image

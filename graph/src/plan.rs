@@ -773,6 +773,9 @@ pub struct ImagePlan {
     pub network: Option<String>,
     /// werf.yaml `addHost` for `RUN` (`host:ip`).
     pub add_host: Vec<String>,
+    /// A Stapel image's `mount[].fromPath` as (folder of the building machine, path in the
+    /// image), for its shell stages.
+    pub host_mounts: Vec<(String, String)>,
     /// werf.yaml `secrets`, for `RUN --mount=type=secret` (never serialized: a value may be
     /// written in werf.yaml).
     #[serde(skip)]
@@ -939,6 +942,23 @@ pub fn image_plan<'db>(
         network: settings.image.network.clone(),
         add_host: settings.image.add_host.clone(),
         secrets: settings.image.secrets.clone(),
+        host_mounts: settings
+            .image
+            .stapel
+            .as_ref()
+            .map(|s| {
+                s.stapel
+                    .mounts
+                    .iter()
+                    .filter_map(|m| match m {
+                        crate::stapel::schema::Mount::HostPath { from, to } => {
+                            Some((from.clone(), to.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         dockerfile: resolved,
         stapel_stage: settings
             .image

@@ -296,7 +296,12 @@ fn unsupported_and_bad_stapel_is_a_clear_error_with_its_line() {
         ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nshell:\n  instal: [x]\n", "werf.yaml:7"),
         ("project: p\nconfigVersion: 1\n---\nimage: x\ngit:\n- to: /a\n", "`from`: image `x` needs `from`, `fromImage` or `fromArtifact`"),
         ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /\n  to: relative\n", "`git[0].to`: `relative` must be an absolute path in the image"),
-        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nmount:\n- fromPath: /etc\n  to: /etc\n", "`mount[0].fromPath`: mounting a host folder is not supported"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\nmount:\n- fromPath: 'a:b'\n  to: /etc\n", "`mount[0].fromPath`: `a:b`: a path without"),
+        ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: a\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  stage: build\n  add: /a\n  after: install\n", "werf.yaml:9: `import[0].stage`: `build` is not `beforeInstall`, `install`, `beforeSetup` or `setup`"),
+        ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: a\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  add: /\n  after: install\n", "`import[0].add`: `add: /` imports the whole image: name what to take with `includePaths`"),
+        ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: a\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  add: /a\n  includePaths: ['has space']\n  after: install\n", "`import[0].includePaths`: `has space`: an import glob is one non-empty word"),
+        ("project: p\nconfigVersion: 1\n---\nimage: t\ndockerfile: Dockerfile\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  stage: install\n  add: /a\n  after: install\n", "werf.yaml:7: image `x`: `stage: install` imports a stage of `t`, which is not a Stapel image"),
+        ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: alpine\nshell:\n  setup: [x]\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  stage: install\n  add: /a\n  after: install\n", "image `x`: `t` has no stage up to `install`: import from its base `alpine` instead"),
     ];
     for (yaml, want) in cases {
         let e = werf_graph::config::parse("werf.yaml", yaml)
@@ -335,4 +340,105 @@ fn a_save_outside_every_mapping_translates_no_stapel_image_again() {
         !log.contains(&"stapel_translation(assets)".to_string()),
         "{log:#?}"
     );
+}
+
+/// The images each stage image of `image` reads, by werf stage.
+fn stage_deps(
+    config: &werf_graph::config::WerfConfig,
+    image: &str,
+) -> BTreeMap<String, Vec<String>> {
+    config
+        .images
+        .iter()
+        .filter_map(|i| {
+            let s = i.stapel.as_ref().filter(|s| s.image == image)?;
+            Some((
+                s.stage.clone(),
+                i.dependencies.iter().map(|d| d.image.clone()).collect(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn an_import_of_a_stage_reads_the_image_as_it_was_after_that_stage() {
+    let yaml = "project: p\nconfigVersion: 1\n---\nimage: base\nfrom: alpine\n---\nartifact: tool\nfromImage: base\nshell:\n  beforeInstall: [a]\n  install: [b]\n  setup: [c]\n---\nimage: app\nfrom: alpine\nimport:\n- artifact: tool\n  stage: install\n  add: /i\n  after: install\n- artifact: tool\n  stage: beforeSetup\n  add: /bs\n  after: install\n- artifact: tool\n  stage: setup\n  add: /s\n  before: setup\n- artifact: tool\n  add: /last\n  before: setup\n- artifact: tool\n  stage: beforeInstall\n  add: /bi\n  before: setup\nshell:\n  install: [d]\n  setup: [e]\n---\nimage: early\nfromImage: base\nshell:\n  setup: [x]\n---\nimage: reader\nfrom: alpine\nimport:\n- image: early\n  stage: beforeInstall\n  add: /e\n  after: install\nshell:\n  install: [y]\n";
+    let config = werf_graph::config::parse("werf.yaml", yaml).unwrap();
+    let deps = stage_deps(&config, "app");
+    // After install: tool's install stage; as of beforeSetup (tool has none): still its install
+    // stage; after setup (its last stage): tool itself.
+    assert_eq!(
+        deps["dependenciesAfterInstall"],
+        [
+            "app/stapel-stage/install",
+            "tool/stapel-stage/install",
+            "tool/stapel-stage/install"
+        ]
+    );
+    assert_eq!(
+        deps["dependenciesBeforeSetup"],
+        [
+            "app/stapel-stage/dependenciesAfterInstall",
+            "tool",
+            "tool",
+            "tool/stapel-stage/beforeInstall"
+        ]
+    );
+    // An image with no stage that early is read as its base (a werf image).
+    assert_eq!(
+        stage_deps(&config, "reader")["dependenciesAfterInstall"],
+        ["reader/stapel-stage/install", "base"]
+    );
+}
+
+#[test]
+fn import_filters_and_host_mount_paths_enter_their_stages_digests() {
+    let mut f = Fixture::new();
+    let before = f.stages();
+    // A filter on the import: the importing stage and what follows change, the source does not.
+    let filtered = WERF_YAML.replace(
+        "  add: /src/dist\n",
+        "  add: /src/dist\n  includePaths: ['**/*.js']\n  excludePaths: [maps]\n",
+    );
+    f.set(&[("werf.yaml", Box::leak(filtered.clone().into_boxed_str()))]);
+    let after = f.stages();
+    let mut got = changed(&before, &after);
+    got.sort();
+    assert_eq!(
+        got,
+        ["app/dependenciesAfterSetup", "app/dockerInstructions"]
+    );
+    // Another exclude: again only the importer.
+    let other = filtered.replace("excludePaths: [maps]", "excludePaths: [tests]");
+    f.set(&[("werf.yaml", Box::leak(other.into_boxed_str()))]);
+    let again = f.stages();
+    assert!(changed(&after, &again)
+        .iter()
+        .any(|g| g.starts_with("app/")));
+    assert!(!changed(&after, &again)
+        .iter()
+        .any(|g| g.starts_with("assets/")));
+
+    // A host folder mounted for the shell stages: its path enters them.
+    let mounted = WERF_YAML.replace(
+        "  installCacheVersion: '1'\n",
+        "  installCacheVersion: '1'\nmount:\n- fromPath: .cache/npm\n  to: /root/.npm\n",
+    );
+    f.set(&[("werf.yaml", Box::leak(mounted.clone().into_boxed_str()))]);
+    let m1 = f.stages();
+    let mut got = changed(&again, &m1);
+    got.retain(|g| g.starts_with("assets/"));
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "assets/beforeInstall",
+            "assets/gitLatestPatch",
+            "assets/install",
+            "assets/setup"
+        ]
+    );
+    let moved = mounted.replace(".cache/npm", ".cache/npm2");
+    f.set(&[("werf.yaml", Box::leak(moved.into_boxed_str()))]);
+    assert!(changed(&m1, &f.stages()).contains(&"assets/beforeInstall".to_string()));
 }

@@ -104,6 +104,8 @@ pub struct Inputs<'a> {
     pub insecure: &'a [String],
     pub build_args: Vec<(String, String)>,
     pub network: Option<String>,
+    /// The project folder (relative `mount[].fromPath` folders are below it).
+    pub project_dir: &'a Path,
 }
 
 /// Writes the context (Git files after `.dockerignore`, plus `contextAddFiles`) into `dir`, a
@@ -225,6 +227,11 @@ impl Buildah {
         }
         for (k, v) in &inputs.build_args {
             bud.arg("--build-arg").arg(format!("{k}={v}"));
+        }
+        for (from, to) in &plan.host_mounts {
+            // A Stapel `mount[].fromPath`: the folder of this machine, for every `RUN`.
+            let host = inputs.project_dir.join(from);
+            bud.arg("--volume").arg(format!("{}:{to}", host.display()));
         }
         for (k, v) in [
             ("werf", inputs.project.to_string()),

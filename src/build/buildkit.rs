@@ -51,6 +51,8 @@ pub enum Error {
     },
     #[error("secrets ({0}) with the BuildKit daemon `{1}`: werf-rs opens client sessions on dockerd only (`docker://`), not on buildkitd")]
     SecretsNeedDocker(String, String),
+    #[error("`mount[].fromPath` ({0}) needs `--backend buildah`: a BuildKit daemon cannot mount a folder of this machine")]
+    HostMounts(String),
     #[error("secret `{id}`: {reason}")]
     Secret { id: String, reason: String },
     #[error(transparent)]
@@ -172,6 +174,10 @@ impl Fleet {
         retry: &dyn Fn(&str),
     ) -> Result<Built, Error> {
         let plan = inputs.plan;
+        if !plan.host_mounts.is_empty() {
+            let froms: Vec<&str> = plan.host_mounts.iter().map(|(f, _)| f.as_str()).collect();
+            return Err(Error::HostMounts(froms.join(", ")));
+        }
         let secrets = read_secrets(inputs)?;
         let context = push_context(inputs)?;
         let request = request(inputs, &context)?;
@@ -572,7 +578,13 @@ mod tests {
 
     #[test]
     fn a_chunked_push_stream_gives_its_digest_or_its_error() {
-        let body = b"1d\r\n{\"status\":\"Pushed\",\"id\":\"a\"}\r\n\r\n45\r\n{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:ab\",\"Size\":9}}\n\r\n0\r\n\r\n";
+        let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
+        let body = format!(
+            "{}{}0\r\n\r\n",
+            chunk("{\"status\":\"Pushed\",\"id\":\"a\"}\n"),
+            chunk("{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:ab\",\"Size\":9}}\n")
+        );
+        let body = body.as_bytes();
         let plain = dechunk(body);
         assert!(
             plain.starts_with(b"{\"status\""),

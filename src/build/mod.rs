@@ -301,6 +301,7 @@ pub fn build(
                         insecure: registry.insecure_hosts(),
                         build_args,
                         network: plan.network.clone(),
+                        project_dir: &options.project_dir,
                     };
                     let digest = b.build_and_push(&inputs).map_err(|e| e.to_string())?;
                     let published = native::resolve_external(

@@ -645,6 +645,7 @@ fn copy_entries(
             }
         }
         Some(from) => {
+            let filter = ImportFilter::from_flags(&copy.flags);
             let fs = match from {
                 CopyFrom::Stage(i) => stage_fs(inputs, &stages[i], spool)?,
                 CopyFrom::External(r) => {
@@ -697,16 +698,19 @@ fn copy_entries(
                             } else {
                                 format!("{root}/")
                             };
-                            for (k, node) in fs.range(prefix.clone()..) {
-                                let Some(rel) = k.strip_prefix(&prefix) else {
-                                    break;
-                                };
+                            let below: Vec<(&str, &Node)> = fs
+                                .range(prefix.clone()..)
+                                .map_while(|(k, n)| k.strip_prefix(&prefix).map(|r| (r, n)))
+                                .collect();
+                            for (rel, node) in filter.apply(below) {
                                 place(Some(rel), "", node.clone(), &mut out);
                             }
                         }
                         Some(node) => {
                             let name = root.rsplit('/').next().unwrap_or(&root).to_string();
-                            place(None, &name, node.clone(), &mut out);
+                            if filter.keeps(&name) {
+                                place(None, &name, node.clone(), &mut out);
+                            }
                         }
                     }
                 }
@@ -729,6 +733,8 @@ fn copy_entries(
             // Applied when the layer is written (see `numeric_owner`).
             ("chown", Some(_)) => {}
             ("link", _) => {}
+            // Filters of `COPY --from` (applied above).
+            ("werf-include" | "exclude", Some(_)) if copy.from.is_some() => {}
             (other, _) => {
                 return Err(instr(format!(
                     "`--{other}` is not supported by the native builder"
@@ -739,9 +745,91 @@ fn copy_entries(
     Ok(out)
 }
 
+/// `COPY --from`'s filters: `--werf-include=GLOB` (a Stapel import's `includePaths`) and
+/// `--exclude=GLOB`, relative to the copied folder, with werf's path rules (a glob naming a
+/// folder covers what is below it; see [`werf_graph::stapel::select`]).
+struct ImportFilter {
+    include: Vec<werf_graph::pattern::Glob>,
+    exclude: Vec<werf_graph::pattern::Glob>,
+}
+
+impl ImportFilter {
+    fn from_flags(flags: &[(String, Option<String>)]) -> Self {
+        let list = |name: &str| -> Vec<String> {
+            flags
+                .iter()
+                .filter(|(k, _)| k == name)
+                .filter_map(|(_, v)| v.clone())
+                .collect()
+        };
+        ImportFilter {
+            include: werf_graph::stapel::select::globs(&list("werf-include")),
+            exclude: werf_graph::stapel::select::globs(&list("exclude")),
+        }
+    }
+
+    /// Whether the entry at `rel` is taken for itself.
+    fn keeps(&self, rel: &str) -> bool {
+        use werf_graph::stapel::select::covered;
+        !covered(&self.exclude, rel) && (self.include.is_empty() || covered(&self.include, rel))
+    }
+
+    /// The entries taken of `below` (sorted, relative to the copied folder, `""` the folder
+    /// itself): those kept for themselves, and the folders above them.
+    fn apply<'a>(&self, below: Vec<(&'a str, &'a Node)>) -> Vec<(&'a str, &'a Node)> {
+        if self.include.is_empty() && self.exclude.is_empty() {
+            return below;
+        }
+        let kept: std::collections::BTreeSet<&str> = below
+            .iter()
+            .filter(|(rel, _)| rel.is_empty() || self.keeps(rel))
+            .map(|(rel, _)| *rel)
+            .collect();
+        let parents: std::collections::BTreeSet<&str> = kept
+            .iter()
+            .flat_map(|rel| super::layer::ancestors(rel))
+            .collect();
+        below
+            .into_iter()
+            .filter(|(rel, _)| kept.contains(rel) || parents.contains(rel))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_filters_keep_matches_their_folders_and_drop_exclusions() {
+        let flags = vec![
+            ("werf-include".to_string(), Some("lib/*.so".to_string())),
+            ("werf-include".to_string(), Some("bin".to_string())),
+            ("exclude".to_string(), Some("bin/debug".to_string())),
+        ];
+        let f = ImportFilter::from_flags(&flags);
+        let dir = Node::Dir { mode: 0o755 };
+        let file = Node::Symlink { target: "x".into() };
+        let below = vec![
+            ("", &dir),
+            ("bin", &dir),
+            ("bin/app", &file),
+            ("bin/debug", &dir),
+            ("bin/debug/gdb", &file),
+            ("doc", &dir),
+            ("doc/a.txt", &file),
+            ("lib", &dir),
+            ("lib/a.so", &file),
+            ("lib/a.txt", &file),
+            ("lib/deep", &dir),
+            ("lib/deep/b.so", &file),
+        ];
+        let kept: Vec<&str> = f.apply(below).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(kept, ["", "bin", "bin/app", "lib", "lib/a.so"]);
+        let none = ImportFilter::from_flags(&[]);
+        assert_eq!(none.apply(vec![("a", &file)]).len(), 1);
+        assert!(f.keeps("bin/x") && !f.keeps("bin/debug/x") && !f.keeps("doc"));
+    }
 
     #[test]
     fn a_merged_layer_brings_its_parent_folders() {

@@ -336,3 +336,78 @@ fn a_failing_shell_command_names_the_image_stage_and_command_and_keeps_the_outpu
     assert!(out.contains("cat /no/such/file"), "{out}");
     assert!(out.contains("about to fail"), "{out}");
 }
+
+#[test]
+fn stage_imports_filtered_imports_and_host_mounts_build_and_read_back() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat", "echo", "mkdir", "cp"]);
+    // `tool` writes `/out` in install and again in setup; `app` takes the install stage's
+    // `/out` filtered, and the last stage's whole; `cached` reads a host folder while it runs.
+    let yaml = format!(
+        "project: imp\nconfigVersion: 1\n---\nartifact: tool\nfrom: {base}\nshell:\n  install:\n  - mkdir -p /out/lib /out/doc /out/lib/debug\n  - echo installed > /out/lib/a.so\n  - echo notes > /out/lib/a.txt\n  - echo doc > /out/doc/d.txt\n  - echo dbg > /out/lib/debug/x.so\n  setup:\n  - echo set-up > /out/lib/a.so\n---\nimage: app\nfrom: {base}\nimport:\n- artifact: tool\n  stage: install\n  add: /out\n  to: /early\n  includePaths: ['lib/*.so', lib/debug]\n  excludePaths: [lib/debug]\n  after: install\n- artifact: tool\n  add: /out/lib/a.so\n  to: /late.so\n  after: install\nshell:\n  install: [echo app]\n---\nimage: cached\nfrom: {base}\nmount:\n- fromPath: host-cache\n  to: /host\nshell:\n  install:\n  - cp /host/seed.txt /seen.txt\n"
+    );
+    let mut r = Repo::new(&[("werf.yaml", &yaml)]);
+    r.commit("init");
+    std::fs::create_dir(r.path().join("host-cache")).unwrap();
+    std::fs::write(r.path().join("host-cache/seed.txt"), "from the host\n").unwrap();
+    let repo = reg.repo("imp");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    let tag = |image: &str| {
+        report["Images"][image]["DockerTag"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let app = unpack(&format!("{repo}:{}", tag("app")), work.path());
+    let mut early: Vec<String> = walkdir(&app.join("early"));
+    early.sort();
+    assert_eq!(
+        early,
+        ["lib", "lib/a.so"],
+        "only the included, not the excluded"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("early/lib/a.so")).unwrap(),
+        "installed\n",
+        "as of install"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("late.so")).unwrap(),
+        "set-up\n",
+        "as of the last stage"
+    );
+
+    std::fs::create_dir(work.path().join("c")).unwrap();
+    let cached = unpack(&format!("{repo}:{}", tag("cached")), &work.path().join("c"));
+    assert_eq!(
+        std::fs::read_to_string(cached.join("seen.txt")).unwrap(),
+        "from the host\n"
+    );
+    assert!(
+        walkdir(&cached.join("host")).is_empty(),
+        "the host folder is mounted, not copied"
+    );
+}
+
+/// Paths below `dir`, relative, folders included (empty when `dir` is missing).
+fn walkdir(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}

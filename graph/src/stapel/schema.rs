@@ -276,11 +276,28 @@ impl Slot {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ImportFiles {
     pub image: String,
+    /// `stage`: the imported image as it was after this stage (default: its last stage).
+    pub stage: Option<ShellStage>,
     pub add: String,
     pub to: String,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// Globs relative to `add`, as a git mapping's (a folder covers what is below it).
+    pub include_paths: Vec<String>,
+    pub exclude_paths: Vec<String>,
     pub slot: Slot,
+}
+
+impl ImportFiles {
+    /// What the import reads: `image`, or `image@stage` for a stage of it (resolved to the
+    /// stage's own image once every image of werf.yaml is known; see
+    /// [`crate::config::stage_source`]).
+    pub fn source(&self) -> String {
+        match self.stage {
+            None => self.image.clone(),
+            Some(s) => format!("{}@{}", self.image, s.name()),
+        }
+    }
 }
 
 /// One `mount[]`.
@@ -290,6 +307,9 @@ pub enum Mount {
     TmpDir { to: String },
     /// `from: build_dir`: a folder kept between builds of the image.
     BuildDir { to: String },
+    /// `fromPath`: a folder of the building machine (relative to the project folder when not
+    /// absolute). Its path enters the digest, its content does not (as in werf).
+    HostPath { from: String, to: String },
 }
 
 /// A Stapel image, typed.
@@ -320,7 +340,7 @@ impl Stapel {
         if let Base::Image(n) = &self.base {
             out.push(n.clone());
         }
-        out.extend(self.imports.iter().map(|i| i.image.clone()));
+        out.extend(self.imports.iter().map(|i| i.source()));
         out.extend(self.dependency_env.iter().map(|d| d.1.clone()));
         out.sort();
         out.dedup();
@@ -506,25 +526,55 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
                 ))
             }
         };
-        if imp.stage.is_some() {
-            return Err((field("stage"), "importing from a given stage is not supported by werf-rs yet (the image's last stage is imported)".into()));
-        }
-        if !imp.include_paths.clone().into_vec().is_empty()
-            || !imp.exclude_paths.clone().into_vec().is_empty()
-        {
-            return Err((
-                field("includePaths"),
-                "filtered imports are not supported by werf-rs yet; import a folder".into(),
-            ));
+        let stage = match imp.stage.as_deref() {
+            None => None,
+            Some(s) => Some(
+                ShellStage::ALL
+                    .into_iter()
+                    .find(|st| st.name() == s)
+                    .ok_or_else(|| {
+                        (
+                            field("stage"),
+                            format!(
+                                "`{s}` is not `beforeInstall`, `install`, `beforeSetup` or `setup`"
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let include_paths = imp.include_paths.into_vec();
+        let exclude_paths = imp.exclude_paths.into_vec();
+        for (key, list) in [
+            ("includePaths", &include_paths),
+            ("excludePaths", &exclude_paths),
+        ] {
+            if let Some(g) = list
+                .iter()
+                .find(|g| g.is_empty() || g.contains(|c: char| c.is_whitespace() || c == '$'))
+            {
+                return Err((
+                    field(key),
+                    format!("`{g}`: an import glob is one non-empty word without `$`"),
+                ));
+            }
         }
         let add = image_path(&field("add"), &imp.add)?;
+        if add == "/" && include_paths.is_empty() {
+            return Err((
+                field("add"),
+                "`add: /` imports the whole image: name what to take with `includePaths`".into(),
+            ));
+        }
         let to = image_path(&field("to"), imp.to.as_deref().unwrap_or(&imp.add))?;
         imports.push(ImportFiles {
             image,
+            stage,
             add,
             to,
             owner: imp.owner,
             group: imp.group,
+            include_paths,
+            exclude_paths,
             slot: slot(
                 &field("before"),
                 imp.before.as_deref(),
@@ -550,11 +600,17 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
         match (m.from.as_deref(), m.from_path) {
             (Some("tmp_dir"), None) => mounts.push(Mount::TmpDir { to }),
             (Some("build_dir"), None) => mounts.push(Mount::BuildDir { to }),
-            (None, Some(_)) => return Err((
-                field("fromPath"),
-                "mounting a host folder is not supported by werf-rs (builds read only the commit)"
-                    .into(),
-            )),
+            (None, Some(from)) => {
+                if from.is_empty()
+                    || from.contains(|c: char| c == ':' || c == ',' || c.is_whitespace())
+                {
+                    return Err((
+                        field("fromPath"),
+                        format!("`{from}`: a path without `:`, `,` or spaces"),
+                    ));
+                }
+                mounts.push(Mount::HostPath { from, to })
+            }
             (Some(other), None) => {
                 return Err((
                     field("from"),

@@ -39,6 +39,22 @@ pub fn image_arg(i: usize) -> String {
     format!("WERF_STAPEL_IMAGE_{i}")
 }
 
+/// werf's stage order (`from` is folded into the first stage that exists).
+pub const STAGE_ORDER: [&str; 12] = [
+    "from",
+    "beforeInstall",
+    "dependenciesBeforeInstall",
+    "gitArchive",
+    "install",
+    "dependenciesAfterInstall",
+    "beforeSetup",
+    "dependenciesBeforeSetup",
+    "setup",
+    "dependenciesAfterSetup",
+    "gitLatestPatch",
+    "dockerInstructions",
+];
+
 /// The stages of `stapel` in werf's order, as the config alone decides them.
 pub fn stage_names(stapel: &Stapel) -> Vec<&'static str> {
     let deps = |stage: ShellStage| {
@@ -209,9 +225,18 @@ pub fn translate(
             .filter(|(_, i)| i.slot == slot)
         {
             let alias = format!("import-{i}");
-            aliases.push(format!("FROM ${{{}}} AS {alias}", arg_of(&imp.image)));
+            aliases.push(format!("FROM ${{{}}} AS {alias}", arg_of(&imp.source())));
+            // A filtered import: globs relative to `add` (the native builder's
+            // `--werf-include`/`--exclude` on `COPY --from`; these stages have no `RUN`, so
+            // they are always built natively).
+            let filters: String = imp
+                .include_paths
+                .iter()
+                .map(|g| format!("--werf-include={g} "))
+                .chain(imp.exclude_paths.iter().map(|g| format!("--exclude={g} ")))
+                .collect();
             body.push(format!(
-                "COPY {}--from={alias} {} {}",
+                "COPY {}{filters}--from={alias} {} {}",
                 chown(&imp.owner, &imp.group),
                 imp.add,
                 imp.to
@@ -235,6 +260,16 @@ pub fn translate(
         }
         body.extend(stage_copies.get(&stage).cloned().unwrap_or_default());
         if let Some(commands) = stapel.shell.get(&stage) {
+            // A host folder is mounted by the builder (buildah's `--volume`); its path is
+            // written here so it enters the digest.
+            for (k, m) in stapel.mounts.iter().enumerate() {
+                if let Mount::HostPath { from, to } = m {
+                    body.push(format!(
+                        "ARG WERF_MOUNT_FROM_PATH_{k}={}",
+                        quote_arg(&format!("{from}:{to}"))
+                    ));
+                }
+            }
             let mounts: String = stapel
                 .mounts
                 .iter()
@@ -243,6 +278,7 @@ pub fn translate(
                     Mount::BuildDir { to } => {
                         format!("--mount=type=cache,target={to},id=werf-build-dir-{image} ")
                     }
+                    Mount::HostPath { .. } => String::new(),
                 })
                 .collect();
             body.push(format!("RUN {mounts}{}", shell_json(commands)));
