@@ -4,7 +4,7 @@
 //! - [`connect`]: a gRPC channel to one daemon (dockerd's `/grpc` upgrade included).
 //! - [`llb`]: LLB definitions (image sources, files from bytes).
 //! - [`solve`]: a Dockerfile solved by the daemon's frontend, with its status stream.
-//! - [`session`]: a client session on dockerd serving secrets to `RUN` steps.
+//! - [`session`]: a client session serving secrets to `RUN` steps.
 //! - [`proto`]: the generated Control service client.
 
 pub mod address;

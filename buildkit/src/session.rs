@@ -1,17 +1,17 @@
-//! A client session on dockerd: the daemon calls back into it during a solve. werf-rs serves
-//! secrets (`RUN --mount=type=secret`) and the health check BuildKit watches the session with.
+//! A client session: the daemon calls back into it during a solve. werf-rs serves secrets
+//! (`RUN --mount=type=secret`) and the health check BuildKit watches the session with.
 //!
-//! dockerd opens sessions on `POST /session` upgraded to `h2c`, naming the session and the gRPC
-//! methods the client serves in `X-Docker-Expose-Session-*` headers; after the upgrade the
-//! client is the gRPC server of that connection.
+//! The session is named, and the gRPC methods the client serves listed, in
+//! `X-Docker-Expose-Session-*` metadata; then the client is the gRPC server of a connection the
+//! daemon is the client of, carried by the Control API's `Session` stream (that connection's
+//! bytes in `BytesMessage`s), which every BuildKit daemon serves: buildkitd, and dockerd on
+//! `/grpc` (dockerd's own `POST /session` carrier is not needed).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status};
 
 use crate::proto::secrets::secrets_server::{Secrets, SecretsServer};
@@ -20,14 +20,10 @@ use crate::proto::secrets::{GetSecretRequest, GetSecretResponse};
 /// Errors of opening a session.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("opening a session on `{socket}`")]
-    Io {
-        socket: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{socket}` did not open a session: it answered `{answer}`")]
-    Refused { socket: String, answer: String },
+    #[error("session metadata `{0}` is not plain ASCII")]
+    Header(String),
+    #[error("the daemon did not open the session")]
+    Refused(#[source] Box<tonic::Status>),
 }
 
 /// A secret's bytes; never shown.
@@ -75,49 +71,23 @@ impl Drop for Session {
     }
 }
 
-/// Opens a session on dockerd's socket serving `secrets`; must be called within a runtime.
-pub async fn open_docker(
-    socket: &Path,
-    id: &str,
-    secrets: HashMap<String, Secret>,
-) -> Result<Session, Error> {
-    let shown = socket.display().to_string();
-    let io = |source| Error::Io {
-        socket: shown.clone(),
-        source,
-    };
-    let mut s = UnixStream::connect(socket).await.map_err(io)?;
-    let request = format!(
-        "POST /session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\
-         X-Docker-Expose-Session-Uuid: {id}\r\nX-Docker-Expose-Session-Name: werf\r\n\
-         X-Docker-Expose-Session-Sharedkey: {id}\r\n\
-         X-Docker-Expose-Session-Grpc-Method: {SECRETS_METHOD}\r\n\
-         X-Docker-Expose-Session-Grpc-Method: {HEALTH_METHOD}\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).await.map_err(io)?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 16 * 1024 || s.read(&mut byte).await.map_err(io)? == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    if !head.starts_with("HTTP/1.1 101") {
-        return Err(Error::Refused {
-            socket: shown,
-            answer: head.lines().next().unwrap_or("nothing").to_string(),
-        });
-    }
+/// Serves the session's services on `io` until `closed` fires.
+fn serve<IO>(io: IO, secrets: HashMap<String, Secret>, closed: tokio::sync::oneshot::Receiver<()>)
+where
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+{
     let (_reporter, health) = tonic_health::server::health_reporter();
     let store = Store(Arc::new(secrets));
     // The one connection, then none: the server lives until the session is dropped.
     let incoming = tokio_stream::StreamExt::chain(
-        tokio_stream::once(Ok::<_, std::io::Error>(s)),
+        tokio_stream::once(Ok::<_, std::io::Error>(io)),
         tokio_stream::pending(),
     );
-    let (close, closed) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
             .add_service(health)
@@ -126,6 +96,68 @@ pub async fn open_docker(
                 let _ = closed.await;
             })
             .await;
+    });
+}
+
+/// Opens a session through the Control API's `Session` stream on `channel`, serving
+/// `secrets`; must be called within a runtime.
+pub async fn open_control(
+    channel: tonic::transport::Channel,
+    id: &str,
+    secrets: HashMap<String, Secret>,
+) -> Result<Session, Error> {
+    use crate::proto::control::{control_client::ControlClient, BytesMessage};
+    use tokio::io::AsyncReadExt as _;
+    let (served, bridged) = tokio::io::duplex(256 * 1024);
+    let (mut from_server, mut to_server) = tokio::io::split(bridged);
+    // What our server writes goes to the daemon as messages...
+    let (tx, rx) = tokio::sync::mpsc::channel::<BytesMessage>(16);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match from_server.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx
+                        .send(BytesMessage {
+                            data: buf[..n].to_vec(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let md = request.metadata_mut();
+    let header = |v: &str| {
+        v.parse::<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>()
+            .map_err(|_| Error::Header(v.to_string()))
+    };
+    md.insert("x-docker-expose-session-uuid", header(id)?);
+    md.insert("x-docker-expose-session-name", header("werf")?);
+    md.insert("x-docker-expose-session-sharedkey", header(id)?);
+    for m in [SECRETS_METHOD, HEALTH_METHOD] {
+        md.append("x-docker-expose-session-grpc-method", header(m)?);
+    }
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
+    serve(served, secrets, closed);
+    let response = ControlClient::new(channel)
+        .session(request)
+        .await
+        .map_err(|status| Error::Refused(Box::new(status)))?;
+    // ...and what the daemon sends goes to our server.
+    let mut inbound = response.into_inner();
+    tokio::spawn(async move {
+        while let Ok(Some(msg)) = inbound.message().await {
+            if to_server.write_all(&msg.data).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown().await;
     });
     Ok(Session {
         id: id.to_string(),

@@ -49,8 +49,6 @@ pub enum Error {
         image: String,
         message: String,
     },
-    #[error("secrets ({0}) with the BuildKit daemon `{1}`: werf-rs opens client sessions on dockerd only (`docker://`), not on buildkitd")]
-    SecretsNeedDocker(String, String),
     #[error("`mount[].fromPath` ({0}) needs `--backend buildah`: a BuildKit daemon cannot mount a folder of this machine")]
     HostMounts(String),
     #[error("secret `{id}`: {reason}")]
@@ -204,19 +202,18 @@ impl Fleet {
             };
             let solved = rt.block_on(async {
                 // Secrets go through a client session the daemon calls back during the solve.
-                let _session = match (&daemon.connected.docker, secrets.is_empty()) {
-                    (_, true) => None,
-                    (Some(socket), false) => {
-                        let id = werf_buildkit::solve::unique_id();
-                        let s = werf_buildkit::session::open_docker(socket, &id, secrets.clone())
-                            .await?;
-                        request.session = Some(id);
-                        Some(s)
-                    }
-                    (None, false) => {
-                        let ids: Vec<&str> = secrets.keys().map(|k| k.as_str()).collect();
-                        return Err(Error::SecretsNeedDocker(ids.join(", "), shown.clone()));
-                    }
+                let _session = if secrets.is_empty() {
+                    None
+                } else {
+                    let id = werf_buildkit::solve::unique_id();
+                    let s = werf_buildkit::session::open_control(
+                        daemon.connected.channel.clone(),
+                        &id,
+                        secrets.clone(),
+                    )
+                    .await?;
+                    request.session = Some(id);
+                    Some(s)
                 };
                 Ok(
                     werf_buildkit::solve::solve(daemon.connected.channel.clone(), request, &|_| {})

@@ -248,8 +248,18 @@ fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
         "--parallel",
         "1",
     ];
-    let (ok, out, report) = build(&r, &repo, &fleet);
+    // A daemon that does not answer at the start is left out, said so, and the rest build.
+    let gone = "unix:///tmp/werf-test-no-such-daemon.sock";
+    let mut with_gone = fleet.to_vec();
+    with_gone.extend(["--buildkit-addr", gone]);
+    let (ok, out, report) = build(&r, &repo, &with_gone);
     assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning: BuildKit daemon left out: reaching `{gone}`"
+        )),
+        "{out}"
+    );
     assert_eq!(rebuilt(&report), ["s0", "s1", "s2", "s3"]);
     for d in [&one, &two] {
         assert!(
