@@ -1,7 +1,7 @@
 //! Generates the client of BuildKit's Control service (`control.proto`), reusing buildkit-rs's
 //! generated types for everything the service's messages refer to (LLB ops, workers, source
 //! policies, RPC status), so one set of LLB types serves both; and the server side of the
-//! session's secrets service (the daemon calls the client).
+//! session's secrets and auth services (the daemon calls the client).
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=build.rs");
@@ -22,7 +22,8 @@ fn main() -> std::io::Result<()> {
             &["proto/github.com/moby/buildkit/api/services/control/control.proto"],
             &["proto"],
         )?;
-    tonic_build::configure()
-        .build_client(false)
-        .compile(&["proto/werf/secrets.proto"], &["proto"])
+    tonic_build::configure().build_client(false).compile(
+        &["proto/werf/secrets.proto", "proto/werf/auth.proto"],
+        &["proto"],
+    )
 }

@@ -12,4 +12,9 @@ pub mod secrets {
     include!(concat!(env!("OUT_DIR"), "/moby.buildkit.secrets.v1.rs"));
 }
 
+/// The session's registry-credentials service (`moby.filesync.v1.Auth`), server side.
+pub mod auth {
+    include!(concat!(env!("OUT_DIR"), "/moby.filesync.v1.rs"));
+}
+
 pub use buildkit_rs_proto::pb;

@@ -14,6 +14,12 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status};
 
+use crate::proto::auth::auth_server::{Auth, AuthServer};
+use crate::proto::auth::{
+    CredentialsRequest, CredentialsResponse, FetchTokenRequest, FetchTokenResponse,
+    GetTokenAuthorityRequest, GetTokenAuthorityResponse, VerifyTokenAuthorityRequest,
+    VerifyTokenAuthorityResponse,
+};
 use crate::proto::secrets::secrets_server::{Secrets, SecretsServer};
 use crate::proto::secrets::{GetSecretRequest, GetSecretResponse};
 
@@ -54,7 +60,55 @@ impl Secrets for Store {
     }
 }
 
+/// A registry's credentials for the daemon: (user name, password or identity token).
+pub type Credentials = Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
+
+/// What a session serves.
+#[derive(Clone)]
+pub struct Services {
+    /// Secrets by id.
+    pub secrets: HashMap<String, Secret>,
+    /// Credentials by registry host (`None`: anonymous).
+    pub credentials: Credentials,
+}
+
+struct Registries(Credentials);
+
+#[tonic::async_trait]
+impl Auth for Registries {
+    async fn credentials(
+        &self,
+        request: Request<CredentialsRequest>,
+    ) -> Result<Response<CredentialsResponse>, Status> {
+        let host = request.into_inner().host;
+        let (username, secret) = (self.0)(&host).unwrap_or_default();
+        Ok(Response::new(CredentialsResponse { username, secret }))
+    }
+
+    async fn fetch_token(
+        &self,
+        _: Request<FetchTokenRequest>,
+    ) -> Result<Response<FetchTokenResponse>, Status> {
+        Err(Status::unimplemented("the daemon fetches tokens itself"))
+    }
+
+    async fn get_token_authority(
+        &self,
+        _: Request<GetTokenAuthorityRequest>,
+    ) -> Result<Response<GetTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("no token authority"))
+    }
+
+    async fn verify_token_authority(
+        &self,
+        _: Request<VerifyTokenAuthorityRequest>,
+    ) -> Result<Response<VerifyTokenAuthorityResponse>, Status> {
+        Err(Status::unimplemented("no token authority"))
+    }
+}
+
 const SECRETS_METHOD: &str = "/moby.buildkit.secrets.v1.Secrets/GetSecret";
+const CREDENTIALS_METHOD: &str = "/moby.filesync.v1.Auth/Credentials";
 const HEALTH_METHOD: &str = "/grpc.health.v1.Health/Check";
 
 /// An open session; closed (HTTP/2 GOAWAY) when dropped.
@@ -72,7 +126,7 @@ impl Drop for Session {
 }
 
 /// Serves the session's services on `io` until `closed` fires.
-fn serve<IO>(io: IO, secrets: HashMap<String, Secret>, closed: tokio::sync::oneshot::Receiver<()>)
+fn serve<IO>(io: IO, services: Services, closed: tokio::sync::oneshot::Receiver<()>)
 where
     IO: tokio::io::AsyncRead
         + tokio::io::AsyncWrite
@@ -82,7 +136,8 @@ where
         + 'static,
 {
     let (_reporter, health) = tonic_health::server::health_reporter();
-    let store = Store(Arc::new(secrets));
+    let store = Store(Arc::new(services.secrets));
+    let registries = Registries(services.credentials);
     // The one connection, then none: the server lives until the session is dropped.
     let incoming = tokio_stream::StreamExt::chain(
         tokio_stream::once(Ok::<_, std::io::Error>(io)),
@@ -92,6 +147,7 @@ where
         let _ = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(SecretsServer::new(store))
+            .add_service(AuthServer::new(registries))
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = closed.await;
             })
@@ -100,11 +156,11 @@ where
 }
 
 /// Opens a session through the Control API's `Session` stream on `channel`, serving
-/// `secrets`; must be called within a runtime.
+/// `services`; must be called within a runtime.
 pub async fn open_control(
     channel: tonic::transport::Channel,
     id: &str,
-    secrets: HashMap<String, Secret>,
+    services: Services,
 ) -> Result<Session, Error> {
     use crate::proto::control::{control_client::ControlClient, BytesMessage};
     use tokio::io::AsyncReadExt as _;
@@ -140,11 +196,11 @@ pub async fn open_control(
     md.insert("x-docker-expose-session-uuid", header(id)?);
     md.insert("x-docker-expose-session-name", header("werf")?);
     md.insert("x-docker-expose-session-sharedkey", header(id)?);
-    for m in [SECRETS_METHOD, HEALTH_METHOD] {
+    for m in [SECRETS_METHOD, CREDENTIALS_METHOD, HEALTH_METHOD] {
         md.append("x-docker-expose-session-grpc-method", header(m)?);
     }
     let (close, closed) = tokio::sync::oneshot::channel::<()>();
-    serve(served, secrets, closed);
+    serve(served, services, closed);
     let response = ControlClient::new(channel)
         .session(request)
         .await

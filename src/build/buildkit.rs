@@ -201,20 +201,19 @@ impl Fleet {
                 },
             };
             let solved = rt.block_on(async {
-                // Secrets go through a client session the daemon calls back during the solve.
-                let _session = if secrets.is_empty() {
-                    None
-                } else {
-                    let id = werf_buildkit::solve::unique_id();
-                    let s = werf_buildkit::session::open_control(
-                        daemon.connected.channel.clone(),
-                        &id,
-                        secrets.clone(),
-                    )
-                    .await?;
-                    request.session = Some(id);
-                    Some(s)
-                };
+                // Secrets and registry credentials go through a client session the daemon
+                // calls back during the solve.
+                let id = werf_buildkit::solve::unique_id();
+                let _session = werf_buildkit::session::open_control(
+                    daemon.connected.channel.clone(),
+                    &id,
+                    werf_buildkit::session::Services {
+                        secrets: secrets.clone(),
+                        credentials: std::sync::Arc::new(registry_credentials),
+                    },
+                )
+                .await?;
+                request.session = Some(id);
                 Ok(
                     werf_buildkit::solve::solve(daemon.connected.channel.clone(), request, &|_| {})
                         .await,
@@ -494,6 +493,16 @@ fn push_outcome(body: &[u8]) -> Result<String, String> {
         }
     }
     digest.ok_or_else(|| "dockerd named no pushed digest".to_string())
+}
+
+/// A registry's credentials from the Docker config werf-rs reads, for the daemon's pulls and
+/// pushes (asked through the session).
+fn registry_credentials(host: &str) -> Option<(String, String)> {
+    match crate::registry::credentials(host) {
+        Ok(oci_client::secrets::RegistryAuth::Basic(user, password)) => Some((user, password)),
+        Ok(oci_client::secrets::RegistryAuth::Bearer(token)) => Some((String::new(), token)),
+        _ => None,
+    }
 }
 
 /// `X-Registry-Auth` for `repo`'s registry, from the Docker config werf-rs reads.

@@ -304,3 +304,54 @@ fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
         "done\n"
     );
 }
+
+#[test]
+fn a_repository_behind_credentials_is_read_and_written_by_the_daemon_with_ours() {
+    // The base comes from an open registry; the repository (the context image, the result)
+    // needs the Docker config's credentials, which the daemon asks the session for.
+    let open = Registry::start();
+    let locked = Registry::start_with_auth();
+    let daemon = Dockerd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = open.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "cat"]);
+    let mut r = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: locked\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n",
+        ),
+        (
+            "app/Dockerfile",
+            &format!("FROM {base}\nCOPY in.txt /in.txt\nRUN cat /in.txt /in.txt > /out.txt\n"),
+        ),
+        ("app/in.txt", "behind a password\n"),
+    ]);
+    r.commit("init");
+    let docker = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
+            locked.address
+        ),
+    )
+    .expect("write");
+    let env = [("DOCKER_CONFIG", docker.path().to_str().expect("utf-8"))];
+    let repo = locked.repo("locked");
+    let (ok, out, report) = build_env(&r, &repo, &["--buildkit-addr", &daemon.address()], &env);
+    assert!(ok, "{out}\n{}", daemon.log());
+    assert_eq!(rebuilt(&report), ["app"]);
+    let image = format!("{repo}:{}", tag(&report, "app"));
+    let copied = crate::registry::skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        "werf:secret",
+        &format!("docker://{image}"),
+    ]);
+    let inspect: Value = serde_json::from_str(&copied).expect("json");
+    assert_eq!(
+        inspect["Digest"],
+        report["Images"]["app"]["DockerImageDigest"]
+    );
+}
