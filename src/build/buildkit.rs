@@ -21,7 +21,7 @@ use werf_graph::plan::ImagePlan;
 use werf_graph::ObjectSource;
 
 use super::layer::{build_layer_owned, Content, Node, Tree};
-use super::oci::{self, Descriptor, ImageConfig, Manifest};
+use super::oci::{self, ImageConfig, Manifest};
 use crate::registry::Registry;
 
 /// Errors of the BuildKit backend.
@@ -410,18 +410,7 @@ fn push_context(inputs: &Inputs<'_>) -> Result<String, Error> {
     let mut config = ImageConfig::scratch(inputs.platform);
     config.rootfs.diff_ids.push(layer.diff_id.clone());
     let config_bytes = serde_json::to_vec(&config).expect("configs serialize");
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: oci::MANIFEST.into(),
-        config: Descriptor {
-            media_type: oci::CONFIG.into(),
-            digest: oci::sha256(&config_bytes),
-            size: config_bytes.len() as i64,
-            platform: None,
-        },
-        layers: vec![layer.descriptor()],
-        annotations: None,
-    };
+    let manifest = Manifest::of(&config_bytes, vec![layer.descriptor()]);
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
     let digest = oci::sha256(&manifest_bytes);
     let (registry, repo) = (inputs.registry, inputs.repo);

@@ -47,6 +47,12 @@ pub struct Options<'a> {
     pub project_dir: std::path::PathBuf,
 }
 
+/// What builds images with `RUN`.
+enum External<'a> {
+    Fleet(&'a buildkit::Fleet),
+    Buildah(&'a buildah::Buildah),
+}
+
 /// Whether any stage the image needs has a `RUN`.
 fn has_run(plan: &ImagePlan) -> bool {
     plan.stages.iter().any(|s| {
@@ -257,53 +263,54 @@ pub fn build(
                 .cloned()
                 .unwrap_or_else(|| platform_default.clone());
             let mut builder = None;
-            let (digest, uploaded, published) = match (&options.buildah, has_run(plan)) {
-                _ if options.buildkit.is_some() && has_run(plan) => {
-                    let fleet = options.buildkit.as_ref().expect("checked above");
-                    let build_args = plan
+            // Images with `RUN` go to the external runner chosen, if any.
+            let external = match (&options.buildkit, &options.buildah, has_run(plan)) {
+                (Some(fleet), _, true) => Some(External::Fleet(fleet)),
+                (None, Some(b), true) => Some(External::Buildah(b)),
+                _ => None,
+            };
+            let (digest, uploaded, published) = match external {
+                Some(external) => {
+                    let build_args: Vec<(String, String)> = plan
                         .build_args
                         .iter()
                         .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
                         .collect();
-                    let inputs = buildkit::Inputs {
-                        plan,
-                        objects,
-                        registry,
-                        repo,
-                        project: options.project,
-                        build_args,
-                        platform: &platform,
-                        project_dir: &options.project_dir,
+                    let digest = match external {
+                        External::Fleet(fleet) => {
+                            let inputs = buildkit::Inputs {
+                                plan,
+                                objects,
+                                registry,
+                                repo,
+                                project: options.project,
+                                build_args,
+                                platform: &platform,
+                                project_dir: &options.project_dir,
+                            };
+                            let built = fleet
+                                .build_and_push(&inputs, &|daemon| {
+                                    reporter.lost_daemon(&next, daemon)
+                                })
+                                .map_err(|e| crate::errors::chain(&e))?;
+                            builder = Some(built.daemon);
+                            built.manifest_digest
+                        }
+                        External::Buildah(b) => {
+                            let inputs = buildah::Inputs {
+                                plan,
+                                objects,
+                                repo,
+                                project: options.project,
+                                insecure: registry.insecure_hosts(),
+                                build_args,
+                                network: plan.network.clone(),
+                                project_dir: &options.project_dir,
+                            };
+                            b.build_and_push(&inputs).map_err(|e| e.to_string())?
+                        }
                     };
-                    let built = fleet
-                        .build_and_push(&inputs, &|daemon| reporter.lost_daemon(&next, daemon))
-                        .map_err(|e| crate::errors::chain(&e))?;
-                    builder = Some(built.daemon);
-                    let published = native::resolve_external(
-                        registry,
-                        &format!("{repo}:{}", plan.tag),
-                        &platform,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    (built.manifest_digest, 0, published)
-                }
-                (Some(b), true) => {
-                    let build_args = plan
-                        .build_args
-                        .iter()
-                        .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
-                        .collect();
-                    let inputs = buildah::Inputs {
-                        plan,
-                        objects,
-                        repo,
-                        project: options.project,
-                        insecure: registry.insecure_hosts(),
-                        build_args,
-                        network: plan.network.clone(),
-                        project_dir: &options.project_dir,
-                    };
-                    let digest = b.build_and_push(&inputs).map_err(|e| e.to_string())?;
+                    // What the runner pushed, as the next image reads it.
                     let published = native::resolve_external(
                         registry,
                         &format!("{repo}:{}", plan.tag),
@@ -312,7 +319,7 @@ pub fn build(
                     .map_err(|e| e.to_string())?;
                     (digest, 0, published)
                 }
-                _ => {
+                None => {
                     let inputs = native::Inputs {
                         project: options.project,
                         plan,

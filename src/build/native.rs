@@ -414,18 +414,10 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
     labels.insert("werf.io/image".into(), plan.name.clone());
     labels.insert("werf.io/stage-digest".into(), plan.digest.hex());
     let config_bytes = serde_json::to_vec(&target.config).expect("configs serialize");
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: oci::MANIFEST.into(),
-        config: Descriptor {
-            media_type: oci::CONFIG.into(),
-            digest: oci::sha256(&config_bytes),
-            size: config_bytes.len() as i64,
-            platform: None,
-        },
-        layers: target.layers.iter().map(LayerRef::descriptor).collect(),
-        annotations: None,
-    };
+    let manifest = Manifest::of(
+        &config_bytes,
+        target.layers.iter().map(LayerRef::descriptor).collect(),
+    );
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
     Ok(Built {
         config_bytes,

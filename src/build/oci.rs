@@ -47,6 +47,24 @@ pub struct Manifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+impl Manifest {
+    /// An OCI image manifest of `config_bytes` (an image config) and `layers`.
+    pub fn of(config_bytes: &[u8], layers: Vec<Descriptor>) -> Manifest {
+        Manifest {
+            schema_version: 2,
+            media_type: MANIFEST.into(),
+            config: Descriptor {
+                media_type: CONFIG.into(),
+                digest: sha256(config_bytes),
+                size: config_bytes.len() as i64,
+                platform: None,
+            },
+            layers,
+            annotations: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct Index {
     pub manifests: Vec<Descriptor>,

@@ -9,44 +9,25 @@ use serde_json::Value;
 
 use crate::dockerd::Dockerd;
 use crate::registry::{push_busybox_image_with, skopeo_inspect, unpack, Registry};
-use crate::support::{text, Repo};
+use crate::support::Repo;
 
-/// `werf build` with a build report; (success, stdout + stderr, report).
+/// `werf build --backend buildkit` with a build report; (success, stdout + stderr, report).
 fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
     build_env(r, repo, extra, &[])
 }
 
 fn build_env(r: &Repo, repo: &str, extra: &[&str], env: &[(&str, &str)]) -> (bool, String, Value) {
-    let report = r.home.path().join("report.json");
-    let _ = std::fs::remove_file(&report);
-    let mut args = vec![
-        "build",
-        "--repo",
-        repo,
-        "--save-build-report",
-        "--build-report-path",
-        report.to_str().expect("utf-8"),
-        "--backend",
-        "buildkit",
-    ];
+    let mut args = vec!["--backend", "buildkit"];
     args.extend_from_slice(extra);
-    let out = r.werf_env(&args, env);
-    let (o, e) = text(&out, r);
-    let json = std::fs::read(&report)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    (out.status.success(), format!("{o}{e}"), json)
+    crate::support::build_with_report(r, repo, &args, env)
 }
 
 /// The images the report says were built, sorted.
 fn rebuilt(report: &Value) -> Vec<String> {
-    let images = report["Images"].as_object().expect("Images");
-    assert!(!images.is_empty(), "{report}");
-    images
-        .iter()
-        .filter(|(_, v)| v["Rebuilt"].as_bool().expect("Rebuilt"))
-        .map(|(k, _)| k.clone())
+    crate::support::rebuilt_images(report)
+        .into_iter()
+        .filter(|(_, built)| *built)
+        .map(|(name, _)| name)
         .collect()
 }
 

@@ -72,33 +72,11 @@ fn repo(base_image: Option<&str>) -> Repo {
 
 /// Runs a build with a report; returns (exit ok, stdout+stderr, report).
 fn build(r: &Repo, repo: &str, extra: &[&str]) -> (bool, String, Value) {
-    let report = r.home.path().join("report.json");
-    let _ = std::fs::remove_file(&report);
-    let mut args = vec![
-        "build",
-        "--repo",
-        repo,
-        "--save-build-report",
-        "--build-report-path",
-        report.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    let out = r.werf(&args);
-    let (o, e) = text(&out, r);
-    let json = std::fs::read(&report)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    (out.status.success(), format!("{o}{e}"), json)
+    crate::support::build_with_report(r, repo, extra, &[])
 }
 
 fn rebuilt(report: &Value) -> BTreeMap<String, bool> {
-    report["Images"]
-        .as_object()
-        .expect("Images")
-        .iter()
-        .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
-        .collect()
+    crate::support::rebuilt_images(report)
 }
 
 #[test]

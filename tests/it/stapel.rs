@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use serde_json::Value;
 
 use crate::registry::{push_busybox_image_with, skopeo_inspect, unpack, Registry};
-use crate::support::{text, Repo};
+use crate::support::Repo;
 
 fn werf_yaml(base: &str) -> String {
     format!(
@@ -72,33 +72,11 @@ dependencies:
 }
 
 fn build(r: &Repo, repo: &str) -> (bool, String, Value) {
-    let report = r.home.path().join("report.json");
-    let _ = std::fs::remove_file(&report);
-    let out = r.werf(&[
-        "build",
-        "--repo",
-        repo,
-        "--backend",
-        "buildah",
-        "--save-build-report",
-        "--build-report-path",
-        report.to_str().unwrap(),
-    ]);
-    let (o, e) = text(&out, r);
-    let json = std::fs::read(&report)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
-    (out.status.success(), format!("{o}{e}"), json)
+    crate::support::build_with_report(r, repo, &["--backend", "buildah"], &[])
 }
 
 fn rebuilt(report: &Value) -> BTreeMap<String, bool> {
-    report["Images"]
-        .as_object()
-        .expect("Images")
-        .iter()
-        .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
-        .collect()
+    crate::support::rebuilt_images(report)
 }
 
 /// Stage -> rebuilt, for a Stapel image of the report, in werf's order.

@@ -218,3 +218,41 @@ pub fn snap_out(out: &Output, repo: &Repo) -> String {
 pub fn snap_err(out: &Output, repo: &Repo) -> String {
     format!("{}\n{}", exit_line(out), text(out, repo).1)
 }
+
+/// `werf build --repo REPO` with a build report, `extra` flags and `env`; (exit ok,
+/// stdout + stderr with temp paths replaced, the report or `null`).
+pub fn build_with_report(
+    r: &Repo,
+    repo: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, serde_json::Value) {
+    let report = r.home.path().join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let mut args = vec![
+        "build",
+        "--repo",
+        repo,
+        "--save-build-report",
+        "--build-report-path",
+        report.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = r.werf_env(&args, env);
+    let (o, e) = text(&out, r);
+    let json = std::fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.success(), format!("{o}{e}"), json)
+}
+
+/// Image -> whether the report says it was built (at least one image, or it panics).
+pub fn rebuilt_images(report: &serde_json::Value) -> std::collections::BTreeMap<String, bool> {
+    let images = report["Images"].as_object().expect("Images");
+    assert!(!images.is_empty(), "{report}");
+    images
+        .iter()
+        .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
+        .collect()
+}
