@@ -48,6 +48,13 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Ends the engine's life without freeing its memos one by one: the process is about to
+    /// exit and gives the memory back at once (freeing 1,000 images' queries is about 7% of a
+    /// no-op plan's time). Nothing is lost: no part of `Loaded` writes anything when dropped.
+    pub fn leak_at_exit(self) {
+        std::mem::forget(self);
+    }
+
     /// The plans, or an error listing every image that failed.
     pub fn ok_plans(&self) -> Result<Vec<Arc<ImagePlan>>> {
         let mut errors: Vec<String> = Vec::new();

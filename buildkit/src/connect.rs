@@ -284,3 +284,65 @@ pub async fn connect(address: &Address, tls: Option<&Tls>) -> Result<Connected, 
     };
     Ok(Connected { channel, docker })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn tls_settings_load_a_ca_and_a_client_pair_and_name_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["buildkitd".into()]).unwrap();
+        let client = rcgen::generate_simple_self_signed(vec!["werf".into()]).unwrap();
+        let ca_pem = write(dir.path(), "ca.pem", &ca.cert.pem());
+        let cert = write(dir.path(), "cert.pem", &client.cert.pem());
+        let key = write(dir.path(), "key.pem", &client.signing_key.serialize_pem());
+        let t = |cert: Option<&PathBuf>, key: Option<&PathBuf>| Tls {
+            ca: ca_pem.clone(),
+            cert: cert.cloned(),
+            key: key.cloned(),
+            server_name: None,
+        };
+        let c = tls_config("tcp://b:1", &t(Some(&cert), Some(&key))).unwrap();
+        assert_eq!(c.alpn_protocols, vec![b"h2".to_vec()]);
+        assert!(c.client_auth_cert_resolver.has_certs());
+        let c = tls_config("tcp://b:1", &t(None, None)).unwrap();
+        assert!(!c.client_auth_cert_resolver.has_certs());
+
+        let e = tls_config("tcp://b:1", &t(Some(&cert), None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a client certificate needs its key"), "{e}");
+        let empty = write(dir.path(), "empty.pem", "");
+        let e = tls_config(
+            "tcp://b:1",
+            &Tls {
+                ca: empty.clone(),
+                ..t(None, None)
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&format!("`{}` holds no certificate", empty.display())),
+            "{e}"
+        );
+        let e = tls_config(
+            "tcp://b:1",
+            &Tls {
+                ca: dir.path().join("missing.pem"),
+                ..t(None, None)
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("TLS settings for `tcp://b:1`: `"), "{e}");
+        assert!(e.contains("missing.pem"), "{e}");
+    }
+}

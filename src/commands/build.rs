@@ -280,6 +280,8 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     if args.save_build_report {
         write_report(&args.build_report_path, &plans, args.repo.as_deref())?;
     }
+    drop(_held);
+    loaded.leak_at_exit();
     Ok(ExitCode::SUCCESS)
 }
 

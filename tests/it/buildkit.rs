@@ -46,9 +46,9 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
     let base = reg.repo("base/busybox:1");
     push_busybox_image_with(&base, work.path(), &["sh", "cat", "echo"]);
     let yaml = format!(
-        "project: bk\nconfigVersion: 1\n---\nimage: runner\ncontext: runner\ndockerfile: Dockerfile\nargs:\n  GREETING: hello\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n---\nimage: shelled\nfrom: {base}\ngit:\n- add: /stapel\n  to: /app\nshell:\n  install:\n  - cat /app/s.txt > /installed\n"
+        "project: bk\nconfigVersion: 1\n---\nimage: runner\ncontext: runner\ndockerfile: Dockerfile\nargs:\n  GREETING: hello\naddHost: ['werf-test-host:10.1.2.3']\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n---\nimage: shelled\nfrom: {base}\ngit:\n- add: /stapel\n  to: /app\nshell:\n  install:\n  - cat /app/s.txt > /installed\n"
     );
-    let dockerfile = format!("FROM {base}\nARG GREETING\nCOPY x.txt /x.txt\nRUN cat /x.txt > /y.txt && echo \"$GREETING from RUN\" >> /y.txt\n");
+    let dockerfile = format!("FROM {base}\nARG GREETING\nCOPY x.txt /x.txt\nRUN cat /x.txt > /y.txt && echo \"$GREETING from RUN\" >> /y.txt && cat /etc/hosts > /hosts.txt\n");
     let mut r = Repo::new(&[
         ("werf.yaml", &yaml),
         ("runner/Dockerfile", &dockerfile),
@@ -96,6 +96,14 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
     assert_eq!(
         std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
         "x\nhello from RUN\n"
+    );
+    // werf.yaml `addHost` reaches the step's /etc/hosts.
+    let hosts = std::fs::read_to_string(rootfs.join("hosts.txt")).expect("hosts.txt");
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.split_whitespace().eq(["10.1.2.3", "werf-test-host"])),
+        "{hosts}"
     );
     let shelled = format!("{repo}:{}", tag(&report, "shelled"));
     std::fs::create_dir(work.path().join("s")).expect("mkdir");
