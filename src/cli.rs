@@ -423,6 +423,17 @@ pub struct PublishFlags {
         requires = "buildkit_tls_ca"
     )]
     pub buildkit_tls_server_name: Option<String>,
+
+    /// Seconds between HTTP/2 pings to each BuildKit daemon: one that answers none for twice
+    /// this long is lost, and its image is built on another.
+    #[arg(
+        long = "buildkit-keepalive",
+        env = "WERF_BUILDKIT_KEEPALIVE",
+        value_name = "SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub buildkit_keepalive: u64,
 }
 
 /// How many revisions of a release are kept.

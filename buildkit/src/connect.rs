@@ -242,8 +242,14 @@ pub struct Connected {
 }
 
 /// A channel to the daemon at `address`. `unix://` sockets are asked whether they are
-/// dockerd's.
-pub async fn connect(address: &Address, tls: Option<&Tls>) -> Result<Connected, Error> {
+/// dockerd's. The connection is pinged every `keepalive`: a daemon that answers no ping for
+/// twice that long (stopped, its machine gone without closing the connection) is lost, and
+/// the calls in flight fail as such instead of waiting for ever.
+pub async fn connect(
+    address: &Address,
+    tls: Option<&Tls>,
+    keepalive: Duration,
+) -> Result<Connected, Error> {
     let shown = address.to_string();
     let docker = match address {
         Address::Unix(p) => is_docker(p).await.map_err(|source| Error::Io {
@@ -271,6 +277,9 @@ pub async fn connect(address: &Address, tls: Option<&Tls>) -> Result<Connected, 
     });
     let channel = Endpoint::from_static("http://buildkitd")
         .connect_timeout(DIAL_TIMEOUT)
+        .http2_keep_alive_interval(keepalive)
+        .keep_alive_timeout(keepalive * 2)
+        .keep_alive_while_idle(true)
         .connect_with_connector(connector)
         .await
         .map_err(|source| Error::Transport {

@@ -97,6 +97,8 @@ fn lost(status: &tonic::Status) -> bool {
                 "connection refused",
                 "h2 protocol error",
                 "error reading a body from connection",
+                "keep-alive timed out",
+                "ping timeout",
             ]
             .iter()
             .any(|s| m.contains(s))

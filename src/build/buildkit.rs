@@ -104,6 +104,7 @@ impl Fleet {
     pub fn connect(
         addresses: &[String],
         tls: Option<&Tls>,
+        keepalive: std::time::Duration,
         per_daemon: usize,
         warn: &dyn Fn(&str),
     ) -> Result<Fleet, Error> {
@@ -115,7 +116,7 @@ impl Fleet {
         let mut daemons = Vec::new();
         let mut failures = Vec::new();
         for address in parsed {
-            match rt.block_on(werf_buildkit::connect::connect(&address, tls)) {
+            match rt.block_on(werf_buildkit::connect::connect(&address, tls, keepalive)) {
                 Ok(connected) => daemons.push(Daemon { address, connected }),
                 Err(e) => {
                     let message = crate::errors::chain(&e);

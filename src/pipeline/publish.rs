@@ -47,6 +47,7 @@ pub fn publish(
                 flags.buildkit_tls_server_name.clone(),
             )
             .as_ref(),
+            std::time::Duration::from_secs(flags.buildkit_keepalive),
             parallel,
             &|w| eprintln!("warning: {w}"),
         )?),

@@ -188,13 +188,13 @@ fn secrets_reach_run_steps_through_a_client_session_and_no_output() {
     );
 }
 
-/// Serves the builds' `wget`: the first request (on the first daemon) kills that daemon and
-/// is never answered; the second (the same image on the other daemon) gets `done`.
-fn serve_and_kill(listener: TcpListener, first: &Dockerd) {
+/// Serves the builds' `wget`: the first request (on the first daemon) runs `fail` on that
+/// daemon and is never answered; the second (the same image on the other daemon) gets `done`.
+fn serve_and_fail(listener: TcpListener, first: &Dockerd, fail: fn(&Dockerd)) {
     let (mut a, _) = listener.accept().expect("the first build reaches us");
     let mut buf = [0u8; 512];
     let _ = a.read(&mut buf);
-    first.kill();
+    fail(first);
     drop(a);
     let (mut b, _) = listener.accept().expect("the build again, elsewhere");
     let _ = b.read(&mut buf);
@@ -273,7 +273,7 @@ fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
     ]);
     r.commit("slow");
     let (ok, out, report) = std::thread::scope(|s| {
-        s.spawn(|| serve_and_kill(listener, &one));
+        s.spawn(|| serve_and_fail(listener, &one, Dockerd::kill));
         build(&r, &repo, &fleet)
     });
     assert!(ok, "{out}");
@@ -342,5 +342,55 @@ fn a_repository_behind_credentials_is_read_and_written_by_the_daemon_with_ours()
     assert_eq!(
         inspect["Digest"],
         report["Images"]["app"]["DockerImageDigest"]
+    );
+}
+
+#[test]
+fn a_stalled_daemon_is_found_out_by_its_unanswered_pings_and_its_image_built_elsewhere() {
+    let reg = Registry::start();
+    let (one, two) = (Dockerd::start(), Dockerd::start());
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "wget"]);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    let mut r = Repo::new(&[
+        (
+            "werf.yaml",
+            &format!("project: stall\nconfigVersion: 1\n---\nimage: slow\ncontext: slow\ndockerfile: Dockerfile\nargs:\n  PORT: \"{port}\"\n"),
+        ),
+        (
+            "slow/Dockerfile",
+            &format!("FROM {base}\nARG PORT\nRUN wget -q -O /got http://127.0.0.1:$PORT/\n"),
+        ),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("stall");
+    let flags = [
+        "--buildkit-addr",
+        &one.address(),
+        "--buildkit-addr",
+        &two.address(),
+        "--buildkit-keepalive",
+        "1",
+    ];
+    // The first daemon stops mid-build without closing anything: only the pings tell.
+    let (ok, out, report) = std::thread::scope(|s| {
+        s.spawn(|| serve_and_fail(listener, &one, Dockerd::stall));
+        build(&r, &repo, &flags)
+    });
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "`slow`: BuildKit daemon `{}` was lost; building again on another",
+            one.address()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("on `{}`", two.address())), "{out}");
+    let rootfs = unpack(&format!("{repo}:{}", tag(&report, "slow")), work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("got")).expect("got"),
+        "done\n"
     );
 }

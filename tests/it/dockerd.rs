@@ -78,6 +78,16 @@ impl Dockerd {
 
     /// Kills dockerd itself at once (SIGKILL), as a machine that disappears.
     pub fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    /// Stops dockerd (SIGSTOP): its connections stay open and nothing answers, as a machine
+    /// that stalls.
+    pub fn stall(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         let pid: libc::pid_t = std::fs::read_to_string(self.dir.path().join("dockerd.pid"))
             .expect("dockerd's pid")
             .trim()
@@ -85,7 +95,7 @@ impl Dockerd {
             .expect("a pid");
         // SAFETY: a process this test started.
         unsafe {
-            libc::kill(pid, libc::SIGKILL);
+            libc::kill(pid, signal);
         }
     }
 
