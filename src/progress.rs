@@ -122,6 +122,13 @@ impl crate::build::Reporter for BuildProgress {
         ));
     }
 
+    fn step(&self, name: &str, step: &str) {
+        // On a terminal the spinner names the step the daemon is at; lines stay quiet.
+        if let Some(bar) = self.bars.lock().expect("bars lock poisoned").get(name) {
+            bar.set_message(format!("building `{name}`: {step}"));
+        }
+    }
+
     fn lost_daemon(&self, name: &str, daemon: &str) {
         self.line(format!(
             "`{name}`: BuildKit daemon `{daemon}` was lost; building again on another"

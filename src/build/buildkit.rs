@@ -166,11 +166,13 @@ impl Fleet {
     }
 
     /// Builds `inputs.plan` on the fleet and pushes it as `repo:tag`. A daemon lost mid-build
-    /// is left out from then on and the image is built again on another (`retry` hears of it).
+    /// is left out from then on and the image is built again on another (`retry` hears of it);
+    /// `step` hears each step a daemon starts.
     pub fn build_and_push(
         &self,
         inputs: &Inputs<'_>,
         retry: &dyn Fn(&str),
+        step: &(dyn Fn(&str) + Sync),
     ) -> Result<Built, Error> {
         let plan = inputs.plan;
         if !plan.host_mounts.is_empty() {
@@ -216,7 +218,7 @@ impl Fleet {
                 .await?;
                 request.session = Some(id);
                 Ok(
-                    werf_buildkit::solve::solve(daemon.connected.channel.clone(), request, &|_| {})
+                    werf_buildkit::solve::solve(daemon.connected.channel.clone(), request, step)
                         .await,
                 )
             });

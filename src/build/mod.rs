@@ -84,6 +84,8 @@ pub trait Reporter: Sync {
     fn failed(&self, _name: &str, _error: &str) {}
     /// The BuildKit daemon building `name` was lost; it is built again on another.
     fn lost_daemon(&self, _name: &str, _daemon: &str) {}
+    /// The step a BuildKit daemon started for `name` (`[2/3] RUN ...`).
+    fn step(&self, _name: &str, _step: &str) {}
 }
 
 /// Errors of a build: every failed image with its cause.
@@ -289,9 +291,11 @@ pub fn build(
                                 project_dir: &options.project_dir,
                             };
                             let built = fleet
-                                .build_and_push(&inputs, &|daemon| {
-                                    reporter.lost_daemon(&next, daemon)
-                                })
+                                .build_and_push(
+                                    &inputs,
+                                    &|daemon| reporter.lost_daemon(&next, daemon),
+                                    &|step| reporter.step(&next, step),
+                                )
                                 .map_err(|e| crate::errors::chain(&e))?;
                             builder = Some(built.daemon);
                             built.manifest_digest
