@@ -32,6 +32,13 @@ pub enum Error {
     Refused(#[source] Box<tonic::Status>),
 }
 
+impl Error {
+    /// Whether the daemon went away rather than refusing.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Error::Refused(status) if crate::solve::lost(status))
+    }
+}
+
 /// A secret's bytes; never shown.
 #[derive(Clone)]
 pub struct Secret(pub Vec<u8>);

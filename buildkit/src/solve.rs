@@ -83,7 +83,7 @@ pub fn unique_id() -> String {
 }
 
 /// Whether a call's failure says the daemon itself went away rather than the build failing.
-fn lost(status: &tonic::Status) -> bool {
+pub fn lost(status: &tonic::Status) -> bool {
     use tonic::Code;
     match status.code() {
         Code::Unavailable | Code::Cancelled | Code::Aborted => true,
@@ -186,7 +186,8 @@ pub async fn solve(
         source_policy: None,
     };
 
-    // The status stream is opened first so no step is missed; it ends when the solve does.
+    // The status stream is read alongside the solve (BuildKit holds a status request for a
+    // solve that has not started yet); it ends when the solve does.
     let mut status_client = control.clone();
     let status_ref = reference.clone();
     let logs = std::sync::Mutex::new(Logs::default());

@@ -4,7 +4,8 @@
 //!
 //! The context is exactly the files the digest covers, sent as a content-addressed image (one
 //! reproducible layer, pushed to the repository by digest, untagged): every daemon pulls it
-//! from the registry like a base image, so no client session is needed, and a fleet shares it.
+//! from the registry like a base image, so no file-sync session is needed, and a fleet shares
+//! it. A client session serves secrets and registry credentials only.
 //! dockerd's BuildKit exports into dockerd's image store, which then pushes the tag; a
 //! buildkitd pushes it itself.
 
@@ -48,6 +49,13 @@ pub enum Error {
         socket: String,
         image: String,
         message: String,
+    },
+    #[error("dockerd at `{socket}` pushing `{image}`")]
+    PushLost {
+        socket: String,
+        image: String,
+        #[source]
+        source: std::io::Error,
     },
     #[error("`mount[].fromPath` ({0}) needs `--backend buildah`: a BuildKit daemon cannot mount a folder of this machine")]
     HostMounts(String),
@@ -222,22 +230,24 @@ impl Fleet {
                         .await,
                 )
             });
-            let solved = match solved {
-                Ok(s) => s,
-                Err(e) => {
-                    self.release(i, false);
-                    return Err(e);
-                }
-            };
             let outcome = match solved {
-                Ok(solved) => match &daemon.connected.docker {
-                    Some(socket) => {
-                        docker_push(socket, inputs.repo, &plan.tag).map_err(|message| Error::Push {
-                            socket: socket.display().to_string(),
-                            image: name.clone(),
-                            message,
-                        })
-                    }
+                Err(e) => Err(e),
+                Ok(Ok(solved)) => match &daemon.connected.docker {
+                    Some(socket) => docker_push(socket, inputs.repo, &plan.tag).map_err(|e| {
+                        let (socket, image) = (socket.display().to_string(), name.clone());
+                        match e {
+                            PushError::Lost(source) => Error::PushLost {
+                                socket,
+                                image,
+                                source,
+                            },
+                            PushError::Refused(message) => Error::Push {
+                                socket,
+                                image,
+                                message,
+                            },
+                        }
+                    }),
                     None => solved
                         .exporter_response
                         .get("containerimage.digest")
@@ -248,12 +258,17 @@ impl Fleet {
                             message: "the daemon named no pushed digest".into(),
                         }),
                 },
-                Err(e) => Err(Error::Solve {
+                Ok(Err(e)) => Err(Error::Solve {
                     daemon: shown.clone(),
                     source: e,
                 }),
             };
-            let lost = matches!(&outcome, Err(Error::Solve { source, .. }) if source.is_lost());
+            let lost = match &outcome {
+                Err(Error::Solve { source, .. }) => source.is_lost(),
+                Err(Error::Session(e)) => e.is_lost(),
+                Err(Error::PushLost { .. }) => true,
+                _ => false,
+            };
             self.release(i, lost);
             if lost {
                 retry(&shown);
@@ -428,9 +443,15 @@ fn push_context(inputs: &Inputs<'_>) -> Result<String, Error> {
     Ok(format!("{repo}@{digest}"))
 }
 
+/// How long dockerd may say nothing while it answers (a push streams its progress): longer is
+/// a stalled daemon.
+const DOCKER_QUIET: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One HTTP/1.1 request to dockerd's API socket; returns the status code and the body.
 fn docker_api(socket: &Path, request: &str) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(DOCKER_QUIET))?;
+    s.set_write_timeout(Some(DOCKER_QUIET))?;
     s.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -513,22 +534,30 @@ fn registry_auth(repo: &str) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
 }
 
+/// Why dockerd did not push.
+enum PushError {
+    /// It could not be reached or went away: the image is built again elsewhere.
+    Lost(std::io::Error),
+    /// It answered with an error.
+    Refused(String),
+}
+
 /// dockerd pushes the image it holds as `repo:tag`, then forgets the tag (its build cache
 /// keeps the layers); returns the manifest digest.
-fn docker_push(socket: &Path, repo: &str, tag: &str) -> Result<String, String> {
+fn docker_push(socket: &Path, repo: &str, tag: &str) -> Result<String, PushError> {
     let name = encode(repo);
     let push = format!(
         "POST /v1.41/images/{name}/push?tag={tag} HTTP/1.1\r\nHost: docker\r\nX-Registry-Auth: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         registry_auth(repo)
     );
-    let (status, body) = docker_api(socket, &push).map_err(|e| e.to_string())?;
+    let (status, body) = docker_api(socket, &push).map_err(PushError::Lost)?;
     if status != 200 {
-        return Err(format!(
+        return Err(PushError::Refused(format!(
             "HTTP {status}: {}",
             String::from_utf8_lossy(&body).trim()
-        ));
+        )));
     }
-    let digest = push_outcome(&body)?;
+    let digest = push_outcome(&body).map_err(PushError::Refused)?;
     let forget = format!(
         "DELETE /v1.41/images/{name}:{tag} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
     );
