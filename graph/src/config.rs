@@ -855,16 +855,16 @@ pub fn stage_source(
     image: &str,
     stage: &str,
     stages: &[(&str, &str)],
-    base: &crate::stapel::schema::Base,
+    base: Option<&crate::stapel::schema::Base>,
 ) -> std::result::Result<String, String> {
     use crate::stapel::translate::STAGE_ORDER;
     let order = |s: &str| STAGE_ORDER.iter().position(|o| *o == s);
     let wanted = order(stage).ok_or_else(|| format!("`{stage}` is not a werf stage"))?;
-    if stages.is_empty() {
+    let (false, Some(base)) = (stages.is_empty(), base) else {
         return Err(format!(
             "`stage: {stage}` imports a stage of `{image}`, which is not a Stapel image"
         ));
-    }
+    };
     if let Some((_, name)) = stages
         .iter()
         .rev()
@@ -902,8 +902,7 @@ fn resolve_stage_sources(config: &mut WerfConfig) -> Result<()> {
                 .images
                 .iter()
                 .find_map(|o| o.stapel.as_ref().filter(|s| s.image == source))
-                .map(|s| s.stapel.base.clone())
-                .unwrap_or(crate::stapel::schema::Base::External(String::new()));
+                .map(|s| s.stapel.base.clone());
             let exists = config.images.iter().any(|o| o.name == source);
             if !exists {
                 return Err(Error::Config {
@@ -914,10 +913,11 @@ fn resolve_stage_sources(config: &mut WerfConfig) -> Result<()> {
                     ),
                 });
             }
-            let name = stage_source(source, stage, &stages, &base).map_err(|m| Error::Config {
-                at: config.at(img.line),
-                message: format!("image `{}`: {m}", img.name),
-            })?;
+            let name =
+                stage_source(source, stage, &stages, base.as_ref()).map_err(|m| Error::Config {
+                    at: config.at(img.line),
+                    message: format!("image `{}`: {m}", img.name),
+                })?;
             resolved.push((i, d, name));
         }
     }

@@ -442,3 +442,22 @@ fn import_filters_and_host_mount_paths_enter_their_stages_digests() {
     f.set(&[("werf.yaml", Box::leak(moved.into_boxed_str()))]);
     assert!(changed(&m1, &f.stages()).contains(&"assets/beforeInstall".to_string()));
 }
+
+#[test]
+fn the_stage_order_used_for_stage_imports_is_the_order_stages_are_made_in() {
+    // An image with every stage: its stages appear in `STAGE_ORDER`'s order.
+    let yaml = "project: p\nconfigVersion: 1\n---\nimage: src\nfrom: a\n---\nimage: all\nfrom: a\ngit:\n- add: /x\n  to: /x\n- add: /y\n  to: /y\n  stageDependencies:\n    install: [a]\n    beforeSetup: [b]\n    setup: [c]\nshell:\n  beforeInstall: [a]\n  install: [b]\n  beforeSetup: [c]\n  setup: [d]\nimport:\n- image: src\n  add: /a\n  before: install\n- image: src\n  add: /b\n  after: install\n- image: src\n  add: /c\n  before: setup\n- image: src\n  add: /d\n  after: setup\ndocker:\n  WORKDIR: /\n";
+    let config = werf_graph::config::parse("werf.yaml", yaml).unwrap();
+    let made: Vec<&str> = config
+        .images
+        .iter()
+        .filter_map(|i| i.stapel.as_ref().filter(|s| s.image == "all"))
+        .map(|s| s.stage.as_str())
+        .collect();
+    let order = werf_graph::stapel::translate::STAGE_ORDER;
+    assert_eq!(
+        made,
+        order[1..].to_vec(),
+        "every stage but `from`, in order"
+    );
+}
