@@ -25,6 +25,14 @@ pub enum Error {
         operation: String,
         message: String,
     },
+    /// The registry refused a manifest naming a blob it does not have (after the retries): a
+    /// blob lost to a race with another upload of it, which uploading it again mends.
+    #[error("registry `{registry}`: {operation} failed: {message}")]
+    ManifestBlobs {
+        registry: String,
+        operation: String,
+        message: String,
+    },
     #[error("`{0}` is not a valid image reference: {1}")]
     Reference(String, String),
     #[error("credentials for `{registry}`: {message}")]
@@ -480,11 +488,19 @@ impl Registry {
         }
         .map(|_| ())
         .map_err(|e| {
-            Self::err(
-                &reference,
-                format!("pushing the manifest of `{repo}:{tag}`"),
-                e,
-            )
+            let operation = format!("pushing the manifest of `{repo}:{tag}`");
+            match Self::err(&reference, operation, &e) {
+                Error::Request {
+                    registry,
+                    operation,
+                    message,
+                } if blob_race(&e) => Error::ManifestBlobs {
+                    registry,
+                    operation,
+                    message,
+                },
+                other => other,
+            }
         })
     }
 }

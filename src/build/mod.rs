@@ -447,9 +447,31 @@ fn push(
     built: &native::Built,
 ) -> Result<u64, crate::registry::Error> {
     let mut uploaded = 0u64;
+    // A registry can lose a blob to a race with another upload of it (two runs pushing the same
+    // commit) and then refuse the manifest even after its own retries: the blobs are sent again,
+    // whatever the registry says it has, before the manifest is tried again.
+    let mut round = 0;
+    loop {
+        uploaded += push_blobs(registry, repo, built, round > 0)?;
+        match registry.push_manifest(repo, tag, built.manifest_bytes.clone(), oci::MANIFEST) {
+            Err(crate::registry::Error::ManifestBlobs { .. }) if round < 2 => round += 1,
+            other => return other.map(|()| uploaded),
+        }
+    }
+}
+
+/// Uploads the blobs of `built` the repository lacks (all of them when `force`); returns the
+/// bytes uploaded.
+fn push_blobs(
+    registry: &Registry,
+    repo: &str,
+    built: &native::Built,
+    force: bool,
+) -> Result<u64, crate::registry::Error> {
+    let mut uploaded = 0u64;
     for layer in &built.layers {
         let d = layer.descriptor();
-        if registry.blob_exists(repo, &d.digest)? {
+        if !force && registry.blob_exists(repo, &d.digest)? {
             continue;
         }
         match layer {
@@ -480,10 +502,9 @@ fn push(
         }
     }
     let config_digest = &built.manifest.config.digest;
-    if !registry.blob_exists(repo, config_digest)? {
+    if force || !registry.blob_exists(repo, config_digest)? {
         uploaded += built.config_bytes.len() as u64;
         registry.push_blob(repo, config_digest, built.config_bytes.clone())?;
     }
-    registry.push_manifest(repo, tag, built.manifest_bytes.clone(), oci::MANIFEST)?;
     Ok(uploaded)
 }
