@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("materialising the build context: {0}")]
     Context(String),
+    #[error(transparent)]
+    Secret(#[from] super::secrets::Error),
 }
 
 /// Where buildah keeps its storage (under the werf-rs home, not the system's).
@@ -227,6 +229,30 @@ impl Buildah {
         }
         for (k, v) in &inputs.build_args {
             bud.arg("--build-arg").arg(format!("{k}={v}"));
+        }
+        // werf.yaml `secrets`, as files only this user reads, in the work folder removed after
+        // the build.
+        let secrets = super::secrets::read(&plan.secrets, inputs.project_dir)?;
+        if !secrets.is_empty() {
+            let dir = work.path().join("secrets");
+            std::fs::create_dir(&dir).map_err(|e| Error::Context(e.to_string()))?;
+            for (k, (id, value)) in secrets.iter().enumerate() {
+                use std::os::unix::fs::OpenOptionsExt;
+                let path = dir.join(k.to_string());
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(|e| Error::Context(e.to_string()))?;
+                std::io::Write::write_all(&mut f, &value.0)
+                    .map_err(|e| Error::Context(e.to_string()))?;
+                bud.arg("--secret")
+                    .arg(format!("id={id},src={}", path.display()));
+                // buildah 1.28 mounts an empty file for a secret whose id also names one of its
+                // environment variables (an `env` secret's, typically), whatever `src` says.
+                bud.env_remove(id);
+            }
         }
         for (from, to) in &plan.host_mounts {
             // A Stapel `mount[].fromPath`: the folder of this machine, for every `RUN`.

@@ -59,8 +59,8 @@ pub enum Error {
     },
     #[error("`mount[].fromPath` ({0}) needs `--backend buildah`: a BuildKit daemon cannot mount a folder of this machine")]
     HostMounts(String),
-    #[error("secret `{id}`: {reason}")]
-    Secret { id: String, reason: String },
+    #[error(transparent)]
+    Secret(#[from] super::secrets::Error),
     #[error(transparent)]
     Session(#[from] werf_buildkit::session::Error),
     #[error("async runtime: {0}")]
@@ -340,37 +340,16 @@ fn request(inputs: &Inputs<'_>, context: &str) -> Result<Request, Error> {
     })
 }
 
-/// The values of the image's `secrets` by id, read now (never shown).
+/// The values of the image's `secrets` by id, as the session serves them.
 fn read_secrets(
     inputs: &Inputs<'_>,
 ) -> Result<std::collections::HashMap<String, werf_buildkit::session::Secret>, Error> {
-    use werf_buildkit::session::Secret;
-    use werf_graph::config::SecretFrom;
-    let mut out = std::collections::HashMap::new();
-    for s in &inputs.plan.secrets {
-        let bad = |reason: String| Error::Secret {
-            id: s.id.clone(),
-            reason,
-        };
-        let value = match &s.from {
-            SecretFrom::Env(name) => std::env::var_os(name)
-                .map(|v| v.into_encoded_bytes())
-                .ok_or_else(|| bad(format!("the environment variable `{name}` is not set")))?,
-            SecretFrom::File(path) => {
-                let full = match path.strip_prefix("~/") {
-                    Some(rest) => std::env::var_os("HOME")
-                        .map(PathBuf::from)
-                        .unwrap_or_default()
-                        .join(rest),
-                    None => inputs.project_dir.join(path),
-                };
-                std::fs::read(&full).map_err(|e| bad(format!("`{}`: {e}", full.display())))?
-            }
-            SecretFrom::Value(v) => v.as_bytes().to_vec(),
-        };
-        out.insert(s.id.clone(), Secret(value));
-    }
-    Ok(out)
+    Ok(
+        super::secrets::read(&inputs.plan.secrets, inputs.project_dir)?
+            .into_iter()
+            .map(|(id, s)| (id, werf_buildkit::session::Secret(s.0)))
+            .collect(),
+    )
 }
 
 /// The labels every image of ours carries (as the native builder and buildah write them).

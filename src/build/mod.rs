@@ -8,6 +8,7 @@
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
 //! - [`buildkit`]: images with `RUN` solved by one or many BuildKit daemons.
+//! - [`secrets`]: werf.yaml `secrets` read for `RUN --mount=type=secret`.
 
 pub mod archive;
 pub mod buildah;
@@ -15,6 +16,7 @@ pub mod buildkit;
 pub mod layer;
 pub mod native;
 pub mod oci;
+pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};

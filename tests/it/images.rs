@@ -489,3 +489,48 @@ fn copy_from_a_stage_folder_copies_what_the_stage_wrote_below_it() {
         "b\n"
     );
 }
+
+#[test]
+fn secrets_reach_buildah_run_steps_and_no_output() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    crate::registry::push_busybox_image(&base, work.path());
+    let yaml = "project: sec\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nsecrets:\n- id: token\n  value: value-from-werf-yaml\n- env: WERF_TEST_BUILDAH_SECRET\n- src: secret.txt\n";
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml),
+        (
+            "app/Dockerfile",
+            &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id=WERF_TEST_BUILDAH_SECRET --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/WERF_TEST_BUILDAH_SECRET /run/secrets/secret.txt > /seen\n"),
+        ),
+        ("secret.txt", "value-from-a-file\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("sec");
+    let (ok, out, _) = build(&r, &repo, &["--backend", "buildah"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("secret `WERF_TEST_BUILDAH_SECRET`: the environment variable `WERF_TEST_BUILDAH_SECRET` is not set"),
+        "{out}"
+    );
+    let (ok, out, report) = crate::support::build_with_report(
+        &r,
+        &repo,
+        &["--backend", "buildah"],
+        &[("WERF_TEST_BUILDAH_SECRET", "value-from-env")],
+    );
+    assert!(ok, "{out}");
+    for value in [
+        "value-from-werf-yaml",
+        "value-from-env",
+        "value-from-a-file",
+    ] {
+        assert!(!out.contains(value), "a secret value in the output: {out}");
+    }
+    let tag = report["Images"]["app"]["DockerTag"].as_str().expect("tag");
+    let rootfs = unpack(&format!("{repo}:{tag}"), work.path());
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("seen")).expect("seen"),
+        "value-from-werf-yamlvalue-from-envvalue-from-a-file\n"
+    );
+}
