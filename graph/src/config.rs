@@ -685,6 +685,14 @@ fn image_configs(
                     at: at(key_line(doc, "secrets")),
                     message: "a `secrets` entry with `value` needs an `id`".into(),
                 })?;
+        if id.is_empty() || id.contains([',', '=', '/']) || id.contains(char::is_whitespace) {
+            return Err(Error::Config {
+                at: at(key_line(doc, "secrets")),
+                message: format!(
+                    "secret id `{id}` must be a non-empty word without `,`, `=` or `/`"
+                ),
+            });
+        }
         secrets.push(SecretSource {
             id: id.clone(),
             from,
@@ -1023,6 +1031,43 @@ mod tests {
     use super::*;
 
     const OK: &str = "project: demo\nconfigVersion: 1\n---\nimage: [a, b]\ndockerfile: Dockerfile\ncontext: ./svc/\nargs:\n  N: 3\n---\n# only a comment\n---\nimage: c\ndockerfile: x/Dockerfile\ndependencies:\n- image: a\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
+
+    #[test]
+    fn secrets_are_read_with_their_source_and_bad_ones_are_named() {
+        let doc = |secrets: &str| {
+            format!("project: p\nconfigVersion: 1\n---\nimage: a\ndockerfile: Dockerfile\nsecrets:\n{secrets}")
+        };
+        let c = parse(
+            "werf.yaml",
+            &doc("- env: TOKEN\n- src: dir/key.pem\n- id: v\n  value: hidden\n"),
+        )
+        .unwrap();
+        let ids: Vec<&str> = c.images[0].secrets.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["TOKEN", "key.pem", "v"]);
+        assert_eq!(c.images[0].secret_ids, ["TOKEN", "key.pem", "v"]);
+        // The value is never shown, not even in debug output.
+        let shown = format!("{:?}", c.images[0]);
+        assert!(shown.contains("secret `v` from a value"), "{shown}");
+        assert!(!shown.contains("hidden"), "{shown}");
+        for (secrets, want) in [
+            (
+                "- env: A\n  value: b\n",
+                "needs exactly one of `env`, `src`, `value`",
+            ),
+            (
+                "- value: b\n",
+                "a `secrets` entry with `value` needs an `id`",
+            ),
+            (
+                "- id: a,b\n  value: c\n",
+                "secret id `a,b` must be a non-empty word",
+            ),
+        ] {
+            let e = parse("werf.yaml", &doc(secrets)).unwrap_err().to_string();
+            assert!(e.starts_with("werf.yaml:6"), "{e}");
+            assert!(e.contains(want), "{e}\nwant: {want}");
+        }
+    }
 
     #[test]
     fn parses_multi_document_with_image_lists() {
