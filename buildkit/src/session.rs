@@ -1,5 +1,6 @@
 //! A client session: the daemon calls back into it during a solve. werf-rs serves secrets
-//! (`RUN --mount=type=secret`) and the health check BuildKit watches the session with.
+//! (`RUN --mount=type=secret`), registry credentials (the daemon's own pulls and pushes) and
+//! the health check BuildKit watches the session with.
 //!
 //! The session is named, and the gRPC methods the client serves listed, in
 //! `X-Docker-Expose-Session-*` metadata; then the client is the gRPC server of a connection the
