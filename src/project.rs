@@ -225,16 +225,19 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         let scan = reads_checkout.then(|| {
             scope.spawn(|| {
                 let objects = GitObjects::new(repo.sync.clone());
-                worktree::changes(
+                let changes = worktree::changes(
                     &repo,
                     &objects,
                     commit.tree,
                     std::slice::from_ref(&repo.prefix),
                     false,
-                )
+                );
+                phase("work tree scanned");
+                changes
             })
         });
         let planned = plan_project(&repo, &work, &git_objects, &mut db, project);
+        phase("planned (the scan may still run)");
         let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
         (planned, scanned)
     });
