@@ -785,8 +785,37 @@ fn blob_race(e: &OciDistributionError) -> bool {
                     | OciErrorCode::ManifestBlobUnknown
             )
         }),
+        // The client hands some answers over as text (a manifest PUT refused with 400): the
+        // same codes are read from the registry's JSON body.
+        OciDistributionError::ServerError {
+            code: 400, message, ..
+        } => error_codes(message).iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "DIGEST_INVALID"
+                    | "BLOB_UNKNOWN"
+                    | "BLOB_UPLOAD_UNKNOWN"
+                    | "BLOB_UPLOAD_INVALID"
+                    | "MANIFEST_BLOB_UNKNOWN"
+            )
+        }),
         _ => false,
     }
+}
+
+/// The `errors[].code`s of a registry's JSON error body (none when it is not one).
+fn error_codes(body: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errors")?.as_array().map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e.get("code")?.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 fn is_not_found(e: &OciDistributionError) -> bool {
@@ -908,6 +937,30 @@ fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blob_race_is_known_in_a_structured_answer_and_in_a_text_one() {
+        // What docker-registry answered a manifest PUT in `.ci/run`, handed over as text.
+        let text = OciDistributionError::ServerError {
+            code: 400,
+            url: "http://127.0.0.1:1/v2/race/manifests/t".into(),
+            message: r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:82"}]}"#.into(),
+        };
+        assert!(blob_race(&text));
+        let other = OciDistributionError::ServerError {
+            code: 400,
+            url: String::new(),
+            message: r#"{"errors":[{"code":"MANIFEST_INVALID","message":"x"}]}"#.into(),
+        };
+        assert!(!blob_race(&other));
+        let not_json = OciDistributionError::ServerError {
+            code: 400,
+            url: String::new(),
+            message: "MANIFEST_BLOB_UNKNOWN in plain words".into(),
+        };
+        assert!(!blob_race(&not_json), "only the registry's codes count");
+        assert_eq!(error_codes("{\"errors\": []}"), Vec::<String>::new());
+    }
 
     #[test]
     fn loopback_hosts_are_plain_http() {
