@@ -150,11 +150,7 @@ fn materialise(inputs: &Inputs<'_>, dir: &Path) -> Result<(), Error> {
                     .map_err(|e| err(format!("`{}`: {e}", f.path)))?
             }
             kind => {
-                let mode = if kind == EntryKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                };
+                let mode = super::native::mode_of(kind);
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)

@@ -378,11 +378,7 @@ fn context_tree(inputs: &Inputs<'_>) -> Result<Tree, Error> {
             }
             EntryKind::Tree => continue,
             kind => Node::File {
-                mode: if kind == EntryKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                },
+                mode: super::native::mode_of(kind),
                 data: Content::Blob {
                     id: f.id,
                     size: inputs

@@ -498,7 +498,8 @@ fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Ar
     Ok(Arc::new(tree))
 }
 
-fn mode_of(kind: EntryKind) -> u32 {
+/// A Git file's mode in an image (`0755` for executables, else `0644`).
+pub(super) fn mode_of(kind: EntryKind) -> u32 {
     if kind == EntryKind::Executable {
         0o755
     } else {

@@ -146,45 +146,11 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
 fn secrets_reach_run_steps_through_a_client_session_and_no_output() {
     let reg = Registry::start();
     let daemon = Dockerd::start();
-    let work = tempfile::tempdir().expect("tempdir");
-    let base = reg.repo("base/busybox:1");
-    push_busybox_image_with(&base, work.path(), &["sh", "cat"]);
-    let yaml = "project: sec\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nsecrets:\n- id: token\n  value: value-from-werf-yaml\n- env: WERF_TEST_BK_SECRET\n- src: secret.txt\n";
-    let mut r = Repo::new(&[
-        ("werf.yaml", yaml),
-        (
-            "app/Dockerfile",
-            &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id=WERF_TEST_BK_SECRET --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/WERF_TEST_BK_SECRET /run/secrets/secret.txt > /seen\n"),
-        ),
-        ("secret.txt", "value-from-a-file\n"),
-    ]);
-    r.commit("init");
-    let repo = reg.repo("sec");
     let addr = daemon.address();
-
-    // A secret that cannot be read is a clear error naming it, before anything is built.
-    let (ok, out, _) = build(&r, &repo, &["--buildkit-addr", &addr]);
-    assert!(!ok, "{out}");
-    assert!(
-        out.contains("secret `WERF_TEST_BK_SECRET`: the environment variable `WERF_TEST_BK_SECRET` is not set"),
-        "{out}"
-    );
-
-    let env = [("WERF_TEST_BK_SECRET", "value-from-env")];
-    let (ok, out, report) = build_env(&r, &repo, &["--buildkit-addr", &addr], &env);
-    assert!(ok, "{out}");
-    assert_eq!(rebuilt(&report), ["app"]);
-    for value in [
-        "value-from-werf-yaml",
-        "value-from-env",
-        "value-from-a-file",
-    ] {
-        assert!(!out.contains(value), "a secret value in the output: {out}");
-    }
-    let rootfs = unpack(&format!("{repo}:{}", tag(&report, "app")), work.path());
-    assert_eq!(
-        std::fs::read_to_string(rootfs.join("seen")).expect("seen"),
-        "value-from-werf-yamlvalue-from-envvalue-from-a-file\n"
+    crate::images::secrets_reach_run(
+        &reg,
+        &["--backend", "buildkit", "--buildkit-addr", &addr],
+        "WERF_TEST_BK_SECRET",
     );
 }
 
@@ -200,6 +166,53 @@ fn serve_and_fail(listener: TcpListener, first: &Dockerd, fail: fn(&Dockerd)) {
     let _ = b.read(&mut buf);
     b.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\ndone\n")
         .expect("answer");
+}
+
+/// Adds image `slow` to `r`'s werf.yaml, whose `RUN` waits on this test, and builds it with
+/// `flags` naming `first` before `second`: when the build reaches us from `first`, `fail` is done
+/// to that daemon. The image must be finished on `second` and read back whole.
+fn lose_the_first_daemon_mid_build(
+    r: &mut Repo,
+    repo: &str,
+    base: &str,
+    flags: &[&str],
+    (first, second): (&Dockerd, &Dockerd),
+    fail: fn(&Dockerd),
+    work: &std::path::Path,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    let mut yaml = std::fs::read_to_string(r.path().join("werf.yaml")).expect("werf.yaml");
+    yaml.push_str(&format!(
+        "---\nimage: slow\ncontext: slow\ndockerfile: Dockerfile\nargs:\n  PORT: \"{port}\"\n"
+    ));
+    r.write(&[
+        ("werf.yaml", &yaml),
+        (
+            "slow/Dockerfile",
+            &format!("FROM {base}\nARG PORT\nRUN wget -q -O /got http://127.0.0.1:$PORT/\n"),
+        ),
+    ]);
+    r.commit("slow");
+    let (ok, out, report) = std::thread::scope(|s| {
+        s.spawn(|| serve_and_fail(listener, first, fail));
+        build(r, repo, flags)
+    });
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["slow"], "{out}");
+    assert!(
+        out.contains(&format!(
+            "`slow`: BuildKit daemon `{}` was lost; building again on another",
+            first.address()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("on `{}`", second.address())), "{out}");
+    let rootfs = unpack(&format!("{repo}:{}", tag(&report, "slow")), work);
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("got")).expect("got"),
+        "done\n"
+    );
 }
 
 #[test]
@@ -258,39 +271,14 @@ fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
     }
 
     // One more image, whose build waits on us: the first daemon is killed while it runs it.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
-    let port = listener.local_addr().expect("addr").port();
-    let mut yaml = files[0].1.to_string();
-    yaml.push_str(&format!(
-        "---\nimage: slow\ncontext: slow\ndockerfile: Dockerfile\nargs:\n  PORT: \"{port}\"\n"
-    ));
-    r.write(&[
-        ("werf.yaml", &yaml),
-        (
-            "slow/Dockerfile",
-            &format!("FROM {base}\nARG PORT\nRUN wget -q -O /got http://127.0.0.1:$PORT/\n"),
-        ),
-    ]);
-    r.commit("slow");
-    let (ok, out, report) = std::thread::scope(|s| {
-        s.spawn(|| serve_and_fail(listener, &one, Dockerd::kill));
-        build(&r, &repo, &fleet)
-    });
-    assert!(ok, "{out}");
-    assert_eq!(rebuilt(&report), ["slow"], "{out}");
-    assert!(
-        out.contains(&format!(
-            "`slow`: BuildKit daemon `{}` was lost; building again on another",
-            one.address()
-        )),
-        "{out}"
-    );
-    assert!(out.contains(&format!("on `{}`", two.address())), "{out}");
-    let image = format!("{repo}:{}", tag(&report, "slow"));
-    let rootfs = unpack(&image, work.path());
-    assert_eq!(
-        std::fs::read_to_string(rootfs.join("got")).expect("got"),
-        "done\n"
+    lose_the_first_daemon_mid_build(
+        &mut r,
+        &repo,
+        &base,
+        &fleet,
+        (&one, &two),
+        Dockerd::kill,
+        work.path(),
     );
 }
 
@@ -316,15 +304,7 @@ fn a_repository_behind_credentials_is_read_and_written_by_the_daemon_with_ours()
         ("app/in.txt", "behind a password\n"),
     ]);
     r.commit("init");
-    let docker = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
-            locked.address
-        ),
-    )
-    .expect("write");
+    let docker = locked.docker_config();
     let env = [("DOCKER_CONFIG", docker.path().to_str().expect("utf-8"))];
     let repo = locked.repo("locked");
     let (ok, out, report) = build_env(&r, &repo, &["--buildkit-addr", &daemon.address()], &env);
@@ -352,18 +332,7 @@ fn a_stalled_daemon_is_found_out_by_its_unanswered_pings_and_its_image_built_els
     let work = tempfile::tempdir().expect("tempdir");
     let base = reg.repo("base/busybox:1");
     push_busybox_image_with(&base, work.path(), &["sh", "wget"]);
-    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
-    let port = listener.local_addr().expect("addr").port();
-    let mut r = Repo::new(&[
-        (
-            "werf.yaml",
-            &format!("project: stall\nconfigVersion: 1\n---\nimage: slow\ncontext: slow\ndockerfile: Dockerfile\nargs:\n  PORT: \"{port}\"\n"),
-        ),
-        (
-            "slow/Dockerfile",
-            &format!("FROM {base}\nARG PORT\nRUN wget -q -O /got http://127.0.0.1:$PORT/\n"),
-        ),
-    ]);
+    let mut r = Repo::new(&[("werf.yaml", "project: stall\nconfigVersion: 1\n")]);
     r.commit("init");
     let repo = reg.repo("stall");
     let flags = [
@@ -375,22 +344,13 @@ fn a_stalled_daemon_is_found_out_by_its_unanswered_pings_and_its_image_built_els
         "1",
     ];
     // The first daemon stops mid-build without closing anything: only the pings tell.
-    let (ok, out, report) = std::thread::scope(|s| {
-        s.spawn(|| serve_and_fail(listener, &one, Dockerd::stall));
-        build(&r, &repo, &flags)
-    });
-    assert!(ok, "{out}");
-    assert!(
-        out.contains(&format!(
-            "`slow`: BuildKit daemon `{}` was lost; building again on another",
-            one.address()
-        )),
-        "{out}"
-    );
-    assert!(out.contains(&format!("on `{}`", two.address())), "{out}");
-    let rootfs = unpack(&format!("{repo}:{}", tag(&report, "slow")), work.path());
-    assert_eq!(
-        std::fs::read_to_string(rootfs.join("got")).expect("got"),
-        "done\n"
+    lose_the_first_daemon_mid_build(
+        &mut r,
+        &repo,
+        &base,
+        &flags,
+        (&one, &two),
+        Dockerd::stall,
+        work.path(),
     );
 }

@@ -573,15 +573,7 @@ fn purge_answers_the_registrys_credentials_challenge_and_a_registry_without_dele
         ("Dockerfile", "FROM scratch\nCOPY . /\n"),
     ]);
     repo.commit("init");
-    let docker = tempfile::tempdir().unwrap();
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
-            reg.address
-        ),
-    )
-    .unwrap();
+    let docker = reg.docker_config();
     let env = [("DOCKER_CONFIG", docker.path().to_str().unwrap())];
     let out = repo.werf_env(&["build", "--repo", &registry], &env);
     assert!(

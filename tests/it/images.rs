@@ -325,15 +325,7 @@ fn refused_credentials_are_a_clear_error_and_docker_config_credentials_work() {
         "{stderr}"
     );
 
-    let docker = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
-            reg.address
-        ),
-    )
-    .expect("write");
+    let docker = reg.docker_config();
     let out = r.werf_env(
         &["build", "--repo", &repo],
         &[("DOCKER_CONFIG", docker.path().to_str().expect("utf-8"))],
@@ -493,33 +485,43 @@ fn copy_from_a_stage_folder_copies_what_the_stage_wrote_below_it() {
 #[test]
 fn secrets_reach_buildah_run_steps_and_no_output() {
     let reg = Registry::start();
+    secrets_reach_run(&reg, &["--backend", "buildah"], "WERF_TEST_BUILDAH_SECRET");
+}
+
+/// werf.yaml `secrets` (a `value`, an `env` named `env_name`, a `src` file) read by a `RUN`
+/// step built with `backend` flags: a missing variable is an error naming it; then the step
+/// sees all three and no value reaches werf's output (shared by the buildah and BuildKit tests).
+pub fn secrets_reach_run(reg: &Registry, backend: &[&str], env_name: &str) {
     let work = tempfile::tempdir().expect("tempdir");
     let base = reg.repo("base/busybox:1");
     crate::registry::push_busybox_image(&base, work.path());
-    let yaml = "project: sec\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nsecrets:\n- id: token\n  value: value-from-werf-yaml\n- env: WERF_TEST_BUILDAH_SECRET\n- src: secret.txt\n";
+    let yaml = format!("project: sec\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nsecrets:\n- id: token\n  value: value-from-werf-yaml\n- env: {env_name}\n- src: secret.txt\n");
     let mut r = Repo::new(&[
-        ("werf.yaml", yaml),
+        ("werf.yaml", &yaml),
         (
             "app/Dockerfile",
-            &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id=WERF_TEST_BUILDAH_SECRET --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/WERF_TEST_BUILDAH_SECRET /run/secrets/secret.txt > /seen\n"),
+            &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id={env_name} --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/{env_name} /run/secrets/secret.txt > /seen\n"),
         ),
         ("secret.txt", "value-from-a-file\n"),
     ]);
     r.commit("init");
     let repo = reg.repo("sec");
-    let (ok, out, _) = build(&r, &repo, &["--backend", "buildah"]);
+    let (ok, out, _) = build(&r, &repo, backend);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("secret `WERF_TEST_BUILDAH_SECRET`: the environment variable `WERF_TEST_BUILDAH_SECRET` is not set"),
+        out.contains(&format!(
+            "secret `{env_name}`: the environment variable `{env_name}` is not set"
+        )),
         "{out}"
     );
-    let (ok, out, report) = crate::support::build_with_report(
-        &r,
-        &repo,
-        &["--backend", "buildah"],
-        &[("WERF_TEST_BUILDAH_SECRET", "value-from-env")],
-    );
+    let (ok, out, report) =
+        crate::support::build_with_report(&r, &repo, backend, &[(env_name, "value-from-env")]);
     assert!(ok, "{out}");
+    assert_eq!(
+        rebuilt(&report),
+        BTreeMap::from([("app".to_string(), true)]),
+        "{out}"
+    );
     for value in [
         "value-from-werf-yaml",
         "value-from-env",

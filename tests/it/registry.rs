@@ -95,6 +95,21 @@ impl Registry {
         }
     }
 
+    /// A Docker config folder holding this registry's test credentials (`werf`/`secret`, as
+    /// [`Registry::start_with_auth`] accepts them), for `DOCKER_CONFIG`.
+    pub fn docker_config(&self) -> TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("config.json"),
+            format!(
+                "{{\"auths\": {{\"{}\": {{\"auth\": \"d2VyZjpzZWNyZXQ=\"}}}}}}",
+                self.address
+            ),
+        )
+        .expect("write the Docker config");
+        dir
+    }
+
     /// `ADDRESS/NAME`.
     pub fn repo(&self, name: &str) -> String {
         format!("{}/{name}", self.address)
