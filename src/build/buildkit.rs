@@ -121,10 +121,16 @@ impl Fleet {
             .map(|a| Address::parse(a))
             .collect::<Result<_, _>>()?;
         let rt = crate::runtime::get().map_err(Error::Runtime)?;
+        // All at once: a daemon that does not answer costs its timeout once, not per daemon.
+        let answers = rt.block_on(futures::future::join_all(
+            parsed
+                .iter()
+                .map(|a| werf_buildkit::connect::connect(a, tls, keepalive)),
+        ));
         let mut daemons = Vec::new();
         let mut failures = Vec::new();
-        for address in parsed {
-            match rt.block_on(werf_buildkit::connect::connect(&address, tls, keepalive)) {
+        for (address, answer) in parsed.into_iter().zip(answers) {
+            match answer {
                 Ok(connected) => daemons.push(Daemon { address, connected }),
                 Err(e) => {
                     let message = crate::errors::chain(&e);
