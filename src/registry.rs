@@ -459,11 +459,12 @@ impl Registry {
         media_type: &str,
     ) -> Result<()> {
         // A `sha256:` "tag" pushes the manifest by digest, untagged.
-        let reference = if tag.starts_with("sha256:") {
-            self.reference(&format!("{repo}@{tag}"))?
+        let name = if tag.starts_with("sha256:") {
+            format!("{repo}@{tag}")
         } else {
-            self.reference(&format!("{repo}:{tag}"))?
+            format!("{repo}:{tag}")
         };
+        let reference = self.reference(&name)?;
         // A PUT of the same bytes is idempotent; `MANIFEST_BLOB_UNKNOWN` right after a concurrent
         // upload of a blob settles is retried too.
         let mut attempt = 0;
@@ -480,7 +481,7 @@ impl Registry {
             ));
             match put {
                 Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
-                    tracing::debug!("pushing the manifest of `{repo}:{tag}` again after: {e}");
+                    tracing::debug!("pushing the manifest of `{name}` again after: {e}");
                     std::thread::sleep(backoff(attempt));
                 }
                 other => break other,
@@ -488,7 +489,7 @@ impl Registry {
         }
         .map(|_| ())
         .map_err(|e| {
-            let operation = format!("pushing the manifest of `{repo}:{tag}`");
+            let operation = format!("pushing the manifest of `{name}`");
             match Self::err(&reference, operation, &e) {
                 Error::Request {
                     registry,

@@ -25,18 +25,17 @@ pub fn publish(
     plans: &[Arc<ImagePlan>],
     args: &Publish<'_>,
 ) -> Result<Vec<crate::build::ImageResult>> {
-    let repo = args.repo;
+    let (repo, flags) = (args.repo, args.flags);
     let registry = Registry::new(
-        &args.flags.insecure_registry,
+        &flags.insecure_registry,
         &[crate::registry::host_of(repo)],
         global.timeouts(),
     )?;
-    let parallel = args.flags.parallel.unwrap_or_else(|| {
+    let parallel = flags.parallel.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let flags = args.flags;
     let buildkit = match flags.backend {
         Backend::Buildkit => Some(crate::build::buildkit::Fleet::connect(
             &crate::build::buildkit::addresses(&flags.buildkit_addr),
@@ -58,7 +57,7 @@ pub fn publish(
         parallel,
         project: &loaded.config.meta.project,
         report_digests: args.report_digests,
-        buildah: (args.flags.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
+        buildah: (flags.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
             root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
         }),
         buildkit,
