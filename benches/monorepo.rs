@@ -434,6 +434,7 @@ fn render_rows(repo: &Path, layout: &Layout) {
         "werf.yaml".into(),
         Default::default(),
         Default::default(),
+        Default::default(),
     );
     let input = RenderInput::new(
         &db,

@@ -55,6 +55,48 @@ impl Loaded {
         std::mem::forget(self);
     }
 
+    /// The plans of images a build can make: planned, or waiting on an import's content (which
+    /// the build records, see [`crate::build::Planner`]); any other error stops, listing each.
+    pub fn buildable_plans(&self) -> Result<Vec<crate::build::Wanted>> {
+        let mut errors: Vec<String> = Vec::new();
+        for (_, p) in &self.plans {
+            match p {
+                Ok(_) | Err(werf_graph::Error::ImportPending { .. }) => {}
+                Err(e) => {
+                    let msg = e.to_string();
+                    if !errors.contains(&msg) {
+                        errors.push(msg);
+                    }
+                }
+            }
+        }
+        match errors.len() {
+            0 => Ok(self.plans.clone()),
+            1 => bail!("{}", errors[0]),
+            _ => bail!("{} errors:\n  {}", errors.len(), errors.join("\n  ")),
+        }
+    }
+
+    /// The werf images `image` reads, as werf.yaml says (known while its plan is pending).
+    pub fn dependencies(&self, image: &str) -> Vec<String> {
+        dependencies_of(&self.config, image)
+    }
+
+    /// Plans again with the import checksums `repo` held when this machine last listed it (a
+    /// build leaves them in the cache): a dry run, a render or a converge then knows the tags
+    /// of importers built before, without asking the registry.
+    pub fn use_recorded_imports(&mut self, repo: &str) -> Result<()> {
+        let Some(tags) = crate::build::cached_tags(&self.store, repo)? else {
+            return Ok(());
+        };
+        let checksums = werf_graph::imports::checksums_in(&tags);
+        if checksums.is_empty() {
+            return Ok(());
+        }
+        set_import_checksums(&mut self.db, self.project, &checksums);
+        self.replan()
+    }
+
     /// The plans, or an error listing every image that failed.
     pub fn ok_plans(&self) -> Result<Vec<Arc<ImagePlan>>> {
         let mut errors: Vec<String> = Vec::new();
@@ -63,7 +105,12 @@ impl Loaded {
             match p {
                 Ok(p) => plans.push(p.clone()),
                 Err(e) => {
-                    let msg = e.to_string();
+                    let mut msg = e.to_string();
+                    if let werf_graph::Error::ImportPending { .. } = e {
+                        msg.push_str(
+                            " (`werf build --repo REPO` records it; then pass the same `--repo`)",
+                        );
+                    }
                     if !errors.contains(&msg) {
                         errors.push(msg);
                     }
@@ -125,6 +172,52 @@ impl Loaded {
     /// The config file path relative to the repository root.
     pub fn config_repo_path(&self) -> String {
         join(&self.repo.prefix, CONFIG_FILE)
+    }
+}
+
+/// Sets the engine's import checksums (only when they differ: an equal set invalidates nothing).
+pub fn set_import_checksums(
+    db: &mut Database,
+    project: Project,
+    checksums: &werf_graph::imports::Checksums,
+) {
+    if **project.import_checksums(db) != *checksums {
+        project
+            .set_import_checksums(db)
+            .to(Arc::new(checksums.clone()));
+    }
+}
+
+/// The werf images `image` reads, as werf.yaml says.
+fn dependencies_of(config: &WerfConfig, image: &str) -> Vec<String> {
+    config
+        .images
+        .iter()
+        .find(|i| i.name == image)
+        .map(|i| i.dependencies.iter().map(|d| d.image.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The engine as a build's [`crate::build::Planner`].
+pub struct EnginePlanner<'a> {
+    pub db: &'a mut Database,
+    pub project: Project,
+    pub config: &'a WerfConfig,
+}
+
+impl crate::build::Planner for EnginePlanner<'_> {
+    fn dependencies(&self, image: &str) -> Vec<String> {
+        dependencies_of(self.config, image)
+    }
+
+    fn replan(
+        &mut self,
+        checksums: &werf_graph::imports::Checksums,
+        image: &str,
+    ) -> werf_graph::Result<Arc<ImagePlan>> {
+        set_import_checksums(self.db, self.project, checksums);
+        let key = werf_graph::db::ImageKey::new(&*self.db, image.to_string());
+        plan::image_plan(&*self.db, self.project, key).clone()
     }
 }
 
@@ -209,6 +302,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         CONFIG_FILE.to_string(),
         Arc::default(),
         Arc::new(template_env),
+        Arc::default(),
     );
 
     // In commit mode the work tree is compared with the commit while images are planned: the scan

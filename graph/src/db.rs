@@ -42,6 +42,10 @@ pub struct Project {
     /// What werf.yaml's template reads besides files: `--env` and the environment variables.
     #[returns(ref)]
     pub template_env: Arc<crate::config::TemplateEnv>,
+    /// Checksums of Stapel imports' content, as the registry records them (see
+    /// [`crate::imports`]); an import missing here leaves its importer pending.
+    #[returns(ref)]
+    pub import_checksums: Arc<crate::imports::Checksums>,
 }
 
 /// An image, by name.

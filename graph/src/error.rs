@@ -44,6 +44,18 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A Stapel import's content is not known yet: its source is not built (or its checksum is
+    /// not recorded), so the importer's tag is pending (see [`crate::imports`]).
+    #[error("image `{image}` imports `{}` from `{}`, whose content is not known until it is built: the tag of `{image}` is pending", .spec.add, .spec.source)]
+    ImportPending {
+        image: String,
+        spec: Box<crate::imports::ImportSpec>,
+        /// The source's tag.
+        source_tag: String,
+        /// The record wanted ([`crate::imports::key`]).
+        key: String,
+    },
+
     /// A Git object could not be read.
     #[error("cannot read Git object `{id}`: {message}")]
     Object { id: String, message: String },

@@ -17,6 +17,7 @@
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
 //! - [`stapel`]: Stapel images (git mappings, shell stages, imports) as Dockerfile stages.
+//! - [`imports`]: Stapel import checksums (imports cut off by the content they copy).
 //! - [`why`]: why a tag or an object changed between two revisions, down to files and fields.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
 //! - [`error`]: the one error type.
@@ -30,6 +31,7 @@ pub mod db;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
+pub mod imports;
 pub mod objects;
 pub mod paths;
 pub mod pattern;

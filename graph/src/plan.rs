@@ -636,6 +636,53 @@ pub fn stage_plan<'db>(
                     });
                 }
             }
+            Some(CopyFrom::Stage(i)) if settings.image.stapel.is_some() => {
+                // A Stapel import: the checksum of the files it copies enters, not the source's
+                // digest (see `crate::imports`).
+                let alias = &resolved.stages[*i];
+                let source = match &alias.base {
+                    Base::External(r) => placeholder_images(r).into_iter().next(),
+                    _ => None,
+                }
+                .ok_or_else(|| Error::Dockerfile {
+                    at: at(step.line),
+                    message: format!("import stage `{}` does not name an image", alias.label()),
+                })?;
+                let flag = |name: &str| -> Vec<String> {
+                    copy.flags
+                        .iter()
+                        .filter(|(k, _)| k == name)
+                        .filter_map(|(_, v)| v.clone())
+                        .collect()
+                };
+                let spec = crate::imports::ImportSpec {
+                    source: source.clone(),
+                    add: copy.sources.join(" "),
+                    include: flag("werf-include"),
+                    exclude: flag("exclude"),
+                };
+                let source_tag = image_digest(&source)?.tag();
+                let key = crate::imports::key(&source_tag, &spec);
+                let Some(checksum) = project.import_checksums(db).get(&key) else {
+                    return Err(Error::ImportPending {
+                        image: name.clone(),
+                        spec: Box::new(spec),
+                        source_tag,
+                        key,
+                    });
+                };
+                components.push(Component::digest(
+                    format!("step {k} from"),
+                    format!("files of image {source}"),
+                    {
+                        let mut b = Builder::new("import");
+                        b.str("checksum", checksum);
+                        b.finish()
+                    },
+                ));
+                stage_deps.insert(*i);
+                image_deps.insert(source);
+            }
             Some(CopyFrom::Stage(i)) => {
                 let p = stage_digest(*i)?;
                 components.push(Component::digest(
@@ -690,6 +737,20 @@ pub fn stage_plan<'db>(
             ));
         }
         for dep in &img.dependencies {
+            // A Stapel stage names its base, the stage before and its imports' sources through
+            // build args its `FROM` lines read: they entered above as the base and as imported
+            // files, and an import must not enter again by its source's digest.
+            use crate::stapel::translate::{IMAGE_ARG_PREFIX, PREV_ARG};
+            let stapel_image_arg = |arg: &str| arg == PREV_ARG || arg.starts_with(IMAGE_ARG_PREFIX);
+            if img.stapel.is_some()
+                && dep
+                    .imports
+                    .iter()
+                    .all(|i| stapel_image_arg(&i.target_build_arg))
+            {
+                image_deps.insert(dep.image.clone());
+                continue;
+            }
             let imports: Vec<String> = dep
                 .imports
                 .iter()

@@ -79,6 +79,7 @@ impl Fixture {
             "werf.yaml".into(),
             Arc::default(),
             Arc::default(),
+            Arc::default(),
         );
         Fixture {
             db,

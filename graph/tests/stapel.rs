@@ -8,6 +8,7 @@ use salsa::Setter;
 use werf_graph::db::{Database, Project};
 use werf_graph::objects::MemoryObjects;
 use werf_graph::plan::plan_all;
+use werf_graph::{Digest, Error};
 
 const WERF_YAML: &str = "project: shop
 configVersion: 1
@@ -69,6 +70,10 @@ struct Fixture {
     db: Database,
     objects: Arc<MemoryObjects>,
     project: Project,
+    /// What each import source's build outputs, as the builder would find it: an entry makes
+    /// the imported files equal whatever the source's digest; without one every rebuild of the
+    /// source outputs other files.
+    outputs: BTreeMap<&'static str, &'static str>,
 }
 
 impl Fixture {
@@ -83,11 +88,49 @@ impl Fixture {
             "werf.yaml".into(),
             Arc::default(),
             Arc::default(),
+            Arc::default(),
         );
         Fixture {
             db,
             objects,
             project,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Records the checksum of every import that is pending, as a build would after building
+    /// its source, until nothing is pending.
+    fn resolve_imports(&mut self) {
+        loop {
+            let wanted: Vec<(String, String)> = plan_all(&self.db, self.project)
+                .unwrap()
+                .into_iter()
+                .filter_map(|(_, p)| match p {
+                    Err(Error::ImportPending {
+                        key,
+                        spec,
+                        source_tag,
+                        ..
+                    }) => {
+                        let output = match self.outputs.get(spec.source.as_str()) {
+                            Some(o) => o.to_string(),
+                            None => source_tag,
+                        };
+                        let sum =
+                            Digest::of_bytes("output", format!("{output} {}", spec.add).as_bytes());
+                        Some((key, sum.hex()[..48].to_string()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if wanted.is_empty() {
+                return;
+            }
+            let mut sums = (**self.project.import_checksums(&self.db)).clone();
+            sums.extend(wanted);
+            self.project
+                .set_import_checksums(&mut self.db)
+                .to(Arc::new(sums));
         }
     }
 
@@ -99,7 +142,8 @@ impl Fixture {
     }
 
     /// Each Stapel image's stages (each its own image) by werf's stage name.
-    fn stages(&self) -> Stages {
+    fn stages(&mut self) -> Stages {
+        self.resolve_imports();
         let mut out = Stages::new();
         for (name, p) in plan_all(&self.db, self.project).unwrap() {
             let p = p.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -128,7 +172,8 @@ fn changed(a: &Stages, b: &Stages) -> Vec<String> {
 
 #[test]
 fn the_stages_are_werfs_in_werfs_order() {
-    let f = Fixture::new();
+    let mut f = Fixture::new();
+    f.resolve_imports();
     let plans: BTreeMap<String, _> = plan_all(&f.db, f.project)
         .unwrap()
         .into_iter()
@@ -253,6 +298,58 @@ fn each_edit_reaches_exactly_the_stages_its_content_enters() {
         f.set(&[]);
         assert_eq!(f.stages(), before, "back to the start after {what}");
     }
+}
+
+#[test]
+fn an_importer_is_pending_until_its_import_is_recorded_and_so_are_its_dependants() {
+    let f = Fixture::new();
+    let plans: BTreeMap<String, _> = plan_all(&f.db, f.project).unwrap().into_iter().collect();
+    // The stage that imports, and the one after it, wait for `assets`' files.
+    for image in ["app/stapel-stage/dependenciesAfterSetup", "app"] {
+        match &plans[image] {
+            Err(Error::ImportPending { image, spec, .. }) => {
+                assert_eq!(image, "app/stapel-stage/dependenciesAfterSetup");
+                assert_eq!(spec.source, "assets");
+                assert_eq!(spec.add, "/src/dist");
+            }
+            other => panic!("`{image}`: {other:?}"),
+        }
+    }
+    // The source and the stages before the import are planned.
+    assert!(plans["assets"].is_ok());
+    assert!(plans["app/stapel-stage/gitArchive"].is_ok());
+    let message = plans["app"].as_ref().unwrap_err().to_string();
+    assert!(
+        message.contains(
+            "imports `/src/dist` from `assets`, whose content is not known until it is built"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_artifact_rebuilt_with_equal_output_files_does_not_invalidate_its_importers() {
+    let mut f = Fixture::new();
+    f.outputs.insert("assets", "dist v1");
+    let before = f.stages();
+    // `assets` is rebuilt (its latest patch changes) and outputs the same files: the importer
+    // keeps every digest.
+    f.set(&[("assets/src/main.js", "main 2\n")]);
+    let same = f.stages();
+    assert_eq!(changed(&before, &same), ["assets/gitLatestPatch"]);
+    // The same rebuild with other output files: the importing stage and after.
+    f.outputs.insert("assets", "dist v2");
+    f.set(&[("assets/src/main.js", "main 3\n")]);
+    let mut got = changed(&same, &f.stages());
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "app/dependenciesAfterSetup",
+            "app/dockerInstructions",
+            "assets/gitLatestPatch"
+        ]
+    );
 }
 
 #[test]

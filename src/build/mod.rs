@@ -8,11 +8,13 @@
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
 //! - [`buildkit`]: images with `RUN` solved by one or many BuildKit daemons.
+//! - [`imports`]: Stapel import checksums read from built images and recorded as tags.
 //! - [`secrets`]: werf.yaml `secrets` read for `RUN --mount=type=secret`.
 
 pub mod archive;
 pub mod buildah;
 pub mod buildkit;
+pub mod imports;
 pub mod layer;
 pub mod native;
 pub mod oci;
@@ -99,15 +101,62 @@ pub enum Error {
     Images(Vec<(String, String)>),
     #[error("cache: {0}")]
     Cache(#[from] werf_cache::Error),
+    #[error(transparent)]
+    Plan(werf_graph::Error),
 }
 
 fn key(text: &str) -> werf_cache::Key {
     werf_cache::key_for_name("registry", text)
 }
 
-/// Builds and pushes what `repo` lacks; returns every plan's result in the order given.
+/// The tags of `repo` as the last build on this machine left them (`None`: no build yet).
+pub fn cached_tags(
+    store: &Store,
+    repo: &str,
+) -> Result<Option<std::collections::BTreeSet<String>>, werf_cache::Error> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        tags: std::collections::BTreeSet<String>,
+    }
+    Ok(store
+        .get(TAGS, &key(repo))?
+        .and_then(|b| serde_json::from_slice::<Listing>(&b).ok())
+        .map(|l| l.tags))
+}
+
+/// One image the caller asks for: its plan, or why its tag is not known yet (a Stapel import
+/// whose content is not recorded: [`werf_graph::Error::ImportPending`]).
+pub type Wanted = (String, werf_graph::Result<Arc<ImagePlan>>);
+
+/// Plans images again as import checksums become known. The engine stays with the caller:
+/// these are called on the thread that called [`build`], never on a worker.
+pub trait Planner {
+    /// The werf images `image` reads (known from werf.yaml while its plan is pending).
+    fn dependencies(&self, image: &str) -> Vec<String>;
+    /// The plan of `image` with `checksums` known (added to those given before).
+    fn replan(
+        &mut self,
+        checksums: &werf_graph::imports::Checksums,
+        image: &str,
+    ) -> werf_graph::Result<Arc<ImagePlan>>;
+}
+
+/// What every image build reads.
+struct Shared<'a> {
+    objects: &'a dyn ObjectSource,
+    store: &'a Store,
+    registry: &'a Registry,
+    options: &'a Options<'a>,
+    reporter: &'a dyn Reporter,
+}
+
+/// Builds and pushes what `repo` lacks of `wanted`; returns every image's result in the order
+/// given. An image whose tag waits on an import is planned again as soon as the images it
+/// reads exist: the import's files are checksummed (once per source and import, recorded in
+/// `repo`), and an importer whose tag then exists is not built (early cutoff).
 pub fn build(
-    plans: &[Arc<ImagePlan>],
+    wanted: Vec<Wanted>,
+    planner: &mut dyn Planner,
     objects: &dyn ObjectSource,
     store: &Store,
     registry: &Registry,
@@ -116,59 +165,55 @@ pub fn build(
 ) -> Result<Vec<ImageResult>, Error> {
     let repo = options.repo;
     registry.login(repo, RegistryOperation::Push)?;
-    let tags = registry.list_tags(repo)?;
+    let mut tags = registry.list_tags(repo)?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    store.put(
-        TAGS,
-        &key(repo),
-        &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
-    )?;
+    let order: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
 
-    let by_name: HashMap<&str, &Arc<ImagePlan>> =
-        plans.iter().map(|p| (p.name.as_str(), p)).collect();
+    // The listing's records resolve what they can at once.
+    let mut checksums = werf_graph::imports::checksums_in(&tags);
+    let mut plans: HashMap<String, Arc<ImagePlan>> = HashMap::new();
+    let mut unresolved: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, plan) in wanted {
+        let plan = match plan {
+            Err(werf_graph::Error::ImportPending { .. }) => planner.replan(&checksums, &name),
+            other => other,
+        };
+        match plan {
+            Ok(p) => {
+                plans.insert(name, p);
+            }
+            Err(werf_graph::Error::ImportPending { .. }) => {
+                unresolved.insert(name.clone(), planner.dependencies(&name));
+            }
+            Err(e) => return Err(Error::Plan(e)),
+        }
+    }
+
     let mut results: BTreeMap<String, ImageResult> = BTreeMap::new();
     let mut pending: Vec<String> = Vec::new();
-    let existing: Vec<&Arc<ImagePlan>> = plans.iter().filter(|p| tags.contains(&p.tag)).collect();
+    let existing: Vec<&Arc<ImagePlan>> = plans.values().filter(|p| tags.contains(&p.tag)).collect();
     let digests = if options.report_digests {
         current_digests(registry, repo, &existing)?
     } else {
         HashMap::new()
     };
-    for p in plans {
+    for name in order.iter().filter(|n| plans.contains_key(*n)) {
+        let p = &plans[name];
         if tags.contains(&p.tag) {
-            // A tag can be moved in the registry by anyone: a digest that is reported is the
-            // registry's answer of this run, never a cached one.
-            let digest = digests.get(&p.tag).cloned().unwrap_or_default();
-            reporter.existing(&p.name, &p.tag);
-            results.insert(
-                p.name.clone(),
-                ImageResult {
-                    name: p.name.clone(),
-                    tag: p.tag.clone(),
-                    manifest_digest: digest,
-                    size: 0,
-                    rebuilt: false,
-                    build_time: Duration::ZERO,
-                    builder: None,
-                },
-            );
+            results.insert(name.clone(), existing_result(p, &digests, reporter));
         } else {
-            pending.push(p.name.clone());
+            pending.push(name.clone());
         }
     }
 
-    struct State {
-        pending: Vec<String>,
-        running: usize,
-        published: HashMap<String, Published>,
-        failed: Vec<(String, String)>,
-        done: HashSet<String>,
-    }
     let state = Mutex::new(State {
+        plans,
         pending,
+        unresolved,
+        resolving: false,
         running: 0,
         published: HashMap::new(),
         failed: Vec::new(),
@@ -176,7 +221,13 @@ pub fn build(
     });
     let wake = Condvar::new();
     let built: Mutex<Vec<ImageResult>> = Mutex::new(Vec::new());
-    let platform_default = "linux/amd64".to_string();
+    let shared = Shared {
+        objects,
+        store,
+        registry,
+        options,
+        reporter,
+    };
 
     let worker = || loop {
         let mut s = state.lock().expect("build state lock poisoned");
@@ -186,7 +237,7 @@ pub fn build(
             }
             let ready = if s.failed.is_empty() {
                 s.pending.iter().position(|n| {
-                    by_name[n.as_str()]
+                    s.plans[n.as_str()]
                         .dependencies
                         .iter()
                         .all(|d| s.done.contains(d))
@@ -199,184 +250,39 @@ pub fn build(
                 s.running += 1;
                 break name;
             }
-            if s.pending.is_empty() && s.running == 0 {
-                return;
-            }
-            if s.running == 0 {
-                // Nothing runnable and nothing running: what is left waits on failed images.
+            if s.running == 0 && !s.resolving && s.unresolved.is_empty() {
+                // Nothing runnable, running or waiting on an import: the rest waits on failed
+                // images (or nothing is left).
                 return;
             }
             s = wake.wait(s).expect("build state lock poisoned");
         };
         // The dependencies built in this run; those that already existed are fetched below.
-        let plan = by_name[next.as_str()];
-        let mut images: HashMap<String, Published> = plan
+        let plan = s.plans[next.as_str()].clone();
+        let tags_of: HashMap<String, String> = plan
+            .dependencies
+            .iter()
+            .filter_map(|d| s.plans.get(d).map(|p| (d.clone(), p.tag.clone())))
+            .collect();
+        let images: HashMap<String, Published> = plan
             .dependencies
             .iter()
             .filter_map(|d| s.published.get(d).map(|p| (d.clone(), p.clone())))
             .collect();
         drop(s);
-        reporter.started(&next);
-        let started = Instant::now();
-        let outcome = (|| -> Result<(ImageResult, Published, u64), String> {
-            // Two runs on this machine building the same image take turns; one that had to wait
-            // looks again and builds nothing if the other pushed it (runs on other machines are
-            // covered by the registry retries).
-            let image = format!("{repo}:{}", plan.tag);
-            let (_held, waited) = store
-                .lock_noting_wait(&format!("build {image}"))
-                .map_err(|e| e.to_string())?;
-            let pushed_meanwhile = if waited {
-                registry
-                    .manifest_digest(&image)
-                    .map_err(|e| e.to_string())?
-            } else {
-                None
-            };
-            if let Some(digest) = pushed_meanwhile {
-                let published = native::resolve_external(registry, &image, &platform_default)
-                    .map_err(|e| e.to_string())?;
-                let result = ImageResult {
-                    name: next.clone(),
-                    tag: plan.tag.clone(),
-                    manifest_digest: digest,
-                    size: 0,
-                    rebuilt: false,
-                    build_time: started.elapsed(),
-                    builder: None,
-                };
-                return Ok((result, published, 0));
-            }
-            for dep in &plan.dependencies {
-                if !images.contains_key(dep) {
-                    let image = format!("{repo}:{}", by_name[dep.as_str()].tag);
-                    let p = native::resolve_external(registry, &image, &platform_default)
-                        .map_err(|e| e.to_string())?;
-                    images.insert(dep.clone(), p);
-                }
-            }
-            if plan.platform.len() > 1 {
-                return Err(format!(
-                    "multi-platform builds ({}) are not supported yet",
-                    plan.platform.join(", ")
-                ));
-            }
-            let platform = plan
-                .platform
-                .first()
-                .cloned()
-                .unwrap_or_else(|| platform_default.clone());
-            let mut builder = None;
-            // Images with `RUN` go to the external runner chosen, if any.
-            let external = match (&options.buildkit, &options.buildah, has_run(plan)) {
-                (Some(fleet), _, true) => Some(External::Fleet(fleet)),
-                (None, Some(b), true) => Some(External::Buildah(b)),
-                _ => None,
-            };
-            let (digest, uploaded, published) = match external {
-                Some(external) => {
-                    let build_args: Vec<(String, String)> = plan
-                        .build_args
-                        .iter()
-                        .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
-                        .collect();
-                    let digest = match external {
-                        External::Fleet(fleet) => {
-                            let inputs = buildkit::Inputs {
-                                plan,
-                                objects,
-                                registry,
-                                repo,
-                                project: options.project,
-                                build_args,
-                                platform: &platform,
-                                project_dir: &options.project_dir,
-                            };
-                            let built = fleet
-                                .build_and_push(
-                                    &inputs,
-                                    &|daemon| reporter.lost_daemon(&next, daemon),
-                                    &|step| reporter.step(&next, step),
-                                )
-                                .map_err(|e| crate::errors::chain(&e))?;
-                            builder = Some(built.daemon);
-                            built.manifest_digest
-                        }
-                        External::Buildah(b) => {
-                            let inputs = buildah::Inputs {
-                                plan,
-                                objects,
-                                repo,
-                                project: options.project,
-                                insecure: registry.insecure_hosts(),
-                                build_args,
-                                network: plan.network.clone(),
-                                project_dir: &options.project_dir,
-                            };
-                            b.build_and_push(&inputs).map_err(|e| e.to_string())?
-                        }
-                    };
-                    // What the runner pushed, as the next image reads it.
-                    let published = native::resolve_external(
-                        registry,
-                        &format!("{repo}:{}", plan.tag),
-                        &platform,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    (digest, 0, published)
-                }
-                None => {
-                    let inputs = native::Inputs {
-                        project: options.project,
-                        plan,
-                        objects,
-                        images: &images,
-                        registry,
-                        platform,
-                    };
-                    let out = native::build(&inputs).map_err(|e| e.to_string())?;
-                    let uploaded =
-                        push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
-                    let digest = oci::sha256(&out.manifest_bytes);
-                    let published = Published {
-                        repo: repo.to_string(),
-                        tag: plan.tag.clone(),
-                        manifest_digest: digest.clone(),
-                        manifest: out.manifest,
-                        config: out.config,
-                    };
-                    (digest, uploaded, published)
-                }
-            };
-            let size = published
-                .manifest
-                .layers
-                .iter()
-                .map(|l| l.size)
-                .sum::<i64>()
-                + published.manifest.config.size;
-            let result = ImageResult {
-                name: next.clone(),
-                tag: plan.tag.clone(),
-                manifest_digest: digest,
-                size,
-                rebuilt: true,
-                build_time: started.elapsed(),
-                builder,
-            };
-            Ok((result, published, uploaded))
-        })();
+        shared.reporter.started(&next);
+        let outcome = build_one(&shared, &next, &plan, images, &tags_of);
         let mut s = state.lock().expect("build state lock poisoned");
         s.running -= 1;
         match outcome {
             Ok((result, published, uploaded)) => {
-                reporter.finished(&next, &result, uploaded);
+                shared.reporter.finished(&next, &result, uploaded);
                 s.published.insert(next.clone(), published);
                 s.done.insert(next.clone());
                 built.lock().expect("results lock poisoned").push(result);
             }
             Err(e) => {
-                reporter.failed(&next, &e);
+                shared.reporter.failed(&next, &e);
                 s.failed.push((next.clone(), e));
             }
         }
@@ -387,9 +293,47 @@ pub fn build(
         Some(fleet) => options.parallel.max(1).max(fleet.capacity()),
         None => options.parallel.max(1),
     };
+    let mut recorded: Vec<String> = Vec::new();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(worker);
+        }
+        // This thread plans the images waiting on imports as the images they read exist.
+        while let Some(ready) = next_resolvable(&state, &wake) {
+            let outcomes: Vec<(String, Result<Arc<ImagePlan>, String>)> = ready
+                .into_iter()
+                .map(|name| {
+                    let r = resolve(&shared, &state, planner, &mut checksums, &name).map(
+                        |(plan, tags)| {
+                            recorded.extend(tags);
+                            plan
+                        },
+                    );
+                    (name, r)
+                })
+                .collect();
+            let mut s = state.lock().expect("build state lock poisoned");
+            for (name, outcome) in outcomes {
+                s.unresolved.remove(&name);
+                match outcome {
+                    Ok(plan) if tags.contains(&plan.tag) => {
+                        let result = existing_result(&plan, &HashMap::new(), reporter);
+                        s.done.insert(name.clone());
+                        results.insert(name.clone(), result);
+                        s.plans.insert(name, plan);
+                    }
+                    Ok(plan) => {
+                        s.plans.insert(name.clone(), plan);
+                        s.pending.push(name);
+                    }
+                    Err(e) => {
+                        reporter.failed(&name, &e);
+                        s.failed.push((name, e));
+                    }
+                }
+            }
+            s.resolving = false;
+            wake.notify_all();
         }
     });
 
@@ -407,9 +351,18 @@ pub fn build(
             l.pushed(&r.tag, &r.manifest_digest, pushed_at);
         }
     })?;
-    if !s.failed.is_empty() {
+    // The repository's tags as this build leaves them: the next plans read the import records
+    // here (a dry run, a render) without asking the registry.
+    tags.extend(built.iter().map(|r| r.tag.clone()));
+    tags.extend(recorded);
+    store.put(
+        TAGS,
+        &key(repo),
+        &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
+    )?;
+    if !s.failed.is_empty() || !s.unresolved.is_empty() {
         let mut failed = s.failed;
-        for n in &s.pending {
+        for n in s.pending.iter().chain(s.unresolved.keys()) {
             failed.push((
                 n.clone(),
                 "not built: a dependency or another image failed first".into(),
@@ -420,7 +373,288 @@ pub fn build(
     for r in built {
         results.insert(r.name.clone(), r);
     }
-    Ok(plans.iter().map(|p| results[&p.name].clone()).collect())
+    Ok(order.iter().map(|n| results[n].clone()).collect())
+}
+
+/// The shared state of a build's workers and its planning thread.
+struct State {
+    /// Every image planned so far, by name.
+    plans: HashMap<String, Arc<ImagePlan>>,
+    /// Planned, missing from the registry, not started.
+    pending: Vec<String>,
+    /// Waiting on an import's content, with the images they read.
+    unresolved: BTreeMap<String, Vec<String>>,
+    /// The planning thread is checksumming and planning.
+    resolving: bool,
+    running: usize,
+    published: HashMap<String, Published>,
+    failed: Vec<(String, String)>,
+    done: HashSet<String>,
+}
+
+/// The images waiting on imports whose dependencies all exist now, marked as being resolved;
+/// `None` when none ever will (none left, a failure, or nothing left that could finish).
+fn next_resolvable(state: &Mutex<State>, wake: &Condvar) -> Option<Vec<String>> {
+    let mut s = state.lock().expect("build state lock poisoned");
+    loop {
+        if s.unresolved.is_empty() || !s.failed.is_empty() {
+            return None;
+        }
+        let ready: Vec<String> = s
+            .unresolved
+            .iter()
+            .filter(|(_, deps)| deps.iter().all(|d| s.done.contains(d)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !ready.is_empty() {
+            s.resolving = true;
+            return Some(ready);
+        }
+        let runnable = s.pending.iter().any(|n| {
+            s.plans[n.as_str()]
+                .dependencies
+                .iter()
+                .all(|d| s.done.contains(d))
+        });
+        if s.running == 0 && !runnable {
+            // What is left waits on images that cannot finish.
+            wake.notify_all();
+            return None;
+        }
+        s = wake.wait(s).expect("build state lock poisoned");
+    }
+}
+
+/// Plans `name` again, checksumming and recording each import it waits on (their sources
+/// exist); returns the plan and the record tags pushed.
+fn resolve(
+    shared: &Shared<'_>,
+    state: &Mutex<State>,
+    planner: &mut dyn Planner,
+    checksums: &mut werf_graph::imports::Checksums,
+    name: &str,
+) -> Result<(Arc<ImagePlan>, Vec<String>), String> {
+    let repo = shared.options.repo;
+    let mut recorded = Vec::new();
+    loop {
+        let (spec, source_tag, key) = match planner.replan(checksums, name) {
+            Ok(plan) => return Ok((plan, recorded)),
+            Err(werf_graph::Error::ImportPending {
+                spec,
+                source_tag,
+                key,
+                ..
+            }) if !checksums.contains_key(&key) => (spec, source_tag, key),
+            Err(e) => return Err(e.to_string()),
+        };
+        let built_here = state
+            .lock()
+            .expect("build state lock poisoned")
+            .published
+            .get(&spec.source)
+            .filter(|p| p.tag == source_tag)
+            .cloned();
+        let source = match built_here {
+            Some(p) => p,
+            None => native::resolve_external(
+                shared.registry,
+                &format!("{repo}:{source_tag}"),
+                "linux/amd64",
+            )
+            .map_err(|e| crate::errors::chain(&e))?,
+        };
+        let sum = imports::checksum(shared.registry, shared.objects, &source, &spec)
+            .map_err(|e| crate::errors::chain(&e))?;
+        let tag = imports::record(shared.registry, repo, &spec, &key, &sum)
+            .map_err(|e| crate::errors::chain(&e))?;
+        recorded.push(tag);
+        checksums.insert(key, sum);
+    }
+}
+
+/// The result of an image its tag already names in the registry.
+fn existing_result(
+    plan: &ImagePlan,
+    digests: &HashMap<String, String>,
+    reporter: &dyn Reporter,
+) -> ImageResult {
+    // A tag can be moved in the registry by anyone: a digest that is reported is the
+    // registry's answer of this run, never a cached one.
+    reporter.existing(&plan.name, &plan.tag);
+    ImageResult {
+        name: plan.name.clone(),
+        tag: plan.tag.clone(),
+        manifest_digest: digests.get(&plan.tag).cloned().unwrap_or_default(),
+        size: 0,
+        rebuilt: false,
+        build_time: Duration::ZERO,
+        builder: None,
+    }
+}
+
+/// Builds and pushes one image whose dependencies exist (`images`: those built in this run;
+/// `tags`: every dependency's tag).
+fn build_one(
+    shared: &Shared<'_>,
+    next: &str,
+    plan: &ImagePlan,
+    mut images: HashMap<String, Published>,
+    tags: &HashMap<String, String>,
+) -> Result<(ImageResult, Published, u64), String> {
+    let Shared {
+        objects,
+        store,
+        registry,
+        options,
+        reporter,
+    } = *shared;
+    let repo = options.repo;
+    let platform_default = "linux/amd64".to_string();
+    let tag_of = |dep: &str| tags.get(dep).cloned().unwrap_or_default();
+    let next = next.to_string();
+    let started = Instant::now();
+    // Two runs on this machine building the same image take turns; one that had to wait
+    // looks again and builds nothing if the other pushed it (runs on other machines are
+    // covered by the registry retries).
+    let image = format!("{repo}:{}", plan.tag);
+    let (_held, waited) = store
+        .lock_noting_wait(&format!("build {image}"))
+        .map_err(|e| e.to_string())?;
+    let pushed_meanwhile = if waited {
+        registry
+            .manifest_digest(&image)
+            .map_err(|e| e.to_string())?
+    } else {
+        None
+    };
+    if let Some(digest) = pushed_meanwhile {
+        let published = native::resolve_external(registry, &image, &platform_default)
+            .map_err(|e| e.to_string())?;
+        let result = ImageResult {
+            name: next.clone(),
+            tag: plan.tag.clone(),
+            manifest_digest: digest,
+            size: 0,
+            rebuilt: false,
+            build_time: started.elapsed(),
+            builder: None,
+        };
+        return Ok((result, published, 0));
+    }
+    for dep in &plan.dependencies {
+        if !images.contains_key(dep) {
+            let image = format!("{repo}:{}", tag_of(dep));
+            let p = native::resolve_external(registry, &image, &platform_default)
+                .map_err(|e| e.to_string())?;
+            images.insert(dep.clone(), p);
+        }
+    }
+    if plan.platform.len() > 1 {
+        return Err(format!(
+            "multi-platform builds ({}) are not supported yet",
+            plan.platform.join(", ")
+        ));
+    }
+    let platform = plan
+        .platform
+        .first()
+        .cloned()
+        .unwrap_or_else(|| platform_default.clone());
+    let mut builder = None;
+    // Images with `RUN` go to the external runner chosen, if any.
+    let external = match (&options.buildkit, &options.buildah, has_run(plan)) {
+        (Some(fleet), _, true) => Some(External::Fleet(fleet)),
+        (None, Some(b), true) => Some(External::Buildah(b)),
+        _ => None,
+    };
+    let (digest, uploaded, published) = match external {
+        Some(external) => {
+            let build_args: Vec<(String, String)> = plan
+                .build_args
+                .iter()
+                .map(|(k, v)| (k.clone(), native::substitute(v, &images)))
+                .collect();
+            let digest = match external {
+                External::Fleet(fleet) => {
+                    let inputs = buildkit::Inputs {
+                        plan,
+                        objects,
+                        registry,
+                        repo,
+                        project: options.project,
+                        build_args,
+                        platform: &platform,
+                        project_dir: &options.project_dir,
+                    };
+                    let built = fleet
+                        .build_and_push(
+                            &inputs,
+                            &|daemon| reporter.lost_daemon(&next, daemon),
+                            &|step| reporter.step(&next, step),
+                        )
+                        .map_err(|e| crate::errors::chain(&e))?;
+                    builder = Some(built.daemon);
+                    built.manifest_digest
+                }
+                External::Buildah(b) => {
+                    let inputs = buildah::Inputs {
+                        plan,
+                        objects,
+                        repo,
+                        project: options.project,
+                        insecure: registry.insecure_hosts(),
+                        build_args,
+                        network: plan.network.clone(),
+                        project_dir: &options.project_dir,
+                    };
+                    b.build_and_push(&inputs).map_err(|e| e.to_string())?
+                }
+            };
+            // What the runner pushed, as the next image reads it.
+            let published =
+                native::resolve_external(registry, &format!("{repo}:{}", plan.tag), &platform)
+                    .map_err(|e| e.to_string())?;
+            (digest, 0, published)
+        }
+        None => {
+            let inputs = native::Inputs {
+                project: options.project,
+                plan,
+                objects,
+                images: &images,
+                registry,
+                platform,
+            };
+            let out = native::build(&inputs).map_err(|e| e.to_string())?;
+            let uploaded = push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
+            let digest = oci::sha256(&out.manifest_bytes);
+            let published = Published {
+                repo: repo.to_string(),
+                tag: plan.tag.clone(),
+                manifest_digest: digest.clone(),
+                manifest: out.manifest,
+                config: out.config,
+            };
+            (digest, uploaded, published)
+        }
+    };
+    let size = published
+        .manifest
+        .layers
+        .iter()
+        .map(|l| l.size)
+        .sum::<i64>()
+        + published.manifest.config.size;
+    let result = ImageResult {
+        name: next.clone(),
+        tag: plan.tag.clone(),
+        manifest_digest: digest,
+        size,
+        rebuilt: true,
+        build_time: started.elapsed(),
+        builder,
+    };
+    Ok((result, published, uploaded))
 }
 
 /// The manifest digests of existing images, asked of the registry (a HEAD each, 8 at a time).

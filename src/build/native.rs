@@ -476,7 +476,7 @@ fn merge_into(fs: &mut Tree, entries: Tree) {
 
 /// The file system of a stage (pulling and unpacking base layers when a `COPY --from` needs it;
 /// their files go to `spool`, not memory).
-fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Arc<Tree>> {
+fn stage_fs(registry: &Registry, stage: &Stage, spool: &Arc<Spool>) -> Result<Arc<Tree>> {
     if let Some(fs) = &stage.fs {
         return Ok(fs.clone());
     }
@@ -485,7 +485,7 @@ fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Ar
         match l {
             LayerRef::Local(layer) => apply_layer(&mut tree, layer.reader(), spool)?,
             LayerRef::Remote { descriptor, repo } => {
-                let blob = inputs.registry.pull_blob_to_file(
+                let blob = registry.pull_blob_to_file(
                     repo,
                     &descriptor.digest,
                     &descriptor.media_type,
@@ -496,6 +496,21 @@ fn stage_fs(inputs: &Inputs<'_>, stage: &Stage, spool: &Arc<Spool>) -> Result<Ar
         }
     }
     Ok(Arc::new(tree))
+}
+
+/// The files of a published image (its layers pulled and unpacked; file contents go to
+/// `spool`).
+pub(super) fn image_files(
+    registry: &Registry,
+    image: &Published,
+    spool: &Arc<Spool>,
+) -> Result<Arc<Tree>> {
+    let stage = Stage {
+        config: image.config.clone(),
+        layers: remote_layers(image),
+        fs: None,
+    };
+    stage_fs(registry, &stage, spool)
 }
 
 /// A Git file's mode in an image (`0755` for executables, else `0644`).
@@ -640,7 +655,7 @@ fn copy_entries(
         Some(from) => {
             let filter = ImportFilter::from_flags(&copy.flags);
             let fs = match from {
-                CopyFrom::Stage(i) => stage_fs(inputs, &stages[i], spool)?,
+                CopyFrom::Stage(i) => stage_fs(inputs.registry, &stages[i], spool)?,
                 CopyFrom::External(r) => {
                     let r = sub(r);
                     let p = match externals.get(&r) {
@@ -652,7 +667,7 @@ fn copy_entries(
                         }
                     };
                     stage_fs(
-                        inputs,
+                        inputs.registry,
                         &Stage {
                             config: p.config.clone(),
                             layers: remote_layers(&p),
@@ -663,48 +678,12 @@ fn copy_entries(
                 }
             };
             for src in &copy.sources {
-                let clean = join_abs("/", &sub(src));
-                let glob = werf_graph::pattern::Glob::new(&clean);
-                let roots: Vec<&String> = fs
-                    .keys()
-                    .filter(|k| {
-                        if werf_graph::pattern::has_wildcard(&clean) {
-                            glob.matches(k)
-                        } else {
-                            **k == clean
-                        }
-                    })
-                    .collect();
-                if roots.is_empty() && !clean.is_empty() {
-                    return Err(instr(format!("`{src}` does not exist in the source image")));
-                }
-                let roots: Vec<String> = if clean.is_empty() {
-                    vec![String::new()]
-                } else {
-                    roots.into_iter().cloned().collect()
-                };
-                for root in roots {
-                    match fs.get(&root) {
-                        Some(Node::Dir { .. }) | None => {
-                            let prefix = if root.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{root}/")
-                            };
-                            let below: Vec<(&str, &Node)> = fs
-                                .range(prefix.clone()..)
-                                .map_while(|(k, n)| k.strip_prefix(&prefix).map(|r| (r, n)))
-                                .collect();
-                            for (rel, node) in filter.apply(below) {
-                                place(Some(rel), "", node.clone(), &mut out);
-                            }
-                        }
-                        Some(node) => {
-                            let name = root.rsplit('/').next().unwrap_or(&root).to_string();
-                            if filter.keeps(&name) {
-                                place(None, &name, node.clone(), &mut out);
-                            }
-                        }
+                let taken = taken(&fs, &sub(src), &filter)
+                    .ok_or_else(|| instr(format!("`{src}` does not exist in the source image")))?;
+                for t in taken {
+                    match t {
+                        Taken::Below(rel, node) => place(Some(rel), "", node.clone(), &mut out),
+                        Taken::Single(name, node) => place(None, &name, node.clone(), &mut out),
                     }
                 }
             }
@@ -738,16 +717,79 @@ fn copy_entries(
     Ok(out)
 }
 
+/// One entry `COPY --from` takes of a file system.
+pub(super) enum Taken<'a> {
+    /// Below a copied folder: its path relative to that folder (`""` the folder itself).
+    Below(&'a str, &'a Node),
+    /// A copied file (or link), by name.
+    Single(String, &'a Node),
+}
+
+/// What `COPY --from` takes of `fs` for the source `src` (a path or a glob of the source
+/// image), in path order; `None` when nothing there matches.
+pub(super) fn taken<'a>(fs: &'a Tree, src: &str, filter: &ImportFilter) -> Option<Vec<Taken<'a>>> {
+    let clean = join_abs("/", src);
+    let roots: Vec<&String> = if clean.is_empty() {
+        Vec::new()
+    } else if werf_graph::pattern::has_wildcard(&clean) {
+        let glob = werf_graph::pattern::Glob::new(&clean);
+        fs.keys().filter(|k| glob.matches(k)).collect()
+    } else {
+        fs.get_key_value(&clean)
+            .map(|(k, _)| k)
+            .into_iter()
+            .collect()
+    };
+    if roots.is_empty() && !clean.is_empty() {
+        return None;
+    }
+    let root_all = String::new();
+    let roots = if clean.is_empty() {
+        vec![&root_all]
+    } else {
+        roots
+    };
+    let mut out = Vec::new();
+    for root in roots {
+        match fs.get(root) {
+            Some(Node::Dir { .. }) | None => {
+                let prefix = if root.is_empty() {
+                    String::new()
+                } else {
+                    format!("{root}/")
+                };
+                let below: Vec<(&str, &Node)> = fs
+                    .range(prefix.clone()..)
+                    .map_while(|(k, n)| k.strip_prefix(&prefix).map(|r| (r, n)))
+                    .collect();
+                out.extend(
+                    filter
+                        .apply(below)
+                        .into_iter()
+                        .map(|(rel, node)| Taken::Below(rel, node)),
+                );
+            }
+            Some(node) => {
+                let name = root.rsplit('/').next().unwrap_or(root).to_string();
+                if filter.keeps(&name) {
+                    out.push(Taken::Single(name, node));
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 /// `COPY --from`'s filters: `--werf-include=GLOB` (a Stapel import's `includePaths`) and
 /// `--exclude=GLOB`, relative to the copied folder, with werf's path rules (a glob naming a
 /// folder covers what is below it; see [`werf_graph::stapel::select`]).
-struct ImportFilter {
+pub(super) struct ImportFilter {
     include: Vec<werf_graph::pattern::Glob>,
     exclude: Vec<werf_graph::pattern::Glob>,
 }
 
 impl ImportFilter {
-    fn from_flags(flags: &[(String, Option<String>)]) -> Self {
+    pub(super) fn from_flags(flags: &[(String, Option<String>)]) -> Self {
         let list = |name: &str| -> Vec<String> {
             flags
                 .iter()

@@ -11,6 +11,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use werf_graph::plan::{BaseRef, ImagePlan};
 
+use crate::build::Wanted;
 use crate::cli::{BuildArgs, Global};
 use crate::pipeline::publish::{publish, Publish};
 use crate::project::{load, Loaded};
@@ -113,7 +114,17 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         return build_and_push(global, args);
     }
     let mut loaded = load(global)?;
-    let plans = select(&loaded, &args.images)?;
+    if let Some(repo) = &args.repo {
+        loaded.use_recorded_imports(repo)?;
+    }
+    let mut plans = Vec::new();
+    let mut waiting = Vec::new();
+    for (name, plan) in select(&loaded, &args.images)? {
+        match plan {
+            Ok(p) => plans.push(p),
+            Err(e) => waiting.push((name, e)),
+        }
+    }
     let key = werf_cache::key_for_name(
         "last-plan",
         &format!("{}\0{}", loaded.config.meta.project, loaded.repo.prefix),
@@ -145,8 +156,12 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         } else {
             String::new()
         },
-        plans.len(),
-        if plans.len() == 1 { "" } else { "s" }
+        plans.len() + waiting.len(),
+        if plans.len() + waiting.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     let (mut changed, mut same, mut new) = (0, 0, 0);
     for plan in &plans {
@@ -236,6 +251,25 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
             }
         }
     }
+    for (name, error) in &waiting {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{name}  tag pending");
+        if let werf_graph::Error::ImportPending {
+            image, spec, key, ..
+        } = error
+        {
+            let _ = writeln!(
+                out,
+                "  why: {} imports `{}` from `{}`: the tag follows those files' checksum, recorded in the repository when `{}` is built (record `{}`), and none is known{}",
+                if image == name { "it".to_string() } else { format!("`{image}`, which it reads,") },
+                spec.add,
+                spec.source,
+                spec.source,
+                &key[..key.len().min(20)],
+                if args.repo.is_some() { " from the last build on this machine" } else { " without `--repo`" },
+            );
+        }
+    }
     let registry = match &args.repo {
         Some(r) => format!("registry `{r}` not checked in dry-run"),
         None => "registry not checked: no `--repo`".to_string(),
@@ -243,9 +277,10 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{} image{}: {changed} changed, {same} unchanged, {new} new since the last plan; all would be built ({registry})",
-        plans.len(),
-        if plans.len() == 1 { "" } else { "s" }
+        "{} image{}: {changed} changed, {same} unchanged, {new} new since the last plan{}; all would be built ({registry})",
+        plans.len() + waiting.len(),
+        if plans.len() + waiting.len() == 1 { "" } else { "s" },
+        if waiting.is_empty() { String::new() } else { format!(", {} pending on imports", waiting.len()) },
     );
     std::io::stdout().lock().write_all(out.as_bytes())?;
 
@@ -290,19 +325,25 @@ fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let Some(repo) = args.repo.as_deref() else {
         bail!("`werf build` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to; `--dry-run` only plans");
     };
-    let loaded = load(global)?;
-    let plans = select(&loaded, &args.images)?;
+    let mut loaded = load(global)?;
+    let wanted = select(&loaded, &args.images)?;
     let publish_args = Publish {
         repo,
         flags: &args.publish,
         report_digests: args.save_build_report,
     };
-    let results = publish(global, &loaded, &plans, &publish_args)?;
+    let results = publish(global, &mut loaded, wanted, &publish_args)?;
+    // Every tag is known after the build (imports were recorded on the way).
+    let plans: BTreeMap<String, Arc<ImagePlan>> = loaded
+        .ok_plans()?
+        .into_iter()
+        .map(|p| (p.name.clone(), p))
+        .collect();
     if args.save_build_report {
         let entries: Vec<_> = results
             .iter()
-            .zip(&plans)
-            .map(|(r, p)| {
+            .map(|r| {
+                let p = &plans[&r.name];
                 (
                     p,
                     r.tag.clone(),
@@ -337,30 +378,29 @@ fn explain_base(loaded: &mut Loaded, commit: &str) -> BTreeMap<String, Arc<Image
     loaded.at_tree(base.tree, crate::project::plans_by_name)
 }
 
-/// The requested images plus what they depend on, in werf.yaml order.
-fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Arc<ImagePlan>>> {
-    let plans = loaded.ok_plans()?;
+/// The requested images plus what they depend on, in werf.yaml order (planned, or waiting on
+/// an import's content).
+fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Wanted>> {
+    let plans = loaded.buildable_plans()?;
     if wanted.is_empty() {
         return Ok(plans);
     }
-    let by_name: BTreeMap<String, Arc<ImagePlan>> =
-        plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let mut frontier: Vec<String> = Vec::new();
     for w in wanted {
-        if !by_name.contains_key(w) {
+        if !plans.iter().any(|(n, _)| n == w) {
             bail!("image `{w}` is not defined in werf.yaml");
         }
         frontier.push(w.clone());
     }
     while let Some(n) = frontier.pop() {
         if keep.insert(n.clone()) {
-            frontier.extend(by_name[&n].dependencies.iter().cloned());
+            frontier.extend(loaded.dependencies(&n));
         }
     }
     Ok(plans
         .into_iter()
-        .filter(|p| keep.contains(&p.name))
+        .filter(|(n, _)| keep.contains(n))
         .collect())
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use oci_client::RegistryOperation;
 use werf_graph::cleanup::decide::{decide, Decision, Inputs, Reason, Use};
-use werf_graph::cleanup::{history as walk, is_image_tag, policy, refs};
+use werf_graph::cleanup::{history as walk, is_image_tag, is_ours, policy, refs};
 
 use crate::cleanup::report::{HistoryFigures, Report};
 use crate::cleanup::{delete, history, host, kube, now, taglog};
@@ -102,6 +102,12 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
         loaded.db.enable_execution_log();
         let _ = loaded.db.take_execution_log();
         let project = loaded.project;
+        // Importers' tags at each commit follow the import records the repository holds.
+        crate::project::set_import_checksums(
+            &mut loaded.db,
+            project,
+            &werf_graph::imports::checksums_in(&tags),
+        );
         let mut source = history::EngineSource::new(&loaded.repo, &mut loaded.db, project);
         let present = |t: &str| tags.contains(t);
         let mut visited = 0;
@@ -188,7 +194,7 @@ pub fn purge(global: &Global, args: &PurgeArgs) -> Result<ExitCode> {
         .map(|t| Decision {
             tag: t.clone(),
             image: None,
-            reasons: if is_image_tag(t) {
+            reasons: if is_ours(t) {
                 vec![]
             } else {
                 vec![Reason::NotOurs]

@@ -18,7 +18,7 @@ use crate::project::{load_for, Reads};
 pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
-    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
         global,
         &args.render.release,
@@ -28,7 +28,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
-    let plans = loaded.ok_plans()?;
+    let plans = loaded.buildable_plans()?;
     // A project without images of its own needs no repository (as werf).
     if !plans.is_empty() {
         let repo = args.render.repo.as_deref().ok_or_else(|| {
@@ -43,7 +43,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
             flags: &args.publish,
             report_digests: false,
         };
-        publish(global, &loaded, &plans, &publish_args)?;
+        publish(global, &mut loaded, plans, &publish_args)?;
     }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
@@ -78,6 +78,9 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
 /// Runs `werf plan`.
 pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
+    if let Some(repo) = &args.render.repo {
+        loaded.use_recorded_imports(repo)?;
+    }
     let release = release_of(
         global,
         &args.render.release,

@@ -12,7 +12,10 @@ use crate::project::{load_for, Reads};
 
 /// Runs `werf render`.
 pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
-    let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let mut loaded = load_for(global, Reads::ImagesAndChart)?;
+    if let Some(repo) = &args.repo {
+        loaded.use_recorded_imports(repo)?;
+    }
     let plans = loaded.ok_plans()?;
     if args.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");

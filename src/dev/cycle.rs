@@ -58,6 +58,9 @@ impl<'a> Session<'a> {
         let timeout = deploy::track::parse_duration(&args.timeout)
             .map_err(|e| anyhow::anyhow!("`--timeout`: {e}"))?;
         let mut loaded = load_for(global, Reads::ImagesAndChart)?;
+        if let Some(repo) = &args.render.repo {
+            loaded.use_recorded_imports(repo)?;
+        }
         loaded.db.enable_execution_log();
         let cluster = if args.kube.kube_config.is_some() || args.kube.kube_context.is_some() {
             let release = release_of(
@@ -107,6 +110,21 @@ impl<'a> Session<'a> {
         let started = Instant::now();
         let _ = self.loaded.db.take_execution_log();
         self.loaded.replan()?;
+        // Images waiting on an import's content get their tags from a build of what they read.
+        let waiting = self
+            .loaded
+            .plans
+            .iter()
+            .any(|(_, p)| matches!(p, Err(werf_graph::Error::ImportPending { .. })));
+        if let (true, Some(repo)) = (waiting, &self.args.render.repo) {
+            let publish_args = Publish {
+                repo,
+                flags: &self.args.publish,
+                report_digests: false,
+            };
+            let wanted = self.loaded.buildable_plans()?;
+            publish(self.global, &mut self.loaded, wanted, &publish_args)?;
+        }
         let plans = self.loaded.ok_plans()?;
         let replan = started.elapsed();
         let log = self.loaded.db.take_execution_log();
@@ -151,7 +169,11 @@ impl<'a> Session<'a> {
                     flags: &self.args.publish,
                     report_digests: false,
                 };
-                publish(self.global, &self.loaded, &plans, &publish_args)?;
+                let wanted = plans
+                    .iter()
+                    .map(|p| (p.name.clone(), Ok(p.clone())))
+                    .collect();
+                publish(self.global, &mut self.loaded, wanted, &publish_args)?;
             }
         }
         match &self.cluster {

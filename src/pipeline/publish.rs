@@ -1,13 +1,11 @@
 //! Publishing: build and push what the registry lacks of the plans, with a one-line summary.
 
-use std::sync::Arc;
-
 use anyhow::Result;
-use werf_graph::plan::ImagePlan;
 
+use crate::build::Wanted;
 use crate::cli::{Backend, Global, PublishFlags};
 use crate::progress::BuildProgress;
-use crate::project::Loaded;
+use crate::project::{EnginePlanner, Loaded};
 use crate::registry::Registry;
 
 /// Where and how images are published.
@@ -18,11 +16,13 @@ pub struct Publish<'a> {
     pub report_digests: bool,
 }
 
-/// Builds and pushes what `repo` lacks of `plans`, printing a one-line summary.
+/// Builds and pushes what `repo` lacks of `wanted`, printing a one-line summary. Images waiting
+/// on an import's content are planned during the build; afterwards `loaded.plans` hold every
+/// tag.
 pub fn publish(
     global: &Global,
-    loaded: &Loaded,
-    plans: &[Arc<ImagePlan>],
+    loaded: &mut Loaded,
+    wanted: Vec<Wanted>,
     args: &Publish<'_>,
 ) -> Result<Vec<crate::build::ImageResult>> {
     let (repo, flags) = (args.repo, args.flags);
@@ -65,8 +65,14 @@ pub fn publish(
     };
     let progress = BuildProgress::new();
     let started = std::time::Instant::now();
+    let mut planner = EnginePlanner {
+        db: &mut loaded.db,
+        project: loaded.project,
+        config: &loaded.config,
+    };
     let results = crate::build::build(
-        plans,
+        wanted,
+        &mut planner,
         &*loaded.objects,
         &loaded.store,
         &registry,
@@ -75,6 +81,7 @@ pub fn publish(
     );
     progress.finish();
     let results = results?;
+    loaded.replan()?;
     let built = results.iter().filter(|r| r.rebuilt).count();
     let stats = &registry.stats;
     use std::sync::atomic::Ordering::Relaxed;

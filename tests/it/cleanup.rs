@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::cluster::cluster;
-use crate::registry::{skopeo, Registry};
+use crate::registry::{list_tags, skopeo, Registry};
 use crate::support::{werf_in, Repo};
 
 const WERF_YAML: &str = "project: tidy
@@ -103,21 +103,6 @@ fn build_at(repo: &Repo, commit: &str, registry: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn list_tags(repo: &str) -> BTreeSet<String> {
-    let out = skopeo(&[
-        "list-tags",
-        "--tls-verify=false",
-        &format!("docker://{repo}"),
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Tag -> action from a saved report.

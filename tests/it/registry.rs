@@ -160,6 +160,22 @@ pub fn skopeo(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The tags of `repo`, as `skopeo list-tags` reads them.
+pub fn list_tags(repo: &str) -> std::collections::BTreeSet<String> {
+    let out = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repo}"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("skopeo prints JSON");
+    v["Tags"]
+        .as_array()
+        .expect("Tags")
+        .iter()
+        .map(|t| t.as_str().expect("a tag is a string").to_string())
+        .collect()
+}
+
 /// `skopeo inspect` of an image in a test registry (with `config`, its image config) as JSON.
 pub fn skopeo_inspect(image: &str, config: bool) -> serde_json::Value {
     let target = format!("docker://{image}");

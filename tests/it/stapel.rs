@@ -224,6 +224,57 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert!(rebuilt(&report).values().all(|b| !*b), "{report}");
 
+    // The artifact is rebuilt (a file only its latest patch copies) and outputs the same files:
+    // its importer and the image on top are not rebuilt (imports enter by content), and the
+    // import's checksum is recorded in the repository as a tag.
+    let records = |repo: &str| -> Vec<String> {
+        crate::registry::list_tags(repo)
+            .into_iter()
+            .filter(|t| t.starts_with("imp-"))
+            .collect()
+    };
+    assert_eq!(records(&repo).len(), 1, "one import, one record");
+    r.write(&[("assets/README", "not copied to /out\n")]);
+    r.commit("readme");
+    let (ok, out, report) = build(&r, &repo);
+    assert!(ok, "{out}");
+    assert_eq!(
+        rebuilt(&report),
+        [
+            ("app", false),
+            ("assets", true),
+            ("base", false),
+            ("edge", false)
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    );
+    assert_eq!(
+        stages(&report, "assets"),
+        owned(&[
+            ("install", false),
+            ("setup", false),
+            ("gitLatestPatch", true)
+        ])
+    );
+    assert_eq!(
+        records(&repo).len(),
+        2,
+        "the new artifact's import is recorded"
+    );
+    // A dry run with the repository reads the records its last build left: same tags.
+    let planned = crate::support::tags_for(r.path(), r.home.path(), Some(&repo));
+    assert_eq!(
+        planned.get("app"),
+        Some(
+            &report["Images"]["app"]["DockerTag"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        )
+    );
+
     // A file no stage selects changes no image.
     r.write(&[
         ("app/notes.txt", "notes 2\n"),
@@ -289,11 +340,21 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
         owned(&[("install", true), ("setup", true), ("gitLatestPatch", true)])
     );
 
-    // Another clone plans the same tags.
+    // Another clone plans the same tags, the importers' included.
     let (_keep, clone) = r.clone_elsewhere();
-    let other = crate::support::tags_in(&clone, r.home.path());
-    let here = r.tags();
+    let other = crate::support::tags_for(&clone, r.home.path(), Some(&repo));
+    let here = crate::support::tags_for(r.path(), r.home.path(), Some(&repo));
+    assert!(
+        here.contains_key("app") && here.contains_key("edge"),
+        "{here:?}"
+    );
     assert_eq!(other, here);
+    // Without the repository the importers' tags are pending, and said so.
+    let out = crate::support::werf_in(r.path(), r.home.path(), &["build", "--dry-run"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("app  tag pending"), "{stdout}");
+    assert!(stdout.contains("edge  tag pending"), "{stdout}");
 }
 
 #[test]

@@ -159,18 +159,24 @@ pub fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> Command {
 
 /// Tags from `werf build --dry-run --save-build-report` in `dir`.
 pub fn tags_in(dir: &Path, home: &Path) -> BTreeMap<String, String> {
+    tags_for(dir, home, None)
+}
+
+/// Tags from `werf build --dry-run --save-build-report` in `dir`, with `--repo` when given (so
+/// importers' tags follow the import records its last build left).
+pub fn tags_for(dir: &Path, home: &Path, repo: Option<&str>) -> BTreeMap<String, String> {
     let report = tempfile::NamedTempFile::new().expect("tempfile");
-    let out = werf_in(
-        dir,
-        home,
-        &[
-            "build",
-            "--dry-run",
-            "--save-build-report",
-            "--build-report-path",
-            report.path().to_str().expect("utf-8"),
-        ],
-    );
+    let mut args = vec![
+        "build",
+        "--dry-run",
+        "--save-build-report",
+        "--build-report-path",
+        report.path().to_str().expect("utf-8"),
+    ];
+    if let Some(repo) = repo {
+        args.extend(["--repo", repo]);
+    }
+    let out = werf_in(dir, home, &args);
     assert!(
         out.status.success(),
         "werf failed: {}",

@@ -45,6 +45,8 @@ pub enum Reason {
     /// Its manifest is also the manifest of this kept tag: deleting the manifest would take the
     /// kept tag with it.
     SharesManifest { with: String },
+    /// It records the checksum of an import from this kept tag (see [`crate::imports`]).
+    RecordOf { source: String },
 }
 
 impl fmt::Display for Reason {
@@ -71,6 +73,9 @@ impl fmt::Display for Reason {
             Reason::NotOurs => f.write_str("not a werf-rs image tag"),
             Reason::SharesManifest { with } => {
                 write!(f, "its manifest is also kept tag `{with}`'s")
+            }
+            Reason::RecordOf { source } => {
+                write!(f, "records an import's checksum from kept tag `{source}`")
             }
         }
     }
@@ -109,17 +114,21 @@ pub struct Inputs<'a> {
     pub now: i64,
 }
 
-/// One decision per tag, in tag order.
+/// One decision per tag, in tag order. An import record stays exactly while the tag it is
+/// about stays.
 pub fn decide(i: &Inputs<'_>) -> Vec<Decision> {
     let mut history: BTreeMap<&str, Vec<&Kept>> = BTreeMap::new();
     for k in i.history {
         history.entry(k.tag.as_str()).or_default().push(k);
     }
-    i.tags
+    let mut decisions: Vec<Decision> = i
+        .tags
         .iter()
         .map(|tag| {
             let mut reasons = Vec::new();
-            if !is_image_tag(tag) {
+            if crate::imports::record_source(tag).is_some() {
+                // Decided below, after its source.
+            } else if !is_image_tag(tag) {
                 reasons.push(Reason::NotOurs);
             } else {
                 for k in history.get(tag.as_str()).into_iter().flatten() {
@@ -150,7 +159,22 @@ pub fn decide(i: &Inputs<'_>) -> Vec<Decision> {
                 reasons,
             }
         })
-        .collect()
+        .collect();
+    let kept: BTreeSet<String> = decisions
+        .iter()
+        .filter(|d| d.keep())
+        .map(|d| d.tag.clone())
+        .collect();
+    for d in &mut decisions {
+        if let Some(source) = crate::imports::record_source(&d.tag) {
+            if kept.contains(source) {
+                d.reasons.push(Reason::RecordOf {
+                    source: source.to_string(),
+                });
+            }
+        }
+    }
+    decisions
 }
 
 /// The second look, once the registry said which manifest each tag to delete names: a tag whose
@@ -337,5 +361,46 @@ mod tests {
                 "latest: not a werf-rs image tag",
             ]
         );
+    }
+
+    #[test]
+    fn an_import_record_stays_exactly_while_its_source_stays() {
+        let spec = crate::imports::ImportSpec {
+            source: "builder".into(),
+            add: "/out".into(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+        };
+        let record = |source: &str| {
+            crate::imports::record_tag(&crate::imports::key(source, &spec), &"c".repeat(48))
+        };
+        let (kept_record, gone_record) = (record(&t('a')), record(&t('b')));
+        let tags: BTreeSet<String> = [t('a'), t('b'), kept_record.clone(), gone_record.clone()]
+            .into_iter()
+            .collect();
+        let history = vec![Kept {
+            tag: t('a'),
+            image: "builder".into(),
+            commit: "0123456789abcdef".into(),
+            reference: "branch `main`".into(),
+            policy: "p".into(),
+        }];
+        let out = decide(&Inputs {
+            tags: &tags,
+            history: &history,
+            in_use: &BTreeMap::new(),
+            first_seen: &BTreeMap::new(),
+            fresh_within: None,
+            images: &BTreeMap::new(),
+            now: 0,
+        });
+        let by_tag: BTreeMap<&str, &Decision> = out.iter().map(|d| (d.tag.as_str(), d)).collect();
+        assert_eq!(
+            by_tag[kept_record.as_str()].reasons,
+            [Reason::RecordOf { source: t('a') }]
+        );
+        // Its source is deleted, so is the record (it is ours, not another tool's).
+        assert!(!by_tag[t('b').as_str()].keep());
+        assert!(!by_tag[gone_record.as_str()].keep());
     }
 }

@@ -26,6 +26,12 @@ pub fn is_image_tag(tag: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Whether `tag` is one werf-rs writes: an image tag or an import record
+/// ([`crate::imports`]).
+pub fn is_ours(tag: &str) -> bool {
+    is_image_tag(tag) || crate::imports::record_source(tag).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

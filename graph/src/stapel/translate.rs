@@ -34,9 +34,12 @@ use super::select::{select, Selection};
 /// The build arg naming the previous stage's image.
 pub const PREV_ARG: &str = "WERF_STAPEL_PREV";
 
+/// What opens the build args naming the werf images a Stapel image reads.
+pub const IMAGE_ARG_PREFIX: &str = "WERF_STAPEL_IMAGE_";
+
 /// The build arg naming werf image number `i` of this image (see [`Stapel::images`]).
 pub fn image_arg(i: usize) -> String {
-    format!("WERF_STAPEL_IMAGE_{i}")
+    format!("{IMAGE_ARG_PREFIX}{i}")
 }
 
 /// werf's stage order (`from` is folded into the first stage that exists).

@@ -1,0 +1,117 @@
+//! Stapel import checksums (the effects of [`werf_graph::imports`]): the files an import copies,
+//! read from its built source and hashed, and the record tag that keeps the checksum in the
+//! repository for the next plans.
+
+use werf_graph::imports::{self, content_digest, Hasher, ImportSpec};
+use werf_graph::ObjectSource;
+
+use super::layer::{Node, Spool};
+use super::native::{self, ImportFilter, Published, Taken};
+use super::oci;
+use crate::registry::Registry;
+
+/// Errors of reading an import's files or recording their checksum.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("import of `{add}` from `{image}`: `{add}` does not exist in `{image}`")]
+    Missing { image: String, add: String },
+    #[error("import of `{add}` from `{image}`: reading its files")]
+    Read {
+        image: String,
+        add: String,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("recording the checksum of an import from `{image}` as tag `{tag}`")]
+    Record {
+        image: String,
+        tag: String,
+        #[source]
+        cause: Box<crate::registry::Error>,
+    },
+}
+
+/// The checksum of what `spec` copies from the published image `source`: every entry's path
+/// relative to the copied folder, kind, mode, link target and bytes, in path order.
+pub fn checksum(
+    registry: &Registry,
+    objects: &dyn ObjectSource,
+    source: &Published,
+    spec: &ImportSpec,
+) -> Result<String, Error> {
+    let read = |cause: Box<dyn std::error::Error + Send + Sync>| Error::Read {
+        image: spec.source.clone(),
+        add: spec.add.clone(),
+        cause,
+    };
+    let spool = Spool::new().map_err(|e| read(Box::new(e)))?;
+    let files = native::image_files(registry, source, &spool).map_err(|e| read(Box::new(e)))?;
+    let flags: Vec<(String, Option<String>)> = spec
+        .include
+        .iter()
+        .map(|g| ("werf-include".to_string(), Some(g.clone())))
+        .chain(
+            spec.exclude
+                .iter()
+                .map(|g| ("exclude".to_string(), Some(g.clone()))),
+        )
+        .collect();
+    let filter = ImportFilter::from_flags(&flags);
+    let taken = native::taken(&files, &spec.add, &filter).ok_or_else(|| Error::Missing {
+        image: spec.source.clone(),
+        add: spec.add.clone(),
+    })?;
+    let mut h = Hasher::default();
+    for t in taken {
+        let (path, node) = match &t {
+            Taken::Below(rel, node) => (rel.to_string(), *node),
+            Taken::Single(name, node) => (name.clone(), *node),
+        };
+        match node {
+            Node::Dir { mode } => h.dir(&path, *mode),
+            Node::Symlink { target } => h.symlink(&path, target),
+            Node::File { mode, data } => {
+                let mut reader = data.reader(objects).map_err(|e| read(Box::new(e)))?;
+                let digest = content_digest(&mut reader).map_err(|e| read(Box::new(e)))?;
+                h.file(&path, *mode, &digest);
+            }
+        }
+    }
+    Ok(h.finish())
+}
+
+/// Pushes the record tag of `key` with `checksum` to `repo`: a manifest with no layers whose
+/// config names the record (each record its own manifest, so deleting one takes nothing else).
+pub fn record(
+    registry: &Registry,
+    repo: &str,
+    spec: &ImportSpec,
+    key: &str,
+    checksum: &str,
+) -> Result<String, Error> {
+    let tag = imports::record_tag(key, checksum);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": {
+            "werf-rs.import.key": key,
+            "werf-rs.import.checksum": checksum,
+        }},
+        "rootfs": {"type": "layers", "diff_ids": []},
+    });
+    let config_bytes = serde_json::to_vec(&config).expect("a JSON value serializes");
+    let manifest = oci::Manifest::of(&config_bytes, Vec::new());
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+    let err = |cause| Error::Record {
+        image: spec.source.clone(),
+        tag: tag.clone(),
+        cause: Box::new(cause),
+    };
+    registry
+        .push_blob(repo, &manifest.config.digest, config_bytes)
+        .map_err(err)?;
+    registry
+        .push_manifest(repo, &tag, manifest_bytes, oci::MANIFEST)
+        .map_err(err)?;
+    Ok(tag)
+}
