@@ -214,6 +214,7 @@ pub fn build(
         pending,
         unresolved,
         resolving: false,
+        planner_done: false,
         running: 0,
         published: HashMap::new(),
         failed: Vec::new(),
@@ -250,8 +251,8 @@ pub fn build(
                 s.running += 1;
                 break name;
             }
-            if s.running == 0 && !s.resolving && s.unresolved.is_empty() {
-                // Nothing runnable, running or waiting on an import: the rest waits on failed
+            if s.running == 0 && !s.resolving && (s.unresolved.is_empty() || s.planner_done) {
+                // Nothing runnable, running or still to be planned: the rest waits on failed
                 // images (or nothing is left).
                 return;
             }
@@ -335,6 +336,11 @@ pub fn build(
             s.resolving = false;
             wake.notify_all();
         }
+        state
+            .lock()
+            .expect("build state lock poisoned")
+            .planner_done = true;
+        wake.notify_all();
     });
 
     let s = state.into_inner().expect("build state lock poisoned");
@@ -386,6 +392,8 @@ struct State {
     unresolved: BTreeMap<String, Vec<String>>,
     /// The planning thread is checksumming and planning.
     resolving: bool,
+    /// The planning thread plans nothing more (what is unresolved stays so).
+    planner_done: bool,
     running: usize,
     published: HashMap<String, Published>,
     failed: Vec<(String, String)>,

@@ -125,7 +125,23 @@ impl<'a> Session<'a> {
             let wanted = self.loaded.buildable_plans()?;
             publish(self.global, &mut self.loaded, wanted, &publish_args)?;
         }
-        let plans = self.loaded.ok_plans()?;
+        // Without a registry, importers whose imports were never recorded have no tag yet.
+        let mut plans = Vec::new();
+        let mut pending = Vec::new();
+        for (name, plan) in self.loaded.buildable_plans()? {
+            match plan {
+                Ok(p) => plans.push(p),
+                Err(_) => pending.push(name),
+            }
+        }
+        if !pending.is_empty() && self.cycles == 0 {
+            println!(
+                "  {} image{} pending on imports, left out until built (`--repo`): {}",
+                pending.len(),
+                plural(pending.len()),
+                pending.join(", ")
+            );
+        }
         let replan = started.elapsed();
         let log = self.loaded.db.take_execution_log();
         let queries = log.len();

@@ -450,3 +450,131 @@ fn walkdir(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn a_chain_of_imports_is_cut_off_by_content_at_each_link_and_its_records_follow_their_sources() {
+    // No shell stages: every image is built natively. `c` imports from `b`, which imports a
+    // filtered part of `a`.
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh"]);
+    let yaml = format!(
+        "project: chain\nconfigVersion: 1\ncleanup:\n  keepImagesBuiltWithinLastNHours: 0\n  keepPolicies:\n  - references:\n      tag: /^v/\n---\nartifact: a\nfrom: {base}\ngit:\n- add: /a\n  to: /src\n---\nartifact: b\nfrom: {base}\nimport:\n- artifact: a\n  add: /src\n  to: /b\n  includePaths: [keep.txt]\n  after: install\n---\nimage: c\nfrom: {base}\nimport:\n- artifact: b\n  add: /b\n  to: /c\n  after: install\n"
+    );
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        ("a/keep.txt", "kept\n"),
+        ("a/other.txt", "other\n"),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("chain");
+    let build = |r: &Repo| crate::support::build_with_report(r, &repo, &[], &[]);
+    let records = || -> Vec<String> {
+        crate::registry::list_tags(&repo)
+            .into_iter()
+            .filter(|t| t.starts_with("imp-"))
+            .collect()
+    };
+    let (ok, out, report) = build(&r);
+    assert!(ok, "{out}");
+    let want = |a: bool, b: bool, c: bool| -> BTreeMap<String, bool> {
+        [("a", a), ("b", b), ("c", c)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    };
+    assert_eq!(rebuilt(&report), want(true, true, true));
+    assert_eq!(records().len(), 2, "one record per import");
+    let c_tag = report["Images"]["c"]["DockerTag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let root = unpack(&format!("{repo}:{c_tag}"), work.path());
+    assert_eq!(
+        std::fs::read_to_string(root.join("c/keep.txt")).unwrap(),
+        "kept\n"
+    );
+    assert!(
+        !root.join("c/other.txt").exists(),
+        "the filter of `b`'s import"
+    );
+
+    // A file `a` copies but `b` filters out: `a` is rebuilt, `b`'s import is the same files, so
+    // `b` and `c` keep their tags and are not built.
+    r.write(&[("a/other.txt", "other 2\n")]);
+    r.commit("other");
+    let (ok, out, report) = build(&r);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), want(true, false, false));
+    assert_eq!(report["Images"]["c"]["DockerTag"], c_tag.as_str());
+    assert_eq!(records().len(), 3, "the new `a` has its record");
+
+    // The file `b` takes: every link rebuilt.
+    r.write(&[("a/keep.txt", "kept 2\n")]);
+    r.commit("keep");
+    let (ok, out, report) = build(&r);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), want(true, true, true));
+    let c2 = report["Images"]["c"]["DockerTag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::create_dir_all(work.path().join("second")).unwrap();
+    let root = unpack(&format!("{repo}:{c2}"), &work.path().join("second"));
+    assert_eq!(
+        std::fs::read_to_string(root.join("c/keep.txt")).unwrap(),
+        "kept 2\n"
+    );
+
+    // Each record is an image manifest of its own, readable by skopeo, naming its checksum.
+    let record = records().into_iter().next().unwrap();
+    let config = skopeo_inspect(&format!("{repo}:{record}"), true);
+    let checksum = record.rsplit('-').next().unwrap();
+    assert_eq!(
+        config["config"]["Labels"]["werf-rs.import.checksum"], checksum,
+        "{config}"
+    );
+
+    // A cleanup keeping the tagged commit's images: its importers' tags are found through the
+    // records, and a record stays exactly while the image it is about stays.
+    crate::support::git_in(r.path(), &["tag", "v3"], 0);
+    let out = crate::support::werf_in(
+        r.path(),
+        r.home.path(),
+        &["cleanup", "--repo", &repo, "--without-kube"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            report["Images"][*n]["DockerTag"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let left = crate::registry::list_tags(&repo);
+    let (records, images): (Vec<&String>, Vec<&String>) =
+        left.iter().partition(|t| t.starts_with("imp-"));
+    let mut images: Vec<String> = images.into_iter().cloned().collect();
+    images.sort();
+    let mut want_images = head.clone();
+    want_images.sort();
+    assert_eq!(images, want_images, "only the tagged commit's images");
+    let mut sources: Vec<&str> = records
+        .iter()
+        .map(|t| t.trim_start_matches("imp-").split('-').next().unwrap())
+        .collect();
+    sources.sort();
+    let mut want_sources = vec![head[0].as_str(), head[1].as_str()];
+    want_sources.sort();
+    assert_eq!(
+        sources, want_sources,
+        "the records of `a` and `b` at v3: {left:?}"
+    );
+}

@@ -23,7 +23,27 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
     if let Some(target) = &args.why {
         return why(global, args, target);
     }
-    let loaded = load(global)?;
+    let mut loaded = load(global)?;
+    // With `--repo`, what the registry holds (one tag listing): which images exist, and the
+    // import records importers' tags follow.
+    let listed = match &args.render.repo {
+        Some(repo) => {
+            let registry = Registry::new(
+                &args.insecure_registry,
+                &[crate::registry::host_of(repo)],
+                global.timeouts(),
+            )?;
+            let tags = registry.list_tags(repo)?;
+            crate::project::set_import_checksums(
+                &mut loaded.db,
+                loaded.project,
+                &werf_graph::imports::checksums_in(&tags),
+            );
+            loaded.replan()?;
+            Some(tags)
+        }
+        None => None,
+    };
     let plans = loaded.ok_plans()?;
     if let Some(name) = &args.image {
         if !plans.iter().any(|p| &p.name == name) {
@@ -43,14 +63,7 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         let templates = werf_graph::render::rendered_templates(&loaded.db, loaded.project, input)?;
         view::add_chart(&mut graph, &dir, tree, &templates, args.image.as_deref());
     }
-    // With `--repo`, what the registry holds (one tag listing).
-    if let Some(repo) = &args.render.repo {
-        let registry = Registry::new(
-            &args.insecure_registry,
-            &[crate::registry::host_of(repo)],
-            global.timeouts(),
-        )?;
-        let tags = registry.list_tags(repo)?;
+    if let Some(tags) = &listed {
         for p in &plans {
             let state = if tags.contains(&p.tag) {
                 "in the registry"
