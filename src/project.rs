@@ -58,23 +58,8 @@ impl Loaded {
     /// The plans of images a build can make: planned, or waiting on an import's content (which
     /// the build records, see [`crate::build::Planner`]); any other error stops, listing each.
     pub fn buildable_plans(&self) -> Result<Vec<crate::build::Wanted>> {
-        let mut errors: Vec<String> = Vec::new();
-        for (_, p) in &self.plans {
-            match p {
-                Ok(_) | Err(werf_graph::Error::ImportPending { .. }) => {}
-                Err(e) => {
-                    let msg = e.to_string();
-                    if !errors.contains(&msg) {
-                        errors.push(msg);
-                    }
-                }
-            }
-        }
-        match errors.len() {
-            0 => Ok(self.plans.clone()),
-            1 => bail!("{}", errors[0]),
-            _ => bail!("{} errors:\n  {}", errors.len(), errors.join("\n  ")),
-        }
+        self.check_plans(true)?;
+        Ok(self.plans.clone())
     }
 
     /// The werf images `image` reads, as werf.yaml says (known while its plan is pending).
@@ -99,26 +84,34 @@ impl Loaded {
 
     /// The plans, or an error listing every image that failed.
     pub fn ok_plans(&self) -> Result<Vec<Arc<ImagePlan>>> {
+        self.check_plans(false)?;
+        Ok(self
+            .plans
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok().cloned())
+            .collect())
+    }
+
+    /// An error listing every image that failed to plan (those waiting on an import's content
+    /// too, unless `pending_ok`).
+    fn check_plans(&self, pending_ok: bool) -> Result<()> {
         let mut errors: Vec<String> = Vec::new();
-        let mut plans = Vec::new();
         for (_, p) in &self.plans {
-            match p {
-                Ok(p) => plans.push(p.clone()),
-                Err(e) => {
-                    let mut msg = e.to_string();
-                    if let werf_graph::Error::ImportPending { .. } = e {
-                        msg.push_str(
-                            " (`werf build --repo REPO` records it; then pass the same `--repo`)",
-                        );
-                    }
-                    if !errors.contains(&msg) {
-                        errors.push(msg);
-                    }
-                }
+            let Err(e) = p else { continue };
+            let pending = matches!(e, werf_graph::Error::ImportPending { .. });
+            if pending && pending_ok {
+                continue;
+            }
+            let mut msg = e.to_string();
+            if pending {
+                msg.push_str(" (`werf build --repo REPO` records it; then pass the same `--repo`)");
+            }
+            if !errors.contains(&msg) {
+                errors.push(msg);
             }
         }
         match errors.len() {
-            0 => Ok(plans),
+            0 => Ok(()),
             1 => bail!("{}", errors[0]),
             _ => bail!("{} errors:\n  {}", errors.len(), errors.join("\n  ")),
         }

@@ -172,13 +172,16 @@ pub fn build(
         .as_secs();
     let order: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
 
-    // The listing's records resolve what they can at once.
+    // The records of this listing, and no others (the caller may have planned with records
+    // cached from an earlier listing), resolve what they can at once.
     let mut checksums = werf_graph::imports::checksums_in(&tags);
     let mut plans: HashMap<String, Arc<ImagePlan>> = HashMap::new();
     let mut unresolved: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, plan) in wanted {
         let plan = match plan {
-            Err(werf_graph::Error::ImportPending { .. }) => planner.replan(&checksums, &name),
+            Ok(_) | Err(werf_graph::Error::ImportPending { .. }) => {
+                planner.replan(&checksums, &name)
+            }
             other => other,
         };
         match plan {

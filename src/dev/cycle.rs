@@ -75,7 +75,8 @@ impl<'a> Session<'a> {
         } else {
             None
         };
-        if cluster.is_some() && args.render.repo.is_none() && !loaded.ok_plans()?.is_empty() {
+        if cluster.is_some() && args.render.repo.is_none() && !loaded.buildable_plans()?.is_empty()
+        {
             anyhow::bail!(
                 "`werf dev` with a cluster needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish the images to"
             );

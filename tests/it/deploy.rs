@@ -166,6 +166,63 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
     );
 }
 
+/// Stapel on a Dockerfile image and an image importing a filtered part of a Stapel artifact.
+const STAPEL_YAML: &str = "project: shop\nconfigVersion: 1\n---\nimage: side\ncontext: side\ndockerfile: Dockerfile\n---\nartifact: assets\nfromImage: side\ngit:\n- add: /assets\n  to: /src\n---\nimage: app\nfromImage: side\nimport:\n- artifact: assets\n  add: /src\n  to: /static\n  includePaths: ['*.css']\n  after: install\n";
+
+#[test]
+fn a_stapel_project_converges_and_an_artifact_rebuilt_with_equal_imported_files_changes_nothing() {
+    let c = cluster();
+    let mut p = Project::new(
+        "stapel",
+        &[
+            ("werf.yaml", STAPEL_YAML),
+            ("assets/style.css", "body {}\n"),
+            ("assets/readme.md", "notes\n"),
+        ],
+    );
+    let image = |c: &Cluster| {
+        c.get_json(&["deployment", "app", "-n", "stapel"])["spec"]["template"]["spec"]["containers"]
+            [0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let out = p.converge(c, &[]);
+    assert!(out.contains("3 built and pushed"), "{out}");
+    assert!(
+        out.contains("ready     Deployment/app (stapel)  2/2 available"),
+        "{out}"
+    );
+    let first = image(c);
+    assert!(
+        first.starts_with(&format!("{}/stapel:", c.registry.address)),
+        "{first}"
+    );
+
+    // A file the artifact copies and the import filters out: the artifact is built again, the
+    // importer's tag stays, and the release writes nothing.
+    p.change(&[("assets/readme.md", "notes 2\n")]);
+    let before = c.writes_by("werf").len();
+    let out = p.converge(c, &[]);
+    assert!(out.contains("1 built and pushed, 2 already"), "{out}");
+    assert!(out.contains("is up to date"), "{out}");
+    assert_eq!(object_writes(c, before, "stapel"), (vec![], vec![]));
+    assert_eq!(image(c), first);
+
+    // The imported file: the importer is built and its Deployment patched.
+    p.change(&[("assets/style.css", "body { color: red }\n")]);
+    let before = c.writes_by("werf").len();
+    let out = p.converge(c, &[]);
+    assert!(out.contains("2 built and pushed, 1 already"), "{out}");
+    let (writes, _) = object_writes(c, before, "stapel");
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(
+        writes[0].contains("deployments") && writes[0].contains("/app"),
+        "{writes:?}"
+    );
+    assert_ne!(image(c), first);
+}
+
 #[test]
 fn a_never_pushed_image_fails_with_the_pull_error_and_auto_rollback_restores_the_last_revision() {
     let c = cluster();
