@@ -345,6 +345,30 @@ pub fn add_chart(
     *view = g.finish();
 }
 
+/// An image whose tag is pending (it waits on an import's content, see [`crate::imports`]): a
+/// node without a digest, its state saying what it waits for, with edges to the images it reads.
+pub fn add_pending(
+    view: &mut GraphView,
+    config_file: &str,
+    image: &str,
+    reads: &[String],
+    waits_for: &str,
+) {
+    let mut g = Draft::from(std::mem::take(view));
+    let id = g.node(
+        format!("image:{image}"),
+        NodeKind::Image,
+        image.to_string(),
+        String::new(),
+    );
+    g.edge(&id, &format!("config:{config_file}"), "declared in");
+    for dep in reads {
+        g.edge(&id, &format!("image:{dep}"), "uses image");
+    }
+    *view = g.finish();
+    set_state(view, &format!("image:{image}"), waits_for);
+}
+
 /// Sets the state of node `id` (no-op for an unknown id).
 pub fn set_state(view: &mut GraphView, id: &str, state: impl Into<String>) {
     if let Some(n) = view.nodes.iter_mut().find(|n| n.id == id) {

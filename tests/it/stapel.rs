@@ -486,6 +486,51 @@ fn a_chain_of_imports_is_cut_off_by_content_at_each_link_and_its_records_follow_
     };
     assert_eq!(rebuilt(&report), want(true, true, true));
     assert_eq!(records().len(), 2, "one record per import");
+
+    // `werf graph`: without the repository the importers are drawn pending; with it, the
+    // records give their tags, and the registry has them.
+    let graph = |extra: &[&str]| -> BTreeMap<String, (String, String)> {
+        let mut args = vec!["graph", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = crate::support::werf_in(r.path(), r.home.path(), &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "image")
+            .map(|n| {
+                (
+                    n["label"].as_str().unwrap().to_string(),
+                    (
+                        n["digest"].as_str().unwrap().to_string(),
+                        n["state"].as_str().unwrap_or_default().to_string(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let offline = graph(&[]);
+    assert_eq!(offline.len(), 3, "{offline:?}");
+    assert!(
+        offline["b"]
+            .1
+            .starts_with("pending: waits for the checksum of `/src` from `a`"),
+        "{offline:?}"
+    );
+    assert!(offline["c"].1.starts_with("pending"), "{offline:?}");
+    assert_eq!(offline["c"].0, "", "no digest while pending");
+    let online = graph(&["--repo", &repo]);
+    for name in ["a", "b", "c"] {
+        let tag = report["Images"][name]["DockerTag"].as_str().unwrap();
+        assert!(online[name].0.starts_with(tag), "{name}: {online:?}");
+        assert_eq!(online[name].1, "in the registry", "{name}");
+    }
     let c_tag = report["Images"]["c"]["DockerTag"]
         .as_str()
         .unwrap()

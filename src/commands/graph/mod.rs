@@ -44,9 +44,18 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let plans = loaded.ok_plans()?;
+    // Images waiting on an import's content (no records read) are drawn without a tag.
+    let mut plans = Vec::new();
+    let mut pending = Vec::new();
+    for (name, plan) in loaded.buildable_plans()? {
+        match plan {
+            Ok(p) => plans.push(p),
+            Err(werf_graph::Error::ImportPending { spec, .. }) => pending.push((name, spec)),
+            Err(_) => {}
+        }
+    }
     if let Some(name) = &args.image {
-        if !plans.iter().any(|p| &p.name == name) {
+        if !plans.iter().any(|p| &p.name == name) && !pending.iter().any(|(n, _)| n == name) {
             bail!("image `{name}` is not defined in werf.yaml");
         }
     }
@@ -56,6 +65,21 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         &plans,
         args.image.as_deref(),
     );
+    for (name, spec) in &pending {
+        if args.image.as_ref().is_some_and(|only| only != name) {
+            continue;
+        }
+        view::add_pending(
+            &mut graph,
+            CONFIG_FILE,
+            name,
+            &loaded.dependencies(name),
+            &format!(
+                "pending: waits for the checksum of `{}` from `{}` (recorded by `werf build`; pass its `--repo`)",
+                spec.add, spec.source
+            ),
+        );
+    }
     // The chart, when the project has one: templates, the image values each read, objects.
     if let Ok((dir, tree)) = werf_graph::render::chart_tree(&loaded.db, loaded.project).clone() {
         let options = render_options(global, &args.render, &loaded)?;
