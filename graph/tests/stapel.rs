@@ -409,6 +409,36 @@ fn unsupported_and_bad_stapel_is_a_clear_error_with_its_line() {
 }
 
 #[test]
+fn a_new_import_record_recomputes_only_the_stages_that_import() {
+    let mut f = Fixture::new();
+    f.db.enable_execution_log();
+    let before = f.stages();
+    let _ = f.db.take_execution_log();
+    // A record for another source tag (an older `assets`, say) arrives with a listing.
+    let mut sums = (**f.project.import_checksums(&f.db)).clone();
+    sums.insert(format!("{}-000000000000", "0".repeat(56)), "1".repeat(48));
+    f.project.set_import_checksums(&mut f.db).to(Arc::new(sums));
+    let after = f.stages();
+    let log = f.db.take_execution_log();
+    let stage_plans: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("stage_plan("))
+        .collect();
+    // The stage that imports read the records: it alone is recomputed, to an equal digest, so
+    // nothing after it runs again.
+    assert_eq!(
+        stage_plans,
+        ["stage_plan(app/stapel-stage/dependenciesAfterSetup#1)"],
+        "{log:#?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.starts_with("image_plan(app)")),
+        "{log:#?}"
+    );
+    assert_eq!(before, after);
+}
+
+#[test]
 fn a_save_outside_every_mapping_translates_no_stapel_image_again() {
     let mut f = Fixture::new();
     f.db.enable_execution_log();
