@@ -2,10 +2,13 @@
 //! read from its built source and hashed, and the record tag that keeps the checksum in the
 //! repository for the next plans.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use werf_graph::imports::{self, content_digest, Hasher, ImportSpec};
 use werf_graph::ObjectSource;
 
-use super::layer::{Node, Spool};
+use super::layer::{Node, Spool, Tree};
 use super::native::{self, ImportFilter, Published, Taken};
 use super::oci;
 use crate::registry::Registry;
@@ -31,9 +34,39 @@ pub enum Error {
     },
 }
 
+/// How many sources' files [`Sources`] keeps at most.
+const KEPT_SOURCES: usize = 8;
+
+/// The files of built images, read once per build whatever the number of imports from each.
+#[derive(Default)]
+pub struct Sources {
+    /// By manifest digest: the spool holding file contents, and the tree.
+    read: HashMap<String, (Arc<Spool>, Arc<Tree>)>,
+}
+
+impl Sources {
+    /// The files of `image` (its layers pulled and unpacked the first time).
+    fn files(&mut self, registry: &Registry, image: &Published) -> native::Result<Arc<Tree>> {
+        if let Some((_, tree)) = self.read.get(&image.manifest_digest) {
+            return Ok(tree.clone());
+        }
+        // Imports from one source resolve together: a few recent sources are enough, and
+        // memory stays bounded however many sources a build has.
+        if self.read.len() >= KEPT_SOURCES {
+            self.read.clear();
+        }
+        let spool = Spool::new()?;
+        let tree = native::image_files(registry, image, &spool)?;
+        self.read
+            .insert(image.manifest_digest.clone(), (spool, tree.clone()));
+        Ok(tree)
+    }
+}
+
 /// The checksum of what `spec` copies from the published image `source`: every entry's path
 /// relative to the copied folder, kind, mode, link target and bytes, in path order.
 pub fn checksum(
+    sources: &mut Sources,
     registry: &Registry,
     objects: &dyn ObjectSource,
     source: &Published,
@@ -44,8 +77,9 @@ pub fn checksum(
         add: spec.add.clone(),
         cause,
     };
-    let spool = Spool::new().map_err(|e| read(Box::new(e)))?;
-    let files = native::image_files(registry, source, &spool).map_err(|e| read(Box::new(e)))?;
+    let files = sources
+        .files(registry, source)
+        .map_err(|e| read(Box::new(e)))?;
     let flags: Vec<(String, Option<String>)> = spec
         .include
         .iter()

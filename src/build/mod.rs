@@ -298,6 +298,7 @@ pub fn build(
         None => options.parallel.max(1),
     };
     let mut recorded: Vec<String> = Vec::new();
+    let mut sources = imports::Sources::default();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(worker);
@@ -307,12 +308,18 @@ pub fn build(
             let outcomes: Vec<(String, Result<Arc<ImagePlan>, String>)> = ready
                 .into_iter()
                 .map(|name| {
-                    let r = resolve(&shared, &state, planner, &mut checksums, &name).map(
-                        |(plan, tags)| {
-                            recorded.extend(tags);
-                            plan
-                        },
-                    );
+                    let r = resolve(
+                        &shared,
+                        &state,
+                        planner,
+                        &mut checksums,
+                        &mut sources,
+                        &name,
+                    )
+                    .map(|(plan, tags)| {
+                        recorded.extend(tags);
+                        plan
+                    });
                     (name, r)
                 })
                 .collect();
@@ -443,6 +450,7 @@ fn resolve(
     state: &Mutex<State>,
     planner: &mut dyn Planner,
     checksums: &mut werf_graph::imports::Checksums,
+    sources: &mut imports::Sources,
     name: &str,
 ) -> Result<(Arc<ImagePlan>, Vec<String>), String> {
     let repo = shared.options.repo;
@@ -474,7 +482,7 @@ fn resolve(
             )
             .map_err(|e| crate::errors::chain(&e))?,
         };
-        let sum = imports::checksum(shared.registry, shared.objects, &source, &spec)
+        let sum = imports::checksum(sources, shared.registry, shared.objects, &source, &spec)
             .map_err(|e| crate::errors::chain(&e))?;
         let tag = imports::record(shared.registry, repo, &spec, &key, &sum)
             .map_err(|e| crate::errors::chain(&e))?;

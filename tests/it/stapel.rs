@@ -94,6 +94,11 @@ fn stages(report: &Value, image: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Image -> rebuilt, as the report's are compared.
+fn by_image(v: &[(&str, bool)]) -> BTreeMap<String, bool> {
+    v.iter().map(|(k, b)| (k.to_string(), *b)).collect()
+}
+
 fn owned(v: &[(&str, bool)]) -> Vec<(String, bool)> {
     v.iter().map(|(k, b)| (k.to_string(), *b)).collect()
 }
@@ -129,15 +134,12 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert_eq!(
         rebuilt(&report),
-        [
+        by_image(&[
             ("app", true),
             ("assets", true),
             ("base", true),
             ("edge", true)
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        ])
     );
     let tag = |name: &str| {
         report["Images"][name]["DockerTag"]
@@ -240,15 +242,12 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert_eq!(
         rebuilt(&report),
-        [
+        by_image(&[
             ("app", false),
             ("assets", true),
             ("base", false),
             ("edge", false)
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        ])
     );
     assert_eq!(
         stages(&report, "assets"),
@@ -293,15 +292,12 @@ fn a_stapel_project_mixed_with_dockerfiles_builds_and_reads_back() {
     assert!(ok, "{out}");
     assert_eq!(
         rebuilt(&report),
-        [
+        by_image(&[
             ("app", true),
             ("assets", true),
             ("base", false),
             ("edge", true)
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        ])
     );
     assert_eq!(
         stages(&report, "assets"),
@@ -478,12 +474,7 @@ fn a_chain_of_imports_is_cut_off_by_content_at_each_link_and_its_records_follow_
     };
     let (ok, out, report) = build(&r);
     assert!(ok, "{out}");
-    let want = |a: bool, b: bool, c: bool| -> BTreeMap<String, bool> {
-        [("a", a), ("b", b), ("c", c)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
-    };
+    let want = |a: bool, b: bool, c: bool| by_image(&[("a", a), ("b", b), ("c", c)]);
     assert_eq!(rebuilt(&report), want(true, true, true));
     assert_eq!(records().len(), 2, "one record per import");
 
