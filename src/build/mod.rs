@@ -482,10 +482,20 @@ fn resolve(
             )
             .map_err(|e| crate::errors::chain(&e))?,
         };
+        let started = Instant::now();
         let sum = imports::checksum(sources, shared.registry, shared.objects, &source, &spec)
             .map_err(|e| crate::errors::chain(&e))?;
+        let read = started.elapsed();
         let tag = imports::record(shared.registry, repo, &spec, &key, &sum)
             .map_err(|e| crate::errors::chain(&e))?;
+        tracing::debug!(
+            image = name,
+            source = spec.source.as_str(),
+            add = spec.add.as_str(),
+            read_ms = read.as_millis() as u64,
+            recorded_ms = (started.elapsed() - read).as_millis() as u64,
+            "import checksummed and recorded"
+        );
         recorded.push(tag);
         checksums.insert(key, sum);
     }
