@@ -673,7 +673,11 @@ pub fn stage_plan<'db>(
                 };
                 components.push(Component::digest(
                     format!("step {k} from"),
-                    format!("files of image {source}"),
+                    format!(
+                        "files `{}` of image {source} (checksum {})",
+                        spec.add,
+                        &checksum[..checksum.len().min(12)]
+                    ),
                     {
                         let mut b = Builder::new("import");
                         b.str("checksum", checksum);
