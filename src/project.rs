@@ -193,9 +193,23 @@ fn dependencies_of(config: &WerfConfig, image: &str) -> Vec<String> {
 
 /// The engine as a build's [`crate::build::Planner`].
 pub struct EnginePlanner<'a> {
-    pub db: &'a mut Database,
-    pub project: Project,
-    pub config: &'a WerfConfig,
+    db: &'a mut Database,
+    project: Project,
+    config: &'a WerfConfig,
+    /// How many records the engine was last given: a build's records only grow, so an equal
+    /// count needs no comparison (1,000 images would compare the map 1,000 times).
+    given: Option<usize>,
+}
+
+impl<'a> EnginePlanner<'a> {
+    pub fn new(db: &'a mut Database, project: Project, config: &'a WerfConfig) -> Self {
+        EnginePlanner {
+            db,
+            project,
+            config,
+            given: None,
+        }
+    }
 }
 
 impl crate::build::Planner for EnginePlanner<'_> {
@@ -208,7 +222,10 @@ impl crate::build::Planner for EnginePlanner<'_> {
         checksums: &werf_graph::imports::Checksums,
         image: &str,
     ) -> werf_graph::Result<Arc<ImagePlan>> {
-        set_import_checksums(self.db, self.project, checksums);
+        if self.given != Some(checksums.len()) {
+            set_import_checksums(self.db, self.project, checksums);
+            self.given = Some(checksums.len());
+        }
         let key = werf_graph::db::ImageKey::new(&*self.db, image.to_string());
         plan::image_plan(&*self.db, self.project, key).clone()
     }

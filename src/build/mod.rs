@@ -133,7 +133,8 @@ pub type Wanted = (String, werf_graph::Result<Arc<ImagePlan>>);
 pub trait Planner {
     /// The werf images `image` reads (known from werf.yaml while its plan is pending).
     fn dependencies(&self, image: &str) -> Vec<String>;
-    /// The plan of `image` with `checksums` known (added to those given before).
+    /// The plan of `image` with exactly `checksums` known (a build only adds to them from one
+    /// call to the next).
     fn replan(
         &mut self,
         checksums: &werf_graph::imports::Checksums,

@@ -65,11 +65,7 @@ pub fn publish(
     };
     let progress = BuildProgress::new();
     let started = std::time::Instant::now();
-    let mut planner = EnginePlanner {
-        db: &mut loaded.db,
-        project: loaded.project,
-        config: &loaded.config,
-    };
+    let mut planner = EnginePlanner::new(&mut loaded.db, loaded.project, &loaded.config);
     let results = crate::build::build(
         wanted,
         &mut planner,
