@@ -3,7 +3,8 @@
 //! A werf-rs image tag is kept when a reference's history keeps it, when a Kubernetes object
 //! uses it, or when it is fresh (first seen less than `keepImagesBuiltWithinLastNHours` ago; a
 //! tag with no record of when it appeared counts as fresh). Every other image tag is deleted.
-//! Tags of another shape are not ours and always stay.
+//! An import record (`imp-…`, see [`crate::imports`]) follows the tag it is about. Tags of
+//! another shape are not ours and always stay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
