@@ -74,10 +74,15 @@ impl Loaded {
         let Some(tags) = crate::build::cached_tags(&self.store, repo)? else {
             return Ok(());
         };
-        let checksums = werf_graph::imports::checksums_in(&tags);
-        if checksums.is_empty() {
+        if werf_graph::imports::checksums_in(&tags).is_empty() {
             return Ok(());
         }
+        self.use_import_records(&tags)
+    }
+
+    /// Plans again with exactly the import records among `tags` (a repository's tags).
+    pub fn use_import_records(&mut self, tags: &std::collections::BTreeSet<String>) -> Result<()> {
+        let checksums = werf_graph::imports::checksums_in(tags);
         set_import_checksums(&mut self.db, self.project, &checksums);
         self.replan()
     }
@@ -166,6 +171,21 @@ impl Loaded {
     pub fn config_repo_path(&self) -> String {
         join(&self.repo.prefix, CONFIG_FILE)
     }
+}
+
+/// The plans apart from the images waiting on an import's content, each with why it waits.
+pub fn split_pending(
+    wanted: Vec<crate::build::Wanted>,
+) -> (Vec<Arc<ImagePlan>>, Vec<(String, werf_graph::Error)>) {
+    let mut plans = Vec::new();
+    let mut pending = Vec::new();
+    for (name, plan) in wanted {
+        match plan {
+            Ok(p) => plans.push(p),
+            Err(e) => pending.push((name, e)),
+        }
+    }
+    (plans, pending)
 }
 
 /// Sets the engine's import checksums (only when they differ: an equal set invalidates nothing).

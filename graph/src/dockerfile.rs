@@ -225,6 +225,15 @@ pub struct CopySpec {
 }
 
 impl CopySpec {
+    /// The values of the repeatable flag `--name`, in order.
+    pub fn flag_values(&self, name: &str) -> Vec<String> {
+        self.flags
+            .iter()
+            .filter(|(k, _)| k == name)
+            .filter_map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// Sources that come from the build context (not URLs, not `--from`).
     pub fn context_sources(&self) -> impl Iterator<Item = &str> {
         let from_context = self.from.is_none();

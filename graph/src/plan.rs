@@ -648,18 +648,11 @@ pub fn stage_plan<'db>(
                     at: at(step.line),
                     message: format!("import stage `{}` does not name an image", alias.label()),
                 })?;
-                let flag = |name: &str| -> Vec<String> {
-                    copy.flags
-                        .iter()
-                        .filter(|(k, _)| k == name)
-                        .filter_map(|(_, v)| v.clone())
-                        .collect()
-                };
                 let spec = crate::imports::ImportSpec {
                     source: source.clone(),
                     add: copy.sources.join(" "),
-                    include: flag("werf-include"),
-                    exclude: flag("exclude"),
+                    include: copy.flag_values("werf-include"),
+                    exclude: copy.flag_values("exclude"),
                 };
                 let source_tag = image_digest(&source)?.tag();
                 let key = crate::imports::key(&source_tag, &spec);

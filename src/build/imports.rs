@@ -80,17 +80,7 @@ pub fn checksum(
     let files = sources
         .files(registry, source)
         .map_err(|e| read(Box::new(e)))?;
-    let flags: Vec<(String, Option<String>)> = spec
-        .include
-        .iter()
-        .map(|g| ("werf-include".to_string(), Some(g.clone())))
-        .chain(
-            spec.exclude
-                .iter()
-                .map(|g| ("exclude".to_string(), Some(g.clone()))),
-        )
-        .collect();
-    let filter = ImportFilter::from_flags(&flags);
+    let filter = ImportFilter::new(&spec.include, &spec.exclude);
     let taken = native::taken(&files, &spec.add, &filter).ok_or_else(|| Error::Missing {
         image: spec.source.clone(),
         add: spec.add.clone(),

@@ -653,7 +653,7 @@ fn copy_entries(
             }
         }
         Some(from) => {
-            let filter = ImportFilter::from_flags(&copy.flags);
+            let filter = ImportFilter::of(copy);
             let fs = match from {
                 CopyFrom::Stage(i) => stage_fs(inputs.registry, &stages[i], spool)?,
                 CopyFrom::External(r) => {
@@ -789,18 +789,20 @@ pub(super) struct ImportFilter {
 }
 
 impl ImportFilter {
-    pub(super) fn from_flags(flags: &[(String, Option<String>)]) -> Self {
-        let list = |name: &str| -> Vec<String> {
-            flags
-                .iter()
-                .filter(|(k, _)| k == name)
-                .filter_map(|(_, v)| v.clone())
-                .collect()
-        };
+    /// The filter of `include` and `exclude` globs (none: everything).
+    pub(super) fn new(include: &[String], exclude: &[String]) -> Self {
         ImportFilter {
-            include: werf_graph::stapel::select::globs(&list("werf-include")),
-            exclude: werf_graph::stapel::select::globs(&list("exclude")),
+            include: werf_graph::stapel::select::globs(include),
+            exclude: werf_graph::stapel::select::globs(exclude),
         }
+    }
+
+    /// The filter a `COPY --from` names with its flags.
+    fn of(copy: &CopySpec) -> Self {
+        Self::new(
+            &copy.flag_values("werf-include"),
+            &copy.flag_values("exclude"),
+        )
     }
 
     /// Whether the entry at `rel` is taken for itself.
@@ -837,12 +839,10 @@ mod tests {
 
     #[test]
     fn import_filters_keep_matches_their_folders_and_drop_exclusions() {
-        let flags = vec![
-            ("werf-include".to_string(), Some("lib/*.so".to_string())),
-            ("werf-include".to_string(), Some("bin".to_string())),
-            ("exclude".to_string(), Some("bin/debug".to_string())),
-        ];
-        let f = ImportFilter::from_flags(&flags);
+        let f = ImportFilter::new(
+            &["lib/*.so".to_string(), "bin".to_string()],
+            &["bin/debug".to_string()],
+        );
         let dir = Node::Dir { mode: 0o755 };
         let file = Node::Symlink { target: "x".into() };
         let below = vec![
@@ -861,7 +861,7 @@ mod tests {
         ];
         let kept: Vec<&str> = f.apply(below).into_iter().map(|(r, _)| r).collect();
         assert_eq!(kept, ["", "bin", "bin/app", "lib", "lib/a.so"]);
-        let none = ImportFilter::from_flags(&[]);
+        let none = ImportFilter::new(&[], &[]);
         assert_eq!(none.apply(vec![("a", &file)]).len(), 1);
         assert!(f.keeps("bin/x") && !f.keeps("bin/debug/x") && !f.keeps("doc"));
     }

@@ -117,14 +117,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     if let Some(repo) = &args.repo {
         loaded.use_recorded_imports(repo)?;
     }
-    let mut plans = Vec::new();
-    let mut waiting = Vec::new();
-    for (name, plan) in select(&loaded, &args.images)? {
-        match plan {
-            Ok(p) => plans.push(p),
-            Err(e) => waiting.push((name, e)),
-        }
-    }
+    let (plans, waiting) = crate::project::split_pending(select(&loaded, &args.images)?);
     let key = werf_cache::key_for_name(
         "last-plan",
         &format!("{}\0{}", loaded.config.meta.project, loaded.repo.prefix),

@@ -127,20 +127,14 @@ impl<'a> Session<'a> {
             publish(self.global, &mut self.loaded, wanted, &publish_args)?;
         }
         // Without a registry, importers whose imports were never recorded have no tag yet.
-        let mut plans = Vec::new();
-        let mut pending = Vec::new();
-        for (name, plan) in self.loaded.buildable_plans()? {
-            match plan {
-                Ok(p) => plans.push(p),
-                Err(_) => pending.push(name),
-            }
-        }
+        let (plans, pending) = crate::project::split_pending(self.loaded.buildable_plans()?);
         if !pending.is_empty() && self.cycles == 0 {
+            let names: Vec<&str> = pending.iter().map(|(n, _)| n.as_str()).collect();
             println!(
                 "  {} image{} pending on imports, left out until built (`--repo`): {}",
-                pending.len(),
-                plural(pending.len()),
-                pending.join(", ")
+                names.len(),
+                plural(names.len()),
+                names.join(", ")
             );
         }
         let replan = started.elapsed();

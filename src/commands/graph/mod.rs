@@ -34,26 +34,13 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
                 global.timeouts(),
             )?;
             let tags = registry.list_tags(repo)?;
-            crate::project::set_import_checksums(
-                &mut loaded.db,
-                loaded.project,
-                &werf_graph::imports::checksums_in(&tags),
-            );
-            loaded.replan()?;
+            loaded.use_import_records(&tags)?;
             Some(tags)
         }
         None => None,
     };
     // Images waiting on an import's content (no records read) are drawn without a tag.
-    let mut plans = Vec::new();
-    let mut pending = Vec::new();
-    for (name, plan) in loaded.buildable_plans()? {
-        match plan {
-            Ok(p) => plans.push(p),
-            Err(werf_graph::Error::ImportPending { spec, .. }) => pending.push((name, spec)),
-            Err(_) => {}
-        }
-    }
+    let (plans, pending) = crate::project::split_pending(loaded.buildable_plans()?);
     if let Some(name) = &args.image {
         if !plans.iter().any(|p| &p.name == name) && !pending.iter().any(|(n, _)| n == name) {
             bail!("image `{name}` is not defined in werf.yaml");
@@ -65,7 +52,10 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         &plans,
         args.image.as_deref(),
     );
-    for (name, spec) in &pending {
+    for (name, error) in &pending {
+        let werf_graph::Error::ImportPending { spec, .. } = error else {
+            continue;
+        };
         if args.image.as_ref().is_some_and(|only| only != name) {
             continue;
         }
