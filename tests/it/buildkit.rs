@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use serde_json::Value;
 
 use crate::dockerd::Dockerd;
-use crate::registry::{push_busybox_image_with, skopeo_inspect, unpack, Registry};
+use crate::registry::{push_busybox_image_with, read_back_runner, unpack, Registry};
 use crate::support::Repo;
 
 /// `werf build --backend buildkit` with a build report; (success, stdout + stderr, report).
@@ -84,19 +84,8 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
         "{out}"
     );
 
-    let image = format!("{repo}:{}", tag(&report, "runner"));
-    let inspect = skopeo_inspect(&image, false);
-    assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
+    let (inspect, rootfs) = read_back_runner(&repo, &report, work.path());
     assert_eq!(inspect["Labels"]["werf"], "bk");
-    assert_eq!(
-        inspect["Digest"],
-        report["Images"]["runner"]["DockerImageDigest"]
-    );
-    let rootfs = unpack(&image, work.path());
-    assert_eq!(
-        std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
-        "x\nhello from RUN\n"
-    );
     // werf.yaml `addHost` reaches the step's /etc/hosts.
     let hosts = std::fs::read_to_string(rootfs.join("hosts.txt")).expect("hosts.txt");
     assert!(

@@ -423,23 +423,7 @@ fn run_goes_to_buildah_and_the_result_is_in_the_image() {
     let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
     assert!(ok, "{out}");
     assert_eq!(rebuilt(&report).values().filter(|b| **b).count(), 2);
-    let image = format!(
-        "{repo}:{}",
-        report["Images"]["runner"]["DockerTag"]
-            .as_str()
-            .expect("tag")
-    );
-    let inspect: Value = skopeo_inspect(&image, false);
-    assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
-    assert_eq!(
-        inspect["Digest"],
-        report["Images"]["runner"]["DockerImageDigest"]
-    );
-    let rootfs = unpack(&image, work.path());
-    assert_eq!(
-        std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
-        "x\nhello from RUN\n"
-    );
+    crate::registry::read_back_runner(&repo, &report, work.path());
 
     // The next build finds both in the registry and builds nothing.
     let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);

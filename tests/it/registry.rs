@@ -176,6 +176,27 @@ pub fn list_tags(repo: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The `runner` image of a build report, read back with skopeo and umoci: its `werf.io/image`
+/// label, the digest the report gives, and the file its `RUN` wrote from `x.txt`. Returns
+/// skopeo's inspect and the unpacked root for more checks.
+pub fn read_back_runner(
+    repo: &str,
+    report: &serde_json::Value,
+    work: &Path,
+) -> (serde_json::Value, std::path::PathBuf) {
+    let runner = &report["Images"]["runner"];
+    let image = format!("{repo}:{}", runner["DockerTag"].as_str().expect("tag"));
+    let inspect = skopeo_inspect(&image, false);
+    assert_eq!(inspect["Labels"]["werf.io/image"], "runner");
+    assert_eq!(inspect["Digest"], runner["DockerImageDigest"]);
+    let rootfs = unpack(&image, work);
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("y.txt")).expect("y.txt"),
+        "x\nhello from RUN\n"
+    );
+    (inspect, rootfs)
+}
+
 /// `skopeo inspect` of an image in a test registry (with `config`, its image config) as JSON.
 pub fn skopeo_inspect(image: &str, config: bool) -> serde_json::Value {
     let target = format!("docker://{image}");
