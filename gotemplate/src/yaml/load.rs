@@ -655,4 +655,17 @@ mod tests {
         let err = load(&flow).expect_err("deep flow");
         assert_eq!(err.line, 1, "{err}");
     }
+
+    #[test]
+    fn fuzz_index_yaml() {
+        // A chart repository's index, as `werf helm dependency` reads it: never a panic.
+        let index = b"apiVersion: v1\nentries:\n  app:\n  - name: app\n    version: 1.2.3\n    digest: abc\n    urls:\n    - app-1.2.3.tgz\n    created: 2024-01-01T00:00:00Z\n  lib: [{name: lib, version: '0.1.0', urls: [https://x/lib.tgz]}]\ngenerated: 2024-01-01T00:00:00Z\n";
+        let anchors =
+            b"a: &x [1, 2, {b: *x}]\nc: !!str 3\nd: |\n  text\n---\n- ? complex\n  : key\n";
+        werf_fuzz::run("index-yaml", &[index, anchors], |input| {
+            let text = String::from_utf8_lossy(input);
+            let _ = load_all_with(&text, Numbers::AsWritten);
+            let _ = load_all_with(&text, Numbers::Float64);
+        });
+    }
 }
