@@ -312,12 +312,7 @@ impl Context<'_> {
     fn ignore_applies_within(&self, dir: &str) -> bool {
         self.ignore.rules.iter().any(|r| {
             let p = r.glob.as_str();
-            dir.is_empty()
-                || r.glob.matches(dir)
-                || dir
-                    .match_indices('/')
-                    .any(|(i, _)| r.glob.matches(&dir[..i]))
-                || could_match_below(p, dir)
+            dir.is_empty() || r.glob.matches_or_parent(dir) || could_match_below(p, dir)
         })
     }
 
@@ -420,11 +415,7 @@ pub fn source_covers(source: &str, path: &str) -> bool {
         return true;
     }
     if has_wildcard(source) {
-        let glob = Glob::new(source);
-        return glob.matches(path)
-            || path
-                .match_indices('/')
-                .any(|(i, _)| glob.matches(&path[..i]));
+        return Glob::new(source).matches_or_parent(path);
     }
     path == source
         || path

@@ -2,9 +2,37 @@
 
 /// A compiled glob over `/`-separated relative paths: `*` and `?` stay within one segment,
 /// `[...]` is a character class, `**` spans any number of segments.
+///
+/// Matching never backtracks: the pattern is compiled into tokens and the path is run through
+/// them as a set of live positions (a Thompson NFA), so a match costs at most
+/// `path length × pattern length` steps whatever the pattern (`*a*a*a*a*b` included).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Glob {
     pattern: String,
+    tokens: Vec<Token>,
+}
+
+/// One compiled element of a glob.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Token {
+    /// A character, matched exactly.
+    Char(char),
+    /// `?`: one character other than `/`.
+    One,
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `**`: any run of characters.
+    DoubleStar,
+    /// Reads nothing: the path may go on at this token or at token `to` (`**/` matching no
+    /// folder at all is a split past `**/`).
+    Split { to: usize },
+    /// `[...]`: one character (never `/`) in or out of the ranges.
+    Class {
+        negate: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// An unterminated `[`: matches nothing, as in Go's `filepath.Match` (an error there).
+    Never,
 }
 
 /// True if `s` contains glob metacharacters.
@@ -17,6 +45,7 @@ impl Glob {
     pub fn new(pattern: &str) -> Self {
         Glob {
             pattern: pattern.to_string(),
+            tokens: compile(pattern),
         }
     }
 
@@ -27,74 +56,160 @@ impl Glob {
 
     /// Whether the whole `path` matches.
     pub fn matches(&self, path: &str) -> bool {
-        let p: Vec<char> = self.pattern.chars().collect();
-        let s: Vec<char> = path.chars().collect();
-        match_here(&p, &s)
+        self.run(path, false)
+    }
+
+    /// Whether `path` or one of its parent folders matches (`a/b/c` by a glob matching `a` or
+    /// `a/b`), in the same one pass over `path`.
+    pub fn matches_or_parent(&self, path: &str) -> bool {
+        self.run(path, true)
+    }
+
+    /// The path through the tokens as a set of live positions (a Pike VM without captures):
+    /// each character costs at most one step per token.
+    fn run(&self, path: &str, parents: bool) -> bool {
+        let end = self.tokens.len();
+        // `stamp[i] == generation`: position `i` is in the current set.
+        let mut stamp = vec![0u32; end + 1];
+        let mut generation = 1u32;
+        let (mut live, mut next, mut stack) = (Vec::new(), Vec::new(), Vec::new());
+        self.add(0, &mut live, &mut stamp, generation, &mut stack);
+        for c in path.chars() {
+            if parents && c == '/' && stamp[end] == generation {
+                return true;
+            }
+            generation += 1;
+            next.clear();
+            for &i in &live {
+                let Some(token) = self.tokens.get(i) else {
+                    continue;
+                };
+                let (stay, advance) = step(token, c);
+                if stay {
+                    self.add(i, &mut next, &mut stamp, generation, &mut stack);
+                }
+                if advance {
+                    self.add(i + 1, &mut next, &mut stamp, generation, &mut stack);
+                }
+            }
+            if next.is_empty() {
+                return false;
+            }
+            std::mem::swap(&mut live, &mut next);
+        }
+        stamp[end] == generation
+    }
+
+    /// Adds position `i` and every position reachable from it without reading a character:
+    /// past a star (which may match nothing), and both ways of a split.
+    fn add(
+        &self,
+        i: usize,
+        list: &mut Vec<usize>,
+        stamp: &mut [u32],
+        generation: u32,
+        stack: &mut Vec<usize>,
+    ) {
+        stack.push(i);
+        while let Some(i) = stack.pop() {
+            if stamp[i] == generation {
+                continue;
+            }
+            stamp[i] = generation;
+            list.push(i);
+            match self.tokens.get(i) {
+                Some(Token::Star | Token::DoubleStar) => stack.push(i + 1),
+                Some(Token::Split { to }) => stack.extend([i + 1, *to]),
+                _ => {}
+            }
+        }
     }
 }
 
-fn match_here(p: &[char], s: &[char]) -> bool {
-    if p.is_empty() {
-        return s.is_empty();
-    }
-    match p[0] {
-        '*' if p.get(1) == Some(&'*') => {
-            // `**/` may match zero segments; `**` anything at all.
-            let rest = &p[2..];
-            if rest.first() == Some(&'/') && match_here(&rest[1..], s) {
-                return true;
-            }
-            (0..=s.len()).any(|i| match_here(rest, &s[i..]))
+/// What reading `c` at `token` allows: (stay at the token, move past it).
+fn step(token: &Token, c: char) -> (bool, bool) {
+    match token {
+        Token::Char(t) => (false, *t == c),
+        Token::One => (false, c != '/'),
+        Token::Star => (c != '/', false),
+        Token::DoubleStar => (true, false),
+        Token::Split { .. } => (false, false),
+        Token::Class { negate, ranges } => {
+            let inside = ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi);
+            (false, c != '/' && inside != *negate)
         }
-        '*' => {
-            let rest = &p[1..];
-            let mut i = 0;
-            loop {
-                if match_here(rest, &s[i..]) {
-                    return true;
+        Token::Never => (false, false),
+    }
+}
+
+fn compile(pattern: &str) -> Vec<Token> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' if p.get(i + 1) == Some(&'*') => {
+                if p.get(i + 2) == Some(&'/') {
+                    // `**/`: no folder at all (on past the slash), or `**` then `/`.
+                    let to = tokens.len() + 3;
+                    tokens.extend([Token::Split { to }, Token::DoubleStar, Token::Char('/')]);
+                    i += 3;
+                } else {
+                    tokens.push(Token::DoubleStar);
+                    i += 2;
                 }
-                if i == s.len() || s[i] == '/' {
-                    return false;
+            }
+            '*' => {
+                tokens.push(Token::Star);
+                i += 1;
+            }
+            '?' => {
+                tokens.push(Token::One);
+                i += 1;
+            }
+            '[' => match class(&p[i + 1..]) {
+                Some((token, used)) => {
+                    tokens.push(token);
+                    i += 1 + used;
                 }
+                None => {
+                    tokens.push(Token::Never);
+                    break;
+                }
+            },
+            '\\' if i + 1 < p.len() => {
+                tokens.push(Token::Char(p[i + 1]));
+                i += 2;
+            }
+            c => {
+                tokens.push(Token::Char(c));
                 i += 1;
             }
         }
-        '?' => !s.is_empty() && s[0] != '/' && match_here(&p[1..], &s[1..]),
-        '[' => {
-            let Some((matched, used)) = s.first().and_then(|c| class_match(&p[1..], *c)) else {
-                return false;
-            };
-            matched && s[0] != '/' && match_here(&p[1 + used..], &s[1..])
-        }
-        '\\' if p.len() > 1 => !s.is_empty() && s[0] == p[1] && match_here(&p[2..], &s[1..]),
-        c => !s.is_empty() && s[0] == c && match_here(&p[1..], &s[1..]),
     }
+    tokens
 }
 
-/// Matches `c` against a class body (after `[`); returns (matched, chars used including `]`).
-fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
+/// Compiles a class body (after `[`); returns the token and the characters used, `]` included.
+fn class(p: &[char]) -> Option<(Token, usize)> {
     let mut i = 0;
     let negate = matches!(p.first(), Some('^' | '!'));
     if negate {
         i += 1;
     }
-    let mut matched = false;
+    let mut ranges = Vec::new();
     let mut first = true;
     while i < p.len() {
         if p[i] == ']' && !first {
-            return Some((matched != negate, i + 1));
+            return Some((Token::Class { negate, ranges }, i + 1));
         }
         first = false;
         let lo = p[i];
         if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|h| *h != ']') {
-            if lo <= c && c <= p[i + 2] {
-                matched = true;
-            }
+            ranges.push((lo, p[i + 2]));
             i += 3;
         } else {
-            if lo == c {
-                matched = true;
-            }
+            ranges.push((lo, lo));
             i += 1;
         }
     }
@@ -173,13 +288,9 @@ impl DockerIgnore {
     }
 }
 
+/// Parent directories count: `a/b/c` is excluded by a rule matching `a` or `a/b`.
 fn rule_matches(glob: &Glob, path: &str) -> bool {
-    if glob.matches(path) {
-        return true;
-    }
-    // Parent directories: `a/b/c` is excluded by a rule matching `a` or `a/b`.
-    path.match_indices('/')
-        .any(|(i, _)| glob.matches(&path[..i]))
+    glob.matches_or_parent(path)
 }
 
 /// Joins two `/`-separated relative paths, either of which may be empty.
@@ -219,6 +330,103 @@ mod tests {
         assert!(Glob::new("a/**").matches("a/b/c"));
         assert!(Glob::new("f?le[0-9]").matches("file7"));
         assert!(!Glob::new("f?le[!0-9]").matches("file7"));
+        assert!(Glob::new("a/**/b").matches("a/b"));
+        assert!(Glob::new("a/**/b").matches("a/x/y/b"));
+        assert!(!Glob::new("a/**/b").matches("a/xb"));
+        assert!(Glob::new("a\\*").matches("a*"));
+        assert!(!Glob::new("a\\*").matches("ab"));
+        assert!(!Glob::new("a[b").matches("a[b"));
+        assert!(!Glob::new("[a]").matches("/"));
+    }
+
+    #[test]
+    fn a_path_or_a_parent_in_one_pass() {
+        let g = Glob::new("a/*");
+        assert!(g.matches_or_parent("a/b"));
+        assert!(g.matches_or_parent("a/b/c/d"));
+        assert!(!g.matches_or_parent("a"));
+        assert!(!g.matches_or_parent("b/a/c"));
+        let deep = Glob::new("x");
+        assert!(deep.matches_or_parent("x/y"));
+        assert!(!deep.matches_or_parent("xy/z"));
+        // Agrees with asking each prefix.
+        for path in ["a", "a/b", "a/b/c", "ab/c", "a//b", "/a", "a/"] {
+            for pattern in ["a", "a/b", "*", "a/*", "**/b", "?/b", "a/**"] {
+                let g = Glob::new(pattern);
+                let by_prefix =
+                    g.matches(path) || path.match_indices('/').any(|(i, _)| g.matches(&path[..i]));
+                assert_eq!(
+                    g.matches_or_parent(path),
+                    by_prefix,
+                    "`{pattern}` on `{path}`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_pattern_made_to_backtrack_answers_at_once() {
+        // Exponential for a backtracking matcher (it never finished on 200 characters).
+        let glob = Glob::new("*a*a*a*a*a*a*a*a*a*a*b");
+        let name = "a".repeat(200);
+        assert!(!glob.matches(&name));
+        assert!(glob.matches(&format!("{name}b")));
+        let deep = Glob::new("**/**/**/**/**/**/**/**/x");
+        let path = "d/".repeat(500);
+        assert!(!deep.matches(&path));
+        assert!(deep.matches(&format!("{path}x")));
+    }
+
+    /// The backtracking definition the compiled matcher must agree with (small inputs only).
+    fn reference(p: &[char], s: &[char]) -> bool {
+        if p.is_empty() {
+            return s.is_empty();
+        }
+        match p[0] {
+            '*' if p.get(1) == Some(&'*') => {
+                let rest = &p[2..];
+                if rest.first() == Some(&'/') && reference(&rest[1..], s) {
+                    return true;
+                }
+                (0..=s.len()).any(|i| reference(rest, &s[i..]))
+            }
+            '*' => (0..=s.len())
+                .take_while(|&i| i == 0 || s[i - 1] != '/')
+                .any(|i| reference(&p[1..], &s[i..])),
+            '?' => !s.is_empty() && s[0] != '/' && reference(&p[1..], &s[1..]),
+            c => !s.is_empty() && s[0] == c && reference(&p[1..], &s[1..]),
+        }
+    }
+
+    #[test]
+    fn the_compiled_matcher_agrees_with_the_backtracking_definition() {
+        // Every pattern and path over a small alphabet, up to a few characters each.
+        fn all(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut frontier = vec![String::new()];
+            for _ in 0..max {
+                frontier = frontier
+                    .iter()
+                    .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                    .collect();
+                out.extend(frontier.iter().cloned());
+            }
+            out
+        }
+        let patterns = all(&['a', '/', '*', '?'], 5);
+        let paths = all(&['a', 'b', '/'], 5);
+        let mut checked = 0;
+        for p in &patterns {
+            let glob = Glob::new(p);
+            let pc: Vec<char> = p.chars().collect();
+            for s in &paths {
+                let sc: Vec<char> = s.chars().collect();
+                assert_eq!(glob.matches(s), reference(&pc, &sc), "`{p}` against `{s}`");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, patterns.len() * paths.len());
+        assert!(checked > 100_000);
     }
 
     #[test]
@@ -230,5 +438,32 @@ mod tests {
         assert!(di.is_excluded("tmp/a"));
         assert!(!di.is_excluded("src/x.md"));
         assert_eq!(di.canonical(), "node_modules\n*.md\n!README.md\ntmp\n");
+    }
+
+    #[test]
+    fn fuzz_glob_and_ignore_files() {
+        // Input: a pattern, a NUL, a path. Never a panic; on short inputs, the definition's answer.
+        let seeds: &[&[u8]] = &[
+            b"**/*.go\0a/b/main.go",
+            b"f?le[!0-9]\0file7",
+            b"*a*a*a*a*b\0aaaaaaaaaaaaaaaaaaaa",
+            b"a/**/b\0a/x/y/b",
+            b"[a-\0x",
+        ];
+        werf_fuzz::run("glob", seeds, |input| {
+            let text = String::from_utf8_lossy(input);
+            let (pattern, path) = text.split_once('\0').unwrap_or((&text, ""));
+            let glob = Glob::new(pattern);
+            let got = glob.matches(path);
+            let simple = !pattern.contains(['[', '\\']);
+            if simple && pattern.chars().count() <= 10 && path.chars().count() <= 12 {
+                let (p, s): (Vec<char>, Vec<char>) =
+                    (pattern.chars().collect(), path.chars().collect());
+                assert_eq!(got, reference(&p, &s), "`{pattern}` against `{path}`");
+            }
+            let ignore = DockerIgnore::parse(&text);
+            let _ = ignore.is_excluded(path);
+            let _ = crate::chart::ignore::Rules::parse(&text);
+        });
     }
 }
