@@ -8,7 +8,8 @@
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
 //! - [`chart`]: Helm charts from a commit: subcharts, values scoping, `.Files`, rendering steps.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
-//! - [`pattern`]: `.dockerignore` rules and COPY wildcards.
+//! - [`pattern`]: `.dockerignore` rules and COPY wildcards, matched in linear time.
+//! - [`tar_guard`]: caps the tar headers a parser reads whole (every archive reader's front).
 //! - [`context`]: COPY sources inside Git trees and their content digests.
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
 //! - [`db`]: the salsa database and its inputs.
@@ -38,6 +39,7 @@ pub mod pattern;
 pub mod plan;
 pub mod render;
 pub mod stapel;
+pub mod tar_guard;
 pub mod view;
 pub mod why;
 

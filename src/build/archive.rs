@@ -299,7 +299,7 @@ pub fn unpack(
 /// Reads the tar stream into a tree, checking every member.
 fn extract(stream: impl Read, spool: &Arc<Spool>, limits: &Limits) -> Result<Option<Tree>, Error> {
     let mut tree = Tree::new();
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(werf_graph::tar_guard::TarGuard::new(stream));
     let mut entries: u64 = 0;
     for entry in archive.entries().map_err(Error::Tar)? {
         let mut entry = entry.map_err(Error::Tar)?;

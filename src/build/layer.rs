@@ -399,7 +399,7 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
     } else {
         Box::new(blob)
     };
-    let mut archive = tar::Archive::new(raw);
+    let mut archive = tar::Archive::new(werf_graph::tar_guard::TarGuard::new(raw));
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry

@@ -222,7 +222,9 @@ fn metadata(file: &str, text: &str, requirements: Option<&str>) -> Result<serde_
 /// A packaged chart's files: gzip, then tar, with the top folder (`NAME/`) removed.
 fn unpack(path: &str, data: &[u8]) -> Result<BTreeMap<String, Arc<[u8]>>> {
     let bad = |m: String| chart_error(path, 0, 0, m);
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
+    let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(
+        flate2::read::GzDecoder::new(data),
+    ));
     let mut files = BTreeMap::new();
     let mut total = 0u64;
     let entries = archive
