@@ -165,7 +165,19 @@ impl Registry {
         let auth = credentials(host_of(repo))?;
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
+        let (max_pages, max_tags) = (crate::net::max_tag_pages(), crate::net::max_tags());
+        let mut pages = 0u64;
         loop {
+            pages += 1;
+            if pages > max_pages {
+                return Err(Error::Request {
+                    registry: reference.resolve_registry().to_string(),
+                    operation: format!("listing the tags of `{repo}`"),
+                    message: format!(
+                        "the registry kept sending pages: stopped after {max_pages} (WERF_MAX_TAG_PAGES)"
+                    ),
+                });
+            }
             let page = retry(|| {
                 self.count();
                 self.runtime.block_on(self.client.list_tags(
@@ -190,6 +202,15 @@ impl Registry {
             let before = tags.len();
             last = page.tags.last().cloned();
             tags.extend(page.tags);
+            if tags.len() as u64 > max_tags {
+                return Err(Error::Request {
+                    registry: reference.resolve_registry().to_string(),
+                    operation: format!("listing the tags of `{repo}`"),
+                    message: format!(
+                        "the repository has more than {max_tags} tags (WERF_MAX_TAGS)"
+                    ),
+                });
+            }
             // A short page is the last one. A page longer than asked for comes from a registry
             // that does not paginate (distribution 2.8 ignores `n` and `last`): it is everything.
             // A page with nothing new also ends the listing (`last` ignored, same page again).
@@ -249,12 +270,22 @@ impl Registry {
             size,
             ..Default::default()
         };
+        // A blob read into memory is at most the size its descriptor gives.
+        let limit = if size > 0 {
+            size as u64
+        } else {
+            crate::net::max_body()
+        };
         let mut out = Vec::new();
         retry(|| {
             out.clear();
             self.count();
+            let mut capped = Capped {
+                out: &mut out,
+                limit,
+            };
             self.runtime
-                .block_on(self.client.pull_blob(&reference, &descriptor, &mut out))
+                .block_on(self.client.pull_blob(&reference, &descriptor, &mut capped))
         })
         .map_err(|e| {
             Self::err(
@@ -324,28 +355,61 @@ impl Registry {
         file: std::sync::Arc<std::fs::File>,
         size: u64,
     ) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let read = move |pos: u64, len: usize| {
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, pos)
+                .map(|()| bytes::Bytes::from(buf))
+        };
+        self.push_blob_chunks(repo, digest, size, read)
+    }
+
+    /// Uploads a blob held in memory (the caller has checked that `repo` lacks it). Another
+    /// process uploading the same blob at the same time makes the registry refuse one of the
+    /// two uploads (`DIGEST_INVALID`, `BLOB_UNKNOWN`): then the blob is looked for again and the
+    /// upload retried, so concurrent builds of one commit both succeed.
+    pub fn push_blob(&self, repo: &str, digest: &str, data: Vec<u8>) -> Result<()> {
+        let data = bytes::Bytes::from(data);
+        let size = data.len() as u64;
+        let read = move |pos: u64, len: usize| Ok(data.slice(pos as usize..pos as usize + len));
+        self.push_blob_chunks(repo, digest, size, read)
+    }
+
+    /// Uploads `size` bytes that `read(pos, len)` gives, streamed in chunks of [`CHUNK`]; an
+    /// upload whose body makes no progress for the read timeout (a registry that stopped
+    /// taking data) fails, and is tried once more (see [`Registry::upload`]).
+    fn push_blob_chunks(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        read: impl Fn(u64, usize) -> std::io::Result<bytes::Bytes> + Clone + Send + Sync + 'static,
+    ) -> Result<()> {
         let reference = self.reference(&format!("{repo}:latest"))?;
+        let stall = self.timeouts.read;
         self.upload(repo, digest, size, || {
-            let stream =
-                futures::stream::unfold((file.clone(), 0u64), move |(file, pos)| async move {
-                    use std::os::unix::fs::FileExt;
+            let progress = std::sync::Arc::new(Progress::new());
+            let read = read.clone();
+            let marks = progress.clone();
+            let stream = futures::stream::unfold(0u64, move |pos| {
+                let (read, marks) = (read.clone(), marks.clone());
+                async move {
                     if pos >= size {
                         return None;
                     }
-                    let mut buf = vec![0u8; (size - pos).min(8 << 20) as usize];
-                    match file.read_exact_at(&mut buf, pos) {
-                        Ok(()) => {
-                            let n = buf.len() as u64;
-                            Some((Ok(bytes::Bytes::from(buf)), (file, pos + n)))
-                        }
-                        Err(e) => Some((Err(OciDistributionError::IoError(e)), (file, size))),
+                    marks.mark();
+                    let len = (size - pos).min(CHUNK) as usize;
+                    match read(pos, len) {
+                        Ok(chunk) => Some((Ok(chunk), pos + len as u64)),
+                        Err(e) => Some((Err(OciDistributionError::IoError(e)), size)),
                     }
-                });
-            self.runtime.block_on(self.client.push_blob_stream(
-                &reference,
-                stream,
-                digest,
-                Some(size),
+                }
+            });
+            self.runtime.block_on(watched(
+                self.client
+                    .push_blob_stream(&reference, stream, digest, Some(size)),
+                &progress,
+                stall,
             ))
         })
     }
@@ -397,20 +461,6 @@ impl Registry {
         }
     }
 
-    /// Uploads a blob (the caller has checked that `repo` lacks it). Another process uploading
-    /// the same blob at the same time makes the registry refuse one of the two uploads
-    /// (`DIGEST_INVALID`, `BLOB_UNKNOWN`): then the blob is looked for again and the upload
-    /// retried, so concurrent builds of one commit both succeed.
-    pub fn push_blob(&self, repo: &str, digest: &str, data: Vec<u8>) -> Result<()> {
-        let reference = self.reference(&format!("{repo}:latest"))?;
-        let len = data.len() as u64;
-        let data = bytes::Bytes::from(data);
-        self.upload(repo, digest, len, || {
-            self.runtime
-                .block_on(self.client.push_blob(&reference, data.clone(), digest))
-        })
-    }
-
     /// Runs one upload of `size` bytes (counted each try) until it succeeds: again after a pause
     /// when it failed for a reason that may pass or because another upload of the same blob
     /// raced it, unless the blob turns out to be there by then.
@@ -423,12 +473,21 @@ impl Registry {
     ) -> Result<()> {
         let reference = self.reference(&format!("{repo}:latest"))?;
         let mut attempt = 0;
+        let mut stalls = 0;
         loop {
             attempt += 1;
             self.count();
             match put() {
                 Ok(_) => break,
-                Err(e) if attempt < ATTEMPTS && (transient(&e) || blob_race(&e)) => {
+                // A registry that stopped taking data is given one more chance, not five: a
+                // build against it ends in about two read timeouts.
+                Err(e) if is_stall(&e) && stalls == 0 => {
+                    stalls += 1;
+                    tracing::debug!("uploading `{digest}` again after: {e}");
+                }
+                Err(e)
+                    if attempt < ATTEMPTS && !is_stall(&e) && (transient(&e) || blob_race(&e)) =>
+                {
                     tracing::debug!("uploading `{digest}` again after: {e}");
                     std::thread::sleep(backoff(attempt));
                     if blob_race(&e) && self.blob_exists(repo, digest)? {
@@ -671,6 +730,44 @@ impl Registry {
     }
 }
 
+/// A writer into memory that fails past `limit` bytes.
+struct Capped<'a> {
+    out: &'a mut Vec<u8>,
+    limit: u64,
+}
+
+impl tokio::io::AsyncWrite for Capped<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.out.len() as u64 + buf.len() as u64 > this.limit {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the blob went past its size of {} bytes",
+                this.limit
+            ))));
+        }
+        this.out.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// Asks `f` for each item, 8 requests at a time; the first error wins (the rest are not asked).
 pub fn parallel<T: Sync, R: Send>(
     items: &[T],
@@ -711,6 +808,59 @@ pub fn parallel<T: Sync, R: Send>(
 /// Tries of an idempotent request before its error is reported. (Debian's distribution answers
 /// 500 for a blob another upload is committing at that moment; under load that lasts a while.)
 const ATTEMPTS: u32 = 5;
+
+/// The size of the pieces an upload's body is sent in (its progress is seen per piece).
+const CHUNK: u64 = 256 << 10;
+
+/// When an upload's body last moved.
+struct Progress(Mutex<std::time::Instant>);
+
+impl Progress {
+    fn new() -> Progress {
+        Progress(Mutex::new(std::time::Instant::now()))
+    }
+
+    fn mark(&self) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = std::time::Instant::now();
+        }
+    }
+
+    fn idle(&self) -> Duration {
+        self.0.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+const STALLED: &str = "the registry took no data";
+
+/// `upload`, failed when `progress` stands still for `stall`.
+async fn watched<T>(
+    upload: impl std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    progress: &Progress,
+    stall: Duration,
+) -> std::result::Result<T, OciDistributionError> {
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(stall.min(Duration::from_secs(1))).await;
+            if progress.idle() >= stall {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        done = upload => done,
+        () = watchdog => Err(OciDistributionError::IoError(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{STALLED} for {} s (`--read-timeout`)", stall.as_secs()),
+        ))),
+    }
+}
+
+/// Whether `e` is an upload that [`watched`] stopped.
+fn is_stall(e: &OciDistributionError) -> bool {
+    matches!(e, OciDistributionError::IoError(io)
+        if io.kind() == std::io::ErrorKind::TimedOut && io.to_string().starts_with(STALLED))
+}
 
 /// The pause before try `attempt + 1`: 200 ms, 400 ms, 800 ms, 1.6 s (3 s in all).
 fn backoff(attempt: u32) -> Duration {

@@ -24,19 +24,20 @@ pub fn update(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
     let mut locked = Vec::new();
     let mut archives = Vec::new();
     for dep in &requested {
-        if let Some((l, data)) = fetcher.resolve(&chart, dep, None)? {
-            archives.push((format!("{}-{}.tgz", l.name, l.version), data));
+        if let Some((l, file, data)) = fetcher.resolve(&chart, dep, None)? {
+            archives.push((file, data));
             locked.push(l);
         }
     }
-    replace_archives(&chart, &requested, &archives)?;
+    let place = Confined::new(&chart)?;
+    replace_archives(&place, &requested, &archives)?;
     let digest = lock::digest(&requested, &locked);
     let generated = chrono_now();
-    std::fs::write(
-        chart.join("Chart.lock"),
-        lock::to_yaml(&locked, &digest, &generated),
-    )
-    .with_context(|| format!("writing `{}`", chart.join("Chart.lock").display()))?;
+    place.write(
+        &place.chart,
+        "Chart.lock",
+        lock::to_yaml(&locked, &digest, &generated).as_bytes(),
+    )?;
     eprintln!(
         "Saved {} dependencies of `{}` to charts/ and Chart.lock",
         locked.len(),
@@ -68,11 +69,11 @@ pub fn build(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
         let Some(pinned) = lock.dependencies.iter().find(|l| l.name == name) else {
             continue;
         };
-        if let Some((l, data)) = fetcher.resolve(&chart, dep, Some(&pinned.version))? {
-            archives.push((format!("{}-{}.tgz", l.name, l.version), data));
+        if let Some((_, file, data)) = fetcher.resolve(&chart, dep, Some(&pinned.version))? {
+            archives.push((file, data));
         }
     }
-    replace_archives(&chart, &requested, &archives)?;
+    replace_archives(&Confined::new(&chart)?, &requested, &archives)?;
     eprintln!(
         "Saved {} locked dependencies of `{}` to charts/",
         archives.len(),
@@ -92,18 +93,126 @@ fn field(v: &Json, key: &str) -> String {
         .to_string()
 }
 
-/// `Chart.yaml`'s dependencies, as Helm reads them.
+/// `Chart.yaml`'s dependencies, as Helm reads them; a name that is not a chart name (a path,
+/// `..`) is refused, as Helm's metadata validation refuses it.
 fn requested(chart: &Path) -> Result<Vec<Json>> {
     let file = chart.join("Chart.yaml");
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading `{}`", file.display()))?;
     let meta =
         gotemplate::yaml::load::load(&text).map_err(|e| anyhow!("`{}`: {e}", file.display()))?;
-    Ok(meta
+    let deps = meta
         .get("dependencies")
         .and_then(Json::as_array)
         .cloned()
-        .unwrap_or_default())
+        .unwrap_or_default();
+    for dep in &deps {
+        let name = field(dep, "name");
+        if !is_file_name(&name) {
+            bail!(
+                "`{}`: dependency name `{}` is not a chart name (letters, digits, `.`, `_` and `-` only)",
+                file.display(),
+                name.escape_debug()
+            );
+        }
+    }
+    Ok(deps)
+}
+
+/// A name that is one plain path component: `[A-Za-z0-9._+-]`, not `.` or `..`.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+}
+
+/// The chart folder and its `charts/`, checked to lie inside the repository (or the chart
+/// folder, outside one) after every link is resolved. Files are written beside their place
+/// with `O_EXCL` and renamed over it, so a committed link at a file's name is replaced, never
+/// written through.
+struct Confined {
+    chart: PathBuf,
+    charts: PathBuf,
+}
+
+impl Confined {
+    fn new(chart: &Path) -> Result<Confined> {
+        let real_chart = chart
+            .canonicalize()
+            .with_context(|| format!("reading `{}`", chart.display()))?;
+        let root = repository_root(chart).unwrap_or_else(|| real_chart.clone());
+        let outside = |what: &Path, real: &Path| {
+            anyhow!(
+                "`{}` is a symbolic link to `{}`, outside the repository `{}`: werf does not write through it",
+                what.display(),
+                real.display(),
+                root.display()
+            )
+        };
+        if !real_chart.starts_with(&root) {
+            return Err(outside(chart, &real_chart));
+        }
+        let charts = chart.join("charts");
+        match std::fs::symlink_metadata(&charts) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let real = charts
+                    .canonicalize()
+                    .with_context(|| format!("reading `{}`", charts.display()))?;
+                if !real.starts_with(&root) {
+                    return Err(outside(&charts, &real));
+                }
+            }
+            Ok(meta) if !meta.is_dir() => bail!("`{}` is not a folder", charts.display()),
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&charts)
+                .with_context(|| format!("creating `{}`", charts.display()))?,
+        }
+        Ok(Confined {
+            chart: chart.to_path_buf(),
+            charts,
+        })
+    }
+
+    /// Writes `data` as `dir/file`: into a new `.file.part` beside it, then renamed over it.
+    fn write(&self, dir: &Path, file: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write as _;
+        if !is_file_name(file) {
+            bail!(
+                "refusing to write `{}`: not a plain file name",
+                file.escape_debug()
+            );
+        }
+        let path = dir.join(file);
+        let tmp = dir.join(format!(".{file}.part"));
+        // A stale (or planted) part file goes first: `create_new` never follows a link.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing `{}`", tmp.display())),
+        }
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("writing `{}`", tmp.display()));
+        }
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing `{}`", path.display()))
+    }
+}
+
+/// The work tree holding `dir`, found by its `.git` (a folder or a file), as given (links in
+/// the path are resolved).
+fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(dir).ok()?;
+    abs.ancestors()
+        .find(|d| d.join(".git").exists())
+        .and_then(|d| d.canonicalize().ok())
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ` now, as Helm stamps `generated`.
@@ -115,14 +224,13 @@ fn chrono_now() -> String {
 /// Writes the new archives into `charts/`, first removing the archives of the same
 /// dependencies (an update replaces the old version), as Helm does.
 fn replace_archives(
-    chart: &Path,
+    place: &Confined,
     requested: &[Json],
     archives: &[(String, Vec<u8>)],
 ) -> Result<()> {
-    let charts = chart.join("charts");
-    std::fs::create_dir_all(&charts).with_context(|| format!("creating `{}`", charts.display()))?;
+    let charts = &place.charts;
     let names: Vec<String> = requested.iter().map(|d| field(d, "name")).collect();
-    for entry in std::fs::read_dir(&charts)? {
+    for entry in std::fs::read_dir(charts)? {
         let path = entry?.path();
         let file = path
             .file_name()
@@ -138,11 +246,8 @@ fn replace_archives(
         }
     }
     for (file, data) in archives {
-        let path = charts.join(file);
         // Written beside, then renamed: a failure leaves no half-written archive.
-        let tmp = charts.join(format!(".{file}.part"));
-        std::fs::write(&tmp, data).with_context(|| format!("writing `{}`", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing `{}`", path.display()))?;
+        place.write(charts, file, data)?;
     }
     Ok(())
 }
@@ -182,7 +287,8 @@ impl Fetcher {
         })
     }
 
-    fn get(&self, url: &str) -> Result<Vec<u8>> {
+    /// The body at `url`, at most `limit` bytes (named by the variable `var`).
+    fn get(&self, url: &str, limit: u64, var: &'static str) -> Result<Vec<u8>> {
         let shown = crate::redact::urls(url);
         self.runtime.block_on(async {
             let resp = self.http.get(url).send().await.map_err(|e| {
@@ -195,11 +301,12 @@ impl Fetcher {
             if !status.is_success() {
                 bail!("fetching `{shown}`: the server answered {status}");
             }
-            Ok(resp
-                .bytes()
-                .await
-                .map_err(|e| anyhow!("reading `{shown}`: {}", crate::errors::chain(&e)))?
-                .to_vec())
+            crate::net::read_body(resp, limit, var).await.map_err(|e| {
+                anyhow!(
+                    "reading `{shown}`: {}",
+                    crate::redact::urls(&crate::errors::chain(&e))
+                )
+            })
         })
     }
 
@@ -210,7 +317,7 @@ impl Fetcher {
         chart: &Path,
         dep: &Json,
         pinned: Option<&str>,
-    ) -> Result<Option<(Locked, Vec<u8>)>> {
+    ) -> Result<Option<(Locked, String, Vec<u8>)>> {
         let (name, constraint, repo) = (
             field(dep, "name"),
             field(dep, "version"),
@@ -225,7 +332,8 @@ impl Fetcher {
                 )
             })
         };
-        let (version, data) = if repo.is_empty() {
+        let default_file = |version: &str| format!("{name}-{version}.tgz");
+        let (version, file, data) = if repo.is_empty() {
             return Ok(None);
         } else if let Some(path) = repo.strip_prefix("oci://") {
             let reference = format!("{}/{name}", path.trim_end_matches('/'));
@@ -245,16 +353,27 @@ impl Fetcher {
                         "`{reference}:{version}` is not a Helm chart (no `{CHART_LAYER}` layer)"
                     )
                 })?;
+            let size = layer["size"].as_i64().unwrap_or(0);
+            if size < 0 || size as u64 > crate::net::max_chart() {
+                bail!(
+                    "`{reference}:{version}`: the chart is {size} bytes, over the limit of {} bytes (WERF_MAX_CHART_SIZE)",
+                    crate::net::max_chart()
+                );
+            }
             let data = self.registry.pull_blob(
                 &reference,
                 layer["digest"].as_str().unwrap_or_default(),
                 CHART_LAYER,
-                layer["size"].as_i64().unwrap_or(0),
+                size,
             )?;
-            (version, data)
+            (version.clone(), default_file(&version), data)
         } else if repo.starts_with("http://") || repo.starts_with("https://") {
             let base = repo.trim_end_matches('/');
-            let index = self.get(&format!("{base}/index.yaml"))?;
+            let index = self.get(
+                &format!("{base}/index.yaml"),
+                crate::net::max_body(),
+                "WERF_MAX_BODY_SIZE",
+            )?;
             let index = gotemplate::yaml::load::load_all_with(
                 &String::from_utf8_lossy(&index),
                 gotemplate::yaml::load::Numbers::AsWritten,
@@ -278,7 +397,20 @@ impl Fetcher {
             } else {
                 format!("{base}/{url}")
             };
-            let data = self.get(&url)?;
+            // Helm names the archive after the download URL's last segment.
+            let file = url
+                .split(['?', '#'])
+                .next()
+                .and_then(|u| u.rsplit('/').next())
+                .unwrap_or_default()
+                .to_string();
+            if !is_file_name(&file) || !file.ends_with(".tgz") {
+                bail!(
+                    "chart `{name}` {version}: the index's URL `{}` does not end in an archive name (`NAME.tgz`)",
+                    crate::redact::urls(&url)
+                );
+            }
+            let data = self.get(&url, crate::net::max_chart(), "WERF_MAX_CHART_SIZE")?;
             let want = field(entry, "digest");
             if !want.is_empty() {
                 use sha2::Digest as _;
@@ -290,7 +422,7 @@ impl Fetcher {
                     bail!("chart `{name}` {version} from `{}`: digest {got} differs from the index's {want}", crate::redact::urls(&url));
                 }
             }
-            (version, data)
+            (version, file, data)
         } else if let Some(local) = repo.strip_prefix("file://") {
             let dir = chart.join(local);
             let text = std::fs::read_to_string(dir.join("Chart.yaml"))
@@ -298,7 +430,8 @@ impl Fetcher {
             let meta = gotemplate::yaml::load::load(&text)
                 .map_err(|e| anyhow!("`{}`: {e}", dir.display()))?;
             let version = pick(vec![field(&meta, "version")])?;
-            (version, package(&dir, &name)?)
+            let data = package(&dir, &name)?;
+            (version.clone(), default_file(&version), data)
         } else {
             bail!(
                 "dependency `{name}`: repository `{repo}` is not an `oci://`, `http(s)://` or `file://` URL (named repositories need `helm repo add`, which werf does not keep)"
@@ -310,6 +443,7 @@ impl Fetcher {
                 repository: repo,
                 version,
             },
+            file,
             data,
         )))
     }
