@@ -348,8 +348,13 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
                                 .parse::<u64>()
                                 .map_err(|_| at(format!("`--retries={v}` is not a number")))?)
                         } else {
-                            serde_json::json!(duration_ns(&v)
-                                .ok_or_else(|| at(format!("`--{k}={v}` is not a duration")))?)
+                            serde_json::json!(duration_ns(&v).map_err(|e| match e {
+                                DurationError::Syntax =>
+                                    at(format!("HEALTHCHECK `--{k}={v}` is not a duration")),
+                                DurationError::Overflow => at(format!(
+                                    "HEALTHCHECK `--{k}={v}` is out of range (a duration ends at about 292 years)"
+                                )),
+                            })?)
                         };
                         hc.insert(key.into(), value);
                     }
@@ -428,37 +433,57 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
     })
 }
 
-/// `30s`, `1m30s`, `500ms` -> nanoseconds.
-fn duration_ns(s: &str) -> Option<u64> {
+/// `30s`, `1m30s`, `500ms`, `3us`, `7ns` -> nanoseconds, within Go's int64 `time.Duration`.
+fn duration_ns(s: &str) -> Result<u64, DurationError> {
     let mut total = 0u64;
     let mut num = String::new();
     let mut chars = s.chars().peekable();
+    if s.is_empty() {
+        return Err(DurationError::Syntax);
+    }
     while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             num.push(c);
             continue;
         }
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            "ms"
-        } else {
-            match c {
-                'h' => "h",
-                'm' => "m",
-                's' => "s",
-                _ => return None,
+        let scale: u64 = match (c, chars.peek()) {
+            ('m', Some('s')) | ('u' | 'µ', Some('s')) | ('n', Some('s')) => {
+                chars.next();
+                match c {
+                    'm' => 1_000_000,
+                    'n' => 1,
+                    _ => 1_000,
+                }
             }
+            ('h', _) => 3_600_000_000_000,
+            ('m', _) => 60_000_000_000,
+            ('s', _) => 1_000_000_000,
+            _ => return Err(DurationError::Syntax),
         };
-        let n: u64 = num.parse().ok()?;
+        if num.is_empty() {
+            return Err(DurationError::Syntax);
+        }
+        let n: u64 = num.parse().map_err(|_| DurationError::Overflow)?;
         num.clear();
-        total += n * match unit {
-            "h" => 3_600_000_000_000,
-            "m" => 60_000_000_000,
-            "s" => 1_000_000_000,
-            _ => 1_000_000,
-        };
+        total = n
+            .checked_mul(scale)
+            .and_then(|part| total.checked_add(part))
+            .filter(|&t| t <= i64::MAX as u64)
+            .ok_or(DurationError::Overflow)?;
     }
-    num.is_empty().then_some(total)
+    if num.is_empty() {
+        Ok(total)
+    } else {
+        Err(DurationError::Syntax)
+    }
+}
+
+/// Why a duration was refused.
+#[derive(Debug, PartialEq, Eq)]
+enum DurationError {
+    Syntax,
+    /// Past Go's `time.Duration` (an int64 of nanoseconds, about 292 years).
+    Overflow,
 }
 
 /// `entries` (a layer's content) laid over `fs`, as unpacking the layer would: parent folders
@@ -885,8 +910,28 @@ mod tests {
         assert_eq!(join_abs("/app", "bin/x"), "app/bin/x");
         assert_eq!(join_abs("/app", "/etc/x"), "etc/x");
         assert_eq!(join_abs("/app", "."), "app");
-        assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
-        assert_eq!(duration_ns("500ms"), Some(500_000_000));
-        assert_eq!(duration_ns("x"), None);
+        assert_eq!(duration_ns("1m30s"), Ok(90_000_000_000));
+        assert_eq!(duration_ns("500ms"), Ok(500_000_000));
+        assert_eq!(duration_ns("3us"), Ok(3_000));
+        assert_eq!(duration_ns("7ns"), Ok(7));
+        assert_eq!(duration_ns("x"), Err(DurationError::Syntax));
+        assert_eq!(duration_ns(""), Err(DurationError::Syntax));
+        assert_eq!(duration_ns("s"), Err(DurationError::Syntax));
+        assert_eq!(duration_ns("10"), Err(DurationError::Syntax));
+        // 2562047h is the last whole hour of Go's int64 nanoseconds; past it, an error, not a wrap.
+        assert_eq!(duration_ns("2562047h"), Ok(2_562_047 * 3_600_000_000_000));
+        assert_eq!(duration_ns("2562048h"), Err(DurationError::Overflow));
+        assert_eq!(
+            duration_ns("99999999999999999h"),
+            Err(DurationError::Overflow)
+        );
+        assert_eq!(
+            duration_ns("99999999999999999999999s"),
+            Err(DurationError::Overflow)
+        );
+        assert_eq!(
+            duration_ns("2562047h2562047h"),
+            Err(DurationError::Overflow)
+        );
     }
 }

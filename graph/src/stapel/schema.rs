@@ -359,7 +359,7 @@ pub(crate) struct Converted {
     pub stapel: Stapel,
 }
 
-/// A path in the image: absolute, cleaned.
+/// A path in the image: absolute, cleaned, without `..`.
 fn image_path(field: &str, p: &str) -> Result<String, (String, String)> {
     if !p.starts_with('/') {
         return Err((
@@ -367,17 +367,28 @@ fn image_path(field: &str, p: &str) -> Result<String, (String, String)> {
             format!("`{p}` must be an absolute path in the image"),
         ));
     }
+    no_parent(field, p)?;
     let clean = crate::pattern::clean(p.trim_start_matches('/'));
     Ok(format!("/{clean}"))
 }
 
 /// A repository path: `/` is the root; no `..`.
 fn repo_path(field: &str, p: &str) -> Result<String, (String, String)> {
+    no_parent(field, p)?;
     let clean = crate::pattern::clean(p.trim_start_matches('/'));
-    if clean == ".." || clean.starts_with("../") {
-        return Err((field.into(), format!("`{p}` is outside the repository")));
-    }
     Ok(if clean == "." { String::new() } else { clean })
+}
+
+/// Refuses a path with a `..` segment: cleaning would silently move it (`/../../src` is not
+/// `src`), so werf-rs does not guess what was meant.
+fn no_parent(field: &str, p: &str) -> Result<(), (String, String)> {
+    if p.split('/').any(|seg| seg == "..") {
+        return Err((
+            field.into(),
+            format!("`{p}` has a `..` segment: paths here are written without `..`"),
+        ));
+    }
+    Ok(())
 }
 
 fn slot(field: &str, before: Option<&str>, after: Option<&str>) -> Result<Slot, (String, String)> {
@@ -476,13 +487,21 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
                 }
             }
         }
+        let (include_paths, exclude_paths) =
+            (g.include_paths.into_vec(), g.exclude_paths.into_vec());
+        for (key, list) in [
+            ("includePaths", &include_paths),
+            ("excludePaths", &exclude_paths),
+        ] {
+            list.iter().try_for_each(|p| no_parent(&field(key), p))?;
+        }
         git.push(GitMapping {
             add,
             to,
             owner: g.owner,
             group: g.group,
-            include_paths: g.include_paths.into_vec(),
-            exclude_paths: g.exclude_paths.into_vec(),
+            include_paths,
+            exclude_paths,
             stage_dependencies,
         });
     }
@@ -548,6 +567,7 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
             ("includePaths", &include_paths),
             ("excludePaths", &exclude_paths),
         ] {
+            list.iter().try_for_each(|p| no_parent(&field(key), p))?;
             if let Some(g) = list
                 .iter()
                 .find(|g| g.is_empty() || g.contains(|c: char| c.is_whitespace() || c == '$'))
