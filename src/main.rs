@@ -32,6 +32,7 @@ mod graph_page;
 mod kubernetes;
 mod net;
 mod pipeline;
+mod printer;
 mod progress;
 mod project;
 mod redact;

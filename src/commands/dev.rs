@@ -3,7 +3,7 @@
 //! failed rollout) is printed and the loop waits for the next save.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, Write as _};
+use std::io::BufRead as _;
 use std::process::ExitCode;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -137,9 +137,7 @@ fn failed(e: &anyhow::Error) {
 
 /// One line (or a few) on stdout, flushed: whoever reads the loop sees each as it happens.
 fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    crate::printer::line(text);
 }
 
 /// Watches `rel` and the folders below it that Git does not ignore.

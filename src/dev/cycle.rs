@@ -68,6 +68,7 @@ impl<'a> Session<'a> {
                 &args.render.release,
                 &args.render.namespace,
                 &loaded,
+                args.kube.force_adoption,
             )?;
             let kube =
                 runtime()?.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
@@ -130,18 +131,18 @@ impl<'a> Session<'a> {
         let (plans, pending) = crate::project::split_pending(self.loaded.buildable_plans()?);
         if !pending.is_empty() && self.cycles == 0 {
             let names: Vec<&str> = pending.iter().map(|(n, _)| n.as_str()).collect();
-            println!(
+            crate::printer::line(&format!(
                 "  {} image{} pending on imports, left out until built (`--repo`): {}",
                 names.len(),
                 plural(names.len()),
                 names.join(", ")
-            );
+            ));
         }
         let replan = started.elapsed();
         let log = self.loaded.db.take_execution_log();
         let queries = log.len();
         if self.args.verbose && self.cycles > 0 {
-            println!("  re-ran: {}", summary::by_query(&log));
+            crate::printer::line(&format!("  re-ran: {}", summary::by_query(&log)));
         }
         let by_name: BTreeMap<String, Arc<ImagePlan>> =
             plans.iter().map(|p| (p.name.clone(), p.clone())).collect();
@@ -152,14 +153,18 @@ impl<'a> Session<'a> {
             .collect();
         let tag_changes = summary::changed_tags(&self.tags, &tags);
         if self.cycles == 0 {
-            println!("  {} image{} planned", tags.len(), plural(tags.len()));
+            crate::printer::line(&format!(
+                "  {} image{} planned",
+                tags.len(),
+                plural(tags.len())
+            ));
         } else {
             for c in &tag_changes {
                 let old = c
                     .old
                     .as_deref()
                     .map_or("new".into(), |t| short(t).to_string());
-                println!("  image {}: {old} → {}", c.image, short(&c.new));
+                crate::printer::line(&format!("  image {}: {old} → {}", c.image, short(&c.new)));
             }
         }
 
@@ -206,14 +211,14 @@ impl<'a> Session<'a> {
                         release,
                         &settings,
                     ))?;
-                    println!(
+                    crate::printer::line(&format!(
                         "  release `{}`: revision {}, {} object{} changed, {} deleted",
                         release.name,
                         outcome.revision,
                         outcome.changed,
                         plural(outcome.changed),
                         outcome.deleted
-                    );
+                    ));
                 }
             }
             None if self.cycles > 0 => {
@@ -222,14 +227,14 @@ impl<'a> Session<'a> {
                         .get(id)
                         .or_else(|| self.objects.get(id))
                         .map_or("", |r| &*r.template);
-                    println!("  would {} {id} ({template})", how.verb());
+                    crate::printer::line(&format!("  would {} {id} ({template})", how.verb()));
                 }
             }
-            None => println!(
+            None => crate::printer::line(&format!(
                 "  {} object{} rendered",
                 objects.len(),
                 plural(objects.len())
-            ),
+            )),
         }
         if self.cycles > 0 {
             self.print_why(touched, &tag_changes, &object_changes, &objects, &by_name);
@@ -265,7 +270,10 @@ impl<'a> Session<'a> {
                 .unwrap_or_default();
             let readers = summary::readers(&c.image, object_changes, objects);
             explained.extend(readers.iter().cloned());
-            println!("  why: {}", summary::why_line(&files, c, &readers));
+            crate::printer::line(&format!(
+                "  why: {}",
+                summary::why_line(&files, c, &readers)
+            ));
         }
         for (id, _) in object_changes {
             if explained.contains(id) {
@@ -275,7 +283,7 @@ impl<'a> Session<'a> {
                 .get(id)
                 .or_else(|| self.objects.get(id))
                 .map_or("", |r| &*r.template);
-            println!("  why: {template} → {id}");
+            crate::printer::line(&format!("  why: {template} → {id}"));
         }
     }
 

@@ -103,7 +103,7 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         if let Some(addr) = &args.serve {
             let (listener, local) = crate::graph_page::serve::bind(*addr)?;
             eprintln!("serving the graph on http://{local}/ (Ctrl-C to stop)");
-            crate::graph_page::serve::serve(listener, &page);
+            crate::graph_page::serve::serve(listener, &page)?;
             return Ok(ExitCode::SUCCESS);
         }
         std::io::stdout().lock().write_all(page.as_bytes())?;
@@ -115,7 +115,7 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         GraphFormat::Text => text(&graph),
         GraphFormat::Html => unreachable!("handled above"),
     };
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::printer::text(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,7 +129,13 @@ fn live_states(
 ) -> Result<()> {
     use crate::deploy::{self, Action};
     use crate::pipeline::desired::{desired, release_of, runtime, target};
-    let release = release_of(global, &args.render.release, &args.render.namespace, loaded)?;
+    let release = release_of(
+        global,
+        &args.render.release,
+        &args.render.namespace,
+        loaded,
+        args.kube.force_adoption,
+    )?;
     let rt = runtime()?;
     let kube = rt.block_on(crate::kubernetes::Kube::connect_with(
         &target(&args.kube),
@@ -185,7 +191,7 @@ fn why(global: &Global, args: &GraphArgs, target: &str) -> Result<ExitCode> {
         out.push_str(&line);
         out.push('\n');
     }
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::printer::text(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
