@@ -328,6 +328,11 @@ pub struct KubeArgs {
     /// The kubeconfig context (default: its current context).
     #[arg(long = "kube-context", env = "WERF_KUBE_CONTEXT", value_name = "NAME")]
     pub kube_context: Option<String>,
+
+    /// Take over existing objects that belong to no release, or to another release (without
+    /// it, such an object is an error naming it and its owner).
+    #[arg(long, env = "WERF_FORCE_ADOPTION")]
+    pub force_adoption: bool,
 }
 
 #[derive(Debug, Args)]

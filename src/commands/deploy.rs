@@ -24,6 +24,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         &args.render.release,
         &args.render.namespace,
         &loaded,
+        args.kube.force_adoption,
     )?;
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
@@ -86,6 +87,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
         &args.render.release,
         &args.render.namespace,
         &loaded,
+        args.kube.force_adoption,
     )?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
@@ -165,7 +167,7 @@ fn from(s: &deploy::Step) -> String {
 /// Runs `werf dismiss`.
 pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(global, &args.release, &args.namespace, &loaded)?;
+    let release = release_of(global, &args.release, &args.namespace, &loaded, false)?;
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let rt = runtime()?;
@@ -191,7 +193,13 @@ pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
     let timeout =
         deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(global, &args.release, &args.namespace, &loaded)?;
+    let release = release_of(
+        global,
+        &args.release,
+        &args.namespace,
+        &loaded,
+        args.kube.force_adoption,
+    )?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let settings = deploy::lifecycle::Settings {

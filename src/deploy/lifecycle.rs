@@ -399,12 +399,12 @@ async fn desired_of(
         .unwrap_or_default()
         .to_string();
     let (ar, namespaced) = kube.resource(&api_version, &kind, source).await?;
-    let d = Desired::new(object, source, namespaced, &release.namespace).map_err(|message| {
-        Error::Manifest {
+    let d = Desired::new(object, source, namespaced, &release.namespace)
+        .map_err(|message| Error::Manifest {
             source_file: source.to_string(),
             message,
-        }
-    })?;
+        })?
+        .owned_by(release.owner());
     Ok((d, ar))
 }
 

@@ -10,6 +10,7 @@
 //! - [`record`]: the records in the cluster (a Secret per revision, as Helm stores them).
 //! - [`lifecycle`]: converge, rollback and dismiss on top of plan and execute.
 //! - [`names`]: release and namespace names as werf computes them (templates, slugs), pure.
+//! - [`ownership`]: Helm's ownership marks, and whether an existing object may be taken, pure.
 //! - [`report`]: deploy's events and the `Reporter` trait the binary draws them with.
 //! - [`table`]: tracking's status lines, with a table redrawn in place on a terminal.
 //! - [`track`]: readiness tracking and failure reports.
@@ -26,6 +27,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod names;
 pub mod object;
+pub mod ownership;
 pub mod record;
 pub mod release;
 pub mod report;
@@ -55,6 +57,19 @@ use track::Tracked;
 pub struct Release {
     pub name: String,
     pub namespace: String,
+    /// `--force-adoption`: existing objects of no release, or of another, are taken over.
+    pub force_adoption: bool,
+}
+
+impl Release {
+    /// The owner its objects are applied for.
+    pub fn owner(&self) -> ownership::Owner {
+        ownership::Owner {
+            release: self.name.clone(),
+            namespace: self.namespace.clone(),
+            force_adoption: self.force_adoption,
+        }
+    }
 }
 
 /// How an object would change: the server's dry run against the live object.
@@ -128,6 +143,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Record(#[from] record::Error),
+    #[error(transparent)]
+    Ownership(#[from] ownership::Refusal),
     #[error("release `{release}` in `{namespace}` is being converged by `{holder}` since {since} (revision {revision} is pending): wait for it to finish (a crashed converge's lock expires)")]
     Locked {
         release: String,
@@ -192,8 +209,9 @@ fn api_err<'a>(verb: &'static str, id: &'a ObjectId) -> impl FnOnce(kube::Error)
 pub async fn resolve(
     kube: &Kube,
     manifests: &[(String, Value)],
-    namespace: &str,
+    release: &Release,
 ) -> Result<Vec<(Desired, ApiResource)>> {
+    let namespace = release.namespace.as_str();
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (source, object) in manifests {
@@ -212,12 +230,12 @@ pub async fn resolve(
             });
         }
         let (ar, namespaced) = kube.resource(api_version, kind, source).await?;
-        let d = Desired::new(object.clone(), source, namespaced, namespace).map_err(|message| {
-            Error::Manifest {
+        let d = Desired::new(object.clone(), source, namespaced, namespace)
+            .map_err(|message| Error::Manifest {
                 source_file: source.clone(),
                 message,
-            }
-        })?;
+            })?
+            .owned_by(release.owner());
         if !seen.insert(d.id.clone()) {
             return Err(Error::Manifest {
                 source_file: source.clone(),
@@ -417,7 +435,7 @@ pub async fn plan(
         .iter()
         .flat_map(|r| r.objects.iter().map(|(id, o)| (id, o)))
         .collect();
-    for (id, object) in recorded {
+    for (&id, &object) in &recorded {
         if !wanted.contains(id) && !keeps(object) {
             let (ar, _) = kube
                 .resource(&id.api_version, &id.kind, "the release record")
@@ -432,6 +450,12 @@ pub async fn plan(
     ids.extend(gone.iter().cloned());
     let live = live_objects(kube, &ids).await?;
 
+    // An existing object is applied only when it is this release's to change.
+    for (d, _) in &main {
+        if let (Some(owner), Some(l)) = (&d.owner, live.get(&d.id)) {
+            ownership::check(owner, &d.id, l, recorded.contains_key(&d.id))?;
+        }
+    }
     let decide = |(d, ar): (Desired, ApiResource)| {
         let live = live.get(&d.id).cloned();
         let last = last_applied.get(&d.id).map(|v| (*v).clone());

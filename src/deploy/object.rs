@@ -126,6 +126,8 @@ pub struct Desired {
     pub depends_on: Vec<Dependency>,
     /// `*.external-dependency.werf.io/*`: objects outside the release waited for first.
     pub external: Vec<ExternalDependency>,
+    /// The release it is applied for (its ownership marks); `None` for objects outside one.
+    pub owner: Option<super::ownership::Owner>,
 }
 
 fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
@@ -266,13 +268,24 @@ impl Desired {
             hook,
             fail_mode,
             non_blocking,
+            owner: None,
         })
+    }
+
+    /// The same object, applied for `owner`.
+    pub fn owned_by(mut self, owner: super::ownership::Owner) -> Desired {
+        self.owner = Some(owner);
+        self
     }
 
     /// The object to apply when `live` exists (or not): `replicas-on-creation` leaves replicas to
     /// their owner once the object exists.
     pub fn to_apply(&self, live_exists: bool) -> Value {
         let mut o = self.object.clone();
+        // Hooks carry no ownership marks, as Helm applies them.
+        if let (Some(owner), None) = (&self.owner, &self.hook) {
+            super::ownership::mark(&mut o, owner);
+        }
         if let Some(n) = self.replicas_on_creation {
             if live_exists {
                 if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {

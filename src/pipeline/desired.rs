@@ -31,9 +31,14 @@ pub fn release_of(
     release: &Option<String>,
     namespace: &Option<String>,
     loaded: &Loaded,
+    force_adoption: bool,
 ) -> Result<Release> {
     let (name, namespace) = release_names(global, release, namespace, loaded)?;
-    Ok(Release { name, namespace })
+    Ok(Release {
+        name,
+        namespace,
+        force_adoption,
+    })
 }
 
 /// The objects the chart wants, the history they were rendered against, and what the next
@@ -134,7 +139,7 @@ pub async fn desired(
     let known: std::collections::HashMap<&str, &Value> =
         by_text.iter().map(|(t, v)| (*t, v)).collect();
     deploy::fill_objects(kube, release, &mut history, &known).await?;
-    let desired = deploy::resolve(kube, &parsed, &release.namespace).await?;
+    let desired = deploy::resolve(kube, &parsed, release).await?;
     let content = content(loaded, &options, deploy::release::join_manifest(recorded))?;
     Ok((desired, history, content))
 }
