@@ -3,6 +3,8 @@
 //! The decisions (policies, history walks, keep or delete) are pure and live in
 //! [`werf_graph::cleanup`]; these modules read what they need and carry the result out.
 //!
+//! - [`fetch`]: the whole history first: `origin`'s branches and tags fetched, a shallow clone
+//!   unshallowed, or the cleanup stopped before it deletes.
 //! - [`history`]: branches and tags from Git, and each commit's tags from the engine (memoized).
 //! - [`kube`]: images that workloads use, in every namespace of every context asked for.
 //! - [`taglog`]: when each tag was first seen and its manifest digest, kept per repository.
@@ -11,6 +13,7 @@
 //! - [`host`]: bounding the home folder by age and size.
 
 pub mod delete;
+pub mod fetch;
 pub mod history;
 pub mod host;
 pub mod kube;

@@ -74,6 +74,17 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if policy.git_history {
+        // The whole history first: a shallow or single-branch clone would keep too little.
+        let worktree = &loaded.config.meta.git_worktree;
+        let allowed = crate::cleanup::fetch::Allowed {
+            fetch: worktree.allow_fetch_origin_branches_and_tags != Some(false),
+            unshallow: worktree.allow_unshallow != Some(false),
+        };
+        if crate::cleanup::fetch::complete(&loaded.repo.workdir, allowed)? {
+            loaded = project::load_for(global, Reads::History)?;
+        }
+    }
     let now = now();
     // The clusters first: one that cannot be read stops the cleanup before anything else.
     let (in_use_tags, digest_uses, kube_requests) =
