@@ -53,9 +53,39 @@ fn unknown_kind(e: &kube::Error) -> bool {
 fn transient(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(s) => s.code >= 500 || s.code == 429,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => !permanent(e),
         _ => false,
     }
+}
+
+/// Only an answer that the server did not act on: 429 (too many requests). A create that was
+/// cut off may have been made, and its retry would be refused as a conflict.
+fn not_acted_on(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 429)
+}
+
+/// A failure that trying again cannot mend: the server's name does not resolve, or its
+/// certificate is not trusted.
+fn permanent(e: &kube::Error) -> bool {
+    let mut next: Option<&dyn std::error::Error> = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string().to_ascii_lowercase();
+        if [
+            "dns error",
+            "failed to lookup address",
+            "name or service not known",
+            "no address associated",
+            "invalid peer certificate",
+            "certificate verify failed",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+        {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
 }
 
 /// A kube error in one line: the API server's message and reason, not the whole status dump.
@@ -347,7 +377,22 @@ impl Kube {
 
     /// Runs an idempotent read (counted each try), again after a pause when it failed for a
     /// reason that may pass: a 5xx or 429 answer, a dropped connection, a timeout.
-    async fn read_retrying<T, F, Fut>(&self, mut op: F) -> std::result::Result<T, kube::Error>
+    async fn read_retrying<T, F, Fut>(&self, op: F) -> std::result::Result<T, kube::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
+    {
+        self.retrying("read", transient, op).await
+    }
+
+    /// Runs a request (counted each try) up to three times while `again` says its failure may
+    /// pass, with a pause between.
+    async fn retrying<T, F, Fut>(
+        &self,
+        what: &str,
+        again: fn(&kube::Error) -> bool,
+        mut op: F,
+    ) -> std::result::Result<T, kube::Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
@@ -357,8 +402,8 @@ impl Kube {
             attempt += 1;
             self.count();
             match op().await {
-                Err(e) if attempt < 3 && transient(&e) => {
-                    tracing::debug!("Kubernetes read failed, retrying: {e}");
+                Err(e) if attempt < 3 && again(&e) => {
+                    tracing::debug!("Kubernetes {what} failed, retrying: {e}");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
                 other => return other,
@@ -439,14 +484,15 @@ impl Kube {
         object: &Value,
         dry_run: bool,
     ) -> std::result::Result<Value, kube::Error> {
-        self.count();
         let mut pp = PatchParams::apply(FIELD_MANAGER).force();
         if dry_run {
             pp = pp.dry_run();
         }
+        // A server-side apply is idempotent: tried again like a read.
+        let api = self.api(ar, namespace);
+        let patch = Patch::Apply(object);
         let o = self
-            .api(ar, namespace)
-            .patch(name, &pp, &Patch::Apply(object))
+            .retrying("apply", transient, || api.patch(name, &pp, &patch))
             .await?;
         Ok(serde_json::to_value(o).expect("objects serialize"))
     }
@@ -458,10 +504,11 @@ impl Kube {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<()> {
-        self.count();
+        // A delete is idempotent (a missing object is done): tried again like a read.
+        let api = self.api(ar, namespace);
+        let dp = DeleteParams::foreground();
         match self
-            .api(ar, namespace)
-            .delete(name, &DeleteParams::foreground())
+            .retrying("delete", transient, || api.delete(name, &dp))
             .await
         {
             Ok(_) => Ok(()),
@@ -483,8 +530,11 @@ impl Kube {
     where
         K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
     {
-        self.count();
-        match api.create(&Default::default(), object).await {
+        let pp = kube::api::PostParams::default();
+        match self
+            .retrying("create", not_acted_on, || api.create(&pp, object))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(e),
@@ -573,5 +623,51 @@ impl werf_graph::chart::Lookup for ClusterLookup {
                 found.map_err(|e| format!("lookup of {kind} `{name}`: {}", describe(&e)))
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure("boom", "Reason")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    fn service(cause: std::io::Error) -> kube::Error {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+        kube::Error::Service(Box::new(Outer(cause)))
+    }
+
+    #[test]
+    fn what_is_tried_again_and_what_is_not() {
+        assert!(transient(&api(500)));
+        assert!(transient(&api(503)));
+        assert!(transient(&api(429)));
+        assert!(!transient(&api(409)));
+        assert!(!transient(&api(422)));
+        // A dropped or refused connection may pass; a name that does not resolve will not.
+        assert!(transient(&service(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)"
+        ))));
+        let dns = service(std::io::Error::other(
+            "dns error: failed to lookup address information: Name or service not known",
+        ));
+        assert!(permanent(&dns));
+        assert!(!transient(&dns));
+        // A create is tried again only when the server did not act on it.
+        assert!(not_acted_on(&api(429)));
+        assert!(!not_acted_on(&api(500)));
+        assert!(!not_acted_on(&service(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset"
+        ))));
     }
 }
