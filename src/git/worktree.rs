@@ -7,6 +7,7 @@
 //! be walked at all, so a clean check costs one `lstat` per watched file.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 use gix::bstr::ByteSlice;
@@ -349,18 +350,27 @@ fn untracked_files(
         .collect();
     let mut out = Vec::new();
     let mut delegate = gix::dir::walk::delegate::Collect::default();
-    thread_repo
-        .dirwalk(index, patterns, &Default::default(), options, &mut delegate)
-        .map_err(|e| Error::Index(e.to_string()))?;
-    for (entry, _) in delegate.unorded_entries {
-        if entry.status != gix::dir::entry::Status::Untracked {
-            continue;
-        }
-        let path = entry
-            .rela_path
+    let names: Vec<gix::bstr::BString> =
+        match thread_repo.dirwalk(index, patterns, &Default::default(), options, &mut delegate) {
+            Ok(_) => delegate
+                .unorded_entries
+                .into_iter()
+                .filter(|(entry, _)| entry.status == gix::dir::entry::Status::Untracked)
+                .map(|(entry, _)| entry.rela_path)
+                .collect(),
+            // The walk stops at the first folder it cannot open (a name past the system's path
+            // length, a folder without permission); git skips such a folder with a warning, and so
+            // does this, by asking git for the list.
+            Err(e) => {
+                tracing::debug!("the untracked-file walk stopped ({e}): asking `git ls-files`");
+                untracked_by_git(&repo.workdir, prefixes)?
+            }
+        };
+    for rela_path in names {
+        let path = rela_path
             .to_str()
             .map_err(|_| Error::WorkFile {
-                path: entry.rela_path.to_str_lossy().into_owned(),
+                path: rela_path.to_str_lossy().into_owned(),
                 message: "the name is not UTF-8 (werf-rs reads UTF-8 paths only)".into(),
             })?
             .to_string();
@@ -377,6 +387,44 @@ fn untracked_files(
         });
     }
     Ok(out)
+}
+
+/// Untracked, not ignored files under `prefixes` as `git ls-files --others --exclude-standard`
+/// lists them; each folder git could not open is a warning naming it (its name shortened).
+fn untracked_by_git(workdir: &Path, prefixes: &[String]) -> Result<Vec<gix::bstr::BString>> {
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(workdir)
+        .args(["ls-files", "-z", "--others", "--exclude-standard", "--"]);
+    cmd.args(prefixes.iter().filter(|p| !p.is_empty()));
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::Index(format!("cannot run `git ls-files`: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Index(format!(
+            "`git ls-files` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        let shown: String = line.chars().take(160).collect();
+        let more = if line.chars().count() > 160 {
+            "…"
+        } else {
+            ""
+        };
+        tracing::warn!(
+            "{}{more} (skipped, as `git status` skips it)",
+            crate::printer::terminal_safe(&shown)
+        );
+    }
+    Ok(out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(gix::bstr::BString::from)
+        .collect())
 }
 
 /// A snapshot of the work tree: the commit's tree with `changes` applied, as new Git trees.
