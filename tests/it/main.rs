@@ -3,6 +3,10 @@
 //! - [`contract`]: which edits change which tags (DESIGN.md section 3).
 //! - [`hostile`]: hostile and odd input: links, archives, special files, submodules, deep
 //!   nesting, a stalled registry, concurrent builds, planted secrets, panics.
+//! - [`hostile_net`]: hostile chart repositories, registries and archives served on 127.0.0.1:
+//!   names and links out of the repository, tar headers and answers of gigabytes, endless tag
+//!   listings, overflowing HEALTHCHECK durations.
+//! - [`http_server`]: test support: an HTTP server whose every answer the test writes.
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
 //! - [`graph`]: `werf graph` from files to objects, registry state, its JSON schema.
 //! - [`snapshots`]: whole-CLI output (insta).
@@ -41,6 +45,8 @@ mod graph;
 mod helm_deps;
 mod helm_diff;
 mod hostile;
+mod hostile_net;
+mod http_server;
 mod images;
 mod kube_smoke;
 mod registry;
