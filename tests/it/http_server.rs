@@ -138,6 +138,8 @@ fn serve(conn: TcpStream, handler: &Handler, stop: &AtomicBool) {
             return;
         }
         let sent = match reply.body {
+            // A HEAD answer has the length of the body it does not send.
+            _ if method == "HEAD" => true,
             Body::Bytes(b) => out.write_all(&b).is_ok(),
             Body::Repeat { byte, len } => {
                 let chunk = vec![byte; 1 << 20];

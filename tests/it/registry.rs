@@ -13,7 +13,7 @@ pub struct Registry {
     pub address: String,
     child: Child,
     /// Holds the storage and config until the registry stops.
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 /// htpasswd entry for user `werf`, password `secret` (bcrypt).
@@ -91,7 +91,7 @@ impl Registry {
         Registry {
             address,
             child,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -111,6 +111,11 @@ impl Registry {
     }
 
     /// `ADDRESS/NAME`.
+    /// The folder the registry stores its blobs and repositories in.
+    pub fn storage(&self) -> std::path::PathBuf {
+        self.dir.path().join("storage")
+    }
+
     pub fn repo(&self, name: &str) -> String {
         format!("{}/{name}", self.address)
     }

@@ -1,4 +1,6 @@
-//! The container registry through `oci-client`: credentials, existence checks, pushes, pulls.
+//! The container registry through `oci-client`: credentials, existence checks, pushes, pulls;
+//! what is read whole (manifests, tag lists) and deletes go through [`plain`] HTTP instead, so
+//! that every answer read into memory has a bound.
 //!
 //! Existence follows DESIGN.md section 3: one paginated tag listing per repository per run, then a
 //! manifest HEAD where confirmation is needed. Pushes go blobs first (HEAD, then cross-repository
@@ -15,6 +17,8 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
+
+mod plain;
 
 /// Errors of registry access, naming the repository and the operation.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +61,10 @@ pub struct Registry {
     runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
     timeouts: crate::net::Timeouts,
-    /// The plain HTTP client for what `oci-client` does not do (deletes).
+    /// The plain HTTP client for what is read whole and deletes ([`plain`]).
     http: std::sync::OnceLock<reqwest::Client>,
+    /// Bearer tokens of the plain requests.
+    tokens: plain::Tokens,
     pub stats: Stats,
 }
 
@@ -110,6 +116,7 @@ impl Registry {
             insecure: plain,
             timeouts,
             http: std::sync::OnceLock::new(),
+            tokens: Default::default(),
             stats: Stats::default(),
         })
     }
@@ -159,10 +166,18 @@ impl Registry {
     }
 
     /// Every tag of `repo`, following pagination (`n`/`last`). An unknown repository has none.
+    /// Each page is read within the body limit; the listing stops with an error past
+    /// `WERF_MAX_TAG_PAGES` pages or `WERF_MAX_TAGS` tags.
     pub fn list_tags(&self, repo: &str) -> Result<BTreeSet<String>> {
         const PAGE: usize = 1000;
         let reference = self.reference(&format!("{repo}:latest"))?;
-        let auth = credentials(host_of(repo))?;
+        let registry = reference.resolve_registry().to_string();
+        let name = reference.repository().to_string();
+        let fail = |message: String| Error::Request {
+            registry: registry.clone(),
+            operation: format!("listing the tags of `{repo}`"),
+            message,
+        };
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
         let (max_pages, max_tags) = (crate::net::max_tag_pages(), crate::net::max_tags());
@@ -170,46 +185,44 @@ impl Registry {
         loop {
             pages += 1;
             if pages > max_pages {
-                return Err(Error::Request {
-                    registry: reference.resolve_registry().to_string(),
-                    operation: format!("listing the tags of `{repo}`"),
-                    message: format!(
-                        "the registry kept sending pages: stopped after {max_pages} (WERF_MAX_TAG_PAGES)"
-                    ),
-                });
+                return Err(fail(format!(
+                    "the registry kept sending pages: stopped after {max_pages} (WERF_MAX_TAG_PAGES)"
+                )));
             }
-            let page = retry(|| {
-                self.count();
-                self.runtime.block_on(self.client.list_tags(
-                    &reference,
-                    &auth,
-                    Some(PAGE),
-                    last.as_deref(),
-                ))
-            });
-            let page = match page {
-                Ok(p) => p,
-                Err(e) if is_not_found(&e) => break,
-                Err(e) => {
-                    return Err(Self::err(
-                        &reference,
-                        format!("listing the tags of `{repo}`"),
-                        e,
-                    ))
-                }
+            let path = match &last {
+                None => format!("tags/list?n={PAGE}"),
+                Some(l) => format!("tags/list?n={PAGE}&last={}", query_escape(l)),
             };
-            let n = page.tags.len();
+            let answer = self
+                .send(&plain::Request {
+                    method: reqwest::Method::GET,
+                    registry: &registry,
+                    name: &name,
+                    path: &path,
+                    action: "pull",
+                    accept: &["application/json"],
+                })
+                .map_err(fail)?;
+            match answer.status.as_u16() {
+                200..=299 => {}
+                404 => break,
+                _ => return Err(fail(answered(&answer))),
+            }
+            #[derive(serde::Deserialize)]
+            struct Page {
+                tags: Option<Vec<String>>,
+            }
+            let page: Page = serde_json::from_slice(&answer.body)
+                .map_err(|e| fail(format!("the tag list is not JSON: {e}")))?;
+            let page = page.tags.unwrap_or_default();
+            let n = page.len();
             let before = tags.len();
-            last = page.tags.last().cloned();
-            tags.extend(page.tags);
+            last = page.last().cloned();
+            tags.extend(page);
             if tags.len() as u64 > max_tags {
-                return Err(Error::Request {
-                    registry: reference.resolve_registry().to_string(),
-                    operation: format!("listing the tags of `{repo}`"),
-                    message: format!(
-                        "the repository has more than {max_tags} tags (WERF_MAX_TAGS)"
-                    ),
-                });
+                return Err(fail(format!(
+                    "the repository has more than {max_tags} tags (WERF_MAX_TAGS)"
+                )));
             }
             // A short page is the last one. A page longer than asked for comes from a registry
             // that does not paginate (distribution 2.8 ignores `n` and `last`): it is everything.
@@ -224,35 +237,78 @@ impl Registry {
     /// The manifest digest of `image` (`repo:tag`), or `None` when it does not exist.
     pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
         let reference = self.reference(image)?;
-        let auth = credentials(reference.resolve_registry())?;
-        match retry(|| {
-            self.count();
-            self.runtime
-                .block_on(self.client.fetch_manifest_digest(&reference, &auth))
-        }) {
-            Ok(d) => Ok(Some(d)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(Self::err(&reference, format!("checking `{image}`"), e)),
+        let registry = reference.resolve_registry().to_string();
+        let name = reference.repository().to_string();
+        let fail = |message: String| Error::Request {
+            registry: registry.clone(),
+            operation: format!("checking `{image}`"),
+            message,
+        };
+        let wanted = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let answer = self
+            .send(&plain::Request {
+                method: reqwest::Method::HEAD,
+                registry: &registry,
+                name: &name,
+                path: &format!("manifests/{wanted}"),
+                action: "pull",
+                accept: &MANIFEST_TYPES,
+            })
+            .map_err(fail)?;
+        match answer.status.as_u16() {
+            404 => Ok(None),
+            200..=299 => match answer.digest {
+                Some(d) => Ok(Some(d)),
+                // A registry that does not name the digest: it is the content's.
+                None => self.pull_manifest(image).map(|(_, d)| Some(d)),
+            },
+            _ => Err(fail(answered(&answer))),
         }
     }
 
-    /// The raw manifest of `image` and its digest.
+    /// The raw manifest of `image` and its digest, read within the body limit; a manifest
+    /// asked for by digest must have that digest.
     pub fn pull_manifest(&self, image: &str) -> Result<(Vec<u8>, String)> {
+        use sha2::Digest as _;
         let reference = self.reference(image)?;
-        let auth = credentials(reference.resolve_registry())?;
-        let accepted = [
-            oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
-            oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
-            oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE,
-            oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE,
-        ];
-        retry(|| {
-            self.count();
-            self.runtime
-                .block_on(self.client.pull_manifest_raw(&reference, &auth, &accepted))
-        })
-        .map(|(b, d)| (b.to_vec(), d))
-        .map_err(|e| Self::err(&reference, format!("pulling the manifest of `{image}`"), e))
+        let registry = reference.resolve_registry().to_string();
+        let name = reference.repository().to_string();
+        let fail = |message: String| Error::Request {
+            registry: registry.clone(),
+            operation: format!("pulling the manifest of `{image}`"),
+            message,
+        };
+        let wanted = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let answer = self
+            .send(&plain::Request {
+                method: reqwest::Method::GET,
+                registry: &registry,
+                name: &name,
+                path: &format!("manifests/{wanted}"),
+                action: "pull",
+                accept: &MANIFEST_TYPES,
+            })
+            .map_err(fail)?;
+        if !answer.status.is_success() {
+            return Err(fail(answered(&answer)));
+        }
+        let digest = format!("sha256:{:x}", sha2::Sha256::digest(&answer.body));
+        if let Some(asked) = reference.digest() {
+            if asked != digest {
+                return Err(fail(format!(
+                    "the registry sent a manifest whose digest is `{digest}`"
+                )));
+            }
+        }
+        Ok((answer.body, digest))
     }
 
     /// The content of a blob of `repo`.
@@ -582,152 +638,62 @@ impl Registry {
         let reference = self.reference(&format!("{repo}@{digest}"))?;
         let registry = reference.resolve_registry().to_string();
         let name = reference.repository().to_string();
-        let scheme = if self.insecure.iter().any(|h| h == &registry) {
-            "http"
-        } else {
-            "https"
-        };
-        let url = format!("{scheme}://{registry}/v2/{name}/manifests/{digest}");
         let fail = |message: String| Error::Request {
             registry: registry.clone(),
             operation: format!("deleting `{repo}@{digest}`"),
             message,
         };
-        let http = match self.http.get() {
-            Some(c) => c.clone(),
-            None => {
-                // The client's timers belong to the runtime: build it inside it.
-                let _inside = self.runtime.enter();
-                let c = reqwest::Client::builder()
-                    .connect_timeout(self.timeouts.connect)
-                    .read_timeout(self.timeouts.read)
-                    .build()
-                    .map_err(|e| fail(crate::errors::chain(&e)))?;
-                self.http.get_or_init(|| c).clone()
-            }
-        };
-        let auth = credentials(host_of(repo))?;
-        let mut header: Option<String> = match &auth {
-            RegistryAuth::Bearer(t) => Some(format!("Bearer {t}")),
-            _ => None,
-        };
-        let mut answered_challenge = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.count();
-            let mut req = http.delete(&url);
-            if let Some(h) = &header {
-                req = req.header(reqwest::header::AUTHORIZATION, h);
-            }
-            let sent = self.runtime.block_on(async move { req.send().await });
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) => {
-                    std::thread::sleep(backoff(attempt));
-                    continue;
-                }
-                Err(e) => return Err(fail(crate::redact::urls(&crate::errors::chain(&e)))),
-            };
-            let status = resp.status();
-            match status.as_u16() {
-                200..=299 => return Ok(Deleted::Deleted),
-                404 => return Ok(Deleted::Gone),
-                401 if !answered_challenge => {
-                    answered_challenge = true;
-                    let challenge = resp
-                        .headers()
-                        .get(reqwest::header::WWW_AUTHENTICATE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string();
-                    header = Some(self.answer(&http, &challenge, &name, &auth).map_err(fail)?);
-                }
-                405 => {
-                    return Err(fail(
-                        "the registry does not allow deletes (405; for CNCF distribution set `storage.delete.enabled: true`)".into(),
-                    ))
-                }
-                s if attempt < ATTEMPTS && (s >= 500 || s == 429) => {
-                    std::thread::sleep(backoff(attempt));
-                }
-                _ => {
-                    let body = self.runtime.block_on(async move { resp.text().await }).unwrap_or_default();
-                    let body: String = body.trim().chars().take(300).collect();
-                    return Err(fail(format!("the registry answered {status}: {body}")));
-                }
-            }
-        }
-    }
-
-    /// The `Authorization` header answering a `WWW-Authenticate` challenge for a delete.
-    fn answer(
-        &self,
-        http: &reqwest::Client,
-        challenge: &str,
-        name: &str,
-        auth: &RegistryAuth,
-    ) -> std::result::Result<String, String> {
-        use base64::Engine as _;
-        let (kind, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
-        let basic = |u: &str, p: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        };
-        if kind.eq_ignore_ascii_case("basic") {
-            return match auth {
-                RegistryAuth::Basic(u, p) => Ok(basic(u, p)),
-                _ => Err(
-                    "the registry asks for credentials and the Docker config has none for it"
-                        .into(),
-                ),
-            };
-        }
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(format!("unsupported authentication challenge `{kind}`"));
-        }
-        let param = |key: &str| {
-            params.split(',').find_map(|kv| {
-                let (k, v) = kv.trim().split_once('=')?;
-                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        let answer = self
+            .send(&plain::Request {
+                method: reqwest::Method::DELETE,
+                registry: &registry,
+                name: &name,
+                path: &format!("manifests/{digest}"),
+                action: "delete",
+                accept: &[],
             })
-        };
-        let realm = param("realm").ok_or("a Bearer challenge without `realm`")?;
-        let mut query = vec![(
-            "scope".to_string(),
-            param("scope").unwrap_or_else(|| format!("repository:{name}:delete")),
-        )];
-        if let Some(service) = param("service") {
-            query.push(("service".into(), service));
+            .map_err(fail)?;
+        match answer.status.as_u16() {
+            200..=299 => Ok(Deleted::Deleted),
+            404 => Ok(Deleted::Gone),
+            405 => Err(fail(
+                "the registry does not allow deletes (405; for CNCF distribution set `storage.delete.enabled: true`)".into(),
+            )),
+            _ => Err(fail(answered(&answer))),
         }
-        let mut req = http.get(&realm).query(&query);
-        if let RegistryAuth::Basic(u, p) = auth {
-            req = req.header(reqwest::header::AUTHORIZATION, basic(u, p));
-        }
-        self.count();
-        let resp = self
-            .runtime
-            .block_on(async move { req.send().await })
-            .map_err(|e| crate::redact::urls(&crate::errors::chain(&e)))?;
-        if !resp.status().is_success() {
-            return Err(format!(
-                "the token service refused a delete token ({})",
-                resp.status()
-            ));
-        }
-        let body: serde_json::Value = self
-            .runtime
-            .block_on(async move { resp.json().await })
-            .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
-        let token = body
-            .get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .ok_or("the token service answered without a token")?;
-        Ok(format!("Bearer {token}"))
     }
+}
+
+/// The manifest media types asked for.
+const MANIFEST_TYPES: [&str; 4] = [
+    oci_client::manifest::OCI_IMAGE_MEDIA_TYPE,
+    oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
+    oci_client::manifest::OCI_IMAGE_INDEX_MEDIA_TYPE,
+    oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+];
+
+/// An unexpected answer in one line: its status and the start of its body.
+fn answered(answer: &plain::Answer) -> String {
+    let body = String::from_utf8_lossy(&answer.body);
+    let body: String = body.trim().chars().take(300).collect();
+    if answer.status == reqwest::StatusCode::UNAUTHORIZED {
+        return format!(
+            "Not authorized (401): {body} (log in with `docker login`, or set `DOCKER_CONFIG`)"
+        );
+    }
+    format!("the registry answered {}: {body}", answer.status)
+}
+
+/// `s` escaped for a query string.
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A writer into memory that fails past `limit` bytes.
@@ -856,10 +822,16 @@ async fn watched<T>(
     }
 }
 
-/// Whether `e` is an upload that [`watched`] stopped.
+/// Whether `e` is an upload that stood still: [`watched`] stopped it, or the registry did not
+/// answer within the read timeout.
 fn is_stall(e: &OciDistributionError) -> bool {
-    matches!(e, OciDistributionError::IoError(io)
-        if io.kind() == std::io::ErrorKind::TimedOut && io.to_string().starts_with(STALLED))
+    match e {
+        OciDistributionError::IoError(io) => {
+            io.kind() == std::io::ErrorKind::TimedOut && io.to_string().starts_with(STALLED)
+        }
+        OciDistributionError::RequestError(r) => r.is_timeout(),
+        _ => false,
+    }
 }
 
 /// The pause before try `attempt + 1`: 200 ms, 400 ms, 800 ms, 1.6 s (3 s in all).
@@ -967,22 +939,6 @@ fn error_codes(body: &str) -> Vec<String> {
             })
         })
         .unwrap_or_default()
-}
-
-fn is_not_found(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        OciDistributionError::ServerError { code, .. } => *code == 404,
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::ManifestUnknown
-                    | OciErrorCode::NameUnknown
-                    | OciErrorCode::BlobUnknown
-            )
-        }),
-        other => other.to_string().contains("404"),
-    }
 }
 
 /// Credentials for `host` from `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`):

@@ -1,0 +1,236 @@
+//! What the registry client asks over plain HTTP rather than through `oci-client`, whose every
+//! answer is read whole: the answers read into memory (manifests, tag pages, token answers),
+//! each bounded by [`crate::net::max_body`], and deletes. The Docker config's credentials answer
+//! a `WWW-Authenticate` challenge (Basic, or a Bearer token for the scope the request needs,
+//! kept for the run). Requests that may pass are tried again like the client's own.
+
+use std::collections::HashMap;
+
+use oci_client::secrets::RegistryAuth;
+use reqwest::{Method, StatusCode};
+
+use super::{backoff, credentials, host_of, Registry, ATTEMPTS};
+
+/// A request to one repository of one registry.
+pub(super) struct Request<'a> {
+    pub method: Method,
+    /// `host[:port]` as the registry is reached.
+    pub registry: &'a str,
+    /// The repository's name in that registry.
+    pub name: &'a str,
+    /// The path below `/v2/NAME/` with its query (`tags/list?n=1000`, `manifests/REF`).
+    pub path: &'a str,
+    /// The token scope's action: `pull` or `delete`.
+    pub action: &'a str,
+    pub accept: &'a [&'a str],
+}
+
+/// An answer read whole, within the body limit.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    /// `Docker-Content-Digest`, when the registry names it.
+    pub digest: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Tokens of this run by `(registry, scope)`.
+pub(super) type Tokens = std::sync::Mutex<HashMap<(String, String), String>>;
+
+impl Registry {
+    /// The plain HTTP client, made once inside the runtime (its timers belong to it).
+    fn http(&self) -> Result<reqwest::Client, String> {
+        if let Some(c) = self.http.get() {
+            return Ok(c.clone());
+        }
+        let _inside = self.runtime.enter();
+        let c = reqwest::Client::builder()
+            .connect_timeout(self.timeouts.connect)
+            .read_timeout(self.timeouts.read)
+            .build()
+            .map_err(|e| crate::errors::chain(&e))?;
+        Ok(self.http.get_or_init(|| c).clone())
+    }
+
+    /// Sends `req`, answering one authentication challenge and trying again after a pause on
+    /// a timeout, a refused connection, a 5xx or a 429; the body is read within the limit.
+    pub(super) fn send(&self, req: &Request<'_>) -> Result<Answer, String> {
+        let http = self.http()?;
+        let scheme = if self.insecure.iter().any(|h| h == req.registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{}/v2/{}/{}", req.registry, req.name, req.path);
+        let auth = credentials(host_of(req.registry)).map_err(|e| e.to_string())?;
+        let scope = format!("repository:{}:{}", req.name, req.action);
+        let key = (req.registry.to_string(), scope.clone());
+        let mut header: Option<String> = self
+            .tokens
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&key).cloned())
+            .or(match &auth {
+                RegistryAuth::Bearer(t) => Some(format!("Bearer {t}")),
+                _ => None,
+            });
+        let mut answered_challenge = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count();
+            let mut builder = http.request(req.method.clone(), &url);
+            if !req.accept.is_empty() {
+                builder = builder.header(reqwest::header::ACCEPT, req.accept.join(", "));
+            }
+            if let Some(h) = &header {
+                builder = builder.header(reqwest::header::AUTHORIZATION, h);
+            }
+            let sent = self.runtime.block_on(async move {
+                let resp = builder.send().await?;
+                let status = resp.status();
+                let digest = resp
+                    .headers()
+                    .get("Docker-Content-Digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let challenge = resp
+                    .headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                Ok::<_, ReadError>((
+                    status,
+                    (digest, challenge),
+                    crate::net::read_body(resp, crate::net::max_body(), "WERF_MAX_BODY_SIZE")
+                        .await?,
+                ))
+            });
+            let (status, (digest, challenge), body) = match sent {
+                Ok(a) => a,
+                Err(e) if attempt < ATTEMPTS && e.transient() => {
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                Err(e) => return Err(crate::redact::urls(&e.to_string())),
+            };
+            match status.as_u16() {
+                401 if !answered_challenge => {
+                    answered_challenge = true;
+                    let h = self
+                        .answer(&http, &challenge, &scope, &auth)
+                        .map_err(|why| format!("Not authorized: {why}"))?;
+                    if let Ok(mut t) = self.tokens.lock() {
+                        t.insert(key.clone(), h.clone());
+                    }
+                    header = Some(h);
+                }
+                s if attempt < ATTEMPTS && (s >= 500 || s == 429) => {
+                    std::thread::sleep(backoff(attempt));
+                }
+                _ => {
+                    return Ok(Answer {
+                        status,
+                        digest,
+                        body,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The `Authorization` header answering a `WWW-Authenticate` challenge for `scope`.
+    fn answer(
+        &self,
+        http: &reqwest::Client,
+        challenge: &str,
+        scope: &str,
+        auth: &RegistryAuth,
+    ) -> Result<String, String> {
+        use base64::Engine as _;
+        let (kind, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        let basic = |u: &str, p: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        };
+        if kind.eq_ignore_ascii_case("basic") {
+            return match auth {
+                RegistryAuth::Basic(u, p) => Ok(basic(u, p)),
+                _ => Err(
+                    "the registry asks for credentials and the Docker config has none for it"
+                        .into(),
+                ),
+            };
+        }
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(format!("unsupported authentication challenge `{kind}`"));
+        }
+        let param = |key: &str| {
+            params.split(',').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        let realm = param("realm").ok_or("a Bearer challenge without `realm`")?;
+        let mut query = vec![("scope".to_string(), scope.to_string())];
+        if let Some(service) = param("service") {
+            query.push(("service".into(), service));
+        }
+        let mut req = http.get(&realm).query(&query);
+        if let RegistryAuth::Basic(u, p) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, basic(u, p));
+        }
+        self.count();
+        let body = self
+            .runtime
+            .block_on(async move {
+                let resp = req.send().await?;
+                let status = resp.status();
+                if !status.is_success() {
+                    return Err(ReadError::Status(status));
+                }
+                Ok(
+                    crate::net::read_body(resp, crate::net::max_body(), "WERF_MAX_BODY_SIZE")
+                        .await?,
+                )
+            })
+            .map_err(|e| match e {
+                ReadError::Status(s) => {
+                    format!("the token service refused a token for `{scope}` ({s})")
+                }
+                e => crate::redact::urls(&e.to_string()),
+            })?;
+        let body: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .ok_or("the token service answered without a token")?;
+        Ok(format!("Bearer {token}"))
+    }
+}
+
+/// Why a plain request got no answer.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("{}", crate::errors::chain(.0))]
+    Send(#[from] reqwest::Error),
+    #[error(transparent)]
+    Body(#[from] crate::net::BodyError),
+    #[error("the server answered {0}")]
+    Status(StatusCode),
+}
+
+impl ReadError {
+    /// A timeout or a connection that failed or dropped; never a body over its limit.
+    fn transient(&self) -> bool {
+        match self {
+            ReadError::Send(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            ReadError::Body(crate::net::BodyError::Read(e)) => e.is_timeout() || e.is_body(),
+            _ => false,
+        }
+    }
+}
