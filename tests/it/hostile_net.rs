@@ -296,6 +296,64 @@ fn answers_of_gigabytes_are_refused_by_their_length() {
     );
     let all = all_text(&out, &r);
     assert!(all.contains("over the limit of 2097152 bytes"), "{all}");
+
+    // 4. A registry whose base image manifest is 3 GiB, and one whose token answer is.
+    let registry = Server::start(move |_, path| {
+        if path.starts_with("/v2/base/manifests/") {
+            return Reply {
+                status: 200,
+                headers: vec![(
+                    "Content-Type".into(),
+                    "application/vnd.oci.image.manifest.v1+json".into(),
+                )],
+                body: Body::Repeat {
+                    byte: b' ',
+                    len: three_gib,
+                },
+            };
+        }
+        if path == "/v2/" || path == "/v2" {
+            return Reply::ok("{}");
+        }
+        Reply::status(404)
+    });
+    let yaml = format!("{META}---\nimage: app\ndockerfile: Dockerfile\n");
+    let dockerfile = format!("FROM {}/base:1\nCOPY . /app/\n", registry.addr);
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml.as_str()),
+        ("Dockerfile", dockerfile.as_str()),
+    ]);
+    r.commit("a base behind a huge manifest");
+    let out = r.werf(&["build", "--repo", &format!("{}/app", registry.addr)]);
+    let all = all_text(&out, &r);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("pulling the manifest of"), "{all}");
+    assert!(
+        all.contains("the answer is 3221225472 bytes, over the limit of 134217728 bytes"),
+        "{all}"
+    );
+    let tokens = Server::start(move |_, _| Reply {
+        status: 200,
+        headers: vec![],
+        body: Body::Repeat {
+            byte: b'{',
+            len: three_gib,
+        },
+    });
+    let realm = format!("{}/token", tokens.url);
+    let locked = Server::start(move |_, _| {
+        Reply::status(401).header(
+            "WWW-Authenticate",
+            &format!("Bearer realm=\"{realm}\",service=\"hostile\""),
+        )
+    });
+    let out = r.werf(&["graph", "--repo", &format!("{}/app", locked.addr)]);
+    let all = all_text(&out, &r);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("the answer is 3221225472 bytes, over the limit of 134217728 bytes"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -520,4 +578,88 @@ fn the_graph_server_answers_beside_idle_clients_and_refuses_huge_heads() {
     );
     drop(idle);
     drop(half);
+}
+
+#[test]
+fn a_registry_stopped_in_the_middle_of_uploads_ends_the_build_with_a_clear_error() {
+    // Twenty images of 8 MiB each, all different; the registry is stopped once the first
+    // image's tag exists, with the other uploads under way.
+    let mut yaml = META.to_string();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..20 {
+        yaml.push_str(&format!(
+            "---\nimage: img{i:02}\ncontext: img{i:02}\ndockerfile: Dockerfile\n"
+        ));
+        files.push((
+            format!("img{i:02}/Dockerfile"),
+            "FROM scratch\nCOPY big.bin /big.bin\n".into(),
+        ));
+        let mut rng = werf_fuzz::Rng::new(i + 1);
+        let big: String = (0..(8 << 20) / 17)
+            .map(|_| format!("{:016x}\n", rng.next_u64()))
+            .collect();
+        files.push((format!("img{i:02}/big.bin"), big));
+    }
+    files.push(("werf.yaml".into(), yaml));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut r = Repo::new(&refs);
+    r.commit("twenty images");
+    let reg = Registry::start();
+    let repo = reg.repo("stalled");
+    let mut child = crate::support::werf_cmd(
+        r.path(),
+        r.home.path(),
+        &["build", "--repo", &repo, "--read-timeout", "3s"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("werf starts");
+    let tags = reg
+        .storage()
+        .join("docker/registry/v2/repositories/stalled/_manifests/tags");
+    let mut waited = 0;
+    while !tags.exists() {
+        waited += 1;
+        assert!(waited < 6000, "no image was pushed");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the build ended before the registry was stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    reg.signal_server(libc::SIGSTOP);
+    let started = std::time::Instant::now();
+    // A guard against a hang, not a measure: the build must end by itself.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(300) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let ended_in = started.elapsed();
+    reg.signal_server(libc::SIGCONT);
+    let out = crate::support::no_panic(child.wait_with_output().expect("output"));
+    let all = all_text(&out, &r);
+    assert!(
+        status.is_some(),
+        "the build hung on the stopped registry: {all}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("registry `{}`", reg.address)),
+        "{all}"
+    );
+    assert!(
+        all.contains("the registry took no data for 3 s") || all.contains("timed out"),
+        "{all}"
+    );
+    eprintln!("the build ended {ended_in:?} after the registry was stopped");
 }
