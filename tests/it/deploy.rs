@@ -696,3 +696,78 @@ fn lookup_reads_the_cluster_on_converge_so_a_generated_password_stays() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("namespace: \"none\""), "{stdout}");
 }
+
+#[test]
+fn objects_of_another_release_or_of_none_are_not_taken_over_without_force_adoption() {
+    let c = cluster();
+    let ns = "adopt";
+    let p = Project::new(ns, &[]);
+    c.kubectl_ok(&["create", "namespace", ns]);
+    // `settings`, which the chart also renders, already belongs to the release `billing`.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cm = dir.path().join("settings.yaml");
+    std::fs::write(
+        &cm,
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n  labels:\n    app.kubernetes.io/managed-by: Helm\n  annotations:\n    meta.helm.sh/release-name: billing\n    meta.helm.sh/release-namespace: {ns}\ndata:\n  mode: slow\n"),
+    )
+    .expect("write");
+    c.kubectl_ok(&["apply", "-f", cm.to_str().expect("utf-8")]);
+    let before = c.writes_by("werf").len();
+    let (ok, stdout, stderr) = p.run(c, "converge", &[]);
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("ConfigMap/settings (adopt) exists and belongs to release `billing` in namespace `adopt`"),
+        "{stderr}"
+    );
+    // Refused before anything was applied: billing's object and the namespace are as they were.
+    assert_eq!(object_writes(c, before, ns).0, Vec::<String>::new());
+    let settings = c.get_json(&["configmap", "settings", "-n", ns]);
+    assert_eq!(settings["data"]["mode"], "slow");
+
+    // Of no release: refused too, naming the way to adopt it.
+    c.kubectl_ok(&[
+        "annotate",
+        "configmap",
+        "settings",
+        "-n",
+        ns,
+        "meta.helm.sh/release-name-",
+        "meta.helm.sh/release-namespace-",
+    ]);
+    let (ok, _, stderr) = p.run(c, "plan", &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("ConfigMap/settings (adopt) exists and belongs to no release: adopt it with `--force-adoption`"),
+        "{stderr}"
+    );
+
+    // `--force-adoption` takes it; every object carries this release's marks; a later converge
+    // without the flag finds its own objects.
+    let out = p.converge(c, &["--force-adoption"]);
+    assert!(out.contains("Deployment/app (adopt)"), "{out}");
+    for (kind, name) in [
+        ("configmap", "settings"),
+        ("deployment", "app"),
+        ("service", "app"),
+    ] {
+        let o = c.get_json(&[kind, name, "-n", ns]);
+        assert_eq!(
+            o["metadata"]["annotations"]["meta.helm.sh/release-name"], ns,
+            "{kind}/{name}: {o}"
+        );
+        assert_eq!(
+            o["metadata"]["annotations"]["meta.helm.sh/release-namespace"], ns,
+            "{kind}/{name}"
+        );
+        assert_eq!(
+            o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm",
+            "{kind}/{name}"
+        );
+    }
+    assert_eq!(
+        c.get_json(&["configmap", "settings", "-n", ns])["data"]["mode"],
+        "fast"
+    );
+    let out = p.converge(c, &[]);
+    assert!(out.contains("is up to date (revision 1)"), "{out}");
+}
