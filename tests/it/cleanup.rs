@@ -770,3 +770,134 @@ fn walkdir(dir: std::path::PathBuf) -> Vec<String> {
     }
     out
 }
+
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn cleanup_in_a_shallow_single_branch_clone_fetches_the_rest_or_deletes_nothing() {
+    let reg = Registry::start();
+    let registry = reg.repo("tidy");
+    let h = history(&registry);
+    let origin = format!("file://{}", h.repo.path().display());
+    let work = tempfile::tempdir().unwrap();
+    let clone = |name: &str| {
+        let dir = work.path().join(name);
+        git_out(
+            work.path(),
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "--single-branch",
+                "--branch",
+                "main",
+                &origin,
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    };
+    let before = list_tags(&registry);
+
+    // 1. Fetching and unshallowing forbidden: refused, nothing deleted.
+    let strict = clone("strict");
+    let yaml = WERF_YAML.replacen(
+        "configVersion: 1\n",
+        "configVersion: 1\ngitWorktree:\n  allowFetchOriginBranchesAndTags: false\n  allowUnshallow: false\n",
+        1,
+    );
+    std::fs::write(strict.join("werf.yaml"), yaml).unwrap();
+    git_out(
+        &strict,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qam",
+            "strict",
+        ],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let run = |dir: &Path| {
+        werf_in(
+            dir,
+            home.path(),
+            &["cleanup", "--repo", &registry, "--without-kube"],
+        )
+    };
+    let out = run(&strict);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the clone is shallow and `gitWorktree.allowUnshallow` is false"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("never deletes on a partial view"),
+        "{stderr}"
+    );
+    // Unshallowed by hand, still one branch: refused again.
+    git_out(&strict, &["fetch", "-q", "--unshallow"]);
+    let out = run(&strict);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the clone tracks only some of `origin`'s branches"),
+        "{stderr}"
+    );
+    assert_eq!(list_tags(&registry), before, "nothing deleted");
+
+    // 2. As werf allows by default: the other branches and tags are fetched, the clone
+    // unshallowed, and feature-new keeps its image by its own policy.
+    let ci = clone("ci");
+    assert_eq!(
+        git_out(&ci, &["rev-parse", "--is-shallow-repository"]),
+        "true"
+    );
+    let report = work.path().join("report.json");
+    let out = werf_in(
+        &ci,
+        home.path(),
+        &[
+            "cleanup",
+            "--repo",
+            &registry,
+            "--without-kube",
+            "--dry-run",
+            "--save-cleanup-report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        git_out(&ci, &["rev-parse", "--is-shallow-repository"]),
+        "false"
+    );
+    let branches = git_out(&ci, &["branch", "-r", "--format=%(refname:short)"]);
+    for b in ["origin/feature-new", "origin/feature-old", "origin/hotfix"] {
+        assert!(branches.lines().any(|l| l == b), "{b} in {branches}");
+    }
+    let why = reasons(&report, &h.app["f-new"]).join(" | ");
+    assert!(why.contains("branch `feature-new`"), "{why}");
+    assert_eq!(actions(&report)[&h.app["f-new"]], "kept");
+}
