@@ -131,3 +131,49 @@ fn context_add_files_come_from_the_work_tree_and_count_in_the_digest() {
     assert_ne!(first["app"], second["app"]);
     assert_eq!(first["plain"], second["plain"]);
 }
+
+/// Makes `levels` nested folders `d/d/…` under `root`, one `mkdirat` at a time (the whole path
+/// is past the system's path length).
+fn deep_folders(root: &std::path::Path, levels: usize) {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags, CWD};
+    let mut dir = openat(CWD, root, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty())
+        .expect("open the root");
+    for _ in 0..levels {
+        mkdirat(&dir, "d", Mode::from_raw_mode(0o755)).expect("mkdirat");
+        dir = openat(&dir, "d", OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).expect("openat");
+    }
+    let file = openat(
+        &dir,
+        "bottom.txt",
+        OFlags::CREATE | OFlags::WRONLY,
+        Mode::from_raw_mode(0o644),
+    )
+    .expect("a file at the bottom");
+    drop(file);
+}
+
+#[test]
+fn an_untracked_folder_past_the_path_length_is_skipped_with_a_warning_as_git_does() {
+    let r = base_repo();
+    let before = r.tags();
+    deep_folders(&r.path().join("shared"), 3000);
+    r.write(&[("shared/untracked.txt", "new\n")]);
+    let out = r.werf(&["build", "--dry-run", "--dev"]);
+    let (stdout, stderr) = text(&out, &r);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The folder git could not open is named (shortened) in a warning ...
+    assert!(
+        stderr.contains("could not open directory 'shared/d/d/d/"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(skipped, as `git status` skips it)"),
+        "{stderr}"
+    );
+    // ... and the rest of the work tree still counts.
+    assert!(stdout.contains("+ work tree (1 changed path)"), "{stdout}");
+    assert!(
+        !stdout.contains(&before["lib"]),
+        "lib's tag must change: {stdout}"
+    );
+}
