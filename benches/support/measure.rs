@@ -22,7 +22,10 @@ pub fn measure_to(cmd: &mut Command, stdout: Stdio) -> Run {
 }
 
 /// [`measure`] of a command that must refuse its input (exit code 1), its error shown.
-#[allow(dead_code, reason = "the hostile bench's; the other benches include this file too")]
+#[allow(
+    dead_code,
+    reason = "the hostile bench's; the other benches include this file too"
+)]
 pub fn measure_refused(cmd: &mut Command) -> Run {
     let (run, code) = run_child(cmd, Stdio::null());
     assert_eq!(code, Some(1), "{cmd:?} must exit with 1");

@@ -170,14 +170,9 @@ impl Registry {
     /// `WERF_MAX_TAG_PAGES` pages or `WERF_MAX_TAGS` tags.
     pub fn list_tags(&self, repo: &str) -> Result<BTreeSet<String>> {
         const PAGE: usize = 1000;
-        let reference = self.reference(&format!("{repo}:latest"))?;
-        let registry = reference.resolve_registry().to_string();
-        let name = reference.repository().to_string();
-        let fail = |message: String| Error::Request {
-            registry: registry.clone(),
-            operation: format!("listing the tags of `{repo}`"),
-            message,
-        };
+        let target = self.target(&format!("{repo}:latest"))?;
+        let operation = format!("listing the tags of `{repo}`");
+        let fail = |message: String| target.error(&operation, message);
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
         let (max_pages, max_tags) = (crate::net::max_tag_pages(), crate::net::max_tags());
@@ -194,14 +189,13 @@ impl Registry {
                 Some(l) => format!("tags/list?n={PAGE}&last={}", query_escape(l)),
             };
             let answer = self
-                .send(&plain::Request {
-                    method: reqwest::Method::GET,
-                    registry: &registry,
-                    name: &name,
-                    path: &path,
-                    action: "pull",
-                    accept: &["application/json"],
-                })
+                .ask(
+                    &target,
+                    reqwest::Method::GET,
+                    &path,
+                    "pull",
+                    &["application/json"],
+                )
                 .map_err(fail)?;
             match answer.status.as_u16() {
                 200..=299 => {}
@@ -236,28 +230,18 @@ impl Registry {
 
     /// The manifest digest of `image` (`repo:tag`), or `None` when it does not exist.
     pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
-        let reference = self.reference(image)?;
-        let registry = reference.resolve_registry().to_string();
-        let name = reference.repository().to_string();
-        let fail = |message: String| Error::Request {
-            registry: registry.clone(),
-            operation: format!("checking `{image}`"),
-            message,
-        };
-        let wanted = reference
-            .digest()
-            .or(reference.tag())
-            .unwrap_or("latest")
-            .to_string();
+        let target = self.target(image)?;
+        let operation = format!("checking `{image}`");
+        let fail = |message: String| target.error(&operation, message);
+        let path = format!("manifests/{}", target.wanted);
         let answer = self
-            .send(&plain::Request {
-                method: reqwest::Method::HEAD,
-                registry: &registry,
-                name: &name,
-                path: &format!("manifests/{wanted}"),
-                action: "pull",
-                accept: &MANIFEST_TYPES,
-            })
+            .ask(
+                &target,
+                reqwest::Method::HEAD,
+                &path,
+                "pull",
+                &MANIFEST_TYPES,
+            )
             .map_err(fail)?;
         match answer.status.as_u16() {
             404 => Ok(None),
@@ -274,35 +258,25 @@ impl Registry {
     /// asked for by digest must have that digest.
     pub fn pull_manifest(&self, image: &str) -> Result<(Vec<u8>, String)> {
         use sha2::Digest as _;
-        let reference = self.reference(image)?;
-        let registry = reference.resolve_registry().to_string();
-        let name = reference.repository().to_string();
-        let fail = |message: String| Error::Request {
-            registry: registry.clone(),
-            operation: format!("pulling the manifest of `{image}`"),
-            message,
-        };
-        let wanted = reference
-            .digest()
-            .or(reference.tag())
-            .unwrap_or("latest")
-            .to_string();
+        let target = self.target(image)?;
+        let operation = format!("pulling the manifest of `{image}`");
+        let fail = |message: String| target.error(&operation, message);
+        let path = format!("manifests/{}", target.wanted);
         let answer = self
-            .send(&plain::Request {
-                method: reqwest::Method::GET,
-                registry: &registry,
-                name: &name,
-                path: &format!("manifests/{wanted}"),
-                action: "pull",
-                accept: &MANIFEST_TYPES,
-            })
+            .ask(
+                &target,
+                reqwest::Method::GET,
+                &path,
+                "pull",
+                &MANIFEST_TYPES,
+            )
             .map_err(fail)?;
         if !answer.status.is_success() {
             return Err(fail(answered(&answer)));
         }
         let digest = format!("sha256:{:x}", sha2::Sha256::digest(&answer.body));
-        if let Some(asked) = reference.digest() {
-            if asked != digest {
+        if let Some(asked) = &target.digest {
+            if *asked != digest {
                 return Err(fail(format!(
                     "the registry sent a manifest whose digest is `{digest}`"
                 )));
@@ -635,23 +609,12 @@ impl Registry {
     /// challenge with the Docker config's credentials (a Bearer token is asked for with the
     /// `delete` action). A registry that does not allow deletes is a clear error.
     pub fn delete_manifest(&self, repo: &str, digest: &str) -> Result<Deleted> {
-        let reference = self.reference(&format!("{repo}@{digest}"))?;
-        let registry = reference.resolve_registry().to_string();
-        let name = reference.repository().to_string();
-        let fail = |message: String| Error::Request {
-            registry: registry.clone(),
-            operation: format!("deleting `{repo}@{digest}`"),
-            message,
-        };
+        let target = self.target(&format!("{repo}@{digest}"))?;
+        let operation = format!("deleting `{repo}@{digest}`");
+        let fail = |message: String| target.error(&operation, message);
+        let path = format!("manifests/{digest}");
         let answer = self
-            .send(&plain::Request {
-                method: reqwest::Method::DELETE,
-                registry: &registry,
-                name: &name,
-                path: &format!("manifests/{digest}"),
-                action: "delete",
-                accept: &[],
-            })
+            .ask(&target, reqwest::Method::DELETE, &path, "delete", &[])
             .map_err(fail)?;
         match answer.status.as_u16() {
             200..=299 => Ok(Deleted::Deleted),

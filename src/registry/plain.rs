@@ -11,18 +11,37 @@ use reqwest::{Method, StatusCode};
 
 use super::{backoff, credentials, host_of, Registry, ATTEMPTS};
 
-/// A request to one repository of one registry.
-pub(super) struct Request<'a> {
-    pub method: Method,
+/// What an image reference names, for plain requests.
+pub(super) struct Target {
     /// `host[:port]` as the registry is reached.
-    pub registry: &'a str,
+    pub registry: String,
     /// The repository's name in that registry.
-    pub name: &'a str,
+    pub name: String,
+    /// What a manifest path names: the digest, else the tag, else `latest`.
+    pub wanted: String,
+    pub digest: Option<String>,
+}
+
+impl Target {
+    /// The error of `operation` on this target.
+    pub fn error(&self, operation: &str, message: String) -> super::Error {
+        super::Error::Request {
+            registry: self.registry.clone(),
+            operation: operation.to_string(),
+            message,
+        }
+    }
+}
+
+/// A request to one repository of one registry.
+struct Request<'a> {
+    method: Method,
+    target: &'a Target,
     /// The path below `/v2/NAME/` with its query (`tags/list?n=1000`, `manifests/REF`).
-    pub path: &'a str,
+    path: &'a str,
     /// The token scope's action: `pull` or `delete`.
-    pub action: &'a str,
-    pub accept: &'a [&'a str],
+    action: &'a str,
+    accept: &'a [&'a str],
 }
 
 /// An answer read whole, within the body limit.
@@ -37,6 +56,39 @@ pub(super) struct Answer {
 pub(super) type Tokens = std::sync::Mutex<HashMap<(String, String), String>>;
 
 impl Registry {
+    /// The target of `image` (`repo:tag`, `repo@digest`).
+    pub(super) fn target(&self, image: &str) -> super::Result<Target> {
+        let reference = self.reference(image)?;
+        Ok(Target {
+            registry: reference.resolve_registry().to_string(),
+            name: reference.repository().to_string(),
+            wanted: reference
+                .digest()
+                .or(reference.tag())
+                .unwrap_or("latest")
+                .to_string(),
+            digest: reference.digest().map(str::to_string),
+        })
+    }
+
+    /// `method` at `path` below the target's repository, with the token scope `action`.
+    pub(super) fn ask(
+        &self,
+        target: &Target,
+        method: Method,
+        path: &str,
+        action: &str,
+        accept: &[&str],
+    ) -> Result<Answer, String> {
+        self.send(&Request {
+            method,
+            target,
+            path,
+            action,
+            accept,
+        })
+    }
+
     /// The plain HTTP client, made once inside the runtime (its timers belong to it).
     fn http(&self) -> Result<reqwest::Client, String> {
         if let Some(c) = self.http.get() {
@@ -53,17 +105,18 @@ impl Registry {
 
     /// Sends `req`, answering one authentication challenge and trying again after a pause on
     /// a timeout, a refused connection, a 5xx or a 429; the body is read within the limit.
-    pub(super) fn send(&self, req: &Request<'_>) -> Result<Answer, String> {
+    fn send(&self, req: &Request<'_>) -> Result<Answer, String> {
         let http = self.http()?;
-        let scheme = if self.insecure.iter().any(|h| h == req.registry) {
+        let t = req.target;
+        let scheme = if self.insecure.contains(&t.registry) {
             "http"
         } else {
             "https"
         };
-        let url = format!("{scheme}://{}/v2/{}/{}", req.registry, req.name, req.path);
-        let auth = credentials(host_of(req.registry)).map_err(|e| e.to_string())?;
-        let scope = format!("repository:{}:{}", req.name, req.action);
-        let key = (req.registry.to_string(), scope.clone());
+        let url = format!("{scheme}://{}/v2/{}/{}", t.registry, t.name, req.path);
+        let auth = credentials(host_of(&t.registry)).map_err(|e| e.to_string())?;
+        let scope = format!("repository:{}:{}", t.name, req.action);
+        let key = (t.registry.clone(), scope.clone());
         let mut header: Option<String> = self
             .tokens
             .lock()
