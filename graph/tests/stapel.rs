@@ -398,7 +398,7 @@ fn unsupported_and_bad_stapel_is_a_clear_error_with_its_line() {
         ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: a\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  add: /\n  after: install\n", "`import[0].add`: `add: /` imports the whole image: name what to take with `includePaths`"),
         ("project: p\nconfigVersion: 1\n---\nimage: t\nfrom: a\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  add: /a\n  includePaths: ['has space']\n  after: install\n", "`import[0].includePaths`: `has space`: an import glob is one non-empty word"),
         ("project: p\nconfigVersion: 1\n---\nimage: t\ndockerfile: Dockerfile\n---\nimage: x\nfrom: a\nimport:\n- image: t\n  stage: install\n  add: /a\n  after: install\n", "werf.yaml:7: image `x`: `stage: install` imports a stage of `t`, which is not a Stapel image"),
-        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /../../src\n  to: /app\n", "werf.yaml:7: `git[0].add`: `/../../src` has a `..` segment"),
+        ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /../../src\n  to: /app\n", "werf.yaml:6: `git[0].add`: `/../../src` has a `..` segment"),
         ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: ..\n  to: /app\n", "`git[0].add`: `..` has a `..` segment"),
         ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /\n  to: /app/../etc\n", "`git[0].to`: `/app/../etc` has a `..` segment"),
         ("project: p\nconfigVersion: 1\n---\nimage: x\nfrom: a\ngit:\n- add: /\n  to: /app\n  includePaths: [src/../..]\n", "`git[0].includePaths`: `src/../..` has a `..` segment"),

@@ -46,11 +46,13 @@ pub fn complete(workdir: &Path, allowed: Allowed) -> Result<bool, Error> {
         args.push("--unshallow");
     }
     if allowed.fetch {
+        // Every branch (a branch deleted in `origin` leaves), every tag (fetched with `--tags`,
+        // so a local tag is never pruned).
         args.extend([
             "--prune",
+            "--tags",
             "origin",
             "+refs/heads/*:refs/remotes/origin/*",
-            "+refs/tags/*:refs/tags/*",
         ]);
     } else {
         // Fetching branches is not allowed: the clone must already track every one.
@@ -78,7 +80,7 @@ fn partial(why: &str) -> Error {
     Error::Git {
         what: "the history cleanup walks".into(),
         message: format!(
-            "{why}: a cleanup never deletes on a partial view of the history (fetch it: `git fetch --unshallow origin '+refs/heads/*:refs/remotes/origin/*' --tags`, or set `cleanup.disableGitHistoryBasedPolicy: true`)"
+            "{why}: a cleanup never deletes on a partial view of the history (fetch it: `git fetch --tags origin '+refs/heads/*:refs/remotes/origin/*'`, with `--unshallow` in a shallow clone; or set `cleanup.disableGitHistoryBasedPolicy: true`)"
         ),
     }
 }

@@ -130,7 +130,8 @@ pub struct Desired {
     pub owner: Option<super::ownership::Owner>,
 }
 
-fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+/// An annotation of `object`, when it is a string.
+pub(super) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(key))

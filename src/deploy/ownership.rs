@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::object::ObjectId;
+use super::object::{annotation, ObjectId};
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const RELEASE_NAME: &str = "meta.helm.sh/release-name";
@@ -40,14 +40,6 @@ pub enum Refusal {
         ours: String,
         ours_namespace: String,
     },
-}
-
-fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object
-        .get("metadata")?
-        .get("annotations")?
-        .get(key)?
-        .as_str()
 }
 
 /// Whether `owner` may apply over `live` (the object `id` as it exists); `recorded`: this
