@@ -18,6 +18,7 @@ use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
+mod capped;
 mod plain;
 
 /// Errors of registry access, naming the repository and the operation.
@@ -300,20 +301,12 @@ impl Registry {
             size,
             ..Default::default()
         };
-        // A blob read into memory is at most the size its descriptor gives.
-        let limit = if size > 0 {
-            size as u64
-        } else {
-            crate::net::max_body()
-        };
+        let limit = blob_limit(size);
         let mut out = Vec::new();
         retry(|| {
             out.clear();
             self.count();
-            let mut capped = Capped {
-                out: &mut out,
-                limit,
-            };
+            let mut capped = capped::Capped::new(&mut out, limit);
             self.runtime
                 .block_on(self.client.pull_blob(&reference, &descriptor, &mut capped))
         })
@@ -344,6 +337,7 @@ impl Registry {
             size,
             ..Default::default()
         };
+        let limit = blob_limit(size);
         let io_err = |e: std::io::Error| {
             Self::err(
                 &reference,
@@ -355,13 +349,14 @@ impl Registry {
         retry(|| {
             file.set_len(0)?;
             file.rewind()?;
-            let mut out = tokio::fs::File::from_std(file.try_clone()?);
+            // The spool file holds at most what the descriptor says (or the body limit).
+            let mut out = capped::Capped::new(tokio::fs::File::from_std(file.try_clone()?), limit);
             self.count();
             self.runtime.block_on(async {
                 self.client
                     .pull_blob(&reference, &descriptor, &mut out)
                     .await?;
-                tokio::io::AsyncWriteExt::flush(&mut out).await?;
+                tokio::io::AsyncWriteExt::flush(&mut out.into_inner()).await?;
                 Ok(())
             })
         })
@@ -659,41 +654,13 @@ fn query_escape(s: &str) -> String {
         .collect()
 }
 
-/// A writer into memory that fails past `limit` bytes.
-struct Capped<'a> {
-    out: &'a mut Vec<u8>,
-    limit: u64,
-}
-
-impl tokio::io::AsyncWrite for Capped<'_> {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        if this.out.len() as u64 + buf.len() as u64 > this.limit {
-            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
-                "the blob went past its size of {} bytes",
-                this.limit
-            ))));
-        }
-        this.out.extend_from_slice(buf);
-        std::task::Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
+/// The most bytes a pulled blob may have: the size its descriptor gives, or the body limit for
+/// a descriptor without one.
+fn blob_limit(size: i64) -> u64 {
+    if size > 0 {
+        size as u64
+    } else {
+        crate::net::max_body()
     }
 }
 
