@@ -227,19 +227,31 @@ fn refusal_rows() {
         .expect("addr")
         .port();
     let addr = format!("127.0.0.1:{port}");
+    // A project of its own: the one above holds the refused archive.
+    let plain = tempfile::tempdir().expect("tempdir");
     std::fs::write(
-        dir.path().join(".helm/Chart.yaml"),
-        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        plain.path().join("werf.yaml"),
+        "project: mem\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n",
     )
     .expect("write");
+    std::fs::write(
+        plain.path().join("Dockerfile"),
+        "FROM scratch\nCOPY . /app/\n",
+    )
+    .expect("write");
+    sh(
+        plain.path(),
+        "git init -q -b main && git add -A && git commit -qm init",
+    );
     let mut child = Command::new(werf)
         .args(["graph", "--serve", &addr])
-        .current_dir(dir.path())
+        .current_dir(plain.path())
         .env("WERF_HOME", home.path())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("serve");
     while std::net::TcpStream::connect(&addr).is_err() {
+        let exited = child.try_wait().expect("wait");
+        assert!(exited.is_none(), "`werf graph --serve` ended: {exited:?}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let started = Instant::now();
@@ -285,7 +297,7 @@ fn main() {
     // template rows grow this process.
     if !args.iter().any(|a| a == "--no-memory") {
         memory_rows(arg(&args, "--gib", 1), arg(&args, "--archive-gib", 3));
-        refusal_rows();
     }
+    refusal_rows();
     template_rows();
 }
