@@ -783,11 +783,15 @@ fn retry_if<T>(
     again: impl Fn(&OciDistributionError) -> bool,
 ) -> std::result::Result<T, OciDistributionError> {
     let mut attempt = 0;
+    let mut stalled = false;
     loop {
         attempt += 1;
         match op() {
+            // A registry that stopped answering gets one more read timeout, not four.
+            Err(e) if stalled && is_stall(&e) => return Err(e),
             Err(e) if attempt < ATTEMPTS && again(&e) => {
                 tracing::debug!("registry request failed, retrying: {e}");
+                stalled |= is_stall(&e);
                 std::thread::sleep(backoff(attempt));
             }
             other => return other,

@@ -128,6 +128,7 @@ impl Registry {
             });
         let mut answered_challenge = false;
         let mut attempt = 0;
+        let mut timed_out = false;
         loop {
             attempt += 1;
             self.count();
@@ -161,7 +162,9 @@ impl Registry {
             });
             let (status, (digest, challenge), body) = match sent {
                 Ok(a) => a,
-                Err(e) if attempt < ATTEMPTS && e.transient() => {
+                // A registry that stopped answering gets one more read timeout, not four.
+                Err(e) if attempt < ATTEMPTS && e.transient() && !(timed_out && e.timed_out()) => {
+                    timed_out |= e.timed_out();
                     std::thread::sleep(backoff(attempt));
                     continue;
                 }
@@ -278,6 +281,14 @@ enum ReadError {
 }
 
 impl ReadError {
+    /// No answer within the read timeout.
+    fn timed_out(&self) -> bool {
+        match self {
+            ReadError::Send(e) | ReadError::Body(crate::net::BodyError::Read(e)) => e.is_timeout(),
+            _ => false,
+        }
+    }
+
     /// A timeout or a connection that failed or dropped; never a body over its limit.
     fn transient(&self) -> bool {
         match self {
