@@ -5,6 +5,9 @@
 //! chart archive holding a 2.5 GiB long-name header, a 3 GiB `index.yaml`, a 1.5 GiB request
 //! line to `werf graph --serve`. Prints tables; asserts nothing about time.
 
+/// The tests' hostile archives.
+#[path = "../tests/it/bombs.rs"]
+mod bombs;
 /// The tests' hostile HTTP server.
 #[allow(dead_code)]
 #[path = "../tests/it/http_server.rs"]
@@ -158,24 +161,9 @@ fn refusal_rows() {
         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
     )
     .expect("write");
-    {
-        let claimed: u64 = 5 << 29;
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::GNULongName);
-        h.set_path("././@LongLink").expect("name");
-        h.set_size(claimed);
-        h.set_mode(0o644);
-        h.set_cksum();
-        let file =
-            std::fs::File::create(dir.path().join(".helm/charts/big-1.0.0.tgz")).expect("create");
-        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-        gz.write_all(h.as_bytes()).expect("gzip");
-        let chunk = vec![b'a'; 1 << 20];
-        for _ in 0..(claimed >> 20) {
-            gz.write_all(&chunk).expect("gzip");
-        }
-        gz.finish().expect("gzip");
-    }
+    let file =
+        std::fs::File::create(dir.path().join(".helm/charts/big-1.0.0.tgz")).expect("create");
+    bombs::long_name_bomb(file, 5 << 29, 5 << 29).expect("the archive");
     sh(
         dir.path(),
         "git init -q -b main && git add -A && git commit -qm init",

@@ -229,20 +229,23 @@ impl Registry {
         Ok(tags)
     }
 
+    /// `method` on the manifest the target names, in any of the media types werf reads.
+    fn ask_manifest(
+        &self,
+        target: &plain::Target,
+        method: reqwest::Method,
+    ) -> std::result::Result<plain::Answer, String> {
+        let path = format!("manifests/{}", target.wanted);
+        self.ask(target, method, &path, "pull", &MANIFEST_TYPES)
+    }
+
     /// The manifest digest of `image` (`repo:tag`), or `None` when it does not exist.
     pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
         let target = self.target(image)?;
         let operation = format!("checking `{image}`");
         let fail = |message: String| target.error(&operation, message);
-        let path = format!("manifests/{}", target.wanted);
         let answer = self
-            .ask(
-                &target,
-                reqwest::Method::HEAD,
-                &path,
-                "pull",
-                &MANIFEST_TYPES,
-            )
+            .ask_manifest(&target, reqwest::Method::HEAD)
             .map_err(fail)?;
         match answer.status.as_u16() {
             404 => Ok(None),
@@ -262,15 +265,8 @@ impl Registry {
         let target = self.target(image)?;
         let operation = format!("pulling the manifest of `{image}`");
         let fail = |message: String| target.error(&operation, message);
-        let path = format!("manifests/{}", target.wanted);
         let answer = self
-            .ask(
-                &target,
-                reqwest::Method::GET,
-                &path,
-                "pull",
-                &MANIFEST_TYPES,
-            )
+            .ask_manifest(&target, reqwest::Method::GET)
             .map_err(fail)?;
         if !answer.status.is_success() {
             return Err(fail(answered(&answer)));

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::bombs::long_name_bomb;
 use crate::http_server::{Body, Reply, Server};
 use crate::registry::{skopeo, Registry};
 use crate::support::{text, Repo};
@@ -209,29 +210,16 @@ fn committed_links_out_of_the_repository_are_never_written_through() {
     assert!(!r.path().join(".helm/charts/.good-1.0.0.tgz.part").exists());
 }
 
-/// A `.tgz` whose one member is a GNU long name claiming `claimed` bytes (only 4 KiB follow).
-fn long_name_bomb(claimed: u64) -> Vec<u8> {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::GNULongName);
-    h.set_path("././@LongLink").expect("name");
-    h.set_size(claimed);
-    h.set_mode(0o644);
-    h.set_cksum();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(h.as_bytes()).expect("gzip");
-    gz.write_all(&[b'a'; 4096]).expect("gzip");
-    gz.finish().expect("gzip")
-}
-
 #[test]
 fn a_chart_archive_with_a_tar_header_of_gigabytes_is_refused_before_it_is_read() {
     let chart = "apiVersion: v2\nname: app\nversion: 0.1.0\n";
     let mut r = Repo::new(&[("werf.yaml", META), (".helm/Chart.yaml", chart)]);
     std::fs::create_dir_all(r.path().join(".helm/charts")).expect("mkdir");
-    std::fs::write(
-        r.path().join(".helm/charts/big-1.0.0.tgz"),
-        long_name_bomb(5 << 29),
-    )
+    std::fs::write(r.path().join(".helm/charts/big-1.0.0.tgz"), {
+        let mut bomb = Vec::new();
+        long_name_bomb(&mut bomb, 5 << 29, 4096).expect("bomb");
+        bomb
+    })
     .expect("write");
     r.commit("a bomb among the subcharts");
     let out = r.werf(&["render"]);

@@ -6,6 +6,7 @@
 //! - [`hostile_net`]: hostile chart repositories, registries and archives served on 127.0.0.1:
 //!   names and links out of the repository, tar headers and answers of gigabytes, endless tag
 //!   listings, overflowing HEALTHCHECK durations.
+//! - [`bombs`]: test support: hostile archives (a tar header of gigabytes in a small `.tgz`).
 //! - [`http_server`]: test support: an HTTP server whose every answer the test writes.
 //! - [`errors`]: bad input gives a clear error, a non-zero exit code and no half-written output.
 //! - [`graph`]: `werf graph` from files to objects, registry state, its JSON schema.
@@ -30,6 +31,7 @@
 //! - [`cleanup`]: `werf cleanup`/`purge`/`host cleanup` against a registry that deletes, and the cluster.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
 
+mod bombs;
 mod browser;
 mod buildkit;
 mod chromium;
