@@ -307,7 +307,12 @@ fn base_params(
     params.distinguished_name = rcgen::DistinguishedName::new();
     let cn = strval(cn);
     if !cn.is_empty() {
-        params.distinguished_name.push(DnType::CommonName, cn);
+        // Go's `asn1` writes a PrintableString when the text allows one, UTF8String otherwise.
+        let value = match rcgen::string::PrintableString::try_from(cn.as_str()) {
+            Ok(p) => rcgen::DnValue::PrintableString(p),
+            Err(_) => rcgen::DnValue::Utf8String(cn),
+        };
+        params.distinguished_name.push(DnType::CommonName, value);
     }
     // Go writes DNS names before IP addresses.
     for name in list(dns) {
@@ -349,7 +354,13 @@ fn base_params(
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    params.is_ca = IsCa::ExplicitNoCa;
+    // Go marks a leaf `CA:FALSE` (critical basic constraints) and gives it no subject key
+    // identifier; rcgen's `ExplicitNoCa` would add one.
+    params.is_ca = IsCa::NoCa;
+    let mut constraints =
+        rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    constraints.set_criticality(true);
+    params.custom_extensions.push(constraints);
     Ok(params)
 }
 
@@ -380,6 +391,7 @@ fn certificate_authority(cn: &str, days: i64, key: PrivateKey) -> Result<Value, 
         KeyUsagePurpose::KeyCertSign,
     ];
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.custom_extensions.clear();
     let pair = key.key_pair()?;
     let cert = params.self_signed(&pair).map_err(|e| e.to_string())?;
     Ok(certificate(&cert.pem(), &key.to_pem()?))

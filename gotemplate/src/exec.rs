@@ -1,6 +1,10 @@
 //! Executing template trees with Go's semantics: dot and variables, field access, pipelines,
 //! short-circuit `and`/`or`, `range` over lists and maps (sorted keys), `template`/`include`.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
 use crate::funcs::{call, check_depth, CallError, Func, Funcs};
 use crate::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
 use crate::value::Value;
@@ -25,6 +29,100 @@ pub type RunFunctions<'a> = &'a dyn Fn(&str, &[Value]) -> Option<Result<Value, S
 
 pub use crate::value::OBJECT_KIND;
 
+/// Maps changed in place by `set`, `unset`, `merge` and `mergeOverwrite`. Go's maps are
+/// references, so such a change shows through every path to the map (`set .Values.global.redis
+/// "password" $p` then `.Values.global.redis.password`); values here are shared and immutable,
+/// so each change is recorded by the address of the map it changed, and every read resolves
+/// through the record. The originals are kept so that no address is reused while recorded.
+#[derive(Default)]
+pub struct Patches {
+    by_address: HashMap<usize, (Value, Value)>,
+    /// Values with every changed map inside them replaced, by address (the value kept, so
+    /// that its address stays its own); cleared by a change.
+    deep: HashMap<usize, (Value, Value)>,
+}
+
+fn address(v: &Value) -> Option<usize> {
+    match v {
+        Value::Map(m) => Some(std::sync::Arc::as_ptr(m) as usize),
+        Value::List(l) => Some(std::sync::Arc::as_ptr(l) as usize),
+        _ => None,
+    }
+}
+
+impl Patches {
+    fn record(&mut self, before: Value, after: Value) {
+        if let Some(at) = address(&before) {
+            if address(&after) != Some(at) {
+                self.by_address.insert(at, (before, after));
+                self.deep.clear();
+            }
+        }
+    }
+
+    /// `v` as it is now, when `v` is a map changed since.
+    fn resolve(&self, mut v: Value) -> Value {
+        // Each change makes a new map, so the chain of changes ends.
+        while let Some((_, after)) = address(&v).and_then(|a| self.by_address.get(&a)) {
+            v = after.clone();
+        }
+        v
+    }
+
+    /// `v` with every changed map inside it, at any depth, as it is now.
+    fn deep(&mut self, v: Value) -> Value {
+        if self.by_address.is_empty() {
+            return v;
+        }
+        crate::with_stack(|| self.deep_inner(v))
+    }
+
+    fn deep_inner(&mut self, v: Value) -> Value {
+        let v = self.resolve(v);
+        let Some(at) = address(&v) else { return v };
+        if let Some((_, done)) = self.deep.get(&at) {
+            return done.clone();
+        }
+        let out = match &v {
+            Value::Map(m) => {
+                let mut changed = false;
+                let entries: BTreeMap<String, Value> = m
+                    .iter()
+                    .map(|(k, x)| {
+                        let y = self.deep_inner(x.clone());
+                        changed |= address(&y) != address(x);
+                        (k.clone(), y)
+                    })
+                    .collect();
+                if changed {
+                    Value::map(entries)
+                } else {
+                    v.clone()
+                }
+            }
+            Value::List(l) => {
+                let mut changed = false;
+                let items: Vec<Value> = l
+                    .iter()
+                    .map(|x| {
+                        let y = self.deep_inner(x.clone());
+                        changed |= address(&y) != address(x);
+                        y
+                    })
+                    .collect();
+                if changed {
+                    Value::list(items)
+                } else {
+                    v.clone()
+                }
+            }
+            _ => v.clone(),
+        };
+        self.deep.insert(at, (v, out.clone()));
+        out
+    }
+}
+
 /// Executes templates of one set.
 pub struct Exec<'a> {
     pub set: &'a Set,
@@ -41,6 +139,8 @@ pub struct Exec<'a> {
     lazy: Vec<(Value, Resolver<'a>)>,
     containers: Vec<Value>,
     materialized: std::collections::HashMap<usize, Value>,
+    /// Maps changed in place, shared with the executors `tpl` starts (see [`Patches`]).
+    patches: Rc<RefCell<Patches>>,
     /// Methods of object values (maps with [`OBJECT_KIND`]).
     pub methods: Option<Methods<'a>>,
     /// Functions answered by the caller for this run (Helm's `lookup` against a live cluster).
@@ -65,6 +165,7 @@ impl<'a> Exec<'a> {
             lazy: Vec::new(),
             containers: Vec::new(),
             materialized: Default::default(),
+            patches: Default::default(),
             methods: None,
             run_functions: None,
             pos: Pos::default(),
@@ -88,6 +189,7 @@ impl<'a> Exec<'a> {
 
     /// `v` with every lazy entry inside it computed (a plain value any function may use).
     fn materialize(&mut self, v: Value) -> Value {
+        let v = self.patches.borrow_mut().deep(v);
         if self.lazy.is_empty() {
             return v;
         }
@@ -153,10 +255,13 @@ impl<'a> Exec<'a> {
         r.map(|_| out)
     }
 
-    /// This set with `text` parsed into it as template `name` (for Helm's `tpl`); errors are
+    /// This set with `text` parsed into it as template `name` (for Helm's `tpl`), replacing any
+    /// template of that name even when `text` is empty (Go keeps an older non-empty definition
+    /// over an empty one, which made `tpl ""` inside a `tpl` re-run the outer text); errors are
     /// parse errors.
     pub fn parse_text(&self, name: &str, text: &str) -> Result<Set, Error> {
         let mut set = self.set.clone();
+        set.trees.remove(name);
         set.parse(name, text)?;
         Ok(set)
     }
@@ -171,6 +276,7 @@ impl<'a> Exec<'a> {
         inner.containers = self.containers.clone();
         inner.methods = self.methods;
         inner.run_functions = self.run_functions;
+        inner.patches = self.patches.clone();
         inner.render(name, data)
     }
 
@@ -386,12 +492,12 @@ impl<'a> Exec<'a> {
             Arg::Var(name, path) if !path.is_empty() => {
                 let (m, init) = path.split_last().expect("path is not empty");
                 let v = self.arg(dot, &Arg::Var(name.clone(), Vec::new()), pos)?;
-                (self.fields(v, init, pos)?, m)
+                (self.fields_of_result(v, init, pos)?, m)
             }
             Arg::Sub(p, path) if !path.is_empty() => {
                 let (m, init) = path.split_last().expect("path is not empty");
                 let v = self.pipe(dot, p)?;
-                (self.fields(v, init, pos)?, m)
+                (self.fields_of_result(v, init, sub_pos(p, pos))?, m)
             }
             _ => return Ok(None),
         };
@@ -471,6 +577,11 @@ impl<'a> Exec<'a> {
             self.last_arg = at;
             values.push(self.arg(dot, a, at)?);
         }
+        // The map a changing function changes: the first operand as the template reached it.
+        let target = values
+            .first()
+            .filter(|v| matches!(v, Value::Map(_)))
+            .cloned();
         if let Some(p) = piped {
             values.push(p);
         }
@@ -539,14 +650,12 @@ impl<'a> Exec<'a> {
         }
         let result = call(self.funcs, name, &values).map_err(|m| self.call_err(pos, m))?;
         // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first
-        // argument in place. Values here are shared and immutable, so the changed dict is written
-        // back where a variable holds it (`set $d "k" v`, `set $d.inner "k" v`).
-        if matches!(name, "set" | "unset" | "merge" | "mergeOverwrite") {
-            if let Some(Arg::Var(var, path)) = args.first() {
-                if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == var) {
-                    slot.1 = replace_at(&slot.1, path, result.clone());
-                }
-            }
+        // argument in place, and every path to that map sees the change.
+        if let (true, Some(target)) = (
+            matches!(name, "set" | "unset" | "merge" | "mergeOverwrite"),
+            target,
+        ) {
+            self.patches.borrow_mut().record(target, result.clone());
         }
         Ok(result)
     }
@@ -557,7 +666,7 @@ impl<'a> Exec<'a> {
             return Err(self.err(pos, "expression too deep"));
         }
         let r = match arg {
-            Arg::Dot => Ok(dot.clone()),
+            Arg::Dot => Ok(self.patches.borrow().resolve(dot.clone())),
             Arg::Field(path) => self.fields(dot.clone(), path, pos),
             Arg::Var(name, path) => {
                 let v = self
@@ -567,7 +676,8 @@ impl<'a> Exec<'a> {
                     .find(|(n, _)| n == name)
                     .map(|(_, v)| v.clone())
                     .ok_or_else(|| self.err(pos, format!("undefined variable: {name}")))?;
-                self.fields(v, path, pos)
+                let v = self.patches.borrow().resolve(v);
+                self.fields_of_result(v, path, pos)
             }
             Arg::Ident(name) => self.call_function(dot, name, &[], &[], None, pos),
             Arg::Str(s) => Ok(Value::Str(s.clone())),
@@ -578,14 +688,26 @@ impl<'a> Exec<'a> {
             Arg::Nil => Ok(Value::Nil),
             Arg::Sub(p, path) => {
                 let v = self.pipe(dot, p)?;
-                self.fields(v, path, pos)
+                self.fields_of_result(v, path, sub_pos(p, pos))
             }
         };
         self.depth -= 1;
         r
     }
 
+    /// Fields of a pipeline's result or a variable (`(.a.b).c`, `$x.c`). Go unwraps such a value
+    /// out of its interface, so a nil there is no value at all, and each field of it is nil
+    /// again, never an error (Helm 4 renders `(.Values.resources.limits).cpu` with no limits).
+    fn fields_of_result(&self, v: Value, path: &[String], pos: Pos) -> Result<Value, Error> {
+        if matches!(v, Value::Nil) {
+            return Ok(Value::Nil);
+        }
+        self.fields(v, path, pos)
+    }
+
     fn fields(&self, mut v: Value, path: &[String], pos: Pos) -> Result<Value, Error> {
+        let patches = self.patches.borrow();
+        v = patches.resolve(v);
         for f in path {
             if let Some(resolve) = self.lazy_resolver(&v) {
                 let known = matches!(&v, Value::Map(m) if m.contains_key(f));
@@ -615,7 +737,7 @@ impl<'a> Exec<'a> {
                 }
             }
             v = match v {
-                Value::Map(m) => m.get(f).cloned().unwrap_or(Value::Nil),
+                Value::Map(m) => patches.resolve(m.get(f).cloned().unwrap_or(Value::Nil)),
                 Value::Nil if self.nil_field_is_error => {
                     return Err(self.err(pos, format!("nil pointer evaluating interface {{}}.{f}")));
                 }
@@ -632,6 +754,16 @@ impl<'a> Exec<'a> {
     }
 }
 
+/// Where Go places an error in the fields of `(pipeline).a.b`: at the pipeline's first operand.
+fn sub_pos(p: &Pipe, fallback: Pos) -> Pos {
+    p.cmds
+        .first()
+        .and_then(|c| c.pos.first())
+        .copied()
+        .filter(|p| p.line > 0)
+        .unwrap_or(fallback)
+}
+
 /// Whether `a` and `b` are the same map or list (not equal ones: the same allocation).
 fn same_map(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -641,23 +773,7 @@ fn same_map(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// `root` with the value at `path` (map keys) replaced by `new`.
-fn replace_at(root: &Value, path: &[String], new: Value) -> Value {
-    let Some((first, rest)) = path.split_first() else {
-        return new;
-    };
-    match root {
-        Value::Map(m) => {
-            let mut m = m.to_map();
-            let inner = replace_at(m.get(first).unwrap_or(&Value::Nil), rest, new);
-            m.insert(first.clone(), inner);
-            Value::map(m)
-        }
-        other => other.clone(),
-    }
-}
-
-fn go_type(v: &Value) -> &'static str {
+pub(crate) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Str(_) => "string",
         Value::Int(_) => "int",

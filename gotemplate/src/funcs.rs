@@ -81,6 +81,18 @@ impl Funcs {
         }
     }
 
+    /// Makes `name` call what the pure function `existing` calls, with its errors reworded by
+    /// `map` (a `must` form whose error differs from the plain form's panic).
+    pub fn wrap_errors(&mut self, name: &str, existing: &str, map: fn(String) -> String) {
+        let Some(Func::Pure(f)) = self.table.get(existing).cloned() else {
+            return;
+        };
+        self.insert_context(name, move |exec, args| {
+            let args: Vec<Value> = args.iter().map(|a| exec.plain(a.clone())).collect();
+            f(&args).map_err(|e| CallError::Message(map(e)))
+        });
+    }
+
     /// Copies `names` from `other` (a layer picking some of another's functions).
     pub fn take_from(&mut self, other: &Funcs, names: &[&str]) {
         for name in names {
@@ -229,18 +241,44 @@ pub(super) fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
     }
 }
 
+/// Go's `basicKind` of a comparison operand: `None` for what `lt` and friends cannot order (nil,
+/// lists, maps, bools, times, bytes).
+fn ordered_kind(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Int(_) => Some("int"),
+        Value::Int64(_) => Some("int64"),
+        Value::Float(_) => Some("float64"),
+        Value::Str(_) => Some("string"),
+        _ => None,
+    }
+}
+
+/// `incompatible types for comparison: int and string`, as a current Go words it.
+fn incompatible(a: &Value, b: &Value) -> String {
+    format!(
+        "incompatible types for comparison: {} and {}",
+        crate::exec::go_type(a),
+        crate::exec::go_type(b)
+    )
+}
+
 fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    if ordered_kind(a).is_none() || ordered_kind(b).is_none() {
+        return Err("invalid type for comparison".into());
+    }
     match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => Ok(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => {
             x.partial_cmp(y).ok_or_else(|| "NaN comparison".into())
         }
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        (Value::Bool(_), Value::Bool(_)) => Err("invalid type for comparison".into()),
-        _ => Err("incompatible types for comparison".into()),
+        _ => Err(incompatible(a, b)),
     }
 }
 
+/// Go's `eq` (1.18 on, as Helm 4 runs it): nil equals only nil and compares with anything,
+/// numbers of one kind, strings and bools by value; lists and maps are not comparable; other
+/// mixes are an error. The first operand equal to `args[0]` answers true.
 fn eq(args: &[Value]) -> Result<Value, String> {
     if args.len() < 2 {
         return Err("missing argument for comparison".into());
@@ -249,14 +287,19 @@ fn eq(args: &[Value]) -> Result<Value, String> {
     for b in &args[1..] {
         let same = match (a, b) {
             (Value::Nil, Value::Nil) => true,
+            (Value::Nil, _) | (_, Value::Nil) => false,
             (Value::Bool(x), Value::Bool(y)) => x == y,
             (Value::Int(_) | Value::Int64(_), Value::Int(_) | Value::Int64(_))
             | (Value::Float(_), Value::Float(_))
             | (Value::Str(_), Value::Str(_)) => cmp_basic(a, b)? == std::cmp::Ordering::Equal,
-            (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
-                return Err("non-comparable type".into())
+            (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                return Err(format!(
+                    "non-comparable type {}: {}",
+                    b.to_go_string(),
+                    crate::exec::go_type(b)
+                ))
             }
-            _ => return Err("incompatible types for comparison".into()),
+            _ => return Err(incompatible(a, b)),
         };
         if same {
             return Ok(Value::Bool(true));

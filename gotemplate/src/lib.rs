@@ -23,8 +23,9 @@
 //! - [`toml`]: `toToml` as BurntSushi/toml writes it, `fromToml`.
 //! - [`nesting`]: a pre-scan refusing YAML nested past the deserializers' limit.
 //!
-//! Checked against Go itself: `tests/gotmpl` renders the same corpus with Go's `text/template`
-//! and Sprig 3 (Debian's packages), and `tests/go.rs` compares the outputs.
+//! Checked against Helm 4 itself (`tests/helm4.rs`: the corpus and Helm-mode cases rendered by
+//! helm-python-sdk), and in Go's plain mode against Go's own `text/template` and Sprig 3
+//! (`tests/go.rs`, Debian's packages).
 
 pub mod crypto;
 pub mod date;

@@ -222,4 +222,15 @@ pub fn register(f: &mut Funcs) {
     for (must, plain) in MUSTS {
         f.alias(must, plain);
     }
+    // The regex `must` forms return `regexp.Compile`'s error, not `MustCompile`'s panic.
+    for (must, plain) in MUSTS.iter().filter(|(m, _)| m.starts_with("mustRegex")) {
+        f.wrap_errors(must, plain, |e| {
+            match e.split_once("): error parsing regexp: ") {
+                Some((head, rest)) if head.starts_with("regexp: Compile(") => {
+                    format!("error parsing regexp: {rest}")
+                }
+                _ => e,
+            }
+        });
+    }
 }

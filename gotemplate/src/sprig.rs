@@ -48,8 +48,76 @@ fn deep_merge(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, 
     }
 }
 
+/// A compiled pattern, or Go's panic from `regexp.MustCompile` (what Sprig's regex functions
+/// call): ``regexp: Compile(`(`): error parsing regexp: missing closing ): `(` ``.
+/// `v` with every map and list in it newly allocated.
+fn deep_copy(v: &Value) -> Value {
+    crate::with_stack(|| match v {
+        Value::Map(m) => Value::map(m.iter().map(|(k, x)| (k.clone(), deep_copy(x))).collect()),
+        Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
+        other => other.clone(),
+    })
+}
+
 fn regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|e| format!("error parsing regexp: {e}"))
+    regex::Regex::new(pattern).map_err(|e| {
+        format!(
+            "regexp: Compile({}): {}",
+            go_quote_backticks(pattern),
+            go_regex_error(pattern, &e)
+        )
+    })
+}
+
+/// Go's `strconv.Quote` choice in `regexp`'s panic: backticks when the text can be raw.
+fn go_quote_backticks(s: &str) -> String {
+    if s.contains('`') || s.chars().any(|c| c.is_control() && c != '\t') {
+        format!("{s:?}")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// `error parsing regexp: CODE: `EXPR``, as Go's `regexp/syntax` words the common errors; others
+/// keep the Rust parser's wording after Go's prefix.
+fn go_regex_error(pattern: &str, e: &regex::Error) -> String {
+    use regex_syntax::ast::ErrorKind as K;
+    let Err(ast) = regex_syntax::ast::parse::Parser::new().parse(pattern) else {
+        return format!("error parsing regexp: {e}");
+    };
+    let span = ast.span();
+    let from = |at: usize| pattern.get(at..).unwrap_or_default();
+    let (code, expr) = match ast.kind() {
+        K::GroupUnclosed => ("missing closing )", pattern),
+        K::GroupUnopened => ("unexpected )", pattern),
+        K::ClassUnclosed => ("missing closing ]", from(span.start.offset)),
+        K::EscapeUnrecognized | K::EscapeUnexpectedEof => (
+            "invalid escape sequence",
+            pattern
+                .get(span.start.offset..span.end.offset)
+                .unwrap_or_default(),
+        ),
+        K::RepetitionMissing => (
+            "missing argument to repetition operator",
+            pattern
+                .get(span.start.offset..span.end.offset)
+                .unwrap_or_default(),
+        ),
+        K::RepetitionCountInvalid | K::RepetitionCountDecimalEmpty => (
+            "invalid repeat count",
+            pattern
+                .get(span.start.offset..span.end.offset)
+                .unwrap_or_default(),
+        ),
+        K::ClassRangeInvalid => (
+            "invalid character class range",
+            pattern
+                .get(span.start.offset..span.end.offset)
+                .unwrap_or_default(),
+        ),
+        _ => return format!("error parsing regexp: {e}"),
+    };
+    format!("error parsing regexp: {code}: `{expr}`")
 }
 
 /// Splits words the way xstrings does for `snakecase`/`kebabcase`: case changes and
@@ -143,8 +211,9 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("deepCopy", |a| {
         arity(a, 1)?;
-        // Values are immutable and shared, so a copy is the value itself.
-        Ok(a[0].clone())
+        // A map's identity matters (`set` on the copy must not reach the original): every map
+        // and list is made anew.
+        Ok(deep_copy(&a[0]))
     });
     f.insert("pick", |a| {
         let Some((d, names)) = a.split_first() else {

@@ -236,7 +236,12 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            // An object that is a struct in Go (`.Release`, `.Capabilities`) is always true; one
+            // that is a map (`.Files`, what `.Files.Glob` answers) is true when it has entries.
+            Value::Map(m) => match m.get(OBJECT_KIND) {
+                Some(Value::Str(kind)) if kind != "Files" => true,
+                _ => m.keys().any(|k| !hidden(k)),
+            },
             Value::Bytes(b) => !b.is_empty(),
             // A struct is always true.
             Value::Time(_) => true,

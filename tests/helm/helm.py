@@ -7,6 +7,11 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
       dry-run install with in-memory storage); `templates` is each template's rendered text.
   helm.py functions NAMES_FILE
       {"defined": [names Helm 4's engine accepts in a template]}
+  helm.py probe CASES_JSON_FILE
+      [{"output": "...", "error": "..."}] for cases [{"name", "template", "values"}]: each
+      template is rendered by Helm 4's engine with `.` bound to the case's values (the template
+      is a chart's `templates/_case.tpl`, run by `{{ template "probe/templates/_case.tpl" .Values
+      }}`); output is the chart's rendered text, error Helm's message.
   helm.py package CHART_DIR DEST_DIR        {"archive": path}
   helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
   helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
@@ -41,7 +46,9 @@ def render(chart_dir, release, namespace, values_file=None):
             templates = chart.render(values, name=release, namespace=namespace)
         config = Config(storage_driver="memory", namespace=namespace)
         summary = config.install(chart_dir, release, values, dry_run="client", namespace=namespace)
-        return {"manifest": summary["manifest"], "templates": templates}
+        # A chart that renders no manifest (a library chart, or every template empty): Helm's
+        # summary then has no `manifest`.
+        return {"manifest": summary.get("manifest", ""), "templates": templates}
     except Exception as e:  # Helm's error, reported as data for the comparison
         return {"error": str(e)}
 
@@ -64,6 +71,28 @@ def functions(names_file):
             except Exception:
                 pass
     return {"defined": defined}
+
+
+def probe(cases_file):
+    with open(cases_file, encoding="utf-8") as f:
+        cases = json.load(f)
+    results = []
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "templates"))
+        with open(os.path.join(d, "Chart.yaml"), "w") as f:
+            f.write("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+        with open(os.path.join(d, "templates", "case.yaml"), "w") as f:
+            f.write('{{ template "probe/templates/_case.tpl" .Values }}')
+        for case in cases:
+            with open(os.path.join(d, "templates", "_case.tpl"), "w", encoding="utf-8") as f:
+                f.write(case["template"])
+            try:
+                with Chart.load(d) as chart:
+                    out = chart.render(case.get("values") or {}, name="probe")
+                results.append({"output": out.get("probe/templates/case.yaml", ""), "error": ""})
+            except Exception as e:  # Helm's error, reported as data for the comparison
+                results.append({"output": "", "error": str(e)})
+    return results
 
 
 def package(chart_dir, dest):
@@ -145,6 +174,7 @@ if __name__ == "__main__":
     commands = {
         "render": render,
         "functions": functions,
+        "probe": probe,
         "package": package,
         "push": push,
         "index": index,

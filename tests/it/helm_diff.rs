@@ -73,7 +73,7 @@ fn helm(chart: &Path, values: Option<&Path>) -> Result<HelmRender, String> {
     })
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");

@@ -16,6 +16,7 @@
 //!   the cluster.
 //! - [`render`]: `werf render`, the chart with werf's values.
 //! - [`helm_diff`]: charts rendered by Helm 4 itself and by `werf render`, compared.
+//! - [`corpus`]: 47 real public charts rendered by Helm 4 and by `werf render`, compared.
 //! - [`helm_deps`]: `werf helm dependency update|build` against OCI and HTTP repositories.
 //! - [`buildkit`]: `--backend buildkit` on real BuildKit daemons: one, a fleet, one lost.
 //! - [`dockerd`]: test support: a real dockerd (embedded BuildKit) per test.
@@ -38,6 +39,7 @@ mod chromium;
 mod cleanup;
 mod cluster;
 mod contract;
+mod corpus;
 mod deploy;
 mod dev;
 mod dev_loop;

@@ -238,7 +238,10 @@ fn parse_documents(text: &str) -> Result<Vec<Node>, LoadError> {
                 }
                 node
             }
-            Event::Scalar(value, style, anchor, tag) => {
+            Event::Scalar(mut value, style, anchor, tag) => {
+                if empty_block_scalar(text, mark.index(), style, &value) {
+                    value.clear();
+                }
                 let node = scalar(value, style, tag.as_ref())
                     .map_err(|message| error_at(line, column, message))?;
                 remember(&mut anchors, anchor, node)
@@ -255,6 +258,24 @@ fn parse_documents(text: &str) -> Result<Vec<Node>, LoadError> {
         }
     }
     Ok(docs)
+}
+
+/// A block scalar with no content but line breaks (`key: |` then blank lines, or the end of
+/// the text), clipped or stripped: YAML (and go-yaml) make it "", where the scanner keeps a
+/// line break. Only a keep indicator (`|+`) keeps them.
+fn empty_block_scalar(text: &str, at: usize, style: TScalarStyle, value: &str) -> bool {
+    if !matches!(style, TScalarStyle::Literal | TScalarStyle::Folded)
+        || value.is_empty()
+        || value.bytes().any(|b| b != b'\n')
+    {
+        return false;
+    }
+    let header = text
+        .get(at..)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    let header = header.split('#').next().unwrap_or_default();
+    (header.starts_with('|') || header.starts_with('>')) && !header.contains('+')
 }
 
 fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: Node) -> Node {
