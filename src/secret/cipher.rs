@@ -1,13 +1,25 @@
 //! werf's secret encryption (common-go `pkg/secret`): an AES key given as hex (16, 24 or 32
 //! bytes), and values encoded as hex of a 2-byte little-endian format version followed by the
-//! payload. Version 2 is AES-GCM (12-byte nonce, then the ciphertext with its tag) and is what is
-//! written; version 16 is the legacy AES-CBC (16-byte IV, PKCS#7 padding), read only.
+//! payload.
+//!
+//! - Version 16: the legacy AES-CBC (16-byte IV, PKCS#7 padding); read only.
+//! - Version 2: AES-GCM (12-byte nonce, then the ciphertext with its tag). Whole files; and YAML
+//!   values of the common-go revisions before version 3.
+//! - Version 3: the same AES-GCM, for YAML values only (their plaintext is framed, see
+//!   [`super::values`]), so that a whole-file ciphertext is never read as a framed value.
+//!
+//! What is written is what werf v3 writes (common-go branch 1, pinned by werf's `go.mod` at
+//! `v0.0.0-20260831162604-46c3b45163be`, werf PR 7818): files as version 2, values as version 3,
+//! the 2-byte version authenticated as GCM's associated data. The revisions differ in what they
+//! authenticated: none, the version, or the version and the nonce; reading tries each.
 
 use aes::cipher::{BlockDecryptMut, KeyIvInit};
 use aes_gcm::aead::{Aead, KeyInit};
 
-/// The format written now.
+/// AES-GCM: whole files (and YAML values of earlier revisions).
 pub const VERSION_GCM: u16 = 2;
+/// AES-GCM for a framed YAML value.
+pub const VERSION_GCM_YAML: u16 = 3;
 /// The legacy format, read only.
 pub const VERSION_LEGACY_CBC: u16 = 16;
 
@@ -32,7 +44,7 @@ pub enum Error {
     },
     #[error("`{data}` is too short to be encrypted data (at least {min} hex characters)")]
     TooShort { data: String, min: usize },
-    #[error("unsupported secret format version {0} (this werf reads versions 2 and 16)")]
+    #[error("unsupported secret format version {0} (this werf reads versions 2, 3 and 16)")]
     Version(u16),
     #[error(
         "authentication failed: the data has been tampered with or the encryption key is wrong"
@@ -93,8 +105,9 @@ impl Key {
         Ok(hex::encode(bytes))
     }
 
-    fn seal(&self, nonce: &[u8; NONCE], data: &[u8]) -> Vec<u8> {
+    fn seal(&self, nonce: &[u8; NONCE], data: &[u8], aad: &[u8]) -> Vec<u8> {
         let nonce = aes_gcm::Nonce::from_slice(nonce);
+        let data = aes_gcm::aead::Payload { msg: data, aad };
         // Sealing into memory cannot fail for inputs under GCM's 64 GiB limit.
         match &self.0 {
             Aes::A128(k) => aes_gcm::Aes128Gcm::new(k.into()).encrypt(nonce, data),
@@ -107,8 +120,9 @@ impl Key {
         .unwrap_or_default()
     }
 
-    fn open(&self, nonce: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    fn open(&self, nonce: &[u8], data: &[u8], aad: &[u8]) -> Result<Vec<u8>, Error> {
         let nonce = aes_gcm::Nonce::from_slice(nonce);
+        let data = aes_gcm::aead::Payload { msg: data, aad };
         match &self.0 {
             Aes::A128(k) => aes_gcm::Aes128Gcm::new(k.into()).decrypt(nonce, data),
             Aes::A192(k) => {
@@ -137,15 +151,41 @@ impl Key {
     }
 }
 
-/// Encrypts `data` in the current format (version 2, a fresh random nonce), as hex.
+/// Encrypts a whole file as werf v3 does (version 2, a fresh random nonce, the version
+/// authenticated), as hex.
 pub fn encrypt(key: &Key, data: &[u8]) -> Result<String, Error> {
+    seal_version(key, VERSION_GCM, data)
+}
+
+/// Encrypts a framed YAML value as werf v3 does (version 3), as hex.
+pub fn encrypt_value(key: &Key, framed: &[u8]) -> Result<String, Error> {
+    seal_version(key, VERSION_GCM_YAML, framed)
+}
+
+fn seal_version(key: &Key, version: u16, data: &[u8]) -> Result<String, Error> {
     let mut nonce = [0u8; NONCE];
     getrandom::getrandom(&mut nonce).map_err(Error::Random)?;
+    let head = version.to_le_bytes();
     let mut out = Vec::with_capacity(2 + NONCE + data.len() + TAG);
-    out.extend_from_slice(&VERSION_GCM.to_le_bytes());
+    out.extend_from_slice(&head);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&key.seal(&nonce, data));
+    out.extend_from_slice(&key.seal(&nonce, data, &head));
     Ok(hex::encode(out))
+}
+
+/// Opens a GCM value under each associated data a common-go revision used: the version (what
+/// is written now), none (the first version-2 writers), the version and the nonce.
+fn open_gcm(key: &Key, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let (nonce, sealed) = (&bytes[2..2 + NONCE], &bytes[2 + NONCE..]);
+    let header = &bytes[..2 + NONCE];
+    let mut last = Error::Authentication;
+    for aad in [&bytes[..2], &[][..], header] {
+        match key.open(nonce, sealed, aad) {
+            Ok(plain) => return Ok(plain),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Decrypts hex `data` of either format; returns the plaintext and the format version. Empty
@@ -168,12 +208,11 @@ pub fn decrypt(key: &Key, data: &str) -> Result<(Vec<u8>, u16), Error> {
     }
     let version = u16::from_le_bytes([bytes[0], bytes[1]]);
     match version {
-        VERSION_GCM => {
+        VERSION_GCM | VERSION_GCM_YAML => {
             if bytes.len() < 2 + NONCE + TAG {
                 return Err(too_short(2 + NONCE + TAG));
             }
-            let plain = key.open(&bytes[2..2 + NONCE], &bytes[2 + NONCE..])?;
-            Ok((plain, version))
+            Ok((open_gcm(key, &bytes)?, version))
         }
         VERSION_LEGACY_CBC => {
             if bytes.len() < 2 + 2 * BLOCK {
@@ -231,8 +270,11 @@ mod tests {
             decrypt(&key, "0200ab"),
             Err(Error::TooShort { .. })
         ));
+        // The version is authenticated: a file relabelled as a value does not open.
         let v3 = format!("0300{}", &sealed[4..]);
-        assert!(matches!(decrypt(&key, &v3), Err(Error::Version(3))));
+        assert!(matches!(decrypt(&key, &v3), Err(Error::Authentication)));
+        let v4 = format!("0400{}", &sealed[4..]);
+        assert!(matches!(decrypt(&key, &v4), Err(Error::Version(4))));
         assert!(matches!(Key::parse("abc"), Err(Error::KeyNotHex(_))));
         assert!(matches!(Key::parse("abcd"), Err(Error::KeyLength(2))));
         assert_eq!(Key::generate().expect("random").len(), 32);

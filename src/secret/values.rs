@@ -1,7 +1,10 @@
 //! Secret values files (`secret-values.yaml`, `--secret-values`): every scalar leaf encrypted on
-//! its own, keys and structure plain, `null` left alone. As common-go writes them now, a leaf's
-//! plaintext carries its YAML tag and style (`tag NUL style NUL value`), so `port: 5432` comes
-//! back a number; legacy (version 16) leaves come back as strings.
+//! its own, keys and structure plain, `null` left alone. As werf v3 writes them (format version
+//! 3), a leaf's plaintext carries its YAML tag and style (`tag NUL style NUL value`), so
+//! `port: 5432` comes back a number. Read as every common-go revision wrote them: version 3 is
+//! always framed; version 2 is framed in some revisions and the raw value in others (or a whole
+//! file's ciphertext used as a value), so it is unframed only when the plaintext is a well-formed
+//! frame; legacy (version 16) leaves come back as strings.
 //!
 //! The document is read into a small tree that keeps each scalar's tag and style (yaml.v3's
 //! numbering), and written back in block style. Comments are not kept.
@@ -9,7 +12,7 @@
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 
-use super::cipher::{self, Key, VERSION_GCM};
+use super::cipher::{self, Key, VERSION_GCM, VERSION_GCM_YAML};
 
 /// Deepest nesting accepted.
 const MAX_DEPTH: usize = 200;
@@ -325,23 +328,36 @@ fn frame(s: &Scalar) -> Vec<u8> {
     out
 }
 
+/// The scalar in a frame, when `plain` is one: a tag (`!!int`, or a local `!tag`), a style
+/// number yaml.v3 can have (its bits: tagged, double, single, literal, folded, flow), the value.
 fn unframe(plain: &[u8]) -> Option<Scalar> {
     let mut parts = plain.splitn(3, |b| *b == 0);
     let (tag, style, value) = (parts.next()?, parts.next()?, parts.next()?);
+    let tag = String::from_utf8(tag.to_vec()).ok()?;
+    let well_formed_tag = tag.len() > 1
+        && tag.starts_with('!')
+        && !tag
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    let style_text = std::str::from_utf8(style).ok()?;
+    let style: u32 = style_text.parse().ok()?;
+    if !well_formed_tag || style > 63 || style_text != style.to_string() {
+        return None;
+    }
     Some(Scalar {
-        tag: String::from_utf8(tag.to_vec()).ok()?,
-        style: std::str::from_utf8(style).ok()?.parse().ok()?,
+        tag,
+        style,
         value: String::from_utf8(value.to_vec()).ok()?,
     })
 }
 
-/// Encrypts every non-null leaf (its tag and style framed in, as common-go does now).
+/// Encrypts every non-null leaf as werf v3 does: its tag and style framed in, format version 3.
 pub fn encrypt(key: &Key, node: Node) -> Result<Node, Error> {
     map_leaves(node, "", &mut |s, path| {
         if s.tag == "!!null" {
             return Ok(s);
         }
-        let sealed = cipher::encrypt(key, &frame(&s)).map_err(|source| Error::Encrypt {
+        let sealed = cipher::encrypt_value(key, &frame(&s)).map_err(|source| Error::Encrypt {
             path: path.to_string(),
             source,
         })?;
@@ -369,17 +385,18 @@ pub fn decrypt(key: &Key, node: Node) -> Result<Node, Error> {
             path: path.to_string(),
             source,
         })?;
-        if version == VERSION_GCM {
-            unframe(&plain).ok_or_else(|| Error::Malformed {
+        let framed = match version {
+            VERSION_GCM_YAML => Some(unframe(&plain).ok_or_else(|| Error::Malformed {
                 path: path.to_string(),
-            })
-        } else {
-            Ok(Scalar {
-                tag: "!!str".into(),
-                style: 0,
-                value: String::from_utf8_lossy(&plain).into_owned(),
-            })
-        }
+            })?),
+            VERSION_GCM => unframe(&plain),
+            _ => None,
+        };
+        Ok(framed.unwrap_or_else(|| Scalar {
+            tag: "!!str".into(),
+            style: 0,
+            value: String::from_utf8_lossy(&plain).into_owned(),
+        }))
     })
 }
 
@@ -591,7 +608,7 @@ mod tests {
                 assert_eq!(s.tag, "!!null");
             } else {
                 assert!(
-                    s.tag == "!!str" && s.value.starts_with("0200"),
+                    s.tag == "!!str" && s.value.starts_with("0300"),
                     "{path}: {s:?}"
                 );
                 assert!(
@@ -611,19 +628,35 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_value_or_an_unframed_one_is_an_error_naming_the_key() {
+    fn a_plain_value_or_an_unframed_version_3_one_is_an_error_naming_the_key() {
         let key = Key::parse(KEY).expect("key");
         let e = decrypt(&key, parse("a:\n  b: 5\n").expect("parses")).unwrap_err();
         assert_eq!(
             e.to_string(),
             "`a.b`: a !!int value where an encrypted (hex string) value belongs"
         );
+        // A whole file's ciphertext (version 2) used as a value is its raw text.
         let blob = cipher::encrypt(&key, b"no framing here").expect("encrypts");
-        let e = decrypt(&key, parse(&format!("v: {blob}\n")).expect("parses")).unwrap_err();
+        let back = decrypt(&key, parse(&format!("v: {blob}\n")).expect("parses")).expect("opens");
+        assert_eq!(to_yaml(&back), "v: \"no framing here\"\n");
+        // Version 3 is always framed.
+        let unframed = cipher::encrypt_value(&key, b"no framing here").expect("encrypts");
+        let e = decrypt(&key, parse(&format!("v: {unframed}\n")).expect("parses")).unwrap_err();
         assert!(
             matches!(e, Error::Malformed { ref path } if path == "v"),
             "{e}"
         );
+        // Only a well-formed frame is one.
+        assert!(unframe(b"!!int\x000\x005").is_some());
+        for raw in [
+            &b"a\x00b\x00c"[..],
+            b"!!int\x00x\x005",
+            b"!!int\x0007\x005",
+            b"! x\x000\x00v",
+            b"!!str\x00640\x00v",
+        ] {
+            assert!(unframe(raw).is_none(), "{raw:?}");
+        }
         let other = Key::parse(&"00".repeat(16)).expect("key");
         let sealed =
             to_yaml(&encrypt(&key, parse("pw: secret\n").expect("parses")).expect("encrypts"));

@@ -3,8 +3,12 @@
 //
 //	go run main.go MODE KEY < input > output
 //
+// The formats are werf v3's (common-go branch 1): AES-GCM with the 2-byte version as associated
+// data, version 2 for whole files and version 3 for YAML values. (Every other revision's shape
+// is made by tests/secrets/werf_secret.py, with Python's `cryptography`.)
+//
 // MODE: encrypt-file (AES-GCM, version 2), encrypt-file-cbc (legacy AES-CBC, version 16),
-// decrypt-file, encrypt-values (each scalar leaf framed with its tag and style, version 2),
+// decrypt-file, encrypt-values (each scalar leaf framed with its tag and style, version 3),
 // encrypt-values-cbc (each leaf as its string, version 16), decrypt-values (printed as JSON of
 // the decoded document, so types can be compared).
 package main
@@ -42,17 +46,18 @@ func block(key string) cipher.Block {
 	return b
 }
 
-func sealGCM(b cipher.Block, data []byte) string {
+func sealGCM(b cipher.Block, version uint16, data []byte) string {
 	gcm, err := cipher.NewGCM(b)
 	if err != nil {
 		fail(err)
 	}
 	out := make([]byte, 2+12)
-	binary.LittleEndian.PutUint16(out, 2)
+	binary.LittleEndian.PutUint16(out, version)
 	if _, err := io.ReadFull(rand.Reader, out[2:]); err != nil {
 		fail(err)
 	}
-	return hex.EncodeToString(gcm.Seal(out, out[2:], data, nil))
+	head := append([]byte{}, out[:2]...)
+	return hex.EncodeToString(gcm.Seal(out, out[2:], data, head))
 }
 
 func sealCBC(b cipher.Block, data []byte) string {
@@ -75,12 +80,12 @@ func open(b cipher.Block, text string) ([]byte, uint16) {
 	}
 	version := binary.LittleEndian.Uint16(raw[:2])
 	switch version {
-	case 2:
+	case 2, 3:
 		gcm, err := cipher.NewGCM(b)
 		if err != nil {
 			fail(err)
 		}
-		plain, err := gcm.Open(nil, raw[2:14], raw[14:], nil)
+		plain, err := gcm.Open(nil, raw[2:14], raw[14:], raw[:2])
 		if err != nil {
 			fail(err)
 		}
@@ -118,11 +123,14 @@ func main() {
 	}
 	switch mode {
 	case "encrypt-file":
-		fmt.Println(sealGCM(b, input))
+		fmt.Println(sealGCM(b, 2, input))
 	case "encrypt-file-cbc":
 		fmt.Println(sealCBC(b, input))
 	case "decrypt-file":
-		plain, _ := open(b, string(input))
+		plain, version := open(b, string(input))
+		if version == 3 {
+			fail(fmt.Errorf("a value's format (version 3) for a whole file"))
+		}
 		os.Stdout.Write(plain)
 	case "encrypt-values", "encrypt-values-cbc", "decrypt-values":
 		var doc yaml.Node
@@ -136,12 +144,15 @@ func main() {
 			switch mode {
 			case "encrypt-values":
 				framed := n.ShortTag() + "\x00" + strconv.Itoa(int(n.Style)) + "\x00" + n.Value
-				*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: sealGCM(b, []byte(framed))}
+				*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: sealGCM(b, 3, []byte(framed))}
 			case "encrypt-values-cbc":
 				*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: sealCBC(b, []byte(n.Value))}
 			case "decrypt-values":
 				plain, version := open(b, n.Value)
-				if version != 2 {
+				if version == 2 {
+					fail(fmt.Errorf("werf v3 writes values as version 3, not 2"))
+				}
+				if version != 3 {
 					*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(plain)}
 					return
 				}

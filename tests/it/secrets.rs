@@ -1,5 +1,7 @@
-//! werf's encrypted secrets against Go's own `crypto/aes`, `crypto/cipher` and yaml.v3
-//! (`tests/gosecret/main.go`): what Go encrypts (AES-GCM and the legacy AES-CBC) decrypts here
+//! werf's encrypted secrets against independent implementations: Python's `cryptography`
+//! (`tests/secrets/werf_secret.py`) makes every shape a werf release has written, and opens what
+//! we write as werf v3 writes it; Go's own `crypto/aes`, `crypto/cipher` and yaml.v3
+//! (`tests/gosecret/main.go`, werf v3's formats): what Go encrypts (AES-GCM and the legacy AES-CBC) decrypts here
 //! with its types, what we encrypt decrypts there; a wrong key is a clear error naming the file
 //! and the key, and no decrypted value appears in any output; `werf render` deploys the values
 //! and files decrypted.
@@ -129,8 +131,8 @@ fn values_and_files_round_trip_with_go_in_both_formats() {
     // `hunter2` has letters hex lacks, so it cannot appear in ciphertext by chance; the port is
     // checked by its line (a number's digits could).
     assert!(!ours.contains("hunter2"), "{ours}");
-    assert!(ours.contains("host: 0200"), "version 2 is written: {ours}");
-    assert!(ours.contains("  port: 0200"), "{ours}");
+    assert!(ours.contains("host: 0300"), "version 3 is written: {ours}");
+    assert!(ours.contains("  port: 0300"), "{ours}");
     let theirs: Value =
         serde_json::from_slice(&go("decrypt-values", KEY, ours.as_bytes())).expect("JSON");
     assert_eq!(theirs, expected);
@@ -382,4 +384,247 @@ fn edit_re_encrypts_what_the_editor_saved_and_rotation_is_all_or_nothing() {
     ))
     .expect("JSON");
     assert_eq!(v, json!({"x": "y"}));
+}
+
+/// Runs the independent Python implementation (`tests/secrets/werf_secret.py`, Python's
+/// `cryptography` in the venv `tests/helm/venv-up` makes).
+fn python(mode: &str, key: &str, cases: &Value) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/secrets/werf_secret.py");
+    let mut child = Command::new(crate::helm_diff::python())
+        .args([script, mode, key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(cases.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "werf_secret.py {mode} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// Every shape a werf release has written, made by Python's `cryptography`: the legacy AES-CBC,
+/// version 2 with no, version or header associated data, raw or framed, and werf v3's version 3.
+const VALUE_SHAPES: &[&str] = &[
+    "cbc",
+    "gcm-2-none-raw",
+    "gcm-2-version-raw",
+    "gcm-2-none-framed",
+    "gcm-2-version-framed",
+    "gcm-2-header-framed",
+    "gcm-3-version-framed",
+    "gcm-3-none-framed",
+    "gcm-3-header-framed",
+];
+
+/// (tag, style, value as written, the value a framed shape gives back as JSON).
+fn scalars() -> Vec<(&'static str, u32, &'static str, Value)> {
+    vec![
+        ("!!int", 0, "5432", json!(5432)),
+        ("!!str", 0, "hunter2-pw", json!("hunter2-pw")),
+        ("!!bool", 0, "true", json!(true)),
+        ("!!float", 0, "0.25", json!(0.25)),
+        ("!!str", 2, "123", json!("123")),
+        ("!!str", 8, "line1\nline2\n", json!("line1\nline2\n")),
+        ("!!str", 0, "", json!("")),
+    ]
+}
+
+#[test]
+fn values_and_files_of_every_werf_revision_decrypt() {
+    let repo = Repo::new(&[("werf.yaml", "project: s\nconfigVersion: 1\n")]);
+    let mut cases = Vec::new();
+    let mut keys = Vec::new();
+    let mut expected = serde_json::Map::new();
+    for shape in VALUE_SHAPES {
+        for (i, (tag, style, value, typed)) in scalars().into_iter().enumerate() {
+            let key = format!("{}_{i}", shape.replace('-', "_"));
+            cases.push(json!({"shape": shape, "plain": value, "tag": tag, "style": style}));
+            // A raw value (and a legacy one) is the string it was.
+            let back = if shape.ends_with("framed") {
+                typed
+            } else {
+                json!(value)
+            };
+            keys.push(key.clone());
+            expected.insert(key, back);
+        }
+    }
+    let sealed = python("encrypt", KEY, &Value::Array(cases));
+    let sealed = sealed.as_array().expect("a list");
+    assert_eq!(sealed.len(), keys.len());
+    let document: String = keys
+        .iter()
+        .zip(sealed)
+        .map(|(k, hex)| format!("{k}: {}\n", hex.as_str().expect("hex")))
+        .collect();
+    assert!(!document.contains("hunter2"));
+    let out = werf_secret(
+        &repo,
+        KEY,
+        &["helm", "secret", "values", "decrypt"],
+        document.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(as_json(&out.stdout), Value::Object(expected));
+
+    // Whole files: never framed, in every shape.
+    let file = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    for shape in [
+        "cbc",
+        "gcm-2-none-raw",
+        "gcm-2-version-raw",
+        "gcm-2-header-raw",
+    ] {
+        let sealed = python("encrypt", KEY, &json!([{"shape": shape, "plain": file}]));
+        let hex = sealed[0].as_str().expect("hex");
+        let out = werf_secret(
+            &repo,
+            KEY,
+            &["helm", "secret", "file", "decrypt"],
+            hex.as_bytes(),
+        );
+        assert!(
+            out.status.success(),
+            "{shape}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), file, "{shape}");
+    }
+
+    // werf's own legacy ciphertexts (its e2e fixtures, which common-go keeps as the contract
+    // of the legacy format), made by werf itself.
+    let key = "bc3458408a5687e60b9417adb84e4ad0";
+    let values = "added_via_secret_values: 10007b717b44ec49b722c5d517cf6259bd20c93ea5ef2dcfc3934bccee59613d0ac07f5f39835d30f3736fc5d3edc10335bb\noverridden_via_secret_values: 1000ad8725d33000e7bf81a5b65851003b9ca35e999b617ccff1fe402c7a941382f4fc5c9257de633a42427958b5fb43b2e3\n";
+    let out = werf_secret(
+        &repo,
+        key,
+        &["helm", "secret", "values", "decrypt"],
+        values.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        as_json(&out.stdout),
+        json!({"added_via_secret_values": "added_via_secret_values", "overridden_via_secret_values": "overridden_via_secret_values"})
+    );
+    let file = "100052fb0fa1cc8ef1cb123be089cdb853cc153772691b8fb743d612a7b64d65614d4d8745250752564941227eb8d7161523";
+    let out = werf_secret(
+        &repo,
+        key,
+        &["helm", "secret", "file", "decrypt"],
+        file.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "secretConfigContent\n"
+    );
+
+    // A version-3 value that is not a frame is refused, naming the key.
+    let unframed = python(
+        "encrypt",
+        KEY,
+        &json!([{"shape": "gcm-3-version-raw", "plain": "no frame"}]),
+    );
+    let document = format!("api:\n  token: {}\n", unframed[0].as_str().expect("hex"));
+    let out = werf_secret(
+        &repo,
+        KEY,
+        &["helm", "secret", "values", "decrypt"],
+        document.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("`api.token`") && stderr.contains("malformed encrypted scalar payload"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no frame"), "{stderr}");
+}
+
+#[test]
+fn what_werf_rs_encrypts_opens_as_werf_v3_wrote_it() {
+    let repo = Repo::new(&[("werf.yaml", "project: s\nconfigVersion: 1\n")]);
+    let plain: String = scalars()
+        .iter()
+        .enumerate()
+        .map(|(i, (tag, style, value, _))| {
+            let text = match (*tag, *style) {
+                ("!!str", 2) => format!("\"{value}\""),
+                ("!!str", 8) => format!("|\n  {}", value.trim_end().replace('\n', "\n  ")),
+                ("!!str", 0) if value.is_empty() => "\"\"".to_string(),
+                _ => value.to_string(),
+            };
+            format!("k{i}: {text}\n")
+        })
+        .collect();
+    let out = werf_secret(
+        &repo,
+        KEY,
+        &["helm", "secret", "values", "encrypt"],
+        plain.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sealed: serde_json::Map<String, Value> =
+        serde_yaml_ng::from_slice(&out.stdout).expect("YAML");
+    let cases: Vec<Value> = (0..scalars().len())
+        .map(|i| json!({"hex": sealed[&format!("k{i}")], "ad": "version", "framed": true}))
+        .collect();
+    let opened = python("decrypt", KEY, &Value::Array(cases.clone()));
+    for (i, (tag, style, value, _)) in scalars().into_iter().enumerate() {
+        let expected_style = if tag == "!!str" && style == 0 && value.is_empty() {
+            2
+        } else {
+            style
+        };
+        assert_eq!(
+            opened[i],
+            json!({"version": 3, "tag": tag, "style": expected_style, "value": value}),
+            "k{i}"
+        );
+    }
+    // The version is authenticated: opened without it, the same value fails.
+    let strict: Vec<Value> = cases
+        .iter()
+        .map(|c| json!({"hex": c["hex"], "ad": "none", "framed": true}))
+        .collect();
+    let failed = python("decrypt", KEY, &Value::Array(strict));
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("InvalidTag")),
+        "{failed}"
+    );
+
+    // Whole files: version 2, unframed.
+    let file = b"secretConfigContent\n";
+    let out = werf_secret(&repo, KEY, &["helm", "secret", "file", "encrypt"], file);
+    assert!(out.status.success());
+    let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let opened = python(
+        "decrypt",
+        KEY,
+        &json!([{"hex": hex, "ad": "version", "framed": false}]),
+    );
+    assert_eq!(
+        opened[0],
+        json!({"version": 2, "plain": "secretConfigContent\n"})
+    );
 }
