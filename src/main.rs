@@ -3,6 +3,7 @@
 //! - [`cli`]: commands and flags (clap).
 //! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
 //! - [`cleanup`]: registry cleanup and purge, and the bound on this machine's home folder.
+//! - [`charts`]: chart dependencies fetched from repositories, cached under the werf home.
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
 //! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
 //! - [`runtime`]: the process's one tokio runtime.
@@ -21,6 +22,7 @@
 //! - [`progress`]: progress drawing on a terminal.
 
 mod build;
+mod charts;
 mod cleanup;
 mod cli;
 mod commands;

@@ -61,6 +61,17 @@ pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
     steps::load(db.objects(), tree, &dir).map(Arc::new)
 }
 
+/// The dependencies a render must fetch as `Chart.lock` pins them (declared, not in `charts/`).
+#[salsa::tracked(returns(ref))]
+pub fn dependencies_to_fetch(
+    db: &dyn Db,
+    project: Project,
+) -> Result<Arc<Vec<steps::lock::Locked>>> {
+    db.log_execution("dependencies_to_fetch", "");
+    let chart = chart(db, project).clone()?;
+    Ok(Arc::new(steps::lock::missing(&chart)?))
+}
+
 /// The lazy image values and the context of the chart and each enabled subchart (dependency
 /// processing and values depend on the command line's values).
 #[salsa::tracked(returns(ref))]
@@ -69,6 +80,14 @@ pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Sha
     let chart = chart(db, project).clone()?;
     let config = config(db, project).clone()?;
     let options = input.options(db);
+    let chart = if options.dependency_archives.is_empty() {
+        chart
+    } else {
+        Arc::new(steps::load::with_archives(
+            &chart,
+            &options.dependency_archives,
+        )?)
+    };
     let names: Vec<String> = config
         .images
         .iter()

@@ -85,6 +85,12 @@ pub fn render_options(
         kube_version: None,
         api_versions: None,
         secret_files: Default::default(),
+        dependency_archives: crate::charts::locked::archives(
+            loaded,
+            &crate::store::home(global.home_dir.as_deref()),
+            global.timeouts(),
+            &[],
+        )?,
     };
     add_secrets(loaded, args, &mut options)?;
     Ok(options)

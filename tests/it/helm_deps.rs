@@ -235,3 +235,197 @@ fn dependencies_come_from_oci_http_and_local_charts_as_helm_4_fetches_them() {
         charts.join("oci-lib-2.0.0.tgz").exists() && !charts.join("oci-lib-1.2.0.tgz").exists()
     );
 }
+
+/// Copies a folder tree (files only).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn render_fetches_dependencies_as_chart_lock_pins_them_and_then_works_offline() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let (src, pkg, web) = (
+        work.path().join("src"),
+        work.path().join("pkg"),
+        work.path().join("web"),
+    );
+    std::fs::create_dir_all(&web).expect("mkdir");
+    for v in ["1.0.0", "1.2.0"] {
+        chart(&src.join(format!("oci-lib-{v}")), "oci-lib", v);
+        let archive = helm(&[
+            "package",
+            src.join(format!("oci-lib-{v}")).to_str().expect("utf-8"),
+            pkg.to_str().expect("utf-8"),
+        ]);
+        helm(&[
+            "push",
+            archive["archive"].as_str().expect("path"),
+            &format!("oci://{}/charts", registry.address),
+        ]);
+    }
+    for v in ["0.3.0", "0.3.1"] {
+        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
+        helm(&[
+            "package",
+            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
+            web.to_str().expect("utf-8"),
+        ]);
+    }
+    helm(&["index", web.to_str().expect("utf-8")]);
+    let http = Http::serve(&web);
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: oci-lib\n  version: \"^1.0.0\"\n  repository: oci://{}/charts\n- name: web-lib\n  version: \"~0.3.0\"\n  repository: {}\n  alias: web\n",
+        registry.address, http.url
+    );
+    // Helm 4 locks and fetches the chart; its render (with `charts/`) is the reference.
+    let reference = work.path().join("reference");
+    std::fs::create_dir_all(reference.join("templates")).expect("mkdir");
+    std::fs::write(reference.join("Chart.yaml"), &chart_yaml).expect("Chart.yaml");
+    std::fs::write(
+        reference.join("templates/own.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n",
+    )
+    .expect("template");
+    helm(&["dependency-update", reference.to_str().expect("utf-8")]);
+    let rendered = helm(&["render", reference.to_str().expect("utf-8"), "r", "ns"]);
+    let expected = rendered["manifest"]
+        .as_str()
+        .expect("Helm renders")
+        .to_string();
+    assert!(expected.contains("version: \"1.2.0\"") && expected.contains("version: \"0.3.1\""));
+
+    // The repository commits Chart.yaml and Chart.lock; `charts/` is ignored, as werf's
+    // documentation has it.
+    let lock = std::fs::read_to_string(reference.join("Chart.lock")).expect("Helm's lock");
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: app\nconfigVersion: 1\n"),
+        (".helm/.gitignore", "charts/\n"),
+        (".helm/Chart.yaml", &chart_yaml),
+        (".helm/Chart.lock", &lock),
+        (
+            ".helm/templates/own.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n",
+        ),
+    ]);
+    copy_dir(&reference.join("charts"), &repo.path().join(".helm/charts"));
+    repo.commit("chart");
+    assert_eq!(
+        repo.git(&["ls-files", ".helm/charts"]),
+        "",
+        "charts/ is not committed"
+    );
+    std::fs::remove_dir_all(repo.path().join(".helm/charts")).expect("rm charts");
+
+    let render = |repo: &Repo| repo.werf(&["render", "--release", "r", "--namespace", "ns"]);
+    let out = render(&repo);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with(&expected),
+        "werf render differs from Helm 4's:\n{stdout}\n--- Helm:\n{expected}"
+    );
+    // Cached under the werf home by digest; nothing written into the work tree.
+    let cached: Vec<_> = std::fs::read_dir(repo.home.path().join("charts/sha256"))
+        .expect("the chart cache")
+        .collect();
+    assert_eq!(cached.len(), 2);
+    assert!(!repo.path().join(".helm/charts").exists());
+
+    // Offline: the registry and the repository are gone; the cache answers.
+    drop(http);
+    drop(registry);
+    let out = render(&repo);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "offline: {stderr}");
+    assert!(stdout.starts_with(&expected));
+
+    // A fresh home offline cannot fetch: the error names the dependency and its lock.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let out = crate::support::werf_in(
+        repo.path(),
+        fresh.path(),
+        &["render", "--release", "r", "--namespace", "ns"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("fetching chart dependency `oci-lib` 1.2.0 (Chart.lock)"),
+        "{stderr}"
+    );
+
+    // A lock out of sync with Chart.yaml, and no lock at all, are clear errors.
+    repo.write(&[(".helm/Chart.yaml", &chart_yaml.replace("^1.0.0", "^2.0.0"))]);
+    repo.commit("constraint changed");
+    let out = render(&repo);
+    let stderr = text(&out, &repo).1;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(".helm/Chart.lock") && stderr.contains("out of sync"),
+        "{stderr}"
+    );
+    repo.git(&["rm", "-q", ".helm/Chart.lock"]);
+    repo.commit("no lock");
+    let out = render(&repo);
+    let stderr = text(&out, &repo).1;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("missing in charts/ directory: oci-lib, web-lib")
+            && stderr.contains("no Chart.lock"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_repository_archive_that_is_not_what_its_index_says_is_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (src, web) = (work.path().join("src"), work.path().join("web"));
+    std::fs::create_dir_all(&web).expect("mkdir");
+    chart(&src.join("web-lib"), "web-lib", "0.3.0");
+    helm(&[
+        "package",
+        src.join("web-lib").to_str().expect("utf-8"),
+        web.to_str().expect("utf-8"),
+    ]);
+    helm(&["index", web.to_str().expect("utf-8")]);
+    let http = Http::serve(&web);
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: web-lib\n  version: \"0.3.0\"\n  repository: {}\n",
+        http.url
+    );
+    let reference = work.path().join("reference");
+    std::fs::create_dir_all(&reference).expect("mkdir");
+    std::fs::write(reference.join("Chart.yaml"), &chart_yaml).expect("Chart.yaml");
+    helm(&["dependency-update", reference.to_str().expect("utf-8")]);
+    let lock = std::fs::read_to_string(reference.join("Chart.lock")).expect("lock");
+    // The archive changes after the index was written.
+    let archive = web.join("web-lib-0.3.0.tgz");
+    let mut bytes = std::fs::read(&archive).expect("archive");
+    bytes.extend_from_slice(b"\0\0\0\0");
+    std::fs::write(&archive, &bytes).expect("tamper");
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: app\nconfigVersion: 1\n"),
+        (".helm/Chart.yaml", &chart_yaml),
+        (".helm/Chart.lock", &lock),
+    ]);
+    repo.commit("chart");
+    let out = repo.werf(&["render"]);
+    let stderr = text(&out, &repo).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("web-lib") && stderr.contains("differs from the index"),
+        "{stderr}"
+    );
+    assert!(
+        !repo.home.path().join("charts/sha256").exists(),
+        "nothing cached"
+    );
+}

@@ -76,6 +76,7 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
     let mut values = serde_json::Map::new();
     let mut schema = None;
     let mut requirements = None;
+    let mut lock = None;
     let mut templates = Vec::new();
     let mut other = BTreeMap::new();
     let mut subfiles: BTreeMap<String, BTreeMap<String, Arc<[u8]>>> = BTreeMap::new();
@@ -98,7 +99,8 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
                 trim_nulls(&mut values);
             }
             // Read by `helm dependency`, not part of `.Files`.
-            "Chart.lock" | "requirements.lock" => {}
+            "Chart.lock" => lock = Some(text(&name, &data)?),
+            "requirements.lock" => {}
             "values.schema.json" => {
                 let parsed: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
                     chart_error(&join(dir, &name), e.line(), e.column(), e.to_string())
@@ -175,7 +177,22 @@ pub fn from_files(dir: &str, files: BTreeMap<String, Arc<[u8]>>) -> Result<Chart
         templates,
         files: other,
         subcharts,
+        lock,
     })
+}
+
+/// `chart` with `archives` (fetched dependencies, by archive name) in its `charts/`, read as
+/// packaged subcharts are.
+pub fn with_archives(chart: &Chart, archives: &BTreeMap<String, Arc<[u8]>>) -> Result<Chart> {
+    let mut out = chart.clone();
+    for (file, data) in archives {
+        let path = join(&chart.dir, &format!("charts/{file}"));
+        let files = unpack(&path, data)?;
+        out.subcharts.push(Arc::new(from_files(&path, files)?));
+    }
+    out.subcharts
+        .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.dir.cmp(&b.dir)));
+    Ok(out)
 }
 
 fn trim_nulls(m: &mut serde_json::Map<String, serde_json::Value>) {

@@ -153,6 +153,80 @@ pub fn parse(text_: &str) -> Result<Lock, gotemplate::yaml::load::LoadError> {
     })
 }
 
+/// The dependencies `Chart.yaml` declares that are not in `charts/`, as `Chart.lock` pins them:
+/// what a render fetches (werf's documentation has `charts/` gitignored and `Chart.lock`
+/// committed). Without a lock, or with one out of sync with `Chart.yaml`, an error naming the
+/// file says what to run; a local (`file://`) or repository-less dependency must be in `charts/`.
+pub fn missing(chart: &super::Chart) -> crate::error::Result<Vec<Locked>> {
+    let requested: Vec<Json> = chart
+        .meta
+        .get("dependencies")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let absent: Vec<&Json> = requested
+        .iter()
+        .filter(|d| {
+            let name = text(d, "name");
+            !chart.subcharts.iter().any(|c| c.name == name)
+        })
+        .collect();
+    if absent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names = || {
+        absent
+            .iter()
+            .map(|d| text(d, "name"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let lock_file = crate::pattern::join(&chart.dir, "Chart.lock");
+    let Some(lock_text) = &chart.lock else {
+        return Err(super::chart_error(
+            &crate::pattern::join(&chart.dir, "Chart.yaml"),
+            0,
+            0,
+            format!(
+                "found in Chart.yaml, but missing in charts/ directory: {} (and no Chart.lock to fetch them by: run `werf helm dependency update` and commit Chart.lock)",
+                names()
+            ),
+        ));
+    };
+    let lock = parse(lock_text)
+        .map_err(|e| super::chart_error(&lock_file, e.line, e.column, e.message))?;
+    if digest(&requested, &lock.dependencies) != lock.digest {
+        return Err(super::chart_error(
+            &lock_file,
+            0,
+            0,
+            "the lock file is out of sync with the dependencies file (`Chart.yaml`): run `werf helm dependency update`".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for dep in absent {
+        let name = text(dep, "name");
+        let repository = text(dep, "repository");
+        let local = repository.is_empty() || repository.starts_with("file://");
+        let pinned = lock.dependencies.iter().find(|l| l.name == name);
+        match pinned {
+            Some(l) if !local => out.push(l.clone()),
+            _ => {
+                return Err(super::chart_error(
+                    &crate::pattern::join(&chart.dir, "Chart.yaml"),
+                    0,
+                    0,
+                    format!(
+                        "found in Chart.yaml, but missing in charts/ directory: {name} (a {} dependency is not fetched: run `werf helm dependency build`)",
+                        if local { "local" } else { "not locked" }
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The highest of `versions` that `constraint` allows (an empty constraint allows any release).
 pub fn pick_version<'v>(
     constraint: &str,

@@ -75,6 +75,9 @@ pub struct RenderOptions {
     pub api_versions: Option<Vec<String>>,
     /// werf's secret files (`.helm/secret/NAME`), decrypted, for `werf_secret_file "NAME"`.
     pub secret_files: BTreeMap<String, String>,
+    /// Dependencies fetched as `Chart.lock` pins them (see [`lock::missing`]), by archive name:
+    /// added to the top chart's `charts/` as `helm dependency build` would have put them.
+    pub dependency_archives: BTreeMap<String, Arc<[u8]>>,
 }
 
 /// A chart as read from its files: its own templates and files, its subcharts as they are in
@@ -98,6 +101,8 @@ pub struct Chart {
     pub files: BTreeMap<String, Arc<[u8]>>,
     /// Subcharts found in `charts/`, in name order.
     pub subcharts: Vec<Arc<Chart>>,
+    /// `Chart.lock`'s text, when the chart has one.
+    pub lock: Option<String>,
 }
 
 impl Chart {
