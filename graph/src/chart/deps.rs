@@ -307,6 +307,7 @@ mod tests {
             templates: Vec::new(),
             files: Default::default(),
             subcharts,
+            lock: None,
         })
     }
 

@@ -247,6 +247,98 @@ pub fn pick_version<'v>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chart_with(deps: &str, lock: Option<&str>, present: &[&str]) -> super::super::Chart {
+        let meta: Json = gotemplate::yaml::load::load(&format!(
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n{deps}"
+        ))
+        .expect("YAML");
+        let sub = |name: &str| {
+            std::sync::Arc::new(super::super::Chart {
+                dir: format!("app/charts/{name}"),
+                name: name.into(),
+                meta: serde_json::json!({"name": name}),
+                values: Default::default(),
+                schema: None,
+                templates: Vec::new(),
+                files: Default::default(),
+                subcharts: Vec::new(),
+                lock: None,
+            })
+        };
+        super::super::Chart {
+            dir: ".helm".into(),
+            name: "app".into(),
+            meta,
+            values: Default::default(),
+            schema: None,
+            templates: Vec::new(),
+            files: Default::default(),
+            subcharts: present.iter().map(|n| sub(n)).collect(),
+            lock: lock.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn missing_dependencies_come_from_an_up_to_date_lock_only() {
+        let deps = "- name: a\n  version: ^1.0.0\n  repository: https://x/\n- name: b\n  version: 2.0.0\n  repository: oci://r/c\n";
+        let requested: Vec<Json> = chart_with(deps, None, &[]).meta["dependencies"]
+            .as_array()
+            .expect("list")
+            .clone();
+        let locked = vec![
+            Locked {
+                name: "a".into(),
+                repository: "https://x/".into(),
+                version: "1.4.0".into(),
+            },
+            Locked {
+                name: "b".into(),
+                repository: "oci://r/c".into(),
+                version: "2.0.0".into(),
+            },
+        ];
+        let lock = to_yaml(
+            &locked,
+            &digest(&requested, &locked),
+            "2026-01-01T00:00:00Z",
+        );
+        // Nothing missing: nothing to fetch, the lock not even read.
+        assert!(missing(&chart_with(deps, None, &["a", "b"]))
+            .expect("ok")
+            .is_empty());
+        // `a` missing: its locked version.
+        assert_eq!(
+            missing(&chart_with(deps, Some(&lock), &["b"])).expect("ok"),
+            vec![locked[0].clone()]
+        );
+        // No lock, or one out of sync: errors naming the file.
+        let e = missing(&chart_with(deps, None, &["b"])).expect_err("no lock");
+        assert!(e.to_string().contains("no Chart.lock"), "{e}");
+        let changed = deps.replace("^1.0.0", "^1.5.0");
+        let e = missing(&chart_with(&changed, Some(&lock), &["b"])).expect_err("out of sync");
+        assert!(
+            e.to_string().contains(".helm/Chart.lock") && e.to_string().contains("out of sync"),
+            "{e}"
+        );
+        // A local dependency is never fetched.
+        let local = "- name: l\n  version: 0.1.0\n  repository: file://../l\n";
+        let requested: Vec<Json> = chart_with(local, None, &[]).meta["dependencies"]
+            .as_array()
+            .expect("list")
+            .clone();
+        let l = vec![Locked {
+            name: "l".into(),
+            repository: "file://../l".into(),
+            version: "0.1.0".into(),
+        }];
+        let lock = to_yaml(&l, &digest(&requested, &l), "2026-01-01T00:00:00Z");
+        let e = missing(&chart_with(local, Some(&lock), &[])).expect_err("local");
+        assert!(
+            e.to_string().contains("a local dependency is not fetched"),
+            "{e}"
+        );
+    }
     use serde_json::json;
 
     #[test]
