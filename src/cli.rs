@@ -244,6 +244,52 @@ pub enum HelmCommand {
     /// werf's encrypted secrets (secret values files and secret files).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Named chart repositories, in Helm's own `repositories.yaml` (dependencies reach them as
+    /// `@NAME` or `alias:NAME`).
+    #[command(subcommand)]
+    Repo(RepoCommand),
+}
+
+/// `werf helm repo ...`.
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Add a repository (its `index.yaml` is downloaded to check it).
+    Add(RepoAddArgs),
+    /// List the repositories (names and URLs).
+    #[command(alias = "ls")]
+    List,
+    /// Remove repositories by name.
+    #[command(alias = "rm")]
+    Remove(RepoNames),
+    /// Download the repositories' indexes again (all, or those named).
+    #[command(alias = "up")]
+    Update(RepoNames),
+}
+
+#[derive(Debug, Args)]
+pub struct RepoAddArgs {
+    pub name: String,
+    pub url: String,
+    /// The repository's user name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The repository's password (prefer `--password-stdin`).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Replace a repository of the same name.
+    #[arg(long)]
+    pub force_update: bool,
+    /// Send the credentials to every host, not only the repository's.
+    #[arg(long)]
+    pub pass_credentials: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RepoNames {
+    pub names: Vec<String>,
 }
 
 /// `werf helm secret ...`.
@@ -301,6 +347,9 @@ pub enum DependencyCommand {
     Update(DependencyArgs),
     /// Download the versions `Chart.lock` names (which must match `Chart.yaml`) into `charts/`.
     Build(DependencyArgs),
+    /// List the dependencies and whether `charts/` has them (`ok`, `missing`, `wrong version`,
+    /// `unpacked`).
+    List(DependencyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,8 @@ pub fn is_file_name(name: &str) -> bool {
 /// Reaches the repositories.
 pub struct Fetcher {
     registry: Registry,
+    /// Named repositories (`@NAME`, `alias:NAME`), from Helm's `repositories.yaml`.
+    repos: super::repos::Repositories,
     runtime: &'static tokio::runtime::Runtime,
     http: reqwest::Client,
 }
@@ -48,13 +50,18 @@ impl Fetcher {
         requested: &[Json],
     ) -> Result<Fetcher> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let hosts: Vec<String> = requested
+        let repos = super::repos::Repositories::load(&super::repos::config_file())?;
+        let mut urls = Vec::new();
+        for d in requested {
+            let repository = field(d, "repository");
+            urls.push(match repos.resolve(&repository) {
+                Ok(Some(entry)) => entry.url.clone(),
+                _ => repository,
+            });
+        }
+        let hosts: Vec<String> = urls
             .iter()
-            .filter_map(|d| {
-                field(d, "repository")
-                    .strip_prefix("oci://")
-                    .map(str::to_string)
-            })
+            .filter_map(|r| r.strip_prefix("oci://").map(str::to_string))
             .map(|r| r.split('/').next().unwrap_or_default().to_string())
             .collect();
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
@@ -67,16 +74,28 @@ impl Fetcher {
         let runtime = crate::runtime::get().context("starting the async runtime")?;
         Ok(Fetcher {
             registry,
+            repos,
             runtime,
             http,
         })
     }
 
-    /// The body at `url`, at most `limit` bytes (named by the variable `var`).
-    fn get(&self, url: &str, limit: u64, var: &'static str) -> Result<Vec<u8>> {
+    /// The body at `url`, at most `limit` bytes (named by the variable `var`), with a named
+    /// repository's basic credentials when given.
+    pub fn get(
+        &self,
+        url: &str,
+        limit: u64,
+        var: &'static str,
+        auth: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>> {
         let shown = crate::redact::urls(url);
         self.runtime.block_on(async {
-            let resp = self.http.get(url).send().await.map_err(|e| {
+            let mut request = self.http.get(url);
+            if let Some((user, password)) = auth {
+                request = request.basic_auth(user, Some(password));
+            }
+            let resp = request.send().await.map_err(|e| {
                 anyhow!(
                     "fetching `{shown}`: {}",
                     crate::redact::urls(&crate::errors::chain(&e))
@@ -109,6 +128,17 @@ impl Fetcher {
             field(dep, "repository"),
         );
         let constraint = pinned.map(str::to_string).unwrap_or(constraint);
+        // A named repository (`@NAME`, `alias:NAME`): its URL and credentials; the lock keeps
+        // the name as written, as Helm's does.
+        let named = self.repos.resolve(&repo)?.cloned();
+        let url_of_repo = named.as_ref().map_or(repo.clone(), |e| e.url.clone());
+        let credentials = named.as_ref().filter(|e| !e.username.is_empty()).map(|e| {
+            (
+                e.username.as_str(),
+                e.password.as_str(),
+                e.pass_credentials_all,
+            )
+        });
         let pick = |versions: Vec<String>| -> Result<String> {
             lock::pick_version(&constraint, versions.iter().map(String::as_str)).ok_or_else(|| {
                 anyhow!(
@@ -120,7 +150,7 @@ impl Fetcher {
         let default_file = |version: &str| format!("{name}-{version}.tgz");
         let (version, file, data) = if repo.is_empty() {
             return Ok(None);
-        } else if let Some(path) = repo.strip_prefix("oci://") {
+        } else if let Some(path) = url_of_repo.strip_prefix("oci://") {
             let reference = format!("{}/{name}", path.trim_end_matches('/'));
             let tags = self.registry.list_tags(&reference)?;
             // OCI tags cannot hold `+`: Helm writes `_` instead.
@@ -152,12 +182,20 @@ impl Fetcher {
                 size,
             )?;
             (version.clone(), default_file(&version), data)
-        } else if repo.starts_with("http://") || repo.starts_with("https://") {
-            let base = repo.trim_end_matches('/');
+        } else if url_of_repo.starts_with("http://") || url_of_repo.starts_with("https://") {
+            let base = url_of_repo.trim_end_matches('/');
+            // Credentials go to the repository's own URLs only, unless the entry says otherwise.
+            let auth_for = |url: &str| {
+                credentials
+                    .filter(|(_, _, all)| *all || url.starts_with(base))
+                    .map(|(u, p, _)| (u, p))
+            };
+            let index_url = format!("{base}/index.yaml");
             let index = self.get(
-                &format!("{base}/index.yaml"),
+                &index_url,
                 crate::net::max_body(),
                 "WERF_MAX_BODY_SIZE",
+                auth_for(&index_url),
             )?;
             let index = gotemplate::yaml::load::load_all_with(
                 &String::from_utf8_lossy(&index),
@@ -195,7 +233,12 @@ impl Fetcher {
                     crate::redact::urls(&url)
                 );
             }
-            let data = self.get(&url, crate::net::max_chart(), "WERF_MAX_CHART_SIZE")?;
+            let data = self.get(
+                &url,
+                crate::net::max_chart(),
+                "WERF_MAX_CHART_SIZE",
+                auth_for(&url),
+            )?;
             let want = field(entry, "digest");
             if !want.is_empty() {
                 use sha2::Digest as _;
@@ -208,7 +251,7 @@ impl Fetcher {
                 }
             }
             (version, file, data)
-        } else if let Some(local) = repo.strip_prefix("file://") {
+        } else if let Some(local) = url_of_repo.strip_prefix("file://") {
             let dir = chart.join(local);
             let text = std::fs::read_to_string(dir.join("Chart.yaml"))
                 .with_context(|| format!("reading `{}`", dir.join("Chart.yaml").display()))?;
@@ -219,7 +262,7 @@ impl Fetcher {
             (version.clone(), default_file(&version), data)
         } else {
             bail!(
-                "dependency `{name}`: repository `{repo}` is not an `oci://`, `http(s)://` or `file://` URL (named repositories need `helm repo add`, which werf does not keep)"
+                "dependency `{name}`: repository `{repo}` is not an `oci://`, `http(s)://` or `file://` URL, nor a repository named with `@NAME` or `alias:NAME`"
             );
         };
         Ok(Some((

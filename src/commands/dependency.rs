@@ -231,3 +231,92 @@ fn replace_archives(
     }
     Ok(())
 }
+
+/// `werf helm dependency list`: each dependency of `Chart.yaml` and what `charts/` holds for
+/// it, as Helm words it: `ok` (an archive or folder of a version the constraint allows),
+/// `wrong version`, `unpacked` (a folder), `missing`.
+pub fn list(args: &DependencyArgs) -> Result<ExitCode> {
+    let chart = chart_dir(args);
+    let requested = requested(&chart)?;
+    if requested.is_empty() {
+        println!(
+            "WARNING: no dependencies at {}",
+            chart.join("charts").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 4]> = requested
+        .iter()
+        .map(|dep| {
+            let name = field(dep, "name");
+            let status = status(&chart.join("charts"), &name, &field(dep, "version"));
+            [
+                name,
+                field(dep, "version"),
+                crate::redact::urls(&field(dep, "repository")),
+                status.to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME".to_string(),
+        "VERSION".into(),
+        "REPOSITORY".into(),
+        "STATUS".into(),
+    ];
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("\t").trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `charts/` holds for dependency `name` with `constraint`.
+fn status(charts: &Path, name: &str, constraint: &str) -> &'static str {
+    let allowed = |version: &str| {
+        constraint.is_empty() || gotemplate::semver::matches(constraint, version).unwrap_or(false)
+    };
+    let version_in = |dir_meta: &str| -> Option<String> {
+        let meta = gotemplate::yaml::load::load(dir_meta).ok()?;
+        (field(&meta, "name") == name).then(|| field(&meta, "version"))
+    };
+    if let Ok(entries) = std::fs::read_dir(charts) {
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if let Some(version) = file
+                .strip_suffix(".tgz")
+                .and_then(|stem| stem.strip_prefix(&format!("{name}-")))
+            {
+                return if allowed(version) {
+                    "ok"
+                } else {
+                    "wrong version"
+                };
+            }
+            if file == name && e.path().is_dir() {
+                let version = std::fs::read_to_string(e.path().join("Chart.yaml"))
+                    .ok()
+                    .and_then(|t| version_in(&t));
+                return match version {
+                    Some(v) if allowed(&v) => "unpacked",
+                    Some(_) => "wrong version",
+                    None => "misnamed",
+                };
+            }
+        }
+    }
+    "missing"
+}

@@ -7,13 +7,14 @@ pub mod deploy;
 pub mod dev;
 pub mod graph;
 pub mod render;
+pub mod repo;
 pub mod secret;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, DependencyCommand, HelmCommand, HostCommand};
+use crate::cli::{Cli, Command, DependencyCommand, HelmCommand, HostCommand, RepoCommand};
 
 /// Runs the chosen command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -35,6 +36,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Build(args))) => {
             dependency::build(&cli.global, args)
         }
+        Command::Helm(HelmCommand::Dependency(DependencyCommand::List(args))) => {
+            dependency::list(args)
+        }
         Command::Helm(HelmCommand::Secret(command)) => secret::run(&cli.global, command),
+        Command::Helm(HelmCommand::Repo(RepoCommand::Add(args))) => repo::add(&cli.global, args),
+        Command::Helm(HelmCommand::Repo(RepoCommand::List)) => repo::list(),
+        Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
+        Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => {
+            repo::update(&cli.global, args)
+        }
     }
 }

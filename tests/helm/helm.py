@@ -16,6 +16,7 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
   helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
   helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
   helm.py dependency-update CHART_DIR        {} (`helm dependency update`)
+  helm.py dependency-list CHART_DIR          {"dependencies": [{name, version, repository, status}]}
 
 Releases in a cluster (run as `helm`, the venv's python under that name, so that server-side
 apply uses the Helm CLI's field manager):
@@ -122,6 +123,12 @@ def dependency_update(chart_dir):
     return {}
 
 
+def dependency_list(chart_dir):
+    from helm_python.chart import dependency_list as helm_dependency_list
+
+    return {"dependencies": helm_dependency_list(chart_dir)}
+
+
 def _config(kubeconfig, namespace):
     return Config(kubeconfig_path=kubeconfig, namespace=namespace)
 
@@ -179,6 +186,7 @@ if __name__ == "__main__":
         "push": push,
         "index": index,
         "dependency-update": dependency_update,
+        "dependency-list": dependency_list,
         "install": install,
         "upgrade": upgrade,
         "history": history,

@@ -429,3 +429,167 @@ fn a_repository_archive_that_is_not_what_its_index_says_is_refused() {
         "nothing cached"
     );
 }
+
+#[test]
+fn named_repositories_live_in_helm_s_own_file_and_resolve_at_and_alias_names() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (src, web) = (work.path().join("src"), work.path().join("web"));
+    std::fs::create_dir_all(&web).expect("mkdir");
+    for v in ["0.3.0", "0.3.1"] {
+        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
+        helm(&[
+            "package",
+            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
+            web.to_str().expect("utf-8"),
+        ]);
+    }
+    helm(&["index", web.to_str().expect("utf-8")]);
+    let http = Http::serve(&web);
+    let config = work.path().join("helm-config/repositories.yaml");
+    let cache = work.path().join("helm-cache");
+    let env = [
+        ("HELM_REPOSITORY_CONFIG", config.to_str().expect("utf-8")),
+        ("HELM_REPOSITORY_CACHE", cache.to_str().expect("utf-8")),
+    ];
+    let chart_yaml = "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: web-lib\n  version: \"~0.3.0\"\n  repository: \"@web\"\n- name: web-lib\n  alias: again\n  version: \"0.3.0\"\n  repository: \"alias:web\"\n";
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: app\nconfigVersion: 1\n"),
+        (".helm/Chart.yaml", chart_yaml),
+    ]);
+    repo.commit("chart");
+
+    // Unknown name: a clear error saying how to add it.
+    let out = repo.werf_env(&["helm", "dependency", "update"], &env);
+    let stderr = text(&out, &repo).1;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("no repository named `web`") && stderr.contains("werf helm repo add web"),
+        "{stderr}"
+    );
+    let out = repo.werf_env(&["helm", "repo", "list"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out, &repo).1.contains("no repositories to show"));
+
+    let out = repo.werf_env(&["helm", "repo", "add", "web", &http.url], &env);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "\"web\" has been added to your repositories\n");
+    assert!(cache.join("web-index.yaml").is_file());
+    let out = repo.werf_env(
+        &["helm", "repo", "add", "web", "http://127.0.0.1:9/other"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out, &repo).1.contains("already exists"));
+    let out = repo.werf_env(&["helm", "repo", "list"], &env);
+    assert_eq!(
+        text(&out, &repo).0,
+        format!("NAME\tURL\nweb \t{}\n", http.url)
+    );
+    let out = repo.werf_env(&["helm", "repo", "update"], &env);
+    assert!(out.status.success(), "{}", text(&out, &repo).1);
+    assert!(text(&out, &repo)
+        .0
+        .contains("Successfully got an update from the \"web\" chart repository"));
+
+    let out = repo.werf_env(&["helm", "dependency", "list"], &env);
+    assert_eq!(
+        text(&out, &repo).0,
+        "NAME   \tVERSION\tREPOSITORY\tSTATUS\nweb-lib\t~0.3.0 \t@web      \tmissing\nweb-lib\t0.3.0  \talias:web \tmissing\n"
+    );
+    let out = repo.werf_env(&["helm", "dependency", "update"], &env);
+    assert!(out.status.success(), "{}", text(&out, &repo).1);
+    // The lock keeps the names as written, as Helm's does.
+    let lock = lock_without_time(&repo.path().join(".helm/Chart.lock"));
+    assert!(
+        lock.contains("repository: '@web'") && lock.contains("repository: alias:web"),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("version: 0.3.1") && lock.contains("version: 0.3.0"),
+        "{lock}"
+    );
+    let out = repo.werf_env(&["helm", "dependency", "list"], &env);
+    assert!(
+        text(&out, &repo).0.contains("@web      \tok"),
+        "{}",
+        text(&out, &repo).0
+    );
+
+    // render fetches through the name (charts/ not committed).
+    std::fs::remove_dir_all(repo.path().join(".helm/charts")).expect("rm charts");
+    repo.commit("lock");
+    let out = repo.werf_env(&["render", "--release", "r"], &env);
+    let (stdout, stderr) = text(&out, &repo);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("version: \"0.3.1\""), "{stdout}");
+
+    let out = repo.werf_env(&["helm", "repo", "remove", "nope"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out, &repo).1.contains("no repo named \"nope\" found"));
+    let out = repo.werf_env(&["helm", "repo", "remove", "web"], &env);
+    assert_eq!(
+        text(&out, &repo).0,
+        "\"web\" has been removed from your repositories\n"
+    );
+    assert!(!cache.join("web-index.yaml").exists());
+}
+
+/// `werf helm dependency list` against Helm 4's own (`helm_dependency_list`), status for status.
+#[test]
+fn dependency_list_reports_what_charts_holds_as_helm_4_does() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("app");
+    std::fs::create_dir_all(dir.join("charts")).expect("mkdir");
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: a\n  version: ~1.0.0\n  repository: \"@web\"\n- name: b\n  version: 2.0.0\n  repository: file://../b\n- name: c\n  version: ^1.0.0\n  repository: https://charts.invalid\n- name: d\n  version: ^3.0.0\n  repository: https://charts.invalid\n- name: e\n  version: 1.0.0\n  repository: https://charts.invalid\n",
+    )
+    .expect("Chart.yaml");
+    chart(&dir.join("charts/b"), "b", "2.0.0");
+    chart(&work.path().join("src/c"), "c", "1.4.0");
+    helm(&[
+        "package",
+        work.path().join("src/c").to_str().expect("utf-8"),
+        dir.join("charts").to_str().expect("utf-8"),
+    ]);
+    chart(&work.path().join("src/d"), "d", "2.0.0");
+    helm(&[
+        "package",
+        work.path().join("src/d").to_str().expect("utf-8"),
+        dir.join("charts").to_str().expect("utf-8"),
+    ]);
+    let theirs = helm(&["dependency-list", dir.to_str().expect("utf-8")]);
+    let theirs: Vec<(String, String)> = theirs["dependencies"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap_or_default().to_string(),
+                d["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let out = crate::support::werf_in(
+        work.path(),
+        work.path(),
+        &["helm", "dependency", "list", dir.to_str().expect("utf-8")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ours: Vec<(String, String)> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').map(str::trim).collect();
+            (cells[0].to_string(), cells[3].to_string())
+        })
+        .collect();
+    assert_eq!(theirs.len(), 5, "{theirs:?}");
+    assert_eq!(ours, theirs, "{stdout}");
+}
