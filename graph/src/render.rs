@@ -263,6 +263,43 @@ pub fn rendered_template<'db>(
     }))
 }
 
+/// The release notes: the top chart's `templates/NOTES.txt` rendered (empty without one). Every
+/// chart's notes are rendered, as Helm renders them, so an error in a subchart's fails too; only
+/// the top chart's are kept.
+#[salsa::tracked(returns(ref))]
+pub fn notes(db: &dyn Db, project: Project, input: RenderInput) -> Result<Arc<str>> {
+    db.log_execution("notes", "");
+    let templates = templates(db, project, input).clone()?;
+    let set = template_set(db, project, input).clone()?;
+    let ctxs = contexts(db, project, input).clone()?;
+    let images = GraphImages {
+        db,
+        project,
+        input,
+        repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
+        read: Default::default(),
+    };
+    let mut kept: Arc<str> = Arc::from("");
+    let top = ctxs.contexts.iter().min_by_key(|c| c.path.len());
+    for ctx in &ctxs.contexts {
+        let Some(t) = steps::output::notes_template(&templates, &ctx.path) else {
+            continue;
+        };
+        let text = steps::output::render_text(
+            &templates,
+            &set,
+            &t.name,
+            ctx,
+            &ctxs.placeholders,
+            &images,
+        )?;
+        if top.is_some_and(|top| top.path == ctx.path) {
+            kept = Arc::from(text);
+        }
+    }
+    Ok(kept)
+}
+
 /// Every renderable template with what it rendered and read, in the chart's order (for
 /// `werf graph`).
 pub fn rendered_templates(
@@ -293,6 +330,8 @@ pub fn rendered_chart(
 ) -> Result<Arc<Vec<Manifest>>> {
     db.log_execution("rendered_chart", "");
     let templates = templates(db, project, input).clone()?;
+    // A failing `NOTES.txt` fails the render, as in Helm.
+    notes(db, project, input).clone()?;
     let mut manifests = Vec::new();
     for name in steps::renderable(&templates) {
         let key = TemplateKey::new(db, name.to_string());

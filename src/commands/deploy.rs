@@ -54,7 +54,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         auto_rollback: args.auto_rollback,
         history_max: args.history.max,
     };
-    let outcome = rt.block_on(converge_release(
+    let converged = rt.block_on(converge_release(
         &kube,
         global,
         &args.render,
@@ -62,6 +62,7 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         &release,
         &settings,
     ))?;
+    let outcome = &converged.outcome;
     println!(
         "release `{}` in `{}`: revision {}, {} object{} changed, {} deleted ({:.1} s; {} Kubernetes requests)",
         release.name,
@@ -73,6 +74,10 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         kube.requests.load(Ordering::Relaxed) - before,
     );
+    // The chart's notes, after a successful converge, as Helm and werf print them.
+    if !converged.notes.trim().is_empty() {
+        println!("NOTES:\n{}", converged.notes.trim_end());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

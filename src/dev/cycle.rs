@@ -203,14 +203,16 @@ impl<'a> Session<'a> {
                         auto_rollback: false,
                         history_max: self.args.history.max,
                     };
-                    let outcome = runtime()?.block_on(converge_release(
-                        kube,
-                        self.global,
-                        &self.args.render,
-                        &self.loaded,
-                        release,
-                        &settings,
-                    ))?;
+                    let outcome = runtime()?
+                        .block_on(converge_release(
+                            kube,
+                            self.global,
+                            &self.args.render,
+                            &self.loaded,
+                            release,
+                            &settings,
+                        ))?
+                        .outcome;
                     crate::printer::line(&format!(
                         "  release `{}`: revision {}, {} object{} changed, {} deleted",
                         release.name,

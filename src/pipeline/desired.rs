@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use super::render::{crds, release_names, render, render_options};
+use super::render::{crds, notes, release_names, render, render_options};
 use crate::cli::{Global, KubeArgs, RenderArgs};
 use crate::deploy::{self, Release};
 use crate::kubernetes::{Kube, Target};
@@ -54,6 +54,7 @@ pub fn content(
     loaded: &Loaded,
     options: &werf_graph::chart::RenderOptions,
     manifest: String,
+    notes: String,
 ) -> Result<deploy::Content> {
     let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
     let mut config = werf_graph::chart::user_values(&chart, options)?;
@@ -77,7 +78,7 @@ pub fn content(
         }),
         config: Value::Object(config),
         manifest,
-        notes: String::new(),
+        notes,
         commit: (!loaded.dev).then(|| loaded.commit.id.clone()),
     })
 }
@@ -140,7 +141,13 @@ pub async fn desired(
         by_text.iter().map(|(t, v)| (*t, v)).collect();
     deploy::fill_objects(kube, release, &mut history, &known).await?;
     let desired = deploy::resolve(kube, &parsed, release).await?;
-    let content = content(loaded, &options, deploy::release::join_manifest(recorded))?;
+    let notes = notes(loaded, options.clone(), kube.lookup())?.to_string();
+    let content = content(
+        loaded,
+        &options,
+        deploy::release::join_manifest(recorded),
+        notes,
+    )?;
     Ok((desired, history, content))
 }
 
@@ -154,6 +161,12 @@ pub fn tags(loaded: &Loaded) -> Result<BTreeMap<String, String>> {
         .collect())
 }
 
+/// What a converge did, and the release notes it recorded (the top chart's `NOTES.txt`).
+pub struct Converged {
+    pub outcome: deploy::lifecycle::Outcome,
+    pub notes: String,
+}
+
 /// Renders, plans against the cluster and converges `release` (the chart's objects, tracked).
 pub async fn converge_release(
     kube: &Kube,
@@ -162,8 +175,12 @@ pub async fn converge_release(
     loaded: &Loaded,
     release: &Release,
     settings: &deploy::lifecycle::Settings<'_>,
-) -> Result<deploy::lifecycle::Outcome> {
+) -> Result<Converged> {
     let (desired, history, content) =
         desired(kube, global, args, loaded, release, Some(settings.timeout)).await?;
-    Ok(deploy::converge(kube, release, desired, history, &content, settings).await?)
+    let outcome = deploy::converge(kube, release, desired, history, &content, settings).await?;
+    Ok(Converged {
+        outcome,
+        notes: content.notes,
+    })
 }

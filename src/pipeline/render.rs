@@ -23,6 +23,12 @@ pub fn render(
     Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
 }
 
+/// The release notes (the top chart's `templates/NOTES.txt`, empty without one) for `options`.
+pub fn notes(loaded: &Loaded, options: RenderOptions, cluster: Cluster) -> Result<Arc<str>> {
+    let input = RenderInput::new(&loaded.db, options, cluster);
+    Ok(render::notes(&loaded.db, loaded.project, input).clone()?)
+}
+
 /// The chart's custom resource definitions for `options` (`crds/` of the enabled charts).
 pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, String)>>> {
     let input = RenderInput::new(&loaded.db, options, Cluster::offline());

@@ -24,6 +24,7 @@ apply uses the Helm CLI's field manager):
   helm.py upgrade KUBECONFIG NAMESPACE CHART_DIR RELEASE [VALUES_JSON]   {revision, status}
       (HELM_WAIT=watcher and HELM_TIMEOUT=SECONDS make them wait, as `--wait=watcher`)
   helm.py history KUBECONFIG NAMESPACE RELEASE    {"revisions": [{revision, status, ...}]}
+  helm.py status KUBECONFIG NAMESPACE RELEASE     the release summary (`helm status`: notes, ...)
   helm.py rollback KUBECONFIG NAMESPACE RELEASE [REVISION]               {}
   helm.py uninstall KUBECONFIG NAMESPACE RELEASE  {}
 """
@@ -165,6 +166,10 @@ def history(kubeconfig, namespace, release):
     return {"revisions": list(_config(kubeconfig, namespace).history(release))}
 
 
+def status(kubeconfig, namespace, release):
+    return dict(_config(kubeconfig, namespace).status(release))
+
+
 def rollback(kubeconfig, namespace, release, revision=None):
     version = int(revision) if revision else None
     _config(kubeconfig, namespace).rollback(release, version=version)
@@ -190,6 +195,7 @@ if __name__ == "__main__":
         "install": install,
         "upgrade": upgrade,
         "history": history,
+        "status": status,
         "rollback": rollback,
         "uninstall": uninstall,
     }

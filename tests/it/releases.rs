@@ -500,3 +500,82 @@ fn a_kind_the_cluster_does_not_serve_is_named_with_its_template() {
         "{stderr}"
     );
 }
+
+#[test]
+fn notes_print_after_a_converge_and_are_recorded_as_helm_records_them() {
+    let c = cluster();
+    let notes = "Release {{ .Release.Name }} in {{ .Release.Namespace }} says {{ .Values.greeting }}.\n{{- if .Release.IsInstall }} (a first install){{ end }}\n";
+    let mut repo = Repo::new(&[
+        ("werf.yaml", "project: notes\nconfigVersion: 1\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: notes\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 0.1.0\n",
+        ),
+        (".helm/values.yaml", "greeting: hello\n"),
+        (".helm/templates/cm.yaml", CM),
+        (".helm/templates/NOTES.txt", notes),
+        (
+            ".helm/charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+        ),
+        (
+            ".helm/charts/sub/templates/NOTES.txt",
+            "SUBCHART NOTES, never shown\n",
+        ),
+    ]);
+    repo.commit("init");
+    // Helm 4 installs the same chart elsewhere: the reference notes.
+    let chart = repo.path().join(".helm").display().to_string();
+    helm(c, "install", "notes-helm", &[&chart, "notes-helm"]);
+    let helm_notes = helm(c, "status", "notes-helm", &["notes-helm"])["notes"]
+        .as_str()
+        .expect("Helm records notes")
+        .to_string();
+    assert_eq!(
+        helm_notes,
+        "Release notes-helm in notes-helm says hello. (a first install)\n"
+    );
+
+    let ns = "notes-werf";
+    let out = werf(c, &repo, ns, "converge", &["--timeout", "60s"]);
+    assert!(
+        out.contains("NOTES:\nRelease notes-werf in notes-werf says hello. (a first install)\n"),
+        "{out}"
+    );
+    assert!(!out.contains("SUBCHART NOTES"), "{out}");
+    // Recorded in the release as Helm records them, and no object was made of them.
+    let recorded = helm(c, "status", ns, &[ns]);
+    assert_eq!(
+        recorded["notes"].as_str(),
+        Some(helm_notes.replace("notes-helm", ns).as_str()),
+        "{recorded}"
+    );
+    let manifest = recorded["manifest"].as_str().unwrap_or_default();
+    assert!(
+        manifest.contains("name: cm") && !manifest.contains("says"),
+        "{manifest}"
+    );
+
+    // An upgrade renders them again (`.Release.IsInstall` is false now).
+    repo.write(&[(".helm/values.yaml", "greeting: bye\n")]);
+    repo.commit("bye");
+    let out = werf(c, &repo, ns, "converge", &["--timeout", "60s"]);
+    assert!(
+        out.contains("NOTES:\nRelease notes-werf in notes-werf says bye.\n"),
+        "{out}"
+    );
+
+    // A failing NOTES.txt fails the render before anything is deployed, as in Helm.
+    repo.write(&[(
+        ".helm/templates/NOTES.txt",
+        "{{ required \"notes need .Values.missing\" .Values.missing }}\n",
+    )]);
+    repo.commit("broken notes");
+    let out = repo.werf(&["render"]);
+    let stderr = text(&out, &repo).1;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("NOTES.txt") && stderr.contains("notes need .Values.missing"),
+        "{stderr}"
+    );
+}

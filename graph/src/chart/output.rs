@@ -155,6 +155,52 @@ pub fn render_template(
     placeholders: &Placeholders,
     images: &dyn RenderHost,
 ) -> Result<Vec<Manifest>> {
+    let out = render_text(templates, set, name, ctx, placeholders, images)?;
+    let file = templates
+        .iter()
+        .find(|t| t.name == name)
+        .map_or_else(|| name.to_string(), |t| t.file.clone());
+    let mut manifests = Vec::new();
+    for doc in split_documents(&out) {
+        let head = gotemplate::yaml::load::load(&doc)
+            .map_err(|e| chart_error(&file, 0, 0, format!("YAML parse error on {name}: {e}")))?;
+        let text_at = |p: &str| {
+            head.pointer(p)
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let hook = head.pointer("/metadata/annotations/helm.sh~1hook");
+        if let Some(events) = hook {
+            let events = events.as_str().unwrap_or_default();
+            let known = events
+                .split(',')
+                .all(|e| HOOK_EVENTS.contains(&e.trim().to_lowercase().as_str()));
+            if !known {
+                continue;
+            }
+        }
+        manifests.push(Manifest {
+            source: name.to_string(),
+            kind: text_at("/kind"),
+            name: text_at("/metadata/name"),
+            text: doc,
+            hook: hook.is_some(),
+        });
+    }
+    Ok(manifests)
+}
+
+/// The text template `name` renders (Helm's: `<no value>` printed as nothing), for a manifest
+/// template and for `NOTES.txt` alike.
+pub fn render_text(
+    templates: &[Template],
+    set: &Set,
+    name: &str,
+    ctx: &ChartContext,
+    placeholders: &Placeholders,
+    images: &dyn RenderHost,
+) -> Result<String> {
     let table = super::funcs::functions();
     let image = |n: &str| images.image(n);
     let tag = |n: &str| images.tag(n);
@@ -200,39 +246,14 @@ pub fn render_template(
         .render(name, &root)
         .map_err(|e| template_error(templates, e))?;
     let out = out.replace("<no value>", "");
-    let file = templates
-        .iter()
-        .find(|t| t.name == name)
-        .map_or_else(|| name.to_string(), |t| t.file.clone());
-    let mut manifests = Vec::new();
-    for doc in split_documents(&out) {
-        let head = gotemplate::yaml::load::load(&doc)
-            .map_err(|e| chart_error(&file, 0, 0, format!("YAML parse error on {name}: {e}")))?;
-        let text_at = |p: &str| {
-            head.pointer(p)
-                .and_then(|k| k.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let hook = head.pointer("/metadata/annotations/helm.sh~1hook");
-        if let Some(events) = hook {
-            let events = events.as_str().unwrap_or_default();
-            let known = events
-                .split(',')
-                .all(|e| HOOK_EVENTS.contains(&e.trim().to_lowercase().as_str()));
-            if !known {
-                continue;
-            }
-        }
-        manifests.push(Manifest {
-            source: name.to_string(),
-            kind: text_at("/kind"),
-            name: text_at("/metadata/name"),
-            text: doc,
-            hook: hook.is_some(),
-        });
-    }
-    Ok(manifests)
+    Ok(out)
+}
+
+/// The notes template of the top chart (`CHART/templates/NOTES.txt`), when it has one: what
+/// Helm renders into the release's notes (subcharts' notes are not, as Helm's default).
+pub fn notes_template<'t>(templates: &'t [Template], top: &str) -> Option<&'t Template> {
+    let name = format!("{top}/templates/NOTES.txt");
+    templates.iter().find(|t| t.name == name)
 }
 
 /// Helm 4's `SplitManifests` for v2 charts: the text with leading space trimmed, split on the
