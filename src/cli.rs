@@ -33,6 +33,16 @@ pub struct Global {
     #[arg(long, global = true, value_name = "REV")]
     pub commit: Option<String>,
 
+    /// The folder of werf.yaml's partials (`*.tmpl`, used with `include`), project-relative
+    /// (default `.werf`).
+    #[arg(
+        long,
+        global = true,
+        env = "WERF_CONFIG_TEMPLATES_DIR",
+        value_name = "DIR"
+    )]
+    pub config_templates_dir: Option<String>,
+
     /// The environment: werf.yaml's `.Env`, `.Values.werf.env`, `values-ENV.yaml`, the default
     /// namespace suffix.
     #[arg(long, global = true, env = "WERF_ENV", value_name = "ENV")]

@@ -324,6 +324,12 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
                 )
             })
             .collect(),
+        commit: Some(werf_graph::config::CommitInfo {
+            hash: commit.id.clone(),
+            unix: commit.time.0,
+            offset: commit.time.1,
+        }),
+        templates_dir: global.config_templates_dir.clone(),
     };
     let project = Project::new(
         &db,

@@ -359,6 +359,8 @@ pub fn format(t: &Time, layout: &str) -> String {
             Chunk::Year => format!("{:02}", year.rem_euclid(100)),
             Chunk::PM => if hour >= 12 { "PM" } else { "AM" }.to_string(),
             Chunk::Pm => if hour >= 12 { "pm" } else { "am" }.to_string(),
+            // A zone without a name prints its offset, `-0700` style (Go's `stdTZ`).
+            Chunk::TZ if c.abbrev.is_empty() => tz(false, false, false, false),
             Chunk::TZ => c.abbrev.clone(),
             Chunk::Iso8601TZ => tz(false, false, false, true),
             Chunk::Iso8601SecondsTZ => tz(false, true, false, true),

@@ -352,6 +352,11 @@ pub struct TemplateInputs<'a> {
     pub vars: Option<&'a BTreeMap<String, String>>,
     /// Methods of `.Files` (kind `ProjectFiles`): receiver kind, receiver, method, arguments.
     pub files: Option<gotemplate::exec::Methods<'a>>,
+    /// `.Commit`.
+    pub commit: Option<&'a CommitInfo>,
+    /// Partials (`.werf/**/*.tmpl`): name (the path below the templates folder), file
+    /// (project-relative, for errors) and text.
+    pub partials: &'a [(String, String, String)],
 }
 
 /// The environment werf.yaml's template reads, as one input of the graph.
@@ -361,6 +366,48 @@ pub struct TemplateEnv {
     pub env: Option<String>,
     /// Environment variables by name.
     pub vars: BTreeMap<String, String>,
+    /// The commit read (`.Commit`).
+    pub commit: Option<CommitInfo>,
+    /// The folder of the partials, project-relative (`.werf`, or `--config-templates-dir`).
+    pub templates_dir: Option<String>,
+}
+
+/// werf.yaml's `.Commit`: `.Commit.Hash`, `.Commit.Date.Unix` and `.Commit.Date.Human` (Go's
+/// `time.Time.String()` of the committer's time in its own offset).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CommitInfo {
+    pub hash: String,
+    /// Seconds since the epoch.
+    pub unix: i64,
+    /// The committer's offset east of UTC, in seconds.
+    pub offset: i32,
+}
+
+impl CommitInfo {
+    /// The template value: `{Hash, Date: {Human, Unix}}` (`Unix` a string, as werf gives it).
+    pub fn value(&self) -> gotemplate::Value {
+        use gotemplate::date::{format, Time, Zone};
+        use gotemplate::Value;
+        let t = Time::unix(self.unix).in_zone(Zone::Fixed {
+            offset: self.offset,
+            name: std::sync::Arc::from(""),
+        });
+        let human = format(&t, "2006-01-02 15:04:05.999999999 -0700 MST");
+        let date: BTreeMap<String, Value> = [
+            ("Human".to_string(), Value::Str(human)),
+            ("Unix".to_string(), Value::Str(self.unix.to_string())),
+        ]
+        .into_iter()
+        .collect();
+        Value::map(
+            [
+                ("Hash".to_string(), Value::Str(self.hash.clone())),
+                ("Date".to_string(), Value::map(date)),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
 }
 
 /// The template step every werf.yaml goes through before YAML parsing: Go templates with Sprig,
@@ -396,6 +443,16 @@ pub fn render_template<'a>(
     table.remove("expandenv");
     let table = std::sync::Arc::new(table);
     let mut set = Set::with_functions(table.clone());
+    for (name, partial_file, partial) in inputs.partials {
+        set.parse(name, partial).map_err(|e| Error::Config {
+            at: Location {
+                file: partial_file.clone(),
+                line: e.pos.line,
+                column: e.column().unwrap_or(0),
+            },
+            message: e.message,
+        })?;
+    }
     set.parse(file, text).map_err(error)?;
     let mut exec = Exec::new(&set, &table);
     exec.methods = inputs.files;
@@ -415,7 +472,27 @@ pub fn render_template<'a>(
             .collect(),
         ),
     );
-    let out = exec.render(file, &Value::map(root)).map_err(error)?;
+    if let Some(commit) = inputs.commit {
+        root.insert("Commit".to_string(), commit.value());
+    }
+    let out = exec.render(file, &Value::map(root)).map_err(|e| {
+        // An error inside a partial names the partial's file.
+        match inputs
+            .partials
+            .iter()
+            .find(|(name, _, _)| *name == e.template)
+        {
+            Some((_, partial_file, _)) => Error::Config {
+                at: Location {
+                    file: partial_file.clone(),
+                    line: e.pos.line,
+                    column: e.column().unwrap_or(0),
+                },
+                message: e.message,
+            },
+            None => error(e),
+        }
+    })?;
     Ok(Cow::Owned(out.replace("<no value>", "")))
 }
 
@@ -1097,12 +1174,51 @@ mod tests {
     }
 
     #[test]
+    fn commit_values_and_partials_render_as_werf_gives_them() {
+        let commit = CommitInfo {
+            hash: "0123456789abcdef0123456789abcdef01234567".into(),
+            unix: 1_767_225_600,
+            offset: 3 * 3600,
+        };
+        let partials = vec![(
+            "images/app.tmpl".to_string(),
+            ".werf/images/app.tmpl".to_string(),
+            "{{ define \"args\" }}REV: \"{{ .Commit.Hash }}\"{{ end }}image: app\ndockerfile: Dockerfile\nargs:\n  {{ include \"args\" . }}\n  WHEN: \"{{ .Commit.Date.Human }}\"\n  UNIX: \"{{ .Commit.Date.Unix }}\"\n".to_string(),
+        )];
+        let inputs = TemplateInputs {
+            commit: Some(&commit),
+            partials: &partials,
+            ..Default::default()
+        };
+        let text = "project: p\nconfigVersion: 1\n---\n{{ include \"images/app.tmpl\" . }}\n";
+        let config = parse_with("werf.yaml", text, &inputs).expect("renders");
+        let args = &config.images[0].args;
+        assert_eq!(args["REV"], commit.hash);
+        assert_eq!(args["WHEN"], "2026-01-01 03:00:00 +0300 +0300");
+        assert_eq!(args["UNIX"], "1767225600");
+        // A partial's error names its file and line.
+        let broken = vec![(
+            "b.tmpl".to_string(),
+            ".werf/b.tmpl".to_string(),
+            "x\n{{ fail \"broken\" }}".to_string(),
+        )];
+        let inputs = TemplateInputs {
+            commit: Some(&commit),
+            partials: &broken,
+            ..Default::default()
+        };
+        let e = parse_with("werf.yaml", "{{ include \"b.tmpl\" . }}", &inputs).expect_err("fails");
+        assert!(e.to_string().contains(".werf/b.tmpl:2"), "{e}");
+    }
+
+    #[test]
     fn the_template_step_renders_env_and_reports_errors_with_location() {
         let vars: BTreeMap<String, String> = [("APP".to_string(), "shop".to_string())].into();
         let inputs = TemplateInputs {
             env: Some("prod"),
             vars: Some(&vars),
             files: None,
+            ..Default::default()
         };
         let text = "project: {{ env \"APP\" }}-{{ .Env }}\nconfigVersion: 1\n{{- range $i := until 2 }}\n---\nimage: img{{ $i }}\ndockerfile: Dockerfile\n{{- end }}\n";
         let config = parse_with("werf.yaml", text, &inputs).expect("renders");

@@ -114,12 +114,48 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
         move |kind: &str, _: &gotemplate::Value, method: &str, args: &[gotemplate::Value]| {
             project_files_method(objects, root, &prefix, kind, method, args)
         };
+    let partials = partials(
+        objects,
+        root,
+        &project.prefix(db).clone(),
+        env.templates_dir.as_deref().unwrap_or(".werf"),
+    )?;
     let inputs = TemplateInputs {
         env: env.env.as_deref(),
         vars: Some(&env.vars),
         files: Some(&files),
+        commit: env.commit.as_ref(),
+        partials: &partials,
     };
     parse_with(file, &text, &inputs).map(Arc::new)
+}
+
+/// werf.yaml's partials: every `*.tmpl` below the templates folder (`.werf` in the project, or
+/// `--config-templates-dir`), named by its path below that folder, as werf names them.
+fn partials(
+    objects: &dyn crate::objects::ObjectSource,
+    root: ObjectId,
+    prefix: &str,
+    dir: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let dir = dir.trim_end_matches('/');
+    let Some(entry) = lookup(objects, root, &join(prefix, dir))? else {
+        return Ok(Vec::new());
+    };
+    if entry.kind != crate::objects::EntryKind::Tree {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (path, e) in crate::context::entries_below(objects, entry.id, "")? {
+        let name = path.trim_start_matches('/').to_string();
+        if e.kind.is_file() && name.ends_with(".tmpl") {
+            let file = join(dir, &name);
+            let text = read_text(objects, e.id, &file)?.to_string();
+            out.push((name, file, text));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// werf's `.Files` in werf.yaml: `Get`, `Exists` and `Glob` over the project's committed files.

@@ -52,6 +52,8 @@ pub struct Repo {
 pub struct Commit {
     pub id: String,
     pub tree: ObjectId,
+    /// The committer's time: seconds since the epoch and the offset east of UTC, in seconds.
+    pub time: (i64, i32),
 }
 
 impl Repo {
@@ -106,9 +108,11 @@ impl Repo {
             .peel_to_commit()
             .map_err(|e| err(e.to_string()))?;
         let tree = commit.tree_id().map_err(|e| err(e.to_string()))?;
+        let time = commit.time().map_err(|e| err(e.to_string()))?;
         Ok(Commit {
             id: commit.id.to_string(),
             tree: to_graph_id(&tree),
+            time: (time.seconds, time.offset),
         })
     }
 }

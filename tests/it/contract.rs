@@ -200,3 +200,66 @@ fn tags_are_56_hex_and_independent_of_the_cache() {
         .values()
         .all(|t| t.len() == 56 && t.chars().all(|c| c.is_ascii_hexdigit())));
 }
+
+/// werf.yaml's `.Commit` and partials: a template reading `.Commit.Hash` moves its image's tag
+/// with every commit (werf's documented cost), one that does not read it stays; a partial in
+/// `.werf/` is an input like the file that includes it.
+#[test]
+fn commit_values_and_partials_reach_the_tags_that_read_them() {
+    let werf_yaml = "project: shop\nconfigVersion: 1\ndeploy:\n  namespace: \"rev-{{ .Commit.Hash | trunc 12 }}\"\n---\n{{ include \"images/app.tmpl\" . }}\n---\nimage: pinned\ncontext: pinned\ndockerfile: Dockerfile\nargs:\n  MONTH: \"{{ div .Commit.Date.Unix 2592000 }}\"\n---\nimage: steady\ncontext: steady\ndockerfile: Dockerfile\n";
+    let partial = "image: app\ncontext: app\ndockerfile: Dockerfile\nargs:\n  REV: \"{{ .Commit.Hash }}\"\n  WHEN: \"{{ .Commit.Date.Human }}\"\n";
+    let dockerfile = "FROM alpine:3.19\nARG REV\nARG WHEN\nARG MONTH\nRUN echo $REV $WHEN $MONTH\n";
+    let mut repo = Repo::new(&[
+        ("werf.yaml", werf_yaml),
+        (".werf/images/app.tmpl", partial),
+        ("app/Dockerfile", dockerfile),
+        ("pinned/Dockerfile", dockerfile),
+        ("steady/Dockerfile", dockerfile),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n"),
+        (
+            ".helm/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: {{ .Release.Namespace }}\n",
+        ),
+    ]);
+    repo.commit("init");
+    let before = repo.tags();
+    assert_eq!(
+        before.keys().cloned().collect::<Vec<_>>(),
+        ["app", "pinned", "steady"],
+        "the partial's image is in the config"
+    );
+    // `.Commit.Hash` is the commit read (the namespace template shows it).
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.werf(&["render"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("namespace: rev-{}", &head[..12])),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A new commit: `app` reads the hash, so its tag moves; `pinned` reads a month bucket of
+    // the date and `steady` nothing, so theirs stay.
+    repo.write(&[("README.md", "touched\n")]);
+    repo.commit("unrelated");
+    let after = repo.tags();
+    assert_ne!(before["app"], after["app"]);
+    assert_eq!(before["pinned"], after["pinned"]);
+    assert_eq!(before["steady"], after["steady"]);
+    // Editing the partial changes the tag of the image it defines, and only it.
+    let later = repo.tags();
+    repo.write(&[(".werf/images/app.tmpl", &partial.replace("REV", "REVISION"))]);
+    repo.commit("partial");
+    let edited = repo.tags();
+    assert_ne!(later["app"], edited["app"]);
+    assert_eq!(later["steady"], edited["steady"]);
+    // An error in a partial names the partial's file and line.
+    repo.write(&[(
+        ".werf/images/app.tmpl",
+        "image: app\n{{ fail \"a broken partial\" }}\n",
+    )]);
+    repo.commit("broken partial");
+    let out = repo.werf(&["build", "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(".werf/images/app.tmpl:2"), "{stderr}");
+}
