@@ -1057,6 +1057,24 @@ pub fn normalize_rel_path(p: &str) -> std::result::Result<String, String> {
 }
 
 fn validate(config: &WerfConfig) -> Result<()> {
+    // `imageSpec`s are read strictly now (the build applies them): an unknown key or a bad
+    // value names itself.
+    if let Some(spec) = &config.meta.build.image_spec {
+        crate::image_spec::ImageSpec::parse(&spec.0, true).map_err(|message| Error::Config {
+            at: config.at(1),
+            message,
+        })?;
+    }
+    for img in &config.images {
+        if let Some(spec) = &img.image_spec {
+            crate::image_spec::ImageSpec::parse(&spec.0, false).map_err(|message| {
+                Error::Config {
+                    at: config.at(img.line),
+                    message: format!("image `{}`: {message}", img.name),
+                }
+            })?;
+        }
+    }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for img in &config.images {
         if let Some(first) = seen.insert(&img.name, img.line) {

@@ -880,6 +880,10 @@ pub struct ImagePlan {
     /// For a stage of a Stapel image: the image's name, werf's stage name, and whether it is the
     /// last stage (the image itself).
     pub stapel_stage: Option<(String, String, bool)>,
+    /// `build.imageSpec` merged with the image's `imageSpec`, applied to the built image's
+    /// config (none for a Stapel image's earlier stages). Already in the digest.
+    #[serde(skip)]
+    pub image_spec: Option<Arc<crate::image_spec::ImageSpec>>,
 }
 
 impl ImagePlan {
@@ -1059,7 +1063,27 @@ pub fn image_plan<'db>(
             .stapel
             .as_ref()
             .map(|s| (s.image.clone(), s.stage.clone(), s.last)),
+        image_spec: effective_image_spec(&settings),
     }))
+}
+
+/// The `imageSpec` the build applies: `build.imageSpec` merged into the image's (werf.yaml was
+/// checked when read, so both parse).
+fn effective_image_spec(settings: &ImageSettings) -> Option<Arc<crate::image_spec::ImageSpec>> {
+    use crate::image_spec::ImageSpec;
+    if settings.image.is_internal() {
+        return None;
+    }
+    let meta = settings
+        .meta_image_spec
+        .as_deref()
+        .and_then(|j| ImageSpec::parse(j, true).ok());
+    let image = settings
+        .image
+        .image_spec
+        .as_ref()
+        .and_then(|o| ImageSpec::parse(&o.0, false).ok());
+    ImageSpec::merge(meta.as_ref(), image.as_ref()).map(Arc::new)
 }
 
 /// Just the digest of an image: what dependants read, so they are cut off when a dependency's

@@ -8,12 +8,14 @@
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
 //! - [`buildkit`]: images with `RUN` solved by one or many BuildKit daemons.
+//! - [`image_spec`]: werf.yaml `imageSpec` applied to what was built, before it is tagged.
 //! - [`imports`]: Stapel import checksums read from built images and recorded as tags.
 //! - [`secrets`]: werf.yaml `secrets` read for `RUN --mount=type=secret`.
 
 pub mod archive;
 pub mod buildah;
 pub mod buildkit;
+pub mod image_spec;
 pub mod imports;
 pub mod layer;
 pub mod native;
@@ -599,6 +601,19 @@ fn build_one(
     };
     let (digest, uploaded, published) = match external {
         Some(external) => {
+            // With an `imageSpec`, the runner pushes under a staging tag, and the image's own tag
+            // only ever names the image with its spec applied.
+            let staged;
+            let runner_plan: &ImagePlan = match &plan.image_spec {
+                Some(_) => {
+                    staged = ImagePlan {
+                        tag: format!("{}-unspecced", plan.tag),
+                        ..plan.clone()
+                    };
+                    &staged
+                }
+                None => plan,
+            };
             let build_args: Vec<(String, String)> = plan
                 .build_args
                 .iter()
@@ -607,7 +622,7 @@ fn build_one(
             let digest = match external {
                 External::Fleet(fleet) => {
                     let inputs = buildkit::Inputs {
-                        plan,
+                        plan: runner_plan,
                         objects,
                         registry,
                         repo,
@@ -628,7 +643,7 @@ fn build_one(
                 }
                 External::Buildah(b) => {
                     let inputs = buildah::Inputs {
-                        plan,
+                        plan: runner_plan,
                         objects,
                         repo,
                         project: options.project,
@@ -639,6 +654,24 @@ fn build_one(
                     };
                     b.build_and_push(&inputs).map_err(|e| e.to_string())?
                 }
+            };
+            // werf.yaml's `imageSpec` rewrites what the runner pushed.
+            let digest = match &plan.image_spec {
+                Some(spec) => {
+                    let specced = image_spec::to_pushed(
+                        registry,
+                        repo,
+                        (&runner_plan.tag, &plan.tag),
+                        spec,
+                        (options.project, &plan.name),
+                    )
+                    .map_err(|e| crate::errors::chain(&e))?;
+                    // The staging tag goes (a registry that deletes nothing keeps it; `werf
+                    // cleanup` does not count it as an image).
+                    let _ = registry.delete_manifest(repo, &digest);
+                    specced
+                }
+                None => digest,
             };
             // What the runner pushed, as the next image reads it.
             let published =
@@ -656,6 +689,10 @@ fn build_one(
                 platform,
             };
             let out = native::build(&inputs).map_err(|e| e.to_string())?;
+            let out = match &plan.image_spec {
+                Some(spec) => image_spec::to_built(out, spec, options.project, &plan.name),
+                None => out,
+            };
             let uploaded = push(registry, repo, &plan.tag, &out).map_err(|e| e.to_string())?;
             let digest = oci::sha256(&out.manifest_bytes);
             let published = Published {

@@ -520,3 +520,107 @@ pub fn secrets_reach_run(reg: &Registry, backend: &[&str], env_name: &str) {
         "value-from-werf-yamlvalue-from-envvalue-from-a-file\n"
     );
 }
+
+/// werf.yaml's `imageSpec` (and `build.imageSpec`) reach the pushed image's config, natively and
+/// through buildah, as skopeo reads it; a typo in it is an error naming the key.
+#[test]
+fn image_spec_is_applied_to_the_pushed_config() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    crate::registry::push_busybox_image(&base, work.path());
+    let spec = "imageSpec:\n  author: Dev <dev@example.com>\n  config:\n    labels:\n      app: \"%project%-%image%\"\n    removeLabels: [\"org.example\", \"/^tmp\\\\./\"]\n    env:\n      MODE: spec\n      ADDED: \"1\"\n    removeEnv: [\"SECRET\"]\n    expose: [\"9090\", \"53/udp\"]\n    user: \"2000\"\n    workingDir: /app\n    entrypoint: [\"/bin/sh\", \"-c\"]\n    cmd: [\"echo spec\"]\n    volumes: [\"/data\"]\n    stopSignal: SIGINT\n";
+    let yaml = format!(
+        "project: spec\nconfigVersion: 1\nbuild:\n  imageSpec:\n    config:\n      labels:\n        team: platform\n---\nimage: plain\ncontext: plain\ndockerfile: Dockerfile\n{spec}---\nimage: runner\ncontext: runner\ndockerfile: Dockerfile\n{spec}"
+    );
+    let plain_df = "FROM scratch\nCOPY p.txt /p.txt\nLABEL org.example=x tmp.a=1 kept=yes\nENV SECRET=s MODE=docker\nUSER 1000\n";
+    let runner_df = format!(
+        "FROM {base}\nRUN echo ran > /ran.txt\nLABEL org.example=x tmp.a=1 kept=yes\nENV SECRET=s MODE=docker\nUSER 1000\n"
+    );
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml.as_str()),
+        ("plain/Dockerfile", plain_df),
+        ("plain/p.txt", "p\n"),
+        ("runner/Dockerfile", runner_df.as_str()),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("spec");
+    let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
+    assert!(ok, "{out}");
+    for image in ["plain", "runner"] {
+        let tag = report["Images"][image]["DockerTag"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{image} in {report}"));
+        let config = skopeo_inspect(&format!("{repo}:{tag}"), true);
+        let c = &config["config"];
+        assert_eq!(
+            config["author"], "Dev <dev@example.com>",
+            "{image}: {config}"
+        );
+        let labels = c["Labels"].as_object().expect("labels");
+        assert_eq!(labels["app"], format!("spec-{image}"), "{image}");
+        assert_eq!(labels["team"], "platform", "{image}: build.imageSpec");
+        assert_eq!(labels["kept"], "yes", "{image}");
+        assert!(
+            !labels.contains_key("org.example") && !labels.contains_key("tmp.a"),
+            "{image}: {labels:?}"
+        );
+        assert_eq!(labels["werf.io/image"], image, "werf's own labels stay");
+        let env: Vec<&str> = c["Env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .filter_map(|e| e.as_str())
+            .collect();
+        assert!(
+            env.contains(&"MODE=spec") && env.contains(&"ADDED=1"),
+            "{image}: {env:?}"
+        );
+        assert!(
+            !env.iter().any(|e| e.starts_with("SECRET=")),
+            "{image}: {env:?}"
+        );
+        assert_eq!(c["User"], "2000", "{image}");
+        assert_eq!(c["WorkingDir"], "/app", "{image}");
+        assert_eq!(
+            c["Entrypoint"],
+            serde_json::json!(["/bin/sh", "-c"]),
+            "{image}"
+        );
+        assert_eq!(c["Cmd"], serde_json::json!(["echo spec"]), "{image}");
+        assert_eq!(c["StopSignal"], "SIGINT", "{image}");
+        assert!(c["ExposedPorts"]["9090/tcp"].is_object(), "{image}: {c}");
+        assert!(c["ExposedPorts"]["53/udp"].is_object(), "{image}: {c}");
+        assert!(c["Volumes"]["/data"].is_object(), "{image}: {c}");
+    }
+    // The staging tag of the buildah image is gone; only the images' own tags remain.
+    let tags: Value = serde_json::from_str(&skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repo}"),
+    ]))
+    .expect("JSON");
+    let tags: Vec<&str> = tags["Tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(!tags.iter().any(|t| t.ends_with("-unspecced")), "{tags:?}");
+    // A second build builds nothing (the tags hold the specced images).
+    let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
+    assert!(ok, "{out}");
+    assert!(
+        !rebuilt(&report).is_empty() && rebuilt(&report).values().all(|b| !*b),
+        "{report}"
+    );
+    // A typo is an error naming the key.
+    r.write(&[(
+        "werf.yaml",
+        &yaml.replace("    stopSignal: SIGINT\n---", "    stopSignl: SIGINT\n---"),
+    )]);
+    r.commit("typo");
+    let (ok, out, _) = build(&r, &repo, &[]);
+    assert!(!ok);
+    assert!(out.contains("`imageSpec.config.stopSignl`"), "{out}");
+}
