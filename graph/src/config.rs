@@ -176,6 +176,9 @@ pub struct ImageConfig {
     pub add_host: Vec<String>,
     pub network: Option<String>,
     pub secret_ids: Vec<String>,
+    /// werf.yaml `ssh`: the SSH agent `RUN --mount=type=ssh` reaches (not part of a digest: it
+    /// grants access, like a secret).
+    pub ssh: Option<String>,
     /// Where each secret's value comes from, by id (read at build time, never part of a
     /// digest or of any output).
     #[serde(skip)]
@@ -275,6 +278,8 @@ struct RawDockerfileImage {
     secrets: Vec<RawSecret>,
     staged: Option<bool>,
     image_spec: Option<Opaque>,
+    /// SSH agent for `RUN --mount=type=ssh` (`default`, or `default=SOCKET`).
+    ssh: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -635,6 +640,17 @@ pub fn parse_with(file: &str, text: &str, inputs: &TemplateInputs<'_>) -> Result
                     message: "`project` must not be empty".into(),
                 });
             }
+            if parsed.build.staged == Some(true) {
+                let line = doc
+                    .text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("staged:"))
+                    .map_or(doc.first_line, |i| doc.first_line + i);
+                return Err(Error::Config {
+                    at: at(line),
+                    message: "`build.staged: true` (layer-by-layer caching of Dockerfile instructions in the registry) is not supported yet by werf-rs: remove it (images are cached whole, by content)".into(),
+                });
+            }
             meta = Some((parsed, doc.first_line));
         } else if has("dockerfile") {
             let raw: RawDockerfileImage =
@@ -701,6 +717,12 @@ fn image_configs(
             at: at(line),
             message,
         })?;
+    }
+    if raw.staged == Some(true) {
+        return Err(Error::Config {
+            at: at(key_line(doc, "staged")),
+            message: "`staged: true` (layer-by-layer caching of Dockerfile instructions in the registry) is not supported yet by werf-rs: remove it (images are cached whole, by content)".into(),
+        });
     }
     let context =
         normalize_rel_path(raw.context.as_deref().unwrap_or(".")).map_err(|m| Error::Config {
@@ -798,6 +820,7 @@ fn image_configs(
             add_host: raw.add_host.clone(),
             network: raw.network.clone(),
             secret_ids: secret_ids.clone(),
+            ssh: raw.ssh.clone(),
             secrets: secrets.clone(),
             staged: raw.staged,
             image_spec: raw.image_spec.clone(),
@@ -917,6 +940,7 @@ fn stapel_configs(
                 add_host: Vec::new(),
                 network: None,
                 secret_ids: Vec::new(),
+                ssh: None,
                 secrets: Vec::new(),
                 staged: None,
                 image_spec: if last { c.image_spec.clone() } else { None },

@@ -884,6 +884,8 @@ pub struct ImagePlan {
     /// config (none for a Stapel image's earlier stages). Already in the digest.
     #[serde(skip)]
     pub image_spec: Option<Arc<crate::image_spec::ImageSpec>>,
+    /// werf.yaml `ssh`, for `RUN --mount=type=ssh` (not in the digest: it grants access).
+    pub ssh: Option<String>,
 }
 
 impl ImagePlan {
@@ -1064,6 +1066,7 @@ pub fn image_plan<'db>(
             .as_ref()
             .map(|s| (s.image.clone(), s.stage.clone(), s.last)),
         image_spec: effective_image_spec(&settings),
+        ssh: settings.image.ssh.clone(),
     }))
 }
 

@@ -250,6 +250,11 @@ impl Buildah {
                 bud.env_remove(id);
             }
         }
+        // werf.yaml `ssh`: the agent `RUN --mount=type=ssh` reaches (`default` is
+        // `SSH_AUTH_SOCK`'s), passed to buildah as werf passes it.
+        if let Some(ssh) = &plan.ssh {
+            bud.arg("--ssh").arg(ssh);
+        }
         for (from, to) in &plan.host_mounts {
             // A Stapel `mount[].fromPath`: the folder of this machine, for every `RUN`.
             let host = inputs.project_dir.join(from);

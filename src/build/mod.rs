@@ -599,6 +599,11 @@ fn build_one(
         (None, Some(b), true) => Some(External::Buildah(b)),
         _ => None,
     };
+    if let (Some(External::Fleet(_)), Some(_)) = (&external, &plan.ssh) {
+        return Err(format!(
+            "image `{next}`: werf.yaml `ssh` is not supported yet with `--backend buildkit` (the SSH agent reaches `RUN --mount=type=ssh` with `--backend buildah`)"
+        ));
+    }
     let (digest, uploaded, published) = match external {
         Some(external) => {
             // With an `imageSpec`, the runner pushes under a staging tag, and the image's own tag

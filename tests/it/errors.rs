@@ -178,3 +178,45 @@ fn not_a_git_repository() {
         "{stderr}"
     );
 }
+
+/// Keys werf knows that werf-rs does not implement: an error naming the file, line and key and
+/// saying "not supported yet", never a silent no-op.
+#[test]
+fn werf_keys_not_supported_yet_are_refused_naming_line_and_key() {
+    let dockerfile = ("Dockerfile", "FROM scratch\n");
+    let cases = [
+        (
+            format!("{META}---\nimage: a\ndockerfile: Dockerfile\nstaged: true\n"),
+            "werf.yaml:6",
+            "`staged: true`",
+        ),
+        (
+            "project: bad\nconfigVersion: 1\nbuild:\n  staged: true\n".to_string(),
+            "werf.yaml:4",
+            "`build.staged: true`",
+        ),
+        (
+            format!("{META}---\nimage: a\nfrom: alpine\nfromLatest: true\n"),
+            "werf.yaml:",
+            "`fromLatest: true`",
+        ),
+    ];
+    for (yaml, place, key) in cases {
+        let err = fails(&[("werf.yaml", &yaml), dockerfile], &[]);
+        assert!(
+            err.contains(place) && err.contains(key) && err.contains("not supported yet"),
+            "{yaml}\n{err}"
+        );
+    }
+    // Their `false` forms are werf's defaults, accepted.
+    let mut r = Repo::new(&[
+        (
+            "werf.yaml",
+            &format!("{META}build:\n  staged: false\n---\nimage: a\ndockerfile: Dockerfile\nstaged: false\n"),
+        ),
+        dockerfile,
+    ]);
+    r.commit("init");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+}

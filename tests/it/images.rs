@@ -624,3 +624,70 @@ fn image_spec_is_applied_to_the_pushed_config() {
     assert!(!ok);
     assert!(out.contains("`imageSpec.config.stopSignl`"), "{out}");
 }
+
+/// werf.yaml `ssh`: the SSH agent reaches `RUN --mount=type=ssh` through buildah (a step that
+/// needs the agent's socket fails without it).
+#[test]
+fn ssh_reaches_run_mounts_through_buildah() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    crate::registry::push_busybox_image(&base, work.path());
+    // An agent of our own, on a socket in the test's folder.
+    let socket = work.path().join("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent (openssh-client) runs");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _agent = Kill(agent);
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let dockerfile = format!(
+        "FROM {base}\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo agent > /agent.txt\n"
+    );
+    let yaml = |ssh: &str| {
+        format!("project: ssh\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n{ssh}")
+    };
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml("ssh: default\n").as_str()),
+        ("app/Dockerfile", dockerfile.as_str()),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("ssh");
+    let sock = socket.to_str().expect("utf-8");
+    let with_agent = |r: &Repo, extra: &[&str]| {
+        let mut args = vec!["build", "--repo", repo.as_str()];
+        args.extend_from_slice(extra);
+        r.werf_env(&args, &[("SSH_AUTH_SOCK", sock)])
+    };
+    let out = with_agent(&r, &["--backend", "buildah"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+
+    // Without `ssh`, the same step (another image: the tag holds the first) has no agent
+    // socket and fails.
+    r.write(&[
+        ("werf.yaml", yaml("").as_str()),
+        (
+            "app/Dockerfile",
+            &dockerfile.replace("echo agent", "echo again"),
+        ),
+    ]);
+    r.commit("no ssh");
+    let out = with_agent(&r, &["--backend", "buildah"]);
+    assert!(!out.status.success(), "the step must need the agent");
+}

@@ -456,9 +456,14 @@ pub(crate) fn convert(raw: RawStapel) -> Result<Converted, (String, String)> {
             ))
         }
     };
-    // `fromLatest` asks werf to re-resolve the base tag; here the base enters digests by
-    // reference as written either way, so it changes nothing.
-    let _ = raw.from_latest;
+    // `fromLatest` makes werf's digest follow the base tag's current image; here the base enters
+    // digests by its reference as written, so the option would be a silent no-op: refused.
+    if raw.from_latest == Some(true) {
+        return Err((
+            "fromLatest".into(),
+            format!("`fromLatest: true` (image `{image_name}`) is not supported yet by werf-rs: the base enters the digest by its reference as written; pin the base by digest (`from: NAME@sha256:...`) or change `fromCacheVersion` to rebuild"),
+        ));
+    }
     let mut git = Vec::new();
     for (i, g) in raw.git.into_iter().enumerate() {
         let field = |k: &str| format!("git[{i}].{k}");
