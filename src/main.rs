@@ -15,6 +15,7 @@
 //! - [`pipeline`]: what the commands share: publish, render, the desired objects.
 //! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
 //! - [`graph_page`]: `werf graph`'s self-contained page and its loopback server.
+//! - [`giterminism`]: `werf-giterminism.yaml` read, and what werf.yaml uses outside the commit checked.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
 //! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
@@ -30,6 +31,7 @@ mod deploy;
 mod dev;
 mod errors;
 mod git;
+mod giterminism;
 mod graph_page;
 mod kubernetes;
 mod net;

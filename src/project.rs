@@ -306,6 +306,41 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         objects = objects.with_overlay(snap.trees, snap.blobs);
     }
 
+    // Giterminism: the rules, and in commit mode the uncommitted files they allow to be read
+    // from the work tree (werf.yaml, its templates and `.Files`, Dockerfiles, `.dockerignore`s,
+    // chart files), laid over the commit as `--dev` lays every change.
+    let rules = crate::giterminism::read(&objects, root, &repo.prefix)?;
+    let mut allowed_uncommitted = Vec::new();
+    if !global.dev && global.commit.is_none() && rules != Default::default() {
+        let config_path = join(&repo.prefix, CONFIG_FILE);
+        let changes = worktree::changes(
+            &repo,
+            &objects,
+            commit.tree,
+            std::slice::from_ref(&repo.prefix),
+            true,
+        )?;
+        let prefix = if repo.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", repo.prefix)
+        };
+        let allowed: Vec<worktree::Change> = changes
+            .into_iter()
+            .filter(|c| {
+                let rel = c.path.strip_prefix(&prefix).unwrap_or(&c.path);
+                rules.allows_uncommitted(rel, CONFIG_FILE)
+                    || (c.path == config_path && rules.allow_uncommitted_config)
+            })
+            .collect();
+        if !allowed.is_empty() {
+            let snap = worktree::snapshot(&objects, commit.tree, &allowed)?;
+            root = snap.root;
+            objects = objects.with_overlay(snap.trees, snap.blobs);
+            allowed_uncommitted = allowed.into_iter().map(|c| c.path).collect();
+        }
+    }
+
     phase("repository opened");
     let git_objects = Arc::new(objects);
     let objects: Arc<dyn werf_graph::ObjectSource> = git_objects.clone();
@@ -330,6 +365,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
             offset: commit.time.1,
         }),
         templates_dir: global.config_templates_dir.clone(),
+        giterminism: Some(rules.clone()),
     };
     let project = Project::new(
         &db,
@@ -366,7 +402,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
                 changes
             })
         });
-        let planned = plan_project(&repo, &work, &git_objects, &mut db, project);
+        let planned = plan_project(&repo, &work, &git_objects, &mut db, project, &rules);
         phase("planned (the scan may still run)");
         let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
         (planned, scanned)
@@ -392,7 +428,11 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         project,
     };
     if let Some(changes) = scanned {
-        check_clean(&loaded, changes?, reads)?;
+        let changes: Vec<worktree::Change> = changes?
+            .into_iter()
+            .filter(|c| !allowed_uncommitted.contains(&c.path))
+            .collect();
+        check_clean(&loaded, changes, reads)?;
         phase("work tree checked");
     }
     Ok(loaded)
@@ -411,9 +451,11 @@ fn plan_project(
     objects: &GitObjects,
     db: &mut Database,
     project: Project,
+    rules: &werf_graph::giterminism::Giterminism,
 ) -> Result<Planned> {
     let config = plan::config(db, project).clone()?;
     let config_blob = plan::config_blob(db, project).clone()?;
+    crate::giterminism::check_config(&config, rules, CONFIG_FILE)?;
     let work_files = read_context_add_files(repo, work, &config)?;
     if !work_files.is_empty() {
         // Builders read these as blobs: beneath the root, checked against the same ids.
@@ -423,6 +465,7 @@ fn plan_project(
     let progress = PlanProgress::new();
     let plans = plan::plan_all_with(db, project, &progress)?;
     progress.finish();
+    crate::giterminism::check_mounts(&plans, rules, CONFIG_FILE)?;
     Ok((config, config_blob, plans))
 }
 

@@ -362,6 +362,9 @@ pub struct TemplateInputs<'a> {
     /// Partials (`.werf/**/*.tmpl`): name (the path below the templates folder), file
     /// (project-relative, for errors) and text.
     pub partials: &'a [(String, String, String)],
+    /// Giterminism: `env` reads only the variables it allows (none without the file); `None`
+    /// leaves `env` unrestricted.
+    pub giterminism: Option<&'a crate::giterminism::Giterminism>,
 }
 
 /// The environment werf.yaml's template reads, as one input of the graph.
@@ -375,6 +378,9 @@ pub struct TemplateEnv {
     pub commit: Option<CommitInfo>,
     /// The folder of the partials, project-relative (`.werf`, or `--config-templates-dir`).
     pub templates_dir: Option<String>,
+    /// `werf-giterminism.yaml` as read (the command line always sets it; `None` is
+    /// unrestricted).
+    pub giterminism: Option<crate::giterminism::Giterminism>,
 }
 
 /// werf.yaml's `.Commit`: `.Commit.Hash`, `.Commit.Date.Unix` and `.Commit.Date.Human` (Go's
@@ -441,11 +447,27 @@ pub fn render_template<'a>(
         gotemplate::helm::shared(),
         &["include", "tpl", "required", "fromYaml", "toYaml"],
     );
-    gotemplate::sprig::environment(
-        &mut table,
-        std::sync::Arc::new(inputs.vars.cloned().unwrap_or_default()),
-    );
+    let vars = std::sync::Arc::new(inputs.vars.cloned().unwrap_or_default());
+    gotemplate::sprig::environment(&mut table, vars.clone());
     table.remove("expandenv");
+    // Giterminism: `env` reads only what `werf-giterminism.yaml` allows, as in werf.
+    if let Some(rules) = inputs.giterminism {
+        let rules = rules.clone();
+        table.insert_context("env", move |_, args| {
+            let [name] = args else {
+                return Err(format!("wrong number of args for env: want 1 got {}", args.len()).into());
+            };
+            let name = gotemplate::funcs::strval(name);
+            if !rules.allows_env(&name) {
+                return Err(format!(
+                    "reading the environment variable `{name}` is not allowed by giterminism: list it in `config.goTemplateRendering.allowEnvVariables` of `{}`",
+                    crate::giterminism::FILE
+                )
+                .into());
+            }
+            Ok(Value::Str(vars.get(&name).cloned().unwrap_or_default()))
+        });
+    }
     let table = std::sync::Arc::new(table);
     let mut set = Set::with_functions(table.clone());
     for (name, partial_file, partial) in inputs.partials {

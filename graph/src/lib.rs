@@ -8,6 +8,7 @@
 //! - [`config`]: werf.yaml: template step, documents, strict schema, validation.
 //! - [`chart`]: Helm charts from a commit: subcharts, values scoping, `.Files`, rendering steps.
 //! - [`dockerfile`]: Dockerfile parsing and ARG/ENV resolution.
+//! - [`giterminism`]: `werf-giterminism.yaml`: what may be read besides the commit.
 //! - [`image_spec`]: werf.yaml `imageSpec`: read strictly, merged, applied to an image config.
 //! - [`pattern`]: `.dockerignore` rules and COPY wildcards, matched in linear time.
 //! - [`tar_guard`]: caps the tar headers a parser reads whole (every archive reader's front).
@@ -33,6 +34,7 @@ pub mod db;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
+pub mod giterminism;
 pub mod image_spec;
 pub mod imports;
 pub mod objects;

@@ -126,6 +126,7 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
         files: Some(&files),
         commit: env.commit.as_ref(),
         partials: &partials,
+        giterminism: env.giterminism.as_ref(),
     };
     parse_with(file, &text, &inputs).map(Arc::new)
 }

@@ -107,6 +107,10 @@ fn context_add_files_come_from_the_work_tree_and_count_in_the_digest() {
         ("werf.yaml", yaml),
         (".gitignore", "generated/\n"),
         (
+            "werf-giterminism.yaml",
+            "giterminismConfigVersion: 1\nconfig:\n  dockerfile:\n    allowContextAddFiles: [app/generated]\n",
+        ),
+        (
             "app/Dockerfile",
             "FROM scratch\nCOPY generated/ /gen/\nCOPY main.txt /\n",
         ),

@@ -133,7 +133,53 @@ fn template_errors_in_werf_yaml_name_line_and_column() {
     insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
     let y =
         yaml("image: app\ndockerfile: {{ required \"set DOCKERFILE\" (env \"DOCKERFILE\") }}\n");
-    insta::assert_snapshot!(fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]));
+    let allowed = "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [DOCKERFILE]\n";
+    insta::assert_snapshot!(fails(
+        &[
+            ("werf.yaml", &y),
+            ("Dockerfile", DF),
+            ("werf-giterminism.yaml", allowed)
+        ],
+        &[]
+    ));
+}
+
+/// Giterminism: werf.yaml's `env` reads only what `werf-giterminism.yaml` allows (nothing
+/// without the file); a bad giterminism file names its line.
+#[test]
+fn giterminism_refuses_what_it_does_not_allow() {
+    let y = yaml("image: app\ndockerfile: {{ env \"DOCKERFILE\" | default \"Dockerfile\" }}\n");
+    let err = fails(&[("werf.yaml", &y), ("Dockerfile", DF)], &[]);
+    assert!(
+        err.contains("werf.yaml:5:")
+            && err.contains("`DOCKERFILE` is not allowed by giterminism")
+            && err.contains("config.goTemplateRendering.allowEnvVariables"),
+        "{err}"
+    );
+    let allowed = "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [/^DOCKER/]\n";
+    let mut r = Repo::new(&[
+        ("werf.yaml", &y),
+        ("Dockerfile", DF),
+        ("werf-giterminism.yaml", allowed),
+    ]);
+    r.commit("allowed");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let err = fails(
+        &[
+            ("werf.yaml", &y),
+            ("Dockerfile", DF),
+            (
+                "werf-giterminism.yaml",
+                "giterminismConfigVersion: 1\nconfig:\n  allowUncomitted: true\n",
+            ),
+        ],
+        &[],
+    );
+    assert!(
+        err.contains("werf-giterminism.yaml:3") && err.contains("allowUncomitted"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -48,6 +48,10 @@ fn a_committed_link_out_of_the_repository_is_never_followed() {
     let mut r = Repo::new(&[
         ("werf.yaml", &yaml),
         ("Dockerfile", "FROM scratch\nCOPY ext/ /ext/\n"),
+        (
+            "werf-giterminism.yaml",
+            "giterminismConfigVersion: 1\nconfig:\n  dockerfile:\n    allowContextAddFiles: [ext]\n",
+        ),
     ]);
     std::os::unix::fs::symlink(host.path(), r.path().join("ext")).expect("symlink");
     r.commit("link to a host folder");

@@ -487,6 +487,10 @@ pub fn secrets_reach_run(reg: &Registry, backend: &[&str], env_name: &str) {
             &format!("FROM {base}\nRUN --mount=type=secret,id=token --mount=type=secret,id={env_name} --mount=type=secret,id=secret.txt cat /run/secrets/token /run/secrets/{env_name} /run/secrets/secret.txt > /seen\n"),
         ),
         ("secret.txt", "value-from-a-file\n"),
+        (
+            "werf-giterminism.yaml",
+            &format!("giterminismConfigVersion: 1\nconfig:\n  secrets:\n    allowEnvVariables: [{env_name}]\n    allowFiles: [secret.txt]\n    allowValueIds: [token]\n"),
+        ),
     ]);
     r.commit("init");
     let repo = reg.repo("sec");

@@ -7,7 +7,7 @@ const CHART: &[(&str, &str)] = &[
     (".helm/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\nappVersion: \"2.1\"\n"),
     (".helm/values.yaml", "replicas: 2\nbig: 1000000\nconfig:\n  key: value\n  multi: |\n    a\n    b\n"),
     (".helm/values-prod.yaml", "replicas: 5\n"),
-    (".helm/templates/NOTES.txt", "not rendered {{ .Values.nothing.here }}\n"),
+    (".helm/templates/NOTES.txt", "notes, never a manifest: {{ .Release.Name }}\n"),
     (".helm/templates/_helpers.tpl", "{{- define \"shop.labels\" -}}\napp: {{ .Chart.Name }}\nrelease: {{ .Release.Name }}\n{{- end -}}\n"),
     (
         ".helm/templates/deployment.yaml",
@@ -94,6 +94,38 @@ fn an_uncommitted_chart_file_is_an_error_for_render_but_not_for_build() {
     );
 }
 
+/// Giterminism's `helm.allowUncommittedFiles`: the listed chart files are read from the work tree
+/// (the render shows the uncommitted value), the others are still errors.
+#[test]
+fn giterminism_lets_listed_uncommitted_chart_files_be_read_from_the_work_tree() {
+    let mut r = repo(&[(
+        "werf-giterminism.yaml",
+        "giterminismConfigVersion: 1\nhelm:\n  allowUncommittedFiles: [\".helm/values.yaml\"]\n",
+    )]);
+    r.commit("giterminism");
+    r.write(&[(
+        ".helm/values.yaml",
+        "replicas: 9\nbig: 1\nconfig:\n  key: v\n",
+    )]);
+    let out = r.werf(&["render"]);
+    let (stdout, stderr) = text(&out, &r);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("replicas: 9"), "{stdout}");
+    // Another chart file, not listed: still an error.
+    r.write(&[(
+        ".helm/templates/config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: changed\n",
+    )]);
+    let out = r.werf(&["render"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains("`.helm/templates/config.yaml` (modified)")
+            && !stderr.contains("`.helm/values.yaml`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn subcharts_scope_values_share_global_and_read_files() {
     let r = repo(&[
@@ -128,6 +160,10 @@ fn werf_yaml_is_a_template_with_env_and_files() {
             "project: {{ env \"PROJECT_NAME\" | default \"fallback\" }}\nconfigVersion: 1\n{{- range $name := splitList \",\" (.Files.Get \"images.txt\" | trim) }}\n---\nimage: {{ $name }}\ncontext: {{ $name }}\ndockerfile: Dockerfile\n{{- end }}\n{{- if eq .Env \"prod\" }}\n---\nimage: prod-only\ncontext: a\ndockerfile: Dockerfile\n{{- end }}\n",
         ),
         ("images.txt", "a,b\n"),
+        (
+            "werf-giterminism.yaml",
+            "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [PROJECT_NAME]\n",
+        ),
         ("a/Dockerfile", "FROM alpine:3.19\nCOPY a.txt /a.txt\n"),
         ("a/a.txt", "a\n"),
         ("b/Dockerfile", "FROM alpine:3.19\nCOPY b.txt /b.txt\n"),

@@ -383,7 +383,13 @@ fn stage_imports_filtered_imports_and_host_mounts_build_and_read_back() {
     let yaml = format!(
         "project: imp\nconfigVersion: 1\n---\nartifact: tool\nfrom: {base}\nshell:\n  install:\n  - mkdir -p /out/lib /out/doc /out/lib/debug\n  - echo installed > /out/lib/a.so\n  - echo notes > /out/lib/a.txt\n  - echo doc > /out/doc/d.txt\n  - echo dbg > /out/lib/debug/x.so\n  setup:\n  - echo set-up > /out/lib/a.so\n---\nimage: app\nfrom: {base}\nimport:\n- artifact: tool\n  stage: install\n  add: /out\n  to: /early\n  includePaths: ['lib/*.so', lib/debug]\n  excludePaths: [lib/debug]\n  after: install\n- artifact: tool\n  add: /out/lib/a.so\n  to: /late.so\n  after: install\nshell:\n  install: [echo app]\n---\nimage: cached\nfrom: {base}\nmount:\n- fromPath: host-cache\n  to: /host\nshell:\n  install:\n  - cp /host/seed.txt /seen.txt\n"
     );
-    let mut r = Repo::new(&[("werf.yaml", &yaml)]);
+    let mut r = Repo::new(&[
+        ("werf.yaml", &yaml),
+        (
+            "werf-giterminism.yaml",
+            "giterminismConfigVersion: 1\nconfig:\n  stapel:\n    mount:\n      allowFromPaths: [host-cache]\n",
+        ),
+    ]);
     r.commit("init");
     std::fs::create_dir(r.path().join("host-cache")).unwrap();
     std::fs::write(r.path().join("host-cache/seed.txt"), "from the host\n").unwrap();
