@@ -5,6 +5,11 @@
 //! `helm template` does (a client-side dry-run install): one process each, end to end, and
 //! Helm's call timed inside its process too. Prints a table with
 //! the ratio; asserts only that both print the same manifests.
+//!
+//! A second table renders the public chart corpus (`tests/corpus/charts.tar.xz`, 47 real charts
+//! with their dependencies) the same way, chart by chart, whole process each, and sums the
+//! times (`--skip-corpus` leaves it out). Random values differ between runs, so only the
+//! manifests' sizes are compared there; the differential test checks their content.
 
 /// Only `median` is used here.
 #[allow(dead_code)]
@@ -215,4 +220,119 @@ print(json.dumps({"render_seconds": inner, "manifest": m}))
         if same { "yes" } else { "NO" }
     );
     println!();
+    if !args.iter().any(|a| a == "--skip-corpus") {
+        corpus(&root, &python, werf);
+    }
+}
+
+/// The public chart corpus, each chart rendered by both, whole process, median of 3 each.
+fn corpus(root: &Path, python: &str, werf: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unpacked = Command::new("tar")
+        .arg("-C")
+        .arg(dir.path())
+        .arg("-xJf")
+        .arg(root.join("tests/corpus/charts.tar.xz"))
+        .status()
+        .expect("tar");
+    assert!(unpacked.success(), "unpacking the corpus");
+    let charts_dir = dir.path().join("charts");
+    let mut names: Vec<String> = std::fs::read_dir(&charts_dir)
+        .expect("corpus")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Chart.yaml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let helm_script = r#"
+import sys
+from helm_python.config import Config
+s = Config(storage_driver="memory", namespace="corpus").install(sys.argv[1], "corpus", {}, dry_run="client", namespace="corpus")
+print(s.get("manifest", ""), end="")
+"#;
+    let home = tempfile::tempdir().expect("home");
+    let (mut werf_total, mut helm_total) = (Duration::ZERO, Duration::ZERO);
+    let (mut werf_bytes, mut helm_bytes) = (0usize, 0usize);
+    let mut slowest: Vec<(f64, String)> = Vec::new();
+    for name in &names {
+        let chart = charts_dir.join(name);
+        let project = tempfile::tempdir().expect("project");
+        copy(&chart, &project.path().join(".helm"));
+        write(
+            &project.path().join("werf.yaml"),
+            "project: corpus\nconfigVersion: 1\n",
+        );
+        for a in [
+            &["init", "-q", "-b", "main"][..],
+            &["add", "-A", "-f"],
+            &["commit", "-q", "-m", "chart"],
+        ] {
+            let s = Command::new("git")
+                .args(a)
+                .current_dir(project.path())
+                .env("GIT_AUTHOR_NAME", "bench")
+                .env("GIT_AUTHOR_EMAIL", "bench@werf.invalid")
+                .env("GIT_COMMITTER_NAME", "bench")
+                .env("GIT_COMMITTER_EMAIL", "bench@werf.invalid")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .status()
+                .expect("git");
+            assert!(s.success());
+        }
+        let werf_runs: Vec<(Duration, String)> = (0..3)
+            .map(|_| {
+                run(Command::new(werf)
+                    .args(["render", "--release", "corpus", "--namespace", "corpus"])
+                    .current_dir(project.path())
+                    .env("HOME", home.path())
+                    .env("XDG_CACHE_HOME", home.path()))
+            })
+            .collect();
+        let helm_runs: Vec<(Duration, String)> = (0..3)
+            .map(|_| run(Command::new(python).args(["-c", helm_script]).arg(&chart)))
+            .collect();
+        let w = median(werf_runs.iter().map(|r| r.0).collect());
+        let h = median(helm_runs.iter().map(|r| r.0).collect());
+        werf_total += w;
+        helm_total += h;
+        werf_bytes += werf_runs[0].1.len();
+        helm_bytes += helm_runs[0].1.len();
+        slowest.push((w.as_secs_f64(), name.clone()));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "werf-rs chart corpus bench: {} public charts, each rendered whole-process (median of 3)",
+        names.len()
+    );
+    println!();
+    println!("| render | werf-rs | Helm 4 | Helm 4 / werf-rs |");
+    println!("|---|---|---|---|");
+    println!(
+        "| the corpus, sum of per-chart medians | {:.2} s | {:.2} s | {:.2}x |",
+        werf_total.as_secs_f64(),
+        helm_total.as_secs_f64(),
+        helm_total.as_secs_f64() / werf_total.as_secs_f64()
+    );
+    println!(
+        "| per chart, mean | {:.3} s | {:.3} s | |",
+        werf_total.as_secs_f64() / names.len() as f64,
+        helm_total.as_secs_f64() / names.len() as f64
+    );
+    println!("| manifest bytes printed (werf-rs adds hooks) | {werf_bytes} | {helm_bytes} | |");
+    if let Some((t, name)) = slowest.first() {
+        println!("| slowest chart for werf-rs | {t:.3} s (`{name}`) | | |");
+    }
+    println!();
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("type").is_dir() {
+            copy(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
 }
