@@ -140,22 +140,7 @@ fn main() {
         &dir.path().join("werf.yaml"),
         "project: big\nconfigVersion: 1\n",
     );
-    let git = |a: &[&str]| {
-        let s = Command::new("git")
-            .args(a)
-            .current_dir(dir.path())
-            .env("GIT_AUTHOR_NAME", "bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@werf.invalid")
-            .env("GIT_COMMITTER_NAME", "bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@werf.invalid")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git");
-        assert!(s.success());
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "chart"]);
+    commit_all(dir.path());
     let home = tempfile::tempdir().expect("home");
     let werf = env!("CARGO_BIN_EXE_werf");
     let werf_runs: Vec<(Duration, String)> = (0..3)
@@ -262,23 +247,7 @@ print(s.get("manifest", ""), end="")
             &project.path().join("werf.yaml"),
             "project: corpus\nconfigVersion: 1\n",
         );
-        for a in [
-            &["init", "-q", "-b", "main"][..],
-            &["add", "-A", "-f"],
-            &["commit", "-q", "-m", "chart"],
-        ] {
-            let s = Command::new("git")
-                .args(a)
-                .current_dir(project.path())
-                .env("GIT_AUTHOR_NAME", "bench")
-                .env("GIT_AUTHOR_EMAIL", "bench@werf.invalid")
-                .env("GIT_COMMITTER_NAME", "bench")
-                .env("GIT_COMMITTER_EMAIL", "bench@werf.invalid")
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .status()
-                .expect("git");
-            assert!(s.success());
-        }
+        commit_all(project.path());
         let werf_runs: Vec<(Duration, String)> = (0..3)
             .map(|_| {
                 run(Command::new(werf)
@@ -323,6 +292,28 @@ print(s.get("manifest", ""), end="")
         println!("| slowest chart for werf-rs | {t:.3} s (`{name}`) | | |");
     }
     println!();
+}
+
+/// A new repository in `dir` with everything in it committed (ignored files too: a chart's own
+/// `.gitignore` may exclude its vendored `charts/`).
+fn commit_all(dir: &Path) {
+    for a in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A", "-f"],
+        &["commit", "-q", "-m", "chart"],
+    ] {
+        let s = Command::new("git")
+            .args(a)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@werf.invalid")
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@werf.invalid")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git");
+        assert!(s.success());
+    }
 }
 
 fn copy(from: &Path, to: &Path) {

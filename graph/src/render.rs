@@ -182,7 +182,17 @@ struct GraphImages<'a> {
     read: std::sync::Mutex<(std::collections::BTreeSet<String>, bool)>,
 }
 
-impl GraphImages<'_> {
+impl<'a> GraphImages<'a> {
+    fn new(db: &'a dyn Db, project: Project, input: RenderInput) -> Self {
+        GraphImages {
+            db,
+            project,
+            input,
+            repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
+            read: Default::default(),
+        }
+    }
+
     fn tag_of(&self, name: &str) -> Option<String> {
         self.read
             .lock()
@@ -246,13 +256,7 @@ pub fn rendered_template<'db>(
         .filter(|c| name.starts_with(&format!("{}/templates/", c.path)))
         .max_by_key(|c| c.path.len())
         .expect("every template belongs to a chart");
-    let images = GraphImages {
-        db,
-        project,
-        input,
-        repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
-        read: Default::default(),
-    };
+    let images = GraphImages::new(db, project, input);
     let manifests =
         steps::render_template(&templates, &set, name, ctx, &ctxs.placeholders, &images)?;
     let (read, lookup) = images.read.into_inner().expect("read set lock poisoned");
@@ -272,13 +276,7 @@ pub fn notes(db: &dyn Db, project: Project, input: RenderInput) -> Result<Arc<st
     let templates = templates(db, project, input).clone()?;
     let set = template_set(db, project, input).clone()?;
     let ctxs = contexts(db, project, input).clone()?;
-    let images = GraphImages {
-        db,
-        project,
-        input,
-        repo: input.options(db).repo.as_deref().unwrap_or("REPO"),
-        read: Default::default(),
-    };
+    let images = GraphImages::new(db, project, input);
     let mut kept: Arc<str> = Arc::from("");
     let top = ctxs.contexts.iter().min_by_key(|c| c.path.len());
     for ctx in &ctxs.contexts {

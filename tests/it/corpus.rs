@@ -9,14 +9,13 @@
 //! agree, words of the same length where they do not, and certificates by their parsed fields.
 //! Hooks, which Helm keeps out of its manifest, are compared document by document.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
 
-use crate::helm_diff::{copy_tree, python, root};
+use crate::helm_diff::{copy_tree, helm_render, root, HelmRender};
 use crate::support::{git_in, werf_in};
 
 /// The corpus, unpacked once per test binary.
@@ -81,34 +80,9 @@ const VALUE_SETS: &[(&str, &str)] = &[
     ),
 ];
 
-struct HelmRender {
-    manifest: String,
-    templates: BTreeMap<String, String>,
-}
-
 fn helm(chart: &Path, values: Option<&Path>) -> HelmRender {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("tests/helm/helm.py"))
-        .arg("render")
-        .arg(chart)
-        .args(["corpus", "corpus"]);
-    if let Some(v) = values {
-        cmd.arg(v);
-    }
-    let out = cmd.output().expect("helm.py runs");
-    assert!(
-        out.status.success(),
-        "helm.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("helm.py answers JSON");
-    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-        panic!("{}: Helm 4 fails on the corpus: {e}", chart.display());
-    }
-    HelmRender {
-        manifest: v["manifest"].as_str().expect("a manifest").to_string(),
-        templates: serde_json::from_value(v["templates"].clone()).expect("templates"),
-    }
+    helm_render(chart, "corpus", "corpus", values)
+        .unwrap_or_else(|e| panic!("{}: Helm 4 fails on the corpus: {e}", chart.display()))
 }
 
 /// `werf render` of `chart` as a project's `.helm`, committed with everything (a chart's own

@@ -80,6 +80,39 @@ fn chart(dir: &Path, name: &str, version: &str) {
     .expect("template");
 }
 
+/// Packages chart `name` at each of `versions` (Helm 4) and pushes it to `oci://REGISTRY/charts`.
+fn push_oci_charts(registry: &Registry, work: &Path, name: &str, versions: &[&str]) {
+    for v in versions {
+        let src = work.join("src").join(format!("{name}-{v}"));
+        chart(&src, name, v);
+        let archive = helm(&[
+            "package",
+            src.to_str().expect("utf-8"),
+            work.join("pkg").to_str().expect("utf-8"),
+        ]);
+        helm(&[
+            "push",
+            archive["archive"].as_str().expect("path"),
+            &format!("oci://{}/charts", registry.address),
+        ]);
+    }
+}
+
+/// Packages chart `name` at each of `versions` (Helm 4) into `web` and writes its `index.yaml`.
+fn index_http_charts(work: &Path, web: &Path, name: &str, versions: &[&str]) {
+    std::fs::create_dir_all(web).expect("mkdir");
+    for v in versions {
+        let src = work.join("src").join(format!("{name}-{v}"));
+        chart(&src, name, v);
+        helm(&[
+            "package",
+            src.to_str().expect("utf-8"),
+            web.to_str().expect("utf-8"),
+        ]);
+    }
+    helm(&["index", web.to_str().expect("utf-8")]);
+}
+
 fn lock_without_time(path: &Path) -> String {
     std::fs::read_to_string(path)
         .expect("Chart.lock")
@@ -93,34 +126,14 @@ fn lock_without_time(path: &Path) -> String {
 fn dependencies_come_from_oci_http_and_local_charts_as_helm_4_fetches_them() {
     let registry = Registry::start();
     let work = tempfile::tempdir().expect("tempdir");
-    let (src, pkg, web) = (
-        work.path().join("src"),
-        work.path().join("pkg"),
-        work.path().join("web"),
+    let web = work.path().join("web");
+    push_oci_charts(
+        &registry,
+        work.path(),
+        "oci-lib",
+        &["1.0.0", "1.2.0", "2.0.0"],
     );
-    std::fs::create_dir_all(&web).expect("mkdir");
-    for v in ["1.0.0", "1.2.0", "2.0.0"] {
-        chart(&src.join(format!("oci-lib-{v}")), "oci-lib", v);
-        let archive = helm(&[
-            "package",
-            src.join(format!("oci-lib-{v}")).to_str().expect("utf-8"),
-            pkg.to_str().expect("utf-8"),
-        ]);
-        helm(&[
-            "push",
-            archive["archive"].as_str().expect("path"),
-            &format!("oci://{}/charts", registry.address),
-        ]);
-    }
-    for v in ["0.3.0", "0.3.1", "0.4.0"] {
-        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
-        helm(&[
-            "package",
-            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
-            web.to_str().expect("utf-8"),
-        ]);
-    }
-    helm(&["index", web.to_str().expect("utf-8")]);
+    index_http_charts(work.path(), &web, "web-lib", &["0.3.0", "0.3.1", "0.4.0"]);
     let http = Http::serve(&web);
     let chart_yaml = format!(
         "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: oci-lib\n  version: \"^1.0.0\"\n  repository: oci://{}/charts\n- name: web-lib\n  version: \"~0.3.0\"\n  repository: {}\n  alias: web\n- name: local-lib\n  version: \">=0.1.0\"\n  repository: file://../libs/local-lib\n",
@@ -253,34 +266,9 @@ fn copy_dir(from: &Path, to: &Path) {
 fn render_fetches_dependencies_as_chart_lock_pins_them_and_then_works_offline() {
     let registry = Registry::start();
     let work = tempfile::tempdir().expect("tempdir");
-    let (src, pkg, web) = (
-        work.path().join("src"),
-        work.path().join("pkg"),
-        work.path().join("web"),
-    );
-    std::fs::create_dir_all(&web).expect("mkdir");
-    for v in ["1.0.0", "1.2.0"] {
-        chart(&src.join(format!("oci-lib-{v}")), "oci-lib", v);
-        let archive = helm(&[
-            "package",
-            src.join(format!("oci-lib-{v}")).to_str().expect("utf-8"),
-            pkg.to_str().expect("utf-8"),
-        ]);
-        helm(&[
-            "push",
-            archive["archive"].as_str().expect("path"),
-            &format!("oci://{}/charts", registry.address),
-        ]);
-    }
-    for v in ["0.3.0", "0.3.1"] {
-        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
-        helm(&[
-            "package",
-            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
-            web.to_str().expect("utf-8"),
-        ]);
-    }
-    helm(&["index", web.to_str().expect("utf-8")]);
+    let web = work.path().join("web");
+    push_oci_charts(&registry, work.path(), "oci-lib", &["1.0.0", "1.2.0"]);
+    index_http_charts(work.path(), &web, "web-lib", &["0.3.0", "0.3.1"]);
     let http = Http::serve(&web);
     let chart_yaml = format!(
         "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: oci-lib\n  version: \"^1.0.0\"\n  repository: oci://{}/charts\n- name: web-lib\n  version: \"~0.3.0\"\n  repository: {}\n  alias: web\n",
@@ -433,17 +421,8 @@ fn a_repository_archive_that_is_not_what_its_index_says_is_refused() {
 #[test]
 fn named_repositories_live_in_helm_s_own_file_and_resolve_at_and_alias_names() {
     let work = tempfile::tempdir().expect("tempdir");
-    let (src, web) = (work.path().join("src"), work.path().join("web"));
-    std::fs::create_dir_all(&web).expect("mkdir");
-    for v in ["0.3.0", "0.3.1"] {
-        chart(&src.join(format!("web-lib-{v}")), "web-lib", v);
-        helm(&[
-            "package",
-            src.join(format!("web-lib-{v}")).to_str().expect("utf-8"),
-            web.to_str().expect("utf-8"),
-        ]);
-    }
-    helm(&["index", web.to_str().expect("utf-8")]);
+    let web = work.path().join("web");
+    index_http_charts(work.path(), &web, "web-lib", &["0.3.0", "0.3.1"]);
     let http = Http::serve(&web);
     let config = work.path().join("helm-config/repositories.yaml");
     let cache = work.path().join("helm-cache");

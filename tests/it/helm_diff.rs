@@ -40,20 +40,29 @@ pub fn python() -> &'static Path {
 }
 
 #[derive(Debug)]
-struct HelmRender {
-    manifest: String,
-    templates: BTreeMap<String, String>,
+pub struct HelmRender {
+    pub manifest: String,
+    pub templates: BTreeMap<String, String>,
 }
 
 /// Helm 4's rendering of `chart` (release `r` in namespace `ns`), or its error.
 fn helm(chart: &Path, values: Option<&Path>) -> Result<HelmRender, String> {
+    helm_render(chart, "r", "ns", values)
+}
+
+/// Helm 4's rendering of `chart` as `release` in `namespace` (`tests/helm/helm.py render`), or
+/// its error.
+pub fn helm_render(
+    chart: &Path,
+    release: &str,
+    namespace: &str,
+    values: Option<&Path>,
+) -> Result<HelmRender, String> {
     let mut cmd = Command::new(python());
-    cmd.arg(root().join("tests/helm/helm.py")).args([
-        "render",
-        chart.to_str().expect("utf-8"),
-        "r",
-        "ns",
-    ]);
+    cmd.arg(root().join("tests/helm/helm.py"))
+        .arg("render")
+        .arg(chart)
+        .args([release, namespace]);
     if let Some(v) = values {
         cmd.arg(v);
     }
