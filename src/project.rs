@@ -135,14 +135,17 @@ impl Loaded {
         )
     }
 
-    /// Runs `f` with the engine pointed at `tree` (another commit's root), then points it back
-    /// where it was (the commit, or the `--dev` snapshot).
-    pub fn at_tree<T>(&mut self, tree: ObjectId, f: impl FnOnce(&Database, Project) -> T) -> T {
+    /// Runs `f` with the engine pointed at `commit` (its root, and its `.Commit` for werf.yaml),
+    /// then points it back where it was (the commit, or the `--dev` snapshot).
+    pub fn at_commit<T>(&mut self, commit: &Commit, f: impl FnOnce(&Database, Project) -> T) -> T {
         let project = self.project;
         let now = project.root_tree(&self.db);
-        project.set_root_tree(&mut self.db).to(tree);
+        let env = project.template_env(&self.db).clone();
+        set_commit_env(&mut self.db, project, commit_info(commit));
+        project.set_root_tree(&mut self.db).to(commit.tree);
         let out = f(&self.db, project);
         project.set_root_tree(&mut self.db).to(now);
+        project.set_template_env(&mut self.db).to(env);
         out
     }
 
@@ -262,6 +265,26 @@ pub fn plans_by_name(db: &Database, project: Project) -> BTreeMap<String, Arc<Im
         .unwrap_or_default()
 }
 
+/// werf.yaml's `.Commit` of `commit`.
+pub fn commit_info(commit: &Commit) -> werf_graph::config::CommitInfo {
+    werf_graph::config::CommitInfo {
+        hash: commit.id.clone(),
+        unix: commit.time.0,
+        offset: commit.time.1,
+    }
+}
+
+/// Points werf.yaml's `.Commit` at `info` (unchanged when it is already there, so nothing
+/// re-runs).
+pub fn set_commit_env(db: &mut Database, project: Project, info: werf_graph::config::CommitInfo) {
+    let env = project.template_env(db).clone();
+    if env.commit.as_ref() != Some(&info) {
+        let mut next = (*env).clone();
+        next.commit = Some(info);
+        project.set_template_env(db).to(Arc::new(next));
+    }
+}
+
 /// What a command reads besides werf.yaml and the images' files (for the dirty check).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reads {
@@ -359,11 +382,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
                 )
             })
             .collect(),
-        commit: Some(werf_graph::config::CommitInfo {
-            hash: commit.id.clone(),
-            unix: commit.time.0,
-            offset: commit.time.1,
-        }),
+        commit: Some(commit_info(&commit)),
         templates_dir: global.config_templates_dir.clone(),
         giterminism: Some(rules.clone()),
     };

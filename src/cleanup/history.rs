@@ -127,6 +127,9 @@ pub struct Stats {
     pub failed_commits: usize,
 }
 
+/// A tree, and the commit when werf.yaml may read `.Commit` there.
+type TreeKey = (ObjectId, Option<String>);
+
 /// The walk's view of Git and the engine.
 pub struct EngineSource<'a> {
     repo: gix::Repository,
@@ -134,11 +137,28 @@ pub struct EngineSource<'a> {
     project: Project,
     commits: HashMap<String, Commit>,
     trees: HashMap<String, ObjectId>,
-    by_tree: HashMap<ObjectId, Arc<BTreeMap<String, String>>>,
+    /// The committer's offset of each commit read (for werf.yaml's `.Commit.Date.Human`).
+    offsets: HashMap<String, i32>,
+    /// Tags by tree, and by commit too where werf.yaml may read `.Commit`.
+    by_tree: HashMap<TreeKey, Arc<BTreeMap<String, String>>>,
     pub stats: Stats,
 }
 
 impl<'a> EngineSource<'a> {
+    /// Whether werf.yaml at the engine's tree may read `.Commit`: it names it, or includes
+    /// templates (partials) that might.
+    fn reads_commit(&self) -> bool {
+        use werf_graph::db::Db as _;
+        let Ok(blob) = werf_graph::plan::config_blob(&*self.db, self.project).clone() else {
+            return false;
+        };
+        let Ok(data) = self.db.objects().blob(blob) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&data);
+        text.contains("Commit") || text.contains("include") || text.contains("template")
+    }
+
     /// A source over `repo`, planning with `db` (its execution log must be on for the stats).
     pub fn new(repo: &Repo, db: &'a mut Database, project: Project) -> Self {
         EngineSource {
@@ -147,6 +167,7 @@ impl<'a> EngineSource<'a> {
             project,
             commits: HashMap::new(),
             trees: HashMap::new(),
+            offsets: HashMap::new(),
             by_tree: HashMap::new(),
             stats: Stats::default(),
         }
@@ -164,10 +185,11 @@ impl<'a> EngineSource<'a> {
                 "{e} (a shallow clone? a cleanup needs the whole history of its references: `git fetch --unshallow`)"
             ))
         })?;
-        let time = commit
+        let committed = commit
             .time()
-            .map_err(|e| git_err(what.clone())(e.to_string()))?
-            .seconds;
+            .map_err(|e| git_err(what.clone())(e.to_string()))?;
+        let time = committed.seconds;
+        self.offsets.insert(id.to_string(), committed.offset);
         let tree = commit
             .tree_id()
             .map_err(|e| git_err(what.clone())(e.to_string()))?;
@@ -190,11 +212,24 @@ impl Source for EngineSource<'_> {
     fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>> {
         self.read(id)?;
         let tree = self.trees[id];
-        if let Some(t) = self.by_tree.get(&tree) {
+        if self.project.root_tree(self.db) != tree {
+            self.project.set_root_tree(self.db).to(tree);
+        }
+        // A werf.yaml that may read `.Commit` (or a partial that may) is planned per commit,
+        // with that commit's values; any other is the same for every commit of one tree.
+        let key = (tree, self.reads_commit().then(|| id.to_string()));
+        if let Some(t) = self.by_tree.get(&key) {
             return Ok(t.clone());
         }
+        if key.1.is_some() {
+            let info = werf_graph::config::CommitInfo {
+                hash: id.to_string(),
+                unix: self.commits[id].time,
+                offset: self.offsets.get(id).copied().unwrap_or(0),
+            };
+            crate::project::set_commit_env(self.db, self.project, info);
+        }
         self.stats.trees += 1;
-        self.project.set_root_tree(self.db).to(tree);
         let tags: BTreeMap<String, String> = match werf_graph::plan::plan_all(self.db, self.project)
         {
             Ok(plans) => {
@@ -216,7 +251,7 @@ impl Source for EngineSource<'_> {
             .filter(|e| e.starts_with("image_plan("))
             .count();
         let tags = Arc::new(tags);
-        self.by_tree.insert(tree, tags.clone());
+        self.by_tree.insert(key, tags.clone());
         Ok(tags)
     }
 }

@@ -368,7 +368,7 @@ fn explain_base(loaded: &mut Loaded, commit: &str) -> BTreeMap<String, Arc<Image
     let Ok(base) = loaded.repo.commit(Some(commit)) else {
         return BTreeMap::new();
     };
-    loaded.at_tree(base.tree, crate::project::plans_by_name)
+    loaded.at_commit(&base, crate::project::plans_by_name)
 }
 
 /// The requested images plus what they depend on, in werf.yaml order (planned, or waiting on

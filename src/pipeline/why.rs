@@ -58,7 +58,7 @@ impl Revisions {
         let project = loaded.project;
         let new_plans = plans_by_name(&loaded.db, project);
         let new_templates = render_at(&loaded.db, project, &options);
-        let (old_plans, old_templates) = loaded.at_tree(old_commit.tree, |db, project| {
+        let (old_plans, old_templates) = loaded.at_commit(&old_commit, |db, project| {
             (plans_by_name(db, project), render_at(db, project, &options))
         });
         Ok(Revisions {

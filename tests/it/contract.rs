@@ -245,6 +245,15 @@ fn commit_values_and_partials_reach_the_tags_that_read_them() {
     assert_ne!(before["app"], after["app"]);
     assert_eq!(before["pinned"], after["pinned"]);
     assert_eq!(before["steady"], after["steady"]);
+    // The older revision is planned with its own `.Commit` (why, explain, cleanup's history).
+    let second = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.werf(&["graph", "--why", "image:app", "--since", &head]);
+    let why = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        why.contains(&format!("REV={head} -> ARG REV={second}")),
+        "{why}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Editing the partial changes the tag of the image it defines, and only it.
     let later = repo.tags();
     repo.write(&[(".werf/images/app.tmpl", &partial.replace("REV", "REVISION"))]);
