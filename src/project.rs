@@ -447,11 +447,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         project,
     };
     if let Some(changes) = scanned {
-        let changes: Vec<worktree::Change> = changes?
-            .into_iter()
-            .filter(|c| !allowed_uncommitted.contains(&c.path))
-            .collect();
-        check_clean(&loaded, changes, reads)?;
+        check_clean(&loaded, changes?, reads, (&rules, &allowed_uncommitted))?;
         phase("work tree checked");
     }
     Ok(loaded)
@@ -543,22 +539,54 @@ fn add_work_files(work: &WorkTree, rel: &str, out: &mut BTreeMap<String, WorkFil
 
 /// Fails when a file that werf.yaml or an image uses differs from the commit (`changes`: every
 /// difference in the project folder).
-fn check_clean(loaded: &Loaded, changes: Vec<worktree::Change>, reads: Reads) -> Result<()> {
+/// Errors on every uncommitted file the command uses. `allowed` is giterminism's: the rules and
+/// the files read from the work tree under them, which count only for the uses their
+/// allowance names (a Dockerfile for its image, a chart file for the chart; werf.yaml, its
+/// templates and `.Files` for the config); any other use of such a file is still an error.
+fn check_clean(
+    loaded: &Loaded,
+    changes: Vec<worktree::Change>,
+    reads: Reads,
+    allowed: (&werf_graph::giterminism::Giterminism, &[String]),
+) -> Result<()> {
+    let (rules, overlaid) = allowed;
     let config_path = loaded.config_repo_path();
     let chart_dir = loaded.chart_dir();
+    let prefix = if loaded.repo.prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", loaded.repo.prefix)
+    };
     let mut dirty = Vec::new();
     for c in changes {
+        let is_overlaid = overlaid.contains(&c.path);
+        let rel = c.path.strip_prefix(&prefix).unwrap_or(&c.path);
         let mut users: Vec<String> = loaded
             .plans
             .iter()
             .filter_map(|(_, p)| p.as_ref().ok())
             .filter(|p| p.uses_path(&c.path))
+            .filter(|p| {
+                // An allowed Dockerfile or `.dockerignore` of the image is no dirty use.
+                let own_dockerfile =
+                    rel == p.sources.dockerfile && rules.allows_uncommitted_dockerfile(rel);
+                let own_ignore = p
+                    .sources
+                    .dockerignore
+                    .as_ref()
+                    .is_some_and(|(d, _)| d == rel)
+                    && rules.allows_uncommitted_dockerignore(rel);
+                !(is_overlaid && (own_dockerfile || own_ignore))
+            })
             .map(|p| format!("`{}`", p.name))
             .collect();
-        if reads == Reads::ImagesAndChart && c.path.starts_with(&format!("{chart_dir}/")) {
+        if reads == Reads::ImagesAndChart
+            && c.path.starts_with(&format!("{chart_dir}/"))
+            && !(is_overlaid && rules.allows_uncommitted_chart_file(rel))
+        {
             users.insert(0, "the chart".to_string());
         }
-        if c.path == config_path {
+        if c.path == config_path && !(is_overlaid && rules.allow_uncommitted_config) {
             users.insert(0, "the config".to_string());
         }
         if users.is_empty() {

@@ -243,6 +243,21 @@ impl Giterminism {
             || glob_matches(&self.uncommitted_helm_files, path)
     }
 
+    /// Whether the chart may read the uncommitted file `path` (project-relative).
+    pub fn allows_uncommitted_chart_file(&self, path: &str) -> bool {
+        glob_matches(&self.uncommitted_helm_files, path)
+    }
+
+    /// Whether an image may read its uncommitted Dockerfile `path` (project-relative).
+    pub fn allows_uncommitted_dockerfile(&self, path: &str) -> bool {
+        glob_matches(&self.uncommitted_dockerfiles, path)
+    }
+
+    /// Whether an image may read its uncommitted `.dockerignore` `path` (project-relative).
+    pub fn allows_uncommitted_dockerignore(&self, path: &str) -> bool {
+        glob_matches(&self.uncommitted_dockerignores, path)
+    }
+
     /// Whether `contextAddFiles` may name `path` (project-relative).
     pub fn allows_context_add_file(&self, path: &str) -> bool {
         self.context_add_files.iter().any(|p| {

@@ -126,6 +126,38 @@ fn giterminism_lets_listed_uncommitted_chart_files_be_read_from_the_work_tree() 
     );
 }
 
+/// Each allowance counts for its own use only: an allowed uncommitted Dockerfile changes its
+/// image's tag (read from the work tree), while a broad chart glob does not let an image read
+/// an uncommitted context file.
+#[test]
+fn giterminism_allowances_count_for_their_own_use_only() {
+    let mut r = repo(&[(
+        "werf-giterminism.yaml",
+        "giterminismConfigVersion: 1\nconfig:\n  dockerfile:\n    allowUncommitted: [app/Dockerfile]\nhelm:\n  allowUncommittedFiles: [\"**/*\"]\n",
+    )]);
+    r.commit("giterminism");
+    let before = r.tags();
+    r.write(&[(
+        "app/Dockerfile",
+        "FROM alpine:3.19 AS build\nARG VERSION\nCOPY src/ /src/\nRUN make -C /src VERSION=$VERSION other\n\nFROM scratch\nCOPY --from=build /src/app /app\nENTRYPOINT [\"/app\"]\n",
+    )]);
+    let after = r.tags();
+    assert_ne!(
+        before["app"], after["app"],
+        "the uncommitted Dockerfile is read"
+    );
+    assert_eq!(before["lib"], after["lib"]);
+    r.write(&[("app/src/main.c", "int main() { return 1; }\n")]);
+    let out = r.werf(&["render"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains("`app/src/main.c` (modified), used by `app`")
+            && !stderr.contains("`app/Dockerfile`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn subcharts_scope_values_share_global_and_read_files() {
     let r = repo(&[
