@@ -18,25 +18,46 @@ use base64::Engine as _;
 use crate::helm_diff::{copy_tree, helm_render, root, HelmRender};
 use crate::support::{git_in, werf_in};
 
-/// The corpus, unpacked once per test binary.
+/// The corpus, unpacked once: into the target folder's temp space (`CARGO_TARGET_TMPDIR`), one
+/// copy per archive content (the folder is named by the archive's size and BLAKE3), unpacked
+/// beside it and renamed into place, so runs share it and the build folder holds one copy.
 fn corpus() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("werf-rs-corpus-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("corpus dir");
-        let out = Command::new("tar")
-            .arg("-C")
-            .arg(&dir)
-            .arg("-xJf")
-            .arg(root().join("tests/corpus/charts.tar.xz"))
-            .output()
-            .expect("tar runs");
-        assert!(
-            out.status.success(),
-            "unpacking the corpus: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let archive = root().join("tests/corpus/charts.tar.xz");
+        let bytes = std::fs::read(&archive).expect("the corpus archive");
+        let key = blake3::hash(&bytes).to_hex();
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join(format!("corpus-{}-{}", bytes.len(), &key[..16]));
+        if !dir.join("charts").is_dir() {
+            // Older copies go first.
+            if let Ok(entries) = std::fs::read_dir(&base) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with("corpus-") {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+            let part = base.join(format!("corpus-part-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&part);
+            std::fs::create_dir_all(&part).expect("corpus dir");
+            let out = Command::new("tar")
+                .arg("-C")
+                .arg(&part)
+                .arg("-xJf")
+                .arg(&archive)
+                .output()
+                .expect("tar runs");
+            assert!(
+                out.status.success(),
+                "unpacking the corpus: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if std::fs::rename(&part, &dir).is_err() {
+                // Another run put it there first.
+                let _ = std::fs::remove_dir_all(&part);
+            }
+        }
         dir.join("charts")
     })
 }
@@ -298,10 +319,8 @@ fn pieces(stream: &str) -> Vec<(String, String)> {
 fn compare(chart: &str, values: Option<&str>) -> Vec<String> {
     let dir = corpus().join(chart);
     let values_file = values.map(|text| {
-        let path = std::env::temp_dir().join(format!(
-            "werf-rs-corpus-values-{chart}-{}.yaml",
-            std::process::id()
-        ));
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("values-{chart}-{}.yaml", std::process::id()));
         std::fs::write(&path, text).expect("values file");
         path
     });
