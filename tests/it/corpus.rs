@@ -15,8 +15,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 
-use crate::helm_diff::{copy_tree, helm_render, root, HelmRender};
-use crate::support::{git_in, werf_in};
+use crate::helm_diff::{helm_render, root, werf_render, HelmRender};
 
 /// The corpus, unpacked once: into the target folder's temp space (`CARGO_TARGET_TMPDIR`), one
 /// copy per archive content (the folder is named by the archive's size and BLAKE3), unpacked
@@ -104,34 +103,6 @@ const VALUE_SETS: &[(&str, &str)] = &[
 fn helm(chart: &Path, values: Option<&Path>) -> HelmRender {
     helm_render(chart, "corpus", "corpus", values)
         .unwrap_or_else(|e| panic!("{}: Helm 4 fails on the corpus: {e}", chart.display()))
-}
-
-/// `werf render` of `chart` as a project's `.helm`, committed with everything (a chart's own
-/// `.gitignore` may exclude its vendored `charts/`).
-fn werf(chart: &Path, values: Option<&Path>) -> Result<String, String> {
-    let repo = tempfile::tempdir().expect("tempdir");
-    let home = tempfile::tempdir().expect("tempdir");
-    copy_tree(chart, &repo.path().join(".helm"));
-    std::fs::write(
-        repo.path().join("werf.yaml"),
-        "project: corpus\nconfigVersion: 1\n",
-    )
-    .expect("werf.yaml");
-    git_in(repo.path(), &["init", "-q", "-b", "main"], 0);
-    git_in(repo.path(), &["add", "-A", "-f"], 0);
-    git_in(repo.path(), &["commit", "-q", "-m", "chart"], 1);
-    let mut args = vec!["render", "--release", "corpus", "--namespace", "corpus"];
-    let values_arg;
-    if let Some(v) = values {
-        values_arg = v.to_str().expect("utf-8").to_string();
-        args.extend(["--values", &values_arg]);
-    }
-    let out = werf_in(repo.path(), home.path(), &args);
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 /// A line's words (base64, names, numbers) and what lies between them.
@@ -330,9 +301,9 @@ fn compare(chart: &str, values: Option<&str>) -> Vec<String> {
     };
     let first = helm(&dir, values_file.as_deref());
     let second = helm(&dir, values_file.as_deref());
-    let ours = match werf(&dir, values_file.as_deref()) {
-        Ok(out) => out,
-        Err(e) => {
+    let ours = match werf_render(&dir, "corpus", "corpus", values_file.as_deref()) {
+        (true, out, _) => out,
+        (false, _, e) => {
             return vec![format!(
                 "{case}: werf render failed where Helm 4 renders: {e}"
             )]

@@ -97,6 +97,18 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// `werf render` of `chart` committed as a project's `.helm`: (success, stdout, stderr).
 fn werf(chart: &Path, values: Option<&Path>) -> (bool, String, String) {
+    werf_render(chart, "r", "ns", values)
+}
+
+/// `werf render` of `chart` as `release` in `namespace`, the chart committed whole as a
+/// project's `.helm` (ignored files too: a chart's own `.gitignore` may exclude its vendored
+/// `charts/`): (success, stdout, stderr).
+pub fn werf_render(
+    chart: &Path,
+    release: &str,
+    namespace: &str,
+    values: Option<&Path>,
+) -> (bool, String, String) {
     let repo = tempfile::tempdir().expect("tempdir");
     let home = tempfile::tempdir().expect("tempdir");
     copy_tree(chart, &repo.path().join(".helm"));
@@ -106,9 +118,9 @@ fn werf(chart: &Path, values: Option<&Path>) -> (bool, String, String) {
     )
     .expect("werf.yaml");
     git_in(repo.path(), &["init", "-q", "-b", "main"], 0);
-    git_in(repo.path(), &["add", "-A"], 0);
+    git_in(repo.path(), &["add", "-A", "-f"], 0);
     git_in(repo.path(), &["commit", "-q", "-m", "chart"], 1);
-    let mut args = vec!["render", "--release", "r", "--namespace", "ns"];
+    let mut args = vec!["render", "--release", release, "--namespace", namespace];
     let values_arg;
     if let Some(v) = values {
         values_arg = v.to_str().expect("utf-8").to_string();
