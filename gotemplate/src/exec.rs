@@ -42,6 +42,7 @@ pub struct Patches {
     deep: HashMap<usize, (Value, Value)>,
 }
 
+/// The allocation of a map or list (what Go's reference semantics follow).
 fn address(v: &Value) -> Option<usize> {
     match v {
         Value::Map(m) => Some(std::sync::Arc::as_ptr(m) as usize),
@@ -193,11 +194,7 @@ impl<'a> Exec<'a> {
         if self.lazy.is_empty() {
             return v;
         }
-        let key = match &v {
-            Value::Map(m) => std::sync::Arc::as_ptr(m) as usize,
-            Value::List(l) => std::sync::Arc::as_ptr(l) as usize,
-            _ => return v,
-        };
+        let Some(key) = address(&v) else { return v };
         if let Some(done) = self.materialized.get(&key) {
             return done.clone();
         }
@@ -766,14 +763,10 @@ fn sub_pos(p: &Pipe, fallback: Pos) -> Pos {
 
 /// Whether `a` and `b` are the same map or list (not equal ones: the same allocation).
 fn same_map(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Map(x), Value::Map(y)) => std::sync::Arc::ptr_eq(x, y),
-        (Value::List(x), Value::List(y)) => std::sync::Arc::ptr_eq(x, y),
-        _ => false,
-    }
+    address(a).is_some() && address(a) == address(b)
 }
 
-pub(crate) fn go_type(v: &Value) -> &'static str {
+fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Str(_) => "string",
         Value::Int(_) => "int",

@@ -257,8 +257,8 @@ fn ordered_kind(v: &Value) -> Option<&'static str> {
 fn incompatible(a: &Value, b: &Value) -> String {
     format!(
         "incompatible types for comparison: {} and {}",
-        crate::exec::go_type(a),
-        crate::exec::go_type(b)
+        crate::sprig::go_type(a),
+        crate::sprig::go_type(b)
     )
 }
 
@@ -296,7 +296,7 @@ fn eq(args: &[Value]) -> Result<Value, String> {
                 return Err(format!(
                     "non-comparable type {}: {}",
                     b.to_go_string(),
-                    crate::exec::go_type(b)
+                    crate::sprig::go_type(b)
                 ))
             }
             _ => return Err(incompatible(a, b)),

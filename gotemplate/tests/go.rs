@@ -13,8 +13,12 @@ use std::process::{Command, Stdio};
 use gotemplate::{render, Value};
 use serde_json::{json, Value as Json};
 
+#[path = "common/compare.rs"]
+mod compare;
 #[path = "common/corpus.rs"]
 mod corpus;
+
+use compare::Compared;
 use corpus::corpus;
 
 fn go_outputs(cases: &[(&str, &str, Json)]) -> Vec<(String, String)> {
@@ -123,22 +127,11 @@ fn rendering_matches_go_text_template_and_sprig() {
     let go = go_outputs(&cases);
     let mut mismatches = Vec::new();
     for ((name, text, values), (go_out, go_err)) in cases.iter().zip(go) {
-        let ours = render(name, text, &Value::from_json(values));
-        match (&ours, go_err.is_empty()) {
-            (Ok(out), true) if *out == go_out => {}
-            (Err(e), false) if same_failure(&e.to_string(), &go_err) => {}
-            (Err(e), false) => mismatches.push(format!(
-                "{name}: both fail, differently:\n  go:   {go_err}\n  rust: {e}"
-            )),
-            (Ok(out), true) => {
-                mismatches.push(format!("{name}:\n  go:   {go_out:?}\n  rust: {out:?}"))
-            }
-            (Ok(out), false) => mismatches.push(format!(
-                "{name}: Go fails ({go_err}) but Rust printed {out:?}"
-            )),
-            (Err(e), true) => mismatches.push(format!(
-                "{name}: Rust fails ({e}) but Go printed {go_out:?}"
-            )),
+        let ours = render(name, text, &Value::from_json(values)).map_err(|e| e.to_string());
+        if let Compared::Differs(m) =
+            compare::compare("go", name, ours, (&go_out, &go_err), same_failure)
+        {
+            mismatches.push(m);
         }
     }
     assert!(

@@ -15,8 +15,12 @@ use std::process::Command;
 use gotemplate::{exec::Exec, helm, Set, Value};
 use serde_json::{json, Value as Json};
 
+#[path = "common/compare.rs"]
+mod compare;
 #[path = "common/corpus.rs"]
 mod corpus;
+
+use compare::Compared;
 
 const CASE: &str = "probe/templates/_case.tpl";
 const RUNNER: &str = "probe/templates/case.yaml";
@@ -232,24 +236,11 @@ fn rendering_matches_helm_4() {
     let mut mismatches = Vec::new();
     let mut failures_compared = 0;
     for ((name, text, values), (helm_out, helm_err)) in cases.iter().zip(reference) {
-        let helm_failed = !helm_err.is_empty();
-        match (ours(text, values), !helm_failed) {
-            (Ok(out), true) if out == helm_out => {}
-            (Err(e), false) if same_failure(&e.to_string(), &helm_err) => {
-                failures_compared += 1;
-            }
-            (Err(e), false) => mismatches.push(format!(
-                "{name}: both fail, differently:\n  helm: {helm_err}\n  rust: {e}"
-            )),
-            (Ok(out), true) => {
-                mismatches.push(format!("{name}:\n  helm: {helm_out:?}\n  rust: {out:?}"))
-            }
-            (Ok(out), false) => mismatches.push(format!(
-                "{name}: Helm 4 fails ({helm_err}) but Rust printed {out:?}"
-            )),
-            (Err(e), true) => mismatches.push(format!(
-                "{name}: Rust fails ({e}) but Helm 4 printed {helm_out:?}"
-            )),
+        let ours = ours(text, values).map_err(|e| e.to_string());
+        match compare::compare("Helm 4", name, ours, (&helm_out, &helm_err), same_failure) {
+            Compared::Same => {}
+            Compared::SameFailure => failures_compared += 1,
+            Compared::Differs(m) => mismatches.push(m),
         }
     }
     assert!(
