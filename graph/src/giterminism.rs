@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Location, Result};
-use crate::pattern::Glob;
+use crate::pattern::{Glob, NamePattern};
 
 /// The file's name, in the project folder.
 pub const FILE: &str = "werf-giterminism.yaml";
@@ -144,17 +144,11 @@ fn glob_matches(globs: &[String], path: &str) -> bool {
         .any(|g| Glob::new(g.trim_start_matches("./")).matches_or_parent(path))
 }
 
-/// A name, or `/REGEXP/` (matched as Go's `MatchString`: anywhere, unless anchored).
+/// Whether one of `patterns` (names, or `/REGEXP/`) matches `name`.
 fn name_matches(patterns: &[String], name: &str) -> bool {
-    patterns.iter().any(
-        |p| match p.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
-            Some(re) if p.len() >= 2 => regex::RegexBuilder::new(re)
-                .size_limit(1 << 20)
-                .build()
-                .is_ok_and(|r| r.is_match(name)),
-            _ => p == name,
-        },
-    )
+    patterns
+        .iter()
+        .any(|p| NamePattern::new(p).is_ok_and(|p| p.matches(name)))
 }
 
 impl Giterminism {
@@ -190,21 +184,14 @@ impl Giterminism {
                 ))
             }
         }
-        for (key, list) in [(
-            "config.goTemplateRendering.allowEnvVariables",
-            &raw.config.go_template_rendering.allow_env_variables,
-        )] {
-            for p in list {
-                if let Some(re) = p.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
-                    regex::Regex::new(re).map_err(|e| {
-                        err(
-                            1,
-                            0,
-                            format!("`{key}`: `{p}` is not a valid regular expression: {e}"),
-                        )
-                    })?;
-                }
-            }
+        for p in &raw.config.go_template_rendering.allow_env_variables {
+            NamePattern::new(p).map_err(|e| {
+                err(
+                    1,
+                    0,
+                    format!("`config.goTemplateRendering.allowEnvVariables`: {e}"),
+                )
+            })?;
         }
         Ok(Giterminism {
             allow_custom_tags: raw.cli.allow_custom_tags,

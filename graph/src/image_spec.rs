@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::pattern::NamePattern;
+
 /// A health check as werf.yaml writes it (durations in seconds).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Healthcheck {
@@ -204,7 +206,7 @@ impl ImageSpec {
             .chain(&self.remove_volumes)
             .chain(&self.remove_env)
         {
-            Pattern::new(p).map_err(|e| format!("`{path}`: {e}"))?;
+            NamePattern::new(p).map_err(|e| format!("`{path}`: {e}"))?;
         }
         Ok(())
     }
@@ -254,10 +256,10 @@ impl ImageSpec {
             return;
         };
         // Labels: removed (werf's own kept), then added with `%image%` and `%project%`.
-        let remove: Vec<Pattern> = self
+        let remove: Vec<NamePattern> = self
             .remove_labels
             .iter()
-            .filter_map(|p| Pattern::new(p).ok())
+            .filter_map(|p| NamePattern::new(p).ok())
             .collect();
         let labels = object(c, "Labels");
         labels.retain(|k, _| {
@@ -269,10 +271,10 @@ impl ImageSpec {
         }
         drop_empty(c, "Labels");
         // Volumes.
-        let remove: Vec<Pattern> = self
+        let remove: Vec<NamePattern> = self
             .remove_volumes
             .iter()
-            .filter_map(|p| Pattern::new(p).ok())
+            .filter_map(|p| NamePattern::new(p).ok())
             .collect();
         let volumes = object(c, "Volumes");
         volumes.retain(|k, _| !remove.iter().any(|p| p.matches(k)));
@@ -281,10 +283,10 @@ impl ImageSpec {
         }
         drop_empty(c, "Volumes");
         // Env: `NAME=value` entries, removed by name, then set in place or appended.
-        let remove: Vec<Pattern> = self
+        let remove: Vec<NamePattern> = self
             .remove_env
             .iter()
-            .filter_map(|p| Pattern::new(p).ok())
+            .filter_map(|p| NamePattern::new(p).ok())
             .collect();
         let mut env: Vec<String> = c
             .get("Env")
@@ -424,32 +426,6 @@ fn object<'m>(c: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, V
 fn drop_empty(c: &mut Map<String, Value>, key: &str) {
     if matches!(c.get(key), Some(Value::Object(m)) if m.is_empty()) {
         c.remove(key);
-    }
-}
-
-/// A name, or `/REGEXP/`.
-enum Pattern {
-    Exact(String),
-    Regex(regex::Regex),
-}
-
-impl Pattern {
-    fn new(p: &str) -> Result<Pattern, String> {
-        match p.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
-            Some(re) if p.len() >= 2 => regex::RegexBuilder::new(re)
-                .size_limit(1 << 20)
-                .build()
-                .map(Pattern::Regex)
-                .map_err(|e| format!("`{p}` is not a valid regular expression: {e}")),
-            _ => Ok(Pattern::Exact(p.to_string())),
-        }
-    }
-
-    fn matches(&self, s: &str) -> bool {
-        match self {
-            Pattern::Exact(e) => e == s,
-            Pattern::Regex(r) => r.is_match(s),
-        }
     }
 }
 

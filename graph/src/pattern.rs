@@ -1,4 +1,33 @@
-//! Path patterns: `.dockerignore` rules and COPY/ADD source wildcards (Go `filepath.Match` plus `**`).
+//! Path patterns: `.dockerignore` rules and COPY/ADD source wildcards (Go `filepath.Match` plus `**`);
+//! and werf's name lists ([`NamePattern`]: a name, or `/REGEXP/`).
+
+/// An entry of werf's name lists (`imageSpec`'s `removeLabels`, giterminism's
+/// `allowEnvVariables`): a name matched exactly, or `/REGEXP/` matched as Go's `MatchString`
+/// (anywhere, unless anchored).
+pub enum NamePattern {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl NamePattern {
+    pub fn new(p: &str) -> Result<NamePattern, String> {
+        match p.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
+            Some(re) if p.len() >= 2 => regex::RegexBuilder::new(re)
+                .size_limit(1 << 20)
+                .build()
+                .map(NamePattern::Regex)
+                .map_err(|e| format!("`{p}` is not a valid regular expression: {e}")),
+            _ => Ok(NamePattern::Exact(p.to_string())),
+        }
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        match self {
+            NamePattern::Exact(e) => e == s,
+            NamePattern::Regex(r) => r.is_match(s),
+        }
+    }
+}
 
 /// A compiled glob over `/`-separated relative paths: `*` and `?` stay within one segment,
 /// `[...]` is a character class, `**` spans any number of segments.

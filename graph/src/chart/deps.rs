@@ -88,13 +88,10 @@ pub fn process(root: &Arc<Chart>, user: &Map<String, Json>) -> Result<Instance> 
 /// Helm's `CheckDependencies` for the top chart: every declared dependency, enabled or not,
 /// must be in `charts/` (by name).
 fn check_present(root: &Chart) -> Result<()> {
-    let Some(deps) = root.meta.get("dependencies").and_then(|d| d.as_array()) else {
-        return Ok(());
-    };
-    let missing: Vec<&str> = deps
-        .iter()
+    let missing: Vec<&str> = root
+        .absent_dependencies()
+        .into_iter()
         .map(|d| field(d, "name"))
-        .filter(|n| !root.subcharts.iter().any(|c| c.name == *n))
         .collect();
     if missing.is_empty() {
         return Ok(());

@@ -158,19 +158,8 @@ pub fn parse(text_: &str) -> Result<Lock, gotemplate::yaml::load::LoadError> {
 /// committed). Without a lock, or with one out of sync with `Chart.yaml`, an error naming the
 /// file says what to run; a local (`file://`) or repository-less dependency must be in `charts/`.
 pub fn missing(chart: &super::Chart) -> crate::error::Result<Vec<Locked>> {
-    let requested: Vec<Json> = chart
-        .meta
-        .get("dependencies")
-        .and_then(|d| d.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let absent: Vec<&Json> = requested
-        .iter()
-        .filter(|d| {
-            let name = text(d, "name");
-            !chart.subcharts.iter().any(|c| c.name == name)
-        })
-        .collect();
+    let requested = chart.dependencies();
+    let absent = chart.absent_dependencies();
     if absent.is_empty() {
         return Ok(Vec::new());
     }
@@ -195,7 +184,7 @@ pub fn missing(chart: &super::Chart) -> crate::error::Result<Vec<Locked>> {
     };
     let lock = parse(lock_text)
         .map_err(|e| super::chart_error(&lock_file, e.line, e.column, e.message))?;
-    if digest(&requested, &lock.dependencies) != lock.digest {
+    if digest(requested, &lock.dependencies) != lock.digest {
         return Err(super::chart_error(
             &lock_file,
             0,

@@ -115,6 +115,26 @@ impl Chart {
     pub fn is_library(&self) -> bool {
         self.field("type") == "library"
     }
+
+    /// `Chart.yaml`'s dependencies.
+    pub fn dependencies(&self) -> &[serde_json::Value] {
+        self.meta
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The declared dependencies no subchart in `charts/` answers (by name), as Helm's
+    /// `CheckDependencies` finds them.
+    pub fn absent_dependencies(&self) -> Vec<&serde_json::Value> {
+        self.dependencies()
+            .iter()
+            .filter(|d| {
+                let name = d.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                !self.subcharts.iter().any(|c| c.name == name)
+            })
+            .collect()
+    }
 }
 
 pub(crate) fn missing(what: &str, path: String) -> Error {
