@@ -9,6 +9,7 @@
 //! - [`runtime`]: the process's one tokio runtime.
 //! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
+//! - [`files`]: files written whole or not at all.
 //! - [`errors`]: an error and its causes on one line.
 //! - [`commands`]: one file per command.
 //! - [`dev`]: `werf dev`'s watch-and-converge loop.
@@ -30,6 +31,7 @@ mod commands;
 mod deploy;
 mod dev;
 mod errors;
+mod files;
 mod git;
 mod giterminism;
 mod graph_page;

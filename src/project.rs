@@ -335,7 +335,6 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
     let rules = crate::giterminism::read(&objects, root, &repo.prefix)?;
     let mut allowed_uncommitted = Vec::new();
     if !global.dev && global.commit.is_none() && rules != Default::default() {
-        let config_path = join(&repo.prefix, CONFIG_FILE);
         let changes = worktree::changes(
             &repo,
             &objects,
@@ -353,7 +352,6 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
             .filter(|c| {
                 let rel = c.path.strip_prefix(&prefix).unwrap_or(&c.path);
                 rules.allows_uncommitted(rel, CONFIG_FILE)
-                    || (c.path == config_path && rules.allow_uncommitted_config)
             })
             .collect();
         if !allowed.is_empty() {

@@ -4,22 +4,19 @@
 //! digest). A render finds a locked dependency here without the network; an archive is checked
 //! against its digest on every read, and files are written beside their place and renamed.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use sha2::Digest as _;
 use werf_graph::chart::lock::Locked;
 
-/// A cached archive file is at most this large (Helm's limit for a packaged chart).
-const MAX_ARCHIVE: u64 = 100 * 1024 * 1024;
-
 /// The chart cache under a werf home.
 pub struct Cache {
     dir: PathBuf,
 }
 
-fn hex(data: &[u8]) -> String {
+/// The SHA-256 of `data`, as hex.
+pub fn hex(data: &[u8]) -> String {
     sha2::Sha256::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -55,9 +52,11 @@ impl Cache {
         let Ok(meta) = std::fs::metadata(&path) else {
             return Ok(None);
         };
-        if meta.len() > MAX_ARCHIVE {
+        // A cached archive is bounded as a fetched one is.
+        let limit = crate::net::max_chart();
+        if meta.len() > limit {
             bail!(
-                "`{}`: a cached chart over {MAX_ARCHIVE} bytes",
+                "`{}`: a cached chart over {limit} bytes (WERF_MAX_CHART_SIZE)",
                 path.display()
             );
         }
@@ -71,27 +70,14 @@ impl Cache {
     /// Stores `data` (fetched for `dep`, named `file`) and returns its digest.
     pub fn put(&self, dep: &Locked, file: &str, data: &[u8]) -> Result<String> {
         let digest = hex(data);
-        write_atomic(&self.blob(&digest), data)?;
-        write_atomic(
+        crate::files::write_whole(&self.blob(&digest), data, true)?;
+        crate::files::write_whole(
             &self.reference(dep),
             format!("{file}\n{digest}\n").as_bytes(),
+            true,
         )?;
         Ok(digest)
     }
-}
-
-/// Writes `path` whole or not at all: a new file beside it, then renamed over it.
-fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing in `{}`", dir.display()))?;
-    tmp.write_all(data)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -241,11 +241,7 @@ impl Fetcher {
             )?;
             let want = field(entry, "digest");
             if !want.is_empty() {
-                use sha2::Digest as _;
-                let got: String = sha2::Sha256::digest(&data)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let got = super::cache::hex(&data);
                 if got != want.trim_start_matches("sha256:") {
                     bail!("chart `{name}` {version} from `{}`: digest {got} differs from the index's {want}", crate::redact::urls(&url));
                 }

@@ -188,20 +188,7 @@ impl Repositories {
 
     /// Writes the file whole or not at all (readable by its owner only: it may hold passwords).
     pub fn save(&self, generated: &str) -> Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = self.file.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("writing in `{}`", dir.display()))?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("writing `{}`", self.file.display()))?;
-        tmp.write_all(self.to_yaml(generated).as_bytes())
-            .with_context(|| format!("writing `{}`", self.file.display()))?;
-        tmp.persist(&self.file)
-            .with_context(|| format!("writing `{}`", self.file.display()))?;
-        Ok(())
+        crate::files::write_whole(&self.file, self.to_yaml(generated).as_bytes(), true)
     }
 }
 

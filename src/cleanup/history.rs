@@ -139,6 +139,8 @@ pub struct EngineSource<'a> {
     trees: HashMap<String, ObjectId>,
     /// The committer's offset of each commit read (for werf.yaml's `.Commit.Date.Human`).
     offsets: HashMap<String, i32>,
+    /// Whether each werf.yaml blob may read `.Commit` (asked once per blob).
+    reads_commit: HashMap<ObjectId, bool>,
     /// Tags by tree, and by commit too where werf.yaml may read `.Commit`.
     by_tree: HashMap<TreeKey, Arc<BTreeMap<String, String>>>,
     pub stats: Stats,
@@ -147,16 +149,20 @@ pub struct EngineSource<'a> {
 impl<'a> EngineSource<'a> {
     /// Whether werf.yaml at the engine's tree may read `.Commit`: it names it, or includes
     /// templates (partials) that might.
-    fn reads_commit(&self) -> bool {
+    fn reads_commit(&mut self) -> bool {
         use werf_graph::db::Db as _;
         let Ok(blob) = werf_graph::plan::config_blob(&*self.db, self.project).clone() else {
             return false;
         };
-        let Ok(data) = self.db.objects().blob(blob) else {
-            return false;
-        };
-        let text = String::from_utf8_lossy(&data);
-        text.contains("Commit") || text.contains("include") || text.contains("template")
+        if let Some(known) = self.reads_commit.get(&blob) {
+            return *known;
+        }
+        let reads = self.db.objects().blob(blob).is_ok_and(|data| {
+            let text = String::from_utf8_lossy(&data);
+            text.contains("Commit") || text.contains("include") || text.contains("template")
+        });
+        self.reads_commit.insert(blob, reads);
+        reads
     }
 
     /// A source over `repo`, planning with `db` (its execution log must be on for the stats).
@@ -168,6 +174,7 @@ impl<'a> EngineSource<'a> {
             commits: HashMap::new(),
             trees: HashMap::new(),
             offsets: HashMap::new(),
+            reads_commit: HashMap::new(),
             by_tree: HashMap::new(),
             stats: Stats::default(),
         }

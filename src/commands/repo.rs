@@ -17,9 +17,8 @@ fn now() -> String {
 }
 
 /// Downloads `entry`'s `index.yaml`, checks it is an index, and keeps it in Helm's cache.
-fn download_index(global: &Global, entry: &Entry) -> Result<()> {
+fn download_index(fetcher: &Fetcher, entry: &Entry) -> Result<()> {
     entry.check_supported()?;
-    let fetcher = Fetcher::new(global.timeouts(), &[], &[])?;
     let url = format!("{}/index.yaml", entry.url.trim_end_matches('/'));
     let auth =
         (!entry.username.is_empty()).then_some((entry.username.as_str(), entry.password.as_str()));
@@ -47,16 +46,8 @@ fn download_index(global: &Global, entry: &Entry) -> Result<()> {
             crate::redact::urls(&entry.url)
         );
     }
-    let dir = repos::cache_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    let file = dir.join(format!("{}-index.yaml", entry.name));
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("writing in `{}`", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, &body)
-        .with_context(|| format!("writing `{}`", file.display()))?;
-    tmp.persist(&file)
-        .with_context(|| format!("writing `{}`", file.display()))?;
-    Ok(())
+    let file = repos::cache_dir().join(format!("{}-index.yaml", entry.name));
+    crate::files::write_whole(&file, &body, true)
 }
 
 /// `werf helm repo add NAME URL`.
@@ -111,7 +102,8 @@ pub fn add(global: &Global, args: &RepoAddArgs) -> Result<ExitCode> {
             );
         }
     }
-    download_index(global, &entry).with_context(|| {
+    let fetcher = Fetcher::new(global.timeouts(), &[], &[])?;
+    download_index(&fetcher, &entry).with_context(|| {
         format!(
             "looks like `{}` is not a valid chart repository or cannot be reached",
             crate::redact::urls(&args.url)
@@ -176,13 +168,14 @@ pub fn update(global: &Global, args: &RepoNames) -> Result<ExitCode> {
         }
     }
     println!("Hang tight while we grab the latest from your chart repositories...");
+    let fetcher = Fetcher::new(global.timeouts(), &[], &[])?;
     let mut failed = Vec::new();
     for e in repos
         .entries
         .iter()
         .filter(|e| args.names.is_empty() || args.names.contains(&e.name))
     {
-        match download_index(global, e) {
+        match download_index(&fetcher, e) {
             Ok(()) => println!(
                 "...Successfully got an update from the {:?} chart repository",
                 e.name

@@ -22,17 +22,7 @@ fn current_key(global: &Global) -> Result<cipher::Key> {
 
 /// Writes `data` to `path` whole: a temporary file beside it, renamed over it.
 fn write_whole(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write into `{}`", dir.display()))?;
-    tmp.write_all(data)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
+    crate::files::write_whole(path, data, false)
 }
 
 fn read_input(file: &Option<PathBuf>) -> Result<(String, Vec<u8>)> {
