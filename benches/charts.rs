@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use measure::median;
 
+#[path = "support/monorepo.rs"]
+mod monorepo;
+
 fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
@@ -297,23 +300,9 @@ print(s.get("manifest", ""), end="")
 /// A new repository in `dir` with everything in it committed (ignored files too: a chart's own
 /// `.gitignore` may exclude its vendored `charts/`).
 fn commit_all(dir: &Path) {
-    for a in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A", "-f"],
-        &["commit", "-q", "-m", "chart"],
-    ] {
-        let s = Command::new("git")
-            .args(a)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@werf.invalid")
-            .env("GIT_COMMITTER_NAME", "bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@werf.invalid")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git");
-        assert!(s.success());
-    }
+    monorepo::git(dir, &["init", "-q", "-b", "main"]);
+    monorepo::git(dir, &["add", "-A", "-f"]);
+    monorepo::git(dir, &["commit", "-q", "-m", "chart"]);
 }
 
 fn copy(from: &Path, to: &Path) {

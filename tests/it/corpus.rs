@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 
-use crate::helm_diff::{helm_render, root, werf_render, HelmRender};
+use crate::helm_diff::{helm_render, pieces, root, werf_render, HelmRender};
 
 /// The corpus, unpacked once: into the target folder's temp space (`CARGO_TARGET_TMPDIR`), one
 /// copy per archive content (the folder is named by the archive's size and BLAKE3), unpacked
@@ -269,21 +269,6 @@ fn identity(doc: &str) -> String {
             .and_then(|n| n.as_str())
             .unwrap_or_default()
     )
-}
-
-/// A `helm template` stream as (source, text) pieces, each text as it is between the
-/// separators (the stream's final line break is the last separator's).
-fn pieces(stream: &str) -> Vec<(String, String)> {
-    let Some(body) = stream.strip_prefix("---\n# Source: ") else {
-        return Vec::new();
-    };
-    let body = body.strip_suffix('\n').unwrap_or(body);
-    body.split("\n---\n# Source: ")
-        .map(|p| {
-            let (source, text) = p.split_once('\n').unwrap_or((p, ""));
-            (source.to_string(), text.to_string())
-        })
-        .collect()
 }
 
 /// One case: both renders and every difference found.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helm_diff::{python, root};
+use crate::helm_diff::{copy_tree, python, root};
 use crate::registry::Registry;
 use crate::support::{text, Repo};
 
@@ -249,19 +249,6 @@ fn dependencies_come_from_oci_http_and_local_charts_as_helm_4_fetches_them() {
     );
 }
 
-/// Copies a folder tree (files only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn render_fetches_dependencies_as_chart_lock_pins_them_and_then_works_offline() {
     let registry = Registry::start();
@@ -304,7 +291,7 @@ fn render_fetches_dependencies_as_chart_lock_pins_them_and_then_works_offline() 
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n",
         ),
     ]);
-    copy_dir(&reference.join("charts"), &repo.path().join(".helm/charts"));
+    copy_tree(&reference.join("charts"), &repo.path().join(".helm/charts"));
     repo.commit("chart");
     assert_eq!(
         repo.git(&["ls-files", ".helm/charts"]),

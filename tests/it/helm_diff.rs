@@ -134,8 +134,9 @@ pub fn werf_render(
     )
 }
 
-/// A `helm template` stream as (source, text) pieces.
-fn pieces(stream: &str) -> Vec<(String, String)> {
+/// A `helm template` stream as (source, text) pieces, each text as it is between the
+/// separators (the stream's final line break is the last separator's).
+pub fn pieces(stream: &str) -> Vec<(String, String)> {
     let Some(body) = stream.strip_prefix("---\n# Source: ") else {
         assert!(stream.is_empty(), "not a stream: {stream:?}");
         return Vec::new();
