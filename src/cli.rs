@@ -50,13 +50,13 @@ pub struct Global {
 
     /// How long connecting to the registry or Kubernetes may take (`10s`, `1m`, seconds).
     #[arg(long, global = true, env = "WERF_CONNECT_TIMEOUT", value_name = "DURATION",
-          default_value = "10s", value_parser = crate::deploy::track::parse_duration)]
+          default_value = "10s", value_parser = werf_base::duration::parse)]
     pub connect_timeout: std::time::Duration,
 
     /// How long a registry or Kubernetes request may go without an answer before it is retried
     /// (idempotent registry requests: five tries with backoff; Kubernetes reads: three) or fails.
     #[arg(long, global = true, env = "WERF_READ_TIMEOUT", value_name = "DURATION",
-          default_value = "60s", value_parser = crate::deploy::track::parse_duration)]
+          default_value = "60s", value_parser = werf_base::duration::parse)]
     pub read_timeout: std::time::Duration,
 
     /// Do not trim the home folder at the end of the command (see `werf host cleanup`).
@@ -135,7 +135,7 @@ pub struct HostCleanupArgs {
 
     /// Cache records unused for longer than this go (`720h`).
     #[arg(long = "max-age", value_name = "DURATION", default_value = "720h",
-          value_parser = crate::deploy::track::parse_duration)]
+          value_parser = werf_base::duration::parse)]
     pub max_age: std::time::Duration,
 
     /// Print what would be removed, remove nothing.

@@ -5,12 +5,8 @@
 //! - [`cleanup`]: registry cleanup and purge, and the bound on this machine's home folder.
 //! - [`charts`]: chart dependencies fetched from repositories, cached under the werf home.
 //! - [`registry`]: the container registry (oci-client), credentials, existence checks.
-//! - [`net`]: network timeouts shared by the registry and Kubernetes clients.
-//! - [`runtime`]: the process's one tokio runtime.
 //! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
 //! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
-//! - [`files`]: files written whole or not at all.
-//! - [`errors`]: an error and its causes on one line.
 //! - [`commands`]: one file per command.
 //! - [`dev`]: `werf dev`'s watch-and-converge loop.
 //! - [`pipeline`]: what the commands share: publish, render, the desired objects.
@@ -18,7 +14,6 @@
 //! - [`graph_page`]: `werf graph`'s self-contained page and its loopback server.
 //! - [`giterminism`]: `werf-giterminism.yaml` read, and what werf.yaml uses outside the commit checked.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
-//! - [`redact`]: secrets out of messages (URL userinfo, kubeconfig values).
 //! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
@@ -30,22 +25,19 @@ mod cli;
 mod commands;
 mod deploy;
 mod dev;
-mod errors;
-mod files;
 mod git;
 mod giterminism;
 mod graph_page;
 mod kubernetes;
-mod net;
 mod pipeline;
 mod printer;
 mod progress;
 mod project;
-mod redact;
-mod registry;
-mod runtime;
 mod secret;
 mod store;
+
+use werf_base::{errors, files, net, redact, runtime};
+use werf_registry as registry;
 
 use std::process::ExitCode;
 

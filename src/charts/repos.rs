@@ -188,7 +188,8 @@ impl Repositories {
 
     /// Writes the file whole or not at all (readable by its owner only: it may hold passwords).
     pub fn save(&self, generated: &str) -> Result<()> {
-        crate::files::write_whole(&self.file, self.to_yaml(generated).as_bytes(), true)
+        crate::files::write_whole(&self.file, self.to_yaml(generated).as_bytes(), true)?;
+        Ok(())
     }
 }
 

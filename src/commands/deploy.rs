@@ -17,7 +17,7 @@ use crate::project::{load_for, Reads};
 /// Runs `werf converge`.
 pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout =
-        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
         global,
@@ -174,7 +174,7 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(global, &args.release, &args.namespace, &loaded, false)?;
     let timeout =
-        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
     let deleted = rt.block_on(deploy::dismiss(
@@ -196,7 +196,7 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
 /// Runs `werf rollback`.
 pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
     let timeout =
-        deploy::track::parse_duration(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
         global,

@@ -47,7 +47,8 @@ fn download_index(fetcher: &Fetcher, entry: &Entry) -> Result<()> {
         );
     }
     let file = repos::cache_dir().join(format!("{}-index.yaml", entry.name));
-    crate::files::write_whole(&file, &body, true)
+    crate::files::write_whole(&file, &body, true)?;
+    Ok(())
 }
 
 /// `werf helm repo add NAME URL`.

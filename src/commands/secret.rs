@@ -22,7 +22,8 @@ fn current_key(global: &Global) -> Result<cipher::Key> {
 
 /// Writes `data` to `path` whole: a temporary file beside it, renamed over it.
 fn write_whole(path: &Path, data: &[u8]) -> Result<()> {
-    crate::files::write_whole(path, data, false)
+    crate::files::write_whole(path, data, false)?;
+    Ok(())
 }
 
 fn read_input(file: &Option<PathBuf>) -> Result<(String, Vec<u8>)> {

@@ -238,7 +238,7 @@ impl Desired {
         };
         let logs = LogPolicy::of(&object)?;
         let no_activity = match annotation(&object, "werf.io/no-activity-timeout") {
-            Some(t) => super::track::parse_duration(t)
+            Some(t) => werf_base::duration::parse(t)
                 .map_err(|e| format!("`werf.io/no-activity-timeout`: {e}"))?,
             None => std::time::Duration::from_secs(240),
         };

@@ -55,7 +55,7 @@ pub struct Done {
 impl<'a> Session<'a> {
     /// Loads the work tree (as `--dev`) and, with a kubeconfig flag, connects to the cluster.
     pub fn start(global: &'a Global, args: &'a DevArgs) -> Result<Self> {
-        let timeout = deploy::track::parse_duration(&args.timeout)
+        let timeout = werf_base::duration::parse(&args.timeout)
             .map_err(|e| anyhow::anyhow!("`--timeout`: {e}"))?;
         let mut loaded = load_for(global, Reads::ImagesAndChart)?;
         if let Some(repo) = &args.render.repo {

@@ -416,7 +416,7 @@ fn untracked_by_git(workdir: &Path, prefixes: &[String]) -> Result<Vec<gix::bstr
         };
         tracing::warn!(
             "{}{more} (skipped, as `git status` skips it)",
-            crate::printer::terminal_safe(&shown)
+            werf_base::terminal::terminal_safe(&shown)
         );
     }
     Ok(out

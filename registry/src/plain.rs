@@ -1,6 +1,6 @@
 //! What the registry client asks over plain HTTP rather than through `oci-client`, whose every
 //! answer is read whole: the answers read into memory (manifests, tag pages, token answers),
-//! each bounded by [`crate::net::max_body`], and deletes. The Docker config's credentials answer
+//! each bounded by [`werf_base::net::max_body`], and deletes. The Docker config's credentials answer
 //! a `WWW-Authenticate` challenge (Basic, or a Bearer token for the scope the request needs,
 //! kept for the run). Requests that may pass are tried again like the client's own.
 
@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use oci_client::secrets::RegistryAuth;
 use reqwest::{Method, StatusCode};
 
-use super::{backoff, credentials, host_of, Registry, ATTEMPTS};
+use super::retry::{backoff, ATTEMPTS};
+use super::{credentials, host_of, Registry};
 
 /// What an image reference names, for plain requests.
 pub(super) struct Target {
@@ -99,7 +100,7 @@ impl Registry {
             .connect_timeout(self.timeouts.connect)
             .read_timeout(self.timeouts.read)
             .build()
-            .map_err(|e| crate::errors::chain(&e))?;
+            .map_err(|e| werf_base::errors::chain(&e))?;
         Ok(self.http.get_or_init(|| c).clone())
     }
 
@@ -156,8 +157,12 @@ impl Registry {
                 Ok::<_, ReadError>((
                     status,
                     (digest, challenge),
-                    crate::net::read_body(resp, crate::net::max_body(), "WERF_MAX_BODY_SIZE")
-                        .await?,
+                    werf_base::net::read_body(
+                        resp,
+                        werf_base::net::max_body(),
+                        "WERF_MAX_BODY_SIZE",
+                    )
+                    .await?,
                 ))
             });
             let (status, (digest, challenge), body) = match sent {
@@ -168,7 +173,7 @@ impl Registry {
                     std::thread::sleep(backoff(attempt));
                     continue;
                 }
-                Err(e) => return Err(crate::redact::urls(&e.to_string())),
+                Err(e) => return Err(werf_base::redact::urls(&e.to_string())),
             };
             match status.as_u16() {
                 401 if !answered_challenge => {
@@ -247,16 +252,18 @@ impl Registry {
                 if !status.is_success() {
                     return Err(ReadError::Status(status));
                 }
-                Ok(
-                    crate::net::read_body(resp, crate::net::max_body(), "WERF_MAX_BODY_SIZE")
-                        .await?,
+                Ok(werf_base::net::read_body(
+                    resp,
+                    werf_base::net::max_body(),
+                    "WERF_MAX_BODY_SIZE",
                 )
+                .await?)
             })
             .map_err(|e| match e {
                 ReadError::Status(s) => {
                     format!("the token service refused a token for `{scope}` ({s})")
                 }
-                e => crate::redact::urls(&e.to_string()),
+                e => werf_base::redact::urls(&e.to_string()),
             })?;
         let body: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
@@ -272,10 +279,10 @@ impl Registry {
 /// Why a plain request got no answer.
 #[derive(Debug, thiserror::Error)]
 enum ReadError {
-    #[error("{}", crate::errors::chain(.0))]
+    #[error("{}", werf_base::errors::chain(.0))]
     Send(#[from] reqwest::Error),
     #[error(transparent)]
-    Body(#[from] crate::net::BodyError),
+    Body(#[from] werf_base::net::BodyError),
     #[error("the server answered {0}")]
     Status(StatusCode),
 }
@@ -284,7 +291,9 @@ impl ReadError {
     /// No answer within the read timeout.
     fn timed_out(&self) -> bool {
         match self {
-            ReadError::Send(e) | ReadError::Body(crate::net::BodyError::Read(e)) => e.is_timeout(),
+            ReadError::Send(e) | ReadError::Body(werf_base::net::BodyError::Read(e)) => {
+                e.is_timeout()
+            }
             _ => false,
         }
     }
@@ -293,7 +302,7 @@ impl ReadError {
     fn transient(&self) -> bool {
         match self {
             ReadError::Send(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
-            ReadError::Body(crate::net::BodyError::Read(e)) => e.is_timeout() || e.is_body(),
+            ReadError::Body(werf_base::net::BodyError::Read(e)) => e.is_timeout() || e.is_body(),
             _ => false,
         }
     }
