@@ -23,12 +23,10 @@ mod charts;
 mod cleanup;
 mod cli;
 mod commands;
-mod deploy;
 mod dev;
 mod git;
 mod giterminism;
 mod graph_page;
-mod kubernetes;
 mod pipeline;
 mod printer;
 mod progress;
@@ -37,6 +35,8 @@ mod secret;
 mod store;
 
 use werf_base::{errors, files, net, redact, runtime};
+use werf_deploy as deploy;
+use werf_kubernetes as kubernetes;
 use werf_registry as registry;
 
 use std::process::ExitCode;

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::object::{annotation, ObjectId};
+use crate::object::{annotation, ObjectId};
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const RELEASE_NAME: &str = "meta.helm.sh/release-name";

@@ -1,32 +1,12 @@
 //! One object of a release: its identity, where it goes in the order (CRDs, Namespaces, hooks,
 //! `werf.io/weight`), its tracking annotations, and how desired and live objects are compared.
-//! Log and dependency annotations are read by [`super::logs`] and [`super::dependency`].
+//! Log and dependency annotations are read by [`crate::logs`] and [`crate::dependency`].
 
 use serde_json::Value;
 
-use super::dependency::{dependencies, Dependency, ExternalDependency};
-use super::logs::LogPolicy;
-
-/// Identity of an object inside a release.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct ObjectId {
-    pub api_version: String,
-    pub kind: String,
-    /// `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl std::fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{}/{} ({ns})", self.kind, self.name),
-            None => write!(f, "{}/{}", self.kind, self.name),
-        }
-    }
-}
+use crate::dependency::{dependencies, Dependency, ExternalDependency};
+pub use crate::id::ObjectId;
+use crate::logs::LogPolicy;
 
 /// A Helm hook's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +107,7 @@ pub struct Desired {
     /// `*.external-dependency.werf.io/*`: objects outside the release waited for first.
     pub external: Vec<ExternalDependency>,
     /// The release it is applied for (its ownership marks); `None` for objects outside one.
-    pub owner: Option<super::ownership::Owner>,
+    pub owner: Option<crate::ownership::Owner>,
 }
 
 /// An annotation of `object`, when it is a string.
@@ -274,7 +254,7 @@ impl Desired {
     }
 
     /// The same object, applied for `owner`.
-    pub fn owned_by(mut self, owner: super::ownership::Owner) -> Desired {
+    pub fn owned_by(mut self, owner: crate::ownership::Owner) -> Desired {
         self.owner = Some(owner);
         self
     }
@@ -285,7 +265,7 @@ impl Desired {
         let mut o = self.object.clone();
         // Hooks carry no ownership marks, as Helm applies them.
         if let (Some(owner), None) = (&self.owner, &self.hook) {
-            super::ownership::mark(&mut o, owner);
+            crate::ownership::mark(&mut o, owner);
         }
         if let Some(n) = self.replicas_on_creation {
             if live_exists {

@@ -12,7 +12,7 @@ use std::io::{Read as _, Write as _};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use super::object::ObjectId;
+use crate::object::ObjectId;
 
 /// A revision's status, as Helm names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub struct Record {
     /// When the Secret was created (Unix seconds), for pending revisions written elsewhere.
     pub created: i64,
     /// The objects of `manifest` with their identities (resolved against the cluster by
-    /// [`super::history`]).
+    /// [`crate::history`]).
     pub objects: Vec<(ObjectId, Value)>,
     /// The commit this revision was rendered from ([`ANNOTATION_COMMIT`]).
     pub commit: Option<String>,

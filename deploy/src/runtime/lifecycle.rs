@@ -1,4 +1,4 @@
-//! Release operations on top of [`super::plan`] and [`super::execute`]: `converge` (install or
+//! Release operations on top of [`crate::plan`] and [`crate::execute`]: `converge` (install or
 //! upgrade), `rollback` and `dismiss` (uninstall), with the release record kept as Helm keeps it.
 //!
 //! Bookkeeping is at the minimum Helm's format allows: the new revision's Secret is created
@@ -12,13 +12,14 @@ use std::time::Duration;
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
-use super::object::{keeps, to_yaml, Desired, HookPhase, ObjectId, Operation};
-use super::release::{self, Holder, LockState, NewRevision, Record, Status};
-use super::report::{Event, Reporter};
-use super::{
-    ensure_namespace, execute, plan, record, run_hooks, Action, Error, Plan, Release, Result,
-};
 use crate::kubernetes::Kube;
+use crate::object::{keeps, to_yaml, Desired, HookPhase, ObjectId, Operation};
+use crate::release::{self, Holder, LockState, NewRevision, Record, Status};
+use crate::report::{Event, Reporter};
+use crate::{
+    ensure_namespace, execute, execute::run_hooks, plan, record, Action, Error, Plan, Release,
+    Result,
+};
 
 /// What a new revision records besides its objects: Helm's chart object, the user's values, the
 /// joined manifest of the non-hook documents and the chart's notes.
@@ -234,9 +235,13 @@ pub async fn converge(
         let items: Vec<_> = plan
             .steps
             .iter()
-            .filter_map(|s| s.desired.as_ref().map(|d| super::tracked(d, &s.resource)))
+            .filter_map(|s| {
+                s.desired
+                    .as_ref()
+                    .map(|d| crate::execute::tracked(d, &s.resource))
+            })
             .collect();
-        super::track::track(kube, &items, settings.timeout, Some(&plan.live))
+        crate::track::track(kube, &items, settings.timeout, Some(&plan.live))
             .await
             .map_err(Error::Tracking)?;
         return Ok(Outcome {
@@ -304,7 +309,7 @@ pub async fn converge(
             break (rec, operation);
         }
         // Another operation created this revision first: read again, and plan again.
-        let mut again = super::history(kube, release).await?;
+        let mut again = crate::history(kube, release).await?;
         if attempt >= 3 {
             check_lock(kube, settings.reporter, release, &mut again).await?;
             return Err(Error::RevisionTaken {
@@ -312,7 +317,7 @@ pub async fn converge(
                 revision,
             });
         }
-        plan = super::plan(kube, desired.clone(), again).await?;
+        plan = crate::plan(kube, desired.clone(), again).await?;
     };
     let revision = rec.revision();
     report_steps(settings.reporter, &plan);
@@ -472,7 +477,7 @@ async fn roll_back(
         expires: now() + seconds,
     };
     if !record::create(kube, &release.namespace, &rec, &lock).await? {
-        let mut again = super::history(kube, release).await?;
+        let mut again = crate::history(kube, release).await?;
         check_lock(kube, settings.reporter, release, &mut again).await?;
         return Err(Error::RevisionTaken {
             release: release.name.clone(),
@@ -526,7 +531,7 @@ pub async fn rollback(
     to: Option<u64>,
     settings: &Settings<'_>,
 ) -> Result<Outcome> {
-    let mut history = super::history_all(kube, release).await?;
+    let mut history = crate::history_all(kube, release).await?;
     if history.is_empty() {
         return Err(Error::NoRevisions {
             release: release.name.clone(),
@@ -573,7 +578,7 @@ pub async fn dismiss(
     with_namespace: bool,
     timeout: Duration,
 ) -> Result<usize> {
-    let history = super::history_all(kube, release).await?;
+    let history = crate::history_all(kube, release).await?;
     let hooks = match history
         .iter()
         .rev()

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
-use super::{Error, Result};
 use crate::kubernetes::Kube;
+use crate::{Error, Result};
 
 /// Creates the missing ones of `crds` ((file, document) pairs); returns how many were created.
 pub async fn install(
     kube: &Kube,
-    reporter: &dyn super::report::Reporter,
+    reporter: &dyn crate::report::Reporter,
     crds: &[(String, String)],
     timeout: Duration,
 ) -> Result<usize> {
@@ -61,7 +61,7 @@ pub async fn install(
             source,
         })?;
         if made {
-            reporter.event(super::report::Event::CrdCreated { kind, name });
+            reporter.event(crate::report::Event::CrdCreated { kind, name });
             created.push((api, name.to_string()));
         }
     }

@@ -144,7 +144,7 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
         bad(format!(
             "not a valid kubeconfig {}",
-            crate::redact::position_only(&e.to_string())
+            werf_base::redact::position_only(&e.to_string())
         ))
     })?;
     let out: Vec<(String, Option<String>)> = kubeconfig
@@ -165,8 +165,8 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
 
 /// Every string under `users` in a kubeconfig (tokens, passwords, keys, exec arguments), to be
 /// masked in messages; `Err` with the parser's message when the text is not YAML.
-fn kubeconfig_secrets(text: &str) -> std::result::Result<crate::redact::Secrets, String> {
-    fn strings(v: &serde_yaml_ng::Value, out: &mut crate::redact::Secrets) {
+fn kubeconfig_secrets(text: &str) -> std::result::Result<werf_base::redact::Secrets, String> {
+    fn strings(v: &serde_yaml_ng::Value, out: &mut werf_base::redact::Secrets) {
         match v {
             serde_yaml_ng::Value::String(s) => out.add(s),
             serde_yaml_ng::Value::Sequence(l) => l.iter().for_each(|x| strings(x, out)),
@@ -175,7 +175,7 @@ fn kubeconfig_secrets(text: &str) -> std::result::Result<crate::redact::Secrets,
             _ => {}
         }
     }
-    let mut secrets = crate::redact::Secrets::default();
+    let mut secrets = werf_base::redact::Secrets::default();
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
         let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
             .map_err(|e| e.to_string())?;
@@ -189,7 +189,7 @@ fn kubeconfig_secrets(text: &str) -> std::result::Result<crate::redact::Secrets,
 impl Kube {
     /// Connects with these timeouts and asks the server its version (so an unreachable cluster
     /// fails here, clearly).
-    pub async fn connect_with(target: &Target, timeouts: crate::net::Timeouts) -> Result<Kube> {
+    pub async fn connect_with(target: &Target, timeouts: werf_base::net::Timeouts) -> Result<Kube> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let path = kubeconfig_path(target);
         let bad = |message: String| Error::Kubeconfig {
@@ -203,14 +203,14 @@ impl Kube {
         let secrets = kubeconfig_secrets(&text).map_err(|e| {
             bad(format!(
                 "not valid YAML {}",
-                crate::redact::position_only(&e)
+                werf_base::redact::position_only(&e)
             ))
         })?;
         let scrub = |e: &dyn std::fmt::Display| secrets.scrub(&e.to_string());
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
             bad(format!(
                 "not a valid kubeconfig {}",
-                crate::redact::position_only(&e.to_string())
+                werf_base::redact::position_only(&e.to_string())
             ))
         })?;
         let options = kube::config::KubeConfigOptions {
@@ -222,7 +222,7 @@ impl Kube {
             .map_err(|e| bad(scrub(&e)))?;
         config.connect_timeout = Some(timeouts.connect);
         config.read_timeout = Some(timeouts.read);
-        let url = crate::redact::urls(config.cluster_url.to_string().as_str());
+        let url = werf_base::redact::urls(config.cluster_url.to_string().as_str());
         let client = kube::Client::try_from(config).map_err(|e| bad(scrub(&e)))?;
         let version = client
             .apiserver_version()

@@ -1,7 +1,7 @@
-//! What deploy tells the user, as events; the binary draws them (`crate::progress::DeployLines`
-//! writes each as a line on stderr). Tracking's own status lines are drawn by [`super::table`].
+//! What deploy tells the user, as events; the binary draws them (its `progress::DeployLines`
+//! writes each as a line on stderr). Tracking's own status lines are drawn by [`crate::table`].
 
-use super::object::ObjectId;
+use crate::object::ObjectId;
 
 /// Something deploy did or found.
 #[derive(Debug)]

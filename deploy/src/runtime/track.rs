@@ -1,5 +1,5 @@
 //! Readiness tracking: reads the applied objects (one list per kind and namespace) when a watch
-//! says something changed ([`super::watch`]), until each is ready; fails fast on pod failures
+//! says something changed ([`crate::watch`]), until each is ready; fails fast on pod failures
 //! (image pulls, crash loops, failed Jobs, progress deadlines) with the failing pod's events and
 //! last log lines; honours werf's tracking annotations and the timeout.
 
@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::logs::LogPolicy;
-use super::object::{FailMode, ObjectId};
 use crate::kubernetes::Kube;
+use crate::logs::LogPolicy;
+use crate::object::{FailMode, ObjectId};
 
 /// One object to wait for.
 #[derive(Clone, Debug)]
@@ -311,7 +311,7 @@ pub async fn track(
 ) -> Result<(), TrackError> {
     let started = Instant::now();
     let mut lines =
-        super::table::StatusLines::new(std::io::stderr(), std::io::stderr().is_terminal());
+        crate::table::StatusLines::new(std::io::stderr(), std::io::stderr().is_terminal());
     let tty = lines.tty();
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
     let none = Owned::default();
@@ -369,7 +369,7 @@ pub async fn track(
         }
     }
     let targets: Vec<(ApiResource, Option<String>)> = targets.into_values().collect();
-    let mut changes = super::watch::Changes::watch(kube, &targets);
+    let mut changes = crate::watch::Changes::watch(kube, &targets);
     loop {
         let mut by_group: BTreeMap<(String, Option<String>), Vec<&Tracked>> = BTreeMap::new();
         for t in waiting

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::object::ObjectId;
+use crate::object::ObjectId;
 
 /// What a dependency must reach before its dependant is applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The release records in the cluster, as Helm stores them (see [`super::release`]): reading a
+//! The release records in the cluster, as Helm stores them (see [`crate::release`]): reading a
 //! release's history, creating a revision (the create that succeeds once is the release lock),
 //! rewriting a revision's status, renewing a pending revision's lock, deleting revisions.
 
@@ -11,10 +11,10 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 
-use super::release::{
+use crate::kubernetes::Kube;
+use crate::release::{
     secret_name, Holder, Record, ANNOTATION_COMMIT, ANNOTATION_EXPIRES, ANNOTATION_HOLDER,
 };
-use crate::kubernetes::Kube;
 
 /// Why the records could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum Error {
     Decode {
         secret: String,
         #[source]
-        source: super::release::DecodeError,
+        source: crate::release::DecodeError,
     },
 }
 

@@ -1,0 +1,94 @@
+//! The release's history read from the cluster, with the objects of the revisions that count.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::kubernetes::Kube;
+use crate::object::{Desired, ObjectId};
+use crate::release::{Record, Status};
+use crate::{record, release, Error, Release, Result};
+
+/// The release's revisions, oldest first; the objects of their manifests are read for the
+/// revisions a plan compares with and prunes from (the last one, and every one since the last
+/// deployed), not for older ones.
+pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
+    let mut records = record::history(kube, &release.namespace, &release.name).await?;
+    fill_objects(kube, release, &mut records, &HashMap::new()).await?;
+    Ok(records)
+}
+
+/// Reads the objects of the revisions a plan needs (see [`history`]) into `records`; a document
+/// whose text is in `known` (the documents just rendered, by their text) is not parsed again.
+pub async fn fill_objects(
+    kube: &Kube,
+    release: &Release,
+    records: &mut [Record],
+    known: &HashMap<&str, &Value>,
+) -> Result<()> {
+    let since = records
+        .iter()
+        .rposition(|r| r.status() == Status::Deployed)
+        .unwrap_or(0);
+    for r in records.iter_mut().skip(since) {
+        r.objects = objects_of(kube, r, &release.namespace, known).await?;
+    }
+    Ok(())
+}
+
+/// The release's revisions, each with the objects of its manifest (rollback, dismiss).
+pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
+    let mut records = record::history(kube, &release.namespace, &release.name).await?;
+    for r in records.iter_mut() {
+        r.objects = objects_of(kube, r, &release.namespace, &HashMap::new()).await?;
+    }
+    Ok(records)
+}
+
+/// The objects of a record's manifest, read as the chart's manifests are (so that an unchanged
+/// object equals its recorded one). Objects of kinds the cluster no longer serves are left out:
+/// none of them can exist.
+async fn objects_of(
+    kube: &Kube,
+    r: &Record,
+    namespace: &str,
+    known: &HashMap<&str, &Value>,
+) -> Result<Vec<(ObjectId, Value)>> {
+    let mut out = Vec::new();
+    let origin = format!("revision {} of release `{}`", r.revision(), r.name());
+    for (source, text) in release::documents(r.manifest()) {
+        let object = match known.get(text.trim_end()) {
+            Some(v) => (*v).clone(),
+            None => gotemplate::yaml::load::load_all_with(
+                &text,
+                gotemplate::yaml::load::Numbers::AsWritten,
+            )
+            .map_err(|e| Error::Manifest {
+                source_file: format!("{source} ({origin})"),
+                message: format!("not valid YAML: {e}"),
+            })?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null),
+        };
+        let (Some(api_version), Some(kind)) = (
+            object.get("apiVersion").and_then(Value::as_str),
+            object.get("kind").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let namespaced = match kube.resource(api_version, kind, &origin).await {
+            Ok((_, namespaced)) => namespaced,
+            Err(crate::kubernetes::Error::UnknownKind { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let d = Desired::new(object, &source, namespaced, namespace).map_err(|message| {
+            Error::Manifest {
+                source_file: format!("{source} ({origin})"),
+                message,
+            }
+        })?;
+        out.push((d.id, d.object));
+    }
+    Ok(out)
+}

@@ -1,0 +1,87 @@
+//! The manifests resolved against the cluster (discovery) and the live objects read.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use crate::kubernetes::Kube;
+use crate::object::{Desired, ObjectId};
+use crate::{Error, Release, Result};
+
+/// Resolves every manifest's kind (discovery) and identity.
+pub async fn resolve(
+    kube: &Kube,
+    manifests: &[(String, Value)],
+    release: &Release,
+) -> Result<Vec<(Desired, ApiResource)>> {
+    let namespace = release.namespace.as_str();
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (source, object) in manifests {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if api_version.is_empty() || kind.is_empty() {
+            return Err(Error::Manifest {
+                source_file: source.clone(),
+                message: "a document without `apiVersion` and `kind`".into(),
+            });
+        }
+        let (ar, namespaced) = kube.resource(api_version, kind, source).await?;
+        let d = Desired::new(object.clone(), source, namespaced, namespace)
+            .map_err(|message| Error::Manifest {
+                source_file: source.clone(),
+                message,
+            })?
+            .owned_by(release.owner());
+        if !seen.insert(d.id.clone()) {
+            return Err(Error::Manifest {
+                source_file: source.clone(),
+                message: format!("{} is defined twice in the chart", d.id),
+            });
+        }
+        out.push((d, ar));
+    }
+    Ok(out)
+}
+
+/// Live objects of the given identities, one list per kind and namespace.
+pub(crate) async fn live_objects(
+    kube: &Kube,
+    ids: &[(ObjectId, ApiResource)],
+) -> Result<HashMap<ObjectId, Value>> {
+    let mut groups: BTreeMap<(String, Option<String>), &ApiResource> = BTreeMap::new();
+    for (id, ar) in ids {
+        groups.insert(
+            (
+                format!("{}/{}", ar.api_version, ar.plural),
+                id.namespace.clone(),
+            ),
+            ar,
+        );
+    }
+    let mut live = HashMap::new();
+    for ((_, ns), ar) in groups {
+        for o in kube.list(ar, ns.as_deref(), None).await? {
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let id = ObjectId {
+                api_version: ar.api_version.clone(),
+                kind: ar.kind.clone(),
+                namespace: ns.clone(),
+                name,
+            };
+            live.insert(id, o);
+        }
+    }
+    Ok(live)
+}
