@@ -18,7 +18,6 @@
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
 
-mod build;
 mod charts;
 mod cleanup;
 mod cli;
@@ -35,6 +34,7 @@ mod secret;
 mod store;
 
 use werf_base::{errors, files, net, redact, runtime};
+use werf_build as build;
 use werf_deploy as deploy;
 use werf_kubernetes as kubernetes;
 use werf_registry as registry;

@@ -197,7 +197,7 @@ mod tests {
         for i in 0..4u8 {
             store.put("memo", &[i; 32], &[0u8; 1000]).unwrap();
         }
-        super::super::taglog::update(&store, "r", |l| l.pushed("t", "d", 1)).unwrap();
+        werf_build::taglog::update(&store, "r", |l| l.pushed("t", "d", 1)).unwrap();
         let o = Options {
             max_bytes: Some(2_500),
             allowed_volume_percentage: 100,
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(done.records_removed, dry.records_removed);
         assert!(done.records_removed >= 2, "{done:?}");
         assert_eq!(
-            super::super::taglog::read(&store, "r").unwrap().tags["t"].first_seen,
+            werf_build::taglog::read(&store, "r").unwrap().tags["t"].first_seen,
             1
         );
     }

@@ -18,7 +18,7 @@ pub mod history;
 pub mod host;
 pub mod kube;
 pub mod report;
-pub mod taglog;
+pub use werf_build::taglog;
 
 /// Errors of a cleanup, each naming what it was reading or deleting.
 #[derive(Debug, thiserror::Error)]

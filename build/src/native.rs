@@ -650,7 +650,7 @@ fn copy_entries(
                             instr(format!(
                                 "`ADD {src}` (`{}`): {}",
                                 f.path,
-                                crate::errors::chain(&e)
+                                werf_base::errors::chain(&e)
                             ))
                         })?;
                         if let Some(unpacked) = unpacked {

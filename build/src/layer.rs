@@ -62,6 +62,11 @@ impl Content {
         }
     }
 
+    /// Whether it has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A stream of the bytes.
     pub fn reader<'a>(
         &'a self,

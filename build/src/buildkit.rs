@@ -120,7 +120,7 @@ impl Fleet {
             .iter()
             .map(|a| Address::parse(a))
             .collect::<Result<_, _>>()?;
-        let rt = crate::runtime::get().map_err(Error::Runtime)?;
+        let rt = werf_base::runtime::get().map_err(Error::Runtime)?;
         // All at once: a daemon that does not answer costs its timeout once, not per daemon.
         let answers = rt.block_on(futures::future::join_all(
             parsed
@@ -133,7 +133,7 @@ impl Fleet {
             match answer {
                 Ok(connected) => daemons.push(Daemon { address, connected }),
                 Err(e) => {
-                    let message = crate::errors::chain(&e);
+                    let message = werf_base::errors::chain(&e);
                     warn(&format!("BuildKit daemon left out: {message}"));
                     failures.push(message);
                 }
@@ -196,7 +196,7 @@ impl Fleet {
         let secrets = read_secrets(inputs)?;
         let context = push_context(inputs)?;
         let request = request(inputs, &context)?;
-        let rt = crate::runtime::get().map_err(Error::Runtime)?;
+        let rt = werf_base::runtime::get().map_err(Error::Runtime)?;
         let mut last_lost = String::new();
         loop {
             let Some(i) = self.acquire() else {

@@ -1,0 +1,42 @@
+//! A repository's tags as the last build on this machine left them (listed, plus what it
+//! pushed and recorded), so the next plan reads the import records without asking the registry.
+
+use std::collections::BTreeSet;
+
+use werf_cache::Store;
+
+/// Cache namespace: a repository's tags with when they were listed.
+const TAGS: &str = "registry-tags";
+
+fn key(text: &str) -> werf_cache::Key {
+    werf_cache::key_for_name("registry", text)
+}
+
+/// The tags of `repo` as the last build on this machine left them (`None`: no build yet).
+pub fn cached_tags(
+    store: &Store,
+    repo: &str,
+) -> Result<Option<BTreeSet<String>>, werf_cache::Error> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        tags: BTreeSet<String>,
+    }
+    Ok(store
+        .get(TAGS, &key(repo))?
+        .and_then(|b| serde_json::from_slice::<Listing>(&b).ok())
+        .map(|l| l.tags))
+}
+
+/// Records `tags` as `repo`'s, listed at `now` (Unix seconds).
+pub fn save(
+    store: &Store,
+    repo: &str,
+    tags: &BTreeSet<String>,
+    now: u64,
+) -> Result<(), werf_cache::Error> {
+    store.put(
+        TAGS,
+        &key(repo),
+        &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
+    )
+}
