@@ -19,25 +19,25 @@
 //! - [`progress`]: progress drawing on a terminal.
 
 mod charts;
-mod cleanup;
 mod cli;
 mod commands;
 mod dev;
-mod git;
 mod giterminism;
 mod graph_page;
 mod pipeline;
 mod printer;
 mod progress;
 mod project;
-mod secret;
 mod store;
 
 use werf_base::{errors, files, net, redact, runtime};
 use werf_build as build;
+use werf_cleanup as cleanup;
 use werf_deploy as deploy;
+use werf_git as git;
 use werf_kubernetes as kubernetes;
 use werf_registry as registry;
+use werf_secret as secret;
 
 use std::process::ExitCode;
 

@@ -141,7 +141,7 @@ impl Loaded {
         let project = self.project;
         let now = project.root_tree(&self.db);
         let env = project.template_env(&self.db).clone();
-        set_commit_env(&mut self.db, project, commit_info(commit));
+        project.set_commit(&mut self.db, commit_info(commit));
         project.set_root_tree(&mut self.db).to(commit.tree);
         let out = f(&self.db, project);
         project.set_root_tree(&mut self.db).to(now);
@@ -271,17 +271,6 @@ pub fn commit_info(commit: &Commit) -> werf_graph::config::CommitInfo {
         hash: commit.id.clone(),
         unix: commit.time.0,
         offset: commit.time.1,
-    }
-}
-
-/// Points werf.yaml's `.Commit` at `info` (unchanged when it is already there, so nothing
-/// re-runs).
-pub fn set_commit_env(db: &mut Database, project: Project, info: werf_graph::config::CommitInfo) {
-    let env = project.template_env(db).clone();
-    if env.commit.as_ref() != Some(&info) {
-        let mut next = (*env).clone();
-        next.commit = Some(info);
-        project.set_template_env(db).to(Arc::new(next));
     }
 }
 

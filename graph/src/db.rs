@@ -48,6 +48,20 @@ pub struct Project {
     pub import_checksums: Arc<crate::imports::Checksums>,
 }
 
+impl Project {
+    /// Sets what werf.yaml's `.Commit` reads, leaving the input untouched (and every query
+    /// reading it valid) when it is already so.
+    pub fn set_commit(self, db: &mut Database, info: crate::config::CommitInfo) {
+        use salsa::Setter as _;
+        let env = self.template_env(db).clone();
+        if env.commit.as_ref() != Some(&info) {
+            let mut next = (*env).clone();
+            next.commit = Some(info);
+            self.set_template_env(db).to(Arc::new(next));
+        }
+    }
+}
+
 /// An image, by name.
 #[salsa::interned(debug)]
 pub struct ImageKey<'db> {

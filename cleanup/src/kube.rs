@@ -49,7 +49,7 @@ pub struct Scope<'a> {
 /// Every image reference in use -> the objects using it; and the Kubernetes requests made.
 pub fn images_in_use(
     scope: &Scope<'_>,
-    timeouts: crate::net::Timeouts,
+    timeouts: werf_base::net::Timeouts,
 ) -> Result<(BTreeMap<String, Vec<Use>>, u64)> {
     let target = Target {
         kubeconfig: scope.kubeconfig.map(|p| p.to_path_buf()),
@@ -81,7 +81,7 @@ pub fn images_in_use(
         }
         out
     };
-    let runtime = crate::runtime::get().map_err(|e| Error::Io {
+    let runtime = werf_base::runtime::get().map_err(|e| Error::Io {
         path: "(runtime)".into(),
         source: std::io::Error::other(e.to_string()),
     })?;

@@ -20,6 +20,10 @@ pub mod kube;
 pub mod report;
 pub use werf_build::taglog;
 
+use werf_git as git;
+use werf_kubernetes as kubernetes;
+use werf_registry as registry;
+
 /// Errors of a cleanup, each naming what it was reading or deleting.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -234,7 +234,7 @@ impl Source for EngineSource<'_> {
                 unix: self.commits[id].time,
                 offset: self.offsets.get(id).copied().unwrap_or(0),
             };
-            crate::project::set_commit_env(self.db, self.project, info);
+            self.project.set_commit(self.db, info);
         }
         self.stats.trees += 1;
         let tags: BTreeMap<String, String> = match werf_graph::plan::plan_all(self.db, self.project)

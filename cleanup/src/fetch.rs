@@ -137,6 +137,6 @@ fn run(workdir: &Path, args: &[&str]) -> Result<String, String> {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        Err(crate::redact::urls(err.trim()))
+        Err(werf_base::redact::urls(err.trim()))
     }
 }

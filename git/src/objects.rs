@@ -220,7 +220,7 @@ impl ObjectSource for GitObjects {
         if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
             let st = work
                 .stat(&path)
-                .map_err(|e| object_error(id, crate::errors::chain(&e)))?
+                .map_err(|e| object_error(id, werf_base::errors::chain(&e)))?
                 .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
             return Ok(st.st_size.max(0) as u64);
         }
@@ -235,7 +235,7 @@ impl ObjectSource for GitObjects {
         if let (Some(path), Some(work)) = (self.work_path(id), &self.work) {
             let opened = work
                 .open_file(&path)
-                .map_err(|e| object_error(id, crate::errors::chain(&e)))?;
+                .map_err(|e| object_error(id, werf_base::errors::chain(&e)))?;
             let Some((file, len)) = opened else {
                 // A link (or something that replaced the file): small, read whole and checked.
                 let data = self.blob(id)?;
@@ -342,7 +342,7 @@ impl ObjectSource for GitObjects {
             // always holds the bytes the tag was computed from.
             let content = work
                 .read(&path)
-                .map_err(|e| object_error(id, crate::errors::chain(&e)))?
+                .map_err(|e| object_error(id, werf_base::errors::chain(&e)))?
                 .ok_or_else(|| object_error(id, format!("`{path}` is gone from the work tree")))?;
             if blob_id(&content) != id {
                 return Err(object_error(
