@@ -64,16 +64,6 @@ pub struct Global {
     pub disable_auto_host_cleanup: bool,
 }
 
-impl Global {
-    /// The network timeouts of this run.
-    pub fn timeouts(&self) -> crate::net::Timeouts {
-        crate::net::Timeouts {
-            connect: self.connect_timeout,
-            read: self.read_timeout,
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compute every image's tag; with `--dry-run`, print the plan and why each tag is what it is.

@@ -15,6 +15,7 @@
 //! - [`giterminism`]: `werf-giterminism.yaml` read, and what werf.yaml uses outside the commit checked.
 //! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
 //! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
+//! - [`settings`]: flags and `WERF_*` variables resolved once into typed settings.
 //! - [`store`]: the engine's persistent memo backed by `werf-cache`.
 //! - [`progress`]: progress drawing on a terminal.
 
@@ -28,6 +29,7 @@ mod pipeline;
 mod printer;
 mod progress;
 mod project;
+mod settings;
 mod store;
 
 use werf_base::{errors, files, net, redact, runtime};
@@ -79,14 +81,15 @@ fn main() -> ExitCode {
     // Every command marks itself running in the home folder (so a host cleanup spares what it
     // holds), and trims the home folder at the end at most once an hour, as werf does.
     // `werf host ...` itself does not mark itself running: it must see only the others.
-    let home = store::home(cli.global.home_dir.as_deref());
+    let settings = settings::GlobalSettings::resolve(&cli.global);
+    let home = settings.home.clone();
     let host_command = matches!(cli.command, cli::Command::Host(_));
-    let auto_trim = !cli.global.disable_auto_host_cleanup && !host_command;
+    let auto_trim = settings.auto_host_cleanup && !host_command;
     let running = (!host_command)
         .then(|| werf_cache::Store::open(&home).ok())
         .flatten()
         .and_then(|s| s.running().ok().map(|guard| (s, guard)));
-    let code = match commands::run(cli) {
+    let code = match commands::run(&cli, &settings) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");

@@ -19,3 +19,8 @@ pub fn text(text: &str) -> std::io::Result<()> {
         .lock()
         .write_all(terminal_safe(text).as_bytes())
 }
+
+/// Writes `warning: TEXT` to stderr, made terminal-safe.
+pub fn warning(text: &str) {
+    eprintln!("warning: {}", terminal_safe(text));
+}

@@ -150,4 +150,9 @@ impl crate::deploy::report::Reporter for DeployLines {
     fn event(&self, event: crate::deploy::report::Event<'_>) {
         eprintln!("{event}");
     }
+
+    fn status_lines(&self) -> (Box<dyn std::io::Write + Send>, bool) {
+        use std::io::IsTerminal as _;
+        (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+    }
 }

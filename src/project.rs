@@ -15,13 +15,13 @@ use werf_graph::pattern::join;
 use werf_graph::plan::{self, ImagePlan};
 use werf_graph::{Database, ObjectId, Project, Setter};
 
-use crate::cli::Global;
 use crate::git::beneath::{Kind, WorkTree};
 use crate::git::objects::GitObjects;
 use crate::git::worktree::{self, State};
 use crate::git::{Commit, Repo};
 use crate::progress::PlanProgress;
-use crate::store::{home, Listings};
+use crate::settings::GlobalSettings;
+use crate::store::Listings;
 
 /// The config file name inside the project folder.
 pub const CONFIG_FILE: &str = "werf.yaml";
@@ -284,12 +284,12 @@ pub enum Reads {
 }
 
 /// Opens the repository, sets the engine's inputs, plans every image and checks for dirty files.
-pub fn load(global: &Global) -> Result<Loaded> {
+pub fn load(global: &GlobalSettings) -> Result<Loaded> {
     load_for(global, Reads::Images)
 }
 
 /// [`load`] for a command that also reads the chart: uncommitted chart files are errors too.
-pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
+pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
     let dir = match &global.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
@@ -299,7 +299,7 @@ pub fn load_for(global: &Global, reads: Reads) -> Result<Loaded> {
         |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
     let repo = Repo::discover(&dir)?;
     let commit = repo.commit(global.commit.as_deref())?;
-    let home = home(global.home_dir.as_deref());
+    let home = global.home.clone();
     let store = Store::open(&home)
         .with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
 

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use werf_graph::plan::{BaseRef, ImagePlan};
 
 use crate::build::Wanted;
-use crate::cli::{BuildArgs, Global};
+use crate::cli::BuildArgs;
 use crate::pipeline::publish::{publish, Publish};
 use crate::project::{load, Loaded};
+use crate::settings::{GlobalSettings, PublishSettings};
 
 /// Per project: the last plan's commit and image -> tag.
 const LAST_PLAN: &str = "plans";
@@ -109,7 +110,7 @@ fn report_images(
 }
 
 /// Runs `werf build`.
-pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
     if !args.dry_run {
         return build_and_push(global, args);
     }
@@ -314,15 +315,16 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
 }
 
 /// Builds and pushes the images the registry lacks.
-fn build_and_push(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+fn build_and_push(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
     let Some(repo) = args.repo.as_deref() else {
         bail!("`werf build` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to; `--dry-run` only plans");
     };
     let mut loaded = load(global)?;
     let wanted = select(&loaded, &args.images)?;
+    let publish_settings = PublishSettings::resolve(&args.publish, global);
     let publish_args = Publish {
         repo,
-        flags: &args.publish,
+        settings: &publish_settings,
         report_digests: args.save_build_report,
     };
     let results = publish(global, &mut loaded, wanted, &publish_args)?;

@@ -10,14 +10,20 @@ use werf_graph::cleanup::{history as walk, is_image_tag, is_ours, policy, refs};
 
 use crate::cleanup::report::{HistoryFigures, Report};
 use crate::cleanup::{delete, history, host, kube, now, taglog};
-use crate::cli::{CleanupArgs, CleanupKubeArgs, Global, HostCleanupArgs, PurgeArgs};
+use crate::cli::{CleanupArgs, CleanupKubeArgs, HostCleanupArgs, PurgeArgs};
 use crate::project::{self, Reads};
 use crate::registry::{host_of, Registry};
+use crate::settings::GlobalSettings;
 
 /// Images in use, by tag and by digest, in `repo`; and the Kubernetes requests made.
 type InUse = (BTreeMap<String, Vec<Use>>, BTreeMap<String, Vec<Use>>, u64);
 
-fn in_use(global: &Global, k: &CleanupKubeArgs, repo: &str, enabled: bool) -> Result<InUse> {
+fn in_use(
+    global: &GlobalSettings,
+    k: &CleanupKubeArgs,
+    repo: &str,
+    enabled: bool,
+) -> Result<InUse> {
     if k.without_kube || !enabled {
         return Ok(Default::default());
     }
@@ -26,13 +32,13 @@ fn in_use(global: &Global, k: &CleanupKubeArgs, repo: &str, enabled: bool) -> Re
         contexts: &k.kube_context,
         context_namespace_only: k.scan_context_namespace_only,
     };
-    let (uses, requests) = kube::images_in_use(&scope, global.timeouts())?;
+    let (uses, requests) = kube::images_in_use(&scope, global.timeouts)?;
     let (tags, digests) = kube::of_repo(&uses, repo);
     Ok((tags, digests, requests))
 }
 
-fn registry(global: &Global, repo: &str, insecure: &[String]) -> Result<Registry> {
-    let registry = Registry::new(insecure, &[host_of(repo)], global.timeouts())?;
+fn registry(global: &GlobalSettings, repo: &str, insecure: &[String]) -> Result<Registry> {
+    let registry = Registry::new(insecure, &[host_of(repo)], global.timeouts)?;
     registry.login(repo, RegistryOperation::Pull)?;
     Ok(registry)
 }
@@ -62,7 +68,7 @@ fn finish(report: &Report, path: Option<&std::path::Path>) -> Result<ExitCode> {
 }
 
 /// `werf cleanup`.
-pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
+pub fn cleanup(global: &GlobalSettings, args: &CleanupArgs) -> Result<ExitCode> {
     let repo = args.repo.trim_end_matches('/');
     let mut loaded = project::load_for(global, Reads::History)?;
     let config = &loaded.config;
@@ -176,7 +182,7 @@ pub fn cleanup(global: &Global, args: &CleanupArgs) -> Result<ExitCode> {
 }
 
 /// `werf purge`.
-pub fn purge(global: &Global, args: &PurgeArgs) -> Result<ExitCode> {
+pub fn purge(global: &GlobalSettings, args: &PurgeArgs) -> Result<ExitCode> {
     let repo = args.repo.trim_end_matches('/');
     let (in_use_tags, digest_uses, kube_requests) = in_use(global, &args.kube, repo, true)?;
     let registry = registry(global, repo, &args.insecure_registry)?;
@@ -212,7 +218,7 @@ pub fn purge(global: &Global, args: &PurgeArgs) -> Result<ExitCode> {
             },
         })
         .collect();
-    let home = crate::store::home(global.home_dir.as_deref());
+    let home = global.home.clone();
     let store = werf_cache::Store::open(&home)
         .with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
     let log = taglog::read(&store, repo)?;
@@ -243,8 +249,8 @@ pub fn purge(global: &Global, args: &PurgeArgs) -> Result<ExitCode> {
 }
 
 /// `werf host cleanup`.
-pub fn host_cleanup(global: &Global, args: &HostCleanupArgs) -> Result<ExitCode> {
-    let home = crate::store::home(global.home_dir.as_deref());
+pub fn host_cleanup(global: &GlobalSettings, args: &HostCleanupArgs) -> Result<ExitCode> {
+    let home = global.home.clone();
     let store = werf_cache::Store::open(&home)
         .with_context(|| format!("cannot open the cache in `{}`", home.display()))?;
     let options = host::Options {

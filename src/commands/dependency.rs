@@ -11,13 +11,14 @@ use serde_json::Value as Json;
 use werf_graph::chart::lock;
 
 use crate::charts::fetch::{field, is_file_name, Fetcher};
-use crate::cli::{DependencyArgs, Global};
+use crate::cli::DependencyArgs;
+use crate::settings::GlobalSettings;
 
 /// `werf helm dependency update`: resolves every constraint anew, downloads, writes the lock.
-pub fn update(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
+pub fn update(global: &GlobalSettings, args: &DependencyArgs) -> Result<ExitCode> {
     let chart = chart_dir(args);
     let requested = requested(&chart)?;
-    let fetcher = Fetcher::new(global.timeouts(), &args.insecure_registry, &requested)?;
+    let fetcher = Fetcher::new(global.timeouts, &args.insecure_registry, &requested)?;
     let mut locked = Vec::new();
     let mut archives = Vec::new();
     for dep in &requested {
@@ -45,7 +46,7 @@ pub fn update(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
 
 /// `werf helm dependency build`: the versions of `Chart.lock` (which must match `Chart.yaml`),
 /// or an update when there is no lock.
-pub fn build(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
+pub fn build(global: &GlobalSettings, args: &DependencyArgs) -> Result<ExitCode> {
     let chart = chart_dir(args);
     let lock_file = chart.join("Chart.lock");
     let Ok(text) = std::fs::read_to_string(&lock_file) else {
@@ -59,7 +60,7 @@ pub fn build(global: &Global, args: &DependencyArgs) -> Result<ExitCode> {
             lock_file.display()
         );
     }
-    let fetcher = Fetcher::new(global.timeouts(), &args.insecure_registry, &requested)?;
+    let fetcher = Fetcher::new(global.timeouts, &args.insecure_registry, &requested)?;
     let mut archives = Vec::new();
     for dep in &requested {
         let name = field(dep, "name");

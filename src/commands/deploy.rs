@@ -6,49 +6,54 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::cli::{ConvergeArgs, DismissArgs, Global, PlanArgs, RollbackArgs};
+use crate::cli::{ConvergeArgs, DismissArgs, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
-use crate::pipeline::desired::{converge_release, desired, release_of, runtime, target};
+use crate::pipeline::desired::{converge_release, desired, release_of, runtime};
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::why::Revisions;
 use crate::project::{load_for, Reads};
+use crate::settings::{self, GlobalSettings, KubeSettings, PublishSettings, RenderSettings};
 
 /// Runs `werf converge`.
-pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
-    let timeout =
-        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
+    let timeout = settings::timeout(&args.timeout)?;
+    let (render, kube_settings) = (
+        RenderSettings::resolve(&args.render),
+        KubeSettings::resolve(&args.kube),
+    );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
         global,
-        &args.render.release,
-        &args.render.namespace,
+        render.release.as_deref(),
+        render.namespace.as_deref(),
         &loaded,
-        args.kube.force_adoption,
+        kube_settings.force_adoption,
     )?;
     let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
-    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+    let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let plans = loaded.buildable_plans()?;
     // A project without images of its own needs no repository (as werf).
     if !plans.is_empty() {
-        let repo = args.render.repo.as_deref().ok_or_else(|| {
+        let repo = render.repo.as_deref().ok_or_else(|| {
             anyhow!(
                 "`werf converge` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish werf.yaml's {} image{} to",
                 plans.len(),
                 if plans.len() == 1 { "" } else { "s" }
             )
         })?;
+        let publish_settings = PublishSettings::resolve(&args.publish, global);
         let publish_args = Publish {
             repo,
-            flags: &args.publish,
+            settings: &publish_settings,
             report_digests: false,
         };
         publish(global, &mut loaded, plans, &publish_args)?;
     }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
-    let settings = deploy::lifecycle::Settings {
+    let deploy_settings = deploy::lifecycle::Settings {
         reporter: &crate::progress::DeployLines,
         timeout,
         auto_rollback: args.auto_rollback,
@@ -57,10 +62,10 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
     let converged = rt.block_on(converge_release(
         &kube,
         global,
-        &args.render,
+        &render,
         &loaded,
         &release,
-        &settings,
+        &deploy_settings,
     ))?;
     let outcome = &converged.outcome;
     println!(
@@ -82,23 +87,27 @@ pub fn converge(global: &Global, args: &ConvergeArgs) -> Result<ExitCode> {
 }
 
 /// Runs `werf plan`.
-pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
+pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
+    let (render, kube_settings) = (
+        RenderSettings::resolve(&args.render),
+        KubeSettings::resolve(&args.kube),
+    );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
-    if let Some(repo) = &args.render.repo {
+    if let Some(repo) = &render.repo {
         loaded.use_recorded_imports(repo)?;
     }
     let release = release_of(
         global,
-        &args.render.release,
-        &args.render.namespace,
+        render.release.as_deref(),
+        render.namespace.as_deref(),
         &loaded,
-        args.kube.force_adoption,
+        kube_settings.force_adoption,
     )?;
     let rt = runtime()?;
-    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+    let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let (plan, deployed_commit) = rt.block_on(async {
         let (desired, history, _) =
-            desired(&kube, global, &args.render, &loaded, &release, None).await?;
+            desired(&kube, global, &render, &loaded, &release, None).await?;
         let commit = deploy::release::last_deployed(&history).and_then(|r| r.commit.clone());
         Ok::<_, anyhow::Error>((deploy::plan(&kube, desired, history).await?, commit))
     })?;
@@ -112,7 +121,7 @@ pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
                 release.name
             ),
         };
-        Some(Revisions::load(global, &args.render, &since, &mut loaded)?)
+        Some(Revisions::load(global, &render, &since, &mut loaded)?)
     } else {
         None
     };
@@ -170,13 +179,19 @@ fn from(s: &deploy::Step) -> String {
 }
 
 /// Runs `werf dismiss`.
-pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
+pub fn dismiss(global: &GlobalSettings, args: &DismissArgs) -> Result<ExitCode> {
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let release = release_of(global, &args.release, &args.namespace, &loaded, false)?;
-    let timeout =
-        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+    let release = release_of(
+        global,
+        args.release.as_deref(),
+        args.namespace.as_deref(),
+        &loaded,
+        false,
+    )?;
+    let timeout = settings::timeout(&args.timeout)?;
     let rt = runtime()?;
-    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+    let kube_settings = KubeSettings::resolve(&args.kube);
+    let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let deleted = rt.block_on(deploy::dismiss(
         &kube,
         &crate::progress::DeployLines,
@@ -194,19 +209,19 @@ pub fn dismiss(global: &Global, args: &DismissArgs) -> Result<ExitCode> {
 }
 
 /// Runs `werf rollback`.
-pub fn rollback(global: &Global, args: &RollbackArgs) -> Result<ExitCode> {
-    let timeout =
-        werf_base::duration::parse(&args.timeout).map_err(|e| anyhow!("`--timeout`: {e}"))?;
+pub fn rollback(global: &GlobalSettings, args: &RollbackArgs) -> Result<ExitCode> {
+    let timeout = settings::timeout(&args.timeout)?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
+    let kube_settings = KubeSettings::resolve(&args.kube);
     let release = release_of(
         global,
-        &args.release,
-        &args.namespace,
+        args.release.as_deref(),
+        args.namespace.as_deref(),
         &loaded,
-        args.kube.force_adoption,
+        kube_settings.force_adoption,
     )?;
     let rt = runtime()?;
-    let kube = rt.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+    let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let settings = deploy::lifecycle::Settings {
         reporter: &crate::progress::DeployLines,
         timeout,

@@ -10,20 +10,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cli::{DevArgs, Global};
+use crate::cli::DevArgs;
 use crate::dev::cycle::Session;
 use crate::dev::tree::Update;
 use crate::dev::watch::{next_batch, Ignored, Signal, Watch};
 use crate::git::Repo;
+use crate::settings::{DevSettings, GlobalSettings};
 
 /// Runs `werf dev`.
-pub fn run(global: &Global, args: &DevArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, args: &DevArgs) -> Result<ExitCode> {
     if global.commit.is_some() {
         bail!("`werf dev` reads the work tree: `--commit` is not for it");
     }
     let mut global = global.clone();
     global.dev = true;
     let global = &global;
+    let settings = DevSettings::resolve(args, global)?;
     let dir = match &global.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
@@ -33,11 +35,11 @@ pub fn run(global: &Global, args: &DevArgs) -> Result<ExitCode> {
     let mut watch = Watch::new(&repo.workdir, tx.clone())?;
     watch_tree(&repo, &mut watch, "")?;
     listen_for_stop(tx)?;
-    let quiet = Duration::from_millis(args.debounce_ms.max(1));
+    let quiet = settings.debounce.max(Duration::from_millis(1));
 
     // A project that does not load yet (a broken werf.yaml) is waited for as any other error.
     let mut session = loop {
-        match Session::start(global, args) {
+        match Session::start(global, &settings) {
             Ok(s) => break s,
             Err(e) => failed(&e),
         }

@@ -15,36 +15,36 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, DependencyCommand, HelmCommand, HostCommand, RepoCommand};
+use crate::settings::GlobalSettings;
 
 /// Runs the chosen command.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+/// Runs the command `cli` names, with `global` resolved from its flags.
+pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
     match &cli.command {
-        Command::Build(args) => build::run(&cli.global, args),
-        Command::Graph(args) => graph::run(&cli.global, args),
-        Command::Render(args) => render::run(&cli.global, args),
-        Command::Converge(args) => deploy::converge(&cli.global, args),
-        Command::Plan(args) => deploy::plan(&cli.global, args),
-        Command::Dev(args) => dev::run(&cli.global, args),
-        Command::Dismiss(args) => deploy::dismiss(&cli.global, args),
-        Command::Rollback(args) => deploy::rollback(&cli.global, args),
-        Command::Cleanup(args) => cleanup::cleanup(&cli.global, args),
-        Command::Purge(args) => cleanup::purge(&cli.global, args),
-        Command::Host(HostCommand::Cleanup(args)) => cleanup::host_cleanup(&cli.global, args),
+        Command::Build(args) => build::run(global, args),
+        Command::Graph(args) => graph::run(global, args),
+        Command::Render(args) => render::run(global, args),
+        Command::Converge(args) => deploy::converge(global, args),
+        Command::Plan(args) => deploy::plan(global, args),
+        Command::Dev(args) => dev::run(global, args),
+        Command::Dismiss(args) => deploy::dismiss(global, args),
+        Command::Rollback(args) => deploy::rollback(global, args),
+        Command::Cleanup(args) => cleanup::cleanup(global, args),
+        Command::Purge(args) => cleanup::purge(global, args),
+        Command::Host(HostCommand::Cleanup(args)) => cleanup::host_cleanup(global, args),
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Update(args))) => {
-            dependency::update(&cli.global, args)
+            dependency::update(global, args)
         }
         Command::Helm(HelmCommand::Dependency(DependencyCommand::Build(args))) => {
-            dependency::build(&cli.global, args)
+            dependency::build(global, args)
         }
         Command::Helm(HelmCommand::Dependency(DependencyCommand::List(args))) => {
             dependency::list(args)
         }
-        Command::Helm(HelmCommand::Secret(command)) => secret::run(&cli.global, command),
-        Command::Helm(HelmCommand::Repo(RepoCommand::Add(args))) => repo::add(&cli.global, args),
+        Command::Helm(HelmCommand::Secret(command)) => secret::run(global, command),
+        Command::Helm(HelmCommand::Repo(RepoCommand::Add(args))) => repo::add(global, args),
         Command::Helm(HelmCommand::Repo(RepoCommand::List)) => repo::list(),
         Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
-        Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => {
-            repo::update(&cli.global, args)
-        }
+        Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
     }
 }

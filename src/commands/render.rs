@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use werf_graph::chart::{self, Cluster};
 
-use crate::cli::{Global, RenderArgs};
-use crate::pipeline::render::{render, render_options};
+use crate::cli::RenderArgs;
+use crate::pipeline::render::{named_render_options, render};
 use crate::project::{load_for, Reads};
+use crate::settings::{GlobalSettings, RenderSettings};
 
 /// Runs `werf render`.
-pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, args: &RenderArgs) -> Result<ExitCode> {
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     if let Some(repo) = &args.repo {
         loaded.use_recorded_imports(repo)?;
@@ -20,7 +21,7 @@ pub fn run(global: &Global, args: &RenderArgs) -> Result<ExitCode> {
     if args.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
     }
-    let options = render_options(global, args, &loaded)?;
+    let options = named_render_options(global, &RenderSettings::resolve(args), &loaded)?;
     // As `helm template`: no cluster, so `lookup` finds nothing.
     let manifests = render(&loaded, options, Cluster::offline())?;
     std::io::stdout()

@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::charts::fetch::Fetcher;
 use crate::charts::repos::{self, Entry, Repositories};
-use crate::cli::{Global, RepoAddArgs, RepoNames};
+use crate::cli::{RepoAddArgs, RepoNames};
+use crate::settings::GlobalSettings;
 
 /// `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ` now, as Helm stamps `generated`.
 fn now() -> String {
@@ -52,7 +53,7 @@ fn download_index(fetcher: &Fetcher, entry: &Entry) -> Result<()> {
 }
 
 /// `werf helm repo add NAME URL`.
-pub fn add(global: &Global, args: &RepoAddArgs) -> Result<ExitCode> {
+pub fn add(global: &GlobalSettings, args: &RepoAddArgs) -> Result<ExitCode> {
     if !repos::valid_name(&args.name) {
         bail!(
             "repository name `{}` contains `/`, or is empty: please specify a different name",
@@ -103,7 +104,7 @@ pub fn add(global: &Global, args: &RepoAddArgs) -> Result<ExitCode> {
             );
         }
     }
-    let fetcher = Fetcher::new(global.timeouts(), &[], &[])?;
+    let fetcher = Fetcher::new(global.timeouts, &[], &[])?;
     download_index(&fetcher, &entry).with_context(|| {
         format!(
             "looks like `{}` is not a valid chart repository or cannot be reached",
@@ -158,7 +159,7 @@ pub fn remove(args: &RepoNames) -> Result<ExitCode> {
 }
 
 /// `werf helm repo update [NAME...]`.
-pub fn update(global: &Global, args: &RepoNames) -> Result<ExitCode> {
+pub fn update(global: &GlobalSettings, args: &RepoNames) -> Result<ExitCode> {
     let repos = Repositories::load(&repos::config_file())?;
     if repos.entries.is_empty() {
         bail!("no repositories found. You must add one before updating");
@@ -169,7 +170,7 @@ pub fn update(global: &Global, args: &RepoNames) -> Result<ExitCode> {
         }
     }
     println!("Hang tight while we grab the latest from your chart repositories...");
-    let fetcher = Fetcher::new(global.timeouts(), &[], &[])?;
+    let fetcher = Fetcher::new(global.timeouts, &[], &[])?;
     let mut failed = Vec::new();
     for e in repos
         .entries

@@ -8,15 +8,16 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cli::{Global, RotateArgs, SecretAction, SecretCommand, SecretEdit, SecretIo};
+use crate::cli::{RotateArgs, SecretAction, SecretCommand, SecretEdit, SecretIo};
 use crate::secret::{cipher, key, values};
+use crate::settings::GlobalSettings;
 
 /// The project folder (`--dir`, else the current one), where `.werf_secret_key` is looked for.
-fn project_dir(global: &Global) -> PathBuf {
+fn project_dir(global: &GlobalSettings) -> PathBuf {
     global.dir.clone().unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn current_key(global: &Global) -> Result<cipher::Key> {
+fn current_key(global: &GlobalSettings) -> Result<cipher::Key> {
     Ok(key::find("WERF_SECRET_KEY", &project_dir(global))?)
 }
 
@@ -83,7 +84,7 @@ fn encrypt_file(key: &cipher::Key, data: &[u8]) -> Result<String> {
 }
 
 /// Runs `werf helm secret ...`.
-pub fn run(global: &Global, command: &SecretCommand) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, command: &SecretCommand) -> Result<ExitCode> {
     match command {
         SecretCommand::GenerateSecretKey => {
             println!("{}", cipher::Key::generate()?);
@@ -95,7 +96,7 @@ pub fn run(global: &Global, command: &SecretCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn values_action(global: &Global, action: &SecretAction) -> Result<()> {
+fn values_action(global: &GlobalSettings, action: &SecretAction) -> Result<()> {
     let key = current_key(global)?;
     match action {
         SecretAction::Encrypt(SecretIo { file, output }) => {
@@ -122,7 +123,7 @@ fn values_action(global: &Global, action: &SecretAction) -> Result<()> {
     }
 }
 
-fn file_action(global: &Global, action: &SecretAction) -> Result<()> {
+fn file_action(global: &GlobalSettings, action: &SecretAction) -> Result<()> {
     let key = current_key(global)?;
     match action {
         SecretAction::Encrypt(SecretIo { file, output }) => {
@@ -188,7 +189,7 @@ fn edit(
 
 /// Re-encrypts the project's secrets from `WERF_OLD_SECRET_KEY` to the current key. Everything
 /// is decrypted first; nothing is written unless all of it decrypted.
-fn rotate(global: &Global, args: &RotateArgs) -> Result<()> {
+fn rotate(global: &GlobalSettings, args: &RotateArgs) -> Result<()> {
     let dir = project_dir(global);
     let old = match std::env::var("WERF_OLD_SECRET_KEY") {
         Ok(k) if !k.trim().is_empty() => {

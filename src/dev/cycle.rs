@@ -14,23 +14,22 @@ use werf_graph::render::RenderInput;
 
 use super::summary::{self, Rendered, TagChange};
 use super::tree::DevTree;
-use crate::cli::{DevArgs, Global};
 use crate::deploy::{self, Release};
 use crate::git::worktree::under;
 use crate::kubernetes::Kube;
-use crate::pipeline::desired::{converge_release, release_of, runtime, target};
+use crate::pipeline::desired::{converge_release, release_of, runtime};
 use crate::pipeline::publish::{publish, Publish};
-use crate::pipeline::render::render_options;
+use crate::pipeline::render::{named_render_options, render_options};
 use crate::project::{load_for, Loaded, Reads};
+use crate::settings::{DevSettings, GlobalSettings};
 
 /// The loop's state between saves.
 pub struct Session<'a> {
-    global: &'a Global,
-    args: &'a DevArgs,
+    global: &'a GlobalSettings,
+    args: &'a DevSettings,
     pub loaded: Loaded,
     pub tree: DevTree,
     cluster: Option<(Kube, Release)>,
-    timeout: Duration,
     /// What the last cycle that went through left: the plans, tags and objects the next one is
     /// compared with. A failed cycle leaves them, so the next save retries what it did not do.
     plans: BTreeMap<String, Arc<ImagePlan>>,
@@ -54,24 +53,22 @@ pub struct Done {
 
 impl<'a> Session<'a> {
     /// Loads the work tree (as `--dev`) and, with a kubeconfig flag, connects to the cluster.
-    pub fn start(global: &'a Global, args: &'a DevArgs) -> Result<Self> {
-        let timeout = werf_base::duration::parse(&args.timeout)
-            .map_err(|e| anyhow::anyhow!("`--timeout`: {e}"))?;
+    pub fn start(global: &'a GlobalSettings, args: &'a DevSettings) -> Result<Self> {
         let mut loaded = load_for(global, Reads::ImagesAndChart)?;
         if let Some(repo) = &args.render.repo {
             loaded.use_recorded_imports(repo)?;
         }
         loaded.db.enable_execution_log();
-        let cluster = if args.kube.kube_config.is_some() || args.kube.kube_context.is_some() {
+        let cluster = if args.kube.named() {
             let release = release_of(
                 global,
-                &args.render.release,
-                &args.render.namespace,
+                args.render.release.as_deref(),
+                args.render.namespace.as_deref(),
                 &loaded,
                 args.kube.force_adoption,
             )?;
             let kube =
-                runtime()?.block_on(Kube::connect_with(&target(&args.kube), global.timeouts()))?;
+                runtime()?.block_on(Kube::connect_with(&args.kube.target, global.timeouts))?;
             Some((kube, release))
         } else {
             None
@@ -89,7 +86,6 @@ impl<'a> Session<'a> {
             loaded,
             tree,
             cluster,
-            timeout,
             plans: BTreeMap::new(),
             tags: BTreeMap::new(),
             objects: BTreeMap::new(),
@@ -121,7 +117,7 @@ impl<'a> Session<'a> {
         if let (true, Some(repo)) = (waiting, &self.args.render.repo) {
             let publish_args = Publish {
                 repo,
-                flags: &self.args.publish,
+                settings: &self.args.publish,
                 report_digests: false,
             };
             let wanted = self.loaded.buildable_plans()?;
@@ -182,7 +178,7 @@ impl<'a> Session<'a> {
             if !plans.is_empty() && (self.cycles == 0 || !tag_changes.is_empty()) {
                 let publish_args = Publish {
                     repo,
-                    flags: &self.args.publish,
+                    settings: &self.args.publish,
                     report_digests: false,
                 };
                 let wanted = plans
@@ -199,9 +195,9 @@ impl<'a> Session<'a> {
                 if self.cycles == 0 || !object_changes.is_empty() || reads_cluster {
                     let settings = deploy::lifecycle::Settings {
                         reporter: &crate::progress::DeployLines,
-                        timeout: self.timeout,
-                        auto_rollback: false,
-                        history_max: self.args.history.max,
+                        timeout: self.args.deploy.timeout,
+                        auto_rollback: self.args.deploy.auto_rollback,
+                        history_max: self.args.deploy.history_max,
                     };
                     let outcome = runtime()?
                         .block_on(converge_release(
@@ -305,7 +301,15 @@ impl<'a> Session<'a> {
         if werf_graph::render::chart_tree(db, self.loaded.project).is_err() {
             return Ok(BTreeMap::new());
         }
-        let options = render_options(self.global, &self.args.render, &self.loaded)?;
+        let options = match &self.cluster {
+            Some((_, release)) => render_options(
+                self.global,
+                &self.args.render,
+                (release.name.clone(), release.namespace.clone()),
+                &self.loaded,
+            )?,
+            None => named_render_options(self.global, &self.args.render, &self.loaded)?,
+        };
         let input = match &self.input {
             Some((o, i)) if *o == options => *i,
             _ => {

@@ -8,28 +8,21 @@ use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use super::render::{crds, notes, release_names, render, render_options};
-use crate::cli::{Global, KubeArgs, RenderArgs};
 use crate::deploy::{self, Release};
-use crate::kubernetes::{Kube, Target};
+use crate::kubernetes::Kube;
 use crate::project::Loaded;
+use crate::settings::{GlobalSettings, RenderSettings};
 
 /// The process's runtime.
 pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     crate::runtime::get().context("cannot start the async runtime")
 }
 
-pub fn target(args: &KubeArgs) -> Target {
-    Target {
-        kubeconfig: args.kube_config.clone(),
-        context: args.kube_context.clone(),
-    }
-}
-
-/// Release and namespace names as `render` computes them.
+/// The release, its names computed once as `render` computes them ([`release_names`]).
 pub fn release_of(
-    global: &Global,
-    release: &Option<String>,
-    namespace: &Option<String>,
+    global: &GlobalSettings,
+    release: Option<&str>,
+    namespace: Option<&str>,
     loaded: &Loaded,
     force_adoption: bool,
 ) -> Result<Release> {
@@ -88,8 +81,8 @@ pub fn content(
 /// resolve.
 pub async fn desired(
     kube: &Kube,
-    global: &Global,
-    args: &RenderArgs,
+    global: &GlobalSettings,
+    args: &RenderSettings,
     loaded: &Loaded,
     release: &Release,
     crds_timeout: Option<std::time::Duration>,
@@ -98,7 +91,8 @@ pub async fn desired(
     let mut history = deploy::record::history(kube, &release.namespace, &release.name)
         .await
         .map_err(deploy::Error::from)?;
-    let mut options = render_options(global, args, loaded)?;
+    let names = (release.name.clone(), release.namespace.clone());
+    let mut options = render_options(global, args, names, loaded)?;
     options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
     options.api_versions = Some(kube.api_versions().await?);
@@ -170,8 +164,8 @@ pub struct Converged {
 /// Renders, plans against the cluster and converges `release` (the chart's objects, tracked).
 pub async fn converge_release(
     kube: &Kube,
-    global: &Global,
-    args: &RenderArgs,
+    global: &GlobalSettings,
+    args: &RenderSettings,
     loaded: &Loaded,
     release: &Release,
     settings: &deploy::lifecycle::Settings<'_>,

@@ -3,15 +3,15 @@
 use anyhow::Result;
 
 use crate::build::Wanted;
-use crate::cli::{Backend, Global, PublishFlags};
 use crate::progress::BuildProgress;
 use crate::project::{EnginePlanner, Loaded};
 use crate::registry::Registry;
+use crate::settings::{Builder, GlobalSettings, PublishSettings};
 
 /// Where and how images are published.
 pub struct Publish<'a> {
     pub repo: &'a str,
-    pub flags: &'a PublishFlags,
+    pub settings: &'a PublishSettings,
     /// Report the registry's digest of images that were already there (a HEAD each).
     pub report_digests: bool,
 }
@@ -20,35 +20,31 @@ pub struct Publish<'a> {
 /// on an import's content are planned during the build; afterwards `loaded.plans` hold every
 /// tag.
 pub fn publish(
-    global: &Global,
+    global: &GlobalSettings,
     loaded: &mut Loaded,
     wanted: Vec<Wanted>,
     args: &Publish<'_>,
 ) -> Result<Vec<crate::build::ImageResult>> {
-    let (repo, flags) = (args.repo, args.flags);
+    let (repo, settings) = (args.repo, args.settings);
     let registry = Registry::new(
-        &flags.insecure_registry,
+        &settings.insecure_registries,
         &[crate::registry::host_of(repo)],
-        global.timeouts(),
+        global.timeouts,
     )?;
-    let parallel = flags.parallel.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let buildkit = match flags.backend {
-        Backend::Buildkit => Some(crate::build::buildkit::Fleet::connect(
-            &crate::build::buildkit::addresses(&flags.buildkit_addr),
+    let parallel = settings.parallel;
+    let buildkit = match &settings.builder {
+        Builder::Buildkit(b) => Some(crate::build::buildkit::Fleet::connect(
+            &crate::build::buildkit::addresses(&b.addresses),
             crate::build::buildkit::tls(
-                flags.buildkit_tls_ca.clone(),
-                flags.buildkit_tls_cert.clone(),
-                flags.buildkit_tls_key.clone(),
-                flags.buildkit_tls_server_name.clone(),
+                b.tls_ca.clone(),
+                b.tls_cert.clone(),
+                b.tls_key.clone(),
+                b.tls_server_name.clone(),
             )
             .as_ref(),
-            std::time::Duration::from_secs(flags.buildkit_keepalive),
+            b.keepalive,
             parallel,
-            &|w| eprintln!("warning: {w}"),
+            &|w| crate::printer::warning(w),
         )?),
         _ => None,
     };
@@ -57,9 +53,12 @@ pub fn publish(
         parallel,
         project: &loaded.config.meta.project,
         report_digests: args.report_digests,
-        buildah: (flags.backend == Backend::Buildah).then(|| crate::build::buildah::Buildah {
-            root: crate::store::home(global.home_dir.as_deref()).join("buildah"),
-        }),
+        buildah: match &settings.builder {
+            Builder::Buildah { root } => {
+                Some(crate::build::buildah::Buildah { root: root.clone() })
+            }
+            _ => None,
+        },
         buildkit,
         project_dir: loaded.repo.workdir.join(&loaded.repo.prefix),
     };
@@ -81,7 +80,7 @@ pub fn publish(
     let built = results.iter().filter(|r| r.rebuilt).count();
     let stats = &registry.stats;
     use std::sync::atomic::Ordering::Relaxed;
-    println!(
+    crate::printer::line(&format!(
         "{} image{}: {built} built and pushed, {} already in `{repo}` ({:.1} s; {} registry requests, {} blobs uploaded ({} bytes), {} mounted)",
         results.len(),
         if results.len() == 1 { "" } else { "s" },
@@ -91,6 +90,6 @@ pub fn publish(
         stats.blobs_uploaded.load(Relaxed),
         stats.bytes_uploaded.load(Relaxed),
         stats.blobs_mounted.load(Relaxed),
-    );
+    ));
     Ok(results)
 }

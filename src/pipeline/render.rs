@@ -8,9 +8,9 @@ use anyhow::{Context as _, Result};
 use werf_graph::chart::{self, Cluster, RenderOptions};
 use werf_graph::render::{self, RenderInput};
 
-use crate::cli::{Global, RenderArgs};
 use crate::project::Loaded;
 use crate::secret;
+use crate::settings::{GlobalSettings, RenderSettings};
 
 /// The chart's manifests for `options`, from the loaded project's graph; `lookup` reads
 /// `cluster`.
@@ -39,9 +39,9 @@ pub fn crds(loaded: &Loaded, options: RenderOptions) -> Result<Arc<Vec<(String, 
 /// werf.yaml's `deploy.helmRelease`/`deploy.namespace` templates (default `PROJECT`, or
 /// `PROJECT-ENV` with `--env`), slugged unless werf.yaml turns that off.
 pub fn release_names(
-    global: &Global,
-    release: &Option<String>,
-    namespace: &Option<String>,
+    global: &GlobalSettings,
+    release: Option<&str>,
+    namespace: Option<&str>,
     loaded: &Loaded,
 ) -> Result<(String, String)> {
     let meta = &loaded.config.meta;
@@ -53,39 +53,49 @@ pub fn release_names(
         namespace_template: meta.deploy.namespace.as_deref(),
         namespace_slug: meta.deploy.namespace_slug,
     };
-    let ns = crate::deploy::names::namespace(namespace.as_deref(), &settings)
+    let ns = crate::deploy::names::namespace(namespace, &settings)
         .context("werf.yaml `deploy.namespace`")?;
-    let name = crate::deploy::names::release(release.as_deref(), &ns, &settings)
+    let name = crate::deploy::names::release(release, &ns, &settings)
         .context("werf.yaml `deploy.helmRelease`")?;
     Ok((name, ns))
 }
 
-/// Release, namespace, values and image repository from the command line, with werf's defaults
-/// (`PROJECT` or `PROJECT-ENV` for both names).
-pub fn render_options(
-    global: &Global,
-    args: &RenderArgs,
+/// [`render_options`] with the names computed from the command line and werf.yaml
+/// ([`release_names`]), for the commands that have no release yet.
+pub fn named_render_options(
+    global: &GlobalSettings,
+    args: &RenderSettings,
     loaded: &Loaded,
 ) -> Result<RenderOptions> {
-    let (release, namespace) = release_names(global, &args.release, &args.namespace, loaded)?;
+    let names = release_names(
+        global,
+        args.release.as_deref(),
+        args.namespace.as_deref(),
+        loaded,
+    )?;
+    render_options(global, args, names, loaded)
+}
+
+/// Release and namespace (`names`, computed once by [`release_names`]), values and image
+/// repository from the command line.
+pub fn render_options(
+    global: &GlobalSettings,
+    args: &RenderSettings,
+    (release, namespace): (String, String),
+    loaded: &Loaded,
+) -> Result<RenderOptions> {
     let mut values_files = Vec::new();
     for f in &args.values {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("cannot read values file `{}`", f.display()))?;
         values_files.push((f.display().to_string(), text));
     }
-    let set = args
-        .set
-        .iter()
-        .map(|s| (s.clone(), false))
-        .chain(args.set_string.iter().map(|s| (s.clone(), true)))
-        .collect();
     let mut options = RenderOptions {
         release,
         namespace,
         env: global.env.clone(),
         values_files,
-        set,
+        set: args.set.clone(),
         repo: args.repo.clone(),
         revision: 1,
         kube_version: None,
@@ -93,8 +103,8 @@ pub fn render_options(
         secret_files: Default::default(),
         dependency_archives: crate::charts::locked::archives(
             loaded,
-            &crate::store::home(global.home_dir.as_deref()),
-            global.timeouts(),
+            &global.home,
+            global.timeouts,
             &[],
         )?,
     };
@@ -106,7 +116,7 @@ pub fn render_options(
 /// before `--values`) and each `--secret-values` file (after `--values`), decrypted into values;
 /// `.helm/secret/*` decrypted for `werf_secret_file`. The key is only looked for when there is
 /// something to decrypt.
-fn add_secrets(loaded: &Loaded, args: &RenderArgs, options: &mut RenderOptions) -> Result<()> {
+fn add_secrets(loaded: &Loaded, args: &RenderSettings, options: &mut RenderOptions) -> Result<()> {
     let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
     let chart_values = chart.files.get("secret-values.yaml");
     let files: Vec<(&String, &Arc<[u8]>)> = chart

@@ -12,9 +12,9 @@ use werf_graph::plan::ImagePlan;
 use werf_graph::render::{RenderInput, RenderedTemplate};
 use werf_graph::{Database, ObjectSource, Project};
 
-use crate::cli::{Global, RenderArgs};
-use crate::pipeline::render::render_options;
+use crate::pipeline::render::named_render_options;
 use crate::project::{plans_by_name, Loaded};
+use crate::settings::{GlobalSettings, RenderSettings};
 
 type Templates = Option<Vec<(Template, Arc<RenderedTemplate>)>>;
 
@@ -40,8 +40,8 @@ impl Revisions {
     /// Plans and renders what was loaded (HEAD, or the `--dev` snapshot) and the revision
     /// `since`; the engine is left where it was.
     pub fn load(
-        global: &Global,
-        render: &RenderArgs,
+        global: &GlobalSettings,
+        render: &RenderSettings,
         since: &str,
         loaded: &mut Loaded,
     ) -> Result<Self> {
@@ -51,7 +51,7 @@ impl Revisions {
             .with_context(|| format!("the base revision `{since}`"))?;
         let has_chart = werf_graph::render::chart_tree(&loaded.db, loaded.project).is_ok();
         let options = if has_chart {
-            Some(render_options(global, render, loaded)?)
+            Some(named_render_options(global, render, loaded)?)
         } else {
             None
         };

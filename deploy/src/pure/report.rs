@@ -1,5 +1,6 @@
-//! What deploy tells the user, as events; the binary draws them (its `progress::DeployLines`
-//! writes each as a line on stderr). Tracking's own status lines are drawn by [`crate::table`].
+//! What deploy tells the user, as events, and where tracking's status lines go; the binary
+//! draws both (its `progress::DeployLines` writes each event as a line on stderr, and gives
+//! stderr to tracking's [`crate::table`]).
 
 use crate::object::ObjectId;
 
@@ -77,6 +78,12 @@ impl std::fmt::Display for Event<'_> {
 /// Where deploy's events go.
 pub trait Reporter: Sync {
     fn event(&self, event: Event<'_>);
+
+    /// Where tracking draws its status lines, and whether that is a terminal (where a table of
+    /// what is still progressing is redrawn in place). By default nowhere.
+    fn status_lines(&self) -> (Box<dyn std::io::Write + Send>, bool) {
+        (Box::new(std::io::sink()), false)
+    }
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub async fn run_hooks(
         kube.apply(ar, ns, &d.id.name, &d.object, false)
             .await
             .map_err(api_err("apply hook", &d.id))?;
-        let result = track::track(kube, &[tracked(d, ar)], timeout, None).await;
+        let result = track::track(kube, reporter, &[tracked(d, ar)], timeout, None).await;
         if (result.is_ok() && h.on_success) || (result.is_err() && h.on_failure) {
             kube.delete(ar, ns, &d.id.name).await?;
         }
@@ -198,7 +198,7 @@ async fn apply_and_track(
         .iter()
         .filter_map(|s| s.desired.as_ref().map(|d| tracked(d, &s.resource)))
         .collect();
-    track::track(kube, &items, timeout, None)
+    track::track(kube, reporter, &items, timeout, None)
         .await
         .map_err(Error::Tracking)
 }
@@ -245,7 +245,7 @@ async fn wait_external(
     if items.is_empty() {
         return Ok(());
     }
-    track::track(kube, &items, timeout, None)
+    track::track(kube, reporter, &items, timeout, None)
         .await
         .map_err(Error::Tracking)
 }

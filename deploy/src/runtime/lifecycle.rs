@@ -241,9 +241,15 @@ pub async fn converge(
                     .map(|d| crate::execute::tracked(d, &s.resource))
             })
             .collect();
-        crate::track::track(kube, &items, settings.timeout, Some(&plan.live))
-            .await
-            .map_err(Error::Tracking)?;
+        crate::track::track(
+            kube,
+            settings.reporter,
+            &items,
+            settings.timeout,
+            Some(&plan.live),
+        )
+        .await
+        .map_err(Error::Tracking)?;
         return Ok(Outcome {
             revision: plan.next_revision() - 1,
             changed: 0,

@@ -4,7 +4,6 @@
 //! last log lines; honours werf's tracking annotations and the timeout.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use kube::discovery::ApiResource;
@@ -305,13 +304,14 @@ fn selector(o: &Value) -> Option<String> {
 /// objects just read (by the plan): those already ready there are not polled at all.
 pub async fn track(
     kube: &Kube,
+    reporter: &dyn crate::report::Reporter,
     items: &[Tracked],
     timeout: Duration,
     known: Option<&HashMap<ObjectId, Value>>,
 ) -> Result<(), TrackError> {
     let started = Instant::now();
-    let mut lines =
-        crate::table::StatusLines::new(std::io::stderr(), std::io::stderr().is_terminal());
+    let (out, tty) = reporter.status_lines();
+    let mut lines = crate::table::StatusLines::new(out, tty);
     let tty = lines.tty();
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
     let none = Owned::default();

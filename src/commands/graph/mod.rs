@@ -12,14 +12,15 @@ use werf_graph::view::{self, GraphView, Node, NodeKind};
 use werf_graph::chart::Cluster;
 use werf_graph::render::RenderInput;
 
-use crate::cli::{Global, GraphArgs, GraphFormat};
-use crate::pipeline::render::render_options;
+use crate::cli::{GraphArgs, GraphFormat};
+use crate::pipeline::render::named_render_options;
 use crate::pipeline::why::Revisions;
 use crate::project::{load, CONFIG_FILE};
 use crate::registry::Registry;
+use crate::settings::{GlobalSettings, KubeSettings, RenderSettings};
 
 /// Runs `werf graph`.
-pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
     if let Some(target) = &args.why {
         return why(global, args, target);
     }
@@ -31,7 +32,7 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
             let registry = Registry::new(
                 &args.insecure_registry,
                 &[crate::registry::host_of(repo)],
-                global.timeouts(),
+                global.timeouts,
             )?;
             let tags = registry.list_tags(repo)?;
             loaded.use_import_records(&tags)?;
@@ -72,7 +73,8 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
     }
     // The chart, when the project has one: templates, the image values each read, objects.
     if let Ok((dir, tree)) = werf_graph::render::chart_tree(&loaded.db, loaded.project).clone() {
-        let options = render_options(global, &args.render, &loaded)?;
+        let options =
+            named_render_options(global, &RenderSettings::resolve(&args.render), &loaded)?;
         let input = RenderInput::new(&loaded.db, options, Cluster::offline());
         let templates = werf_graph::render::rendered_templates(&loaded.db, loaded.project, input)?;
         view::add_chart(&mut graph, &dir, tree, &templates, args.image.as_deref());
@@ -95,7 +97,13 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
         // The page explains every changed node when it is told against what (`--since`).
         let explanations = if let Some(since) = &args.since {
             let mut loaded = loaded;
-            Revisions::load(global, &args.render, since, &mut loaded)?.all_changed()
+            Revisions::load(
+                global,
+                &RenderSettings::resolve(&args.render),
+                since,
+                &mut loaded,
+            )?
+            .all_changed()
         } else {
             Default::default()
         };
@@ -122,28 +130,31 @@ pub fn run(global: &Global, args: &GraphArgs) -> Result<ExitCode> {
 /// Marks each object node with its live state: `absent: would create`, `live: equal`, or
 /// `live: differs` with the first changed lines of the server's dry-run diff.
 fn live_states(
-    global: &Global,
+    global: &GlobalSettings,
     args: &GraphArgs,
     loaded: &crate::project::Loaded,
     graph: &mut GraphView,
 ) -> Result<()> {
     use crate::deploy::{self, Action};
-    use crate::pipeline::desired::{desired, release_of, runtime, target};
+    use crate::pipeline::desired::{desired, release_of, runtime};
+    let (render, kube_settings) = (
+        RenderSettings::resolve(&args.render),
+        KubeSettings::resolve(&args.kube),
+    );
     let release = release_of(
         global,
-        &args.render.release,
-        &args.render.namespace,
+        render.release.as_deref(),
+        render.namespace.as_deref(),
         loaded,
-        args.kube.force_adoption,
+        kube_settings.force_adoption,
     )?;
     let rt = runtime()?;
     let kube = rt.block_on(crate::kubernetes::Kube::connect_with(
-        &target(&args.kube),
-        global.timeouts(),
+        &kube_settings.target,
+        global.timeouts,
     ))?;
     let plan = rt.block_on(async {
-        let (wanted, history, _) =
-            desired(&kube, global, &args.render, loaded, &release, None).await?;
+        let (wanted, history, _) = desired(&kube, global, &render, loaded, &release, None).await?;
         Ok::<_, anyhow::Error>(deploy::plan(&kube, wanted, history).await?)
     })?;
     for step in &plan.steps {
@@ -172,7 +183,7 @@ fn live_states(
 }
 
 /// The page's title: the project folder's name.
-fn project_name(global: &Global) -> String {
+fn project_name(global: &GlobalSettings) -> String {
     global
         .dir
         .clone()
@@ -182,10 +193,15 @@ fn project_name(global: &Global) -> String {
 }
 
 /// `werf graph --why NODE`: the chain from the edited files to NODE, against `--since`.
-fn why(global: &Global, args: &GraphArgs, target: &str) -> Result<ExitCode> {
+fn why(global: &GlobalSettings, args: &GraphArgs, target: &str) -> Result<ExitCode> {
     let mut loaded = load(global)?;
     let since = args.since.as_deref().unwrap_or("HEAD~1");
-    let revisions = Revisions::load(global, &args.render, since, &mut loaded)?;
+    let revisions = Revisions::load(
+        global,
+        &RenderSettings::resolve(&args.render),
+        since,
+        &mut loaded,
+    )?;
     let mut out = format!("since {}:\n", revisions.since);
     for line in revisions.explain(target.trim())? {
         out.push_str(&line);

@@ -1,0 +1,220 @@
+//! Settings: the command line and its `WERF_*` variables resolved once into typed values
+//! (durations, names, the repository, the cluster target, the builder), as uv's `settings.rs`
+//! does. This is the one place where clap's types become settings: `project`, `pipeline` and
+//! `dev` take these and never see a flag.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+
+use crate::cli;
+use crate::kubernetes::Target;
+use crate::net::Timeouts;
+
+/// What every command runs with.
+#[derive(Clone, Debug)]
+pub struct GlobalSettings {
+    /// `--dir`: the project folder (`None`: the current folder).
+    pub dir: Option<PathBuf>,
+    /// The werf-rs home (`--home-dir`, `$WERF_HOME`, else `~/.werf-rs`).
+    pub home: PathBuf,
+    /// `--dev`: the work tree as it is instead of a commit.
+    pub dev: bool,
+    /// `--commit`: the commit to read (`None`: `HEAD`).
+    pub commit: Option<String>,
+    /// `--config-templates-dir`: werf.yaml's partials, project-relative.
+    pub config_templates_dir: Option<String>,
+    /// `--env`.
+    pub env: Option<String>,
+    /// `--connect-timeout`, `--read-timeout`.
+    pub timeouts: Timeouts,
+    /// Whether the home folder is trimmed at the end (not `--disable-auto-host-cleanup`).
+    pub auto_host_cleanup: bool,
+}
+
+impl GlobalSettings {
+    pub fn resolve(global: &cli::Global) -> Self {
+        GlobalSettings {
+            dir: global.dir.clone(),
+            home: crate::store::home(global.home_dir.as_deref()),
+            dev: global.dev,
+            commit: global.commit.clone(),
+            config_templates_dir: global.config_templates_dir.clone(),
+            env: global.env.clone(),
+            timeouts: Timeouts {
+                connect: global.connect_timeout,
+                read: global.read_timeout,
+            },
+            auto_host_cleanup: !global.disable_auto_host_cleanup,
+        }
+    }
+}
+
+/// What a render reads from the command line: the repository, the names asked for, values.
+#[derive(Clone, Debug)]
+pub struct RenderSettings {
+    /// `--repo`: where the images are (`None`: no image values).
+    pub repo: Option<String>,
+    /// `--release` (`None`: werf.yaml's `deploy.helmRelease`, else werf's default).
+    pub release: Option<String>,
+    /// `--namespace` (`None`: werf.yaml's `deploy.namespace`, else werf's default).
+    pub namespace: Option<String>,
+    /// `--values`, in order.
+    pub values: Vec<PathBuf>,
+    /// `--secret-values`, in order.
+    pub secret_values: Vec<PathBuf>,
+    /// `--set` (`false`) and `--set-string` (`true`), `--set` first.
+    pub set: Vec<(String, bool)>,
+}
+
+impl RenderSettings {
+    pub fn resolve(args: &cli::RenderArgs) -> Self {
+        RenderSettings {
+            repo: args.repo.clone(),
+            release: args.release.clone(),
+            namespace: args.namespace.clone(),
+            values: args.values.clone(),
+            secret_values: args.secret_values.clone(),
+            set: args
+                .set
+                .iter()
+                .map(|s| (s.clone(), false))
+                .chain(args.set_string.iter().map(|s| (s.clone(), true)))
+                .collect(),
+        }
+    }
+}
+
+/// Which cluster, and how objects of others are treated.
+#[derive(Clone, Debug)]
+pub struct KubeSettings {
+    pub target: Target,
+    /// `--force-adoption`.
+    pub force_adoption: bool,
+}
+
+impl KubeSettings {
+    pub fn resolve(args: &cli::KubeArgs) -> Self {
+        KubeSettings {
+            target: Target {
+                kubeconfig: args.kube_config.clone(),
+                context: args.kube_context.clone(),
+            },
+            force_adoption: args.force_adoption,
+        }
+    }
+
+    /// Whether a cluster was named at all (`werf dev` deploys only then).
+    pub fn named(&self) -> bool {
+        self.target.kubeconfig.is_some() || self.target.context.is_some()
+    }
+}
+
+/// What builds images with `RUN`.
+#[derive(Clone, Debug)]
+pub enum Builder {
+    /// The native builder only (an image with `RUN` fails, naming the way around).
+    Native,
+    /// buildah, with its storage under the home folder.
+    Buildah { root: PathBuf },
+    /// BuildKit daemons.
+    Buildkit(BuildkitSettings),
+}
+
+/// The BuildKit daemons and how they are reached.
+#[derive(Clone, Debug)]
+pub struct BuildkitSettings {
+    /// `--buildkit-addr`, as written (buildx's spellings).
+    pub addresses: Vec<String>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    /// `--buildkit-keepalive`.
+    pub keepalive: Duration,
+}
+
+/// Where and how images are built and published.
+#[derive(Clone, Debug)]
+pub struct PublishSettings {
+    /// `--insecure-registry`.
+    pub insecure_registries: Vec<String>,
+    /// `--parallel` (default: the machine's cores).
+    pub parallel: usize,
+    pub builder: Builder,
+}
+
+impl PublishSettings {
+    pub fn resolve(flags: &cli::PublishFlags, global: &GlobalSettings) -> Self {
+        let builder = match flags.backend {
+            cli::Backend::Native => Builder::Native,
+            cli::Backend::Buildah => Builder::Buildah {
+                root: global.home.join("buildah"),
+            },
+            cli::Backend::Buildkit => Builder::Buildkit(BuildkitSettings {
+                addresses: flags.buildkit_addr.clone(),
+                tls_ca: flags.buildkit_tls_ca.clone(),
+                tls_cert: flags.buildkit_tls_cert.clone(),
+                tls_key: flags.buildkit_tls_key.clone(),
+                tls_server_name: flags.buildkit_tls_server_name.clone(),
+                keepalive: Duration::from_secs(flags.buildkit_keepalive),
+            }),
+        };
+        PublishSettings {
+            insecure_registries: flags.insecure_registry.clone(),
+            parallel: flags.parallel.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
+            builder,
+        }
+    }
+}
+
+/// `--timeout`: how long a deploy may take.
+pub fn timeout(text: &str) -> Result<Duration> {
+    werf_base::duration::parse(text).map_err(|e| anyhow!("`--timeout`: {e}"))
+}
+
+/// How a release is converged.
+#[derive(Clone, Debug)]
+pub struct DeploySettings {
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--auto-rollback`.
+    pub auto_rollback: bool,
+    /// `--releases-history-max`.
+    pub history_max: usize,
+}
+
+/// `werf dev`'s settings.
+#[derive(Clone, Debug)]
+pub struct DevSettings {
+    pub render: RenderSettings,
+    pub kube: KubeSettings,
+    pub publish: PublishSettings,
+    pub deploy: DeploySettings,
+    /// `--debounce-ms`.
+    pub debounce: Duration,
+    /// `--verbose`: which queries re-ran.
+    pub verbose: bool,
+}
+
+impl DevSettings {
+    pub fn resolve(args: &cli::DevArgs, global: &GlobalSettings) -> Result<Self> {
+        Ok(DevSettings {
+            render: RenderSettings::resolve(&args.render),
+            kube: KubeSettings::resolve(&args.kube),
+            publish: PublishSettings::resolve(&args.publish, global),
+            deploy: DeploySettings {
+                timeout: timeout(&args.timeout)?,
+                auto_rollback: false,
+                history_max: args.history.max,
+            },
+            debounce: Duration::from_millis(args.debounce_ms),
+            verbose: args.verbose,
+        })
+    }
+}
