@@ -536,6 +536,7 @@ mod tests {
                 },
             },
         );
-        assert!(build_layer(&t, &objects).is_err());
+        let e = build_layer(&t, &objects).expect_err("a short content");
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
     }
 }

@@ -353,8 +353,14 @@ mod tests {
         for (c, v) in no {
             assert_eq!(matches(c, v), Ok(false), "{c} {v}");
         }
-        assert!(matches(">=1", "banana").is_err());
-        assert!(matches(">=?", "1.0.0").is_err());
+        assert_eq!(
+            matches(">=1", "banana"),
+            Err("Invalid Semantic Version".into())
+        );
+        assert_eq!(
+            matches(">=?", "1.0.0"),
+            Err("improper constraint: >=?".into())
+        );
     }
 }
 

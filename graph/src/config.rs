@@ -1317,7 +1317,17 @@ mod tests {
     fn paths_are_normalized_and_checked() {
         assert_eq!(normalize_rel_path("./a//b/").as_deref(), Ok("a/b"));
         assert_eq!(normalize_rel_path(".").as_deref(), Ok(""));
-        assert!(normalize_rel_path("../x").is_err());
-        assert!(normalize_rel_path("/x").is_err());
+        assert_eq!(
+            normalize_rel_path("../x"),
+            Err("`../x` points outside the project directory".into())
+        );
+        assert_eq!(
+            normalize_rel_path("a/../../x"),
+            Err("`a/../../x` points outside the project directory".into())
+        );
+        assert_eq!(
+            normalize_rel_path("/x"),
+            Err("`/x` must be relative to the project directory".into())
+        );
     }
 }

@@ -164,6 +164,37 @@ impl Cluster {
             .collect()
     }
 
+    /// Write requests (create, update, patch, delete) in namespace `ns` by anyone, dry runs
+    /// excluded, as `(user, resource)` in the audit log's order.
+    pub fn writes_in(&self, ns: &str) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["objectRef"]["namespace"] == ns && e["stage"] == "ResponseComplete")
+            .filter(|e| {
+                matches!(
+                    e["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                ) && !e["requestURI"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("dryRun=")
+            })
+            .map(|e| {
+                (
+                    e["user"]["username"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    e["objectRef"]["resource"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Write requests (create, update, patch, delete) by `user` in the audit log, dry runs
     /// excluded, as `verb resource namespace/name`.
     pub fn writes_by(&self, user: &str) -> Vec<String> {

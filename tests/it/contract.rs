@@ -196,9 +196,17 @@ fn tags_are_56_hex_and_independent_of_the_cache() {
     let fresh_home = tempfile::tempdir().expect("tempdir");
     assert_eq!(tags_in(r.path(), fresh_home.path()), cold);
     let all: BTreeMap<_, _> = cold;
-    assert!(all
-        .values()
-        .all(|t| t.len() == 56 && t.chars().all(|c| c.is_ascii_hexdigit())));
+    // Every image of werf.yaml has a tag (the check below is over all four, not over none).
+    assert_eq!(
+        all.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["app", "lib", "other", "tool"]
+    );
+    for (image, tag) in &all {
+        assert!(
+            tag.len() == 56 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+            "`{image}`: {tag}"
+        );
+    }
 }
 
 /// werf.yaml's `.Commit` and partials: a template reading `.Commit.Hash` moves its image's tag

@@ -262,3 +262,19 @@ pub fn rebuilt_images(report: &serde_json::Value) -> std::collections::BTreeMap<
         .map(|(k, v)| (k.clone(), v["Rebuilt"].as_bool().expect("Rebuilt")))
         .collect()
 }
+
+/// The index of the first line of `out` whose whitespace-separated words start with `words`
+/// (however the columns are padded).
+pub fn line_starting(out: &str, words: &[&str]) -> Option<usize> {
+    out.lines().position(|l| starts_with_words(l, words))
+}
+
+/// How many lines of `out` start with `words` (as [`line_starting`] reads them).
+pub fn count_lines_starting(out: &str, words: &[&str]) -> usize {
+    out.lines().filter(|l| starts_with_words(l, words)).count()
+}
+
+fn starts_with_words(line: &str, words: &[&str]) -> bool {
+    let mut have = line.split_whitespace();
+    words.iter().all(|w| have.next() == Some(*w))
+}

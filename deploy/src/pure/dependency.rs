@@ -306,16 +306,26 @@ mod tests {
                 namespace: Some("infra".into()),
             }]
         );
-        for bad in [
-            json!({"werf.io/deploy-dependency-x": "kind=Deployment"}),
-            json!({"werf.io/deploy-dependency-x": "state=done,kind=Deployment,name=a"}),
-            json!({"x.external-dependency.werf.io/resource": "no-slash"}),
-            json!({"x.external-dependency.werf.io/namespace": "ns"}),
+        for (bad, why) in [
+            (
+                json!({"werf.io/deploy-dependency-x": "kind=Deployment"}),
+                "needs `kind=` and `name=`",
+            ),
+            (
+                json!({"werf.io/deploy-dependency-x": "state=done,kind=Deployment,name=a"}),
+                "`state=done` is not `ready` or `present`",
+            ),
+            (
+                json!({"x.external-dependency.werf.io/resource": "no-slash"}),
+                "is not `KIND[.VERSION.GROUP]/NAME`",
+            ),
+            (
+                json!({"x.external-dependency.werf.io/namespace": "ns"}),
+                "`x.external-dependency.werf.io/resource` is missing",
+            ),
         ] {
-            assert!(
-                dependencies(&json!({"metadata": {"annotations": bad}})).is_err(),
-                "{bad}"
-            );
+            let e = dependencies(&json!({"metadata": {"annotations": bad}})).expect_err("refused");
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 }

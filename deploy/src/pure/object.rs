@@ -410,13 +410,14 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(cluster.id.namespace, None);
-        assert!(Desired::new(
+        let e = Desired::new(
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
             "c.yaml",
             true,
-            "ns"
+            "ns",
         )
-        .is_err());
+        .expect_err("no name");
+        assert_eq!(e.to_string(), "no `metadata.name`");
         assert_eq!(
             (
                 stage("CustomResourceDefinition"),

@@ -151,13 +151,18 @@ mod tests {
         );
         assert!(text.contains("ConfigMap"), "{text}");
         // The same name in another namespace is another release.
-        assert!(check(
+        let e = check(
             &owner(false),
             &id(),
             &live(Some("app"), Some("staging")),
-            false
+            false,
         )
-        .is_err());
+        .expect_err("another namespace's release");
+        assert!(
+            e.to_string()
+                .contains("belongs to release `app` in namespace `staging`"),
+            "{e}"
+        );
         assert_eq!(
             check(
                 &owner(true),

@@ -648,3 +648,151 @@ pub async fn dismiss(
     }
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::model::{Change, Step};
+
+    /// A reporter that keeps every event as its text.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl Reporter for Recorded {
+        fn event(&self, event: Event<'_>) {
+            self.0.lock().unwrap().push(event.to_string());
+        }
+    }
+
+    fn config_map(name: &str, annotations: Value) -> Desired {
+        Desired::new(
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "annotations": annotations}}),
+            &format!("templates/{name}.yaml"),
+            true,
+            "ns",
+        )
+        .expect("a valid object")
+    }
+
+    fn step(name: &str, action: Action) -> Step {
+        let d = config_map(name, json!({}));
+        Step {
+            id: d.id.clone(),
+            resource: ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+            desired: (action != Action::Delete).then_some(d),
+            action,
+        }
+    }
+
+    fn settings(reporter: &dyn Reporter, timeout: Duration) -> Settings<'_> {
+        Settings {
+            reporter,
+            timeout,
+            auto_rollback: false,
+            history_max: 5,
+        }
+    }
+
+    #[test]
+    fn only_changes_are_reported_in_plan_order_and_counted_by_kind() {
+        let update = Action::Update(Change {
+            diff: String::new(),
+            fields: vec!["data.a".into()],
+        });
+        let plan = Plan {
+            steps: vec![
+                step("kept", Action::Unchanged),
+                step("new", Action::Create),
+                step("moved", update),
+                step("gone", Action::Delete),
+            ],
+            hooks: Vec::new(),
+            history: Vec::new(),
+            live: HashMap::new(),
+        };
+        let reporter = Recorded::default();
+        report_steps(&reporter, &plan);
+        let lines: Vec<Vec<String>> = reporter
+            .0
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ["create", "ConfigMap/new", "(ns)"],
+                ["update", "ConfigMap/moved", "(ns)"],
+                ["delete", "ConfigMap/gone", "(ns)"],
+            ]
+        );
+        assert_eq!(count(&plan, |a| matches!(a, Action::Update(_))), 1);
+        assert_eq!(count(&plan, |a| *a == Action::Unchanged), 1);
+        // A plan with a change and no deployed revision writes.
+        assert!(plan.has_changes());
+        assert_eq!(plan.next_revision(), 1);
+    }
+
+    #[test]
+    fn the_lock_outlives_the_timeout_by_two_minutes_and_never_overflows() {
+        let reporter = Recorded::default();
+        assert_eq!(
+            lock_seconds(&settings(&reporter, Duration::from_secs(300))),
+            420
+        );
+        let forever = lock_seconds(&settings(&reporter, Duration::from_secs(u64::MAX)));
+        assert_eq!(forever, i64::MAX / 2 + 120);
+    }
+
+    #[test]
+    fn hooks_are_recorded_as_helm_records_them() {
+        let hook = config_map(
+            "migrate",
+            json!({"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5",
+                "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}),
+        );
+        assert!(hook.hook.is_some(), "{hook:?}");
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        let records = hook_records(&[(hook, ar.clone()), (config_map("plain", json!({})), ar)]);
+        assert_eq!(records.len(), 1, "only hooks are recorded: {records:?}");
+        let r = &records[0];
+        assert_eq!(r["name"], "migrate");
+        assert_eq!(r["kind"], "ConfigMap");
+        assert_eq!(r["path"], "templates/migrate.yaml");
+        assert_eq!(r["events"], json!(["pre-install", "pre-upgrade"]));
+        assert_eq!(r["weight"], -5);
+        assert_eq!(
+            r["delete_policies"],
+            json!(["before-hook-creation", "hook-succeeded"])
+        );
+        assert!(r["manifest"]
+            .as_str()
+            .is_some_and(|m| m.contains("name: migrate")));
+    }
+
+    #[test]
+    fn a_long_failure_is_cut_to_fit_a_record_at_a_character_boundary() {
+        let e = Error::Manifest {
+            source_file: "templates/x.yaml".into(),
+            message: "é".repeat(5000),
+        };
+        let text = failed_description("Upgrade", "app", &e);
+        assert!(text.starts_with("Upgrade \"app\" failed: `templates/x.yaml`: é"));
+        assert!(text.ends_with(" ..."), "{}", &text[text.len() - 10..]);
+        assert!(text.len() <= 4096 + 4);
+        let short = failed_description(
+            "Install",
+            "app",
+            &Error::Manifest {
+                source_file: "t.yaml".into(),
+                message: "bad".into(),
+            },
+        );
+        assert_eq!(short, "Install \"app\" failed: `t.yaml`: bad");
+    }
+}
