@@ -12,7 +12,7 @@ use gotemplate::Value;
 use serde_json::{Map, Value as Json};
 
 use super::deps::{self, Instance};
-use super::{schema, values, Chart, RenderOptions};
+use super::{schema, Chart, RenderOptions};
 use crate::error::Result;
 
 /// Helm 4's `.Capabilities` without a cluster (what `helm template` reports).
@@ -153,7 +153,7 @@ pub fn contexts(
     options: &RenderOptions,
 ) -> Result<Vec<ChartContext>> {
     let tree = deps::process(chart, &user)?;
-    let coalesced = values::coalesce(&tree, user, false)?;
+    let coalesced = super::coalesce::coalesce(&tree, user, false)?;
     schema::validate(&tree, &coalesced)?;
     let mut werf_value = typed(&werf);
     if let Value::Map(m) = &werf_value {

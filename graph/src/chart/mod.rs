@@ -7,8 +7,9 @@
 //! - [`lock`]: `Chart.lock` (Helm's digest) and picking a dependency's version.
 //! - [`deps`]: dependencies as Helm processes them: `condition`, `tags`, `alias` copies,
 //!   `import-values`, library charts, declared charts missing from `charts/`.
-//! - [`values`]: user values (`values-ENV.yaml`, `--values`, `--set`) and Helm's coalescing
-//!   (defaults, `null` deletes a key, `global` flows down).
+//! - [`instance`]: a chart as it renders, under its name, at its place in the tree.
+//! - [`values`]: user values (`values-ENV.yaml`, `--values`, `--set`) and paths into values.
+//! - [`coalesce`]: Helm's coalescing of the user's values with each chart's defaults.
 //! - [`schema`]: `values.schema.json` validation of each chart's values.
 //! - [`cluster`]: what `lookup` reads of a live cluster (a trait the binary implements).
 //! - [`context`]: what templates see: `.Values`, `.Chart`, `.Release`, `.Capabilities`,
@@ -19,10 +20,12 @@
 //!   documents as Helm 4 splits them, install order, hooks, the `helm template` stream.
 
 pub mod cluster;
+pub mod coalesce;
 pub mod context;
 pub mod deps;
 pub mod funcs;
 pub mod ignore;
+pub mod instance;
 pub mod load;
 pub mod lock;
 pub mod objects;

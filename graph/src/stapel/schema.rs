@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ImportType, Opaque};
+use crate::config::common::{ImportType, Opaque};
 
 /// A string or a list of strings (`shell.install`, `includePaths`, ...).
 #[derive(Clone, Debug, Default, Deserialize)]
