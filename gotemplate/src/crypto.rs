@@ -18,7 +18,7 @@ use rcgen::{
     KeyUsagePurpose, SanType, SerialNumber,
 };
 
-use crate::funcs::{arity, strval, Funcs};
+use crate::funcs::{arity, strval, FuncError, Funcs};
 use crate::value::Value;
 
 pub fn register(f: &mut Funcs) {
@@ -29,36 +29,36 @@ pub fn register(f: &mut Funcs) {
     f.insert("genCA", |a| {
         arity(a, 2)?;
         let key = PrivateKey::rsa(2048)?;
-        certificate_authority(&strval(&a[0]), days(&a[1])?, key)
+        Ok(certificate_authority(&strval(&a[0]), days(&a[1])?, key)?)
     });
     f.insert("genCAWithKey", |a| {
         arity(a, 3)?;
         let key = PrivateKey::from_pem(&strval(&a[2]))?;
-        certificate_authority(&strval(&a[0]), days(&a[1])?, key)
+        Ok(certificate_authority(&strval(&a[0]), days(&a[1])?, key)?)
     });
     f.insert("genSelfSignedCert", |a| {
         arity(a, 4)?;
         let key = PrivateKey::rsa(2048)?;
-        self_signed(&a[0], &a[1], &a[2], &a[3], key)
+        Ok(self_signed(&a[0], &a[1], &a[2], &a[3], key)?)
     });
     f.insert("genSelfSignedCertWithKey", |a| {
         arity(a, 5)?;
         let key = PrivateKey::from_pem(&strval(&a[4]))?;
-        self_signed(&a[0], &a[1], &a[2], &a[3], key)
+        Ok(self_signed(&a[0], &a[1], &a[2], &a[3], key)?)
     });
     f.insert("genSignedCert", |a| {
         arity(a, 5)?;
         let key = PrivateKey::rsa(2048)?;
-        signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)
+        Ok(signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)?)
     });
     f.insert("genSignedCertWithKey", |a| {
         arity(a, 6)?;
         let key = PrivateKey::from_pem(&strval(&a[5]))?;
-        signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)
+        Ok(signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)?)
     });
     f.insert("buildCustomCert", |a| {
         arity(a, 2)?;
-        build_custom_cert(&strval(&a[0]), &strval(&a[1]))
+        Ok(build_custom_cert(&strval(&a[0]), &strval(&a[1]))?)
     });
     f.insert("bcrypt", |a| {
         arity(a, 1)?;
@@ -79,12 +79,7 @@ pub fn register(f: &mut Funcs) {
         arity(a, 5)?;
         let counter = match &a[0] {
             Value::Int(n) | Value::Int64(n) => *n as u32,
-            other => {
-                return Err(format!(
-                    "wrong type for value; expected uint32; got {}",
-                    crate::sprig::go_type(other)
-                ))
-            }
+            other => return Err(FuncError::arg_type("uint32", crate::sprig::go_type(other)).at(0)),
         };
         Ok(Value::Str(derive_password(
             counter,
@@ -100,7 +95,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("decryptAES", |a| {
         arity(a, 2)?;
-        decrypt_aes(&strval(&a[0]), &strval(&a[1])).map(Value::Str)
+        Ok(decrypt_aes(&strval(&a[0]), &strval(&a[1])).map(Value::Str)?)
     });
 }
 

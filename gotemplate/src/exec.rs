@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use crate::funcs::{call, check_depth, CallError, Func, Funcs};
+use crate::funcs::{call, check_depth, CallError, Func, FuncError, Funcs};
 use crate::parse::{Arg, Cmd, Node, Pipe, Pos, Set};
 use crate::value::Value;
 use crate::Error;
@@ -150,6 +150,8 @@ pub struct Exec<'a> {
     pos: Pos,
     /// The argument evaluated last: Go places an argument's type error there.
     last_arg: Pos,
+    /// Where Go checks each argument of the function being called (see `call_function`).
+    call_args: Vec<Pos>,
 }
 
 const MAX_DEPTH: usize = 100_000;
@@ -171,6 +173,7 @@ impl<'a> Exec<'a> {
             run_functions: None,
             pos: Pos::default(),
             last_arg: Pos::default(),
+            call_args: Vec::new(),
         }
     }
 
@@ -302,11 +305,15 @@ impl<'a> Exec<'a> {
     }
 
     /// A function's error: Go places argument type errors at the argument evaluated last.
-    fn call_err(&self, pos: Pos, msg: String) -> Error {
-        if msg.starts_with("wrong type for value;") {
-            self.err(self.last_arg, msg)
-        } else {
-            self.err(pos, msg)
+    fn call_err(&self, pos: Pos, e: FuncError) -> Error {
+        match e {
+            FuncError::ArgType { index, message } => {
+                let at = index
+                    .and_then(|i| self.call_args.get(i).copied())
+                    .unwrap_or(self.last_arg);
+                self.err(at, message)
+            }
+            FuncError::Call(m) => self.err(pos, m),
         }
     }
 
@@ -569,10 +576,14 @@ impl<'a> Exec<'a> {
             return Ok(last);
         }
         let mut values = Vec::with_capacity(args.len() + 1);
+        // Where Go would be when it checks each argument's type: at the last node it evaluated
+        // for it (inside a parenthesized pipeline, its last node).
+        let mut checked_at = Vec::with_capacity(args.len() + 1);
         for (i, a) in args.iter().enumerate() {
             let at = arg_pos.get(i).copied().unwrap_or(pos);
             self.last_arg = at;
             values.push(self.arg(dot, a, at)?);
+            checked_at.push(self.last_arg);
         }
         // The map a changing function changes: the first operand as the template reached it.
         let target = values
@@ -582,6 +593,8 @@ impl<'a> Exec<'a> {
         if let Some(p) = piped {
             values.push(p);
         }
+        checked_at.resize(values.len(), self.last_arg);
+        self.call_args = checked_at;
         // Go's `call`: there are no function values here, so it fails, naming its first operand
         // as Go prints the node.
         if name == "call" {
@@ -643,7 +656,7 @@ impl<'a> Exec<'a> {
             }
         }
         if let Some(answer) = self.run_functions.and_then(|f| f(name, &values)) {
-            return answer.map_err(|m| self.call_err(pos, format!("error calling {name}: {m}")));
+            return answer.map_err(|m| self.err(pos, format!("error calling {name}: {m}")));
         }
         let result = call(self.funcs, name, &values).map_err(|m| self.call_err(pos, m))?;
         // Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite` change their first

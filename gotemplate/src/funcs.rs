@@ -9,7 +9,64 @@ use crate::exec::Exec;
 use crate::value::{go_quote, sprintf, Value};
 
 /// A function of values alone.
-pub type Pure = fn(&[Value]) -> Result<Value, String>;
+pub type Pure = fn(&[Value]) -> Result<Value, FuncError>;
+
+/// Why a function of values failed: as Go's template engine tells them apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FuncError {
+    /// An argument of the wrong type (`wrong type for value; expected ...`): Go checks each
+    /// argument as it evaluates it, words the error without the call, and places it at that
+    /// argument (`index`, counted over the call's values; unknown: the last one evaluated).
+    ArgType {
+        index: Option<usize>,
+        message: String,
+    },
+    /// The function's own error (`error calling NAME: ...`, at the call).
+    Call(String),
+}
+
+impl FuncError {
+    /// An argument of type `got` where `expected` was wanted, in Go's words.
+    pub fn arg_type(expected: &str, got: impl std::fmt::Display) -> FuncError {
+        FuncError::ArgType {
+            index: None,
+            message: format!("wrong type for value; expected {expected}; got {got}"),
+        }
+    }
+
+    /// This error, placed at argument `index` when it is an argument's type error.
+    pub fn at(self, index: usize) -> FuncError {
+        match self {
+            FuncError::ArgType { message, .. } => FuncError::ArgType {
+                index: Some(index),
+                message,
+            },
+            call => call,
+        }
+    }
+}
+
+impl std::fmt::Display for FuncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FuncError::ArgType { message: m, .. } | FuncError::Call(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for FuncError {}
+
+impl From<String> for FuncError {
+    fn from(m: String) -> Self {
+        FuncError::Call(m)
+    }
+}
+
+impl From<&str> for FuncError {
+    fn from(m: &str) -> Self {
+        FuncError::Call(m.to_string())
+    }
+}
 
 /// A function that drives the executor it is called from (Helm's `include` and `tpl` render
 /// templates; werf's `werf_image` reads lazy values) or closes over the caller's data (werf's
@@ -89,7 +146,7 @@ impl Funcs {
         };
         self.insert_context(name, move |exec, args| {
             let args: Vec<Value> = args.iter().map(|a| exec.plain(a.clone())).collect();
-            f(&args).map_err(|e| CallError::Message(map(e)))
+            f(&args).map_err(|e| CallError::Message(map(e.to_string())))
         });
     }
 
@@ -122,24 +179,23 @@ impl Funcs {
     }
 }
 
-/// Calls pure function `name` with Go's error wording.
-pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> {
+/// Calls pure function `name` with Go's error wording: an argument's type error as it is (Go
+/// checks types before the call), any other error as `error calling NAME: ...`.
+pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, FuncError> {
     let f = match funcs.get(name) {
         Some(Func::Pure(f)) => f,
         Some(Func::Context(_)) => {
-            return Err(format!("function {name:?} needs an executor"));
+            return Err(FuncError::Call(format!(
+                "function {name:?} needs an executor"
+            )));
         }
-        None => return Err(format!("function {name:?} not defined")),
+        None => return Err(FuncError::Call(format!("function {name:?} not defined"))),
     };
-    // Go checks argument types before the call, and words those errors without the call.
-    let out = f(args).map_err(|e| {
-        if e.starts_with("wrong type for value;") {
-            e
-        } else {
-            format!("error calling {name}: {e}")
-        }
+    let out = f(args).map_err(|e| match e {
+        e @ FuncError::ArgType { .. } => e,
+        FuncError::Call(m) => FuncError::Call(format!("error calling {name}: {m}")),
     })?;
-    check_depth(name, out)
+    check_depth(name, out).map_err(FuncError::Call)
 }
 
 /// A result nested deeper than values may be is an error (see [`crate::value::MAX_VALUE_DEPTH`]).
@@ -279,7 +335,7 @@ fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
 /// Go's `eq` (1.18 on, as Helm 4 runs it): nil equals only nil and compares with anything,
 /// numbers of one kind, strings and bools by value; lists and maps are not comparable; other
 /// mixes are an error. The first operand equal to `args[0]` answers true.
-fn eq(args: &[Value]) -> Result<Value, String> {
+fn eq(args: &[Value]) -> Result<Value, FuncError> {
     if args.len() < 2 {
         return Err("missing argument for comparison".into());
     }
@@ -297,9 +353,10 @@ fn eq(args: &[Value]) -> Result<Value, String> {
                     "non-comparable type {}: {}",
                     b.to_go_string(),
                     crate::sprig::go_type(b)
-                ))
+                )
+                .into())
             }
-            _ => return Err(incompatible(a, b)),
+            _ => return Err(incompatible(a, b).into()),
         };
         if same {
             return Ok(Value::Bool(true));
@@ -465,7 +522,7 @@ pub fn builtins() -> Funcs {
             Value::List(l) => l.len() as i64,
             Value::Bytes(b) => b.len() as i64,
             Value::Map(m) => m.keys().filter(|k| !crate::value::hidden(k)).count() as i64,
-            other => return Err(format!("len of type {}", other.kind())),
+            other => return Err(format!("len of type {}", other.kind()).into()),
         }))
     });
     f.insert("index", |a| {
@@ -481,7 +538,7 @@ pub fn builtins() -> Funcs {
                     .ok_or_else(|| format!("error calling index: index out of range: {i}"))?,
                 (Value::Map(m), Value::Str(s)) => m.get(s).cloned().unwrap_or(Value::Nil),
                 (Value::Nil, _) => return Err("index of untyped nil".into()),
-                (c, k) => return Err(format!("cannot index {} with {}", c.kind(), k.kind())),
+                (c, k) => return Err(format!("cannot index {} with {}", c.kind(), k.kind()).into()),
             };
         }
         Ok(v)
@@ -496,14 +553,13 @@ pub fn builtins() -> Funcs {
             Value::List(l) => {
                 let lo = bounds.first().copied().unwrap_or(0);
                 let hi = bounds.get(1).copied().unwrap_or(l.len());
-                l.get(lo..hi)
+                Ok(l.get(lo..hi)
                     .map(|x| Value::list(x.to_vec()))
-                    .ok_or_else(|| format!("index out of range: {hi}"))
+                    .ok_or_else(|| format!("index out of range: {hi}"))?)
             }
-            other => Err(format!(
-                "list should be type of slice or array but {}",
-                other.kind()
-            )),
+            other => {
+                Err(format!("list should be type of slice or array but {}", other.kind()).into())
+            }
         }
     });
     f.insert("print", |a| Ok(Value::Str(sprint(a))));
@@ -524,10 +580,10 @@ pub fn builtins() -> Funcs {
     });
     f.insert("eq", eq);
     f.insert("ne", |a| Ok(Value::Bool(!eq(a)?.truth())));
-    f.insert("lt", |a| ordered(a, |o| o.is_lt()));
-    f.insert("le", |a| ordered(a, |o| o.is_le()));
-    f.insert("gt", |a| ordered(a, |o| o.is_gt()));
-    f.insert("ge", |a| ordered(a, |o| o.is_ge()));
+    f.insert("lt", |a| Ok(ordered(a, |o| o.is_lt())?));
+    f.insert("le", |a| Ok(ordered(a, |o| o.is_le())?));
+    f.insert("gt", |a| Ok(ordered(a, |o| o.is_gt())?));
+    f.insert("ge", |a| Ok(ordered(a, |o| o.is_ge())?));
     f.insert("html", |a| {
         Ok(Value::Str(
             sprint(a)
@@ -590,7 +646,9 @@ pub fn builtins() -> Funcs {
             a[1].clone()
         })
     });
-    f.insert("fail", |a| Err(a.first().map(strval).unwrap_or_default()));
+    f.insert("fail", |a| {
+        Err(a.first().map(strval).unwrap_or_default().into())
+    });
 
     // Sprig: strings.
     f.insert("quote", |a| {
@@ -756,9 +814,9 @@ pub fn builtins() -> Funcs {
     });
     f.insert("mustFromJson", |a| {
         arity(a, 1)?;
-        serde_json::from_str(&string_arg(&a[0])?)
+        Ok(serde_json::from_str(&string_arg(&a[0])?)
             .map(|v| Value::from_json(&v))
-            .map_err(|e| crate::helm::go_json_error(&e, "interface {}"))
+            .map_err(|e| crate::helm::go_json_error(&e, "interface {}"))?)
     });
     f.insert("toPrettyJson", |a| {
         arity(a, 1)?;
@@ -928,7 +986,7 @@ pub fn builtins() -> Funcs {
     crate::urls::register(&mut f);
     f.insert("semver", |a| {
         arity(a, 1)?;
-        crate::semver::object(&strval(&a[0]))
+        Ok(crate::semver::object(&strval(&a[0]))?)
     });
     f.insert("sha512sum", |a| {
         arity(a, 1)?;
@@ -949,7 +1007,8 @@ pub fn builtins() -> Funcs {
                 other => other.to_go_string(),
             },
             crate::sprig::go_type(v)
-        )),
+        )
+        .into()),
     });
     crate::paths::register(&mut f);
     crate::musts::register(&mut f);

@@ -92,8 +92,8 @@ pub fn funcs() -> Funcs {
     f.insert("required", |a| {
         arity(a, 2)?;
         match &a[1] {
-            Value::Nil => Err(strval(&a[0])),
-            Value::Str(s) if s.is_empty() => Err(strval(&a[0])),
+            Value::Nil => Err(strval(&a[0]).into()),
+            Value::Str(s) if s.is_empty() => Err(strval(&a[0]).into()),
             v => Ok(v.clone()),
         }
     });

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, Funcs};
+use crate::funcs::{arity, empty, list_arg, strval, to_f64, to_i64, FuncError, Funcs};
 use crate::sprig::{go_type, int_of};
 use crate::value::Value;
 
@@ -157,14 +157,13 @@ pub fn register(f: &mut Funcs) {
         };
         let key = strval(key);
         let mut out = Vec::new();
-        for d in dicts {
+        for (i, d) in dicts.iter().enumerate() {
             match d {
                 Value::Map(m) => out.extend(m.get(&key).cloned()),
                 other => {
-                    return Err(format!(
-                        "wrong type for value; expected map[string]interface {{}}; got {}",
-                        go_type(other)
-                    ))
+                    return Err(
+                        FuncError::arg_type("map[string]interface {}", go_type(other)).at(i + 1),
+                    )
                 }
             }
         }
@@ -199,7 +198,8 @@ pub fn register(f: &mut Funcs) {
             return Err(format!(
                 "wrong number of args for round: want 2 or 3 got {}",
                 a.len()
-            ));
+            )
+            .into());
         }
         // Sprig's steps exactly: digits = 10^places * value; up at or past `roundOn` (0.5).
         let round_on = a.get(2).map(to_f64).unwrap_or(0.5);

@@ -5,7 +5,7 @@
 
 use num_bigint::BigInt;
 
-use crate::funcs::{arity, to_f64, Funcs};
+use crate::funcs::{arity, to_f64, FuncError, Funcs};
 use crate::value::Value;
 
 /// Digits after the point a quotient keeps (shopspring's `DivisionPrecision`).
@@ -126,28 +126,30 @@ fn fold(first: &Value, rest: &[Value], op: Op) -> Result<Value, String> {
 }
 
 pub fn register(f: &mut Funcs) {
-    f.insert("addf", |a| fold(&Value::Float(0.0), a, |x, y| Ok(x.add(y))));
+    f.insert("addf", |a| {
+        Ok(fold(&Value::Float(0.0), a, |x, y| Ok(x.add(y)))?)
+    });
     f.insert("add1f", |a| {
         arity(a, 1)?;
-        fold(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))
+        Ok(fold(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))?)
     });
     f.insert("subf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        fold(first, rest, |x, y| Ok(x.sub(y)))
+        Ok(fold(first, rest, |x, y| Ok(x.sub(y)))?)
     });
     f.insert("mulf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        fold(first, rest, |x, y| Ok(x.mul(y)))
+        Ok(fold(first, rest, |x, y| Ok(x.mul(y)))?)
     });
     f.insert("divf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        fold(first, rest, |x, y| x.div(y))
+        Ok(fold(first, rest, |x, y| x.div(y))?)
     });
     f.insert("maxf", |a| {
         let (first, rest) = a
@@ -186,17 +188,12 @@ fn go_min(a: f64, b: f64) -> f64 {
 }
 
 /// Sprig's `seq` (GNU seq's arguments: `END`, `START END`, `START STEP END`), space-separated.
-fn seq(a: &[Value]) -> Result<String, String> {
+fn seq(a: &[Value]) -> Result<String, FuncError> {
     let mut n = Vec::with_capacity(a.len());
-    for v in a {
+    for (index, v) in a.iter().enumerate() {
         match v {
             Value::Int(i) => n.push(*i),
-            other => {
-                return Err(format!(
-                    "wrong type for value; expected int; got {}",
-                    crate::sprig::go_type(other)
-                ))
-            }
+            other => return Err(FuncError::arg_type("int", crate::sprig::go_type(other)).at(index)),
         }
     }
     let (start, end, step) = match n.as_slice() {

@@ -68,10 +68,10 @@ pub fn register(f: &mut Funcs) {
         arity(a, 1)?;
         Ok(Value::Str(op(&strval(&a[0]))))
     }
-    f.insert("base", |a| one(a, base));
-    f.insert("dir", |a| one(a, dir));
-    f.insert("ext", |a| one(a, ext));
-    f.insert("clean", |a| one(a, clean));
+    f.insert("base", |a| Ok(one(a, base)?));
+    f.insert("dir", |a| Ok(one(a, dir)?));
+    f.insert("ext", |a| Ok(one(a, ext)?));
+    f.insert("clean", |a| Ok(one(a, clean)?));
     f.insert("isAbs", |a| {
         arity(a, 1)?;
         Ok(Value::Bool(strval(&a[0]).starts_with('/')))

@@ -14,13 +14,15 @@ const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 
 pub fn register(f: &mut Funcs) {
     f.insert("randAlphaNum", |a| {
-        random_string(a, "randAlphaNum", ALPHANUMERIC)
+        Ok(random_string(a, "randAlphaNum", ALPHANUMERIC)?)
     });
-    f.insert("randAlpha", |a| random_string(a, "randAlpha", ALPHA));
-    f.insert("randNumeric", |a| random_string(a, "randNumeric", NUMERIC));
+    f.insert("randAlpha", |a| Ok(random_string(a, "randAlpha", ALPHA)?));
+    f.insert("randNumeric", |a| {
+        Ok(random_string(a, "randNumeric", NUMERIC)?)
+    });
     f.insert("randAscii", |a| {
         let printable: Vec<u8> = (32u8..127).collect();
-        random_string(a, "randAscii", &printable)
+        Ok(random_string(a, "randAscii", &printable)?)
     });
     f.insert("randBytes", |a| {
         arity(a, 1)?;

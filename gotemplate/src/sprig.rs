@@ -237,10 +237,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("dig", |a| {
         if a.len() < 3 {
-            return Err(format!(
-                "wrong number of args: want at least 3 got {}",
-                a.len()
-            ));
+            return Err(format!("wrong number of args: want at least 3 got {}", a.len()).into());
         }
         let (keys, rest) = a.split_at(a.len() - 2);
         let (default, mut cur) = (rest[0].clone(), rest[1].clone());
@@ -509,7 +506,7 @@ pub fn register(f: &mut Funcs) {
     // Versions and dates.
     f.insert("semverCompare", |a| {
         arity(a, 2)?;
-        crate::semver::matches(&strval(&a[0]), &strval(&a[1])).map(Value::Bool)
+        Ok(crate::semver::matches(&strval(&a[0]), &strval(&a[1])).map(Value::Bool)?)
     });
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::date::{self, Time, Zone};
-use crate::funcs::{arity, strval, Funcs};
+use crate::funcs::{arity, strval, FuncError, Funcs};
 use crate::value::Value;
 
 const SECOND: i128 = 1_000_000_000;
@@ -35,7 +35,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("dateModify", |a| {
         arity(a, 2)?;
-        let t = time_arg(&a[1])?;
+        let t = time_arg(&a[1]).map_err(|e| e.at(1))?;
         Ok(match date::parse_duration(&strval(&a[0])) {
             Ok(d) => time(t.add(d)),
             Err(_) => time(t.clone()),
@@ -44,7 +44,7 @@ pub fn register(f: &mut Funcs) {
     f.alias("date_modify", "dateModify");
     f.insert("mustDateModify", |a| {
         arity(a, 2)?;
-        let t = time_arg(&a[1])?;
+        let t = time_arg(&a[1]).map_err(|e| e.at(1))?;
         Ok(time(t.add(date::parse_duration(&strval(&a[0]))?)))
     });
     f.alias("must_date_modify", "mustDateModify");
@@ -64,7 +64,9 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("unixEpoch", |a| {
         arity(a, 1)?;
-        Ok(Value::Str(time_arg(&a[0])?.secs.to_string()))
+        Ok(Value::Str(
+            time_arg(&a[0]).map_err(|e| e.at(0))?.secs.to_string(),
+        ))
     });
     f.insert("ago", |a| {
         arity(a, 1)?;
@@ -108,12 +110,12 @@ fn zero() -> Time {
 }
 
 /// A parameter Go declares as `time.Time`.
-fn time_arg(v: &Value) -> Result<&Time, String> {
+fn time_arg(v: &Value) -> Result<&Time, FuncError> {
     match v {
         Value::Time(t) => Ok(t),
-        other => Err(format!(
-            "wrong type for value; expected time.Time; got {}",
-            crate::sprig::go_type(other)
+        other => Err(FuncError::arg_type(
+            "time.Time",
+            crate::sprig::go_type(other),
         )),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::funcs::{arity, strval, Funcs};
+use crate::funcs::{arity, strval, FuncError, Funcs};
 use crate::value::Value;
 
 pub fn register(f: &mut Funcs) {
@@ -29,10 +29,11 @@ pub fn register(f: &mut Funcs) {
     f.insert("urlJoin", |a| {
         arity(a, 1)?;
         let Value::Map(d) = &a[0] else {
-            return Err(format!(
-                "wrong type for value; expected map[string]interface {{}}; got {}",
-                crate::sprig::go_type(&a[0])
-            ));
+            return Err(FuncError::arg_type(
+                "map[string]interface {}",
+                crate::sprig::go_type(&a[0]),
+            )
+            .at(0));
         };
         let field = |k: &str| d.get(k).map(strval).unwrap_or_default();
         let userinfo = field("userinfo");
