@@ -1,0 +1,74 @@
+//! Tracked queries: config -> image DAG -> per-image sources -> per-stage digests -> image plans.
+//!
+//! Each query logs when its body runs, so tests can assert what an input change recomputed.
+//! Early cutoff comes from salsa's backdating: a query that recomputes an equal value (same tree
+//! id, same parsed Dockerfile) does not invalidate the queries that read it.
+//!
+//! - [`werf_yaml`]: werf.yaml read from the commit (its blob, partials, `.Files`) and parsed.
+//! - [`settings`]: the image DAG and each image's settings.
+//! - [`sources`]: each image's sources: its Dockerfile resolved (or its Stapel translation),
+//!   `.dockerignore`, and the files its context holds.
+//! - [`stage`]: each stage's plan and digest.
+//! - [`image`]: each image's plan, tag and digest, and the placeholders dependencies stand for.
+//! - this file: every image planned, in parallel, with progress reported.
+
+pub mod image;
+pub mod settings;
+pub mod sources;
+pub mod stage;
+pub mod werf_yaml;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::db::{Database, ImageKey, Project};
+use crate::error::Result;
+
+pub use image::{image_digest, image_plan, placeholder, placeholder_images, ImagePlan};
+pub use settings::{image_dag, image_settings, ImageSettings};
+pub use sources::{
+    dockerignore, image_sources, resolved_dockerfile, stapel_translation, ImageSources,
+};
+pub use stage::{stage_plan, BaseRef, Component, SourceUse, StagePlan};
+pub use werf_yaml::{config, config_blob, image_positions};
+
+/// Progress of a plan, for the caller to draw (the engine never draws).
+pub trait Reporter: Sync {
+    /// Planning starts for `images` images.
+    fn start(&self, _images: usize) {}
+    /// One image's plan is done (or failed).
+    fn planned(&self, _image: &str, _ok: bool) {}
+}
+
+/// A reporter that reports nothing.
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+/// Plans for every image of the project, in werf.yaml order, computed in parallel (rayon).
+/// A config error (including a cycle) fails the whole plan; other errors stay per image.
+pub fn plan_all(db: &Database, project: Project) -> Result<Vec<(String, Result<Arc<ImagePlan>>)>> {
+    plan_all_with(db, project, &Silent)
+}
+
+/// [`plan_all`] with progress reports.
+pub fn plan_all_with(
+    db: &Database,
+    project: Project,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, Result<Arc<ImagePlan>>)>> {
+    let config = config(db, project).clone()?;
+    image_dag(db, project).clone()?;
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    reporter.start(names.len());
+    Ok(names
+        .into_par_iter()
+        .map_with(db.clone(), |db, name| {
+            let key = ImageKey::new(db, name.clone());
+            let plan = image_plan(db, project, key).clone();
+            reporter.planned(&name, plan.is_ok());
+            (name, plan)
+        })
+        .collect())
+}

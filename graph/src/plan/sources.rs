@@ -1,0 +1,236 @@
+//! Each image's sources: its Dockerfile resolved (or its Stapel translation), its
+//! `.dockerignore`, and the files its context holds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{config, image_settings};
+use crate::context::{lookup, read_text, WorkFile};
+use crate::db::{Db, ImageKey, Project};
+use crate::dockerfile::{self as df, Resolved};
+use crate::error::{Error, Location, Result};
+use crate::objects::{EntryKind, ObjectId};
+use crate::pattern::{join, DockerIgnore};
+
+/// Where an image's inputs live in the commit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ImageSources {
+    /// Context folder, project-relative (`""` for the project folder).
+    pub context: String,
+    /// Context folder, repository-relative.
+    pub context_repo_path: String,
+    pub context_tree: Option<ObjectId>,
+    /// Dockerfile path, project-relative.
+    pub dockerfile: String,
+    pub dockerfile_blob: ObjectId,
+    /// `.dockerignore` of the context: project-relative path and blob.
+    pub dockerignore: Option<(String, ObjectId)>,
+    /// `contextAddFiles`, by context-relative path.
+    pub work_files: BTreeMap<String, WorkFile>,
+    /// A Stapel image (its context and Dockerfile are synthetic).
+    pub stapel: bool,
+    /// For a Stapel image: the repository paths its git mappings add.
+    pub stapel_paths: Vec<String>,
+}
+
+/// Looks up the context tree, the Dockerfile and `.dockerignore` of an image.
+#[salsa::tracked(returns(ref))]
+pub fn image_sources<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<ImageSources>> {
+    db.log_execution("image_sources", image.name(db));
+    let settings = image_settings(db, project, image).clone()?;
+    let img = &settings.image;
+    let at = Location {
+        file: settings.file.clone(),
+        line: img.line,
+        column: 0,
+    };
+    let prefix = project.prefix(db);
+    if let Some(st) = &img.stapel {
+        // The Stapel stage as a Dockerfile over a synthetic context (see `crate::stapel`).
+        let t = stapel_translation(db, project, ImageKey::new(db, st.image.clone())).clone()?;
+        let stage = t
+            .stages
+            .iter()
+            .find(|s| s.name == st.stage)
+            .expect("the translation has every stage the config names");
+        let dockerfile_blob = db.synthetic().add_blob(stage.dockerfile.as_bytes());
+        return Ok(Arc::new(ImageSources {
+            context: String::new(),
+            context_repo_path: String::new(),
+            context_tree: Some(t.context),
+            dockerfile: format!(
+                "{} (image `{}`, stage `{}`)",
+                settings.file, st.image, st.stage
+            ),
+            dockerfile_blob,
+            dockerignore: None,
+            work_files: BTreeMap::new(),
+            stapel: true,
+            stapel_paths: t.paths.clone(),
+        }));
+    }
+    let context_repo_path = join(prefix, &img.context);
+    let shown_context = if img.context.is_empty() {
+        "."
+    } else {
+        &img.context
+    };
+
+    let mut work_files = BTreeMap::new();
+    let all_work = project.work_files(db);
+    for declared in &img.context_add_files {
+        let repo_path = join(&context_repo_path, declared);
+        let mut found = false;
+        for (path, wf) in all_work.range(repo_path.clone()..) {
+            if !(path == &repo_path || path.starts_with(&format!("{repo_path}/"))) {
+                break;
+            }
+            let rel = path[context_repo_path.len()..].trim_start_matches('/');
+            work_files.insert(rel.to_string(), *wf);
+            found = true;
+        }
+        if !found {
+            return Err(Error::MissingPath {
+                at: at.clone(),
+                what: "contextAddFiles entry".into(),
+                path: join(&img.context, declared),
+                hint: Some("not found in the work tree".into()),
+            });
+        }
+    }
+
+    let context_tree = match crate::paths::entry(db, project, &context_repo_path)? {
+        Some(e) if e.kind == EntryKind::Tree => Some(e.id),
+        Some(_) => {
+            return Err(Error::Config {
+                at,
+                message: format!(
+                    "context `{shown_context}` of image `{}` is a file, not a folder",
+                    img.name
+                ),
+            })
+        }
+        None if !work_files.is_empty() => None,
+        None => {
+            return Err(Error::MissingPath {
+                at,
+                what: "context".into(),
+                path: shown_context.to_string(),
+                hint: Some(format!("image `{}`", img.name)),
+            })
+        }
+    };
+    let dockerfile = join(&img.context, &img.dockerfile);
+    let dockerfile_blob = match context_tree
+        .map(|t| lookup(db.objects(), t, &img.dockerfile))
+        .transpose()?
+        .flatten()
+    {
+        Some(e) if e.kind.is_file() => e.id,
+        _ => {
+            return Err(Error::MissingPath {
+                at,
+                what: "Dockerfile".into(),
+                path: dockerfile,
+                hint: Some(format!(
+                    "image `{}`, relative to context `{shown_context}`",
+                    img.name
+                )),
+            })
+        }
+    };
+    let dockerignore = match context_tree
+        .map(|t| lookup(db.objects(), t, ".dockerignore"))
+        .transpose()?
+        .flatten()
+    {
+        Some(e) if e.kind.is_file() => Some((join(&img.context, ".dockerignore"), e.id)),
+        _ => None,
+    };
+    Ok(Arc::new(ImageSources {
+        context: img.context.clone(),
+        context_repo_path,
+        context_tree,
+        dockerfile,
+        dockerfile_blob,
+        dockerignore,
+        work_files,
+        stapel: false,
+        stapel_paths: Vec::new(),
+    }))
+}
+
+/// A Stapel image's stages written as Dockerfiles over its synthetic context (one translation
+/// for all its stages).
+#[salsa::tracked(returns(ref))]
+pub fn stapel_translation<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<crate::stapel::translate::Translated>> {
+    let name = image.name(db);
+    db.log_execution("stapel_translation", name);
+    let config = config(db, project).clone()?;
+    let stage = config
+        .images
+        .iter()
+        .find_map(|i| i.stapel.as_ref().filter(|s| &s.image == name))
+        .ok_or_else(|| Error::Config {
+            at: config.at(0),
+            message: format!("image `{name}` is not a Stapel image"),
+        })?;
+    crate::stapel::translate::translate(
+        db.objects(),
+        db.synthetic(),
+        db.store(),
+        &|path| crate::paths::entry(db, project, path),
+        name,
+        &stage.stapel,
+    )
+    .map(Arc::new)
+}
+
+/// The image's Dockerfile, parsed and resolved with its args, dependency imports and target.
+#[salsa::tracked(returns(ref))]
+pub fn resolved_dockerfile<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<Resolved>> {
+    db.log_execution("resolved_dockerfile", image.name(db));
+    let settings = image_settings(db, project, image).clone()?;
+    let sources = image_sources(db, project, image).clone()?;
+    let text = read_text(db.objects(), sources.dockerfile_blob, &sources.dockerfile)?;
+    let parsed = df::parse(&sources.dockerfile, &text)?;
+    df::resolve(
+        &parsed,
+        &settings.build_args(),
+        settings.image.target.as_deref(),
+    )
+    .map(Arc::new)
+}
+
+/// The image's `.dockerignore` rules (empty when there is none).
+#[salsa::tracked(returns(ref))]
+pub fn dockerignore<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<DockerIgnore>> {
+    db.log_execution("dockerignore", image.name(db));
+    let sources = image_sources(db, project, image).clone()?;
+    match &sources.dockerignore {
+        None => Ok(Arc::default()),
+        Some((path, id)) => Ok(Arc::new(DockerIgnore::parse(&read_text(
+            db.objects(),
+            *id,
+            path,
+        )?))),
+    }
+}
