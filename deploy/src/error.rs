@@ -13,6 +13,12 @@ pub enum Error {
         source_file: String,
         message: String,
     },
+    #[error("`{source_file}`: {source}")]
+    Invalid {
+        source_file: String,
+        #[source]
+        source: crate::invalid::Invalid,
+    },
     #[error("{verb} {id}: {}", crate::kubernetes::describe(source))]
     Api {
         verb: &'static str,
@@ -41,8 +47,8 @@ pub enum Error {
         source: track::TrackError,
     },
     /// The apply order the dependency annotations ask for is impossible.
-    #[error("{0}")]
-    Order(String),
+    #[error(transparent)]
+    Order(#[from] crate::invalid::Unordered),
     #[error("`{kind}/{name}` was not deleted within 2 minutes")]
     NotDeleted { kind: String, name: String },
     #[error("the custom resource definition `{0}` was not established in time")]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::invalid::{Invalid, Unordered};
 use crate::object::ObjectId;
 
 /// What a dependency must reach before its dependant is applied.
@@ -67,7 +68,7 @@ pub struct ExternalDependency {
 }
 
 /// The dependencies an object's annotations declare.
-pub fn dependencies(object: &Value) -> Result<(Vec<Dependency>, Vec<ExternalDependency>), String> {
+pub fn dependencies(object: &Value) -> Result<(Vec<Dependency>, Vec<ExternalDependency>), Invalid> {
     let Some(annotations) = object
         .pointer("/metadata/annotations")
         .and_then(Value::as_object)
@@ -91,7 +92,11 @@ pub fn dependencies(object: &Value) -> Result<(Vec<Dependency>, Vec<ExternalDepe
             };
             for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let Some((k, val)) = part.split_once('=') else {
-                    return Err(format!("`{key}: {v}`: `{part}` is not `key=value`"));
+                    return Err(Invalid::NotKeyValue {
+                        key: key.clone(),
+                        value: v.to_string(),
+                        part: part.to_string(),
+                    });
                 };
                 let val = val.trim().to_string();
                 match k.trim() {
@@ -105,17 +110,26 @@ pub fn dependencies(object: &Value) -> Result<(Vec<Dependency>, Vec<ExternalDepe
                             "ready" => DependencyState::Ready,
                             "present" => DependencyState::Present,
                             other => {
-                                return Err(format!(
-                                    "`{key}`: `state={other}` is not `ready` or `present`"
-                                ))
+                                return Err(Invalid::DependencyState {
+                                    key: key.clone(),
+                                    state: other.to_string(),
+                                })
                             }
                         }
                     }
-                    other => return Err(format!("`{key}`: unknown key `{other}`")),
+                    other => {
+                        return Err(Invalid::UnknownKey {
+                            key: key.clone(),
+                            name: other.to_string(),
+                        })
+                    }
                 }
             }
             if d.kind.is_empty() || d.name.is_empty() {
-                return Err(format!("`{key}: {v}` needs `kind=` and `name=`"));
+                return Err(Invalid::NeedsKindAndName {
+                    key: key.clone(),
+                    value: v.to_string(),
+                });
             }
             internal.push(d);
         } else if let Some((id, field)) = key.split_once(".external-dependency.werf.io/") {
@@ -123,27 +137,33 @@ pub fn dependencies(object: &Value) -> Result<(Vec<Dependency>, Vec<ExternalDepe
             match field {
                 "resource" => entry.0 = Some(v.to_string()),
                 "namespace" => entry.1 = Some(v.to_string()),
-                other => return Err(format!("`{key}`: unknown field `{other}`")),
+                other => {
+                    return Err(Invalid::UnknownField {
+                        key: key.clone(),
+                        field: other.to_string(),
+                    })
+                }
             }
         }
     }
     let mut out = Vec::new();
     for (id, (resource, namespace)) in external {
         let key = format!("{id}.external-dependency.werf.io/resource");
-        let resource = resource.ok_or_else(|| format!("`{key}` is missing"))?;
+        let Some(resource) = resource else {
+            return Err(Invalid::MissingAnnotation(key));
+        };
         let Some((kind, name)) = resource.split_once('/') else {
-            return Err(format!(
-                "`{key}: {resource}` is not `KIND[.VERSION.GROUP]/NAME`"
-            ));
+            return Err(Invalid::NotResource { key, resource });
         };
         let mut parts = kind.splitn(3, '.');
         let kind = parts.next().unwrap_or_default().to_string();
         let version = parts.next().map(str::to_string);
         let group = parts.next().map(str::to_string);
         if kind.is_empty() || name.is_empty() {
-            return Err(format!(
-                "`{key}: {resource}` is not `KIND[.VERSION.GROUP]/NAME`"
-            ));
+            return Err(Invalid::NotResource {
+                key,
+                resource: resource.clone(),
+            });
         }
         out.push(ExternalDependency {
             id,
@@ -165,7 +185,7 @@ pub fn rounds(
     group: &[(&ObjectId, &[Dependency])],
     earlier: &BTreeSet<ObjectId>,
     release: &BTreeSet<ObjectId>,
-) -> Result<Vec<Vec<usize>>, String> {
+) -> Result<Vec<Vec<usize>>, Unordered> {
     let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); group.len()];
     for (i, (id, deps)) in group.iter().enumerate() {
         for d in deps.iter() {
@@ -177,15 +197,18 @@ pub fn rounds(
             } else if earlier.iter().any(|e| d.matches(e, ns)) {
                 continue;
             } else if let Some(later) = release.iter().find(|e| d.matches(e, ns)) {
-                return Err(format!(
-                    "{id}: `{}` waits for {later}, which is applied later (a later stage or a higher `werf.io/weight`)",
-                    d.annotation
-                ));
+                return Err(Unordered::AppliedLater {
+                    id: (*id).clone(),
+                    annotation: d.annotation.clone(),
+                    later: later.clone(),
+                });
             } else {
-                return Err(format!(
-                    "{id}: `{}` names {} `{}`, which is not in the release",
-                    d.annotation, d.kind, d.name
-                ));
+                return Err(Unordered::NotInRelease {
+                    id: (*id).clone(),
+                    annotation: d.annotation.clone(),
+                    kind: d.kind.clone(),
+                    name: d.name.clone(),
+                });
             }
         }
     }
@@ -200,10 +223,7 @@ pub fn rounds(
                 .filter(|&i| placed[i].is_none())
                 .map(|i| group[i].0.to_string())
                 .collect();
-            return Err(format!(
-                "`werf.io/deploy-dependency-*` annotations form a cycle among {}",
-                stuck.join(", ")
-            ));
+            return Err(Unordered::Cycle(stuck));
         }
         for &i in &round {
             placed[i] = Some(out.len());
@@ -258,16 +278,28 @@ mod tests {
         );
         // On a later group, on nothing, or in a cycle: errors.
         let e = rounds(&[(&b, &on_a[..])], &BTreeSet::new(), &release).unwrap_err();
-        assert!(e.contains("which is applied later"), "{e}");
+        assert!(
+            matches!(&e, Unordered::AppliedLater { later, .. } if *later == a)
+                && e.to_string().contains("which is applied later"),
+            "{e}"
+        );
         let e = rounds(&[(&b, &on_a[..])], &BTreeSet::new(), &BTreeSet::new()).unwrap_err();
-        assert!(e.contains("which is not in the release"), "{e}");
+        assert!(
+            matches!(&e, Unordered::NotInRelease { name, .. } if name == "a")
+                && e.to_string().contains("which is not in the release"),
+            "{e}"
+        );
         let e = rounds(
             &[(&c, &on_d[..]), (&d, &on_c[..])],
             &BTreeSet::new(),
             &release,
         )
         .unwrap_err();
-        assert!(e.contains("form a cycle among"), "{e}");
+        assert!(
+            matches!(&e, Unordered::Cycle(ids) if ids.len() == 2)
+                && e.to_string().contains("form a cycle among"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -325,7 +357,7 @@ mod tests {
             ),
         ] {
             let e = dependencies(&json!({"metadata": {"annotations": bad}})).expect_err("refused");
-            assert!(e.contains(why), "{bad}: {e}");
+            assert!(e.to_string().contains(why), "{bad}: {e}");
         }
     }
 }

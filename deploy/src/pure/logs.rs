@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::invalid::Invalid;
+
 /// Which container logs a failure report shows, from werf's annotations: `werf.io/skip-logs`,
 /// `werf.io/skip-logs-for-containers`, `werf.io/show-logs-only-for-containers`,
 /// `werf.io/log-regex` and `werf.io/log-regex-for-CONTAINER`.
@@ -24,10 +26,12 @@ fn names(list: &str) -> Vec<String> {
 
 impl LogPolicy {
     /// Reads the annotations of `object`; a bad value is an error naming the annotation.
-    pub fn of(object: &Value) -> Result<LogPolicy, String> {
+    pub fn of(object: &Value) -> Result<LogPolicy, Invalid> {
         let regex = |key: &str, text: &str| {
-            regex::Regex::new(text)
-                .map_err(|e| format!("`{key}` is not a valid regular expression: {e}"))
+            regex::Regex::new(text).map_err(|source| Invalid::Regex {
+                key: key.to_string(),
+                source,
+            })
         };
         let mut p = LogPolicy::default();
         let Some(annotations) = object
@@ -44,9 +48,11 @@ impl LogPolicy {
                         "true" => true,
                         "false" => false,
                         other => {
-                            return Err(format!(
-                                "`werf.io/skip-logs: {other}` is not `true` or `false`"
-                            ))
+                            return Err(Invalid::NotOneOf {
+                                key: "werf.io/skip-logs",
+                                value: other.to_string(),
+                                allowed: "`true` or `false`",
+                            })
                         }
                     }
                 }
@@ -111,7 +117,9 @@ mod tests {
         let e = LogPolicy::of(&json!({"metadata": {"annotations": {"werf.io/log-regex": "("}}}))
             .unwrap_err();
         assert!(
-            e.starts_with("`werf.io/log-regex` is not a valid regular expression"),
+            matches!(&e, Invalid::Regex { key, .. } if key == "werf.io/log-regex")
+                && e.to_string()
+                    .starts_with("`werf.io/log-regex` is not a valid regular expression"),
             "{e}"
         );
     }

@@ -4,6 +4,7 @@
 pub mod dependency;
 pub mod diff;
 pub mod id;
+pub mod invalid;
 pub mod logs;
 pub mod model;
 pub mod names;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::dependency::{dependencies, Dependency, ExternalDependency};
 pub use crate::id::ObjectId;
+use crate::invalid::Invalid;
 use crate::logs::LogPolicy;
 
 /// A Helm hook's phase.
@@ -149,22 +150,22 @@ impl Desired {
         source: &str,
         namespaced: bool,
         namespace: &str,
-    ) -> Result<Desired, String> {
+    ) -> Result<Desired, Invalid> {
         let api_version = object
             .get("apiVersion")
             .and_then(Value::as_str)
-            .ok_or("no `apiVersion`")?
+            .ok_or(Invalid::Missing("apiVersion"))?
             .to_string();
         let kind = object
             .get("kind")
             .and_then(Value::as_str)
-            .ok_or("no `kind`")?
+            .ok_or(Invalid::Missing("kind"))?
             .to_string();
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
-            .ok_or("no `metadata.name`")?
+            .ok_or(Invalid::Missing("metadata.name"))?
             .to_string();
         let ns = if namespaced {
             let ns = object
@@ -202,32 +203,42 @@ impl Desired {
             Some("IgnoreAndContinueDeployProcess") => FailMode::Ignore,
             Some("FailWholeDeployProcessImmediately") | None => FailMode::FailImmediately,
             Some(other) => {
-                return Err(format!(
-                    "`werf.io/fail-mode: {other}` is not one of `FailWholeDeployProcessImmediately`, `HopeUntilEndOfDeployProcess`, `IgnoreAndContinueDeployProcess`"
-                ))
+                return Err(Invalid::NotOneOf {
+                    key: "werf.io/fail-mode",
+                    value: other.to_string(),
+                    allowed: "one of `FailWholeDeployProcessImmediately`, `HopeUntilEndOfDeployProcess`, `IgnoreAndContinueDeployProcess`",
+                })
             }
         };
         let non_blocking = match annotation(&object, "werf.io/track-termination-mode") {
             Some("NonBlocking") => true,
             Some("WaitUntilResourceReady") | None => false,
             Some(other) => {
-                return Err(format!(
-                    "`werf.io/track-termination-mode: {other}` is not `WaitUntilResourceReady` or `NonBlocking`"
-                ))
+                return Err(Invalid::NotOneOf {
+                    key: "werf.io/track-termination-mode",
+                    value: other.to_string(),
+                    allowed: "`WaitUntilResourceReady` or `NonBlocking`",
+                })
             }
         };
         let logs = LogPolicy::of(&object)?;
         let no_activity = match annotation(&object, "werf.io/no-activity-timeout") {
-            Some(t) => werf_base::duration::parse(t)
-                .map_err(|e| format!("`werf.io/no-activity-timeout`: {e}"))?,
+            Some(t) => werf_base::duration::parse(t).map_err(|source| Invalid::Duration {
+                key: "werf.io/no-activity-timeout",
+                source,
+            })?,
             None => std::time::Duration::from_secs(240),
         };
         let (depends_on, external) = dependencies(&object)?;
         let failures_per_replica = match annotation(&object, "werf.io/failures-allowed-per-replica")
         {
-            Some(n) => n.trim().parse::<u32>().map_err(|_| {
-                format!("`werf.io/failures-allowed-per-replica: {n}` is not a whole number")
-            })?,
+            Some(n) => n
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| Invalid::NotWholeNumber {
+                    key: "werf.io/failures-allowed-per-replica",
+                    value: n.to_string(),
+                })?,
             None => 1,
         };
         Ok(Desired {

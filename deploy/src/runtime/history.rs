@@ -82,12 +82,11 @@ async fn objects_of(
             Err(crate::kubernetes::Error::UnknownKind { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
-        let d = Desired::new(object, &source, namespaced, namespace).map_err(|message| {
-            Error::Manifest {
+        let d =
+            Desired::new(object, &source, namespaced, namespace).map_err(|e| Error::Invalid {
                 source_file: format!("{source} ({origin})"),
-                message,
-            }
-        })?;
+                source: e,
+            })?;
         out.push((d.id, d.object));
     }
     Ok(out)

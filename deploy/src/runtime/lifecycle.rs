@@ -411,9 +411,9 @@ async fn desired_of(
         .to_string();
     let (ar, namespaced) = kube.resource(&api_version, &kind, source).await?;
     let d = Desired::new(object, source, namespaced, &release.namespace)
-        .map_err(|message| Error::Manifest {
+        .map_err(|e| Error::Invalid {
             source_file: source.to_string(),
-            message,
+            source: e,
         })?
         .owned_by(release.owner());
     Ok((d, ar))

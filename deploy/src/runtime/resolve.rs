@@ -35,9 +35,9 @@ pub async fn resolve(
         }
         let (ar, namespaced) = kube.resource(api_version, kind, source).await?;
         let d = Desired::new(object.clone(), source, namespaced, namespace)
-            .map_err(|message| Error::Manifest {
+            .map_err(|e| Error::Invalid {
                 source_file: source.clone(),
-                message,
+                source: e,
             })?
             .owned_by(release.owner());
         if !seen.insert(d.id.clone()) {
