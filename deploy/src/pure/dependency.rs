@@ -198,13 +198,13 @@ pub fn rounds(
                 continue;
             } else if let Some(later) = release.iter().find(|e| d.matches(e, ns)) {
                 return Err(Unordered::AppliedLater {
-                    id: (*id).clone(),
+                    id: id.to_string(),
                     annotation: d.annotation.clone(),
-                    later: later.clone(),
+                    later: later.to_string(),
                 });
             } else {
                 return Err(Unordered::NotInRelease {
-                    id: (*id).clone(),
+                    id: id.to_string(),
                     annotation: d.annotation.clone(),
                     kind: d.kind.clone(),
                     name: d.name.clone(),
@@ -279,7 +279,7 @@ mod tests {
         // On a later group, on nothing, or in a cycle: errors.
         let e = rounds(&[(&b, &on_a[..])], &BTreeSet::new(), &release).unwrap_err();
         assert!(
-            matches!(&e, Unordered::AppliedLater { later, .. } if *later == a)
+            matches!(&e, Unordered::AppliedLater { later, .. } if *later == a.to_string())
                 && e.to_string().contains("which is applied later"),
             "{e}"
         );

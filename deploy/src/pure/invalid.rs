@@ -1,8 +1,6 @@
 //! Why werf cannot read a rendered manifest or one of its annotations, and why the apply order
 //! its dependency annotations ask for is impossible: each names the field or annotation.
 
-use crate::id::ObjectId;
-
 /// A manifest field or annotation werf cannot read.
 #[derive(Debug, thiserror::Error)]
 pub enum Invalid {
@@ -54,13 +52,14 @@ pub enum Invalid {
 pub enum Unordered {
     #[error("{id}: `{annotation}` waits for {later}, which is applied later (a later stage or a higher `werf.io/weight`)")]
     AppliedLater {
-        id: ObjectId,
+        /// The dependant, as shown (`Kind/name (namespace)`).
+        id: String,
         annotation: String,
-        later: ObjectId,
+        later: String,
     },
     #[error("{id}: `{annotation}` names {kind} `{name}`, which is not in the release")]
     NotInRelease {
-        id: ObjectId,
+        id: String,
         annotation: String,
         kind: String,
         name: String,
