@@ -1,23 +1,19 @@
 //! werf-rs: converge a Git repository into images, a registry and a Kubernetes release.
 //!
-//! - [`cli`]: commands and flags (clap).
-//! - [`build`]: build and push what the registry lacks (native OCI builder, DAG scheduling).
-//! - [`cleanup`]: registry cleanup and purge, and the bound on this machine's home folder.
-//! - [`charts`]: chart dependencies fetched from repositories, cached under the werf home.
-//! - [`registry`]: the container registry (oci-client), credentials, existence checks.
-//! - [`kubernetes`]: the cluster (kube): kubeconfig, discovery, counted requests.
-//! - [`deploy`]: minimal changes, ordering, hooks, tracking, release records, rollback.
-//! - [`commands`]: one file per command.
-//! - [`dev`]: `werf dev`'s watch-and-converge loop.
-//! - [`pipeline`]: what the commands share: publish, render, the desired objects.
-//! - [`project`]: repository + commit (or `--dev` snapshot) -> engine inputs -> plans; dirty check.
-//! - [`graph_page`]: `werf graph`'s self-contained page and its loopback server.
-//! - [`giterminism`]: `werf-giterminism.yaml` read, and what werf.yaml uses outside the commit checked.
-//! - [`git`]: gix-backed object source, work-tree comparison and snapshots.
-//! - [`secret`]: werf's encrypted secrets (keys, values files, whole files).
-//! - [`settings`]: flags and `WERF_*` variables resolved once into typed settings.
-//! - [`store`]: the engine's persistent memo backed by `werf-cache`.
-//! - [`progress`]: progress drawing on a terminal.
+//! The binary is the CLI layer and the converge pipeline; the engines are crates (see
+//! docs/ARCHITECTURE.md), named here by their room:
+//!
+//! - the CLI layer: [`cli`] (commands and flags, clap), [`settings`] (flags and `WERF_*`
+//!   variables resolved once), [`commands`] (one file per command), [`printer`] and
+//!   [`progress`] (what reaches the terminal).
+//! - the binary's rooms: [`pipeline`] (what the commands share: publish, render, the desired
+//!   objects), [`project`] (repository + commit or `--dev` snapshot -> engine inputs -> plans;
+//!   dirty check), [`dev`] (`werf dev`'s loop), [`charts`] (chart dependencies fetched and
+//!   cached), [`giterminism`], [`graph_page`], [`store`] (the engine's persistent memo).
+//! - the engines: [`build`] (`werf-build`), [`deploy`] (`werf-deploy`), [`cleanup`]
+//!   (`werf-cleanup`), [`registry`] (`werf-registry`), [`kubernetes`] (`werf-kubernetes`),
+//!   [`git`] (`werf-git`), [`secret`] (`werf-secret`), and `werf-base`'s [`net`], [`redact`],
+//!   [`runtime`], [`files`], [`errors`].
 
 mod charts;
 mod cli;
