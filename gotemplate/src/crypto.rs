@@ -29,32 +29,32 @@ pub fn register(f: &mut Funcs) {
     f.insert("genCA", |a| {
         arity(a, 2)?;
         let key = PrivateKey::rsa(2048)?;
-        Ok(certificate_authority(&strval(&a[0]), days(&a[1])?, key)?)
+        certificate_authority(&strval(&a[0]), days(&a[1])?, key)
     });
     f.insert("genCAWithKey", |a| {
         arity(a, 3)?;
         let key = PrivateKey::from_pem(&strval(&a[2]))?;
-        Ok(certificate_authority(&strval(&a[0]), days(&a[1])?, key)?)
+        certificate_authority(&strval(&a[0]), days(&a[1])?, key)
     });
     f.insert("genSelfSignedCert", |a| {
         arity(a, 4)?;
         let key = PrivateKey::rsa(2048)?;
-        Ok(self_signed(&a[0], &a[1], &a[2], &a[3], key)?)
+        self_signed(&a[0], &a[1], &a[2], &a[3], key)
     });
     f.insert("genSelfSignedCertWithKey", |a| {
         arity(a, 5)?;
         let key = PrivateKey::from_pem(&strval(&a[4]))?;
-        Ok(self_signed(&a[0], &a[1], &a[2], &a[3], key)?)
+        self_signed(&a[0], &a[1], &a[2], &a[3], key)
     });
     f.insert("genSignedCert", |a| {
         arity(a, 5)?;
         let key = PrivateKey::rsa(2048)?;
-        Ok(signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)?)
+        signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)
     });
     f.insert("genSignedCertWithKey", |a| {
         arity(a, 6)?;
         let key = PrivateKey::from_pem(&strval(&a[5]))?;
-        Ok(signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)?)
+        signed(&a[0], &a[1], &a[2], &a[3], &a[4], key)
     });
     f.insert("buildCustomCert", |a| {
         arity(a, 2)?;
@@ -280,13 +280,10 @@ fn dsa_from_der(der: &[u8]) -> Result<dsa::SigningKey, String> {
 }
 
 /// `daysValid`: Go declares it `int`.
-fn days(v: &Value) -> Result<i64, String> {
+fn days(v: &Value) -> Result<i64, FuncError> {
     match v {
         Value::Int(n) => Ok(*n),
-        other => Err(format!(
-            "wrong type for value; expected int; got {}",
-            crate::sprig::go_type(other)
-        )),
+        other => Err(FuncError::arg_type("int", crate::sprig::go_type(other))),
     }
 }
 
@@ -296,7 +293,7 @@ fn base_params(
     ips: &Value,
     dns: &Value,
     days: &Value,
-) -> Result<CertificateParams, String> {
+) -> Result<CertificateParams, FuncError> {
     let days = self::days(days)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -315,7 +312,8 @@ fn base_params(
             return Err(format!(
                 "error processing alternate dns name: {} is not a string",
                 name.to_go_string()
-            ));
+            )
+            .into());
         };
         let ia5 = text
             .clone()
@@ -325,10 +323,7 @@ fn base_params(
     }
     for ip in list(ips) {
         let Value::Str(text) = &ip else {
-            return Err(format!(
-                "error parsing ip: {} is not a string",
-                ip.to_go_string()
-            ));
+            return Err(format!("error parsing ip: {} is not a string", ip.to_go_string()).into());
         };
         let addr: IpAddr = text
             .parse()
@@ -373,7 +368,7 @@ fn certificate(cert: &str, key: &str) -> Value {
     Value::map(m)
 }
 
-fn certificate_authority(cn: &str, days: i64, key: PrivateKey) -> Result<Value, String> {
+fn certificate_authority(cn: &str, days: i64, key: PrivateKey) -> Result<Value, FuncError> {
     let mut params = base_params(
         &Value::Str(cn.to_string()),
         &Value::Nil,
@@ -398,7 +393,7 @@ fn self_signed(
     dns: &Value,
     days: &Value,
     key: PrivateKey,
-) -> Result<Value, String> {
+) -> Result<Value, FuncError> {
     let params = base_params(cn, ips, dns, days)?;
     let pair = key.key_pair()?;
     let cert = params.self_signed(&pair).map_err(|e| e.to_string())?;
@@ -412,7 +407,7 @@ fn signed(
     days: &Value,
     ca: &Value,
     key: PrivateKey,
-) -> Result<Value, String> {
+) -> Result<Value, FuncError> {
     let field = |name: &str| match ca {
         Value::Map(m) => m.get(name).map(strval).unwrap_or_default(),
         _ => String::new(),

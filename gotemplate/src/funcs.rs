@@ -217,13 +217,10 @@ pub(super) fn arity(args: &[Value], n: usize) -> Result<(), String> {
     }
 }
 
-pub(crate) fn string_arg(v: &Value) -> Result<String, String> {
+pub(crate) fn string_arg(v: &Value) -> Result<String, FuncError> {
     match v {
         Value::Str(s) => Ok(s.clone()),
-        other => Err(format!(
-            "wrong type for value; expected string; got {}",
-            crate::sprig::go_type(other)
-        )),
+        other => Err(FuncError::arg_type("string", crate::sprig::go_type(other))),
     }
 }
 
@@ -238,7 +235,7 @@ pub fn strval(v: &Value) -> String {
 
 /// The bytes of a string argument of Sprig's byte-oriented functions (`b64enc`, the checksums).
 /// A file that is not UTF-8 text comes from `.Files.Get` as bytes (Go's string holds any bytes).
-pub(crate) fn string_bytes(v: &Value) -> Result<Vec<u8>, String> {
+pub(crate) fn string_bytes(v: &Value) -> Result<Vec<u8>, FuncError> {
     match v {
         Value::Bytes(b) => Ok(b.to_vec()),
         other => string_arg(other).map(String::into_bytes),
@@ -574,7 +571,10 @@ pub fn builtins() -> Funcs {
     });
     f.insert("printf", |a| {
         let Some((Value::Str(fmt), rest)) = a.split_first() else {
-            return Err("wrong type for value; expected string".into());
+            return Err(FuncError::ArgType {
+                index: None,
+                message: "wrong type for value; expected string".into(),
+            });
         };
         Ok(Value::Str(sprintf(fmt, rest)))
     });

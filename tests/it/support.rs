@@ -264,7 +264,8 @@ pub fn rebuilt_images(report: &serde_json::Value) -> std::collections::BTreeMap<
 }
 
 /// The index of the first line of `out` whose whitespace-separated words start with `words`
-/// (however the columns are padded).
+/// (however the columns are padded; a word's trailing comma, which joins clauses, is not part
+/// of it).
 pub fn line_starting(out: &str, words: &[&str]) -> Option<usize> {
     out.lines().position(|l| starts_with_words(l, words))
 }
@@ -275,6 +276,8 @@ pub fn count_lines_starting(out: &str, words: &[&str]) -> usize {
 }
 
 fn starts_with_words(line: &str, words: &[&str]) -> bool {
-    let mut have = line.split_whitespace();
+    let mut have = line
+        .split_whitespace()
+        .map(|w| w.strip_suffix(',').unwrap_or(w));
     words.iter().all(|w| have.next() == Some(*w))
 }
