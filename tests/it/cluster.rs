@@ -164,13 +164,12 @@ impl Cluster {
             .collect()
     }
 
-    /// Write requests (create, update, patch, delete) in namespace `ns` by anyone, dry runs
-    /// excluded, as `(user, resource)` in the audit log's order.
-    pub fn writes_in(&self, ns: &str) -> Vec<(String, String)> {
+    /// Every write request (create, update, patch, delete) in the audit log, dry runs excluded,
+    /// in the log's order.
+    fn writes(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["objectRef"]["namespace"] == ns && e["stage"] == "ResponseComplete")
             .filter(|e| {
                 matches!(
                     e["verb"].as_str(),
@@ -180,6 +179,14 @@ impl Cluster {
                     .unwrap_or_default()
                     .contains("dryRun=")
             })
+            .collect()
+    }
+
+    /// Write requests in namespace `ns` by anyone, as `(user, resource)`.
+    pub fn writes_in(&self, ns: &str) -> Vec<(String, String)> {
+        self.writes()
+            .iter()
+            .filter(|e| e["objectRef"]["namespace"] == ns && e["stage"] == "ResponseComplete")
             .map(|e| {
                 (
                     e["user"]["username"]
@@ -195,25 +202,11 @@ impl Cluster {
             .collect()
     }
 
-    /// Write requests (create, update, patch, delete) by `user` in the audit log, dry runs
-    /// excluded, as `verb resource namespace/name`.
+    /// Write requests by `user`, as `verb resource namespace/name`.
     pub fn writes_by(&self, user: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        self.writes()
+            .iter()
             .filter(|e| e["user"]["username"] == user)
-            .filter(|e| {
-                matches!(
-                    e["verb"].as_str(),
-                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
-                )
-            })
-            .filter(|e| {
-                !e["requestURI"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("dryRun=")
-            })
             .map(|e| {
                 let o = &e["objectRef"];
                 format!(
