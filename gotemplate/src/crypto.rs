@@ -58,7 +58,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("buildCustomCert", |a| {
         arity(a, 2)?;
-        Ok(build_custom_cert(&strval(&a[0]), &strval(&a[1]))?)
+        build_custom_cert(&strval(&a[0]), &strval(&a[1]))
     });
     f.insert("bcrypt", |a| {
         arity(a, 1)?;
@@ -95,7 +95,7 @@ pub fn register(f: &mut Funcs) {
     });
     f.insert("decryptAES", |a| {
         arity(a, 2)?;
-        Ok(decrypt_aes(&strval(&a[0]), &strval(&a[1])).map(Value::Str)?)
+        decrypt_aes(&strval(&a[0]), &strval(&a[1])).map(Value::Str)
     });
 }
 
@@ -108,14 +108,14 @@ enum PrivateKey {
 }
 
 impl PrivateKey {
-    fn rsa(bits: usize) -> Result<Self, String> {
+    fn rsa(bits: usize) -> Result<Self, FuncError> {
         rsa::RsaPrivateKey::new(&mut OsRng, bits)
             .map(|k| PrivateKey::Rsa(Box::new(k)))
-            .map_err(|e| format!("error generating rsa key: {e}"))
+            .map_err(|e| format!("error generating rsa key: {e}").into())
     }
 
     /// Sprig's `parsePrivateKeyPEM`: PKCS#8, or PKCS#1 RSA, SEC1 EC and OpenSSL DSA blocks.
-    fn from_pem(text: &str) -> Result<Self, String> {
+    fn from_pem(text: &str) -> Result<Self, FuncError> {
         use p256::pkcs8::DecodePrivateKey as _;
         use rsa::pkcs1::DecodeRsaPrivateKey as _;
         let block = pem_block(text).ok_or("no PEM data in input")?;
@@ -135,22 +135,22 @@ impl PrivateKey {
             }
             "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(block.contents())
                 .map(|k| PrivateKey::Rsa(Box::new(k)))
-                .map_err(|e| format!("decoding PEM as PKCS#1: {e}")),
+                .map_err(|e| format!("decoding PEM as PKCS#1: {e}").into()),
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(block.contents())
                 .map(PrivateKey::Ecdsa)
-                .map_err(|e| format!("decoding PEM as EC: {e}")),
+                .map_err(|e| format!("decoding PEM as EC: {e}").into()),
             "DSA PRIVATE KEY" => {
                 dsa_from_der(block.contents()).map(|k| PrivateKey::Dsa(Box::new(k)))
             }
             other if other.ends_with(" PRIVATE KEY") => {
-                Err(format!("invalid private key type {other}"))
+                Err(format!("invalid private key type {other}").into())
             }
-            other => Err(format!("no private key data in PEM block of type {other}")),
+            other => Err(format!("no private key data in PEM block of type {other}").into()),
         }
     }
 
     /// The key as Go's `pemBlockForKey` writes it.
-    fn to_pem(&self) -> Result<String, String> {
+    fn to_pem(&self) -> Result<String, FuncError> {
         use p256::pkcs8::EncodePrivateKey as _;
         use rsa::pkcs1::EncodeRsaPrivateKey as _;
         let lf = p256::pkcs8::LineEnding::LF;
@@ -163,7 +163,7 @@ impl PrivateKey {
     }
 
     /// The key as rcgen signs with it (what Go's `x509.CreateCertificate` accepts).
-    fn key_pair(&self) -> Result<KeyPair, String> {
+    fn key_pair(&self) -> Result<KeyPair, FuncError> {
         use p256::pkcs8::EncodePrivateKey as _;
         let (der, alg) = match self {
             PrivateKey::Rsa(k) => (
@@ -183,7 +183,7 @@ impl PrivateKey {
             }
         };
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
-        KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).map_err(|e| e.to_string())
+        KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).map_err(|e| e.to_string().into())
     }
 }
 
@@ -264,11 +264,11 @@ fn der_length(out: &mut Vec<u8>, len: usize) {
     }
 }
 
-fn dsa_from_der(der: &[u8]) -> Result<dsa::SigningKey, String> {
-    let bad = || "decoding PEM as DSA: malformed key".to_string();
+fn dsa_from_der(der: &[u8]) -> Result<dsa::SigningKey, FuncError> {
+    let bad = || FuncError::from("decoding PEM as DSA: malformed key");
     let (_, seq) = x509_parser::der_parser::der::parse_der_sequence(der).map_err(|_| bad())?;
     let items = seq.as_sequence().map_err(|_| bad())?;
-    let int = |i: usize| -> Result<dsa::BigUint, String> {
+    let int = |i: usize| -> Result<dsa::BigUint, FuncError> {
         let v = items.get(i).ok_or_else(bad)?;
         let bytes = v.as_slice().map_err(|_| bad())?;
         Ok(dsa::BigUint::from_bytes_be(bytes))
@@ -426,7 +426,7 @@ fn signed(
     Ok(certificate(&cert.pem(), &key.to_pem()?))
 }
 
-fn build_custom_cert(cert64: &str, key64: &str) -> Result<Value, String> {
+fn build_custom_cert(cert64: &str, key64: &str) -> Result<Value, FuncError> {
     let engine = base64::engine::general_purpose::STANDARD;
     let cert = engine
         .decode(cert64)
@@ -573,7 +573,7 @@ fn encrypt_aes(password: &str, plaintext: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 
-fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, FuncError> {
     use aes::cipher::{BlockDecryptMut, KeyIvInit};
     if crypt64.is_empty() {
         return Ok(String::new());
@@ -593,10 +593,10 @@ fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
     // Go trims as many bytes as the last one says, without checking them.
     let pad = plain.last().copied().unwrap_or(0) as usize;
     if pad > plain.len() {
-        return Err(format!(
+        return Err(FuncError::Call(format!(
             "runtime error: slice bounds out of range [:{}]",
             plain.len() as i64 - pad as i64
-        ));
+        )));
     }
     plain.truncate(plain.len() - pad);
     Ok(String::from_utf8_lossy(&plain).into_owned())

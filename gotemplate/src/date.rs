@@ -392,12 +392,17 @@ pub fn format(t: &Time, layout: &str) -> String {
 }
 
 /// Go's `time.ParseInLocation(layout, value, zone)`, with Go's error wording.
-pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
+pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, TimeParseError> {
+    let fail = |problem: Problem| TimeParseError {
+        value: value.to_string(),
+        problem,
+    };
     let err = |elem: &str, v: &str| {
-        format!(
-            "parsing time {:?} as {:?}: cannot parse {:?} as {:?}",
-            value, layout, v, elem
-        )
+        fail(Problem::Mismatch {
+            layout: layout.to_string(),
+            layout_elem: elem.to_string(),
+            value_elem: v.to_string(),
+        })
     };
     let (mut year, mut month, mut day) = (0i32, 1u32, 1u32);
     let (mut hour, mut min, mut sec, mut nanos) = (0u32, 0u32, 0u32, 0u32);
@@ -428,7 +433,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
         v = trimmed.strip_prefix(p).ok_or_else(|| err(prefix, v))?;
         let Some(chunk) = chunk else {
             if !v.is_empty() {
-                return Err(format!("parsing time {value:?}: extra text: {:?}", v));
+                return Err(fail(Problem::ExtraText(v.to_string())));
             }
             break;
         };
@@ -465,7 +470,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
                 let min_digits = if chunk == Chunk::ZeroMonth { 2 } else { 1 };
                 let (n, r) = number(v, min_digits, 2).ok_or_else(|| err(elem, v))?;
                 if !(1..=12).contains(&n) {
-                    return Err(format!("parsing time {value:?}: month out of range"));
+                    return Err(fail(Problem::OutOfRange("month")));
                 }
                 month = n;
                 v = r;
@@ -491,7 +496,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
             Chunk::Hour => {
                 let (n, r) = number(v, 2, 2).ok_or_else(|| err(elem, v))?;
                 if n > 23 {
-                    return Err(format!("parsing time {value:?}: hour out of range"));
+                    return Err(fail(Problem::OutOfRange("hour")));
                 }
                 hour = n;
                 v = r;
@@ -500,7 +505,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
                 let min_digits = if chunk == Chunk::ZeroHour12 { 2 } else { 1 };
                 let (n, r) = number(v, min_digits, 2).ok_or_else(|| err(elem, v))?;
                 if n > 12 {
-                    return Err(format!("parsing time {value:?}: hour out of range"));
+                    return Err(fail(Problem::OutOfRange("hour")));
                 }
                 hour = n;
                 v = r;
@@ -509,7 +514,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
                 let min_digits = if chunk == Chunk::ZeroMinute { 2 } else { 1 };
                 let (n, r) = number(v, min_digits, 2).ok_or_else(|| err(elem, v))?;
                 if n > 59 {
-                    return Err(format!("parsing time {value:?}: minute out of range"));
+                    return Err(fail(Problem::OutOfRange("minute")));
                 }
                 min = n;
                 v = r;
@@ -518,7 +523,7 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
                 let min_digits = if chunk == Chunk::ZeroSecond { 2 } else { 1 };
                 let (n, r) = number(v, min_digits, 2).ok_or_else(|| err(elem, v))?;
                 if n > 59 {
-                    return Err(format!("parsing time {value:?}: second out of range"));
+                    return Err(fail(Problem::OutOfRange("second")));
                 }
                 sec = n;
                 v = r;
@@ -630,10 +635,10 @@ pub fn parse(layout: &str, value: &str, zone: &Zone) -> Result<Time, String> {
         }
     }
     let date = chrono::NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or_else(|| format!("parsing time {value:?}: day out of range"))?;
+        .ok_or_else(|| fail(Problem::OutOfRange("day")))?;
     let naive = date
         .and_hms_nano_opt(hour, min, sec, nanos)
-        .ok_or_else(|| format!("parsing time {value:?}: time out of range"))?;
+        .ok_or_else(|| fail(Problem::OutOfRange("time")))?;
     let local_secs = naive.and_utc().timestamp();
     match (offset, abbrev) {
         (Some(o), name) => {
@@ -743,9 +748,47 @@ fn decimal(n: u128, div: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// Go's `time.ParseError`: the value that did not match its layout, and how.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("parsing time {value:?}{problem}")]
+pub struct TimeParseError {
+    pub value: String,
+    pub problem: Problem,
+}
+
+/// What part of a value did not match its layout, worded as Go words it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error(" as {layout:?}: cannot parse {value_elem:?} as {layout_elem:?}")]
+    Mismatch {
+        layout: String,
+        layout_elem: String,
+        value_elem: String,
+    },
+    #[error(": extra text: {0:?}")]
+    ExtraText(String),
+    #[error(": {0} out of range")]
+    OutOfRange(&'static str),
+}
+
+/// Go's `time.ParseDuration` errors, worded as Go words them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    #[error("time: invalid duration {}", crate::value::go_quote(.0))]
+    Invalid(String),
+    #[error("time: missing unit in duration {}", crate::value::go_quote(.0))]
+    MissingUnit(String),
+    #[error(
+        "time: unknown unit {} in duration {}",
+        crate::value::go_quote(unit),
+        crate::value::go_quote(duration)
+    )]
+    UnknownUnit { unit: String, duration: String },
+}
+
 /// Go's `time.ParseDuration`: `300ms`, `-1.5h`, `2h45m`.
-pub fn parse_duration(s: &str) -> Result<i128, String> {
-    let invalid = || format!("time: invalid duration {}", crate::value::go_quote(s));
+pub fn parse_duration(s: &str) -> Result<i128, DurationError> {
+    let invalid = || DurationError::Invalid(s.to_string());
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -782,18 +825,12 @@ pub fn parse_duration(s: &str) -> Result<i128, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => {
-                return Err(format!(
-                    "time: missing unit in duration {}",
-                    crate::value::go_quote(s)
-                ))
-            }
+            "" => return Err(DurationError::MissingUnit(s.to_string())),
             other => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    crate::value::go_quote(other),
-                    crate::value::go_quote(s)
-                ))
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_string(),
+                    duration: s.to_string(),
+                })
             }
         };
         if let Some((w, f)) = number.split_once('.') {
@@ -892,10 +929,14 @@ mod tests {
         .expect("parses");
         assert_eq!(format(&t, "2006-01-02 15:04 MST"), "2024-02-29 00:00 CET");
         let e = parse("2006-01-02", "2024-13-01", &Zone::Utc).expect_err("month");
-        assert!(e.contains("month out of range"), "{e}");
+        assert_eq!(e.problem, Problem::OutOfRange("month"));
+        assert_eq!(
+            e.to_string(),
+            "parsing time \"2024-13-01\": month out of range"
+        );
         let e = parse("2006-01-02", "nope", &Zone::Utc).expect_err("garbage");
         assert_eq!(
-            e,
+            e.to_string(),
             "parsing time \"nope\" as \"2006-01-02\": cannot parse \"nope\" as \"2006\""
         );
     }
@@ -917,9 +958,25 @@ mod tests {
         assert_eq!(parse_duration("1h30m").expect("parses"), 5_400_000_000_000);
         assert_eq!(parse_duration("-1.5h").expect("parses"), -5_400_000_000_000);
         assert_eq!(parse_duration("300ms").expect("parses"), 300_000_000);
-        assert!(parse_duration("1x")
-            .expect_err("unit")
-            .contains("unknown unit \"x\""));
+        assert_eq!(
+            parse_duration("1x").expect_err("unit"),
+            DurationError::UnknownUnit {
+                unit: "x".into(),
+                duration: "1x".into()
+            }
+        );
+        assert_eq!(
+            parse_duration("1x").expect_err("unit").to_string(),
+            "time: unknown unit \"x\" in duration \"1x\""
+        );
+        assert_eq!(
+            parse_duration("1").expect_err("no unit").to_string(),
+            "time: missing unit in duration \"1\""
+        );
+        assert_eq!(
+            parse_duration("").expect_err("empty").to_string(),
+            "time: invalid duration \"\""
+        );
         assert_eq!(
             round_duration(5_400_000_000_000, 3_600_000_000_000),
             7_200_000_000_000

@@ -21,11 +21,11 @@ pub type Resolver<'a> = &'a dyn Fn(&str) -> Value;
 
 /// Calls a method (`.Files.Get "a"`) of an object value: receiver kind, receiver, method, args;
 /// `None` when the method is unknown.
-pub type Methods<'a> = &'a dyn Fn(&str, &Value, &str, &[Value]) -> Option<Result<Value, String>>;
+pub type Methods<'a> = &'a dyn Fn(&str, &Value, &str, &[Value]) -> Option<Result<Value, FuncError>>;
 
 /// Functions the caller answers for one run (before the table): name, arguments; `None` when
 /// it does not answer for `name`.
-pub type RunFunctions<'a> = &'a dyn Fn(&str, &[Value]) -> Option<Result<Value, String>>;
+pub type RunFunctions<'a> = &'a dyn Fn(&str, &[Value]) -> Option<Result<Value, FuncError>>;
 
 pub use crate::value::OBJECT_KIND;
 
@@ -304,7 +304,8 @@ impl<'a> Exec<'a> {
         self.materialize(v)
     }
 
-    /// A function's error: Go places argument type errors at the argument evaluated last.
+    /// A function's error: an argument's type error at that argument (its index over the call's
+    /// values; unknown, the argument evaluated last), any other at the call.
     fn call_err(&self, pos: Pos, e: FuncError) -> Error {
         match e {
             FuncError::ArgType { index, message } => {
@@ -538,9 +539,9 @@ impl<'a> Exec<'a> {
         receiver: &Value,
         method: &str,
         args: &[Value],
-    ) -> Option<Result<Value, String>> {
+    ) -> Option<Result<Value, FuncError>> {
         if kind == crate::semver::KIND {
-            return crate::semver::method(receiver, method, args);
+            return crate::semver::method(receiver, method, args).map(|r| r.map_err(Into::into));
         }
         self.methods.and_then(|m| m(kind, receiver, method, args))
     }
@@ -621,7 +622,7 @@ impl<'a> Exec<'a> {
             let r = f(self, &values);
             self.pos = saved;
             return match r {
-                Ok(v) => check_depth(name, v).map_err(|m| self.err(pos, m)),
+                Ok(v) => check_depth(name, v).map_err(|e| self.err(pos, e.to_string())),
                 Err(CallError::Message(m)) => {
                     Err(self.err(pos, format!("error calling {name}: {m}")))
                 }

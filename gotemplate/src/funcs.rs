@@ -62,6 +62,24 @@ impl From<String> for FuncError {
     }
 }
 
+/// The errors of Go's libraries that Sprig's functions return as theirs.
+macro_rules! call_errors {
+    ($($error:ty),*) => {$(
+        impl From<$error> for FuncError {
+            fn from(e: $error) -> Self {
+                FuncError::Call(e.to_string())
+            }
+        }
+    )*};
+}
+
+call_errors!(
+    crate::date::DurationError,
+    crate::date::TimeParseError,
+    crate::semver::Error,
+    crate::toml::TomlError
+);
+
 impl From<&str> for FuncError {
     fn from(m: &str) -> Self {
         FuncError::Call(m.to_string())
@@ -86,6 +104,12 @@ pub enum CallError {
 impl From<String> for CallError {
     fn from(m: String) -> Self {
         CallError::Message(m)
+    }
+}
+
+impl From<FuncError> for CallError {
+    fn from(e: FuncError) -> Self {
+        CallError::Message(e.to_string())
     }
 }
 
@@ -195,25 +219,28 @@ pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, FuncErro
         e @ FuncError::ArgType { .. } => e,
         FuncError::Call(m) => FuncError::Call(format!("error calling {name}: {m}")),
     })?;
-    check_depth(name, out).map_err(FuncError::Call)
+    check_depth(name, out)
 }
 
 /// A result nested deeper than values may be is an error (see [`crate::value::MAX_VALUE_DEPTH`]).
-pub fn check_depth(name: &str, out: Value) -> Result<Value, String> {
+pub fn check_depth(name: &str, out: Value) -> Result<Value, FuncError> {
     if out.depth() > crate::value::MAX_VALUE_DEPTH {
-        return Err(format!(
+        return Err(FuncError::Call(format!(
             "error calling {name}: the result would be nested more than {} levels deep",
             crate::value::MAX_VALUE_DEPTH
-        ));
+        )));
     }
     Ok(out)
 }
 
-pub(super) fn arity(args: &[Value], n: usize) -> Result<(), String> {
+pub(super) fn arity(args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() == n {
         Ok(())
     } else {
-        Err(format!("wrong number of args: want {n} got {}", args.len()))
+        Err(FuncError::Call(format!(
+            "wrong number of args: want {n} got {}",
+            args.len()
+        )))
     }
 }
 
@@ -286,11 +313,11 @@ pub fn empty(v: &Value) -> bool {
     !v.truth()
 }
 
-pub(super) fn list_arg(v: &Value) -> Result<Vec<Value>, String> {
+pub(super) fn list_arg(v: &Value) -> Result<Vec<Value>, FuncError> {
     match v {
         Value::List(l) => Ok(l.to_vec()),
         Value::Nil => Ok(Vec::new()),
-        other => Err(format!("cannot use {} as a list", other.kind())),
+        other => Err(format!("cannot use {} as a list", other.kind()).into()),
     }
 }
 
@@ -315,7 +342,7 @@ fn incompatible(a: &Value, b: &Value) -> String {
     )
 }
 
-fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, FuncError> {
     if ordered_kind(a).is_none() || ordered_kind(b).is_none() {
         return Err("invalid type for comparison".into());
     }
@@ -325,7 +352,7 @@ fn cmp_basic(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
             x.partial_cmp(y).ok_or_else(|| "NaN comparison".into())
         }
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        _ => Err(incompatible(a, b)),
+        _ => Err(incompatible(a, b).into()),
     }
 }
 
@@ -362,7 +389,7 @@ fn eq(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::Bool(false))
 }
 
-fn ordered(args: &[Value], ok: fn(std::cmp::Ordering) -> bool) -> Result<Value, String> {
+fn ordered(args: &[Value], ok: fn(std::cmp::Ordering) -> bool) -> Result<Value, FuncError> {
     arity(args, 2)?;
     Ok(Value::Bool(ok(cmp_basic(&args[0], &args[1])?)))
 }
@@ -401,27 +428,27 @@ pub const MAX_LIST: i64 = 1_000_000;
 pub const MAX_TEXT: u64 = 64 << 20;
 
 /// Checks that `count` copies of `unit` bytes stay within [`MAX_TEXT`].
-pub fn text_within_limit(what: &str, unit: usize, count: i64) -> Result<usize, String> {
+pub fn text_within_limit(what: &str, unit: usize, count: i64) -> Result<usize, FuncError> {
     let count = count.max(0) as u64;
     match (unit as u64).checked_mul(count) {
         Some(total) if total <= MAX_TEXT => Ok(count as usize),
-        _ => Err(format!(
+        _ => Err(FuncError::Call(format!(
             "`{what}` would make a string of more than {MAX_TEXT} bytes"
-        )),
+        ))),
     }
 }
 
 /// Checks that a list of `count` elements stays within [`MAX_LIST`].
-pub fn list_within_limit(what: &str, count: i64) -> Result<(), String> {
+pub fn list_within_limit(what: &str, count: i64) -> Result<(), FuncError> {
     if count > MAX_LIST {
-        return Err(format!(
+        return Err(FuncError::Call(format!(
             "`{what}` would make a list of {count} elements (at most {MAX_LIST})"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn indent(n: i64, s: &str) -> Result<String, String> {
+fn indent(n: i64, s: &str) -> Result<String, FuncError> {
     let lines = s.matches('\n').count() + 1;
     let n = text_within_limit("indent", lines, n)?;
     let pad = " ".repeat(n);
@@ -580,10 +607,10 @@ pub fn builtins() -> Funcs {
     });
     f.insert("eq", eq);
     f.insert("ne", |a| Ok(Value::Bool(!eq(a)?.truth())));
-    f.insert("lt", |a| Ok(ordered(a, |o| o.is_lt())?));
-    f.insert("le", |a| Ok(ordered(a, |o| o.is_le())?));
-    f.insert("gt", |a| Ok(ordered(a, |o| o.is_gt())?));
-    f.insert("ge", |a| Ok(ordered(a, |o| o.is_ge())?));
+    f.insert("lt", |a| ordered(a, |o| o.is_lt()));
+    f.insert("le", |a| ordered(a, |o| o.is_le()));
+    f.insert("gt", |a| ordered(a, |o| o.is_gt()));
+    f.insert("ge", |a| ordered(a, |o| o.is_ge()));
     f.insert("html", |a| {
         Ok(Value::Str(
             sprint(a)

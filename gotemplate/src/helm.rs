@@ -86,7 +86,7 @@ pub fn funcs() -> Funcs {
         arity(a, 1)?;
         Ok(match crate::toml::from_toml(&string_arg(&a[0])?) {
             Ok(v) => v,
-            Err(e) => error_map(e),
+            Err(e) => error_map(e.to_string()),
         })
     });
     f.insert("required", |a| {

@@ -49,6 +49,7 @@ pub mod yaml;
 
 use std::fmt;
 
+pub use funcs::FuncError;
 pub use parse::{Pos, Set};
 pub use value::Value;
 

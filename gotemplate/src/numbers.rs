@@ -19,15 +19,15 @@ struct Decimal {
 }
 
 impl Decimal {
-    fn from_f64(f: f64) -> Result<Decimal, String> {
+    fn from_f64(f: f64) -> Result<Decimal, FuncError> {
         if f.is_nan() {
             return Err("Cannot create a Decimal from NaN".into());
         }
         if f.is_infinite() {
-            return Err(format!(
+            return Err(FuncError::Call(format!(
                 "Cannot create a Decimal from {}",
                 if f > 0.0 { "+Inf" } else { "-Inf" }
-            ));
+            )));
         }
         // `{:e}` is the shortest round-tripping form: `1.2345e-5`.
         let text = format!("{f:e}");
@@ -78,7 +78,7 @@ impl Decimal {
         }
     }
 
-    fn div(&self, o: &Decimal) -> Result<Decimal, String> {
+    fn div(&self, o: &Decimal) -> Result<Decimal, FuncError> {
         if o.mantissa == BigInt::from(0) {
             return Err("decimal division by 0".into());
         }
@@ -114,10 +114,10 @@ fn pow10(n: u32) -> BigInt {
     BigInt::from(10u32).pow(n)
 }
 
-type Op = fn(&Decimal, &Decimal) -> Result<Decimal, String>;
+type Op = fn(&Decimal, &Decimal) -> Result<Decimal, FuncError>;
 
 /// Sprig's `execDecimalOp`: `first op b1 op b2 ...`, left to right.
-fn fold(first: &Value, rest: &[Value], op: Op) -> Result<Value, String> {
+fn fold(first: &Value, rest: &[Value], op: Op) -> Result<Value, FuncError> {
     let mut acc = Decimal::from_f64(to_f64(first))?;
     for x in rest {
         acc = op(&acc, &Decimal::from_f64(to_f64(x))?)?;
@@ -126,30 +126,28 @@ fn fold(first: &Value, rest: &[Value], op: Op) -> Result<Value, String> {
 }
 
 pub fn register(f: &mut Funcs) {
-    f.insert("addf", |a| {
-        Ok(fold(&Value::Float(0.0), a, |x, y| Ok(x.add(y)))?)
-    });
+    f.insert("addf", |a| fold(&Value::Float(0.0), a, |x, y| Ok(x.add(y))));
     f.insert("add1f", |a| {
         arity(a, 1)?;
-        Ok(fold(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))?)
+        fold(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))
     });
     f.insert("subf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        Ok(fold(first, rest, |x, y| Ok(x.sub(y)))?)
+        fold(first, rest, |x, y| Ok(x.sub(y)))
     });
     f.insert("mulf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        Ok(fold(first, rest, |x, y| Ok(x.mul(y)))?)
+        fold(first, rest, |x, y| Ok(x.mul(y)))
     });
     f.insert("divf", |a| {
         let (first, rest) = a
             .split_first()
             .ok_or("wrong number of args: want at least 1 got 0")?;
-        Ok(fold(first, rest, |x, y| x.div(y))?)
+        fold(first, rest, |x, y| x.div(y))
     });
     f.insert("maxf", |a| {
         let (first, rest) = a

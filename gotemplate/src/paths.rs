@@ -1,7 +1,7 @@
 //! Sprig's path functions, as Go's `path` package (and `path/filepath` on Unix, for the `os*`
 //! forms) computes them: `base`, `dir`, `ext`, `clean`, `isAbs`.
 
-use crate::funcs::{arity, strval, Funcs};
+use crate::funcs::{arity, strval, FuncError, Funcs};
 use crate::value::Value;
 
 /// Go's `path.Clean`: the shortest equivalent path, lexically.
@@ -64,14 +64,14 @@ pub fn ext(path: &str) -> String {
 
 /// Registers the path functions.
 pub fn register(f: &mut Funcs) {
-    fn one(a: &[Value], op: fn(&str) -> String) -> Result<Value, String> {
+    fn one(a: &[Value], op: fn(&str) -> String) -> Result<Value, FuncError> {
         arity(a, 1)?;
         Ok(Value::Str(op(&strval(&a[0]))))
     }
-    f.insert("base", |a| Ok(one(a, base)?));
-    f.insert("dir", |a| Ok(one(a, dir)?));
-    f.insert("ext", |a| Ok(one(a, ext)?));
-    f.insert("clean", |a| Ok(one(a, clean)?));
+    f.insert("base", |a| one(a, base));
+    f.insert("dir", |a| one(a, dir));
+    f.insert("ext", |a| one(a, ext));
+    f.insert("clean", |a| one(a, clean));
     f.insert("isAbs", |a| {
         arity(a, 1)?;
         Ok(Value::Bool(strval(&a[0]).starts_with('/')))

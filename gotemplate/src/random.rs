@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use rand_core::{OsRng, RngCore};
 
-use crate::funcs::{arity, strval, to_i64, Funcs};
+use crate::funcs::{arity, strval, to_i64, FuncError, Funcs};
 use crate::value::Value;
 
 const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -14,15 +14,13 @@ const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 
 pub fn register(f: &mut Funcs) {
     f.insert("randAlphaNum", |a| {
-        Ok(random_string(a, "randAlphaNum", ALPHANUMERIC)?)
+        random_string(a, "randAlphaNum", ALPHANUMERIC)
     });
-    f.insert("randAlpha", |a| Ok(random_string(a, "randAlpha", ALPHA)?));
-    f.insert("randNumeric", |a| {
-        Ok(random_string(a, "randNumeric", NUMERIC)?)
-    });
+    f.insert("randAlpha", |a| random_string(a, "randAlpha", ALPHA));
+    f.insert("randNumeric", |a| random_string(a, "randNumeric", NUMERIC));
     f.insert("randAscii", |a| {
         let printable: Vec<u8> = (32u8..127).collect();
-        Ok(random_string(a, "randAscii", &printable)?)
+        random_string(a, "randAscii", &printable)
     });
     f.insert("randBytes", |a| {
         arity(a, 1)?;
@@ -69,12 +67,12 @@ fn below(n: u64) -> u64 {
 }
 
 /// A count argument: negative is Sprig's empty result, huge is refused like `repeat`.
-fn count(v: &Value, name: &str) -> Result<usize, String> {
+fn count(v: &Value, name: &str) -> Result<usize, FuncError> {
     let n = to_i64(v).max(0);
     crate::funcs::text_within_limit(name, 1, n)
 }
 
-fn random_string(a: &[Value], name: &str, alphabet: &[u8]) -> Result<Value, String> {
+fn random_string(a: &[Value], name: &str, alphabet: &[u8]) -> Result<Value, FuncError> {
     arity(a, 1)?;
     let n = count(&a[0], name)?;
     Ok(Value::Str(

@@ -61,6 +61,23 @@ impl Version {
     }
 }
 
+/// Masterminds' semver errors, worded as it words them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// `matches` with a version that does not parse.
+    #[error("Invalid Semantic Version")]
+    Version,
+    /// `semver` with text that does not parse.
+    #[error("invalid semantic version")]
+    Object,
+    /// A constraint that does not parse.
+    #[error("improper constraint: {0}")]
+    Constraint(String),
+    /// A comparison method given something other than a version object.
+    #[error("wrong type for value; expected *semver.Version; method {0}")]
+    Argument(String),
+}
+
 /// One `op version` term; `wild` is how many leading numbers were given (the rest were `x`/absent).
 struct Term {
     op: String,
@@ -68,11 +85,11 @@ struct Term {
     given: usize,
 }
 
-fn term(text: &str) -> Result<Term, String> {
+fn term(text: &str) -> Result<Term, Error> {
     let text = text.trim();
     let split = text
         .find(|c: char| c.is_ascii_alphanumeric() || c == '*')
-        .ok_or_else(|| format!("improper constraint: {text}"))?;
+        .ok_or_else(|| Error::Constraint(text.to_string()))?;
     let (op, rest) = text.split_at(split);
     let rest = rest.strip_prefix('v').unwrap_or(rest);
     let (core, tail) = match rest.find(['-', '+']) {
@@ -96,13 +113,13 @@ fn term(text: &str) -> Result<Term, String> {
             .join("."),
         tail
     );
-    let v = Version::parse(&padded).ok_or_else(|| format!("improper constraint: {text}"))?;
+    let v = Version::parse(&padded).ok_or_else(|| Error::Constraint(text.to_string()))?;
     let op = op.trim().to_string();
     if !matches!(
         op.as_str(),
         "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^"
     ) {
-        return Err(format!("improper constraint: {text}"));
+        return Err(Error::Constraint(text.to_string()));
     }
     Ok(Term { op, v, given })
 }
@@ -231,10 +248,8 @@ pub fn compare(a: &str, b: &str) -> Option<Ordering> {
 }
 
 /// Sprig's `semver`: the version object, or Masterminds' error.
-pub fn object(text: &str) -> Result<Value, String> {
-    Full::parse(text)
-        .map(|f| f.to_value())
-        .ok_or_else(|| "invalid semantic version".to_string())
+pub fn object(text: &str) -> Result<Value, Error> {
+    Full::parse(text).map(|f| f.to_value()).ok_or(Error::Object)
 }
 
 /// What `%v` and JSON show of a version object: its `String()`.
@@ -243,12 +258,12 @@ pub fn display(v: &Value) -> Option<String> {
 }
 
 /// A method of a version object.
-pub fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+pub fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<Result<Value, Error>> {
     let me = Full::from_value(receiver)?;
     let other = || {
         args.first()
             .and_then(Full::from_value)
-            .ok_or_else(|| format!("wrong type for value; expected *semver.Version; method {name}"))
+            .ok_or_else(|| Error::Argument(name.to_string()))
     };
     let [major, minor, patch] = me.v.nums;
     Some(match name {
@@ -279,8 +294,8 @@ pub fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<Result<Val
 }
 
 /// Whether `version` satisfies `constraint`, with Masterminds' errors for bad input.
-pub fn matches(constraint: &str, version: &str) -> Result<bool, String> {
-    let v = Version::parse(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
+pub fn matches(constraint: &str, version: &str) -> Result<bool, Error> {
+    let v = Version::parse(version).ok_or(Error::Version)?;
     for group in constraint.split("||") {
         let mut ok = true;
         let text = group.replace(',', " ");
@@ -308,7 +323,7 @@ pub fn matches(constraint: &str, version: &str) -> Result<bool, String> {
             i += 1;
         }
         if terms.is_empty() {
-            return Err(format!("improper constraint: {constraint}"));
+            return Err(Error::Constraint(constraint.to_string()));
         }
         for t in &terms {
             ok &= check(t, &v);
@@ -353,13 +368,10 @@ mod tests {
         for (c, v) in no {
             assert_eq!(matches(c, v), Ok(false), "{c} {v}");
         }
-        assert_eq!(
-            matches(">=1", "banana"),
-            Err("Invalid Semantic Version".into())
-        );
+        assert_eq!(matches(">=1", "banana"), Err(super::Error::Version));
         assert_eq!(
             matches(">=?", "1.0.0"),
-            Err("improper constraint: >=?".into())
+            Err(super::Error::Constraint(">=?".into()))
         );
     }
 }

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use crate::funcs::{arity, empty, list_arg as list_of, strval, Funcs};
+use crate::funcs::{arity, empty, list_arg as list_of, strval, FuncError, Funcs};
 use crate::value::Value;
 
-fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
+fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, FuncError> {
     match v {
         Value::Map(m) => Ok(m.to_map()),
         Value::Nil => Ok(BTreeMap::new()),
-        other => Err(format!("cannot use {} as a dict", other.kind())),
+        other => Err(format!("cannot use {} as a dict", other.kind()).into()),
     }
 }
 
@@ -59,13 +59,13 @@ fn deep_copy(v: &Value) -> Value {
     })
 }
 
-fn regex(pattern: &str) -> Result<regex::Regex, String> {
+fn regex(pattern: &str) -> Result<regex::Regex, FuncError> {
     regex::Regex::new(pattern).map_err(|e| {
-        format!(
+        FuncError::from(format!(
             "regexp: Compile({}): {}",
             go_quote_backticks(pattern),
             go_regex_error(pattern, &e)
-        )
+        ))
     })
 }
 

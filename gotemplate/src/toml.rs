@@ -160,9 +160,15 @@ fn float(f: f64) -> String {
     }
 }
 
+/// Why `fromToml` could not read a document: the decoder's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("toml: {0}")]
+pub struct TomlError(String);
+
 /// `fromToml`: a TOML document as a map (integers stay integers, as the decoder gives int64).
-pub fn from_toml(text: &str) -> Result<Value, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| format!("toml: {}", e.message()))?;
+pub fn from_toml(text: &str) -> Result<Value, TomlError> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| TomlError(e.message().to_string()))?;
     Ok(from_toml_value(&toml::Value::Table(table)))
 }
 
@@ -212,6 +218,9 @@ mod tests {
     fn from_toml_reads_tables_and_reports_errors() {
         let got = from_toml("a = 1\n[b]\nc = \"x\"").expect("parses");
         assert_eq!(got.to_json(), serde_json::json!({"a": 1, "b": {"c": "x"}}));
-        assert!(from_toml("a = ").expect_err("eof").starts_with("toml: "));
+        assert!(from_toml("a = ")
+            .expect_err("eof")
+            .to_string()
+            .starts_with("toml: "));
     }
 }

@@ -160,8 +160,31 @@ fn escape(s: &str, mode: Mode) -> String {
     out
 }
 
+/// Go's `url.Error` from `url.Parse`: the URL and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("parse {}: {problem}", crate::value::go_quote(url))]
+struct UrlError {
+    url: String,
+    problem: Problem,
+}
+
+/// What `url.Parse` found wrong, worded as Go words it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum Problem {
+    #[error("invalid URL escape {}", crate::value::go_quote(.0))]
+    Escape(String),
+    #[error("invalid character {} in host name", crate::value::go_quote(&.0.to_string()))]
+    HostCharacter(char),
+    #[error("net/url: invalid control character in URL")]
+    ControlCharacter,
+    #[error("first path segment in URL cannot contain colon")]
+    ColonInFirstSegment,
+    #[error("missing protocol scheme")]
+    MissingScheme,
+}
+
 /// Go's `unescape` for one component; `%` must start a valid escape.
-fn unescape(s: &str, mode: Mode) -> Result<String, String> {
+fn unescape(s: &str, mode: Mode) -> Result<String, Problem> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -172,27 +195,18 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
                 .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
             let Some(hex) = hex else {
                 let bad: String = s[i..].chars().take(3).collect();
-                return Err(format!(
-                    "invalid URL escape {}",
-                    crate::value::go_quote(&bad)
-                ));
+                return Err(Problem::Escape(bad));
             };
-            let v = u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+            let v = u8::from_str_radix(hex, 16).map_err(|_| Problem::Escape(format!("%{hex}")))?;
             if mode == Mode::Host && v < 0x80 && hex != "25" {
                 // Go allows only %25 (in zones) and non-ASCII escapes in hosts.
-                return Err(format!(
-                    "invalid URL escape {}",
-                    crate::value::go_quote(&s[i..i + 3])
-                ));
+                return Err(Problem::Escape(s[i..i + 3].to_string()));
             }
             out.push(v);
             i += 3;
         } else {
             if mode == Mode::Host && b[i] < 0x80 && should_escape(b[i], Mode::Host) {
-                return Err(format!(
-                    "invalid character {} in host name",
-                    crate::value::go_quote(&(b[i] as char).to_string())
-                ));
+                return Err(Problem::HostCharacter(b[i] as char));
             }
             out.push(b[i]);
             i += 1;
@@ -203,12 +217,15 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
 
 impl Url {
     /// Go's `url.Parse`.
-    fn parse(raw: &str) -> Result<Url, String> {
+    fn parse(raw: &str) -> Result<Url, UrlError> {
         let (rest, frag) = match raw.split_once('#') {
             Some((r, f)) => (r, Some(f)),
             None => (raw, None),
         };
-        let wrap = |e: String| format!("parse {}: {e}", crate::value::go_quote(raw));
+        let wrap = |problem: Problem| UrlError {
+            url: raw.to_string(),
+            problem,
+        };
         let mut u = Url::parse_without_fragment(rest).map_err(wrap)?;
         if let Some(f) = frag {
             u.fragment = unescape(f, Mode::Fragment).map_err(wrap)?;
@@ -216,9 +233,9 @@ impl Url {
         Ok(u)
     }
 
-    fn parse_without_fragment(raw: &str) -> Result<Url, String> {
+    fn parse_without_fragment(raw: &str) -> Result<Url, Problem> {
         if raw.bytes().any(|c| c < 0x20 || c == 0x7f) {
-            return Err("net/url: invalid control character in URL".into());
+            return Err(Problem::ControlCharacter);
         }
         let mut u = Url::default();
         if raw == "*" {
@@ -241,7 +258,7 @@ impl Url {
             }
             let segment = rest.split('/').next().unwrap_or("");
             if segment.contains(':') {
-                return Err("first path segment in URL cannot contain colon".into());
+                return Err(Problem::ColonInFirstSegment);
             }
         }
         if (!u.scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
@@ -333,12 +350,12 @@ impl Url {
 }
 
 /// Go's `getScheme`: `(scheme, rest)`; no scheme when a non-scheme character comes first.
-fn scheme_of(raw: &str) -> Result<(&str, &str), String> {
+fn scheme_of(raw: &str) -> Result<(&str, &str), Problem> {
     for (i, c) in raw.bytes().enumerate() {
         match c {
             b'a'..=b'z' | b'A'..=b'Z' => {}
             b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
-            b':' if i == 0 => return Err("missing protocol scheme".into()),
+            b':' if i == 0 => return Err(Problem::MissingScheme),
             b':' => return Ok((&raw[..i], &raw[i + 1..])),
             _ => return Ok(("", raw)),
         }
@@ -346,7 +363,7 @@ fn scheme_of(raw: &str) -> Result<(&str, &str), String> {
     Ok(("", raw))
 }
 
-fn parse_authority(authority: &str) -> Result<(Option<User>, String), String> {
+fn parse_authority(authority: &str) -> Result<(Option<User>, String), Problem> {
     let (userinfo, host) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),

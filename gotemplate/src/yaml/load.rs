@@ -243,7 +243,7 @@ fn parse_documents(text: &str) -> Result<Vec<Node>, LoadError> {
                     value.clear();
                 }
                 let node = scalar(value, style, tag.as_ref())
-                    .map_err(|message| error_at(line, column, message))?;
+                    .map_err(|e| error_at(line, column, e.to_string()))?;
                 remember(&mut anchors, anchor, node)
             }
             Event::Nothing | Event::StreamStart => continue,
@@ -285,9 +285,18 @@ fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: Node) -> No
     node
 }
 
+/// A tagged scalar whose text its tag cannot hold, worded as go-yaml words it.
+#[derive(Debug, thiserror::Error)]
+enum ScalarError {
+    #[error("!!binary value contains invalid base64 data: {0}")]
+    Binary(#[source] base64::DecodeError),
+    #[error("cannot decode !!str `{value}` as a !!{want}")]
+    Tagged { value: String, want: String },
+}
+
 /// A scalar as go-yaml v2 resolves it: quoted and block scalars are strings; plain ones are
 /// YAML 1.1 nulls, booleans, integers, floats, the merge key, or strings.
-fn scalar(value: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Node, String> {
+fn scalar(value: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Node, ScalarError> {
     let core = tag
         .filter(|t| t.handle == "tag:yaml.org,2002:")
         .map(|t| t.suffix.as_str());
@@ -298,7 +307,7 @@ fn scalar(value: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Node,
             let cleaned: String = value.split_whitespace().collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(cleaned.as_bytes())
-                .map_err(|e| format!("!!binary value contains invalid base64 data: {e}"))?;
+                .map_err(ScalarError::Binary)?;
             return Ok(Node::Str(String::from_utf8_lossy(&bytes).into_owned()));
         }
         Some(want @ ("int" | "float" | "bool" | "null")) => {
@@ -317,7 +326,10 @@ fn scalar(value: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Node,
                     (_, n) => n,
                 })
             } else {
-                Err(format!("cannot decode !!str `{value}` as a !!{want}"))
+                Err(ScalarError::Tagged {
+                    value,
+                    want: want.to_string(),
+                })
             };
         }
         _ => {}
