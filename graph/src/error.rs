@@ -27,6 +27,15 @@ pub enum Error {
     #[error("{at}: {message}")]
     Config { at: Location, message: String },
 
+    /// An `imageSpec` (`build.imageSpec`, or image `image`'s) that werf cannot read.
+    #[error("{at}: {}{source}", image.as_ref().map(|n| format!("image `{n}`: ")).unwrap_or_default())]
+    ImageSpec {
+        at: Location,
+        image: Option<String>,
+        #[source]
+        source: Box<crate::image_spec::SpecError>,
+    },
+
     /// A Dockerfile cannot be parsed or resolved.
     #[error("{at}: {message}")]
     Dockerfile { at: Location, message: String },

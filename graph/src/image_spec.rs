@@ -87,23 +87,66 @@ const ESSENTIAL_LABELS: &[&str] = &[
     "werf-parent-stage-id",
 ];
 
-fn unknown(path: &str, key: &str, allowed: &[&str]) -> String {
-    format!(
-        "`{path}.{key}` is not a key werf knows here (known: {})",
-        allowed.join(", ")
-    )
+/// Why an `imageSpec` cannot be read, naming the key at fault (comparable and hashable: it is
+/// part of the graph's errors).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum SpecError {
+    #[error("`{root}`: {reason}")]
+    Json { root: &'static str, reason: String },
+    #[error("`{path}` must be a map")]
+    NotAMap { path: String },
+    #[error("`{path}` must be {expected}, not {found}")]
+    Type {
+        path: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("`{path}.{key}` is not a key werf knows here (known: {})", known.join(", "))]
+    Unknown {
+        path: String,
+        key: String,
+        known: &'static [&'static str],
+    },
+    #[error("`{path}`: {source}")]
+    Pattern {
+        path: String,
+        #[source]
+        source: crate::pattern::BadPattern,
+    },
 }
 
-fn string(v: &Value, path: &str) -> Result<String, String> {
+fn unknown(path: &str, key: &str, known: &'static [&'static str]) -> SpecError {
+    SpecError::Unknown {
+        path: path.to_string(),
+        key: key.to_string(),
+        known,
+    }
+}
+
+fn not_a_map(path: &str) -> SpecError {
+    SpecError::NotAMap {
+        path: path.to_string(),
+    }
+}
+
+fn wrong(path: &str, expected: &'static str, found: &Value) -> SpecError {
+    SpecError::Type {
+        path: path.to_string(),
+        expected,
+        found: found.to_string(),
+    }
+}
+
+fn string(v: &Value, path: &str) -> Result<String, SpecError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("`{path}` must be a string, not {other}")),
+        other => Err(wrong(path, "a string", other)),
     }
 }
 
-fn strings(v: &Value, path: &str) -> Result<Vec<String>, String> {
+fn strings(v: &Value, path: &str) -> Result<Vec<String>, SpecError> {
     match v {
         Value::Array(items) => items
             .iter()
@@ -112,42 +155,44 @@ fn strings(v: &Value, path: &str) -> Result<Vec<String>, String> {
             .collect(),
         // werf reads `cmd: x` as one element too.
         Value::String(s) => Ok(vec![s.clone()]),
-        other => Err(format!("`{path}` must be a list of strings, not {other}")),
+        other => Err(wrong(path, "a list of strings", other)),
     }
 }
 
-fn map(v: &Value, path: &str) -> Result<BTreeMap<String, String>, String> {
+fn map(v: &Value, path: &str) -> Result<BTreeMap<String, String>, SpecError> {
     match v {
         Value::Object(m) => m
             .iter()
             .map(|(k, x)| Ok((k.clone(), string(x, &format!("{path}.{k}"))?)))
             .collect(),
-        other => Err(format!("`{path}` must be a map of strings, not {other}")),
+        other => Err(wrong(path, "a map of strings", other)),
     }
 }
 
-fn flag(v: &Value, path: &str) -> Result<bool, String> {
-    v.as_bool()
-        .ok_or_else(|| format!("`{path}` must be true or false, not {v}"))
+fn flag(v: &Value, path: &str) -> Result<bool, SpecError> {
+    v.as_bool().ok_or_else(|| wrong(path, "true or false", v))
 }
 
-fn seconds(v: &Value, path: &str) -> Result<u64, String> {
+fn seconds(v: &Value, path: &str) -> Result<u64, SpecError> {
     v.as_u64()
-        .ok_or_else(|| format!("`{path}` must be a whole number of seconds, not {v}"))
+        .ok_or_else(|| wrong(path, "a whole number of seconds", v))
 }
 
 impl ImageSpec {
     /// Reads an `imageSpec` (JSON of the YAML value); `global` for `build.imageSpec`. Every key
     /// is checked: an unknown one is an error naming it.
-    pub fn parse(json: &str, global: bool) -> Result<ImageSpec, String> {
+    pub fn parse(json: &str, global: bool) -> Result<ImageSpec, SpecError> {
         let root = if global {
             "build.imageSpec"
         } else {
             "imageSpec"
         };
-        let v: Value = serde_json::from_str(json).map_err(|e| format!("`{root}`: {e}"))?;
+        let v: Value = serde_json::from_str(json).map_err(|e| SpecError::Json {
+            root,
+            reason: e.to_string(),
+        })?;
         let Value::Object(top) = v else {
-            return Err(format!("`{root}` must be a map"));
+            return Err(not_a_map(root));
         };
         let mut spec = ImageSpec::default();
         for (key, value) in &top {
@@ -162,9 +207,9 @@ impl ImageSpec {
         Ok(spec)
     }
 
-    fn read_config(&mut self, value: &Value, path: &str, global: bool) -> Result<(), String> {
+    fn read_config(&mut self, value: &Value, path: &str, global: bool) -> Result<(), SpecError> {
         let Value::Object(config) = value else {
-            return Err(format!("`{path}` must be a map"));
+            return Err(not_a_map(path));
         };
         let allowed = if global {
             GLOBAL_CONFIG_KEYS
@@ -206,7 +251,10 @@ impl ImageSpec {
             .chain(&self.remove_volumes)
             .chain(&self.remove_env)
         {
-            NamePattern::new(p).map_err(|e| format!("`{path}`: {e}"))?;
+            NamePattern::new(p).map_err(|source| SpecError::Pattern {
+                path: path.to_string(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -388,9 +436,9 @@ impl ImageSpec {
     }
 }
 
-fn healthcheck(v: &Value, path: &str) -> Result<Healthcheck, String> {
+fn healthcheck(v: &Value, path: &str) -> Result<Healthcheck, SpecError> {
     let Value::Object(m) = v else {
-        return Err(format!("`{path}` must be a map"));
+        return Err(not_a_map(path));
     };
     let mut h = Healthcheck::default();
     for (k, x) in m {
@@ -437,15 +485,30 @@ mod tests {
     #[test]
     fn every_key_is_checked_and_named() {
         let e = ImageSpec::parse(r#"{"config":{"labelz":{}}}"#, false).expect_err("typo");
-        assert!(e.contains("`imageSpec.config.labelz`"), "{e}");
+        assert!(
+            matches!(&e, SpecError::Unknown { path, key, .. } if path == "imageSpec.config" && key == "labelz"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`imageSpec.config.labelz`"), "{e}");
         let e = ImageSpec::parse(r#"{"config":{"env":{"A":"1"}}}"#, true).expect_err("global");
-        assert!(e.contains("`build.imageSpec.config.env`"), "{e}");
+        assert!(
+            e.to_string().contains("`build.imageSpec.config.env`"),
+            "{e}"
+        );
         let e = ImageSpec::parse(r#"{"config":{"removeLabels":["/(/"]}}"#, false)
             .expect_err("bad regex");
-        assert!(e.contains("not a valid regular expression"), "{e}");
+        assert!(
+            matches!(&e, SpecError::Pattern { path, .. } if path == "imageSpec.config"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("not a valid regular expression"),
+            "{e}"
+        );
         let e = ImageSpec::parse(r#"{"clearHistory":"yes"}"#, false).expect_err("type");
         assert!(
-            e.contains("`imageSpec.clearHistory` must be true or false"),
+            e.to_string()
+                .contains("`imageSpec.clearHistory` must be true or false"),
             "{e}"
         );
     }

@@ -9,14 +9,25 @@ pub enum NamePattern {
     Regex(regex::Regex),
 }
 
+/// A `/REGEXP/` entry that does not compile, with the regex compiler's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("`{pattern}` is not a valid regular expression: {reason}")]
+pub struct BadPattern {
+    pattern: String,
+    reason: String,
+}
+
 impl NamePattern {
-    pub fn new(p: &str) -> Result<NamePattern, String> {
+    pub fn new(p: &str) -> Result<NamePattern, BadPattern> {
         match p.strip_prefix('/').and_then(|r| r.strip_suffix('/')) {
             Some(re) if p.len() >= 2 => regex::RegexBuilder::new(re)
                 .size_limit(1 << 20)
                 .build()
                 .map(NamePattern::Regex)
-                .map_err(|e| format!("`{p}` is not a valid regular expression: {e}")),
+                .map_err(|e| BadPattern {
+                    pattern: p.to_string(),
+                    reason: e.to_string(),
+                }),
             _ => Ok(NamePattern::Exact(p.to_string())),
         }
     }

@@ -217,12 +217,12 @@ impl RenderHost for GraphImages<'_> {
         self.tag_of(name).map_or(Value::Nil, Value::Str)
     }
 
-    fn lookup(&self, args: &[Value]) -> std::result::Result<Value, String> {
+    fn lookup(&self, args: &[Value]) -> std::result::Result<Value, gotemplate::FuncError> {
         self.read.lock().expect("read set lock poisoned").1 = true;
         self.input.cluster(self.db).lookup(args)
     }
 
-    fn secret_file(&self, args: &[Value]) -> std::result::Result<Value, String> {
+    fn secret_file(&self, args: &[Value]) -> std::result::Result<Value, gotemplate::FuncError> {
         crate::chart::context::secret_file(&self.input.options(self.db).secret_files, args)
     }
 }

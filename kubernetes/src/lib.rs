@@ -165,7 +165,9 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
 
 /// Every string under `users` in a kubeconfig (tokens, passwords, keys, exec arguments), to be
 /// masked in messages; `Err` with the parser's message when the text is not YAML.
-fn kubeconfig_secrets(text: &str) -> std::result::Result<werf_base::redact::Secrets, String> {
+fn kubeconfig_secrets(
+    text: &str,
+) -> std::result::Result<werf_base::redact::Secrets, serde_yaml_ng::Error> {
     fn strings(v: &serde_yaml_ng::Value, out: &mut werf_base::redact::Secrets) {
         match v {
             serde_yaml_ng::Value::String(s) => out.add(s),
@@ -177,8 +179,7 @@ fn kubeconfig_secrets(text: &str) -> std::result::Result<werf_base::redact::Secr
     }
     let mut secrets = werf_base::redact::Secrets::default();
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
-            .map_err(|e| e.to_string())?;
+        let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)?;
         if let Some(users) = v.get("users") {
             strings(users, &mut secrets);
         }
@@ -203,7 +204,7 @@ impl Kube {
         let secrets = kubeconfig_secrets(&text).map_err(|e| {
             bad(format!(
                 "not valid YAML {}",
-                werf_base::redact::position_only(&e)
+                werf_base::redact::position_only(&e.to_string())
             ))
         })?;
         let scrub = |e: &dyn std::fmt::Display| secrets.scrub(&e.to_string());
@@ -583,6 +584,16 @@ pub struct ClusterLookup {
     handle: tokio::runtime::Handle,
 }
 
+/// A `lookup` the API server refused or could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("lookup of {kind} `{name}`: {}", describe(source))]
+pub struct LookupFailed {
+    kind: String,
+    name: String,
+    #[source]
+    source: kube::Error,
+}
+
 impl werf_graph::chart::Lookup for ClusterLookup {
     fn lookup(
         &self,
@@ -590,7 +601,7 @@ impl werf_graph::chart::Lookup for ClusterLookup {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> std::result::Result<Option<serde_json::Value>, String> {
+    ) -> std::result::Result<Option<serde_json::Value>, werf_graph::chart::LookupError> {
         let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g, v),
             None => ("", api_version),
@@ -620,7 +631,13 @@ impl werf_graph::chart::Lookup for ClusterLookup {
                         .await
                         .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
                 };
-                found.map_err(|e| format!("lookup of {kind} `{name}`: {}", describe(&e)))
+                found.map_err(|source| {
+                    Box::new(LookupFailed {
+                        kind: kind.to_string(),
+                        name: name.to_string(),
+                        source,
+                    }) as werf_graph::chart::LookupError
+                })
             })
         })
     }

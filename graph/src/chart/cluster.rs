@@ -16,8 +16,11 @@ pub trait Lookup: Send + Sync {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<serde_json::Value>, String>;
+    ) -> Result<Option<serde_json::Value>, LookupError>;
 }
+
+/// Why a cluster could not answer a `lookup`.
+pub type LookupError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The cluster a render may read, or none; two are the same only when they are the same handle.
 #[derive(Clone, Default)]
@@ -30,26 +33,28 @@ impl Cluster {
     }
 
     /// Helm's `lookup APIVERSION KIND NAMESPACE NAME`: the object as a map, or an empty map.
-    pub fn lookup(&self, args: &[Value]) -> Result<Value, String> {
+    pub fn lookup(&self, args: &[Value]) -> Result<Value, gotemplate::FuncError> {
         let [a, k, ns, n] = args else {
-            return Err(format!(
-                "wrong number of args for lookup: want 4 got {}",
-                args.len()
-            ));
+            return Err(
+                format!("wrong number of args for lookup: want 4 got {}", args.len()).into(),
+            );
         };
         let text = |v: &Value| match v {
             Value::Str(s) => Ok(s.clone()),
-            other => Err(format!(
+            other => Err(gotemplate::FuncError::from(format!(
                 "wrong type for value; expected string; got {}",
                 gotemplate::sprig::go_type(other)
-            )),
+            ))),
         };
         let (api_version, kind, namespace, name) = (text(a)?, text(k)?, text(ns)?, text(n)?);
         let Some(cluster) = &self.0 else {
             return Ok(Value::map(Default::default()));
         };
         Ok(
-            match cluster.lookup(&api_version, &kind, &namespace, &name)? {
+            match cluster
+                .lookup(&api_version, &kind, &namespace, &name)
+                .map_err(|e| e.to_string())?
+            {
                 Some(object) => Value::from_json(&object),
                 None => Value::map(Default::default()),
             },

@@ -119,11 +119,11 @@ pub trait RenderHost {
     fn image(&self, name: &str) -> Value;
     fn tag(&self, name: &str) -> Value;
     /// Helm's `lookup` (offline: an empty map, as `helm template`).
-    fn lookup(&self, args: &[Value]) -> Result<Value, String> {
+    fn lookup(&self, args: &[Value]) -> Result<Value, gotemplate::FuncError> {
         super::cluster::Cluster::offline().lookup(args)
     }
     /// werf's `werf_secret_file "NAME"`: `.helm/secret/NAME`, decrypted.
-    fn secret_file(&self, args: &[Value]) -> Result<Value, String> {
+    fn secret_file(&self, args: &[Value]) -> Result<Value, gotemplate::FuncError> {
         let _ = args;
         Err("no secret files in this render".into())
     }
@@ -133,14 +133,14 @@ pub trait RenderHost {
 pub fn secret_file(
     files: &std::collections::BTreeMap<String, String>,
     args: &[Value],
-) -> Result<Value, String> {
+) -> Result<Value, gotemplate::FuncError> {
     let [Value::Str(name)] = args else {
         return Err("want one argument, the file's name under `.helm/secret/`".into());
     };
     files
         .get(name.trim_start_matches("./"))
         .map(|text| Value::Str(text.clone()))
-        .ok_or_else(|| format!("no secret file `.helm/secret/{name}`"))
+        .ok_or_else(|| format!("no secret file `.helm/secret/{name}`").into())
 }
 
 /// The contexts of the chart and its enabled subcharts, for the user's values `user`; `werf` is

@@ -14,6 +14,15 @@ struct Rule {
     base_only: bool,
 }
 
+/// A `.helmignore` line Helm refuses, worded as Helm words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("double-star (**) syntax is not supported")]
+    DoubleStar,
+    #[error("`{0}`: syntax error in pattern")]
+    Syntax(String),
+}
+
 /// The rules of one chart.
 #[derive(Clone, Debug, Default)]
 pub struct Rules {
@@ -22,7 +31,7 @@ pub struct Rules {
 
 impl Rules {
     /// Parses `.helmignore` text (errors name the line), then adds Helm's default rule.
-    pub fn parse(text: &str) -> Result<Rules, (usize, String)> {
+    pub fn parse(text: &str) -> Result<Rules, (usize, RuleError)> {
         let mut rules = Rules::default();
         for (i, line) in text.lines().enumerate() {
             rules.add(line).map_err(|m| (i + 1, m))?;
@@ -43,16 +52,16 @@ impl Rules {
         let _ = self.add("templates/.?*");
     }
 
-    fn add(&mut self, line: &str) -> Result<(), String> {
+    fn add(&mut self, line: &str) -> Result<(), RuleError> {
         let mut rule = line.trim();
         if rule.is_empty() || rule.starts_with('#') {
             return Ok(());
         }
         if rule.contains("**") {
-            return Err("double-star (**) syntax is not supported".into());
+            return Err(RuleError::DoubleStar);
         }
         if rule.matches('[').count() != rule.matches(']').count() {
-            return Err(format!("`{rule}`: syntax error in pattern"));
+            return Err(RuleError::Syntax(rule.to_string()));
         }
         let negate = rule.starts_with('!');
         if negate {

@@ -23,8 +23,9 @@ pub fn load(objects: &dyn ObjectSource, tree: ObjectId, dir: &str) -> Result<Cha
     let rules = match crate::context::lookup(objects, tree, ".helmignore")? {
         Some(e) if e.kind.is_file() => {
             let text = objects.blob(e.id)?;
-            Rules::parse(&String::from_utf8_lossy(&text))
-                .map_err(|(line, m)| chart_error(&join(dir, ".helmignore"), line, 0, m))?
+            Rules::parse(&String::from_utf8_lossy(&text)).map_err(|(line, e)| {
+                chart_error(&join(dir, ".helmignore"), line, 0, e.to_string())
+            })?
         }
         _ => Rules::defaults(),
     };

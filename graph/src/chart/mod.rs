@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Location};
 
-pub use cluster::{Cluster, Lookup};
+pub use cluster::{Cluster, Lookup, LookupError};
 pub use context::{contexts, ChartContext, Placeholders, RenderHost};
 pub use load::load;
 pub use output::{install_order, render_template, renderable, template_set, to_stream};

@@ -42,7 +42,7 @@ pub fn method(
     receiver: &Value,
     name: &str,
     args: &[Value],
-) -> Option<Result<Value, String>> {
+) -> Option<Result<Value, gotemplate::FuncError>> {
     match kind {
         "Files" => files_method(receiver, name, args),
         "list" if name == "Has" && same_list(receiver, api_versions) => Some(match args {
@@ -52,11 +52,9 @@ pub fn method(
             [other] => Err(format!(
                 "wrong type for value; expected string; got {}",
                 gotemplate::sprig::go_type(other)
-            )),
-            _ => Err(format!(
-                "wrong number of args for Has: want 1 got {}",
-                args.len()
-            )),
+            )
+            .into()),
+            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len()).into()),
         }),
         "KubeVersion" if name == "GitVersion" => Some(Ok(field(receiver, "Version"))),
         "BuildInfo" => {
@@ -129,7 +127,11 @@ fn field(v: &Value, key: &str) -> Value {
 }
 
 /// Helm's `.Files` methods (`pkg/engine/files.go`).
-fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result<Value, String>> {
+fn files_method(
+    receiver: &Value,
+    method: &str,
+    args: &[Value],
+) -> Option<Result<Value, gotemplate::FuncError>> {
     let files: BTreeMap<String, Value> = match receiver {
         Value::Map(f) => f
             .iter()
@@ -140,11 +142,11 @@ fn files_method(receiver: &Value, method: &str, args: &[Value]) -> Option<Result
     };
     let arg = |i: usize| match args.get(i) {
         Some(Value::Str(s)) => Ok(s.clone()),
-        Some(other) => Err(format!(
+        Some(other) => Err(gotemplate::FuncError::from(format!(
             "wrong type for value; expected string; got {}",
             gotemplate::sprig::go_type(other)
-        )),
-        None => Err(format!("wrong number of args for {method}: want 1 got 0")),
+        ))),
+        None => Err(format!("wrong number of args for {method}: want 1 got 0").into()),
     };
     let by_base = |encode: &dyn Fn(&[u8]) -> String| {
         let m: BTreeMap<String, Value> = files

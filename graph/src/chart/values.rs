@@ -37,13 +37,13 @@ pub fn user_values(chart: &Chart, options: &RenderOptions) -> Result<Map<String,
     }
     let mut as_json = Json::Object(values);
     for (expr, as_string) in &options.set {
-        apply_set(&mut as_json, expr, *as_string).map_err(|message| Error::Config {
+        apply_set(&mut as_json, expr, *as_string).map_err(|e| Error::Config {
             at: Location {
                 file: "--set".into(),
                 line: 0,
                 column: 0,
             },
-            message,
+            message: e.to_string(),
         })?;
     }
     match as_json {
@@ -86,16 +86,38 @@ fn split_escaped(s: &str, sep: char) -> Vec<String> {
     parts
 }
 
+/// A `--set` expression that cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetError {
+    #[error("`--set {expr}`: expected `key=value` in `{part}`")]
+    NoValue { expr: String, part: String },
+    #[error("`--set`: the path of `{prefix}...` nests {levels} levels (at most {MAX_SET_DEPTH})")]
+    TooDeep { prefix: String, levels: usize },
+    #[error("`--set {expr}`: empty key in `{path}`")]
+    EmptyKey { expr: String, path: String },
+    #[error("`--set {expr}`: bad list index `[{index}` in `{key}`")]
+    BadIndex {
+        expr: String,
+        index: String,
+        key: String,
+    },
+    #[error("`--set {expr}`: list index {index} is too large")]
+    IndexTooLarge { expr: String, index: usize },
+}
+
 /// Applies one `--set` expression (`a.b=c,d[0].e=f`, `\,` and `\.` escaped, `{a,b}` lists);
 /// values are typed as Helm's `strvals` types them (integers are int64) unless `as_string`.
 pub fn apply_set(
     values: &mut Json,
     expr: &str,
     as_string: bool,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), SetError> {
     for part in split_escaped(expr, ',') {
         let Some((path, raw)) = part.split_once('=') else {
-            return Err(format!("`--set {expr}`: expected `key=value` in `{part}`"));
+            return Err(SetError::NoValue {
+                expr: expr.to_string(),
+                part: part.to_string(),
+            });
         };
         let scalar = |raw: &str| {
             if as_string {
@@ -124,10 +146,10 @@ pub fn apply_set(
         let keys = split_escaped(path, '.');
         let levels = keys.len() + path.matches('[').count();
         if levels > MAX_SET_DEPTH {
-            return Err(format!(
-                "`--set`: the path of `{}...` nests {levels} levels (at most {MAX_SET_DEPTH})",
-                path.chars().take(40).collect::<String>()
-            ));
+            return Err(SetError::TooDeep {
+                prefix: path.chars().take(40).collect(),
+                levels,
+            });
         }
         for (i, key) in keys.iter().enumerate() {
             let (name, indices) = match key.find('[') {
@@ -135,7 +157,10 @@ pub fn apply_set(
                 None => (key.as_str(), ""),
             };
             if name.is_empty() {
-                return Err(format!("`--set {expr}`: empty key in `{path}`"));
+                return Err(SetError::EmptyKey {
+                    expr: expr.to_string(),
+                    path: path.to_string(),
+                });
             }
             if !slot.is_object() {
                 *slot = Json::Object(Default::default());
@@ -149,9 +174,16 @@ pub fn apply_set(
                 let n: usize = idx
                     .strip_suffix(']')
                     .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| format!("`--set {expr}`: bad list index `[{idx}` in `{key}`"))?;
+                    .ok_or_else(|| SetError::BadIndex {
+                        expr: expr.to_string(),
+                        index: idx.to_string(),
+                        key: key.to_string(),
+                    })?;
                 if n > 65_536 {
-                    return Err(format!("`--set {expr}`: list index {n} is too large"));
+                    return Err(SetError::IndexTooLarge {
+                        expr: expr.to_string(),
+                        index: n,
+                    });
                 }
                 if !slot.is_array() {
                     *slot = Json::Array(Vec::new());

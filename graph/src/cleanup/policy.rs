@@ -177,14 +177,16 @@ pub fn resolve(meta: &CleanupMeta, file: &str) -> Result<Cleanup> {
                 return Err(err(at("references"), "needs a `branch` or a `tag`".into()))
             }
         };
-        let matcher = matcher(text).map_err(|m| err(at(field), m))?;
+        let matcher = matcher(text).map_err(|e| err(at(field), e.to_string()))?;
         let references = refs
             .limit
             .as_ref()
-            .map(|l| window(l, None).map_err(|m| err(at("references.limit"), m)))
+            .map(|l| window(l, None).map_err(|e| err(at("references.limit"), e.to_string())))
             .transpose()?;
         let images_per_reference = match &p.images_per_reference {
-            Some(l) => window(l, Some(1)).map_err(|m| err(at("imagesPerReference"), m))?,
+            Some(l) => {
+                window(l, Some(1)).map_err(|e| err(at("imagesPerReference"), e.to_string()))?
+            }
             None => Window {
                 last: Some(1),
                 ..Window::UNLIMITED
@@ -261,8 +263,31 @@ pub fn defaults() -> Vec<Policy> {
     ]
 }
 
+/// Why a keep policy's reference or limit cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum PolicyError {
+    #[error("`{text}` is not a valid regular expression: {source}")]
+    Regex {
+        text: String,
+        #[source]
+        source: regex::Error,
+    },
+    #[error("is empty")]
+    Empty,
+    #[error("`last: {0}` must be -1 (no limit) or at least 0")]
+    Last(i64),
+    #[error("`in: {text}` is not a duration (`168h`, `30m`): {source}")]
+    Duration {
+        text: String,
+        #[source]
+        source: gotemplate::date::DurationError,
+    },
+    #[error("`in: {0}` is negative")]
+    Negative(String),
+}
+
 /// `name` or `/regexp/`.
-fn matcher(text: &str) -> std::result::Result<Matcher, String> {
+fn matcher(text: &str) -> std::result::Result<Matcher, PolicyError> {
     match text
         .strip_prefix('/')
         .and_then(|t| t.strip_suffix('/'))
@@ -270,28 +295,34 @@ fn matcher(text: &str) -> std::result::Result<Matcher, String> {
     {
         Some(re) => Regex::new(re)
             .map(Matcher::Regex)
-            .map_err(|e| format!("`{text}` is not a valid regular expression: {e}")),
-        None if text.is_empty() => Err("is empty".into()),
+            .map_err(|source| PolicyError::Regex {
+                text: text.to_string(),
+                source,
+            }),
+        None if text.is_empty() => Err(PolicyError::Empty),
         None => Ok(Matcher::Literal(text.to_string())),
     }
 }
 
 /// A config limit; `last: -1` is unlimited, `default_last` applies when `last` is absent.
-fn window(l: &Limit, default_last: Option<u64>) -> std::result::Result<Window, String> {
+fn window(l: &Limit, default_last: Option<u64>) -> std::result::Result<Window, PolicyError> {
     let last = match l.last {
         None => default_last,
         Some(-1) => None,
         Some(n) if n >= 0 => Some(n as u64),
-        Some(n) => return Err(format!("`last: {n}` must be -1 (no limit) or at least 0")),
+        Some(n) => return Err(PolicyError::Last(n)),
     };
     let within = l
         .within
         .as_deref()
         .map(|d| {
-            let nanos = gotemplate::date::parse_duration(d)
-                .map_err(|e| format!("`in: {d}` is not a duration (`168h`, `30m`): {e}"))?;
+            let nanos =
+                gotemplate::date::parse_duration(d).map_err(|source| PolicyError::Duration {
+                    text: d.to_string(),
+                    source,
+                })?;
             if nanos < 0 {
-                return Err(format!("`in: {d}` is negative"));
+                return Err(PolicyError::Negative(d.to_string()));
             }
             Ok(i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX))
         })

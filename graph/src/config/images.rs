@@ -97,9 +97,9 @@ pub(crate) fn image_configs(
         });
     }
     for n in &names {
-        validate_image_name(n).map_err(|message| Error::Config {
+        validate_image_name(n).map_err(|e| Error::Config {
             at: at(line),
-            message,
+            message: e.to_string(),
         })?;
     }
     if raw.staged == Some(true) {

@@ -27,8 +27,8 @@ pub use crate::stapel::configs::{stage_image_name, stage_source};
 pub use documents::{split_documents, Document};
 pub use schema::*;
 pub use template::{render_template, CommitInfo, TemplateEnv, TemplateInputs};
-pub use validate::normalize_rel_path;
 use validate::validate;
+pub use validate::{normalize_rel_path, PathError};
 
 /// Parses and validates werf.yaml text. `file` is the name used in messages.
 pub fn parse(file: &str, text: &str) -> Result<WerfConfig> {
@@ -276,14 +276,14 @@ mod tests {
         assert_eq!(normalize_rel_path(".").as_deref(), Ok(""));
         assert_eq!(
             normalize_rel_path("../x"),
-            Err("`../x` points outside the project directory".into())
+            Err(PathError::Outside("../x".into()))
         );
         assert_eq!(
-            normalize_rel_path("a/../../x"),
+            normalize_rel_path("a/../../x").map_err(|e| e.to_string()),
             Err("`a/../../x` points outside the project directory".into())
         );
         assert_eq!(
-            normalize_rel_path("/x"),
+            normalize_rel_path("/x").map_err(|e| e.to_string()),
             Err("`/x` must be relative to the project directory".into())
         );
     }

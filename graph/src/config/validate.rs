@@ -5,8 +5,22 @@ use std::collections::HashMap;
 use super::schema::*;
 use crate::error::{Error, Result};
 
+/// An image name werf cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid image name `{0}`: use `/`-separated segments of letters, digits, `.`, `_`, `-`")]
+pub struct BadImageName(String);
+
+/// A path of werf.yaml that leaves the project.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("`{0}` must be relative to the project directory")]
+    Absolute(String),
+    #[error("`{0}` points outside the project directory")]
+    Outside(String),
+}
+
 /// Image names are `/`-separated segments of `[A-Za-z0-9._-]`.
-pub(crate) fn validate_image_name(name: &str) -> std::result::Result<(), String> {
+pub(crate) fn validate_image_name(name: &str) -> std::result::Result<(), BadImageName> {
     let ok = !name.is_empty()
         && name.split('/').all(|seg| {
             !seg.is_empty()
@@ -17,16 +31,14 @@ pub(crate) fn validate_image_name(name: &str) -> std::result::Result<(), String>
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid image name `{name}`: use `/`-separated segments of letters, digits, `.`, `_`, `-`"
-        ))
+        Err(BadImageName(name.to_string()))
     }
 }
 
 /// Normalizes a relative path: `./a//b/` -> `a/b`, `.` -> ``; absolute paths and `..` escapes are errors.
-pub fn normalize_rel_path(p: &str) -> std::result::Result<String, String> {
+pub fn normalize_rel_path(p: &str) -> std::result::Result<String, PathError> {
     if p.starts_with('/') {
-        return Err(format!("`{p}` must be relative to the project directory"));
+        return Err(PathError::Absolute(p.to_string()));
     }
     let mut parts: Vec<&str> = Vec::new();
     for seg in p.split('/') {
@@ -34,7 +46,7 @@ pub fn normalize_rel_path(p: &str) -> std::result::Result<String, String> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(format!("`{p}` points outside the project directory"));
+                    return Err(PathError::Outside(p.to_string()));
                 }
             }
             s => parts.push(s),
@@ -47,17 +59,19 @@ pub(crate) fn validate(config: &WerfConfig) -> Result<()> {
     // `imageSpec`s are read strictly now (the build applies them): an unknown key or a bad
     // value names itself.
     if let Some(spec) = &config.meta.build.image_spec {
-        crate::image_spec::ImageSpec::parse(&spec.0, true).map_err(|message| Error::Config {
+        crate::image_spec::ImageSpec::parse(&spec.0, true).map_err(|source| Error::ImageSpec {
             at: config.at(1),
-            message,
+            image: None,
+            source: Box::new(source),
         })?;
     }
     for img in &config.images {
         if let Some(spec) = &img.image_spec {
-            crate::image_spec::ImageSpec::parse(&spec.0, false).map_err(|message| {
-                Error::Config {
+            crate::image_spec::ImageSpec::parse(&spec.0, false).map_err(|source| {
+                Error::ImageSpec {
                     at: config.at(img.line),
-                    message: format!("image `{}`: {message}", img.name),
+                    image: Some(img.name.clone()),
+                    source: Box::new(source),
                 }
             })?;
         }

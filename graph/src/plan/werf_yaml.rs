@@ -122,26 +122,26 @@ fn project_files_method(
     kind: &str,
     method: &str,
     args: &[gotemplate::Value],
-) -> Option<std::result::Result<gotemplate::Value, String>> {
+) -> Option<std::result::Result<gotemplate::Value, gotemplate::FuncError>> {
     use gotemplate::Value;
     if kind != "ProjectFiles" {
         return None;
     }
     let Some(Value::Str(arg)) = args.first() else {
-        return Some(Err(format!("`.Files.{method}` wants a path")));
+        return Some(Err(format!("`.Files.{method}` wants a path").into()));
     };
-    let read = |rel: &str| -> std::result::Result<Option<String>, String> {
+    let read = |rel: &str| -> std::result::Result<Option<String>, gotemplate::FuncError> {
         match lookup(objects, root, &join(prefix, rel)).map_err(|e| e.to_string())? {
             Some(e) if e.kind.is_file() => read_text(objects, e.id, rel)
                 .map(|t| Some(t.to_string()))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string().into()),
             _ => Ok(None),
         }
     };
     Some(match method {
         "Get" => read(arg).and_then(|t| {
             t.map(Value::Str)
-                .ok_or_else(|| format!("file `{arg}` is not in the commit"))
+                .ok_or_else(|| format!("file `{arg}` is not in the commit").into())
         }),
         "Exists" => read(arg).map(|t| Value::Bool(t.is_some())),
         "Glob" => (|| {

@@ -41,9 +41,9 @@ pub(crate) fn stapel_configs(
         });
     }
     for n in &c.names {
-        validate_image_name(n).map_err(|message| Error::Config {
+        validate_image_name(n).map_err(|e| Error::Config {
             at: at(line),
-            message,
+            message: e.to_string(),
         })?;
     }
     let stapel = std::sync::Arc::new(c.stapel);
@@ -140,19 +140,35 @@ pub(crate) fn stapel_configs(
 /// the last stage of `image` at or before `stage` in werf's order (the image itself when that is
 /// its last stage), or its base image when it has no stage that early. `stages` are `image`'s
 /// (werf stage name, image name) in order.
+/// Why an import's `stage` names no image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageSourceError {
+    #[error("`{0}` is not a werf stage")]
+    NotAStage(String),
+    #[error("`stage: {stage}` imports a stage of `{image}`, which is not a Stapel image")]
+    NotStapel { image: String, stage: String },
+    #[error("`{image}` has no stage up to `{stage}`: import from its base `{base}` instead")]
+    BeforeFirst {
+        image: String,
+        stage: String,
+        base: String,
+    },
+}
+
 pub fn stage_source(
     image: &str,
     stage: &str,
     stages: &[(&str, &str)],
     base: Option<&crate::stapel::schema::Base>,
-) -> std::result::Result<String, String> {
+) -> std::result::Result<String, StageSourceError> {
     use crate::stapel::translate::STAGE_ORDER;
     let order = |s: &str| STAGE_ORDER.iter().position(|o| *o == s);
-    let wanted = order(stage).ok_or_else(|| format!("`{stage}` is not a werf stage"))?;
+    let wanted = order(stage).ok_or_else(|| StageSourceError::NotAStage(stage.to_string()))?;
     let (false, Some(base)) = (stages.is_empty(), base) else {
-        return Err(format!(
-            "`stage: {stage}` imports a stage of `{image}`, which is not a Stapel image"
-        ));
+        return Err(StageSourceError::NotStapel {
+            image: image.to_string(),
+            stage: stage.to_string(),
+        });
     };
     if let Some((_, name)) = stages
         .iter()
@@ -163,9 +179,11 @@ pub fn stage_source(
     }
     match base {
         crate::stapel::schema::Base::Image(b) => Ok(b.clone()),
-        crate::stapel::schema::Base::External(r) => Err(format!(
-            "`{image}` has no stage up to `{stage}`: import from its base `{r}` instead"
-        )),
+        crate::stapel::schema::Base::External(r) => Err(StageSourceError::BeforeFirst {
+            image: image.to_string(),
+            stage: stage.to_string(),
+            base: r.clone(),
+        }),
     }
 }
 
