@@ -473,20 +473,20 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 /// What a push's JSON progress stream says: the pushed manifest digest, or the error.
-fn push_outcome(body: &[u8]) -> Result<String, String> {
+fn push_outcome(body: &[u8]) -> Result<String, PushError> {
     let mut digest = None;
     for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
         if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-            return Err(e.to_string());
+            return Err(PushError::Refused(e.to_string()));
         }
         if let Some(d) = v.pointer("/aux/Digest").and_then(|d| d.as_str()) {
             digest = Some(d.to_string());
         }
     }
-    digest.ok_or_else(|| "dockerd named no pushed digest".to_string())
+    digest.ok_or_else(|| PushError::Refused("dockerd named no pushed digest".to_string()))
 }
 
 /// A registry's credentials from the Docker config werf-rs reads, for the daemon's pulls and
@@ -516,6 +516,7 @@ fn registry_auth(repo: &str) -> String {
 }
 
 /// Why dockerd did not push.
+#[derive(Debug)]
 enum PushError {
     /// It could not be reached or went away: the image is built again elsewhere.
     Lost(std::io::Error),
@@ -538,7 +539,7 @@ fn docker_push(socket: &Path, repo: &str, tag: &str) -> Result<String, PushError
             String::from_utf8_lossy(&body).trim()
         )));
     }
-    let digest = push_outcome(&body).map_err(PushError::Refused)?;
+    let digest = push_outcome(&body)?;
     let forget = format!(
         "DELETE /v1.41/images/{name}:{tag} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
     );
@@ -601,10 +602,13 @@ mod tests {
         );
         assert_eq!(push_outcome(&plain).unwrap(), "sha256:ab");
         let failed = b"{\"status\":\"Preparing\"}\n{\"errorDetail\":{\"message\":\"denied\"},\"error\":\"denied: no\"}\n";
-        assert_eq!(push_outcome(failed).unwrap_err(), "denied: no");
-        assert_eq!(
-            push_outcome(b"{}\n").unwrap_err(),
-            "dockerd named no pushed digest"
+        assert!(
+            matches!(push_outcome(failed), Err(PushError::Refused(m)) if m == "denied: no"),
+            "the daemon's error is its refusal"
+        );
+        assert!(
+            matches!(push_outcome(b"{}\n"), Err(PushError::Refused(m)) if m == "dockerd named no pushed digest"),
+            "a stream without a digest is refused"
         );
     }
 

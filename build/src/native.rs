@@ -394,7 +394,7 @@ pub fn build(inputs: &Inputs<'_>) -> Result<Built> {
                         .and_then(|(_, v)| v.as_deref())
                         .map(numeric_owner)
                         .transpose()
-                        .map_err(at)?;
+                        .map_err(|e| at(e.to_string()))?;
                     let layer = build_layer_owned(&entries, inputs.objects, owner)?;
                     stage.config.rootfs.diff_ids.push(layer.diff_id.clone());
                     if let Some(fs) = &mut stage.fs {
@@ -547,9 +547,14 @@ pub(super) fn mode_of(kind: EntryKind) -> u32 {
     }
 }
 
+/// A `--chown` by name, which the native builder cannot resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("`--chown={0}`: the native builder takes numeric owners (`1000:1000`); names need `--backend buildah`")]
+struct NamedOwner(String);
+
 /// `--chown=UID[:GID]` as numbers (`root` is 0; other names would need the image's
 /// `/etc/passwd`, which the native builder does not read).
-fn numeric_owner(owner: &str) -> std::result::Result<(u64, u64), String> {
+fn numeric_owner(owner: &str) -> std::result::Result<(u64, u64), NamedOwner> {
     let id = |s: &str| match s {
         "root" => Some(0),
         s => s.parse::<u64>().ok(),
@@ -557,9 +562,7 @@ fn numeric_owner(owner: &str) -> std::result::Result<(u64, u64), String> {
     let (u, g) = owner.split_once(':').unwrap_or((owner, owner));
     match (id(u), id(g)) {
         (Some(u), Some(g)) => Ok((u, g)),
-        _ => Err(format!(
-            "`--chown={owner}`: the native builder takes numeric owners (`1000:1000`); names need `--backend buildah`"
-        )),
+        _ => Err(NamedOwner(owner.to_string())),
     }
 }
 

@@ -102,14 +102,28 @@ fn fingerprint(workdir: &Path) -> Result<String, Error> {
 
 /// `git ARGS` in `workdir`: its trimmed standard output.
 fn git(workdir: &Path, args: &[&str]) -> Result<String, Error> {
-    run(workdir, args).map_err(|message| Error::Git {
+    run(workdir, args).map_err(|e| Error::Git {
         what: format!("`git {}`", args.join(" ")),
-        message,
+        message: e.to_string(),
     })
 }
 
+/// Why a git command gave no output.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("{0}")]
+    Wait(#[source] std::io::Error),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// Git's standard error, its URLs redacted.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Runs git without a prompt, bounded by [`FETCH_LIMIT`]; the error is its standard error.
-fn run(workdir: &Path, args: &[&str]) -> Result<String, String> {
+fn run(workdir: &Path, args: &[&str]) -> Result<String, RunError> {
     let mut child = Command::new("git")
         .arg("-C")
         .arg(workdir)
@@ -119,24 +133,24 @@ fn run(workdir: &Path, args: &[&str]) -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(RunError::Spawn)?;
     let deadline = Instant::now() + FETCH_LIMIT;
     let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
+        match child.try_wait().map_err(RunError::Wait)? {
             Some(status) => break status,
             None if Instant::now() > deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("no answer within {} s", FETCH_LIMIT.as_secs()));
+                return Err(RunError::Timeout(FETCH_LIMIT));
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(RunError::Wait)?;
     if status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        Err(werf_base::redact::urls(err.trim()))
+        Err(RunError::Failed(werf_base::redact::urls(err.trim())))
     }
 }

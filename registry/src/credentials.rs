@@ -65,12 +65,35 @@ pub fn credentials(host: &str) -> Result<RegistryAuth> {
         .or_else(|| config.get("credsStore"))
         .and_then(|v| v.as_str());
     if let Some(helper) = helper {
-        return credential_helper(helper, host).map_err(cred_err);
+        return credential_helper(helper, host).map_err(|e| cred_err(e.to_string()));
     }
     Ok(RegistryAuth::Anonymous)
 }
 
-fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAuth, String> {
+/// Why a credential helper gave no credentials.
+#[derive(Debug, thiserror::Error)]
+enum HelperError {
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}`: {source}")]
+    Io {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` printed invalid JSON: {source}")]
+    Json {
+        program: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAuth, HelperError> {
     use std::io::Write;
     let program = format!("docker-credential-{helper}");
     let mut child = std::process::Command::new(&program)
@@ -79,22 +102,32 @@ fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAu
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+        .map_err(|source| HelperError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
     child
         .stdin
         .take()
         .expect("stdin is piped")
         .write_all(host.as_bytes())
-        .map_err(|e| format!("`{program}`: {e}"))?;
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("`{program}`: {e}"))?;
+        .map_err(|source| HelperError::Io {
+            program: program.clone(),
+            source,
+        })?;
+    let out = child.wait_with_output().map_err(|source| HelperError::Io {
+        program: program.clone(),
+        source,
+    })?;
     if !out.status.success() {
         // Helpers answer "credentials not found" with a failure: that means anonymous.
         return Ok(RegistryAuth::Anonymous);
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("`{program}` printed invalid JSON: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|source| HelperError::Json {
+            program: program.clone(),
+            source,
+        })?;
     let user = v
         .get("Username")
         .and_then(|u| u.as_str())

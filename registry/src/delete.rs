@@ -22,7 +22,7 @@ impl Registry {
         let path = format!("manifests/{digest}");
         let answer = self
             .ask(&target, reqwest::Method::DELETE, &path, "delete", &[])
-            .map_err(fail)?;
+            .map_err(|e| target.failed(&operation, e))?;
         match answer.status.as_u16() {
             200..=299 => Ok(Deleted::Deleted),
             404 => Ok(Deleted::Gone),

@@ -47,6 +47,14 @@ pub enum Error {
         operation: String,
         message: String,
     },
+    /// A plain request (tags, manifests, deletes) that got no usable answer.
+    #[error("registry `{registry}`: {operation} failed: {source}")]
+    Plain {
+        registry: String,
+        operation: String,
+        #[source]
+        source: plain::SendError,
+    },
     /// The registry refused a manifest naming a blob it does not have (after the retries): a
     /// blob lost to a race with another upload of it, which uploading it again mends.
     #[error("registry `{registry}`: {operation} failed: {message}")]

@@ -32,6 +32,51 @@ impl Target {
             message,
         }
     }
+
+    /// The error of `operation` on this target, which a plain request failed.
+    pub fn failed(&self, operation: &str, source: SendError) -> super::Error {
+        super::Error::Plain {
+            registry: self.registry.clone(),
+            operation: operation.to_string(),
+            source,
+        }
+    }
+}
+
+/// Why a plain request got no answer to read.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The HTTP client could not be made.
+    #[error("{}", werf_base::errors::chain(.0))]
+    Client(#[source] reqwest::Error),
+    /// The Docker config's credentials could not be read.
+    #[error(transparent)]
+    Credentials(Box<super::Error>),
+    /// The registry did not answer (after the retries); URLs in the message are redacted.
+    #[error("{}", werf_base::redact::urls(&.0.to_string()))]
+    Read(#[source] ReadError),
+    /// The registry's authentication challenge could not be answered.
+    #[error("Not authorized: {0}")]
+    NotAuthorized(#[source] AuthError),
+}
+
+/// Why a `WWW-Authenticate` challenge could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the registry asks for credentials and the Docker config has none for it")]
+    NoCredentials,
+    #[error("unsupported authentication challenge `{0}`")]
+    Unsupported(String),
+    #[error("a Bearer challenge without `realm`")]
+    NoRealm,
+    #[error("the token service refused a token for `{scope}` ({status})")]
+    Refused { scope: String, status: StatusCode },
+    #[error("{}", werf_base::redact::urls(&.0.to_string()))]
+    Read(#[source] ReadError),
+    #[error("the token service's answer is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the token service answered without a token")]
+    NoToken,
 }
 
 /// A request to one repository of one registry.
@@ -80,7 +125,7 @@ impl Registry {
         path: &str,
         action: &str,
         accept: &[&str],
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, SendError> {
         self.send(&Request {
             method,
             target,
@@ -91,7 +136,7 @@ impl Registry {
     }
 
     /// The plain HTTP client, made once inside the runtime (its timers belong to it).
-    fn http(&self) -> Result<reqwest::Client, String> {
+    fn http(&self) -> Result<reqwest::Client, SendError> {
         if let Some(c) = self.http.get() {
             return Ok(c.clone());
         }
@@ -100,13 +145,13 @@ impl Registry {
             .connect_timeout(self.timeouts.connect)
             .read_timeout(self.timeouts.read)
             .build()
-            .map_err(|e| werf_base::errors::chain(&e))?;
+            .map_err(SendError::Client)?;
         Ok(self.http.get_or_init(|| c).clone())
     }
 
     /// Sends `req`, answering one authentication challenge and trying again after a pause on
     /// a timeout, a refused connection, a 5xx or a 429; the body is read within the limit.
-    fn send(&self, req: &Request<'_>) -> Result<Answer, String> {
+    fn send(&self, req: &Request<'_>) -> Result<Answer, SendError> {
         let http = self.http()?;
         let t = req.target;
         let scheme = if self.insecure.contains(&t.registry) {
@@ -115,7 +160,8 @@ impl Registry {
             "https"
         };
         let url = format!("{scheme}://{}/v2/{}/{}", t.registry, t.name, req.path);
-        let auth = credentials(host_of(&t.registry)).map_err(|e| e.to_string())?;
+        let auth =
+            credentials(host_of(&t.registry)).map_err(|e| SendError::Credentials(Box::new(e)))?;
         let scope = format!("repository:{}:{}", t.name, req.action);
         let key = (t.registry.clone(), scope.clone());
         let mut header: Option<String> = self
@@ -173,14 +219,14 @@ impl Registry {
                     std::thread::sleep(backoff(attempt));
                     continue;
                 }
-                Err(e) => return Err(werf_base::redact::urls(&e.to_string())),
+                Err(e) => return Err(SendError::Read(e)),
             };
             match status.as_u16() {
                 401 if !answered_challenge => {
                     answered_challenge = true;
                     let h = self
                         .answer(&http, &challenge, &scope, &auth)
-                        .map_err(|why| format!("Not authorized: {why}"))?;
+                        .map_err(SendError::NotAuthorized)?;
                     if let Ok(mut t) = self.tokens.lock() {
                         t.insert(key.clone(), h.clone());
                     }
@@ -207,7 +253,7 @@ impl Registry {
         challenge: &str,
         scope: &str,
         auth: &RegistryAuth,
-    ) -> Result<String, String> {
+    ) -> Result<String, AuthError> {
         use base64::Engine as _;
         let (kind, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         let basic = |u: &str, p: &str| {
@@ -219,14 +265,11 @@ impl Registry {
         if kind.eq_ignore_ascii_case("basic") {
             return match auth {
                 RegistryAuth::Basic(u, p) => Ok(basic(u, p)),
-                _ => Err(
-                    "the registry asks for credentials and the Docker config has none for it"
-                        .into(),
-                ),
+                _ => Err(AuthError::NoCredentials),
             };
         }
         if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(format!("unsupported authentication challenge `{kind}`"));
+            return Err(AuthError::Unsupported(kind.to_string()));
         }
         let param = |key: &str| {
             params.split(',').find_map(|kv| {
@@ -234,7 +277,7 @@ impl Registry {
                 (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
             })
         };
-        let realm = param("realm").ok_or("a Bearer challenge without `realm`")?;
+        let realm = param("realm").ok_or(AuthError::NoRealm)?;
         let mut query = vec![("scope".to_string(), scope.to_string())];
         if let Some(service) = param("service") {
             query.push(("service".into(), service));
@@ -260,25 +303,25 @@ impl Registry {
                 .await?)
             })
             .map_err(|e| match e {
-                ReadError::Status(s) => {
-                    format!("the token service refused a token for `{scope}` ({s})")
-                }
-                e => werf_base::redact::urls(&e.to_string()),
+                ReadError::Status(status) => AuthError::Refused {
+                    scope: scope.to_string(),
+                    status,
+                },
+                e => AuthError::Read(e),
             })?;
-        let body: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("the token service's answer is not JSON: {e}"))?;
+        let body: serde_json::Value = serde_json::from_slice(&body).map_err(AuthError::NotJson)?;
         let token = body
             .get("token")
             .or_else(|| body.get("access_token"))
             .and_then(|t| t.as_str())
-            .ok_or("the token service answered without a token")?;
+            .ok_or(AuthError::NoToken)?;
         Ok(format!("Bearer {token}"))
     }
 }
 
 /// Why a plain request got no answer.
 #[derive(Debug, thiserror::Error)]
-enum ReadError {
+pub enum ReadError {
     #[error("{}", werf_base::errors::chain(.0))]
     Send(#[from] reqwest::Error),
     #[error(transparent)]

@@ -46,7 +46,7 @@ impl Registry {
                     "pull",
                     &["application/json"],
                 )
-                .map_err(fail)?;
+                .map_err(|e| target.failed(&operation, e))?;
             match answer.status.as_u16() {
                 200..=299 => {}
                 404 => break,
@@ -83,7 +83,7 @@ impl Registry {
         &self,
         target: &plain::Target,
         method: reqwest::Method,
-    ) -> std::result::Result<plain::Answer, String> {
+    ) -> std::result::Result<plain::Answer, plain::SendError> {
         let path = format!("manifests/{}", target.wanted);
         self.ask(target, method, &path, "pull", &MANIFEST_TYPES)
     }
@@ -95,7 +95,7 @@ impl Registry {
         let fail = |message: String| target.error(&operation, message);
         let answer = self
             .ask_manifest(&target, reqwest::Method::HEAD)
-            .map_err(fail)?;
+            .map_err(|e| target.failed(&operation, e))?;
         match answer.status.as_u16() {
             404 => Ok(None),
             200..=299 => match answer.digest {
@@ -116,7 +116,7 @@ impl Registry {
         let fail = |message: String| target.error(&operation, message);
         let answer = self
             .ask_manifest(&target, reqwest::Method::GET)
-            .map_err(fail)?;
+            .map_err(|e| target.failed(&operation, e))?;
         if !answer.status.is_success() {
             return Err(fail(answered(&answer)));
         }
