@@ -91,7 +91,7 @@ fn main() {
         ),
         ("buildah", vec!["--backend".into(), "buildah".into()]),
     ];
-    println!("{images} images, each COPY + RUN over busybox; --parallel {cores} (per daemon for buildkit); {cores} cores");
+    println!("{images} images, each COPY + RUN over busybox; --parallel-tasks-limit {cores} (per daemon for buildkit); {cores} cores");
     println!("| backend | build and push all | per image |");
     println!("|---|---|---|");
     for (k, (name, flags)) in rows.iter().enumerate() {
@@ -101,8 +101,14 @@ fn main() {
         generate(&dir, images, &base, &format!("row {k}"));
         let repo = reg.repo(&format!("bk{k}"));
         let mut cmd = werf(&dir, &home);
-        cmd.args(["build", "--repo", &repo, "--parallel", &cores.to_string()])
-            .args(flags);
+        cmd.args([
+            "build",
+            "--repo",
+            &repo,
+            "--parallel-tasks-limit",
+            &cores.to_string(),
+        ])
+        .args(flags);
         let run = measure_to(&mut cmd, Stdio::null());
         // Every image was built: the next run finds all of them.
         let again = werf(&dir, &home)

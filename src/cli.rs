@@ -14,6 +14,81 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line as werf reads it: every flag (`--some-flag`) is also `$WERF_SOME_FLAG`
+/// unless it names its own variable, and the help says so as werf's does ("default
+/// $WERF_SOME_FLAG"); every boolean flag takes werf's forms (`--flag`, `--flag=false`, and
+/// `true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off` from its variable).
+pub fn command() -> clap::Command {
+    with_werf_variables(<Cli as clap::CommandFactory>::command())
+}
+
+/// Parses the process's arguments (see [`command`]); bad input exits with clap's message.
+pub fn parse() -> Cli {
+    let mut matches = command().get_matches();
+    <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+        .unwrap_or_else(|e| e.format(&mut command()).exit())
+}
+
+/// The variable werf reads for `--long`: `WERF_` and the name upper-cased, `-` as `_`.
+pub fn variable_of(long: &str) -> String {
+    format!("WERF_{}", long.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn with_werf_variables(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let Some(long) = arg.get_long() else {
+                return arg;
+            };
+            let variable = match arg.get_env() {
+                Some(v) => v.to_string_lossy().into_owned(),
+                None => variable_of(long),
+            };
+            let note = format!("(default ${variable})");
+            let help = arg.get_help().map(|h| format!("{h} {note}"));
+            let long_help = arg.get_long_help().map(|h| format!("{h}\n\n{note}"));
+            let boolean = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+            let mut arg = arg.env(variable).hide_env(true);
+            if let Some(h) = help {
+                arg = arg.help(h);
+            }
+            if let Some(h) = long_help {
+                arg = arg.long_help(h);
+            }
+            if boolean {
+                let default_true = arg.get_default_values().iter().any(|v| v == "true");
+                arg = arg
+                    .action(clap::ArgAction::Set)
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .default_value(if default_true { "true" } else { "false" })
+                    .hide_default_value(!default_true)
+                    .hide_possible_values(true)
+                    .value_name("BOOL")
+                    .value_parser(clap::builder::BoolishValueParser::new());
+            }
+            arg
+        })
+        .mut_subcommands(with_werf_variables)
+}
+
+/// How registries are reached (werf's flags, and werf-rs's list of plain-HTTP hosts).
+#[derive(Clone, Debug, Args)]
+pub struct RegistryAccessArgs {
+    /// Use plain HTTP for the registry of `--repo` (loopback registries always are).
+    #[arg(long)]
+    pub insecure_registry: bool,
+
+    /// Skip TLS certificate validation when accessing a registry.
+    #[arg(long)]
+    pub skip_tls_verify_registry: bool,
+
+    /// More registry hosts reached over plain HTTP (werf-rs's own); repeatable, comma-separated.
+    #[arg(long, value_name = "HOST", value_delimiter = ',')]
+    pub insecure_registry_host: Vec<String>,
+}
+
 /// Flags every command takes.
 #[derive(Clone, Debug, Args)]
 pub struct Global {
@@ -197,14 +272,8 @@ pub struct CleanupArgs {
     #[command(flatten)]
     pub kube: CleanupKubeArgs,
 
-    /// Registries reached over plain HTTP.
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryAccessArgs,
 }
 
 /// `werf purge`.
@@ -225,14 +294,8 @@ pub struct PurgeArgs {
     #[command(flatten)]
     pub kube: CleanupKubeArgs,
 
-    /// Registries reached over plain HTTP.
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryAccessArgs,
 }
 
 /// `werf helm ...`.
@@ -357,14 +420,8 @@ pub struct DependencyArgs {
     /// The chart folder (default: `.helm`).
     pub chart: Option<PathBuf>,
 
-    /// Registries reached over plain HTTP (loopback addresses always are).
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryAccessArgs,
 }
 
 /// How to reach Kubernetes.
@@ -420,18 +477,17 @@ pub struct ConvergeArgs {
 /// How images are built and pushed (`build`, `converge`, `dev`).
 #[derive(Debug, Args)]
 pub struct PublishFlags {
-    /// Registry hosts reached over plain HTTP (loopback hosts always are); repeatable.
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryAccessArgs,
 
-    /// Images built at once (default: the number of cores; at most 256).
-    #[arg(long, env = "WERF_PARALLEL_TASKS_LIMIT", value_name = "N", value_parser = parallel_tasks)]
-    pub parallel: Option<usize>,
+    /// Build images in parallel (`--parallel=false`: one at a time).
+    #[arg(short = 'p', long, default_value = "true")]
+    pub parallel: bool,
+
+    /// How many images are built at once with `--parallel` (default: the number of cores;
+    /// `-1`: as many as there are, at most 256).
+    #[arg(long, value_name = "N", value_parser = parallel_tasks, allow_negative_numbers = true)]
+    pub parallel_tasks_limit: Option<ParallelLimit>,
 
     /// What builds `RUN` instructions: the native builder (no daemon, no `RUN`), buildah, or
     /// BuildKit daemons (`--buildkit-addr`).
@@ -715,14 +771,8 @@ pub struct GraphArgs {
     #[command(flatten)]
     pub render: RenderArgs,
 
-    /// Registries reached over plain HTTP (loopback addresses always are).
-    #[arg(
-        long = "insecure-registry",
-        env = "WERF_INSECURE_REGISTRY",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    pub insecure_registry: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryAccessArgs,
 
     /// Explain why NODE (`image:NAME`, `object:KIND/NAME`, or an image name) changed since
     /// `--since`, down to the files whose edit caused it.
@@ -760,13 +810,137 @@ pub enum GraphFormat {
 /// machine or registry gains from more.
 pub const MAX_PARALLEL: usize = 256;
 
-/// `--parallel N`: 1 to [`MAX_PARALLEL`].
-fn parallel_tasks(s: &str) -> Result<usize, String> {
-    let n: usize = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of tasks"))?;
-    if n == 0 || n > MAX_PARALLEL {
-        return Err(format!("must be between 1 and {MAX_PARALLEL}"));
+/// `--parallel-tasks-limit`: a number of images, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParallelLimit {
+    /// At most this many (1 to [`MAX_PARALLEL`]).
+    At(usize),
+    /// `-1`: no limit of the user's ([`MAX_PARALLEL`] still bounds it).
+    None,
+}
+
+/// `--parallel-tasks-limit N`: 1 to [`MAX_PARALLEL`], or `-1`.
+fn parallel_tasks(s: &str) -> Result<ParallelLimit, String> {
+    if s.trim() == "-1" {
+        return Ok(ParallelLimit::None);
     }
-    Ok(n)
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of tasks (or -1)"))?;
+    if n == 0 || n > MAX_PARALLEL {
+        return Err(format!("must be between 1 and {MAX_PARALLEL}, or -1"));
+    }
+    Ok(ParallelLimit::At(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_from(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut matches = command().try_get_matches_from(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+    }
+
+    fn publish(args: &[&str]) -> PublishFlags {
+        match parse_from(args).expect("parses").command {
+            Command::Build(b) => b.publish,
+            other => panic!("not a build: {other:?}"),
+        }
+    }
+
+    /// Every flag of every command is also a `WERF_*` variable, and its help says which.
+    #[test]
+    fn every_flag_has_its_variable_in_the_help() {
+        fn walk(cmd: &clap::Command, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" || long == "version" {
+                    continue;
+                }
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                let env = env.unwrap_or_else(|| {
+                    panic!("`--{long}` of `{}` has no variable", cmd.get_name())
+                });
+                assert!(env.starts_with("WERF_"), "`--{long}`: `{env}`");
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(
+                    help.ends_with(&format!("(default ${env})")),
+                    "`--{long}`: {help}"
+                );
+                *seen += 1;
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut seen = 0;
+        walk(&cmd, &mut seen);
+        assert!(seen > 100, "only {seen} flags seen");
+        let build = cmd.find_subcommand("build").expect("build");
+        let env_of = |long: &str| {
+            build
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .and_then(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
+        };
+        assert_eq!(
+            env_of("save-build-report").as_deref(),
+            Some("WERF_SAVE_BUILD_REPORT")
+        );
+        assert_eq!(
+            env_of("parallel-tasks-limit").as_deref(),
+            Some("WERF_PARALLEL_TASKS_LIMIT")
+        );
+        assert_eq!(env_of("home-dir").as_deref(), Some("WERF_HOME"));
+    }
+
+    /// Booleans take werf's forms: present, `=true`/`=false`, and werf's defaults.
+    #[test]
+    fn boolean_flags_take_werfs_forms() {
+        let flags = publish(&["werf", "build"]);
+        assert!(flags.parallel, "`--parallel` is on by default");
+        assert!(!flags.registry.insecure_registry);
+        let flags = publish(&["werf", "build", "--parallel=false", "--insecure-registry"]);
+        assert!(!flags.parallel);
+        assert!(flags.registry.insecure_registry);
+        let flags = publish(&["werf", "build", "-p", "--insecure-registry=false"]);
+        assert!(flags.parallel);
+        assert!(!flags.registry.insecure_registry);
+        let e = parse_from(&["werf", "build", "--parallel=maybe"]).expect_err("not a boolean");
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        // A boolean never takes the next word: it stays an argument (here an image name).
+        match parse_from(&["werf", "build", "--dry-run", "false"])
+            .expect("parses")
+            .command
+        {
+            Command::Build(b) => {
+                assert!(b.dry_run);
+                assert_eq!(b.images, ["false"]);
+            }
+            other => panic!("not a build: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_parallel_limit_is_a_number_or_minus_one() {
+        let limit = |args: &[&str]| publish(args).parallel_tasks_limit;
+        assert_eq!(
+            limit(&["werf", "build", "--parallel-tasks-limit", "3"]),
+            Some(ParallelLimit::At(3))
+        );
+        assert_eq!(
+            limit(&["werf", "build", "--parallel-tasks-limit", "-1"]),
+            Some(ParallelLimit::None)
+        );
+        for bad in ["0", "257", "-2", "many"] {
+            let e = parse_from(&["werf", "build", "--parallel-tasks-limit", bad])
+                .expect_err("out of range");
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
 }

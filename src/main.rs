@@ -39,8 +39,6 @@ use werf_secret as secret;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// How a panic reaches the user: one line, exit code 1, no backtrace. Tests look for this text
 /// in every run's output to fail on any panic.
 pub const PANIC_MESSAGE: &str = "internal error (a bug in werf-rs; please report it)";
@@ -64,7 +62,7 @@ fn main() -> ExitCode {
         // Lets the tests prove that a panic ends as one line and exit code 1 (debug builds only).
         panic!("requested by WERF_DEBUG_PANIC");
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WERF_LOG").unwrap_or_else(|_| {

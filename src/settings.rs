@@ -135,12 +135,59 @@ pub struct BuildkitSettings {
     pub keepalive: Duration,
 }
 
+/// How registries are reached.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrySettings {
+    /// `--insecure-registry`: the registry of `--repo` over plain HTTP.
+    pub insecure_repo: bool,
+    /// `--insecure-registry-host`: more hosts over plain HTTP.
+    pub insecure_hosts: Vec<String>,
+    /// `--skip-tls-verify-registry`.
+    pub skip_tls_verify: bool,
+}
+
+impl RegistrySettings {
+    pub fn resolve(args: &cli::RegistryAccessArgs) -> Self {
+        RegistrySettings {
+            insecure_repo: args.insecure_registry,
+            insecure_hosts: args.insecure_registry_host.clone(),
+            skip_tls_verify: args.skip_tls_verify_registry,
+        }
+    }
+
+    /// The client for `repo` (and the registries of `also`, base images' among them).
+    pub fn client(
+        &self,
+        repo: Option<&str>,
+        also: &[&str],
+        timeouts: Timeouts,
+    ) -> Result<crate::registry::Registry> {
+        let mut plain = self.insecure_hosts.clone();
+        let mut hosts: Vec<&str> = also.to_vec();
+        if let Some(repo) = repo {
+            let host = crate::registry::host_of(repo);
+            hosts.push(host);
+            if self.insecure_repo {
+                plain.push(host.to_string());
+            }
+        }
+        Ok(crate::registry::Registry::connect(
+            &crate::registry::Access {
+                plain_http: plain,
+                skip_tls_verify: self.skip_tls_verify,
+            },
+            &hosts,
+            timeouts,
+        )?)
+    }
+}
+
 /// Where and how images are built and published.
 #[derive(Clone, Debug)]
 pub struct PublishSettings {
-    /// `--insecure-registry`.
-    pub insecure_registries: Vec<String>,
-    /// `--parallel` (default: the machine's cores).
+    pub registry: RegistrySettings,
+    /// How many images are built at once: `--parallel` and `--parallel-tasks-limit` (default:
+    /// the machine's cores).
     pub parallel: usize,
     pub builder: Builder,
 }
@@ -161,13 +208,19 @@ impl PublishSettings {
                 keepalive: Duration::from_secs(flags.buildkit_keepalive),
             }),
         };
+        let cores = || {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        };
         PublishSettings {
-            insecure_registries: flags.insecure_registry.clone(),
-            parallel: flags.parallel.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            }),
+            registry: RegistrySettings::resolve(&flags.registry),
+            parallel: match (flags.parallel, flags.parallel_tasks_limit) {
+                (false, _) => 1,
+                (true, Some(cli::ParallelLimit::At(n))) => n,
+                (true, Some(cli::ParallelLimit::None)) => cli::MAX_PARALLEL,
+                (true, None) => cores(),
+            },
             builder,
         }
     }

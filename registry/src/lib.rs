@@ -81,11 +81,22 @@ pub struct Stats {
     pub blobs_mounted: AtomicU64,
 }
 
+/// How registries are reached beyond the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// Hosts reached over plain HTTP (loopback hosts always are).
+    pub plain_http: Vec<String>,
+    /// Do not check the registries' TLS certificates.
+    pub skip_tls_verify: bool,
+}
+
 /// A client for the registries a run talks to.
 pub struct Registry {
     client: Client,
     runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
+    /// Certificates are not checked (`--skip-tls-verify-registry`).
+    skip_tls_verify: bool,
     timeouts: werf_base::net::Timeouts,
     /// The plain HTTP client for what is read whole and deletes ([`plain`]).
     http: std::sync::OnceLock<reqwest::Client>,
@@ -116,7 +127,24 @@ impl Registry {
         hosts: &[&str],
         timeouts: werf_base::net::Timeouts,
     ) -> Result<Self> {
-        let mut plain: Vec<String> = insecure.to_vec();
+        Registry::connect(
+            &Access {
+                plain_http: insecure.to_vec(),
+                skip_tls_verify: false,
+            },
+            hosts,
+            timeouts,
+        )
+    }
+
+    /// A client reaching `access.plain_http` and the loopback ones of `hosts` over plain HTTP,
+    /// the others over HTTPS (certificates unchecked with `access.skip_tls_verify`).
+    pub fn connect(
+        access: &Access,
+        hosts: &[&str],
+        timeouts: werf_base::net::Timeouts,
+    ) -> Result<Self> {
+        let mut plain: Vec<String> = access.plain_http.clone();
         plain.extend(
             hosts
                 .iter()
@@ -129,6 +157,7 @@ impl Registry {
             protocol: ClientProtocol::HttpsExcept(plain.clone()),
             connect_timeout: Some(timeouts.connect),
             read_timeout: Some(timeouts.read),
+            accept_invalid_certificates: access.skip_tls_verify,
             ..Default::default()
         };
         let runtime = werf_base::runtime::get().map_err(|e| Error::Request {
@@ -140,6 +169,7 @@ impl Registry {
             client: Client::new(config),
             runtime,
             insecure: plain,
+            skip_tls_verify: access.skip_tls_verify,
             timeouts,
             http: std::sync::OnceLock::new(),
             tokens: Default::default(),

@@ -144,6 +144,7 @@ impl Registry {
         let c = reqwest::Client::builder()
             .connect_timeout(self.timeouts.connect)
             .read_timeout(self.timeouts.read)
+            .danger_accept_invalid_certs(self.skip_tls_verify)
             .build()
             .map_err(SendError::Client)?;
         Ok(self.http.get_or_init(|| c).clone())

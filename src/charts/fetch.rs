@@ -46,7 +46,7 @@ impl Fetcher {
     /// are reached over plain HTTP.
     pub fn new(
         timeouts: crate::net::Timeouts,
-        insecure: &[String],
+        access: &crate::settings::RegistrySettings,
         requested: &[Json],
     ) -> Result<Fetcher> {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -65,7 +65,19 @@ impl Fetcher {
             .map(|r| r.split('/').next().unwrap_or_default().to_string())
             .collect();
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        let registry = Registry::new(insecure, &hosts, timeouts)?;
+        // `--insecure-registry` makes every OCI registry of the dependencies plain HTTP.
+        let mut plain = access.insecure_hosts.clone();
+        if access.insecure_repo {
+            plain.extend(hosts.iter().map(|h| h.to_string()));
+        }
+        let registry = Registry::connect(
+            &crate::registry::Access {
+                plain_http: plain,
+                skip_tls_verify: access.skip_tls_verify,
+            },
+            &hosts,
+            timeouts,
+        )?;
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .read_timeout(timeouts.read)

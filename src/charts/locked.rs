@@ -18,7 +18,7 @@ pub fn archives(
     loaded: &Loaded,
     home: &std::path::Path,
     timeouts: crate::net::Timeouts,
-    insecure: &[String],
+    access: &crate::settings::RegistrySettings,
 ) -> Result<BTreeMap<String, Arc<[u8]>>> {
     let wanted = werf_graph::render::dependencies_to_fetch(&loaded.db, loaded.project).clone()?;
     let mut out = BTreeMap::new();
@@ -42,7 +42,7 @@ pub fn archives(
         .iter()
         .map(|d| json!({"name": d.name, "repository": d.repository, "version": d.version}))
         .collect();
-    let fetcher = Fetcher::new(timeouts, insecure, &requested)?;
+    let fetcher = Fetcher::new(timeouts, access, &requested)?;
     let chart_dir = loaded.repo.workdir.join(&loaded.repo.prefix);
     for (dep, request) in to_fetch.into_iter().zip(&requested) {
         let fetched = fetcher

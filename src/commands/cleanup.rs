@@ -12,7 +12,7 @@ use crate::cleanup::report::{HistoryFigures, Report};
 use crate::cleanup::{delete, history, host, kube, now, taglog};
 use crate::cli::{CleanupArgs, CleanupKubeArgs, HostCleanupArgs, PurgeArgs};
 use crate::project::{self, Reads};
-use crate::registry::{host_of, Registry};
+use crate::registry::Registry;
 use crate::settings::GlobalSettings;
 
 /// Images in use, by tag and by digest, in `repo`; and the Kubernetes requests made.
@@ -37,8 +37,16 @@ fn in_use(
     Ok((tags, digests, requests))
 }
 
-fn registry(global: &GlobalSettings, repo: &str, insecure: &[String]) -> Result<Registry> {
-    let registry = Registry::new(insecure, &[host_of(repo)], global.timeouts)?;
+fn registry(
+    global: &GlobalSettings,
+    repo: &str,
+    access: &crate::cli::RegistryAccessArgs,
+) -> Result<Registry> {
+    let registry = crate::settings::RegistrySettings::resolve(access).client(
+        Some(repo),
+        &[],
+        global.timeouts,
+    )?;
     registry.login(repo, RegistryOperation::Pull)?;
     Ok(registry)
 }
@@ -95,7 +103,7 @@ pub fn cleanup(global: &GlobalSettings, args: &CleanupArgs) -> Result<ExitCode> 
     // The clusters first: one that cannot be read stops the cleanup before anything else.
     let (in_use_tags, digest_uses, kube_requests) =
         in_use(global, &args.kube, repo, policy.kubernetes)?;
-    let registry = registry(global, repo, &args.insecure_registry)?;
+    let registry = registry(global, repo, &args.registry)?;
     let tags = registry.list_tags(repo)?;
     let store = loaded.store.clone();
     // What was known before this listing: a tag first seen now has no record of its age.
@@ -185,7 +193,7 @@ pub fn cleanup(global: &GlobalSettings, args: &CleanupArgs) -> Result<ExitCode> 
 pub fn purge(global: &GlobalSettings, args: &PurgeArgs) -> Result<ExitCode> {
     let repo = args.repo.trim_end_matches('/');
     let (in_use_tags, digest_uses, kube_requests) = in_use(global, &args.kube, repo, true)?;
-    let registry = registry(global, repo, &args.insecure_registry)?;
+    let registry = registry(global, repo, &args.registry)?;
     let tags: BTreeSet<String> = registry.list_tags(repo)?;
     let used: Vec<String> = tags
         .iter()

@@ -18,7 +18,11 @@ use crate::settings::GlobalSettings;
 pub fn update(global: &GlobalSettings, args: &DependencyArgs) -> Result<ExitCode> {
     let chart = chart_dir(args);
     let requested = requested(&chart)?;
-    let fetcher = Fetcher::new(global.timeouts, &args.insecure_registry, &requested)?;
+    let fetcher = Fetcher::new(
+        global.timeouts,
+        &crate::settings::RegistrySettings::resolve(&args.registry),
+        &requested,
+    )?;
     let mut locked = Vec::new();
     let mut archives = Vec::new();
     for dep in &requested {
@@ -60,7 +64,11 @@ pub fn build(global: &GlobalSettings, args: &DependencyArgs) -> Result<ExitCode>
             lock_file.display()
         );
     }
-    let fetcher = Fetcher::new(global.timeouts, &args.insecure_registry, &requested)?;
+    let fetcher = Fetcher::new(
+        global.timeouts,
+        &crate::settings::RegistrySettings::resolve(&args.registry),
+        &requested,
+    )?;
     let mut archives = Vec::new();
     for dep in &requested {
         let name = field(dep, "name");

@@ -104,7 +104,11 @@ pub fn add(global: &GlobalSettings, args: &RepoAddArgs) -> Result<ExitCode> {
             );
         }
     }
-    let fetcher = Fetcher::new(global.timeouts, &[], &[])?;
+    let fetcher = Fetcher::new(
+        global.timeouts,
+        &crate::settings::RegistrySettings::default(),
+        &[],
+    )?;
     download_index(&fetcher, &entry).with_context(|| {
         format!(
             "looks like `{}` is not a valid chart repository or cannot be reached",
@@ -170,7 +174,11 @@ pub fn update(global: &GlobalSettings, args: &RepoNames) -> Result<ExitCode> {
         }
     }
     println!("Hang tight while we grab the latest from your chart repositories...");
-    let fetcher = Fetcher::new(global.timeouts, &[], &[])?;
+    let fetcher = Fetcher::new(
+        global.timeouts,
+        &crate::settings::RegistrySettings::default(),
+        &[],
+    )?;
     let mut failed = Vec::new();
     for e in repos
         .entries

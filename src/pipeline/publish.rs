@@ -5,7 +5,6 @@ use anyhow::Result;
 use crate::build::Wanted;
 use crate::progress::BuildProgress;
 use crate::project::{EnginePlanner, Loaded};
-use crate::registry::Registry;
 use crate::settings::{Builder, GlobalSettings, PublishSettings};
 
 /// Where and how images are published.
@@ -26,11 +25,7 @@ pub fn publish(
     args: &Publish<'_>,
 ) -> Result<Vec<crate::build::ImageResult>> {
     let (repo, settings) = (args.repo, args.settings);
-    let registry = Registry::new(
-        &settings.insecure_registries,
-        &[crate::registry::host_of(repo)],
-        global.timeouts,
-    )?;
+    let registry = settings.registry.client(Some(repo), &[], global.timeouts)?;
     let parallel = settings.parallel;
     let buildkit = match &settings.builder {
         Builder::Buildkit(b) => Some(crate::build::buildkit::Fleet::connect(

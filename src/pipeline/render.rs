@@ -105,7 +105,7 @@ pub fn render_options(
             loaded,
             &global.home,
             global.timeouts,
-            &[],
+            &crate::settings::RegistrySettings::default(),
         )?,
     };
     add_secrets(loaded, args, &mut options)?;

@@ -236,7 +236,7 @@ fn a_fleet_spreads_images_and_finishes_a_lost_daemons_image_on_another() {
         &one.address(),
         "--buildkit-addr",
         &two.address(),
-        "--parallel",
+        "--parallel-tasks-limit",
         "1",
     ];
     // A daemon that does not answer at the start is left out, said so, and the rest build.

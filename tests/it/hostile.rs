@@ -504,7 +504,7 @@ fn two_builds_of_one_commit_into_one_repository_both_succeed() {
         werf_cmd(
             r.path(),
             home,
-            &["build", "--repo", &repo, "--parallel", "6"],
+            &["build", "--repo", &repo, "--parallel-tasks-limit", "6"],
         )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

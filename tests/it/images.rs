@@ -373,7 +373,7 @@ fn run_is_a_clear_error_and_other_images_still_publish() {
         "FROM scratch\nCOPY . /other/\n\nRUN echo no runtime here\n",
     )]);
     r.commit("run");
-    let (ok, out, report) = build(&r, &reg.repo("shop"), &["--parallel", "1"]);
+    let (ok, out, report) = build(&r, &reg.repo("shop"), &["--parallel-tasks-limit", "1"]);
     assert!(!ok);
     assert!(
         out.contains("`other`: other/Dockerfile:4: `RUN` needs a container runtime"),

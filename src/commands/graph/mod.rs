@@ -16,7 +16,6 @@ use crate::cli::{GraphArgs, GraphFormat};
 use crate::pipeline::render::named_render_options;
 use crate::pipeline::why::Revisions;
 use crate::project::{load, CONFIG_FILE};
-use crate::registry::Registry;
 use crate::settings::{GlobalSettings, KubeSettings, RenderSettings};
 
 /// Runs `werf graph`.
@@ -29,9 +28,9 @@ pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
     // import records importers' tags follow.
     let listed = match &args.render.repo {
         Some(repo) => {
-            let registry = Registry::new(
-                &args.insecure_registry,
-                &[crate::registry::host_of(repo)],
+            let registry = crate::settings::RegistrySettings::resolve(&args.registry).client(
+                Some(repo),
+                &[],
                 global.timeouts,
             )?;
             let tags = registry.list_tags(repo)?;
