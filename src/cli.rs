@@ -170,6 +170,55 @@ pub enum Command {
     /// This machine's werf-rs files.
     #[command(subcommand)]
     Host(HostCommand),
+    /// Print the version.
+    Version,
+    /// Print TEXT as a valid name of the format: unchanged when it already is one, else
+    /// transliterated, cropped and ended with a hash of TEXT (werf's slug).
+    Slugify(SlugifyArgs),
+    /// Print the shell completion script (`source <(werf completion --shell=bash)`).
+    Completion(CompletionArgs),
+}
+
+/// `werf slugify`.
+#[derive(Debug, Args)]
+pub struct SlugifyArgs {
+    /// What the result must be valid as.
+    #[arg(short = 'f', long, value_enum)]
+    pub format: SlugFormat,
+
+    /// The text (it may start with `-`).
+    #[arg(allow_hyphen_values = true)]
+    pub text: String,
+}
+
+/// `werf slugify --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SlugFormat {
+    /// A Helm release name (at most 53 characters).
+    #[value(alias = "r", alias = "kubernetes-release-name")]
+    HelmRelease,
+    /// A Kubernetes namespace (a DNS-1123 label).
+    #[value(alias = "ns")]
+    KubernetesNamespace,
+    /// A Docker tag (at most 128 characters).
+    #[value(alias = "tag")]
+    DockerTag,
+}
+
+/// `werf completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(long, value_enum, default_value_t = CompletionShell::Bash)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `werf completion` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `werf host ...`.

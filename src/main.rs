@@ -77,7 +77,14 @@ fn main() -> ExitCode {
     // `werf host ...` itself does not mark itself running: it must see only the others.
     let settings = settings::GlobalSettings::resolve(&cli.global);
     let home = settings.home.clone();
-    let host_command = matches!(cli.command, cli::Command::Host(_));
+    // `werf host ...` must see only the others; the small commands do not use the home folder.
+    let host_command = matches!(
+        cli.command,
+        cli::Command::Host(_)
+            | cli::Command::Version
+            | cli::Command::Slugify(_)
+            | cli::Command::Completion(_)
+    );
     let auto_trim = settings.auto_host_cleanup && !host_command;
     let running = (!host_command)
         .then(|| werf_cache::Store::open(&home).ok())

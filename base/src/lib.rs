@@ -7,6 +7,7 @@
 //! - [`errors`]: an error and its causes on one line.
 //! - [`duration`]: werf's durations (`20s`, `5m`, `1h`, seconds).
 //! - [`terminal`]: text from the repository made safe to show on a terminal.
+//! - [`slug`]: werf's slugs for release names, namespaces and Docker tags.
 
 pub mod duration;
 pub mod errors;
@@ -14,4 +15,5 @@ pub mod files;
 pub mod net;
 pub mod redact;
 pub mod runtime;
+pub mod slug;
 pub mod terminal;

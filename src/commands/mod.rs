@@ -9,6 +9,7 @@ pub mod graph;
 pub mod render;
 pub mod repo;
 pub mod secret;
+pub mod small;
 
 use std::process::ExitCode;
 
@@ -46,5 +47,8 @@ pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Repo(RepoCommand::List)) => repo::list(),
         Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
         Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
+        Command::Version => small::version(),
+        Command::Slugify(args) => small::slugify(args),
+        Command::Completion(args) => small::completion(args),
     }
 }

@@ -31,11 +31,14 @@
 //! - [`chromium`]: test support: ChromeDriver on a free port and a headless session.
 //! - [`cleanup`]: `werf cleanup`/`purge`/`host cleanup` against a registry that deletes, and the cluster.
 //! - [`cluster`]: test support: one `tests/cluster/kube-up` cluster per test binary.
+//! - [`ci`]: what CI jobs call: `WERF_*` variables for flags, `werf version`, `slugify`,
+//!   `completion`, `ci-env`, annotations and labels from the environment.
 
 mod bombs;
 mod browser;
 mod buildkit;
 mod chromium;
+mod ci;
 mod cleanup;
 mod cluster;
 mod contract;

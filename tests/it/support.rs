@@ -143,16 +143,17 @@ pub fn no_panic(out: Output) -> Output {
 
 pub fn werf_cmd(dir: &Path, home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_werf"));
+    // Every flag is also a `WERF_*` variable: none of the machine's may reach the run (nor
+    // `WERF_SECRET_KEY`; `~/.werf/global_secret_key` is under this HOME).
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("WERF_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd.args(args)
         .current_dir(dir)
         .env("WERF_HOME", home)
         .env("DOCKER_CONFIG", home.join("no-docker-config"))
-        .env_remove("WERF_DIR")
-        .env_remove("WERF_DEV")
-        .env_remove("WERF_REPO")
-        // No secret key from the machine (`~/.werf/global_secret_key` is under this HOME).
-        .env_remove("WERF_SECRET_KEY")
-        .env_remove("WERF_OLD_SECRET_KEY")
         .env("HOME", home);
     cmd
 }

@@ -34,78 +34,6 @@ pub enum Error {
     },
 }
 
-/// MurmurHash3 (x86, 32-bit, seed 0), as werf's `LegacyMurmurHash` uses it.
-pub fn murmur3_32(data: &[u8]) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    let mut h: u32 = 0;
-    let mut chunks = data.chunks_exact(4);
-    for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h ^= k;
-        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
-    }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut k: u32 = 0;
-        for (i, b) in tail.iter().enumerate() {
-            k |= u32::from(*b) << (8 * i);
-        }
-        h ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-    }
-    h ^= data.len() as u32;
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^= h >> 16;
-    h
-}
-
-/// One character as werf's slug transliterates it (ASCII: letters lowercased, digits kept, the
-/// usual separators a dash; anything else dropped).
-fn transliterate(c: char) -> Option<char> {
-    match c {
-        'a'..='z' | '0'..='9' => Some(c),
-        'A'..='Z' => Some(c.to_ascii_lowercase()),
-        '&' | '(' | ')' | '{' | '}' | '[' | ']' | '-' | '_' | ',' | '.' | ';' | ':' | '=' | '+'
-        | '<' | '>' | '~' | '/' | ' ' => Some('-'),
-        _ => None,
-    }
-}
-
-/// werf's `slugify`: transliterated, dashes never leading, doubled or trailing.
-pub fn slugify(data: &str) -> String {
-    let mut out = String::new();
-    for c in data.chars().filter_map(transliterate) {
-        if c == '-' && (out.is_empty() || out.ends_with('-')) {
-            continue;
-        }
-        out.push(c);
-    }
-    if out.ends_with('-') {
-        out.pop();
-    }
-    out
-}
-
-/// werf's `slug`: the slugified text cropped to leave room for `-HASH` (kept with werf's legacy
-/// quirk on a crop ending in a dash), then the hash of the original.
-fn slug(data: &str, max: usize) -> String {
-    let hash = format!("{:x}", murmur3_32(data.as_bytes()));
-    let slugged = slugify(data);
-    if slugged.is_empty() {
-        return hash;
-    }
-    let room = max.saturating_sub(hash.len() + 1);
-    let mut cropped = slugged[..slugged.len().min(room)].to_string();
-    if cropped.starts_with('-') {
-        cropped.pop();
-    }
-    format!("{cropped}-{hash}")
-}
-
 fn is_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -144,20 +72,12 @@ fn namespace_problem(name: &str) -> Option<String> {
 
 /// werf's `HelmRelease` slug.
 pub fn release_slug(name: &str) -> String {
-    if name.is_empty() || release_problem(name).is_none() {
-        name.to_string()
-    } else {
-        slug(name, RELEASE_MAX)
-    }
+    werf_base::slug::slug(werf_base::slug::Kind::HelmRelease, name)
 }
 
 /// werf's `KubernetesNamespace` slug.
 pub fn namespace_slug(name: &str) -> String {
-    if name.is_empty() || namespace_problem(name).is_none() {
-        name.to_string()
-    } else {
-        slug(name, NAMESPACE_MAX)
-    }
+    werf_base::slug::slug(werf_base::slug::Kind::KubernetesNamespace, name)
 }
 
 /// Renders a werf.yaml name template (`[[ project ]]-[[ env ]]`).
@@ -290,16 +210,6 @@ pub fn release(option: Option<&str>, namespace: &str, s: &Settings<'_>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn murmur3_matches_the_reference_vectors() {
-        assert_eq!(murmur3_32(b""), 0);
-        assert_eq!(murmur3_32(b"hello"), 0x248b_fa47);
-        assert_eq!(
-            murmur3_32(b"The quick brown fox jumps over the lazy dog"),
-            0x2e4f_f723
-        );
-    }
 
     #[test]
     fn slugs_are_werf_s() {
