@@ -134,6 +134,11 @@ pub struct Global {
           default_value = "60s", value_parser = werf_base::duration::parse)]
     pub read_timeout: std::time::Duration,
 
+    /// The Docker config folder registry credentials are read from (default
+    /// `$DOCKER_CONFIG`, else `~/.docker`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
+
     /// Do not trim the home folder at the end of the command (see `werf host cleanup`).
     #[arg(long, global = true, env = "WERF_DISABLE_AUTO_HOST_CLEANUP")]
     pub disable_auto_host_cleanup: bool,
@@ -170,6 +175,10 @@ pub enum Command {
     /// This machine's werf-rs files.
     #[command(subcommand)]
     Host(HostCommand),
+    /// Print the `WERF_*` variables of a CI job (GitLab CI/CD, GitHub Actions) as a script to
+    /// source: `. $(werf ci-env gitlab --as-file)`. The job gets its own Docker config with a
+    /// login to the CI registry.
+    CiEnv(CiEnvArgs),
     /// Print the version.
     Version,
     /// Print TEXT as a valid name of the format: unchanged when it already is one, else
@@ -177,6 +186,51 @@ pub enum Command {
     Slugify(SlugifyArgs),
     /// Print the shell completion script (`source <(werf completion --shell=bash)`).
     Completion(CompletionArgs),
+}
+
+/// `werf ci-env`.
+#[derive(Debug, Args)]
+pub struct CiEnvArgs {
+    /// The CI system.
+    #[arg(value_enum)]
+    pub system: CiSystem,
+
+    /// Write the script to a file and print its path (for `. $(werf ci-env gitlab --as-file)`).
+    #[arg(long, conflicts_with = "as_env_file")]
+    pub as_file: bool,
+
+    /// Write a `.env` file (`KEY=VALUE` lines) and print its path.
+    #[arg(long)]
+    pub as_env_file: bool,
+
+    /// With `--as-file` or `--as-env-file`: write to this file, print nothing.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output_file_path: Option<PathBuf>,
+
+    /// The shell the script is for (default: any POSIX shell).
+    #[arg(long, value_enum, default_value_t = CiShell::Default)]
+    pub shell: CiShell,
+
+    /// Log in to the CI registry in the job's Docker config when the job has a token.
+    #[arg(long, default_value = "true")]
+    pub login_to_registry: bool,
+}
+
+/// The CI systems `werf ci-env` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CiSystem {
+    Gitlab,
+    Github,
+}
+
+/// The shells `werf ci-env` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CiShell {
+    /// Any POSIX shell.
+    Default,
+    /// Windows' cmd.exe.
+    Cmdexe,
+    Powershell,
 }
 
 /// `werf slugify`.
@@ -480,6 +534,10 @@ pub struct KubeArgs {
     #[arg(long = "kube-config", env = "WERF_KUBE_CONFIG", value_name = "FILE")]
     pub kube_config: Option<PathBuf>,
 
+    /// The kubeconfig itself, base64-encoded (for CI secrets); instead of `--kube-config`.
+    #[arg(long, value_name = "BASE64", conflicts_with = "kube_config")]
+    pub kube_config_base64: Option<String>,
+
     /// The kubeconfig context (default: its current context).
     #[arg(long = "kube-context", env = "WERF_KUBE_CONTEXT", value_name = "NAME")]
     pub kube_context: Option<String>,
@@ -490,6 +548,20 @@ pub struct KubeArgs {
     pub force_adoption: bool,
 }
 
+/// What is added to every deployed object.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// An annotation `key=value` for every deployed object; repeatable. Every variable
+    /// `WERF_ADD_ANNOTATION_*` adds one too.
+    #[arg(long = "add-annotation", value_name = "KEY=VALUE")]
+    pub add_annotation: Vec<String>,
+
+    /// A label `key=value` for every deployed object; repeatable. Every variable
+    /// `WERF_ADD_LABEL_*` adds one too.
+    #[arg(long = "add-label", value_name = "KEY=VALUE")]
+    pub add_label: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ConvergeArgs {
     #[command(flatten)]
@@ -497,6 +569,9 @@ pub struct ConvergeArgs {
 
     #[command(flatten)]
     pub kube: KubeArgs,
+
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
 
     /// How long tracking may wait for readiness (`20s`, `5m`, or seconds).
     #[arg(
@@ -647,6 +722,9 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub kube: KubeArgs,
 
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+
     /// Exit with code 2 when the cluster differs from the chart.
     #[arg(long)]
     pub exit_code: bool,
@@ -673,6 +751,9 @@ pub struct DevArgs {
     /// save; without either, `werf dev` prints what would change.
     #[command(flatten)]
     pub kube: KubeArgs,
+
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
 
     /// How long tracking may wait for readiness in each cycle (`20s`, `5m`, or seconds).
     #[arg(

@@ -9,13 +9,15 @@
 //! - the binary's rooms: [`pipeline`] (what the commands share: publish, render, the desired
 //!   objects), [`project`] (repository + commit or `--dev` snapshot -> engine inputs -> plans;
 //!   dirty check), [`dev`] (`werf dev`'s loop), [`charts`] (chart dependencies fetched and
-//!   cached), [`giterminism`], [`graph_page`], [`store`] (the engine's persistent memo).
+//!   cached), [`ci_env`] (`werf ci-env`'s script and Docker config), [`giterminism`],
+//!   [`graph_page`], [`store`] (the engine's persistent memo).
 //! - the engines: [`build`] (`werf-build`), [`deploy`] (`werf-deploy`), [`cleanup`]
 //!   (`werf-cleanup`), [`registry`] (`werf-registry`), [`kubernetes`] (`werf-kubernetes`),
 //!   [`git`] (`werf-git`), [`secret`] (`werf-secret`), and `werf-base`'s [`net`], [`redact`],
 //!   [`runtime`], [`files`], [`errors`].
 
 mod charts;
+mod ci_env;
 mod cli;
 mod commands;
 mod dev;
@@ -63,6 +65,11 @@ fn main() -> ExitCode {
         panic!("requested by WERF_DEBUG_PANIC");
     }
     let cli = cli::parse();
+    // `--docker-config` (`WERF_DOCKER_CONFIG`) is where every reader of registry credentials
+    // looks, credential helpers and buildah included: set before any thread starts.
+    if let Some(dir) = &cli.global.docker_config {
+        std::env::set_var("DOCKER_CONFIG", dir);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WERF_LOG").unwrap_or_else(|_| {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context as _, Result};
 
 use crate::cli;
 use crate::kubernetes::Target;
@@ -31,6 +31,8 @@ pub struct GlobalSettings {
     pub timeouts: Timeouts,
     /// Whether the home folder is trimmed at the end (not `--disable-auto-host-cleanup`).
     pub auto_host_cleanup: bool,
+    /// `--docker-config` (`$WERF_DOCKER_CONFIG`).
+    pub docker_config: Option<PathBuf>,
 }
 
 impl GlobalSettings {
@@ -47,6 +49,7 @@ impl GlobalSettings {
                 read: global.read_timeout,
             },
             auto_host_cleanup: !global.disable_auto_host_cleanup,
+            docker_config: global.docker_config.clone(),
         }
     }
 }
@@ -66,6 +69,8 @@ pub struct RenderSettings {
     pub secret_values: Vec<PathBuf>,
     /// `--set` (`false`) and `--set-string` (`true`), `--set` first.
     pub set: Vec<(String, bool)>,
+    /// Annotations and labels for every deployed object (deploy commands only).
+    pub metadata: crate::deploy::metadata::Extra,
 }
 
 impl RenderSettings {
@@ -82,8 +87,49 @@ impl RenderSettings {
                 .map(|s| (s.clone(), false))
                 .chain(args.set_string.iter().map(|s| (s.clone(), true)))
                 .collect(),
+            metadata: Default::default(),
         }
     }
+
+    /// With the annotations and labels of `args` and of the variables `vars`
+    /// (`WERF_ADD_ANNOTATION_*`, `WERF_ADD_LABEL_*`, in the order of their names).
+    pub fn with_metadata(
+        mut self,
+        args: &cli::MetadataArgs,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        use crate::deploy::metadata::Kind;
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        vars.sort();
+        let extra = &mut self.metadata;
+        for (name, value) in &vars {
+            // `WERF_ADD_ANNOTATION` and `WERF_ADD_LABEL` themselves are the flags' variables.
+            if name.starts_with("WERF_ADD_ANNOTATION_") {
+                extra.add(Kind::Annotation, value, name)?;
+            } else if name.starts_with("WERF_ADD_LABEL_") {
+                extra.add(Kind::Label, value, name)?;
+            }
+        }
+        for a in &args.add_annotation {
+            extra.add(Kind::Annotation, a, "--add-annotation")?;
+        }
+        for l in &args.add_label {
+            extra.add(Kind::Label, l, "--add-label")?;
+        }
+        Ok(self)
+    }
+}
+
+/// The process's environment as text (a variable that is not UTF-8 is read lossily).
+pub fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Which cluster, and how objects of others are treated.
@@ -92,17 +138,41 @@ pub struct KubeSettings {
     pub target: Target,
     /// `--force-adoption`.
     pub force_adoption: bool,
+    /// The file `--kube-config-base64` was decoded into (readable by its owner only), removed
+    /// when the settings go.
+    _decoded: Option<std::sync::Arc<tempfile::NamedTempFile>>,
 }
 
 impl KubeSettings {
-    pub fn resolve(args: &cli::KubeArgs) -> Self {
-        KubeSettings {
+    pub fn resolve(args: &cli::KubeArgs) -> Result<Self> {
+        use base64::Engine as _;
+        let decoded = match &args.kube_config_base64 {
+            Some(text) => {
+                // The value is a secret: the error names the flag, never the text.
+                let config = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|_| {
+                        anyhow!("`--kube-config-base64` (`WERF_KUBE_CONFIG_BASE64`) is not base64")
+                    })?;
+                let mut file = tempfile::NamedTempFile::new()
+                    .context("cannot make a file for `--kube-config-base64`")?;
+                std::io::Write::write_all(&mut file, &config)
+                    .context("cannot write the kubeconfig of `--kube-config-base64`")?;
+                Some(std::sync::Arc::new(file))
+            }
+            None => None,
+        };
+        Ok(KubeSettings {
             target: Target {
-                kubeconfig: args.kube_config.clone(),
+                kubeconfig: decoded
+                    .as_ref()
+                    .map(|f| f.path().to_path_buf())
+                    .or_else(|| args.kube_config.clone()),
                 context: args.kube_context.clone(),
             },
             force_adoption: args.force_adoption,
-        }
+            _decoded: decoded,
+        })
     }
 
     /// Whether a cluster was named at all (`werf dev` deploys only then).
@@ -258,8 +328,9 @@ pub struct DevSettings {
 impl DevSettings {
     pub fn resolve(args: &cli::DevArgs, global: &GlobalSettings) -> Result<Self> {
         Ok(DevSettings {
-            render: RenderSettings::resolve(&args.render),
-            kube: KubeSettings::resolve(&args.kube),
+            render: RenderSettings::resolve(&args.render)
+                .with_metadata(&args.metadata, environment())?,
+            kube: KubeSettings::resolve(&args.kube)?,
             publish: PublishSettings::resolve(&args.publish, global),
             deploy: DeploySettings {
                 timeout: timeout(&args.timeout)?,

@@ -112,9 +112,9 @@ fn git(workdir: &Path, args: &[&str]) -> Result<String, Error> {
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error("cannot run git: {0}")]
-    Spawn(#[source] std::io::Error),
+    Spawn(std::io::Error),
     #[error("{0}")]
-    Wait(#[source] std::io::Error),
+    Wait(std::io::Error),
     #[error("no answer within {} s", .0.as_secs())]
     Timeout(Duration),
     /// Git's standard error, its URLs redacted.

@@ -28,7 +28,8 @@ use werf_kubernetes as kubernetes;
 
 pub use error::{Error, Result};
 pub use pure::{
-    dependency, diff, id, invalid, logs, model, names, object, order, ownership, release, report,
+    dependency, diff, id, invalid, logs, metadata, model, names, object, order, ownership, release,
+    report,
 };
 pub use runtime::{
     compare, crds, execute, history, lifecycle, record, resolve, table, track, watch,

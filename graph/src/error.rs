@@ -28,12 +28,11 @@ pub enum Error {
     Config { at: Location, message: String },
 
     /// An `imageSpec` (`build.imageSpec`, or image `image`'s) that werf cannot read.
-    #[error("{at}: {}{source}", image.as_ref().map(|n| format!("image `{n}`: ")).unwrap_or_default())]
+    #[error("{at}: {}{spec}", image.as_ref().map(|n| format!("image `{n}`: ")).unwrap_or_default())]
     ImageSpec {
         at: Location,
         image: Option<String>,
-        #[source]
-        source: Box<crate::image_spec::SpecError>,
+        spec: Box<crate::image_spec::SpecError>,
     },
 
     /// A Dockerfile cannot be parsed or resolved.

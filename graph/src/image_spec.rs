@@ -107,11 +107,10 @@ pub enum SpecError {
         key: String,
         known: &'static [&'static str],
     },
-    #[error("`{path}`: {source}")]
+    #[error("`{path}`: {pattern}")]
     Pattern {
         path: String,
-        #[source]
-        source: crate::pattern::BadPattern,
+        pattern: crate::pattern::BadPattern,
     },
 }
 
@@ -251,9 +250,9 @@ impl ImageSpec {
             .chain(&self.remove_volumes)
             .chain(&self.remove_env)
         {
-            NamePattern::new(p).map_err(|source| SpecError::Pattern {
+            NamePattern::new(p).map_err(|pattern| SpecError::Pattern {
                 path: path.to_string(),
-                source,
+                pattern,
             })?;
         }
         Ok(())

@@ -586,12 +586,11 @@ pub struct ClusterLookup {
 
 /// A `lookup` the API server refused or could not answer.
 #[derive(Debug, thiserror::Error)]
-#[error("lookup of {kind} `{name}`: {}", describe(source))]
+#[error("lookup of {kind} `{name}`: {}", describe(cause))]
 pub struct LookupFailed {
     kind: String,
     name: String,
-    #[source]
-    source: kube::Error,
+    cause: kube::Error,
 }
 
 impl werf_graph::chart::Lookup for ClusterLookup {
@@ -631,11 +630,11 @@ impl werf_graph::chart::Lookup for ClusterLookup {
                         .await
                         .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
                 };
-                found.map_err(|source| {
+                found.map_err(|cause| {
                     Box::new(LookupFailed {
                         kind: kind.to_string(),
                         name: name.to_string(),
-                        source,
+                        cause,
                     }) as werf_graph::chart::LookupError
                 })
             })

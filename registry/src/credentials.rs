@@ -73,23 +73,20 @@ pub fn credentials(host: &str) -> Result<RegistryAuth> {
 /// Why a credential helper gave no credentials.
 #[derive(Debug, thiserror::Error)]
 enum HelperError {
-    #[error("cannot run `{program}`: {source}")]
+    #[error("cannot run `{program}`: {cause}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("`{program}`: {source}")]
+    #[error("`{program}`: {cause}")]
     Io {
         program: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("`{program}` printed invalid JSON: {source}")]
+    #[error("`{program}` printed invalid JSON: {cause}")]
     Json {
         program: String,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -102,31 +99,31 @@ fn credential_helper(helper: &str, host: &str) -> std::result::Result<RegistryAu
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|source| HelperError::Spawn {
+        .map_err(|cause| HelperError::Spawn {
             program: program.clone(),
-            source,
+            cause,
         })?;
     child
         .stdin
         .take()
         .expect("stdin is piped")
         .write_all(host.as_bytes())
-        .map_err(|source| HelperError::Io {
+        .map_err(|cause| HelperError::Io {
             program: program.clone(),
-            source,
+            cause,
         })?;
-    let out = child.wait_with_output().map_err(|source| HelperError::Io {
+    let out = child.wait_with_output().map_err(|cause| HelperError::Io {
         program: program.clone(),
-        source,
+        cause,
     })?;
     if !out.status.success() {
         // Helpers answer "credentials not found" with a failure: that means anonymous.
         return Ok(RegistryAuth::Anonymous);
     }
     let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|source| HelperError::Json {
+        serde_json::from_slice(&out.stdout).map_err(|cause| HelperError::Json {
             program: program.clone(),
-            source,
+            cause,
         })?;
     let user = v
         .get("Username")

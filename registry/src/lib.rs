@@ -48,12 +48,11 @@ pub enum Error {
         message: String,
     },
     /// A plain request (tags, manifests, deletes) that got no usable answer.
-    #[error("registry `{registry}`: {operation} failed: {source}")]
+    #[error("registry `{registry}`: {operation} failed: {cause}")]
     Plain {
         registry: String,
         operation: String,
-        #[source]
-        source: plain::SendError,
+        cause: plain::SendError,
     },
     /// The registry refused a manifest naming a blob it does not have (after the retries): a
     /// blob lost to a race with another upload of it, which uploading it again mends.

@@ -34,11 +34,11 @@ impl Target {
     }
 
     /// The error of `operation` on this target, which a plain request failed.
-    pub fn failed(&self, operation: &str, source: SendError) -> super::Error {
+    pub fn failed(&self, operation: &str, cause: SendError) -> super::Error {
         super::Error::Plain {
             registry: self.registry.clone(),
             operation: operation.to_string(),
-            source,
+            cause,
         }
     }
 }
@@ -48,16 +48,16 @@ impl Target {
 pub enum SendError {
     /// The HTTP client could not be made.
     #[error("{}", werf_base::errors::chain(.0))]
-    Client(#[source] reqwest::Error),
+    Client(reqwest::Error),
     /// The Docker config's credentials could not be read.
     #[error(transparent)]
     Credentials(Box<super::Error>),
     /// The registry did not answer (after the retries); URLs in the message are redacted.
     #[error("{}", werf_base::redact::urls(&.0.to_string()))]
-    Read(#[source] ReadError),
+    Read(ReadError),
     /// The registry's authentication challenge could not be answered.
     #[error("Not authorized: {0}")]
-    NotAuthorized(#[source] AuthError),
+    NotAuthorized(AuthError),
 }
 
 /// Why a `WWW-Authenticate` challenge could not be answered.
@@ -72,9 +72,9 @@ pub enum AuthError {
     #[error("the token service refused a token for `{scope}` ({status})")]
     Refused { scope: String, status: StatusCode },
     #[error("{}", werf_base::redact::urls(&.0.to_string()))]
-    Read(#[source] ReadError),
+    Read(ReadError),
     #[error("the token service's answer is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
+    NotJson(serde_json::Error),
     #[error("the token service answered without a token")]
     NoToken,
 }

@@ -19,8 +19,9 @@ use crate::settings::{self, GlobalSettings, KubeSettings, PublishSettings, Rende
 pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout = settings::timeout(&args.timeout)?;
     let (render, kube_settings) = (
-        RenderSettings::resolve(&args.render),
-        KubeSettings::resolve(&args.kube),
+        RenderSettings::resolve(&args.render)
+            .with_metadata(&args.metadata, settings::environment())?,
+        KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     let release = release_of(
@@ -89,8 +90,9 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
 /// Runs `werf plan`.
 pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
     let (render, kube_settings) = (
-        RenderSettings::resolve(&args.render),
-        KubeSettings::resolve(&args.kube),
+        RenderSettings::resolve(&args.render)
+            .with_metadata(&args.metadata, settings::environment())?,
+        KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     if let Some(repo) = &render.repo {
@@ -190,7 +192,7 @@ pub fn dismiss(global: &GlobalSettings, args: &DismissArgs) -> Result<ExitCode> 
     )?;
     let timeout = settings::timeout(&args.timeout)?;
     let rt = runtime()?;
-    let kube_settings = KubeSettings::resolve(&args.kube);
+    let kube_settings = KubeSettings::resolve(&args.kube)?;
     let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let deleted = rt.block_on(deploy::dismiss(
         &kube,
@@ -212,7 +214,7 @@ pub fn dismiss(global: &GlobalSettings, args: &DismissArgs) -> Result<ExitCode> 
 pub fn rollback(global: &GlobalSettings, args: &RollbackArgs) -> Result<ExitCode> {
     let timeout = settings::timeout(&args.timeout)?;
     let loaded = load_for(global, Reads::ImagesAndChart)?;
-    let kube_settings = KubeSettings::resolve(&args.kube);
+    let kube_settings = KubeSettings::resolve(&args.kube)?;
     let release = release_of(
         global,
         args.release.as_deref(),

@@ -1,6 +1,7 @@
 //! One file per command; each takes parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod ci_env;
 pub mod cleanup;
 pub mod dependency;
 pub mod deploy;
@@ -47,6 +48,7 @@ pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Repo(RepoCommand::List)) => repo::list(),
         Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
         Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
+        Command::CiEnv(args) => ci_env::run(global, args),
         Command::Version => small::version(),
         Command::Slugify(args) => small::slugify(args),
         Command::Completion(args) => small::completion(args),

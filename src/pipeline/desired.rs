@@ -128,6 +128,10 @@ pub async fn desired(
             recorded.push((m.source.as_str(), m.text.as_str()));
             by_text.push((m.text.trim_end(), v.clone()));
         }
+        // `--add-annotation`/`--add-label`: on every object the release applies, hooks too
+        // (the record keeps the chart's text, as the last revision's objects are read from it).
+        let mut v = v;
+        args.metadata.apply(&mut v);
         parsed.push((m.source.clone(), v));
     }
     // The last revision's documents are mostly these: not parsed twice.

@@ -108,3 +108,296 @@ fn every_flag_reads_its_variable() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out, &r).1.contains("value was not a boolean"));
 }
+
+const JOB_WERF_YAML: &str = "configVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n";
+const JOB_CHART: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  annotations:\n    chart.example.com/own: kept\ndata:\n  image: {{ .Values.werf.image.app }}\n";
+
+/// A project whose chart records its image in a ConfigMap.
+fn job_project(project: &str) -> Repo {
+    let mut r = Repo::new(&[
+        ("werf.yaml", &format!("project: {project}\n{JOB_WERF_YAML}")),
+        ("Dockerfile", "FROM scratch\nCOPY app.txt /app.txt\n"),
+        ("app.txt", &format!("{project}\n")),
+        (
+            ".helm/Chart.yaml",
+            &format!("apiVersion: v2\nname: {project}\nversion: 1.0.0\n"),
+        ),
+        (".helm/templates/app.yaml", JOB_CHART),
+    ]);
+    r.commit("init");
+    r
+}
+
+/// Runs `script` in bash in the repository as a CI job: the job's variables `vars`, `werf` on
+/// the PATH, the machine's `WERF_*` variables and Docker config left out.
+fn job(r: &Repo, vars: &[(&str, &str)], script: &str) -> std::process::Output {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_werf"))
+        .parent()
+        .expect("the binary's folder")
+        .to_path_buf();
+    let mut cmd = Command::new("bash");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("WERF_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("DOCKER_CONFIG")
+        .env_remove("KUBECONFIG")
+        .env("HOME", r.home.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .current_dir(r.path())
+        .arg("-c")
+        .arg(format!("set -e\n{script}"));
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    crate::support::no_panic(cmd.output().expect("bash runs"))
+}
+
+fn output(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A GitLab job as GitLab runs it: `. $(werf ci-env gitlab --as-file)` then `werf converge`
+/// with nothing but the environment. The image lands in `$CI_REGISTRY_IMAGE/werf` (a registry
+/// that wants the job token), and werf's annotations land on the objects.
+#[test]
+fn a_gitlab_job_converges_with_nothing_but_its_environment() {
+    let c = crate::cluster::cluster();
+    let registry = crate::registry::Registry::start_with_auth();
+    let r = job_project("cigl");
+    let sha = r.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let image = format!("{}/group/cigl", registry.address);
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let mut vars = vec![
+        ("CI_REGISTRY", registry.address.as_str()),
+        ("CI_REGISTRY_IMAGE", image.as_str()),
+        ("CI_REGISTRY_USER", "werf"),
+        ("CI_ENVIRONMENT_SLUG", "review-ci"),
+        ("CI_PROJECT_URL", "https://gitlab.example.com/group/cigl"),
+        ("CI_COMMIT_SHA", sha.as_str()),
+        (
+            "CI_PIPELINE_URL",
+            "https://gitlab.example.com/group/cigl/-/pipelines/7",
+        ),
+        (
+            "CI_JOB_URL",
+            "https://gitlab.example.com/group/cigl/-/jobs/9",
+        ),
+        ("KUBECONFIG", kubeconfig.as_str()),
+    ];
+    // Without the job token there is no login: the registry refuses the push.
+    let out = job(&r, &vars, ". $(werf ci-env gitlab --as-file)\nwerf build");
+    assert!(
+        !out.status.success(),
+        "a push without the login: {}",
+        output(&out)
+    );
+    let refused = output(&out);
+    assert!(
+        refused.contains("Not authorized: the registry asks for credentials and the Docker config has none for it"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused.matches("Not authorized").count(),
+        1,
+        "the cause is said once: {refused}"
+    );
+
+    vars.push(("CI_JOB_TOKEN", "secret"));
+    let out = job(
+        &r,
+        &vars,
+        ". $(werf ci-env gitlab --as-file)\nwerf converge",
+    );
+    let all = output(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        !all.contains("secret"),
+        "the job token is never printed: {all}"
+    );
+
+    let object = c.get_json(&["configmap", "app", "-n", "cigl-review-ci"]);
+    let annotations = &object["metadata"]["annotations"];
+    assert_eq!(
+        annotations["project.werf.io/git"],
+        "https://gitlab.example.com/group/cigl"
+    );
+    assert_eq!(annotations["ci.werf.io/commit"], sha.as_str());
+    assert_eq!(
+        annotations["gitlab.ci.werf.io/pipeline-url"],
+        "https://gitlab.example.com/group/cigl/-/pipelines/7"
+    );
+    assert_eq!(
+        annotations["gitlab.ci.werf.io/job-url"],
+        "https://gitlab.example.com/group/cigl/-/jobs/9"
+    );
+    assert_eq!(annotations["chart.example.com/own"], "kept");
+    assert_eq!(
+        annotations.get("ci.werf.io/tag"),
+        None,
+        "no tag in this pipeline"
+    );
+    let deployed = object["data"]["image"].as_str().expect("the image value");
+    assert!(
+        deployed.starts_with(&format!("{image}/werf:")),
+        "{deployed}"
+    );
+    // skopeo reads the image there, with the credentials the job logged in with.
+    let inspected = crate::registry::skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        "werf:secret",
+        &format!("docker://{deployed}"),
+    ]);
+    assert!(inspected.contains("\"Digest\""), "{inspected}");
+}
+
+/// A GitHub Actions job: the repository the workflow sets (`WERF_REPO`) is kept, the job's
+/// Docker config keeps the credentials it had and gains the `ghcr.io` login, and werf's GitHub
+/// annotations land on the objects.
+#[test]
+fn a_github_job_converges_with_nothing_but_its_environment() {
+    let c = crate::cluster::cluster();
+    let registry = crate::registry::Registry::start_with_auth();
+    let r = job_project("cigh");
+    let repo = format!("{}/owner/cigh", registry.address);
+    let docker = registry.docker_config();
+    let docker_path = docker.path().display().to_string();
+    // The cluster as a CI secret holds it: the kubeconfig itself, base64-encoded.
+    let kubeconfig = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(&c.kubeconfig).expect("the kubeconfig"))
+    };
+    let vars = [
+        ("GITHUB_REPOSITORY", "Owner/CiGh"),
+        ("GITHUB_SHA", "feedbeef"),
+        ("GITHUB_RUN_ID", "42"),
+        ("GITHUB_REF_TYPE", "tag"),
+        ("GITHUB_REF_NAME", "v1.0.0"),
+        ("GITHUB_ACTOR", "octocat"),
+        ("GITHUB_TOKEN", "ghs-token"),
+        ("WERF_REPO", repo.as_str()),
+        ("WERF_ENV", "production"),
+        ("DOCKER_CONFIG", docker_path.as_str()),
+        ("WERF_KUBE_CONFIG_BASE64", kubeconfig.as_str()),
+    ];
+    let out = job(&r, &vars, "werf ci-env github");
+    let script = output(&out);
+    assert!(out.status.success(), "{script}");
+    assert!(
+        script.contains(&format!(
+            "# skip export WERF_REPO=\"ghcr.io/owner/cigh/cigh\" ({repo})"
+        )),
+        "{script}"
+    );
+    let config_dir = script
+        .lines()
+        .find_map(|l| l.strip_prefix("export DOCKER_CONFIG=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the script names the job's Docker config");
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(config_dir).join("config.json")).expect("read"),
+    )
+    .expect("json");
+    // base64 of `octocat:ghs-token`, and the job's own credentials kept.
+    assert_eq!(
+        config["auths"]["ghcr.io"]["auth"],
+        "b2N0b2NhdDpnaHMtdG9rZW4="
+    );
+    assert_eq!(
+        config["auths"][registry.address.as_str()]["auth"],
+        "d2VyZjpzZWNyZXQ="
+    );
+
+    let out = job(
+        &r,
+        &vars,
+        ". $(werf ci-env github --as-file)\nwerf converge",
+    );
+    assert!(out.status.success(), "{}", output(&out));
+    let object = c.get_json(&["configmap", "app", "-n", "cigh-production"]);
+    let annotations = &object["metadata"]["annotations"];
+    assert_eq!(
+        annotations["project.werf.io/git"],
+        "https://github.com/Owner/CiGh"
+    );
+    assert_eq!(annotations["ci.werf.io/commit"], "feedbeef");
+    assert_eq!(annotations["ci.werf.io/tag"], "v1.0.0");
+    assert_eq!(
+        annotations["github.ci.werf.io/workflow-run-url"],
+        "https://github.com/Owner/CiGh/actions/runs/42"
+    );
+    let deployed = object["data"]["image"].as_str().expect("the image value");
+    assert!(deployed.starts_with(&format!("{repo}:")), "{deployed}");
+}
+
+/// `--add-annotation`, `--add-label` and their variable families on every object; a bad pair
+/// is an error naming where it came from, before anything is deployed.
+#[test]
+fn annotations_and_labels_from_flags_and_variables_land_on_every_object() {
+    let c = crate::cluster::cluster();
+    let r = job_project("cimeta");
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let repo = c.registry.repo("cimeta");
+    let args = [
+        "converge",
+        "--kube-config",
+        &kubeconfig,
+        "--repo",
+        &repo,
+        "--add-annotation",
+        "team.example.com/owner=core",
+        "--add-label",
+        "tier=backend",
+    ];
+    // A kubeconfig that is not base64 is an error naming the flag, never the (secret) value.
+    let out = r.werf_env(
+        &["plan", "--repo", &repo],
+        &[("WERF_KUBE_CONFIG_BASE64", "c2VjcmV0*not-base64")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out, &r).1;
+    assert!(
+        stderr.contains("`--kube-config-base64` (`WERF_KUBE_CONFIG_BASE64`) is not base64"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2VjcmV0"), "{stderr}");
+    let bad = r.werf_env(&args, &[("WERF_ADD_LABEL_BAD", "no-equals-sign")]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad, &r)
+            .1
+            .contains("WERF_ADD_LABEL_BAD: `no-equals-sign` is not `key=value`"),
+        "{}",
+        text(&bad, &r).1
+    );
+    let out = r.werf_env(
+        &args,
+        &[
+            ("WERF_ADD_ANNOTATION_CI", "ci.werf.io/commit=abc"),
+            ("WERF_ADD_LABEL_ENV", "stage=review"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let object = c.get_json(&["configmap", "app", "-n", "cimeta"]);
+    let meta = &object["metadata"];
+    assert_eq!(meta["annotations"]["team.example.com/owner"], "core");
+    assert_eq!(meta["annotations"]["ci.werf.io/commit"], "abc");
+    assert_eq!(meta["annotations"]["chart.example.com/own"], "kept");
+    assert_eq!(meta["labels"]["tier"], "backend");
+    assert_eq!(meta["labels"]["stage"], "review");
+}

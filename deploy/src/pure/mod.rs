@@ -6,6 +6,7 @@ pub mod diff;
 pub mod id;
 pub mod invalid;
 pub mod logs;
+pub mod metadata;
 pub mod model;
 pub mod names;
 pub mod object;

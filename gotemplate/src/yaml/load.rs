@@ -289,7 +289,7 @@ fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: Node) -> No
 #[derive(Debug, thiserror::Error)]
 enum ScalarError {
     #[error("!!binary value contains invalid base64 data: {0}")]
-    Binary(#[source] base64::DecodeError),
+    Binary(base64::DecodeError),
     #[error("cannot decode !!str `{value}` as a !!{want}")]
     Tagged { value: String, want: String },
 }

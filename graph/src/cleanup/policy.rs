@@ -266,21 +266,16 @@ pub fn defaults() -> Vec<Policy> {
 /// Why a keep policy's reference or limit cannot be read.
 #[derive(Debug, thiserror::Error)]
 enum PolicyError {
-    #[error("`{text}` is not a valid regular expression: {source}")]
-    Regex {
-        text: String,
-        #[source]
-        source: regex::Error,
-    },
+    #[error("`{text}` is not a valid regular expression: {cause}")]
+    Regex { text: String, cause: regex::Error },
     #[error("is empty")]
     Empty,
     #[error("`last: {0}` must be -1 (no limit) or at least 0")]
     Last(i64),
-    #[error("`in: {text}` is not a duration (`168h`, `30m`): {source}")]
+    #[error("`in: {text}` is not a duration (`168h`, `30m`): {cause}")]
     Duration {
         text: String,
-        #[source]
-        source: gotemplate::date::DurationError,
+        cause: gotemplate::date::DurationError,
     },
     #[error("`in: {0}` is negative")]
     Negative(String),
@@ -295,9 +290,9 @@ fn matcher(text: &str) -> std::result::Result<Matcher, PolicyError> {
     {
         Some(re) => Regex::new(re)
             .map(Matcher::Regex)
-            .map_err(|source| PolicyError::Regex {
+            .map_err(|cause| PolicyError::Regex {
                 text: text.to_string(),
-                source,
+                cause,
             }),
         None if text.is_empty() => Err(PolicyError::Empty),
         None => Ok(Matcher::Literal(text.to_string())),
@@ -317,9 +312,9 @@ fn window(l: &Limit, default_last: Option<u64>) -> std::result::Result<Window, P
         .as_deref()
         .map(|d| {
             let nanos =
-                gotemplate::date::parse_duration(d).map_err(|source| PolicyError::Duration {
+                gotemplate::date::parse_duration(d).map_err(|cause| PolicyError::Duration {
                     text: d.to_string(),
-                    source,
+                    cause,
                 })?;
             if nanos < 0 {
                 return Err(PolicyError::Negative(d.to_string()));

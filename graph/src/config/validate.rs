@@ -62,7 +62,7 @@ pub(crate) fn validate(config: &WerfConfig) -> Result<()> {
         crate::image_spec::ImageSpec::parse(&spec.0, true).map_err(|source| Error::ImageSpec {
             at: config.at(1),
             image: None,
-            source: Box::new(source),
+            spec: Box::new(source),
         })?;
     }
     for img in &config.images {
@@ -71,7 +71,7 @@ pub(crate) fn validate(config: &WerfConfig) -> Result<()> {
                 Error::ImageSpec {
                     at: config.at(img.line),
                     image: Some(img.name.clone()),
-                    source: Box::new(source),
+                    spec: Box::new(source),
                 }
             })?;
         }

@@ -138,7 +138,7 @@ fn live_states(
     use crate::pipeline::desired::{desired, release_of, runtime};
     let (render, kube_settings) = (
         RenderSettings::resolve(&args.render),
-        KubeSettings::resolve(&args.kube),
+        KubeSettings::resolve(&args.kube)?,
     );
     let release = release_of(
         global,

@@ -1,0 +1,9 @@
+//! `werf ci-env`: the `WERF_*` variables a CI job's werf commands read, as a script to source.
+//!
+//! - [`script`]: which variables GitLab CI/CD and GitHub Actions jobs get, from the job's own
+//!   variables, and how each shell writes them (pure).
+//! - [`docker_config`]: the job's own Docker config folder, copied from the user's, with the
+//!   CI registry's login added.
+
+pub mod docker_config;
+pub mod script;

@@ -1,0 +1,435 @@
+//! What `werf ci-env` writes, decided from the job's variables alone: the sections and
+//! variables werf writes for GitLab CI/CD and GitHub Actions, and each shell's syntax. A
+//! variable the job already sets is kept (written as a skipped comment) unless werf always
+//! overrides it; an empty value is written commented out.
+
+use std::collections::BTreeMap;
+
+/// The CI system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum System {
+    Gitlab,
+    Github,
+}
+
+/// How the lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// A POSIX shell script (`export KEY="VALUE"`).
+    Posix,
+    /// PowerShell (`$Env:KEY = "VALUE"`).
+    Powershell,
+    /// cmd.exe (`set KEY=VALUE`).
+    Cmd,
+    /// A `.env` file (`KEY=VALUE`).
+    EnvFile,
+}
+
+/// One variable of the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    pub value: String,
+    /// Written even when the job already sets it.
+    pub overrides: bool,
+}
+
+/// A titled group of variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub title: &'static str,
+    pub variables: Vec<Variable>,
+}
+
+/// The registry login the job's Docker config gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    /// The registry host (`registry.example.com:5050`).
+    pub registry: String,
+    pub user: String,
+    /// The name of the job's variable holding the password (never its value).
+    pub password_variable: &'static str,
+}
+
+/// What the job's variables make of the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub login: Option<Login>,
+    pub sections: Vec<Section>,
+}
+
+fn text(name: &'static str, value: impl Into<String>, overrides: bool) -> Variable {
+    Variable {
+        name,
+        value: value.into(),
+        overrides,
+    }
+}
+
+/// `KEY=VALUE` for an annotation, or nothing when `value` is empty.
+fn annotation(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!("{key}={value}")
+    }
+}
+
+/// The script for `system`: `env` is the job's environment, `docker_config` the folder made
+/// for the job, `project` werf.yaml's project (GitHub's repository path ends with it).
+pub fn plan(
+    system: System,
+    env: &BTreeMap<String, String>,
+    docker_config: &str,
+    project: Option<&str>,
+) -> Plan {
+    let var = |name: &str| env.get(name).map(String::as_str).unwrap_or("");
+    let docker = Section {
+        title: "DOCKER CONFIG",
+        variables: vec![text("DOCKER_CONFIG", docker_config, true)],
+    };
+    let channel = annotation(
+        "werf.io/release-channel",
+        var("TRDL_USE_WERF_GROUP_CHANNEL"),
+    );
+    match system {
+        System::Gitlab => {
+            let image = var("CI_REGISTRY_IMAGE");
+            let repo = if image.is_empty() {
+                String::new()
+            } else {
+                format!("{image}/werf")
+            };
+            // GitLab's job token logs in as `gitlab-ci-token` (`CI_REGISTRY_USER`).
+            let login = (!image.is_empty() && !var("CI_JOB_TOKEN").is_empty()).then(|| Login {
+                registry: registry_of(image, var("CI_REGISTRY")),
+                user: match var("CI_REGISTRY_USER") {
+                    "" => "gitlab-ci-token".to_string(),
+                    user => user.to_string(),
+                },
+                password_variable: "CI_JOB_TOKEN",
+            });
+            Plan {
+                login,
+                sections: vec![
+                    docker,
+                    Section {
+                        title: "REPO",
+                        variables: vec![text("WERF_REPO", repo, false)],
+                    },
+                    Section {
+                        title: "DEPLOY",
+                        variables: vec![
+                            text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false),
+                            text("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", channel, true),
+                            text(
+                                "WERF_ADD_ANNOTATION_PROJECT_GIT",
+                                annotation("project.werf.io/git", var("CI_PROJECT_URL")),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_CI_COMMIT",
+                                annotation("ci.werf.io/commit", var("CI_COMMIT_SHA")),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_CI_GIT_TAG",
+                                annotation("ci.werf.io/tag", var("CI_COMMIT_TAG")),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL",
+                                annotation(
+                                    "gitlab.ci.werf.io/pipeline-url",
+                                    var("CI_PIPELINE_URL"),
+                                ),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
+                                annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL")),
+                                true,
+                            ),
+                        ],
+                    },
+                ],
+            }
+        }
+        System::Github => {
+            let repository = var("GITHUB_REPOSITORY");
+            let package = repository.to_ascii_lowercase();
+            let repo = match project {
+                Some(p) if !package.is_empty() => format!("{GITHUB_REGISTRY}/{package}/{p}"),
+                _ => String::new(),
+            };
+            let login =
+                (!var("GITHUB_ACTOR").is_empty() && !var("GITHUB_TOKEN").is_empty()).then(|| {
+                    Login {
+                        registry: GITHUB_REGISTRY.to_string(),
+                        user: var("GITHUB_ACTOR").to_string(),
+                        password_variable: "GITHUB_TOKEN",
+                    }
+                });
+            let url = |path: String| {
+                if repository.is_empty() {
+                    String::new()
+                } else {
+                    format!("https://github.com/{repository}{path}")
+                }
+            };
+            let tag = if var("GITHUB_REF_TYPE") == "tag" {
+                var("GITHUB_REF_NAME")
+            } else {
+                ""
+            };
+            let run = match var("GITHUB_RUN_ID") {
+                "" => String::new(),
+                id => url(format!("/actions/runs/{id}")),
+            };
+            Plan {
+                login,
+                sections: vec![
+                    docker,
+                    Section {
+                        title: "REPO",
+                        variables: vec![text("WERF_REPO", repo, false)],
+                    },
+                    Section {
+                        title: "DEPLOY",
+                        variables: vec![
+                            text("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", channel, true),
+                            text(
+                                "WERF_ADD_ANNOTATION_PROJECT_GIT",
+                                annotation("project.werf.io/git", &url(String::new())),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_CI_COMMIT",
+                                annotation("ci.werf.io/commit", var("GITHUB_SHA")),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_CI_GIT_TAG",
+                                annotation("ci.werf.io/tag", tag),
+                                true,
+                            ),
+                            text(
+                                "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
+                                annotation("github.ci.werf.io/workflow-run-url", &run),
+                                true,
+                            ),
+                        ],
+                    },
+                ],
+            }
+        }
+    }
+}
+
+/// GitHub's container registry, where werf puts a repository's images.
+pub const GITHUB_REGISTRY: &str = "ghcr.io";
+
+/// The registry host of `image` (`CI_REGISTRY` when the image names none).
+fn registry_of(image: &str, fallback: &str) -> String {
+    match image.split_once('/') {
+        Some((host, _)) if host.contains(['.', ':']) || host == "localhost" => host.to_string(),
+        _ if !fallback.is_empty() => fallback.to_string(),
+        _ => "docker.io".to_string(),
+    }
+}
+
+/// The script's text: each section's title as a comment, each variable as the syntax writes
+/// it; a variable the job already sets (`env`) and the script must not override is written as
+/// a skipped comment naming the job's value.
+pub fn render(plan: &Plan, syntax: Syntax, env: &BTreeMap<String, String>) -> String {
+    let comment = |text: &str| match syntax {
+        Syntax::Cmd => format!(":: {text}"),
+        _ => format!("# {text}"),
+    };
+    let mut out = String::new();
+    for (i, section) in plan.sections.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&comment(section.title));
+        out.push('\n');
+        for v in &section.variables {
+            let line = assignment(syntax, v.name, &v.value);
+            let current = env.get(v.name).filter(|c| !c.is_empty());
+            let written = match (current, v.overrides) {
+                (Some(current), false) => comment(&format!("skip {line} ({current})")),
+                _ if v.value.is_empty() => comment(&line),
+                _ => line,
+            };
+            out.push_str(&written);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `name` set to `value` in `syntax`, quoted so the shell reads the value as it is.
+fn assignment(syntax: Syntax, name: &str, value: &str) -> String {
+    match syntax {
+        Syntax::Posix => format!("export {name}=\"{}\"", posix_escape(value)),
+        Syntax::Powershell => format!("$Env:{name} = \"{}\"", powershell_escape(value)),
+        Syntax::Cmd => format!("set {name}={value}"),
+        Syntax::EnvFile => format!("{name}={value}"),
+    }
+}
+
+/// Inside `"..."` a POSIX shell still expands `$`, `` ` `` and `\`, and `"` ends the string.
+fn posix_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '$' | '`' | '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Inside `"..."` PowerShell expands `$` and reads `` ` `` as its escape; `"` ends the string.
+fn powershell_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '$' | '`' | '"') {
+            out.push('`');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_gitlab_job_gets_werfs_variables() {
+        let job = env(&[
+            ("CI_REGISTRY", "registry.example.com:5050"),
+            ("CI_REGISTRY_IMAGE", "registry.example.com:5050/group/app"),
+            ("CI_REGISTRY_USER", "gitlab-ci-token"),
+            ("CI_JOB_TOKEN", "job-token-value"),
+            ("CI_ENVIRONMENT_SLUG", "review-feature-x"),
+            ("CI_PROJECT_URL", "https://gitlab.example.com/group/app"),
+            ("CI_COMMIT_SHA", "0123abcd"),
+            (
+                "CI_PIPELINE_URL",
+                "https://gitlab.example.com/group/app/-/pipelines/7",
+            ),
+            (
+                "CI_JOB_URL",
+                "https://gitlab.example.com/group/app/-/jobs/9",
+            ),
+        ]);
+        let plan = plan(System::Gitlab, &job, "/home/ci/.werf-rs/tmp/dc", None);
+        assert_eq!(
+            plan.login,
+            Some(Login {
+                registry: "registry.example.com:5050".into(),
+                user: "gitlab-ci-token".into(),
+                password_variable: "CI_JOB_TOKEN",
+            })
+        );
+        let script = render(&plan, Syntax::Posix, &job);
+        assert_eq!(
+            script,
+            "# DOCKER CONFIG\n\
+             export DOCKER_CONFIG=\"/home/ci/.werf-rs/tmp/dc\"\n\
+             \n\
+             # REPO\n\
+             export WERF_REPO=\"registry.example.com:5050/group/app/werf\"\n\
+             \n\
+             # DEPLOY\n\
+             export WERF_ENV=\"review-feature-x\"\n\
+             # export WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL=\"\"\n\
+             export WERF_ADD_ANNOTATION_PROJECT_GIT=\"project.werf.io/git=https://gitlab.example.com/group/app\"\n\
+             export WERF_ADD_ANNOTATION_CI_COMMIT=\"ci.werf.io/commit=0123abcd\"\n\
+             # export WERF_ADD_ANNOTATION_CI_GIT_TAG=\"\"\n\
+             export WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL=\"gitlab.ci.werf.io/pipeline-url=https://gitlab.example.com/group/app/-/pipelines/7\"\n\
+             export WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL=\"gitlab.ci.werf.io/job-url=https://gitlab.example.com/group/app/-/jobs/9\"\n"
+        );
+        assert!(
+            !script.contains("job-token-value"),
+            "the token stays in the Docker config"
+        );
+    }
+
+    #[test]
+    fn what_the_job_sets_is_kept_and_values_are_quoted_for_each_shell() {
+        let job = env(&[
+            ("CI_REGISTRY_IMAGE", "r.example.com/g/a"),
+            ("WERF_REPO", "other.example.com/mine"),
+            ("CI_ENVIRONMENT_SLUG", "a\"b$c"),
+        ]);
+        let plan = plan(System::Gitlab, &job, "/d", None);
+        assert_eq!(plan.login, None, "no job token, no login");
+        let posix = render(&plan, Syntax::Posix, &job);
+        assert!(posix.contains(
+            "# skip export WERF_REPO=\"r.example.com/g/a/werf\" (other.example.com/mine)\n"
+        ));
+        assert!(
+            posix.contains("export WERF_ENV=\"a\\\"b\\$c\"\n"),
+            "{posix}"
+        );
+        let ps = render(&plan, Syntax::Powershell, &job);
+        assert!(ps.contains("$Env:WERF_ENV = \"a`\"b`$c\"\n"), "{ps}");
+        let cmd = render(&plan, Syntax::Cmd, &job);
+        assert!(
+            cmd.starts_with(":: DOCKER CONFIG\nset DOCKER_CONFIG=/d\n"),
+            "{cmd}"
+        );
+        let dotenv = render(&plan, Syntax::EnvFile, &job);
+        assert!(dotenv.contains("\nWERF_ENV=a\"b$c\n"), "{dotenv}");
+    }
+
+    #[test]
+    fn a_github_job_gets_werfs_variables() {
+        let job = env(&[
+            ("GITHUB_REPOSITORY", "Owner/Repo"),
+            ("GITHUB_SHA", "feedbeef"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_REF_TYPE", "tag"),
+            ("GITHUB_REF_NAME", "v1.2.0"),
+            ("GITHUB_ACTOR", "octocat"),
+            ("GITHUB_TOKEN", "ghs_secret"),
+        ]);
+        let plan = plan(System::Github, &job, "/d", Some("shop"));
+        assert_eq!(
+            plan.login,
+            Some(Login {
+                registry: "ghcr.io".into(),
+                user: "octocat".into(),
+                password_variable: "GITHUB_TOKEN",
+            })
+        );
+        let script = render(&plan, Syntax::Posix, &job);
+        for line in [
+            "export WERF_REPO=\"ghcr.io/owner/repo/shop\"\n",
+            "export WERF_ADD_ANNOTATION_PROJECT_GIT=\"project.werf.io/git=https://github.com/Owner/Repo\"\n",
+            "export WERF_ADD_ANNOTATION_CI_COMMIT=\"ci.werf.io/commit=feedbeef\"\n",
+            "export WERF_ADD_ANNOTATION_CI_GIT_TAG=\"ci.werf.io/tag=v1.2.0\"\n",
+            "export WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL=\"github.ci.werf.io/workflow-run-url=https://github.com/Owner/Repo/actions/runs/42\"\n",
+        ] {
+            assert!(script.contains(line), "missing {line} in\n{script}");
+        }
+        assert!(!script.contains("ghs_secret"));
+        // Without werf.yaml's project there is no default repository.
+        let script = render(
+            &super::plan(System::Github, &job, "/d", None),
+            Syntax::Posix,
+            &job,
+        );
+        assert!(script.contains("# export WERF_REPO=\"\"\n"), "{script}");
+    }
+}
