@@ -75,6 +75,29 @@ fn annotation(key: &str, value: &str) -> String {
     }
 }
 
+/// werf's annotations of a job: the project's Git URL, the commit, the Git tag (each empty when
+/// the job does not say).
+fn annotations(channel: String, git: &str, commit: &str, tag: &str) -> Vec<Variable> {
+    vec![
+        text("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", channel, true),
+        text(
+            "WERF_ADD_ANNOTATION_PROJECT_GIT",
+            annotation("project.werf.io/git", git),
+            true,
+        ),
+        text(
+            "WERF_ADD_ANNOTATION_CI_COMMIT",
+            annotation("ci.werf.io/commit", commit),
+            true,
+        ),
+        text(
+            "WERF_ADD_ANNOTATION_CI_GIT_TAG",
+            annotation("ci.werf.io/tag", tag),
+            true,
+        ),
+    ]
+}
+
 /// The script for `system`: `env` is the job's environment, `docker_config` the folder made
 /// for the job, `project` werf.yaml's project (GitHub's repository path ends with it).
 pub fn plan(
@@ -84,145 +107,101 @@ pub fn plan(
     project: Option<&str>,
 ) -> Plan {
     let var = |name: &str| env.get(name).map(String::as_str).unwrap_or("");
-    let docker = Section {
-        title: "DOCKER CONFIG",
-        variables: vec![text("DOCKER_CONFIG", docker_config, true)],
-    };
     let channel = annotation(
         "werf.io/release-channel",
         var("TRDL_USE_WERF_GROUP_CHANNEL"),
     );
-    match system {
-        System::Gitlab => {
-            let image = var("CI_REGISTRY_IMAGE");
-            let repo = if image.is_empty() {
-                String::new()
-            } else {
-                format!("{image}/werf")
-            };
-            // GitLab's job token logs in as `gitlab-ci-token` (`CI_REGISTRY_USER`).
-            let login = (!image.is_empty() && !var("CI_JOB_TOKEN").is_empty()).then(|| Login {
-                registry: registry_of(image, var("CI_REGISTRY")),
-                user: match var("CI_REGISTRY_USER") {
-                    "" => "gitlab-ci-token".to_string(),
-                    user => user.to_string(),
-                },
-                password_variable: "CI_JOB_TOKEN",
-            });
-            Plan {
-                login,
-                sections: vec![
-                    docker,
-                    Section {
-                        title: "REPO",
-                        variables: vec![text("WERF_REPO", repo, false)],
+    let (login, repo, deploy) =
+        match system {
+            System::Gitlab => {
+                let image = var("CI_REGISTRY_IMAGE");
+                let repo = if image.is_empty() {
+                    String::new()
+                } else {
+                    format!("{image}/werf")
+                };
+                // GitLab's job token logs in as `gitlab-ci-token` (`CI_REGISTRY_USER`).
+                let login = (!image.is_empty() && !var("CI_JOB_TOKEN").is_empty()).then(|| Login {
+                    registry: registry_of(image, var("CI_REGISTRY")),
+                    user: match var("CI_REGISTRY_USER") {
+                        "" => "gitlab-ci-token".to_string(),
+                        user => user.to_string(),
                     },
-                    Section {
-                        title: "DEPLOY",
-                        variables: vec![
-                            text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false),
-                            text("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", channel, true),
-                            text(
-                                "WERF_ADD_ANNOTATION_PROJECT_GIT",
-                                annotation("project.werf.io/git", var("CI_PROJECT_URL")),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_CI_COMMIT",
-                                annotation("ci.werf.io/commit", var("CI_COMMIT_SHA")),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_CI_GIT_TAG",
-                                annotation("ci.werf.io/tag", var("CI_COMMIT_TAG")),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL",
-                                annotation(
-                                    "gitlab.ci.werf.io/pipeline-url",
-                                    var("CI_PIPELINE_URL"),
-                                ),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
-                                annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL")),
-                                true,
-                            ),
-                        ],
-                    },
-                ],
+                    password_variable: "CI_JOB_TOKEN",
+                });
+                let mut deploy = vec![text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false)];
+                deploy.extend(annotations(
+                    channel,
+                    var("CI_PROJECT_URL"),
+                    var("CI_COMMIT_SHA"),
+                    var("CI_COMMIT_TAG"),
+                ));
+                deploy.push(text(
+                    "WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL",
+                    annotation("gitlab.ci.werf.io/pipeline-url", var("CI_PIPELINE_URL")),
+                    true,
+                ));
+                deploy.push(text(
+                    "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
+                    annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL")),
+                    true,
+                ));
+                (login, repo, deploy)
             }
-        }
-        System::Github => {
-            let repository = var("GITHUB_REPOSITORY");
-            let package = repository.to_ascii_lowercase();
-            let repo = match project {
-                Some(p) if !package.is_empty() => format!("{GITHUB_REGISTRY}/{package}/{p}"),
-                _ => String::new(),
-            };
-            let login =
-                (!var("GITHUB_ACTOR").is_empty() && !var("GITHUB_TOKEN").is_empty()).then(|| {
-                    Login {
+            System::Github => {
+                let repository = var("GITHUB_REPOSITORY");
+                let package = repository.to_ascii_lowercase();
+                let repo = match project {
+                    Some(p) if !package.is_empty() => format!("{GITHUB_REGISTRY}/{package}/{p}"),
+                    _ => String::new(),
+                };
+                let login = (!var("GITHUB_ACTOR").is_empty() && !var("GITHUB_TOKEN").is_empty())
+                    .then(|| Login {
                         registry: GITHUB_REGISTRY.to_string(),
                         user: var("GITHUB_ACTOR").to_string(),
                         password_variable: "GITHUB_TOKEN",
+                    });
+                let url = |path: &str| {
+                    if repository.is_empty() {
+                        String::new()
+                    } else {
+                        format!("https://github.com/{repository}{path}")
                     }
-                });
-            let url = |path: String| {
-                if repository.is_empty() {
-                    String::new()
+                };
+                let tag = if var("GITHUB_REF_TYPE") == "tag" {
+                    var("GITHUB_REF_NAME")
                 } else {
-                    format!("https://github.com/{repository}{path}")
-                }
-            };
-            let tag = if var("GITHUB_REF_TYPE") == "tag" {
-                var("GITHUB_REF_NAME")
-            } else {
-                ""
-            };
-            let run = match var("GITHUB_RUN_ID") {
-                "" => String::new(),
-                id => url(format!("/actions/runs/{id}")),
-            };
-            Plan {
-                login,
-                sections: vec![
-                    docker,
-                    Section {
-                        title: "REPO",
-                        variables: vec![text("WERF_REPO", repo, false)],
-                    },
-                    Section {
-                        title: "DEPLOY",
-                        variables: vec![
-                            text("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", channel, true),
-                            text(
-                                "WERF_ADD_ANNOTATION_PROJECT_GIT",
-                                annotation("project.werf.io/git", &url(String::new())),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_CI_COMMIT",
-                                annotation("ci.werf.io/commit", var("GITHUB_SHA")),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_CI_GIT_TAG",
-                                annotation("ci.werf.io/tag", tag),
-                                true,
-                            ),
-                            text(
-                                "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
-                                annotation("github.ci.werf.io/workflow-run-url", &run),
-                                true,
-                            ),
-                        ],
-                    },
-                ],
+                    ""
+                };
+                let run = match var("GITHUB_RUN_ID") {
+                    "" => String::new(),
+                    id => url(&format!("/actions/runs/{id}")),
+                };
+                let mut deploy = annotations(channel, &url(""), var("GITHUB_SHA"), tag);
+                deploy.push(text(
+                    "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
+                    annotation("github.ci.werf.io/workflow-run-url", &run),
+                    true,
+                ));
+                (login, repo, deploy)
             }
-        }
+        };
+    Plan {
+        login,
+        sections: vec![
+            Section {
+                title: "DOCKER CONFIG",
+                variables: vec![text("DOCKER_CONFIG", docker_config, true)],
+            },
+            Section {
+                title: "REPO",
+                variables: vec![text("WERF_REPO", repo, false)],
+            },
+            Section {
+                title: "DEPLOY",
+                variables: deploy,
+            },
+        ],
     }
 }
 
