@@ -837,6 +837,18 @@ pub struct RenderArgs {
     /// Values as `a.b=c`, always strings; repeatable.
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     pub set_string: Vec<String>,
+
+    /// Values as `a.b=JSON` (`a={"x":1},b=[1,2]`); repeatable.
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+
+    /// Values read from files: `a.b=PATH` sets the file's text; repeatable.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
+
+    /// One value as written, commas and all: `a.b=VALUE`; repeatable.
+    #[arg(long = "set-literal", value_name = "KEY=VALUE")]
+    pub set_literal: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -67,28 +67,72 @@ pub struct RenderSettings {
     pub values: Vec<PathBuf>,
     /// `--secret-values`, in order.
     pub secret_values: Vec<PathBuf>,
-    /// `--set` (`false`) and `--set-string` (`true`), `--set` first.
-    pub set: Vec<(String, bool)>,
+    /// The `--set` families' expressions, in the order they apply.
+    pub set: Vec<(String, werf_graph::chart::SetKind)>,
     /// Annotations and labels for every deployed object (deploy commands only).
     pub metadata: crate::deploy::metadata::Extra,
 }
 
 impl RenderSettings {
-    pub fn resolve(args: &cli::RenderArgs) -> Self {
-        RenderSettings {
+    /// The render flags, after werf's variable families (`WERF_VALUES_*`,
+    /// `WERF_SECRET_VALUES_*`, `WERF_SET_*`, `WERF_SET_STRING_*`, `WERF_SET_JSON_*`,
+    /// `WERF_SET_FILE_*`, `WERF_SET_LITERAL_*`; each family's variables in the order of their
+    /// names) from `vars`; `--set-file` files are read here. The families apply in Helm's
+    /// order: JSON, typed, string, file, literal.
+    pub fn resolve(
+        args: &cli::RenderArgs,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        use werf_graph::chart::SetKind;
+        let families = Families::read(vars)?;
+        let with = |family: &[String], flags: &[String]| -> Vec<String> {
+            family.iter().chain(flags).cloned().collect()
+        };
+        let mut set: Vec<(String, SetKind)> = Vec::new();
+        set.extend(
+            with(&families.json, &args.set_json)
+                .into_iter()
+                .map(|e| (e, SetKind::Json)),
+        );
+        set.extend(
+            with(&families.typed, &args.set)
+                .into_iter()
+                .map(|e| (e, SetKind::Typed)),
+        );
+        set.extend(
+            with(&families.string, &args.set_string)
+                .into_iter()
+                .map(|e| (e, SetKind::String)),
+        );
+        for expr in with(&families.file, &args.set_file) {
+            for (key, path) in set_file_pairs(&expr)? {
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!("`--set-file {expr}`: cannot read `{path}` for `{key}`")
+                })?;
+                set.push((format!("{key}={text}"), SetKind::Literal));
+            }
+        }
+        set.extend(
+            with(&families.literal, &args.set_literal)
+                .into_iter()
+                .map(|e| (e, SetKind::Literal)),
+        );
+        let paths = |family: &[String], flags: &[PathBuf]| -> Vec<PathBuf> {
+            family
+                .iter()
+                .map(PathBuf::from)
+                .chain(flags.iter().cloned())
+                .collect()
+        };
+        Ok(RenderSettings {
             repo: args.repo.clone(),
             release: args.release.clone(),
             namespace: args.namespace.clone(),
-            values: args.values.clone(),
-            secret_values: args.secret_values.clone(),
-            set: args
-                .set
-                .iter()
-                .map(|s| (s.clone(), false))
-                .chain(args.set_string.iter().map(|s| (s.clone(), true)))
-                .collect(),
+            values: paths(&families.values, &args.values),
+            secret_values: paths(&families.secret_values, &args.secret_values),
+            set,
             metadata: Default::default(),
-        }
+        })
     }
 
     /// With the annotations and labels of `args` and of the variables `vars`
@@ -118,6 +162,66 @@ impl RenderSettings {
         }
         Ok(self)
     }
+}
+
+/// werf's variable families of values: each variable whose name starts with the family's
+/// prefix adds one, in the order of the names.
+#[derive(Default)]
+struct Families {
+    values: Vec<String>,
+    secret_values: Vec<String>,
+    typed: Vec<String>,
+    string: Vec<String>,
+    json: Vec<String>,
+    file: Vec<String>,
+    literal: Vec<String>,
+}
+
+impl Families {
+    fn read(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        vars.sort();
+        let mut f = Families::default();
+        for (name, value) in vars {
+            // Longest prefixes first: `WERF_SET_STRING_X` is not a `WERF_SET_` variable.
+            let family = if name.starts_with("WERF_SET_RUNTIME_JSON_")
+                || name == "WERF_SET_DOCKER_CONFIG_JSON_VALUE"
+            {
+                return Err(anyhow!(
+                    "`{name}`: werf's runtime values are not supported by werf-rs (unset it, or set the value with `WERF_SET_JSON_*`)"
+                ));
+            } else if name.starts_with("WERF_SET_STRING_") {
+                &mut f.string
+            } else if name.starts_with("WERF_SET_JSON_") {
+                &mut f.json
+            } else if name.starts_with("WERF_SET_FILE_") {
+                &mut f.file
+            } else if name.starts_with("WERF_SET_LITERAL_") {
+                &mut f.literal
+            } else if name.starts_with("WERF_SET_") {
+                &mut f.typed
+            } else if name.starts_with("WERF_SECRET_VALUES_") {
+                &mut f.secret_values
+            } else if name.starts_with("WERF_VALUES_") {
+                &mut f.values
+            } else {
+                continue;
+            };
+            family.push(value);
+        }
+        Ok(f)
+    }
+}
+
+/// The `key=path` pairs of a `--set-file` expression (`a=x.txt,b.c=y.txt`).
+fn set_file_pairs(expr: &str) -> Result<Vec<(String, String)>> {
+    expr.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, p)| (k.to_string(), p.to_string()))
+                .ok_or_else(|| anyhow!("`--set-file {expr}`: expected `key=path` in `{pair}`"))
+        })
+        .collect()
 }
 
 /// The process's environment as text (a variable that is not UTF-8 is read lossily).
@@ -328,7 +432,7 @@ pub struct DevSettings {
 impl DevSettings {
     pub fn resolve(args: &cli::DevArgs, global: &GlobalSettings) -> Result<Self> {
         Ok(DevSettings {
-            render: RenderSettings::resolve(&args.render)
+            render: RenderSettings::resolve(&args.render, environment())?
                 .with_metadata(&args.metadata, environment())?,
             kube: KubeSettings::resolve(&args.kube)?,
             publish: PublishSettings::resolve(&args.publish, global),

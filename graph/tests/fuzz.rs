@@ -176,10 +176,12 @@ proptest! {
     }
 
     #[test]
-    fn set_expressions_apply_or_fail_cleanly(expr in tokens(SET, 40), as_string in any::<bool>()) {
+    fn set_expressions_apply_or_fail_cleanly(expr in tokens(SET, 40), kind in 0..4u8) {
+        use werf_graph::chart::SetKind;
+        let kind = [SetKind::Typed, SetKind::String, SetKind::Json, SetKind::Literal][kind as usize];
         small_stack(move || {
             let mut values = serde_json::json!({"a": {"b": [1]}});
-            let _ = werf_graph::chart::apply_set(&mut values, &expr, as_string);
+            let _ = werf_graph::chart::apply_set(&mut values, &expr, kind);
         });
     }
 }

@@ -13,13 +13,15 @@ use crate::pipeline::desired::{converge_release, desired, release_of, runtime};
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::why::Revisions;
 use crate::project::{load_for, Reads};
-use crate::settings::{self, GlobalSettings, KubeSettings, PublishSettings, RenderSettings};
+use crate::settings::{
+    self, environment, GlobalSettings, KubeSettings, PublishSettings, RenderSettings,
+};
 
 /// Runs `werf converge`.
 pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout = settings::timeout(&args.timeout)?;
     let (render, kube_settings) = (
-        RenderSettings::resolve(&args.render)
+        RenderSettings::resolve(&args.render, environment())?
             .with_metadata(&args.metadata, settings::environment())?,
         KubeSettings::resolve(&args.kube)?,
     );
@@ -90,7 +92,7 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
 /// Runs `werf plan`.
 pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
     let (render, kube_settings) = (
-        RenderSettings::resolve(&args.render)
+        RenderSettings::resolve(&args.render, environment())?
             .with_metadata(&args.metadata, settings::environment())?,
         KubeSettings::resolve(&args.kube)?,
     );

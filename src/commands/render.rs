@@ -9,7 +9,7 @@ use werf_graph::chart::{self, Cluster};
 use crate::cli::RenderArgs;
 use crate::pipeline::render::{named_render_options, render};
 use crate::project::{load_for, Reads};
-use crate::settings::{GlobalSettings, RenderSettings};
+use crate::settings::{environment, GlobalSettings, RenderSettings};
 
 /// Runs `werf render`.
 pub fn run(global: &GlobalSettings, args: &RenderArgs) -> Result<ExitCode> {
@@ -21,7 +21,11 @@ pub fn run(global: &GlobalSettings, args: &RenderArgs) -> Result<ExitCode> {
     if args.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
     }
-    let options = named_render_options(global, &RenderSettings::resolve(args), &loaded)?;
+    let options = named_render_options(
+        global,
+        &RenderSettings::resolve(args, environment())?,
+        &loaded,
+    )?;
     // As `helm template`: no cluster, so `lookup` finds nothing.
     let manifests = render(&loaded, options, Cluster::offline())?;
     std::io::stdout()

@@ -401,3 +401,88 @@ fn annotations_and_labels_from_flags_and_variables_land_on_every_object() {
     assert_eq!(meta["labels"]["tier"], "backend");
     assert_eq!(meta["labels"]["stage"], "review");
 }
+
+/// Values from the environment and files: `--set-json`, `--set-file`, `--set-literal` and
+/// werf's families `WERF_SET_*`, `WERF_SET_STRING_*`, `WERF_SET_JSON_*`, `WERF_SET_FILE_*`,
+/// `WERF_SET_LITERAL_*`, `WERF_VALUES_*`; flags after variables, families in Helm's order.
+#[test]
+fn values_come_from_flags_files_and_variable_families() {
+    let mut r = Repo::new(&[
+        ("werf.yaml", "project: civals\nconfigVersion: 1\n"),
+        (".helm/Chart.yaml", "apiVersion: v2\nname: civals\nversion: 1.0.0\n"),
+        (
+            ".helm/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v\ndata:\n  all: {{ omit .Values \"werf\" \"global\" | toJson | quote }}\n",
+        ),
+        ("extra.yaml", "fromfile: 1\nover: file\n"),
+        ("cert.pem", "-----BEGIN X-----\nabc,def\n"),
+    ]);
+    r.commit("init");
+    let render = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["render"];
+        all.extend_from_slice(args);
+        let out = r.werf_env(&all, env);
+        (out.status.code(), text(&out, &r).0, text(&out, &r).1)
+    };
+    let values = |stdout: &str| -> serde_json::Value {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("all: "))
+            .expect("the values line");
+        let inner: String = serde_json::from_str(line).expect("a quoted string");
+        serde_json::from_str(&inner).expect("JSON values")
+    };
+    let (code, out, err) = render(
+        &[
+            "--set",
+            "n=2,over=flag",
+            "--set-json",
+            r#"obj={"k":[1,"x"]}"#,
+            "--set-file",
+            "cert=cert.pem",
+            "--set-literal",
+            "lit=a,b=c",
+        ],
+        &[
+            ("WERF_VALUES_1", "extra.yaml"),
+            ("WERF_SET_A", "typed=7"),
+            ("WERF_SET_STRING_B", "str=7"),
+            ("WERF_SET_JSON_C", "json=[true]"),
+            ("WERF_SET_LITERAL_D", "over=literal,kept"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        values(&out),
+        serde_json::json!({
+            "fromfile": 1,
+            "n": 2,
+            "typed": 7,
+            "str": "7",
+            "json": [true],
+            "obj": {"k": [1, "x"]},
+            "cert": "-----BEGIN X-----\nabc,def\n",
+            "lit": "a,b=c",
+            "over": "literal,kept",
+        })
+    );
+    // A missing file and werf's runtime values are errors naming them.
+    let (code, _, err) = render(&["--set-file", "cert=missing.pem"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("`--set-file cert=missing.pem`: cannot read `missing.pem` for `cert`"),
+        "{err}"
+    );
+    let (code, _, err) = render(&[], &[("WERF_SET_RUNTIME_JSON_X", "{}")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("`WERF_SET_RUNTIME_JSON_X`: werf's runtime values are not supported"),
+        "{err}"
+    );
+    let (code, _, err) = render(&["--set-json", "k={bad"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("`--set-json k={bad`: the value of `k` is not JSON"),
+        "{err}"
+    );
+}

@@ -42,7 +42,7 @@ pub use cluster::{Cluster, Lookup, LookupError};
 pub use context::{contexts, ChartContext, Placeholders, RenderHost};
 pub use load::load;
 pub use output::{install_order, render_template, renderable, template_set, to_stream};
-pub use values::{apply_set, user_values, MAX_SET_DEPTH};
+pub use values::{apply_set, user_values, SetKind, MAX_SET_DEPTH};
 
 /// A rendered document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,8 +66,9 @@ pub struct RenderOptions {
     pub env: Option<String>,
     /// Extra values documents (`--values`), in order, as (file name, text).
     pub values_files: Vec<(String, String)>,
-    /// `--set` / `--set-string` (`a.b=c`), in order; `true` when the value stays a string.
-    pub set: Vec<(String, bool)>,
+    /// `--set-json`, `--set`, `--set-string`, `--set-file` (as literals) and `--set-literal`
+    /// expressions (`a.b=c`), in the order they apply.
+    pub set: Vec<(String, values::SetKind)>,
     /// The image repository (`--repo`); without it image values are `REPO:TAG` stubs.
     pub repo: Option<String>,
     /// `.Release.Revision` (a first install is revision 1; 0 counts as 1).

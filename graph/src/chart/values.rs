@@ -36,10 +36,10 @@ pub fn user_values(chart: &Chart, options: &RenderOptions) -> Result<Map<String,
         merge_files(&mut values, values_file(file, text)?);
     }
     let mut as_json = Json::Object(values);
-    for (expr, as_string) in &options.set {
-        apply_set(&mut as_json, expr, *as_string).map_err(|e| Error::Config {
+    for (expr, kind) in &options.set {
+        apply_set(&mut as_json, expr, *kind).map_err(|e| Error::Config {
             at: Location {
-                file: "--set".into(),
+                file: kind.flag().into(),
                 line: 0,
                 column: 0,
             },
@@ -86,119 +86,214 @@ fn split_escaped(s: &str, sep: char) -> Vec<String> {
     parts
 }
 
+/// How a `--set` family reads its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SetKind {
+    /// `--set`: typed as Helm's `strvals` types them (integers are int64), `{a,b}` lists.
+    Typed,
+    /// `--set-string`: every value a string.
+    String,
+    /// `--set-json`: each value a JSON document.
+    Json,
+    /// `--set-literal` (and `--set-file`, read): one `key=value`, the value exactly as written.
+    Literal,
+}
+
+impl SetKind {
+    /// The flag, for errors.
+    fn flag(self) -> &'static str {
+        match self {
+            SetKind::Typed => "--set",
+            SetKind::String => "--set-string",
+            SetKind::Json => "--set-json",
+            SetKind::Literal => "--set-literal",
+        }
+    }
+}
+
 /// A `--set` expression that cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetError {
-    #[error("`--set {expr}`: expected `key=value` in `{part}`")]
-    NoValue { expr: String, part: String },
+    #[error("`{flag} {expr}`: expected `key=value` in `{part}`")]
+    NoValue {
+        flag: &'static str,
+        expr: String,
+        part: String,
+    },
+    #[error("`{flag} {expr}`: the value of `{key}` is not JSON: {reason}")]
+    Json {
+        flag: &'static str,
+        expr: String,
+        key: String,
+        reason: String,
+    },
     #[error("`--set`: the path of `{prefix}...` nests {levels} levels (at most {MAX_SET_DEPTH})")]
     TooDeep { prefix: String, levels: usize },
-    #[error("`--set {expr}`: empty key in `{path}`")]
-    EmptyKey { expr: String, path: String },
-    #[error("`--set {expr}`: bad list index `[{index}` in `{key}`")]
+    #[error("`{flag} {expr}`: empty key in `{path}`")]
+    EmptyKey {
+        flag: &'static str,
+        expr: String,
+        path: String,
+    },
+    #[error("`{flag} {expr}`: bad list index `[{index}` in `{key}`")]
     BadIndex {
+        flag: &'static str,
         expr: String,
         index: String,
         key: String,
     },
-    #[error("`--set {expr}`: list index {index} is too large")]
-    IndexTooLarge { expr: String, index: usize },
+    #[error("`{flag} {expr}`: list index {index} is too large")]
+    IndexTooLarge {
+        flag: &'static str,
+        expr: String,
+        index: usize,
+    },
 }
 
-/// Applies one `--set` expression (`a.b=c,d[0].e=f`, `\,` and `\.` escaped, `{a,b}` lists);
-/// values are typed as Helm's `strvals` types them (integers are int64) unless `as_string`.
+/// Applies one expression of a `--set` family: `a.b=c,d[0].e=f` (`\,` and `\.` escaped) for
+/// `--set` and `--set-string`; `a=JSON,b=JSON` for `--set-json`; one `a.b=VALUE` for
+/// `--set-literal`, whose value is taken whole.
 pub fn apply_set(
     values: &mut Json,
     expr: &str,
-    as_string: bool,
+    kind: SetKind,
 ) -> std::result::Result<(), SetError> {
-    for part in split_escaped(expr, ',') {
-        let Some((path, raw)) = part.split_once('=') else {
-            return Err(SetError::NoValue {
-                expr: expr.to_string(),
-                part: part.to_string(),
-            });
-        };
-        let scalar = |raw: &str| {
-            if as_string {
-                Json::String(raw.to_string())
-            } else if raw == "true" || raw == "false" {
-                Json::Bool(raw == "true")
-            } else if raw == "null" {
-                Json::Null
-            } else if let Ok(i) = raw.parse::<i64>() {
-                Json::from(i)
-            } else {
-                Json::String(raw.to_string())
-            }
-        };
-        let value = match raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-            Some(list) if !as_string => Json::Array(
-                list.split(';')
-                    .filter(|x| !x.is_empty())
-                    .map(scalar)
-                    .collect(),
-            ),
-            _ => scalar(raw),
-        };
-        // Path elements: keys, each optionally with list indices (`a[0][1]`).
-        let mut slot = &mut *values;
-        let keys = split_escaped(path, '.');
-        let levels = keys.len() + path.matches('[').count();
-        if levels > MAX_SET_DEPTH {
-            return Err(SetError::TooDeep {
-                prefix: path.chars().take(40).collect(),
-                levels,
-            });
+    let flag = kind.flag();
+    let no_value = |part: &str| SetError::NoValue {
+        flag,
+        expr: expr.to_string(),
+        part: part.to_string(),
+    };
+    match kind {
+        SetKind::Literal => {
+            let (path, raw) = expr.split_once('=').ok_or_else(|| no_value(expr))?;
+            set_path(values, expr, flag, path, Json::String(raw.to_string()))
         }
-        for (i, key) in keys.iter().enumerate() {
-            let (name, indices) = match key.find('[') {
-                Some(b) => (&key[..b], &key[b..]),
-                None => (key.as_str(), ""),
-            };
-            if name.is_empty() {
-                return Err(SetError::EmptyKey {
-                    expr: expr.to_string(),
-                    path: path.to_string(),
-                });
+        SetKind::Json => {
+            let mut rest = expr;
+            while !rest.is_empty() {
+                let (path, after) = rest.split_once('=').ok_or_else(|| no_value(rest))?;
+                let mut stream = serde_json::Deserializer::from_str(after).into_iter::<Json>();
+                let value = match stream.next() {
+                    Some(Ok(v)) => v,
+                    Some(Err(e)) => {
+                        return Err(SetError::Json {
+                            flag,
+                            expr: expr.to_string(),
+                            key: path.to_string(),
+                            reason: e.to_string(),
+                        })
+                    }
+                    None => return Err(no_value(rest)),
+                };
+                set_path(values, expr, flag, path, value)?;
+                rest = after[stream.byte_offset()..].trim_start();
+                rest = match rest.strip_prefix(',') {
+                    Some(r) => r.trim_start(),
+                    None if rest.is_empty() => rest,
+                    None => return Err(no_value(rest)),
+                };
             }
-            if !slot.is_object() {
-                *slot = Json::Object(Default::default());
+            Ok(())
+        }
+        SetKind::Typed | SetKind::String => {
+            let as_string = kind == SetKind::String;
+            for part in split_escaped(expr, ',') {
+                let (path, raw) = part.split_once('=').ok_or_else(|| no_value(&part))?;
+                let scalar = |raw: &str| {
+                    if as_string {
+                        Json::String(raw.to_string())
+                    } else if raw == "true" || raw == "false" {
+                        Json::Bool(raw == "true")
+                    } else if raw == "null" {
+                        Json::Null
+                    } else if let Ok(i) = raw.parse::<i64>() {
+                        Json::from(i)
+                    } else {
+                        Json::String(raw.to_string())
+                    }
+                };
+                let value = match raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                    Some(list) if !as_string => Json::Array(
+                        list.split(';')
+                            .filter(|x| !x.is_empty())
+                            .map(scalar)
+                            .collect(),
+                    ),
+                    _ => scalar(raw),
+                };
+                set_path(values, expr, flag, path, value)?;
             }
-            slot = slot
-                .as_object_mut()
-                .expect("made an object")
-                .entry(name.to_string())
-                .or_insert(Json::Null);
-            for idx in indices.split('[').filter(|x| !x.is_empty()) {
-                let n: usize = idx
-                    .strip_suffix(']')
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| SetError::BadIndex {
-                        expr: expr.to_string(),
-                        index: idx.to_string(),
-                        key: key.to_string(),
-                    })?;
-                if n > 65_536 {
-                    return Err(SetError::IndexTooLarge {
-                        expr: expr.to_string(),
-                        index: n,
-                    });
-                }
-                if !slot.is_array() {
-                    *slot = Json::Array(Vec::new());
-                }
-                let list = slot.as_array_mut().expect("made a list");
-                if list.len() <= n {
-                    list.resize(n + 1, Json::Null);
-                }
-                slot = &mut list[n];
-            }
-            if i + 1 == keys.len() {
-                *slot = value.clone();
-            }
+            Ok(())
         }
     }
+}
+
+/// Sets `value` at `path` (keys, each optionally with list indices: `a[0][1].b`).
+fn set_path(
+    values: &mut Json,
+    expr: &str,
+    flag: &'static str,
+    path: &str,
+    value: Json,
+) -> std::result::Result<(), SetError> {
+    let mut slot = values;
+    let keys = split_escaped(path, '.');
+    let levels = keys.len() + path.matches('[').count();
+    if levels > MAX_SET_DEPTH {
+        return Err(SetError::TooDeep {
+            prefix: path.chars().take(40).collect(),
+            levels,
+        });
+    }
+    for key in &keys {
+        let (name, indices) = match key.find('[') {
+            Some(b) => (&key[..b], &key[b..]),
+            None => (key.as_str(), ""),
+        };
+        if name.is_empty() {
+            return Err(SetError::EmptyKey {
+                flag,
+                expr: expr.to_string(),
+                path: path.to_string(),
+            });
+        }
+        if !slot.is_object() {
+            *slot = Json::Object(Default::default());
+        }
+        slot = slot
+            .as_object_mut()
+            .expect("made an object")
+            .entry(name.to_string())
+            .or_insert(Json::Null);
+        for idx in indices.split('[').filter(|x| !x.is_empty()) {
+            let n: usize = idx
+                .strip_suffix(']')
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| SetError::BadIndex {
+                    flag,
+                    expr: expr.to_string(),
+                    index: idx.to_string(),
+                    key: key.to_string(),
+                })?;
+            if n > 65_536 {
+                return Err(SetError::IndexTooLarge {
+                    flag,
+                    expr: expr.to_string(),
+                    index: n,
+                });
+            }
+            if !slot.is_array() {
+                *slot = Json::Array(Vec::new());
+            }
+            let list = slot.as_array_mut().expect("made a list");
+            if list.len() <= n {
+                list.resize(n + 1, Json::Null);
+            }
+            slot = &mut list[n];
+        }
+    }
+    *slot = value;
     Ok(())
 }
 
@@ -232,8 +327,40 @@ mod tests {
     #[test]
     fn set_types_integers_as_int64() {
         let mut v = json!({});
-        apply_set(&mut v, "a=1,b=x,c=true,d={1;2}", false).expect("applies");
+        apply_set(&mut v, "a=1,b=x,c=true,d={1;2}", SetKind::Typed).expect("applies");
         assert!(v["a"].is_i64());
         assert_eq!(v, json!({"a": 1, "b": "x", "c": true, "d": [1, 2]}));
+    }
+
+    #[test]
+    fn json_and_literal_sets_take_their_values_whole() {
+        let mut v = json!({"keep": 1});
+        apply_set(
+            &mut v,
+            r#"a.b={"x":[1,2],"y":"s,t"},c[1]=true, d="e""#,
+            SetKind::Json,
+        )
+        .expect("applies");
+        assert_eq!(
+            v,
+            json!({"keep": 1, "a": {"b": {"x": [1, 2], "y": "s,t"}}, "c": [null, true], "d": "e"})
+        );
+        apply_set(&mut v, "lit.x=a,b=c\\.d", SetKind::Literal).expect("applies");
+        assert_eq!(v["lit"]["x"], "a,b=c\\.d");
+        let e = apply_set(&mut v, "k={nope", SetKind::Json).expect_err("not JSON");
+        assert!(
+            matches!(e, SetError::Json { ref key, .. } if key == "k"),
+            "{e}"
+        );
+        assert!(e
+            .to_string()
+            .starts_with("`--set-json k={nope`: the value of `k` is not JSON"));
+        let e = apply_set(&mut v, "k=1 2", SetKind::Json).expect_err("trailing");
+        assert!(matches!(e, SetError::NoValue { .. }), "{e}");
+        let e = apply_set(&mut v, "novalue", SetKind::Literal).expect_err("no =");
+        assert_eq!(
+            e.to_string(),
+            "`--set-literal novalue`: expected `key=value` in `novalue`"
+        );
     }
 }

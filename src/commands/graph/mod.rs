@@ -16,7 +16,7 @@ use crate::cli::{GraphArgs, GraphFormat};
 use crate::pipeline::render::named_render_options;
 use crate::pipeline::why::Revisions;
 use crate::project::{load, CONFIG_FILE};
-use crate::settings::{GlobalSettings, KubeSettings, RenderSettings};
+use crate::settings::{environment, GlobalSettings, KubeSettings, RenderSettings};
 
 /// Runs `werf graph`.
 pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
@@ -72,8 +72,11 @@ pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
     }
     // The chart, when the project has one: templates, the image values each read, objects.
     if let Ok((dir, tree)) = werf_graph::render::chart_tree(&loaded.db, loaded.project).clone() {
-        let options =
-            named_render_options(global, &RenderSettings::resolve(&args.render), &loaded)?;
+        let options = named_render_options(
+            global,
+            &RenderSettings::resolve(&args.render, environment())?,
+            &loaded,
+        )?;
         let input = RenderInput::new(&loaded.db, options, Cluster::offline());
         let templates = werf_graph::render::rendered_templates(&loaded.db, loaded.project, input)?;
         view::add_chart(&mut graph, &dir, tree, &templates, args.image.as_deref());
@@ -98,7 +101,7 @@ pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
             let mut loaded = loaded;
             Revisions::load(
                 global,
-                &RenderSettings::resolve(&args.render),
+                &RenderSettings::resolve(&args.render, environment())?,
                 since,
                 &mut loaded,
             )?
@@ -137,7 +140,7 @@ fn live_states(
     use crate::deploy::{self, Action};
     use crate::pipeline::desired::{desired, release_of, runtime};
     let (render, kube_settings) = (
-        RenderSettings::resolve(&args.render),
+        RenderSettings::resolve(&args.render, environment())?,
         KubeSettings::resolve(&args.kube)?,
     );
     let release = release_of(
@@ -197,7 +200,7 @@ fn why(global: &GlobalSettings, args: &GraphArgs, target: &str) -> Result<ExitCo
     let since = args.since.as_deref().unwrap_or("HEAD~1");
     let revisions = Revisions::load(
         global,
-        &RenderSettings::resolve(&args.render),
+        &RenderSettings::resolve(&args.render, environment())?,
         since,
         &mut loaded,
     )?;
