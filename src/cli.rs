@@ -179,6 +179,9 @@ pub enum Command {
     /// source: `. $(werf ci-env gitlab --as-file)`. The job gets its own Docker config with a
     /// login to the CI registry.
     CiEnv(CiEnvArgs),
+    /// Container registry logins, in the Docker config werf-rs and Docker read.
+    #[command(subcommand)]
+    Cr(CrCommand),
     /// Print the version.
     Version,
     /// Print TEXT as a valid name of the format: unchanged when it already is one, else
@@ -186,6 +189,41 @@ pub enum Command {
     Slugify(SlugifyArgs),
     /// Print the shell completion script (`source <(werf completion --shell=bash)`).
     Completion(CompletionArgs),
+}
+
+/// `werf cr ...`.
+#[derive(Debug, Subcommand)]
+pub enum CrCommand {
+    /// Store a registry's credentials (`auths` of the Docker config, as `docker login`).
+    Login(CrLoginArgs),
+    /// Remove a registry's credentials.
+    Logout(CrLogoutArgs),
+}
+
+/// `werf cr login`.
+#[derive(Debug, Args)]
+pub struct CrLoginArgs {
+    /// The registry (`registry.example.com[:PORT]`).
+    pub registry: String,
+
+    /// The user name.
+    #[arg(short = 'u', long)]
+    pub username: String,
+
+    /// The password (prefer `--password-stdin`).
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `werf cr logout`.
+#[derive(Debug, Args)]
+pub struct CrLogoutArgs {
+    /// The registry.
+    pub registry: String,
 }
 
 /// `werf ci-env`.

@@ -9,7 +9,8 @@
 //! - the binary's rooms: [`pipeline`] (what the commands share: publish, render, the desired
 //!   objects), [`project`] (repository + commit or `--dev` snapshot -> engine inputs -> plans;
 //!   dirty check), [`dev`] (`werf dev`'s loop), [`charts`] (chart dependencies fetched and
-//!   cached), [`ci_env`] (`werf ci-env`'s script and Docker config), [`giterminism`],
+//!   cached), [`ci_env`] (`werf ci-env`'s script), [`docker_config`] (logins in Docker
+//!   configs), [`giterminism`],
 //!   [`graph_page`], [`store`] (the engine's persistent memo).
 //! - the engines: [`build`] (`werf-build`), [`deploy`] (`werf-deploy`), [`cleanup`]
 //!   (`werf-cleanup`), [`registry`] (`werf-registry`), [`kubernetes`] (`werf-kubernetes`),
@@ -21,6 +22,7 @@ mod ci_env;
 mod cli;
 mod commands;
 mod dev;
+mod docker_config;
 mod giterminism;
 mod graph_page;
 mod pipeline;

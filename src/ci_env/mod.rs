@@ -2,8 +2,7 @@
 //!
 //! - [`script`]: which variables GitLab CI/CD and GitHub Actions jobs get, from the job's own
 //!   variables, and how each shell writes them (pure).
-//! - [`docker_config`]: the job's own Docker config folder, copied from the user's, with the
-//!   CI registry's login added.
+//!
+//! The job's own Docker config folder is made by [`crate::docker_config`].
 
-pub mod docker_config;
 pub mod script;

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
-use crate::ci_env::docker_config::{self, Credentials};
 use crate::ci_env::script::{self, Syntax, System};
 use crate::cli::{CiEnvArgs, CiShell, CiSystem};
+use crate::docker_config::{self, Credentials};
 use crate::settings::GlobalSettings;
 
 pub fn run(global: &GlobalSettings, args: &CiEnvArgs) -> Result<ExitCode> {

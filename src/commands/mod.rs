@@ -3,6 +3,7 @@
 pub mod build;
 pub mod ci_env;
 pub mod cleanup;
+pub mod cr;
 pub mod dependency;
 pub mod deploy;
 pub mod dev;
@@ -16,7 +17,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, DependencyCommand, HelmCommand, HostCommand, RepoCommand};
+use crate::cli::{
+    Cli, Command, CrCommand, DependencyCommand, HelmCommand, HostCommand, RepoCommand,
+};
 use crate::settings::GlobalSettings;
 
 /// Runs the chosen command.
@@ -49,6 +52,8 @@ pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
         Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
         Command::CiEnv(args) => ci_env::run(global, args),
+        Command::Cr(CrCommand::Login(args)) => cr::login(global, args),
+        Command::Cr(CrCommand::Logout(args)) => cr::logout(global, args),
         Command::Version => small::version(),
         Command::Slugify(args) => small::slugify(args),
         Command::Completion(args) => small::completion(args),

@@ -486,3 +486,76 @@ fn values_come_from_flags_files_and_variable_families() {
         "{err}"
     );
 }
+
+/// `werf cr login` stores the credentials a push then uses; `werf cr logout` removes them.
+#[test]
+fn cr_login_and_logout_edit_the_docker_config_pushes_read() {
+    let registry = crate::registry::Registry::start_with_auth();
+    let r = two_images();
+    let docker = tempfile::tempdir().expect("tempdir");
+    let config = docker.path().display().to_string();
+    let repo = registry.repo("cr");
+    let env = [("DOCKER_CONFIG", config.as_str())];
+    let build = || r.werf_env(&["build", "--repo", &repo], &env);
+    let out = build();
+    assert!(!out.status.success(), "no login, no push");
+    let out = r.werf_env(
+        &[
+            "cr",
+            "login",
+            &registry.address,
+            "-u",
+            "werf",
+            "-p",
+            "wrong",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert!(
+        !build().status.success(),
+        "a wrong password is refused by the registry"
+    );
+    let login = Command::new(env!("CARGO_BIN_EXE_werf"))
+        .args([
+            "cr",
+            "login",
+            &registry.address,
+            "-u",
+            "werf",
+            "--password-stdin",
+        ])
+        .env("DOCKER_CONFIG", &config)
+        .env("HOME", r.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().expect("stdin").write_all(b"secret\n")?;
+            child.wait_with_output()
+        })
+        .expect("werf runs");
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&login.stdout),
+        String::from_utf8_lossy(&login.stderr)
+    );
+    assert!(said.contains("Logged in to"), "{said}");
+    assert!(
+        !said.contains("secret"),
+        "the password is never printed: {said}"
+    );
+    let out = build();
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let out = r.werf_env(&["cr", "logout", &registry.address], &env);
+    assert!(text(&out, &r).0.contains("Logged out of"));
+    let stored = std::fs::read_to_string(docker.path().join("config.json")).expect("config");
+    assert!(!stored.contains(&registry.address), "{stored}");
+}

@@ -1,7 +1,7 @@
-//! The job's own Docker config folder: the user's `config.json` (from `--docker-config`,
-//! `DOCKER_CONFIG` or `~/.docker`) copied under the werf-rs home, with the CI registry's
-//! credentials added as `docker login` stores them (`auths.HOST.auth`, base64 of
-//! `USER:PASSWORD`). The folder and the file are readable by their owner only.
+//! Docker configs (`config.json`) as werf-rs edits them: logins added as `docker login` stores
+//! them (`auths.HOST.auth`, base64 of `USER:PASSWORD`) and removed as `docker logout` does,
+//! the rest of the file kept; `werf cr login|logout` edit the user's, `werf ci-env` makes a job's
+//! own folder under the werf-rs home from a copy of it. Files are readable by their owner only.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -46,6 +46,59 @@ pub fn source_folder(explicit: Option<&Path>) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
 }
 
+/// The user's `config.json` (`--docker-config`, `DOCKER_CONFIG`, else `~/.docker`).
+pub fn user_file(explicit: Option<&Path>) -> Option<PathBuf> {
+    source_folder(explicit).map(|d| d.join("config.json"))
+}
+
+/// Adds `login` to `config`.
+fn add_login(config: &mut serde_json::Map<String, serde_json::Value>, login: &Credentials<'_>) {
+    let auths = config
+        .entry("auths")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !auths.is_object() {
+        *auths = serde_json::Value::Object(Default::default());
+    }
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", login.user, login.password));
+    if let Some(auths) = auths.as_object_mut() {
+        auths.insert(
+            login.registry.to_string(),
+            serde_json::json!({ "auth": auth }),
+        );
+    }
+}
+
+/// `docker login`: `login` stored in the config at `path` (made when missing), whole or not at
+/// all.
+pub fn login(path: &Path, login: &Credentials<'_>) -> Result<(), Error> {
+    let mut config = read(path)?;
+    add_login(&mut config, login);
+    write(path, config)
+}
+
+/// `docker logout`: the login of `registry` removed from the config at `path`; `false` when
+/// there was none.
+pub fn logout(path: &Path, registry: &str) -> Result<bool, Error> {
+    let mut config = read(path)?;
+    let removed = config
+        .get_mut("auths")
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|auths| auths.remove(registry))
+        .is_some();
+    if removed {
+        write(path, config)?;
+    }
+    Ok(removed)
+}
+
+fn write(path: &Path, config: serde_json::Map<String, serde_json::Value>) -> Result<(), Error> {
+    let text = serde_json::to_vec_pretty(&serde_json::Value::Object(config))
+        .map_err(|e| Error::Json(path.to_path_buf(), e))?;
+    werf_base::files::write_whole(path, &text, true)?;
+    Ok(())
+}
+
 /// Makes a new folder under `home` holding the config of `source` (when it has one) with
 /// `login` added; folders of jobs older than a week are removed.
 pub fn make(
@@ -59,20 +112,7 @@ pub fn make(
         None => serde_json::Map::new(),
     };
     if let Some(login) = login {
-        let auths = config
-            .entry("auths")
-            .or_insert_with(|| serde_json::Value::Object(Default::default()));
-        if !auths.is_object() {
-            *auths = serde_json::Value::Object(Default::default());
-        }
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", login.user, login.password));
-        if let Some(auths) = auths.as_object_mut() {
-            auths.insert(
-                login.registry.to_string(),
-                serde_json::json!({ "auth": auth }),
-            );
-        }
+        add_login(&mut config, &login);
     }
     let parent = home.join("tmp").join("ci-env");
     std::fs::create_dir_all(&parent).map_err(|e| Error::Folder(parent.clone(), e))?;
@@ -86,9 +126,7 @@ pub fn make(
         .mode(0o700)
         .create(&folder)
         .map_err(|e| Error::Folder(folder.clone(), e))?;
-    let text = serde_json::to_vec_pretty(&serde_json::Value::Object(config))
-        .map_err(|e| Error::Json(folder.join("config.json"), e))?;
-    werf_base::files::write_whole(&folder.join("config.json"), &text, false)?;
+    write(&folder.join("config.json"), config)?;
     Ok(folder)
 }
 
@@ -185,6 +223,28 @@ mod tests {
     }
 
     #[test]
+    fn login_and_logout_keep_the_rest_of_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/config.json");
+        let creds = |registry| Credentials {
+            registry,
+            user: "u",
+            password: "p",
+        };
+        login(&path, &creds("a.example.com")).expect("login");
+        login(&path, &creds("b.example.com")).expect("login");
+        assert!(logout(&path, "a.example.com").expect("logout"));
+        assert!(!logout(&path, "a.example.com").expect("logout again"));
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        // base64 of `u:p`
+        assert_eq!(
+            config,
+            serde_json::json!({"auths": {"b.example.com": {"auth": "dTpw"}}})
+        );
+    }
+
+    #[test]
     fn a_broken_config_is_an_error_naming_it() {
         let home = tempfile::tempdir().expect("tempdir");
         let user = tempfile::tempdir().expect("tempdir");
@@ -196,6 +256,7 @@ mod tests {
         );
         // No config at all is an empty one.
         let empty = tempfile::tempdir().expect("tempdir");
+        assert!(!logout(&empty.path().join("config.json"), "x").expect("nothing to remove"));
         let folder = make(home.path(), Some(empty.path()), None).expect("made");
         assert_eq!(
             std::fs::read_to_string(folder.join("config.json")).expect("read"),
