@@ -167,7 +167,9 @@ pub fn apply_set(
     match kind {
         SetKind::Literal => {
             let (path, raw) = expr.split_once('=').ok_or_else(|| no_value(expr))?;
-            set_path(values, expr, flag, path, Json::String(raw.to_string()))
+            // A literal may be a file's text (`--set-file`): errors show its key only.
+            let shown = format!("{path}=…");
+            set_path(values, &shown, flag, path, Json::String(raw.to_string()))
         }
         SetKind::Json => {
             let mut rest = expr;
@@ -357,6 +359,8 @@ mod tests {
             .starts_with("`--set-json k={nope`: the value of `k` is not JSON"));
         let e = apply_set(&mut v, "k=1 2", SetKind::Json).expect_err("trailing");
         assert!(matches!(e, SetError::NoValue { .. }), "{e}");
+        let e = apply_set(&mut v, "a..b=the secret text", SetKind::Literal).expect_err("empty key");
+        assert_eq!(e.to_string(), "`--set-literal a..b=…`: empty key in `a..b`");
         let e = apply_set(&mut v, "novalue", SetKind::Literal).expect_err("no =");
         assert_eq!(
             e.to_string(),
