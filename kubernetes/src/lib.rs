@@ -2,7 +2,7 @@
 //! verbs deploy uses (list, get, server-side apply, delete, logs, events), each counted.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -117,36 +117,97 @@ pub struct Kube {
     pub server_version: String,
 }
 
-/// The kubeconfig file: `--kube-config`, else `KUBECONFIG` (first entry), else `~/.kube/config`.
-pub fn kubeconfig_path(target: &Target) -> PathBuf {
-    if let Some(p) = &target.kubeconfig {
-        return p.clone();
+/// The kubeconfig files `target` names: `--kube-config`, else every path of `KUBECONFIG` (empty
+/// entries skipped), else `~/.kube/config`.
+pub fn kubeconfig_paths(target: &Target) -> Vec<PathBuf> {
+    paths_of(
+        target.kubeconfig.as_deref(),
+        std::env::var_os("KUBECONFIG"),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+fn paths_of(
+    explicit: Option<&Path>,
+    variable: Option<std::ffi::OsString>,
+    home: Option<PathBuf>,
+) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
     }
-    if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        if let Some(first) = std::env::split_paths(&v).next() {
-            return first;
-        }
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
+    let listed: Vec<PathBuf> = variable
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default();
-    home.join(".kube/config")
+    if !listed.is_empty() {
+        return listed;
+    }
+    vec![home.unwrap_or_default().join(".kube/config")]
+}
+
+/// The kubeconfig as errors name it: its file, or the files of `KUBECONFIG` joined by `:`.
+pub fn kubeconfig_path(target: &Target) -> PathBuf {
+    shown(&kubeconfig_paths(target))
+}
+
+fn shown(paths: &[PathBuf]) -> PathBuf {
+    std::env::join_paths(paths)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| paths.first().cloned().unwrap_or_default())
+}
+
+/// The kubeconfig of `paths` merged as kubectl merges `KUBECONFIG` (the first file to set a
+/// value or a named entry wins; a listed file that does not exist is skipped, but not all of
+/// them), with every secret value of every file to mask in messages.
+fn load(paths: &[PathBuf]) -> Result<(kube::config::Kubeconfig, werf_base::redact::Secrets)> {
+    let all = shown(paths).display().to_string();
+    let mut secrets = werf_base::redact::Secrets::default();
+    let mut merged: Option<kube::config::Kubeconfig> = None;
+    for path in paths {
+        let bad = |message: String| Error::Kubeconfig {
+            path: path.display().to_string(),
+            message,
+        };
+        // A kubeconfig holds tokens, passwords and keys: parser messages are cut down to their
+        // position (they quote the offending text).
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && paths.len() > 1 => continue,
+            Err(e) => return Err(bad(e.to_string())),
+        };
+        kubeconfig_secrets(&text, &mut secrets).map_err(|e| {
+            bad(format!(
+                "not valid YAML {}",
+                werf_base::redact::position_only(&e.to_string())
+            ))
+        })?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
+            bad(format!(
+                "not a valid kubeconfig {}",
+                werf_base::redact::position_only(&e.to_string())
+            ))
+        })?;
+        merged = Some(match merged {
+            None => kubeconfig,
+            Some(m) => m
+                .merge(kubeconfig)
+                .map_err(|e| bad(format!("cannot be merged with the files before it: {e}")))?,
+        });
+    }
+    let merged = merged.ok_or_else(|| Error::Kubeconfig {
+        path: all,
+        message: "none of these files exists".into(),
+    })?;
+    Ok((merged, secrets))
 }
 
 /// The contexts of the kubeconfig `target` names, each with the namespace it sets.
 pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
-    let path = kubeconfig_path(target);
-    let bad = |message: String| Error::Kubeconfig {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
-        bad(format!(
-            "not a valid kubeconfig {}",
-            werf_base::redact::position_only(&e.to_string())
-        ))
-    })?;
+    let paths = kubeconfig_paths(target);
+    let (kubeconfig, _) = load(&paths)?;
     let out: Vec<(String, Option<String>)> = kubeconfig
         .contexts
         .iter()
@@ -158,7 +219,10 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
         })
         .collect();
     if out.is_empty() {
-        return Err(bad("it names no context".into()));
+        return Err(Error::Kubeconfig {
+            path: shown(&paths).display().to_string(),
+            message: "it names no context".into(),
+        });
     }
     Ok(out)
 }
@@ -167,7 +231,8 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
 /// masked in messages; `Err` with the parser's message when the text is not YAML.
 fn kubeconfig_secrets(
     text: &str,
-) -> std::result::Result<werf_base::redact::Secrets, serde_yaml_ng::Error> {
+    secrets: &mut werf_base::redact::Secrets,
+) -> std::result::Result<(), serde_yaml_ng::Error> {
     fn strings(v: &serde_yaml_ng::Value, out: &mut werf_base::redact::Secrets) {
         match v {
             serde_yaml_ng::Value::String(s) => out.add(s),
@@ -177,14 +242,13 @@ fn kubeconfig_secrets(
             _ => {}
         }
     }
-    let mut secrets = werf_base::redact::Secrets::default();
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
         let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)?;
         if let Some(users) = v.get("users") {
-            strings(users, &mut secrets);
+            strings(users, secrets);
         }
     }
-    Ok(secrets)
+    Ok(())
 }
 
 impl Kube {
@@ -192,28 +256,14 @@ impl Kube {
     /// fails here, clearly).
     pub async fn connect_with(target: &Target, timeouts: werf_base::net::Timeouts) -> Result<Kube> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let path = kubeconfig_path(target);
+        let paths = kubeconfig_paths(target);
         let bad = |message: String| Error::Kubeconfig {
-            path: path.display().to_string(),
+            path: shown(&paths).display().to_string(),
             message,
         };
-        // A kubeconfig holds tokens, passwords and keys: parser messages are cut down to their
-        // position (they quote the offending text), and every other message is scrubbed of the
-        // file's secret values and of URL userinfo.
-        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let secrets = kubeconfig_secrets(&text).map_err(|e| {
-            bad(format!(
-                "not valid YAML {}",
-                werf_base::redact::position_only(&e.to_string())
-            ))
-        })?;
+        // Every message is scrubbed of the files' secret values and of URL userinfo.
+        let (kubeconfig, secrets) = load(&paths)?;
         let scrub = |e: &dyn std::fmt::Display| secrets.scrub(&e.to_string());
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| {
-            bad(format!(
-                "not a valid kubeconfig {}",
-                werf_base::redact::position_only(&e.to_string())
-            ))
-        })?;
         let options = kube::config::KubeConfigOptions {
             context: target.context.clone(),
             ..Default::default()
@@ -645,6 +695,69 @@ impl werf_graph::chart::Lookup for ClusterLookup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubeconfig_paths_are_kubectls() {
+        let home = Some(PathBuf::from("/home/u"));
+        assert_eq!(
+            paths_of(Some(Path::new("/x")), Some("/a:/b".into()), home.clone()),
+            [PathBuf::from("/x")]
+        );
+        assert_eq!(
+            paths_of(None, Some("/a::/b".into()), home.clone()),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(
+            paths_of(None, Some("".into()), home.clone()),
+            [PathBuf::from("/home/u/.kube/config")]
+        );
+    }
+
+    #[test]
+    fn kubeconfig_files_merge_as_kubectl_merges_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = dir.path().join("first");
+        let second = dir.path().join("second");
+        let missing = dir.path().join("missing");
+        std::fs::write(
+            &first,
+            "apiVersion: v1\nkind: Config\ncurrent-context: b\ncontexts:\n- name: a\n  context: {cluster: one, user: u, namespace: from-first}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            &second,
+            "apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts:\n- name: a\n  context: {cluster: two, user: u, namespace: from-second}\n- name: b\n  context: {cluster: two, user: u}\nclusters:\n- name: two\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: s3cr3t-token}\n",
+        )
+        .expect("write");
+        let (merged, secrets) =
+            load(&[first.clone(), missing.clone(), second.clone()]).expect("merged");
+        assert_eq!(
+            merged.current_context.as_deref(),
+            Some("b"),
+            "the first file wins"
+        );
+        let names: Vec<(&str, Option<&str>)> = merged
+            .contexts
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.context.as_ref().and_then(|x| x.namespace.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a", Some("from-first")), ("b", None)]);
+        assert_eq!(merged.clusters.len(), 1);
+        assert_eq!(
+            secrets.scrub("token s3cr3t-token"),
+            format!("token {}", werf_base::redact::MASK)
+        );
+        // Only missing files: an error naming them all.
+        let e = load(&[missing.clone(), dir.path().join("also-missing")]).expect_err("none");
+        assert!(e.to_string().contains("none of these files exists"), "{e}");
+        // One file, missing: the read error itself.
+        assert!(load(&[missing]).is_err());
+    }
 
     fn api(code: u16) -> kube::Error {
         kube::Error::Api(

@@ -559,3 +559,39 @@ fn cr_login_and_logout_edit_the_docker_config_pushes_read() {
     let stored = std::fs::read_to_string(docker.path().join("config.json")).expect("config");
     assert!(!stored.contains(&registry.address), "{stored}");
 }
+
+/// `KUBECONFIG` naming several files is merged as kubectl merges it: a missing file skipped,
+/// the first file's `current-context` winning.
+#[test]
+fn the_files_of_kubeconfig_are_merged_as_kubectl_merges_them() {
+    let c = crate::cluster::cluster();
+    let r = job_project("cikc");
+    let repo = c.registry.repo("cikc");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing");
+    let chooser = dir.path().join("chooser");
+    std::fs::write(
+        &chooser,
+        "apiVersion: v1\nkind: Config\ncurrent-context: elsewhere\ncontexts:\n- name: elsewhere\n  context: {cluster: nowhere, user: nobody}\n",
+    )
+    .expect("write");
+    let list = |files: &[&std::path::Path]| {
+        std::env::join_paths(files)
+            .expect("paths")
+            .to_string_lossy()
+            .into_owned()
+    };
+    let plan =
+        |kubeconfig: &str| r.werf_env(&["plan", "--repo", &repo], &[("KUBECONFIG", kubeconfig)]);
+    let out = plan(&list(&[&missing, &c.kubeconfig]));
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert!(
+        text(&out, &r).0.contains("ConfigMap/app"),
+        "{}",
+        text(&out, &r).0
+    );
+    // The first file to set `current-context` wins: its context has no cluster.
+    let out = plan(&list(&[&chooser, &c.kubeconfig]));
+    assert!(!out.status.success());
+    assert!(text(&out, &r).1.contains("nowhere"), "{}", text(&out, &r).1);
+}
