@@ -38,17 +38,10 @@ pub struct Credentials<'a> {
     pub password: &'a str,
 }
 
-/// The folder whose `config.json` the user's Docker config is read from.
-pub fn source_folder(explicit: Option<&Path>) -> Option<PathBuf> {
-    explicit
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("DOCKER_CONFIG").map(PathBuf::from))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
-}
-
-/// The user's `config.json` (`--docker-config`, `DOCKER_CONFIG`, else `~/.docker`).
-pub fn user_file(explicit: Option<&Path>) -> Option<PathBuf> {
-    source_folder(explicit).map(|d| d.join("config.json"))
+/// The user's `config.json`: `--docker-config` (exported as `DOCKER_CONFIG` at start),
+/// `DOCKER_CONFIG`, else `~/.docker`, as every registry client of the run reads it.
+pub fn user_file() -> Option<PathBuf> {
+    crate::registry::docker_config_folder().map(|d| d.join("config.json"))
 }
 
 /// Adds `login` to `config`.

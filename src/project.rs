@@ -361,14 +361,7 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         env: global.env.clone(),
         // Read as bytes: a variable whose name or value is not UTF-8 is not an error (and must not
         // panic, as `std::env::vars` does); templates see it with invalid bytes replaced.
-        vars: std::env::vars_os()
-            .map(|(k, v)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    v.to_string_lossy().into_owned(),
-                )
-            })
-            .collect(),
+        vars: crate::settings::environment().into_iter().collect(),
         commit: Some(commit_info(&commit)),
         templates_dir: global.config_templates_dir.clone(),
         giterminism: Some(rules.clone()),

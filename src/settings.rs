@@ -31,8 +31,6 @@ pub struct GlobalSettings {
     pub timeouts: Timeouts,
     /// Whether the home folder is trimmed at the end (not `--disable-auto-host-cleanup`).
     pub auto_host_cleanup: bool,
-    /// `--docker-config` (`$WERF_DOCKER_CONFIG`).
-    pub docker_config: Option<PathBuf>,
 }
 
 impl GlobalSettings {
@@ -49,7 +47,6 @@ impl GlobalSettings {
                 read: global.read_timeout,
             },
             auto_host_cleanup: !global.disable_auto_host_cleanup,
-            docker_config: global.docker_config.clone(),
         }
     }
 }

@@ -7,14 +7,19 @@ use oci_client::secrets::RegistryAuth;
 
 use super::{Error, Result};
 
+/// The Docker config folder: `$DOCKER_CONFIG`, else `~/.docker` (`--docker-config` sets
+/// `DOCKER_CONFIG` at start).
+pub fn docker_config_folder() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+}
+
 /// Credentials for `host` from `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`):
 /// `auths` entries (`auth` base64 or `username`/`password`, `identitytoken`), then
 /// `credHelpers`/`credsStore` through `docker-credential-NAME get`. Anonymous when none apply.
 pub fn credentials(host: &str) -> Result<RegistryAuth> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-    let Some(path) = dir.map(|d| d.join("config.json")) else {
+    let Some(path) = docker_config_folder().map(|d| d.join("config.json")) else {
         return Ok(RegistryAuth::Anonymous);
     };
     let Ok(text) = std::fs::read_to_string(&path) else {

@@ -33,7 +33,7 @@ mod push;
 mod read;
 mod retry;
 
-pub use credentials::credentials;
+pub use credentials::{credentials, docker_config_folder};
 pub use delete::Deleted;
 pub use parallel::parallel;
 use retry::*;

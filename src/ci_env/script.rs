@@ -54,7 +54,6 @@ pub struct Login {
 /// What the job's variables make of the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    pub login: Option<Login>,
     pub sections: Vec<Section>,
 }
 
@@ -98,6 +97,31 @@ fn annotations(channel: String, git: &str, commit: &str, tag: &str) -> Vec<Varia
     ]
 }
 
+/// The registry login the job's variables allow: GitLab's job token (as `gitlab-ci-token`, or
+/// `CI_REGISTRY_USER`) for the registry of `CI_REGISTRY_IMAGE`, GitHub's token for `ghcr.io`.
+pub fn login(system: System, env: &BTreeMap<String, String>) -> Option<Login> {
+    let var = |name: &str| env.get(name).map(String::as_str).unwrap_or("");
+    match system {
+        System::Gitlab => {
+            let image = var("CI_REGISTRY_IMAGE");
+            (!image.is_empty() && !var("CI_JOB_TOKEN").is_empty()).then(|| Login {
+                registry: registry_of(image, var("CI_REGISTRY")),
+                user: match var("CI_REGISTRY_USER") {
+                    "" => "gitlab-ci-token".to_string(),
+                    user => user.to_string(),
+                },
+                password_variable: "CI_JOB_TOKEN",
+            })
+        }
+        System::Github => (!var("GITHUB_ACTOR").is_empty() && !var("GITHUB_TOKEN").is_empty())
+            .then(|| Login {
+                registry: GITHUB_REGISTRY.to_string(),
+                user: var("GITHUB_ACTOR").to_string(),
+                password_variable: "GITHUB_TOKEN",
+            }),
+    }
+}
+
 /// The script for `system`: `env` is the job's environment, `docker_config` the folder made
 /// for the job, `project` werf.yaml's project (GitHub's repository path ends with it).
 pub fn plan(
@@ -111,83 +135,66 @@ pub fn plan(
         "werf.io/release-channel",
         var("TRDL_USE_WERF_GROUP_CHANNEL"),
     );
-    let (login, repo, deploy) =
-        match system {
-            System::Gitlab => {
-                let image = var("CI_REGISTRY_IMAGE");
-                let repo = if image.is_empty() {
+    let (repo, deploy) = match system {
+        System::Gitlab => {
+            let image = var("CI_REGISTRY_IMAGE");
+            let repo = if image.is_empty() {
+                String::new()
+            } else {
+                format!("{image}/werf")
+            };
+            let mut deploy = vec![text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false)];
+            deploy.extend(annotations(
+                channel,
+                var("CI_PROJECT_URL"),
+                var("CI_COMMIT_SHA"),
+                var("CI_COMMIT_TAG"),
+            ));
+            deploy.push(text(
+                "WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL",
+                annotation("gitlab.ci.werf.io/pipeline-url", var("CI_PIPELINE_URL")),
+                true,
+            ));
+            deploy.push(text(
+                "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
+                annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL")),
+                true,
+            ));
+            (repo, deploy)
+        }
+        System::Github => {
+            let repository = var("GITHUB_REPOSITORY");
+            let package = repository.to_ascii_lowercase();
+            let repo = match project {
+                Some(p) if !package.is_empty() => format!("{GITHUB_REGISTRY}/{package}/{p}"),
+                _ => String::new(),
+            };
+            let url = |path: &str| {
+                if repository.is_empty() {
                     String::new()
                 } else {
-                    format!("{image}/werf")
-                };
-                // GitLab's job token logs in as `gitlab-ci-token` (`CI_REGISTRY_USER`).
-                let login = (!image.is_empty() && !var("CI_JOB_TOKEN").is_empty()).then(|| Login {
-                    registry: registry_of(image, var("CI_REGISTRY")),
-                    user: match var("CI_REGISTRY_USER") {
-                        "" => "gitlab-ci-token".to_string(),
-                        user => user.to_string(),
-                    },
-                    password_variable: "CI_JOB_TOKEN",
-                });
-                let mut deploy = vec![text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false)];
-                deploy.extend(annotations(
-                    channel,
-                    var("CI_PROJECT_URL"),
-                    var("CI_COMMIT_SHA"),
-                    var("CI_COMMIT_TAG"),
-                ));
-                deploy.push(text(
-                    "WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL",
-                    annotation("gitlab.ci.werf.io/pipeline-url", var("CI_PIPELINE_URL")),
-                    true,
-                ));
-                deploy.push(text(
-                    "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
-                    annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL")),
-                    true,
-                ));
-                (login, repo, deploy)
-            }
-            System::Github => {
-                let repository = var("GITHUB_REPOSITORY");
-                let package = repository.to_ascii_lowercase();
-                let repo = match project {
-                    Some(p) if !package.is_empty() => format!("{GITHUB_REGISTRY}/{package}/{p}"),
-                    _ => String::new(),
-                };
-                let login = (!var("GITHUB_ACTOR").is_empty() && !var("GITHUB_TOKEN").is_empty())
-                    .then(|| Login {
-                        registry: GITHUB_REGISTRY.to_string(),
-                        user: var("GITHUB_ACTOR").to_string(),
-                        password_variable: "GITHUB_TOKEN",
-                    });
-                let url = |path: &str| {
-                    if repository.is_empty() {
-                        String::new()
-                    } else {
-                        format!("https://github.com/{repository}{path}")
-                    }
-                };
-                let tag = if var("GITHUB_REF_TYPE") == "tag" {
-                    var("GITHUB_REF_NAME")
-                } else {
-                    ""
-                };
-                let run = match var("GITHUB_RUN_ID") {
-                    "" => String::new(),
-                    id => url(&format!("/actions/runs/{id}")),
-                };
-                let mut deploy = annotations(channel, &url(""), var("GITHUB_SHA"), tag);
-                deploy.push(text(
-                    "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
-                    annotation("github.ci.werf.io/workflow-run-url", &run),
-                    true,
-                ));
-                (login, repo, deploy)
-            }
-        };
+                    format!("https://github.com/{repository}{path}")
+                }
+            };
+            let tag = if var("GITHUB_REF_TYPE") == "tag" {
+                var("GITHUB_REF_NAME")
+            } else {
+                ""
+            };
+            let run = match var("GITHUB_RUN_ID") {
+                "" => String::new(),
+                id => url(&format!("/actions/runs/{id}")),
+            };
+            let mut deploy = annotations(channel, &url(""), var("GITHUB_SHA"), tag);
+            deploy.push(text(
+                "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
+                annotation("github.ci.werf.io/workflow-run-url", &run),
+                true,
+            ));
+            (repo, deploy)
+        }
+    };
     Plan {
-        login,
         sections: vec![
             Section {
                 title: "DOCKER CONFIG",
@@ -313,7 +320,7 @@ mod tests {
         ]);
         let plan = plan(System::Gitlab, &job, "/home/ci/.werf-rs/tmp/dc", None);
         assert_eq!(
-            plan.login,
+            login(System::Gitlab, &job),
             Some(Login {
                 registry: "registry.example.com:5050".into(),
                 user: "gitlab-ci-token".into(),
@@ -352,7 +359,7 @@ mod tests {
             ("CI_ENVIRONMENT_SLUG", "a\"b$c"),
         ]);
         let plan = plan(System::Gitlab, &job, "/d", None);
-        assert_eq!(plan.login, None, "no job token, no login");
+        assert_eq!(login(System::Gitlab, &job), None, "no job token, no login");
         let posix = render(&plan, Syntax::Posix, &job);
         assert!(posix.contains(
             "# skip export WERF_REPO=\"r.example.com/g/a/werf\" (other.example.com/mine)\n"
@@ -385,7 +392,7 @@ mod tests {
         ]);
         let plan = plan(System::Github, &job, "/d", Some("shop"));
         assert_eq!(
-            plan.login,
+            login(System::Github, &job),
             Some(Login {
                 registry: "ghcr.io".into(),
                 user: "octocat".into(),

@@ -24,10 +24,9 @@ pub fn run(global: &GlobalSettings, args: &CiEnvArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    // The plan first (it names the login), then the Docker config it points to.
-    let placeholder = script::plan(system, &env, "", project.as_deref());
-    let login = placeholder
-        .login
+    // The login first, then the Docker config holding it, then the script naming that config.
+    let login = script::login(system, &env);
+    let credentials = login
         .as_ref()
         .filter(|_| args.login_to_registry)
         .and_then(|l| {
@@ -37,8 +36,8 @@ pub fn run(global: &GlobalSettings, args: &CiEnvArgs) -> Result<ExitCode> {
                 password,
             })
         });
-    let source = docker_config::source_folder(global.docker_config.as_deref());
-    let folder = docker_config::make(&global.home, source.as_deref(), login)
+    let source = crate::registry::docker_config_folder();
+    let folder = docker_config::make(&global.home, source.as_deref(), credentials)
         .context("cannot make the job's Docker config")?;
     let plan = script::plan(
         system,

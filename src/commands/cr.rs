@@ -9,13 +9,12 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::cli::{CrLoginArgs, CrLogoutArgs};
 use crate::docker_config::{self, Credentials};
-use crate::settings::GlobalSettings;
 
 /// The longest password read from standard input.
 const MAX_PASSWORD: u64 = 64 << 10;
 
-fn config_file(global: &GlobalSettings) -> Result<std::path::PathBuf> {
-    docker_config::user_file(global.docker_config.as_deref()).ok_or_else(|| {
+fn config_file() -> Result<std::path::PathBuf> {
+    docker_config::user_file().ok_or_else(|| {
         anyhow!("no Docker config folder: set `--docker-config`, `DOCKER_CONFIG` or `HOME`")
     })
 }
@@ -34,7 +33,7 @@ fn registry_key(registry: &str) -> Result<String> {
     Ok(host.to_string())
 }
 
-pub fn login(global: &GlobalSettings, args: &CrLoginArgs) -> Result<ExitCode> {
+pub fn login(args: &CrLoginArgs) -> Result<ExitCode> {
     let registry = registry_key(&args.registry)?;
     let password = match (&args.password, args.password_stdin) {
         (Some(p), _) => p.clone(),
@@ -54,7 +53,7 @@ pub fn login(global: &GlobalSettings, args: &CrLoginArgs) -> Result<ExitCode> {
     if password.is_empty() {
         bail!("the password for `{registry}` is empty");
     }
-    let path = config_file(global)?;
+    let path = config_file()?;
     docker_config::login(
         &path,
         &Credentials {
@@ -67,9 +66,9 @@ pub fn login(global: &GlobalSettings, args: &CrLoginArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn logout(global: &GlobalSettings, args: &CrLogoutArgs) -> Result<ExitCode> {
+pub fn logout(args: &CrLogoutArgs) -> Result<ExitCode> {
     let registry = registry_key(&args.registry)?;
-    let path = config_file(global)?;
+    let path = config_file()?;
     if docker_config::logout(&path, &registry)? {
         crate::printer::line(&format!("Logged out of `{registry}`"));
     } else {
