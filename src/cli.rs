@@ -151,7 +151,7 @@ pub enum Command {
     /// Print the dependency graph: config, images, stages, and the Git trees and files they read.
     Graph(GraphArgs),
     /// Render the chart (`.helm/`) with the images' references, as a converge would apply it.
-    Render(RenderArgs),
+    Render(RenderCommandArgs),
     /// Build and publish what the registry lacks, then deploy the chart with only the needed
     /// changes and wait until everything is up.
     Converge(ConvergeArgs),
@@ -167,7 +167,7 @@ pub enum Command {
     /// Delete the images in `--repo` that no kept Git reference, no Kubernetes workload and no
     /// fresh build needs (tags recomputed from Git history; no metadata tags).
     Cleanup(CleanupArgs),
-    /// Delete every werf-rs image tag of `--repo`.
+    /// Delete every werf-rs image tag of `--repo`, with its records and the custom tags they name.
     Purge(PurgeArgs),
     /// Helm's own commands, as werf embeds them.
     #[command(subcommand)]
@@ -600,10 +600,52 @@ pub struct MetadataArgs {
     pub add_label: Vec<String>,
 }
 
+/// Custom tags pushed beside the images' content tags (`build`, `converge`).
+#[derive(Debug, Args)]
+pub struct AddCustomTagArgs {
+    /// Also tag every image TEMPLATE in `--repo` (the same manifest, nothing uploaded again):
+    /// `%image%`, `%image_slug%`, `%image_safe_slug%` stand for the image's name,
+    /// `%image_content_based_tag%` for its content tag; needs `cli.allowCustomTags` in
+    /// werf-giterminism.yaml. Cleanup keeps or deletes a custom tag with its image. Repeatable;
+    /// every variable `WERF_ADD_CUSTOM_TAG_*` adds one too.
+    #[arg(long = "add-custom-tag", value_name = "TEMPLATE")]
+    pub add_custom_tag: Vec<String>,
+}
+
+/// Which tags a deploy references, and whether its images must be built already (`render`,
+/// `plan`, `converge`).
+#[derive(Debug, Args)]
+pub struct DeployImagesArgs {
+    /// Build and push nothing: fail, naming every image missing from `--repo` (and every
+    /// `--use-custom-tag` tag not naming its image), before anything in the cluster changes.
+    #[arg(short = 'Z', long)]
+    pub require_built_images: bool,
+
+    /// Reference the images by this custom tag instead of their content tags (the shortcuts of
+    /// `--add-custom-tag`); `converge` also pushes it. Needs `cli.allowCustomTags`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub use_custom_tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderCommandArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub images: DeployImagesArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ConvergeArgs {
     #[command(flatten)]
     pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub images: DeployImagesArgs,
+
+    #[command(flatten)]
+    pub custom_tags: AddCustomTagArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -756,6 +798,9 @@ pub struct RollbackArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub images: DeployImagesArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -914,6 +959,9 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub publish: PublishFlags,
+
+    #[command(flatten)]
+    pub custom_tags: AddCustomTagArgs,
 
     /// Print every input of every stage, not just a summary.
     #[arg(long, short = 'v')]

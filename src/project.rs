@@ -45,6 +45,8 @@ pub struct Loaded {
     /// The graph the plans came from (charts render from it too).
     pub db: Database,
     pub project: Project,
+    /// What `werf-giterminism.yaml` allows.
+    pub giterminism: werf_graph::giterminism::Giterminism,
 }
 
 impl Loaded {
@@ -425,9 +427,11 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         plans,
         db,
         project,
+        giterminism: rules,
     };
     if let Some(changes) = scanned {
-        check_clean(&loaded, changes?, reads, (&rules, &allowed_uncommitted))?;
+        let rules = &loaded.giterminism;
+        check_clean(&loaded, changes?, reads, (rules, &allowed_uncommitted))?;
         phase("work tree checked");
     }
     Ok(loaded)

@@ -68,6 +68,9 @@ pub struct RenderSettings {
     pub set: Vec<(String, werf_graph::chart::SetKind)>,
     /// Annotations and labels for every deployed object (deploy commands only).
     pub metadata: crate::deploy::metadata::Extra,
+    /// `--use-custom-tag`: the tag the chart references images by (their content tags when
+    /// `None`).
+    pub use_custom_tag: Option<crate::build::custom_tag::Template>,
 }
 
 impl RenderSettings {
@@ -129,7 +132,14 @@ impl RenderSettings {
             secret_values: paths(&families.secret_values, &args.secret_values),
             set,
             metadata: Default::default(),
+            use_custom_tag: None,
         })
+    }
+
+    /// With the chart referencing images by `tags.referenced`.
+    pub fn with_custom_tag(mut self, tags: &CustomTags) -> Self {
+        self.use_custom_tag = tags.referenced.clone();
+        self
     }
 
     /// With the annotations and labels of `args` and of the variables `vars`
@@ -231,6 +241,65 @@ pub fn environment() -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Custom tags: the templates pushed (`--add-custom-tag`, every `WERF_ADD_CUSTOM_TAG_*` in the
+/// order of their names, and `--use-custom-tag`) and the one the chart references.
+#[derive(Clone, Debug, Default)]
+pub struct CustomTags {
+    pub add: Vec<crate::build::custom_tag::Template>,
+    /// `--use-custom-tag` (`WERF_USE_CUSTOM_TAG`; empty is none, as in werf).
+    pub referenced: Option<crate::build::custom_tag::Template>,
+}
+
+impl CustomTags {
+    pub fn resolve(
+        add: &[String],
+        referenced: Option<&str>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        use crate::build::custom_tag::Template;
+        let mut vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("WERF_ADD_CUSTOM_TAG_"))
+            .collect();
+        vars.sort();
+        let mut templates = Vec::new();
+        for (name, value) in &vars {
+            templates.push(Template::parse(value).with_context(|| format!("`{name}`"))?);
+        }
+        for a in add {
+            templates.push(Template::parse(a).context("`--add-custom-tag`")?);
+        }
+        let referenced = match referenced.filter(|t| !t.is_empty()) {
+            Some(t) => Some(Template::parse(t).context("`--use-custom-tag`")?),
+            None => None,
+        };
+        Ok(CustomTags {
+            add: templates,
+            referenced,
+        })
+    }
+
+    /// Only `--use-custom-tag` (`render`, `plan`: they push nothing).
+    pub fn referenced(referenced: Option<&str>) -> Result<Self> {
+        Self::resolve(&[], referenced, [])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.referenced.is_none()
+    }
+
+    /// Every template to push: the added ones, then the referenced one, each once.
+    pub fn pushed(&self) -> Vec<&crate::build::custom_tag::Template> {
+        let mut out: Vec<&crate::build::custom_tag::Template> = Vec::new();
+        for t in self.add.iter().chain(&self.referenced) {
+            if !out.iter().any(|o| o.text() == t.text()) {
+                out.push(t);
+            }
+        }
+        out
+    }
 }
 
 /// Which cluster, and how objects of others are treated.

@@ -10,7 +10,6 @@ use werf_graph::ObjectSource;
 
 use super::layer::{Node, Spool, Tree};
 use super::native::{self, ImportFilter, Published, Taken};
-use super::oci;
 use crate::registry::Registry;
 
 /// Errors of reading an import's files or recording their checksum.
@@ -114,28 +113,14 @@ pub fn record(
     checksum: &str,
 ) -> Result<String, Error> {
     let tag = imports::record_tag(key, checksum);
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {
-            "werf-rs.import.key": key,
-            "werf-rs.import.checksum": checksum,
-        }},
-        "rootfs": {"type": "layers", "diff_ids": []},
-    });
-    let config_bytes = serde_json::to_vec(&config).expect("a JSON value serializes");
-    let manifest = oci::Manifest::of(&config_bytes, Vec::new());
-    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
-    let err = |cause| Error::Record {
+    let labels = [
+        ("werf-rs.import.key", key),
+        ("werf-rs.import.checksum", checksum),
+    ];
+    crate::push::record(registry, repo, &tag, &labels).map_err(|cause| Error::Record {
         image: spec.source.clone(),
         tag: tag.clone(),
         cause: Box::new(cause),
-    };
-    registry
-        .push_blob(repo, &manifest.config.digest, config_bytes)
-        .map_err(err)?;
-    registry
-        .push_manifest(repo, &tag, manifest_bytes, oci::MANIFEST)
-        .map_err(err)?;
+    })?;
     Ok(tag)
 }

@@ -16,6 +16,7 @@
 //! - [`buildkit`]: images with `RUN` solved by one or many BuildKit daemons.
 //! - [`image_spec`]: werf.yaml `imageSpec` applied to what was built, before it is tagged.
 //! - [`imports`]: Stapel import checksums read from built images and recorded as tags.
+//! - [`custom_tag`]: `--add-custom-tag` aliases of content tags, checked and pushed.
 //! - [`secrets`]: werf.yaml `secrets` read for `RUN --mount=type=secret`.
 //! - [`error`]: a build's errors, and one image's.
 
@@ -23,6 +24,7 @@ pub mod archive;
 pub mod backend;
 pub mod buildah;
 pub mod buildkit;
+pub mod custom_tag;
 pub mod error;
 pub mod image_spec;
 pub mod imports;

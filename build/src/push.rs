@@ -1,6 +1,7 @@
 //! Images pushed to the registry: a natively built one blobs first (mounted from their source
-//! repository when it is on the same registry, else uploaded), then its manifest; and the
-//! digests of images already there.
+//! repository when it is on the same registry, else uploaded), then its manifest; the digests
+//! of images already there; and record tags (a manifest with no layers whose config's labels
+//! say what it records).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,31 @@ pub fn current_digests(
         .zip(digests)
         .map(|(p, d)| (p.tag.clone(), d.unwrap_or_default()))
         .collect())
+}
+
+/// Pushes the record tag `repo:tag`: a manifest with no layers whose config carries `labels`
+/// (each record its own manifest, so deleting one takes nothing else).
+pub fn record(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    labels: &[(&str, &str)],
+) -> Result<(), crate::registry::Error> {
+    let labels: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": []},
+    });
+    let config_bytes = serde_json::to_vec(&config).expect("a JSON value serializes");
+    let manifest = oci::Manifest::of(&config_bytes, Vec::new());
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest serializes");
+    registry.push_blob(repo, &manifest.config.digest, config_bytes)?;
+    registry.push_manifest(repo, tag, manifest_bytes, oci::MANIFEST)
 }
 
 /// Pushes one image: blobs the repository lacks (mounted from their source repository when it is

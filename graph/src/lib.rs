@@ -21,6 +21,7 @@
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.
 //! - [`stapel`]: Stapel images (git mappings, shell stages, imports) as Dockerfile stages.
 //! - [`imports`]: Stapel import checksums (imports cut off by the content they copy).
+//! - [`custom_tag`]: records tying each custom tag to the content tag it aliases.
 //! - [`why`]: why a tag or an object changed between two revisions, down to files and fields.
 //! - [`view`]: the dependency graph as nodes and edges (`werf graph`).
 //! - [`error`]: the one error type.
@@ -29,6 +30,7 @@ pub mod chart;
 pub mod cleanup;
 pub mod config;
 pub mod context;
+pub mod custom_tag;
 pub mod dag;
 pub mod db;
 pub mod digest;

@@ -200,10 +200,14 @@ impl<'a> GraphImages<'a> {
             .0
             .insert(name.to_string());
         let key = ImageKey::new(self.db, name.to_string());
-        image_digest(self.db, self.project, key)
+        let tag = image_digest(self.db, self.project, key)
             .as_ref()
-            .ok()
-            .map(|d| d.tag())
+            .ok()?
+            .tag();
+        Some(match self.input.options(self.db).custom_tags.get(name) {
+            Some(custom) => custom.expand(&tag),
+            None => tag,
+        })
     }
 }
 

@@ -13,9 +13,10 @@ use werf_graph::plan::{BaseRef, ImagePlan};
 
 use crate::build::Wanted;
 use crate::cli::BuildArgs;
+use crate::pipeline::images;
 use crate::pipeline::publish::{publish, Publish};
 use crate::project::{load, Loaded};
-use crate::settings::{GlobalSettings, PublishSettings};
+use crate::settings::{environment, CustomTags, GlobalSettings, PublishSettings};
 
 /// Per project: the last plan's commit and image -> tag.
 const LAST_PLAN: &str = "plans";
@@ -114,7 +115,9 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
     if !args.dry_run {
         return build_and_push(global, args);
     }
+    let custom = CustomTags::resolve(&args.custom_tags.add_custom_tag, None, environment())?;
     let mut loaded = load(global)?;
+    images::check(&loaded, &custom, args.repo.as_deref())?;
     if let Some(repo) = &args.repo {
         loaded.use_recorded_imports(repo)?;
     }
@@ -161,6 +164,11 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
     for plan in &plans {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}  tag {}", plan.name, plan.tag);
+        if !plan.is_internal() {
+            for t in custom.pushed() {
+                let _ = writeln!(out, "  custom tag {}", t.expand(&plan.name, &plan.tag));
+            }
+        }
         let _ = writeln!(out, "  {}", inputs_line(plan));
         match last.images.get(&plan.name) {
             None => {
@@ -319,7 +327,9 @@ fn build_and_push(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode>
     let Some(repo) = args.repo.as_deref() else {
         bail!("`werf build` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish to; `--dry-run` only plans");
     };
+    let custom = CustomTags::resolve(&args.custom_tags.add_custom_tag, None, environment())?;
     let mut loaded = load(global)?;
+    images::check(&loaded, &custom, Some(repo))?;
     let wanted = select(&loaded, &args.images)?;
     let publish_settings = PublishSettings::resolve(&args.publish, global);
     let publish_args = Publish {
@@ -328,6 +338,14 @@ fn build_and_push(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode>
         report_digests: args.save_build_report,
     };
     let results = publish(global, &mut loaded, wanted, &publish_args)?;
+    images::push(
+        global,
+        &loaded,
+        repo,
+        &publish_settings.registry,
+        &custom,
+        &results,
+    )?;
     // Every tag is known after the build (imports were recorded on the way).
     let plans: BTreeMap<String, Arc<ImagePlan>> = loaded
         .ok_plans()?

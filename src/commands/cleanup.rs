@@ -214,12 +214,14 @@ pub fn purge(global: &GlobalSettings, args: &PurgeArgs) -> Result<ExitCode> {
             if used.len() == 1 { "it" } else { "them" }
         );
     }
+    // Custom tags with records go with the images they alias.
+    let aliases = werf_graph::custom_tag::aliases(&tags);
     let mut decisions: Vec<Decision> = tags
         .iter()
         .map(|t| Decision {
             tag: t.clone(),
             image: None,
-            reasons: if is_ours(t) {
+            reasons: if is_ours(t) || aliases.contains_key(t) {
                 vec![]
             } else {
                 vec![Reason::NotOurs]

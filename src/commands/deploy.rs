@@ -10,22 +10,33 @@ use crate::cli::{ConvergeArgs, DismissArgs, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
 use crate::pipeline::desired::{converge_release, desired, release_of, runtime};
+use crate::pipeline::images;
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::why::Revisions;
 use crate::project::{load_for, Reads};
 use crate::settings::{
-    self, environment, GlobalSettings, KubeSettings, PublishSettings, RenderSettings,
+    self, environment, CustomTags, GlobalSettings, KubeSettings, PublishSettings, RenderSettings,
 };
 
 /// Runs `werf converge`.
 pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout = settings::timeout(&args.timeout)?;
+    let custom = CustomTags::resolve(
+        &args.custom_tags.add_custom_tag,
+        args.images.use_custom_tag.as_deref(),
+        environment(),
+    )?;
+    if args.images.require_built_images && !custom.add.is_empty() {
+        bail!("`--add-custom-tag` pushes tags and `--require-built-images` pushes nothing: pass one of them");
+    }
     let (render, kube_settings) = (
         RenderSettings::resolve(&args.render, environment())?
-            .with_metadata(&args.metadata, settings::environment())?,
+            .with_metadata(&args.metadata, settings::environment())?
+            .with_custom_tag(&custom),
         KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
+    images::check(&loaded, &custom, render.repo.as_deref())?;
     let release = release_of(
         global,
         render.release.as_deref(),
@@ -37,8 +48,18 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
     let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let plans = loaded.buildable_plans()?;
-    // A project without images of its own needs no repository (as werf).
-    if !plans.is_empty() {
+    let publish_settings = PublishSettings::resolve(&args.publish, global);
+    if args.images.require_built_images {
+        let repo = render.repo.as_deref();
+        images::require_built(
+            global,
+            &mut loaded,
+            repo,
+            &publish_settings.registry,
+            &custom,
+        )?;
+    } else if !plans.is_empty() {
+        // A project without images of its own needs no repository (as werf).
         let repo = render.repo.as_deref().ok_or_else(|| {
             anyhow!(
                 "`werf converge` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) to publish werf.yaml's {} image{} to",
@@ -46,13 +67,20 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
                 if plans.len() == 1 { "" } else { "s" }
             )
         })?;
-        let publish_settings = PublishSettings::resolve(&args.publish, global);
         let publish_args = Publish {
             repo,
             settings: &publish_settings,
             report_digests: false,
         };
-        publish(global, &mut loaded, plans, &publish_args)?;
+        let built = publish(global, &mut loaded, plans, &publish_args)?;
+        images::push(
+            global,
+            &loaded,
+            repo,
+            &publish_settings.registry,
+            &custom,
+            &built,
+        )?;
     }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
@@ -91,13 +119,25 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
 
 /// Runs `werf plan`.
 pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
+    let custom = CustomTags::referenced(args.images.use_custom_tag.as_deref())?;
     let (render, kube_settings) = (
         RenderSettings::resolve(&args.render, environment())?
-            .with_metadata(&args.metadata, settings::environment())?,
+            .with_metadata(&args.metadata, settings::environment())?
+            .with_custom_tag(&custom),
         KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
-    if let Some(repo) = &render.repo {
+    images::check(&loaded, &custom, render.repo.as_deref())?;
+    if args.images.require_built_images {
+        let registry = settings::RegistrySettings::default();
+        images::require_built(
+            global,
+            &mut loaded,
+            render.repo.as_deref(),
+            &registry,
+            &custom,
+        )?;
+    } else if let Some(repo) = &render.repo {
         loaded.use_recorded_imports(repo)?;
     }
     let release = release_of(

@@ -6,28 +6,43 @@ use std::process::ExitCode;
 use anyhow::Result;
 use werf_graph::chart::{self, Cluster};
 
-use crate::cli::RenderArgs;
-use crate::pipeline::render::{named_render_options, render};
+use crate::cli::RenderCommandArgs;
+use crate::pipeline::images;
+use crate::pipeline::render::{named_render_options, render as render_chart};
 use crate::project::{load_for, Reads};
-use crate::settings::{environment, GlobalSettings, RenderSettings};
+use crate::settings::{environment, CustomTags, GlobalSettings, RegistrySettings, RenderSettings};
 
 /// Runs `werf render`.
-pub fn run(global: &GlobalSettings, args: &RenderArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalSettings, args: &RenderCommandArgs) -> Result<ExitCode> {
+    let (render, custom) = (
+        &args.render,
+        CustomTags::referenced(args.images.use_custom_tag.as_deref())?,
+    );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
-    if let Some(repo) = &args.repo {
+    images::check(&loaded, &custom, render.repo.as_deref())?;
+    if args.images.require_built_images {
+        let registry = RegistrySettings::default();
+        images::require_built(
+            global,
+            &mut loaded,
+            render.repo.as_deref(),
+            &registry,
+            &custom,
+        )?;
+    } else if let Some(repo) = &render.repo {
         loaded.use_recorded_imports(repo)?;
     }
     let plans = loaded.ok_plans()?;
-    if args.repo.is_none() && !plans.is_empty() {
+    if render.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");
     }
     let options = named_render_options(
         global,
-        &RenderSettings::resolve(args, environment())?,
+        &RenderSettings::resolve(render, environment())?.with_custom_tag(&custom),
         &loaded,
     )?;
     // As `helm template`: no cluster, so `lookup` finds nothing.
-    let manifests = render(&loaded, options, Cluster::offline())?;
+    let manifests = render_chart(&loaded, options, Cluster::offline())?;
     std::io::stdout()
         .lock()
         .write_all(chart::to_stream(&manifests).as_bytes())?;

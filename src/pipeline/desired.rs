@@ -54,7 +54,13 @@ pub fn content(
     if let Some(repo) = &options.repo {
         let images: serde_json::Map<String, Value> = tags(loaded)?
             .into_iter()
-            .map(|(name, tag)| (name, Value::String(format!("{repo}:{tag}"))))
+            .map(|(name, tag)| {
+                let tag = match options.custom_tags.get(&name) {
+                    Some(custom) => custom.expand(&tag),
+                    None => tag,
+                };
+                (name, Value::String(format!("{repo}:{tag}")))
+            })
             .collect();
         if !images.is_empty() {
             config.insert("werf".into(), serde_json::json!({ "image": images }));

@@ -4,10 +4,12 @@
 //!
 //! - [`publish`]: build and push what the registry lacks.
 //! - [`render`]: render options (names, values, secrets), manifests and CRDs.
+//! - [`images`]: custom tags and `--require-built-images`.
 //! - [`desired`]: the runtime, the cluster target, the release, and the desired objects.
 //! - [`why`]: two revisions side by side, and the chain from an edited file to an image or object.
 
 pub mod desired;
+pub mod images;
 pub mod publish;
 pub mod render;
 pub mod why;

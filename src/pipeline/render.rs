@@ -97,6 +97,7 @@ pub fn render_options(
         values_files,
         set: args.set.clone(),
         repo: args.repo.clone(),
+        custom_tags: super::images::referenced(loaded, args.use_custom_tag.as_ref()),
         revision: 1,
         kube_version: None,
         api_versions: None,

@@ -43,6 +43,7 @@ mod cleanup;
 mod cluster;
 mod contract;
 mod corpus;
+mod custom_tags;
 mod deploy;
 mod dev;
 mod dev_loop;

@@ -71,6 +71,8 @@ pub struct RenderOptions {
     pub set: Vec<(String, values::SetKind)>,
     /// The image repository (`--repo`); without it image values are `REPO:TAG` stubs.
     pub repo: Option<String>,
+    /// `--use-custom-tag`: the tag each image is referenced by (its content tag when absent).
+    pub custom_tags: BTreeMap<String, crate::custom_tag::ImageTag>,
     /// `.Release.Revision` (a first install is revision 1; 0 counts as 1).
     pub revision: u64,
     /// `.Capabilities.KubeVersion.Version` (Helm 4's default, `v1.36.0`, offline).

@@ -3,14 +3,16 @@
 //! A werf-rs image tag is kept when a reference's history keeps it, when a Kubernetes object
 //! uses it, or when it is fresh (first seen less than `keepImagesBuiltWithinLastNHours` ago; a
 //! tag with no record of when it appeared counts as fresh). Every other image tag is deleted.
-//! An import record (`imp-…`, see [`crate::imports`]) follows the tag it is about. Tags of
-//! another shape are not ours and always stay.
+//! A record (an import's `imp-…`, see [`crate::imports`]; a custom tag's `ctm-…`, see
+//! [`crate::custom_tag`]) follows the tag it is about. A custom tag a record names goes with its
+//! content tag: kept while that is kept, deleted with it; a workload using the custom tag keeps
+//! the content tag. Tags of another shape are not ours and always stay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::history::Kept;
-use super::is_image_tag;
+use super::{is_image_tag, record_source};
 
 /// A Kubernetes object that uses an image.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,8 +48,12 @@ pub enum Reason {
     /// Its manifest is also the manifest of this kept tag: deleting the manifest would take the
     /// kept tag with it.
     SharesManifest { with: String },
-    /// It records the checksum of an import from this kept tag (see [`crate::imports`]).
+    /// It is a record about this kept tag (an import's checksum, or a custom tag).
     RecordOf { source: String },
+    /// It is a custom tag of this kept content tag (see [`crate::custom_tag`]).
+    CustomTagOf { content: String },
+    /// A workload uses it through this custom tag.
+    InUseThrough { custom: String, by: Use },
 }
 
 impl fmt::Display for Reason {
@@ -75,8 +81,12 @@ impl fmt::Display for Reason {
             Reason::SharesManifest { with } => {
                 write!(f, "its manifest is also kept tag `{with}`'s")
             }
-            Reason::RecordOf { source } => {
-                write!(f, "records an import's checksum from kept tag `{source}`")
+            Reason::RecordOf { source } => write!(f, "a record about kept tag `{source}`"),
+            Reason::CustomTagOf { content } => {
+                write!(f, "a custom tag of kept tag `{content}`")
+            }
+            Reason::InUseThrough { custom, by } => {
+                write!(f, "used through custom tag `{custom}` by {by}")
             }
         }
     }
@@ -115,20 +125,37 @@ pub struct Inputs<'a> {
     pub now: i64,
 }
 
-/// One decision per tag, in tag order. An import record stays exactly while the tag it is
-/// about stays.
+/// One decision per tag, in tag order. A record stays exactly while the tag it is about
+/// stays; a custom tag a record names stays while one of its content tags stays, or while a
+/// workload uses it.
 pub fn decide(i: &Inputs<'_>) -> Vec<Decision> {
     let mut history: BTreeMap<&str, Vec<&Kept>> = BTreeMap::new();
     for k in i.history {
         history.entry(k.tag.as_str()).or_default().push(k);
+    }
+    let aliases = crate::custom_tag::aliases(i.tags);
+    // A workload that uses a custom tag uses the content tags it aliases.
+    let mut through: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
+    for (custom, contents) in &aliases {
+        for u in i.in_use.get(custom).into_iter().flatten() {
+            for c in contents {
+                through
+                    .entry(c.as_str())
+                    .or_default()
+                    .push(Reason::InUseThrough {
+                        custom: custom.clone(),
+                        by: u.clone(),
+                    });
+            }
+        }
     }
     let mut decisions: Vec<Decision> = i
         .tags
         .iter()
         .map(|tag| {
             let mut reasons = Vec::new();
-            if crate::imports::record_source(tag).is_some() {
-                // Decided below, after its source.
+            if record_source(tag).is_some() || aliases.contains_key(tag) {
+                // Decided below, after the tags they are about.
             } else if !is_image_tag(tag) {
                 reasons.push(Reason::NotOurs);
             } else {
@@ -138,6 +165,7 @@ pub fn decide(i: &Inputs<'_>) -> Vec<Decision> {
                 for u in i.in_use.get(tag).into_iter().flatten() {
                     reasons.push(Reason::InUse(u.clone()));
                 }
+                reasons.extend(through.remove(tag.as_str()).into_iter().flatten());
                 if let Some(window) = i.fresh_within {
                     match i.first_seen.get(tag) {
                         None => reasons.push(Reason::Fresh { first_seen: None }),
@@ -167,7 +195,14 @@ pub fn decide(i: &Inputs<'_>) -> Vec<Decision> {
         .map(|d| d.tag.clone())
         .collect();
     for d in &mut decisions {
-        if let Some(source) = crate::imports::record_source(&d.tag) {
+        if let Some(contents) = aliases.get(&d.tag) {
+            for u in i.in_use.get(&d.tag).into_iter().flatten() {
+                d.reasons.push(Reason::InUse(u.clone()));
+            }
+            for c in contents.iter().filter(|c| kept.contains(*c)) {
+                d.reasons.push(Reason::CustomTagOf { content: c.clone() });
+            }
+        } else if let Some(source) = record_source(&d.tag) {
             if kept.contains(source) {
                 d.reasons.push(Reason::RecordOf {
                     source: source.to_string(),
@@ -403,5 +438,77 @@ mod tests {
         // Its source is deleted, so is the record (it is ours, not another tool's).
         assert!(!by_tag[t('b').as_str()].keep());
         assert!(!by_tag[gone_record.as_str()].keep());
+    }
+
+    #[test]
+    fn a_custom_tag_goes_with_its_content_tag_and_a_use_of_it_keeps_that() {
+        use crate::custom_tag::record_tag;
+        let web = Use {
+            context: "ctx".into(),
+            namespace: "ns".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+        };
+        // a: kept by history, custom tag `main`; b: old, custom tag `v1` (deleted with it);
+        // c: old, but its custom tag `prod` is what a workload runs; `pinned`: no record.
+        let tags: BTreeSet<String> = [
+            t('a'),
+            t('b'),
+            t('c'),
+            "main".into(),
+            "v1".into(),
+            "prod".into(),
+            "pinned".into(),
+            record_tag(&t('a'), "main"),
+            record_tag(&t('b'), "v1"),
+            record_tag(&t('c'), "prod"),
+        ]
+        .into_iter()
+        .collect();
+        let history = vec![Kept {
+            tag: t('a'),
+            image: "app".into(),
+            commit: "0123456789abcdef".into(),
+            reference: "branch `main`".into(),
+            policy: "p".into(),
+        }];
+        let in_use = [("prod".to_string(), vec![web.clone()])].into();
+        let out = decide(&Inputs {
+            tags: &tags,
+            history: &history,
+            in_use: &in_use,
+            first_seen: &BTreeMap::new(),
+            fresh_within: None,
+            images: &BTreeMap::new(),
+            now: 0,
+        });
+        let by_tag: BTreeMap<&str, &Decision> = out.iter().map(|d| (d.tag.as_str(), d)).collect();
+        assert_eq!(
+            by_tag["main"].reasons,
+            [Reason::CustomTagOf { content: t('a') }]
+        );
+        assert_eq!(by_tag["v1"].reasons, []);
+        assert!(!by_tag[t('b').as_str()].keep());
+        assert!(!by_tag[record_tag(&t('b'), "v1").as_str()].keep());
+        assert_eq!(
+            by_tag[t('c').as_str()].reasons,
+            [Reason::InUseThrough {
+                custom: "prod".into(),
+                by: web.clone()
+            }]
+        );
+        assert_eq!(
+            by_tag["prod"].reasons,
+            [Reason::InUse(web), Reason::CustomTagOf { content: t('c') }]
+        );
+        assert_eq!(
+            by_tag[record_tag(&t('c'), "prod").as_str()].reasons,
+            [Reason::RecordOf { source: t('c') }]
+        );
+        assert_eq!(by_tag["pinned"].reasons, [Reason::NotOurs]);
+        assert_eq!(
+            by_tag["main"].reasons[0].to_string(),
+            format!("a custom tag of kept tag `{}`", t('a'))
+        );
     }
 }

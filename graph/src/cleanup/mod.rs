@@ -26,10 +26,15 @@ pub fn is_image_tag(tag: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Whether `tag` is one werf-rs writes: an image tag or an import record
-/// ([`crate::imports`]).
+/// Whether `tag` is one werf-rs writes: an image tag, an import record ([`crate::imports`]) or
+/// a custom tag's record ([`crate::custom_tag`]).
 pub fn is_ours(tag: &str) -> bool {
-    is_image_tag(tag) || crate::imports::record_source(tag).is_some()
+    is_image_tag(tag) || record_source(tag).is_some()
+}
+
+/// The tag a record tag is about (an import's source, or a custom tag's content tag).
+pub fn record_source(tag: &str) -> Option<&str> {
+    crate::imports::record_source(tag).or_else(|| crate::custom_tag::record_source(tag))
 }
 
 #[cfg(test)]
