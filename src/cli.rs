@@ -693,10 +693,11 @@ pub struct PublishFlags {
     #[arg(long, value_name = "N", value_parser = parallel_tasks, allow_negative_numbers = true)]
     pub parallel_tasks_limit: Option<ParallelLimit>,
 
-    /// What builds `RUN` instructions: the native builder (no daemon, no `RUN`), buildah, or
-    /// BuildKit daemons (`--buildkit-addr`).
-    #[arg(long, value_enum, default_value_t = Backend::Native)]
-    pub backend: Backend,
+    /// What builds images with `RUN`: the native builder (no daemon, no `RUN`), buildah, or
+    /// BuildKit daemons (`--buildkit-addr`). Default: images without `RUN` build natively, the
+    /// others with BuildKit in the local Docker daemon when it answers, else buildah.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
 
     /// A BuildKit daemon for `--backend buildkit`, as buildx spells it: `unix:///PATH`,
     /// `tcp://HOST:PORT`, `docker://` (dockerd's embedded BuildKit) or

@@ -354,6 +354,12 @@ impl KubeSettings {
 /// What builds images with `RUN`.
 #[derive(Clone, Debug)]
 pub enum Builder {
+    /// No `--backend`: images with `RUN` go to what answers here (see
+    /// [`crate::pipeline::builder`]), the rest build natively.
+    Auto {
+        buildah_root: PathBuf,
+        keepalive: Duration,
+    },
     /// The native builder only (an image with `RUN` fails, naming the way around).
     Native,
     /// buildah, with its storage under the home folder.
@@ -435,11 +441,15 @@ pub struct PublishSettings {
 impl PublishSettings {
     pub fn resolve(flags: &cli::PublishFlags, global: &GlobalSettings) -> Self {
         let builder = match flags.backend {
-            cli::Backend::Native => Builder::Native,
-            cli::Backend::Buildah => Builder::Buildah {
+            None => Builder::Auto {
+                buildah_root: global.home.join("buildah"),
+                keepalive: Duration::from_secs(flags.buildkit_keepalive),
+            },
+            Some(cli::Backend::Native) => Builder::Native,
+            Some(cli::Backend::Buildah) => Builder::Buildah {
                 root: global.home.join("buildah"),
             },
-            cli::Backend::Buildkit => Builder::Buildkit(BuildkitSettings {
+            Some(cli::Backend::Buildkit) => Builder::Buildkit(BuildkitSettings {
                 addresses: flags.buildkit_addr.clone(),
                 tls_ca: flags.buildkit_tls_ca.clone(),
                 tls_cert: flags.buildkit_tls_cert.clone(),

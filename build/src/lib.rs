@@ -42,5 +42,5 @@ use werf_registry as registry;
 
 pub use backend::Backend;
 pub use error::{Error, ImageError};
-pub use run::{build, ImageResult, Options, Planner, Reporter, Wanted};
+pub use run::{build, has_run, ImageResult, Options, Planner, Reporter, Wanted};
 pub use tags::cached_tags;

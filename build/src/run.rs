@@ -45,7 +45,7 @@ impl Options<'_> {
 }
 
 /// Whether any stage the image needs has a `RUN`.
-fn has_run(plan: &ImagePlan) -> bool {
+pub fn has_run(plan: &ImagePlan) -> bool {
     plan.stages.iter().any(|s| {
         plan.dockerfile.stages[s.index]
             .steps

@@ -27,33 +27,13 @@ pub fn publish(
     let (repo, settings) = (args.repo, args.settings);
     let registry = settings.registry.client(Some(repo), &[], global.timeouts)?;
     let parallel = settings.parallel;
-    let buildkit = match &settings.builder {
-        Builder::Buildkit(b) => Some(crate::build::buildkit::Fleet::connect(
-            &crate::build::buildkit::addresses(&b.addresses),
-            crate::build::buildkit::tls(
-                b.tls_ca.clone(),
-                b.tls_cert.clone(),
-                b.tls_key.clone(),
-                b.tls_server_name.clone(),
-            )
-            .as_ref(),
-            b.keepalive,
-            parallel,
-            &|w| crate::printer::warning(w),
-        )?),
-        _ => None,
-    };
+    let (buildkit, buildah) = runners(&settings.builder, &wanted, parallel)?;
     let options = crate::build::Options {
         repo,
         parallel,
         project: &loaded.config.meta.project,
         report_digests: args.report_digests,
-        buildah: match &settings.builder {
-            Builder::Buildah { root } => {
-                Some(crate::build::buildah::Buildah { root: root.clone() })
-            }
-            _ => None,
-        },
+        buildah,
         buildkit,
         project_dir: loaded.repo.workdir.join(&loaded.repo.prefix),
     };
@@ -87,4 +67,100 @@ pub fn publish(
         stats.blobs_mounted.load(Relaxed),
     ));
     Ok(results)
+}
+
+/// The runners for images with `RUN`: the BuildKit fleet or buildah `builder` names, or, without
+/// `--backend`, what answers here (only when an image has `RUN`, or may: a pending plan).
+fn runners(
+    builder: &Builder,
+    wanted: &[Wanted],
+    parallel: usize,
+) -> Result<(
+    Option<crate::build::buildkit::Fleet>,
+    Option<crate::build::buildah::Buildah>,
+)> {
+    use crate::build::buildkit;
+    use crate::pipeline::builder::{self, Choice, Probe};
+    let fleet = |addresses: &[String], tls, keepalive, warn: &dyn Fn(&str)| {
+        buildkit::Fleet::connect(addresses, tls, keepalive, parallel, warn)
+    };
+    Ok(match builder {
+        Builder::Native => (None, None),
+        Builder::Buildah { root } => (
+            None,
+            Some(crate::build::buildah::Buildah { root: root.clone() }),
+        ),
+        Builder::Buildkit(b) => {
+            let tls = buildkit::tls(
+                b.tls_ca.clone(),
+                b.tls_cert.clone(),
+                b.tls_key.clone(),
+                b.tls_server_name.clone(),
+            );
+            let warn = |w: &str| crate::printer::warning(w);
+            let addresses = buildkit::addresses(&b.addresses);
+            (
+                Some(fleet(&addresses, tls.as_ref(), b.keepalive, &warn)?),
+                None,
+            )
+        }
+        Builder::Auto {
+            buildah_root,
+            keepalive,
+        } => {
+            let run_images: Vec<String> = wanted
+                .iter()
+                .filter(|(_, p)| p.as_ref().is_ok_and(|p| crate::build::has_run(p)))
+                .map(|(name, _)| name.clone())
+                .collect();
+            let pending = wanted.iter().any(|(_, p)| p.is_err());
+            if run_images.is_empty() && !pending {
+                return Ok((None, None));
+            }
+            let vars = crate::settings::environment();
+            let var = |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let mode = var("WERF_BUILDAH_MODE").filter(|m| !m.is_empty());
+            let mut connected = None;
+            let probe = if mode.is_some() {
+                Probe::NotAsked
+            } else {
+                match builder::docker_address(var("DOCKER_HOST")) {
+                    Err(why) => Probe::Failed(why),
+                    Ok(address) => {
+                        match fleet(std::slice::from_ref(&address), None, *keepalive, &|_| {}) {
+                            Ok(f) => {
+                                connected = Some(f);
+                                Probe::Answered(address)
+                            }
+                            Err(e) => Probe::Failed(werf_base::errors::chain(&e)),
+                        }
+                    }
+                }
+            };
+            let path = std::env::var_os("PATH");
+            let choice = builder::choose(
+                mode,
+                probe,
+                builder::buildah_on(path.as_deref()),
+                &run_images,
+            )?;
+            if let Some(line) = builder::describe(&choice) {
+                builder::say_once(&line);
+            }
+            match choice {
+                Choice::DockerBuildkit(_) => (connected, None),
+                Choice::Buildah { .. } => (
+                    None,
+                    Some(crate::build::buildah::Buildah {
+                        root: buildah_root.clone(),
+                    }),
+                ),
+                Choice::NativeOnly => (None, None),
+            }
+        }
+    })
 }

@@ -114,6 +114,25 @@ fn run_steps_and_shell_stages_build_on_dockerds_buildkit_under_our_tags() {
     assert!(ok, "{out}");
     assert_eq!(rebuilt(&report), ["runner"], "{out}");
 
+    // Without `--backend`, RUN goes to the BuildKit of the Docker daemon `DOCKER_HOST` names
+    // (said once), even with buildah installed.
+    r.write(&[("runner/x.txt", "x3\n")]);
+    r.commit("edit 3");
+    let docker_host = format!("unix://{}", daemon.socket().display());
+    let (ok, out, report) =
+        crate::support::build_with_report(&r, &repo, &[], &[("DOCKER_HOST", &docker_host)]);
+    assert!(ok, "{out}");
+    assert_eq!(rebuilt(&report), ["runner"], "{out}");
+    assert_eq!(
+        out.matches(&format!(
+            "images with `RUN` build with BuildKit in the Docker daemon (`{addr}`)"
+        ))
+        .count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains(&format!("on `{addr}`")), "{out}");
+
     // A failing step names the image, the step and keeps its output.
     r.write(&[(
         "runner/Dockerfile",

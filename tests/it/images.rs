@@ -373,7 +373,11 @@ fn run_is_a_clear_error_and_other_images_still_publish() {
         "FROM scratch\nCOPY . /other/\n\nRUN echo no runtime here\n",
     )]);
     r.commit("run");
-    let (ok, out, report) = build(&r, &reg.repo("shop"), &["--parallel-tasks-limit", "1"]);
+    let (ok, out, report) = build(
+        &r,
+        &reg.repo("shop"),
+        &["--backend", "native", "--parallel-tasks-limit", "1"],
+    );
     assert!(!ok);
     assert!(
         out.contains("`other`: other/Dockerfile:4: `RUN` needs a container runtime"),
@@ -412,18 +416,73 @@ fn run_goes_to_buildah_and_the_result_is_in_the_image() {
     ]);
     r.commit("init");
     let repo = reg.repo("run");
-    // Without a backend, RUN is a clear error naming the instruction.
-    let (ok, out, _) = build(&r, &repo, &["runner"]);
+    // The native builder alone: RUN is a clear error naming the instruction.
+    let (ok, out, _) = build(&r, &repo, &["--backend", "native", "runner"]);
     assert!(!ok);
     assert!(
         out.contains("runner/Dockerfile:4: `RUN` needs a container runtime"),
         "{out}"
     );
-
-    let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
+    // Without `--backend`, no Docker daemon and no buildah: an error naming the image and every
+    // way to get a runner, before anything is built.
+    let no_docker = [
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ("PATH", "/nonexistent"),
+    ];
+    let (ok, out, _) = crate::support::build_with_report(&r, &repo, &[], &no_docker);
+    assert!(!ok);
+    assert!(
+        out.contains("`runner` needs a runner for `RUN`, and none is here: the Docker daemon does not answer (")
+            && out.contains("`buildah` is not on `PATH`")
+            && out.contains("--backend buildkit --buildkit-addr ADDR"),
+        "{out}"
+    );
+    // Without `--backend` and no Docker daemon, buildah (found on `PATH`) runs RUN; the choice is
+    // said once; the image without RUN is built natively all the same.
+    let no_docker = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];
+    let (ok, out, report) = crate::support::build_with_report(&r, &repo, &[], &no_docker);
     assert!(ok, "{out}");
+    assert_eq!(
+        out.matches(
+            "images with `RUN` build with buildah (chroot isolation; no Docker daemon answered)"
+        )
+        .count(),
+        1,
+        "{out}"
+    );
     assert_eq!(rebuilt(&report).values().filter(|b| **b).count(), 2);
     crate::registry::read_back_runner(&repo, &report, work.path());
+    // `WERF_BUILDAH_MODE` asks for buildah as werf's does; a mode werf-rs does not run is named.
+    let (ok, out, _) = crate::support::build_with_report(
+        &r,
+        &repo,
+        &[],
+        &[("WERF_BUILDAH_MODE", "docker-with-fuse")],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("`WERF_BUILDAH_MODE=docker-with-fuse` is not a buildah mode"),
+        "{out}"
+    );
+    r.write(&[("runner/x.txt", "x2\n")]);
+    r.commit("edit");
+    let (ok, out, report) =
+        crate::support::build_with_report(&r, &repo, &[], &[("WERF_BUILDAH_MODE", "auto")]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "images with `RUN` build with buildah (`WERF_BUILDAH_MODE=auto`, chroot isolation)"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        rebuilt(&report)
+            .into_iter()
+            .filter(|(_, b)| *b)
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>(),
+        ["runner"]
+    );
 
     // The next build finds both in the registry and builds nothing.
     let (ok, out, report) = build(&r, &repo, &["--backend", "buildah"]);
