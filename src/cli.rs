@@ -372,12 +372,37 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is not a size (`500M`, `10G`, bytes)"))
 }
 
+/// werf's flags laid over the kubeconfig's context (as kubectl's `--server`, `--token`,
+/// `--certificate-authority`, `--insecure-skip-tls-verify`).
+#[derive(Clone, Debug, Args)]
+pub struct KubeAccessArgs {
+    /// The Kubernetes API server's URL (over the context's; with no kubeconfig, the cluster).
+    #[arg(long, value_name = "URL")]
+    pub kube_api_server: Option<String>,
+
+    /// A bearer token for the API server (over the context's user).
+    #[arg(long, value_name = "TOKEN")]
+    pub kube_token: Option<String>,
+
+    /// The CA certificate the API server's certificate is checked against.
+    #[arg(long, value_name = "FILE", conflicts_with = "skip_tls_verify_kube")]
+    pub kube_ca_path: Option<PathBuf>,
+
+    /// Do not check the API server's certificate.
+    #[arg(long)]
+    pub skip_tls_verify_kube: bool,
+}
+
 /// Where a cleanup looks for images in use.
 #[derive(Debug, Args)]
 pub struct CleanupKubeArgs {
-    /// The kubeconfig to read contexts from (default `$KUBECONFIG` or `~/.kube/config`).
+    /// The kubeconfig to read contexts from (default `$KUBECONFIG` or `~/.kube/config`; in a
+    /// pod without one, its service account).
     #[arg(long = "kube-config", env = "WERF_KUBE_CONFIG", value_name = "FILE")]
     pub kube_config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub access: KubeAccessArgs,
 
     /// Scan only this context (repeatable); default: every context of the kubeconfig.
     #[arg(long = "kube-context", value_name = "NAME")]
@@ -568,7 +593,8 @@ pub struct DependencyArgs {
 /// How to reach Kubernetes.
 #[derive(Debug, Args)]
 pub struct KubeArgs {
-    /// The kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`).
+    /// The kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`; in a pod without
+    /// either, its service account).
     #[arg(long = "kube-config", env = "WERF_KUBE_CONFIG", value_name = "FILE")]
     pub kube_config: Option<PathBuf>,
 
@@ -579,6 +605,9 @@ pub struct KubeArgs {
     /// The kubeconfig context (default: its current context).
     #[arg(long = "kube-context", env = "WERF_KUBE_CONTEXT", value_name = "NAME")]
     pub kube_context: Option<String>,
+
+    #[command(flatten)]
+    pub access: KubeAccessArgs,
 
     /// Take over existing objects that belong to no release, or to another release (without
     /// it, such an object is an error naming it and its owner).

@@ -302,6 +302,16 @@ impl CustomTags {
     }
 }
 
+/// `--kube-api-server`, `--kube-token`, `--kube-ca-path`, `--skip-tls-verify-kube`.
+pub fn kube_overrides(args: &cli::KubeAccessArgs) -> crate::kubernetes::source::Overrides {
+    crate::kubernetes::source::Overrides {
+        api_server: args.kube_api_server.clone().filter(|s| !s.is_empty()),
+        token: args.kube_token.clone().filter(|s| !s.is_empty()),
+        ca_path: args.kube_ca_path.clone(),
+        skip_tls_verify: args.skip_tls_verify_kube,
+    }
+}
+
 /// Which cluster, and how objects of others are treated.
 #[derive(Clone, Debug)]
 pub struct KubeSettings {
@@ -339,6 +349,7 @@ impl KubeSettings {
                     .map(|f| f.path().to_path_buf())
                     .or_else(|| args.kube_config.clone()),
                 context: args.kube_context.clone(),
+                overrides: kube_overrides(&args.access),
             },
             force_adoption: args.force_adoption,
             _decoded: decoded,
@@ -347,7 +358,9 @@ impl KubeSettings {
 
     /// Whether a cluster was named at all (`werf dev` deploys only then).
     pub fn named(&self) -> bool {
-        self.target.kubeconfig.is_some() || self.target.context.is_some()
+        self.target.kubeconfig.is_some()
+            || self.target.context.is_some()
+            || self.target.overrides.api_server.is_some()
     }
 }
 

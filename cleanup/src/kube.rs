@@ -44,6 +44,9 @@ pub struct Scope<'a> {
     pub contexts: &'a [String],
     /// Only the namespace each context names (`default` when it names none).
     pub context_namespace_only: bool,
+    /// `--kube-api-server` and the like: laid over the context scanned, which is then only the
+    /// current one unless `contexts` names others.
+    pub overrides: crate::kubernetes::source::Overrides,
 }
 
 /// Every image reference in use -> the objects using it; and the Kubernetes requests made.
@@ -54,13 +57,19 @@ pub fn images_in_use(
     let target = Target {
         kubeconfig: scope.kubeconfig.map(|p| p.to_path_buf()),
         context: None,
+        overrides: scope.overrides.clone(),
     };
-    let available = crate::kubernetes::contexts(&target).map_err(|source| Error::Kube {
+    let read_failed = |source| Error::Kube {
         context: "(kubeconfig)".into(),
         cause: Box::new(source),
-    })?;
+    };
+    let available = crate::kubernetes::contexts(&target).map_err(read_failed)?;
     let chosen: Vec<(String, Option<String>)> = if scope.contexts.is_empty() {
-        available
+        if scope.overrides.is_empty() {
+            available
+        } else {
+            vec![crate::kubernetes::current_context(&target).map_err(read_failed)?]
+        }
     } else {
         let mut out = Vec::new();
         for c in scope.contexts {
@@ -95,6 +104,7 @@ pub fn images_in_use(
         let target = Target {
             kubeconfig: scope.kubeconfig.map(|p| p.to_path_buf()),
             context: Some(context.clone()),
+            overrides: scope.overrides.clone(),
         };
         let kube = runtime
             .block_on(Kube::connect_with(&target, timeouts))

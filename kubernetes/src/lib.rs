@@ -1,5 +1,10 @@
 //! Kubernetes access: the client from a kubeconfig, discovery of any kind in a chart, and the few
 //! verbs deploy uses (list, get, server-side apply, delete, logs, events), each counted.
+//!
+//! - [`source`]: where the configuration comes from (kubeconfig files, a pod's service account,
+//!   the command line's overrides).
+
+pub mod source;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -101,11 +106,13 @@ pub fn describe(e: &kube::Error) -> String {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// How to reach the cluster (`--kube-config`, `--kube-context`).
+/// How to reach the cluster (`--kube-config`, `--kube-context`, and werf's `--kube-api-server`,
+/// `--kube-token`, `--kube-ca-path`, `--skip-tls-verify-kube`).
 #[derive(Clone, Debug, Default)]
 pub struct Target {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    pub overrides: source::Overrides,
 }
 
 /// A connected cluster: the client, resolved kinds, and a request counter.
@@ -206,8 +213,7 @@ fn load(paths: &[PathBuf]) -> Result<(kube::config::Kubeconfig, werf_base::redac
 
 /// The contexts of the kubeconfig `target` names, each with the namespace it sets.
 pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
-    let paths = kubeconfig_paths(target);
-    let (kubeconfig, _) = load(&paths)?;
+    let (kubeconfig, _, shown_as) = resolve(target)?;
     let out: Vec<(String, Option<String>)> = kubeconfig
         .contexts
         .iter()
@@ -220,11 +226,85 @@ pub fn contexts(target: &Target) -> Result<Vec<(String, Option<String>)>> {
         .collect();
     if out.is_empty() {
         return Err(Error::Kubeconfig {
-            path: shown(&paths).display().to_string(),
+            path: shown_as,
             message: "it names no context".into(),
         });
     }
     Ok(out)
+}
+
+/// The context `target` connects with (its `context`, else the current one) and the namespace it
+/// sets.
+pub fn current_context(target: &Target) -> Result<(String, Option<String>)> {
+    let (kubeconfig, _, shown_as) = resolve(target)?;
+    let name = target
+        .context
+        .clone()
+        .or(kubeconfig.current_context)
+        .ok_or_else(|| Error::Kubeconfig {
+            path: shown_as.clone(),
+            message: "it names no current context".into(),
+        })?;
+    let namespace = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref()?.namespace.clone());
+    Ok((name, namespace))
+}
+
+/// The configuration `target` names, with the secret values to mask and how errors name it:
+/// the kubeconfig files; else, when none is named and `~/.kube/config` does not exist, the pod's
+/// service account, or the command line's server alone; then the overrides laid over it.
+fn resolve(
+    target: &Target,
+) -> Result<(kube::config::Kubeconfig, werf_base::redact::Secrets, String)> {
+    let paths = kubeconfig_paths(target);
+    let named = target.kubeconfig.is_some()
+        || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let (mut kubeconfig, mut secrets, shown_as) = if !named && !paths.iter().any(|p| p.exists()) {
+        let host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
+        let port = std::env::var("KUBERNETES_SERVICE_PORT").ok();
+        let dir = Path::new(source::SERVICE_ACCOUNT_DIR);
+        match source::in_cluster(host.as_deref(), port.as_deref(), dir) {
+            Some(k) => (
+                k,
+                Default::default(),
+                "(the pod's service account)".to_string(),
+            ),
+            None if target.overrides.api_server.is_some() => (
+                Default::default(),
+                Default::default(),
+                "(--kube-api-server)".to_string(),
+            ),
+            None if !target.overrides.is_empty() => {
+                return Err(Error::Kubeconfig {
+                    path: shown(&paths).display().to_string(),
+                    message: "it does not exist, this is not a pod, and the `--kube-*` flags name no server: pass `--kube-api-server URL`".into(),
+                })
+            }
+            None => {
+                let (k, s) = load(&paths)?;
+                (k, s, shown(&paths).display().to_string())
+            }
+        }
+    } else {
+        let (k, s) = load(&paths)?;
+        (k, s, shown(&paths).display().to_string())
+    };
+    if let Some(token) = &target.overrides.token {
+        secrets.add(token);
+    }
+    source::apply(
+        &mut kubeconfig,
+        target.context.as_deref(),
+        &target.overrides,
+    )
+    .map_err(|message| Error::Kubeconfig {
+        path: shown_as.clone(),
+        message,
+    })?;
+    Ok((kubeconfig, secrets, shown_as))
 }
 
 /// Every string under `users` in a kubeconfig (tokens, passwords, keys, exec arguments), to be
@@ -256,13 +336,12 @@ impl Kube {
     /// fails here, clearly).
     pub async fn connect_with(target: &Target, timeouts: werf_base::net::Timeouts) -> Result<Kube> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let paths = kubeconfig_paths(target);
+        // Every message is scrubbed of the configuration's secret values and of URL userinfo.
+        let (kubeconfig, secrets, shown_as) = resolve(target)?;
         let bad = |message: String| Error::Kubeconfig {
-            path: shown(&paths).display().to_string(),
+            path: shown_as.clone(),
             message,
         };
-        // Every message is scrubbed of the files' secret values and of URL userinfo.
-        let (kubeconfig, secrets) = load(&paths)?;
         let scrub = |e: &dyn std::fmt::Display| secrets.scrub(&e.to_string());
         let options = kube::config::KubeConfigOptions {
             context: target.context.clone(),

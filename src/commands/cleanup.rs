@@ -31,6 +31,7 @@ fn in_use(
         kubeconfig: k.kube_config.as_deref(),
         contexts: &k.kube_context,
         context_namespace_only: k.scan_context_namespace_only,
+        overrides: crate::settings::kube_overrides(&k.access),
     };
     let (uses, requests) = kube::images_in_use(&scope, global.timeouts)?;
     let (tags, digests) = kube::of_repo(&uses, repo);

@@ -595,3 +595,106 @@ fn the_files_of_kubeconfig_are_merged_as_kubectl_merges_them() {
     assert!(!out.status.success());
     assert!(text(&out, &r).1.contains("nowhere"), "{}", text(&out, &r).1);
 }
+
+/// werf's `--kube-api-server`, `--kube-token`, `--kube-ca-path` and `--skip-tls-verify-kube`
+/// reach the cluster with no kubeconfig at all; a wrong token or an unchecked certificate is an
+/// error that never shows the token.
+#[test]
+fn the_cluster_from_flags_alone() {
+    let c = crate::cluster::cluster();
+    let kubeconfig: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&c.kubeconfig).expect("the kubeconfig"))
+            .expect("YAML");
+    let server = kubeconfig["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .expect("server")
+        .to_string();
+    let ca = kubeconfig["clusters"][0]["cluster"]["certificate-authority"]
+        .as_str()
+        .expect("a CA file")
+        .to_string();
+    let token = kubeconfig["users"][0]["user"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let r = job_project("cika");
+    let werf = |args: &[&str]| {
+        let mut cmd = crate::support::werf_cmd(r.path(), r.home.path(), args);
+        cmd.env_remove("KUBECONFIG");
+        crate::support::no_panic(cmd.output().expect("werf runs"))
+    };
+    let repo = c.registry.repo("cika");
+    let out = werf(&[
+        "converge",
+        "--repo",
+        &repo,
+        "--kube-api-server",
+        &server,
+        "--kube-token",
+        &token,
+        "--kube-ca-path",
+        &ca,
+    ]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let object = c.get_json(&["configmap", "app", "-n", "cika"]);
+    assert!(
+        object["data"]["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with(&repo)),
+        "{object}"
+    );
+    // Certificates unchecked: the same cluster, and nothing to change.
+    let out = werf(&[
+        "plan",
+        "--repo",
+        &repo,
+        "--kube-api-server",
+        &server,
+        "--kube-token",
+        &token,
+        "--skip-tls-verify-kube",
+    ]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert!(
+        text(&out, &r).0.contains("0 to change"),
+        "{}",
+        text(&out, &r).0
+    );
+    // Checked against no CA: the server's certificate is refused.
+    let out = werf(&[
+        "plan",
+        "--repo",
+        &repo,
+        "--kube-api-server",
+        &server,
+        "--kube-token",
+        &token,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out, &r).1;
+    assert!(err.contains("cannot reach the Kubernetes API"), "{err}");
+    assert!(!err.contains(&token), "the token is never shown: {err}");
+    // A wrong token is refused, and not shown either.
+    let wrong = "wrong-token-0123456789";
+    let out = werf(&[
+        "plan",
+        "--repo",
+        &repo,
+        "--kube-api-server",
+        &server,
+        "--kube-token",
+        wrong,
+        "--kube-ca-path",
+        &ca,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out, &r).1;
+    assert!(err.contains("401") || err.contains("Unauthorized"), "{err}");
+    assert!(!err.contains(wrong), "the token is never shown: {err}");
+    // A token and nothing to send it to.
+    let out = werf(&["plan", "--repo", &repo, "--kube-token", &token]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out, &r).1;
+    assert!(err.contains("pass `--kube-api-server URL`"), "{err}");
+    assert!(!err.contains(&token), "{err}");
+}
