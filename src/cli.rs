@@ -108,6 +108,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "REV")]
     pub commit: Option<String>,
 
+    /// The config file, project-relative (default `werf.yaml`, else `werf.yml`).
+    #[arg(long, global = true, env = "WERF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// The folder of werf.yaml's partials (`*.tmpl`, used with `include`), project-relative
     /// (default `.werf`).
     #[arg(
@@ -142,6 +146,31 @@ pub struct Global {
     /// Do not trim the home folder at the end of the command (see `werf host cleanup`).
     #[arg(long, global = true, env = "WERF_DISABLE_AUTO_HOST_CLEANUP")]
     pub disable_auto_host_cleanup: bool,
+
+    /// Also log what werf-rs is doing (info level, to stderr).
+    #[arg(long, global = true)]
+    pub log_verbose: bool,
+
+    /// Log everything werf-rs does (debug level, to stderr; never secrets).
+    #[arg(long, global = true)]
+    pub log_debug: bool,
+
+    /// Print results and errors only: no progress, no summaries.
+    #[arg(long, global = true, conflicts_with_all = ["log_verbose", "log_debug"])]
+    pub log_quiet: bool,
+
+    /// werf's color mode: werf-rs prints no colors, so every mode prints the same (accepted so
+    /// werf's jobs run unchanged).
+    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto)]
+    pub log_color_mode: ColorMode,
+}
+
+/// `--log-color-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -691,6 +720,10 @@ pub struct ConvergeArgs {
     )]
     pub timeout: String,
 
+    /// Do not show the containers' last log lines when a tracked object fails.
+    #[arg(long)]
+    pub no_pod_logs: bool,
+
     /// On failure, apply the last deployed revision again and track it.
     #[arg(
         long,
@@ -882,6 +915,10 @@ pub struct DevArgs {
 
     #[command(flatten)]
     pub history: HistoryArgs,
+
+    /// Do not show the containers' last log lines when a tracked object fails.
+    #[arg(long)]
+    pub no_pod_logs: bool,
 
     /// A burst of saves is one cycle once the tree has been quiet this long (milliseconds).
     #[arg(long, value_name = "MS", default_value_t = 50)]

@@ -72,11 +72,38 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.global.docker_config {
         std::env::set_var("DOCKER_CONFIG", dir);
     }
+    // `WERF_LOG` (a tracing filter) wins; else `--log-debug` or `--log-verbose` for werf-rs's own
+    // crates (other crates' debug output holds request headers), warnings otherwise.
+    let ours = |level: &str| {
+        [
+            "werf",
+            "werf_base",
+            "werf_build",
+            "werf_cache",
+            "werf_cleanup",
+            "werf_deploy",
+            "werf_git",
+            "werf_graph",
+            "werf_kubernetes",
+            "werf_registry",
+            "werf_secret",
+        ]
+        .iter()
+        .map(|c| format!(",{c}={level}"))
+        .collect::<String>()
+    };
+    let level = if cli.global.log_debug {
+        format!("warn,kube_client=off,notify=error{}", ours("debug"))
+    } else if cli.global.log_verbose {
+        format!("warn,kube_client=off,notify=error{}", ours("info"))
+    } else {
+        "warn,kube_client=off,notify=error".to_string()
+    };
+    printer::set_quiet(cli.global.log_quiet);
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WERF_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,kube_client=off,notify=error")
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("WERF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .without_time()

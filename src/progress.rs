@@ -1,4 +1,5 @@
-//! Progress drawing (indicatif), only on a terminal; quiet in CI and when output is piped.
+//! Progress drawing (indicatif), only on a terminal; quiet in CI and when output is piped, and
+//! silent with `--log-quiet` (but for failures and warnings).
 
 use std::io::IsTerminal;
 
@@ -13,7 +14,7 @@ pub struct PlanProgress {
 impl PlanProgress {
     /// A bar when stderr is a terminal, nothing otherwise.
     pub fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (std::io::stderr().is_terminal() && !crate::printer::quiet()).then(|| {
             let bar = ProgressBar::hidden();
             bar.set_style(
                 ProgressStyle::with_template("{spinner} planning {pos}/{len} images {wide_msg}")
@@ -57,8 +58,7 @@ pub struct BuildProgress {
 impl BuildProgress {
     pub fn new() -> Self {
         BuildProgress {
-            multi: std::io::stderr()
-                .is_terminal()
+            multi: (std::io::stderr().is_terminal() && !crate::printer::quiet())
                 .then(indicatif::MultiProgress::new),
             bars: std::sync::Mutex::default(),
         }
@@ -71,6 +71,9 @@ impl BuildProgress {
     }
 
     fn line(&self, text: String) {
+        if crate::printer::quiet() {
+            return;
+        }
         match &self.multi {
             Some(m) => {
                 let _ = m.println(text);
@@ -103,6 +106,7 @@ impl crate::build::Reporter for BuildProgress {
                     .expect("bars lock poisoned")
                     .insert(name.to_string(), bar);
             }
+            None if crate::printer::quiet() => {}
             None => eprintln!("`{name}`: building"),
         }
     }
@@ -139,7 +143,14 @@ impl crate::build::Reporter for BuildProgress {
         if let Some(bar) = self.bars.lock().expect("bars lock poisoned").remove(name) {
             bar.finish_and_clear();
         }
-        self.line(format!("`{name}`: failed: {error}"));
+        // A failure is said even with `--log-quiet`.
+        let text = format!("`{name}`: failed: {error}");
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
     }
 }
 
@@ -148,11 +159,18 @@ pub struct DeployLines;
 
 impl crate::deploy::report::Reporter for DeployLines {
     fn event(&self, event: crate::deploy::report::Event<'_>) {
-        eprintln!("{event}");
+        use crate::deploy::report::Event;
+        let always = matches!(event, Event::Warning(_) | Event::RollingBack { .. });
+        if always || !crate::printer::quiet() {
+            eprintln!("{event}");
+        }
     }
 
     fn status_lines(&self) -> (Box<dyn std::io::Write + Send>, bool) {
         use std::io::IsTerminal as _;
+        if crate::printer::quiet() {
+            return (Box::new(std::io::sink()), false);
+        }
         (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
     }
 }

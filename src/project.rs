@@ -5,9 +5,10 @@
 //! snapshots the work tree (modified, deleted and untracked files) as Git trees.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use werf_cache::Store;
 use werf_graph::config::WerfConfig;
 use werf_graph::context::WorkFile;
@@ -23,8 +24,46 @@ use crate::progress::PlanProgress;
 use crate::settings::GlobalSettings;
 use crate::store::Listings;
 
-/// The config file name inside the project folder.
+/// The config file name inside the project folder (without `--config`).
 pub const CONFIG_FILE: &str = "werf.yaml";
+
+/// werf's other spelling, read when there is no `werf.yaml`.
+pub const CONFIG_FILE_YML: &str = "werf.yml";
+
+/// `--config` as a `/`-separated path relative to the project folder `project_dir`: a relative
+/// path, or an absolute one inside the folder; never outside it.
+pub fn config_path(given: &Path, project_dir: &Path) -> Result<String> {
+    let bad = |why: &str| anyhow!("`--config {}`: {why}", given.display());
+    let relative = if given.is_absolute() {
+        let canonical = given
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .map(|p| p.join(given.file_name().unwrap_or_default()))
+            .unwrap_or_else(|| given.to_path_buf());
+        canonical
+            .strip_prefix(project_dir)
+            .map(Path::to_path_buf)
+            .map_err(|_| bad("the config file must be inside the project folder"))?
+    } else {
+        given.to_path_buf()
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in relative.components() {
+        match c {
+            std::path::Component::Normal(p) => parts.push(
+                p.to_str()
+                    .ok_or_else(|| bad("the path is not UTF-8"))?
+                    .to_string(),
+            ),
+            std::path::Component::CurDir => {}
+            _ => return Err(bad("the config file must be inside the project folder")),
+        }
+    }
+    if parts.is_empty() {
+        return Err(bad("names no file"));
+    }
+    Ok(parts.join("/"))
+}
 
 /// A loaded project with its plans.
 pub struct Loaded {
@@ -47,6 +86,8 @@ pub struct Loaded {
     pub project: Project,
     /// What `werf-giterminism.yaml` allows.
     pub giterminism: werf_graph::giterminism::Giterminism,
+    /// The config file, project-relative (`werf.yaml`, `werf.yml` or `--config`).
+    pub config_file: String,
 }
 
 impl Loaded {
@@ -174,7 +215,7 @@ impl Loaded {
 
     /// The config file path relative to the repository root.
     pub fn config_repo_path(&self) -> String {
-        join(&self.repo.prefix, CONFIG_FILE)
+        join(&self.repo.prefix, &self.config_file)
     }
 }
 
@@ -320,6 +361,22 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         objects = objects.with_overlay(snap.trees, snap.blobs);
     }
 
+    // The config file: `--config`, else `werf.yaml`, else `werf.yml` when only it is there.
+    let config_file = match &global.config {
+        Some(given) => config_path(given, &repo.workdir.join(&repo.prefix))?,
+        None => {
+            let at = |name: &str| -> Result<bool> {
+                let found = werf_graph::context::lookup(&objects, root, &join(&repo.prefix, name))?;
+                Ok(found.is_some())
+            };
+            if !at(CONFIG_FILE)? && at(CONFIG_FILE_YML)? {
+                CONFIG_FILE_YML.to_string()
+            } else {
+                CONFIG_FILE.to_string()
+            }
+        }
+    };
+
     // Giterminism: the rules, and in commit mode the uncommitted files they allow to be read
     // from the work tree (werf.yaml, its templates and `.Files`, Dockerfiles, `.dockerignore`s,
     // chart files), laid over the commit as `--dev` lays every change.
@@ -342,7 +399,7 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
             .into_iter()
             .filter(|c| {
                 let rel = c.path.strip_prefix(&prefix).unwrap_or(&c.path);
-                rules.allows_uncommitted(rel, CONFIG_FILE)
+                rules.allows_uncommitted(rel, &config_file)
             })
             .collect();
         if !allowed.is_empty() {
@@ -372,7 +429,7 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         &db,
         root,
         repo.prefix.clone(),
-        CONFIG_FILE.to_string(),
+        config_file.clone(),
         Arc::default(),
         Arc::new(template_env),
         Arc::default(),
@@ -403,7 +460,15 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
                 changes
             })
         });
-        let planned = plan_project(&repo, &work, &git_objects, &mut db, project, &rules);
+        let planned = plan_project(
+            &repo,
+            &work,
+            &git_objects,
+            &mut db,
+            project,
+            &rules,
+            &config_file,
+        );
         phase("planned (the scan may still run)");
         let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
         (planned, scanned)
@@ -428,6 +493,7 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         db,
         project,
         giterminism: rules,
+        config_file,
     };
     if let Some(changes) = scanned {
         let rules = &loaded.giterminism;
@@ -451,10 +517,11 @@ fn plan_project(
     db: &mut Database,
     project: Project,
     rules: &werf_graph::giterminism::Giterminism,
+    config_file: &str,
 ) -> Result<Planned> {
     let config = plan::config(db, project).clone()?;
     let config_blob = plan::config_blob(db, project).clone()?;
-    crate::giterminism::check_config(&config, rules, CONFIG_FILE)?;
+    crate::giterminism::check_config(&config, rules, config_file)?;
     let work_files = read_context_add_files(repo, work, &config)?;
     if !work_files.is_empty() {
         // Builders read these as blobs: beneath the root, checked against the same ids.
@@ -464,7 +531,7 @@ fn plan_project(
     let progress = PlanProgress::new();
     let plans = plan::plan_all_with(db, project, &progress)?;
     progress.finish();
-    crate::giterminism::check_mounts(&plans, rules, CONFIG_FILE)?;
+    crate::giterminism::check_mounts(&plans, rules, config_file)?;
     Ok((config, config_blob, plans))
 }
 
@@ -481,8 +548,8 @@ fn read_context_add_files(
             let rel = join(&join(&repo.prefix, &img.context), entry);
             let at = || {
                 format!(
-                    "{CONFIG_FILE}:{}: contextAddFiles entry `{entry}` of image `{}`",
-                    img.line, img.name
+                    "{}:{}: contextAddFiles entry `{entry}` of image `{}`",
+                    config.file, img.line, img.name
                 )
             };
             if rel.is_empty() || rel == ".." || rel.starts_with("../") {

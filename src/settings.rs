@@ -23,6 +23,8 @@ pub struct GlobalSettings {
     pub dev: bool,
     /// `--commit`: the commit to read (`None`: `HEAD`).
     pub commit: Option<String>,
+    /// `--config`: the config file as given (checked when the project is loaded).
+    pub config: Option<PathBuf>,
     /// `--config-templates-dir`: werf.yaml's partials, project-relative.
     pub config_templates_dir: Option<String>,
     /// `--env`.
@@ -40,6 +42,7 @@ impl GlobalSettings {
             home: crate::store::home(global.home_dir.as_deref()),
             dev: global.dev,
             commit: global.commit.clone(),
+            config: global.config.clone(),
             config_templates_dir: global.config_templates_dir.clone(),
             env: global.env.clone(),
             timeouts: Timeouts {
@@ -71,6 +74,9 @@ pub struct RenderSettings {
     /// `--use-custom-tag`: the tag the chart references images by (their content tags when
     /// `None`).
     pub use_custom_tag: Option<crate::build::custom_tag::Template>,
+    /// Whether a failed object's report shows its containers' last log lines (not
+    /// `--no-pod-logs`).
+    pub pod_logs: bool,
 }
 
 impl RenderSettings {
@@ -133,7 +139,14 @@ impl RenderSettings {
             set,
             metadata: Default::default(),
             use_custom_tag: None,
+            pod_logs: true,
         })
+    }
+
+    /// With `--no-pod-logs` as given.
+    pub fn with_pod_logs(mut self, no_pod_logs: bool) -> Self {
+        self.pod_logs = !no_pod_logs;
+        self
     }
 
     /// With the chart referencing images by `tags.referenced`.
@@ -522,7 +535,8 @@ impl DevSettings {
     pub fn resolve(args: &cli::DevArgs, global: &GlobalSettings) -> Result<Self> {
         Ok(DevSettings {
             render: RenderSettings::resolve(&args.render, environment())?
-                .with_metadata(&args.metadata, environment())?,
+                .with_metadata(&args.metadata, environment())?
+                .with_pod_logs(args.no_pod_logs),
             kube: KubeSettings::resolve(&args.kube)?,
             publish: PublishSettings::resolve(&args.publish, global),
             deploy: DeploySettings {

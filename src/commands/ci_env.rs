@@ -85,7 +85,12 @@ fn project_name(global: &GlobalSettings) -> Result<Option<String>> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    if !dir.join(crate::project::CONFIG_FILE).is_file() {
+    let names = [crate::project::CONFIG_FILE, crate::project::CONFIG_FILE_YML];
+    let present = match &global.config {
+        Some(given) => dir.join(given).is_file(),
+        None => names.iter().any(|n| dir.join(n).is_file()),
+    };
+    if !present {
         return Ok(None);
     }
     let loaded = crate::project::load(global)?;

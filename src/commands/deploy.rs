@@ -32,7 +32,8 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
     let (render, kube_settings) = (
         RenderSettings::resolve(&args.render, environment())?
             .with_metadata(&args.metadata, settings::environment())?
-            .with_custom_tag(&custom),
+            .with_custom_tag(&custom)
+            .with_pod_logs(args.no_pod_logs),
         KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;

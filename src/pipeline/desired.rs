@@ -144,7 +144,12 @@ pub async fn desired(
     let known: std::collections::HashMap<&str, &Value> =
         by_text.iter().map(|(t, v)| (*t, v)).collect();
     deploy::fill_objects(kube, release, &mut history, &known).await?;
-    let desired = deploy::resolve(kube, &parsed, release).await?;
+    let mut desired = deploy::resolve(kube, &parsed, release).await?;
+    if !args.pod_logs {
+        for (d, _) in &mut desired {
+            d.logs.skip = true;
+        }
+    }
     let notes = notes(loaded, options.clone(), kube.lookup())?.to_string();
     let content = content(
         loaded,

@@ -698,3 +698,121 @@ fn the_cluster_from_flags_alone() {
     assert!(err.contains("pass `--kube-api-server URL`"), "{err}");
     assert!(!err.contains(&token), "{err}");
 }
+
+/// `--config` (and `WERF_CONFIG`) names the config file; `werf.yml` is read when there is no
+/// `werf.yaml`; a path outside the project folder is refused.
+#[test]
+fn the_config_file_is_werfs_choice() {
+    let mut r = Repo::new(&[
+        (
+            "werf-ci.yaml",
+            "project: other\nconfigVersion: 1\n---\nimage: ci\ndockerfile: Dockerfile\n",
+        ),
+        ("Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\n"),
+        ("a.txt", "a\n"),
+    ]);
+    r.commit("init");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out, &r).1.contains("werf.yaml"),
+        "{}",
+        text(&out, &r).1
+    );
+    for out in [
+        r.werf(&["--config", "werf-ci.yaml", "build", "--dry-run"]),
+        r.werf(&["build", "--dry-run", "--config=./werf-ci.yaml"]),
+        r.werf_env(&["build", "--dry-run"], &[("WERF_CONFIG", "werf-ci.yaml")]),
+    ] {
+        let (stdout, stderr) = text(&out, &r);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.contains("Project `other`") && stdout.contains("ci  tag"),
+            "{stdout}"
+        );
+    }
+    let abs = r.path().join("werf-ci.yaml");
+    let out = r.werf(&[
+        "--config",
+        abs.to_str().expect("utf-8"),
+        "build",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let out = r.werf(&["--config", "../werf-ci.yaml", "build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out, &r)
+            .1
+            .contains("must be inside the project folder"),
+        "{}",
+        text(&out, &r).1
+    );
+
+    // werf.yml, werf's other spelling, when werf.yaml is not there.
+    r.git(&["mv", "werf-ci.yaml", "werf.yml"]);
+    r.commit("yml");
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert!(text(&out, &r).0.contains("Project `other`"));
+}
+
+/// werf's log flags: `--log-quiet` keeps results and drops summaries, `--log-debug` says what
+/// werf-rs does, `--log-color-mode` takes werf's values.
+#[test]
+fn log_flags_take_werfs_values() {
+    let r = two_images();
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(
+        text(&out, &r).0.contains("app  tag"),
+        "{}",
+        text(&out, &r).0
+    );
+    let reg = crate::registry::Registry::start();
+    let repo = reg.repo("logs");
+    let out = r.werf(&["build", "--repo", &repo]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert!(
+        text(&out, &r).0.contains("1 image: 1 built and pushed"),
+        "{}",
+        text(&out, &r).0
+    );
+    let out = r.werf(&["--log-quiet", "build", "--repo", &repo]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    assert_eq!(text(&out, &r).0, "", "no summary");
+    assert!(
+        !text(&out, &r).1.contains("already in the registry"),
+        "{}",
+        text(&out, &r).1
+    );
+    // A result is still printed.
+    let out = r.werf(&["--log-quiet", "build", "--dry-run"]);
+    assert!(
+        text(&out, &r).0.contains("app  tag"),
+        "{}",
+        text(&out, &r).0
+    );
+
+    let out = r.werf(&["--log-debug", "build", "--dry-run"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out, &r).1.contains("DEBUG") && text(&out, &r).1.contains("repository opened"),
+        "{}",
+        text(&out, &r).1
+    );
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(!text(&out, &r).1.contains("DEBUG"), "{}", text(&out, &r).1);
+    for mode in ["auto", "on", "off"] {
+        let out = r.werf(&["--log-color-mode", mode, "build", "--dry-run"]);
+        assert!(out.status.success(), "{mode}");
+    }
+    let out = r.werf(&["--log-color-mode", "rainbow", "build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = r.werf(&["--log-quiet", "--log-debug", "build", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out, &r).1.contains("cannot be used with"),
+        "{}",
+        text(&out, &r).1
+    );
+}

@@ -289,7 +289,7 @@ fn a_never_pushed_image_fails_with_the_pull_error_and_auto_rollback_restores_the
 #[test]
 fn a_crashing_container_fails_fast_with_its_log_lines() {
     let c = cluster();
-    let p = Project::new(
+    let mut p = Project::new(
         "crash",
         &[(
             ".helm/templates/worker.yaml",
@@ -311,6 +311,16 @@ fn a_crashing_container_fails_fast_with_its_log_lines() {
         "{stderr}"
     );
     assert!(!stderr.contains("(restart 3)"), "{stderr}");
+    // `--no-pod-logs`: the same failure, without the containers' log lines.
+    p.change(&[(
+        ".helm/templates/worker.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  selector:\n    matchLabels: {app: worker}\n  template:\n    metadata:\n      labels: {app: worker}\n    spec:\n      containers:\n      - name: worker\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"crash on start again\"]\n",
+    )]);
+    let (ok, _, stderr) = p.run(c, "converge", &["--no-pod-logs"]);
+    assert!(!ok);
+    assert!(stderr.contains("CrashLoopBackOff"), "{stderr}");
+    assert!(!stderr.contains("last log lines"), "{stderr}");
+    assert!(!stderr.contains("fatal: crash requested"), "{stderr}");
 }
 
 #[test]

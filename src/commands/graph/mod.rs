@@ -15,7 +15,7 @@ use werf_graph::render::RenderInput;
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::pipeline::render::named_render_options;
 use crate::pipeline::why::Revisions;
-use crate::project::{load, CONFIG_FILE};
+use crate::project::load;
 use crate::settings::{environment, GlobalSettings, KubeSettings, RenderSettings};
 
 /// Runs `werf graph`.
@@ -47,7 +47,7 @@ pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
         }
     }
     let mut graph = view::build(
-        CONFIG_FILE,
+        &loaded.config_file,
         loaded.config_blob,
         &plans,
         args.image.as_deref(),
@@ -61,7 +61,7 @@ pub fn run(global: &GlobalSettings, args: &GraphArgs) -> Result<ExitCode> {
         }
         view::add_pending(
             &mut graph,
-            CONFIG_FILE,
+            &loaded.config_file,
             name,
             &loaded.dependencies(name),
             &format!(
