@@ -724,6 +724,15 @@ pub struct ConvergeArgs {
     #[arg(long)]
     pub no_pod_logs: bool,
 
+    /// Write werf's deploy report (release, namespace, revision, status, objects) after the
+    /// deploy, a failed one too.
+    #[arg(long)]
+    pub save_deploy_report: bool,
+
+    /// Where the deploy report goes (`.json`, or no extension: `.json` is added).
+    #[arg(long, value_name = "FILE", default_value = crate::pipeline::deploy_report::DEFAULT_PATH)]
+    pub deploy_report_path: PathBuf,
+
     /// On failure, apply the last deployed revision again and track it.
     #[arg(
         long,
@@ -754,6 +763,12 @@ pub struct PublishFlags {
     /// `-1`: as many as there are, at most 256).
     #[arg(long, value_name = "N", value_parser = parallel_tasks, allow_negative_numbers = true)]
     pub parallel_tasks_limit: Option<ParallelLimit>,
+
+    /// The platform to build for (`OS/ARCH[/VARIANT]`; comma-separated or repeatable). werf-rs
+    /// builds each image for werf.yaml's `platform` (default `linux/amd64`): a platform other
+    /// than that is refused, naming the image.
+    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
+    pub platform: Vec<String>,
 
     /// What builds images with `RUN`: the native builder (no daemon, no `RUN`), buildah, or
     /// BuildKit daemons (`--buildkit-addr`). Default: images without `RUN` build natively, the

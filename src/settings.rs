@@ -462,6 +462,8 @@ pub struct PublishSettings {
     /// the machine's cores).
     pub parallel: usize,
     pub builder: Builder,
+    /// `--platform`: the platforms asked for (empty: each image's own).
+    pub platforms: Vec<String>,
 }
 
 impl PublishSettings {
@@ -498,6 +500,12 @@ impl PublishSettings {
                 (true, None) => cores(),
             },
             builder,
+            platforms: flags
+                .platform
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect(),
         }
     }
 }

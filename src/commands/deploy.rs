@@ -10,9 +10,9 @@ use crate::cli::{ConvergeArgs, DismissArgs, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
 use crate::pipeline::desired::{converge_release, desired, release_of, runtime};
-use crate::pipeline::images;
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::why::Revisions;
+use crate::pipeline::{deploy_report, images};
 use crate::project::{load_for, Reads};
 use crate::settings::{
     self, environment, CustomTags, GlobalSettings, KubeSettings, PublishSettings, RenderSettings,
@@ -21,6 +21,10 @@ use crate::settings::{
 /// Runs `werf converge`.
 pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
     let timeout = settings::timeout(&args.timeout)?;
+    let report_path = args
+        .save_deploy_report
+        .then(|| deploy_report::path(&args.deploy_report_path))
+        .transpose()?;
     let custom = CustomTags::resolve(
         &args.custom_tags.add_custom_tag,
         args.images.use_custom_tag.as_deref(),
@@ -98,7 +102,33 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
         &loaded,
         &release,
         &deploy_settings,
-    ))?;
+    ));
+    if let Some(path) = &report_path {
+        // The report says what the cluster now records, failed deploys included.
+        let up_to_date = matches!(&converged, Ok(c) if c.outcome.up_to_date);
+        let saved = rt
+            .block_on(deploy::record::history(
+                &kube,
+                &release.namespace,
+                &release.name,
+            ))
+            .map_err(anyhow::Error::from)
+            .and_then(|history| {
+                let report = deploy_report::report(
+                    &release.name,
+                    &release.namespace,
+                    history.last(),
+                    up_to_date,
+                );
+                Ok(deploy_report::write(path, &report)?)
+            });
+        match (&converged, saved) {
+            (Ok(_), Err(e)) => return Err(e),
+            (Err(_), Err(e)) => crate::printer::warning(&format!("{e:#}")),
+            (_, Ok(())) => {}
+        }
+    }
+    let converged = converged?;
     let outcome = &converged.outcome;
     println!(
         "release `{}` in `{}`: revision {}, {} object{} changed, {} deleted ({:.1} s; {} Kubernetes requests)",

@@ -6,10 +6,12 @@
 //! - [`builder`]: what builds images with `RUN` when `--backend` is not given.
 //! - [`render`]: render options (names, values, secrets), manifests and CRDs.
 //! - [`images`]: custom tags and `--require-built-images`.
+//! - [`deploy_report`]: werf's deploy report.
 //! - [`desired`]: the runtime, the cluster target, the release, and the desired objects.
 //! - [`why`]: two revisions side by side, and the chain from an edited file to an image or object.
 
 pub mod builder;
+pub mod deploy_report;
 pub mod desired;
 pub mod images;
 pub mod publish;

@@ -107,6 +107,23 @@ fn every_flag_reads_its_variable() {
     let out = r.werf_env(&["build", "--dry-run"], &[("WERF_PARALLEL", "maybe")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out, &r).1.contains("value was not a boolean"));
+    // `--platform`: the platform the image builds for is fine, another one is refused by name.
+    let reg = crate::registry::Registry::start();
+    let repo = reg.repo("platform");
+    let out = r.werf(&["build", "--repo", &repo, "--platform", "linux/amd64"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let out = r.werf_env(
+        &["build", "--repo", &repo],
+        &[("WERF_PLATFORM", "linux/arm64")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out, &r)
+            .1
+            .contains("`--platform linux/arm64`: image `app` builds for `linux/amd64`"),
+        "{}",
+        text(&out, &r).1
+    );
 }
 
 const JOB_WERF_YAML: &str = "configVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n";

@@ -316,8 +316,26 @@ fn a_crashing_container_fails_fast_with_its_log_lines() {
         ".helm/templates/worker.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  selector:\n    matchLabels: {app: worker}\n  template:\n    metadata:\n      labels: {app: worker}\n    spec:\n      containers:\n      - name: worker\n        image: {{ .Values.werf.image.app }}\n        command: [\"sh\", \"-c\", \"crash on start again\"]\n",
     )]);
-    let (ok, _, stderr) = p.run(c, "converge", &["--no-pod-logs"]);
+    let report = p.repo.home.path().join("deploy-report");
+    let report_arg = report.to_str().expect("utf-8");
+    let (ok, _, stderr) = p.run(
+        c,
+        "converge",
+        &[
+            "--no-pod-logs",
+            "--save-deploy-report",
+            "--deploy-report-path",
+            report_arg,
+        ],
+    );
     assert!(!ok);
+    // The failed deploy is reported as the cluster records it.
+    let saved: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(report.with_extension("json")).expect("the report, `.json` added"),
+    )
+    .expect("JSON");
+    assert_eq!(saved["status"], "failed", "{saved}");
+    assert_eq!(saved["revision"], 2, "{saved}");
     assert!(stderr.contains("CrashLoopBackOff"), "{stderr}");
     assert!(!stderr.contains("last log lines"), "{stderr}");
     assert!(!stderr.contains("fatal: crash requested"), "{stderr}");
@@ -798,4 +816,62 @@ fn objects_of_another_release_or_of_none_are_not_taken_over_without_force_adopti
     );
     let out = p.converge(c, &[]);
     assert!(out.contains("is up to date (revision 1)"), "{out}");
+}
+
+/// `--save-deploy-report` writes werf's report: the release, namespace, revision and status
+/// (`skipped` when nothing changed), and the revision's objects; a path werf refuses is an
+/// error before anything is deployed.
+#[test]
+fn the_deploy_report_is_werfs() {
+    let c = cluster();
+    let p = Project::new("report", &[]);
+    let path = p.repo.home.path().join("out.json");
+    let arg = path.to_str().expect("utf-8");
+    let (ok, _, stderr) = p.run(
+        c,
+        "converge",
+        &["--save-deploy-report", "--deploy-report-path", "r.yaml"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("the extension must be `.json` or none"),
+        "{stderr}"
+    );
+    let ns = c.kubectl(&["get", "namespace", "report"]);
+    assert!(!ns.status.success(), "nothing was deployed");
+
+    p.converge(c, &["--save-deploy-report", "--deploy-report-path", arg]);
+    let text = std::fs::read_to_string(&path).expect("the report");
+    assert!(text.starts_with("{\n\t\"version\": 2,"), "{text}");
+    let saved: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(saved["release"], "report");
+    assert_eq!(saved["namespace"], "report");
+    assert_eq!(saved["revision"], 1);
+    assert_eq!(saved["status"], "deployed");
+    let objects: Vec<String> = saved["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for o in [
+        "Deployment/app",
+        "Service/app",
+        "Deployment/side",
+        "ConfigMap/settings",
+    ] {
+        assert!(objects.contains(&o.to_string()), "{o} in {objects:?}");
+    }
+    // Nothing to change: werf's `skipped`, the revision the release is at.
+    p.converge(c, &["--save-deploy-report", "--deploy-report-path", arg]);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the report")).expect("JSON");
+    assert_eq!(saved["status"], "skipped");
+    assert_eq!(saved["revision"], 1);
 }

@@ -47,6 +47,8 @@ pub struct Outcome {
     pub revision: u64,
     pub changed: usize,
     pub deleted: usize,
+    /// Nothing to change: no revision was written (`revision` is the one already there).
+    pub up_to_date: bool,
 }
 
 fn now() -> i64 {
@@ -254,6 +256,7 @@ pub async fn converge(
             revision: plan.next_revision() - 1,
             changed: 0,
             deleted: 0,
+            up_to_date: true,
         });
     }
     ensure_namespace(kube, settings.reporter, &release.namespace).await?;
@@ -271,6 +274,7 @@ pub async fn converge(
                 revision: plan.next_revision() - 1,
                 changed: 0,
                 deleted: 0,
+                up_to_date: true,
             });
         }
         let revision = plan.next_revision();
@@ -353,6 +357,7 @@ pub async fn converge(
                 revision,
                 changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
                 deleted: count(&plan, |a| *a == Action::Delete),
+                up_to_date: false,
             })
         }
         Err(e) => {
@@ -515,6 +520,7 @@ async fn roll_back(
                 revision,
                 changed: count(&plan, |a| matches!(a, Action::Create | Action::Update(_))),
                 deleted: count(&plan, |a| *a == Action::Delete),
+                up_to_date: false,
             })
         }
         Err(e) => {
