@@ -33,6 +33,8 @@ pub struct GlobalSettings {
     pub timeouts: Timeouts,
     /// Whether the home folder is trimmed at the end (not `--disable-auto-host-cleanup`).
     pub auto_host_cleanup: bool,
+    /// `--log-verbose`.
+    pub log_verbose: bool,
 }
 
 impl GlobalSettings {
@@ -50,6 +52,7 @@ impl GlobalSettings {
                 read: global.read_timeout,
             },
             auto_host_cleanup: !global.disable_auto_host_cleanup,
+            log_verbose: global.log_verbose,
         }
     }
 }

@@ -226,19 +226,37 @@ fn registry_of(image: &str, fallback: &str) -> String {
 
 /// The script's text: each section's title as a comment, each variable as the syntax writes
 /// it; a variable the job already sets (`env`) and the script must not override is written as
-/// a skipped comment naming the job's value.
-pub fn render(plan: &Plan, syntax: Syntax, env: &BTreeMap<String, String>) -> String {
+/// a skipped comment naming the job's value. `verbose` (werf's `--log-verbose`): each line is
+/// also echoed when the script runs (not in a `.env` file, which runs nothing).
+pub fn render(
+    plan: &Plan,
+    syntax: Syntax,
+    env: &BTreeMap<String, String>,
+    verbose: bool,
+) -> String {
     let comment = |text: &str| match syntax {
         Syntax::Cmd => format!(":: {text}"),
         _ => format!("# {text}"),
     };
+    let echo = verbose && syntax != Syntax::EnvFile;
     let mut out = String::new();
+    let write = |line: &str, out: &mut String| {
+        out.push_str(line);
+        out.push('\n');
+        if echo {
+            out.push_str(&echo_line(syntax, line));
+            out.push('\n');
+        }
+    };
     for (i, section) in plan.sections.iter().enumerate() {
         if i > 0 {
             out.push('\n');
+            if echo {
+                out.push_str(&echo_line(syntax, ""));
+                out.push('\n');
+            }
         }
-        out.push_str(&comment(section.title));
-        out.push('\n');
+        write(&comment(section.title), &mut out);
         for v in &section.variables {
             let line = assignment(syntax, v.name, &v.value);
             let current = env.get(v.name).filter(|c| !c.is_empty());
@@ -247,11 +265,20 @@ pub fn render(plan: &Plan, syntax: Syntax, env: &BTreeMap<String, String>) -> St
                 _ if v.value.is_empty() => comment(&line),
                 _ => line,
             };
-            out.push_str(&written);
-            out.push('\n');
+            write(&written, &mut out);
         }
     }
     out
+}
+
+/// `echo 'LINE'` as werf writes it, the quote escaped for the shell.
+fn echo_line(syntax: Syntax, line: &str) -> String {
+    let quoted = match syntax {
+        Syntax::Posix => line.replace('\'', "'\\''"),
+        Syntax::Powershell => line.replace('\'', "''"),
+        Syntax::Cmd | Syntax::EnvFile => line.to_string(),
+    };
+    format!("echo '{quoted}'")
 }
 
 /// `name` set to `value` in `syntax`, quoted so the shell reads the value as it is.
@@ -327,7 +354,7 @@ mod tests {
                 password_variable: "CI_JOB_TOKEN",
             })
         );
-        let script = render(&plan, Syntax::Posix, &job);
+        let script = render(&plan, Syntax::Posix, &job, false);
         assert_eq!(
             script,
             "# DOCKER CONFIG\n\
@@ -360,7 +387,7 @@ mod tests {
         ]);
         let plan = plan(System::Gitlab, &job, "/d", None);
         assert_eq!(login(System::Gitlab, &job), None, "no job token, no login");
-        let posix = render(&plan, Syntax::Posix, &job);
+        let posix = render(&plan, Syntax::Posix, &job, false);
         assert!(posix.contains(
             "# skip export WERF_REPO=\"r.example.com/g/a/werf\" (other.example.com/mine)\n"
         ));
@@ -368,14 +395,14 @@ mod tests {
             posix.contains("export WERF_ENV=\"a\\\"b\\$c\"\n"),
             "{posix}"
         );
-        let ps = render(&plan, Syntax::Powershell, &job);
+        let ps = render(&plan, Syntax::Powershell, &job, false);
         assert!(ps.contains("$Env:WERF_ENV = \"a`\"b`$c\"\n"), "{ps}");
-        let cmd = render(&plan, Syntax::Cmd, &job);
+        let cmd = render(&plan, Syntax::Cmd, &job, false);
         assert!(
             cmd.starts_with(":: DOCKER CONFIG\nset DOCKER_CONFIG=/d\n"),
             "{cmd}"
         );
-        let dotenv = render(&plan, Syntax::EnvFile, &job);
+        let dotenv = render(&plan, Syntax::EnvFile, &job, false);
         assert!(dotenv.contains("\nWERF_ENV=a\"b$c\n"), "{dotenv}");
     }
 
@@ -399,7 +426,7 @@ mod tests {
                 password_variable: "GITHUB_TOKEN",
             })
         );
-        let script = render(&plan, Syntax::Posix, &job);
+        let script = render(&plan, Syntax::Posix, &job, false);
         for line in [
             "export WERF_REPO=\"ghcr.io/owner/repo/shop\"\n",
             "export WERF_ADD_ANNOTATION_PROJECT_GIT=\"project.werf.io/git=https://github.com/Owner/Repo\"\n",
@@ -415,7 +442,33 @@ mod tests {
             &super::plan(System::Github, &job, "/d", None),
             Syntax::Posix,
             &job,
+            false,
         );
         assert!(script.contains("# export WERF_REPO=\"\"\n"), "{script}");
+    }
+
+    #[test]
+    fn log_verbose_echoes_every_line_as_werf_does() {
+        let job = env(&[("CI_REGISTRY_IMAGE", "r.example.com/g/it's")]);
+        let plan = plan(System::Gitlab, &job, "/d", None);
+        let script = render(&plan, Syntax::Posix, &job, true);
+        assert!(
+            script.starts_with("# DOCKER CONFIG\necho '# DOCKER CONFIG'\nexport DOCKER_CONFIG=\"/d\"\necho 'export DOCKER_CONFIG=\"/d\"'\n\necho ''\n# REPO\n"),
+            "{script}"
+        );
+        assert!(
+            script.contains("echo 'export WERF_REPO=\"r.example.com/g/it'\\''s/werf\"'\n"),
+            "{script}"
+        );
+        // Every line but the blank ones has its echo.
+        let lines: Vec<&str> = script.lines().filter(|l| !l.is_empty()).collect();
+        let echoes = lines.iter().filter(|l| l.starts_with("echo '")).count();
+        assert_eq!(
+            echoes * 2,
+            lines.len() + plan.sections.len() - 1,
+            "{script}"
+        );
+        // A `.env` file runs nothing: no echo.
+        assert!(!render(&plan, Syntax::EnvFile, &job, true).contains("echo"));
     }
 }

@@ -51,7 +51,7 @@ pub fn run(global: &GlobalSettings, args: &CiEnvArgs) -> Result<ExitCode> {
         (false, CiShell::Cmdexe) => Syntax::Cmd,
         (false, CiShell::Powershell) => Syntax::Powershell,
     };
-    let text = script::render(&plan, syntax, &env);
+    let text = script::render(&plan, syntax, &env, global.log_verbose);
     if !(args.as_file || args.as_env_file) {
         crate::printer::text(&text)?;
         return Ok(ExitCode::SUCCESS);
