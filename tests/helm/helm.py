@@ -12,6 +12,9 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
       template is rendered by Helm 4's engine with `.` bound to the case's values (the template
       is a chart's `templates/_case.tpl`, run by `{{ template "probe/templates/_case.tpl" .Values
       }}`); output is the chart's rendered text, error Helm's message.
+  helm.py strvals CASES_JSON_FILE
+      [{"values": {...}} or {"error": "..."}] for cases [{"kind": "set"|"set-string", "expr"}]:
+      each expression parsed by Helm's `strvals` into an empty map, as one `--set` reads it.
   helm.py package CHART_DIR DEST_DIR        {"archive": path}
   helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
   helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
@@ -95,6 +98,24 @@ def probe(cases_file):
             except Exception as e:  # Helm's error, reported as data for the comparison
                 results.append({"output": "", "error": str(e)})
     return results
+
+
+def strvals(cases_file):
+    import helm_python
+
+    with open(cases_file, encoding="utf-8") as f:
+        cases = json.load(f)
+    parse = {
+        "set": helm_python.parse_set_string,
+        "set-string": helm_python.parse_set_string_values,
+    }
+    out = []
+    for case in cases:
+        try:
+            out.append({"values": parse[case["kind"]](case["expr"])})
+        except Exception as e:  # Helm's error, reported as data for the comparison
+            out.append({"error": str(e)})
+    return out
 
 
 def package(chart_dir, dest):
@@ -187,6 +208,7 @@ if __name__ == "__main__":
         "render": render,
         "functions": functions,
         "probe": probe,
+        "strvals": strvals,
         "package": package,
         "push": push,
         "index": index,

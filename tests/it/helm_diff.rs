@@ -509,3 +509,96 @@ fn the_function_table_is_helm_4_s() {
         "Helm 4 defines exactly the listed functions"
     );
 }
+
+/// `--set` and `--set-string` expressions read by Helm 4's own `strvals` and by ours, case by
+/// case: the same values, or both refused.
+#[test]
+fn set_expressions_read_as_helm_reads_them() {
+    let cases: Vec<(&str, &str)> = [
+        "name=value",
+        "a=1,b=x,c=true,d=False,e=null,f=NULL",
+        "zero=0,lead=007,neg=-5,plus=+5,big=9223372036854775807,over=9223372036854775808",
+        "float=1.5,exp=1e3,hex=0x10,space= x ",
+        "list={a,b,c}",
+        "list={1,true,null},after=x",
+        "empty={}",
+        "one={x}",
+        "nested.list={a,b}",
+        "list[0]=foo,list[2]=bar",
+        "list[0].foo=bar,list[0].hello=world",
+        "list[1].foo=bar",
+        "nested[0][1]=x",
+        "a.b.c=d,a.b.e=f",
+        "esc=one\\,two,dot\\.key=v",
+        "a\\=b=c",
+        "name=",
+        "name=a=b",
+        "=value",
+        "a.=x",
+        "a.",
+        "name",
+        "name,",
+        "a=1,",
+        "list[x]=1",
+        "list[-1]=1",
+        "list[65536]=1",
+        "list[65537]=1",
+        "list[0]x=1",
+        "list={a,b",
+        "list={a,b}c",
+        "a={b}={c}",
+        "k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k=1",
+        "k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k.k=1",
+        "x[0]=a,x[0].b=c",
+        "trail\\",
+        "ünï=cödé",
+    ]
+    .iter()
+    .flat_map(|e| [("set", *e), ("set-string", *e)])
+    .collect();
+    let file = tempfile::NamedTempFile::new().expect("tempfile");
+    let json: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(kind, expr)| serde_json::json!({"kind": kind, "expr": expr}))
+        .collect();
+    std::fs::write(file.path(), serde_json::to_vec(&json).expect("json")).expect("write");
+    let out = Command::new(python())
+        .arg(root().join("tests/helm/helm.py"))
+        .arg("strvals")
+        .arg(file.path())
+        .output()
+        .expect("helm.py runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("helm.py answers JSON");
+    assert_eq!(theirs.len(), cases.len());
+    let mut differences = Vec::new();
+    for ((kind, expr), helm) in cases.iter().zip(&theirs) {
+        let mut ours = serde_json::json!({});
+        let set_kind = if *kind == "set" {
+            werf_graph::chart::SetKind::Typed
+        } else {
+            werf_graph::chart::SetKind::String
+        };
+        let result = werf_graph::chart::apply_set(&mut ours, expr, set_kind);
+        let same = match (&result, helm.get("values")) {
+            (Ok(()), Some(values)) => &ours == values,
+            (Err(_), None) => true,
+            _ => false,
+        };
+        if !same {
+            differences.push(format!(
+                "--{kind} {expr:?}: Helm {helm}, ours {}",
+                match &result {
+                    Ok(()) => ours.to_string(),
+                    Err(e) => format!("error {e}"),
+                }
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

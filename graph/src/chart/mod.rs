@@ -9,6 +9,7 @@
 //!   `import-values`, library charts, declared charts missing from `charts/`.
 //! - [`instance`]: a chart as it renders, under its name, at its place in the tree.
 //! - [`values`]: user values (`values-ENV.yaml`, `--values`, `--set`) and paths into values.
+//! - [`strvals`]: `--set` and `--set-string` expressions read as Helm's `strvals` reads them.
 //! - [`coalesce`]: Helm's coalescing of the user's values with each chart's defaults.
 //! - [`schema`]: `values.schema.json` validation of each chart's values.
 //! - [`cluster`]: what `lookup` reads of a live cluster (a trait the binary implements).
@@ -31,6 +32,7 @@ pub mod lock;
 pub mod objects;
 pub mod output;
 pub mod schema;
+pub mod strvals;
 pub mod values;
 
 use std::collections::BTreeMap;

@@ -148,6 +148,12 @@ pub enum SetError {
         expr: String,
         index: usize,
     },
+    #[error("`{flag} {expr}`: {cause}")]
+    Strvals {
+        flag: &'static str,
+        expr: String,
+        cause: super::strvals::StrvalsError,
+    },
 }
 
 /// Applies one expression of a `--set` family: `a.b=c,d[0].e=f` (`\,` and `\.` escaped) for
@@ -199,34 +205,17 @@ pub fn apply_set(
             Ok(())
         }
         SetKind::Typed | SetKind::String => {
-            let as_string = kind == SetKind::String;
-            for part in split_escaped(expr, ',') {
-                let (path, raw) = part.split_once('=').ok_or_else(|| no_value(&part))?;
-                let scalar = |raw: &str| {
-                    if as_string {
-                        Json::String(raw.to_string())
-                    } else if raw == "true" || raw == "false" {
-                        Json::Bool(raw == "true")
-                    } else if raw == "null" {
-                        Json::Null
-                    } else if let Ok(i) = raw.parse::<i64>() {
-                        Json::from(i)
-                    } else {
-                        Json::String(raw.to_string())
-                    }
-                };
-                let value = match raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-                    Some(list) if !as_string => Json::Array(
-                        list.split(';')
-                            .filter(|x| !x.is_empty())
-                            .map(scalar)
-                            .collect(),
-                    ),
-                    _ => scalar(raw),
-                };
-                set_path(values, expr, flag, path, value)?;
+            if !values.is_object() {
+                *values = Json::Object(Default::default());
             }
-            Ok(())
+            let map = values.as_object_mut().expect("made an object");
+            super::strvals::parse_into(expr, map, kind == SetKind::String).map_err(|cause| {
+                SetError::Strvals {
+                    flag,
+                    expr: expr.to_string(),
+                    cause,
+                }
+            })
         }
     }
 }
@@ -329,7 +318,7 @@ mod tests {
     #[test]
     fn set_types_integers_as_int64() {
         let mut v = json!({});
-        apply_set(&mut v, "a=1,b=x,c=true,d={1;2}", SetKind::Typed).expect("applies");
+        apply_set(&mut v, "a=1,b=x,c=true,d={1,2}", SetKind::Typed).expect("applies");
         assert!(v["a"].is_i64());
         assert_eq!(v, json!({"a": 1, "b": "x", "c": true, "d": [1, 2]}));
     }
