@@ -154,8 +154,22 @@ pub fn build(
     let mut results: BTreeMap<String, ImageResult> = BTreeMap::new();
     let mut pending: Vec<String> = Vec::new();
     let existing: Vec<&Arc<ImagePlan>> = plans.values().filter(|p| tags.contains(&p.tag)).collect();
+    // A tag names one manifest for its life (never pushed twice), so the digest this machine
+    // recorded for it stands: only tags it has no digest for are asked (a HEAD each).
     let digests = if options.report_digests {
-        push::current_digests(registry, repo, &existing)?
+        let log = taglog::read(store, repo)?;
+        let mut known: HashMap<String, String> = HashMap::new();
+        let mut ask: Vec<&Arc<ImagePlan>> = Vec::new();
+        for p in &existing {
+            match log.tags.get(&p.tag).and_then(|e| e.digest.clone()) {
+                Some(d) => {
+                    known.insert(p.tag.clone(), d);
+                }
+                None => ask.push(p),
+            }
+        }
+        known.extend(push::current_digests(registry, repo, &ask)?);
+        known
     } else {
         HashMap::new()
     };

@@ -112,6 +112,7 @@ fn pushes_what_is_missing_then_nothing_then_exactly_the_affected_images() {
             .starts_with("sha256:"));
     }
 
+    let first = report.clone();
     let (ok, out, report) = build(&r, &repo, &[]);
     assert!(ok, "{out}");
     assert!(
@@ -120,9 +121,41 @@ fn pushes_what_is_missing_then_nothing_then_exactly_the_affected_images() {
     );
     assert!(out.contains("0 built and pushed, 3 already in"), "{out}");
     assert!(
-        out.contains("5 registry requests"),
-        "one auth + one tag listing + the 3 reported digests asked of the registry: {out}"
+        out.contains("2 registry requests"),
+        "one auth + one tag listing, no request per image: the digests this machine pushed are known: {out}"
     );
+    for name in ["app", "other", "tool"] {
+        assert_eq!(
+            report["Images"][name]["DockerImageDigest"], first["Images"][name]["DockerImageDigest"],
+            "{name}"
+        );
+    }
+    // Another machine (an empty home) asks the registry, once per image, for the same digests.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let other_report = elsewhere.path().join("report.json");
+    let out = werf_in(
+        r.path(),
+        elsewhere.path(),
+        &[
+            "build",
+            "--repo",
+            &repo,
+            "--save-build-report",
+            "--build-report-path",
+            other_report.to_str().expect("utf-8"),
+        ],
+    );
+    let (stdout, stderr) = text(&out, &r);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("5 registry requests"), "{stdout}");
+    let other: Value =
+        serde_json::from_slice(&std::fs::read(&other_report).expect("report")).expect("json");
+    for name in ["app", "other", "tool"] {
+        assert_eq!(
+            other["Images"][name]["DockerImageDigest"], first["Images"][name]["DockerImageDigest"],
+            "{name}"
+        );
+    }
 
     r.write(&[("app/src/a.txt", "changed\n")]);
     r.commit("change app");
