@@ -88,6 +88,8 @@ pub struct Loaded {
     pub giterminism: werf_graph::giterminism::Giterminism,
     /// The config file, project-relative (`werf.yaml`, `werf.yml` or `--config`).
     pub config_file: String,
+    /// The engine's listing memo: what a run learned is written by [`Listings::flush`].
+    pub listings: Arc<Listings>,
 }
 
 impl Loaded {
@@ -95,6 +97,7 @@ impl Loaded {
     /// exit and gives the memory back at once (freeing 1,000 images' queries is about 7% of a
     /// no-op plan's time). Nothing is lost: no part of `Loaded` writes anything when dropped.
     pub fn leak_at_exit(self) {
+        self.listings.flush();
         std::mem::forget(self);
     }
 
@@ -413,7 +416,8 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
     phase("repository opened");
     let git_objects = Arc::new(objects);
     let objects: Arc<dyn werf_graph::ObjectSource> = git_objects.clone();
-    let db = Database::new(objects.clone(), Arc::new(Listings(store.clone())));
+    let listings = Arc::new(Listings::new(store.clone()));
+    let db = Database::new(objects.clone(), listings.clone());
     let mut db = db;
     // werf.yaml's template reads `--env` and the environment: both are inputs of the graph.
     let template_env = werf_graph::config::TemplateEnv {
@@ -494,7 +498,10 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         project,
         giterminism: rules,
         config_file,
+        listings,
     };
+    // What planning learned, as one pack (later queries add to the next flush).
+    loaded.listings.flush();
     if let Some(changes) = scanned {
         let rules = &loaded.giterminism;
         check_clean(&loaded, changes?, reads, (rules, &allowed_uncommitted))?;

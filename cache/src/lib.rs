@@ -12,7 +12,9 @@
 //! content their values depend on, so a hit is always valid.
 //!
 //! - [`usage`]: what the store holds on disk, eviction by age and size, the running-process lock.
+//! - [`pack`]: many records of a namespace in one file, for runs that make thousands.
 
+pub mod pack;
 pub mod usage;
 
 use std::fs;
@@ -59,6 +61,10 @@ pub type Key = [u8; 32];
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
+    /// Each namespace's packed records, read once per process (see [`pack`]).
+    packs: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<pack::Index>>>,
+    >,
 }
 
 impl Store {
@@ -67,7 +73,10 @@ impl Store {
         let root = home.join(LAYOUT);
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        let store = Store { root };
+        let store = Store {
+            root,
+            packs: Default::default(),
+        };
         // Best effort: a folder that cannot be cleaned now is cleaned by a later run.
         let _ = store.remove_stale_temp_files(STALE_TEMP);
         Ok(store)
@@ -120,12 +129,15 @@ impl Store {
         Ok(self.root.join(namespace).join(&hex[..2]).join(&hex[2..]))
     }
 
-    /// The record under `key`, or `None` when absent or damaged (a damaged record is removed).
+    /// The record under `key` (its own file, else the namespace's packs), or `None` when absent
+    /// or damaged (a damaged record file is removed).
     pub fn get(&self, namespace: &str, key: &Key) -> Result<Option<Vec<u8>>> {
         let path = self.path(namespace, key)?;
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(self.packed(namespace)?.get(key).cloned())
+            }
             Err(e) => return Err(io_err(&path)(e)),
         };
         match decode(namespace, key, &bytes) {

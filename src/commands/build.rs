@@ -300,16 +300,19 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
         commit: loaded.commit.id.clone(),
         images: latest.images,
     };
+    // The inputs of every new tag, as one pack (a first plan of thousands of images writes one
+    // file, not one per image).
+    let mut inputs = werf_cache::pack::Index::new();
     for plan in &plans {
         if record.images.get(&plan.name) != Some(&plan.tag) {
-            loaded.store.put(
-                INPUTS,
-                &inputs_key(&plan.tag),
-                &serde_json::to_vec(&components(plan))?,
-            )?;
+            inputs.insert(
+                inputs_key(&plan.tag),
+                serde_json::to_vec(&components(plan))?,
+            );
             record.images.insert(plan.name.clone(), plan.tag.clone());
         }
     }
+    loaded.store.put_pack(INPUTS, &inputs)?;
     loaded
         .store
         .put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;

@@ -787,3 +787,79 @@ fn ssh_reaches_run_mounts_through_buildah() {
     let out = with_agent(&r, &["--backend", "buildah"]);
     assert!(!out.status.success(), "the step must need the agent");
 }
+
+/// A cold plan of many images writes its records as packs: one file per kind of record, not one
+/// per listing or image; the next plan reads them back (and writes none).
+#[test]
+fn a_cold_plan_writes_packs_not_a_file_per_record() {
+    let mut files: Vec<(String, String)> = vec![(
+        "werf.yaml".to_string(),
+        (0..60)
+            .map(|i| format!("---\nimage: img{i}\ndockerfile: Dockerfile\ncontext: s{i}\n"))
+            .fold("project: packs\nconfigVersion: 1\n".to_string(), |a, b| {
+                a + &b
+            }),
+    )];
+    for i in 0..60 {
+        files.push((
+            format!("s{i}/Dockerfile"),
+            "FROM scratch\nCOPY . /\n".into(),
+        ));
+        files.push((format!("s{i}/f.txt"), format!("{i}\n")));
+        // A `.dockerignore` that may apply below: the folder's listing is memoized.
+        files.push((format!("s{i}/.dockerignore"), "*.md\n".into()));
+        files.push((format!("s{i}/sub/g.txt"), format!("g{i}\n")));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut r = Repo::new(&refs);
+    r.commit("init");
+    let records = |r: &Repo| -> Vec<String> {
+        let mut out = Vec::new();
+        for ns in ["listings", "inputs"] {
+            let dir = r.home.path().join("v1").join(ns);
+            for e in walk(&dir) {
+                out.push(e.strip_prefix(&dir).expect("below").display().to_string());
+            }
+        }
+        out.sort();
+        out
+    };
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let first = records(&r);
+    assert_eq!(
+        first.len(),
+        2,
+        "one pack of listings, one of inputs: {first:?}"
+    );
+    assert!(first.iter().all(|f| f.starts_with("packs/")), "{first:?}");
+    // The next plan (a fresh process) reads the packs: the same tags, no new file.
+    let tags = r.tags();
+    assert_eq!(tags.len(), 60);
+    let out = r.werf(&["build", "--dry-run"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out, &r).0.contains("same inputs as the last plan"),
+        "{}",
+        text(&out, &r).0
+    );
+    assert_eq!(records(&r), first);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
