@@ -158,19 +158,14 @@ pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
         KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
-    images::check(&loaded, &custom, render.repo.as_deref())?;
-    if args.images.require_built_images {
-        let registry = settings::RegistrySettings::default();
-        images::require_built(
-            global,
-            &mut loaded,
-            render.repo.as_deref(),
-            &registry,
-            &custom,
-        )?;
-    } else if let Some(repo) = &render.repo {
-        loaded.use_recorded_imports(repo)?;
-    }
+    let repo = render.repo.as_deref();
+    images::before_render(
+        global,
+        &mut loaded,
+        repo,
+        args.images.require_built_images,
+        &custom,
+    )?;
     let release = release_of(
         global,
         render.release.as_deref(),

@@ -10,7 +10,7 @@ use crate::cli::RenderCommandArgs;
 use crate::pipeline::images;
 use crate::pipeline::render::{named_render_options, render as render_chart};
 use crate::project::{load_for, Reads};
-use crate::settings::{environment, CustomTags, GlobalSettings, RegistrySettings, RenderSettings};
+use crate::settings::{environment, CustomTags, GlobalSettings, RenderSettings};
 
 /// Runs `werf render`.
 pub fn run(global: &GlobalSettings, args: &RenderCommandArgs) -> Result<ExitCode> {
@@ -19,19 +19,14 @@ pub fn run(global: &GlobalSettings, args: &RenderCommandArgs) -> Result<ExitCode
         CustomTags::referenced(args.images.use_custom_tag.as_deref())?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
-    images::check(&loaded, &custom, render.repo.as_deref())?;
-    if args.images.require_built_images {
-        let registry = RegistrySettings::default();
-        images::require_built(
-            global,
-            &mut loaded,
-            render.repo.as_deref(),
-            &registry,
-            &custom,
-        )?;
-    } else if let Some(repo) = &render.repo {
-        loaded.use_recorded_imports(repo)?;
-    }
+    let repo = render.repo.as_deref();
+    images::before_render(
+        global,
+        &mut loaded,
+        repo,
+        args.images.require_built_images,
+        &custom,
+    )?;
     let plans = loaded.ok_plans()?;
     if render.repo.is_none() && !plans.is_empty() {
         eprintln!("Warning: no `--repo`: image references in the chart are stubs (`REPO:TAG`)");

@@ -185,3 +185,23 @@ pub fn require_built(
         missing.join("\n  ")
     )
 }
+
+/// What `render` and `plan` do before they render (they build nothing): check the custom tags,
+/// then with `--require-built-images` ask `repo` for every image, else plan with the import
+/// records this machine last saw in `repo`.
+pub fn before_render(
+    global: &GlobalSettings,
+    loaded: &mut Loaded,
+    repo: Option<&str>,
+    require_built_images: bool,
+    tags: &CustomTags,
+) -> Result<()> {
+    check(loaded, tags, repo)?;
+    if require_built_images {
+        require_built(global, loaded, repo, &RegistrySettings::default(), tags)
+    } else if let Some(repo) = repo {
+        loaded.use_recorded_imports(repo)
+    } else {
+        Ok(())
+    }
+}
