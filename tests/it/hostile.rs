@@ -445,7 +445,21 @@ fn deep_nesting_in_templates_and_set_paths_is_a_clear_error() {
     let out = r.werf(&["render", "--set", &format!("{path}=1")]);
     assert_eq!(out.status.code(), Some(1));
     let all = out_text(&out, &r);
-    assert!(all.contains("nests 30000 levels (at most 100)"), "{all}");
+    assert!(
+        all.contains(
+            "value name nested level is greater than maximum supported nested level of 30"
+        ),
+        "{all}"
+    );
+    // Lists in lists, which Helm does not bound, are bounded too (no stack overflow).
+    let lists = format!("k{}=1", "[0]".repeat(30_000));
+    let out = r.werf(&["render", "--set", &lists]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out_text(&out, &r).contains("lists nest more than 100 levels"),
+        "{}",
+        out_text(&out, &r)
+    );
 }
 
 #[test]
@@ -640,15 +654,27 @@ fn swapped_cache_records_are_misses_not_another_images_tags() {
     ]);
     r.commit("init");
     let fresh = r.tags();
-    let records: Vec<std::path::PathBuf> = walk(&r.home.path().join("v1/listings"));
-    assert!(records.len() >= 2, "listing records to swap: {records:?}");
-    let (p, q) = (&records[0], &records[1]);
-    let (dp, dq) = (
-        std::fs::read(p).expect("read"),
-        std::fs::read(q).expect("read"),
-    );
-    std::fs::write(p, dq).expect("write");
-    std::fs::write(q, dp).expect("write");
+    // The listings are packed (one file): two records of it swap payloads, checksums and all.
+    let packs: Vec<std::path::PathBuf> = walk(&r.home.path().join("v1/listings"));
+    assert_eq!(packs.len(), 1, "one pack of listings: {packs:?}");
+    let mut bytes = std::fs::read(&packs[0]).expect("read");
+    // `WRSP`, then each record: key (32), length (4), checksum (32), payload.
+    let mut at = 4;
+    let mut spans = Vec::new();
+    while at + 68 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 32..at + 36].try_into().expect("4")) as usize;
+        spans.push((at + 36, 32 + len));
+        at += 68 + len;
+    }
+    assert!(spans.len() >= 2, "listing records to swap: {spans:?}");
+    let ((p, lp), (q, lq)) = (spans[0], spans[1]);
+    assert_eq!(lp, lq, "same-size records");
+    let first: Vec<u8> = bytes[p..p + lp].to_vec();
+    let second: Vec<u8> = bytes[q..q + lq].to_vec();
+    assert_ne!(first, second);
+    bytes[p..p + lp].copy_from_slice(&second);
+    bytes[q..q + lq].copy_from_slice(&first);
+    std::fs::write(&packs[0], &bytes).expect("write");
     assert_eq!(r.tags(), fresh, "swapped records must read as misses");
 }
 
@@ -667,7 +693,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn a_moved_tag_reports_the_registrys_digest_not_a_cached_one() {
+fn a_moved_tag_is_reported_as_pushed_here_and_as_the_registry_has_it_elsewhere() {
     let mut r = app_repo(COPY_ALL, &[]);
     r.commit("init");
     let reg = Registry::start();
@@ -700,5 +726,25 @@ fn a_moved_tag_reports_the_registrys_digest_not_a_cached_one() {
         .expect("digest")
         .to_string();
     assert_ne!(moved, first);
-    assert_eq!(build(), moved);
+    // A tag is never pushed twice by werf-rs (it names its content): the machine that pushed it
+    // reports the digest it pushed, as werf's manifest cache does, without a request per image
+    // (issue 28). A machine with no record of it asks the registry, and reports the move.
+    assert_eq!(build(), first);
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = crate::support::werf_in(
+        r.path(),
+        elsewhere.path(),
+        &[
+            "build",
+            "--repo",
+            &repo,
+            "--save-build-report",
+            "--build-report-path",
+            report.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(out.status.success(), "{}", out_text(&out, &r));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    assert_eq!(v["Images"]["app"]["DockerImageDigest"], moved.as_str());
 }

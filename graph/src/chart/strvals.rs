@@ -11,6 +11,9 @@ use serde_json::{Map, Value as Json};
 pub const MAX_NESTED: usize = 30;
 /// Helm's `MaxIndex`.
 pub const MAX_INDEX: usize = 65_536;
+/// Lists nested in lists (`a[0][0]...`): Helm has no bound (Go's stacks grow); werf-rs refuses
+/// past this many rather than recurse without end.
+pub const MAX_NESTED_INDICES: usize = 100;
 
 /// Why an expression was refused (worded after Helm's messages).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum StrvalsError {
         "value name nested level is greater than maximum supported nested level of {MAX_NESTED}"
     )]
     TooDeep,
+    #[error("lists nest more than {MAX_NESTED_INDICES} levels (`[0][0]...`)")]
+    TooManyIndices,
     #[error("`{key}` is {is}, not a {wanted}")]
     NotA {
         key: String,
@@ -151,7 +156,7 @@ impl Parser {
                         })
                     }
                 };
-                let done = self.list_item(&mut list, i, level)?;
+                let done = self.list_item(&mut list, i, level, 1)?;
                 set(data, &k, Json::Array(list));
                 Ok(done)
             }
@@ -203,9 +208,18 @@ impl Parser {
     }
 
     /// What follows `[i]`: a value, another index, or a map.
-    fn list_item(&mut self, list: &mut Vec<Json>, i: i64, level: usize) -> Result<bool> {
+    fn list_item(
+        &mut self,
+        list: &mut Vec<Json>,
+        i: i64,
+        level: usize,
+        indices: usize,
+    ) -> Result<bool> {
         if i < 0 {
             return Err(StrvalsError::NegativeIndex(i));
+        }
+        if indices > MAX_NESTED_INDICES {
+            return Err(StrvalsError::TooManyIndices);
         }
         let (k, end) = self.until(&['[', '.', '=']);
         if !k.is_empty() {
@@ -231,7 +245,7 @@ impl Parser {
                         })
                     }
                 };
-                let done = self.list_item(&mut inner, next, level)?;
+                let done = self.list_item(&mut inner, next, level, indices + 1)?;
                 set_index(list, i, Json::Array(inner))?;
                 Ok(done)
             }
@@ -390,5 +404,9 @@ mod tests {
         ));
         let deep = format!("{}=1", vec!["k"; 32].join("."));
         assert_eq!(parse(&deep, false), Err(StrvalsError::TooDeep));
+        let lists = format!("k{}=1", "[0]".repeat(100_000));
+        assert_eq!(parse(&lists, false), Err(StrvalsError::TooManyIndices));
+        let ok = format!("k{}=1", "[0]".repeat(MAX_NESTED_INDICES));
+        assert!(parse(&ok, false).is_ok());
     }
 }
