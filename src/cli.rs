@@ -87,6 +87,27 @@ pub struct RegistryAccessArgs {
     /// More registry hosts reached over plain HTTP (werf-rs's own); repeatable, comma-separated.
     #[arg(long, value_name = "HOST", value_delimiter = ',')]
     pub insecure_registry_host: Vec<String>,
+
+    /// werf's choice of registry implementation, as `werf ci-env` writes it. werf-rs reaches
+    /// every registry through the registry API alone, so each value works as `default` does (a
+    /// registry that refuses deletes is named by cleanup); a name werf does not know is refused.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub repo_container_registry: Option<ContainerRegistry>,
+}
+
+/// werf's registry implementations (`--repo-container-registry`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ContainerRegistry {
+    Default,
+    Dockerhub,
+    Github,
+    Gitlab,
+    Harbor,
+    Quay,
+    Ecr,
+    Acr,
+    Gcr,
+    Selectel,
 }
 
 /// Flags every command takes.

@@ -135,6 +135,8 @@ pub fn plan(
         "werf.io/release-channel",
         var("TRDL_USE_WERF_GROUP_CHANNEL"),
     );
+    // werf names GitLab's registry when the job's repository is (or will be) in it.
+    let mut registry_kind = String::new();
     let (repo, deploy) = match system {
         System::Gitlab => {
             let image = var("CI_REGISTRY_IMAGE");
@@ -143,6 +145,12 @@ pub fn plan(
             } else {
                 format!("{image}/werf")
             };
+            let job_repo = var("WERF_REPO");
+            if !image.is_empty()
+                && (job_repo.is_empty() || job_repo.starts_with(var("CI_REGISTRY")))
+            {
+                registry_kind = "gitlab".to_string();
+            }
             let mut deploy = vec![text("WERF_ENV", var("CI_ENVIRONMENT_SLUG"), false)];
             deploy.extend(annotations(
                 channel,
@@ -202,7 +210,13 @@ pub fn plan(
             },
             Section {
                 title: "REPO",
-                variables: vec![text("WERF_REPO", repo, false)],
+                variables: {
+                    let mut v = vec![text("WERF_REPO", repo, false)];
+                    if !registry_kind.is_empty() {
+                        v.push(text("WERF_REPO_CONTAINER_REGISTRY", registry_kind, false));
+                    }
+                    v
+                },
             },
             Section {
                 title: "DEPLOY",
@@ -362,6 +376,7 @@ mod tests {
              \n\
              # REPO\n\
              export WERF_REPO=\"registry.example.com:5050/group/app/werf\"\n\
+             export WERF_REPO_CONTAINER_REGISTRY=\"gitlab\"\n\
              \n\
              # DEPLOY\n\
              export WERF_ENV=\"review-feature-x\"\n\
@@ -381,6 +396,7 @@ mod tests {
     #[test]
     fn what_the_job_sets_is_kept_and_values_are_quoted_for_each_shell() {
         let job = env(&[
+            ("CI_REGISTRY", "r.example.com"),
             ("CI_REGISTRY_IMAGE", "r.example.com/g/a"),
             ("WERF_REPO", "other.example.com/mine"),
             ("CI_ENVIRONMENT_SLUG", "a\"b$c"),
@@ -391,6 +407,8 @@ mod tests {
         assert!(posix.contains(
             "# skip export WERF_REPO=\"r.example.com/g/a/werf\" (other.example.com/mine)\n"
         ));
+        // The job's repository is elsewhere than GitLab's registry: no registry kind.
+        assert!(!posix.contains("WERF_REPO_CONTAINER_REGISTRY"), "{posix}");
         assert!(
             posix.contains("export WERF_ENV=\"a\\\"b\\$c\"\n"),
             "{posix}"

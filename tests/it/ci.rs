@@ -107,6 +107,24 @@ fn every_flag_reads_its_variable() {
     let out = r.werf_env(&["build", "--dry-run"], &[("WERF_PARALLEL", "maybe")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out, &r).1.contains("value was not a boolean"));
+    // werf's registry implementations are names werf-rs knows (each works as `default`).
+    let out = r.werf_env(
+        &["build", "--dry-run"],
+        &[("WERF_REPO_CONTAINER_REGISTRY", "gitlab")],
+    );
+    assert!(out.status.success(), "{}", text(&out, &r).1);
+    let out = r.werf(&[
+        "build",
+        "--dry-run",
+        "--repo-container-registry",
+        "nexus3000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out, &r).1.contains("nexus3000"),
+        "{}",
+        text(&out, &r).1
+    );
     // `--platform`: the platform the image builds for is fine, another one is refused by name.
     let reg = crate::registry::Registry::start();
     let repo = reg.repo("platform");
