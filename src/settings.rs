@@ -388,6 +388,10 @@ pub enum Builder {
     Auto {
         buildah_root: PathBuf,
         keepalive: Duration,
+        /// `WERF_BUILDAH_MODE` (empty is unset).
+        buildah_mode: Option<String>,
+        /// `DOCKER_HOST`: where the Docker daemon is asked.
+        docker_host: Option<String>,
     },
     /// The native builder only (an image with `RUN` fails, naming the way around).
     Native,
@@ -472,10 +476,19 @@ pub struct PublishSettings {
 impl PublishSettings {
     pub fn resolve(flags: &cli::PublishFlags, global: &GlobalSettings) -> Self {
         let builder = match flags.backend {
-            None => Builder::Auto {
-                buildah_root: global.home.join("buildah"),
-                keepalive: Duration::from_secs(flags.buildkit_keepalive),
-            },
+            None => {
+                let var = |name: &str| {
+                    std::env::var_os(name)
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .filter(|v| !v.is_empty())
+                };
+                Builder::Auto {
+                    buildah_root: global.home.join("buildah"),
+                    keepalive: Duration::from_secs(flags.buildkit_keepalive),
+                    buildah_mode: var("WERF_BUILDAH_MODE"),
+                    docker_host: var("DOCKER_HOST"),
+                }
+            }
             Some(cli::Backend::Native) => Builder::Native,
             Some(cli::Backend::Buildah) => Builder::Buildah {
                 root: global.home.join("buildah"),

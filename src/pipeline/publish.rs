@@ -108,6 +108,8 @@ fn runners(
         Builder::Auto {
             buildah_root,
             keepalive,
+            buildah_mode,
+            docker_host,
         } => {
             let run_images: Vec<String> = wanted
                 .iter()
@@ -118,18 +120,12 @@ fn runners(
             if run_images.is_empty() && !pending {
                 return Ok((None, None));
             }
-            let vars = crate::settings::environment();
-            let var = |name: &str| {
-                vars.iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.as_str())
-            };
-            let mode = var("WERF_BUILDAH_MODE").filter(|m| !m.is_empty());
+            let mode = buildah_mode.as_deref();
             let mut connected = None;
             let probe = if mode.is_some() {
                 Probe::NotAsked
             } else {
-                match builder::docker_address(var("DOCKER_HOST")) {
+                match builder::docker_address(docker_host.as_deref()) {
                     Err(why) => Probe::Failed(why),
                     Ok(address) => {
                         match fleet(std::slice::from_ref(&address), None, *keepalive, &|_| {}) {

@@ -655,7 +655,7 @@ fn swapped_cache_records_are_misses_not_another_images_tags() {
     r.commit("init");
     let fresh = r.tags();
     // The listings are packed (one file): two records of it swap payloads, checksums and all.
-    let packs: Vec<std::path::PathBuf> = walk(&r.home.path().join("v1/listings"));
+    let packs = crate::support::files_below(&r.home.path().join("v1/listings"));
     assert_eq!(packs.len(), 1, "one pack of listings: {packs:?}");
     let mut bytes = std::fs::read(&packs[0]).expect("read");
     // `WRSP`, then each record: key (32), length (4), checksum (32), payload.
@@ -676,20 +676,6 @@ fn swapped_cache_records_are_misses_not_another_images_tags() {
     bytes[q..q + lq].copy_from_slice(&first);
     std::fs::write(&packs[0], &bytes).expect("write");
     assert_eq!(r.tags(), fresh, "swapped records must read as misses");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -731,20 +717,7 @@ fn a_moved_tag_is_reported_as_pushed_here_and_as_the_registry_has_it_elsewhere()
     // (issue 28). A machine with no record of it asks the registry, and reports the move.
     assert_eq!(build(), first);
     let elsewhere = tempfile::tempdir().expect("tempdir");
-    let out = crate::support::werf_in(
-        r.path(),
-        elsewhere.path(),
-        &[
-            "build",
-            "--repo",
-            &repo,
-            "--save-build-report",
-            "--build-report-path",
-            report.to_str().expect("utf-8"),
-        ],
-    );
-    assert!(out.status.success(), "{}", out_text(&out, &r));
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let (ok, out, v) = crate::support::build_with_report_in(&r, elsewhere.path(), &repo, &[], &[]);
+    assert!(ok, "{out}");
     assert_eq!(v["Images"]["app"]["DockerImageDigest"], moved.as_str());
 }

@@ -132,24 +132,10 @@ fn pushes_what_is_missing_then_nothing_then_exactly_the_affected_images() {
     }
     // Another machine (an empty home) asks the registry, once per image, for the same digests.
     let elsewhere = tempfile::tempdir().expect("tempdir");
-    let other_report = elsewhere.path().join("report.json");
-    let out = werf_in(
-        r.path(),
-        elsewhere.path(),
-        &[
-            "build",
-            "--repo",
-            &repo,
-            "--save-build-report",
-            "--build-report-path",
-            other_report.to_str().expect("utf-8"),
-        ],
-    );
-    let (stdout, stderr) = text(&out, &r);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("5 registry requests"), "{stdout}");
-    let other: Value =
-        serde_json::from_slice(&std::fs::read(&other_report).expect("report")).expect("json");
+    let (ok, out, other) =
+        crate::support::build_with_report_in(&r, elsewhere.path(), &repo, &[], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("5 registry requests"), "{out}");
     for name in ["app", "other", "tool"] {
         assert_eq!(
             other["Images"][name]["DockerImageDigest"], first["Images"][name]["DockerImageDigest"],
@@ -820,7 +806,7 @@ fn a_cold_plan_writes_packs_not_a_file_per_record() {
         let mut out = Vec::new();
         for ns in ["listings", "inputs"] {
             let dir = r.home.path().join("v1").join(ns);
-            for e in walk(&dir) {
+            for e in crate::support::files_below(&dir) {
                 out.push(e.strip_prefix(&dir).expect("below").display().to_string());
             }
         }
@@ -847,19 +833,4 @@ fn a_cold_plan_writes_packs_not_a_file_per_record() {
         text(&out, &r).0
     );
     assert_eq!(records(&r), first);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }

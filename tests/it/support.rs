@@ -234,7 +234,18 @@ pub fn build_with_report(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (bool, String, serde_json::Value) {
-    let report = r.home.path().join("report.json");
+    build_with_report_in(r, r.home.path(), repo, extra, env)
+}
+
+/// [`build_with_report`] with another werf-rs home (another machine's view of the registry).
+pub fn build_with_report_in(
+    r: &Repo,
+    home: &Path,
+    repo: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, serde_json::Value) {
+    let report = home.join("report.json");
     let _ = std::fs::remove_file(&report);
     let mut args = vec![
         "build",
@@ -245,7 +256,11 @@ pub fn build_with_report(
         report.to_str().expect("utf-8"),
     ];
     args.extend_from_slice(extra);
-    let out = r.werf_env(&args, env);
+    let mut cmd = werf_cmd(r.path(), home, &args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = no_panic(cmd.output().expect("werf runs"));
     let (o, e) = text(&out, r);
     let json = std::fs::read(&report)
         .ok()
@@ -281,4 +296,21 @@ fn starts_with_words(line: &str, words: &[&str]) -> bool {
         .split_whitespace()
         .map(|w| w.strip_suffix(',').unwrap_or(w));
     words.iter().all(|w| have.next() == Some(*w))
+}
+
+/// Every file below `dir`, recursively, sorted (none when `dir` does not exist).
+pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        if e.path().is_dir() {
+            out.extend(files_below(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    out
 }
