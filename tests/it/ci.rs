@@ -812,6 +812,14 @@ fn log_flags_take_werfs_values() {
         "{}",
         text(&out, &r).0
     );
+    // Without `--log-quiet` a second build says so, summary and progress alike; with it, nothing.
+    let out = r.werf(&["build", "--repo", &repo]);
+    assert!(
+        text(&out, &r).0.contains("0 built and pushed")
+            && text(&out, &r).1.contains("already in the registry"),
+        "{}",
+        format!("{}{}", text(&out, &r).0, text(&out, &r).1)
+    );
     let out = r.werf(&["--log-quiet", "build", "--repo", &repo]);
     assert!(out.status.success(), "{}", text(&out, &r).1);
     assert_eq!(text(&out, &r).0, "", "no summary");
