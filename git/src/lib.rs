@@ -2,6 +2,8 @@
 //!
 //! - [`beneath`]: the work tree opened beneath its root (no link followed, special files refused).
 //! - [`excludes`]: which folders Git ignores (what `werf dev` does not watch).
+//! - [`index`]: the Git index read as a stream of entries in bounded memory (the dirty check's
+//!   common case).
 //! - [`objects`]: [`werf_graph::ObjectSource`] over the object database, with a cache of decoded
 //!   trees and an overlay of synthetic trees for `--dev` snapshots.
 //! - [`worktree`]: which used files differ from the commit (the dirty check) and the `--dev`
@@ -9,6 +11,7 @@
 
 pub mod beneath;
 pub mod excludes;
+pub mod index;
 pub mod objects;
 pub mod worktree;
 

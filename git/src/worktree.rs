@@ -16,6 +16,7 @@ use werf_graph::objects::{EntryKind, Tree, TreeEntry};
 use werf_graph::{ObjectId, ObjectSource};
 
 use super::beneath::{blob_hasher, blob_id, Kind, WorkTree};
+use super::index::Indexed;
 use super::{to_graph_id, Error, Repo, Result};
 
 /// How a path in the work tree differs from the commit.
@@ -134,6 +135,23 @@ pub fn changes(
     prefixes: &[String],
     untracked: bool,
 ) -> Result<Vec<Change>> {
+    if !untracked {
+        if let Some(found) = streamed_changes(repo, head, prefixes)? {
+            return Ok(found);
+        }
+    }
+    changes_through_gix(repo, objects, head, prefixes, untracked)
+}
+
+/// [`changes`] with the index read whole by gix: any index, and an index that differs from
+/// `head` (the commit's trees are walked then).
+fn changes_through_gix(
+    repo: &Repo,
+    objects: &dyn ObjectSource,
+    head: ObjectId,
+    prefixes: &[String],
+    untracked: bool,
+) -> Result<Vec<Change>> {
     let thread_repo = repo.sync.to_thread_local();
     let index = thread_repo
         .index_or_empty()
@@ -182,7 +200,12 @@ pub fn changes(
                 if entry.stage() != gix::index::entry::Stage::Unconflicted && committed.is_none() {
                     return Ok(None);
                 }
-                let now = work_state(repo, &root, path, Some(entry), committed, timestamp)?;
+                let indexed = Indexed {
+                    stat: entry.stat,
+                    mode: entry.mode,
+                    id: to_graph_id(&entry.id),
+                };
+                let now = work_state(repo, &root, path, Some(&indexed), committed, timestamp)?;
                 Ok(diff(path, committed, now))
             })
             .collect::<Result<_>>()?;
@@ -207,6 +230,71 @@ pub fn changes(
     Ok(out)
 }
 
+/// [`changes`] without untracked files in the common case: the index read as a stream (see
+/// [`crate::index`]) and equal to `head` by its cache-tree, so each entry's recorded blob is the
+/// committed one. `None` when the index is not such a plain index or differs from `head`: then
+/// gix reads it whole and the commit's trees are walked.
+fn streamed_changes(
+    repo: &Repo,
+    head: ObjectId,
+    prefixes: &[String],
+) -> Result<Option<Vec<Change>>> {
+    let thread_repo = repo.sync.to_thread_local();
+    if thread_repo.object_hash() != gix::hash::Kind::Sha1 {
+        return Ok(None);
+    }
+    let Ok(path) = thread_repo.index_path().canonicalize() else {
+        return Ok(None); // no index: gix's empty index
+    };
+    // A racily clean entry is one modified in the same second the index was written.
+    let Ok(timestamp) =
+        std::fs::metadata(&path).map(|m| filetime::FileTime::from_last_modification_time(&m))
+    else {
+        return Ok(None);
+    };
+    // First the whole index (cheap: no file is looked at) for its root tree, then the entries.
+    let survey = super::index::read(&path, |_| Ok::<(), Error>(()))?;
+    match &survey {
+        Ok(summary) if summary.root_tree == Some(head) => {}
+        Ok(_) => return Ok(None),
+        Err(why) => {
+            tracing::debug!("the index is read by gix: {}", why.0);
+            return Ok(None);
+        }
+    }
+    let prefixes = minimal_prefixes(prefixes);
+    let root = WorkTree::open(&repo.workdir).map_err(|e| Error::WorkFile {
+        path: repo.workdir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    let read = super::index::read(&path, |batch| {
+        let found: Vec<Change> = batch
+            .entries()
+            .par_iter()
+            .filter_map(|(range, entry)| {
+                let path = String::from_utf8_lossy(batch.path(range));
+                if !prefixes.iter().any(|p| under(&path, p)) {
+                    return None;
+                }
+                let committed = index_kind(entry.mode).map(|k| (k, entry.id));
+                work_state(repo, &root, &path, Some(entry), committed, timestamp)
+                    .map(|now| diff(&path, committed, now))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        out.extend(found);
+        Ok::<(), Error>(())
+    })?;
+    // The index was rewritten between the two reads (a `git add` meanwhile): read it with gix.
+    if read != survey {
+        return Ok(None);
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(Some(out))
+}
+
 fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Option<Change> {
     match (committed, &now) {
         (Some((k, id)), State::Present { kind, id: now_id }) if k == *kind && id == *now_id => None,
@@ -222,7 +310,7 @@ fn diff(path: &str, committed: Option<(EntryKind, ObjectId)>, now: State) -> Opt
 /// What the index says of `path` when its stat data (what Git records: `st_mtime`, `st_ctime`,
 /// inode, size) still matches the file and the entry is not racy: its blob id, unhashed.
 fn index_says(
-    entry: &gix::index::Entry,
+    entry: &Indexed,
     st: &rustix::fs::Stat,
     timestamp: filetime::FileTime,
 ) -> Option<State> {
@@ -255,9 +343,9 @@ fn index_says(
     (index_kind(entry.mode) == Some(kind_now)
         && !entry.stat.is_racy(timestamp, options)
         && entry.stat.matches(&stat, options))
-    .then(|| State::Present {
+    .then_some(State::Present {
         kind: kind_now,
-        id: to_graph_id(&entry.id),
+        id: entry.id,
     })
 }
 
@@ -270,7 +358,7 @@ fn work_state(
     repo: &Repo,
     root: &WorkTree,
     path: &str,
-    entry: Option<&gix::index::Entry>,
+    entry: Option<&Indexed>,
     committed: Option<(EntryKind, ObjectId)>,
     timestamp: filetime::FileTime,
 ) -> Result<State> {
@@ -593,5 +681,104 @@ mod tests {
             p(&["a", "ab", "c/d"])
         );
         assert_eq!(minimal_prefixes(&p(&["x", ""])), p(&[""]));
+    }
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// The streamed index and gix's whole index find the same changes, case by case, and the
+    /// streamed one is what `changes` used.
+    #[test]
+    fn the_streamed_index_finds_what_gix_finds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        git(d, &["init", "-q"]);
+        for f in [
+            "app/a.txt",
+            "app/b.txt",
+            "app/c.txt",
+            "app/d.txt",
+            "app/e.txt",
+            "lib/f.txt",
+        ] {
+            std::fs::create_dir_all(d.join(f).parent().expect("parent")).expect("mkdir");
+            std::fs::write(d.join(f), f).expect("write");
+        }
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-qm", "one"]);
+        let repo = Repo::discover(d).expect("repo");
+        let objects = crate::objects::GitObjects::new(repo.sync.clone());
+        let head = repo.commit(None).expect("HEAD").tree;
+        let all = [String::new()];
+        let app = ["app".to_string()];
+        assert_eq!(
+            streamed_changes(&repo, head, &all).expect("reads"),
+            Some(vec![])
+        );
+
+        std::fs::write(d.join("app/a.txt"), "edited, longer").expect("write");
+        std::fs::write(d.join("app/b.txt"), "app/b.txX").expect("same size");
+        std::fs::remove_file(d.join("app/c.txt")).expect("rm");
+        std::fs::set_permissions(
+            d.join("app/d.txt"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        std::fs::remove_file(d.join("app/e.txt")).expect("rm");
+        std::os::unix::fs::symlink("a.txt", d.join("app/e.txt")).expect("symlink");
+        std::fs::write(d.join("lib/f.txt"), "lib").expect("write");
+        let names = |c: &[Change]| c.iter().map(|c| c.path.clone()).collect::<Vec<_>>();
+        for prefixes in [&all[..], &app[..]] {
+            let streamed = streamed_changes(&repo, head, prefixes)
+                .expect("reads")
+                .expect("the plain index is streamed");
+            let whole = changes_through_gix(&repo, &objects, head, prefixes, false).expect("reads");
+            assert_eq!(streamed, whole, "{prefixes:?}");
+            assert_eq!(
+                changes(&repo, &objects, head, prefixes, false).expect("reads"),
+                whole
+            );
+            let mut expected = vec![
+                "app/a.txt",
+                "app/b.txt",
+                "app/c.txt",
+                "app/d.txt",
+                "app/e.txt",
+            ];
+            if prefixes[0].is_empty() {
+                expected.push("lib/f.txt");
+            }
+            assert_eq!(names(&streamed), expected);
+        }
+        let deleted = |c: &[Change]| {
+            c.iter()
+                .filter(|c| c.state == State::Deleted)
+                .map(|c| c.path.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            deleted(
+                &streamed_changes(&repo, head, &all)
+                    .expect("reads")
+                    .expect("streamed")
+            ),
+            ["app/c.txt"]
+        );
+
+        // A staged change invalidates the cache-tree: gix reads it and walks the commit.
+        git(d, &["add", "app/a.txt"]);
+        assert_eq!(streamed_changes(&repo, head, &all).expect("reads"), None);
+        let staged = changes(&repo, &objects, head, &all, false).expect("reads");
+        assert!(
+            names(&staged).contains(&"app/a.txt".to_string()),
+            "{staged:?}"
+        );
     }
 }
