@@ -134,13 +134,13 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
         log,
         [
             // The root tree changed, but only the path lookups from the root down to `a` ran
-            // (`paths::entry_at`): `b`'s sources and werf.yaml were not looked at again.
-            "dockerignore(a)",
+            // (`paths::entry_at`): `b`'s sources and werf.yaml were not looked at again; `a`'s
+            // Dockerfile and `.dockerignore` are the same blobs, so neither was parsed again.
+            "build_files(a)",
             "image_digest(a)",
             "image_plan(a)",
             "image_plan(c)",
             "image_sources(a)",
-            "resolved_dockerfile(a)",
             "stage_plan(a#0)",
             "stage_plan(c#0)",
         ]
@@ -149,6 +149,47 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
     assert_ne!(before["a"], after["a"]);
     assert_eq!(before["b"], after["b"]);
     assert_ne!(before["c"], after["c"], "c depends on a");
+}
+
+#[test]
+fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
+    let yaml =
+        "project: demo\nconfigVersion: 1\n---\nimage: r\ncontext: .\ndockerfile: r/Dockerfile\n";
+    let mut f = Fixture::new();
+    f.commit(&[
+        ("werf.yaml", yaml),
+        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
+        ("r/src/x", "x\n"),
+    ]);
+    let before = f.tags();
+    // Any commit gives the root context a new tree: its sources and stage are looked at again,
+    // and the Dockerfile is not parsed again.
+    let log = f.commit(&[
+        ("werf.yaml", yaml),
+        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
+        ("r/src/x", "x\n"),
+        ("NOTES.md", "new\n"),
+    ]);
+    assert!(log.contains(&"image_sources(r)".to_string()), "{log:#?}");
+    assert!(log.contains(&"build_files(r)".to_string()), "{log:#?}");
+    assert!(
+        !log.contains(&"resolved_dockerfile(r)".to_string()),
+        "{log:#?}"
+    );
+    assert!(!log.contains(&"dockerignore(r)".to_string()), "{log:#?}");
+    assert_eq!(before, f.tags());
+    // A changed Dockerfile is parsed again (the positive twin).
+    let log = f.commit(&[
+        ("werf.yaml", yaml),
+        ("r/Dockerfile", "FROM alpine:3.20\nCOPY r/src /src\n"),
+        ("r/src/x", "x\n"),
+        ("NOTES.md", "new\n"),
+    ]);
+    assert!(
+        log.contains(&"resolved_dockerfile(r)".to_string()),
+        "{log:#?}"
+    );
+    assert_ne!(before, f.tags());
 }
 
 #[test]
@@ -197,6 +238,8 @@ fn editing_one_images_args_reruns_only_that_image() {
             "stage_plan(b#0)",
         ]
     );
+    // `b`'s build args changed: its Dockerfile was resolved again, from the same blob.
+    assert!(!log.contains(&"build_files(b)".to_string()));
     let after = f.tags();
     assert_ne!(before["b"], after["b"]);
     assert_eq!(before["a"], after["a"]);

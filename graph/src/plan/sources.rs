@@ -196,6 +196,32 @@ pub fn stapel_translation<'db>(
     .map(Arc::new)
 }
 
+/// The files an image's build reads besides its context: the Dockerfile and the `.dockerignore`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BuildFiles {
+    /// Dockerfile path (project-relative, or a Stapel stage's name) and blob.
+    pub dockerfile: (String, ObjectId),
+    /// `.dockerignore` path (project-relative) and blob.
+    pub dockerignore: Option<(String, ObjectId)>,
+}
+
+/// [`BuildFiles`] of an image: narrower than [`image_sources`], which holds the context tree. A
+/// commit that changes the context but neither file leaves this value as it was, so salsa does
+/// not parse either again (a context at the repository root has a new tree on every commit).
+#[salsa::tracked(returns(ref))]
+pub fn build_files<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<BuildFiles>> {
+    db.log_execution("build_files", image.name(db));
+    let sources = image_sources(db, project, image).clone()?;
+    Ok(Arc::new(BuildFiles {
+        dockerfile: (sources.dockerfile.clone(), sources.dockerfile_blob),
+        dockerignore: sources.dockerignore.clone(),
+    }))
+}
+
 /// The image's Dockerfile, parsed and resolved with its args, dependency imports and target.
 #[salsa::tracked(returns(ref))]
 pub fn resolved_dockerfile<'db>(
@@ -205,9 +231,10 @@ pub fn resolved_dockerfile<'db>(
 ) -> Result<Arc<Resolved>> {
     db.log_execution("resolved_dockerfile", image.name(db));
     let settings = image_settings(db, project, image).clone()?;
-    let sources = image_sources(db, project, image).clone()?;
-    let text = read_text(db.objects(), sources.dockerfile_blob, &sources.dockerfile)?;
-    let parsed = df::parse(&sources.dockerfile, &text)?;
+    let files = build_files(db, project, image).clone()?;
+    let (path, blob) = &files.dockerfile;
+    let text = read_text(db.objects(), *blob, path)?;
+    let parsed = df::parse(path, &text)?;
     df::resolve(
         &parsed,
         &settings.build_args(),
@@ -224,8 +251,8 @@ pub fn dockerignore<'db>(
     image: ImageKey<'db>,
 ) -> Result<Arc<DockerIgnore>> {
     db.log_execution("dockerignore", image.name(db));
-    let sources = image_sources(db, project, image).clone()?;
-    match &sources.dockerignore {
+    let files = build_files(db, project, image).clone()?;
+    match &files.dockerignore {
         None => Ok(Arc::default()),
         Some((path, id)) => Ok(Arc::new(DockerIgnore::parse(&read_text(
             db.objects(),
