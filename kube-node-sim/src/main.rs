@@ -70,7 +70,7 @@ struct Sim {
     ip_counter: u32,
     ips: HashMap<String, String>,
     logs: logs::Logs,
-    kubelet_port: u16,
+    heart: Heart,
 }
 
 fn now() -> String {
@@ -92,9 +92,40 @@ impl Sim {
                 Err(kube::Error::Api(e)) if e.code == 409 => {}
                 Err(e) => return Err(e).context(format!("registering node `{name}`")),
             }
-            self.node_heartbeat(name).await?;
+            self.heart.node_heartbeat(name).await?;
         }
         Ok(())
+    }
+}
+
+/// What keeps the nodes alive in the control plane's eyes (leases, node status), on its own
+/// task: a long reconcile (a thousand pods at once) must not let the node lifecycle controller
+/// mark the nodes unready.
+#[derive(Clone)]
+struct Heart {
+    client: Client,
+    nodes: Vec<String>,
+    kubelet_port: u16,
+}
+
+impl Heart {
+    /// Renews the leases every 10 s and the node status every 20 s, forever.
+    async fn beat(self) {
+        let mut last_heartbeat = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            if let Err(e) = self.renew_leases().await {
+                tracing::warn!("{e:#}");
+            }
+            if last_heartbeat.elapsed() >= Duration::from_secs(20) {
+                for n in &self.nodes {
+                    if let Err(e) = self.node_heartbeat(n).await {
+                        tracing::warn!("{e:#}");
+                    }
+                }
+                last_heartbeat = Instant::now();
+            }
+        }
     }
 
     async fn node_heartbeat(&self, name: &str) -> Result<()> {
@@ -144,7 +175,9 @@ impl Sim {
         }
         Ok(())
     }
+}
 
+impl Sim {
     /// Whether `image` exists in its registry (cached for a second).
     async fn image(&mut self, image: &str) -> Result<String, String> {
         if let Some((at, r)) = self.images.get(image) {
@@ -497,10 +530,19 @@ impl Sim {
             "hostIP": "127.0.0.1", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": start_time,
             "containerStatuses": statuses, "qosClass": "BestEffort"
         });
-        // Compare without timestamps, so an unchanged pod is not written again.
+        // Compare without timestamps, so an unchanged pod is not written again; unless its
+        // readiness in the cluster is not ours (the node lifecycle controller marks the pods of
+        // a node it thought gone unready, and a kubelet reports them again).
         let mut comparable = status.clone();
         strip_times(&mut comparable);
-        if state.last.as_ref() != Some(&comparable) {
+        let ready_in_cluster = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status == "True");
+        let drifted = state.last.is_some() && ready_in_cluster != Some(all_ready);
+        if drifted || state.last.as_ref() != Some(&comparable) {
             api.patch_status(
                 &name,
                 &PatchParams::default(),
@@ -553,7 +595,7 @@ async fn main() -> Result<()> {
         .with_context(|| format!("reading `{}`", args.kubeconfig.display()))?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
     let client = Client::try_from(config)?;
-    let nodes = (0..args.nodes)
+    let nodes: Vec<String> = (0..args.nodes)
         .map(|i| format!("{}-{i}", args.node_prefix))
         .collect();
     let http = reqwest::Client::builder()
@@ -561,6 +603,11 @@ async fn main() -> Result<()> {
         .build()?;
     let logs = logs::Logs::default();
     let kubelet_port = logs::serve(logs.clone()).await?;
+    let heart = Heart {
+        client: client.clone(),
+        nodes: nodes.clone(),
+        kubelet_port,
+    };
     let mut sim = Sim {
         client,
         args,
@@ -571,30 +618,15 @@ async fn main() -> Result<()> {
         ip_counter: 0,
         ips: HashMap::new(),
         logs,
-        kubelet_port,
+        heart: heart.clone(),
     };
     sim.register_nodes().await?;
-    sim.renew_leases().await?;
-    let mut last_lease = Instant::now();
-    let mut last_heartbeat = Instant::now();
+    heart.renew_leases().await?;
+    tokio::spawn(heart.beat());
     let tick = Duration::from_millis(sim.args.tick_ms);
     let mut shutdown = Box::pin(tokio::signal::ctrl_c());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        if last_lease.elapsed() >= Duration::from_secs(10) {
-            if let Err(e) = sim.renew_leases().await {
-                tracing::warn!("{e:#}");
-            }
-            last_lease = Instant::now();
-        }
-        if last_heartbeat.elapsed() >= Duration::from_secs(20) {
-            for n in sim.nodes.clone() {
-                if let Err(e) = sim.node_heartbeat(&n).await {
-                    tracing::warn!("{e:#}");
-                }
-            }
-            last_heartbeat = Instant::now();
-        }
         if let Err(e) = sim.reconcile().await {
             tracing::warn!("{e:#}");
         }
