@@ -548,7 +548,9 @@ impl Kube {
         }
     }
 
-    /// Every object of a kind in a namespace (or cluster-wide), as JSON.
+    /// Every object of a kind in a namespace (or cluster-wide), as JSON: read straight into
+    /// JSON values (not typed objects turned into JSON again), each given its `apiVersion` and
+    /// `kind` (a list's items come without them).
     pub async fn list(
         &self,
         ar: &ApiResource,
@@ -560,8 +562,16 @@ impl Kube {
             lp = lp.labels(l);
         }
         let api = self.api(ar, namespace);
+        let url = api.resource_url();
         let list = self
-            .read_retrying(|| api.list(&lp))
+            .read_retrying(|| async {
+                let request = kube::core::Request::new(url)
+                    .list(&lp)
+                    .map_err(kube::Error::BuildRequest)?;
+                self.client
+                    .request::<kube::core::ObjectList<Value>>(request)
+                    .await
+            })
             .await
             .map_err(|source| Error::Api {
                 verb: "list",
@@ -576,11 +586,11 @@ impl Kube {
             .items
             .into_iter()
             .map(|mut o| {
-                o.types = Some(kube::core::TypeMeta {
-                    api_version: ar.api_version.clone(),
-                    kind: ar.kind.clone(),
-                });
-                serde_json::to_value(o).expect("objects serialize")
+                if let Value::Object(map) = &mut o {
+                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+                    map.insert("kind".into(), Value::String(ar.kind.clone()));
+                }
+                o
             })
             .collect())
     }

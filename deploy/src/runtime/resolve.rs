@@ -51,7 +51,8 @@ pub async fn resolve(
     Ok(out)
 }
 
-/// Live objects of the given identities, one list per kind and namespace.
+/// Live objects of the given identities, one list per kind and namespace, the lists made at
+/// once (a no-op converge waits on them: one round trip, not one per kind).
 pub(crate) async fn live_objects(
     kube: &Kube,
     ids: &[(ObjectId, ApiResource)],
@@ -66,9 +67,14 @@ pub(crate) async fn live_objects(
             ar,
         );
     }
+    let lists = futures::future::try_join_all(groups.into_iter().map(|((_, ns), ar)| async move {
+        let objects = kube.list(ar, ns.as_deref(), None).await?;
+        Ok::<_, crate::Error>((ns, ar, objects))
+    }))
+    .await?;
     let mut live = HashMap::new();
-    for ((_, ns), ar) in groups {
-        for o in kube.list(ar, ns.as_deref(), None).await? {
+    for (ns, ar, objects) in lists {
+        for o in objects {
             let name = o
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
