@@ -10,6 +10,7 @@
 //! - [`read`]: tag listings, manifests, blobs pulled.
 //! - [`push`]: blobs (uploaded or mounted) and manifests pushed.
 //! - [`delete`]: manifests deleted (through [`plain`]).
+//! - [`reference`]: image references in their common form, parsed without the regex.
 //! - [`retry`]: which failures are retried, backoff, stalled transfers.
 //! - [`credentials`]: the Docker config's credentials and helpers.
 //! - [`parallel`]: many requests, 8 at a time.
@@ -31,6 +32,7 @@ mod parallel;
 mod plain;
 mod push;
 mod read;
+mod reference;
 mod retry;
 
 pub use credentials::{credentials, docker_config_folder};
@@ -186,6 +188,9 @@ impl Registry {
     }
 
     fn reference(&self, name: &str) -> Result<Reference> {
+        if let Some(r) = reference::common(name) {
+            return Ok(r);
+        }
         name.parse::<Reference>().map_err(|e| {
             Error::Reference(
                 werf_base::redact::reference(name),
