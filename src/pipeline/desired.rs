@@ -93,6 +93,9 @@ pub async fn desired(
     release: &Release,
     crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
+    let started = std::time::Instant::now();
+    let phase =
+        |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
     // The records first (the next revision number), their objects once the chart is rendered.
     let mut history = deploy::record::history(kube, &release.namespace, &release.name)
         .await
@@ -101,13 +104,16 @@ pub async fn desired(
     let mut options = render_options(global, args, names, loaded)?;
     options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
+    phase("release history read");
     options.api_versions = Some(kube.api_versions().await?);
+    phase("API versions read");
     if let Some(timeout) = crds_timeout {
         let definitions = crds(loaded, options.clone())?;
         deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
     // `lookup` reads this cluster, as Helm's install and upgrade do.
     let manifests = render(loaded, options.clone(), kube.lookup())?;
+    phase("chart rendered");
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
     let mut by_text: Vec<(&str, Value)> = Vec::new();
@@ -143,8 +149,11 @@ pub async fn desired(
     // The last revision's documents are mostly these: not parsed twice.
     let known: std::collections::HashMap<&str, &Value> =
         by_text.iter().map(|(t, v)| (*t, v)).collect();
+    phase("manifests parsed");
     deploy::fill_objects(kube, release, &mut history, &known).await?;
+    phase("recorded objects read");
     let mut desired = deploy::resolve(kube, &parsed, release).await?;
+    phase("kinds resolved");
     if !args.pod_logs {
         for (d, _) in &mut desired {
             d.logs.skip = true;
@@ -187,7 +196,12 @@ pub async fn converge_release(
 ) -> Result<Converged> {
     let (desired, history, content) =
         desired(kube, global, args, loaded, release, Some(settings.timeout)).await?;
+    let started = std::time::Instant::now();
     let outcome = deploy::converge(kube, release, desired, history, &content, settings).await?;
+    tracing::debug!(
+        "planned, applied and tracked: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     Ok(Converged {
         outcome,
         notes: content.notes,
