@@ -696,6 +696,8 @@ struct Helm {
 }
 
 const HELM_NS: &str = "helm-bench";
+/// How long Helm may wait for readiness (seconds); past it the row says so.
+const HELM_TIMEOUT: u64 = 600;
 
 impl Helm {
     fn new(scratch: &Path, kubeconfig: &Path, audit: &Path) -> Helm {
@@ -753,7 +755,9 @@ impl Helm {
             .arg(&self.chart)
             .arg(HELM_NS)
             .env("HELM_WAIT", "watcher")
-            .env("HELM_TIMEOUT", "3600")
+            // Helm 4's watcher reads every pod and ReplicaSet of the namespace for each
+            // Deployment: at 1,000 Deployments its install had not finished after 833 s.
+            .env("HELM_TIMEOUT", HELM_TIMEOUT.to_string())
             .output()
             .expect("helm.py runs");
         let wall = started.elapsed();
@@ -900,7 +904,11 @@ fn converge_rows(
                         "Helm 4 {}: {} ({helm_writes} writes){}",
                         ["install", "upgrade, no-op", "upgrade, one change"][i],
                         secs(helm_wall),
-                        if ok { "" } else { " FAILED" }
+                        if ok {
+                            String::new()
+                        } else {
+                            format!(" FAILED (or not ready within {HELM_TIMEOUT} s)")
+                        }
                     ),
                     ratio(wall, helm_wall),
                 )
