@@ -166,10 +166,7 @@ fn changes_through_gix(
     );
     let timestamp = index.timestamp();
     let prefixes = minimal_prefixes(prefixes);
-    let root = WorkTree::open(&repo.workdir).map_err(|e| Error::WorkFile {
-        path: repo.workdir.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let root = open_work_tree(repo)?;
 
     let mut out = Vec::new();
     for prefix in &prefixes {
@@ -230,6 +227,14 @@ fn changes_through_gix(
     Ok(out)
 }
 
+/// The work tree beneath its root.
+fn open_work_tree(repo: &Repo) -> Result<WorkTree> {
+    WorkTree::open(&repo.workdir).map_err(|e| Error::WorkFile {
+        path: repo.workdir.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
 /// [`changes`] without untracked files in the common case: the index read as a stream (see
 /// [`crate::index`]) and equal to `head` by its cache-tree, so each entry's recorded blob is the
 /// committed one. `None` when the index is not such a plain index or differs from `head`: then
@@ -263,10 +268,7 @@ fn streamed_changes(
         }
     }
     let prefixes = minimal_prefixes(prefixes);
-    let root = WorkTree::open(&repo.workdir).map_err(|e| Error::WorkFile {
-        path: repo.workdir.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let root = open_work_tree(repo)?;
     let mut out = Vec::new();
     let read = super::index::read(&path, |batch| {
         let found: Vec<Change> = batch
