@@ -104,10 +104,11 @@ fn affected(layout: &Layout, image: &str) -> BTreeSet<String> {
 }
 
 /// The one table every size's rows go into: werf-rs beside the peer it must beat, the ratio,
-/// the target and whether it was met.
+/// the target and whether it was met. Each row is printed as soon as it is measured (a long run
+/// stopped half-way still shows what it measured).
 #[derive(Default)]
 struct Table {
-    rows: Vec<[String; 7]>,
+    rows: usize,
 }
 
 impl Table {
@@ -122,24 +123,26 @@ impl Table {
         target: &str,
         result: String,
     ) {
-        self.rows.push([
-            case.to_string(),
-            images.to_string(),
-            werf,
-            beside,
-            ratio,
-            target.to_string(),
-            result,
-        ]);
-    }
-
-    fn print(&self) {
-        println!();
-        println!("| case | images | werf-rs | beside | ratio | target | result |");
-        println!("|---|---|---|---|---|---|---|");
-        for r in &self.rows {
-            println!("| {} |", r.join(" | "));
+        if self.rows == 0 {
+            println!();
+            println!("| case | images | werf-rs | beside | ratio | target | result |");
+            println!("|---|---|---|---|---|---|---|");
         }
+        self.rows += 1;
+        println!(
+            "| {} |",
+            [
+                case,
+                &images.to_string(),
+                &werf,
+                &beside,
+                &ratio,
+                target,
+                &result
+            ]
+            .join(" | ")
+        );
+        let _ = std::io::Write::flush(&mut std::io::stdout());
     }
 }
 
@@ -193,7 +196,6 @@ fn main() {
         options.buildable = true;
         one_size(&args, &options, &mut table, &mut notes);
     }
-    table.print();
     for n in notes {
         println!("\n{n}");
     }
