@@ -45,11 +45,16 @@ struct Bench {
 }
 
 impl Bench {
-    fn plan(&mut self, report: Option<&Path>) -> Run {
+    /// `werf` in the repository with the bench's home.
+    fn werf(&self) -> Command {
         let mut cmd = Command::new(&self.werf);
-        cmd.current_dir(&self.repo)
-            .env("WERF_HOME", &self.home)
-            .args(["build", "--dry-run"]);
+        cmd.current_dir(&self.repo).env("WERF_HOME", &self.home);
+        cmd
+    }
+
+    fn plan(&mut self, report: Option<&Path>) -> Run {
+        let mut cmd = self.werf();
+        cmd.args(["build", "--dry-run"]);
         if let Some(r) = report {
             cmd.args(["--save-build-report", "--build-report-path"])
                 .arg(r);
@@ -411,12 +416,7 @@ fn one_size(args: &[String], options: &monorepo::Options, t: &mut Table, notes: 
     let render = median(
         (0..3)
             .map(|_| {
-                let run = measure(
-                    Command::new(&b.werf)
-                        .current_dir(&b.repo)
-                        .env("WERF_HOME", &b.home)
-                        .args(["render", "--repo", "127.0.0.1:5000/mono"]),
-                );
+                let run = measure(b.werf().args(["render", "--repo", "127.0.0.1:5000/mono"]));
                 b.peak_kib = b.peak_kib.max(run.max_rss_kib);
                 run.wall
             })
@@ -460,10 +460,7 @@ fn finish_size(
         let log = scratch.join("build.log");
         let file = std::fs::File::create(&log).expect("log");
         let run = measure_to(
-            Command::new(&b.werf)
-                .current_dir(&b.repo)
-                .env("WERF_HOME", &b.home)
-                .args(["build", "--repo", &repo_arg]),
+            b.werf().args(["build", "--repo", &repo_arg]),
             Stdio::from(file),
         );
         b.peak_kib = b.peak_kib.max(run.max_rss_kib);
@@ -727,9 +724,8 @@ impl Helm {
 
     /// What `werf render` gives for Helm's namespace and release, now.
     fn manifests(b: &Bench, registry: &str) -> String {
-        let rendered = Command::new(&b.werf)
-            .current_dir(&b.repo)
-            .env("WERF_HOME", &b.home)
+        let rendered = b
+            .werf()
             .args(["render", "--repo", &format!("{registry}/mono")])
             .args(["--namespace", HELM_NS, "--release", HELM_NS])
             .output()
@@ -799,9 +795,7 @@ fn converge_rows(
         let log = scratch.join("converge.log");
         let file = std::fs::File::create(&log).expect("log");
         let run = measure_to(
-            Command::new(&b.werf)
-                .current_dir(&b.repo)
-                .env("WERF_HOME", &b.home)
+            b.werf()
                 .args([
                     "converge",
                     "--repo",
@@ -945,10 +939,7 @@ fn graph_rows(b: &Bench, layout: &Layout, t: &mut Table) {
     let page = b.home.with_file_name("graph.html");
     let file = std::fs::File::create(&page).expect("page file");
     let run = measure_to(
-        Command::new(&b.werf)
-            .current_dir(&b.repo)
-            .env("WERF_HOME", &b.home)
-            .args(["graph", "--format", "html"]),
+        b.werf().args(["graph", "--format", "html"]),
         Stdio::from(file),
     );
     let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);

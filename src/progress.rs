@@ -1,5 +1,5 @@
 //! Progress drawing (indicatif), only on a terminal; quiet in CI and when output is piped, and
-//! silent with `--log-quiet` (but for failures and warnings).
+//! silent with `--log-quiet` (but for failures and warnings); and phase timings at debug level.
 
 use std::io::IsTerminal;
 
@@ -172,5 +172,19 @@ impl crate::deploy::report::Reporter for DeployLines {
             return (Box::new(std::io::sink()), false);
         }
         (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+    }
+}
+
+/// Debug timings of a command's phases: each mark logs the time since the start.
+pub struct Phases(std::time::Instant);
+
+impl Phases {
+    pub fn start() -> Self {
+        Phases(std::time::Instant::now())
+    }
+
+    /// Logs `what` with the milliseconds since [`Phases::start`] (at debug level).
+    pub fn mark(&self, what: &str) {
+        tracing::debug!("{what}: {:.1} ms", self.0.elapsed().as_secs_f64() * 1000.0);
     }
 }

@@ -340,9 +340,8 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    let started = std::time::Instant::now();
-    let phase =
-        |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let phases = crate::progress::Phases::start();
+    let phase = |what: &str| phases.mark(what);
     let repo = Repo::discover(&dir)?;
     let commit = repo.commit(global.commit.as_deref())?;
     let home = global.home.clone();

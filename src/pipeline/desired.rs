@@ -93,9 +93,8 @@ pub async fn desired(
     release: &Release,
     crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
-    let started = std::time::Instant::now();
-    let phase =
-        |what: &str| tracing::debug!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let phases = crate::progress::Phases::start();
+    let phase = |what: &str| phases.mark(what);
     // The records first (the next revision number), their objects once the chart is rendered.
     let mut history = deploy::record::history(kube, &release.namespace, &release.name)
         .await
@@ -196,12 +195,9 @@ pub async fn converge_release(
 ) -> Result<Converged> {
     let (desired, history, content) =
         desired(kube, global, args, loaded, release, Some(settings.timeout)).await?;
-    let started = std::time::Instant::now();
+    let phases = crate::progress::Phases::start();
     let outcome = deploy::converge(kube, release, desired, history, &content, settings).await?;
-    tracing::debug!(
-        "planned, applied and tracked: {:.1} ms",
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    phases.mark("planned, applied and tracked");
     Ok(Converged {
         outcome,
         notes: content.notes,
