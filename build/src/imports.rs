@@ -3,13 +3,15 @@
 //! repository for the next plans.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Arc;
 
-use werf_graph::imports::{self, content_digest, Hasher, ImportSpec};
-use werf_graph::ObjectSource;
+use werf_cache::Store;
+use werf_graph::imports::{self, Hasher, ImportSpec};
 
-use super::layer::{Node, Spool, Tree};
+use super::layer_index::{self, image_index, Indexed, IndexedTree, LayerBlobs};
 use super::native::{self, ImportFilter, Published, Taken};
+use super::oci::Descriptor;
 use crate::registry::Registry;
 
 /// Errors of reading an import's files or recording their checksum.
@@ -36,17 +38,43 @@ pub enum Error {
 /// How many sources' files [`Sources`] keeps at most.
 const KEPT_SOURCES: usize = 8;
 
-/// The files of built images, read once per build whatever the number of imports from each.
+/// The files of built images, merged from their layers' indexes once per build whatever the
+/// number of imports from each.
 #[derive(Default)]
 pub struct Sources {
-    /// By manifest digest: the spool holding file contents, and the tree.
-    read: HashMap<String, (Arc<Spool>, Arc<Tree>)>,
+    /// By manifest digest.
+    read: HashMap<String, Arc<IndexedTree>>,
+}
+
+/// A source's layers, pulled from its repository.
+struct Pull<'a> {
+    registry: &'a Registry,
+    repo: &'a str,
+}
+
+impl LayerBlobs for Pull<'_> {
+    fn open(&self, layer: &Descriptor) -> Result<Box<dyn Read + Send>, layer_index::Error> {
+        let file = self
+            .registry
+            .pull_blob_to_file(self.repo, &layer.digest, &layer.media_type, layer.size)
+            .map_err(|e| layer_index::Error::Read {
+                digest: layer.digest.clone(),
+                cause: Box::new(e),
+            })?;
+        Ok(Box::new(file))
+    }
 }
 
 impl Sources {
-    /// The files of `image` (its layers pulled and unpacked the first time).
-    fn files(&mut self, registry: &Registry, image: &Published) -> native::Result<Arc<Tree>> {
-        if let Some((_, tree)) = self.read.get(&image.manifest_digest) {
+    /// The files of `image`: its layers' indexes (each layer no earlier run indexed is pulled
+    /// and indexed once), merged.
+    fn files(
+        &mut self,
+        store: &Store,
+        registry: &Registry,
+        image: &Published,
+    ) -> Result<Arc<IndexedTree>, layer_index::Error> {
+        if let Some(tree) = self.read.get(&image.manifest_digest) {
             return Ok(tree.clone());
         }
         // Imports from one source resolve together: a few recent sources are enough, and
@@ -54,31 +82,40 @@ impl Sources {
         if self.read.len() >= KEPT_SOURCES {
             self.read.clear();
         }
-        let spool = Spool::new()?;
-        let tree = native::image_files(registry, image, &spool)?;
+        let pull = Pull {
+            registry,
+            repo: &image.repo,
+        };
+        let (tree, reads) = image_index(store, &pull, &image.manifest.layers)?;
+        tracing::debug!(
+            image = image.reference().as_str(),
+            layers_known = reads.known,
+            layers_read = reads.read,
+            "import source indexed"
+        );
+        let tree = Arc::new(tree);
         self.read
-            .insert(image.manifest_digest.clone(), (spool, tree.clone()));
+            .insert(image.manifest_digest.clone(), tree.clone());
         Ok(tree)
     }
 }
 
 /// The checksum of what `spec` copies from the published image `source`: every entry's path
-/// relative to the copied folder, kind, mode, link target and bytes, in path order.
+/// relative to the copied folder, kind, mode, link target and bytes' digest, in path order.
 pub fn checksum(
     sources: &mut Sources,
+    store: &Store,
     registry: &Registry,
-    objects: &dyn ObjectSource,
     source: &Published,
     spec: &ImportSpec,
 ) -> Result<String, Error> {
-    let read = |cause: Box<dyn std::error::Error + Send + Sync>| Error::Read {
-        image: spec.source.clone(),
-        add: spec.add.clone(),
-        cause,
-    };
     let files = sources
-        .files(registry, source)
-        .map_err(|e| read(Box::new(e)))?;
+        .files(store, registry, source)
+        .map_err(|e| Error::Read {
+            image: spec.source.clone(),
+            add: spec.add.clone(),
+            cause: Box::new(e),
+        })?;
     let filter = ImportFilter::new(&spec.include, &spec.exclude);
     let taken = native::taken(&files, &spec.add, &filter).ok_or_else(|| Error::Missing {
         image: spec.source.clone(),
@@ -91,13 +128,9 @@ pub fn checksum(
             Taken::Single(name, node) => (name.clone(), *node),
         };
         match node {
-            Node::Dir { mode } => h.dir(&path, *mode),
-            Node::Symlink { target } => h.symlink(&path, target),
-            Node::File { mode, data } => {
-                let mut reader = data.reader(objects).map_err(|e| read(Box::new(e)))?;
-                let digest = content_digest(&mut reader).map_err(|e| read(Box::new(e)))?;
-                h.file(&path, *mode, &digest);
-            }
+            Indexed::Dir { mode } => h.dir(&path, *mode),
+            Indexed::Symlink { target } => h.symlink(&path, target),
+            Indexed::File { mode, digest } => h.file(&path, *mode, digest),
         }
     }
     Ok(h.finish())

@@ -102,6 +102,17 @@ pub enum Node {
 /// A file system as a sorted map of absolute-less paths (`usr/bin/app`).
 pub type Tree = BTreeMap<String, Node>;
 
+/// An entry of a file system tree: whether it is a folder is all unpacking needs to know.
+pub trait FsNode: Clone {
+    fn is_dir(&self) -> bool;
+}
+
+impl FsNode for Node {
+    fn is_dir(&self) -> bool {
+        matches!(self, Node::Dir { .. })
+    }
+}
+
 /// The folders above `path`, nearest first (`a/b/c` -> `a/b`, `a`).
 pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(path.rsplit_once('/').map(|(p, _)| p), |p| {
@@ -111,8 +122,12 @@ pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 
 /// Removes every entry below the folder `dir` (`dir/...`): they sort together, so this costs
 /// what is removed, not a pass over the whole tree.
-pub fn remove_below(tree: &mut Tree, dir: &str) {
-    let prefix = format!("{dir}/");
+pub fn remove_below<N>(tree: &mut BTreeMap<String, N>, dir: &str) {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     let below: Vec<String> = tree
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
@@ -124,11 +139,41 @@ pub fn remove_below(tree: &mut Tree, dir: &str) {
 }
 
 /// Puts `node` at `path` as unpacking a layer does: a file or link replaces what was below it.
-pub fn place(tree: &mut Tree, path: String, node: Node) {
-    if !matches!(node, Node::Dir { .. }) {
+pub fn place<N: FsNode>(tree: &mut BTreeMap<String, N>, path: String, node: N) {
+    if !node.is_dir() {
         remove_below(tree, &path);
     }
     tree.insert(path, node);
+}
+
+/// What one entry of a layer does to the file system below it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Op<N> {
+    /// `.wh..wh..opq`: the folder's entries so far are gone (the path is the folder's).
+    Opaque,
+    /// `.wh.NAME`: the entry and everything below it are gone (the path is the hidden one's).
+    Whiteout,
+    /// A hard link: a copy of the entry at `target` as it is at that point, if any.
+    Link { target: String },
+    /// An entry, replacing what was at its path.
+    Put(N),
+}
+
+/// Applies one operation of a layer to `tree`.
+pub fn apply_op<N: FsNode>(tree: &mut BTreeMap<String, N>, path: String, op: Op<N>) {
+    match op {
+        Op::Opaque => remove_below(tree, &path),
+        Op::Whiteout => {
+            remove_below(tree, &path);
+            tree.remove(&path);
+        }
+        Op::Link { target } => {
+            if let Some(n) = tree.get(&target).cloned() {
+                place(tree, path, n);
+            }
+        }
+        Op::Put(node) => place(tree, path, node),
+    }
 }
 
 /// An unnamed temp file that unpacked files are appended to (gone when the last user drops it,
@@ -395,8 +440,26 @@ impl<R: Read> ExactLen<'_, R> {
     }
 }
 
-/// Applies a (possibly gzipped) layer to `tree`, honouring whiteouts; file contents go to `spool`.
-pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std::io::Result<()> {
+/// What a regular file of a layer is turned into by [`read_layer`]'s caller: its mode and a
+/// stream of its bytes.
+pub struct FileEntry<'a> {
+    pub mode: u32,
+    pub reader: &'a mut dyn Read,
+}
+
+/// An entry of a layer, before its file's bytes are taken: a file, or an operation whose
+/// node needs no bytes.
+pub enum Entry<'a> {
+    File(FileEntry<'a>),
+    Other(Op<Node>),
+}
+
+/// Reads a (possibly gzipped) layer's entries in order, each as the operation it does to the
+/// file system below; `each` gets the entry's path and what it is.
+pub fn read_layer(
+    blob: impl Read,
+    mut each: impl FnMut(String, Entry<'_>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut blob = std::io::BufReader::with_capacity(1 << 20, blob);
     let gzipped = std::io::BufRead::fill_buf(&mut blob)?.starts_with(&[0x1f, 0x8b]);
     let raw: Box<dyn Read> = if gzipped {
@@ -418,7 +481,7 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
         }
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         if name == ".wh..wh..opq" {
-            remove_below(tree, dir);
+            each(dir.to_string(), Entry::Other(Op::Opaque))?;
             continue;
         }
         if let Some(hidden) = name.strip_prefix(".wh.") {
@@ -427,37 +490,53 @@ pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std:
             } else {
                 format!("{dir}/{hidden}")
             };
-            remove_below(tree, &target);
-            tree.remove(&target);
+            each(target, Entry::Other(Op::Whiteout))?;
             continue;
         }
         let mode = entry.header().mode().unwrap_or(0o644);
-        let node = match entry.header().entry_type() {
-            tar::EntryType::Directory => Node::Dir { mode },
-            tar::EntryType::Symlink => Node::Symlink {
+        let op = match entry.header().entry_type() {
+            tar::EntryType::Directory => Op::Put(Node::Dir { mode }),
+            tar::EntryType::Symlink => Op::Put(Node::Symlink {
                 target: entry
                     .link_name()?
                     .map(|l| l.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-            },
-            tar::EntryType::Link => {
-                let target = entry
+            }),
+            tar::EntryType::Link => Op::Link {
+                target: entry
                     .link_name()?
                     .map(|l| l.to_string_lossy().trim_start_matches("./").to_string())
-                    .unwrap_or_default();
-                match tree.get(&target) {
-                    Some(n) => n.clone(),
-                    None => continue,
-                }
-            }
+                    .unwrap_or_default(),
+            },
             _ => {
-                let data = spool.append(&mut entry)?;
-                Node::File { mode, data }
+                each(
+                    path,
+                    Entry::File(FileEntry {
+                        mode,
+                        reader: &mut entry,
+                    }),
+                )?;
+                continue;
             }
         };
-        place(tree, path, node);
+        each(path, Entry::Other(op))?;
     }
     Ok(())
+}
+
+/// Applies a (possibly gzipped) layer to `tree`, honouring whiteouts; file contents go to `spool`.
+pub fn apply_layer(tree: &mut Tree, blob: impl Read, spool: &Arc<Spool>) -> std::io::Result<()> {
+    read_layer(blob, |path, entry| {
+        let op = match entry {
+            Entry::File(f) => Op::Put(Node::File {
+                mode: f.mode,
+                data: spool.append(f.reader)?,
+            }),
+            Entry::Other(op) => op,
+        };
+        apply_op(tree, path, op);
+        Ok(())
+    })
 }
 
 #[cfg(test)]

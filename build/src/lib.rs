@@ -10,6 +10,7 @@
 //! - [`taglog`]: when each tag was first seen (cleanup's `keepImagesBuiltWithinLastNHours`).
 //! - [`oci`]: the OCI model (manifests, configs, descriptors).
 //! - [`layer`]: reproducible layers, streamed through temp files (bounded memory).
+//! - [`layer_index`]: each layer's files and their digests, kept per layer (import checksums).
 //! - [`archive`]: `ADD` of local archives, unpacked as Docker does, never outside the destination.
 //! - [`native`]: the daemonless Dockerfile executor.
 //! - [`buildah`]: the external backend for images with `RUN`.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod image_spec;
 pub mod imports;
 pub mod layer;
+pub mod layer_index;
 pub mod native;
 pub mod oci;
 pub mod push;

@@ -12,7 +12,7 @@ use werf_graph::plan::{placeholder_images, BaseRef, ImagePlan};
 use werf_graph::ObjectSource;
 
 use super::layer::{
-    ancestors, apply_layer, build_layer_owned, place, Content, Layer, Node, Spool, Tree,
+    ancestors, apply_layer, build_layer_owned, place, Content, FsNode, Layer, Node, Spool, Tree,
 };
 use super::oci::{self, Descriptor, ImageConfig, Manifest};
 use crate::registry::Registry;
@@ -523,21 +523,6 @@ fn stage_fs(registry: &Registry, stage: &Stage, spool: &Arc<Spool>) -> Result<Ar
     Ok(Arc::new(tree))
 }
 
-/// The files of a published image (its layers pulled and unpacked; file contents go to
-/// `spool`).
-pub(super) fn image_files(
-    registry: &Registry,
-    image: &Published,
-    spool: &Arc<Spool>,
-) -> Result<Arc<Tree>> {
-    let stage = Stage {
-        config: image.config.clone(),
-        layers: remote_layers(image),
-        fs: None,
-    };
-    stage_fs(registry, &stage, spool)
-}
-
 /// A Git file's mode in an image (`0755` for executables, else `0644`).
 pub(super) fn mode_of(kind: EntryKind) -> u32 {
     if kind == EntryKind::Executable {
@@ -746,16 +731,20 @@ fn copy_entries(
 }
 
 /// One entry `COPY --from` takes of a file system.
-pub(super) enum Taken<'a> {
+pub(super) enum Taken<'a, N = Node> {
     /// Below a copied folder: its path relative to that folder (`""` the folder itself).
-    Below(&'a str, &'a Node),
+    Below(&'a str, &'a N),
     /// A copied file (or link), by name.
-    Single(String, &'a Node),
+    Single(String, &'a N),
 }
 
 /// What `COPY --from` takes of `fs` for the source `src` (a path or a glob of the source
 /// image), in path order; `None` when nothing there matches.
-pub(super) fn taken<'a>(fs: &'a Tree, src: &str, filter: &ImportFilter) -> Option<Vec<Taken<'a>>> {
+pub(super) fn taken<'a, N: FsNode>(
+    fs: &'a BTreeMap<String, N>,
+    src: &str,
+    filter: &ImportFilter,
+) -> Option<Vec<Taken<'a, N>>> {
     let clean = join_abs("/", src);
     let roots: Vec<&String> = if clean.is_empty() {
         Vec::new()
@@ -780,13 +769,19 @@ pub(super) fn taken<'a>(fs: &'a Tree, src: &str, filter: &ImportFilter) -> Optio
     let mut out = Vec::new();
     for root in roots {
         match fs.get(root) {
-            Some(Node::Dir { .. }) | None => {
+            Some(node) if !node.is_dir() => {
+                let name = root.rsplit('/').next().unwrap_or(root).to_string();
+                if filter.keeps(&name) {
+                    out.push(Taken::Single(name, node));
+                }
+            }
+            _ => {
                 let prefix = if root.is_empty() {
                     String::new()
                 } else {
                     format!("{root}/")
                 };
-                let below: Vec<(&str, &Node)> = fs
+                let below: Vec<(&str, &N)> = fs
                     .range(prefix.clone()..)
                     .map_while(|(k, n)| k.strip_prefix(&prefix).map(|r| (r, n)))
                     .collect();
@@ -796,12 +791,6 @@ pub(super) fn taken<'a>(fs: &'a Tree, src: &str, filter: &ImportFilter) -> Optio
                         .into_iter()
                         .map(|(rel, node)| Taken::Below(rel, node)),
                 );
-            }
-            Some(node) => {
-                let name = root.rsplit('/').next().unwrap_or(root).to_string();
-                if filter.keeps(&name) {
-                    out.push(Taken::Single(name, node));
-                }
             }
         }
     }
@@ -841,7 +830,7 @@ impl ImportFilter {
 
     /// The entries taken of `below` (sorted, relative to the copied folder, `""` the folder
     /// itself): those kept for themselves, and the folders above them.
-    fn apply<'a>(&self, below: Vec<(&'a str, &'a Node)>) -> Vec<(&'a str, &'a Node)> {
+    fn apply<'a, N>(&self, below: Vec<(&'a str, &'a N)>) -> Vec<(&'a str, &'a N)> {
         if self.include.is_empty() && self.exclude.is_empty() {
             return below;
         }

@@ -314,7 +314,7 @@ fn resolve(
             .map_err(ImageError::Source)?,
         };
         let started = Instant::now();
-        let sum = imports::checksum(sources, shared.registry, shared.objects, &source, &spec)
+        let sum = imports::checksum(sources, shared.store, shared.registry, &source, &spec)
             .map_err(ImageError::Import)?;
         let read = started.elapsed();
         let tag = imports::record(shared.registry, repo, &spec, &key, &sum)
