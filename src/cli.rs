@@ -1,4 +1,8 @@
 //! Command-line interface: every command and flag, with werf's names and `WERF_*` variables.
+//!
+//! - [`bundle`]: `werf bundle …`'s arguments.
+
+pub mod bundle;
 
 use std::path::PathBuf;
 
@@ -222,6 +226,10 @@ pub enum Command {
     /// Helm's own commands, as werf embeds them.
     #[command(subcommand)]
     Helm(HelmCommand),
+    /// Publish once, deploy anywhere: the chart and its images' references as one OCI artifact,
+    /// deployed without the Git repository, copied between registries and archives.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// This machine's werf-rs files.
     #[command(subcommand)]
     Host(HostCommand),

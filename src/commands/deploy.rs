@@ -9,8 +9,8 @@ use anyhow::{anyhow, bail, Result};
 use crate::cli::{ConvergeArgs, DismissArgs, PlanArgs, RollbackArgs};
 use crate::deploy::{self, Action};
 use crate::kubernetes::Kube;
-use crate::pipeline::desired::{converge_release, desired, release_of, runtime};
-use crate::pipeline::publish::{publish, Publish};
+use crate::pipeline::desired::{converge_release, desired, release_of, runtime, Converged};
+use crate::pipeline::publish::publish_all;
 use crate::pipeline::why::Revisions;
 use crate::pipeline::{deploy_report, images};
 use crate::project::{load_for, Reads};
@@ -72,20 +72,7 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
                 if plans.len() == 1 { "" } else { "s" }
             )
         })?;
-        let publish_args = Publish {
-            repo,
-            settings: &publish_settings,
-            report_digests: false,
-        };
-        let built = publish(global, &mut loaded, plans, &publish_args)?;
-        images::push(
-            global,
-            &loaded,
-            repo,
-            &publish_settings.registry,
-            &custom,
-            &built,
-        )?;
+        publish_all(global, &mut loaded, plans, repo, &publish_settings, &custom)?;
     }
     let started = std::time::Instant::now();
     let before = kube.requests.load(Ordering::Relaxed);
@@ -129,6 +116,17 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
         }
     }
     let converged = converged?;
+    let requests = kube.requests.load(Ordering::Relaxed) - before;
+    print_outcome(&release, &converged, started, requests)
+}
+
+/// Prints what a converge did (one line) and the chart's notes, as Helm and werf print them.
+pub fn print_outcome(
+    release: &deploy::Release,
+    converged: &Converged,
+    started: std::time::Instant,
+    requests: u64,
+) -> Result<ExitCode> {
     let outcome = &converged.outcome;
     println!(
         "release `{}` in `{}`: revision {}, {} object{} changed, {} deleted ({:.1} s; {} Kubernetes requests)",
@@ -139,7 +137,7 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
         if outcome.changed == 1 { "" } else { "s" },
         outcome.deleted,
         started.elapsed().as_secs_f64(),
-        kube.requests.load(Ordering::Relaxed) - before,
+        requests,
     );
     // The chart's notes, after a successful converge, as Helm and werf print them.
     if !converged.notes.trim().is_empty() {

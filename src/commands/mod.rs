@@ -1,6 +1,7 @@
 //! One file per command; each takes parsed arguments and returns the process exit code.
 
 pub mod build;
+pub mod bundle;
 pub mod ci_env;
 pub mod cleanup;
 pub mod cr;
@@ -51,6 +52,7 @@ pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Repo(RepoCommand::List)) => repo::list(),
         Command::Helm(HelmCommand::Repo(RepoCommand::Remove(args))) => repo::remove(args),
         Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
+        Command::Bundle(command) => bundle::run(global, command),
         Command::CiEnv(args) => ci_env::run(global, args),
         Command::Cr(CrCommand::Login(args)) => cr::login(args),
         Command::Cr(CrCommand::Logout(args)) => cr::logout(args),

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use super::render::{crds, notes, release_names, render, render_options};
+use super::render::release_names;
+use super::source::ChartSource;
 use crate::deploy::{self, Release};
 use crate::kubernetes::Kube;
 use crate::project::Loaded;
@@ -89,7 +90,7 @@ pub async fn desired(
     kube: &Kube,
     global: &GlobalSettings,
     args: &RenderSettings,
-    loaded: &Loaded,
+    source: &dyn ChartSource,
     release: &Release,
     crds_timeout: Option<std::time::Duration>,
 ) -> Result<Desired> {
@@ -100,18 +101,18 @@ pub async fn desired(
         .await
         .map_err(deploy::Error::from)?;
     let names = (release.name.clone(), release.namespace.clone());
-    let mut options = render_options(global, args, names, loaded)?;
+    let mut options = source.options(global, args, names)?;
     options.revision = history.last().map_or(1, |r| r.revision() + 1);
     options.kube_version = Some(kube.server_version.clone());
     phase("release history read");
     options.api_versions = Some(kube.api_versions().await?);
     phase("API versions read");
     if let Some(timeout) = crds_timeout {
-        let definitions = crds(loaded, options.clone())?;
+        let definitions = source.crds(&options)?;
         deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
     // `lookup` reads this cluster, as Helm's install and upgrade do.
-    let manifests = render(loaded, options.clone(), kube.lookup())?;
+    let manifests = source.manifests(&options, kube.lookup())?;
     phase("chart rendered");
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
@@ -158,13 +159,8 @@ pub async fn desired(
             d.logs.skip = true;
         }
     }
-    let notes = notes(loaded, options.clone(), kube.lookup())?.to_string();
-    let content = content(
-        loaded,
-        &options,
-        deploy::release::join_manifest(recorded),
-        notes,
-    )?;
+    let notes = source.notes(&options, kube.lookup())?;
+    let content = source.content(&options, deploy::release::join_manifest(recorded), notes)?;
     Ok((desired, history, content))
 }
 
@@ -189,12 +185,12 @@ pub async fn converge_release(
     kube: &Kube,
     global: &GlobalSettings,
     args: &RenderSettings,
-    loaded: &Loaded,
+    source: &dyn ChartSource,
     release: &Release,
     settings: &deploy::lifecycle::Settings<'_>,
 ) -> Result<Converged> {
     let (desired, history, content) =
-        desired(kube, global, args, loaded, release, Some(settings.timeout)).await?;
+        desired(kube, global, args, source, release, Some(settings.timeout)).await?;
     let phases = crate::progress::Phases::start();
     let outcome = deploy::converge(kube, release, desired, history, &content, settings).await?;
     phases.mark("planned, applied and tracked");

@@ -15,6 +15,25 @@ pub struct Publish<'a> {
     pub report_digests: bool,
 }
 
+/// Builds and pushes what `repo` lacks of `wanted` and pushes the custom tags `custom` adds
+/// (`converge`, `bundle publish`).
+pub fn publish_all(
+    global: &GlobalSettings,
+    loaded: &mut Loaded,
+    wanted: Vec<Wanted>,
+    repo: &str,
+    settings: &PublishSettings,
+    custom: &crate::settings::CustomTags,
+) -> Result<()> {
+    let args = Publish {
+        repo,
+        settings,
+        report_digests: false,
+    };
+    let built = publish(global, loaded, wanted, &args)?;
+    super::images::push(global, loaded, repo, &settings.registry, custom, &built)
+}
+
 /// Builds and pushes what `repo` lacks of `wanted`, printing a one-line summary. Images waiting
 /// on an import's content are planned during the build; afterwards `loaded.plans` hold every
 /// tag.

@@ -84,12 +84,7 @@ pub fn render_options(
     (release, namespace): (String, String),
     loaded: &Loaded,
 ) -> Result<RenderOptions> {
-    let mut values_files = Vec::new();
-    for f in &args.values {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read values file `{}`", f.display()))?;
-        values_files.push((f.display().to_string(), text));
-    }
+    let values_files = values_files(args)?;
     let mut options = RenderOptions {
         release,
         namespace,
@@ -113,12 +108,35 @@ pub fn render_options(
     Ok(options)
 }
 
+/// The `--values` files, read, in order.
+pub fn values_files(args: &RenderSettings) -> Result<Vec<(String, String)>> {
+    let mut values_files = Vec::new();
+    for f in &args.values {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read values file `{}`", f.display()))?;
+        values_files.push((f.display().to_string(), text));
+    }
+    Ok(values_files)
+}
+
 /// werf's encrypted secrets in a render: the chart's `secret-values.yaml` (after `values.yaml`,
 /// before `--values`) and each `--secret-values` file (after `--values`), decrypted into values;
 /// `.helm/secret/*` decrypted for `werf_secret_file`. The key is only looked for when there is
 /// something to decrypt.
 fn add_secrets(loaded: &Loaded, args: &RenderSettings, options: &mut RenderOptions) -> Result<()> {
     let chart = werf_graph::render::chart(&loaded.db, loaded.project).clone()?;
+    let project_dir = loaded.repo.workdir.join(&loaded.repo.prefix);
+    add_chart_secrets(&chart, &project_dir, args, options)
+}
+
+/// [`add_secrets`] for a chart read from anywhere; the key is looked for from `key_dir`
+/// (its `.werf_secret_key`) after `WERF_SECRET_KEY`.
+pub fn add_chart_secrets(
+    chart: &werf_graph::chart::Chart,
+    key_dir: &std::path::Path,
+    args: &RenderSettings,
+    options: &mut RenderOptions,
+) -> Result<()> {
     let chart_values = chart.files.get("secret-values.yaml");
     let files: Vec<(&String, &Arc<[u8]>)> = chart
         .files
@@ -128,8 +146,7 @@ fn add_secrets(loaded: &Loaded, args: &RenderSettings, options: &mut RenderOptio
     if chart_values.is_none() && files.is_empty() && args.secret_values.is_empty() {
         return Ok(());
     }
-    let project_dir = loaded.repo.workdir.join(&loaded.repo.prefix);
-    let key = secret::key::find("WERF_SECRET_KEY", &project_dir)?;
+    let key = secret::key::find("WERF_SECRET_KEY", key_dir)?;
     let decrypt_values = |name: String, text: &str| -> Result<(String, String)> {
         let tree = secret::values::parse(text).with_context(|| format!("reading `{name}`"))?;
         let plain =

@@ -17,6 +17,7 @@ Helm's own engine (helm-python-sdk), and answers in JSON on stdout.
       each expression parsed by Helm's `strvals` into an empty map, as one `--set` reads it.
   helm.py package CHART_DIR DEST_DIR        {"archive": path}
   helm.py push ARCHIVE oci://HOST/PATH       {} (plain HTTP: the test registries are local)
+  helm.py pull oci://HOST/PATH VERSION DEST_DIR  {"archive": path} (`helm pull`, plain HTTP)
   helm.py index DIR                          {} (writes DIR/index.yaml, `helm repo index`)
   helm.py dependency-update CHART_DIR        {} (`helm dependency update`)
   helm.py dependency-list CHART_DIR          {"dependencies": [{name, version, repository, status}]}
@@ -131,6 +132,14 @@ def push(archive, remote):
     return {}
 
 
+def pull(remote, version, dest):
+    from helm_python import registry
+
+    registry.pull(remote, version=version, destination=dest, plain_http=True)
+    archives = [f for f in os.listdir(dest) if f.endswith(".tgz")]
+    return {"archive": os.path.join(dest, archives[0]) if len(archives) == 1 else None}
+
+
 def index(directory):
     from helm_python import registry
 
@@ -211,6 +220,7 @@ if __name__ == "__main__":
         "strvals": strvals,
         "package": package,
         "push": push,
+        "pull": pull,
         "index": index,
         "dependency-update": dependency_update,
         "dependency-list": dependency_list,

@@ -26,6 +26,8 @@
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
 //! - [`secrets`]: werf's encrypted secrets against Go's crypto, and in `werf render`.
 //! - [`stapel`]: Stapel images built with buildah and natively, read back with skopeo and umoci.
+//! - [`bundles`]: `werf bundle publish|apply|render|copy` against the registry, the cluster,
+//!   skopeo and Helm 4.
 //! - [`releases`]: releases shared with Helm 4 (install, upgrade, rollback both ways), `keep`.
 //! - [`browser`]: `werf graph --format html` in a real Chromium through WebDriver.
 //! - [`chromium`]: test support: ChromeDriver on a free port and a headless session.
@@ -37,6 +39,7 @@
 mod bombs;
 mod browser;
 mod buildkit;
+mod bundles;
 mod chromium;
 mod ci;
 mod cleanup;

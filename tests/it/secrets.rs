@@ -388,7 +388,7 @@ fn edit_re_encrypts_what_the_editor_saved_and_rotation_is_all_or_nothing() {
 
 /// Runs the independent Python implementation (`tests/secrets/werf_secret.py`, Python's
 /// `cryptography` in the venv `tests/helm/venv-up` makes).
-fn python(mode: &str, key: &str, cases: &Value) -> Value {
+pub fn python(mode: &str, key: &str, cases: &Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/secrets/werf_secret.py");
     let mut child = Command::new(crate::helm_diff::python())
         .args([script, mode, key])

@@ -20,6 +20,16 @@ pub const MAX_ARCHIVE_FILE_BYTES: u64 = 5 * 1024 * 1024;
 /// Reads the chart (with its subcharts) in the folder `dir` (repository-relative) whose tree is
 /// `tree`.
 pub fn load(objects: &dyn ObjectSource, tree: ObjectId, dir: &str) -> Result<Chart> {
+    from_files(dir, tree_files(objects, tree, dir)?)
+}
+
+/// The chart folder's files as Helm's loader reads them (chart-relative paths; `.helmignore`
+/// applied, a byte-order mark dropped), for loading and for packaging.
+pub fn tree_files(
+    objects: &dyn ObjectSource,
+    tree: ObjectId,
+    dir: &str,
+) -> Result<BTreeMap<String, Arc<[u8]>>> {
     let rules = match crate::context::lookup(objects, tree, ".helmignore")? {
         Some(e) if e.kind.is_file() => {
             let text = objects.blob(e.id)?;
@@ -57,7 +67,7 @@ pub fn load(objects: &dyn ObjectSource, tree: ObjectId, dir: &str) -> Result<Cha
             }
         }
     }
-    from_files(dir, files)
+    Ok(files)
 }
 
 fn without_bom(data: Arc<[u8]>) -> Arc<[u8]> {
@@ -237,8 +247,9 @@ fn metadata(file: &str, text: &str, requirements: Option<&str>) -> Result<serde_
     Ok(meta)
 }
 
-/// A packaged chart's files: gzip, then tar, with the top folder (`NAME/`) removed.
-fn unpack(path: &str, data: &[u8]) -> Result<BTreeMap<String, Arc<[u8]>>> {
+/// A packaged chart's files (`path` names it in errors): gzip, then tar, with the top folder
+/// (`NAME/`) removed, within Helm's size limits.
+pub fn unpack(path: &str, data: &[u8]) -> Result<BTreeMap<String, Arc<[u8]>>> {
     let bad = |m: String| chart_error(path, 0, 0, m);
     let mut archive = tar::Archive::new(crate::tar_guard::TarGuard::new(
         flate2::read::GzDecoder::new(data),

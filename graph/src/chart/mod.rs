@@ -12,6 +12,8 @@
 //! - [`strvals`]: `--set` and `--set-string` expressions read as Helm's `strvals` reads them.
 //! - [`coalesce`]: Helm's coalescing of the user's values with each chart's defaults.
 //! - [`schema`]: `values.schema.json` validation of each chart's values.
+//! - [`standalone`]: a chart rendered outside the graph (a bundle's, its images carried as
+//!   values).
 //! - [`cluster`]: what `lookup` reads of a live cluster (a trait the binary implements).
 //! - [`context`]: what templates see: `.Values`, `.Chart`, `.Release`, `.Capabilities`,
 //!   `.Files`, `.Template`, `.Subcharts`, and werf's lazy image values.
@@ -32,6 +34,7 @@ pub mod lock;
 pub mod objects;
 pub mod output;
 pub mod schema;
+pub mod standalone;
 pub mod strvals;
 pub mod values;
 
