@@ -230,6 +230,9 @@ pub enum Command {
     /// deployed without the Git repository, copied between registries and archives.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Publish built images under other references (`--tag REPO:TAG` templates), werf's labels
+    /// removed: theirs to own (cleanup never deletes them). Builds what `--repo` lacks first.
+    Export(ExportArgs),
     /// This machine's werf-rs files.
     #[command(subcommand)]
     Host(HostCommand),
@@ -247,6 +250,31 @@ pub enum Command {
     Slugify(SlugifyArgs),
     /// Print the shell completion script (`source <(werf completion --shell=bash)`).
     Completion(CompletionArgs),
+}
+
+/// `werf export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The images to export (default: every image of werf.yaml).
+    pub images: Vec<String>,
+
+    /// The repository the images are built into (`REGISTRY/PROJECT`).
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Where each image goes, a full reference `REGISTRY/PATH:TAG` with the shortcuts
+    /// `%image%`, `%image_slug%`, `%image_safe_slug%` and `%image_content_based_tag%` (an image
+    /// shortcut is needed when more than one image is exported); repeatable.
+    #[arg(long = "tag", value_name = "REFERENCE", required = true)]
+    pub tags: Vec<String>,
+
+    /// A label `key=value` for the exported images; repeatable. Every variable
+    /// `WERF_EXPORT_ADD_LABEL_*` adds one too.
+    #[arg(long = "add-label", value_name = "KEY=VALUE")]
+    pub add_label: Vec<String>,
+
+    #[command(flatten)]
+    pub publish: PublishFlags,
 }
 
 /// `werf cr ...`.

@@ -108,6 +108,32 @@ impl Loaded {
         Ok(self.plans.clone())
     }
 
+    /// The requested images plus what they depend on, in werf.yaml order (planned, or waiting
+    /// on an import's content); every image when none is requested.
+    pub fn selected_plans(&self, wanted: &[String]) -> Result<Vec<crate::build::Wanted>> {
+        let plans = self.buildable_plans()?;
+        if wanted.is_empty() {
+            return Ok(plans);
+        }
+        let mut keep: std::collections::BTreeSet<String> = Default::default();
+        let mut frontier: Vec<String> = Vec::new();
+        for w in wanted {
+            if !plans.iter().any(|(n, _)| n == w) {
+                anyhow::bail!("image `{w}` is not defined in werf.yaml");
+            }
+            frontier.push(w.clone());
+        }
+        while let Some(n) = frontier.pop() {
+            if keep.insert(n.clone()) {
+                frontier.extend(self.dependencies(&n));
+            }
+        }
+        Ok(plans
+            .into_iter()
+            .filter(|(n, _)| keep.contains(n))
+            .collect())
+    }
+
     /// The werf images `image` reads, as werf.yaml says (known while its plan is pending).
     pub fn dependencies(&self, image: &str) -> Vec<String> {
         dependencies_of(&self.config, image)

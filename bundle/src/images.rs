@@ -141,29 +141,44 @@ fn copy_manifest(
         )?;
     }
     for (blob, media_type, size) in &parsed.blobs {
-        if registry.blob_exists(to_repo, blob)? {
-            sent.blobs_present += 1;
-        } else if host_of(from_repo) == host_of(to_repo)
-            && registry.mount_blob(to_repo, from_repo, blob)?
-        {
-            sent.blobs_mounted += 1;
-        } else {
-            let file = registry.pull_blob_to_file(from_repo, blob, media_type, *size)?;
-            let len = file
-                .metadata()
-                .map_err(|cause| Error::Io {
-                    path: format!("{from_repo}@{blob}"),
-                    cause,
-                })?
-                .len();
-            registry.push_blob_file(to_repo, blob, std::sync::Arc::new(file), len)?;
-            sent.blobs_uploaded += 1;
-        }
+        copy_blob(registry, from_repo, to_repo, blob, media_type, *size, sent)?;
     }
     // A child is pushed by its digest, untagged; the top under its tag.
     let tag = if depth > 0 { digest.as_str() } else { to_tag };
     registry.push_manifest(to_repo, tag, body, &parsed.media_type)?;
     sent.manifests += 1;
+    Ok(())
+}
+
+/// Puts the blob `digest` of `from_repo` into `to_repo`: nothing when it is there, a mount
+/// within one registry, else streamed through a temp file.
+pub fn copy_blob(
+    registry: &Registry,
+    from_repo: &str,
+    to_repo: &str,
+    digest: &str,
+    media_type: &str,
+    size: i64,
+    sent: &mut Sent,
+) -> Result<()> {
+    if registry.blob_exists(to_repo, digest)? {
+        sent.blobs_present += 1;
+    } else if host_of(from_repo) == host_of(to_repo)
+        && registry.mount_blob(to_repo, from_repo, digest)?
+    {
+        sent.blobs_mounted += 1;
+    } else {
+        let file = registry.pull_blob_to_file(from_repo, digest, media_type, size)?;
+        let len = file
+            .metadata()
+            .map_err(|cause| Error::Io {
+                path: format!("{from_repo}@{digest}"),
+                cause,
+            })?
+            .len();
+        registry.push_blob_file(to_repo, digest, std::sync::Arc::new(file), len)?;
+        sent.blobs_uploaded += 1;
+    }
     Ok(())
 }
 

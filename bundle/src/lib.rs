@@ -11,11 +11,13 @@
 //! - [`images`]: an image (a manifest or an index) copied between repositories.
 //! - [`archive`]: a bundle archive: the chart and its images' blobs in one file (an OCI layout).
 //! - [`copy`]: a bundle and its images between registries and archives, references retargeted.
+//! - [`export`]: `werf export`: an image under another reference, werf's labels removed.
 
 pub mod archive;
 pub mod artifact;
 pub mod compose;
 pub mod copy;
+pub mod export;
 pub mod images;
 pub mod package;
 pub mod version;

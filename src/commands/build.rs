@@ -11,7 +11,6 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use werf_graph::plan::{BaseRef, ImagePlan};
 
-use crate::build::Wanted;
 use crate::cli::BuildArgs;
 use crate::pipeline::images;
 use crate::pipeline::publish::{publish, Publish};
@@ -121,7 +120,7 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
     if let Some(repo) = &args.repo {
         loaded.use_recorded_imports(repo)?;
     }
-    let (plans, waiting) = crate::project::split_pending(select(&loaded, &args.images)?);
+    let (plans, waiting) = crate::project::split_pending(loaded.selected_plans(&args.images)?);
     let key = werf_cache::key_for_name(
         "last-plan",
         &format!("{}\0{}", loaded.config.meta.project, loaded.repo.prefix),
@@ -333,7 +332,7 @@ fn build_and_push(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode>
     let custom = CustomTags::resolve(&args.custom_tags.add_custom_tag, None, environment())?;
     let mut loaded = load(global)?;
     images::check(&loaded, &custom, Some(repo))?;
-    let wanted = select(&loaded, &args.images)?;
+    let wanted = loaded.selected_plans(&args.images)?;
     let publish_settings = PublishSettings::resolve(&args.publish, global);
     let publish_args = Publish {
         repo,
@@ -392,32 +391,6 @@ fn explain_base(loaded: &mut Loaded, commit: &str) -> BTreeMap<String, Arc<Image
         return BTreeMap::new();
     };
     loaded.at_commit(&base, crate::project::plans_by_name)
-}
-
-/// The requested images plus what they depend on, in werf.yaml order (planned, or waiting on
-/// an import's content).
-fn select(loaded: &Loaded, wanted: &[String]) -> Result<Vec<Wanted>> {
-    let plans = loaded.buildable_plans()?;
-    if wanted.is_empty() {
-        return Ok(plans);
-    }
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    let mut frontier: Vec<String> = Vec::new();
-    for w in wanted {
-        if !plans.iter().any(|(n, _)| n == w) {
-            bail!("image `{w}` is not defined in werf.yaml");
-        }
-        frontier.push(w.clone());
-    }
-    while let Some(n) = frontier.pop() {
-        if keep.insert(n.clone()) {
-            frontier.extend(loaded.dependencies(&n));
-        }
-    }
-    Ok(plans
-        .into_iter()
-        .filter(|(n, _)| keep.contains(n))
-        .collect())
 }
 
 fn inputs_line(plan: &ImagePlan) -> String {

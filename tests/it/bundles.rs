@@ -1,7 +1,7 @@
 //! `werf bundle`: a release published once (images and the chart as an OCI Helm chart) and
 //! deployed without the Git repository, against the real registry and cluster; skopeo reads the
 //! artifact's media types, Helm 4 pulls and installs it, and a copy through an archive deploys
-//! the same objects from another repository.
+//! the same objects from another repository. `werf export` publishes built images elsewhere.
 
 use std::path::Path;
 use std::process::Output;
@@ -426,4 +426,93 @@ fn bundle_mistakes_are_clear_errors() {
         &[],
     );
     assert!(!ok && out.contains("does not have that digest"), "{out}");
+}
+
+#[test]
+fn export_publishes_built_images_under_other_references_without_werf_s_labels() {
+    let c = cluster();
+    let mut repo = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: exp\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\n---\nimage: side\ncontext: side\ndockerfile: Dockerfile\n",
+        ),
+        ("app/Dockerfile", "FROM scratch\nLABEL keep=me\nCOPY a.txt /a.txt\n"),
+        ("app/a.txt", "a\n"),
+        ("side/Dockerfile", "FROM scratch\nCOPY s.txt /s.txt\n"),
+        ("side/s.txt", "s\n"),
+    ]);
+    repo.commit("init");
+    let src = format!("{}/export-src", c.registry.address);
+    let out_prefix = format!("{}/exported", c.registry.address);
+
+    // One reference for two images: refused before anything is built or pushed.
+    let out = repo.werf(&[
+        "export",
+        "--repo",
+        &src,
+        "--tag",
+        &format!("{out_prefix}/all:v1"),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add `%image%`"), "{stderr}");
+
+    let out = repo.werf_env(
+        &[
+            "export",
+            "--repo",
+            &src,
+            "--tag",
+            &format!("{out_prefix}/%image%:v1"),
+            "--add-label",
+            "org.opencontainers.image.title=Shop",
+        ],
+        &[("WERF_EXPORT_ADD_LABEL_1", "team=core")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tags = repo.tags();
+    for name in ["app", "side"] {
+        assert!(
+            stdout.contains(&format!("Image `{name}` exported")),
+            "{stdout}"
+        );
+        let built = format!("{src}:{}", tags[name]);
+        let exported = format!("{out_prefix}/{name}:v1");
+        let inspect = |image: &str, config: bool| -> Value {
+            let mut args = vec!["inspect", "--tls-verify=false"];
+            if config {
+                args.push("--config");
+            }
+            let target = format!("docker://{image}");
+            args.push(&target);
+            serde_json::from_str(&skopeo(&args)).expect("JSON")
+        };
+        let before = inspect(&built, true)["config"]["Labels"].clone();
+        assert_eq!(before["werf.io/image"], name, "{before}");
+        let after = inspect(&exported, true)["config"]["Labels"].clone();
+        let keys: Vec<&String> = after.as_object().expect("labels").keys().collect();
+        assert!(
+            keys.iter().all(|k| !k.starts_with("werf")),
+            "werf's labels left: {after}"
+        );
+        assert_eq!(after["org.opencontainers.image.title"], "Shop", "{after}");
+        assert_eq!(after["team"], "core", "{after}");
+        if name == "app" {
+            assert_eq!(after["keep"], "me", "the image's own label stays: {after}");
+        }
+        // The same layers; a new config, so a new manifest.
+        assert_eq!(
+            inspect(&built, false)["Layers"],
+            inspect(&exported, false)["Layers"]
+        );
+        assert_ne!(
+            inspect(&built, false)["Digest"],
+            inspect(&exported, false)["Digest"]
+        );
+    }
 }
