@@ -230,6 +230,9 @@ pub enum Command {
     /// deployed without the Git repository, copied between registries and archives.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Run a one-off pod from a built image (built first if `--repo` lacks it): its log is
+    /// followed, the command's exit code is werf's, and the pod is deleted (`--rm=false` keeps it).
+    KubeRun(KubeRunArgs),
     /// Publish built images under other references (`--tag REPO:TAG` templates), werf's labels
     /// removed: theirs to own (cleanup never deletes them). Builds what `--repo` lacks first.
     Export(ExportArgs),
@@ -250,6 +253,69 @@ pub enum Command {
     Slugify(SlugifyArgs),
     /// Print the shell completion script (`source <(werf completion --shell=bash)`).
     Completion(CompletionArgs),
+}
+
+/// `werf kube-run`.
+#[derive(Debug, Args)]
+pub struct KubeRunArgs {
+    /// The image of werf.yaml to run (default: the only one).
+    pub image: Option<String>,
+
+    /// The command and its arguments, after `--` (they replace the image's entrypoint).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// The repository the image is built into (`REGISTRY/PROJECT`).
+    #[arg(long, alias = "docker-repo", env = "WERF_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// The namespace (default: the release namespace, as `converge` computes it).
+    #[arg(long, env = "WERF_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The pod's name (default: `werf-run-` and a random number).
+    #[arg(long, env = "WERF_POD", value_name = "NAME")]
+    pub pod: Option<String>,
+
+    /// A partial Pod as JSON merged into the one created (maps key by key, containers by name);
+    /// `%pod_name%`, `%container_name%` and `%container_image%` are replaced first.
+    #[arg(long, env = "WERF_OVERRIDES", value_name = "JSON")]
+    pub overrides: Option<String>,
+
+    /// Delete the pod (and its pull Secret) when the command ends (`--rm=false`: keep them).
+    #[arg(long, env = "WERF_RM", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub rm: bool,
+
+    /// Delete the namespace too (needs `--rm`).
+    #[arg(long, env = "WERF_RM_WITH_NAMESPACE")]
+    pub rm_with_namespace: bool,
+
+    /// Create a pull Secret from the Docker config's login to the image's registry, when there
+    /// is one (`--auto-pull-secret=false`: never).
+    #[arg(long, env = "WERF_AUTO_PULL_SECRET", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub auto_pull_secret: bool,
+
+    /// Build nothing: fail when `--repo` lacks the image.
+    #[arg(short = 'Z', long)]
+    pub require_built_images: bool,
+
+    /// How long the container may take to start (`20s`, `5m`, or seconds).
+    #[arg(
+        long,
+        env = "WERF_TIMEOUT",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+
+    #[command(flatten)]
+    pub publish: PublishFlags,
 }
 
 /// `werf export`.

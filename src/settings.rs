@@ -165,26 +165,36 @@ impl RenderSettings {
         args: &cli::MetadataArgs,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self> {
-        use crate::deploy::metadata::Kind;
-        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
-        vars.sort();
-        let extra = &mut self.metadata;
-        for (name, value) in &vars {
-            // `WERF_ADD_ANNOTATION` and `WERF_ADD_LABEL` themselves are the flags' variables.
-            if name.starts_with("WERF_ADD_ANNOTATION_") {
-                extra.add(Kind::Annotation, value, name)?;
-            } else if name.starts_with("WERF_ADD_LABEL_") {
-                extra.add(Kind::Label, value, name)?;
-            }
-        }
-        for a in &args.add_annotation {
-            extra.add(Kind::Annotation, a, "--add-annotation")?;
-        }
-        for l in &args.add_label {
-            extra.add(Kind::Label, l, "--add-label")?;
-        }
+        self.metadata = metadata(args, vars)?;
         Ok(self)
     }
+}
+
+/// The annotations and labels of `args` and of the variables `vars` (`WERF_ADD_ANNOTATION_*`,
+/// `WERF_ADD_LABEL_*`, in the order of their names; the flags after them).
+pub fn metadata(
+    args: &cli::MetadataArgs,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<crate::deploy::metadata::Extra> {
+    use crate::deploy::metadata::Kind;
+    let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+    vars.sort();
+    let mut extra = crate::deploy::metadata::Extra::default();
+    for (name, value) in &vars {
+        // `WERF_ADD_ANNOTATION` and `WERF_ADD_LABEL` themselves are the flags' variables.
+        if name.starts_with("WERF_ADD_ANNOTATION_") {
+            extra.add(Kind::Annotation, value, name)?;
+        } else if name.starts_with("WERF_ADD_LABEL_") {
+            extra.add(Kind::Label, value, name)?;
+        }
+    }
+    for a in &args.add_annotation {
+        extra.add(Kind::Annotation, a, "--add-annotation")?;
+    }
+    for l in &args.add_label {
+        extra.add(Kind::Label, l, "--add-label")?;
+    }
+    Ok(extra)
 }
 
 /// werf's variable families of values: each variable whose name starts with the family's

@@ -75,6 +75,12 @@ pub enum Error {
     },
     #[error("release `{0}` has no earlier revision to roll back to")]
     NoEarlierRevision(String),
+    #[error("pod `{pod}` in `{namespace}`: {message}")]
+    PodRun {
+        pod: String,
+        namespace: String,
+        message: String,
+    },
     #[error("release `{release}`: revision {revision} was taken by another operation; try again")]
     RevisionTaken { release: String, revision: u64 },
 }

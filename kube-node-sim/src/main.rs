@@ -3,7 +3,8 @@
 //! to them the way a kubelet would: Running/Ready only when every container image exists in its
 //! registry (a real manifest HEAD), `ErrImagePull` then `ImagePullBackOff` with events when one
 //! does not, `CrashLoopBackOff` with growing restart counts for commands that contain `crash`,
-//! Succeeded/Failed for pods that run to completion (`exit 1` fails), and removal of pods being
+//! Succeeded/Failed for pods that run to completion (a command's last `exit N` is its exit code;
+//! none: 0), and removal of pods being
 //! deleted once their (shortened) grace period has passed. It also serves the kubelet's log
 //! endpoint ([`logs`]), so `kubectl logs` shows what each simulated container "printed".
 
@@ -451,7 +452,8 @@ impl Sim {
                     "Back-off restarting failed container".into(),
                 ));
             } else if runs_to_completion {
-                let failed = command.contains("exit 1");
+                let code = exit_code(&command);
+                let failed = code != 0;
                 phase = if failed { "Failed" } else { "Succeeded" };
                 if state.events.insert(format!("log:done:{}", c.name)) {
                     self.logs.push(
@@ -460,14 +462,10 @@ impl Sim {
                         &c.name,
                         format!("running `{command}` (image {image})"),
                     );
-                    self.logs.push(
-                        &ns,
-                        &name,
-                        &c.name,
-                        format!("exit code {}", if failed { 1 } else { 0 }),
-                    );
+                    self.logs
+                        .push(&ns, &name, &c.name, format!("exit code {code}"));
                 }
-                s["state"] = json!({"terminated": {"exitCode": if failed { 1 } else { 0 },
+                s["state"] = json!({"terminated": {"exitCode": code,
                     "reason": if failed { "Error" } else { "Completed" }, "startedAt": start_time, "finishedAt": t}});
                 s["ready"] = json!(false);
                 s["started"] = json!(false);
@@ -635,5 +633,33 @@ async fn main() -> Result<()> {
             _ = &mut shutdown => return Ok(()),
             _ = term.recv() => return Ok(()),
         }
+    }
+}
+
+/// The exit code a simulated command reports: its last `exit N`, else 0.
+fn exit_code(command: &str) -> i32 {
+    command
+        .match_indices("exit ")
+        .filter_map(|(i, w)| {
+            let digits: String = command[i + w.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<i32>().ok()
+        })
+        .last()
+        .map_or(0, |c| c & 0xff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_s_last_exit_is_its_code() {
+        assert_eq!(exit_code("sh -c echo hi; exit 3"), 3);
+        assert_eq!(exit_code("run the job"), 0);
+        assert_eq!(exit_code("exit 1"), 1);
+        assert_eq!(exit_code("exit 1; exit 300"), 44);
     }
 }

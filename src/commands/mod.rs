@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod dev;
 pub mod export;
 pub mod graph;
+pub mod kube_run;
 pub mod render;
 pub mod repo;
 pub mod secret;
@@ -55,6 +56,7 @@ pub fn run(cli: &Cli, global: &GlobalSettings) -> Result<ExitCode> {
         Command::Helm(HelmCommand::Repo(RepoCommand::Update(args))) => repo::update(global, args),
         Command::Bundle(command) => bundle::run(global, command),
         Command::Export(args) => export::run(global, args),
+        Command::KubeRun(args) => kube_run::run(global, args),
         Command::CiEnv(args) => ci_env::run(global, args),
         Command::Cr(CrCommand::Login(args)) => cr::login(args),
         Command::Cr(CrCommand::Logout(args)) => cr::logout(args),

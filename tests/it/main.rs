@@ -23,6 +23,7 @@
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
+//! - [`kube_run`]: `werf kube-run`: a one-off pod, its log, its exit code, its cleanup.
 //! - [`deploy`]: `werf converge`/`plan`/`dismiss` against the real cluster and registry.
 //! - [`secrets`]: werf's encrypted secrets against Go's crypto, and in `werf render`.
 //! - [`stapel`]: Stapel images built with buildah and natively, read back with skopeo and umoci.
@@ -59,6 +60,7 @@ mod hostile;
 mod hostile_net;
 mod http_server;
 mod images;
+mod kube_run;
 mod kube_smoke;
 mod registry;
 mod releases;

@@ -1,5 +1,5 @@
 //! Deploy's decisions without the cluster: identities, order, dependencies, ownership, names,
-//! release records, the plan and its diffs, and the events reported.
+//! release records, the plan and its diffs, the events reported, and `werf kube-run`'s pod.
 
 pub mod dependency;
 pub mod diff;
@@ -12,5 +12,6 @@ pub mod names;
 pub mod object;
 pub mod order;
 pub mod ownership;
+pub mod pod_run;
 pub mod release;
 pub mod report;
