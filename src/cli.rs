@@ -168,6 +168,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub docker_config: Option<PathBuf>,
 
+    /// The platforms every image builds for (`OS/ARCH[/VARIANT]`; comma-separated or
+    /// repeatable), instead of werf.yaml's `platform` (default `linux/amd64`). More than one
+    /// makes each image an OCI index of one manifest per platform. Part of every tag: give the
+    /// same to `render`, `plan` and `converge`.
+    #[arg(long, global = true, value_name = "PLATFORM", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
     /// Do not trim the home folder at the end of the command (see `werf host cleanup`).
     #[arg(long, global = true, env = "WERF_DISABLE_AUTO_HOST_CLEANUP")]
     pub disable_auto_host_cleanup: bool,
@@ -886,12 +893,6 @@ pub struct PublishFlags {
     /// `-1`: as many as there are, at most 256).
     #[arg(long, value_name = "N", value_parser = parallel_tasks, allow_negative_numbers = true)]
     pub parallel_tasks_limit: Option<ParallelLimit>,
-
-    /// The platform to build for (`OS/ARCH[/VARIANT]`; comma-separated or repeatable). werf-rs
-    /// builds each image for werf.yaml's `platform` (default `linux/amd64`): a platform other
-    /// than that is refused, naming the image.
-    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
-    pub platform: Vec<String>,
 
     /// What builds images with `RUN`: the native builder (no daemon, no `RUN`), buildah, or
     /// BuildKit daemons (`--buildkit-addr`). Default: images without `RUN` build natively, the

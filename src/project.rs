@@ -453,6 +453,7 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         commit: Some(commit_info(&commit)),
         templates_dir: global.config_templates_dir.clone(),
         giterminism: Some(rules.clone()),
+        platforms: checked_platforms(&global.platforms)?,
     };
     let project = Project::new(
         &db,
@@ -701,4 +702,25 @@ fn check_clean(
         if dirty.len() == 1 { "" } else { "s" },
         dirty[..shown].join("\n  ")
     )
+}
+
+/// `--platform`'s platforms, each `OS/ARCH[/VARIANT]` (lowercase letters, digits and `_`),
+/// sorted, without repeats.
+fn checked_platforms(asked: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for p in asked {
+        let parts: Vec<&str> = p.split('/').collect();
+        let part_ok = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|s| part_ok(s)) {
+            anyhow::bail!("`--platform {p}`: a platform is `OS/ARCH[/VARIANT]`, as `linux/amd64` or `linux/arm/v7`");
+        }
+        out.push(p.clone());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }

@@ -35,6 +35,8 @@ pub struct GlobalSettings {
     pub auto_host_cleanup: bool,
     /// `--log-verbose`.
     pub log_verbose: bool,
+    /// `--platform`: the platforms every image builds for (empty: werf.yaml's).
+    pub platforms: Vec<String>,
 }
 
 impl GlobalSettings {
@@ -53,6 +55,12 @@ impl GlobalSettings {
             },
             auto_host_cleanup: !global.disable_auto_host_cleanup,
             log_verbose: global.log_verbose,
+            platforms: global
+                .platform
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
         }
     }
 }
@@ -479,8 +487,6 @@ pub struct PublishSettings {
     /// the machine's cores).
     pub parallel: usize,
     pub builder: Builder,
-    /// `--platform`: the platforms asked for (empty: each image's own).
-    pub platforms: Vec<String>,
 }
 
 impl PublishSettings {
@@ -526,12 +532,6 @@ impl PublishSettings {
                 (true, None) => cores(),
             },
             builder,
-            platforms: flags
-                .platform
-                .iter()
-                .filter(|p| !p.is_empty())
-                .cloned()
-                .collect(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`taglog`]: when each tag was first seen (cleanup's `keepImagesBuiltWithinLastNHours`).
 //! - [`oci`]: the OCI model (manifests, configs, descriptors).
 //! - [`layer`]: reproducible layers, streamed through temp files (bounded memory).
+//! - [`platforms`]: multi-platform images: a manifest per platform, an index under the tag.
 //! - [`layer_index`]: each layer's files and their digests, kept per layer (import checksums).
 //! - [`archive`]: `ADD` of local archives, unpacked as Docker does, never outside the destination.
 //! - [`native`]: the daemonless Dockerfile executor.
@@ -33,6 +34,7 @@ pub mod layer;
 pub mod layer_index;
 pub mod native;
 pub mod oci;
+pub mod platforms;
 pub mod push;
 pub mod run;
 pub mod schedule;

@@ -146,15 +146,16 @@ pub fn resolve_external(registry: &Registry, reference: &str, platform: &str) ->
         .to_string();
     if media == oci::OCI_INDEX || media == oci::DOCKER_LIST || probe.get("manifests").is_some() {
         let index: oci::Index = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-        let (os, arch) = platform.split_once('/').unwrap_or(("linux", "amd64"));
-        let arch = arch.split('/').next().unwrap_or(arch);
+        let wanted = crate::platforms::platform_of(platform);
         let chosen = index
             .manifests
             .iter()
             .find(|m| {
-                m.platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == os && p.architecture == arch)
+                m.platform.as_ref().is_some_and(|p| {
+                    p.os == wanted.os
+                        && p.architecture == wanted.architecture
+                        && (wanted.variant.is_none() || p.variant == wanted.variant)
+                })
             })
             .ok_or_else(|| {
                 err(format!(

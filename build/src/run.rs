@@ -369,7 +369,13 @@ fn build_one(
         reporter,
     } = *shared;
     let repo = options.repo;
-    let platform_default = "linux/amd64".to_string();
+    // The platform the werf images it reads are resolved for (the first of several: each
+    // platform resolves its own when it is built).
+    let platform = plan
+        .platform
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "linux/amd64".to_string());
     let tag_of = |dep: &str| tags.get(dep).cloned().unwrap_or_default();
     let started = Instant::now();
     // Two runs on this machine building the same image take turns; one that had to wait
@@ -383,7 +389,7 @@ fn build_one(
         None
     };
     if let Some(digest) = pushed_meanwhile {
-        let published = native::resolve_external(registry, &image, &platform_default)?;
+        let published = native::resolve_external(registry, &image, &platform)?;
         let result = ImageResult {
             name: next.to_string(),
             tag: plan.tag.clone(),
@@ -398,21 +404,10 @@ fn build_one(
     for dep in &plan.dependencies {
         if !images.contains_key(dep) {
             let image = format!("{repo}:{}", tag_of(dep));
-            let p = native::resolve_external(registry, &image, &platform_default)?;
+            let p = native::resolve_external(registry, &image, &platform)?;
             images.insert(dep.clone(), p);
         }
     }
-    if plan.platform.len() > 1 {
-        return Err(ImageError::Unsupported(format!(
-            "multi-platform builds ({}) are not supported yet",
-            plan.platform.join(", ")
-        )));
-    }
-    let platform = plan
-        .platform
-        .first()
-        .cloned()
-        .unwrap_or_else(|| platform_default.clone());
     let job = Job {
         plan,
         images: &images,
@@ -425,7 +420,16 @@ fn build_one(
         lost_daemon: &|daemon| reporter.lost_daemon(next, daemon),
         step: &|step| reporter.step(next, step),
     };
-    let pushed = options.backend(plan).build_and_push(&job)?;
+    let pushed = if plan.platform.len() > 1 {
+        let multi = crate::platforms::Shared {
+            registry,
+            repo,
+            tags,
+        };
+        crate::platforms::build_and_push(&multi, &job)?
+    } else {
+        options.backend(plan).build_and_push(&job)?
+    };
     let size = pushed
         .published
         .manifest

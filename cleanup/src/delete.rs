@@ -8,6 +8,9 @@
 //! kept tag shares, or a workload uses by digest, stays. Deletes go by digest, once per digest;
 //! a delete that finds nothing is a tag another cleanup removed first. A cleanup killed half-way
 //! has deleted whole manifests only, and the next run computes the rest again.
+//!
+//! A multi-platform image is an index: its platform manifests (untagged) go with it, after it,
+//! unless a kept tag names one; a workload running one of them by digest keeps the index.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +37,8 @@ pub struct Outcome {
     pub fates: BTreeMap<String, Fate>,
     /// Tag -> manifest digest, for the tags asked.
     pub digests: BTreeMap<String, String>,
+    /// Platform manifests of deleted indexes deleted with them.
+    pub platform_manifests: usize,
 }
 
 /// Checks and deletes what `decisions` do not keep (`dry_run`: everything but the deletes).
@@ -62,16 +67,36 @@ pub fn carry_out(
         .map(|d| d.tag.clone())
         .collect();
     let heads = parallel(&candidates, |t| {
-        registry.manifest_digest(&format!("{repo}:{t}"))
+        registry.manifest_head(&format!("{repo}:{t}"))
     })?;
-    for (tag, digest) in candidates.iter().zip(heads) {
-        match digest {
-            Some(d) => {
+    let mut indexes: Vec<String> = Vec::new();
+    for (tag, head) in candidates.iter().zip(heads) {
+        match head {
+            Some((d, media_type)) => {
+                if media_type.as_deref().is_some_and(is_index) {
+                    indexes.push(d.clone());
+                }
                 outcome.digests.insert(tag.clone(), d);
             }
             None => {
                 outcome.fates.insert(tag.clone(), Fate::Gone);
             }
+        }
+    }
+    indexes.sort();
+    indexes.dedup();
+    // Each index's platform manifests (one GET per index to delete).
+    let lists = parallel(&indexes, |d| children(registry, repo, d))?;
+    let children: BTreeMap<String, Vec<String>> = indexes.into_iter().zip(lists).collect();
+    // A workload running a platform manifest by digest uses its index.
+    let mut digest_uses = digest_uses.clone();
+    for (index, list) in &children {
+        let uses: Vec<Use> = list
+            .iter()
+            .flat_map(|c| digest_uses.get(c).cloned().unwrap_or_default())
+            .collect();
+        if !uses.is_empty() {
+            digest_uses.entry(index.clone()).or_default().extend(uses);
         }
     }
     // The kept tags' digests: werf-rs tags from the log when known, the rest asked.
@@ -96,7 +121,7 @@ pub fn carry_out(
             }
         }
     }
-    protect_shared(decisions, &outcome.digests, &kept, digest_uses);
+    protect_shared(decisions, &outcome.digests, &kept, &digest_uses);
     let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in decisions.iter().filter(|d| !d.keep()) {
         if let Some(digest) = outcome.digests.get(&d.tag) {
@@ -114,6 +139,19 @@ pub fn carry_out(
             registry.delete_manifest(repo, digest)
         })?
     };
+    // The platform manifests of the indexes deleted, once the indexes are gone (a kept tag's
+    // manifest stays).
+    let orphans: Vec<&String> = digests
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| matches!(r, Deleted::Deleted))
+        .flat_map(|((d, _), _)| children.get(*d).into_iter().flatten())
+        .filter(|c| !kept.contains_key(*c))
+        .collect();
+    if !dry_run {
+        parallel(&orphans, |c| registry.delete_manifest(repo, c))?;
+    }
+    outcome.platform_manifests = orphans.len();
     for ((_, tags), result) in digests.iter().zip(results) {
         for t in tags.iter() {
             outcome.fates.insert(
@@ -126,6 +164,30 @@ pub fn carry_out(
         }
     }
     Ok(outcome)
+}
+
+/// Whether a manifest media type is an index (a multi-platform image).
+fn is_index(media_type: &str) -> bool {
+    media_type == "application/vnd.oci.image.index.v1+json"
+        || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+/// The manifests the index `digest` of `repo` lists.
+fn children(
+    registry: &Registry,
+    repo: &str,
+    digest: &str,
+) -> std::result::Result<Vec<String>, crate::registry::Error> {
+    let (body, _) = registry.pull_manifest(&format!("{repo}@{digest}"))?;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Ok(v.get("manifests")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("digest").and_then(|d| d.as_str()))
+        .filter(|d| d.starts_with("sha256:"))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Tags to forget in the tag log after a real run.

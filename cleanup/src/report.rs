@@ -62,6 +62,8 @@ pub struct Report {
     pub kept: usize,
     pub deleted: usize,
     pub gone: usize,
+    /// Platform manifests of deleted multi-platform images, deleted with them.
+    pub platform_manifests: usize,
     pub tags: Vec<TagLine>,
 }
 
@@ -96,6 +98,7 @@ impl Report {
             kept: count(&["kept"]),
             deleted: count(&["deleted", "would-delete"]),
             gone: count(&["gone"]),
+            platform_manifests: outcome.platform_manifests,
             tags,
         }
     }
@@ -129,6 +132,17 @@ impl Report {
             self.kept,
             self.deleted
         );
+        if self.platform_manifests > 0 {
+            summary.push_str(&format!(
+                " (and {} platform manifest{} of their indexes)",
+                self.platform_manifests,
+                if self.platform_manifests == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ));
+        }
         if self.gone > 0 {
             summary.push_str(&format!(", {} already gone", self.gone));
         }

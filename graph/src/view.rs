@@ -49,6 +49,10 @@ pub struct Node {
     /// What the registry or the cluster says of it, when asked (`present`, `missing`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The platforms an image builds for, when werf.yaml or `--platform` names them (more than
+    /// one: its tag names an index of one manifest per platform).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub platforms: Vec<String>,
 }
 
 /// `from` depends on `to`.
@@ -89,6 +93,7 @@ impl Draft {
             label,
             digest,
             state: None,
+            platforms: Vec::new(),
         });
         id
     }
@@ -152,6 +157,9 @@ pub fn build(
             name.to_string(),
             plan.digest.hex(),
         );
+        if let Some(n) = g.nodes.get_mut(&image) {
+            n.platforms = plan.platform.clone();
+        }
         g.edge(&image, &config, "declared in");
         let s = &plan.sources;
         let df = g.node(

@@ -95,6 +95,8 @@ pub(super) struct Answer {
     pub status: StatusCode,
     /// `Docker-Content-Digest`, when the registry names it.
     pub digest: Option<String>,
+    /// `Content-Type` (a manifest's media type).
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -195,6 +197,11 @@ impl Registry {
                     .get("Docker-Content-Digest")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
+                let content_type = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let challenge = resp
                     .headers()
                     .get(reqwest::header::WWW_AUTHENTICATE)
@@ -203,7 +210,7 @@ impl Registry {
                     .to_string();
                 Ok::<_, ReadError>((
                     status,
-                    (digest, challenge),
+                    (digest, content_type, challenge),
                     werf_base::net::read_body(
                         resp,
                         werf_base::net::max_body(),
@@ -212,7 +219,7 @@ impl Registry {
                     .await?,
                 ))
             });
-            let (status, (digest, challenge), body) = match sent {
+            let (status, (digest, content_type, challenge), body) = match sent {
                 Ok(a) => a,
                 // A registry that stopped answering gets one more read timeout, not four.
                 Err(e) if attempt < ATTEMPTS && e.transient() && !(timed_out && e.timed_out()) => {
@@ -240,6 +247,7 @@ impl Registry {
                     return Ok(Answer {
                         status,
                         digest,
+                        content_type,
                         body,
                     })
                 }

@@ -90,18 +90,30 @@ impl Registry {
 
     /// The manifest digest of `image` (`repo:tag`), or `None` when it does not exist.
     pub fn manifest_digest(&self, image: &str) -> Result<Option<String>> {
+        Ok(self.manifest_head(image)?.map(|(d, _)| d))
+    }
+
+    /// The manifest digest of `image` and its media type (when the registry names it), or `None`
+    /// when it does not exist: one HEAD.
+    pub fn manifest_head(&self, image: &str) -> Result<Option<(String, Option<String>)>> {
         let target = self.target(image)?;
         let operation = format!("checking `{image}`");
         let fail = |message: String| target.error(&operation, message);
         let answer = self
             .ask_manifest(&target, reqwest::Method::HEAD)
             .map_err(|e| target.failed(&operation, e))?;
+        let media_type = answer
+            .content_type
+            .as_deref()
+            .map(|t| t.split(';').next().unwrap_or(t).trim().to_string());
         match answer.status.as_u16() {
             404 => Ok(None),
             200..=299 => match answer.digest {
-                Some(d) => Ok(Some(d)),
+                Some(d) => Ok(Some((d, media_type))),
                 // A registry that does not name the digest: it is the content's.
-                None => self.pull_manifest(image).map(|(_, d)| Some(d)),
+                None => self
+                    .pull_manifest(image)
+                    .map(|(_, d)| Some((d, media_type))),
             },
             _ => Err(fail(answered(&answer))),
         }

@@ -82,6 +82,7 @@ mod tests {
                 label: "ConfigMap </script><script>alert(1)</script>".into(),
                 digest: String::new(),
                 state: None,
+                platforms: Vec::new(),
             }],
             edges: vec![],
         };
@@ -134,6 +135,7 @@ mod tests {
                     label: n.to_string(),
                     digest: String::new(),
                     state: None,
+                    platforms: Vec::new(),
                 })
                 .collect(),
             edges: vec![],

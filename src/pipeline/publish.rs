@@ -45,7 +45,6 @@ pub fn publish(
 ) -> Result<Vec<crate::build::ImageResult>> {
     let (repo, settings) = (args.repo, args.settings);
     let registry = settings.registry.client(Some(repo), &[], global.timeouts)?;
-    check_platforms(&settings.platforms, &wanted)?;
     let parallel = settings.parallel;
     let (buildkit, buildah) = runners(&settings.builder, &wanted, parallel)?;
     let options = crate::build::Options {
@@ -179,28 +178,4 @@ fn runners(
             }
         }
     })
-}
-
-/// `--platform`: each image builds for werf.yaml's `platform` (default `linux/amd64`); asking
-/// for another is an error naming the image, not a build for the wrong platform.
-fn check_platforms(asked: &[String], wanted: &[Wanted]) -> Result<()> {
-    if asked.is_empty() {
-        return Ok(());
-    }
-    for (name, plan) in wanted {
-        let Ok(plan) = plan else { continue };
-        let own: Vec<String> = if plan.platform.is_empty() {
-            vec!["linux/amd64".to_string()]
-        } else {
-            plan.platform.clone()
-        };
-        if own != asked {
-            anyhow::bail!(
-                "`--platform {}`: image `{name}` builds for `{}` (werf.yaml's `platform`, default `linux/amd64`); other platforms from the command line are not supported yet",
-                asked.join(","),
-                own.join(",")
-            );
-        }
-    }
-    Ok(())
 }

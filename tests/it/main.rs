@@ -21,6 +21,7 @@
 //! - [`buildkit`]: `--backend buildkit` on real BuildKit daemons: one, a fleet, one lost.
 //! - [`dockerd`]: test support: a real dockerd (embedded BuildKit) per test.
 //! - [`images`]: building and pushing into a real registry, checked with skopeo and umoci.
+//! - [`platforms`]: multi-platform images: indexes, per-platform bases, `--platform`.
 //! - [`registry`]: test support: a real `docker-registry` per test.
 //! - [`kube_smoke`]: the real Kubernetes control plane with the node simulator, via `kubectl`.
 //! - [`kube_run`]: `werf kube-run`: a one-off pod, its log, its exit code, its cleanup.
@@ -62,6 +63,7 @@ mod http_server;
 mod images;
 mod kube_run;
 mod kube_smoke;
+mod platforms;
 mod registry;
 mod releases;
 mod render;

@@ -38,6 +38,9 @@ pub struct TemplateEnv {
     /// `werf-giterminism.yaml` as read (the command line always sets it; `None` is
     /// unrestricted).
     pub giterminism: Option<crate::giterminism::Giterminism>,
+    /// `--platform`: the platforms every image builds for instead of werf.yaml's (empty:
+    /// werf.yaml's). Not read by the template; part of each image's settings.
+    pub platforms: Vec<String>,
 }
 
 /// werf.yaml's `.Commit`: `.Commit.Hash`, `.Commit.Date.Unix` and `.Commit.Date.Human` (Go's

@@ -64,7 +64,10 @@ pub fn image_settings<'db>(
             at: config.at(0),
             message: format!("image `{name}` is not defined"),
         })?;
-    let mut platform = if img.platform.is_empty() {
+    let asked = &project.template_env(db).platforms;
+    let mut platform = if !asked.is_empty() {
+        asked.clone()
+    } else if img.platform.is_empty() {
         config.meta.build.platform.clone()
     } else {
         img.platform.clone()
