@@ -841,6 +841,28 @@ pub struct ConvergeArgs {
     #[command(flatten)]
     pub metadata: MetadataArgs,
 
+    #[command(flatten)]
+    pub track: TrackArgs,
+
+    /// Write werf's deploy report (release, namespace, revision, status, objects) after the
+    /// deploy, a failed one too.
+    #[arg(long)]
+    pub save_deploy_report: bool,
+
+    /// Where the deploy report goes (`.json`, or no extension: `.json` is added).
+    #[arg(long, value_name = "FILE", default_value = crate::pipeline::deploy_report::DEFAULT_PATH)]
+    pub deploy_report_path: PathBuf,
+
+    #[command(flatten)]
+    pub publish: PublishFlags,
+
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// How a deploy waits and recovers (`converge`, `bundle apply`).
+#[derive(Debug, Args)]
+pub struct TrackArgs {
     /// How long tracking may wait for readiness (`20s`, `5m`, or seconds).
     #[arg(
         long,
@@ -854,15 +876,6 @@ pub struct ConvergeArgs {
     #[arg(long)]
     pub no_pod_logs: bool,
 
-    /// Write werf's deploy report (release, namespace, revision, status, objects) after the
-    /// deploy, a failed one too.
-    #[arg(long)]
-    pub save_deploy_report: bool,
-
-    /// Where the deploy report goes (`.json`, or no extension: `.json` is added).
-    #[arg(long, value_name = "FILE", default_value = crate::pipeline::deploy_report::DEFAULT_PATH)]
-    pub deploy_report_path: PathBuf,
-
     /// On failure, apply the last deployed revision again and track it.
     #[arg(
         long,
@@ -871,12 +884,6 @@ pub struct ConvergeArgs {
         env = "WERF_AUTO_ROLLBACK"
     )]
     pub auto_rollback: bool,
-
-    #[command(flatten)]
-    pub publish: PublishFlags,
-
-    #[command(flatten)]
-    pub history: HistoryArgs,
 }
 
 /// How images are built and pushed (`build`, `converge`, `dev`).

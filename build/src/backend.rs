@@ -47,6 +47,11 @@ pub struct Pushed {
 /// Builds one image whose dependencies exist and pushes it under its plan's tag.
 pub trait Backend: Sync {
     fn build_and_push(&self, job: &Job<'_>) -> Result<Pushed, ImageError>;
+
+    /// Whether it builds for the platform a job names (else only for this machine's).
+    fn builds_for_any_platform(&self) -> bool {
+        true
+    }
 }
 
 /// The daemonless builder (images without `RUN`).
@@ -87,6 +92,10 @@ impl Backend for Native {
 }
 
 impl Backend for buildah::Buildah {
+    fn builds_for_any_platform(&self) -> bool {
+        false
+    }
+
     fn build_and_push(&self, job: &Job<'_>) -> Result<Pushed, ImageError> {
         external(job, |plan, build_args| {
             let inputs = buildah::Inputs {

@@ -39,6 +39,13 @@ pub enum ImageError {
     Import(#[source] imports::Error),
     #[error(transparent)]
     Plan(#[from] werf_graph::Error),
+    /// One platform of a multi-platform image failed.
+    #[error("for `{platform}`: {cause}")]
+    Platform {
+        platform: String,
+        #[source]
+        cause: Box<ImageError>,
+    },
     /// What this build cannot do yet (the message names it and the way around).
     #[error("{0}")]
     Unsupported(String),

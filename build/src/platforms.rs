@@ -1,14 +1,16 @@
-//! Multi-platform images: each platform built natively (its base images resolved for that
-//! platform from their indexes, the werf images it reads too) and pushed by digest, then an OCI
-//! image index naming each manifest with its platform pushed under the tag. Images with `RUN`
-//! need a runner per platform, which werf-rs does not drive yet: a clear error naming the
-//! platform.
+//! Multi-platform images: each platform built (its base images resolved for that platform from
+//! their indexes, the werf images it reads too), then an OCI image index naming each manifest
+//! with its platform pushed under the tag. Images without `RUN` are built natively and pushed
+//! by digest; images with `RUN` go to the BuildKit daemons once per platform (each under a
+//! staging tag `TAG-OS-ARCH`, which goes when cleanup deletes the image); buildah builds for
+//! this machine's platform only, so it is a clear error naming the platform. A platform the
+//! daemons cannot run is their error, named with the platform.
 
 use std::collections::HashMap;
 
 use werf_graph::plan::ImagePlan;
 
-use crate::backend::{Job, Pushed};
+use crate::backend::{Backend, Job, Pushed};
 use crate::native::{self, Published};
 use crate::oci::{self, Descriptor, Platform};
 use crate::registry::Registry;
@@ -34,12 +36,12 @@ pub fn platform_of(text: &str) -> Platform {
     }
 }
 
-/// The index of `manifests` (each a manifest's digest and size, with its platform).
-pub fn index(manifests: &[(String, i64, Platform)]) -> Vec<u8> {
+/// The index of `manifests` (each a manifest's digest, size, platform and media type).
+pub fn index(manifests: &[(String, i64, Platform, String)]) -> Vec<u8> {
     let list: Vec<Descriptor> = manifests
         .iter()
-        .map(|(digest, size, platform)| Descriptor {
-            media_type: oci::MANIFEST.to_string(),
+        .map(|(digest, size, platform, media_type)| Descriptor {
+            media_type: media_type.clone(),
             digest: digest.clone(),
             size: *size,
             platform: Some(platform.clone()),
@@ -53,25 +55,39 @@ pub fn index(manifests: &[(String, i64, Platform)]) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// Builds `job.plan` for each of its platforms and pushes the index under its tag.
-pub fn build_and_push(shared: &Shared<'_>, job: &Job<'_>) -> Result<Pushed, ImageError> {
+/// Builds `job.plan` for each of its platforms (`RUN` through `backend`) and pushes the index
+/// under its tag.
+pub fn build_and_push(
+    shared: &Shared<'_>,
+    job: &Job<'_>,
+    backend: &dyn Backend,
+) -> Result<Pushed, ImageError> {
     let plan: &ImagePlan = job.plan;
-    if crate::run::has_run(plan) {
+    let runs = crate::run::has_run(plan);
+    if runs && !backend.builds_for_any_platform() {
         let other = plan
             .platform
             .iter()
             .find(|p| p.as_str() != "linux/amd64")
             .unwrap_or(&plan.platform[0]);
         return Err(ImageError::Unsupported(format!(
-            "image `{}` has `RUN` and builds for {}: the native builder makes every platform of an image without `RUN`, but `RUN` for `{other}` needs a runner for that platform, which werf-rs does not drive yet (build it for one platform, or without `RUN`)",
+            "image `{}` has `RUN` and builds for {}: buildah builds for this machine's platform only, not for `{other}` (use `--backend buildkit`, whose daemons build per platform)",
             plan.name,
-            plan.platform.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            plan.platform
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut manifests = Vec::new();
     let mut uploaded = 0;
     let mut first: Option<Published> = None;
     for platform in &plan.platform {
+        let named = |cause: ImageError| ImageError::Platform {
+            platform: platform.clone(),
+            cause: Box::new(cause),
+        };
         // The werf images it reads, as published for this platform.
         let mut images = HashMap::new();
         for dep in &plan.dependencies {
@@ -80,39 +96,67 @@ pub fn build_and_push(shared: &Shared<'_>, job: &Job<'_>) -> Result<Pushed, Imag
                 shared.registry,
                 &format!("{}:{tag}", shared.repo),
                 platform,
-            )?;
+            )
+            .map_err(|e| named(e.into()))?;
             images.insert(dep.clone(), p);
         }
-        let inputs = native::Inputs {
-            project: job.project,
-            plan,
-            objects: job.objects,
-            images: &images,
-            registry: shared.registry,
-            platform: platform.clone(),
-        };
-        let out = native::build(&inputs)?;
-        let out = match &plan.image_spec {
-            Some(spec) => image_spec::to_built(out, spec, job.project, &plan.name),
-            None => out,
-        };
-        let digest = oci::sha256(&out.manifest_bytes);
-        // By digest, untagged: only the index carries the tag.
-        uploaded += push::push(shared.registry, shared.repo, &digest, &out)?;
-        manifests.push((
-            digest.clone(),
-            out.manifest_bytes.len() as i64,
-            platform_of(platform),
-        ));
-        if first.is_none() {
-            first = Some(Published {
+        let (digest, size, media_type, published) = if runs {
+            let staged = ImagePlan {
+                tag: format!("{}-{}", plan.tag, platform.replace('/', "-")),
+                ..plan.clone()
+            };
+            let one = Job {
+                plan: &staged,
+                images: &images,
+                platform,
+                ..*job
+            };
+            let pushed = backend.build_and_push(&one).map_err(named)?;
+            let (body, _) = shared
+                .registry
+                .pull_manifest(&format!("{}@{}", shared.repo, pushed.digest))
+                .map_err(|e| named(e.into()))?;
+            let media_type = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+                .unwrap_or_else(|| oci::MANIFEST.to_string());
+            uploaded += pushed.uploaded;
+            (
+                pushed.digest,
+                body.len() as i64,
+                media_type,
+                pushed.published,
+            )
+        } else {
+            let inputs = native::Inputs {
+                project: job.project,
+                plan,
+                objects: job.objects,
+                images: &images,
+                registry: shared.registry,
+                platform: platform.clone(),
+            };
+            let out = native::build(&inputs).map_err(|e| named(e.into()))?;
+            let out = match &plan.image_spec {
+                Some(spec) => image_spec::to_built(out, spec, job.project, &plan.name),
+                None => out,
+            };
+            let digest = oci::sha256(&out.manifest_bytes);
+            // By digest, untagged: only the index carries the tag.
+            uploaded += push::push(shared.registry, shared.repo, &digest, &out)
+                .map_err(|e| named(e.into()))?;
+            let size = out.manifest_bytes.len() as i64;
+            let published = Published {
                 repo: shared.repo.to_string(),
                 tag: plan.tag.clone(),
-                manifest_digest: digest,
+                manifest_digest: digest.clone(),
                 manifest: out.manifest,
                 config: out.config,
-            });
-        }
+            };
+            (digest, size, oci::MANIFEST.to_string(), published)
+        };
+        manifests.push((digest, size, platform_of(platform), media_type));
+        first.get_or_insert(published);
     }
     let body = index(&manifests);
     let digest = oci::sha256(&body);
@@ -123,6 +167,7 @@ pub fn build_and_push(shared: &Shared<'_>, job: &Job<'_>) -> Result<Pushed, Imag
         ImageError::Unsupported(format!("image `{}` has no platform to build", plan.name))
     })?;
     published.manifest_digest = digest.clone();
+    published.tag = plan.tag.clone();
     Ok(Pushed {
         digest,
         uploaded,
@@ -138,8 +183,18 @@ mod tests {
     #[test]
     fn an_index_names_each_manifest_with_its_platform() {
         let body = index(&[
-            ("sha256:aa".into(), 10, platform_of("linux/amd64")),
-            ("sha256:bb".into(), 11, platform_of("linux/arm/v7")),
+            (
+                "sha256:aa".into(),
+                10,
+                platform_of("linux/amd64"),
+                oci::MANIFEST.into(),
+            ),
+            (
+                "sha256:bb".into(),
+                11,
+                platform_of("linux/arm/v7"),
+                oci::MANIFEST.into(),
+            ),
         ]);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["mediaType"], oci::OCI_INDEX);

@@ -426,7 +426,7 @@ fn build_one(
             repo,
             tags,
         };
-        crate::platforms::build_and_push(&multi, &job)?
+        crate::platforms::build_and_push(&multi, &job, options.backend(plan))?
     } else {
         options.backend(plan).build_and_push(&job)?
     };

@@ -22,8 +22,8 @@ pub fn digest(data: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(data))
 }
 
-/// The manifest of a chart whose metadata is `meta` and whose archive is `archive`, with the
-/// blobs it names: (manifest, config, layer).
+/// The manifest of a chart whose metadata is `meta` and whose archive is `archive`, and its
+/// config blob: (manifest, config).
 pub fn manifest(meta: &serde_json::Value, archive: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let config = serde_json::to_vec(meta).unwrap_or_default();
     let text = |k: &str| meta.get(k).and_then(|v| v.as_str()).unwrap_or_default();

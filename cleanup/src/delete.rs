@@ -141,12 +141,23 @@ pub fn carry_out(
     };
     // The platform manifests of the indexes deleted, once the indexes are gone (a kept tag's
     // manifest stays).
+    // (A platform's staging tag, `TAG-OS-ARCH`, names its manifest only on the way to the index:
+    // it keeps nothing.)
+    let kept_ref = &kept;
     let orphans: Vec<&String> = digests
         .iter()
         .zip(&results)
         .filter(|(_, r)| matches!(r, Deleted::Deleted))
-        .flat_map(|((d, _), _)| children.get(*d).into_iter().flatten())
-        .filter(|c| !kept.contains_key(*c))
+        .flat_map(|((d, tags), _)| {
+            children
+                .get(*d)
+                .into_iter()
+                .flatten()
+                .filter(move |c| match kept_ref.get(*c) {
+                    None => true,
+                    Some(k) => tags.iter().any(|t| k.starts_with(&format!("{t}-"))),
+                })
+        })
         .collect();
     if !dry_run {
         parallel(&orphans, |c| registry.delete_manifest(repo, c))?;

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::{
     AddCustomTagArgs, HistoryArgs, KubeArgs, MetadataArgs, PublishFlags, RegistryAccessArgs,
-    RenderArgs,
+    RenderArgs, TrackArgs,
 };
 
 /// `werf bundle ...`.
@@ -65,27 +65,8 @@ pub struct BundleApplyArgs {
     #[command(flatten)]
     pub metadata: MetadataArgs,
 
-    /// How long tracking may wait for readiness (`20s`, `5m`, or seconds).
-    #[arg(
-        long,
-        env = "WERF_TIMEOUT",
-        default_value = "5m",
-        value_name = "DURATION"
-    )]
-    pub timeout: String,
-
-    /// Do not show the containers' last log lines when a tracked object fails.
-    #[arg(long)]
-    pub no_pod_logs: bool,
-
-    /// On failure, apply the last deployed revision again and track it.
-    #[arg(
-        long,
-        visible_alias = "atomic",
-        short = 'R',
-        env = "WERF_AUTO_ROLLBACK"
-    )]
-    pub auto_rollback: bool,
+    #[command(flatten)]
+    pub track: TrackArgs,
 
     #[command(flatten)]
     pub history: HistoryArgs,

@@ -121,10 +121,10 @@ fn render(global: &GlobalSettings, args: &BundleRenderArgs) -> Result<ExitCode> 
 }
 
 fn apply(global: &GlobalSettings, args: &BundleApplyArgs) -> Result<ExitCode> {
-    let timeout = settings::timeout(&args.timeout)?;
+    let timeout = settings::timeout(&args.track.timeout)?;
     let render = RenderSettings::resolve(&args.render, environment())?
         .with_metadata(&args.metadata, environment())?
-        .with_pod_logs(args.no_pod_logs);
+        .with_pod_logs(args.track.no_pod_logs);
     let (Some(name), Some(namespace)) = (render.release.clone(), render.namespace.clone()) else {
         bail!("`werf bundle apply` needs `--release NAME` and `--namespace NAMESPACE` (or `WERF_RELEASE` and `WERF_NAMESPACE`): a bundle has no werf.yaml to name them");
     };
@@ -140,7 +140,7 @@ fn apply(global: &GlobalSettings, args: &BundleApplyArgs) -> Result<ExitCode> {
     let deploy_settings = deploy::lifecycle::Settings {
         reporter: &crate::progress::DeployLines,
         timeout,
-        auto_rollback: args.auto_rollback,
+        auto_rollback: args.track.auto_rollback,
         history_max: args.history.max,
     };
     let started = std::time::Instant::now();

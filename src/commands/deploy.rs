@@ -20,7 +20,7 @@ use crate::settings::{
 
 /// Runs `werf converge`.
 pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode> {
-    let timeout = settings::timeout(&args.timeout)?;
+    let timeout = settings::timeout(&args.track.timeout)?;
     let report_path = args
         .save_deploy_report
         .then(|| deploy_report::path(&args.deploy_report_path))
@@ -37,7 +37,7 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
         RenderSettings::resolve(&args.render, environment())?
             .with_metadata(&args.metadata, settings::environment())?
             .with_custom_tag(&custom)
-            .with_pod_logs(args.no_pod_logs),
+            .with_pod_logs(args.track.no_pod_logs),
         KubeSettings::resolve(&args.kube)?,
     );
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
@@ -79,7 +79,7 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
     let deploy_settings = deploy::lifecycle::Settings {
         reporter: &crate::progress::DeployLines,
         timeout,
-        auto_rollback: args.auto_rollback,
+        auto_rollback: args.track.auto_rollback,
         history_max: args.history.max,
     };
     let converged = rt.block_on(converge_release(

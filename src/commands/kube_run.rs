@@ -28,6 +28,17 @@ pub fn run(global: &GlobalSettings, args: &KubeRunArgs) -> Result<ExitCode> {
         }
     }
     let timeout = settings::timeout(&args.timeout)?;
+    // Overrides that are no partial Pod are refused before anything is built.
+    if let Some(overrides) = &args.overrides {
+        let mut probe = serde_json::json!({"kind": "Pod", "metadata": {}, "spec": {}});
+        pod_run::apply_overrides(&mut probe, overrides, "werf-run", "IMAGE").or_else(
+            |e| match e {
+                // The real pod's name is known later; only the shape is checked here.
+                pod_run::OverridesError::Fixed(_) => Ok(()),
+                e => Err(e),
+            },
+        )?;
+    }
     let repo = args.repo.clone().ok_or_else(|| {
         anyhow!("`werf kube-run` needs `--repo REGISTRY/PROJECT` (or `WERF_REPO`) for the image")
     })?;

@@ -362,3 +362,122 @@ fn a_stalled_daemon_is_found_out_by_its_unanswered_pings_and_its_image_built_els
         work.path(),
     );
 }
+
+/// `RUN` for several platforms: the daemon builds each (its base resolved for that platform),
+/// and an OCI index names them.
+#[test]
+fn run_images_for_two_platforms_are_built_once_per_platform_into_an_index() {
+    let reg = Registry::start();
+    let daemon = Dockerd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = reg.repo("base/busybox:1");
+    push_busybox_image_with(&base, work.path(), &["sh", "echo"]);
+    let mut r = Repo::new(&[
+        (
+            "werf.yaml",
+            "project: bkmulti\nconfigVersion: 1\n---\nimage: app\ncontext: app\ndockerfile: Dockerfile\nplatform: [linux/amd64, linux/386]\n",
+        ),
+        (
+            "app/Dockerfile",
+            &format!("FROM {base}\nRUN echo built-by-run > /built.txt\n"),
+        ),
+    ]);
+    r.commit("init");
+    let repo = reg.repo("bkmulti");
+    let addr = daemon.address();
+    let (ok, out, report) = build(&r, &repo, &["--buildkit-addr", &addr]);
+    assert!(ok, "{out}\n{}", daemon.log());
+    let image = format!("{repo}:{}", tag(&report, "app"));
+    let index: Value = serde_json::from_str(&crate::registry::skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))
+    .expect("JSON");
+    let mut archs: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("an index")
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().expect("arch"))
+        .collect();
+    archs.sort();
+    assert_eq!(archs, ["386", "amd64"], "{index}");
+    for arch in ["amd64", "386"] {
+        let config: Value = serde_json::from_str(&crate::registry::skopeo(&[
+            "--override-arch",
+            arch,
+            "inspect",
+            "--config",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ]))
+        .expect("JSON");
+        assert_eq!(config["architecture"], arch, "{config}");
+        // The RUN ran for this platform: its file is in the image.
+        let root = unpack_arch(&image, arch, &work.path().join(arch));
+        assert_eq!(
+            std::fs::read_to_string(root.join("built.txt")).expect("RUN's file"),
+            "built-by-run\n"
+        );
+    }
+
+    // Each platform passed through a staging tag; purge takes the index and them away.
+    let tags = |repo: &str| -> Vec<String> {
+        let listed: Value = serde_json::from_str(&crate::registry::skopeo(&[
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{repo}"),
+        ]))
+        .expect("JSON");
+        listed["Tags"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let app_tag = tag(&report, "app");
+    let mut before = tags(&repo);
+    before.sort();
+    assert_eq!(
+        before,
+        [
+            app_tag.clone(),
+            format!("{app_tag}-linux-386"),
+            format!("{app_tag}-linux-amd64")
+        ]
+    );
+    let out = r.werf(&["purge", "--repo", &repo, "--without-kube", "--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tags(&repo), Vec::<String>::new());
+}
+
+/// `image` for `arch`, copied out with skopeo and unpacked with umoci.
+fn unpack_arch(image: &str, arch: &str, work: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(work).expect("mkdir");
+    let layout = work.join("layout");
+    crate::registry::skopeo(&[
+        "--override-arch",
+        arch,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{image}"),
+        &format!("oci:{}:x", layout.display()),
+    ]);
+    let bundle = work.join("bundle");
+    crate::registry::umoci(&[
+        "unpack",
+        "--image",
+        &format!("{}:x", layout.display()),
+        bundle.to_str().expect("utf-8"),
+    ]);
+    bundle.join("rootfs")
+}

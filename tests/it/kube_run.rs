@@ -21,13 +21,15 @@ fn project() -> Repo {
     repo
 }
 
+/// `werf kube-run` of `repo`'s image, built into `REGISTRY/PROJECT` (each test its own).
 fn kube_run(
     c: &Cluster,
     repo: &Repo,
+    project: &str,
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (Option<i32>, String) {
-    let registry = format!("{}/runner", c.registry.address);
+    let registry = format!("{}/{project}", c.registry.address);
     let kubeconfig = c.kubeconfig.display().to_string();
     let mut args = vec![
         "kube-run",
@@ -62,6 +64,7 @@ fn kube_run_runs_the_command_in_a_pod_passes_its_exit_code_on_and_cleans_up() {
     let (code, out) = kube_run(
         c,
         &repo,
+        "runner",
         &[
             "--pod",
             "job-1",
@@ -102,7 +105,13 @@ fn kube_run_runs_the_command_in_a_pod_passes_its_exit_code_on_and_cleans_up() {
 
     // By default the pod goes when the command ends: created, then deleted, nothing left.
     let before = c.writes_by("werf").len();
-    let (code, out) = kube_run(c, &repo, &["--pod", "job-2", "--", "echo", "ok"], &[]);
+    let (code, out) = kube_run(
+        c,
+        &repo,
+        "runner",
+        &["--pod", "job-2", "--", "echo", "ok"],
+        &[],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("already in"),
@@ -132,6 +141,7 @@ fn kube_run_runs_the_command_in_a_pod_passes_its_exit_code_on_and_cleans_up() {
     let (code, out) = kube_run(
         c,
         &repo,
+        "runner",
         &["--pod", "job-3", "--rm=false", "--", "true"],
         &[("DOCKER_CONFIG", &docker.path().display().to_string())],
     );
@@ -157,13 +167,14 @@ fn kube_run_mistakes_are_clear_errors() {
     let c = cluster();
     let repo = project();
     // No command.
-    let (code, out) = kube_run(c, &repo, &[], &[]);
+    let (code, out) = kube_run(c, &repo, "runner-mistakes", &[], &[]);
     assert_ne!(code, Some(0));
     assert!(out.contains("COMMAND"), "{out}");
     // `--rm-with-namespace` without `--rm`.
     let (code, out) = kube_run(
         c,
         &repo,
+        "runner-mistakes",
         &["--rm=false", "--rm-with-namespace", "--", "true"],
         &[],
     );
@@ -173,6 +184,7 @@ fn kube_run_mistakes_are_clear_errors() {
     let (code, out) = kube_run(
         c,
         &repo,
+        "runner-mistakes",
         &["--pod", "bad-1", "--overrides", "[1]", "--", "true"],
         &[],
     );

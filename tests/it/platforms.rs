@@ -203,7 +203,7 @@ fn two_platforms_make_an_index_per_image_and_dependents_build_on_each_platform_s
 }
 
 #[test]
-fn run_for_another_platform_is_a_clear_error_naming_it() {
+fn run_for_several_platforms_without_buildkit_is_a_clear_error_naming_the_platform() {
     let reg = Registry::start();
     let repo = reg.repo("multi-run");
     let mut r = Repo::new(&[
@@ -215,10 +215,18 @@ fn run_for_another_platform_is_a_clear_error_naming_it() {
         ("app/a.txt", "a\n"),
     ]);
     r.commit("init");
+    // buildah builds for this machine's platform only: refused before anything is built.
+    let (ok, out, _) = build_with_report(&r, &repo, &["--backend", "buildah"], &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("not for `linux/arm64`") && out.contains("`--backend buildkit`"),
+        "{out}"
+    );
+    // The native builder has no `RUN`: the error names the platform it was building.
     let (ok, out, _) = build_with_report(&r, &repo, &["--backend", "native"], &[]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("`linux/arm64`") && out.contains("`RUN`"),
+        out.contains("for `linux/amd64`") && out.contains("`RUN` needs a container runtime"),
         "{out}"
     );
 }
