@@ -75,6 +75,13 @@ pub fn copy(registry: &Registry, from: &Location, to: &Location, now: u64) -> Re
             message: "the source and the destination are the same".into(),
         });
     }
+    if matches!((from, to), (Location::Archive(_), Location::Archive(_))) {
+        return Err(Error::Invalid {
+            bundle: from.to_string(),
+            message: "an archive is copied to a registry, not to another archive (copy the file)"
+                .into(),
+        });
+    }
     let (archive, chart) = read_chart(registry, from)?;
     let service = werf_graph::chart::standalone::service_of(&chart.values).map_err(|message| {
         Error::Invalid {
@@ -88,18 +95,16 @@ pub fn copy(registry: &Registry, from: &Location, to: &Location, now: u64) -> Re
             let mut w = Writer::create(path)?;
             w.chart(&archive)?;
             for reference in service.images.values() {
-                let tag = werf_graph::chart::standalone::tag_of(reference).unwrap_or_default();
-                let source = match from {
-                    Location::Remote { .. } => reference.clone(),
-                    Location::Archive(_) => {
-                        return Err(Error::Invalid {
-                            bundle: from.to_string(),
-                            message: "an archive is copied to a registry, not to another archive (copy the file)".into(),
-                        })
+                let tag = werf_graph::chart::standalone::tag_of(reference).ok_or_else(|| {
+                    Error::Invalid {
+                        bundle: from.to_string(),
+                        message: format!("image `{reference}` has no tag to archive it by"),
                     }
-                };
-                w.image(registry, &source, tag)?;
-                copied.images.push((source, format!("{to}:{tag}")));
+                })?;
+                w.image(registry, reference, tag)?;
+                copied
+                    .images
+                    .push((reference.clone(), format!("{to}:{tag}")));
             }
             w.finish()?;
         }

@@ -403,6 +403,21 @@ fn bundle_mistakes_are_clear_errors() {
         &[],
     );
     assert!(ok, "{out}");
+    // An archive goes to a registry; to another archive it is a file copy.
+    let (ok, out) = werf_at(
+        empty.path(),
+        &[
+            "bundle",
+            "copy",
+            "--from",
+            &format!("archive:{}", good.display()),
+            "--to",
+            &format!("archive:{}", empty.path().join("again.tar").display()),
+        ],
+        &[],
+    );
+    assert!(!ok && out.contains("not to another archive"), "{out}");
+    assert!(!empty.path().join("again.tar").exists());
     let mut bytes = std::fs::read(&good).expect("read");
     // The image's config (JSON, stored as it is): one byte of it altered.
     let marker = b"\"rootfs\"";
