@@ -48,8 +48,13 @@ pub fn run(global: &GlobalSettings, args: &KubeRunArgs) -> Result<ExitCode> {
     let image = match &args.image {
         Some(i) => i.clone(),
         None => {
-            let names: Vec<String> = crate::pipeline::desired::tags(&loaded)?
-                .into_keys()
+            // From werf.yaml: an importer's tag may wait for its build.
+            let names: Vec<String> = loaded
+                .config
+                .images
+                .iter()
+                .filter(|i| !i.is_internal())
+                .map(|i| i.name.clone())
                 .collect();
             match names.as_slice() {
                 [only] => only.clone(),
