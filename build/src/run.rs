@@ -401,11 +401,14 @@ fn build_one(
         };
         return Ok((result, published, 0));
     }
-    for dep in &plan.dependencies {
-        if !images.contains_key(dep) {
-            let image = format!("{repo}:{}", tag_of(dep));
-            let p = native::resolve_external(registry, &image, &platform)?;
-            images.insert(dep.clone(), p);
+    // A multi-platform image resolves the werf images it reads for each platform itself.
+    if plan.platform.len() <= 1 {
+        for dep in &plan.dependencies {
+            if !images.contains_key(dep) {
+                let image = format!("{repo}:{}", tag_of(dep));
+                let p = native::resolve_external(registry, &image, &platform)?;
+                images.insert(dep.clone(), p);
+            }
         }
     }
     let job = Job {

@@ -88,17 +88,25 @@ pub fn carry_out(
     // Each index's platform manifests (one GET per index to delete).
     let lists = parallel(&indexes, |d| children(registry, repo, d))?;
     let children: BTreeMap<String, Vec<String>> = indexes.into_iter().zip(lists).collect();
-    // A workload running a platform manifest by digest uses its index.
-    let mut digest_uses = digest_uses.clone();
-    for (index, list) in &children {
-        let uses: Vec<Use> = list
-            .iter()
-            .flat_map(|c| digest_uses.get(c).cloned().unwrap_or_default())
-            .collect();
-        if !uses.is_empty() {
-            digest_uses.entry(index.clone()).or_default().extend(uses);
+    // A workload running a platform manifest by digest uses its index (the uses are copied
+    // only when there is an index to delete).
+    let with_indexes;
+    let digest_uses = if children.is_empty() {
+        digest_uses
+    } else {
+        let mut all = digest_uses.clone();
+        for (index, list) in &children {
+            let uses: Vec<Use> = list
+                .iter()
+                .flat_map(|c| digest_uses.get(c).cloned().unwrap_or_default())
+                .collect();
+            if !uses.is_empty() {
+                all.entry(index.clone()).or_default().extend(uses);
+            }
         }
-    }
+        with_indexes = all;
+        &with_indexes
+    };
     // The kept tags' digests: werf-rs tags from the log when known, the rest asked.
     let mut kept: BTreeMap<String, String> = BTreeMap::new();
     let mut ask: Vec<String> = Vec::new();
@@ -121,7 +129,7 @@ pub fn carry_out(
             }
         }
     }
-    protect_shared(decisions, &outcome.digests, &kept, &digest_uses);
+    protect_shared(decisions, &outcome.digests, &kept, digest_uses);
     let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in decisions.iter().filter(|d| !d.keep()) {
         if let Some(digest) = outcome.digests.get(&d.tag) {

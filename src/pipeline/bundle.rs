@@ -91,14 +91,7 @@ impl ChartSource for Bundle {
     ) -> Result<deploy::Content> {
         let config = werf_graph::chart::user_values(&self.chart, options)?;
         Ok(deploy::Content {
-            chart: serde_json::json!({
-                "metadata": self.chart.meta,
-                "lock": null,
-                "templates": [],
-                "values": self.chart.values,
-                "schema": null,
-                "files": [],
-            }),
+            chart: super::desired::recorded_chart(&self.chart),
             config: serde_json::Value::Object(config),
             manifest,
             notes,

@@ -68,18 +68,23 @@ pub fn content(
         }
     }
     Ok(deploy::Content {
-        chart: serde_json::json!({
-            "metadata": chart.meta,
-            "lock": null,
-            "templates": [],
-            "values": chart.values,
-            "schema": null,
-            "files": [],
-        }),
+        chart: recorded_chart(&chart),
         config: Value::Object(config),
         manifest,
         notes,
         commit: (!loaded.dev).then(|| loaded.commit.id.clone()),
+    })
+}
+
+/// What a revision records of a chart (Helm's `chart`): its metadata and default values.
+pub fn recorded_chart(chart: &werf_graph::chart::Chart) -> Value {
+    serde_json::json!({
+        "metadata": chart.meta,
+        "lock": null,
+        "templates": [],
+        "values": chart.values,
+        "schema": null,
+        "files": [],
     })
 }
 

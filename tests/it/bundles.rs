@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::{cluster, Cluster};
 use crate::deploy::object_writes;
-use crate::helm_diff::{python, root};
+use crate::helm_diff::helm_py as helm;
 use crate::registry::skopeo;
 use crate::support::{no_panic, werf_cmd, Repo};
 
@@ -59,21 +59,6 @@ fn werf_at(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-/// Helm 4 (`tests/helm/helm.py`) with `args`.
-fn helm(args: &[&str]) -> Value {
-    let out = std::process::Command::new(python().with_file_name("helm"))
-        .arg(root().join("tests/helm/helm.py"))
-        .args(args)
-        .output()
-        .expect("helm.py runs");
-    assert!(
-        out.status.success(),
-        "helm.py {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("helm.py answers JSON")
 }
 
 fn image(c: &Cluster, ns: &str) -> String {

@@ -7,24 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helm_diff::{copy_tree, python, root};
+use crate::helm_diff::{copy_tree, helm_py as helm};
 use crate::registry::Registry;
 use crate::support::{text, Repo};
-
-/// Runs `tests/helm/helm.py ARGS` (Helm 4 itself).
-fn helm(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(root().join("tests/helm/helm.py"))
-        .args(args)
-        .output()
-        .expect("helm.py runs");
-    assert!(
-        out.status.success(),
-        "helm.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
 
 /// A static HTTP server over a folder (Python's), stopped on drop.
 struct Http {

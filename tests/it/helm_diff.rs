@@ -22,6 +22,22 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs `tests/helm/helm.py ARGS` (Helm 4 itself) as the venv's `helm` (so server-side applies
+/// use the Helm CLI's field manager); its JSON answer, or a panic with Helm's error.
+pub fn helm_py(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python().with_file_name("helm"))
+        .arg(root().join("tests/helm/helm.py"))
+        .args(args)
+        .output()
+        .expect("helm.py runs");
+    assert!(
+        out.status.success(),
+        "helm.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("helm.py answers JSON")
+}
+
 /// The venv's python, set up once per test binary by the project's own script.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();

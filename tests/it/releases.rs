@@ -2,12 +2,9 @@
 //! revision and rolls it back, werf-rs converges again and rolls back; `keep` survives prune and
 //! dismiss; a project without images needs no `--repo`.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::cluster::{cluster, Cluster};
-use crate::helm_diff::{python, root};
 use crate::support::{line_starting, text, Repo};
 
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n";
@@ -17,20 +14,10 @@ const HOOKS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rolled-
 
 /// Helm 4 (the library, run under the CLI's name) on release `release` in `ns`.
 fn helm(c: &Cluster, command: &str, ns: &str, args: &[&str]) -> Value {
-    let cli = python().with_file_name("helm");
     let kubeconfig = c.kubeconfig.display().to_string();
-    let out = Command::new(cli)
-        .arg(root().join("tests/helm/helm.py"))
-        .args([command, &kubeconfig, ns])
-        .args(args)
-        .output()
-        .expect("helm.py runs");
-    assert!(
-        out.status.success(),
-        "helm.py {command} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("helm.py answers JSON")
+    let mut all = vec![command, &kubeconfig, ns];
+    all.extend_from_slice(args);
+    crate::helm_diff::helm_py(&all)
 }
 
 /// `(revision, status)` of each revision, as Helm 4 lists the history.
