@@ -709,13 +709,7 @@ fn check_clean(
 fn checked_platforms(asked: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for p in asked {
-        let parts: Vec<&str> = p.split('/').collect();
-        let part_ok = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
-        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|s| part_ok(s)) {
+        if !werf_graph::plan::settings::is_platform(p) {
             anyhow::bail!("`--platform {p}`: a platform is `OS/ARCH[/VARIANT]`, as `linux/amd64` or `linux/arm/v7`");
         }
         out.push(p.clone());

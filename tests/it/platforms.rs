@@ -192,13 +192,27 @@ fn two_platforms_make_an_index_per_image_and_dependents_build_on_each_platform_s
         assert!(!exists(c), "platform manifest `{c}` left behind");
     }
 
-    // A platform that is no platform is named.
+    // A platform that is no platform is named, from the command line and from werf.yaml.
     let out = r.werf(&["build", "--dry-run", "--platform", "linux"]);
     assert!(!out.status.success());
     assert!(
         text(&out, &r).1.contains("`--platform linux`"),
         "{}",
         text(&out, &r).1
+    );
+    let mut bad = project();
+    bad.write(&[(
+        "werf.yaml",
+        &WERF_YAML.replace("[linux/arm64, linux/amd64]", "[linux/arm64, Linux]"),
+    )]);
+    bad.commit("bad platform");
+    let out = bad.werf(&["build", "--dry-run"]);
+    assert!(!out.status.success());
+    let stderr = text(&out, &bad).1;
+    assert!(
+        stderr.contains("`platform` `Linux` is not `OS/ARCH[/VARIANT]`")
+            && stderr.contains("werf.yaml"),
+        "{stderr}"
     );
 }
 

@@ -45,6 +45,17 @@ impl ImageSettings {
     }
 }
 
+/// Whether `text` is a platform `OS/ARCH[/VARIANT]` (lowercase letters, digits and `_`).
+pub fn is_platform(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
 /// The settings of one image (backdated when other images' config changes).
 #[salsa::tracked(returns(ref))]
 pub fn image_settings<'db>(
@@ -67,10 +78,21 @@ pub fn image_settings<'db>(
     let asked = &project.template_env(db).platforms;
     let mut platform = if !asked.is_empty() {
         asked.clone()
-    } else if img.platform.is_empty() {
-        config.meta.build.platform.clone()
     } else {
-        img.platform.clone()
+        let own = if img.platform.is_empty() {
+            &config.meta.build.platform
+        } else {
+            &img.platform
+        };
+        if let Some(bad) = own.iter().find(|p| !is_platform(p)) {
+            return Err(Error::Config {
+                at: config.at(img.line),
+                message: format!(
+                    "image `{name}`: `platform` `{bad}` is not `OS/ARCH[/VARIANT]` (as `linux/amd64` or `linux/arm/v7`)"
+                ),
+            });
+        }
+        own.clone()
     };
     platform.sort();
     Ok(Arc::new(ImageSettings {
