@@ -59,6 +59,9 @@ struct PodState {
     /// The last status written, to write only on change.
     last: Option<Value>,
     events: HashSet<String>,
+    /// The images this pod has pulled and their ids: as a kubelet, a running pod's image is not
+    /// asked of the registry again (a re-check per pod per tick loads the machine it measures).
+    pulled: HashMap<String, String>,
 }
 
 struct Sim {
@@ -253,12 +256,16 @@ impl Sim {
         }
     }
 
-    async fn reconcile(&mut self) -> Result<()> {
+    /// One pass over the pods of the simulated nodes. Returns the list's resource version when
+    /// every pod is settled (running and ready, or finished, and nothing written): until a pod
+    /// changes there is nothing to do.
+    async fn reconcile(&mut self) -> Result<Option<String>> {
         let pods: Api<Pod> = Api::all(self.client.clone());
         let list = pods
             .list(&ListParams::default())
             .await
             .context("listing pods")?;
+        let mut settled = true;
         let mut alive = HashSet::new();
         let mut alive_names = HashSet::new();
         for pod in list.items {
@@ -274,20 +281,26 @@ impl Sim {
                 pod.metadata.namespace.clone().unwrap_or_default(),
                 pod.metadata.name.clone().unwrap_or_default(),
             ));
-            if let Err(e) = self.reconcile_pod(&pod, &node, &uid).await {
-                tracing::warn!(
-                    "pod `{}`: {e:#}",
-                    pod.metadata.name.clone().unwrap_or_default()
-                );
+            match self.reconcile_pod(&pod, &node, &uid).await {
+                Ok(done) => settled &= done,
+                Err(e) => {
+                    settled = false;
+                    tracing::warn!(
+                        "pod `{}`: {e:#}",
+                        pod.metadata.name.clone().unwrap_or_default()
+                    );
+                }
             }
         }
         self.pods.retain(|uid, _| alive.contains(uid));
         self.logs
             .retain(|ns, pod| alive_names.contains(&(ns.to_string(), pod.to_string())));
-        Ok(())
+        Ok(settled.then(|| list.metadata.resource_version.unwrap_or_default()))
     }
 
-    async fn reconcile_pod(&mut self, pod: &Pod, node: &str, uid: &str) -> Result<()> {
+    /// Brings one pod's status up to date; `true` when it is settled (ready or finished, and
+    /// nothing had to be written).
+    async fn reconcile_pod(&mut self, pod: &Pod, node: &str, uid: &str) -> Result<bool> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
@@ -302,6 +315,7 @@ impl Sim {
                 next_restart: Instant::now(),
                 last: None,
                 events: HashSet::new(),
+                pulled: HashMap::new(),
             });
         if pod.metadata.deletion_timestamp.is_some() {
             let since = *state.deleting_since.get_or_insert_with(Instant::now);
@@ -325,7 +339,7 @@ impl Sim {
                     Err(e) => return Err(e.into()),
                 }
             }
-            return Ok(());
+            return Ok(false);
         }
         let spec = pod.spec.clone().unwrap_or_default();
         let seen = state.seen;
@@ -352,8 +366,19 @@ impl Sim {
             .chain(spec.containers.iter())
         {
             let image = c.image.clone().unwrap_or_default();
+            let known = self
+                .pods
+                .get(uid)
+                .and_then(|s| s.pulled.get(&image).cloned());
+            if let Some(id) = known {
+                image_ids.insert(c.name.clone(), id);
+                continue;
+            }
             match self.image(&image).await {
                 Ok(id) => {
+                    if let Some(state) = self.pods.get_mut(uid) {
+                        state.pulled.insert(image, id.clone());
+                    }
                     image_ids.insert(c.name.clone(), id);
                 }
                 Err(e) => {
@@ -540,7 +565,8 @@ impl Sim {
             .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
             .map(|c| c.status == "True");
         let drifted = state.last.is_some() && ready_in_cluster != Some(all_ready);
-        if drifted || state.last.as_ref() != Some(&comparable) {
+        let write = drifted || state.last.as_ref() != Some(&comparable);
+        if write {
             api.patch_status(
                 &name,
                 &PatchParams::default(),
@@ -554,10 +580,12 @@ impl Sim {
             .into_iter()
             .filter(|(_, reason, message)| state.events.insert(format!("{reason}:{message}")))
             .collect();
+        let wrote = write || !fresh.is_empty();
         for (kind, reason, message) in fresh {
             self.event(pod, node, kind, &reason, &message).await;
         }
-        Ok(())
+        let finished = phase == "Succeeded" || phase == "Failed";
+        Ok(!wrote && missing.is_none() && (all_ready || finished))
     }
 }
 
@@ -624,15 +652,40 @@ async fn main() -> Result<()> {
     let tick = Duration::from_millis(sim.args.tick_ms);
     let mut shutdown = Box::pin(tokio::signal::ctrl_c());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let pods: Api<Pod> = Api::all(sim.client.clone());
     loop {
-        if let Err(e) = sim.reconcile().await {
+        let settled = sim.reconcile().await.unwrap_or_else(|e| {
             tracing::warn!("{e:#}");
-        }
+            None
+        });
+        // While pods move, a pass every tick; once all are settled, the next pass waits for a
+        // change to any pod (a watch from the list's version) or a few seconds: listing
+        // thousands of settled pods four times a second would load the machine under test.
+        let wake = async {
+            match settled {
+                Some(version) => changed(&pods, &version, tick).await,
+                None => tokio::time::sleep(tick).await,
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
+            _ = wake => {}
             _ = &mut shutdown => return Ok(()),
             _ = term.recv() => return Ok(()),
         }
+    }
+}
+
+/// Returns when a pod changes after `version`, or after a few seconds (or one `tick` when the
+/// watch cannot start).
+async fn changed(pods: &Api<Pod>, version: &str, tick: Duration) {
+    use futures_util::StreamExt as _;
+    let params = kube::api::WatchParams::default().timeout(5);
+    match pods.watch(&params, version).await {
+        Ok(stream) => {
+            let mut stream = std::pin::pin!(stream);
+            let _ = stream.next().await;
+        }
+        Err(_) => tokio::time::sleep(tick).await,
     }
 }
 
