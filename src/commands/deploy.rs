@@ -117,7 +117,9 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
     }
     let converged = converged?;
     let requests = kube.requests.load(Ordering::Relaxed) - before;
-    print_outcome(&release, &converged, started, requests)
+    let code = print_outcome(&release, &converged, started, requests);
+    loaded.leak_at_exit();
+    code
 }
 
 /// Prints what a converge did (one line) and the chart's notes, as Helm and werf print them.

@@ -119,31 +119,49 @@ pub async fn desired(
     // `lookup` reads this cluster, as Helm's install and upgrade do.
     let manifests = source.manifests(&options, kube.lookup())?;
     phase("chart rendered");
+    // As the API server reads them (YAML 1.1, integers kept), on every core; a comment-only
+    // document is no object, as for Helm.
+    use rayon::prelude::*;
+    let values: Vec<_> = manifests
+        .par_iter()
+        .map(|m| {
+            gotemplate::yaml::load::load_all_with(
+                &m.text,
+                gotemplate::yaml::load::Numbers::AsWritten,
+            )
+            .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
+        })
+        .collect();
+    // The first bad document in the chart's order, whichever core found it.
+    let values = manifests
+        .iter()
+        .zip(values)
+        .map(|(m, v)| {
+            v.map_err(|e| {
+                anyhow::anyhow!(
+                    "`{}`: the rendered document is not valid YAML: {e}",
+                    m.source
+                )
+            })
+        })
+        .collect::<Result<Vec<Value>>>()?;
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
-    let mut by_text: Vec<(&str, Value)> = Vec::new();
-    for m in manifests.iter() {
-        // As the API server reads it (YAML 1.1, integers kept); a comment-only document is no
-        // object, as for Helm.
-        let v = gotemplate::yaml::load::load_all_with(
-            &m.text,
-            gotemplate::yaml::load::Numbers::AsWritten,
-        )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "`{}`: the rendered document is not valid YAML: {e}",
-                m.source
-            )
-        })?
-        .into_iter()
-        .next()
-        .unwrap_or(Value::Null);
+    // The chart's own objects by their text (the last revision's documents are mostly these:
+    // not parsed twice); a copy only when `--add-annotation`/`--add-label` change what is applied.
+    let mut chart_own: Vec<(&str, Value)> = Vec::new();
+    let mut by_text: Vec<(&str, usize)> = Vec::new();
+    for (m, v) in manifests.iter().zip(values) {
         if v.is_null() {
             continue;
         }
         if !m.hook {
             recorded.push((m.source.as_str(), m.text.as_str()));
-            by_text.push((m.text.trim_end(), v.clone()));
+            if args.metadata.is_empty() {
+                by_text.push((m.text.trim_end(), parsed.len()));
+            } else {
+                chart_own.push((m.text.trim_end(), v.clone()));
+            }
         }
         // `--add-annotation`/`--add-label`: on every object the release applies, hooks too
         // (the record keeps the chart's text, as the last revision's objects are read from it).
@@ -151,13 +169,16 @@ pub async fn desired(
         args.metadata.apply(&mut v);
         parsed.push((m.source.clone(), v));
     }
-    // The last revision's documents are mostly these: not parsed twice.
-    let known: std::collections::HashMap<&str, &Value> =
-        by_text.iter().map(|(t, v)| (*t, v)).collect();
+    let known: std::collections::HashMap<&str, &Value> = by_text
+        .iter()
+        .map(|&(t, i)| (t, &parsed[i].1))
+        .chain(chart_own.iter().map(|(t, v)| (*t, v)))
+        .collect();
     phase("manifests parsed");
     deploy::fill_objects(kube, release, &mut history, &known).await?;
+    drop(known);
     phase("recorded objects read");
-    let mut desired = deploy::resolve(kube, &parsed, release).await?;
+    let mut desired = deploy::resolve(kube, parsed, release).await?;
     phase("kinds resolved");
     if !args.pod_logs {
         for (d, _) in &mut desired {

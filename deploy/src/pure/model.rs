@@ -80,4 +80,15 @@ impl Plan {
     pub fn next_revision(&self) -> u64 {
         self.history.last().map_or(1, |r| r.revision() + 1)
     }
+
+    /// What the plan was made for, taken back out of it (to plan again without keeping a copy):
+    /// the chart's objects in their order, then its hooks.
+    pub fn take_desired(&mut self) -> Vec<(Desired, ApiResource)> {
+        let mut out: Vec<_> = std::mem::take(&mut self.steps)
+            .into_iter()
+            .filter_map(|s| s.desired.map(|d| (d, s.resource)))
+            .collect();
+        out.append(&mut self.hooks);
+        out
+    }
 }

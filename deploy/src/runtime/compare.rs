@@ -59,13 +59,14 @@ pub async fn plan(
             ownership::check(owner, &d.id, l, recorded.contains_key(&d.id))?;
         }
     }
+    let (all_live, last_applied) = (&live, &last_applied);
     let decide = |(d, ar): (Desired, ApiResource)| {
-        let live = live.get(&d.id).cloned();
-        let last = last_applied.get(&d.id).map(|v| (*v).clone());
+        let live = all_live.get(&d.id);
+        let last = last_applied.get(&d.id).copied();
         async move {
-            let action = match &live {
+            let action = match live {
                 None => Action::Create,
-                Some(l) if last.as_ref() == Some(&d.object) && subset(&d.to_apply(true), l) => {
+                Some(l) if last == Some(&d.object) && subset(&d.to_apply(true), l) => {
                     Action::Unchanged
                 }
                 Some(l) => {

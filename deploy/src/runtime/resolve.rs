@@ -12,7 +12,7 @@ use crate::{Error, Release, Result};
 /// Resolves every manifest's kind (discovery) and identity.
 pub async fn resolve(
     kube: &Kube,
-    manifests: &[(String, Value)],
+    manifests: Vec<(String, Value)>,
     release: &Release,
 ) -> Result<Vec<(Desired, ApiResource)>> {
     let namespace = release.namespace.as_str();
@@ -33,8 +33,8 @@ pub async fn resolve(
                 message: "a document without `apiVersion` and `kind`".into(),
             });
         }
-        let (ar, namespaced) = kube.resource(api_version, kind, source).await?;
-        let d = Desired::new(object.clone(), source, namespaced, namespace)
+        let (ar, namespaced) = kube.resource(api_version, kind, &source).await?;
+        let d = Desired::new(object, &source, namespaced, namespace)
             .map_err(|e| Error::Invalid {
                 source_file: source.clone(),
                 source: e,
