@@ -37,10 +37,10 @@ pub use runtime::{
     compare, crds, execute, history, kube_run, lifecycle, record, resolve, table, track, watch,
 };
 
-pub use compare::plan;
+pub use compare::{plan, plan_with};
 pub use execute::{ensure_namespace, execute};
 pub use history::{fill_objects, history, history_all};
 pub use lifecycle::{converge, dismiss, rollback, Content};
 pub use model::{Action, Change, Plan, Release, Step};
 pub use order::{apply_order, Group};
-pub use resolve::resolve;
+pub use resolve::{read_early, resolve, EarlyLists};

@@ -176,10 +176,11 @@ pub fn plan(global: &GlobalSettings, args: &PlanArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
     let (plan, deployed_commit) = rt.block_on(async {
-        let (desired, history, _) =
+        let (desired, history, _, early) =
             desired(&kube, global, &render, &loaded, &release, None).await?;
         let commit = deploy::release::last_deployed(&history).and_then(|r| r.commit.clone());
-        Ok::<_, anyhow::Error>((deploy::plan(&kube, desired, history).await?, commit))
+        let plan = deploy::plan_with(&kube, desired, history, early).await?;
+        Ok::<_, anyhow::Error>((plan, commit))
     })?;
     // `--explain`: the deployed revision's commit (or `--since`) planned and rendered beside.
     let revisions = if args.explain {

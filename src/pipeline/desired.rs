@@ -35,12 +35,13 @@ pub fn release_of(
     })
 }
 
-/// The objects the chart wants, the history they were rendered against, and what the next
-/// revision records.
+/// The objects the chart wants, the history they were rendered against, what the next
+/// revision records, and the live lists read while the chart rendered.
 pub type Desired = (
     Vec<(deploy::object::Desired, kube::discovery::ApiResource)>,
     Vec<deploy::release::Record>,
     deploy::Content,
+    deploy::EarlyLists,
 );
 
 /// What a revision records of the chart and values (Helm's `chart` and `config`).
@@ -116,22 +117,38 @@ pub async fn desired(
         let definitions = source.crds(&options)?;
         deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
-    // `lookup` reads this cluster, as Helm's install and upgrade do.
-    let manifests = source.manifests(&options, kube.lookup())?;
-    phase("chart rendered");
-    // As the API server reads them (YAML 1.1, integers kept), on every core; a comment-only
-    // document is no object, as for Helm.
-    use rayon::prelude::*;
-    let values: Vec<_> = manifests
-        .par_iter()
-        .map(|m| {
-            gotemplate::yaml::load::load_all_with(
-                &m.text,
-                gotemplate::yaml::load::Numbers::AsWritten,
-            )
-            .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
-        })
-        .collect();
+    // While the chart renders (one core), one thread reads the last revisions' objects and
+    // another lists the live objects of the kinds the last one has: a no-op converge then waits
+    // on neither.
+    let handle = tokio::runtime::Handle::current();
+    let hint = history
+        .last()
+        .map(|r| deploy::release::kinds_hint(r.manifest()))
+        .unwrap_or_default();
+    let (filled, early, rendered) = std::thread::scope(|s| {
+        let early = s.spawn(|| handle.block_on(deploy::read_early(kube, release, &hint)));
+        let filled = s.spawn(|| handle.block_on(deploy::fill_objects(kube, release, &mut history)));
+        // `lookup` reads this cluster, as Helm's install and upgrade do.
+        let rendered = source.manifests(&options, kube.lookup()).map(|manifests| {
+            phase("chart rendered");
+            // As the API server reads them (YAML 1.1, integers kept), on every core; a
+            // comment-only document is no object, as for Helm.
+            use rayon::prelude::*;
+            let values: Vec<_> = manifests
+                .par_iter()
+                .map(|m| {
+                    gotemplate::yaml::load::load_all_with(
+                        &m.text,
+                        gotemplate::yaml::load::Numbers::AsWritten,
+                    )
+                    .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
+                })
+                .collect();
+            (manifests, values)
+        });
+        (filled.join(), early.join(), rendered)
+    });
+    let (manifests, values) = rendered?;
     // The first bad document in the chart's order, whichever core found it.
     let values = manifests
         .iter()
@@ -145,23 +162,18 @@ pub async fn desired(
             })
         })
         .collect::<Result<Vec<Value>>>()?;
+    let stopped = |_| anyhow::anyhow!("reading the release's objects stopped unexpectedly");
+    filled.map_err(stopped)??;
+    let early = early.map_err(stopped)??;
+    phase("recorded objects and live lists read");
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
-    // The chart's own objects by their text (the last revision's documents are mostly these:
-    // not parsed twice); a copy only when `--add-annotation`/`--add-label` change what is applied.
-    let mut chart_own: Vec<(&str, Value)> = Vec::new();
-    let mut by_text: Vec<(&str, usize)> = Vec::new();
     for (m, v) in manifests.iter().zip(values) {
         if v.is_null() {
             continue;
         }
         if !m.hook {
             recorded.push((m.source.as_str(), m.text.as_str()));
-            if args.metadata.is_empty() {
-                by_text.push((m.text.trim_end(), parsed.len()));
-            } else {
-                chart_own.push((m.text.trim_end(), v.clone()));
-            }
         }
         // `--add-annotation`/`--add-label`: on every object the release applies, hooks too
         // (the record keeps the chart's text, as the last revision's objects are read from it).
@@ -169,15 +181,7 @@ pub async fn desired(
         args.metadata.apply(&mut v);
         parsed.push((m.source.clone(), v));
     }
-    let known: std::collections::HashMap<&str, &Value> = by_text
-        .iter()
-        .map(|&(t, i)| (t, &parsed[i].1))
-        .chain(chart_own.iter().map(|(t, v)| (*t, v)))
-        .collect();
     phase("manifests parsed");
-    deploy::fill_objects(kube, release, &mut history, &known).await?;
-    drop(known);
-    phase("recorded objects read");
     let mut desired = deploy::resolve(kube, parsed, release).await?;
     phase("kinds resolved");
     if !args.pod_logs {
@@ -187,7 +191,7 @@ pub async fn desired(
     }
     let notes = source.notes(&options, kube.lookup())?;
     let content = source.content(&options, deploy::release::join_manifest(recorded), notes)?;
-    Ok((desired, history, content))
+    Ok((desired, history, content, early))
 }
 
 /// The tag of every image werf.yaml names (a Stapel image's earlier stages are not values).
@@ -215,10 +219,11 @@ pub async fn converge_release(
     release: &Release,
     settings: &deploy::lifecycle::Settings<'_>,
 ) -> Result<Converged> {
-    let (desired, history, content) =
+    let (desired, history, content, early) =
         desired(kube, global, args, source, release, Some(settings.timeout)).await?;
     let phases = crate::progress::Phases::start();
-    let outcome = deploy::converge(kube, release, desired, history, &content, settings).await?;
+    let outcome =
+        deploy::converge(kube, release, (desired, history, early), &content, settings).await?;
     phases.mark("planned, applied and tracked");
     Ok(Converged {
         outcome,

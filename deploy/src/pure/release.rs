@@ -432,6 +432,23 @@ pub fn is_install(history: &[Record]) -> bool {
         .any(|r| matches!(r.status(), Status::Deployed | Status::Superseded))
 }
 
+/// The `(apiVersion, kind)` of each document of `manifest`, read from its top-level lines
+/// without parsing it: a hint of which lists a converge will need (a document written otherwise,
+/// e.g. in flow style, is simply not hinted).
+pub fn kinds_hint(manifest: &str) -> std::collections::BTreeSet<(String, String)> {
+    let top = |text: &str, key: &str| {
+        text.lines().find_map(|l| {
+            let v = l.strip_prefix(key)?.strip_prefix(':')?.trim();
+            let v = v.trim_matches(|c| c == '"' || c == '\'');
+            (!v.is_empty()).then(|| v.to_string())
+        })
+    };
+    documents(manifest)
+        .iter()
+        .filter_map(|(_, text)| Some((top(text, "apiVersion")?, top(text, "kind")?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,5 +570,18 @@ mod tests {
         assert!(!is_install(&h));
         assert!(is_install(&[rec(1, Status::Failed)]));
         assert_eq!(last_deployed(&h).map(Record::revision), Some(1));
+    }
+
+    #[test]
+    fn kinds_are_hinted_from_top_level_lines() {
+        let manifest = "---\n# Source: c/templates/a.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  kind: not-this\n---\n# Source: c/templates/b.yaml\nkind: \"Service\"\napiVersion: v1\n---\n# Source: c/templates/c.yaml\n{apiVersion: v1, kind: ConfigMap}\n";
+        let hint: Vec<_> = kinds_hint(manifest).into_iter().collect();
+        assert_eq!(
+            hint,
+            [
+                ("apps/v1".to_string(), "Deployment".to_string()),
+                ("v1".to_string(), "Service".to_string())
+            ]
+        );
     }
 }

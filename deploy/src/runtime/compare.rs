@@ -10,7 +10,7 @@ use crate::error::api_err;
 use crate::kubernetes::Kube;
 use crate::object::{clean, keeps, subset, Desired, ObjectId};
 use crate::release::{Record, Status};
-use crate::resolve::live_objects;
+use crate::resolve::{live_objects, EarlyLists};
 use crate::{apply_order, ownership, Action, Plan, Result, Step};
 
 /// Decides each object's action: desired vs the last applied revision (from `history`, as
@@ -19,6 +19,16 @@ pub async fn plan(
     kube: &Kube,
     desired: Vec<(Desired, ApiResource)>,
     history: Vec<Record>,
+) -> Result<Plan> {
+    plan_with(kube, desired, history, EarlyLists::default()).await
+}
+
+/// [`plan`] with the live lists [`crate::resolve::read_early`] read already.
+pub async fn plan_with(
+    kube: &Kube,
+    desired: Vec<(Desired, ApiResource)>,
+    history: Vec<Record>,
+    early: EarlyLists,
 ) -> Result<Plan> {
     let (hooks, main): (Vec<_>, Vec<_>) = desired.into_iter().partition(|(d, _)| d.hook.is_some());
     let last_applied: HashMap<&ObjectId, &Value> = history
@@ -51,7 +61,7 @@ pub async fn plan(
         .map(|(d, ar)| (d.id.clone(), ar.clone()))
         .collect();
     ids.extend(gone.iter().cloned());
-    let live = live_objects(kube, &ids).await?;
+    let live = live_objects(kube, &ids, early).await?;
 
     // An existing object is applied only when it is this release's to change.
     for (d, _) in &main {

@@ -1,7 +1,5 @@
 //! The release's history read from the cluster, with the objects of the revisions that count.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::kubernetes::Kube;
@@ -14,24 +12,18 @@ use crate::{record, release, Error, Release, Result};
 /// deployed), not for older ones.
 pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
     let mut records = record::history(kube, &release.namespace, &release.name).await?;
-    fill_objects(kube, release, &mut records, &HashMap::new()).await?;
+    fill_objects(kube, release, &mut records).await?;
     Ok(records)
 }
 
-/// Reads the objects of the revisions a plan needs (see [`history`]) into `records`; a document
-/// whose text is in `known` (the documents just rendered, by their text) is not parsed again.
-pub async fn fill_objects(
-    kube: &Kube,
-    release: &Release,
-    records: &mut [Record],
-    known: &HashMap<&str, &Value>,
-) -> Result<()> {
+/// Reads the objects of the revisions a plan needs (see [`history`]) into `records`.
+pub async fn fill_objects(kube: &Kube, release: &Release, records: &mut [Record]) -> Result<()> {
     let since = records
         .iter()
         .rposition(|r| r.status() == Status::Deployed)
         .unwrap_or(0);
     for r in records.iter_mut().skip(since) {
-        r.objects = objects_of(kube, r, &release.namespace, known).await?;
+        r.objects = objects_of(kube, r, &release.namespace).await?;
     }
     Ok(())
 }
@@ -40,7 +32,7 @@ pub async fn fill_objects(
 pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
     let mut records = record::history(kube, &release.namespace, &release.name).await?;
     for r in records.iter_mut() {
-        r.objects = objects_of(kube, r, &release.namespace, &HashMap::new()).await?;
+        r.objects = objects_of(kube, r, &release.namespace).await?;
     }
     Ok(records)
 }
@@ -48,29 +40,21 @@ pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> 
 /// The objects of a record's manifest, read as the chart's manifests are (so that an unchanged
 /// object equals its recorded one). Objects of kinds the cluster no longer serves are left out:
 /// none of them can exist.
-async fn objects_of(
-    kube: &Kube,
-    r: &Record,
-    namespace: &str,
-    known: &HashMap<&str, &Value>,
-) -> Result<Vec<(ObjectId, Value)>> {
+async fn objects_of(kube: &Kube, r: &Record, namespace: &str) -> Result<Vec<(ObjectId, Value)>> {
     let mut out = Vec::new();
     let origin = format!("revision {} of release `{}`", r.revision(), r.name());
     for (source, text) in release::documents(r.manifest()) {
-        let object = match known.get(text.trim_end()) {
-            Some(v) => (*v).clone(),
-            None => gotemplate::yaml::load::load_all_with(
-                &text,
-                gotemplate::yaml::load::Numbers::AsWritten,
-            )
-            .map_err(|e| Error::Manifest {
-                source_file: format!("{source} ({origin})"),
-                message: format!("not valid YAML: {e}"),
-            })?
-            .into_iter()
-            .next()
-            .unwrap_or(Value::Null),
-        };
+        let object = gotemplate::yaml::load::load_all_with(
+            &text,
+            gotemplate::yaml::load::Numbers::AsWritten,
+        )
+        .map_err(|e| Error::Manifest {
+            source_file: format!("{source} ({origin})"),
+            message: format!("not valid YAML: {e}"),
+        })?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
         let (Some(api_version), Some(kind)) = (
             object.get("apiVersion").and_then(Value::as_str),
             object.get("kind").and_then(Value::as_str),

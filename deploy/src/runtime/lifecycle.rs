@@ -16,6 +16,7 @@ use crate::kubernetes::Kube;
 use crate::object::{keeps, to_yaml, Desired, HookPhase, ObjectId, Operation};
 use crate::release::{self, Holder, LockState, NewRevision, Record, Status};
 use crate::report::{Event, Reporter};
+use crate::resolve::EarlyLists;
 use crate::{
     ensure_namespace, execute, execute::run_hooks, plan, record, Action, Error, Plan, Release,
     Result,
@@ -228,16 +229,16 @@ fn report_steps(reporter: &dyn Reporter, plan: &Plan) {
 
 /// Converges the release to `desired`: nothing is written when nothing differs; otherwise the
 /// next revision is recorded (the lock), applied and tracked; on failure with `auto_rollback` the
-/// last deployed revision is rolled back to. `history` is what `desired` was rendered against.
+/// last deployed revision is rolled back to. `history` is what `desired` was rendered against;
+/// `early`, the live lists [`crate::read_early`] read meanwhile.
 pub async fn converge(
     kube: &Kube,
     release: &Release,
-    desired: Vec<(Desired, ApiResource)>,
-    history: Vec<Record>,
+    (desired, history, early): (Vec<(Desired, ApiResource)>, Vec<Record>, EarlyLists),
     content: &Content,
     settings: &Settings<'_>,
 ) -> Result<Outcome> {
-    let mut plan = plan(kube, desired, history).await?;
+    let mut plan = crate::plan_with(kube, desired, history, early).await?;
     if !plan.has_changes() {
         settings.reporter.event(Event::UpToDate {
             release: &release.name,

@@ -51,27 +51,73 @@ pub async fn resolve(
     Ok(out)
 }
 
-/// Live objects of the given identities, one list per kind and namespace, the lists made at
-/// once (a no-op converge waits on them: one round trip, not one per kind).
+/// A kind's list in one namespace (or the cluster): `API_VERSION/PLURAL` and the namespace.
+type ListKey = (String, Option<String>);
+
+fn list_key(ar: &ApiResource, namespace: &Option<String>) -> ListKey {
+    (
+        format!("{}/{}", ar.api_version, ar.plural),
+        namespace.clone(),
+    )
+}
+
+/// Lists read before the chart was rendered: those of the kinds the last revision holds (a
+/// chart's kinds seldom change), so a no-op converge does not wait for them after rendering.
+#[derive(Default)]
+pub struct EarlyLists(HashMap<ListKey, Vec<Value>>);
+
+/// Lists the live objects of the kinds `hint` names (see [`crate::release::kinds_hint`]; a
+/// namespaced kind in the release's namespace): read while the chart renders, a list the hint
+/// misses is made when planning.
+pub async fn read_early(
+    kube: &Kube,
+    release: &Release,
+    hint: &BTreeSet<(String, String)>,
+) -> Result<EarlyLists> {
+    let mut groups: BTreeMap<ListKey, ApiResource> = BTreeMap::new();
+    for (api_version, kind) in hint {
+        // A kind the cluster does not serve is the plan's to report, not the hint's.
+        if let Ok((ar, namespaced)) = kube.resource(api_version, kind, "the release record").await {
+            let namespace = namespaced.then(|| release.namespace.clone());
+            groups.insert(list_key(&ar, &namespace), ar);
+        }
+    }
+    let lists = futures::future::try_join_all(groups.into_iter().map(|(key, ar)| async move {
+        let objects = kube.list(&ar, key.1.as_deref(), None).await?;
+        Ok::<_, crate::Error>((key, objects))
+    }))
+    .await?;
+    Ok(EarlyLists(lists.into_iter().collect()))
+}
+
+/// Live objects of the given identities, one list per kind and namespace (taken from `early`
+/// when it was read there), the lists made at once (a no-op converge waits on them: one round
+/// trip, not one per kind).
 pub(crate) async fn live_objects(
     kube: &Kube,
     ids: &[(ObjectId, ApiResource)],
+    mut early: EarlyLists,
 ) -> Result<HashMap<ObjectId, Value>> {
-    let mut groups: BTreeMap<(String, Option<String>), &ApiResource> = BTreeMap::new();
+    let mut groups: BTreeMap<ListKey, &ApiResource> = BTreeMap::new();
     for (id, ar) in ids {
-        groups.insert(
-            (
-                format!("{}/{}", ar.api_version, ar.plural),
-                id.namespace.clone(),
-            ),
-            ar,
-        );
+        groups.insert(list_key(ar, &id.namespace), ar);
     }
-    let lists = futures::future::try_join_all(groups.into_iter().map(|((_, ns), ar)| async move {
-        let objects = kube.list(ar, ns.as_deref(), None).await?;
-        Ok::<_, crate::Error>((ns, ar, objects))
-    }))
-    .await?;
+    let groups: Vec<_> = groups
+        .into_iter()
+        .map(|(key, ar)| {
+            let listed = early.0.remove(&key);
+            (key, ar, listed)
+        })
+        .collect();
+    let lists =
+        futures::future::try_join_all(groups.into_iter().map(|((_, ns), ar, listed)| async move {
+            let objects = match listed {
+                Some(objects) => objects,
+                None => kube.list(ar, ns.as_deref(), None).await?,
+            };
+            Ok::<_, crate::Error>((ns, ar, objects))
+        }))
+        .await?;
     let mut live = HashMap::new();
     for (ns, ar, objects) in lists {
         for o in objects {

@@ -156,8 +156,9 @@ fn live_states(
         global.timeouts,
     ))?;
     let plan = rt.block_on(async {
-        let (wanted, history, _) = desired(&kube, global, &render, loaded, &release, None).await?;
-        Ok::<_, anyhow::Error>(deploy::plan(&kube, wanted, history).await?)
+        let (wanted, history, _, early) =
+            desired(&kube, global, &render, loaded, &release, None).await?;
+        Ok::<_, anyhow::Error>(deploy::plan_with(&kube, wanted, history, early).await?)
     })?;
     for step in &plan.steps {
         let id = format!("object:{}/{}", step.id.kind, step.id.name);
