@@ -40,6 +40,11 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
             .with_pod_logs(args.track.no_pod_logs),
         KubeSettings::resolve(&args.kube)?,
     );
+    let rt = runtime()?;
+    // The cluster is connected to while the project is planned (its errors still come after
+    // the project's own).
+    let (target, timeouts) = (kube_settings.target.clone(), global.timeouts);
+    let connecting = rt.spawn(async move { Kube::connect_with(&target, timeouts).await });
     let mut loaded = load_for(global, Reads::ImagesAndChart)?;
     images::check(&loaded, &custom, render.repo.as_deref())?;
     let release = release_of(
@@ -49,9 +54,10 @@ pub fn converge(global: &GlobalSettings, args: &ConvergeArgs) -> Result<ExitCode
         &loaded,
         kube_settings.force_adoption,
     )?;
-    let rt = runtime()?;
     // The cluster is checked before anything is built: a bad kubeconfig fails fast.
-    let kube = rt.block_on(Kube::connect_with(&kube_settings.target, global.timeouts))?;
+    let kube = rt
+        .block_on(connecting)
+        .map_err(|e| anyhow!("connecting to the cluster stopped unexpectedly: {e}"))??;
     let plans = loaded.buildable_plans()?;
     let publish_settings = PublishSettings::resolve(&args.publish, global);
     if args.images.require_built_images {
