@@ -91,7 +91,8 @@ pub fn recorded_chart(chart: &werf_graph::chart::Chart) -> Value {
 
 /// Renders the chart for the next revision and resolves every object's kind in the cluster.
 /// With `crds_timeout`, the chart's `crds/` are created first (converge), so its custom resources
-/// resolve.
+/// resolve. Driven by `block_on` (as every command does), not on a runtime worker: while the
+/// chart renders, threads of its own read the cluster through the runtime's workers.
 pub async fn desired(
     kube: &Kube,
     global: &GlobalSettings,
@@ -164,7 +165,7 @@ pub async fn desired(
         .collect::<Result<Vec<Value>>>()?;
     let stopped = |_| anyhow::anyhow!("reading the release's objects stopped unexpectedly");
     filled.map_err(stopped)??;
-    let early = early.map_err(stopped)??;
+    let early = early.map_err(stopped)?;
     phase("recorded objects and live lists read");
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();

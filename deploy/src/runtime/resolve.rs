@@ -67,13 +67,14 @@ fn list_key(ar: &ApiResource, namespace: &Option<String>) -> ListKey {
 pub struct EarlyLists(HashMap<ListKey, Vec<Value>>);
 
 /// Lists the live objects of the kinds `hint` names (see [`crate::release::kinds_hint`]; a
-/// namespaced kind in the release's namespace): read while the chart renders, a list the hint
-/// misses is made when planning.
+/// namespaced kind in the release's namespace): read while the chart renders. A list the hint
+/// misses, or one that failed here (a kind the chart no longer has may not be the user's to
+/// list), is made when planning, which reports its errors.
 pub async fn read_early(
     kube: &Kube,
     release: &Release,
     hint: &BTreeSet<(String, String)>,
-) -> Result<EarlyLists> {
+) -> EarlyLists {
     let mut groups: BTreeMap<ListKey, ApiResource> = BTreeMap::new();
     for (api_version, kind) in hint {
         // A kind the cluster does not serve is the plan's to report, not the hint's.
@@ -82,12 +83,17 @@ pub async fn read_early(
             groups.insert(list_key(&ar, &namespace), ar);
         }
     }
-    let lists = futures::future::try_join_all(groups.into_iter().map(|(key, ar)| async move {
-        let objects = kube.list(&ar, key.1.as_deref(), None).await?;
-        Ok::<_, crate::Error>((key, objects))
+    let lists = futures::future::join_all(groups.into_iter().map(|(key, ar)| async move {
+        match kube.list(&ar, key.1.as_deref(), None).await {
+            Ok(objects) => Some((key, objects)),
+            Err(e) => {
+                tracing::debug!("an early list is left to the plan: {e}");
+                None
+            }
+        }
     }))
-    .await?;
-    Ok(EarlyLists(lists.into_iter().collect()))
+    .await;
+    EarlyLists(lists.into_iter().flatten().collect())
 }
 
 /// Live objects of the given identities, one list per kind and namespace (taken from `early`
