@@ -111,8 +111,17 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
 
     // Nothing changed: not a single write, the release record and lock included.
     let before = c.writes_by("werf").len();
+    let audit_before = c.audit_len();
     let out = p.converge(c, &[]);
     assert!(out.contains("is up to date (revision 1)"), "{out}");
+    // Each kind listed once: the lists read while the chart rendered are the plan's.
+    let mut lists = c.lists_since(audit_before, "werf", "conv");
+    lists.sort();
+    assert_eq!(
+        lists,
+        ["configmaps", "deployments", "secrets", "services"],
+        "{out}"
+    );
     // One summary line, not a line per object.
     assert!(
         line_starting(&out, &["ready", "4", "of", "4", "objects", "already"]).is_some(),
