@@ -89,24 +89,21 @@ pub fn carry_out(
     let lists = parallel(&indexes, |d| children(registry, repo, d))?;
     let children: BTreeMap<String, Vec<String>> = indexes.into_iter().zip(lists).collect();
     // A workload running a platform manifest by digest uses its index (the uses are copied
-    // only when there is an index to delete).
-    let with_indexes;
-    let digest_uses = if children.is_empty() {
-        digest_uses
-    } else {
-        let mut all = digest_uses.clone();
-        for (index, list) in &children {
-            let uses: Vec<Use> = list
-                .iter()
-                .flat_map(|c| digest_uses.get(c).cloned().unwrap_or_default())
-                .collect();
-            if !uses.is_empty() {
-                all.entry(index.clone()).or_default().extend(uses);
-            }
+    // only when an index to delete has such a use).
+    let mut with_indexes = std::borrow::Cow::Borrowed(digest_uses);
+    for (index, list) in &children {
+        let uses: Vec<Use> = list
+            .iter()
+            .flat_map(|c| digest_uses.get(c).cloned().unwrap_or_default())
+            .collect();
+        if !uses.is_empty() {
+            with_indexes
+                .to_mut()
+                .entry(index.clone())
+                .or_default()
+                .extend(uses);
         }
-        with_indexes = all;
-        &with_indexes
-    };
+    }
     // The kept tags' digests: werf-rs tags from the log when known, the rest asked.
     let mut kept: BTreeMap<String, String> = BTreeMap::new();
     let mut ask: Vec<String> = Vec::new();
@@ -129,7 +126,7 @@ pub fn carry_out(
             }
         }
     }
-    protect_shared(decisions, &outcome.digests, &kept, digest_uses);
+    protect_shared(decisions, &outcome.digests, &kept, &with_indexes);
     let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in decisions.iter().filter(|d| !d.keep()) {
         if let Some(digest) = outcome.digests.get(&d.tag) {

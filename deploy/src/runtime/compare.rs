@@ -69,12 +69,11 @@ pub async fn plan_with(
             ownership::check(owner, &d.id, l, recorded.contains_key(&d.id))?;
         }
     }
-    let (all_live, last_applied) = (&live, &last_applied);
     let decide = |(d, ar): (Desired, ApiResource)| {
-        let live = all_live.get(&d.id);
+        let now = live.get(&d.id);
         let last = last_applied.get(&d.id).copied();
         async move {
-            let action = match live {
+            let action = match now {
                 None => Action::Create,
                 Some(l) if last == Some(&d.object) && subset(&d.to_apply(true), l) => {
                     Action::Unchanged
