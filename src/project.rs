@@ -90,6 +90,12 @@ pub struct Loaded {
     pub config_file: String,
     /// The engine's listing memo: what a run learned is written by [`Listings::flush`].
     pub listings: Arc<Listings>,
+    /// The digest of the engine's inputs the plans were made for ([`Loaded::replan`] keeps them
+    /// while it holds).
+    planned_for: werf_graph::Digest,
+    /// Where plans are remembered across runs (none for `werf dev`, which re-plans
+    /// incrementally in one process).
+    memo: Option<PlanMemo>,
 }
 
 impl Loaded {
@@ -233,12 +239,16 @@ impl Loaded {
     /// Config and plans again from the engine (after [`Loaded::set_root`]). On an error (a
     /// broken werf.yaml) the previous config and plans are kept.
     pub fn replan(&mut self) -> Result<()> {
+        if *plan::memo::inputs_digest(&self.db, self.project) == self.planned_for {
+            return Ok(()); // the same inputs plan the same
+        }
         let config = plan::config(&self.db, self.project).clone()?;
         let config_blob = plan::config_blob(&self.db, self.project).clone()?;
-        let plans = plan::plan_all(&self.db, self.project)?;
+        let (plans, inputs) = plans_of(&mut self.db, self.project, self.memo.as_ref(), None)?;
         self.config = config;
         self.config_blob = config_blob;
         self.plans = plans;
+        self.planned_for = inputs;
         Ok(())
     }
 
@@ -361,7 +371,18 @@ pub fn load(global: &GlobalSettings) -> Result<Loaded> {
 }
 
 /// [`load`] for a command that also reads the chart: uncommitted chart files are errors too.
+/// Plans whose inputs an earlier run planned are read from the store instead of planned again.
 pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
+    load_with(global, reads, true)
+}
+
+/// [`load_for`] for `werf dev`: every plan comes from the engine, which then re-plans only what
+/// each change reaches (plans read from the store would leave it nothing to reuse).
+pub fn load_incremental(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
+    load_with(global, reads, false)
+}
+
+fn load_with(global: &GlobalSettings, reads: Reads, remember: bool) -> Result<Loaded> {
     let dir = match &global.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
@@ -490,20 +511,21 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
                 changes
             })
         });
+        let memo = remember.then(|| PlanMemo::new(&store, &repo, &config_file));
         let planned = plan_project(
             &repo,
             &work,
             &git_objects,
-            &mut db,
-            project,
+            (&mut db, project),
             &rules,
             &config_file,
+            memo,
         );
         phase("planned (the scan may still run)");
         let scanned = scan.map(|s| s.join().expect("the work-tree scan does not panic"));
         (planned, scanned)
     });
-    let (config, config_blob, plans) = planned?;
+    let (config, config_blob, plans, planned_for, memo) = planned?;
     phase("images planned");
 
     // Builders read through the engine's layer: a Stapel image's context and Dockerfile are
@@ -525,6 +547,8 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
         giterminism: rules,
         config_file,
         listings,
+        planned_for,
+        memo,
     };
     // What planning learned, as one pack (later queries add to the next flush).
     loaded.listings.flush();
@@ -536,21 +560,26 @@ pub fn load_for(global: &GlobalSettings, reads: Reads) -> Result<Loaded> {
     Ok(loaded)
 }
 
+type Plans = Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>;
+
 type Planned = (
     Arc<WerfConfig>,
     ObjectId,
-    Vec<(String, werf_graph::Result<Arc<ImagePlan>>)>,
+    Plans,
+    werf_graph::Digest,
+    Option<PlanMemo>,
 );
 
-/// Config, `contextAddFiles` and the plans of every image.
+/// Config, `contextAddFiles` and the plans of every image (remembered ones when `memo` holds
+/// plans for the same inputs).
 fn plan_project(
     repo: &Repo,
     work: &WorkTree,
     objects: &GitObjects,
-    db: &mut Database,
-    project: Project,
+    (db, project): (&mut Database, Project),
     rules: &werf_graph::giterminism::Giterminism,
     config_file: &str,
+    memo: Option<PlanMemo>,
 ) -> Result<Planned> {
     let config = plan::config(db, project).clone()?;
     let config_blob = plan::config_blob(db, project).clone()?;
@@ -562,10 +591,114 @@ fn plan_project(
         project.set_work_files(db).to(Arc::new(work_files));
     }
     let progress = PlanProgress::new();
-    let plans = plan::plan_all_with(db, project, &progress)?;
+    let (plans, inputs) = plans_of(db, project, memo.as_ref(), Some(&progress))?;
     progress.finish();
     crate::giterminism::check_mounts(&plans, rules, config_file)?;
-    Ok((config, config_blob, plans))
+    Ok((config, config_blob, plans, inputs, memo))
+}
+
+/// The plans of every image for the engine's current inputs, and the inputs' digest: from
+/// `memo` when it holds them (the graph is then seeded with their digests, so a render does not
+/// plan again), else from the engine (and remembered in `memo`).
+fn plans_of(
+    db: &mut Database,
+    project: Project,
+    memo: Option<&PlanMemo>,
+    progress: Option<&PlanProgress>,
+) -> Result<(Plans, werf_graph::Digest)> {
+    let inputs = *plan::memo::inputs_digest(db, project);
+    if let Some(plans) = memo.and_then(|m| m.get(inputs)) {
+        tracing::debug!(images = plans.len(), "plans read from the store");
+        plan::memo::seed(db, inputs, &plans);
+        return Ok((plans.into_iter().map(|(n, p)| (n, Ok(p))).collect(), inputs));
+    }
+    let plans = match progress {
+        Some(p) => plan::plan_all_with(db, project, p)?,
+        None => plan::plan_all(db, project)?,
+    };
+    if let Some(memo) = memo {
+        memo.put(inputs, &plans);
+    }
+    Ok((plans, inputs))
+}
+
+/// The store's namespace of remembered plans.
+const PLAN_MEMO: &str = "plan-memo";
+
+/// Where a project's last plans are remembered: one record per project folder and config file,
+/// replaced when its inputs change (the store holds one set of plans per project, not one per
+/// commit). The record opens with the engine's identity and the inputs' digest.
+pub struct PlanMemo {
+    store: Store,
+    key: werf_cache::Key,
+    engine: Option<String>,
+}
+
+impl PlanMemo {
+    fn new(store: &Store, repo: &Repo, config_file: &str) -> Self {
+        let slot = format!("{}\0{}\0{config_file}", repo.workdir.display(), repo.prefix);
+        PlanMemo {
+            store: store.clone(),
+            key: werf_cache::key_for_name(PLAN_MEMO, &slot),
+            engine: engine_identity(),
+        }
+    }
+
+    fn header(&self, inputs: werf_graph::Digest) -> Option<String> {
+        Some(format!("{}\n{inputs}\n", self.engine.as_deref()?))
+    }
+
+    /// The remembered plans, if they were made by this engine for `inputs`.
+    fn get(&self, inputs: werf_graph::Digest) -> Option<Vec<(String, Arc<ImagePlan>)>> {
+        let header = self.header(inputs)?;
+        let record = self.store.get(PLAN_MEMO, &self.key).ok()??;
+        let payload = record.strip_prefix(header.as_bytes())?;
+        plan::memo::decode(payload)
+            .map_err(|e| tracing::debug!("{e}"))
+            .ok()
+    }
+
+    /// Remembers `plans` (only when every image planned: errors are not remembered).
+    fn put(&self, inputs: werf_graph::Digest, plans: &Plans) {
+        let Some(header) = self.header(inputs) else {
+            return;
+        };
+        let Some(ok) = plans
+            .iter()
+            .map(|(n, p)| p.as_ref().ok().map(|p| (n.clone(), p.clone())))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
+        match plan::memo::encode(&ok) {
+            Ok(payload) => {
+                let mut record = header.into_bytes();
+                record.extend_from_slice(&payload);
+                if let Err(e) = self.store.put(PLAN_MEMO, &self.key, &record) {
+                    tracing::debug!("the plans are not remembered: {e}");
+                }
+            }
+            Err(e) => tracing::debug!("{e}"),
+        }
+    }
+}
+
+/// The running engine as a memo names it: this binary's file (device, inode, size and change
+/// time), so a rebuilt or reinstalled `werf` plans afresh instead of trusting an older engine's
+/// plans. `None` (no memo) when the binary cannot be looked at.
+fn engine_identity() -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let exe = std::env::current_exe().ok()?;
+    let m = std::fs::metadata(exe).ok()?;
+    Some(format!(
+        "werf-rs {} {}:{}:{}:{}.{}",
+        env!("CARGO_PKG_VERSION"),
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.ctime(),
+        m.ctime_nsec()
+    ))
 }
 
 /// Reads `contextAddFiles` from the work tree (folders recursively), hashed as Git would:

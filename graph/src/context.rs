@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::digest::{Builder, Digest};
 use crate::error::{Error, Result};
@@ -37,7 +37,7 @@ impl DigestStore for NoStore {
 
 /// A file from the work tree added to a context (`contextAddFiles`), hashed by the caller like
 /// Git would hash it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct WorkFile {
     pub kind: EntryKind,
     pub id: ObjectId,
@@ -112,6 +112,73 @@ pub enum Matched {
     },
 }
 
+/// [`Matched`] as read back: its modes are owned strings until checked.
+#[derive(serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum MatchedRead {
+    Tree {
+        path: String,
+        id: ObjectId,
+    },
+    Listing {
+        path: String,
+        digest: Digest,
+        files: u64,
+    },
+    File {
+        path: String,
+        mode: String,
+        id: ObjectId,
+    },
+    WorkFile {
+        path: String,
+        mode: String,
+        id: ObjectId,
+    },
+}
+
+impl<'de> serde::Deserialize<'de> for Matched {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        MatchedRead::deserialize(d)?
+            .try_into()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<MatchedRead> for Matched {
+    type Error = String;
+
+    fn try_from(m: MatchedRead) -> std::result::Result<Self, String> {
+        let mode = |m: &str| {
+            EntryKind::from_mode(m)
+                .map(|k| k.mode())
+                .ok_or_else(|| format!("`{m}` is not a Git mode"))
+        };
+        Ok(match m {
+            MatchedRead::Tree { path, id } => Matched::Tree { path, id },
+            MatchedRead::Listing {
+                path,
+                digest,
+                files,
+            } => Matched::Listing {
+                path,
+                digest,
+                files,
+            },
+            MatchedRead::File { path, mode: m, id } => Matched::File {
+                path,
+                mode: mode(&m)?,
+                id,
+            },
+            MatchedRead::WorkFile { path, mode: m, id } => Matched::WorkFile {
+                path,
+                mode: mode(&m)?,
+                id,
+            },
+        })
+    }
+}
+
 impl Matched {
     /// The context-relative path.
     pub fn path(&self) -> &str {
@@ -125,7 +192,7 @@ impl Matched {
 }
 
 /// What one COPY/ADD source resolved to, and the digest of that content.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SourceContent {
     pub source: String,
     pub digest: Digest,

@@ -22,6 +22,15 @@ pub trait Db: salsa::Database {
     fn store(&self) -> &dyn DigestStore;
     /// Records that a query body ran (engine tests assert on this log).
     fn log_execution(&self, query: &'static str, key: &str);
+    /// Digests remembered from an earlier process (see [`crate::plan::memo`]).
+    fn plan_seed(&self) -> Option<PlanSeed>;
+}
+
+/// The input holding remembered image digests (none until [`crate::plan::memo::seed`]).
+#[salsa::input(debug)]
+pub struct PlanSeed {
+    #[returns(ref)]
+    pub value: Option<Arc<crate::plan::memo::Seeded>>,
 }
 
 /// The inputs of one project at one revision.
@@ -86,16 +95,28 @@ pub struct Database {
     objects: Arc<Layered>,
     store: Arc<dyn DigestStore>,
     log: Option<Arc<Mutex<Vec<String>>>>,
+    seed: Option<PlanSeed>,
 }
 
 impl Database {
     /// A database reading objects from `objects` and memoizing listings in `store`.
     pub fn new(objects: Arc<dyn ObjectSource>, store: Arc<dyn DigestStore>) -> Self {
-        Database {
+        let mut db = Database {
             storage: salsa::Storage::default(),
             objects: Arc::new(Layered::new(objects)),
             store,
             log: None,
+            seed: None,
+        };
+        db.seed = Some(PlanSeed::new(&db, None));
+        db
+    }
+
+    /// Sets the remembered digests (see [`crate::plan::memo::seed`]); `None` forgets them.
+    pub fn set_plan_seed(&mut self, value: Option<Arc<crate::plan::memo::Seeded>>) {
+        use salsa::Setter as _;
+        if let Some(seed) = self.seed {
+            seed.set_value(self).to(value);
         }
     }
 
@@ -155,6 +176,10 @@ impl Db for Database {
 
     fn store(&self) -> &dyn DigestStore {
         &*self.store
+    }
+
+    fn plan_seed(&self) -> Option<PlanSeed> {
+        self.seed
     }
 
     fn log_execution(&self, query: &'static str, key: &str) {

@@ -196,7 +196,7 @@ fn split_flags(rest: &str) -> (Vec<(String, Option<String>)>, String) {
 }
 
 /// The base of a resolved stage.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Base {
     Scratch,
     /// An earlier stage of the same Dockerfile.
@@ -206,14 +206,14 @@ pub enum Base {
 }
 
 /// Where `COPY --from` takes files from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CopyFrom {
     Stage(usize),
     External(String),
 }
 
 /// A COPY or ADD instruction's sources and destination.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CopySpec {
     pub add: bool,
     pub from: Option<CopyFrom>,
@@ -252,14 +252,14 @@ fn is_remote(s: &str) -> bool {
 }
 
 /// A command in exec form (`["a", "b"]`) or shell form (`a b`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CommandForm {
     Exec(Vec<String>),
     Shell(String),
 }
 
 /// What a resolved instruction does, for a builder.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Arg(Vec<(String, Option<String>)>),
     Env(Vec<(String, String)>),
@@ -284,7 +284,7 @@ pub enum Op {
 }
 
 /// One resolved instruction.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     pub line: usize,
     /// Normalised text with ARG/ENV substituted where Docker substitutes.
@@ -301,7 +301,7 @@ fn command_form(rest: &str) -> CommandForm {
 }
 
 /// A stage after substitution.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedStage {
     pub index: usize,
     pub name: Option<String>,
@@ -323,7 +323,7 @@ impl ResolvedStage {
 }
 
 /// A Dockerfile resolved for a set of build args and a target.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Resolved {
     pub stages: Vec<ResolvedStage>,
     /// Index of the stage the image is (the `target`, or the last stage).

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::pattern::NamePattern;
 
 /// A health check as werf.yaml writes it (durations in seconds).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Healthcheck {
     pub test: Vec<String>,
     pub interval: Option<u64>,
@@ -23,7 +23,7 @@ pub struct Healthcheck {
 }
 
 /// One `imageSpec`, or the merge of `build.imageSpec` into an image's.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ImageSpec {
     pub author: Option<String>,
     pub clear_history: bool,

@@ -52,8 +52,17 @@ impl serde::Serialize for ObjectId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ObjectId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 40 hex characters"))
+    }
+}
+
 /// What a tree entry is, with Git's modes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// `040000`
@@ -78,6 +87,19 @@ impl EntryKind {
             EntryKind::Symlink => "120000",
             EntryKind::Commit => "160000",
         }
+    }
+
+    /// The kind whose [`EntryKind::mode`] is `mode`.
+    pub fn from_mode(mode: &str) -> Option<Self> {
+        [
+            EntryKind::Tree,
+            EntryKind::Blob,
+            EntryKind::Executable,
+            EntryKind::Symlink,
+            EntryKind::Commit,
+        ]
+        .into_iter()
+        .find(|k| k.mode() == mode)
     }
 
     /// True for entries that carry file content (blob, executable, symlink).

@@ -46,14 +46,14 @@ impl NamePattern {
 /// Matching never backtracks: the pattern is compiled into tokens and the path is run through
 /// them as a set of live positions (a Thompson NFA), so a match costs at most
 /// `path length × pattern length` steps whatever the pattern (`*a*a*a*a*b` included).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Glob {
     pattern: String,
     tokens: Vec<Token>,
 }
 
 /// One compiled element of a glob.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 enum Token {
     /// A character, matched exactly.
     Char(char),
@@ -257,7 +257,7 @@ fn class(p: &[char]) -> Option<(Token, usize)> {
 }
 
 /// One `.dockerignore` rule.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IgnoreRule {
     pub glob: Glob,
     /// `!pattern`: re-include.
@@ -265,7 +265,7 @@ pub struct IgnoreRule {
 }
 
 /// Parsed `.dockerignore`: rules in order, the last matching rule wins.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct DockerIgnore {
     pub rules: Vec<IgnoreRule>,
 }

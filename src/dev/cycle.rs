@@ -20,7 +20,7 @@ use crate::kubernetes::Kube;
 use crate::pipeline::desired::{converge_release, release_of, runtime};
 use crate::pipeline::publish::{publish, Publish};
 use crate::pipeline::render::{named_render_options, render_options};
-use crate::project::{load_for, Loaded, Reads};
+use crate::project::{load_incremental, Loaded, Reads};
 use crate::settings::{DevSettings, GlobalSettings};
 
 /// The loop's state between saves.
@@ -54,7 +54,7 @@ pub struct Done {
 impl<'a> Session<'a> {
     /// Loads the work tree (as `--dev`) and, with a kubeconfig flag, connects to the cluster.
     pub fn start(global: &'a GlobalSettings, args: &'a DevSettings) -> Result<Self> {
-        let mut loaded = load_for(global, Reads::ImagesAndChart)?;
+        let mut loaded = load_incremental(global, Reads::ImagesAndChart)?;
         if let Some(repo) = &args.render.repo {
             loaded.use_recorded_imports(repo)?;
         }

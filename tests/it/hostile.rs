@@ -675,6 +675,10 @@ fn swapped_cache_records_are_misses_not_another_images_tags() {
     bytes[p..p + lp].copy_from_slice(&second);
     bytes[q..q + lq].copy_from_slice(&first);
     std::fs::write(&packs[0], &bytes).expect("write");
+    // The plans remembered by the first run would answer without reading a listing.
+    let memo = r.home.path().join("v1/plan-memo");
+    assert!(memo.is_dir(), "the first run remembered its plans");
+    std::fs::remove_dir_all(&memo).expect("forget the plans");
     assert_eq!(r.tags(), fresh, "swapped records must read as misses");
 }
 

@@ -834,3 +834,82 @@ fn a_cold_plan_writes_packs_not_a_file_per_record() {
     );
     assert_eq!(records(&r), first);
 }
+
+/// A plan whose inputs an earlier run planned is read back from the store (`--log-debug` says
+/// so) with the same tags; any change of input (a file, the environment werf.yaml reads) plans
+/// afresh; and plans holding werf.yaml `secrets` are never written (a value may be a secret).
+#[test]
+fn plans_are_remembered_for_their_inputs_and_never_with_secret_values() {
+    const REMEMBERED: &str = "plans read from the store";
+    let yaml = "project: memo\nconfigVersion: 1\n---\nimage: a\ncontext: a\ndockerfile: Dockerfile\n---\nimage: b\ncontext: b\ndockerfile: Dockerfile\nargs:\n  WHO: '{{ env \"MEMO_WHO\" }}'\n";
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml),
+        (
+            "werf-giterminism.yaml",
+            "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [MEMO_WHO]\n  secrets:\n    allowValueIds: [token]\n",
+        ),
+        ("a/Dockerfile", "FROM scratch\nCOPY . /a/\n"),
+        ("a/x.txt", "a\n"),
+        ("b/Dockerfile", "FROM scratch\nARG WHO\nCOPY . /b/\n"),
+        ("b/y.txt", "b\n"),
+    ]);
+    r.commit("init");
+    let plan = |r: &Repo, env: &[(&str, &str)]| -> (bool, BTreeMap<String, String>) {
+        let out = r.werf_env(&["--log-debug", "build", "--dry-run"], env);
+        let (stdout, stderr) = text(&out, r);
+        assert!(out.status.success(), "{stderr}");
+        let tags = stdout
+            .lines()
+            .filter_map(|l| l.split_once("  tag "))
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        (stderr.contains(REMEMBERED), tags)
+    };
+    let (hit, first) = plan(&r, &[]);
+    assert!(!hit, "nothing to remember yet");
+    assert_eq!(first.len(), 2, "{first:?}");
+    let (hit, again) = plan(&r, &[]);
+    assert!(hit, "the same inputs are read back");
+    assert_eq!(again, first);
+
+    // A file of `a` changes: planned afresh, and `a`'s tag moves.
+    r.write(&[("a/x.txt", "a2\n")]);
+    r.commit("a2");
+    let (hit, changed) = plan(&r, &[]);
+    assert!(!hit, "a new commit plans afresh");
+    assert_ne!(changed["a"], first["a"]);
+    assert_eq!(changed["b"], first["b"]);
+    assert!(plan(&r, &[]).0, "and is remembered in turn");
+
+    // The environment werf.yaml reads is an input too.
+    let (hit, other) = plan(&r, &[("MEMO_WHO", "someone")]);
+    assert!(!hit, "another environment plans afresh");
+    assert_ne!(other["b"], changed["b"]);
+    assert_eq!(
+        plan(&r, &[]).1,
+        changed,
+        "and the first environment's tags come back"
+    );
+
+    // The memo holds the plans (its tags are in it)...
+    let memo = r.home.path().join("v1/plan-memo");
+    let holds = |needle: &str| {
+        crate::support::files_below(&memo).iter().any(|f| {
+            let bytes = std::fs::read(f).expect("read");
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+    };
+    assert!(holds(&changed["a"]), "the remembered plans name their tags");
+    // ...but never a plan with werf.yaml `secrets`: the value may be a secret.
+    r.write(&[(
+        "werf.yaml",
+        &format!("{yaml}secrets:\n- id: token\n  value: s3cr3t-memo-value\n"),
+    )]);
+    r.commit("secrets");
+    let (hit, _) = plan(&r, &[]);
+    assert!(!hit);
+    let (hit, with_secrets) = plan(&r, &[]);
+    assert!(!hit, "plans with secrets are planned each time");
+    assert_eq!(with_secrets.len(), 2);
+    assert!(!holds("s3cr3t-memo-value"), "no secret value in the store");
+}

@@ -10,9 +10,11 @@
 //!   `.dockerignore`, and the files its context holds.
 //! - [`stage`]: each stage's plan and digest.
 //! - [`image`]: each image's plan, tag and digest, and the placeholders dependencies stand for.
+//! - [`memo`]: plans remembered across processes (the inputs' digest, the encoding, the seed).
 //! - this file: every image planned, in parallel, with progress reported.
 
 pub mod image;
+pub mod memo;
 pub mod settings;
 pub mod sources;
 pub mod stage;

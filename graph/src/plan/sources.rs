@@ -15,7 +15,7 @@ use crate::objects::{EntryKind, ObjectId};
 use crate::pattern::{join, DockerIgnore};
 
 /// Where an image's inputs live in the commit.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct ImageSources {
     /// Context folder, project-relative (`""` for the project folder).
     pub context: String,

@@ -16,7 +16,7 @@ use crate::dockerfile::{Base, CopyFrom};
 use crate::error::{Error, Location, Result};
 
 /// One named input of a digest, kept so a later run can say which input changed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct Component {
     pub label: String,
     /// What a human sees (instruction text, `stage build`, `3 paths`).
@@ -44,7 +44,7 @@ impl Component {
 }
 
 /// The base of a stage, as the plan shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BaseRef {
     Scratch,
@@ -54,14 +54,14 @@ pub enum BaseRef {
 }
 
 /// A COPY/ADD source of a stage, resolved in the context.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct SourceUse {
     pub line: usize,
     pub content: SourceContent,
 }
 
 /// One Dockerfile stage with its digest and everything that went into it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct StagePlan {
     pub index: usize,
     pub label: String,

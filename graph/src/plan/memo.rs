@@ -1,0 +1,145 @@
+//! Plans remembered across processes: the digest of everything a plan reads, and the plans'
+//! encoding for a store.
+//!
+//! A plan is a pure function of the [`Project`] input (the objects it names are content-addressed)
+//! and of the engine that computed it. [`inputs_digest`] covers the input; the caller adds the
+//! engine's identity to its key. Within one process, [`seed`] hands the remembered digests to the
+//! graph, so a render reads the tags without planning again: [`super::image_digest`] takes a
+//! seeded digest only while the project's inputs are the ones it was made for.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::ImagePlan;
+use crate::db::{Database, Db, Project};
+use crate::digest::Digest;
+use crate::dockerfile::Resolved;
+use crate::image_spec::ImageSpec;
+use crate::pattern::DockerIgnore;
+
+/// Feeds `std::hash::Hash` into BLAKE3. What `Hash` writes is stable within one build of the
+/// engine only, which is why a memo's key also names the engine that wrote it.
+struct Feed(blake3::Hasher);
+
+impl Hasher for Feed {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        0
+    }
+}
+
+/// The digest of every input field of `project`: equal digests plan to equal plans (by the same
+/// engine).
+#[salsa::tracked]
+pub fn inputs_digest(db: &dyn Db, project: Project) -> Digest {
+    let mut feed = Feed(blake3::Hasher::new());
+    "werf-rs/plan-inputs/v1".hash(&mut feed);
+    project.root_tree(db).hash(&mut feed);
+    project.prefix(db).hash(&mut feed);
+    project.config_file(db).hash(&mut feed);
+    project.work_files(db).hash(&mut feed);
+    project.template_env(db).hash(&mut feed);
+    project.import_checksums(db).hash(&mut feed);
+    Digest(*feed.0.finalize().as_bytes())
+}
+
+/// Remembered digests of a project's images, for the inputs whose [`inputs_digest`] is `inputs`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seeded {
+    pub inputs: Digest,
+    pub digests: BTreeMap<String, Digest>,
+}
+
+/// Gives the graph the images' digests of remembered `plans` (made for `inputs`): until an input
+/// changes, [`super::image_digest`] answers from them instead of planning.
+pub fn seed(db: &mut Database, inputs: Digest, plans: &[(String, Arc<ImagePlan>)]) {
+    let digests = plans.iter().map(|(n, p)| (n.clone(), p.digest)).collect();
+    db.set_plan_seed(Some(Arc::new(Seeded { inputs, digests })));
+}
+
+/// The seeded digest of `image`, if the seed was made for `project`'s current inputs.
+pub(crate) fn seeded(db: &dyn Db, project: Project, image: &str) -> Option<Digest> {
+    let seed = db.plan_seed()?;
+    let seeded = seed.value(db).as_ref()?;
+    if seeded.inputs != *inputs_digest(db, project) {
+        return None;
+    }
+    seeded.digests.get(image).copied()
+}
+
+/// What the encoding cannot hold.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoError {
+    /// werf.yaml `secrets` may hold values: they are never written to a store.
+    #[error("image `{0}` has `secrets`: its plan is not remembered")]
+    Secrets(String),
+    /// A Stapel image's context is made of objects the plan writes in memory.
+    #[error("image `{0}` is a Stapel image: its plan is not remembered")]
+    Stapel(String),
+    #[error("the remembered plans cannot be read: {0}")]
+    Decode(#[source] serde_json::Error),
+    #[error("the plans cannot be written: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// One plan with the fields its plain serialization leaves out (they are needed to build).
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    plan: &'a ImagePlan,
+    ignore: &'a DockerIgnore,
+    dockerfile: &'a Resolved,
+    image_spec: Option<&'a ImageSpec>,
+}
+
+/// [`StoredRef`] read back.
+#[derive(Deserialize)]
+struct Stored {
+    plan: ImagePlan,
+    ignore: DockerIgnore,
+    dockerfile: Resolved,
+    image_spec: Option<ImageSpec>,
+}
+
+/// Encodes every image's plan; an error for a plan the encoding must not or cannot hold.
+pub fn encode(plans: &[(String, Arc<ImagePlan>)]) -> Result<Vec<u8>, MemoError> {
+    let mut stored = Vec::with_capacity(plans.len());
+    for (name, plan) in plans {
+        if !plan.secrets.is_empty() {
+            return Err(MemoError::Secrets(name.clone()));
+        }
+        if plan.is_stapel() || plan.stapel_stage.is_some() {
+            return Err(MemoError::Stapel(name.clone()));
+        }
+        stored.push((
+            name,
+            StoredRef {
+                plan,
+                ignore: &plan.ignore,
+                dockerfile: &plan.dockerfile,
+                image_spec: plan.image_spec.as_deref(),
+            },
+        ));
+    }
+    serde_json::to_vec(&stored).map_err(MemoError::Encode)
+}
+
+/// The plans [`encode`] wrote, equal to the ones it was given.
+pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Arc<ImagePlan>)>, MemoError> {
+    let stored: Vec<(String, Stored)> = serde_json::from_slice(bytes).map_err(MemoError::Decode)?;
+    Ok(stored
+        .into_iter()
+        .map(|(name, s)| {
+            let mut plan = s.plan;
+            plan.ignore = Arc::new(s.ignore);
+            plan.dockerfile = Arc::new(s.dockerfile);
+            plan.image_spec = s.image_spec.map(Arc::new);
+            (name, Arc::new(plan))
+        })
+        .collect())
+}
