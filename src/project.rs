@@ -304,16 +304,23 @@ pub struct EnginePlanner<'a> {
     /// How many records the engine was last given: a build's records only grow, so an equal
     /// count needs no comparison (1,000 images would compare the map 1,000 times).
     given: Option<usize>,
+    /// The loaded plans and the inputs they were made for: while the inputs are the same, an
+    /// image's plan is the loaded one (it may have come from the store, and the engine would
+    /// plan it again).
+    loaded: (&'a Plans, werf_graph::Digest),
 }
 
-impl<'a> EnginePlanner<'a> {
-    pub fn new(db: &'a mut Database, project: Project, config: &'a WerfConfig) -> Self {
-        EnginePlanner {
-            db,
-            project,
-            config,
+impl Loaded {
+    /// The engine as a build's planner, beside the objects and the store the build reads.
+    pub fn planner(&mut self) -> (EnginePlanner<'_>, &dyn werf_graph::ObjectSource, &Store) {
+        let planner = EnginePlanner {
+            db: &mut self.db,
+            project: self.project,
+            config: &self.config,
             given: None,
-        }
+            loaded: (&self.plans, self.planned_for),
+        };
+        (planner, &*self.objects, &self.store)
     }
 }
 
@@ -330,6 +337,12 @@ impl crate::build::Planner for EnginePlanner<'_> {
         if self.given != Some(checksums.len()) {
             set_import_checksums(self.db, self.project, checksums);
             self.given = Some(checksums.len());
+        }
+        let (plans, planned_for) = self.loaded;
+        if *plan::memo::inputs_digest(&*self.db, self.project) == planned_for {
+            if let Some((_, plan)) = plans.iter().find(|(n, _)| n == image) {
+                return plan.clone();
+            }
         }
         let key = werf_graph::db::ImageKey::new(&*self.db, image.to_string());
         plan::image_plan(&*self.db, self.project, key).clone()
@@ -612,6 +625,7 @@ fn plans_of(
         plan::memo::seed(db, inputs, &plans);
         return Ok((plans.into_iter().map(|(n, p)| (n, Ok(p))).collect(), inputs));
     }
+    tracing::debug!(remembered = memo.is_some(), "plans made by the engine");
     let plans = match progress {
         Some(p) => plan::plan_all_with(db, project, p)?,
         None => plan::plan_all(db, project)?,

@@ -276,6 +276,37 @@ fn the_inputs_digest_covers_every_input_field() {
     };
     f.project.set_template_env(&mut f.db).to(Arc::new(env));
     changed(&f);
+    // With giterminism rules, only the variables they allow `env` to read count.
+    let rules = werf_graph::giterminism::Giterminism::parse(
+        "werf-giterminism.yaml",
+        "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [CI]\n",
+    )
+    .expect("rules");
+    let with_rules = |vars: &[(&str, &str)]| werf_graph::config::TemplateEnv {
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        giterminism: Some(rules.clone()),
+        ..Default::default()
+    };
+    f.project
+        .set_template_env(&mut f.db)
+        .to(Arc::new(with_rules(&[("CI", "1")])));
+    changed(&f);
+    let allowed = *memo::inputs_digest(&f.db, f.project);
+    f.project
+        .set_template_env(&mut f.db)
+        .to(Arc::new(with_rules(&[("CI", "1"), ("CI_JOB_ID", "42")])));
+    assert_eq!(
+        *memo::inputs_digest(&f.db, f.project),
+        allowed,
+        "a variable werf.yaml may not read"
+    );
+    f.project
+        .set_template_env(&mut f.db)
+        .to(Arc::new(with_rules(&[("CI", "2"), ("CI_JOB_ID", "42")])));
+    changed(&f);
     let checksums = BTreeMap::from([("base:/app".to_string(), "abc".to_string())]);
     f.project
         .set_import_checksums(&mut f.db)

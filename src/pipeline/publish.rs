@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::build::Wanted;
 use crate::progress::BuildProgress;
-use crate::project::{EnginePlanner, Loaded};
+use crate::project::Loaded;
 use crate::settings::{Builder, GlobalSettings, PublishSettings};
 
 /// Where and how images are published.
@@ -47,10 +47,11 @@ pub fn publish(
     let registry = settings.registry.client(Some(repo), &[], global.timeouts)?;
     let parallel = settings.parallel;
     let (buildkit, buildah) = runners(&settings.builder, &wanted, parallel)?;
+    let project = loaded.config.clone();
     let options = crate::build::Options {
         repo,
         parallel,
-        project: &loaded.config.meta.project,
+        project: &project.meta.project,
         report_digests: args.report_digests,
         buildah,
         buildkit,
@@ -58,12 +59,12 @@ pub fn publish(
     };
     let progress = BuildProgress::new();
     let started = std::time::Instant::now();
-    let mut planner = EnginePlanner::new(&mut loaded.db, loaded.project, &loaded.config);
+    let (mut planner, objects, store) = loaded.planner();
     let results = crate::build::build(
         wanted,
         &mut planner,
-        &*loaded.objects,
-        &loaded.store,
+        objects,
+        store,
         &registry,
         &options,
         &progress,

@@ -880,6 +880,10 @@ fn plans_are_remembered_for_their_inputs_and_never_with_secret_values() {
     assert_ne!(changed["a"], first["a"]);
     assert_eq!(changed["b"], first["b"]);
     assert!(plan(&r, &[]).0, "and is remembered in turn");
+    assert!(
+        plan(&r, &[("CI_JOB_ID", "42")]).0,
+        "a variable werf.yaml may not read leaves the plans remembered"
+    );
 
     // The environment werf.yaml reads is an input too.
     let (hit, other) = plan(&r, &[("MEMO_WHO", "someone")]);

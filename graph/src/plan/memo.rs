@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::ImagePlan;
+use crate::config::TemplateEnv;
 use crate::db::{Database, Db, Project};
 use crate::digest::Digest;
 use crate::dockerfile::Resolved;
@@ -35,7 +36,9 @@ impl Hasher for Feed {
 }
 
 /// The digest of every input field of `project`: equal digests plan to equal plans (by the same
-/// engine).
+/// engine). Of the environment variables, only those werf.yaml's `env` may read count: with
+/// giterminism rules (the command line always has them), the ones they allow; without, all.
+/// A CI job's own variables (`CI_JOB_ID`, ...) then leave the digest alone.
 #[salsa::tracked]
 pub fn inputs_digest(db: &dyn Db, project: Project) -> Digest {
     let mut feed = Feed(blake3::Hasher::new());
@@ -44,7 +47,23 @@ pub fn inputs_digest(db: &dyn Db, project: Project) -> Digest {
     project.prefix(db).hash(&mut feed);
     project.config_file(db).hash(&mut feed);
     project.work_files(db).hash(&mut feed);
-    project.template_env(db).hash(&mut feed);
+    // Every field by name: a new field fails to compile here until it is covered.
+    let TemplateEnv {
+        env,
+        vars,
+        commit,
+        templates_dir,
+        giterminism,
+        platforms,
+    } = &**project.template_env(db);
+    (env, commit, templates_dir, giterminism, platforms).hash(&mut feed);
+    match giterminism {
+        Some(rules) => vars
+            .iter()
+            .filter(|(name, _)| rules.allows_env(name))
+            .for_each(|v| v.hash(&mut feed)),
+        None => vars.hash(&mut feed),
+    }
     project.import_checksums(db).hash(&mut feed);
     Digest(*feed.0.finalize().as_bytes())
 }
