@@ -236,8 +236,10 @@ impl Loaded {
         }
     }
 
-    /// Config and plans again from the engine (after [`Loaded::set_root`]). On an error (a
-    /// broken werf.yaml) the previous config and plans are kept.
+    /// Config and plans again (after [`Loaded::set_root`], or new import checksums): nothing to
+    /// do while the engine's inputs are the ones the plans were made for; else from the store
+    /// when it remembers them, or the engine. On an error (a broken werf.yaml) the previous
+    /// config and plans are kept.
     pub fn replan(&mut self) -> Result<()> {
         if *plan::memo::inputs_digest(&self.db, self.project) == self.planned_for {
             return Ok(()); // the same inputs plan the same
@@ -642,7 +644,7 @@ const PLAN_MEMO: &str = "plan-memo";
 /// Where a project's last plans are remembered: one record per project folder and config file,
 /// replaced when its inputs change (the store holds one set of plans per project, not one per
 /// commit). The record opens with the engine's identity and the inputs' digest.
-pub struct PlanMemo {
+struct PlanMemo {
     store: Store,
     key: werf_cache::Key,
     engine: Option<String>,
