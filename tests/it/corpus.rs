@@ -284,9 +284,13 @@ fn compare(chart: &str, values: Option<&str>) -> Vec<String> {
         None => format!("{chart} (default values)"),
         Some(_) => format!("{chart} (value set)"),
     };
+    // Ours renders between Helm's two runs: a word that reads the clock (`now`) is then the
+    // same in all three when Helm's runs agree, or differs between Helm's runs and is compared
+    // by shape (rendered after both, ours could read the next second where Helm's agreed).
     let first = helm(&dir, values_file.as_deref());
+    let ours = werf_render(&dir, "corpus", "corpus", values_file.as_deref());
     let second = helm(&dir, values_file.as_deref());
-    let ours = match werf_render(&dir, "corpus", "corpus", values_file.as_deref()) {
+    let ours = match ours {
         (true, out, _) => out,
         (false, _, e) => {
             return vec![format!(
