@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use werf_cache::Store;
 use werf_graph::config::WerfConfig;
 use werf_graph::context::WorkFile;
+use werf_graph::objects::MemoryObjects;
 use werf_graph::pattern::join;
 use werf_graph::plan::{self, ImagePlan};
 use werf_graph::{Database, ObjectId, Project, Setter};
@@ -626,7 +627,7 @@ fn plans_of(
     progress: Option<&PlanProgress>,
 ) -> Result<(Plans, werf_graph::Digest)> {
     let inputs = *plan::memo::inputs_digest(db, project);
-    if let Some(plans) = memo.and_then(|m| m.get(inputs)) {
+    if let Some(plans) = memo.and_then(|m| m.get(inputs, &db.synthetic_objects())) {
         tracing::debug!(images = plans.len(), "plans read from the store");
         plan::memo::seed(db, inputs, &plans);
         return Ok((plans.into_iter().map(|(n, p)| (n, Ok(p))).collect(), inputs));
@@ -637,7 +638,7 @@ fn plans_of(
         None => plan::plan_all(db, project)?,
     };
     if let Some(memo) = memo {
-        memo.put(inputs, &plans);
+        memo.put(inputs, &plans, db.synthetic_objects());
     }
     Ok((plans, inputs))
 }
@@ -672,18 +673,24 @@ impl PlanMemo {
         Some(format!("{}\n{inputs}\n", self.engine.as_deref()?))
     }
 
-    /// The remembered plans, if they were made by this engine for `inputs`.
-    fn get(&self, inputs: werf_graph::Digest) -> Option<Vec<(String, Arc<ImagePlan>)>> {
+    /// The remembered plans, if they were made by this engine for `inputs` (the objects
+    /// planning made go to `synthetic`).
+    fn get(
+        &self,
+        inputs: werf_graph::Digest,
+        synthetic: &MemoryObjects,
+    ) -> Option<Vec<(String, Arc<ImagePlan>)>> {
         let header = self.header(inputs)?;
         let record = self.store.get(PLAN_MEMO, &self.key).ok()??;
         let payload = record.strip_prefix(header.as_bytes())?;
-        plan::memo::decode(payload)
+        plan::memo::decode(payload, synthetic)
             .map_err(|e| tracing::debug!("{e}"))
             .ok()
     }
 
-    /// Remembers `plans` (only when every image planned: errors are not remembered).
-    fn put(&self, inputs: werf_graph::Digest, plans: &Plans) {
+    /// Remembers `plans` and the objects planning made in `synthetic` (only when every image
+    /// planned: errors are not remembered).
+    fn put(&self, inputs: werf_graph::Digest, plans: &Plans, synthetic: Arc<MemoryObjects>) {
         let Some(header) = self.header(inputs) else {
             return;
         };
@@ -695,7 +702,7 @@ impl PlanMemo {
             return;
         };
         let (store, key) = (self.store.clone(), self.key);
-        let write = move || match plan::memo::encode(&ok) {
+        let write = move || match plan::memo::encode(&ok, &synthetic) {
             Ok(payload) => {
                 let mut record = header.into_bytes();
                 record.extend_from_slice(&payload);

@@ -155,6 +155,11 @@ impl Database {
         });
     }
 
+    /// The objects planning made (see [`Db::synthetic`]), shared.
+    pub fn synthetic_objects(&self) -> Arc<crate::objects::MemoryObjects> {
+        self.objects.synthetic.clone()
+    }
+
     /// The objects queries read, synthetic layer included (builders read through this too).
     pub fn layered_objects(&self) -> Arc<dyn ObjectSource> {
         self.objects.clone()

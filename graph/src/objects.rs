@@ -112,7 +112,7 @@ impl EntryKind {
 }
 
 /// One entry of a tree.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TreeEntry {
     pub name: String,
     pub kind: EntryKind,
@@ -175,6 +175,9 @@ impl AsRef<[u8]> for ArcBytes {
     }
 }
 
+/// What a [`MemoryObjects`] holds: its trees, then its blobs, each by id.
+pub type MemoryContents = (Vec<(ObjectId, Arc<Tree>)>, Vec<(ObjectId, Arc<[u8]>)>);
+
 /// An in-memory object store: for tests and for synthetic trees. Ids are derived from content
 /// (BLAKE3, truncated), so equal content gets equal ids as in Git.
 #[derive(Default)]
@@ -216,6 +219,27 @@ impl MemoryObjects {
             .expect("tree map lock poisoned")
             .insert(id, Arc::new(Tree { entries }));
         id
+    }
+
+    /// Every tree and blob held, by id (ordered: the same store lists the same way).
+    pub fn contents(&self) -> MemoryContents {
+        let mut trees: Vec<_> = self
+            .trees
+            .read()
+            .expect("tree map lock poisoned")
+            .iter()
+            .map(|(id, t)| (*id, t.clone()))
+            .collect();
+        let mut blobs: Vec<_> = self
+            .blobs
+            .read()
+            .expect("blob map lock poisoned")
+            .iter()
+            .map(|(id, b)| (*id, b.clone()))
+            .collect();
+        trees.sort_by_key(|(id, _)| *id);
+        blobs.sort_by_key(|(id, _)| *id);
+        (trees, blobs)
     }
 
     /// Builds nested trees from `(path, content)` pairs and returns the root tree id. Paths ending

@@ -159,8 +159,8 @@ fn remembered_plans_equal_planned_ones_build_inputs_included() {
     assert_eq!(base.platform.len(), 2, "two platforms");
     assert!(!plans[1].1.sources.work_files.is_empty(), "contextAddFiles");
 
-    let bytes = memo::encode(&plans).expect("encodes");
-    let back = memo::decode(&bytes).expect("decodes");
+    let bytes = memo::encode(&plans, &f.db.synthetic_objects()).expect("encodes");
+    let back = memo::decode(&bytes, &MemoryObjects::new()).expect("decodes");
     assert_eq!(back.len(), 2);
     for ((name, plan), (back_name, back_plan)) in plans.iter().zip(&back) {
         assert_eq!(name, back_name);
@@ -175,14 +175,17 @@ fn remembered_plans_equal_planned_ones_build_inputs_included() {
 #[test]
 fn a_damaged_record_is_an_error_not_a_plan() {
     let f = Fixture::new(&files());
-    let bytes = memo::encode(&f.plans()).expect("encodes");
+    let bytes = memo::encode(&f.plans(), &f.db.synthetic_objects()).expect("encodes");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
-        assert!(memo::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            memo::decode(&bytes[..cut], &MemoryObjects::new()).is_err(),
+            "cut at {cut}"
+        );
     }
     let text = String::from_utf8(bytes).expect("JSON");
     let bad_mode = text.replacen("\"100644\"", "\"100645\"", 1);
     assert_ne!(bad_mode, text, "the record holds a file mode");
-    let e = memo::decode(bad_mode.as_bytes()).expect_err("an unknown mode");
+    let e = memo::decode(bad_mode.as_bytes(), &MemoryObjects::new()).expect_err("an unknown mode");
     assert!(e.to_string().contains("`100645` is not a Git mode"), "{e}");
 }
 
@@ -195,7 +198,8 @@ fn plans_with_secrets_are_not_encoded() {
     let mut files = files();
     files[0].1 = Box::leak(yaml.into_boxed_str());
     let f = Fixture::new(&files);
-    let e = memo::encode(&f.plans()).expect_err("secrets are never written");
+    let e =
+        memo::encode(&f.plans(), &f.db.synthetic_objects()).expect_err("secrets are never written");
     assert!(e.to_string().contains("image `app` has `secrets`"), "{e}");
     assert!(!e.to_string().contains("s3cr3t-value"));
 }
@@ -312,4 +316,53 @@ fn the_inputs_digest_covers_every_input_field() {
         .set_import_checksums(&mut f.db)
         .to(Arc::new(checksums));
     changed(&f);
+}
+
+/// A Stapel image's context and Dockerfile are objects planning makes in memory: they travel
+/// with its plan, each checked against its id on the way back.
+#[test]
+fn a_stapel_plans_objects_come_back_with_it() {
+    let yaml = "project: shop\nconfigVersion: 1\n---\nimage: app\nfrom: alpine:3.19\ngit:\n- add: /app\n  to: /app\n  includePaths: ['**/*.py']\nshell:\n  install: [pip install -r /app/requirements.txt]\ndocker:\n  WORKDIR: /app\n";
+    let files = [
+        ("werf.yaml", yaml),
+        ("app/main.py", "print(1)\n"),
+        ("app/requirements.txt", "flask\n"),
+    ];
+    let f = Fixture::new(&files);
+    let plans = f.plans();
+    let last = plans
+        .iter()
+        .find(|(_, p)| p.is_stapel() && !p.is_internal())
+        .map(|(_, p)| p.clone())
+        .expect("the Stapel image");
+    let synthetic = f.db.synthetic_objects();
+    let bytes = memo::encode(&plans, &synthetic).expect("encodes");
+
+    let fresh = MemoryObjects::new();
+    let back = memo::decode(&bytes, &fresh).expect("decodes");
+    assert_eq!(back.len(), plans.len());
+    for ((_, plan), (_, again)) in plans.iter().zip(&back) {
+        assert_eq!(**plan, **again);
+    }
+    // The synthetic Dockerfile and context are readable from the fresh store alone.
+    use werf_graph::ObjectSource as _;
+    let dockerfile = fresh
+        .blob(last.sources.dockerfile_blob)
+        .expect("the synthetic Dockerfile");
+    assert!(!dockerfile.is_empty());
+    let context = last.sources.context_tree.expect("a context tree");
+    assert!(!fresh
+        .tree(context)
+        .expect("the synthetic context")
+        .entries
+        .is_empty());
+    assert_eq!(fresh.contents(), synthetic.contents());
+
+    // An object whose content no longer gives its id is refused.
+    let text = String::from_utf8(bytes).expect("JSON");
+    let (id, _) = &synthetic.contents().1[0];
+    let forged = text.replacen(&format!("[\"{id}\",\""), &format!("[\"{id}\",\"AAAA"), 1);
+    assert_ne!(forged, text, "the record holds the blob");
+    let e = memo::decode(forged.as_bytes(), &MemoryObjects::new()).expect_err("forged");
+    assert!(e.to_string().contains(&id.to_string()), "{e}");
 }

@@ -19,6 +19,7 @@ use crate::db::{Database, Db, Project};
 use crate::digest::Digest;
 use crate::dockerfile::Resolved;
 use crate::image_spec::ImageSpec;
+use crate::objects::{MemoryObjects, ObjectId, TreeEntry};
 use crate::pattern::DockerIgnore;
 
 /// Feeds `std::hash::Hash` into BLAKE3. What `Hash` writes is stable within one build of the
@@ -92,19 +93,19 @@ pub(crate) fn seeded(db: &dyn Db, project: Project, image: &str) -> Option<Diges
     seeded.digests.get(image).copied()
 }
 
-/// What the encoding cannot hold.
+/// What the encoding cannot hold, or a record that does not read back.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoError {
     /// werf.yaml `secrets` may hold values: they are never written to a store.
     #[error("image `{0}` has `secrets`: its plan is not remembered")]
     Secrets(String),
-    /// A Stapel image's context is made of objects the plan writes in memory.
-    #[error("image `{0}` is a Stapel image: its plan is not remembered")]
-    Stapel(String),
     #[error("the remembered plans cannot be read: {0}")]
     Decode(#[source] serde_json::Error),
     #[error("the plans cannot be written: {0}")]
     Encode(#[source] serde_json::Error),
+    /// A remembered synthetic object whose content does not give its id.
+    #[error("a remembered object does not match its id `{0}`")]
+    Object(ObjectId),
 }
 
 /// One plan with the fields its plain serialization leaves out (they are needed to build).
@@ -125,15 +126,35 @@ struct Stored {
     image_spec: Option<ImageSpec>,
 }
 
-/// Encodes every image's plan; an error for a plan the encoding must not or cannot hold.
-pub fn encode(plans: &[(String, Arc<ImagePlan>)]) -> Result<Vec<u8>, MemoError> {
+/// The plans, and the synthetic objects planning made (a Stapel image's context trees and
+/// Dockerfile), which its build reads.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    plans: Vec<(&'a String, StoredRef<'a>)>,
+    trees: Vec<(ObjectId, &'a [TreeEntry])>,
+    /// Base64.
+    blobs: Vec<(ObjectId, String)>,
+}
+
+/// [`RecordRef`] read back.
+#[derive(Deserialize)]
+struct Record {
+    plans: Vec<(String, Stored)>,
+    trees: Vec<(ObjectId, Vec<TreeEntry>)>,
+    blobs: Vec<(ObjectId, String)>,
+}
+
+/// Encodes every image's plan and the synthetic objects of `synthetic` (what planning made);
+/// an error for a plan the encoding must not hold.
+pub fn encode(
+    plans: &[(String, Arc<ImagePlan>)],
+    synthetic: &MemoryObjects,
+) -> Result<Vec<u8>, MemoError> {
+    use base64::Engine as _;
     let mut stored = Vec::with_capacity(plans.len());
     for (name, plan) in plans {
         if !plan.secrets.is_empty() {
             return Err(MemoError::Secrets(name.clone()));
-        }
-        if plan.is_stapel() || plan.stapel_stage.is_some() {
-            return Err(MemoError::Stapel(name.clone()));
         }
         stored.push((
             name,
@@ -145,13 +166,44 @@ pub fn encode(plans: &[(String, Arc<ImagePlan>)]) -> Result<Vec<u8>, MemoError> 
             },
         ));
     }
-    serde_json::to_vec(&stored).map_err(MemoError::Encode)
+    let (trees, blobs) = synthetic.contents();
+    let record = RecordRef {
+        plans: stored,
+        trees: trees
+            .iter()
+            .map(|(id, t)| (*id, t.entries.as_slice()))
+            .collect(),
+        blobs: blobs
+            .iter()
+            .map(|(id, b)| (*id, base64::engine::general_purpose::STANDARD.encode(b)))
+            .collect(),
+    };
+    serde_json::to_vec(&record).map_err(MemoError::Encode)
 }
 
-/// The plans [`encode`] wrote, equal to the ones it was given.
-pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Arc<ImagePlan>)>, MemoError> {
-    let stored: Vec<(String, Stored)> = serde_json::from_slice(bytes).map_err(MemoError::Decode)?;
-    Ok(stored
+/// The plans [`encode`] wrote, equal to the ones it was given; their synthetic objects are added
+/// to `synthetic`, each checked against its id.
+pub fn decode(
+    bytes: &[u8],
+    synthetic: &MemoryObjects,
+) -> Result<Vec<(String, Arc<ImagePlan>)>, MemoError> {
+    use base64::Engine as _;
+    let record: Record = serde_json::from_slice(bytes).map_err(MemoError::Decode)?;
+    for (id, entries) in record.trees {
+        if synthetic.add_tree(entries) != id {
+            return Err(MemoError::Object(id));
+        }
+    }
+    for (id, text) in record.blobs {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| MemoError::Object(id))?;
+        if synthetic.add_blob(&bytes) != id {
+            return Err(MemoError::Object(id));
+        }
+    }
+    Ok(record
+        .plans
         .into_iter()
         .map(|(name, s)| {
             let mut plan = s.plan;
