@@ -167,18 +167,6 @@ fn kind_name(k: EntryKind) -> &'static str {
     k.mode()
 }
 
-fn kind_of(mode: &str) -> Option<EntryKind> {
-    [
-        EntryKind::Tree,
-        EntryKind::Blob,
-        EntryKind::Executable,
-        EntryKind::Symlink,
-        EntryKind::Commit,
-    ]
-    .into_iter()
-    .find(|k| k.mode() == mode)
-}
-
 /// The files below `add` in `root` that `include`/`exclude` (and, when given, `only`) select.
 /// Filtered selections are memoized across runs in `store`, keyed by the Git tree id and the
 /// filters (the synthetic trees are stored with them, so a warm run reads no Git tree).
@@ -290,7 +278,7 @@ fn restore(synthetic: &MemoryObjects, memo: &Memo) -> Option<Selection> {
             .map(|(name, mode, id)| {
                 Some(TreeEntry {
                     name: name.clone(),
-                    kind: kind_of(mode)?,
+                    kind: EntryKind::from_mode(mode)?,
                     id: ObjectId::from_hex(id)?,
                 })
             })
