@@ -684,7 +684,7 @@ impl PlanMemo {
         let record = self.store.get(PLAN_MEMO, &self.key).ok()??;
         let payload = record.strip_prefix(header.as_bytes())?;
         plan::memo::decode(payload, synthetic)
-            .map_err(|e| tracing::debug!("{e}"))
+            .map_err(|e| tracing::debug!("{}", werf_base::errors::chain(&e)))
             .ok()
     }
 
@@ -702,15 +702,16 @@ impl PlanMemo {
             return;
         };
         let (store, key) = (self.store.clone(), self.key);
-        let write = move || match plan::memo::encode(&ok, &synthetic) {
-            Ok(payload) => {
-                let mut record = header.into_bytes();
-                record.extend_from_slice(&payload);
-                if let Err(e) = store.put(PLAN_MEMO, &key, &record) {
-                    tracing::debug!("the plans are not remembered: {e}");
+        let write = move || {
+            let mut record = header.into_bytes();
+            match plan::memo::encode_into(&mut record, &ok, &synthetic) {
+                Ok(()) => {
+                    if let Err(e) = store.put(PLAN_MEMO, &key, &record) {
+                        tracing::debug!("the plans are not remembered: {e}");
+                    }
                 }
+                Err(e) => tracing::debug!("{}", werf_base::errors::chain(&e)),
             }
-            Err(e) => tracing::debug!("{e}"),
         };
         self.finish();
         let spawned = std::thread::Builder::new()

@@ -140,8 +140,13 @@ impl Store {
             }
             Err(e) => return Err(io_err(&path)(e)),
         };
-        match decode(namespace, key, &bytes) {
-            Some(payload) => Ok(Some(payload.to_vec())),
+        match decode(namespace, key, &bytes).map(|payload| bytes.len() - payload.len()) {
+            Some(header) => {
+                // The payload moved to the front in place: a large record is not copied again.
+                let mut payload = bytes;
+                payload.drain(..header);
+                Ok(Some(payload))
+            }
             None => {
                 // Damaged (torn write after a power loss, disk error): drop it, report a miss.
                 let _ = fs::remove_file(&path);

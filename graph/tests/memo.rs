@@ -186,7 +186,13 @@ fn a_damaged_record_is_an_error_not_a_plan() {
     let bad_mode = text.replacen("\"100644\"", "\"100645\"", 1);
     assert_ne!(bad_mode, text, "the record holds a file mode");
     let e = memo::decode(bad_mode.as_bytes(), &MemoryObjects::new()).expect_err("an unknown mode");
-    assert!(e.to_string().contains("`100645` is not a Git mode"), "{e}");
+    let cause = std::error::Error::source(&e).map(ToString::to_string);
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("`100645` is not a Git mode")),
+        "{e}: {cause:?}"
+    );
 }
 
 #[test]

@@ -47,11 +47,11 @@ pub fn publish(
     let registry = settings.registry.client(Some(repo), &[], global.timeouts)?;
     let parallel = settings.parallel;
     let (buildkit, buildah) = runners(&settings.builder, &wanted, parallel)?;
-    let project = loaded.config.clone();
+    let config = loaded.config.clone();
     let options = crate::build::Options {
         repo,
         parallel,
-        project: &project.meta.project,
+        project: &config.meta.project,
         report_digests: args.report_digests,
         buildah,
         buildkit,
