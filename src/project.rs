@@ -314,7 +314,10 @@ pub struct EnginePlanner<'a> {
     /// The loaded plans and the inputs they were made for: while the inputs are the same, an
     /// image's plan is the loaded one (it may have come from the store, and the engine would
     /// plan it again).
-    loaded: (&'a Plans, werf_graph::Digest),
+    loaded: (
+        std::collections::HashMap<&'a str, &'a werf_graph::Result<Arc<ImagePlan>>>,
+        werf_graph::Digest,
+    ),
 }
 
 impl Loaded {
@@ -325,7 +328,10 @@ impl Loaded {
             project: self.project,
             config: &self.config,
             given: None,
-            loaded: (&self.plans, self.planned_for),
+            loaded: (
+                self.plans.iter().map(|(n, p)| (n.as_str(), p)).collect(),
+                self.planned_for,
+            ),
         };
         (planner, &*self.objects, &self.store)
     }
@@ -345,10 +351,10 @@ impl crate::build::Planner for EnginePlanner<'_> {
             set_import_checksums(self.db, self.project, checksums);
             self.given = Some(checksums.len());
         }
-        let (plans, planned_for) = self.loaded;
-        if *plan::memo::inputs_digest(&*self.db, self.project) == planned_for {
-            if let Some((_, plan)) = plans.iter().find(|(n, _)| n == image) {
-                return plan.clone();
+        let (plans, planned_for) = &self.loaded;
+        if *plan::memo::inputs_digest(&*self.db, self.project) == *planned_for {
+            if let Some(plan) = plans.get(image) {
+                return (*plan).clone();
             }
         }
         let key = werf_graph::db::ImageKey::new(&*self.db, image.to_string());
@@ -704,7 +710,7 @@ impl PlanMemo {
         let (store, key) = (self.store.clone(), self.key);
         let write = move || {
             let mut record = header.into_bytes();
-            match plan::memo::encode_into(&mut record, &ok, &synthetic) {
+            match plan::memo::encode(&mut record, &ok, &synthetic) {
                 Ok(()) => {
                     if let Err(e) = store.put(PLAN_MEMO, &key, &record) {
                         tracing::debug!("the plans are not remembered: {e}");
