@@ -147,6 +147,15 @@ impl Fixture {
     }
 }
 
+/// The record [`memo::encode`] writes, on its own.
+fn encode(
+    plans: &[(String, Arc<ImagePlan>)],
+    synthetic: &MemoryObjects,
+) -> Result<Vec<u8>, memo::MemoError> {
+    let mut out = Vec::new();
+    memo::encode(&mut out, plans, synthetic).map(|()| out)
+}
+
 #[test]
 fn remembered_plans_equal_planned_ones_build_inputs_included() {
     let f = Fixture::new(&files());
@@ -159,7 +168,7 @@ fn remembered_plans_equal_planned_ones_build_inputs_included() {
     assert_eq!(base.platform.len(), 2, "two platforms");
     assert!(!plans[1].1.sources.work_files.is_empty(), "contextAddFiles");
 
-    let bytes = memo::encode(&plans, &f.db.synthetic_objects()).expect("encodes");
+    let bytes = encode(&plans, &f.db.synthetic_objects()).expect("encodes");
     let back = memo::decode(&bytes, &MemoryObjects::new()).expect("decodes");
     assert_eq!(back.len(), 2);
     for ((name, plan), (back_name, back_plan)) in plans.iter().zip(&back) {
@@ -175,7 +184,7 @@ fn remembered_plans_equal_planned_ones_build_inputs_included() {
 #[test]
 fn a_damaged_record_is_an_error_not_a_plan() {
     let f = Fixture::new(&files());
-    let bytes = memo::encode(&f.plans(), &f.db.synthetic_objects()).expect("encodes");
+    let bytes = encode(&f.plans(), &f.db.synthetic_objects()).expect("encodes");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             memo::decode(&bytes[..cut], &MemoryObjects::new()).is_err(),
@@ -204,8 +213,7 @@ fn plans_with_secrets_are_not_encoded() {
     let mut files = files();
     files[0].1 = Box::leak(yaml.into_boxed_str());
     let f = Fixture::new(&files);
-    let e =
-        memo::encode(&f.plans(), &f.db.synthetic_objects()).expect_err("secrets are never written");
+    let e = encode(&f.plans(), &f.db.synthetic_objects()).expect_err("secrets are never written");
     assert!(e.to_string().contains("image `app` has `secrets`"), "{e}");
     assert!(!e.to_string().contains("s3cr3t-value"));
 }
@@ -342,7 +350,7 @@ fn a_stapel_plans_objects_come_back_with_it() {
         .map(|(_, p)| p.clone())
         .expect("the Stapel image");
     let synthetic = f.db.synthetic_objects();
-    let bytes = memo::encode(&plans, &synthetic).expect("encodes");
+    let bytes = encode(&plans, &synthetic).expect("encodes");
 
     let fresh = MemoryObjects::new();
     let back = memo::decode(&bytes, &fresh).expect("decodes");

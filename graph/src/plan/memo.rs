@@ -144,20 +144,10 @@ struct Record {
     blobs: Vec<(ObjectId, String)>,
 }
 
-/// Encodes every image's plan and the synthetic objects of `synthetic` (what planning made);
-/// an error for a plan the encoding must not hold.
+/// Appends to `out` (a record's header may be there already: 5,000 images encode to about
+/// 20 MB, not copied again) every image's plan and the synthetic objects of `synthetic` (what
+/// planning made); an error for a plan the encoding must not hold.
 pub fn encode(
-    plans: &[(String, Arc<ImagePlan>)],
-    synthetic: &MemoryObjects,
-) -> Result<Vec<u8>, MemoError> {
-    let mut out = Vec::new();
-    encode_into(&mut out, plans, synthetic)?;
-    Ok(out)
-}
-
-/// [`encode`] appending to `out` (a record's header may be there already: 5,000 images encode
-/// to about 20 MB, not copied again).
-pub fn encode_into(
     out: &mut Vec<u8>,
     plans: &[(String, Arc<ImagePlan>)],
     synthetic: &MemoryObjects,
