@@ -182,36 +182,6 @@ impl Cluster {
             .collect()
     }
 
-    /// How many requests the audit log holds (an index for [`Cluster::lists_since`]).
-    pub fn audit_len(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .count()
-    }
-
-    /// The `list` requests (not watches) by `user` in namespace `ns` from audit entry `from` on,
-    /// as their resources (`deployments`).
-    pub fn lists_since(&self, from: usize, user: &str, ns: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
-        text.lines()
-            .skip(from)
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| {
-                e["verb"] == "list"
-                    && e["stage"] == "ResponseComplete"
-                    && e["user"]["username"] == user
-                    && e["objectRef"]["namespace"] == ns
-            })
-            .map(|e| {
-                e["objectRef"]["resource"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect()
-    }
-
     /// Write requests in namespace `ns` by anyone, as `(user, resource)`.
     pub fn writes_in(&self, ns: &str) -> Vec<(String, String)> {
         self.writes()

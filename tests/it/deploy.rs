@@ -111,11 +111,14 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
 
     // Nothing changed: not a single write, the release record and lock included.
     let before = c.writes_by("werf").len();
-    let audit_before = c.audit_len();
+    let reads_before = c.reads_by("werf").len();
     let out = p.converge(c, &[]);
     assert!(out.contains("is up to date (revision 1)"), "{out}");
     // Each kind listed once: the lists read while the chart rendered are the plan's.
-    let mut lists = c.lists_since(audit_before, "werf", "conv");
+    let mut lists: Vec<String> = c.reads_by("werf")[reads_before..]
+        .iter()
+        .filter_map(|r| Some(r.strip_prefix("list ")?.strip_suffix(" conv")?.to_string()))
+        .collect();
     lists.sort();
     assert_eq!(
         lists,
