@@ -47,7 +47,19 @@ use std::process::ExitCode;
 /// in every run's output to fail on any panic.
 pub const PANIC_MESSAGE: &str = "internal error (a bug in werf-rs; please report it)";
 
+/// glibc grows a thread's heap a page run at a time by default, an `mprotect` each: a no-op
+/// converge made 9,500 of them (a twentieth of its CPU time). Growing by 64 MiB steps makes it a
+/// few dozen; pages are still only backed when touched, so the memory used does not change.
+fn grow_the_heap_in_large_steps() {
+    // SAFETY: `mallopt` only sets a tuning parameter of the allocator; nothing has allocated
+    // on another thread yet.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    grow_the_heap_in_large_steps();
     std::panic::set_hook(Box::new(|info| {
         let what = info
             .payload()
