@@ -2,7 +2,7 @@
 //! the release's names, and the desired objects rendered for the next revision (with the CRDs
 //! created first on converge) together with what that revision will record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context as _, Result};
 use serde_json::Value;
@@ -118,59 +118,39 @@ pub async fn desired(
         let definitions = source.crds(&options)?;
         deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
-    // While the chart renders (one core), one thread reads the last revisions' objects and
-    // another lists the live objects of the kinds the last one has: a no-op converge then waits
-    // on neither.
+    // While the chart renders (one core), another thread lists the live objects of the kinds
+    // the last revision has: a no-op converge then does not wait on them.
     let handle = tokio::runtime::Handle::current();
     let hint = history
         .last()
         .map(|r| deploy::release::kinds_hint(r.manifest()))
         .unwrap_or_default();
-    let (filled, early, rendered) = std::thread::scope(|s| {
+    let (early, rendered) = std::thread::scope(|s| {
         let early = s.spawn(|| handle.block_on(deploy::read_early(kube, release, &hint)));
-        let filled = s.spawn(|| handle.block_on(deploy::fill_objects(kube, release, &mut history)));
-        // `lookup` reads this cluster, as Helm's install and upgrade do.
-        let rendered = source.manifests(&options, kube.lookup()).map(|manifests| {
-            phase("chart rendered");
-            // As the API server reads them (YAML 1.1, integers kept), on every core; a
-            // comment-only document is no object, as for Helm.
-            use rayon::prelude::*;
-            let values: Vec<_> = manifests
-                .par_iter()
-                .map(|m| {
-                    gotemplate::yaml::load::load_all_with(
-                        &m.text,
-                        gotemplate::yaml::load::Numbers::AsWritten,
-                    )
-                    .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
-                })
-                .collect();
-            (manifests, values)
-        });
-        (filled.join(), early.join(), rendered)
+        // `lookup` reads this cluster, as Helm's install and upgrade do. Each document comes
+        // parsed as the API server reads it (a comment-only one is null: no object, as for
+        // Helm).
+        let rendered = source.manifests(&options, kube.lookup());
+        phase("chart rendered");
+        (early.join(), rendered)
     });
-    let (manifests, values) = rendered?;
-    // The first bad document in the chart's order, whichever core found it.
-    let values = manifests
+    let manifests = rendered?;
+    // The last revisions' objects: a document rendered as this render did is not parsed again.
+    let by_text: HashMap<&str, &Value> = manifests
         .iter()
-        .zip(values)
-        .map(|(m, v)| {
-            v.map_err(|e| {
-                anyhow::anyhow!(
-                    "`{}`: the rendered document is not valid YAML: {e}",
-                    m.source
-                )
-            })
-        })
-        .collect::<Result<Vec<Value>>>()?;
-    let stopped = |_| anyhow::anyhow!("reading the release's objects stopped unexpectedly");
-    filled.map_err(stopped)??;
-    let early = early.map_err(stopped)?;
+        .map(|m| (m.text.as_str(), &m.object))
+        .collect();
+    deploy::fill_objects_with(kube, release, &mut history, &|text| {
+        by_text.get(text).map(|v| (*v).clone())
+    })
+    .await?;
+    let early =
+        early.map_err(|_| anyhow::anyhow!("listing the live objects stopped unexpectedly"))?;
     phase("recorded objects and live lists read");
     let mut parsed = Vec::new();
     let mut recorded = Vec::new();
-    for (m, v) in manifests.iter().zip(values) {
-        if v.is_null() {
+    for m in manifests.iter() {
+        if m.object.is_null() {
             continue;
         }
         if !m.hook {
@@ -178,7 +158,7 @@ pub async fn desired(
         }
         // `--add-annotation`/`--add-label`: on every object the release applies, hooks too
         // (the record keeps the chart's text, as the last revision's objects are read from it).
-        let mut v = v;
+        let mut v = m.object.clone();
         args.metadata.apply(&mut v);
         parsed.push((m.source.clone(), v));
     }

@@ -319,6 +319,19 @@ pub fn documents(manifest: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The rendered text a record's document (from [`documents`]) was written from by
+/// [`join_manifest`], when parsing that text gives the same object as parsing the document:
+/// `join_manifest` adds one line break, which changes nothing but a block scalar that keeps its
+/// trailing line breaks (`|+`, `>+`); for those, `None` (the document is parsed on its own).
+pub fn rendered_text(document: &str) -> Option<&str> {
+    let text = document.strip_suffix('\n')?;
+    let keeps_breaks = text.match_indices(['|', '>']).any(|(at, _)| {
+        let header = text[at + 1..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+        header.starts_with('+')
+    });
+    (!keeps_breaks).then_some(text)
+}
+
 /// Joins documents as Helm writes a release's manifest.
 pub fn join_manifest<'a>(docs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
@@ -583,5 +596,32 @@ mod tests {
                 ("v1".to_string(), "Service".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn a_documents_rendered_text_parses_as_the_document_does() {
+        let parse = |t: &str| {
+            gotemplate::yaml::load::load_all_with(t, gotemplate::yaml::load::Numbers::AsWritten)
+                .unwrap()
+        };
+        let rendered = [
+            "kind: ConfigMap\ndata:\n  a: |\n    x\n",
+            "kind: ConfigMap\ndata:\n  a: >-\n    x\n  b: \"1 > +2\"",
+            "kind: ConfigMap\ndata:\n  a: |+\n    x\n",
+            "kind: ConfigMap\ndata:\n  a: >2+\n    x\n",
+        ];
+        let manifest = join_manifest(rendered.iter().map(|t| ("c/templates/a.yaml", *t)));
+        let docs = documents(&manifest);
+        assert_eq!(docs.len(), 4);
+        // Plain and clipped texts come back as rendered, and parse the same.
+        for (doc, text) in docs.iter().zip(rendered).take(2) {
+            assert_eq!(rendered_text(&doc.1), Some(text));
+            assert_eq!(parse(text), parse(&doc.1));
+        }
+        // A kept block scalar gains the line break `join_manifest` added: parsed on its own.
+        for (doc, text) in docs.iter().zip(rendered).skip(2) {
+            assert_eq!(rendered_text(&doc.1), None);
+            assert_ne!(parse(text), parse(&doc.1));
+        }
     }
 }

@@ -18,12 +18,24 @@ pub async fn history(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
 
 /// Reads the objects of the revisions a plan needs (see [`history`]) into `records`.
 pub async fn fill_objects(kube: &Kube, release: &Release, records: &mut [Record]) -> Result<()> {
+    fill_objects_with(kube, release, records, &|_| None).await
+}
+
+/// [`fill_objects`], a document's object taken from `parsed` when it gives one: the object the
+/// chart's render parsed from the text [`release::rendered_text`] finds the document was written
+/// from (a no-op converge parses each document once, not once more from the record).
+pub async fn fill_objects_with(
+    kube: &Kube,
+    release: &Release,
+    records: &mut [Record],
+    parsed: &(dyn Fn(&str) -> Option<Value> + Sync),
+) -> Result<()> {
     let since = records
         .iter()
         .rposition(|r| r.status() == Status::Deployed)
         .unwrap_or(0);
     for r in records.iter_mut().skip(since) {
-        r.objects = objects_of(kube, r, &release.namespace).await?;
+        r.objects = objects_of(kube, r, &release.namespace, parsed).await?;
     }
     Ok(())
 }
@@ -32,29 +44,42 @@ pub async fn fill_objects(kube: &Kube, release: &Release, records: &mut [Record]
 pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> {
     let mut records = record::history(kube, &release.namespace, &release.name).await?;
     for r in records.iter_mut() {
-        r.objects = objects_of(kube, r, &release.namespace).await?;
+        r.objects = objects_of(kube, r, &release.namespace, &|_| None).await?;
     }
     Ok(records)
 }
 
 /// The objects of a record's manifest, read as the chart's manifests are (so that an unchanged
-/// object equals its recorded one). Objects of kinds the cluster no longer serves are left out:
-/// none of them can exist.
-async fn objects_of(kube: &Kube, r: &Record, namespace: &str) -> Result<Vec<(ObjectId, Value)>> {
-    let mut out = Vec::new();
+/// object equals its recorded one; `parsed` may know a document's object already). The documents
+/// are parsed on every core. Objects of kinds the cluster no longer serves are left out: none of
+/// them can exist.
+async fn objects_of(
+    kube: &Kube,
+    r: &Record,
+    namespace: &str,
+    parsed: &(dyn Fn(&str) -> Option<Value> + Sync),
+) -> Result<Vec<(ObjectId, Value)>> {
+    use rayon::prelude::*;
     let origin = format!("revision {} of release `{}`", r.revision(), r.name());
-    for (source, text) in release::documents(r.manifest()) {
-        let object = gotemplate::yaml::load::load_all_with(
-            &text,
-            gotemplate::yaml::load::Numbers::AsWritten,
-        )
-        .map_err(|e| Error::Manifest {
-            source_file: format!("{source} ({origin})"),
-            message: format!("not valid YAML: {e}"),
-        })?
-        .into_iter()
-        .next()
-        .unwrap_or(Value::Null);
+    let documents = release::documents(r.manifest());
+    let objects: Vec<Result<Value>> = documents
+        .par_iter()
+        .map(|(source, text)| {
+            if let Some(object) = release::rendered_text(text).and_then(parsed) {
+                return Ok(object);
+            }
+            gotemplate::yaml::load::load_all_with(text, gotemplate::yaml::load::Numbers::AsWritten)
+                .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
+                .map_err(|e| Error::Manifest {
+                    source_file: format!("{source} ({origin})"),
+                    message: format!("not valid YAML: {e}"),
+                })
+        })
+        .collect();
+    let mut out = Vec::new();
+    // In the manifest's order: the first bad document is the one reported.
+    for ((source, _), object) in documents.iter().zip(objects) {
+        let object = object?;
         let (Some(api_version), Some(kind)) = (
             object.get("apiVersion").and_then(Value::as_str),
             object.get("kind").and_then(Value::as_str),
@@ -67,7 +92,7 @@ async fn objects_of(kube: &Kube, r: &Record, namespace: &str) -> Result<Vec<(Obj
             Err(e) => return Err(e.into()),
         };
         let d =
-            Desired::new(object, &source, namespaced, namespace).map_err(|e| Error::Invalid {
+            Desired::new(object, source, namespaced, namespace).map_err(|e| Error::Invalid {
                 source_file: format!("{source} ({origin})"),
                 source: e,
             })?;

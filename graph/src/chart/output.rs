@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use gotemplate::exec::Exec;
+use gotemplate::yaml::load::Numbers;
 use gotemplate::{Set, Value};
 
 use super::context::{ChartContext, Placeholders, RenderHost};
@@ -162,7 +163,10 @@ pub fn render_template(
         .map_or_else(|| name.to_string(), |t| t.file.clone());
     let mut manifests = Vec::new();
     for doc in split_documents(&out) {
-        let head = gotemplate::yaml::load::load(&doc)
+        // Integers as written: the object is what a deploy applies (the API server types
+        // numbers itself); kind, name and hook read the same in either number mode.
+        let head = gotemplate::yaml::load::load_all_with(&doc, Numbers::AsWritten)
+            .map(|docs| docs.into_iter().next().unwrap_or(serde_json::Value::Null))
             .map_err(|e| chart_error(&file, 0, 0, format!("YAML parse error on {name}: {e}")))?;
         let text_at = |p: &str| {
             head.pointer(p)
@@ -186,6 +190,7 @@ pub fn render_template(
             name: text_at("/metadata/name"),
             text: doc,
             hook: hook.is_some(),
+            object: head,
         });
     }
     Ok(manifests)
