@@ -3,7 +3,9 @@
 //!
 //! - [`source`]: where the configuration comes from (kubeconfig files, a pod's service account,
 //!   the command line's overrides).
+//! - [`listed`]: list responses read without their items' managed fields.
 
+pub mod listed;
 pub mod source;
 
 use std::collections::HashMap;
@@ -549,8 +551,8 @@ impl Kube {
     }
 
     /// Every object of a kind in a namespace (or cluster-wide), as JSON: read straight into
-    /// JSON values (not typed objects turned into JSON again), each given its `apiVersion` and
-    /// `kind` (a list's items come without them).
+    /// JSON values (not typed objects turned into JSON again) without their managed fields
+    /// ([`listed`]), each given its `apiVersion` and `kind` (a list's items come without them).
     pub async fn list(
         &self,
         ar: &ApiResource,
@@ -563,14 +565,13 @@ impl Kube {
         }
         let api = self.api(ar, namespace);
         let url = api.resource_url();
-        let list = self
+        let items = self
             .read_retrying(|| async {
                 let request = kube::core::Request::new(url)
                     .list(&lp)
                     .map_err(kube::Error::BuildRequest)?;
-                self.client
-                    .request::<kube::core::ObjectList<Value>>(request)
-                    .await
+                let text = self.client.request_text(request).await?;
+                listed::items(&text).map_err(kube::Error::SerdeError)
             })
             .await
             .map_err(|source| Error::Api {
@@ -582,8 +583,7 @@ impl Kube {
                 ),
                 source,
             })?;
-        Ok(list
-            .items
+        Ok(items
             .into_iter()
             .map(|mut o| {
                 if let Value::Object(map) = &mut o {
