@@ -120,7 +120,6 @@ pub fn build(
     reporter: &dyn Reporter,
 ) -> Result<Vec<ImageResult>, Error> {
     let repo = options.repo;
-    registry.login(repo, RegistryOperation::Push)?;
     let mut tags = registry.list_tags(repo)?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -182,6 +181,11 @@ pub fn build(
         }
     }
 
+    // Push access is asked for before the first build, and only when there is something to
+    // build: a run that finds every image needs no more than to read the repository.
+    if !pending.is_empty() || !unresolved.is_empty() {
+        registry.login(repo, RegistryOperation::Push)?;
+    }
     let start = Start {
         plans,
         pending,

@@ -79,17 +79,21 @@ pub fn read(store: &Store, repo: &str) -> Result<TagLog, werf_cache::Error> {
         .unwrap_or_default())
 }
 
-/// Reads, changes and writes the log of `repo` under the store's lock; returns the new log.
+/// Reads, changes and writes the log of `repo` under the store's lock; returns the new log. A
+/// change that changes nothing writes nothing (a no-op build does not sync the disk).
 pub fn update(
     store: &Store,
     repo: &str,
     change: impl FnOnce(&mut TagLog),
 ) -> Result<TagLog, werf_cache::Error> {
     let _lock = store.lock(&format!("{NAMESPACE} {repo}"))?;
-    let mut log = read(store, repo)?;
+    let before = read(store, repo)?;
+    let mut log = before.clone();
     change(&mut log);
-    let bytes = serde_json::to_vec(&log).expect("the tag log serializes");
-    store.put_durable(NAMESPACE, &key(repo), &bytes)?;
+    if log != before {
+        let bytes = serde_json::to_vec(&log).expect("the tag log serializes");
+        store.put_durable(NAMESPACE, &key(repo), &bytes)?;
+    }
     Ok(log)
 }
 

@@ -27,13 +27,17 @@ pub fn cached_tags(
         .map(|l| l.tags))
 }
 
-/// Records `tags` as `repo`'s, listed at `now` (Unix seconds).
+/// Records `tags` as `repo`'s, listed at `now` (Unix seconds); the record is left as it is when
+/// it holds these tags already (a no-op build writes nothing).
 pub fn save(
     store: &Store,
     repo: &str,
     tags: &BTreeSet<String>,
     now: u64,
 ) -> Result<(), werf_cache::Error> {
+    if cached_tags(store, repo)?.as_ref() == Some(tags) {
+        return Ok(());
+    }
     store.put(
         TAGS,
         &key(repo),
