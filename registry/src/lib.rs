@@ -93,7 +93,9 @@ pub struct Access {
 
 /// A client for the registries a run talks to.
 pub struct Registry {
-    client: Client,
+    /// The OCI client, made on first use ([`Registry::oci`]): making one reads the system's
+    /// certificates, which a run that pushes nothing never needs.
+    client: std::sync::OnceLock<Client>,
     runtime: &'static tokio::runtime::Runtime,
     insecure: Vec<String>,
     /// Certificates are not checked (`--skip-tls-verify-registry`).
@@ -154,20 +156,13 @@ impl Registry {
         );
         plain.sort();
         plain.dedup();
-        let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain.clone()),
-            connect_timeout: Some(timeouts.connect),
-            read_timeout: Some(timeouts.read),
-            accept_invalid_certificates: access.skip_tls_verify,
-            ..Default::default()
-        };
         let runtime = werf_base::runtime::get().map_err(|e| Error::Request {
             registry: String::new(),
             operation: "start the HTTP runtime".into(),
             message: e.to_string(),
         })?;
         Ok(Registry {
-            client: Client::new(config),
+            client: std::sync::OnceLock::new(),
             runtime,
             insecure: plain,
             skip_tls_verify: access.skip_tls_verify,
@@ -175,6 +170,19 @@ impl Registry {
             http: std::sync::OnceLock::new(),
             tokens: Default::default(),
             stats: Stats::default(),
+        })
+    }
+
+    /// The OCI client (made on first use).
+    fn oci(&self) -> &Client {
+        self.client.get_or_init(|| {
+            Client::new(ClientConfig {
+                protocol: ClientProtocol::HttpsExcept(self.insecure.clone()),
+                connect_timeout: Some(self.timeouts.connect),
+                read_timeout: Some(self.timeouts.read),
+                accept_invalid_certificates: self.skip_tls_verify,
+                ..Default::default()
+            })
         })
     }
 

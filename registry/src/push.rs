@@ -66,7 +66,7 @@ impl Registry {
                 }
             });
             self.runtime.block_on(watched(
-                self.client
+                self.oci()
                     .push_blob_stream(&reference, stream, digest, Some(size)),
                 &progress,
                 stall,
@@ -85,7 +85,7 @@ impl Registry {
             || {
                 self.count();
                 self.runtime
-                    .block_on(self.client.blob_exists(&reference, digest))
+                    .block_on(self.oci().blob_exists(&reference, digest))
             },
             |e| transient(e) && !server_error(e),
         );
@@ -111,7 +111,7 @@ impl Registry {
         self.count();
         match self
             .runtime
-            .block_on(self.client.mount_blob(&reference, &source, digest))
+            .block_on(self.oci().mount_blob(&reference, &source, digest))
         {
             Ok(()) => {
                 self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
@@ -193,7 +193,7 @@ impl Registry {
                 .parse()
                 .map_err(|e| Self::err(&reference, "manifest content type", e))?;
             self.count();
-            let put = self.runtime.block_on(self.client.push_manifest_raw(
+            let put = self.runtime.block_on(self.oci().push_manifest_raw(
                 &reference,
                 body.clone(),
                 content_type,

@@ -9,7 +9,7 @@ impl Registry {
         let auth = credentials(host_of(repo))?;
         self.count();
         self.runtime
-            .block_on(self.client.auth(&reference, &auth, op))
+            .block_on(self.oci().auth(&reference, &auth, op))
             .map(|_| ())
             .map_err(|e| Self::err(&reference, format!("authentication for `{repo}`"), e))?;
         Ok(())
@@ -165,7 +165,7 @@ impl Registry {
             self.count();
             let mut capped = capped::Capped::new(&mut out, limit);
             self.runtime
-                .block_on(self.client.pull_blob(&reference, &descriptor, &mut capped))
+                .block_on(self.oci().pull_blob(&reference, &descriptor, &mut capped))
         })
         .map_err(|e| {
             Self::err(
@@ -210,7 +210,7 @@ impl Registry {
             let mut out = capped::Capped::new(tokio::fs::File::from_std(file.try_clone()?), limit);
             self.count();
             self.runtime.block_on(async {
-                self.client
+                self.oci()
                     .pull_blob(&reference, &descriptor, &mut out)
                     .await?;
                 tokio::io::AsyncWriteExt::flush(&mut out.into_inner()).await?;
