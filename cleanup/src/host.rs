@@ -160,24 +160,38 @@ fn stamp(store: &Store) -> PathBuf {
 }
 
 /// At most once an hour per home, and never on the first run (a new home has nothing to trim):
-/// a host cleanup with the default limits. Returns what it did when it ran.
+/// a host cleanup with the default limits. Returns what it did when it ran. The hour counts from
+/// the last automatic run (or the first use): runs in between leave the stamp alone, so a home
+/// used every few minutes is still trimmed hourly.
 pub fn auto(home: &Path, store: &Store) -> Result<Option<Done>> {
+    const HOUR: Duration = Duration::from_secs(3600);
     let path = stamp(store);
-    let due = match std::fs::metadata(&path).and_then(|m| m.modified()) {
-        Ok(t) => SystemTime::now()
-            .duration_since(t)
-            .is_ok_and(|age| age >= Duration::from_secs(3600)),
-        Err(_) => false,
+    let age = || {
+        std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| SystemTime::now().duration_since(t).unwrap_or_default())
     };
-    // Touch the stamp (creating it on the first run) before anything else: two processes
-    // finishing at once do not both trim.
-    let touched = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .and_then(|f| f.set_modified(SystemTime::now()));
-    if touched.is_err() || !due {
+    let touch = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(SystemTime::now()))
+    };
+    match age() {
+        None => {
+            // The first use: the hour starts now (a stamp that cannot be written: never due).
+            let _ = touch();
+            return Ok(None);
+        }
+        Some(a) if a < HOUR => return Ok(None),
+        Some(_) => {}
+    }
+    // Due. Under the lock, one process takes the turn: one that waited finds the stamp new.
+    let _lock = store.lock("host-cleanup")?;
+    if age().is_some_and(|a| a < HOUR) || touch().is_err() {
         return Ok(None);
     }
     run(home, store, &Options::default()).map(Some)
@@ -241,15 +255,31 @@ mod tests {
     fn the_automatic_run_waits_an_hour_from_the_first_use() {
         let home = tempfile::tempdir().unwrap();
         let store = Store::open(home.path()).unwrap();
+        let stamped_ago = |secs: u64| {
+            std::fs::File::options()
+                .write(true)
+                .open(stamp(&store))
+                .unwrap()
+                .set_modified(SystemTime::now() - Duration::from_secs(secs))
+                .unwrap()
+        };
+        let age = || {
+            let t = std::fs::metadata(stamp(&store))
+                .unwrap()
+                .modified()
+                .unwrap();
+            SystemTime::now().duration_since(t).unwrap().as_secs()
+        };
         assert!(auto(home.path(), &store).unwrap().is_none());
         assert!(auto(home.path(), &store).unwrap().is_none());
-        let old = SystemTime::now() - Duration::from_secs(7200);
-        std::fs::File::options()
-            .write(true)
-            .open(stamp(&store))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        // A run half an hour in does not move the hour on.
+        stamped_ago(1800);
+        assert!(auto(home.path(), &store).unwrap().is_none());
+        assert!(age() >= 1799, "the stamp moved: {} s old", age());
+        stamped_ago(3700);
         assert!(auto(home.path(), &store).unwrap().is_some());
+        // The run that trimmed starts the next hour.
+        assert!(age() < 60);
+        assert!(auto(home.path(), &store).unwrap().is_none());
     }
 }
