@@ -323,6 +323,33 @@ pub fn rendered_templates(
     Ok(out)
 }
 
+/// [`rendered_chart`] with its templates rendered on every core first: each is a query of its
+/// own, so the chart then only gathers them, in order (the first failing template is still the
+/// one reported).
+pub fn rendered_chart_on_every_core(
+    db: &crate::Database,
+    project: Project,
+    input: RenderInput,
+) -> Result<Arc<Vec<Manifest>>> {
+    use rayon::prelude::*;
+    // What every template reads is made once, before the workers ask for it.
+    if let (Ok(templates), Ok(_)) = (
+        templates(db, project, input).clone(),
+        template_set(db, project, input),
+    ) {
+        let names: Vec<String> = steps::renderable(&templates)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        names.into_par_iter().for_each_with(db.clone(), |db, name| {
+            let key = TemplateKey::new(db, name);
+            // Errors are the chart's to report, in its order.
+            let _ = rendered_template(db, project, input, key);
+        });
+    }
+    rendered_chart(db, project, input).clone()
+}
+
 /// Every manifest of the chart, in Helm's install order.
 #[salsa::tracked(returns(ref))]
 pub fn rendered_chart(

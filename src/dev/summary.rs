@@ -181,7 +181,7 @@ mod tests {
                     kind: "K".into(),
                     name: "n".into(),
                     text: text.into(),
-                    object: serde_json::Value::Null,
+                    object: Default::default(),
                     hook: false,
                 }],
                 images: images.iter().map(|s| s.to_string()).collect(),

@@ -78,9 +78,16 @@ impl ChartSource for Bundle {
         Ok(Arc::new(manifests))
     }
 
-    fn notes(&self, options: &RenderOptions, cluster: Cluster) -> Result<String> {
+    fn with_notes(
+        &self,
+        options: &RenderOptions,
+        cluster: Cluster,
+    ) -> Result<(Arc<Vec<Manifest>>, String)> {
         let prepared = self.prepared(options, cluster)?;
-        Ok(prepared.notes()?)
+        let manifests = prepared
+            .manifests()
+            .with_context(|| format!("rendering bundle `{}`", self.reference))?;
+        Ok((Arc::new(manifests), prepared.notes()?))
     }
 
     fn content(

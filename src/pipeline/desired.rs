@@ -118,61 +118,83 @@ pub async fn desired(
         let definitions = source.crds(&options)?;
         deploy::crds::install(kube, &crate::progress::DeployLines, &definitions, timeout).await?;
     }
-    // While the chart renders (one core), another thread lists the live objects of the kinds
-    // the last revision has: a no-op converge then does not wait on them.
+    // While the chart renders, another thread lists the live objects of the kinds the last
+    // revision has; once it is rendered, a third reads the last revisions' objects and resolves
+    // the desired objects' kinds (neither needs the lists): a no-op converge waits on the lists
+    // only once everything else is done.
     let handle = tokio::runtime::Handle::current();
     let hint = history
         .last()
         .map(|r| deploy::release::kinds_hint(r.manifest()))
         .unwrap_or_default();
-    let (early, rendered) = std::thread::scope(|s| {
+    let stopped = |what: &str| anyhow::anyhow!("{what} stopped unexpectedly");
+    let (handle, history_of) = (&handle, &mut history);
+    let (early, done) = std::thread::scope(|s| {
         let early = s.spawn(|| handle.block_on(deploy::read_early(kube, release, &hint)));
-        // `lookup` reads this cluster, as Helm's install and upgrade do. Each document comes
-        // parsed as the API server reads it (a comment-only one is null: no object, as for
-        // Helm).
-        let rendered = source.manifests(&options, kube.lookup());
-        phase("chart rendered");
-        (early.join(), rendered)
+        let done = (|| -> Result<_> {
+            // `lookup` reads this cluster, as Helm's install and upgrade do. Each document
+            // comes parsed as the API server reads it.
+            let (manifests, notes) = source.with_notes(&options, kube.lookup())?;
+            phase("chart rendered");
+            let rendered = manifests.clone();
+            let desired = s
+                .spawn(move || handle.block_on(objects(kube, args, release, &rendered, history_of)))
+                .join()
+                .map_err(|_| stopped("reading the release's objects"))??;
+            phase("recorded objects read and kinds resolved");
+            Ok((manifests, notes, desired))
+        })();
+        (early.join(), done)
     });
-    let manifests = rendered?;
-    // The last revisions' objects: a document rendered as this render did is not parsed again.
+    let (manifests, notes, desired) = done?;
+    let early = early.map_err(|_| stopped("listing the live objects"))?;
+    phase("live lists read");
+    // What the revision records: the chart's documents (not hooks), as rendered.
+    let recorded = manifests
+        .iter()
+        .filter(|m| !m.object.is_null() && !m.hook)
+        .map(|m| (m.source.as_str(), m.text.as_str()));
+    let content = source.content(&options, deploy::release::join_manifest(recorded), notes)?;
+    Ok((desired, history, content, early))
+}
+
+/// The objects of the last revisions read into `history` (a document this render left as it
+/// was takes the render's object instead of a parse of its own), and the desired objects (a
+/// comment-only document is none, as for Helm) with `--add-annotation`/`--add-label` applied and
+/// their kinds resolved.
+async fn objects(
+    kube: &Kube,
+    args: &RenderSettings,
+    release: &Release,
+    manifests: &[werf_graph::chart::Manifest],
+    history: &mut [deploy::release::Record],
+) -> Result<Vec<(deploy::object::Desired, kube::discovery::ApiResource)>> {
     let by_text: HashMap<&str, &Value> = manifests
         .iter()
-        .map(|m| (m.text.as_str(), &m.object))
+        .map(|m| (m.text.as_str(), &*m.object))
         .collect();
-    deploy::fill_objects_with(kube, release, &mut history, &|text| {
+    deploy::fill_objects_with(kube, release, history, &|text| {
         by_text.get(text).map(|v| (*v).clone())
     })
     .await?;
-    let early =
-        early.map_err(|_| anyhow::anyhow!("listing the live objects stopped unexpectedly"))?;
-    phase("recorded objects and live lists read");
-    let mut parsed = Vec::new();
-    let mut recorded = Vec::new();
-    for m in manifests.iter() {
-        if m.object.is_null() {
-            continue;
-        }
-        if !m.hook {
-            recorded.push((m.source.as_str(), m.text.as_str()));
-        }
-        // `--add-annotation`/`--add-label`: on every object the release applies, hooks too
-        // (the record keeps the chart's text, as the last revision's objects are read from it).
-        let mut v = m.object.clone();
-        args.metadata.apply(&mut v);
-        parsed.push((m.source.clone(), v));
-    }
-    phase("manifests parsed");
+    // The labels and annotations go on every object the release applies, hooks too (the record
+    // keeps the chart's text, as the last revision's objects are read from it).
+    let parsed = manifests
+        .iter()
+        .filter(|m| !m.object.is_null())
+        .map(|m| {
+            let mut v = (*m.object).clone();
+            args.metadata.apply(&mut v);
+            (m.source.clone(), v)
+        })
+        .collect();
     let mut desired = deploy::resolve(kube, parsed, release).await?;
-    phase("kinds resolved");
     if !args.pod_logs {
         for (d, _) in &mut desired {
             d.logs.skip = true;
         }
     }
-    let notes = source.notes(&options, kube.lookup())?;
-    let content = source.content(&options, deploy::release::join_manifest(recorded), notes)?;
-    Ok((desired, history, content, early))
+    Ok(desired)
 }
 
 /// The tag of every image werf.yaml names (a Stapel image's earlier stages are not values).

@@ -20,13 +20,24 @@ pub fn render(
     cluster: Cluster,
 ) -> Result<Arc<Vec<chart::Manifest>>> {
     let input = RenderInput::new(&loaded.db, options, cluster);
-    Ok(render::rendered_chart(&loaded.db, loaded.project, input).clone()?)
+    Ok(render::rendered_chart_on_every_core(
+        &loaded.db,
+        loaded.project,
+        input,
+    )?)
 }
 
-/// The release notes (the top chart's `templates/NOTES.txt`, empty without one) for `options`.
-pub fn notes(loaded: &Loaded, options: RenderOptions, cluster: Cluster) -> Result<Arc<str>> {
+/// [`render`] and the release notes (the top chart's `templates/NOTES.txt`, empty without one),
+/// from one input: the notes do not set the chart up a second time.
+pub fn render_with_notes(
+    loaded: &Loaded,
+    options: RenderOptions,
+    cluster: Cluster,
+) -> Result<(Arc<Vec<chart::Manifest>>, String)> {
     let input = RenderInput::new(&loaded.db, options, cluster);
-    Ok(render::notes(&loaded.db, loaded.project, input).clone()?)
+    let manifests = render::rendered_chart_on_every_core(&loaded.db, loaded.project, input)?;
+    let notes = render::notes(&loaded.db, loaded.project, input).clone()?;
+    Ok((manifests, notes.to_string()))
 }
 
 /// The chart's custom resource definitions for `options` (`crds/` of the enabled charts).

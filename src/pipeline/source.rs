@@ -24,8 +24,12 @@ pub trait ChartSource {
     fn crds(&self, options: &RenderOptions) -> Result<Arc<Vec<(String, String)>>>;
     /// The manifests in Helm's install order; `lookup` reads `cluster`.
     fn manifests(&self, options: &RenderOptions, cluster: Cluster) -> Result<Arc<Vec<Manifest>>>;
-    /// The top chart's rendered `NOTES.txt`.
-    fn notes(&self, options: &RenderOptions, cluster: Cluster) -> Result<String>;
+    /// The manifests and the top chart's rendered `NOTES.txt`, from one render.
+    fn with_notes(
+        &self,
+        options: &RenderOptions,
+        cluster: Cluster,
+    ) -> Result<(Arc<Vec<Manifest>>, String)>;
     /// What a revision records of the chart and values.
     fn content(
         &self,
@@ -53,8 +57,12 @@ impl ChartSource for Loaded {
         super::render::render(self, options.clone(), cluster)
     }
 
-    fn notes(&self, options: &RenderOptions, cluster: Cluster) -> Result<String> {
-        Ok(super::render::notes(self, options.clone(), cluster)?.to_string())
+    fn with_notes(
+        &self,
+        options: &RenderOptions,
+        cluster: Cluster,
+    ) -> Result<(Arc<Vec<Manifest>>, String)> {
+        super::render::render_with_notes(self, options.clone(), cluster)
     }
 
     fn content(

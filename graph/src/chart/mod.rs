@@ -60,8 +60,9 @@ pub struct Manifest {
     /// The document's text as Helm prints it after its `# Source:` line.
     pub text: String,
     /// The text parsed once, as the API server reads it (YAML 1.1, integers as written); null
-    /// for a comment-only document. Deploys apply this, not a second parse of `text`.
-    pub object: serde_json::Value,
+    /// for a comment-only document. Deploys apply this, not a second parse of `text`; shared,
+    /// as manifests are copied from a template's render into the chart's.
+    pub object: Arc<serde_json::Value>,
     /// A hook (`helm.sh/hook`): printed after the manifests, applied by the hook machinery.
     pub hook: bool,
 }

@@ -190,7 +190,7 @@ pub fn render_template(
             name: text_at("/metadata/name"),
             text: doc,
             hook: hook.is_some(),
-            object: head,
+            object: Arc::new(head),
         });
     }
     Ok(manifests)
