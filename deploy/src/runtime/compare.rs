@@ -69,15 +69,25 @@ pub async fn plan_with(
             ownership::check(owner, &d.id, l, recorded.contains_key(&d.id))?;
         }
     }
-    let decide = |(d, ar): (Desired, ApiResource)| {
+    // An object as last applied whose live version holds all of it is unchanged without asking
+    // the server: decided on every core first (a no-op converge decides every object so).
+    let unchanged: Vec<bool> = {
+        use rayon::prelude::*;
+        main.par_iter()
+            .map(|(d, _)| {
+                live.get(&d.id).is_some_and(|l| {
+                    last_applied.get(&d.id).copied() == Some(&d.object)
+                        && subset(&d.to_apply(true), l)
+                })
+            })
+            .collect()
+    };
+    let decide = |((d, ar), unchanged): ((Desired, ApiResource), bool)| {
         let now = live.get(&d.id);
-        let last = last_applied.get(&d.id).copied();
         async move {
             let action = match now {
                 None => Action::Create,
-                Some(l) if last == Some(&d.object) && subset(&d.to_apply(true), l) => {
-                    Action::Unchanged
-                }
+                Some(_) if unchanged => Action::Unchanged,
                 Some(l) => {
                     let dry = kube
                         .apply(
@@ -113,7 +123,7 @@ pub async fn plan_with(
             })
         }
     };
-    let mut steps: Vec<Step> = futures::stream::iter(main.into_iter().map(decide))
+    let mut steps: Vec<Step> = futures::stream::iter(main.into_iter().zip(unchanged).map(decide))
         .buffered(16)
         .collect::<Vec<Result<Step>>>()
         .await
