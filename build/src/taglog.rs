@@ -121,6 +121,39 @@ mod tests {
     }
 
     #[test]
+    fn an_update_that_changes_nothing_writes_nothing() {
+        use std::os::unix::fs::MetadataExt as _;
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(home.path()).unwrap();
+        // Each write is a new file renamed into place: a new inode.
+        let inode = || {
+            let dir = store.root().join(NAMESPACE);
+            let sub = std::fs::read_dir(&dir)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            let file = std::fs::read_dir(sub)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            std::fs::metadata(file).unwrap().ino()
+        };
+        let tags: BTreeSet<String> = ["a".to_string()].into();
+        update(&store, "r", |l| l.listed(&tags, 10)).unwrap();
+        let first = inode();
+        // The same listing later, and a push already known: nothing new.
+        update(&store, "r", |l| l.listed(&tags, 20)).unwrap();
+        assert_eq!(inode(), first);
+        update(&store, "r", |l| l.pushed("b", "sha256:b", 30)).unwrap();
+        assert_ne!(inode(), first);
+        assert_eq!(read(&store, "r").unwrap().tags["a"].first_seen, 10);
+    }
+
+    #[test]
     fn the_log_persists_per_repository() {
         let home = tempfile::tempdir().unwrap();
         let store = Store::open(home.path()).unwrap();

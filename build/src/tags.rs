@@ -44,3 +44,41 @@ pub fn save(
         &serde_json::to_vec(&serde_json::json!({"confirmed_at": now, "tags": tags})).expect("json"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_tags_are_not_written_again() {
+        use std::os::unix::fs::MetadataExt as _;
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(home.path()).unwrap();
+        let inode = || {
+            let dir = store.root().join(TAGS);
+            let sub = std::fs::read_dir(&dir)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            let file = std::fs::read_dir(sub)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            std::fs::metadata(file).unwrap().ino()
+        };
+        assert_eq!(cached_tags(&store, "r").unwrap(), None);
+        let mut tags: BTreeSet<String> = ["a".to_string()].into();
+        save(&store, "r", &tags, 10).unwrap();
+        let first = inode();
+        save(&store, "r", &tags, 20).unwrap();
+        assert_eq!(inode(), first);
+        tags.insert("b".into());
+        save(&store, "r", &tags, 30).unwrap();
+        assert_ne!(inode(), first);
+        assert_eq!(cached_tags(&store, "r").unwrap(), Some(tags));
+    }
+}
