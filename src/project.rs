@@ -708,15 +708,22 @@ impl PlanMemo {
             return;
         };
         let (store, key) = (self.store.clone(), self.key);
+        // Encoded straight into the record's file: 10,000 plans are tens of megabytes that are
+        // never held in memory beside the engine's own.
         let write = move || {
-            let mut record = header.into_bytes();
-            match plan::memo::encode(&mut record, &ok, &synthetic) {
-                Ok(()) => {
-                    if let Err(e) = store.put(PLAN_MEMO, &key, &record) {
-                        tracing::debug!("the plans are not remembered: {e}");
-                    }
-                }
-                Err(e) => tracing::debug!("{}", werf_base::errors::chain(&e)),
+            let mut refused = None;
+            let written = store.put_streamed(PLAN_MEMO, &key, |w| {
+                w.write_all(header.as_bytes())?;
+                plan::memo::encode(w, &ok, &synthetic).map_err(|e| {
+                    let error = std::io::Error::other(werf_base::errors::chain(&e));
+                    refused = Some(e);
+                    error
+                })
+            });
+            match (refused, written) {
+                (Some(e), _) => tracing::debug!("{}", werf_base::errors::chain(&e)),
+                (None, Err(e)) => tracing::debug!("the plans are not remembered: {e}"),
+                (None, Ok(())) => {}
             }
         };
         self.finish();

@@ -167,6 +167,30 @@ impl Store {
     }
 
     fn write(&self, namespace: &str, key: &Key, value: &[u8], durable: bool) -> Result<()> {
+        self.write_with(namespace, key, durable, |w| w.write_all(value))
+    }
+
+    /// Like [`Store::put`], the payload written by `write` as it is made (a large record is
+    /// never held whole in memory to be written). When `write` fails nothing is stored.
+    pub fn put_streamed(
+        &self,
+        namespace: &str,
+        key: &Key,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<()> {
+        self.write_with(namespace, key, false, write)
+    }
+
+    /// Writes a record to a temp file (the checksum is summed as the payload goes by and put in
+    /// its place at the end), then renames it into place whole.
+    fn write_with(
+        &self,
+        namespace: &str,
+        key: &Key,
+        durable: bool,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<()> {
+        use std::io::{Seek as _, SeekFrom};
         let path = self.path(namespace, key)?;
         let dir = path.parent().expect("record paths have a parent");
         fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -175,13 +199,26 @@ impl Store {
             .prefix("rec-")
             .tempfile_in(&tmp_dir)
             .map_err(io_err(&tmp_dir))?;
-        let checksum = checksum(namespace, key, value);
-        tmp.write_all(MAGIC)
-            .and_then(|_| tmp.write_all(checksum.as_bytes()))
-            .and_then(|_| tmp.write_all(value))
-            .map_err(io_err(tmp.path()))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut hashing = Summed {
+            out: io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut()),
+            sum: checksum_start(namespace, key),
+        };
+        hashing
+            .out
+            .write_all(MAGIC)
+            .and_then(|_| hashing.out.write_all(&[0; 32]))
+            .and_then(|_| write(&mut hashing))
+            .and_then(|_| hashing.out.flush())
+            .map_err(io_err(&tmp_path))?;
+        let checksum = hashing.sum.finalize();
+        drop(hashing);
+        let file = tmp.as_file_mut();
+        file.seek(SeekFrom::Start(MAGIC.len() as u64))
+            .and_then(|_| file.write_all(checksum.as_bytes()))
+            .map_err(io_err(&tmp_path))?;
         if durable {
-            tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
+            tmp.as_file().sync_all().map_err(io_err(&tmp_path))?;
         }
         tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
         Ok(())
@@ -224,12 +261,36 @@ pub struct Lock {
 
 /// The checksum binds the payload to where it belongs.
 fn checksum(namespace: &str, key: &Key, value: &[u8]) -> blake3::Hash {
+    let mut h = checksum_start(namespace, key);
+    h.update(value);
+    h.finalize()
+}
+
+/// The checksum of a record of `namespace` and `key`, before its payload.
+fn checksum_start(namespace: &str, key: &Key) -> blake3::Hasher {
     let mut h = blake3::Hasher::new();
     h.update(namespace.as_bytes());
     h.update(&[0]);
     h.update(key);
-    h.update(value);
-    h.finalize()
+    h
+}
+
+/// A payload on its way to a record: written out and summed.
+struct Summed<W: Write> {
+    out: W,
+    sum: blake3::Hasher,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sum.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn decode<'a>(namespace: &str, key: &Key, bytes: &'a [u8]) -> Option<&'a [u8]> {
@@ -277,6 +338,35 @@ mod tests {
         );
         s.remove("listings", &k).expect("remove");
         assert_eq!(s.get("listings", &k).expect("get"), None);
+    }
+
+    #[test]
+    fn a_streamed_record_reads_as_a_whole_one_and_a_failed_stream_stores_nothing() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(home.path()).expect("open");
+        let k = key_for_name("t", "a");
+        // Larger than the write buffer, in pieces.
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        s.put_streamed("memo", &k, |w| {
+            for piece in big.chunks(7_000) {
+                w.write_all(piece)?;
+            }
+            Ok(())
+        })
+        .expect("put");
+        assert_eq!(s.get("memo", &k).expect("get").as_deref(), Some(&big[..]));
+        // The same bytes as `put` writes.
+        let streamed = fs::read(s.path("memo", &k).unwrap()).unwrap();
+        s.put("memo", &k, &big).expect("put");
+        assert_eq!(fs::read(s.path("memo", &k).unwrap()).unwrap(), streamed);
+        // A stream that fails half-way leaves the record as it was, and no temp file.
+        let failed = s.put_streamed("memo", &k, |w| {
+            w.write_all(b"half of a record")?;
+            Err(io::Error::other("the encoder gave up"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(s.get("memo", &k).expect("get").as_deref(), Some(&big[..]));
+        assert_eq!(fs::read_dir(home.path().join("v1/tmp")).unwrap().count(), 0);
     }
 
     #[test]

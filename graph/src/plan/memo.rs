@@ -148,7 +148,7 @@ struct Record {
 /// 20 MB, not copied again) every image's plan and the synthetic objects of `synthetic` (what
 /// planning made); an error for a plan the encoding must not hold.
 pub fn encode(
-    out: &mut Vec<u8>,
+    out: &mut dyn std::io::Write,
     plans: &[(String, Arc<ImagePlan>)],
     synthetic: &MemoryObjects,
 ) -> Result<(), MemoError> {
