@@ -83,12 +83,37 @@ impl BuildProgress {
     }
 }
 
+/// The line of an image found in the registry.
+fn existing_line(name: &str, tag: &str) -> String {
+    format!(
+        "`{name}`: {} already in the registry",
+        &tag[..tag.len().min(12)]
+    )
+}
+
 impl crate::build::Reporter for BuildProgress {
     fn existing(&self, name: &str, tag: &str) {
-        self.line(format!(
-            "`{name}`: {} already in the registry",
-            &tag[..tag.len().min(12)]
-        ));
+        self.line(existing_line(name, tag));
+    }
+
+    fn existing_all(&self, found: &[(&str, &str)]) {
+        if found.is_empty() {
+            return;
+        }
+        // One write for them all (a pipe to a CI log takes a thousand lines as one).
+        let mut text = found
+            .iter()
+            .map(|(name, tag)| existing_line(name, tag))
+            .collect::<Vec<_>>()
+            .join("\n");
+        match &self.multi {
+            Some(_) => self.line(text),
+            None if crate::printer::quiet() => {}
+            None => {
+                text.push('\n');
+                eprint!("{text}");
+            }
+        }
     }
 
     fn started(&self, name: &str) {

@@ -70,6 +70,13 @@ pub struct ImageResult {
 /// Progress of a build, drawn by the caller.
 pub trait Reporter: Sync {
     fn existing(&self, _name: &str, _tag: &str) {}
+    /// Images found in the registry at once, as (name, tag): each as [`Reporter::existing`]
+    /// unless the reporter tells them together (a no-op build finds every image at once).
+    fn existing_all(&self, found: &[(&str, &str)]) {
+        for (name, tag) in found {
+            self.existing(name, tag);
+        }
+    }
     fn started(&self, _name: &str) {}
     fn finished(&self, _name: &str, _result: &ImageResult, _uploaded: u64) {}
     fn failed(&self, _name: &str, _error: &str) {}
@@ -172,14 +179,17 @@ pub fn build(
     } else {
         HashMap::new()
     };
+    let mut found = Vec::new();
     for name in order.iter().filter(|n| plans.contains_key(*n)) {
         let p = &plans[name];
         if tags.contains(&p.tag) {
-            results.insert(name.clone(), existing_result(p, &digests, reporter));
+            found.push((p.name.as_str(), p.tag.as_str()));
+            results.insert(name.clone(), existing_result(p, &digests));
         } else {
             pending.push(name.clone());
         }
     }
+    reporter.existing_all(&found);
 
     // Push access is asked for before the first build, and only when there is something to
     // build: a run that finds every image needs no more than to read the repository.
@@ -247,10 +257,8 @@ pub fn build(
     };
     let finished = schedule::run(start, workers, build_task, replan);
     for (name, plan) in &finished.found {
-        results.insert(
-            name.clone(),
-            existing_result(plan, &HashMap::new(), reporter),
-        );
+        reporter.existing(&plan.name, &plan.tag);
+        results.insert(name.clone(), existing_result(plan, &HashMap::new()));
     }
 
     let built = built.into_inner().expect("results lock poisoned");
@@ -337,14 +345,9 @@ fn resolve(
 }
 
 /// The result of an image its tag already names in the registry.
-fn existing_result(
-    plan: &ImagePlan,
-    digests: &HashMap<String, String>,
-    reporter: &dyn Reporter,
-) -> ImageResult {
+fn existing_result(plan: &ImagePlan, digests: &HashMap<String, String>) -> ImageResult {
     // A tag can be moved in the registry by anyone: a digest that is reported is the
     // registry's answer of this run, never a cached one.
-    reporter.existing(&plan.name, &plan.tag);
     ImageResult {
         name: plan.name.clone(),
         tag: plan.tag.clone(),
