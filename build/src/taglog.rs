@@ -97,6 +97,23 @@ pub fn update(
     Ok(log)
 }
 
+/// The inode of the one record of `namespace` in `store` (tests): each write is a new file
+/// renamed into place, so a record that was not written keeps its inode.
+#[cfg(test)]
+pub(crate) fn record_inode(store: &Store, namespace: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let only = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    };
+    let file = only(only(store.root().join(namespace)));
+    std::fs::metadata(file).unwrap().ino()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,26 +139,9 @@ mod tests {
 
     #[test]
     fn an_update_that_changes_nothing_writes_nothing() {
-        use std::os::unix::fs::MetadataExt as _;
         let home = tempfile::tempdir().unwrap();
         let store = Store::open(home.path()).unwrap();
-        // Each write is a new file renamed into place: a new inode.
-        let inode = || {
-            let dir = store.root().join(NAMESPACE);
-            let sub = std::fs::read_dir(&dir)
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            let file = std::fs::read_dir(sub)
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            std::fs::metadata(file).unwrap().ino()
-        };
+        let inode = || record_inode(&store, NAMESPACE);
         let tags: BTreeSet<String> = ["a".to_string()].into();
         update(&store, "r", |l| l.listed(&tags, 10)).unwrap();
         let first = inode();

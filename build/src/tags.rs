@@ -51,25 +51,9 @@ mod tests {
 
     #[test]
     fn the_same_tags_are_not_written_again() {
-        use std::os::unix::fs::MetadataExt as _;
         let home = tempfile::tempdir().unwrap();
         let store = Store::open(home.path()).unwrap();
-        let inode = || {
-            let dir = store.root().join(TAGS);
-            let sub = std::fs::read_dir(&dir)
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            let file = std::fs::read_dir(sub)
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            std::fs::metadata(file).unwrap().ino()
-        };
+        let inode = || crate::taglog::record_inode(&store, TAGS);
         assert_eq!(cached_tags(&store, "r").unwrap(), None);
         let mut tags: BTreeSet<String> = ["a".to_string()].into();
         save(&store, "r", &tags, 10).unwrap();
