@@ -710,20 +710,15 @@ impl PlanMemo {
         let (store, key) = (self.store.clone(), self.key);
         // Encoded straight into the record's file: 10,000 plans are tens of megabytes that are
         // never held in memory beside the engine's own.
+        // A refused plan (werf.yaml `secrets`) fails the write: nothing is stored.
         let write = move || {
-            let mut refused = None;
             let written = store.put_streamed(PLAN_MEMO, &key, |w| {
                 w.write_all(header.as_bytes())?;
-                plan::memo::encode(w, &ok, &synthetic).map_err(|e| {
-                    let error = std::io::Error::other(werf_base::errors::chain(&e));
-                    refused = Some(e);
-                    error
-                })
+                plan::memo::encode(w, &ok, &synthetic)
+                    .map_err(|e| std::io::Error::other(werf_base::errors::chain(&e)))
             });
-            match (refused, written) {
-                (Some(e), _) => tracing::debug!("{}", werf_base::errors::chain(&e)),
-                (None, Err(e)) => tracing::debug!("the plans are not remembered: {e}"),
-                (None, Ok(())) => {}
+            if let Err(e) = written {
+                tracing::debug!("the plans are not remembered: {e}");
             }
         };
         self.finish();
