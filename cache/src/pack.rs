@@ -5,14 +5,15 @@
 //! its length (u32, little endian), its checksum (as a single record's: namespace, key,
 //! payload) and its payload. A pack is written to `tmp/` and renamed into place, so a reader
 //! sees a whole pack or none; a record whose checksum fails (a damaged disk) reads as a miss.
-//! Packs are read once per process and namespace, into memory. Past [`MAX_PACKS`] packs in a
+//! Packs are read once per process and namespace, into memory (again after the process writes
+//! one); a writer streams its records to disk ([`PackWriter`]). Past [`MAX_PACKS`] packs in a
 //! namespace, the writer merges them into one (under the namespace's lock) and removes the
 //! merged ones; a reader that listed a pack removed meanwhile misses what it held, which a
 //! cache may. Eviction ([`crate::usage`]) sees a pack as one record of its namespace.
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::{checksum, io_err, Key, Result, Store};
@@ -45,20 +46,6 @@ fn parse(namespace: &str, bytes: &[u8], into: &mut Index) {
             into.insert(key, payload.to_vec());
         }
     }
-}
-
-fn encode(namespace: &str, records: &Index) -> Vec<u8> {
-    let mut out = PACK_MAGIC.to_vec();
-    let mut keys: Vec<&Key> = records.keys().collect();
-    keys.sort();
-    for key in keys {
-        let payload = &records[key];
-        out.extend_from_slice(key);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(checksum(namespace, key, payload).as_bytes());
-        out.extend_from_slice(payload);
-    }
-    out
 }
 
 impl Store {
@@ -110,54 +97,145 @@ impl Store {
         Ok(index)
     }
 
-    /// Writes `records` as one new pack of `namespace` (whole or not at all), then merges the
-    /// namespace's packs when there are more than [`MAX_PACKS`]. This process's reads see them
-    /// at once.
+    /// Writes `records` as one new pack of `namespace` (whole or not at all), in key order, then
+    /// merges the namespace's packs when there are more than [`MAX_PACKS`]. This process's reads
+    /// see them at once.
     pub fn put_pack(&self, namespace: &str, records: &Index) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        self.write_pack(namespace, records)?;
-        {
-            let mut packs = self.packs.lock().expect("packs lock poisoned");
-            if let Some(index) = packs.get_mut(namespace) {
-                let index = std::sync::Arc::make_mut(index);
-                index.extend(records.iter().map(|(k, v)| (*k, v.clone())));
+        let mut keys: Vec<&Key> = records.keys().collect();
+        keys.sort();
+        let mut pack = self.pack_writer(namespace)?;
+        for key in keys {
+            pack.record(key, &records[key])?;
+        }
+        pack.finish()
+    }
+
+    /// A new pack of `namespace`, its records streamed to a temp file as they are given (none is
+    /// kept in memory): give them in key order for a name that depends on the records only.
+    pub fn pack_writer(&self, namespace: &str) -> Result<PackWriter<'_>> {
+        let dir = self.packs_dir(namespace)?;
+        let tmp_dir = self.root.join("tmp");
+        let tmp = tempfile::Builder::new()
+            .prefix("pack-")
+            .tempfile_in(&tmp_dir)
+            .map_err(io_err(&tmp_dir))?;
+        let mut writer = PackWriter {
+            store: self,
+            namespace: namespace.to_string(),
+            dir,
+            out: std::io::BufWriter::new(tmp),
+            name: blake3::Hasher::new(),
+            records: 0,
+        };
+        writer.write(PACK_MAGIC)?;
+        Ok(writer)
+    }
+
+    /// Merges the packs of `namespace` into one when there are more than [`MAX_PACKS`].
+    fn merge_if_many(&self, namespace: &str) -> Result<()> {
+        if self.pack_files(namespace)?.len() <= MAX_PACKS {
+            return Ok(());
+        }
+        let _lock = self.lock(&format!("pack {namespace}"))?;
+        let files = self.pack_files(namespace)?;
+        if files.len() <= MAX_PACKS {
+            return Ok(());
+        }
+        let mut merged = Index::new();
+        for path in &files {
+            if let Ok(bytes) = fs::read(path) {
+                parse(namespace, &bytes, &mut merged);
             }
         }
-        if self.pack_files(namespace)?.len() > MAX_PACKS {
-            let _lock = self.lock(&format!("pack {namespace}"))?;
-            let files = self.pack_files(namespace)?;
-            if files.len() > MAX_PACKS {
-                let mut merged = Index::new();
-                for path in &files {
-                    if let Ok(bytes) = fs::read(path) {
-                        parse(namespace, &bytes, &mut merged);
-                    }
-                }
-                let kept = self.write_pack(namespace, &merged)?;
-                for path in files.iter().filter(|p| **p != kept) {
-                    let _ = fs::remove_file(path);
-                }
-            }
+        let mut keys: Vec<&Key> = merged.keys().collect();
+        keys.sort();
+        let mut pack = self.pack_writer(namespace)?;
+        for key in keys {
+            pack.record(key, &merged[key])?;
+        }
+        // Packs that held no readable record are removed with the rest.
+        let kept = pack.persist()?;
+        for path in files.iter().filter(|p| Some(*p) != kept.as_ref()) {
+            let _ = fs::remove_file(path);
+        }
+        Ok(())
+    }
+}
+
+/// A pack on its way to disk (see [`Store::pack_writer`]): dropped before
+/// [`PackWriter::finish`], it leaves nothing behind.
+pub struct PackWriter<'a> {
+    store: &'a Store,
+    namespace: String,
+    dir: PathBuf,
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+    /// The hash of the bytes written so far: the pack's name.
+    name: blake3::Hasher,
+    records: usize,
+}
+
+impl PackWriter<'_> {
+    /// Adds a record: its key, length, checksum and payload.
+    pub fn record(&mut self, key: &Key, payload: &[u8]) -> Result<()> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            io_err(self.out.get_ref().path())(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a record of {} bytes is over a pack's 4 GiB limit",
+                    payload.len()
+                ),
+            ))
+        })?;
+        self.write(key)?;
+        self.write(&len.to_le_bytes())?;
+        self.write(checksum(&self.namespace, key, payload).as_bytes())?;
+        self.write(payload)?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.name.update(bytes);
+        self.out
+            .write_all(bytes)
+            .map_err(|e| io_err(self.out.get_ref().path())(e))
+    }
+
+    /// Renames the pack into place (a pack of no record is not written), then merges the
+    /// namespace's packs past [`MAX_PACKS`].
+    pub fn finish(self) -> Result<()> {
+        let store = self.store;
+        let namespace = self.namespace.clone();
+        if self.persist()?.is_some() {
+            store.merge_if_many(&namespace)?;
         }
         Ok(())
     }
 
-    fn write_pack(&self, namespace: &str, records: &Index) -> Result<PathBuf> {
-        let dir = self.packs_dir(namespace)?;
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let bytes = encode(namespace, records);
-        let name = blake3::hash(&bytes).to_hex();
-        let path = dir.join(format!("{}.wrp", &name[..32]));
-        let tmp_dir = self.root.join("tmp");
-        let mut tmp = tempfile::Builder::new()
-            .prefix("pack-")
-            .tempfile_in(&tmp_dir)
-            .map_err(io_err(&tmp_dir))?;
-        tmp.write_all(&bytes).map_err(io_err(tmp.path()))?;
+    /// Renames the pack into place under the hash of its bytes; this process's reads of the
+    /// namespace read its packs again.
+    fn persist(self) -> Result<Option<PathBuf>> {
+        if self.records == 0 {
+            return Ok(None);
+        }
+        let tmp_path = self.out.get_ref().path().to_path_buf();
+        let tmp = self
+            .out
+            .into_inner()
+            .map_err(|e| io_err(&tmp_path)(e.into_error()))?;
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let name = self.name.finalize().to_hex();
+        let path = self.dir.join(format!("{}.wrp", &name[..32]));
         tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
-        Ok(path)
+        self.store
+            .packs
+            .lock()
+            .expect("packs lock poisoned")
+            .remove(&self.namespace);
+        Ok(Some(path))
     }
 }
 
@@ -192,6 +270,55 @@ mod tests {
             2,
             "the pack and the one record"
         );
+    }
+
+    #[test]
+    fn a_streamed_pack_is_put_s_pack_and_a_dropped_one_leaves_nothing() {
+        let records: Index = (0..50u8)
+            .map(|i| (key(i), vec![i; 3 * i as usize]))
+            .collect();
+        let put_home = tempfile::tempdir().expect("tempdir");
+        let put = Store::open(put_home.path()).expect("open");
+        put.put_pack("memo", &records).expect("put");
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(home.path()).expect("open");
+        // The namespace is read into this process before the streamed pack is written.
+        assert_eq!(store.get("memo", &key(1)).expect("get"), None);
+        let mut pack = store.pack_writer("memo").expect("writer");
+        for i in 0..50u8 {
+            pack.record(&key(i), &records[&key(i)]).expect("record");
+        }
+        pack.finish().expect("finish");
+        let bytes = |store: &Store| {
+            let files = store.pack_files("memo").expect("files");
+            assert_eq!(files.len(), 1);
+            (
+                files[0].file_name().map(|n| n.to_os_string()),
+                fs::read(&files[0]).expect("read"),
+            )
+        };
+        assert_eq!(bytes(&store), bytes(&put), "same name, same bytes");
+        assert_eq!(
+            store.get("memo", &key(1)).expect("get"),
+            Some(vec![1; 3]),
+            "this process reads the pack it wrote"
+        );
+
+        let mut dropped = store.pack_writer("gone").expect("writer");
+        dropped.record(&key(1), b"never whole").expect("record");
+        drop(dropped);
+        store
+            .pack_writer("empty")
+            .expect("writer")
+            .finish()
+            .expect("finish");
+        assert!(store.pack_files("gone").expect("files").is_empty());
+        assert!(store.pack_files("empty").expect("files").is_empty());
+        let temp: Vec<_> = fs::read_dir(store.root.join("tmp"))
+            .expect("tmp")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(temp, Vec::<std::ffi::OsString>::new(), "no temp file left");
     }
 
     #[test]

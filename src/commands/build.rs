@@ -299,19 +299,28 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
         commit: loaded.commit.id.clone(),
         images: latest.images,
     };
-    // The inputs of every new tag, as one pack (a first plan of thousands of images writes one
-    // file, not one per image).
-    let mut inputs = werf_cache::pack::Index::new();
+    // The inputs of every new tag, as one pack streamed to disk in key order (a first plan of
+    // thousands of images writes one file, not one per image, and holds no copy of them).
+    let mut new: Vec<(werf_cache::Key, &ImagePlan)> = Vec::new();
     for plan in &plans {
         if record.images.get(&plan.name) != Some(&plan.tag) {
-            inputs.insert(
-                inputs_key(&plan.tag),
-                serde_json::to_vec(&components(plan))?,
-            );
+            new.push((inputs_key(&plan.tag), plan));
             record.images.insert(plan.name.clone(), plan.tag.clone());
         }
     }
-    loaded.store.put_pack(INPUTS, &inputs)?;
+    if !new.is_empty() {
+        new.sort_unstable_by_key(|(key, _)| *key);
+        // One tag has one set of inputs.
+        new.dedup_by(|a, b| a.0 == b.0);
+        let mut pack = loaded.store.pack_writer(INPUTS)?;
+        let mut payload = Vec::new();
+        for (key, plan) in &new {
+            payload.clear();
+            serde_json::to_writer(&mut payload, &components(plan))?;
+            pack.record(key, &payload)?;
+        }
+        pack.finish()?;
+    }
     loaded
         .store
         .put(LAST_PLAN, &key, &serde_json::to_vec(&record)?)?;
