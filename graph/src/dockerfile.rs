@@ -560,6 +560,8 @@ pub fn resolve(
         }
         names.push(name.clone());
         stage_env.push(env_vars);
+        // Kept in the engine's memo for every image: no spare capacity.
+        steps.shrink_to_fit();
         stages.push(ResolvedStage {
             index,
             name,
@@ -589,6 +591,7 @@ pub fn resolve(
             )
         })?,
     };
+    stages.shrink_to_fit();
     Ok(Resolved { stages, target })
 }
 
