@@ -6,6 +6,7 @@
 //!   common case).
 //! - [`objects`]: [`werf_graph::ObjectSource`] over the object database, with a cache of decoded
 //!   trees and an overlay of synthetic trees for `--dev` snapshots.
+//! - [`tree_cache`]: decoded trees in bounded memory (two generations).
 //! - [`worktree`]: which used files differ from the commit (the dirty check) and the `--dev`
 //!   snapshot of the work tree as a tree id.
 
@@ -13,6 +14,7 @@ pub mod beneath;
 pub mod excludes;
 pub mod index;
 pub mod objects;
+pub mod tree_cache;
 pub mod worktree;
 
 use std::path::{Path, PathBuf};

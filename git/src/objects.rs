@@ -1,5 +1,6 @@
-//! [`ObjectSource`] over a gix object database: decoded trees are cached, and synthetic trees and
-//! work-tree blobs of a `--dev` snapshot overlay the repository's objects.
+//! [`ObjectSource`] over a gix object database: decoded trees are cached (bounded, see
+//! [`crate::tree_cache`]), and synthetic trees and work-tree blobs of a `--dev` snapshot overlay
+//! the repository's objects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -12,13 +13,17 @@ use werf_graph::{ObjectId, ObjectSource};
 
 use super::beneath::{blob_hasher, blob_id, Content, WorkTree};
 use super::to_gix_id;
+use super::tree_cache::TreeCache;
 
 /// Objects of one repository, usable from many threads.
 pub struct GitObjects {
     sync: gix::ThreadSafeRepository,
     /// Thread-local handles are not `Sync`; a small pool hands them out.
     pool: Mutex<Vec<gix::Repository>>,
-    trees: RwLock<HashMap<ObjectId, Arc<Tree>>>,
+    /// Synthetic trees of `--dev` snapshots: never dropped (they are not in the repository).
+    overlay: RwLock<HashMap<ObjectId, Arc<Tree>>>,
+    /// Trees read from the repository.
+    trees: TreeCache,
     /// Work-tree files (of a `--dev` snapshot, or `contextAddFiles`), repository-relative, by the
     /// blob id their content hashed to; read beneath the work tree root and checked again.
     work_blobs: RwLock<HashMap<ObjectId, String>>,
@@ -31,7 +36,8 @@ impl GitObjects {
         GitObjects {
             sync,
             pool: Mutex::default(),
-            trees: RwLock::default(),
+            overlay: RwLock::default(),
+            trees: TreeCache::default(),
             work_blobs: RwLock::default(),
             work: None,
         }
@@ -70,11 +76,57 @@ impl GitObjects {
         trees: HashMap<ObjectId, Arc<Tree>>,
         work_blobs: HashMap<ObjectId, String>,
     ) {
-        self.trees
+        self.overlay
             .write()
-            .expect("tree cache lock poisoned")
+            .expect("overlay lock poisoned")
             .extend(trees);
         self.add_work_blobs(work_blobs);
+    }
+
+    fn cached_tree(&self, id: ObjectId) -> Option<Arc<Tree>> {
+        if let Some(t) = self.overlay.read().expect("overlay lock poisoned").get(&id) {
+            return Some(t.clone());
+        }
+        self.trees.get(&id)
+    }
+
+    /// Reads and decodes the tree `id` from the repository.
+    fn decode_tree(&self, id: ObjectId) -> werf_graph::Result<Tree> {
+        self.with_repo(|repo| -> werf_graph::Result<Tree> {
+            let object = repo
+                .find_object(to_gix_id(id))
+                .map_err(|e| object_error(id, e))?;
+            let tree = object.try_into_tree().map_err(|e| object_error(id, e))?;
+            let decoded = tree.decode().map_err(|e| object_error(id, e))?;
+            let entries = decoded
+                .entries
+                .iter()
+                .map(|e| {
+                    // A lossy name could make two different paths one: refuse instead.
+                    let name = std::str::from_utf8(e.filename).map_err(|_| {
+                        object_error(
+                            id,
+                            format!(
+                                "the entry `{}` has a name that is not UTF-8 (werf-rs reads UTF-8 paths only)",
+                                String::from_utf8_lossy(e.filename)
+                            ),
+                        )
+                    })?;
+                    Ok(TreeEntry {
+                    name: name.to_string(),
+                    kind: match e.mode.kind() {
+                        gix::object::tree::EntryKind::Tree => EntryKind::Tree,
+                        gix::object::tree::EntryKind::Blob => EntryKind::Blob,
+                        gix::object::tree::EntryKind::BlobExecutable => EntryKind::Executable,
+                        gix::object::tree::EntryKind::Link => EntryKind::Symlink,
+                        gix::object::tree::EntryKind::Commit => EntryKind::Commit,
+                    },
+                    id: super::to_graph_id(e.oid),
+                })
+                })
+                .collect::<werf_graph::Result<_>>()?;
+            Ok(Tree { entries })
+        })
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
@@ -83,11 +135,9 @@ impl GitObjects {
             .lock()
             .expect("repository pool lock poisoned")
             .pop()
-            .unwrap_or_else(|| {
-                let mut r = self.sync.to_thread_local();
-                r.object_cache_size_if_unset(4 * 1024 * 1024);
-                r
-            });
+            // No gix object cache (4 MiB per handle when it was on): trees are cached here,
+            // decoded, and the engine reads each blob it needs once.
+            .unwrap_or_else(|| self.sync.to_thread_local());
         let out = f(&repo);
         self.pool
             .lock()
@@ -285,55 +335,19 @@ impl ObjectSource for GitObjects {
     }
 
     fn tree(&self, id: ObjectId) -> werf_graph::Result<Arc<Tree>> {
-        if let Some(t) = self
-            .trees
-            .read()
-            .expect("tree cache lock poisoned")
-            .get(&id)
-        {
-            return Ok(t.clone());
+        if let Some(t) = self.cached_tree(id) {
+            return Ok(t);
         }
-        let tree = self.with_repo(|repo| -> werf_graph::Result<Tree> {
-            let object = repo
-                .find_object(to_gix_id(id))
-                .map_err(|e| object_error(id, e))?;
-            let tree = object.try_into_tree().map_err(|e| object_error(id, e))?;
-            let decoded = tree.decode().map_err(|e| object_error(id, e))?;
-            let entries = decoded
-                .entries
-                .iter()
-                .map(|e| {
-                    // A lossy name could make two different paths one: refuse instead.
-                    let name = std::str::from_utf8(e.filename).map_err(|_| {
-                        object_error(
-                            id,
-                            format!(
-                                "the entry `{}` has a name that is not UTF-8 (werf-rs reads UTF-8 paths only)",
-                                String::from_utf8_lossy(e.filename)
-                            ),
-                        )
-                    })?;
-                    Ok(TreeEntry {
-                    name: name.to_string(),
-                    kind: match e.mode.kind() {
-                        gix::object::tree::EntryKind::Tree => EntryKind::Tree,
-                        gix::object::tree::EntryKind::Blob => EntryKind::Blob,
-                        gix::object::tree::EntryKind::BlobExecutable => EntryKind::Executable,
-                        gix::object::tree::EntryKind::Link => EntryKind::Symlink,
-                        gix::object::tree::EntryKind::Commit => EntryKind::Commit,
-                    },
-                    id: super::to_graph_id(e.oid),
-                })
-                })
-                .collect::<werf_graph::Result<_>>()?;
-            Ok(Tree { entries })
-        })?;
-        let tree = Arc::new(tree);
-        self.trees
-            .write()
-            .expect("tree cache lock poisoned")
-            .insert(id, tree.clone());
+        let tree = Arc::new(self.decode_tree(id)?);
+        self.trees.insert(id, tree.clone());
         Ok(tree)
+    }
+
+    fn tree_once(&self, id: ObjectId) -> werf_graph::Result<Arc<Tree>> {
+        match self.cached_tree(id) {
+            Some(t) => Ok(t),
+            None => Ok(Arc::new(self.decode_tree(id)?)),
+        }
     }
 
     fn blob(&self, id: ObjectId) -> werf_graph::Result<Arc<[u8]>> {
@@ -363,5 +377,52 @@ impl ObjectSource for GitObjects {
             let blob = object.try_into_blob().map_err(|e| object_error(id, e))?;
             Ok(Arc::from(blob.data.as_slice()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_read_once_is_not_kept_and_a_tree_read_for_lookups_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(d)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(d.join("app/src")).expect("mkdir");
+        std::fs::write(d.join("app/src/main.go"), "package main\n").expect("write");
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "one"]);
+        let repo = crate::Repo::discover(d).expect("repo");
+        let objects = GitObjects::new(repo.sync.clone());
+        let root = repo.commit(None).expect("HEAD").tree;
+        let app = objects
+            .tree(root)
+            .expect("root")
+            .get("app")
+            .expect("app")
+            .id;
+        let kept = objects.trees.len();
+        assert_eq!(kept, 1, "the root tree is kept");
+
+        let once = objects.tree_once(app).expect("app once");
+        assert_eq!(objects.trees.len(), kept, "not kept");
+        let looked_up = objects.tree(app).expect("app");
+        assert_eq!(once, looked_up, "the same tree either way");
+        assert_eq!(objects.trees.len(), kept + 1, "kept");
+        let src = looked_up.get("src").expect("src").id;
+        // A tree in the cache (or an overlay's) is what a walk reads.
+        objects.tree(src).expect("src");
+        let cached = objects.tree_once(src).expect("src once");
+        assert!(Arc::ptr_eq(&cached, &objects.tree(src).expect("src")));
     }
 }

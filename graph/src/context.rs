@@ -422,7 +422,7 @@ impl Context<'_> {
         prefix: &str,
         visit: &mut dyn FnMut(&str, &TreeEntry),
     ) -> Result<()> {
-        let t = self.objects.tree(tree)?;
+        let t = self.objects.tree_once(tree)?;
         let mut entries: Vec<&TreeEntry> = t.entries.iter().collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         for e in entries {

@@ -152,6 +152,12 @@ fn git_order_key(name: &str, tree: bool) -> impl Iterator<Item = u8> + '_ {
 pub trait ObjectSource: Send + Sync {
     /// The tree with this id.
     fn tree(&self, id: ObjectId) -> Result<Arc<Tree>>;
+    /// The tree with this id, for a walk that visits it once (a context's listing): a source
+    /// that caches decoded trees may leave this one out, so the folders of thousands of
+    /// contexts are not all held at once.
+    fn tree_once(&self, id: ObjectId) -> Result<Arc<Tree>> {
+        self.tree(id)
+    }
     /// The content of the blob with this id.
     fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>>;
     /// The size of the blob with this id (without reading it, where the source can).
@@ -314,6 +320,19 @@ impl ObjectSource for Layered {
             return Ok(t.clone());
         }
         self.inner.tree(id)
+    }
+
+    fn tree_once(&self, id: ObjectId) -> Result<Arc<Tree>> {
+        if let Some(t) = self
+            .synthetic
+            .trees
+            .read()
+            .expect("tree map lock poisoned")
+            .get(&id)
+        {
+            return Ok(t.clone());
+        }
+        self.inner.tree_once(id)
     }
 
     fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>> {
