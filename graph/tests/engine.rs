@@ -137,6 +137,7 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
             // (`paths::entry_at`): `b`'s sources and werf.yaml were not looked at again; `a`'s
             // Dockerfile and `.dockerignore` are the same blobs, so neither was parsed again.
             "build_files(a)",
+            "context_source(a src/)",
             "image_digest(a)",
             "image_plan(a)",
             "image_plan(c)",
@@ -162,8 +163,8 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
         ("r/src/x", "x\n"),
     ]);
     let before = f.tags();
-    // Any commit gives the root context a new tree: its sources and stage are looked at again,
-    // and the Dockerfile is not parsed again.
+    // Any commit gives the root context a new tree: its sources are looked at again, and the
+    // Dockerfile is not parsed again.
     let log = f.commit(&[
         ("werf.yaml", yaml),
         ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
@@ -177,6 +178,29 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
         "{log:#?}"
     );
     assert!(!log.contains(&"dockerignore(r)".to_string()), "{log:#?}");
+    // Its COPY source is matched again, and holds the same content: the stage is not planned
+    // again.
+    assert!(
+        log.contains(&"context_source(r r/src)".to_string()),
+        "{log:#?}"
+    );
+    assert!(!log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
+    assert_eq!(before, f.tags());
+    // A changed source file plans the stage again (the positive twin).
+    let log = f.commit(&[
+        ("werf.yaml", yaml),
+        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
+        ("r/src/x", "x changed\n"),
+        ("NOTES.md", "new\n"),
+    ]);
+    assert!(log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
+    assert_ne!(before, f.tags());
+    f.commit(&[
+        ("werf.yaml", yaml),
+        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
+        ("r/src/x", "x\n"),
+        ("NOTES.md", "new\n"),
+    ]);
     assert_eq!(before, f.tags());
     // A changed Dockerfile is parsed again (the positive twin).
     let log = f.commit(&[
@@ -206,8 +230,13 @@ fn a_file_no_copy_reaches_reruns_lookups_but_changes_no_tag() {
     let mut f = Fixture::new();
     let before = f.tags();
     let log = f.commit(&[("a/docs/readme.md", "other docs\n")]);
-    // `a`'s context tree changed, so its stage re-ran; its digest did not, so `c` did not re-run.
-    assert!(log.contains(&"stage_plan(a#0)".to_string()), "{log:#?}");
+    // `a`'s context tree changed, so its COPY source was matched again; it holds the same
+    // content, so the stage did not re-run, and neither did anything of `c`.
+    assert!(
+        log.contains(&"context_source(a src/)".to_string()),
+        "{log:#?}"
+    );
+    assert!(!log.contains(&"stage_plan(a#0)".to_string()), "{log:#?}");
     assert!(
         !log.iter()
             .any(|l| l.contains("(c#") || l == "image_plan(c)"),

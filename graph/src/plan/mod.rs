@@ -32,7 +32,7 @@ pub use settings::{image_dag, image_settings, ImageSettings};
 pub use sources::{
     dockerignore, image_sources, resolved_dockerfile, stapel_translation, ImageSources,
 };
-pub use stage::{stage_plan, BaseRef, Component, SourceUse, StagePlan};
+pub use stage::{context_source, stage_plan, BaseRef, Component, SourceUse, StagePlan};
 pub use werf_yaml::{config, config_blob, image_positions};
 
 /// Progress of a plan, for the caller to draw (the engine never draws).

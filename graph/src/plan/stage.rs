@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::sources::build_files;
 use super::{
     dockerignore, image_digest, image_settings, image_sources, placeholder_images,
     resolved_dockerfile,
@@ -76,6 +77,30 @@ pub struct StagePlan {
     pub image_deps: Vec<String>,
 }
 
+/// One COPY/ADD source of an image, matched in its context and digested (`None`: nothing
+/// matched). A query of its own, so a stage does not read its context's tree: a context whose
+/// tree changes elsewhere (one at the repository root changes on every commit) matches its
+/// sources again, and the stage is planned again only when they hold other content.
+#[salsa::tracked(returns(ref))]
+pub fn context_source<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+    source: String,
+) -> Result<Option<SourceContent>> {
+    db.log_execution("context_source", &format!("{} {source}", image.name(db)));
+    let sources = image_sources(db, project, image).clone()?;
+    let ignore = dockerignore(db, project, image).clone()?;
+    Context {
+        objects: db.objects(),
+        store: db.store(),
+        tree: sources.context_tree,
+        ignore: &ignore,
+        work_files: &sources.work_files,
+    }
+    .source(&source)
+}
+
 /// The digest of one stage.
 #[salsa::tracked(returns(ref))]
 pub fn stage_plan<'db>(
@@ -89,11 +114,16 @@ pub fn stage_plan<'db>(
     let image = ImageKey::new(db, name.clone());
     let settings = image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;
-    let sources = image_sources(db, project, image).clone()?;
-    let ignore = dockerignore(db, project, image).clone()?;
+    // Not the image's sources, which hold the context's tree: the stage reads its context
+    // through `context_source` only.
+    let dockerfile = build_files(db, project, image)
+        .clone()?
+        .dockerfile
+        .0
+        .clone();
     let st = &resolved.stages[index];
     let at = |line: usize| Location {
-        file: sources.dockerfile.clone(),
+        file: dockerfile.clone(),
         line,
         column: 0,
     };
@@ -144,13 +174,6 @@ pub fn stage_plan<'db>(
     };
     components.push(Component::text("from", st.from_text.clone()));
 
-    let ctx = Context {
-        objects: db.objects(),
-        store: db.store(),
-        tree: sources.context_tree,
-        ignore: &ignore,
-        work_files: &sources.work_files,
-    };
     let mut used = Vec::new();
     for (k, step) in st.steps.iter().enumerate() {
         components.push(Component::text(format!("step {k}"), step.text.clone()));
@@ -158,24 +181,30 @@ pub fn stage_plan<'db>(
         match &copy.from {
             None => {
                 for src in copy.context_sources() {
-                    let content = ctx.source(src)?.ok_or_else(|| Error::MissingPath {
-                        at: at(step.line),
-                        what: format!("{} source", if copy.add { "ADD" } else { "COPY" }),
-                        path: src.to_string(),
-                        hint: Some(format!(
-                            "no such path in context `{}`{}",
-                            if sources.context.is_empty() {
-                                "."
-                            } else {
-                                &sources.context
-                            },
-                            if ignore.is_empty() {
-                                ""
-                            } else {
-                                " after `.dockerignore`"
-                            }
-                        )),
-                    })?;
+                    let Some(content) =
+                        context_source(db, project, image, src.to_string()).clone()?
+                    else {
+                        let sources = image_sources(db, project, image).clone()?;
+                        let ignore = dockerignore(db, project, image).clone()?;
+                        return Err(Error::MissingPath {
+                            at: at(step.line),
+                            what: format!("{} source", if copy.add { "ADD" } else { "COPY" }),
+                            path: src.to_string(),
+                            hint: Some(format!(
+                                "no such path in context `{}`{}",
+                                if sources.context.is_empty() {
+                                    "."
+                                } else {
+                                    &sources.context
+                                },
+                                if ignore.is_empty() {
+                                    ""
+                                } else {
+                                    " after `.dockerignore`"
+                                }
+                            )),
+                        });
+                    };
                     let n = content.matched.len();
                     components.push(Component::digest(
                         format!("step {k} files {}", display_source(src)),
