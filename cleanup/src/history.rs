@@ -7,10 +7,10 @@
 //! nothing and an image whose files did not change is cut off early; a commit whose werf.yaml
 //! does not plan has no images (nothing in the registry can come from it).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use werf_graph::cleanup::history::{Commit, Source};
+use werf_graph::cleanup::history::{Commit, Source, Tags};
 use werf_graph::cleanup::policy::RefKind;
 use werf_graph::cleanup::refs::GitRef;
 use werf_graph::{Database, ObjectId, Project, Setter};
@@ -142,7 +142,9 @@ pub struct EngineSource<'a> {
     /// Whether each werf.yaml blob may read `.Commit` (asked once per blob).
     reads_commit: HashMap<ObjectId, bool>,
     /// Tags by tree, and by commit too where werf.yaml may read `.Commit`.
-    by_tree: HashMap<TreeKey, Arc<BTreeMap<String, String>>>,
+    by_tree: HashMap<TreeKey, Arc<Tags>>,
+    /// Every image name and tag seen, once (the commits' [`Tags`] share them).
+    strings: HashSet<Arc<str>>,
     pub stats: Stats,
 }
 
@@ -176,6 +178,7 @@ impl<'a> EngineSource<'a> {
             offsets: HashMap::new(),
             reads_commit: HashMap::new(),
             by_tree: HashMap::new(),
+            strings: HashSet::new(),
             stats: Stats::default(),
         }
     }
@@ -216,7 +219,7 @@ impl Source for EngineSource<'_> {
         Ok(self.commits[id].clone())
     }
 
-    fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>> {
+    fn tags(&mut self, id: &str) -> Result<Arc<Tags>> {
         self.read(id)?;
         let tree = self.trees[id];
         if self.project.root_tree(self.db) != tree {
@@ -237,18 +240,26 @@ impl Source for EngineSource<'_> {
             self.project.set_commit(self.db, info);
         }
         self.stats.trees += 1;
-        let tags: BTreeMap<String, String> = match werf_graph::plan::plan_all(self.db, self.project)
-        {
+        let tags: Tags = match werf_graph::plan::plan_all(self.db, self.project) {
             Ok(plans) => {
                 self.stats.image_plans += plans.len();
+                let strings = &mut self.strings;
+                let mut shared = |s: &str| -> Arc<str> {
+                    if let Some(known) = strings.get(s) {
+                        return known.clone();
+                    }
+                    let new: Arc<str> = Arc::from(s);
+                    strings.insert(new.clone());
+                    new
+                };
                 plans
                     .into_iter()
-                    .filter_map(|(name, p)| p.ok().map(|p| (name, p.tag.clone())))
+                    .filter_map(|(name, p)| p.ok().map(|p| (shared(&name), shared(&p.tag))))
                     .collect()
             }
             Err(_) => {
                 self.stats.failed_commits += 1;
-                BTreeMap::new()
+                Tags::default()
             }
         };
         self.stats.image_plans_recomputed += self

@@ -159,6 +159,8 @@ pub fn cleanup(global: &GlobalSettings, args: &CleanupArgs) -> Result<ExitCode> 
             &source.stats,
         ));
     }
+    // The engine is done: its memos go with the process, not one by one.
+    loaded.leak_at_exit();
     let mut decisions = decide(&Inputs {
         tags: &tags,
         history: &kept,

@@ -30,7 +30,45 @@ pub trait Source {
     type Error;
     fn commit(&mut self, id: &str) -> Result<Commit, Self::Error>;
     /// Image name -> tag at `id` (images whose plan fails there are absent).
-    fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>, Self::Error>;
+    fn tags(&mut self, id: &str) -> Result<Arc<Tags>, Self::Error>;
+}
+
+/// Image name -> tag at one commit, sorted by name. A source shares the strings between
+/// commits, so a history of hundreds of commits of thousands of images holds each name and
+/// tag once, and each commit a vector of pointers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tags(Vec<(Arc<str>, Arc<str>)>);
+
+impl Tags {
+    /// The tag of `image`.
+    pub fn get(&self, image: &str) -> Option<&Arc<str>> {
+        self.0
+            .binary_search_by(|(name, _)| (**name).cmp(image))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// The images, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().map(|(name, _)| &**name)
+    }
+}
+
+impl FromIterator<(Arc<str>, Arc<str>)> for Tags {
+    /// The pairs in any order; of two with one name, the last is kept.
+    fn from_iter<I: IntoIterator<Item = (Arc<str>, Arc<str>)>>(pairs: I) -> Self {
+        let mut v: Vec<_> = pairs.into_iter().collect();
+        // Stable: equal names keep their order, and the last of them stays below.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Arc<str>, Arc<str>)> = Vec::with_capacity(v.len());
+        for pair in v {
+            match out.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => out.push(pair),
+            }
+        }
+        Tags(out)
+    }
 }
 
 /// A tag a reference keeps, and why.
@@ -65,7 +103,7 @@ struct Found {
 #[derive(Default)]
 struct ImageState {
     found: Vec<Found>,
-    tags: HashSet<String>,
+    tags: HashSet<Arc<str>>,
     done: bool,
 }
 
@@ -124,8 +162,8 @@ pub fn walk<S: Source>(
     let head_tags = source.tags(&reference.head)?;
     // The images of the reference's head are the ones it keeps.
     let mut images: HashMap<&str, ImageState> = head_tags
-        .keys()
-        .map(|k| (k.as_str(), ImageState::default()))
+        .names()
+        .map(|k| (k, ImageState::default()))
         .collect();
     let mut queue: BinaryHeap<(i64, CommitId)> = BinaryHeap::new();
     let mut queued: HashSet<CommitId> = HashSet::new();
@@ -148,16 +186,16 @@ pub fn walk<S: Source>(
             if state.done {
                 continue;
             }
-            if let Some(tag) = tags.get(*image) {
-                out.seen
-                    .entry(tag.clone())
-                    .or_insert_with(|| image.to_string());
+            if let Some(tag) = tags.get(image) {
+                if !out.seen.contains_key(&**tag) {
+                    out.seen.insert(tag.to_string(), image.to_string());
+                }
                 if present(tag) && !state.tags.contains(tag) {
                     // Counted only while the window may still choose it (werf skips commits
                     // older than `in` under `And`).
                     state.tags.insert(tag.clone());
                     state.found.push(Found {
-                        tag: tag.clone(),
+                        tag: tag.to_string(),
                         commit: id.clone(),
                         time,
                     });
@@ -210,7 +248,7 @@ mod tests {
     const DAY: i64 = 24 * 3600;
 
     /// Age in days, parents, image -> tag.
-    type FakeCommit = (i64, Vec<String>, Arc<BTreeMap<String, String>>);
+    type FakeCommit = (i64, Vec<String>, Arc<Tags>);
 
     /// A history: commit -> its [`FakeCommit`].
     #[derive(Default)]
@@ -228,7 +266,7 @@ mod tests {
                     parents.iter().map(|p| p.to_string()).collect(),
                     Arc::new(
                         tags.iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .map(|(k, v)| (Arc::from(*k), Arc::from(*v)))
                             .collect(),
                     ),
                 ),
@@ -245,7 +283,7 @@ mod tests {
                 parents: parents.clone(),
             })
         }
-        fn tags(&mut self, id: &str) -> Result<Arc<BTreeMap<String, String>>, String> {
+        fn tags(&mut self, id: &str) -> Result<Arc<Tags>, String> {
             *self.tag_calls.entry(id.into()).or_default() += 1;
             Ok(self.commits.get(id).ok_or(format!("no {id}"))?.2.clone())
         }
@@ -294,6 +332,19 @@ mod tests {
     }
 
     const ALL: &[&str] = &["a1", "a3", "a5", "b"];
+
+    #[test]
+    fn tags_are_found_by_name_and_the_last_of_one_name_wins() {
+        let pair = |k: &str, v: &str| (Arc::<str>::from(k), Arc::<str>::from(v));
+        let tags: Tags = [pair("web", "w1"), pair("api", "a1"), pair("web", "w2")]
+            .into_iter()
+            .collect();
+        assert_eq!(tags.names().collect::<Vec<_>>(), ["api", "web"]);
+        assert_eq!(tags.get("web").map(|t| &**t), Some("w2"));
+        assert_eq!(tags.get("api").map(|t| &**t), Some("a1"));
+        assert_eq!(tags.get("db"), None);
+        assert_eq!(Tags::default().get("api"), None);
+    }
 
     #[test]
     fn last_n_distinct_tags_dated_by_their_newest_commit() {
