@@ -108,6 +108,41 @@ impl Glob {
     /// The path through the tokens as a set of live positions (a Pike VM without captures):
     /// each character costs at most one step per token.
     fn run(&self, path: &str, parents: bool) -> bool {
+        self.may_match(path, parents) && self.run_tokens(path, parents)
+    }
+
+    /// A quick refusal before the run (most paths of a listing match no rule): every match
+    /// ends with the pattern's trailing literal characters, so a path that does not end with
+    /// them (nor, with `parents`, any of its parent folders) cannot match. The tail starts past
+    /// the last token a split may jump to, as the characters before may be skipped.
+    fn may_match(&self, path: &str, parents: bool) -> bool {
+        let mut start = self.tokens.len();
+        while start > 0 && matches!(self.tokens[start - 1], Token::Char(_)) {
+            start -= 1;
+        }
+        let jumps = self.tokens.iter().filter_map(|t| match t {
+            Token::Split { to } => Some(*to),
+            _ => None,
+        });
+        let start = jumps.fold(start, usize::max).min(self.tokens.len());
+        let tail = &self.tokens[start..];
+        if tail.is_empty() {
+            return true;
+        }
+        let ends_with_tail = |s: &str| {
+            let mut chars = s.chars().rev();
+            tail.iter()
+                .rev()
+                .all(|t| matches!(t, Token::Char(c) if chars.next() == Some(*c)))
+        };
+        ends_with_tail(path)
+            || (parents
+                && path
+                    .match_indices('/')
+                    .any(|(i, _)| ends_with_tail(&path[..i])))
+    }
+
+    fn run_tokens(&self, path: &str, parents: bool) -> bool {
         let end = self.tokens.len();
         // `stamp[i] == generation`: position `i` is in the current set.
         let mut stamp = vec![0u32; end + 1];
@@ -402,6 +437,68 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_quick_refusal_refuses_only_what_the_run_refuses() {
+        let patterns = [
+            "**/*.md",
+            "tmp",
+            "tmp/",
+            "a/**/",
+            "**/",
+            "a/**/b",
+            "*.go",
+            "x\\*",
+            "[ab]c",
+            "a?",
+            "**/b/c",
+            "a/**/b/**/",
+            "c",
+            "",
+            "*",
+            "a[b",
+        ];
+        let paths = [
+            "README.md",
+            "a/b.md",
+            "a/b.go",
+            "a/b.md/c",
+            "tmp",
+            "tmp/x",
+            "a/tmp",
+            "xtmp",
+            "a/b",
+            "a/x/b",
+            "a/x/b/c",
+            "c",
+            "b/c",
+            "bc",
+            "x*",
+            "a/",
+            "ab",
+            "a/b/c/d.md",
+        ];
+        let mut refused = 0;
+        for pattern in patterns {
+            let g = Glob::new(pattern);
+            for path in paths {
+                for parents in [false, true] {
+                    let whole = g.run_tokens(path, parents);
+                    assert_eq!(
+                        g.run(path, parents),
+                        whole,
+                        "`{pattern}` on `{path}` (parents: {parents})"
+                    );
+                    if !g.may_match(path, parents) {
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(refused > 100, "the refusal applies: {refused}");
+        assert!(!Glob::new("**/*.md").may_match("a/b.go", true));
+        assert!(Glob::new("**/*.md").may_match("a.md/b.go", true));
     }
 
     #[test]
