@@ -388,15 +388,7 @@ mod tests {
     fn a_tree_read_once_is_not_kept_and_a_tree_read_for_lookups_is() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .current_dir(d)
-                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-                .args(args)
-                .output()
-                .expect("git runs");
-            assert!(out.status.success(), "git {args:?}: {out:?}");
-        };
+        let git = |args: &[&str]| crate::worktree::tests::git(d, args);
         git(&["init", "-q"]);
         std::fs::create_dir_all(d.join("app/src")).expect("mkdir");
         std::fs::write(d.join("app/src/main.go"), "package main\n").expect("write");

@@ -672,7 +672,7 @@ fn git_tree_id(tree: &Tree) -> ObjectId {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -685,7 +685,8 @@ mod tests {
         assert_eq!(minimal_prefixes(&p(&["x", ""])), p(&[""]));
     }
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// Runs `git` in `dir` as a test's committer; a failure fails the test.
+    pub(crate) fn git(dir: &Path, args: &[&str]) {
         let out = std::process::Command::new("git")
             .current_dir(dir)
             .args(["-c", "user.name=t", "-c", "user.email=t@t"])

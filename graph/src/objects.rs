@@ -308,31 +308,30 @@ impl Layered {
     }
 }
 
-impl ObjectSource for Layered {
-    fn tree(&self, id: ObjectId) -> Result<Arc<Tree>> {
-        if let Some(t) = self
-            .synthetic
+impl Layered {
+    fn synthetic_tree(&self, id: ObjectId) -> Option<Arc<Tree>> {
+        self.synthetic
             .trees
             .read()
             .expect("tree map lock poisoned")
             .get(&id)
-        {
-            return Ok(t.clone());
+            .cloned()
+    }
+}
+
+impl ObjectSource for Layered {
+    fn tree(&self, id: ObjectId) -> Result<Arc<Tree>> {
+        match self.synthetic_tree(id) {
+            Some(t) => Ok(t),
+            None => self.inner.tree(id),
         }
-        self.inner.tree(id)
     }
 
     fn tree_once(&self, id: ObjectId) -> Result<Arc<Tree>> {
-        if let Some(t) = self
-            .synthetic
-            .trees
-            .read()
-            .expect("tree map lock poisoned")
-            .get(&id)
-        {
-            return Ok(t.clone());
+        match self.synthetic_tree(id) {
+            Some(t) => Ok(t),
+            None => self.inner.tree_once(id),
         }
-        self.inner.tree_once(id)
     }
 
     fn blob(&self, id: ObjectId) -> Result<Arc<[u8]>> {

@@ -156,21 +156,25 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
 fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
     let yaml =
         "project: demo\nconfigVersion: 1\n---\nimage: r\ncontext: .\ndockerfile: r/Dockerfile\n";
+    let same = "FROM alpine:3.19\nCOPY r/src /src\n";
+    // The repository with this Dockerfile and source file, and `NOTES.md` when given.
+    let commit = |f: &mut Fixture, dockerfile: &'static str, x: &'static str, notes: bool| {
+        let mut files = vec![
+            ("werf.yaml", yaml),
+            ("r/Dockerfile", dockerfile),
+            ("r/src/x", x),
+        ];
+        if notes {
+            files.push(("NOTES.md", "new\n"));
+        }
+        f.commit(&files)
+    };
     let mut f = Fixture::new();
-    f.commit(&[
-        ("werf.yaml", yaml),
-        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
-        ("r/src/x", "x\n"),
-    ]);
+    commit(&mut f, same, "x\n", false);
     let before = f.tags();
     // Any commit gives the root context a new tree: its sources are looked at again, and the
     // Dockerfile is not parsed again.
-    let log = f.commit(&[
-        ("werf.yaml", yaml),
-        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
-        ("r/src/x", "x\n"),
-        ("NOTES.md", "new\n"),
-    ]);
+    let log = commit(&mut f, same, "x\n", true);
     assert!(log.contains(&"image_sources(r)".to_string()), "{log:#?}");
     assert!(log.contains(&"build_files(r)".to_string()), "{log:#?}");
     assert!(
@@ -187,28 +191,13 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
     assert!(!log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
     assert_eq!(before, f.tags());
     // A changed source file plans the stage again (the positive twin).
-    let log = f.commit(&[
-        ("werf.yaml", yaml),
-        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
-        ("r/src/x", "x changed\n"),
-        ("NOTES.md", "new\n"),
-    ]);
+    let log = commit(&mut f, same, "x changed\n", true);
     assert!(log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
     assert_ne!(before, f.tags());
-    f.commit(&[
-        ("werf.yaml", yaml),
-        ("r/Dockerfile", "FROM alpine:3.19\nCOPY r/src /src\n"),
-        ("r/src/x", "x\n"),
-        ("NOTES.md", "new\n"),
-    ]);
+    commit(&mut f, same, "x\n", true);
     assert_eq!(before, f.tags());
     // A changed Dockerfile is parsed again (the positive twin).
-    let log = f.commit(&[
-        ("werf.yaml", yaml),
-        ("r/Dockerfile", "FROM alpine:3.20\nCOPY r/src /src\n"),
-        ("r/src/x", "x\n"),
-        ("NOTES.md", "new\n"),
-    ]);
+    let log = commit(&mut f, "FROM alpine:3.20\nCOPY r/src /src\n", "x\n", true);
     assert!(
         log.contains(&"resolved_dockerfile(r)".to_string()),
         "{log:#?}"
