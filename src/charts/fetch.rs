@@ -209,14 +209,11 @@ impl Fetcher {
                 "WERF_MAX_BODY_SIZE",
                 auth_for(&index_url),
             )?;
-            let index = gotemplate::yaml::load::load_all_with(
+            let index = gotemplate::yaml::load::load_with(
                 &String::from_utf8_lossy(&index),
                 gotemplate::yaml::load::Numbers::AsWritten,
             )
-            .map_err(|e| anyhow!("`{}/index.yaml`: {e}", crate::redact::urls(base)))?
-            .into_iter()
-            .next()
-            .unwrap_or(Json::Null);
+            .map_err(|e| anyhow!("`{}/index.yaml`: {e}", crate::redact::urls(base)))?;
             let entries = index["entries"][&name]
                 .as_array()
                 .cloned()

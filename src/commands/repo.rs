@@ -26,16 +26,13 @@ fn download_index(fetcher: &Fetcher, entry: &Entry) -> Result<()> {
     let body = fetcher.get(&url, crate::net::max_body(), "WERF_MAX_BODY_SIZE", auth)?;
     let text = String::from_utf8_lossy(&body);
     let index =
-        gotemplate::yaml::load::load_all_with(&text, gotemplate::yaml::load::Numbers::AsWritten)
+        gotemplate::yaml::load::load_with(&text, gotemplate::yaml::load::Numbers::AsWritten)
             .map_err(|e| {
                 anyhow!(
                     "`{}` is not a valid chart repository: {e}",
                     crate::redact::urls(&url)
                 )
-            })?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+            })?;
     if index
         .get("apiVersion")
         .and_then(|v| v.as_str())

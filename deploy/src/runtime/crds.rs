@@ -20,14 +20,11 @@ pub async fn install(
     let mut created = Vec::new();
     for (file, text) in crds {
         let object =
-            gotemplate::yaml::load::load_all_with(text, gotemplate::yaml::load::Numbers::AsWritten)
+            gotemplate::yaml::load::load_with(text, gotemplate::yaml::load::Numbers::AsWritten)
                 .map_err(|e| Error::Manifest {
                     source_file: file.clone(),
                     message: format!("not valid YAML: {e}"),
-                })?
-                .into_iter()
-                .next()
-                .unwrap_or(Value::Null);
+                })?;
         if object.is_null() {
             continue;
         }

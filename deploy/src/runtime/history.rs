@@ -68,8 +68,7 @@ async fn objects_of(
             if let Some(object) = release::rendered_text(text).and_then(parsed) {
                 return Ok(object);
             }
-            gotemplate::yaml::load::load_all_with(text, gotemplate::yaml::load::Numbers::AsWritten)
-                .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
+            gotemplate::yaml::load::load_with(text, gotemplate::yaml::load::Numbers::AsWritten)
                 .map_err(|e| Error::Manifest {
                     source_file: format!("{source} ({origin})"),
                     message: format!("not valid YAML: {e}"),

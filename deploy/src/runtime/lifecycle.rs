@@ -454,14 +454,11 @@ async fn recorded_hooks(
             .and_then(Value::as_str)
             .unwrap_or_default();
         let object =
-            gotemplate::yaml::load::load_all_with(text, gotemplate::yaml::load::Numbers::AsWritten)
+            gotemplate::yaml::load::load_with(text, gotemplate::yaml::load::Numbers::AsWritten)
                 .map_err(|e| Error::Manifest {
                     source_file: path.clone(),
                     message: format!("not valid YAML: {e}"),
-                })?
-                .into_iter()
-                .next()
-                .unwrap_or(Value::Null);
+                })?;
         if object.is_null() {
             continue;
         }

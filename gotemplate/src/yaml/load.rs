@@ -103,7 +103,16 @@ pub fn load_all_with(text: &str, numbers: Numbers) -> Result<Vec<Json>, LoadErro
 
 /// The first document of `text` (what `yaml.Unmarshal` reads); null when there is none.
 pub fn load(text: &str) -> Result<Json, LoadError> {
-    Ok(load_all(text)?.into_iter().next().unwrap_or(Json::Null))
+    load_with(text, Numbers::Float64)
+}
+
+/// [`load`] with numbers as `numbers` says (every document is still read, so a bad later one
+/// is an error too).
+pub fn load_with(text: &str, numbers: Numbers) -> Result<Json, LoadError> {
+    Ok(load_all_with(text, numbers)?
+        .into_iter()
+        .next()
+        .unwrap_or(Json::Null))
 }
 
 /// A values file as Helm 4 loads it: every document, merged in order (later keys win, maps merge

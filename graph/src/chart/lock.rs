@@ -129,11 +129,7 @@ pub fn to_yaml(locked: &[Locked], digest: &str, generated: &str) -> String {
 
 /// Reads `Chart.lock`.
 pub fn parse(text_: &str) -> Result<Lock, gotemplate::yaml::load::LoadError> {
-    let v =
-        gotemplate::yaml::load::load_all_with(text_, gotemplate::yaml::load::Numbers::AsWritten)?
-            .into_iter()
-            .next()
-            .unwrap_or(Json::Null);
+    let v = gotemplate::yaml::load::load_with(text_, gotemplate::yaml::load::Numbers::AsWritten)?;
     let dependencies = v
         .get("dependencies")
         .and_then(|d| d.as_array())

@@ -165,8 +165,7 @@ pub fn render_template(
     for doc in split_documents(&out) {
         // Integers as written: the object is what a deploy applies (the API server types
         // numbers itself); kind, name and hook read the same in either number mode.
-        let head = gotemplate::yaml::load::load_all_with(&doc, Numbers::AsWritten)
-            .map(|docs| docs.into_iter().next().unwrap_or(serde_json::Value::Null))
+        let head = gotemplate::yaml::load::load_with(&doc, Numbers::AsWritten)
             .map_err(|e| chart_error(&file, 0, 0, format!("YAML parse error on {name}: {e}")))?;
         let text_at = |p: &str| {
             head.pointer(p)
