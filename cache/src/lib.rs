@@ -275,10 +275,10 @@ fn checksum_start(namespace: &str, key: &Key) -> blake3::Hasher {
     h
 }
 
-/// A payload on its way to a record: written out and summed.
-struct Summed<W: Write> {
-    out: W,
-    sum: blake3::Hasher,
+/// Bytes on their way to a file: written out and summed (a record's payload, a whole pack).
+pub(crate) struct Summed<W: Write> {
+    pub(crate) out: W,
+    pub(crate) sum: blake3::Hasher,
 }
 
 impl<W: Write> Write for Summed<W> {
