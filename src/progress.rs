@@ -70,7 +70,8 @@ impl BuildProgress {
         }
     }
 
-    fn line(&self, text: String) {
+    /// One line, or several joined by line breaks, written at once.
+    fn line(&self, mut text: String) {
         if crate::printer::quiet() {
             return;
         }
@@ -78,7 +79,12 @@ impl BuildProgress {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => eprintln!("{text}"),
+            None => {
+                // One write (`eprintln!` writes the text and its line break apart): a pipe to a
+                // CI log takes a thousand lines as one.
+                text.push('\n');
+                eprint!("{text}");
+            }
         }
     }
 }
@@ -100,20 +106,12 @@ impl crate::build::Reporter for BuildProgress {
         if found.is_empty() {
             return;
         }
-        // One write for them all (a pipe to a CI log takes a thousand lines as one).
-        let mut text = found
+        let text = found
             .iter()
             .map(|(name, tag)| existing_line(name, tag))
             .collect::<Vec<_>>()
             .join("\n");
-        match &self.multi {
-            Some(_) => self.line(text),
-            None if crate::printer::quiet() => {}
-            None => {
-                text.push('\n');
-                eprint!("{text}");
-            }
-        }
+        self.line(text);
     }
 
     fn started(&self, name: &str) {
