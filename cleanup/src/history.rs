@@ -3,17 +3,18 @@
 //! References: the `origin/*` remote branches (without `origin/HEAD`) and every tag, peeled to
 //! their commit. The [`EngineSource`] answers the history walk: a commit's committer time and
 //! parents from Git, and its image tags by pointing the engine's project at the commit's tree and
-//! planning every image. The salsa database lives across commits, so a tree that repeats costs
-//! nothing and an image whose files did not change is cut off early; a commit whose werf.yaml
-//! does not plan has no images (nothing in the registry can come from it).
+//! asking every image's digest (not its whole plan). The salsa database lives across commits,
+//! so a tree that repeats costs nothing and an image whose files did not change is cut off
+//! early; a commit whose werf.yaml does not plan has no images (nothing in the registry can
+//! come from it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use werf_graph::cleanup::history::{Commit, Source, Tags};
 use werf_graph::cleanup::policy::RefKind;
 use werf_graph::cleanup::refs::GitRef;
-use werf_graph::{Database, ObjectId, Project, Setter};
+use werf_graph::{Database, Digest, ObjectId, Project, Setter};
 
 use super::{Error, Result};
 use crate::git::{to_graph_id, Repo};
@@ -121,7 +122,8 @@ pub struct Stats {
     pub trees: usize,
     /// Image plans asked for (images × trees planned).
     pub image_plans: usize,
-    /// Image plans the engine recomputed (the rest were memo hits).
+    /// Image plans the engine recomputed: their stages walked again (`image_stages` ran; the
+    /// rest were memo hits).
     pub image_plans_recomputed: usize,
     /// Commits whose werf.yaml did not plan.
     pub failed_commits: usize,
@@ -143,8 +145,11 @@ pub struct EngineSource<'a> {
     reads_commit: HashMap<ObjectId, bool>,
     /// Tags by tree, and by commit too where werf.yaml may read `.Commit`.
     by_tree: HashMap<TreeKey, Arc<Tags>>,
-    /// Every image name and tag seen, once (the commits' [`Tags`] share them).
-    strings: HashSet<Arc<str>>,
+    /// The image names of the last tree planned (werf.yaml's order, shared by the commits'
+    /// [`Tags`]) and that order sorted by name: werf.yaml rarely changes along a history.
+    names: (Vec<Arc<str>>, Vec<usize>),
+    /// Every tag seen, once, by its digest.
+    tags: HashMap<Digest, Arc<str>>,
     pub stats: Stats,
 }
 
@@ -167,7 +172,8 @@ impl<'a> EngineSource<'a> {
         reads
     }
 
-    /// A source over `repo`, planning with `db` (its execution log must be on for the stats).
+    /// A source over `repo`, planning with `db` (its execution counts must be on for the stats,
+    /// see [`Database::enable_execution_counts`]).
     pub fn new(repo: &Repo, db: &'a mut Database, project: Project) -> Self {
         EngineSource {
             repo: repo.sync.to_thread_local(),
@@ -178,7 +184,8 @@ impl<'a> EngineSource<'a> {
             offsets: HashMap::new(),
             reads_commit: HashMap::new(),
             by_tree: HashMap::new(),
-            strings: HashSet::new(),
+            names: (Vec::new(), Vec::new()),
+            tags: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -240,21 +247,27 @@ impl Source for EngineSource<'_> {
             self.project.set_commit(self.db, info);
         }
         self.stats.trees += 1;
-        let tags: Tags = match werf_graph::plan::plan_all(self.db, self.project) {
-            Ok(plans) => {
-                self.stats.image_plans += plans.len();
-                let strings = &mut self.strings;
-                let mut shared = |s: &str| -> Arc<str> {
-                    if let Some(known) = strings.get(s) {
-                        return known.clone();
-                    }
-                    let new: Arc<str> = Arc::from(s);
-                    strings.insert(new.clone());
-                    new
-                };
-                plans
-                    .into_iter()
-                    .filter_map(|(name, p)| p.ok().map(|p| (shared(&name), shared(&p.tag))))
+        let tags: Tags = match werf_graph::plan::digests_all(self.db, self.project) {
+            Ok(digests) => {
+                self.stats.image_plans += digests.len();
+                let (names, order) = &mut self.names;
+                if names.len() != digests.len()
+                    || names.iter().zip(&digests).any(|(a, (b, _))| **a != **b)
+                {
+                    *names = digests.iter().map(|(n, _)| Arc::from(n.as_str())).collect();
+                    *order = (0..names.len()).collect();
+                    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+                }
+                let known = &mut self.tags;
+                order
+                    .iter()
+                    .filter_map(|&i| {
+                        let digest = *digests[i].1.as_ref().ok()?;
+                        let tag = known
+                            .entry(digest)
+                            .or_insert_with(|| Arc::from(digest.tag().as_str()));
+                        Some((names[i].clone(), tag.clone()))
+                    })
                     .collect()
             }
             Err(_) => {
@@ -264,10 +277,10 @@ impl Source for EngineSource<'_> {
         };
         self.stats.image_plans_recomputed += self
             .db
-            .take_execution_log()
-            .iter()
-            .filter(|e| e.starts_with("image_plan("))
-            .count();
+            .take_execution_counts()
+            .get("image_stages")
+            .copied()
+            .unwrap_or(0);
         let tags = Arc::new(tags);
         self.by_tree.insert(key, tags.clone());
         Ok(tags)

@@ -20,8 +20,9 @@ pub trait Db: salsa::Database {
     fn synthetic(&self) -> &crate::objects::MemoryObjects;
     /// The cross-process memo.
     fn store(&self) -> &dyn DigestStore;
-    /// Records that a query body ran (engine tests assert on this log).
-    fn log_execution(&self, query: &'static str, key: &str);
+    /// Records that a query body ran (engine tests assert on this log). The key is formatted
+    /// only when the log keeps entries.
+    fn log_execution(&self, query: &'static str, key: std::fmt::Arguments<'_>);
     /// Digests remembered from an earlier process (see [`crate::plan::memo`]).
     fn plan_seed(&self) -> Option<PlanSeed>;
 }
@@ -94,8 +95,15 @@ pub struct Database {
     storage: salsa::Storage<Self>,
     objects: Arc<Layered>,
     store: Arc<dyn DigestStore>,
-    log: Option<Arc<Mutex<Vec<String>>>>,
+    log: Option<Arc<ExecutionLog>>,
     seed: Option<PlanSeed>,
+}
+
+/// What the execution log keeps: each run's `query(key)`, or only how many runs of each query.
+#[derive(Debug)]
+enum ExecutionLog {
+    Entries(Mutex<Vec<String>>),
+    Counts(Mutex<BTreeMap<&'static str, usize>>),
 }
 
 impl Database {
@@ -127,24 +135,43 @@ impl Database {
 
     /// Turns on the execution log (see [`Database::take_execution_log`]).
     pub fn with_execution_log(mut self) -> Self {
-        self.log = Some(Arc::default());
+        self.enable_execution_log();
         self
     }
 
     /// Turns on the execution log of a database already in use.
     pub fn enable_execution_log(&mut self) {
-        self.log.get_or_insert_with(Arc::default);
+        self.log = Some(Arc::new(ExecutionLog::Entries(Mutex::default())));
     }
 
-    /// The `query(key)` entries of every query body that ran since the last call, sorted.
+    /// Turns on counting query runs by query, without their keys (see
+    /// [`Database::take_execution_counts`]): what a walk over many trees can afford.
+    pub fn enable_execution_counts(&mut self) {
+        self.log = Some(Arc::new(ExecutionLog::Counts(Mutex::default())));
+    }
+
+    /// The `query(key)` entries of every query body that ran since the last call, sorted (none
+    /// unless [`Database::enable_execution_log`] is on).
     pub fn take_execution_log(&self) -> Vec<String> {
-        let mut log = self
-            .log
-            .as_ref()
-            .map(|l| std::mem::take(&mut *l.lock().expect("execution log lock poisoned")))
-            .unwrap_or_default();
+        let mut log = match self.log.as_deref() {
+            Some(ExecutionLog::Entries(l)) => {
+                std::mem::take(&mut *l.lock().expect("execution log lock poisoned"))
+            }
+            _ => Vec::new(),
+        };
         log.sort();
         log
+    }
+
+    /// How many times each query's body ran since the last call (empty unless
+    /// [`Database::enable_execution_counts`] is on).
+    pub fn take_execution_counts(&self) -> BTreeMap<&'static str, usize> {
+        match self.log.as_deref() {
+            Some(ExecutionLog::Counts(c)) => {
+                std::mem::take(&mut *c.lock().expect("execution log lock poisoned"))
+            }
+            _ => BTreeMap::new(),
+        }
     }
 
     /// Replaces the object source (e.g. after new objects were written); Git ids stay valid.
@@ -187,11 +214,19 @@ impl Db for Database {
         self.seed
     }
 
-    fn log_execution(&self, query: &'static str, key: &str) {
-        if let Some(log) = &self.log {
-            log.lock()
+    fn log_execution(&self, query: &'static str, key: std::fmt::Arguments<'_>) {
+        match self.log.as_deref() {
+            None => {}
+            Some(ExecutionLog::Entries(l)) => l
+                .lock()
                 .expect("execution log lock poisoned")
-                .push(format!("{query}({key})"));
+                .push(format!("{query}({key})")),
+            Some(ExecutionLog::Counts(c)) => {
+                *c.lock()
+                    .expect("execution log lock poisoned")
+                    .entry(query)
+                    .or_default() += 1
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct TemplateKey<'db> {
 /// stops here.
 #[salsa::tracked(returns(ref))]
 pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
-    db.log_execution("chart_tree", "");
+    db.log_execution("chart_tree", format_args!(""));
     let config = config(db, project).clone()?;
     let dir = join(
         project.prefix(db),
@@ -56,7 +56,7 @@ pub fn chart_tree(db: &dyn Db, project: Project) -> Result<(String, ObjectId)> {
 /// The chart with its subcharts, read from its tree.
 #[salsa::tracked(returns(ref))]
 pub fn chart(db: &dyn Db, project: Project) -> Result<Arc<Chart>> {
-    db.log_execution("chart", "");
+    db.log_execution("chart", format_args!(""));
     let (dir, tree) = chart_tree(db, project).clone()?;
     steps::load(db.objects(), tree, &dir).map(Arc::new)
 }
@@ -67,7 +67,7 @@ pub fn dependencies_to_fetch(
     db: &dyn Db,
     project: Project,
 ) -> Result<Arc<Vec<steps::lock::Locked>>> {
-    db.log_execution("dependencies_to_fetch", "");
+    db.log_execution("dependencies_to_fetch", format_args!(""));
     let chart = chart(db, project).clone()?;
     Ok(Arc::new(steps::lock::missing(&chart)?))
 }
@@ -76,7 +76,7 @@ pub fn dependencies_to_fetch(
 /// processing and values depend on the command line's values).
 #[salsa::tracked(returns(ref))]
 pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Contexts>> {
-    db.log_execution("contexts", "");
+    db.log_execution("contexts", format_args!(""));
     let chart = chart(db, project).clone()?;
     let config = config(db, project).clone()?;
     let options = input.options(db);
@@ -113,7 +113,7 @@ pub fn contexts(db: &dyn Db, project: Project, input: RenderInput) -> Result<Sha
 /// other subchart stops here.
 #[salsa::tracked(returns(ref))]
 pub fn templates(db: &dyn Db, project: Project, input: RenderInput) -> Result<Arc<Vec<Template>>> {
-    db.log_execution("templates", "");
+    db.log_execution("templates", format_args!(""));
     let ctxs = contexts(db, project, input).clone()?;
     Ok(Arc::new(steps::output::templates(&ctxs.contexts)))
 }
@@ -125,7 +125,7 @@ pub fn crds(
     project: Project,
     input: RenderInput,
 ) -> Result<Arc<Vec<(String, String)>>> {
-    db.log_execution("crds", "");
+    db.log_execution("crds", format_args!(""));
     let ctxs = contexts(db, project, input).clone()?;
     Ok(Arc::new(steps::output::crds(&ctxs.contexts)))
 }
@@ -133,7 +133,7 @@ pub fn crds(
 /// Every template parsed into one set.
 #[salsa::tracked(returns(ref))]
 pub fn template_set(db: &dyn Db, project: Project, input: RenderInput) -> Result<Shared<Set>> {
-    db.log_execution("template_set", "");
+    db.log_execution("template_set", format_args!(""));
     let templates = templates(db, project, input).clone()?;
     steps::template_set(&templates).map(|s| Shared(Arc::new(s)))
 }
@@ -250,7 +250,7 @@ pub fn rendered_template<'db>(
     template: TemplateKey<'db>,
 ) -> Result<Arc<RenderedTemplate>> {
     let name = template.name(db);
-    db.log_execution("rendered_template", name);
+    db.log_execution("rendered_template", format_args!("{name}"));
     let templates = templates(db, project, input).clone()?;
     let set = template_set(db, project, input).clone()?;
     let ctxs = contexts(db, project, input).clone()?;
@@ -276,7 +276,7 @@ pub fn rendered_template<'db>(
 /// the top chart's are kept.
 #[salsa::tracked(returns(ref))]
 pub fn notes(db: &dyn Db, project: Project, input: RenderInput) -> Result<Arc<str>> {
-    db.log_execution("notes", "");
+    db.log_execution("notes", format_args!(""));
     let templates = templates(db, project, input).clone()?;
     let set = template_set(db, project, input).clone()?;
     let ctxs = contexts(db, project, input).clone()?;
@@ -357,7 +357,7 @@ pub fn rendered_chart(
     project: Project,
     input: RenderInput,
 ) -> Result<Arc<Vec<Manifest>>> {
-    db.log_execution("rendered_chart", "");
+    db.log_execution("rendered_chart", format_args!(""));
     let templates = templates(db, project, input).clone()?;
     // A failing `NOTES.txt` fails the render, as in Helm.
     notes(db, project, input).clone()?;

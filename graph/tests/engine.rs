@@ -7,7 +7,7 @@ use salsa::Setter;
 use werf_graph::chart::RenderOptions;
 use werf_graph::db::{Database, Project};
 use werf_graph::objects::MemoryObjects;
-use werf_graph::plan::plan_all;
+use werf_graph::plan::{digests_all, plan_all};
 use werf_graph::render::{rendered_chart, RenderInput};
 
 const WERF_YAML: &str = "project: demo
@@ -96,10 +96,25 @@ impl Fixture {
             .collect()
     }
 
-    fn commit(&mut self, overrides: &[(&'static str, &'static str)]) -> Vec<String> {
-        self.db.take_execution_log();
+    /// Every image's tag through its digest only (what cleanup asks of each commit).
+    fn digests(&self) -> BTreeMap<String, String> {
+        digests_all(&self.db, self.project)
+            .expect("config is valid")
+            .into_iter()
+            .map(|(n, d)| (n, d.expect("image digests").tag()))
+            .collect()
+    }
+
+    /// Points the project at the files with `overrides`, asking nothing.
+    fn set(&mut self, overrides: &[(&'static str, &'static str)]) {
         let root = tree(&self.objects, &files(overrides));
         self.project.set_root_tree(&mut self.db).to(root);
+    }
+
+    /// [`Fixture::set`], then every plan: the queries that ran.
+    fn commit(&mut self, overrides: &[(&'static str, &'static str)]) -> Vec<String> {
+        self.db.take_execution_log();
+        self.set(overrides);
         self.tags();
         self.db.take_execution_log()
     }
@@ -142,6 +157,8 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
             "image_plan(a)",
             "image_plan(c)",
             "image_sources(a)",
+            "image_stages(a)",
+            "image_stages(c)",
             "stage_plan(a#0)",
             "stage_plan(c#0)",
         ]
@@ -206,6 +223,93 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
 }
 
 #[test]
+fn a_digest_asked_alone_builds_no_plan_and_a_root_context_is_cut_off_at_its_stages() {
+    let yaml =
+        "project: demo\nconfigVersion: 1\n---\nimage: r\ncontext: .\ndockerfile: r/Dockerfile\n";
+    let dockerfile = "FROM alpine:3.19\nCOPY r/src /src\n";
+    let commit = |f: &mut Fixture, x: &'static str, notes: &'static str| {
+        f.set(&[
+            ("werf.yaml", yaml),
+            ("r/Dockerfile", dockerfile),
+            ("r/src/x", x),
+            ("NOTES.md", notes),
+        ])
+    };
+    let mut f = Fixture::new();
+    commit(&mut f, "x\n", "one\n");
+    let before = f.digests();
+    let log = f.db.take_execution_log();
+    assert!(log.contains(&"image_stages(r)".to_string()), "{log:#?}");
+    assert!(!log.contains(&"image_plan(r)".to_string()), "{log:#?}");
+    assert_eq!(before, f.tags(), "a digest's tag is its plan's");
+    assert_eq!(f.db.take_execution_log(), ["image_plan(r)"]);
+    // A file no image reads: the context's new tree walks the stages again (cheaply, from their
+    // memos); the digest is the same, so it is not computed again, and no plan is made.
+    commit(&mut f, "x\n", "two\n");
+    assert_eq!(f.digests(), before);
+    let log = f.db.take_execution_log();
+    assert!(log.contains(&"image_stages(r)".to_string()), "{log:#?}");
+    for absent in ["stage_plan(r#0)", "image_digest(r)", "image_plan(r)"] {
+        assert!(!log.contains(&absent.to_string()), "{absent} in {log:#?}");
+    }
+    // A source file that changes: the stage and the digest run again (the positive twin).
+    commit(&mut f, "x changed\n", "two\n");
+    assert_ne!(f.digests(), before);
+    let log = f.db.take_execution_log();
+    assert!(log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
+    assert!(log.contains(&"image_digest(r)".to_string()), "{log:#?}");
+    assert!(!log.contains(&"image_plan(r)".to_string()), "{log:#?}");
+}
+
+#[test]
+fn a_seed_made_for_other_inputs_does_not_run_every_digest_again_on_each_commit() {
+    let mut f = Fixture::new();
+    let plans: Vec<(String, Arc<werf_graph::plan::ImagePlan>)> = plan_all(&f.db, f.project)
+        .expect("config is valid")
+        .into_iter()
+        .map(|(n, p)| (n, p.expect("image plans")))
+        .collect();
+    let inputs = *werf_graph::plan::memo::inputs_digest(&f.db, f.project);
+    werf_graph::plan::memo::seed(&mut f.db, inputs, &plans);
+    let seeded = f.digests();
+    f.db.take_execution_log();
+    // The first commit after the seed: the seed no longer applies, every digest is computed.
+    f.set(&[("b/b.txt", "b one\n")]);
+    let first = f.digests();
+    assert_eq!(first["a"], seeded["a"]);
+    assert_ne!(first["b"], seeded["b"]);
+    let log = f.db.take_execution_log();
+    for present in ["image_digest(a)", "image_digest(b)", "image_digest(c)"] {
+        assert!(log.contains(&present.to_string()), "{present} in {log:#?}");
+    }
+    // The next commit changes `b` again: only `b`'s digest runs; `a`'s and `c`'s read that the
+    // seed does not apply, which stays so.
+    f.set(&[("b/b.txt", "b two\n")]);
+    assert_ne!(f.digests()["b"], first["b"]);
+    let log = f.db.take_execution_log();
+    assert!(log.contains(&"image_digest(b)".to_string()), "{log:#?}");
+    for absent in ["image_digest(a)", "image_digest(c)"] {
+        assert!(!log.contains(&absent.to_string()), "{absent} in {log:#?}");
+    }
+}
+
+#[test]
+fn execution_counts_count_runs_by_query_without_keys() {
+    let mut f = Fixture::new();
+    f.tags();
+    f.db.enable_execution_counts();
+    f.commit(&[("a/src/main.go", "package main // changed\n")]);
+    let counts = f.db.take_execution_counts();
+    // `a` and its dependant `c` are planned again, `b` is not.
+    assert_eq!(counts.get("image_plan"), Some(&2), "{counts:#?}");
+    assert_eq!(counts.get("stage_plan"), Some(&2), "{counts:#?}");
+    assert_eq!(counts.get("resolved_dockerfile"), None, "{counts:#?}");
+    // No keys are kept, and a count is taken once.
+    assert_eq!(f.db.take_execution_log(), Vec::<String>::new());
+    assert_eq!(f.db.take_execution_counts(), BTreeMap::new());
+}
+
+#[test]
 fn a_file_at_the_root_that_no_image_reads_reruns_no_image_query() {
     let mut f = Fixture::new();
     let before = f.tags();
@@ -252,6 +356,7 @@ fn editing_one_images_args_reruns_only_that_image() {
             "image_settings(b)",
             "image_settings(c)",
             "image_sources(b)",
+            "image_stages(b)",
             "resolved_dockerfile(b)",
             "stage_plan(b#0)",
         ]
@@ -298,6 +403,11 @@ fn a_changed_tag_re_renders_only_the_templates_that_read_it() {
     // The first render reads the chart (its absence below is not the log's silence).
     assert!(log.contains(&"chart()".to_string()), "{log:#?}");
     let tags = f.tags();
+    // A render asks the images' digests, not their plans: these are `tags()`'s.
+    assert_eq!(
+        f.db.take_execution_log(),
+        ["image_plan(a)", "image_plan(b)", "image_plan(c)"]
+    );
     assert!(
         before["a"].contains(&format!("image: registry.local/demo:{}", tags["a"])),
         "{}",

@@ -125,8 +125,7 @@ pub fn cleanup(global: &GlobalSettings, args: &CleanupArgs) -> Result<ExitCode> 
             );
         }
         let to_scan = refs::to_scan(&references, &policy.policies, now);
-        loaded.db.enable_execution_log();
-        let _ = loaded.db.take_execution_log();
+        loaded.db.enable_execution_counts();
         let project = loaded.project;
         // Importers' tags at each commit follow the import records the repository holds.
         crate::project::set_import_checksums(

@@ -193,21 +193,43 @@ impl ImagePlan {
     }
 }
 
-/// The plan of one image: its target stage's digest is its tag.
+/// The stages an image's target needs (planned, by index) and the target's index: all its tag
+/// needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageStages {
+    pub target: usize,
+    pub stages: Vec<Arc<StagePlan>>,
+}
+
+impl ImageStages {
+    /// The target stage.
+    pub fn target_stage(&self) -> &Arc<StagePlan> {
+        self.stages
+            .iter()
+            .find(|s| s.index == self.target)
+            .expect("the target stage is planned")
+    }
+}
+
+/// An image's stages, or the first error its plan meets: it checks what [`image_plan`] needs,
+/// in the same order, so an image plans exactly when this succeeds. The image's sources and
+/// `.dockerignore` are read for their errors only: a context whose tree changes elsewhere (one at
+/// the repository root changes on every commit) runs this again, cheaply, and a tag asked for
+/// through [`image_digest`] does not build a whole new plan.
 #[salsa::tracked(returns(ref))]
-pub fn image_plan<'db>(
+pub fn image_stages<'db>(
     db: &'db dyn Db,
     project: Project,
     image: ImageKey<'db>,
-) -> Result<Arc<ImagePlan>> {
+) -> Result<ImageStages> {
     let name = image.name(db);
-    db.log_execution("image_plan", name);
+    db.log_execution("image_stages", format_args!("{name}"));
     // A cycle must be reported before digests recurse along it.
     image_dag(db, project).clone()?;
-    let settings = image_settings(db, project, image).clone()?;
+    image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;
-    let sources = image_sources(db, project, image).clone()?;
-    let ignore = dockerignore(db, project, image).clone()?;
+    image_sources(db, project, image).clone()?;
+    dockerignore(db, project, image).clone()?;
 
     let mut needed = BTreeSet::new();
     let mut frontier = vec![resolved.target];
@@ -220,21 +242,43 @@ pub fn image_plan<'db>(
         frontier.extend(plan.stage_deps.iter().copied());
         stages.insert(i, plan);
     }
-    let target = stages[&resolved.target].clone();
+    Ok(ImageStages {
+        target: resolved.target,
+        stages: stages.into_values().collect(),
+    })
+}
+
+/// The plan of one image: its target stage's digest is its tag.
+#[salsa::tracked(returns(ref))]
+pub fn image_plan<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<ImagePlan>> {
+    let name = image.name(db);
+    db.log_execution("image_plan", format_args!("{name}"));
+    let staged = image_stages(db, project, image).clone()?;
+    let digest = staged.target_stage().digest;
+    let ImageStages { target, stages } = staged;
+    // `image_stages` succeeded, so these did.
+    let settings = image_settings(db, project, image).clone()?;
+    let resolved = resolved_dockerfile(db, project, image).clone()?;
+    let sources = image_sources(db, project, image).clone()?;
+    let ignore = dockerignore(db, project, image).clone()?;
     let mut dependencies: BTreeSet<String> = stages
-        .values()
+        .iter()
         .flat_map(|s| s.image_deps.iter().cloned())
         .collect();
     dependencies.extend(settings.image.dependencies.iter().map(|d| d.image.clone()));
     Ok(Arc::new(ImagePlan {
         name: name.clone(),
-        digest: target.digest,
-        tag: target.digest.tag(),
+        digest,
+        tag: digest.tag(),
         is_final: settings.image.is_final,
         sources,
         ignore,
-        target: resolved.target,
-        stages: stages.into_values().collect(),
+        target,
+        stages,
         dependencies: dependencies.into_iter().collect(),
         platform: settings.platform.clone(),
         build_args: settings.build_args(),
@@ -299,9 +343,9 @@ pub fn image_digest<'db>(
     if let Some(digest) = super::memo::seeded(db, project, image.name(db)) {
         return Ok(digest);
     }
-    db.log_execution("image_digest", image.name(db));
-    image_plan(db, project, image)
+    db.log_execution("image_digest", format_args!("{}", image.name(db)));
+    image_stages(db, project, image)
         .as_ref()
-        .map(|p| p.digest)
+        .map(|s| s.target_stage().digest)
         .map_err(Clone::clone)
 }

@@ -83,14 +83,23 @@ pub fn seed(db: &mut Database, inputs: Digest, plans: &[(String, Arc<ImagePlan>)
     db.set_plan_seed(Some(Arc::new(Seeded { inputs, digests })));
 }
 
+/// Whether the seed was made for `project`'s current inputs. A query of its own: when the
+/// inputs change it runs again, and an image's digest, which reads it, does not (it is `false`
+/// before and after, unless a seed was taken for the new inputs).
+#[salsa::tracked]
+pub(crate) fn seed_applies(db: &dyn Db, project: Project) -> bool {
+    db.plan_seed()
+        .and_then(|seed| seed.value(db).as_ref().map(|s| s.inputs))
+        .is_some_and(|inputs| inputs == *inputs_digest(db, project))
+}
+
 /// The seeded digest of `image`, if the seed was made for `project`'s current inputs.
 pub(crate) fn seeded(db: &dyn Db, project: Project, image: &str) -> Option<Digest> {
-    let seed = db.plan_seed()?;
-    let seeded = seed.value(db).as_ref()?;
-    if seeded.inputs != *inputs_digest(db, project) {
+    if !seed_applies(db, project) {
         return None;
     }
-    seeded.digests.get(image).copied()
+    let seed = db.plan_seed()?;
+    seed.value(db).as_ref()?.digests.get(image).copied()
 }
 
 /// What the encoding cannot hold, or a record that does not read back.

@@ -9,9 +9,10 @@
 //! - [`sources`]: each image's sources: its Dockerfile resolved (or its Stapel translation),
 //!   `.dockerignore`, and the files its context holds.
 //! - [`stage`]: each stage's plan and digest.
-//! - [`image`]: each image's plan, tag and digest, and the placeholders dependencies stand for.
+//! - [`image`]: each image's stages, plan, tag and digest, and the placeholders dependencies stand
+//!   for.
 //! - [`memo`]: plans remembered across processes (the inputs' digest, the encoding, the seed).
-//! - this file: every image planned, in parallel, with progress reported.
+//! - this file: every image planned (or just its digest), in parallel, with progress reported.
 
 pub mod image;
 pub mod memo;
@@ -25,9 +26,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::db::{Database, ImageKey, Project};
+use crate::digest::Digest;
 use crate::error::Result;
 
-pub use image::{image_digest, image_plan, placeholder, placeholder_images, ImagePlan};
+pub use image::{
+    image_digest, image_plan, image_stages, placeholder, placeholder_images, ImagePlan, ImageStages,
+};
 pub use settings::{image_dag, image_settings, ImageSettings};
 pub use sources::{
     dockerignore, image_sources, resolved_dockerfile, stapel_translation, ImageSources,
@@ -71,6 +75,22 @@ pub fn plan_all_with(
             let plan = image_plan(db, project, key).clone();
             reporter.planned(&name, plan.is_ok());
             (name, plan)
+        })
+        .collect())
+}
+
+/// Every image's digest (its tag's source), in werf.yaml order, computed in parallel: what a
+/// tag needs and no more (see [`image::image_stages`]). Errors as [`plan_all`]'s.
+pub fn digests_all(db: &Database, project: Project) -> Result<Vec<(String, Result<Digest>)>> {
+    let config = config(db, project).clone()?;
+    image_dag(db, project).clone()?;
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    Ok(names
+        .into_par_iter()
+        .map_with(db.clone(), |db, name| {
+            let key = ImageKey::new(db, name.clone());
+            let digest = image_digest(db, project, key).clone();
+            (name, digest)
         })
         .collect())
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// The image DAG.
 #[salsa::tracked(returns(ref))]
 pub fn image_dag(db: &dyn Db, project: Project) -> Result<Arc<ImageDag>> {
-    db.log_execution("image_dag", "");
+    db.log_execution("image_dag", format_args!(""));
     let config = config(db, project).clone()?;
     ImageDag::build(&config).map(Arc::new)
 }
@@ -64,7 +64,7 @@ pub fn image_settings<'db>(
     image: ImageKey<'db>,
 ) -> Result<Arc<ImageSettings>> {
     let name = image.name(db);
-    db.log_execution("image_settings", name);
+    db.log_execution("image_settings", format_args!("{name}"));
     let config = config(db, project).clone()?;
     let img = image_positions(db, project)
         .as_ref()

@@ -42,7 +42,7 @@ pub fn image_sources<'db>(
     project: Project,
     image: ImageKey<'db>,
 ) -> Result<Arc<ImageSources>> {
-    db.log_execution("image_sources", image.name(db));
+    db.log_execution("image_sources", format_args!("{}", image.name(db)));
     let settings = image_settings(db, project, image).clone()?;
     let img = &settings.image;
     let at = Location {
@@ -175,7 +175,7 @@ pub fn stapel_translation<'db>(
     image: ImageKey<'db>,
 ) -> Result<Arc<crate::stapel::translate::Translated>> {
     let name = image.name(db);
-    db.log_execution("stapel_translation", name);
+    db.log_execution("stapel_translation", format_args!("{name}"));
     let config = config(db, project).clone()?;
     let stage = config
         .images
@@ -214,7 +214,7 @@ pub fn build_files<'db>(
     project: Project,
     image: ImageKey<'db>,
 ) -> Result<Arc<BuildFiles>> {
-    db.log_execution("build_files", image.name(db));
+    db.log_execution("build_files", format_args!("{}", image.name(db)));
     let sources = image_sources(db, project, image).clone()?;
     Ok(Arc::new(BuildFiles {
         dockerfile: (sources.dockerfile.clone(), sources.dockerfile_blob),
@@ -229,7 +229,7 @@ pub fn resolved_dockerfile<'db>(
     project: Project,
     image: ImageKey<'db>,
 ) -> Result<Arc<Resolved>> {
-    db.log_execution("resolved_dockerfile", image.name(db));
+    db.log_execution("resolved_dockerfile", format_args!("{}", image.name(db)));
     let settings = image_settings(db, project, image).clone()?;
     let files = build_files(db, project, image).clone()?;
     let (path, blob) = &files.dockerfile;
@@ -250,7 +250,7 @@ pub fn dockerignore<'db>(
     project: Project,
     image: ImageKey<'db>,
 ) -> Result<Arc<DockerIgnore>> {
-    db.log_execution("dockerignore", image.name(db));
+    db.log_execution("dockerignore", format_args!("{}", image.name(db)));
     let files = build_files(db, project, image).clone()?;
     match &files.dockerignore {
         None => Ok(Arc::default()),

@@ -88,7 +88,10 @@ pub fn context_source<'db>(
     image: ImageKey<'db>,
     source: String,
 ) -> Result<Option<SourceContent>> {
-    db.log_execution("context_source", &format!("{} {source}", image.name(db)));
+    db.log_execution(
+        "context_source",
+        format_args!("{} {source}", image.name(db)),
+    );
     let sources = image_sources(db, project, image).clone()?;
     let ignore = dockerignore(db, project, image).clone()?;
     Context {
@@ -110,7 +113,7 @@ pub fn stage_plan<'db>(
 ) -> Result<Arc<StagePlan>> {
     let name = stage.image(db);
     let index = stage.index(db);
-    db.log_execution("stage_plan", &format!("{name}#{index}"));
+    db.log_execution("stage_plan", format_args!("{name}#{index}"));
     let image = ImageKey::new(db, name.clone());
     let settings = image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;

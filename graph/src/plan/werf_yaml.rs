@@ -32,7 +32,7 @@ pub fn image_positions(
 #[salsa::tracked(returns(ref))]
 pub fn config_blob(db: &dyn Db, project: Project) -> Result<ObjectId> {
     let file = project.config_file(db);
-    db.log_execution("config_blob", file);
+    db.log_execution("config_blob", format_args!("{file}"));
     let path = join(project.prefix(db), file);
     match crate::paths::entry(db, project, &path)? {
         Some(e) if e.kind.is_file() => Ok(e.id),
@@ -53,7 +53,7 @@ pub fn config_blob(db: &dyn Db, project: Project) -> Result<ObjectId> {
 #[salsa::tracked(returns(ref))]
 pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
     let file = project.config_file(db);
-    db.log_execution("config", file);
+    db.log_execution("config", format_args!("{file}"));
     let blob = config_blob(db, project).clone()?;
     let text = read_text(db.objects(), blob, file)?;
     if !text.contains("{{") {
