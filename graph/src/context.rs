@@ -290,17 +290,54 @@ impl Context<'_> {
     /// Resolves one COPY/ADD source. `Ok(None)` means it matches nothing.
     pub fn source(&self, source: &str) -> Result<Option<SourceContent>> {
         let clean = clean_source(source);
+        let found = match self.tree {
+            Some(tree) if !has_wildcard(&clean) => Some(lookup(self.objects, tree, &clean)?),
+            _ => None,
+        };
+        self.resolve(source, found)
+    }
+
+    /// [`Context::source`] for a source without wildcards, given what the context holds at its
+    /// path (`found`, looked up by the caller: by path through the engine's queries, so a change
+    /// elsewhere in the context does not resolve it again). A source with wildcards is matched
+    /// in the context's tree as [`Context::source`] does.
+    pub fn literal_source(
+        &self,
+        source: &str,
+        found: Option<TreeEntry>,
+    ) -> Result<Option<SourceContent>> {
+        if !Self::is_literal(source) {
+            return self.source(source);
+        }
+        self.resolve(source, Some(found))
+    }
+
+    /// Whether `source` names one path (no wildcards): [`Context::literal_source`] resolves it.
+    pub fn is_literal(source: &str) -> bool {
+        !has_wildcard(&clean_source(source))
+    }
+
+    /// A source matched: `literal` is the entry at its path when it has no wildcards (`None`:
+    /// its wildcards are matched in the context's tree).
+    fn resolve(
+        &self,
+        source: &str,
+        literal: Option<Option<TreeEntry>>,
+    ) -> Result<Option<SourceContent>> {
+        let clean = clean_source(source);
         let mut matched = Vec::new();
-        if let Some(tree) = self.tree {
-            if has_wildcard(&clean) {
-                let glob = Glob::new(&clean);
-                let mut paths = Vec::new();
-                self.glob_paths(tree, "", &glob, &mut paths)?;
-                for (path, entry) in paths {
-                    self.match_entry(&path, &entry, &mut matched)?;
+        match literal {
+            Some(Some(entry)) => self.match_entry(&clean, &entry, &mut matched)?,
+            Some(None) => {}
+            None => {
+                if let Some(tree) = self.tree {
+                    let glob = Glob::new(&clean);
+                    let mut paths = Vec::new();
+                    self.glob_paths(tree, "", &glob, &mut paths)?;
+                    for (path, entry) in paths {
+                        self.match_entry(&path, &entry, &mut matched)?;
+                    }
                 }
-            } else if let Some(entry) = lookup(self.objects, tree, &clean)? {
-                self.match_entry(&clean, &entry, &mut matched)?;
             }
         }
         for (path, wf) in self.work_files {
@@ -568,6 +605,52 @@ mod tests {
             .source("nope/*.go")
             .expect("ok")
             .is_none());
+    }
+
+    #[test]
+    fn a_literal_source_given_its_entry_matches_as_one_looked_up_in_the_tree() {
+        let o = MemoryObjects::new();
+        let root = o.add_files([
+            ("src/a.go", &b"a"[..]),
+            ("src/a.md", b"m"),
+            ("src/keep.md", b"k"),
+            ("README", b"r"),
+        ]);
+        let ig = DockerIgnore::parse("**/*.md\n!src/keep.md\n");
+        let mut wf = BTreeMap::new();
+        wf.insert(
+            "src/new.go".to_string(),
+            WorkFile {
+                kind: EntryKind::Blob,
+                id: o.add_blob(b"n"),
+            },
+        );
+        let with_tree = ctx(&o, root, &ig, &wf);
+        let without_tree = Context {
+            tree: None,
+            ..ctx(&o, root, &ig, &wf)
+        };
+        let mut matched = 0;
+        for source in [
+            ".", "./src/", "src", "src/a.go", "src/a.md", "README", "nope", "src/*.go",
+        ] {
+            let expected = with_tree.source(source).expect("resolves");
+            let found = lookup(&o, root, &clean_source(source)).expect("lookup");
+            let by_entry = with_tree.literal_source(source, found.clone());
+            assert_eq!(by_entry.expect("resolves"), expected, "{source}");
+            if Context::is_literal(source) {
+                let alone = without_tree.literal_source(source, found);
+                assert_eq!(
+                    alone.expect("resolves"),
+                    expected,
+                    "{source} without the tree"
+                );
+            }
+            matched += usize::from(expected.is_some());
+        }
+        // Sources that match and ones that do not were both compared.
+        assert_eq!(matched, 6);
+        assert!(!Context::is_literal("src/*.go"));
     }
 
     #[test]

@@ -150,10 +150,11 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
         [
             // The root tree changed, but only the path lookups from the root down to `a` ran
             // (`paths::entry_at`): `b`'s sources and werf.yaml were not looked at again; `a`'s
-            // Dockerfile and `.dockerignore` are the same blobs, so neither was parsed again.
-            "build_files(a)",
+            // layout finds its Dockerfile and `.dockerignore` in the new tree: the same blobs,
+            // so neither file was parsed again.
             "context_source(a src/)",
             "image_digest(a)",
+            "image_layout(a)",
             "image_plan(a)",
             "image_plan(c)",
             "image_sources(a)",
@@ -170,7 +171,7 @@ fn a_file_in_one_context_reruns_that_image_and_its_dependants_only() {
 }
 
 #[test]
-fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
+fn a_context_at_the_root_reads_its_files_again_only_when_they_change() {
     let yaml =
         "project: demo\nconfigVersion: 1\n---\nimage: r\ncontext: .\ndockerfile: r/Dockerfile\n";
     let same = "FROM alpine:3.19\nCOPY r/src /src\n";
@@ -189,26 +190,31 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
     let mut f = Fixture::new();
     commit(&mut f, same, "x\n", false);
     let before = f.tags();
-    // Any commit gives the root context a new tree: its sources are looked at again, and the
-    // Dockerfile is not parsed again.
+    // Any commit gives the root context a new tree: the plan, which holds it, is made again,
+    // and the layout finds the Dockerfile and `.dockerignore` in it again. They are the same
+    // blobs: neither is read again. The COPY source is looked up by its path, which holds the
+    // same entry: it is not matched again, and the stage is not planned again.
     let log = commit(&mut f, same, "x\n", true);
-    assert!(log.contains(&"image_sources(r)".to_string()), "{log:#?}");
-    assert!(log.contains(&"build_files(r)".to_string()), "{log:#?}");
-    assert!(
-        !log.contains(&"resolved_dockerfile(r)".to_string()),
-        "{log:#?}"
-    );
-    assert!(!log.contains(&"dockerignore(r)".to_string()), "{log:#?}");
-    // Its COPY source is matched again, and holds the same content: the stage is not planned
-    // again.
+    for present in ["image_sources(r)", "image_plan(r)", "image_layout(r)"] {
+        assert!(log.contains(&present.to_string()), "{present} in {log:#?}");
+    }
+    for absent in [
+        "build_files(r)",
+        "resolved_dockerfile(r)",
+        "dockerignore(r)",
+        "context_source(r r/src)",
+        "image_stages(r)",
+        "stage_plan(r#0)",
+    ] {
+        assert!(!log.contains(&absent.to_string()), "{absent} in {log:#?}");
+    }
+    assert_eq!(before, f.tags());
+    // A changed source file matches the source and plans the stage again (the positive twin).
+    let log = commit(&mut f, same, "x changed\n", true);
     assert!(
         log.contains(&"context_source(r r/src)".to_string()),
         "{log:#?}"
     );
-    assert!(!log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
-    assert_eq!(before, f.tags());
-    // A changed source file plans the stage again (the positive twin).
-    let log = commit(&mut f, same, "x changed\n", true);
     assert!(log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
     assert_ne!(before, f.tags());
     commit(&mut f, same, "x\n", true);
@@ -223,7 +229,7 @@ fn a_context_at_the_root_parses_its_dockerfile_again_only_when_it_changes() {
 }
 
 #[test]
-fn a_digest_asked_alone_builds_no_plan_and_a_root_context_is_cut_off_at_its_stages() {
+fn a_digest_asked_alone_builds_no_plan_and_a_root_context_is_cut_off_at_its_layout() {
     let yaml =
         "project: demo\nconfigVersion: 1\n---\nimage: r\ncontext: .\ndockerfile: r/Dockerfile\n";
     let dockerfile = "FROM alpine:3.19\nCOPY r/src /src\n";
@@ -242,22 +248,30 @@ fn a_digest_asked_alone_builds_no_plan_and_a_root_context_is_cut_off_at_its_stag
     assert!(log.contains(&"image_stages(r)".to_string()), "{log:#?}");
     assert!(!log.contains(&"image_plan(r)".to_string()), "{log:#?}");
     assert_eq!(before, f.tags(), "a digest's tag is its plan's");
-    assert_eq!(f.db.take_execution_log(), ["image_plan(r)"]);
-    // A file no image reads: the context's new tree walks the stages again (cheaply, from their
-    // memos); the digest is the same, so it is not computed again, and no plan is made.
+    // The plan holds the context's tree: only it reads the sources.
+    assert_eq!(
+        f.db.take_execution_log(),
+        ["image_plan(r)", "image_sources(r)"]
+    );
+    // A file no image reads: the context has a new tree, in which the layout finds the same
+    // Dockerfile; the source is looked up by its path. Nothing else of the image runs again
+    // (no plan either).
     commit(&mut f, "x\n", "two\n");
     assert_eq!(f.digests(), before);
-    let log = f.db.take_execution_log();
-    assert!(log.contains(&"image_stages(r)".to_string()), "{log:#?}");
-    for absent in ["stage_plan(r#0)", "image_digest(r)", "image_plan(r)"] {
-        assert!(!log.contains(&absent.to_string()), "{absent} in {log:#?}");
-    }
-    // A source file that changes: the stage and the digest run again (the positive twin).
+    assert_eq!(f.db.take_execution_log(), ["image_layout(r)"]);
+    // A source file that changes: the source, the stage, the stages and the digest run again
+    // (the positive twin), still without a plan.
     commit(&mut f, "x changed\n", "two\n");
     assert_ne!(f.digests(), before);
     let log = f.db.take_execution_log();
-    assert!(log.contains(&"stage_plan(r#0)".to_string()), "{log:#?}");
-    assert!(log.contains(&"image_digest(r)".to_string()), "{log:#?}");
+    for present in [
+        "context_source(r r/src)",
+        "stage_plan(r#0)",
+        "image_stages(r)",
+        "image_digest(r)",
+    ] {
+        assert!(log.contains(&present.to_string()), "{present} in {log:#?}");
+    }
     assert!(!log.contains(&"image_plan(r)".to_string()), "{log:#?}");
 }
 
@@ -319,12 +333,16 @@ fn a_file_at_the_root_that_no_image_reads_reruns_no_image_query() {
 }
 
 #[test]
-fn a_file_no_copy_reaches_reruns_lookups_but_changes_no_tag() {
+fn a_file_no_copy_reaches_plans_no_stage_again_and_changes_no_tag() {
     let mut f = Fixture::new();
     let before = f.tags();
     let log = f.commit(&[("a/docs/readme.md", "other docs\n")]);
-    // `a`'s context tree changed, so its COPY source was matched again; it holds the same
-    // content, so the stage did not re-run, and neither did anything of `c`.
+    // `a`'s context tree changed: its plan, which holds the tree, is made again, and its COPY
+    // source is matched again in it. The source holds the same content: the stage does not
+    // re-run, and nothing of `c` does. (A context at the root looks its sources up by path
+    // instead: see the test of one.)
+    assert!(log.contains(&"image_sources(a)".to_string()), "{log:#?}");
+    assert!(log.contains(&"image_plan(a)".to_string()), "{log:#?}");
     assert!(
         log.contains(&"context_source(a src/)".to_string()),
         "{log:#?}"
@@ -351,11 +369,11 @@ fn editing_one_images_args_reruns_only_that_image() {
             "config(werf.yaml)",
             "config_blob(werf.yaml)",
             "image_dag()",
+            "image_layout(b)",
             "image_plan(b)",
             "image_settings(a)",
             "image_settings(b)",
             "image_settings(c)",
-            "image_sources(b)",
             "image_stages(b)",
             "resolved_dockerfile(b)",
             "stage_plan(b#0)",

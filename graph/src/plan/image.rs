@@ -212,10 +212,10 @@ impl ImageStages {
 }
 
 /// An image's stages, or the first error its plan meets: it checks what [`image_plan`] needs,
-/// in the same order, so an image plans exactly when this succeeds. The image's sources and
-/// `.dockerignore` are read for their errors only: a context whose tree changes elsewhere (one at
-/// the repository root changes on every commit) runs this again, cheaply, and a tag asked for
-/// through [`image_digest`] does not build a whole new plan.
+/// in the same order, so an image plans exactly when this succeeds. It reads the image's layout,
+/// not its sources (which hold the context's tree): a context whose tree changes elsewhere (one
+/// at the repository root changes on every commit) does not run it again, and a tag asked for
+/// through [`image_digest`] builds no plan.
 #[salsa::tracked(returns(ref))]
 pub fn image_stages<'db>(
     db: &'db dyn Db,
@@ -228,7 +228,8 @@ pub fn image_stages<'db>(
     image_dag(db, project).clone()?;
     image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;
-    image_sources(db, project, image).clone()?;
+    // Not the image's sources, which hold the context's tree (see `image_layout`).
+    super::sources::image_layout(db, project, image).clone()?;
     dockerignore(db, project, image).clone()?;
 
     let mut needed = BTreeSet::new();

@@ -34,7 +34,8 @@ pub use image::{
 };
 pub use settings::{image_dag, image_settings, ImageSettings};
 pub use sources::{
-    dockerignore, image_sources, resolved_dockerfile, stapel_translation, ImageSources,
+    dockerignore, image_layout, image_sources, resolved_dockerfile, stapel_translation,
+    ImageLayout, ImageSources,
 };
 pub use stage::{context_source, stage_plan, BaseRef, Component, SourceUse, StagePlan};
 pub use werf_yaml::{config, config_blob, image_positions};

@@ -1,5 +1,5 @@
-//! Each image's sources: its Dockerfile resolved (or its Stapel translation), its
-//! `.dockerignore`, and the files its context holds.
+//! Each image's sources: where its context, Dockerfile and `.dockerignore` are (its layout),
+//! its context's tree, its Dockerfile resolved (or its Stapel translation).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,17 +11,22 @@ use crate::context::{lookup, read_text, WorkFile};
 use crate::db::{Db, ImageKey, Project};
 use crate::dockerfile::{self as df, Resolved};
 use crate::error::{Error, Location, Result};
-use crate::objects::{EntryKind, ObjectId};
+use crate::objects::{EntryKind, ObjectId, TreeEntry};
 use crate::pattern::{join, DockerIgnore};
 
-/// Where an image's inputs live in the commit.
+/// Where an image's inputs live in the commit, but not its context's tree: what a stage reads
+/// of its image. A context whose tree changes elsewhere than its Dockerfile and `.dockerignore`
+/// (one at the repository root changes on every commit) leaves this as it was.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-pub struct ImageSources {
+pub struct ImageLayout {
     /// Context folder, project-relative (`""` for the project folder).
     pub context: String,
     /// Context folder, repository-relative.
     pub context_repo_path: String,
-    pub context_tree: Option<ObjectId>,
+    /// Whether the context is a folder of the commit (without, only `contextAddFiles`).
+    pub context_in_tree: bool,
+    /// A Stapel image's context: synthetic, named by its content (see [`crate::stapel`]).
+    pub synthetic_context: Option<ObjectId>,
     /// Dockerfile path, project-relative.
     pub dockerfile: String,
     pub dockerfile_blob: ObjectId,
@@ -35,7 +40,25 @@ pub struct ImageSources {
     pub stapel_paths: Vec<String>,
 }
 
-/// Looks up the context tree, the Dockerfile and `.dockerignore` of an image.
+/// Where an image's inputs live in the commit: its [`ImageLayout`] (read through `Deref`) and
+/// its context's tree.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub struct ImageSources {
+    #[serde(flatten)]
+    pub layout: Arc<ImageLayout>,
+    pub context_tree: Option<ObjectId>,
+}
+
+impl std::ops::Deref for ImageSources {
+    type Target = ImageLayout;
+
+    fn deref(&self) -> &ImageLayout {
+        &self.layout
+    }
+}
+
+/// An image's sources: its layout and the tree of its context (looked up by path, or the
+/// synthetic one of a Stapel image).
 #[salsa::tracked(returns(ref))]
 pub fn image_sources<'db>(
     db: &'db dyn Db,
@@ -43,6 +66,28 @@ pub fn image_sources<'db>(
     image: ImageKey<'db>,
 ) -> Result<Arc<ImageSources>> {
     db.log_execution("image_sources", format_args!("{}", image.name(db)));
+    let layout = image_layout(db, project, image).clone()?;
+    let context_tree = if layout.stapel {
+        layout.synthetic_context
+    } else if layout.context_in_tree {
+        crate::paths::entry(db, project, &layout.context_repo_path)?.map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Arc::new(ImageSources {
+        layout,
+        context_tree,
+    }))
+}
+
+/// Finds the context, the Dockerfile and `.dockerignore` of an image.
+#[salsa::tracked(returns(ref))]
+pub fn image_layout<'db>(
+    db: &'db dyn Db,
+    project: Project,
+    image: ImageKey<'db>,
+) -> Result<Arc<ImageLayout>> {
+    db.log_execution("image_layout", format_args!("{}", image.name(db)));
     let settings = image_settings(db, project, image).clone()?;
     let img = &settings.image;
     let at = Location {
@@ -60,10 +105,11 @@ pub fn image_sources<'db>(
             .find(|s| s.name == st.stage)
             .expect("the translation has every stage the config names");
         let dockerfile_blob = db.synthetic().add_blob(stage.dockerfile.as_bytes());
-        return Ok(Arc::new(ImageSources {
+        return Ok(Arc::new(ImageLayout {
             context: String::new(),
             context_repo_path: String::new(),
-            context_tree: Some(t.context),
+            context_in_tree: false,
+            synthetic_context: Some(t.context),
             dockerfile: format!(
                 "{} (image `{}`, stage `{}`)",
                 settings.file, st.image, st.stage
@@ -105,6 +151,8 @@ pub fn image_sources<'db>(
         }
     }
 
+    // The context's tree is read here, not kept: when it changes elsewhere than in the two files
+    // below, this runs again and its value stays as it was.
     let context_tree = match crate::paths::entry(db, project, &context_repo_path)? {
         Some(e) if e.kind == EntryKind::Tree => Some(e.id),
         Some(_) => {
@@ -126,12 +174,14 @@ pub fn image_sources<'db>(
             })
         }
     };
+    let in_context = |path: &str| -> Result<Option<TreeEntry>> {
+        match context_tree {
+            Some(tree) => lookup(db.objects(), tree, path),
+            None => Ok(None),
+        }
+    };
     let dockerfile = join(&img.context, &img.dockerfile);
-    let dockerfile_blob = match context_tree
-        .map(|t| lookup(db.objects(), t, &img.dockerfile))
-        .transpose()?
-        .flatten()
-    {
+    let dockerfile_blob = match in_context(&img.dockerfile)? {
         Some(e) if e.kind.is_file() => e.id,
         _ => {
             return Err(Error::MissingPath {
@@ -145,18 +195,15 @@ pub fn image_sources<'db>(
             })
         }
     };
-    let dockerignore = match context_tree
-        .map(|t| lookup(db.objects(), t, ".dockerignore"))
-        .transpose()?
-        .flatten()
-    {
+    let dockerignore = match in_context(".dockerignore")? {
         Some(e) if e.kind.is_file() => Some((join(&img.context, ".dockerignore"), e.id)),
         _ => None,
     };
-    Ok(Arc::new(ImageSources {
+    Ok(Arc::new(ImageLayout {
         context: img.context.clone(),
         context_repo_path,
-        context_tree,
+        context_in_tree: context_tree.is_some(),
+        synthetic_context: None,
         dockerfile,
         dockerfile_blob,
         dockerignore,
@@ -205,9 +252,8 @@ pub struct BuildFiles {
     pub dockerignore: Option<(String, ObjectId)>,
 }
 
-/// [`BuildFiles`] of an image: narrower than [`image_sources`], which holds the context tree. A
-/// commit that changes the context but neither file leaves this value as it was, so salsa does
-/// not parse either again (a context at the repository root has a new tree on every commit).
+/// [`BuildFiles`] of an image: narrower than its [`image_layout`] (a changed `contextAddFiles`
+/// file leaves this value as it was, so salsa does not parse either file again).
 #[salsa::tracked(returns(ref))]
 pub fn build_files<'db>(
     db: &'db dyn Db,
@@ -215,7 +261,7 @@ pub fn build_files<'db>(
     image: ImageKey<'db>,
 ) -> Result<Arc<BuildFiles>> {
     db.log_execution("build_files", format_args!("{}", image.name(db)));
-    let sources = image_sources(db, project, image).clone()?;
+    let sources = image_layout(db, project, image).clone()?;
     Ok(Arc::new(BuildFiles {
         dockerfile: (sources.dockerfile.clone(), sources.dockerfile_blob),
         dockerignore: sources.dockerignore.clone(),
