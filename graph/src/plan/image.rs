@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{
-    dockerignore, image_dag, image_settings, image_sources, resolved_dockerfile, stage_plan,
-    ImageSettings, ImageSources, StagePlan,
+    dockerignore, image_dag, image_layout, image_settings, image_sources, resolved_dockerfile,
+    stage_plan, ImageSettings, ImageSources, StagePlan,
 };
 use crate::config::ImportType;
 use crate::context::{clean_source, source_covers, Context};
@@ -229,7 +229,7 @@ pub fn image_stages<'db>(
     image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;
     // Not the image's sources, which hold the context's tree (see `image_layout`).
-    super::sources::image_layout(db, project, image).clone()?;
+    image_layout(db, project, image).clone()?;
     dockerignore(db, project, image).clone()?;
 
     let mut needed = BTreeSet::new();
@@ -261,7 +261,8 @@ pub fn image_plan<'db>(
     let staged = image_stages(db, project, image).clone()?;
     let digest = staged.target_stage().digest;
     let ImageStages { target, stages } = staged;
-    // `image_stages` succeeded, so these did.
+    // `image_stages` succeeded, so these do (the sources are the layout and the context's
+    // tree, which the layout looked up).
     let settings = image_settings(db, project, image).clone()?;
     let resolved = resolved_dockerfile(db, project, image).clone()?;
     let sources = image_sources(db, project, image).clone()?;

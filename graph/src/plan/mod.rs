@@ -6,8 +6,8 @@
 //!
 //! - [`werf_yaml`]: werf.yaml read from the commit (its blob, partials, `.Files`) and parsed.
 //! - [`settings`]: the image DAG and each image's settings.
-//! - [`sources`]: each image's sources: its Dockerfile resolved (or its Stapel translation),
-//!   `.dockerignore`, and the files its context holds.
+//! - [`sources`]: each image's layout (where its context, Dockerfile and `.dockerignore` are), its
+//!   context's tree, its Dockerfile resolved (or its Stapel translation) and `.dockerignore`.
 //! - [`stage`]: each stage's plan and digest.
 //! - [`image`]: each image's stages, plan, tag and digest, and the placeholders dependencies stand
 //!   for.
