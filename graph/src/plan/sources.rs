@@ -44,7 +44,6 @@ pub struct ImageLayout {
 /// its context's tree.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct ImageSources {
-    #[serde(flatten)]
     pub layout: Arc<ImageLayout>,
     pub context_tree: Option<ObjectId>,
 }
