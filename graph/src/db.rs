@@ -139,15 +139,21 @@ impl Database {
         self
     }
 
-    /// Turns on the execution log of a database already in use.
+    /// Turns on the execution log of a database already in use (a log already on stays, with
+    /// its entries and the clones that share it).
     pub fn enable_execution_log(&mut self) {
-        self.log = Some(Arc::new(ExecutionLog::Entries(Mutex::default())));
+        if !matches!(self.log.as_deref(), Some(ExecutionLog::Entries(_))) {
+            self.log = Some(Arc::new(ExecutionLog::Entries(Mutex::default())));
+        }
     }
 
     /// Turns on counting query runs by query, without their keys (see
-    /// [`Database::take_execution_counts`]): what a walk over many trees can afford.
+    /// [`Database::take_execution_counts`]): what a walk over many trees can afford. It replaces
+    /// a log of entries; counts already on stay.
     pub fn enable_execution_counts(&mut self) {
-        self.log = Some(Arc::new(ExecutionLog::Counts(Mutex::default())));
+        if !matches!(self.log.as_deref(), Some(ExecutionLog::Counts(_))) {
+            self.log = Some(Arc::new(ExecutionLog::Counts(Mutex::default())));
+        }
     }
 
     /// The `query(key)` entries of every query body that ran since the last call, sorted (none

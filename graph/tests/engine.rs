@@ -313,6 +313,8 @@ fn execution_counts_count_runs_by_query_without_keys() {
     f.tags();
     f.db.enable_execution_counts();
     f.commit(&[("a/src/main.go", "package main // changed\n")]);
+    // Turning counts on again keeps what they counted.
+    f.db.enable_execution_counts();
     let counts = f.db.take_execution_counts();
     // `a` and its dependant `c` are planned again, `b` is not.
     assert_eq!(counts.get("image_plan"), Some(&2), "{counts:#?}");
