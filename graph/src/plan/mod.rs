@@ -65,6 +65,27 @@ pub fn plan_all_with(
     project: Project,
     reporter: &dyn Reporter,
 ) -> Result<Vec<(String, Result<Arc<ImagePlan>>)>> {
+    each_image(db, project, reporter, |db, key| {
+        image_plan(db, project, key).clone()
+    })
+}
+
+/// Every image's digest (its tag's source), in werf.yaml order, computed in parallel: what a
+/// tag needs and no more (see [`image::image_stages`]). Errors as [`plan_all`]'s.
+pub fn digests_all(db: &Database, project: Project) -> Result<Vec<(String, Result<Digest>)>> {
+    each_image(db, project, &Silent, |db, key| {
+        image_digest(db, project, key).clone()
+    })
+}
+
+/// `ask` of every image of werf.yaml, in its order, in parallel (rayon), each reported done
+/// or failed. A config error (including a cycle) fails the whole request.
+fn each_image<T: Send>(
+    db: &Database,
+    project: Project,
+    reporter: &dyn Reporter,
+    ask: impl Fn(&Database, ImageKey<'_>) -> Result<T> + Sync + Send,
+) -> Result<Vec<(String, Result<T>)>> {
     let config = config(db, project).clone()?;
     image_dag(db, project).clone()?;
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
@@ -73,25 +94,9 @@ pub fn plan_all_with(
         .into_par_iter()
         .map_with(db.clone(), |db, name| {
             let key = ImageKey::new(db, name.clone());
-            let plan = image_plan(db, project, key).clone();
-            reporter.planned(&name, plan.is_ok());
-            (name, plan)
-        })
-        .collect())
-}
-
-/// Every image's digest (its tag's source), in werf.yaml order, computed in parallel: what a
-/// tag needs and no more (see [`image::image_stages`]). Errors as [`plan_all`]'s.
-pub fn digests_all(db: &Database, project: Project) -> Result<Vec<(String, Result<Digest>)>> {
-    let config = config(db, project).clone()?;
-    image_dag(db, project).clone()?;
-    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
-    Ok(names
-        .into_par_iter()
-        .map_with(db.clone(), |db, name| {
-            let key = ImageKey::new(db, name.clone());
-            let digest = image_digest(db, project, key).clone();
-            (name, digest)
+            let answer = ask(db, key);
+            reporter.planned(&name, answer.is_ok());
+            (name, answer)
         })
         .collect())
 }
