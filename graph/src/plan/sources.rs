@@ -23,8 +23,6 @@ pub struct ImageLayout {
     pub context: String,
     /// Context folder, repository-relative.
     pub context_repo_path: String,
-    /// Whether the context is a folder of the commit (without, only `contextAddFiles`).
-    pub context_in_tree: bool,
     /// A Stapel image's context: synthetic, named by its content (see [`crate::stapel`]).
     pub synthetic_context: Option<ObjectId>,
     /// Dockerfile path, project-relative.
@@ -66,12 +64,10 @@ pub fn image_sources<'db>(
 ) -> Result<Arc<ImageSources>> {
     db.log_execution("image_sources", format_args!("{}", image.name(db)));
     let layout = image_layout(db, project, image).clone()?;
-    let context_tree = if layout.stapel {
-        layout.synthetic_context
-    } else if layout.context_in_tree {
-        crate::paths::entry(db, project, &layout.context_repo_path)?.map(|e| e.id)
-    } else {
-        None
+    // The layout made sure a context of the commit is a folder (none: `contextAddFiles` only).
+    let context_tree = match layout.synthetic_context {
+        Some(tree) => Some(tree),
+        None => crate::paths::entry(db, project, &layout.context_repo_path)?.map(|e| e.id),
     };
     Ok(Arc::new(ImageSources {
         layout,
@@ -107,7 +103,6 @@ pub fn image_layout<'db>(
         return Ok(Arc::new(ImageLayout {
             context: String::new(),
             context_repo_path: String::new(),
-            context_in_tree: false,
             synthetic_context: Some(t.context),
             dockerfile: format!(
                 "{} (image `{}`, stage `{}`)",
@@ -201,7 +196,6 @@ pub fn image_layout<'db>(
     Ok(Arc::new(ImageLayout {
         context: img.context.clone(),
         context_repo_path,
-        context_in_tree: context_tree.is_some(),
         synthetic_context: None,
         dockerfile,
         dockerfile_blob,

@@ -102,12 +102,8 @@ pub fn context_source<'db>(
         // one path is looked up by that path, so a change elsewhere does not match it again.
         // Any other context's tree changes with its own files only: its sources are matched in
         // it, without a record per path (10,000 images keep 10 MiB less).
-        let found = if layout.context_in_tree {
-            let path = join(&layout.context_repo_path, &clean_source(&source));
-            crate::paths::entry(db, project, &path)?
-        } else {
-            None
-        };
+        let path = join(&layout.context_repo_path, &clean_source(&source));
+        let found = crate::paths::entry(db, project, &path)?;
         let context = Context {
             objects,
             store,
