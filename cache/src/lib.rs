@@ -200,20 +200,14 @@ impl Store {
             .tempfile_in(&tmp_dir)
             .map_err(io_err(&tmp_dir))?;
         let tmp_path = tmp.path().to_path_buf();
-        let mut hashing = Summed {
-            out: io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut()),
-            sum: checksum_start(namespace, key),
-        };
-        hashing
-            .out
-            .write_all(MAGIC)
-            .and_then(|_| hashing.out.write_all(&[0; 32]))
-            .and_then(|_| write(&mut hashing))
-            .and_then(|_| hashing.out.flush())
-            .map_err(io_err(&tmp_path))?;
-        let checksum = hashing.sum.finalize();
-        drop(hashing);
         let file = tmp.as_file_mut();
+        // The header (the magic, and room for the checksum) is not summed.
+        let mut header = [0; MAGIC.len() + 32];
+        header[..MAGIC.len()].copy_from_slice(MAGIC);
+        file.write_all(&header).map_err(io_err(&tmp_path))?;
+        let mut hashing = Summed::new(&mut *file, checksum_start(namespace, key));
+        write(&mut hashing).map_err(io_err(&tmp_path))?;
+        let (file, checksum) = hashing.finish().map_err(io_err(&tmp_path))?;
         file.seek(SeekFrom::Start(MAGIC.len() as u64))
             .and_then(|_| file.write_all(checksum.as_bytes()))
             .map_err(io_err(&tmp_path))?;
@@ -275,20 +269,63 @@ fn checksum_start(namespace: &str, key: &Key) -> blake3::Hasher {
     h
 }
 
-/// Bytes on their way to a file: written out and summed (a record's payload, a whole pack).
+/// Bytes on their way to a file, written out and summed (a record's payload, a whole pack) in
+/// chunks of [`Summed::CHUNK`]: a serializer's many small writes cost a copy each, and the hash
+/// and the file see whole chunks (BLAKE3 hashes a large input several blocks at a time).
 pub(crate) struct Summed<W: Write> {
-    pub(crate) out: W,
-    pub(crate) sum: blake3::Hasher,
+    out: W,
+    sum: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Summed<W> {
+    const CHUNK: usize = 1 << 16;
+
+    /// Sums into `sum` (which may have summed something else first).
+    pub(crate) fn new(out: W, sum: blake3::Hasher) -> Self {
+        Summed {
+            out,
+            sum,
+            buf: Vec::with_capacity(Self::CHUNK),
+        }
+    }
+
+    pub(crate) fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// Writes out what is buffered; returns the destination and the sum of every byte.
+    pub(crate) fn finish(mut self) -> io::Result<(W, blake3::Hash)> {
+        self.flush()?;
+        Ok((self.out, self.sum.finalize()))
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.sum.update(&self.buf);
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
 }
 
 impl<W: Write> Write for Summed<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.sum.update(&buf[..n]);
-        Ok(n)
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + bytes.len() > Self::CHUNK {
+            self.drain()?;
+        }
+        if bytes.len() >= Self::CHUNK {
+            self.sum.update(bytes);
+            self.out.write_all(bytes)?;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.drain()?;
         self.out.flush()
     }
 }
@@ -345,11 +382,18 @@ mod tests {
         let home = tempfile::tempdir().expect("tempdir");
         let s = Store::open(home.path()).expect("open");
         let k = key_for_name("t", "a");
-        // Larger than the write buffer, in pieces.
+        // Larger than the write buffer, in pieces of every size: small ones that fill it, and
+        // one larger than it while it holds a few bytes.
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         s.put_streamed("memo", &k, |w| {
-            for piece in big.chunks(7_000) {
+            let mut rest = &big[..];
+            for size in [3, 70_000, 1].into_iter().chain(std::iter::repeat(7_000)) {
+                let (piece, after) = rest.split_at(size.min(rest.len()));
                 w.write_all(piece)?;
+                rest = after;
+                if rest.is_empty() {
+                    return Ok(());
+                }
             }
             Ok(())
         })

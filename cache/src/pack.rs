@@ -126,10 +126,7 @@ impl Store {
             store: self,
             namespace: namespace.to_string(),
             dir,
-            out: Summed {
-                out: io::BufWriter::new(tmp),
-                sum: blake3::Hasher::new(),
-            },
+            out: Summed::new(tmp, blake3::Hasher::new()),
             records: 0,
         };
         writer.write(PACK_MAGIC)?;
@@ -174,7 +171,7 @@ pub struct PackWriter<'a> {
     namespace: String,
     dir: PathBuf,
     /// The temp file, and the hash of the bytes written so far: the pack's name.
-    out: Summed<io::BufWriter<tempfile::NamedTempFile>>,
+    out: Summed<tempfile::NamedTempFile>,
     records: usize,
 }
 
@@ -182,7 +179,7 @@ impl PackWriter<'_> {
     /// Adds a record: its key, length, checksum and payload.
     pub fn record(&mut self, key: &Key, payload: &[u8]) -> Result<()> {
         let len = u32::try_from(payload.len()).map_err(|_| {
-            io_err(self.out.out.get_ref().path())(io::Error::new(
+            io_err(self.out.get_ref().path())(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
                     "a record of {} bytes is over a pack's 4 GiB limit",
@@ -201,7 +198,7 @@ impl PackWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.out
             .write_all(bytes)
-            .map_err(|e| io_err(self.out.out.get_ref().path())(e))
+            .map_err(|e| io_err(self.out.get_ref().path())(e))
     }
 
     /// Renames the pack into place (a pack of no record is not written), then merges the
@@ -221,13 +218,9 @@ impl PackWriter<'_> {
         if self.records == 0 {
             return Ok(None);
         }
-        let tmp_path = self.out.out.get_ref().path().to_path_buf();
-        let name = self.out.sum.finalize().to_hex();
-        let tmp = self
-            .out
-            .out
-            .into_inner()
-            .map_err(|e| io_err(&tmp_path)(e.into_error()))?;
+        let tmp_path = self.out.get_ref().path().to_path_buf();
+        let (tmp, sum) = self.out.finish().map_err(io_err(&tmp_path))?;
+        let name = sum.to_hex();
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let path = self.dir.join(format!("{}.wrp", &name[..32]));
         tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
