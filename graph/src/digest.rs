@@ -65,14 +65,56 @@ impl fmt::Display for Digest {
 
 impl serde::Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
+        serialize_fixed(&self.0, s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Digest::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex characters"))
+        deserialize_fixed(d).map(Digest)
+    }
+}
+
+/// A fixed-size id (a digest, a Git object id) as hex in a human-readable format (JSON, YAML)
+/// and as raw bytes in a binary one (the plan memo's MessagePack).
+pub(crate) fn serialize_fixed<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        s.serialize_str(&hex(bytes))
+    } else {
+        s.serialize_bytes(bytes)
+    }
+}
+
+/// What [`serialize_fixed`] wrote, in either form (serde's buffering of a tagged enum may hand
+/// bytes to a reader that asked for a string).
+pub(crate) fn deserialize_fixed<'de, D, const N: usize>(d: D) -> Result<[u8; N], D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{Error, Unexpected};
+    struct Fixed<const N: usize>;
+    impl<const N: usize> serde::de::Visitor<'_> for Fixed<N> {
+        type Value = [u8; N];
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} hex characters or {N} bytes", 2 * N)
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<[u8; N], E> {
+            unhex(v)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<[u8; N], E> {
+            v.try_into()
+                .map_err(|_| E::invalid_value(Unexpected::Bytes(v), &self))
+        }
+    }
+    if d.is_human_readable() {
+        d.deserialize_str(Fixed)
+    } else {
+        d.deserialize_bytes(Fixed)
     }
 }
 
@@ -161,5 +203,62 @@ mod tests {
         assert_eq!(d.tag().len(), TAG_LEN);
         assert!(d.hex().starts_with(&d.tag()));
         assert_eq!(Digest::from_hex(&d.hex()), Some(d));
+    }
+
+    /// As a tagged enum carries it (serde buffers the fields before it knows the variant).
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(tag = "kind")]
+    enum Tagged {
+        One { digest: Digest },
+    }
+
+    #[test]
+    fn a_digest_is_hex_in_json_and_bytes_in_messagepack() {
+        let d = Digest::of_bytes("t", b"hello");
+        let json = serde_json::to_string(&d).expect("json");
+        assert_eq!(json, format!("\"{}\"", d.hex()));
+        assert_eq!(serde_json::from_str::<Digest>(&json).expect("back"), d);
+
+        let packed = rmp_serde::to_vec(&d).expect("msgpack");
+        // `bin 8`: a marker, the length, the 32 bytes.
+        assert_eq!(packed.len(), 2 + 32);
+        assert_eq!(&packed[2..], &d.0[..]);
+        assert_eq!(rmp_serde::from_slice::<Digest>(&packed).expect("back"), d);
+
+        let tagged = Tagged::One { digest: d };
+        let packed = rmp_serde::to_vec(&tagged).expect("msgpack");
+        assert_eq!(
+            rmp_serde::from_slice::<Tagged>(&packed).expect("back"),
+            tagged
+        );
+        // Hex handed to the binary reader (as an older writer would) reads too.
+        let hex = rmp_serde::to_vec(&d.hex()).expect("msgpack");
+        assert_eq!(rmp_serde::from_slice::<Digest>(&hex).expect("hex"), d);
+    }
+
+    #[test]
+    fn a_digest_of_the_wrong_length_is_refused_by_name() {
+        let e = serde_json::from_str::<Digest>("\"abcd\"").expect_err("short hex");
+        assert!(
+            e.to_string().contains("64 hex characters or 32 bytes"),
+            "{e}"
+        );
+        let short = rmp_serde::to_vec(&serde_bytes_of(&[1; 31])).expect("msgpack");
+        let e = rmp_serde::from_slice::<Digest>(&short).expect_err("31 bytes");
+        assert!(
+            e.to_string().contains("64 hex characters or 32 bytes"),
+            "{e}"
+        );
+    }
+
+    /// Bytes as MessagePack `bin`.
+    fn serde_bytes_of(b: &[u8]) -> impl serde::Serialize + '_ {
+        struct B<'a>(&'a [u8]);
+        impl serde::Serialize for B<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        B(b)
     }
 }

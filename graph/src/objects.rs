@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use crate::digest::{hex, unhex};
+use crate::digest::{deserialize_fixed, hex, serialize_fixed, unhex};
 use crate::error::{Error, Result};
 
 /// A Git object id (SHA-1, 20 bytes).
@@ -48,14 +48,13 @@ impl fmt::Display for ObjectId {
 
 impl serde::Serialize for ObjectId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
+        serialize_fixed(&self.0, s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for ObjectId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ObjectId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 40 hex characters"))
+        deserialize_fixed(d).map(ObjectId)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Plans remembered across processes: the digest of everything a plan reads, and the plans'
-//! encoding for a store.
+//! encoding for a store (MessagePack: ids as raw bytes, nothing escaped; a record is read by the
+//! engine that wrote it only, so its layout need not outlive a build).
 //!
 //! A plan is a pure function of the [`Project`] input (the objects it names are content-addressed)
 //! and of the engine that computed it. [`inputs_digest`] covers the input; the caller adds the
@@ -109,9 +110,9 @@ pub enum MemoError {
     #[error("image `{0}` has `secrets`: its plan is not remembered")]
     Secrets(String),
     #[error("the remembered plans cannot be read")]
-    Decode(#[source] serde_json::Error),
+    Decode(#[source] rmp_serde::decode::Error),
     #[error("the plans cannot be written")]
-    Encode(#[source] serde_json::Error),
+    Encode(#[source] rmp_serde::encode::Error),
     /// A remembered synthetic object whose content does not give its id.
     #[error("a remembered object does not match its id `{0}`")]
     Object(ObjectId),
@@ -141,8 +142,7 @@ struct Stored {
 struct RecordRef<'a> {
     plans: Vec<(&'a String, StoredRef<'a>)>,
     trees: Vec<(ObjectId, &'a [TreeEntry])>,
-    /// Base64.
-    blobs: Vec<(ObjectId, String)>,
+    blobs: Vec<(ObjectId, Blob<'a>)>,
 }
 
 /// [`RecordRef`] read back.
@@ -150,18 +150,49 @@ struct RecordRef<'a> {
 struct Record {
     plans: Vec<(String, Stored)>,
     trees: Vec<(ObjectId, Vec<TreeEntry>)>,
-    blobs: Vec<(ObjectId, String)>,
+    blobs: Vec<(ObjectId, Blob<'static>)>,
+}
+
+/// A blob's content as one MessagePack `bin`, not a list of numbers.
+struct Blob<'a>(std::borrow::Cow<'a, [u8]>);
+
+impl Serialize for Blob<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob<'static> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Vec<u8>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a blob's bytes")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+            .map(|b| Blob(std::borrow::Cow::Owned(b)))
+    }
 }
 
 /// Appends to `out` (a record's header may be there already: 5,000 images encode to about
-/// 20 MB, not copied again) every image's plan and the synthetic objects of `synthetic` (what
+/// 10 MB, not copied again) every image's plan and the synthetic objects of `synthetic` (what
 /// planning made); an error for a plan the encoding must not hold.
 pub fn encode(
     out: &mut dyn std::io::Write,
     plans: &[(String, Arc<ImagePlan>)],
     synthetic: &MemoryObjects,
 ) -> Result<(), MemoError> {
-    use base64::Engine as _;
     let mut stored = Vec::with_capacity(plans.len());
     for (name, plan) in plans {
         if !plan.secrets.is_empty() {
@@ -186,10 +217,10 @@ pub fn encode(
             .collect(),
         blobs: blobs
             .iter()
-            .map(|(id, b)| (*id, base64::engine::general_purpose::STANDARD.encode(b)))
+            .map(|(id, b)| (*id, Blob(std::borrow::Cow::Borrowed(&b[..]))))
             .collect(),
     };
-    serde_json::to_writer(out, &record).map_err(MemoError::Encode)
+    rmp_serde::encode::write(out, &record).map_err(MemoError::Encode)
 }
 
 /// The plans [`encode`] wrote, equal to the ones it was given; their synthetic objects are added
@@ -198,17 +229,13 @@ pub fn decode(
     bytes: &[u8],
     synthetic: &MemoryObjects,
 ) -> Result<Vec<(String, Arc<ImagePlan>)>, MemoError> {
-    use base64::Engine as _;
-    let record: Record = serde_json::from_slice(bytes).map_err(MemoError::Decode)?;
+    let record: Record = rmp_serde::from_slice(bytes).map_err(MemoError::Decode)?;
     for (id, entries) in record.trees {
         if synthetic.add_tree(entries) != id {
             return Err(MemoError::Object(id));
         }
     }
-    for (id, text) in record.blobs {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|_| MemoError::Object(id))?;
+    for (id, Blob(bytes)) in record.blobs {
         if synthetic.add_blob(&bytes) != id {
             return Err(MemoError::Object(id));
         }
