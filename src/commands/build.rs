@@ -30,6 +30,9 @@ struct LastPlan {
     images: BTreeMap<String, String>,
 }
 
+/// Inputs records encoded at once (about 1.3 KB each).
+const INPUTS_CHUNK: usize = 512;
+
 fn inputs_key(tag: &str) -> werf_cache::Key {
     werf_cache::key_for_name("inputs", tag)
 }
@@ -300,7 +303,7 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
         images: latest.images,
     };
     // The inputs of every new tag, as one pack streamed to disk in key order (a first plan of
-    // thousands of images writes one file, not one per image, and holds no copy of them).
+    // thousands of images writes one file, not one per image, and holds a chunk of them).
     let mut new: Vec<(werf_cache::Key, &ImagePlan)> = Vec::new();
     for plan in &plans {
         if record.images.get(&plan.name) != Some(&plan.tag) {
@@ -313,11 +316,16 @@ pub fn run(global: &GlobalSettings, args: &BuildArgs) -> Result<ExitCode> {
         // One tag has one set of inputs.
         new.dedup_by(|a, b| a.0 == b.0);
         let mut pack = loaded.store.pack_writer(INPUTS)?;
-        let mut payload = Vec::new();
-        for (key, plan) in &new {
-            payload.clear();
-            serde_json::to_writer(&mut payload, &components(plan))?;
-            pack.record(key, &payload)?;
+        // Encoded on every core a chunk at a time, written in order.
+        for chunk in new.chunks(INPUTS_CHUNK) {
+            use rayon::prelude::*;
+            let payloads = chunk
+                .par_iter()
+                .map(|(_, plan)| serde_json::to_vec(&components(plan)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for ((key, _), payload) in chunk.iter().zip(&payloads) {
+                pack.record(key, payload)?;
+            }
         }
         pack.finish()?;
     }
