@@ -1043,7 +1043,7 @@ fn graph_rows(b: &Bench, layout: &Layout, t: &mut Table) {
         String::new(),
         "<= 2 s",
         format!(
-            "{} ({nodes} nodes drawn; stages and files collapsed)",
+            "{} ({nodes} nodes drawn near the viewport; stages and files collapsed)",
             verdict(load <= Duration::from_secs(2))
         ),
     );

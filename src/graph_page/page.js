@@ -17,7 +17,6 @@
   const MAIN = new Set(["image", "template", "object", "chart", "config", "cluster", "external"]);
   const state = { files: false, expanded: new Set(), filter: "", selected: null, highlighted: new Set() };
   const svg = document.getElementById("svg");
-  const NS = "http://www.w3.org/2000/svg";
 
   function visible(n) {
     if (state.filter && !matchesFilter(n)) return false;
@@ -64,30 +63,49 @@
     return pos;
   }
 
+  // What `draw` laid out: the nodes shown, their positions, and the rows around the viewport
+  // that are in the DOM. Only those rows are drawn (a page of 20,000 nodes would spend seconds
+  // building and painting elements nobody sees); scrolling draws the rows it reaches.
+  const canvas = document.getElementById("canvas");
+  const MARGIN = 600;
+  let shown = { nodes: [], pos: new Map(), from: 0, to: -1 };
+
   function draw() {
     const nodes = data.nodes.filter(visible);
     const pos = layout(nodes);
-    svg.textContent = "";
     let w = 0, h = 0;
     for (const p of pos.values()) { w = Math.max(w, p.x + 280); h = Math.max(h, p.y + 40); }
     svg.setAttribute("width", w);
     svg.setAttribute("height", h);
-    const edges = document.createElementNS(NS, "g");
-    svg.appendChild(edges);
-    for (const n of nodes) {
-      for (const e of deps.get(n.id)) {
-        const a = pos.get(n.id), b = pos.get(e.to);
-        if (!a || !b) continue;
-        const path = document.createElementNS(NS, "path");
-        const x1 = a.x, y1 = a.y + 11, x2 = b.x + 250, y2 = b.y + 11;
-        path.setAttribute("d", `M${x1},${y1} C${x1 - 30},${y1} ${x2 + 30},${y2} ${x2},${y2}`);
-        path.setAttribute("class", "edge" + (state.highlighted.has(n.id) && state.highlighted.has(e.to) ? " hl" : ""));
-        edges.appendChild(path);
-      }
-    }
-    for (const n of nodes) {
+    shown = { nodes, pos, from: 0, to: -1 };
+    paint();
+    document.getElementById("summary").textContent =
+      `${nodes.length} of ${data.nodes.length} nodes shown, ${data.edges.length} edges`;
+  }
+
+  // The rows within MARGIN of the viewport, as one piece of markup: each node in range, and each
+  // edge with an end in range.
+  function paint() {
+    const from = canvas.scrollTop - MARGIN, to = canvas.scrollTop + canvas.clientHeight + MARGIN;
+    if (from >= shown.from && to <= shown.to) return;
+    // Drawn a margin beyond what is needed, so a short scroll draws nothing.
+    shown.from = from - MARGIN;
+    shown.to = to + MARGIN;
+    const inRange = (p) => p.y >= shown.from && p.y <= shown.to;
+    const pos = shown.pos;
+    const edges = [], nodes = [];
+    const edge = (from, to) => {
+      const a = pos.get(from), b = pos.get(to);
+      const x1 = a.x, y1 = a.y + 11, x2 = b.x + 250, y2 = b.y + 11;
+      const hl = state.highlighted.has(from) && state.highlighted.has(to) ? " hl" : "";
+      edges.push(`<path class="edge${hl}" d="M${x1},${y1} C${x1 - 30},${y1} ${x2 + 30},${y2} ${x2},${y2}"/>`);
+    };
+    for (const n of shown.nodes) {
       const p = pos.get(n.id);
-      const g = document.createElementNS(NS, "g");
+      if (!inRange(p)) continue;
+      for (const e of deps.get(n.id)) if (pos.has(e.to)) edge(n.id, e.to);
+      // An edge from a node outside the range is drawn once, from here.
+      for (const u of users.get(n.id)) if (pos.has(u.from) && !inRange(pos.get(u.from))) edge(u.from, n.id);
       let cls = "node " + n.kind;
       if (n.state) {
         const fine = n.state.startsWith("in the registry") || n.state.startsWith("live: equal");
@@ -96,28 +114,36 @@
       if (state.filter && hit(n)) cls += " match";
       if (state.selected === n.id) cls += " selected";
       if (state.highlighted.has(n.id)) cls += " hl";
-      g.setAttribute("class", cls);
-      g.setAttribute("data-id", n.id);
-      g.setAttribute("transform", `translate(${p.x},${p.y})`);
-      const r = document.createElementNS(NS, "rect");
-      r.setAttribute("width", 250);
-      r.setAttribute("height", 22);
-      g.appendChild(r);
-      const t = document.createElementNS(NS, "text");
-      t.setAttribute("x", 6);
-      t.setAttribute("y", 15);
       const label = n.label.length > 36 ? n.label.slice(0, 35) + "…" : n.label;
-      t.textContent = label;
-      g.appendChild(t);
-      const title = document.createElementNS(NS, "title");
-      title.textContent = n.id;
-      g.appendChild(title);
-      g.addEventListener("click", () => select(n.id));
-      g.addEventListener("dblclick", () => { toggle(n.id); });
-      svg.appendChild(g);
+      const id = escape(n.id);
+      nodes.push(`<g class="${escape(cls)}" data-id="${id}" transform="translate(${p.x},${p.y})">` +
+        `<rect width="250" height="22"/><text x="6" y="15">${escape(label)}</text><title>${id}</title></g>`);
     }
-    document.getElementById("summary").textContent =
-      `${nodes.length} of ${data.nodes.length} nodes shown, ${data.edges.length} edges`;
+    svg.innerHTML = `<g>${edges.join("")}</g>${nodes.join("")}`;
+  }
+
+  function escape(text) {
+    return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
+  // One listener for every node (they are redrawn as the page scrolls).
+  const nodeOf = (ev) => ev.target.closest && ev.target.closest("g.node");
+  svg.addEventListener("click", (ev) => { const g = nodeOf(ev); if (g) select(g.getAttribute("data-id")); });
+  svg.addEventListener("dblclick", (ev) => { const g = nodeOf(ev); if (g) toggle(g.getAttribute("data-id")); });
+  let scrolled = false;
+  canvas.addEventListener("scroll", () => {
+    if (scrolled) return;
+    scrolled = true;
+    requestAnimationFrame(() => { scrolled = false; paint(); });
+  });
+
+  // Scrolls the node `id` to the middle of the viewport and draws the rows around it.
+  function reveal(id) {
+    const p = shown.pos.get(id);
+    if (!p) return;
+    canvas.scrollTop = Math.max(0, p.y - canvas.clientHeight / 2);
+    canvas.scrollLeft = Math.max(0, p.x - canvas.clientWidth / 2 + 125);
+    paint();
   }
 
   function toggle(id) {
@@ -166,12 +192,12 @@
     pending = setTimeout(() => {
       state.filter = ev.target.value.trim().toLowerCase();
       draw();
-      const first = svg.querySelector(".node.match");
-      if (first) first.scrollIntoView({ block: "center", inline: "center" });
+      const first = shown.nodes.find(hit);
+      if (first) reveal(first.id);
     }, 120);
   });
   document.getElementById("files").addEventListener("change", (ev) => { state.files = ev.target.checked; draw(); });
-  window.werfGraph = { select, draw, state };
+  window.werfGraph = { select, draw, reveal, state };
   draw();
   document.body.setAttribute("data-ready", "true");
 })();

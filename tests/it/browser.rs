@@ -141,3 +141,162 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
         c.close().await.unwrap();
     });
 }
+
+/// A graph taller than the window: only the rows near the viewport are in the page; scrolling
+/// draws the rows it reaches, and a search scrolls to its match and draws it.
+#[test]
+fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest() {
+    const IMAGES: usize = 300;
+    let mut yaml = String::from("project: tall\nconfigVersion: 1\n");
+    for i in 0..IMAGES {
+        yaml.push_str(&format!(
+            "---\nimage: svc-{i:03}\ncontext: app\ndockerfile: Dockerfile\n"
+        ));
+    }
+    let mut r = Repo::new(&[
+        ("werf.yaml", yaml.as_str()),
+        ("app/Dockerfile", "FROM scratch\nCOPY x.txt /x.txt\n"),
+        ("app/x.txt", "x\n"),
+        (
+            ".helm/Chart.yaml",
+            "apiVersion: v2\nname: tall\nversion: 1.0.0\n",
+        ),
+        // Drawn as markup: a name that is markup must come out as text.
+        (
+            HOSTILE,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hostile\n",
+        ),
+    ]);
+    r.commit("init");
+    let out = r.werf(&["graph", "--format", "html"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let work = tempfile::tempdir().unwrap();
+    let page = work.path().join("graph.html");
+    std::fs::write(&page, &out.stdout).unwrap();
+
+    let driver = Driver::start();
+    let profile = work.path().join("profile");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let c = driver.session(&profile).await;
+        c.goto(&format!("file://{}", page.display())).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("body[data-ready='true']"))
+            .await
+            .expect("the page becomes ready");
+        let node = |name: &str| {
+            Locator::Css(Box::leak(
+                format!("g.node[data-id='image:{name}']").into_boxed_str(),
+            ))
+        };
+        let drawn = c
+            .find_all(Locator::Css("g.node.image"))
+            .await
+            .unwrap()
+            .len();
+        assert!(
+            drawn > 0 && drawn < IMAGES,
+            "{drawn} of {IMAGES} images drawn"
+        );
+        assert_eq!(c.find_all(node("svc-000")).await.unwrap().len(), 1);
+        assert!(c.find_all(node("svc-299")).await.unwrap().is_empty());
+        let summary = c
+            .find(Locator::Id("summary"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // Every shown node is counted, drawn or not.
+        let counted: usize = summary
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default();
+        assert!(counted > IMAGES, "{summary}");
+
+        // Scrolled to the bottom: the last rows are drawn, the first are not.
+        c.execute("document.getElementById('canvas').scrollTop = 1e9;", vec![])
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(node("svc-299"))
+            .await
+            .expect("the last image is drawn once scrolled to");
+        assert!(c.find_all(node("svc-000")).await.unwrap().is_empty());
+
+        // Back to the top, then a search for an image far below: it is scrolled to and drawn.
+        c.execute("document.getElementById('canvas').scrollTop = 0;", vec![])
+            .await
+            .unwrap();
+        c.wait().for_element(node("svc-000")).await.unwrap();
+        c.find(Locator::Id("search"))
+            .await
+            .unwrap()
+            .send_keys("svc-250")
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("g.node.match[data-id='image:svc-250']"))
+            .await
+            .expect("the match is drawn");
+        c.find(node("svc-250"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let details = c
+            .find(Locator::Id("details"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(details.starts_with("image svc-250"), "{details}");
+
+        // The template whose name is markup is a node with that text, and no element.
+        c.execute(
+            "const s = document.getElementById('search'); s.value = 'hostile'; \
+             s.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::Css("g.node.match.template"))
+            .await
+            .expect("the template matches");
+        // Labels past 36 characters are cut: the part that is drawn.
+        let label = "hostile<b>a&amp;'\"<i";
+        assert!(HOSTILE.contains(label));
+        let texts = c
+            .execute(
+                "return [...document.querySelectorAll('g.node text')].map((t) => t.textContent);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let texts: Vec<String> = serde_json::from_value(texts).unwrap();
+        assert!(
+            texts.iter().any(|t| t.contains(label)),
+            "the template is drawn with its name as text: {texts:?}"
+        );
+        assert!(c
+            .find_all(Locator::Css("#svg b, #svg img"))
+            .await
+            .unwrap()
+            .is_empty());
+        c.close().await.unwrap();
+    });
+}
+
+/// A template whose file name is markup (and would run script if it were parsed as such).
+const HOSTILE: &str = ".helm/templates/hostile<b>a&amp;'\"<img src=x onerror=alert(1)>.yaml";
