@@ -231,7 +231,8 @@ mod tests {
             rmp_serde::from_slice::<Tagged>(&packed).expect("back"),
             tagged
         );
-        // Hex handed to the binary reader (as an older writer would) reads too.
+        // Hex handed to the binary reader reads too (the other form, as a tagged enum's
+        // buffering may hand it).
         let hex = rmp_serde::to_vec(&d.hex()).expect("msgpack");
         assert_eq!(rmp_serde::from_slice::<Digest>(&hex).expect("hex"), d);
     }

@@ -2,6 +2,8 @@
 //! WebDriver (fantoccini): search an image, click it, read its why, follow the highlighted path
 //! to its Deployment. A screenshot is saved in the test's temp folder.
 
+use std::path::Path;
+
 use fantoccini::Locator;
 
 use crate::chromium::Driver;
@@ -40,29 +42,7 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
     r.commit("init");
     r.write(&[("app/x.txt", "x, edited\n")]);
     r.commit("edit");
-    let out = r.werf(&["graph", "--format", "html", "--since", "HEAD~1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let work = tempfile::tempdir().unwrap();
-    let page = work.path().join("graph.html");
-    std::fs::write(&page, &out.stdout).unwrap();
-
-    let driver = Driver::start();
-    let profile = work.path().join("profile");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let c = driver.session(&profile).await;
-        c.goto(&format!("file://{}", page.display())).await.unwrap();
-        c.wait()
-            .for_element(Locator::Css("body[data-ready='true']"))
-            .await
-            .expect("the page becomes ready");
+    with_page(&r, &["--since", "HEAD~1"], async |c, work| {
         // Collapsed by default: images and objects, no stages.
         let shown = c.find_all(Locator::Css("g.node")).await.unwrap().len();
         let stages = c
@@ -137,8 +117,7 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
 
         let png = c.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(work.path().join("graph.png"), png).unwrap();
-        c.close().await.unwrap();
+        std::fs::write(work.join("graph.png"), png).unwrap();
     });
 }
 
@@ -168,29 +147,7 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
         ),
     ]);
     r.commit("init");
-    let out = r.werf(&["graph", "--format", "html"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let work = tempfile::tempdir().unwrap();
-    let page = work.path().join("graph.html");
-    std::fs::write(&page, &out.stdout).unwrap();
-
-    let driver = Driver::start();
-    let profile = work.path().join("profile");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let c = driver.session(&profile).await;
-        c.goto(&format!("file://{}", page.display())).await.unwrap();
-        c.wait()
-            .for_element(Locator::Css("body[data-ready='true']"))
-            .await
-            .expect("the page becomes ready");
+    with_page(&r, &[], async |c, _| {
         let node = |name: &str| {
             Locator::Css(Box::leak(
                 format!("g.node[data-id='image:{name}']").into_boxed_str(),
@@ -294,9 +251,39 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
             .await
             .unwrap()
             .is_empty());
-        c.close().await.unwrap();
     });
 }
 
 /// A template whose file name is markup (and would run script if it were parsed as such).
 const HOSTILE: &str = ".helm/templates/hostile<b>a&amp;'\"<img src=x onerror=alert(1)>.yaml";
+
+/// Opens the page `werf graph --format html ARGS` prints for `r` in Chromium and runs `visit`
+/// once it is ready, with the test's work folder (kept until the end).
+fn with_page(r: &Repo, args: &[&str], visit: impl AsyncFnOnce(&fantoccini::Client, &Path)) {
+    let out = r.werf(&[&["graph", "--format", "html"], args].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let work = tempfile::tempdir().unwrap();
+    let page = work.path().join("graph.html");
+    std::fs::write(&page, &out.stdout).unwrap();
+
+    let driver = Driver::start();
+    let profile = work.path().join("profile");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let c = driver.session(&profile).await;
+        c.goto(&format!("file://{}", page.display())).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("body[data-ready='true']"))
+            .await
+            .expect("the page becomes ready");
+        visit(&c, work.path()).await;
+        c.close().await.unwrap();
+    });
+}
