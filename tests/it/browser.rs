@@ -54,16 +54,7 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
         assert_eq!(stages, 0);
 
         // Search: the match is marked, unrelated images are filtered out.
-        c.find(Locator::Id("search"))
-            .await
-            .unwrap()
-            .send_keys("app")
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css("g.node.match[data-id='image:app']"))
-            .await
-            .expect("the searched image is marked");
+        search(c, "app").await;
         assert!(c
             .find_all(Locator::Css("g.node[data-id='image:other']"))
             .await
@@ -71,19 +62,7 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
             .is_empty());
 
         // Click it: its inputs, digest and why, and the objects an edit to it reaches.
-        c.find(Locator::Css("g.node[data-id='image:app']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let details = c
-            .find(Locator::Id("details"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let details = click_image(c, "app").await;
         assert!(details.starts_with("image app"), "{details}");
         assert!(details.contains("digest "), "{details}");
         assert!(details.contains("why:"), "{details}");
@@ -102,13 +81,7 @@ fn the_page_searches_explains_and_highlights_the_path_to_the_deployment() {
         assert!(class.split(' ').any(|c| c == "hl"), "{class}");
         // Follow it: the Deployment's why names the image and the file.
         deployment.click().await.unwrap();
-        let details = c
-            .find(Locator::Id("details"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let details = details_text(c).await;
         assert!(
             details.contains("Deployment `app` changed: spec.template.spec.containers[0].image"),
             "{details}"
@@ -194,29 +167,8 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
             .await
             .unwrap();
         c.wait().for_element(node("svc-000")).await.unwrap();
-        c.find(Locator::Id("search"))
-            .await
-            .unwrap()
-            .send_keys("svc-250")
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css("g.node.match[data-id='image:svc-250']"))
-            .await
-            .expect("the match is drawn");
-        c.find(node("svc-250"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let details = c
-            .find(Locator::Id("details"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        search(c, "svc-250").await;
+        let details = click_image(c, "svc-250").await;
         assert!(details.starts_with("image svc-250"), "{details}");
 
         // The template whose name is markup is a node with that text, and no element.
@@ -286,4 +238,34 @@ fn with_page(r: &Repo, args: &[&str], visit: impl AsyncFnOnce(&fantoccini::Clien
         visit(&c, work.path()).await;
         c.close().await.unwrap();
     });
+}
+
+/// The details panel's text.
+async fn details_text(c: &fantoccini::Client) -> String {
+    let panel = c.find(Locator::Id("details")).await.unwrap();
+    panel.text().await.unwrap()
+}
+
+/// Types the image name `image` into the search box and waits until that image is drawn marked
+/// as the match.
+async fn search(c: &fantoccini::Client, image: &str) {
+    let field = c.find(Locator::Id("search")).await.unwrap();
+    field.send_keys(image).await.unwrap();
+    let marked = format!("g.node.match[data-id='image:{image}']");
+    c.wait()
+        .for_element(Locator::Css(&marked))
+        .await
+        .expect("the searched image is drawn and marked");
+}
+
+/// Clicks the image's node and returns the details panel's text.
+async fn click_image(c: &fantoccini::Client, image: &str) -> String {
+    let node = format!("g.node[data-id='image:{image}']");
+    c.find(Locator::Css(&node))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    details_text(c).await
 }
