@@ -121,11 +121,6 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
     ]);
     r.commit("init");
     with_page(&r, &[], async |c, _| {
-        let node = |name: &str| {
-            Locator::Css(Box::leak(
-                format!("g.node[data-id='image:{name}']").into_boxed_str(),
-            ))
-        };
         let drawn = c
             .find_all(Locator::Css("g.node.image"))
             .await
@@ -135,8 +130,18 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
             drawn > 0 && drawn < IMAGES,
             "{drawn} of {IMAGES} images drawn"
         );
-        assert_eq!(c.find_all(node("svc-000")).await.unwrap().len(), 1);
-        assert!(c.find_all(node("svc-299")).await.unwrap().is_empty());
+        assert_eq!(
+            c.find_all(Locator::Css(&image_node("svc-000")))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(c
+            .find_all(Locator::Css(&image_node("svc-299")))
+            .await
+            .unwrap()
+            .is_empty());
         let summary = c
             .find(Locator::Id("summary"))
             .await
@@ -157,16 +162,23 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
             .await
             .unwrap();
         c.wait()
-            .for_element(node("svc-299"))
+            .for_element(Locator::Css(&image_node("svc-299")))
             .await
             .expect("the last image is drawn once scrolled to");
-        assert!(c.find_all(node("svc-000")).await.unwrap().is_empty());
+        assert!(c
+            .find_all(Locator::Css(&image_node("svc-000")))
+            .await
+            .unwrap()
+            .is_empty());
 
         // Back to the top, then a search for an image far below: it is scrolled to and drawn.
         c.execute("document.getElementById('canvas').scrollTop = 0;", vec![])
             .await
             .unwrap();
-        c.wait().for_element(node("svc-000")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css(&image_node("svc-000")))
+            .await
+            .unwrap();
         search(c, "svc-250").await;
         let details = click_image(c, "svc-250").await;
         assert!(details.starts_with("image svc-250"), "{details}");
@@ -260,12 +272,16 @@ async fn search(c: &fantoccini::Client, image: &str) {
 
 /// Clicks the image's node and returns the details panel's text.
 async fn click_image(c: &fantoccini::Client, image: &str) -> String {
-    let node = format!("g.node[data-id='image:{image}']");
-    c.find(Locator::Css(&node))
+    c.find(Locator::Css(&image_node(image)))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
     details_text(c).await
+}
+
+/// The CSS selector of an image's node.
+fn image_node(image: &str) -> String {
+    format!("g.node[data-id='image:{image}']")
 }
