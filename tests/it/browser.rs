@@ -158,13 +158,7 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
         assert!(counted > IMAGES, "{summary}");
 
         // Scrolled to the bottom: the last rows are drawn, the first are not.
-        c.execute("document.getElementById('canvas').scrollTop = 1e9;", vec![])
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css(&image_node("svc-299")))
-            .await
-            .expect("the last image is drawn once scrolled to");
+        scroll_to(c, "1e9", "svc-299").await;
         assert!(c
             .find_all(Locator::Css(&image_node("svc-000")))
             .await
@@ -172,13 +166,7 @@ fn a_large_graph_draws_the_rows_near_the_viewport_and_scrolling_draws_the_rest()
             .is_empty());
 
         // Back to the top, then a search for an image far below: it is scrolled to and drawn.
-        c.execute("document.getElementById('canvas').scrollTop = 0;", vec![])
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css(&image_node("svc-000")))
-            .await
-            .unwrap();
+        scroll_to(c, "0", "svc-000").await;
         search(c, "svc-250").await;
         let details = click_image(c, "svc-250").await;
         assert!(details.starts_with("image svc-250"), "{details}");
@@ -284,4 +272,14 @@ async fn click_image(c: &fantoccini::Client, image: &str) -> String {
 /// The CSS selector of an image's node.
 fn image_node(image: &str) -> String {
     format!("g.node[data-id='image:{image}']")
+}
+
+/// Scrolls the graph to `top` (a JavaScript number) and waits until the image's node is drawn.
+async fn scroll_to(c: &fantoccini::Client, top: &str, image: &str) {
+    let script = format!("document.getElementById('canvas').scrollTop = {top};");
+    c.execute(&script, vec![]).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(&image_node(image)))
+        .await
+        .expect("the image is drawn once scrolled to");
 }
