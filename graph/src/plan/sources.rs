@@ -146,31 +146,39 @@ pub fn image_layout<'db>(
     }
 
     // The context's tree is read here, not kept: when it changes elsewhere than in the two files
-    // below, this runs again and its value stays as it was.
-    let context_tree = match crate::paths::entry(db, project, &context_repo_path)? {
-        Some(e) if e.kind == EntryKind::Tree => Some(e.id),
-        Some(_) => {
-            return Err(Error::Config {
-                at,
-                message: format!(
-                    "context `{shown_context}` of image `{}` is a file, not a folder",
-                    img.name
-                ),
-            })
-        }
-        None if !work_files.is_empty() => None,
-        None => {
-            return Err(Error::MissingPath {
-                at,
-                what: "context".into(),
-                path: shown_context.to_string(),
-                hint: Some(format!("image `{}`", img.name)),
-            })
+    // below, this runs again and its value stays as it was. The project's root is a folder in
+    // every commit: its two files are looked up by path, so a change anywhere else in the
+    // repository (every commit makes one) is not a read of this image (`paths::Read`).
+    let context_tree = if context_repo_path.is_empty() {
+        None
+    } else {
+        match crate::paths::entry(db, project, &context_repo_path)? {
+            Some(e) if e.kind == EntryKind::Tree => Some(e.id),
+            Some(_) => {
+                return Err(Error::Config {
+                    at,
+                    message: format!(
+                        "context `{shown_context}` of image `{}` is a file, not a folder",
+                        img.name
+                    ),
+                })
+            }
+            None if !work_files.is_empty() => None,
+            None => {
+                return Err(Error::MissingPath {
+                    at,
+                    what: "context".into(),
+                    path: shown_context.to_string(),
+                    hint: Some(format!("image `{}`", img.name)),
+                })
+            }
         }
     };
     let in_context = |path: &str| -> Result<Option<TreeEntry>> {
         match context_tree {
             Some(tree) => lookup(db.objects(), tree, path),
+            // `lookup` and `entry` resolve a path alike (empty names skipped, folders by name).
+            None if context_repo_path.is_empty() => crate::paths::entry(db, project, path),
             None => Ok(None),
         }
     };
