@@ -43,8 +43,11 @@ impl Hasher for Feed {
 /// A CI job's own variables (`CI_JOB_ID`, ...) then leave the digest alone.
 #[salsa::tracked]
 pub fn inputs_digest(db: &dyn Db, project: Project) -> Digest {
+    use salsa::Accumulator as _;
     let mut feed = Feed(blake3::Hasher::new());
     "werf-rs/plan-inputs/v1".hash(&mut feed);
+    // The whole tree: a digest answered from the seed depends on every path.
+    crate::paths::Read(String::new()).accumulate(db);
     project.root_tree(db).hash(&mut feed);
     project.prefix(db).hash(&mut feed);
     project.config_file(db).hash(&mut feed);
@@ -82,6 +85,12 @@ pub struct Seeded {
 pub fn seed(db: &mut Database, inputs: Digest, plans: &[(String, Arc<ImagePlan>)]) {
     let digests = plans.iter().map(|(n, p)| (n.clone(), p.digest)).collect();
     db.set_plan_seed(Some(Arc::new(Seeded { inputs, digests })));
+}
+
+/// Takes the seed away: every digest is planned (a seed's digests read the whole tree, so
+/// [`super::carry`] would ask every image on every tree).
+pub fn unseed(db: &mut Database) {
+    db.set_plan_seed(None);
 }
 
 /// Whether the seed was made for `project`'s current inputs. A query of its own: when the

@@ -12,8 +12,11 @@
 //! - [`image`]: each image's stages, plan, tag and digest, and the placeholders dependencies stand
 //!   for.
 //! - [`memo`]: plans remembered across processes (the inputs' digest, the encoding, the seed).
+//! - [`carry`]: every image's digest along a sequence of trees, asking only for the images a
+//!   tree's diff may have changed (the cleanup's history walk).
 //! - this file: every image planned (or just its digest), in parallel, with progress reported.
 
+pub mod carry;
 pub mod image;
 pub mod memo;
 pub mod settings;

@@ -60,7 +60,8 @@ pub fn config(db: &dyn Db, project: Project) -> Result<Arc<WerfConfig>> {
         return parse(file, &text).map(Arc::new);
     }
     // A templated werf.yaml may read any project file (`.Files`), so it depends on the tree,
-    // and on the environment it was given.
+    // and on the environment it was given. That read is not recorded as a `paths::Read`: the
+    // parsed config is all it passes on (see there).
     let root = project.root_tree(db);
     let prefix = project.prefix(db).clone();
     let env = project.template_env(db).clone();

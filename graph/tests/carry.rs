@@ -1,0 +1,330 @@
+//! Engine tests of `plan::carry`: along a sequence of trees, which images are asked again and
+//! which are carried over, and that the digests are always those a fresh graph computes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use salsa::Setter;
+use werf_graph::db::{Database, Project};
+use werf_graph::objects::MemoryObjects;
+use werf_graph::plan::carry::{Carry, CarryStats};
+use werf_graph::plan::digests_all;
+
+const WERF_YAML: &str = "project: demo
+configVersion: 1
+---
+image: a
+context: a
+dockerfile: Dockerfile
+---
+image: b
+context: b
+dockerfile: Dockerfile
+---
+image: c
+context: c
+dockerfile: Dockerfile
+dependencies:
+- image: a
+  imports:
+  - type: ImageName
+    targetBuildArg: BASE
+---
+image: d
+context: d
+dockerfile: Dockerfile
+";
+
+/// `b` reads `version.txt` through werf.yaml's templating.
+const TEMPLATED: &str = "project: demo
+configVersion: 1
+---
+image: a
+context: a
+dockerfile: Dockerfile
+---
+image: b
+context: b
+dockerfile: Dockerfile
+args:
+  VERSION: {{ .Files.Get \"version.txt\" | trim | quote }}
+";
+
+fn files(
+    werf_yaml: &'static str,
+    overrides: &[(&'static str, &'static str)],
+) -> Vec<(String, String)> {
+    let mut f: BTreeMap<&str, &str> = [
+        ("werf.yaml", werf_yaml),
+        ("version.txt", "1\n"),
+        ("a/Dockerfile", "FROM alpine:3.19\nCOPY src/ /app/\n"),
+        ("a/src/main.go", "package main\n"),
+        ("a/docs/readme.md", "docs\n"),
+        (
+            "b/Dockerfile",
+            "FROM alpine:3.19\nARG VERSION\nCOPY . /b/\n",
+        ),
+        ("b/b.txt", "b\n"),
+        ("c/Dockerfile", "ARG BASE\nFROM $BASE\nCOPY c.txt /c.txt\n"),
+        ("c/c.txt", "c\n"),
+        ("d/Dockerfile", "FROM alpine:3.19\nCOPY d.txt /d.txt\n"),
+        ("d/d.txt", "d\n"),
+        ("docs/guide.md", "guide\n"),
+    ]
+    .into_iter()
+    .collect();
+    f.extend(overrides.iter().copied());
+    f.into_iter()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect()
+}
+
+fn project(db: &Database, root: werf_graph::ObjectId) -> Project {
+    Project::new(
+        db,
+        root,
+        String::new(),
+        "werf.yaml".into(),
+        Arc::default(),
+        Arc::default(),
+        Arc::default(),
+    )
+}
+
+struct Walk {
+    objects: Arc<MemoryObjects>,
+    db: Database,
+    project: Project,
+    carry: Carry,
+    werf_yaml: &'static str,
+    /// The changes so far, kept from step to step.
+    changed: BTreeMap<&'static str, &'static str>,
+}
+
+impl Walk {
+    fn new(werf_yaml: &'static str) -> Self {
+        let objects = Arc::new(MemoryObjects::new());
+        let root = objects.add_files(
+            files(werf_yaml, &[])
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_bytes())),
+        );
+        let db = Database::in_memory(objects.clone()).with_execution_log();
+        let project = project(&db, root);
+        Walk {
+            objects,
+            db,
+            project,
+            carry: Carry::default(),
+            werf_yaml,
+            changed: BTreeMap::new(),
+        }
+    }
+
+    /// Adds `changes` to those of the steps before (an empty content removes a file), points the
+    /// project at the files, asks every digest through the carry, and checks them against a
+    /// graph that never saw another tree. Returns the images whose stages were planned again
+    /// (`image_stages` ran), sorted, and the stats of this step.
+    fn step(&mut self, changes: &[(&'static str, &'static str)]) -> (Vec<String>, CarryStats) {
+        self.changed.extend(changes.iter().copied());
+        let changed: Vec<_> = self.changed.iter().map(|(p, c)| (*p, *c)).collect();
+        let files = files(self.werf_yaml, &changed);
+        let root = self
+            .objects
+            .add_files(files.iter().map(|(p, c)| (p.as_str(), c.as_bytes())));
+        self.project.set_root_tree(&mut self.db).to(root);
+        self.db.take_execution_log();
+        let before = self.carry.stats;
+        let carried = self.carry.digests(&self.db, self.project);
+        let ran: Vec<String> = self
+            .db
+            .take_execution_log()
+            .into_iter()
+            .filter_map(|l| {
+                l.strip_prefix("image_stages(")
+                    .map(|n| n.trim_end_matches(')').to_string())
+            })
+            .collect::<Vec<_>>()
+            .tap_sort();
+        let fresh_db = Database::in_memory(self.objects.clone());
+        let fresh = digests_all(&fresh_db, project(&fresh_db, root));
+        assert_eq!(carried, fresh, "the carried digests are the fresh ones");
+        let stats = CarryStats {
+            asked: self.carry.stats.asked - before.asked,
+            carried: self.carry.stats.carried - before.carried,
+        };
+        (ran, stats)
+    }
+
+    fn tags(&mut self) -> BTreeMap<String, String> {
+        self.carry
+            .digests(&self.db, self.project)
+            .expect("config")
+            .into_iter()
+            .map(|(n, d)| (n, d.expect("digest").tag()))
+            .collect()
+    }
+}
+
+fn stats(asked: usize, carried: usize) -> CarryStats {
+    CarryStats { asked, carried }
+}
+
+#[test]
+fn only_the_images_whose_reads_a_change_touches_are_asked_again() {
+    let mut w = Walk::new(WERF_YAML);
+    let (ran, s) = w.step(&[]);
+    assert_eq!(
+        ran,
+        ["a", "b", "c", "d"].map(String::from).to_vec().tap_sort()
+    );
+    assert_eq!(s, stats(4, 0));
+    let first = w.tags();
+
+    // A file of `b`'s context: `b` is asked, the rest carried over.
+    let (ran, s) = w.step(&[("b/b.txt", "b2\n")]);
+    assert_eq!(ran, ["b"]);
+    assert_eq!(s, stats(1, 3));
+    let second = w.tags();
+    assert_ne!(second["b"], first["b"]);
+    assert_eq!(second["a"], first["a"]);
+
+    // A file of `a`'s context that `a` does not copy: `a` and `c` (which reads `a`'s digest)
+    // are asked; no stage is planned again and the tags stay.
+    let (ran, s) = w.step(&[("a/docs/readme.md", "more\n")]);
+    assert_eq!(s, stats(2, 2));
+    assert!(ran.is_empty(), "a's stages were cut off early: {ran:?}");
+    assert_eq!(w.tags(), second);
+
+    // Files no image reads (an unrelated folder, a new root file): nothing is asked.
+    let (ran, s) = w.step(&[("docs/guide.md", "guide 2\n"), ("NEW.md", "new\n")]);
+    assert_eq!((ran.len(), s), (0, stats(0, 4)));
+
+    // `c`'s base image changes: `a` and `c` are planned again.
+    let (ran, s) = w.step(&[("a/src/main.go", "package main // 2\n")]);
+    assert_eq!(ran, ["a", "c"]);
+    assert_eq!(s, stats(2, 2));
+
+    // A file removed from `d`'s context, then put back: `d` both times.
+    let (ran, s) = w.step(&[("d/d.txt", "")]);
+    assert_eq!((ran, s), (vec!["d".to_string()], stats(1, 3)));
+    let (ran, s) = w.step(&[("d/d.txt", "d\n")]);
+    assert_eq!((ran, s), (vec!["d".to_string()], stats(1, 3)));
+}
+
+#[test]
+fn a_new_werf_yaml_asks_every_image() {
+    let mut w = Walk::new(WERF_YAML);
+    w.step(&[]);
+    let (_, s) = w.step(&[(
+        "werf.yaml",
+        "project: demo\nconfigVersion: 1\n---\nimage: a\ncontext: a\ndockerfile: Dockerfile\n",
+    )]);
+    assert_eq!(s, stats(1, 0));
+    // And back: every image again (the config is not the last tree's).
+    let (_, s) = w.step(&[("werf.yaml", WERF_YAML)]);
+    assert_eq!(s, stats(4, 0));
+}
+
+#[test]
+fn a_file_a_templated_werf_yaml_reads_asks_every_image_and_no_other_file_does() {
+    let mut w = Walk::new(TEMPLATED);
+    let (_, s) = w.step(&[]);
+    assert_eq!(s, stats(2, 0));
+    let first = w.tags();
+    let (ran, s) = w.step(&[("version.txt", "2\n")]);
+    assert_eq!(s, stats(2, 0));
+    assert_eq!(ran, ["b"]);
+    assert_ne!(w.tags()["b"], first["b"]);
+    // A file werf.yaml does not read: the config is the same, nothing is asked.
+    let (ran, s) = w.step(&[("docs/guide.md", "guide 2\n")]);
+    assert_eq!((ran.len(), s), (0, stats(0, 2)));
+}
+
+#[test]
+fn an_image_at_the_root_reads_the_paths_it_copies_and_one_copying_everything_reads_all() {
+    const ROOT: &str = "project: demo
+configVersion: 1
+---
+image: a
+context: a
+dockerfile: Dockerfile
+---
+image: r
+dockerfile: d/Dockerfile
+---
+image: all
+dockerfile: b/Dockerfile
+";
+    let mut w = Walk::new(ROOT);
+    w.step(&[]);
+    // `all` copies `.`: every new tree asks it; `r` copies `d.txt` only.
+    let (ran, s) = w.step(&[("docs/guide.md", "guide 2\n")]);
+    assert_eq!((ran, s), (vec!["all".to_string()], stats(1, 2)));
+    let (ran, s) = w.step(&[("d.txt", "at the root\n")]);
+    assert_eq!(s, stats(2, 1));
+    assert_eq!(ran, ["all", "r"], "r's COPY d.txt now matches a file");
+    // `r`'s Dockerfile is read by path too.
+    let (ran, s) = w.step(&[("d/Dockerfile", "FROM alpine:3.20\nCOPY d.txt /d.txt\n")]);
+    assert_eq!(
+        (ran, s),
+        (vec!["all".to_string(), "r".to_string()], stats(2, 1))
+    );
+}
+
+#[test]
+fn a_broken_werf_yaml_fails_and_the_next_tree_asks_every_image() {
+    let mut w = Walk::new(WERF_YAML);
+    w.step(&[]);
+    w.step(&[(
+        "werf.yaml",
+        "project: demo\nconfigVersion: 1\n---\nimage: [\n",
+    )]);
+    let (_, s) = w.step(&[("werf.yaml", WERF_YAML)]);
+    assert_eq!(s, stats(4, 0));
+}
+
+#[test]
+fn digests_answered_from_a_seed_read_the_whole_tree() {
+    let mut w = Walk::new(WERF_YAML);
+    // Seeded with the plans of the first tree: the digests come from the seed, not the graph.
+    let plans: Vec<_> = werf_graph::plan::plan_all(&w.db, w.project)
+        .expect("config")
+        .into_iter()
+        .map(|(n, p)| (n, p.expect("plan")))
+        .collect();
+    let inputs = *werf_graph::plan::memo::inputs_digest(&w.db, w.project);
+    werf_graph::plan::memo::seed(&mut w.db, inputs, &plans);
+    let (_, s) = w.step(&[]);
+    assert_eq!(s, stats(4, 0));
+    // Any new tree asks every image again.
+    let (_, s) = w.step(&[("docs/guide.md", "guide 2\n")]);
+    assert_eq!(s, stats(4, 0));
+    // Without the seed, the next one asks none.
+    werf_graph::plan::memo::unseed(&mut w.db);
+    w.carry.forget();
+    w.step(&[("docs/guide.md", "guide 3\n")]);
+    let (_, s) = w.step(&[("docs/guide.md", "guide 4\n")]);
+    assert_eq!(s, stats(0, 4));
+}
+
+#[test]
+fn forget_asks_every_image_on_the_next_tree() {
+    let mut w = Walk::new(WERF_YAML);
+    w.step(&[]);
+    w.carry.forget();
+    let (_, s) = w.step(&[("docs/guide.md", "guide 2\n")]);
+    assert_eq!(s, stats(4, 0));
+}
+
+trait TapSort {
+    fn tap_sort(self) -> Self;
+}
+
+impl TapSort for Vec<String> {
+    fn tap_sort(mut self) -> Self {
+        self.sort();
+        self
+    }
+}
