@@ -328,3 +328,94 @@ impl TapSort for Vec<String> {
         self
     }
 }
+
+#[test]
+fn a_random_history_of_edits_carries_exactly_the_digests_a_fresh_graph_computes() {
+    const ROOT_IMAGES: &str = "project: demo
+configVersion: 1
+---
+image: a
+context: a
+dockerfile: Dockerfile
+---
+image: r
+dockerfile: d/Dockerfile
+---
+image: s
+dockerfile: s/Dockerfile
+---
+image: t
+context: .
+dockerfile: t/Dockerfile
+dependencies:
+- image: s
+  imports:
+  - type: ImageName
+    targetBuildArg: BASE
+";
+    // Each path with the contents it may take ("" removes it).
+    let choices: &[(&'static str, &[&'static str])] = &[
+        ("werf.yaml", &[WERF_YAML, TEMPLATED, ROOT_IMAGES]),
+        (
+            "a/Dockerfile",
+            &[
+                "FROM alpine:3.19\nCOPY src/ /app/\n",
+                "FROM alpine:3.20\nCOPY src/ /app/\n",
+                "FROM alpine:3.19\nCOPY . /app/\n",
+            ],
+        ),
+        (
+            "a/src/main.go",
+            &["package main\n", "package main // 2\n", ""],
+        ),
+        ("a/.dockerignore", &["", "docs\n", "src/main.go\n"]),
+        ("a/docs/readme.md", &["docs\n", "more\n", ""]),
+        ("b/b.txt", &["b\n", "b2\n"]),
+        ("c/c.txt", &["c\n", "c2\n"]),
+        ("d/d.txt", &["d\n", ""]),
+        ("d.txt", &["", "root\n", "root 2\n"]),
+        ("docs/guide.md", &["guide\n", "guide 2\n"]),
+        ("version.txt", &["1\n", "2\n"]),
+        (
+            "s/Dockerfile",
+            &[
+                "FROM alpine:3.19\nCOPY shared/ /shared/\n",
+                "FROM alpine:3.19\nCOPY shared/*.txt /shared/\n",
+            ],
+        ),
+        ("shared/one.txt", &["1\n", "one\n", ""]),
+        ("shared/two.md", &["2\n", "two\n"]),
+        ("t/Dockerfile", &["ARG BASE\nFROM $BASE\nCOPY d.txt /d\n"]),
+    ];
+    let mut w = Walk::new(WERF_YAML);
+    w.step(&[
+        ("s/Dockerfile", choices[11].1[0]),
+        ("shared/one.txt", "1\n"),
+        ("shared/two.md", "2\n"),
+        ("t/Dockerfile", choices[14].1[0]),
+    ]);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let (mut asked, mut carried) = (0, 0);
+    for _ in 0..120 {
+        let edits: Vec<(&'static str, &'static str)> = (0..1 + next(2))
+            .map(|_| {
+                let (path, contents) = choices[next(choices.len())];
+                (path, contents[next(contents.len())])
+            })
+            .collect();
+        // `step` checks every digest against a fresh graph.
+        let (_, s) = w.step(&edits);
+        asked += s.asked;
+        carried += s.carried;
+    }
+    assert!(
+        asked > 50 && carried > 50,
+        "asked {asked}, carried {carried}"
+    );
+}
