@@ -5,8 +5,9 @@
 //! parents from Git, and its image tags by pointing the engine's project at the commit's tree and
 //! asking every image's digest (not its whole plan). The salsa database lives across commits,
 //! so a tree that repeats costs nothing and an image whose files did not change is cut off
-//! early; a commit whose werf.yaml does not plan has no images (nothing in the registry can
-//! come from it).
+//! early; an image none of whose reads the commit's diff touches is not asked at all
+//! ([`werf_graph::plan::carry`]); a commit whose werf.yaml does not plan has no images (nothing
+//! in the registry can come from it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use werf_graph::cleanup::history::{Commit, Source, Tags};
 use werf_graph::cleanup::policy::RefKind;
 use werf_graph::cleanup::refs::GitRef;
+use werf_graph::plan::carry::Carry;
 use werf_graph::{Database, Digest, ObjectId, Project, Setter};
 
 use super::{Error, Result};
@@ -125,6 +127,9 @@ pub struct Stats {
     /// Image plans the engine recomputed: their stages walked again (`image_stages` ran; the
     /// rest were memo hits).
     pub image_plans_recomputed: usize,
+    /// Of the image plans, those carried over from the tree before without asking the engine:
+    /// the diff touched none of the paths they read.
+    pub image_plans_carried: usize,
     /// Commits whose werf.yaml did not plan.
     pub failed_commits: usize,
 }
@@ -150,6 +155,8 @@ pub struct EngineSource<'a> {
     names: (Vec<Arc<str>>, Vec<usize>),
     /// Every tag seen, once, by its digest.
     tags: HashMap<Digest, Arc<str>>,
+    /// The digests of the tree planned last, and the paths each read.
+    carry: Carry,
     pub stats: Stats,
 }
 
@@ -173,8 +180,10 @@ impl<'a> EngineSource<'a> {
     }
 
     /// A source over `repo`, planning with `db` (its execution counts must be on for the stats,
-    /// see [`Database::enable_execution_counts`]).
+    /// see [`Database::enable_execution_counts`]). The plan seed of the checkout goes: a seeded
+    /// digest reads the whole tree, so no image could be carried over.
     pub fn new(repo: &Repo, db: &'a mut Database, project: Project) -> Self {
+        werf_graph::plan::memo::unseed(db);
         EngineSource {
             repo: repo.sync.to_thread_local(),
             db,
@@ -186,6 +195,7 @@ impl<'a> EngineSource<'a> {
             by_tree: HashMap::new(),
             names: (Vec::new(), Vec::new()),
             tags: HashMap::new(),
+            carry: Carry::default(),
             stats: Stats::default(),
         }
     }
@@ -238,16 +248,24 @@ impl Source for EngineSource<'_> {
         if let Some(t) = self.by_tree.get(&key) {
             return Ok(t.clone());
         }
-        if key.1.is_some() {
+        let digests = if key.1.is_some() {
+            // Another commit is another input: nothing is carried over.
             let info = werf_graph::config::CommitInfo {
                 hash: id.to_string(),
                 unix: self.commits[id].time,
                 offset: self.offsets.get(id).copied().unwrap_or(0),
             };
             self.project.set_commit(self.db, info);
-        }
+            self.carry.forget();
+            werf_graph::plan::digests_all(self.db, self.project)
+        } else {
+            let carried = self.carry.stats.carried;
+            let digests = self.carry.digests(self.db, self.project);
+            self.stats.image_plans_carried += self.carry.stats.carried - carried;
+            digests
+        };
         self.stats.trees += 1;
-        let tags: Tags = match werf_graph::plan::digests_all(self.db, self.project) {
+        let tags: Tags = match digests {
             Ok(digests) => {
                 self.stats.image_plans += digests.len();
                 let (names, order) = &mut self.names;

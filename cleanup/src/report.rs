@@ -29,7 +29,10 @@ pub struct HistoryFigures {
     pub trees_planned: usize,
     pub image_plans: usize,
     pub image_plans_recomputed: usize,
-    /// Share of image plans answered from the engine's memo (0..1).
+    /// Image plans carried over from the tree before: the commit's diff touched none of their
+    /// reads, so the engine was not asked.
+    pub image_plans_carried: usize,
+    /// Share of image plans answered from the engine's memo or carried over (0..1).
     pub memo_hit_share: f64,
 }
 
@@ -41,6 +44,7 @@ impl HistoryFigures {
             trees_planned: s.trees,
             image_plans: s.image_plans,
             image_plans_recomputed: s.image_plans_recomputed,
+            image_plans_carried: s.image_plans_carried,
             memo_hit_share: if s.image_plans == 0 {
                 0.0
             } else {
@@ -148,12 +152,13 @@ impl Report {
         }
         if let Some(h) = &self.history {
             summary.push_str(&format!(
-                "; history: {} reference{}, {} commits, {} trees planned, {:.1}% of image plans from the memo",
+                "; history: {} reference{}, {} commits, {} trees planned, {:.1}% of image plans from the memo ({} carried over by the trees' diffs)",
                 h.references.len(),
                 if h.references.len() == 1 { "" } else { "s" },
                 h.commits_visited,
                 h.trees_planned,
-                h.memo_hit_share * 100.0
+                h.memo_hit_share * 100.0,
+                h.image_plans_carried
             ));
         }
         summary.push_str(&format!(
