@@ -144,13 +144,14 @@ fn main() {
     );
     let dry_ok = dry_run.wall.as_secs_f64() <= 3.0 && dry_run.max_rss_kib <= 100 * 1024;
     println!(
-        "| `werf cleanup --dry-run` (plan over the whole history) | {} | <= 3 s, <= 100 MiB (1,000 images, 200 commits): {} | {} commits visited, {} trees planned, {:.1}% of {} image plans from the memo; peak {:.0} MiB |",
+        "| `werf cleanup --dry-run` (plan over the whole history) | {} | <= 3 s, <= 100 MiB (1,000 images, 200 commits): {} | {} commits visited, {} trees planned, {:.1}% of {} image plans from the memo, {} of them carried over by the commits' diffs (the engine not asked); peak {:.0} MiB |",
         s(dry_run.wall),
         if dry_ok { "ok" } else { "MISSED" },
         h["commitsVisited"],
         h["treesPlanned"],
         h["memoHitShare"].as_f64().unwrap_or(0.0) * 100.0,
         h["imagePlans"],
+        h["imagePlansCarried"],
         dry_run.max_rss_kib as f64 / 1024.0
     );
     println!(
