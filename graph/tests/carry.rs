@@ -1,6 +1,8 @@
 //! Engine tests of `plan::carry`: along a sequence of trees, which images are asked again and
 //! which are carried over, and that the digests are always those a fresh graph computes.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -80,18 +82,6 @@ fn files(
         .collect()
 }
 
-fn project(db: &Database, root: werf_graph::ObjectId) -> Project {
-    Project::new(
-        db,
-        root,
-        String::new(),
-        "werf.yaml".into(),
-        Arc::default(),
-        Arc::default(),
-        Arc::default(),
-    )
-}
-
 struct Walk {
     objects: Arc<MemoryObjects>,
     db: Database,
@@ -111,7 +101,7 @@ impl Walk {
                 .map(|(p, c)| (p.as_str(), c.as_bytes())),
         );
         let db = Database::in_memory(objects.clone()).with_execution_log();
-        let project = project(&db, root);
+        let project = common::project(&db, root);
         Walk {
             objects,
             db,
@@ -148,7 +138,7 @@ impl Walk {
             .collect::<Vec<_>>()
             .tap_sort();
         let fresh_db = Database::in_memory(self.objects.clone());
-        let fresh = digests_all(&fresh_db, project(&fresh_db, root));
+        let fresh = digests_all(&fresh_db, common::project(&fresh_db, root));
         assert_eq!(carried, fresh, "the carried digests are the fresh ones");
         let stats = CarryStats {
             asked: self.carry.stats.asked - before.asked,

@@ -1,5 +1,7 @@
 //! Engine tests: which queries re-run after an input change (salsa early cutoff at work).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -72,15 +74,7 @@ impl Fixture {
         let objects = Arc::new(MemoryObjects::new());
         let root = tree(&objects, &files(&[]));
         let db = Database::in_memory(objects.clone()).with_execution_log();
-        let project = Project::new(
-            &db,
-            root,
-            String::new(),
-            "werf.yaml".into(),
-            Arc::default(),
-            Arc::default(),
-            Arc::default(),
-        );
+        let project = common::project(&db, root);
         Fixture {
             db,
             objects,

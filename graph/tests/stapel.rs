@@ -1,6 +1,8 @@
 //! The digest contract for Stapel images: which edits change which werf stage's digest, and
 //! which must not (amends, other clones: the digest is a function of content only).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -81,15 +83,7 @@ impl Fixture {
         let objects = Arc::new(MemoryObjects::new());
         let root = objects.add_files(files(&[]).iter().map(|(p, c)| (*p, c.as_bytes())));
         let db = Database::in_memory(objects.clone());
-        let project = Project::new(
-            &db,
-            root,
-            String::new(),
-            "werf.yaml".into(),
-            Arc::default(),
-            Arc::default(),
-            Arc::default(),
-        );
+        let project = common::project(&db, root);
         Fixture {
             db,
             objects,
