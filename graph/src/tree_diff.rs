@@ -218,20 +218,9 @@ mod tests {
         ]);
         let new = tree(&objects, &new_files);
         let c = Changes::between(&objects, old, new, 1000).unwrap().unwrap();
-        let lookup = |root: ObjectId, path: &str| -> Option<TreeEntry> {
-            let mut entry = TreeEntry {
-                name: String::new(),
-                kind: EntryKind::Tree,
-                id: root,
-            };
-            for part in path.split('/').filter(|p| !p.is_empty()) {
-                if entry.kind != EntryKind::Tree {
-                    return None;
-                }
-                entry = objects.tree(entry.id).unwrap().get(part)?.clone();
-            }
-            Some(entry)
-        };
+        // The engine's lookup by path (`paths::entry_at` resolves a path alike).
+        let lookup =
+            |root: ObjectId, path: &str| crate::context::lookup(&objects, root, path).unwrap();
         let mut paths: Vec<String> = vec![
             "services".into(),
             "services/a".into(),
