@@ -279,6 +279,17 @@ fn each_policy_keeps_what_it_names_dry_run_equals_the_real_run_and_purge_respect
     );
     let dry = actions(&dry_report);
     let real = actions(&real_report);
+    // The 24 commits that change `docs/` only carry both images over without asking the
+    // engine; a commit that changes `app/` asks it again.
+    let figures: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&dry_report).unwrap()).unwrap();
+    let figures = &figures["history"];
+    let carried = figures["imagePlansCarried"].as_u64().unwrap();
+    assert!(carried >= 48, "{figures}");
+    assert!(
+        figures["imagePlans"].as_u64().unwrap() > carried,
+        "{figures}"
+    );
     let as_real: BTreeMap<String, String> = dry
         .iter()
         .map(|(t, a)| (t.clone(), a.replace("would-delete", "deleted")))
