@@ -395,3 +395,56 @@ dependencies:
         "asked {asked}, carried {carried}"
     );
 }
+
+#[test]
+fn in_a_project_folder_an_image_at_the_project_root_reads_only_what_it_looks_up() {
+    const IN_APP: &str = "project: demo
+configVersion: 1
+---
+image: r
+dockerfile: d/Dockerfile
+---
+image: all
+dockerfile: b/Dockerfile
+";
+    let objects = Arc::new(MemoryObjects::new());
+    let tree = |extra: &[(&str, &str)]| {
+        let mut files = vec![
+            ("app/werf.yaml", IN_APP),
+            ("app/d/Dockerfile", "FROM alpine:3.19\nCOPY d.txt /d.txt\n"),
+            ("app/d.txt", "d\n"),
+            ("app/b/Dockerfile", "FROM alpine:3.19\nCOPY . /all/\n"),
+            ("app/docs/guide.md", "guide\n"),
+            ("other/x", "x\n"),
+        ];
+        files.retain(|(p, _)| !extra.iter().any(|(q, _)| q == p));
+        files.extend(extra.iter().filter(|(_, c)| !c.is_empty()));
+        objects.add_files(files.iter().map(|(p, c)| (*p, c.as_bytes())))
+    };
+    let mut db = Database::in_memory(objects.clone());
+    let project = common::project_in(&db, tree(&[]), "app");
+    let mut carry = Carry::default();
+    let mut step = |extra: &[(&str, &str)]| {
+        let root = tree(extra);
+        project.set_root_tree(&mut db).to(root);
+        let before = carry.stats;
+        let carried = carry.digests(&db, project);
+        let fresh_db = Database::in_memory(objects.clone());
+        let fresh_project = common::project_in(&fresh_db, root, "app");
+        assert_eq!(carried, digests_all(&fresh_db, fresh_project));
+        stats(
+            carry.stats.asked - before.asked,
+            carry.stats.carried - before.carried,
+        )
+    };
+    assert_eq!(step(&[]), stats(2, 0));
+    // Outside the project: nothing. Inside, elsewhere: only the image copying `.`.
+    assert_eq!(step(&[("other/x", "x2\n")]), stats(0, 2));
+    assert_eq!(step(&[("app/docs/guide.md", "guide 2\n")]), stats(1, 1));
+    // What `r` copies, and its Dockerfile: `r` too.
+    assert_eq!(step(&[("app/d.txt", "d2\n")]), stats(2, 0));
+    assert_eq!(
+        step(&[("app/d/Dockerfile", "FROM alpine:3.20\nCOPY d.txt /d.txt\n")]),
+        stats(2, 0)
+    );
+}

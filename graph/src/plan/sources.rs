@@ -146,10 +146,12 @@ pub fn image_layout<'db>(
     }
 
     // The context's tree is read here, not kept: when it changes elsewhere than in the two files
-    // below, this runs again and its value stays as it was. The project's root is a folder in
-    // every commit: its two files are looked up by path, so a change anywhere else in the
-    // repository (every commit makes one) is not a read of this image (`paths::Read`).
-    let context_tree = if context_repo_path.is_empty() {
+    // below, this runs again and its value stays as it was. The project's folder is a folder in
+    // every commit (werf.yaml is in it): its two files are looked up by path, so a change
+    // anywhere else in the project (every commit makes one) is not a read of this image
+    // (`paths::Read`).
+    let at_project = img.context.is_empty();
+    let context_tree = if at_project {
         None
     } else {
         match crate::paths::entry(db, project, &context_repo_path)? {
@@ -178,7 +180,7 @@ pub fn image_layout<'db>(
         match context_tree {
             Some(tree) => lookup(db.objects(), tree, path),
             // `lookup` and `entry` resolve a path alike (empty names skipped, folders by name).
-            None if context_repo_path.is_empty() => crate::paths::entry(db, project, path),
+            None if at_project => crate::paths::entry(db, project, &join(&context_repo_path, path)),
             None => Ok(None),
         }
     };

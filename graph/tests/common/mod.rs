@@ -8,10 +8,16 @@ use werf_graph::ObjectId;
 /// The project at `root`: werf.yaml at the repository's root, no work-tree files, no template
 /// environment, no import checksums.
 pub fn project(db: &Database, root: ObjectId) -> Project {
+    project_in(db, root, "")
+}
+
+/// [`project`] in the folder `prefix` of the repository.
+#[allow(dead_code)] // not every test file has a project in a folder
+pub fn project_in(db: &Database, root: ObjectId, prefix: &str) -> Project {
     Project::new(
         db,
         root,
-        String::new(),
+        prefix.to_string(),
         "werf.yaml".into(),
         Arc::default(),
         Arc::default(),
