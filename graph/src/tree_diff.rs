@@ -66,10 +66,10 @@ impl Changes {
         Ok(Some(changes))
     }
 
-    /// Whether the entry at `path` (as [`crate::paths::normal`] writes it) may differ: some folder
-    /// on the way to it is the same in both trees (then so is everything below it), or else it
-    /// is among the changes. A path below an entry that changed and is not a folder in both trees
-    /// counts as changed.
+    /// Whether the entry at `path` (as [`crate::paths::normal`] writes it) may differ. It does not
+    /// when a folder on the way to it is the same in both trees (so is everything below it); it
+    /// does when it is among the changes, or lies below an entry that changed and is not a folder
+    /// in both trees.
     pub fn touches(&self, path: &str) -> bool {
         // The root, each folder on the way, then the path itself.
         let ends = std::iter::once(0)
