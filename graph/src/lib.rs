@@ -16,7 +16,7 @@
 //! - [`dag`]: the image DAG (petgraph), order and cycles.
 //! - [`db`]: the salsa database and its inputs.
 //! - [`paths`]: the root tree by path, each folder's entry depending on its parent's only.
-//! - [`tree_diff`]: which paths two root trees answer differently.
+//! - [`tree_diff`]: which paths two root trees answer differently; the entries two folders differ in.
 //! - [`plan`]: tracked queries from config to image plans.
 //! - [`render`]: tracked queries from chart to manifests, one node per template.
 //! - [`cleanup`]: cleanup decisions: keep policies, history walks, what to keep or delete.

@@ -1,10 +1,31 @@
 //! Which paths two root trees answer differently: the lookups by path ([`crate::paths`]) whose
-//! entry changed from one tree to the other, and whether a given path is among them.
+//! entry changed from one tree to the other, and whether a given path is among them; and the
+//! entries two folders hold differently ([`differing`], which `why` lists files with too).
 
 use std::collections::HashMap;
 
 use crate::error::Result;
-use crate::objects::{EntryKind, ObjectId, ObjectSource, TreeEntry};
+use crate::objects::{EntryKind, ObjectId, ObjectSource, Tree, TreeEntry};
+
+/// The entries two folders hold differently, in name order: each name either holds, with its
+/// entry in each as [`Tree::get`] finds it (the way a lookup by path does), where the two differ.
+pub fn differing<'a>(
+    a: &'a Tree,
+    b: &'a Tree,
+) -> impl Iterator<Item = (&'a str, Option<&'a TreeEntry>, Option<&'a TreeEntry>)> + 'a {
+    let mut names: Vec<&str> = a
+        .entries
+        .iter()
+        .chain(&b.entries)
+        .map(|e| e.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| (name, a.get(name), b.get(name)))
+        .filter(|(_, x, y)| x != y)
+}
 
 /// The paths whose entry differs between two trees (added, removed, another id or kind), each
 /// with whether it is a folder in both (only then do the paths below it differ one by one).
@@ -31,20 +52,7 @@ impl Changes {
         let mut stack = vec![(String::new(), old, new)];
         while let Some((prefix, old, new)) = stack.pop() {
             let (a, b) = (objects.tree(old)?, objects.tree(new)?);
-            let mut names: Vec<&str> = a
-                .entries
-                .iter()
-                .chain(&b.entries)
-                .map(|e| e.name.as_str())
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                // `Tree::get`, as a lookup by path finds the entry.
-                let (x, y) = (a.get(name), b.get(name));
-                if x == y {
-                    continue;
-                }
+            for (name, x, y) in differing(&a, &b) {
                 let path = if prefix.is_empty() {
                     name.to_string()
                 } else {

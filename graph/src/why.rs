@@ -4,14 +4,16 @@
 //! are given.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::context::Matched;
 use crate::error::Result;
-use crate::objects::{EntryKind, ObjectId, ObjectSource};
+use crate::objects::{EntryKind, ObjectId, ObjectSource, Tree, TreeEntry};
 use crate::pattern::join;
 use crate::plan::ImagePlan;
+use crate::tree_diff::differing;
 
 /// How a path changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,34 +45,18 @@ pub fn changed_paths(
     if old == new || out.len() >= limit {
         return Ok(());
     }
-    let entries = |id: Option<ObjectId>| -> Result<BTreeMap<String, (EntryKind, ObjectId)>> {
-        Ok(match id {
-            Some(id) => objects
-                .tree(id)?
-                .entries
-                .iter()
-                .map(|e| (e.name.clone(), (e.kind, e.id)))
-                .collect(),
-            None => BTreeMap::new(),
-        })
+    let tree = |id: Option<ObjectId>| -> Result<Arc<Tree>> {
+        id.map_or_else(|| Ok(Arc::default()), |id| objects.tree(id))
     };
-    let (a, b) = (entries(old)?, entries(new)?);
-    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for name in names {
+    let (a, b) = (tree(old)?, tree(new)?);
+    let is_tree = |e: Option<&TreeEntry>| e.is_some_and(|e| e.kind == EntryKind::Tree);
+    for (name, x, y) in differing(&a, &b) {
         if out.len() >= limit {
             break;
         }
         let path = join(prefix, name);
-        let (x, y) = (a.get(name), b.get(name));
-        if x == y {
-            continue;
-        }
-        let is_tree =
-            |e: Option<&(EntryKind, ObjectId)>| e.is_some_and(|(k, _)| *k == EntryKind::Tree);
         if is_tree(x) || is_tree(y) {
-            let sub = |e: Option<&(EntryKind, ObjectId)>| {
-                e.filter(|(k, _)| *k == EntryKind::Tree).map(|(_, id)| *id)
-            };
+            let sub = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Tree).map(|e| e.id);
             changed_paths(objects, sub(x), sub(y), &path, limit, out)?;
             // A file replaced by a folder (or back) is also a change of the file.
             if !is_tree(x) && x.is_some() {
