@@ -244,22 +244,12 @@ mod tests {
             e.to_string().contains("64 hex characters or 32 bytes"),
             "{e}"
         );
-        let short = rmp_serde::to_vec(&serde_bytes_of(&[1; 31])).expect("msgpack");
+        let short = crate::plan::memo::Blob(std::borrow::Cow::Borrowed(&[1; 31]));
+        let short = rmp_serde::to_vec(&short).expect("msgpack");
         let e = rmp_serde::from_slice::<Digest>(&short).expect_err("31 bytes");
         assert!(
             e.to_string().contains("64 hex characters or 32 bytes"),
             "{e}"
         );
-    }
-
-    /// Bytes as MessagePack `bin`.
-    fn serde_bytes_of(b: &[u8]) -> impl serde::Serialize + '_ {
-        struct B<'a>(&'a [u8]);
-        impl serde::Serialize for B<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(self.0)
-            }
-        }
-        B(b)
     }
 }

@@ -163,7 +163,7 @@ struct Record {
 }
 
 /// A blob's content as one MessagePack `bin`, not a list of numbers.
-struct Blob<'a>(std::borrow::Cow<'a, [u8]>);
+pub(crate) struct Blob<'a>(pub(crate) std::borrow::Cow<'a, [u8]>);
 
 impl Serialize for Blob<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
