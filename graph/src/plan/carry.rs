@@ -44,8 +44,8 @@ struct Known {
 struct Last {
     tree: ObjectId,
     config: Arc<WerfConfig>,
-    /// In werf.yaml's order.
-    images: Vec<(String, Known)>,
+    /// One per image of `config`, in its order.
+    images: Vec<Known>,
 }
 
 /// The digests of the trees asked so far. Only the project's root tree may change between two
@@ -83,7 +83,7 @@ impl Carry {
                 .ok()
                 .flatten();
             if let Some(changes) = changes {
-                for (slot, (_, k)) in previous.iter_mut().zip(last.images) {
+                for (slot, k) in previous.iter_mut().zip(last.images) {
                     if !k.reads.iter().any(|p| changes.touches(p)) {
                         *slot = Some(k);
                     }
@@ -118,15 +118,15 @@ impl Carry {
         self.stats.carried += config.images.len() - answers.len();
         // One answer per image not carried over, in order.
         let mut answers = answers.into_iter();
-        let images: Vec<(String, Known)> = config
+        let images: Vec<Known> = previous
+            .into_iter()
+            .filter_map(|k| k.or_else(|| answers.next()))
+            .collect();
+        let out = config
             .images
             .iter()
-            .zip(previous)
-            .filter_map(|(img, k)| Some((img.name.clone(), k.or_else(|| answers.next())?)))
-            .collect();
-        let out = images
-            .iter()
-            .map(|(n, k)| (n.clone(), k.digest.clone()))
+            .zip(&images)
+            .map(|(img, k)| (img.name.clone(), k.digest.clone()))
             .collect();
         self.last = Some(Last {
             tree,
