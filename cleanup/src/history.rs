@@ -259,9 +259,8 @@ impl Source for EngineSource<'_> {
             self.carry.forget();
             werf_graph::plan::digests_all(self.db, self.project)
         } else {
-            let carried = self.carry.stats.carried;
             let digests = self.carry.digests(self.db, self.project);
-            self.stats.image_plans_carried += self.carry.stats.carried - carried;
+            self.stats.image_plans_carried = self.carry.stats.carried;
             digests
         };
         self.stats.trees += 1;
