@@ -39,7 +39,7 @@ pub use runtime::{
 
 pub use compare::{plan, plan_with};
 pub use execute::{ensure_namespace, execute};
-pub use history::{fill_objects, fill_objects_with, history, history_all};
+pub use history::{fill_objects, fill_objects_with, history, history_all, Known};
 pub use lifecycle::{converge, dismiss, rollback, Content};
 pub use model::{Action, Change, Plan, Release, Step};
 pub use order::{apply_order, Group};

@@ -158,10 +158,11 @@ pub async fn desired(
     Ok((desired, history, content, early))
 }
 
-/// The objects of the last revisions read into `history` (a document this render left as it
-/// was takes the render's object instead of a parse of its own), and the desired objects (a
-/// comment-only document is none, as for Helm) with `--add-annotation`/`--add-label` applied and
-/// their kinds resolved.
+/// The desired objects (a comment-only document is none, as for Helm) with
+/// `--add-annotation`/`--add-label` applied and their kinds resolved, and the objects of the last
+/// revisions read into `history`. A document this render left as it was takes the desired object
+/// itself (shared), or without extra labels and annotations the render's object to make its own,
+/// instead of a parse of its own.
 async fn objects(
     kube: &Kube,
     args: &RenderSettings,
@@ -169,26 +170,33 @@ async fn objects(
     manifests: &[werf_graph::chart::Manifest],
     history: &mut [deploy::release::Record],
 ) -> Result<Vec<(deploy::object::Desired, kube::discovery::ApiResource)>> {
-    let by_text: HashMap<&str, &Value> = manifests
-        .iter()
-        .map(|m| (m.text.as_str(), &*m.object))
-        .collect();
-    deploy::fill_objects_with(kube, release, history, &|text| {
-        by_text.get(text).map(|v| (*v).clone())
-    })
-    .await?;
     // The labels and annotations go on every object the release applies, hooks too (the record
     // keeps the chart's text, as the last revision's objects are read from it).
-    let parsed = manifests
+    let rendered: Vec<&werf_graph::chart::Manifest> =
+        manifests.iter().filter(|m| !m.object.is_null()).collect();
+    let parsed = rendered
         .iter()
-        .filter(|m| !m.object.is_null())
         .map(|m| {
-            let mut v = (*m.object).clone();
+            let mut v = Value::clone(&m.object);
             args.metadata.apply(&mut v);
             (m.source.clone(), v)
         })
         .collect();
     let mut desired = deploy::resolve(kube, parsed, release).await?;
+    // `resolve` answers each document in order, or fails.
+    let by_text: HashMap<&str, (&werf_graph::chart::Manifest, &deploy::object::Desired)> = rendered
+        .iter()
+        .zip(&desired)
+        .map(|(m, (d, _))| (m.text.as_str(), (*m, d)))
+        .collect();
+    let shared = args.metadata.is_empty();
+    deploy::fill_objects_with(kube, release, history, &|text| {
+        by_text.get(text).map(|(m, d)| match shared {
+            true => deploy::Known::Made(d.id.clone(), d.object.clone()),
+            false => deploy::Known::Parsed(Value::clone(&m.object)),
+        })
+    })
+    .await?;
     if !args.pod_logs {
         for (d, _) in &mut desired {
             d.logs.skip = true;

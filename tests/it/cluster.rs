@@ -164,6 +164,30 @@ impl Cluster {
             .collect()
     }
 
+    /// Dry-run writes by `user` in the audit log, as `verb resource namespace/name`.
+    pub fn dry_runs_by(&self, user: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
+            .filter(|e| {
+                e["requestURI"]
+                    .as_str()
+                    .is_some_and(|uri| uri.contains("dryRun="))
+            })
+            .map(|e| {
+                let o = &e["objectRef"];
+                format!(
+                    "{} {} {}/{}",
+                    e["verb"].as_str().unwrap_or_default(),
+                    o["resource"].as_str().unwrap_or_default(),
+                    o["namespace"].as_str().unwrap_or_default(),
+                    o["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     /// Every write request (create, update, patch, delete) in the audit log, dry runs excluded,
     /// in the log's order.
     fn writes(&self) -> Vec<Value> {

@@ -112,8 +112,16 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
     // Nothing changed: not a single write, the release record and lock included.
     let before = c.writes_by("werf").len();
     let reads_before = c.reads_by("werf").len();
+    let dry_before = c.dry_runs_by("werf").len();
     let out = p.converge(c, &[]);
     assert!(out.contains("is up to date (revision 1)"), "{out}");
+    // Every object was decided unchanged without asking the server: its recorded object is the
+    // desired one and the live one holds it (no dry run).
+    assert_eq!(
+        c.dry_runs_by("werf")[dry_before..],
+        [] as [String; 0],
+        "{out}"
+    );
     // Each kind listed once: the lists read while the chart rendered are the plan's.
     let mut lists: Vec<String> = c.reads_by("werf")[reads_before..]
         .iter()
@@ -155,10 +163,17 @@ fn converge_creates_and_tracks_then_writes_nothing_then_patches_one_deployment()
     }
     assert!(!stdout.contains("Deployment `app`"), "{stdout}");
     let before = c.writes_by("werf").len();
+    let dry_before = c.dry_runs_by("werf").len();
     let out = p.converge(c, &[]);
     assert!(out.contains("1 built and pushed, 1 already"), "{out}");
     let (objects, bookkeeping) = object_writes(c, before, "conv");
     assert_eq!(objects, ["patch deployments conv/side"], "{out}");
+    // Only the changed object was asked about (its dry run); the others were decided at once.
+    assert_eq!(
+        c.dry_runs_by("werf")[dry_before..],
+        ["patch deployments conv/side"],
+        "{out}"
+    );
     // The record is the lock: revision 2 created pending (a create succeeds once), rewritten
     // deployed, and revision 1 rewritten superseded; three writes, no Lease.
     assert_eq!(

@@ -2,6 +2,8 @@
 //! `werf.io/weight`), its tracking annotations, and how desired and live objects are compared.
 //! Log and dependency annotations are read by [`crate::logs`] and [`crate::dependency`].
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::dependency::{dependencies, Dependency, ExternalDependency};
@@ -86,8 +88,9 @@ pub enum FailMode {
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub id: ObjectId,
-    /// The rendered object (with its namespace filled in).
-    pub object: Value,
+    /// The rendered object (with its namespace filled in); shared with the last revision's
+    /// record when that recorded the same document (see [`crate::history::Known`]).
+    pub object: Arc<Value>,
     /// The template it came from.
     pub source: String,
     pub weight: i64,
@@ -255,7 +258,7 @@ impl Desired {
             },
             weight: parse_int("werf.io/weight").unwrap_or(0),
             replicas_on_creation: parse_int("werf.io/replicas-on-creation"),
-            object,
+            object: Arc::new(object),
             source: source.to_string(),
             hook,
             fail_mode,
@@ -273,7 +276,7 @@ impl Desired {
     /// The object to apply when `live` exists (or not): `replicas-on-creation` leaves replicas to
     /// their owner once the object exists.
     pub fn to_apply(&self, live_exists: bool) -> Value {
-        let mut o = self.object.clone();
+        let mut o = Value::clone(&self.object);
         // Hooks carry no ownership marks, as Helm applies them.
         if let (Some(owner), None) = (&self.owner, &self.hook) {
             crate::ownership::mark(&mut o, owner);

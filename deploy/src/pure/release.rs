@@ -8,6 +8,7 @@
 //! only the status changes.
 
 use std::io::{Read as _, Write as _};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -91,7 +92,7 @@ pub struct Record {
     pub created: i64,
     /// The objects of `manifest` with their identities (resolved against the cluster by
     /// [`crate::history`]).
-    pub objects: Vec<(ObjectId, Value)>,
+    pub objects: Vec<(ObjectId, Arc<Value>)>,
     /// The commit this revision was rendered from ([`ANNOTATION_COMMIT`]).
     pub commit: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Each object's action decided against the last revision and the live object (dry runs).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::StreamExt as _;
 use kube::discovery::ApiResource;
@@ -31,7 +32,9 @@ pub async fn plan_with(
     early: EarlyLists,
 ) -> Result<Plan> {
     let (hooks, main): (Vec<_>, Vec<_>) = desired.into_iter().partition(|(d, _)| d.hook.is_some());
-    let last_applied: HashMap<&ObjectId, &Value> = history
+    // Shared with the desired object when the last revision recorded the same document: equal
+    // at once (`Arc` compares the pointer first).
+    let last_applied: HashMap<&ObjectId, &Arc<Value>> = history
         .last()
         .map(|r| r.objects.iter().map(|(id, o)| (id, o)).collect())
         .unwrap_or_default();
@@ -46,7 +49,7 @@ pub async fn plan_with(
     // `helm.sh/resource-policy: keep` in the recorded object: never pruned.
     let recorded: BTreeMap<&ObjectId, &Value> = history[since..]
         .iter()
-        .flat_map(|r| r.objects.iter().map(|(id, o)| (id, o)))
+        .flat_map(|r| r.objects.iter().map(|(id, o)| (id, &**o)))
         .collect();
     for (&id, &object) in &recorded {
         if !wanted.contains(id) && !keeps(object) {

@@ -1,5 +1,7 @@
 //! The release's history read from the cluster, with the objects of the revisions that count.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::kubernetes::Kube;
@@ -21,21 +23,31 @@ pub async fn fill_objects(kube: &Kube, release: &Release, records: &mut [Record]
     fill_objects_with(kube, release, records, &|_| None).await
 }
 
-/// [`fill_objects`], a document's object taken from `parsed` when it gives one: the object the
-/// chart's render parsed from the text [`release::rendered_text`] finds the document was written
-/// from (a no-op converge parses each document once, not once more from the record).
+/// What a caller knows of a recorded document from the text [`release::rendered_text`] finds it
+/// was written from (see [`fill_objects_with`]).
+pub enum Known {
+    /// The object the text parses to, made the record's object here.
+    Parsed(Value),
+    /// The record's object itself: what [`Desired::new`] makes of the text for the release's
+    /// namespace, kept as it is (shared, not copied; a no-op converge compares it with the
+    /// desired object it is).
+    Made(ObjectId, Arc<Value>),
+}
+
+/// [`fill_objects`], a document's object taken from `known` when it knows the text (a no-op
+/// converge parses each document once, not once more from the record).
 pub async fn fill_objects_with(
     kube: &Kube,
     release: &Release,
     records: &mut [Record],
-    parsed: &(dyn Fn(&str) -> Option<Value> + Sync),
+    known: &(dyn Fn(&str) -> Option<Known> + Sync),
 ) -> Result<()> {
     let since = records
         .iter()
         .rposition(|r| r.status() == Status::Deployed)
         .unwrap_or(0);
     for r in records.iter_mut().skip(since) {
-        r.objects = objects_of(kube, r, &release.namespace, parsed).await?;
+        r.objects = objects_of(kube, r, &release.namespace, known).await?;
     }
     Ok(())
 }
@@ -50,25 +62,26 @@ pub async fn history_all(kube: &Kube, release: &Release) -> Result<Vec<Record>> 
 }
 
 /// The objects of a record's manifest, read as the chart's manifests are (so that an unchanged
-/// object equals its recorded one; `parsed` may know a document's object already). The documents
+/// object equals its recorded one; `known` may know a document's object already). The documents
 /// are parsed on every core. Objects of kinds the cluster no longer serves are left out: none of
 /// them can exist.
 async fn objects_of(
     kube: &Kube,
     r: &Record,
     namespace: &str,
-    parsed: &(dyn Fn(&str) -> Option<Value> + Sync),
-) -> Result<Vec<(ObjectId, Value)>> {
+    known: &(dyn Fn(&str) -> Option<Known> + Sync),
+) -> Result<Vec<(ObjectId, Arc<Value>)>> {
     use rayon::prelude::*;
     let origin = format!("revision {} of release `{}`", r.revision(), r.name());
     let documents = release::documents(r.manifest());
-    let objects: Vec<Result<Value>> = documents
+    let objects: Vec<Result<Known>> = documents
         .par_iter()
         .map(|(source, text)| {
-            if let Some(object) = release::rendered_text(text).and_then(parsed) {
-                return Ok(object);
+            if let Some(k) = release::rendered_text(text).and_then(known) {
+                return Ok(k);
             }
             gotemplate::yaml::load::load_with(text, gotemplate::yaml::load::Numbers::AsWritten)
+                .map(Known::Parsed)
                 .map_err(|e| Error::Manifest {
                     source_file: format!("{source} ({origin})"),
                     message: format!("not valid YAML: {e}"),
@@ -78,7 +91,13 @@ async fn objects_of(
     let mut out = Vec::new();
     // In the manifest's order: the first bad document is the one reported.
     for ((source, _), object) in documents.iter().zip(objects) {
-        let object = object?;
+        let object = match object? {
+            Known::Made(id, object) => {
+                out.push((id, object));
+                continue;
+            }
+            Known::Parsed(object) => object,
+        };
         let (Some(api_version), Some(kind)) = (
             object.get("apiVersion").and_then(Value::as_str),
             object.get("kind").and_then(Value::as_str),

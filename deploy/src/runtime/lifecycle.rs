@@ -482,7 +482,7 @@ async fn roll_back(
     let origin = format!("revision {}", target.revision());
     let mut back = Vec::new();
     for (_, object) in &target.objects {
-        back.push(desired_of(kube, release, &origin, object.clone()).await?);
+        back.push(desired_of(kube, release, &origin, Value::clone(object)).await?);
     }
     back.extend(recorded_hooks(kube, release, target).await?);
     let plan = plan(kube, back, history).await?;
