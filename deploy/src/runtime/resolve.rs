@@ -9,16 +9,18 @@ use crate::kubernetes::Kube;
 use crate::object::{Desired, ObjectId};
 use crate::{Error, Release, Result};
 
-/// Resolves every manifest's kind (discovery) and identity.
+/// Resolves every manifest's kind (discovery) and identity. The kinds are resolved in order,
+/// then the objects made on every core; the first bad manifest in order is the one reported.
 pub async fn resolve(
     kube: &Kube,
     manifests: Vec<(String, Value)>,
     release: &Release,
 ) -> Result<Vec<(Desired, ApiResource)>> {
+    use rayon::prelude::*;
     let namespace = release.namespace.as_str();
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (source, object) in manifests {
+    let mut kinds = Vec::with_capacity(manifests.len());
+    let mut failed = None;
+    for (source, object) in &manifests {
         let api_version = object
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -28,27 +30,50 @@ pub async fn resolve(
             .and_then(Value::as_str)
             .unwrap_or_default();
         if api_version.is_empty() || kind.is_empty() {
-            return Err(Error::Manifest {
+            failed = Some(Error::Manifest {
                 source_file: source.clone(),
                 message: "a document without `apiVersion` and `kind`".into(),
             });
+            break;
         }
-        let (ar, namespaced) = kube.resource(api_version, kind, &source).await?;
-        let d = Desired::new(object, &source, namespaced, namespace)
-            .map_err(|e| Error::Invalid {
-                source_file: source.clone(),
-                source: e,
-            })?
-            .owned_by(release.owner());
+        match kube.resource(api_version, kind, source).await {
+            Ok(resolved) => kinds.push(resolved),
+            Err(e) => {
+                failed = Some(e.into());
+                break;
+            }
+        }
+    }
+    // The manifests before the first whose kind failed, made on every core.
+    let made: Vec<(Result<Desired>, ApiResource)> = manifests
+        .into_par_iter()
+        .zip(kinds.into_par_iter())
+        .map(|((source, object), (ar, namespaced))| {
+            let d = Desired::new(object, &source, namespaced, namespace)
+                .map_err(|e| Error::Invalid {
+                    source_file: source.clone(),
+                    source: e,
+                })
+                .map(|d| d.owned_by(release.owner()));
+            (d, ar)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(made.len());
+    let mut seen = BTreeSet::new();
+    for (d, ar) in made {
+        let d = d?;
         if !seen.insert(d.id.clone()) {
             return Err(Error::Manifest {
-                source_file: source.clone(),
+                source_file: d.source.clone(),
                 message: format!("{} is defined twice in the chart", d.id),
             });
         }
         out.push((d, ar));
     }
-    Ok(out)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// A kind's list in one namespace (or the cluster): `API_VERSION/PLURAL` and the namespace.

@@ -316,12 +316,22 @@ pub async fn track(
     let mut last: BTreeMap<ObjectId, State> = BTreeMap::new();
     let none = Owned::default();
     let mut already = 0;
-    for t in items {
-        if let Some(o) = known.and_then(|k| k.get(&t.id)) {
-            if let State::Ready(p) = state(&t.id.kind, o, &none, &none) {
-                already += 1;
-                last.insert(t.id.clone(), State::Ready(p));
-            }
+    // Decided on every core (a no-op converge decides every object so).
+    let ready: Vec<Option<State>> = {
+        use rayon::prelude::*;
+        items
+            .par_iter()
+            .map(|t| {
+                let o = known.and_then(|k| k.get(&t.id))?;
+                let s = state(&t.id.kind, o, &none, &none);
+                matches!(s, State::Ready(_)).then_some(s)
+            })
+            .collect()
+    };
+    for (t, s) in items.iter().zip(ready) {
+        if let Some(s) = s {
+            already += 1;
+            last.insert(t.id.clone(), s);
         }
     }
     // One line for what was ready already (a no-op converge prints no line per object).
