@@ -97,7 +97,7 @@ pub fn load_all(text: &str) -> Result<Vec<Json>, LoadError> {
 pub fn load_all_with(text: &str, numbers: Numbers) -> Result<Vec<Json>, LoadError> {
     parse_documents(text)?
         .into_iter()
-        .map(|doc| to_json(&doc, numbers))
+        .map(|doc| to_json(doc, numbers))
         .collect()
 }
 
@@ -505,12 +505,13 @@ fn go_parse_float(s: &str) -> Option<f64> {
 }
 
 /// The JSON step: keys become strings (as sigs.k8s.io/yaml words them), merge keys are applied,
-/// numbers become float64 (json.Unmarshal into interface{}), and infinities are errors.
-fn to_json(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
+/// numbers become float64 (json.Unmarshal into interface{}), and infinities are errors. The
+/// nodes are consumed: their strings become the JSON's without a copy.
+fn to_json(node: Node, numbers: Numbers) -> Result<Json, LoadError> {
     crate::with_stack(|| to_json_inner(node, numbers))
 }
 
-fn to_json_inner(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
+fn to_json_inner(node: Node, numbers: Numbers) -> Result<Json, LoadError> {
     let unsupported = |what: &str| LoadError {
         line: 0,
         column: 0,
@@ -518,21 +519,21 @@ fn to_json_inner(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
     };
     Ok(match node {
         Node::Null => Json::Null,
-        Node::Bool(b) => Json::Bool(*b),
-        Node::Int(i) if numbers == Numbers::AsWritten => Json::from(*i),
-        Node::Uint(u) if numbers == Numbers::AsWritten => Json::from(*u),
-        Node::Int(i) => float(*i as f64),
-        Node::Uint(u) => float(*u as f64),
+        Node::Bool(b) => Json::Bool(b),
+        Node::Int(i) if numbers == Numbers::AsWritten => Json::from(i),
+        Node::Uint(u) if numbers == Numbers::AsWritten => Json::from(u),
+        Node::Int(i) => float(i as f64),
+        Node::Uint(u) => float(u as f64),
         Node::Float(f) if f.is_nan() => return Err(unsupported("NaN")),
         Node::Float(f) if f.is_infinite() => {
-            return Err(unsupported(if *f > 0.0 { "+Inf" } else { "-Inf" }))
+            return Err(unsupported(if f > 0.0 { "+Inf" } else { "-Inf" }))
         }
-        Node::Float(f) => float(*f),
-        Node::Str(s) => Json::String(s.clone()),
+        Node::Float(f) => float(f),
+        Node::Str(s) => Json::String(s),
         Node::Merge => Json::String("<<".into()),
         Node::Seq(items) => Json::Array(
             items
-                .iter()
+                .into_iter()
                 .map(|x| to_json(x, numbers))
                 .collect::<Result<_, _>>()?,
         ),
@@ -547,16 +548,16 @@ fn to_json_inner(node: &Node, numbers: Numbers) -> Result<Json, LoadError> {
 /// A map's entries in order, as go-yaml v2 sets them: a merge key copies the merged map's
 /// entries (the earlier of several merged maps wins), later keys overwrite earlier ones.
 fn apply_entries(
-    entries: &[(Node, Node)],
+    entries: Vec<(Node, Node)>,
     out: &mut Map<String, Json>,
     numbers: Numbers,
 ) -> Result<(), LoadError> {
     for (k, v) in entries {
         if matches!(k, Node::Merge) {
-            let merged: Vec<&Node> = match v {
+            let merged: Vec<Node> = match v {
                 Node::Map(_) => vec![v],
                 Node::Seq(items) if items.iter().all(|x| matches!(x, Node::Map(_))) => {
-                    items.iter().rev().collect()
+                    items.into_iter().rev().collect()
                 }
                 _ => {
                     return Err(error_at(
@@ -573,18 +574,18 @@ fn apply_entries(
             }
             continue;
         }
-        out.insert(key_string(k, v)?, to_json(v, numbers)?);
+        out.insert(key_string(k, &v)?, to_json(v, numbers)?);
     }
     Ok(())
 }
 
-fn key_string(k: &Node, v: &Node) -> Result<String, LoadError> {
+fn key_string(k: Node, v: &Node) -> Result<String, LoadError> {
     Ok(match k {
-        Node::Str(s) => s.clone(),
+        Node::Str(s) => s,
         Node::Bool(b) => b.to_string(),
         Node::Int(i) => i.to_string(),
         Node::Uint(u) => u.to_string(),
-        Node::Float(f) => crate::value::format_float_g(*f),
+        Node::Float(f) => crate::value::format_float_g(f),
         Node::Merge => "<<".into(),
         other => {
             let kind = match other {
