@@ -509,6 +509,23 @@ fn a_kind_the_cluster_does_not_serve_is_named_with_its_template() {
         stderr.contains("the cluster does not serve `apps/v1` `Nonsense`"),
         "{stderr}"
     );
+    // The first bad manifest in install order is the one named: a ConfigMap's bad annotation
+    // comes before the unknown kind (unknown kinds go last), though kinds are resolved first.
+    repo.write(&[(
+        ".helm/templates/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n  annotations:\n    werf.io/fail-mode: Sometimes\n",
+    )]);
+    repo.commit("bad annotation");
+    let out = repo.werf(&plan);
+    let (_, stderr) = text(&out, &repo);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`kinds/templates/settings.yaml`: `werf.io/fail-mode: Sometimes` is not one of"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Nonsense"), "{stderr}");
 }
 
 #[test]
