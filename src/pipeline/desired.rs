@@ -191,9 +191,12 @@ async fn objects(
         .collect();
     let shared = args.metadata.is_empty();
     deploy::fill_objects_with(kube, release, history, &|text| {
-        by_text.get(text).map(|(m, d)| match shared {
-            true => deploy::Known::Made(d.id.clone(), d.object.clone()),
-            false => deploy::Known::Parsed(Value::clone(&m.object)),
+        by_text.get(text).map(|(m, d)| {
+            if shared {
+                deploy::Known::Made(d.id.clone(), d.object.clone())
+            } else {
+                deploy::Known::Parsed(Value::clone(&m.object))
+            }
         })
     })
     .await?;
