@@ -40,6 +40,45 @@ pub fn start_cluster(registry: &str, dir: &Path, pods: usize) -> (std::process::
     (child, kubeconfig)
 }
 
+/// Waits until the machine is quiet: the share of all cores busy over one second (from
+/// `/proc/stat`) under 15%, as it is once a cluster's controllers have settled after an install
+/// (up to `limit`). Answers how long it waited and whether it got quiet, for the table to say.
+#[allow(
+    dead_code,
+    reason = "the monorepo bench's; the dev bench includes this file too"
+)]
+pub fn wait_until_quiet(limit: Duration) -> (Duration, bool) {
+    fn busy_and_total() -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = text
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+        let total: u64 = cpu.iter().take(8).sum();
+        let idle = cpu.get(3)? + cpu.get(4)?;
+        Some((total - idle, total))
+    }
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let Some((busy0, total0)) = busy_and_total() else {
+            break;
+        };
+        std::thread::sleep(Duration::from_secs(1));
+        let Some((busy1, total1)) = busy_and_total() else {
+            break;
+        };
+        let share = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64;
+        if share < 0.15 {
+            return (started.elapsed(), true);
+        }
+    }
+    (started.elapsed(), false)
+}
+
 /// Write requests (create, update, patch, delete; dry runs excluded) the tools made (the
 /// kubeconfig's user `werf`, which Helm uses too; controllers' writes are not counted) to
 /// namespace `ns`, from the API server's audit log.
