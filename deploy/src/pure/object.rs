@@ -292,6 +292,38 @@ impl Desired {
         }
         o
     }
+
+    /// Whether `live` holds all of [`Desired::to_apply`]`(true)` (see [`subset`]), without making
+    /// it: only the fields `to_apply` changes (`metadata` for the ownership marks, `spec` for
+    /// `werf.io/replicas-on-creation`) are copied, not the whole object. A no-op converge asks
+    /// this of every object.
+    pub fn applied_within(&self, live: &Value) -> bool {
+        let (Value::Object(desired), Value::Object(live)) = (&*self.object, live) else {
+            return subset(&self.to_apply(true), live);
+        };
+        let marks = self.owner.as_ref().filter(|_| self.hook.is_none());
+        let within = |key: &String, value: &Value| {
+            live.get(key).is_some_and(|l| subset(value, l))
+                || (is_empty(value) && live.get(key).is_none())
+        };
+        desired
+            .iter()
+            .all(|(key, value)| match (key.as_str(), marks) {
+                ("metadata", Some(owner)) => {
+                    let mut meta = value.clone();
+                    crate::ownership::mark_metadata(&mut meta, owner);
+                    within(key, &meta)
+                }
+                ("spec", _) if self.replicas_on_creation.is_some() => {
+                    let mut spec = value.clone();
+                    if let Some(spec) = spec.as_object_mut() {
+                        spec.remove("replicas");
+                    }
+                    within(key, &spec)
+                }
+                _ => within(key, value),
+            })
+    }
 }
 
 /// What the 1.20 API server needs written out (`protocol: TCP` on Service ports for server-side
@@ -441,6 +473,68 @@ mod tests {
             (Stage::Crds, Stage::Namespaces, Stage::Resources)
         );
         assert!(Stage::Crds < Stage::Namespaces && Stage::Namespaces < Stage::Resources);
+    }
+
+    /// `applied_within` answers what `subset` of `to_apply(true)` answers, for objects with and
+    /// without owners, hooks, `replicas-on-creation`, marks missing, other releases' marks,
+    /// missing or empty fields, and a live value that is not an object.
+    #[test]
+    fn applied_within_is_subset_of_the_object_to_apply() {
+        let owner = |release: &str| crate::ownership::Owner {
+            release: release.into(),
+            namespace: "ns".into(),
+            force_adoption: false,
+        };
+        let manifests = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a",
+                "labels": {"app": "a"}, "annotations": {"team": "x"}},
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [{"image": "i:1"}]}}}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n", "labels": null}, "data": {}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "r",
+                "annotations": {"werf.io/replicas-on-creation": "3"}}, "spec": {"replicas": 3}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s",
+                "annotations": {"werf.io/replicas-on-creation": "1"}}, "spec": "not a map"}),
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "h",
+                "annotations": {"helm.sh/hook": "pre-install"}}, "spec": {"x": 1}}),
+        ];
+        let mut desired = Vec::new();
+        for m in &manifests {
+            let d = Desired::new(m.clone(), "t.yaml", true, "ns").expect("valid");
+            desired.push(d.clone());
+            desired.push(d.clone().owned_by(owner("app")));
+            desired.push(d.owned_by(owner("other")));
+        }
+        // What the server may hold: each object as applied (with what the server adds), as
+        // rendered (no marks), with a field changed, without its spec, and not an object.
+        let mut live = vec![Value::Null, json!("text")];
+        for d in &desired {
+            let mut applied = d.to_apply(true);
+            applied["status"] = json!({"ready": 1});
+            applied["metadata"]["uid"] = json!("u");
+            live.push(applied.clone());
+            live.push(Value::clone(&d.object));
+            let mut changed = applied.clone();
+            changed["metadata"]["name"] = json!("changed");
+            live.push(changed);
+            if let Some(o) = applied.as_object_mut() {
+                o.remove("spec");
+            }
+            live.push(applied);
+        }
+        let (mut held, mut not_held) = (0, 0);
+        for d in &desired {
+            for l in &live {
+                let expected = subset(&d.to_apply(true), l);
+                assert_eq!(d.applied_within(l), expected, "{}\nagainst {l}", d.object);
+                if expected {
+                    held += 1;
+                } else {
+                    not_held += 1;
+                }
+            }
+        }
+        assert!(held > 20 && not_held > 20, "{held} held, {not_held} not");
     }
 
     #[test]

@@ -68,7 +68,14 @@ pub fn check(owner: &Owner, id: &ObjectId, live: &Value, recorded: bool) -> Resu
 
 /// Writes `owner`'s marks into `object`'s metadata.
 pub fn mark(object: &mut Value, owner: &Owner) {
-    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+    if let Some(meta) = object.get_mut("metadata") {
+        mark_metadata(meta, owner);
+    }
+}
+
+/// Writes `owner`'s marks into `meta`, an object's `metadata` (nothing when it is not a map).
+pub fn mark_metadata(meta: &mut Value, owner: &Owner) {
+    let Some(meta) = meta.as_object_mut() else {
         return;
     };
     let labels = meta

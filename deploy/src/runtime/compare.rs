@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::api_err;
 use crate::kubernetes::Kube;
-use crate::object::{clean, keeps, subset, Desired, ObjectId};
+use crate::object::{clean, keeps, Desired, ObjectId};
 use crate::release::{Record, Status};
 use crate::resolve::{live_objects, EarlyLists};
 use crate::{apply_order, ownership, Action, Plan, Result, Step};
@@ -79,8 +79,7 @@ pub async fn plan_with(
         main.par_iter()
             .map(|(d, _)| {
                 live.get(&d.id).is_some_and(|l| {
-                    last_applied.get(&d.id).copied() == Some(&d.object)
-                        && subset(&d.to_apply(true), l)
+                    last_applied.get(&d.id).copied() == Some(&d.object) && d.applied_within(l)
                 })
             })
             .collect()
