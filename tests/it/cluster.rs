@@ -147,9 +147,8 @@ impl Cluster {
 
     /// Read requests (get, list, watch) by `user` in the audit log, as `verb resource namespace`.
     pub fn reads_by(&self, user: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        self.audit()
+            .into_iter()
             .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
             .filter(|e| matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
             .map(|e| {
@@ -166,34 +165,31 @@ impl Cluster {
 
     /// Dry-run writes by `user` in the audit log, as `verb resource namespace/name`.
     pub fn dry_runs_by(&self, user: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        self.audit()
+            .iter()
             .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
             .filter(|e| {
                 e["requestURI"]
                     .as_str()
                     .is_some_and(|uri| uri.contains("dryRun="))
             })
-            .map(|e| {
-                let o = &e["objectRef"];
-                format!(
-                    "{} {} {}/{}",
-                    e["verb"].as_str().unwrap_or_default(),
-                    o["resource"].as_str().unwrap_or_default(),
-                    o["namespace"].as_str().unwrap_or_default(),
-                    o["name"].as_str().unwrap_or_default()
-                )
-            })
+            .map(request)
+            .collect()
+    }
+
+    /// Every event of the API server's audit log, in its order.
+    fn audit(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .collect()
     }
 
     /// Every write request (create, update, patch, delete) in the audit log, dry runs excluded,
     /// in the log's order.
     fn writes(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        self.audit()
+            .into_iter()
             .filter(|e| {
                 matches!(
                     e["verb"].as_str(),
@@ -231,16 +227,19 @@ impl Cluster {
         self.writes()
             .iter()
             .filter(|e| e["user"]["username"] == user)
-            .map(|e| {
-                let o = &e["objectRef"];
-                format!(
-                    "{} {} {}/{}",
-                    e["verb"].as_str().unwrap_or_default(),
-                    o["resource"].as_str().unwrap_or_default(),
-                    o["namespace"].as_str().unwrap_or_default(),
-                    o["name"].as_str().unwrap_or_default()
-                )
-            })
+            .map(request)
             .collect()
     }
+}
+
+/// An audit event's request as `verb resource namespace/name`.
+fn request(e: &Value) -> String {
+    let o = &e["objectRef"];
+    format!(
+        "{} {} {}/{}",
+        e["verb"].as_str().unwrap_or_default(),
+        o["resource"].as_str().unwrap_or_default(),
+        o["namespace"].as_str().unwrap_or_default(),
+        o["name"].as_str().unwrap_or_default()
+    )
 }
