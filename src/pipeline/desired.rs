@@ -160,9 +160,9 @@ pub async fn desired(
 
 /// The desired objects (a comment-only document is none, as for Helm) with
 /// `--add-annotation`/`--add-label` applied and their kinds resolved, and the objects of the last
-/// revisions read into `history`. A document this render left as it was takes the desired object
-/// itself (shared), or without extra labels and annotations the render's object to make its own,
-/// instead of a parse of its own.
+/// revisions read into `history`. A recorded document this render left as it was is not parsed
+/// again: the record shares the desired object itself, or, when flags added labels or
+/// annotations (which the record's text lacks), makes its own from the render's object.
 async fn objects(
     kube: &Kube,
     args: &RenderSettings,
