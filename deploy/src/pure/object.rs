@@ -277,20 +277,25 @@ impl Desired {
     /// their owner once the object exists.
     pub fn to_apply(&self, live_exists: bool) -> Value {
         let mut o = Value::clone(&self.object);
-        // Hooks carry no ownership marks, as Helm applies them.
-        if let (Some(owner), None) = (&self.owner, &self.hook) {
+        if let Some(owner) = self.marked_for() {
             crate::ownership::mark(&mut o, owner);
         }
         if let Some(n) = self.replicas_on_creation {
             if live_exists {
-                if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
-                    spec.remove("replicas");
+                if let Some(spec) = o.get_mut("spec") {
+                    without_replicas(spec);
                 }
             } else {
                 o["spec"]["replicas"] = Value::from(n);
             }
         }
         o
+    }
+
+    /// The release whose ownership marks the object is applied with: none for a hook, as Helm
+    /// applies hooks.
+    fn marked_for(&self) -> Option<&crate::ownership::Owner> {
+        self.owner.as_ref().filter(|_| self.hook.is_none())
     }
 
     /// Whether `live` holds all of [`Desired::to_apply`]`(true)` (see [`subset`]), without making
@@ -301,27 +306,21 @@ impl Desired {
         let (Value::Object(desired), Value::Object(live)) = (&*self.object, live) else {
             return subset(&self.to_apply(true), live);
         };
-        let marks = self.owner.as_ref().filter(|_| self.hook.is_none());
-        let within = |key: &String, value: &Value| {
-            live.get(key).is_some_and(|l| subset(value, l))
-                || (is_empty(value) && live.get(key).is_none())
-        };
+        let marks = self.marked_for();
         desired
             .iter()
             .all(|(key, value)| match (key.as_str(), marks) {
                 ("metadata", Some(owner)) => {
                     let mut meta = value.clone();
                     crate::ownership::mark_metadata(&mut meta, owner);
-                    within(key, &meta)
+                    field_within(key, &meta, live)
                 }
                 ("spec", _) if self.replicas_on_creation.is_some() => {
                     let mut spec = value.clone();
-                    if let Some(spec) = spec.as_object_mut() {
-                        spec.remove("replicas");
-                    }
-                    within(key, &spec)
+                    without_replicas(&mut spec);
+                    field_within(key, &spec, live)
                 }
-                _ => within(key, value),
+                _ => field_within(key, value, live),
             })
     }
 }
@@ -365,9 +364,7 @@ fn integers(v: &mut Value) {
 /// what controllers write, does not count).
 pub fn subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| {
-            l.get(k).is_some_and(|lv| subset(v, lv)) || (is_empty(v) && l.get(k).is_none())
-        }),
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| field_within(k, v, l)),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(a, b)| subset(a, b))
         }
@@ -376,6 +373,19 @@ pub fn subset(desired: &Value, live: &Value) -> bool {
             a == &b.to_string()
         }
         (a, b) => a == b,
+    }
+}
+
+/// [`subset`] for one field of a desired map: `live` holds it, or it is empty and `live` lacks it.
+fn field_within(key: &str, value: &Value, live: &serde_json::Map<String, Value>) -> bool {
+    live.get(key).is_some_and(|l| subset(value, l)) || (is_empty(value) && live.get(key).is_none())
+}
+
+/// A spec without `replicas` (`werf.io/replicas-on-creation` once the object exists); anything
+/// but a map stays as it is.
+fn without_replicas(spec: &mut Value) {
+    if let Some(spec) = spec.as_object_mut() {
+        spec.remove("replicas");
     }
 }
 
