@@ -168,11 +168,7 @@ impl Cluster {
         self.audit()
             .iter()
             .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
-            .filter(|e| {
-                e["requestURI"]
-                    .as_str()
-                    .is_some_and(|uri| uri.contains("dryRun="))
-            })
+            .filter(|e| dry_run(e))
             .map(request)
             .collect()
     }
@@ -194,10 +190,7 @@ impl Cluster {
                 matches!(
                     e["verb"].as_str(),
                     Some("create" | "update" | "patch" | "delete" | "deletecollection")
-                ) && !e["requestURI"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .contains("dryRun=")
+                ) && !dry_run(e)
             })
             .collect()
     }
@@ -230,6 +223,13 @@ impl Cluster {
             .map(request)
             .collect()
     }
+}
+
+/// Whether an audit event is a dry run (its request asks `dryRun=`).
+fn dry_run(e: &Value) -> bool {
+    e["requestURI"]
+        .as_str()
+        .is_some_and(|uri| uri.contains("dryRun="))
 }
 
 /// An audit event's request as `verb resource namespace/name`.
